@@ -1,0 +1,72 @@
+"""A name -> class registry shared by optimizers, schedules and tasks.
+
+A registered class declares `name`, `summary` (one line for pickers) and `hypers` (a tuple of
+`Hyper`). It may define a classmethod `check(values)` for constraints between knobs (e.g.
+warmup_steps < total_steps); it raises ValueError naming the knob. Classes are built with the
+validated knobs as keyword arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+from engine.hyper import Hyper, validate_all
+
+
+class Registered:
+    """Mixin for registrable classes: the declarations every registry entry makes."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    hypers: ClassVar[tuple[Hyper, ...]] = ()
+
+    @classmethod
+    def check(cls, values: dict[str, Any]) -> None:
+        """Cross-knob constraints; raise ValueError naming the knob. Default: none."""
+
+
+T = TypeVar("T", bound=type[Registered])
+
+
+class Registry(Generic[T]):
+    """Ordered registry of classes by name; `kind` is used in messages ("optimizer")."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._classes: dict[str, T] = {}
+
+    def register(self, cls: T) -> T:
+        if not cls.name:
+            raise TypeError(f"{cls.__name__} has no name")
+        if cls.name in self._classes:
+            raise TypeError(f"{self.kind} {cls.name!r} is registered twice")
+        self._classes[cls.name] = cls
+        return cls
+
+    def names(self) -> list[str]:
+        return list(self._classes)
+
+    def get(self, name: str) -> T:
+        try:
+            return self._classes[name]
+        except KeyError:
+            allowed = ", ".join(self._classes)
+            raise ValueError(f"unknown {self.kind} {name!r} (expected one of: {allowed})") from None
+
+    def hypers(self, name: str) -> list[Hyper]:
+        return list(self.get(name).hypers)
+
+    def summary(self, name: str) -> str:
+        return self.get(name).summary
+
+    def validate(self, name: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Validated knobs with defaults filled in; ValueError names the bad knob."""
+        cls = self.get(name)
+        values = validate_all(f"{self.kind} {name}", cls.hypers, given)
+        cls.check(values)
+        return values
+
+    def create(self, name: str, /, *args: Any, **given: Any) -> Any:
+        cls = self.get(name)
+        return cls(*args, **self.validate(name, given))

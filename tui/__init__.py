@@ -1,0 +1,1 @@
+"""optplay's terminal UI and command line."""
