@@ -1,0 +1,771 @@
+"""Learning-rate schedules that reproduce torch.optim.lr_scheduler (and optax) bit for bit.
+
+A schedule turns a step number into the learning rate of that step: `lr(step)` for
+step = 0, 1, 2, ... is the rate used by update number step + 1, and `curve(n)` is
+`lr(0), ..., lr(n - 1)` as one float64 array, so the UI can draw the whole curve before a run.
+A run passes the rate to the optimizer: `opt.step(params, grads, lr=schedule.lr(step))`; the
+optimizer's own `lr` is the schedule's `base_lr`.
+
+Step indexing against torch: `lr(k)` is `scheduler.get_last_lr()[0]` after the constructor and
+k calls of `scheduler.step()` (no epoch argument), i.e. the rate torch's optimizer uses for its
+(k + 1)-th `optimizer.step()` in the usual `optimizer.step(); scheduler.step()` loop.
+
+Why the arithmetic looks the way it does: torch's chainable schedulers (StepLR, MultiStepLR,
+ExponentialLR, LinearLR, PolynomialLR, CosineAnnealingLR) do not evaluate their closed form;
+each `step()` multiplies the optimizer's current rate by a ratio. We replay exactly those float
+operations, in the same order, so our curves equal torch's to the last bit (the tests allow
+1e-12 relative). Two details matter more than they seem:
+
+- Cosines and powers go through libm (`math.cos`, `math.pow`), the functions torch calls.
+  NumPy's SIMD versions may differ by an ulp on some CPUs, and at the end of a cosine decay
+  `1 + cos(x)` cancels, turning one ulp into a 1e-9 relative error in the rate.
+- A recursion means `lr(step)` depends on every earlier step. To keep `lr(step)` cheap and
+  memory bounded whatever the run length, values are computed in blocks of 4096 steps; the
+  last value of each block is kept as a checkpoint (8 bytes per 4096 steps) so any block can be
+  recomputed from its predecessor, and a few recent blocks are cached. Blockwise and one-shot
+  evaluation perform the same sequential operations, so `curve(n)` and `lr(i)` agree exactly.
+
+Where torch has no defined or no sensible continuation we hold a value (documented per class):
+cosine holds `min_lr` after `total_steps` (torch's recursion would climb back up), onecycle holds
+its last torch value after `total_steps` (torch raises). `plateau` is stateful: it is fed each
+step's loss through `observe(loss)` and its preview is flat until then.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import operator
+import threading
+from itertools import pairwise, repeat
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engine.hyper import Hyper
+from engine.registry import Registered, Registry
+
+#: Steps per cached block (see the module docstring).
+_BLOCK = 4096
+#: Blocks kept in the cache; a run touches one at a time, a preview another.
+_CACHED_BLOCKS = 4
+
+_BASE_LR = Hyper("base_lr", 1e-3, low=0.0, low_open=True, log=True, help="peak learning rate")
+
+
+def _cos(x: np.ndarray) -> np.ndarray:
+    """Elementwise cosine through libm, exactly as torch's `math.cos` calls compute it."""
+    return np.fromiter(map(math.cos, x.tolist()), dtype=np.float64, count=x.size)
+
+
+def _pow(x: np.ndarray, p: float) -> np.ndarray:
+    """Elementwise `x ** p` through libm (NumPy's SIMD power differs in the last bit)."""
+    return np.fromiter(map(math.pow, x.tolist(), repeat(p)), dtype=np.float64, count=x.size)
+
+
+def _as_step(step: Any) -> int:
+    try:
+        value = operator.index(step)
+    except TypeError:
+        raise ValueError(f"step must be an integer >= 0, got {step!r}") from None
+    if value < 0:
+        raise ValueError(f"step must be an integer >= 0, got {value}")
+    return value
+
+
+class Schedule(Registered):
+    """Base class: a learning rate for every step, as a pure function of the step.
+
+    Subclasses set `_horizon` (the step after which the rate stays at `lr(_horizon)`, or None)
+    and implement `_values(start, stop, prev)`: the rates of steps `start .. stop - 1`, given
+    `prev = lr(start - 1)` (None when start == 0). Closed-form schedules ignore `prev`;
+    recursive ones (`_recursive = True`) continue from it.
+    """
+
+    #: True only for schedules that react to the loss (plateau).
+    stateful: ClassVar[bool] = False
+    #: The update rule in Unicode math, for the help screen.
+    equations: ClassVar[str] = ""
+    #: Where the formula comes from (torch / optax name, paper).
+    reference: ClassVar[str] = ""
+    #: Shown under the preview when `curve()` cannot know the future (plateau).
+    preview_note: ClassVar[str] = ""
+    _recursive: ClassVar[bool] = False
+
+    def __init__(self, base_lr: float, **hypers: Any) -> None:
+        self.base_lr: float = _BASE_LR.validate(base_lr)
+        self.hypers: dict[str, Any] = dict(hypers)
+        self._horizon: int | None = None
+        self._lock = threading.Lock()
+        self._cache: dict[int, list[float]] = {}
+        self._ends: list[float] = []  # _ends[b] = lr at the last step of block b
+        self._hot: tuple[int, list[float]] = (-1, [])  # one tuple: swapped atomically
+
+    def __repr__(self) -> str:
+        knobs = ", ".join(f"{k}={v!r}" for k, v in self.hypers.items())
+        return f"{type(self).__name__}(base_lr={self.base_lr!r}{', ' if knobs else ''}{knobs})"
+
+    # -- public API ----------------------------------------------------------------------
+
+    def lr(self, step: int) -> float:
+        """The rate of update number step + 1 (step counts from 0)."""
+        step = _as_step(step)
+        if self._horizon is not None and step > self._horizon:
+            step = self._horizon
+        block, i = divmod(step, _BLOCK)
+        hot_block, values = self._hot
+        if hot_block != block:
+            values = self._block(block)
+            self._hot = (block, values)
+        return values[i]
+
+    def curve(self, n: int) -> np.ndarray:
+        """`lr(0), ..., lr(n - 1)` as a float64 array (vectorised; for previews)."""
+        n = _as_step(n)
+        out = np.empty(n, dtype=np.float64)
+        m = n if self._horizon is None else min(n, self._horizon + 1)
+        if m:
+            out[:m] = self._values(0, m, None)
+            out[m:] = out[m - 1]
+            if self._recursive:
+                # Free checkpoints for later lr() calls: the ends of the full blocks.
+                with self._lock:
+                    for b in range(len(self._ends), m // _BLOCK):
+                        self._ends.append(float(out[(b + 1) * _BLOCK - 1]))
+        return out
+
+    def observe(self, loss: float) -> None:
+        """Feed the loss of the step just taken (only `plateau` uses it)."""
+
+    def reset(self) -> None:
+        """Forget what `observe` was told (only `plateau` has such state)."""
+
+    # -- blocks --------------------------------------------------------------------------
+
+    def _block_range(self, block: int) -> tuple[int, int]:
+        start = block * _BLOCK
+        stop = start + _BLOCK
+        if self._horizon is not None:
+            stop = min(stop, self._horizon + 1)
+        return start, stop
+
+    def _block(self, block: int) -> list[float]:
+        with self._lock:
+            cached = self._cache.get(block)
+            if cached is not None:
+                return cached
+            prev = None
+            if self._recursive:
+                # Walk forward from the last checkpoint (once per new block, never per step).
+                while len(self._ends) < block:
+                    k = len(self._ends)
+                    start, stop = self._block_range(k)
+                    last = self._ends[k - 1] if k else None
+                    self._ends.append(float(self._values(start, stop, last)[-1]))
+                prev = self._ends[block - 1] if block else None
+            start, stop = self._block_range(block)
+            values = self._values(start, stop, prev)
+            if self._recursive and len(self._ends) == block:
+                self._ends.append(float(values[-1]))
+            result = values.tolist()
+            if len(self._cache) >= _CACHED_BLOCKS:
+                del self._cache[next(iter(self._cache))]
+            self._cache[block] = result
+            return result
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- helpers for torch's multiplicative recursions -----------------------------------
+
+    def _product(
+        self, start: int, stop: int, prev: float | None, first: float, ratio: Any
+    ) -> np.ndarray:
+        """Rates of a recursion lr_t = lr_(t-1) * ratio(t), lr_0 = first, as torch steps it.
+
+        `np.multiply.accumulate` multiplies strictly left to right, so a block started from a
+        checkpoint gives the same bits as one pass from step 0.
+        """
+        t = np.arange(max(start, 1), stop, dtype=np.float64)
+        seed = first if start == 0 else prev
+        with np.errstate(over="ignore", under="ignore"):  # gamma > 1 may reach inf, as in torch
+            acc = np.multiply.accumulate(np.concatenate(([seed], ratio(t))))
+        return acc if start == 0 else acc[1:]
+
+
+_REGISTRY: Registry[type[Schedule]] = Registry("schedule")
+register = _REGISTRY.register
+names = _REGISTRY.names
+hypers = _REGISTRY.hypers
+summary = _REGISTRY.summary
+validate = _REGISTRY.validate
+
+
+def get(name: str) -> type[Schedule]:
+    """The class registered under `name` (ValueError listing the names if unknown)."""
+    return _REGISTRY.get(name)
+
+
+def create(name: str, base_lr: float, **hypers: Any) -> Schedule:
+    """A schedule `name` peaking at (or starting from) `base_lr`, knobs validated."""
+    return _REGISTRY.create(name, base_lr, **hypers)
+
+
+# -- shared knobs ----------------------------------------------------------------------------
+
+_TOTAL_STEPS = Hyper(
+    "total_steps", 1000, kind="int", low=1, help="steps until the schedule reaches its end"
+)
+_MIN_LR = Hyper("min_lr", 0.0, low=0.0, help="the rate at the end of the decay (floor)")
+
+
+def _gamma(default: float, help: str) -> Hyper:
+    return Hyper("gamma", default, low=0.0, low_open=True, help=help)
+
+
+# -- schedules -------------------------------------------------------------------------------
+
+
+@register
+class Constant(Schedule):
+    name = "constant"
+    summary = "the optimizer's lr at every step"
+    equations = "ηₜ = η₀"
+    reference = "no schedule (torch: no scheduler attached)"
+
+    def __init__(self, base_lr: float) -> None:
+        super().__init__(base_lr)
+        self._horizon = 0
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        return np.full(stop - start, self.base_lr)
+
+
+@register
+class Step(Schedule):
+    name = "step"
+    summary = "multiply the rate by gamma every step_size steps"
+    hypers = (
+        Hyper("step_size", 100, kind="int", low=1, help="steps between two decays"),
+        _gamma(0.5, "factor applied at each decay"),
+    )
+    equations = (
+        "ηₜ = η₀ · γ^⌊t / step_size⌋\n"
+        "(torch applies it recursively: ηₜ = ηₜ₋₁ · γ when t is a multiple of step_size)"
+    )
+    reference = "torch.optim.lr_scheduler.StepLR(step_size, gamma)"
+    _recursive = True
+
+    def __init__(self, base_lr: float, *, step_size: int, gamma: float) -> None:
+        super().__init__(base_lr, step_size=step_size, gamma=gamma)
+        self.step_size = step_size
+        self.gamma = gamma
+
+    def _ratio(self, t: np.ndarray) -> np.ndarray:
+        return np.where(t % self.step_size == 0, self.gamma, 1.0)
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        return self._product(start, stop, prev, self.base_lr, self._ratio)
+
+
+@register
+class MultiStep(Schedule):
+    name = "multistep"
+    summary = "multiply the rate by gamma at each milestone step"
+    hypers = (
+        Hyper(
+            "milestones",
+            (500, 750),
+            kind="ints",
+            low=1,
+            help="steps at which the rate is multiplied by gamma, increasing",
+        ),
+        _gamma(0.1, "factor applied at each milestone"),
+    )
+    equations = (
+        "ηₜ = η₀ · γ^(number of milestones ≤ t)\n(torch: ηₜ = ηₜ₋₁ · γ when t is a milestone)"
+    )
+    reference = "torch.optim.lr_scheduler.MultiStepLR(milestones, gamma)"
+    _recursive = True
+
+    @classmethod
+    def check(cls, values: dict[str, Any]) -> None:
+        ms = values["milestones"]
+        if not ms or any(b <= a for a, b in pairwise(ms)):
+            shown = ", ".join(str(m) for m in ms)
+            raise ValueError(
+                "milestones must be a strictly increasing comma-separated list of integers "
+                f"in [1, inf), got {shown!r}"
+            )
+
+    def __init__(self, base_lr: float, *, milestones: tuple[int, ...], gamma: float) -> None:
+        super().__init__(base_lr, milestones=tuple(milestones), gamma=gamma)
+        self.milestones = tuple(milestones)
+        self.gamma = gamma
+        self._horizon = self.milestones[-1]
+
+    def _ratio(self, t: np.ndarray) -> np.ndarray:
+        return np.where(np.isin(t, np.asarray(self.milestones, dtype=np.float64)), self.gamma, 1.0)
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        return self._product(start, stop, prev, self.base_lr, self._ratio)
+
+
+@register
+class Exponential(Schedule):
+    name = "exponential"
+    summary = "multiply the rate by gamma after every step"
+    hypers = (
+        _gamma(0.999, "per-step factor; exp(-k) decays like e^(-k t), > 1 grows (range test)"),
+    )
+    equations = "ηₜ = η₀ · γᵗ     (γ = e^(−k) gives η₀ · e^(−k t))\n(torch: ηₜ = ηₜ₋₁ · γ)"
+    reference = "torch.optim.lr_scheduler.ExponentialLR(gamma)"
+    _recursive = True
+
+    def __init__(self, base_lr: float, *, gamma: float) -> None:
+        super().__init__(base_lr, gamma=gamma)
+        self.gamma = gamma
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        return self._product(start, stop, prev, self.base_lr, lambda t: np.full(t.size, self.gamma))
+
+
+@register
+class Cosine(Schedule):
+    name = "cosine"
+    summary = "half a cosine from lr down to min_lr over total_steps, then min_lr"
+    hypers = (_TOTAL_STEPS, _MIN_LR)
+    equations = (
+        "ηₜ = η_min + ½(η₀ − η_min)(1 + cos(π t / T))   for t ≤ T,   ηₜ = η_min after\n"
+        "(torch steps it recursively: ηₜ = η_min + (ηₜ₋₁ − η_min)·"
+        "(1 + cos(π t/T)) / (1 + cos(π (t−1)/T)))"
+    )
+    reference = (
+        "torch.optim.lr_scheduler.CosineAnnealingLR(T_max=total_steps, eta_min=min_lr) up to "
+        "total_steps, held at min_lr after (torch would rise again); Loshchilov & Hutter, "
+        "SGDR: Stochastic Gradient Descent with Warm Restarts, ICLR 2017"
+    )
+    _recursive = True
+
+    def __init__(self, base_lr: float, *, total_steps: int, min_lr: float) -> None:
+        super().__init__(base_lr, total_steps=total_steps, min_lr=min_lr)
+        self.total_steps = total_steps
+        self.min_lr = min_lr
+        # lr(T) is exactly min_lr (1 + cos(pi) == 0.0), and that is what we hold.
+        self._horizon = total_steps
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        T, m = self.total_steps, self.min_lr
+        lo = max(start, 1)
+        k = np.arange(lo - 1, stop, dtype=np.float64)
+        c = 1.0 + _cos(math.pi * k / T)  # torch: 1 + math.cos(math.pi * epoch / T_max)
+        ratio = c[1:] / c[:-1]  # for t = lo .. stop-1
+        if m == 0.0:
+            # lr - 0.0 and x + 0.0 are exact, so torch's update is a pure product.
+            seed = self.base_lr if start == 0 else prev
+            acc = np.multiply.accumulate(np.concatenate(([seed], ratio)))
+            return acc if start == 0 else acc[1:]
+        out = [self.base_lr] if start == 0 else []
+        x = self.base_lr if start == 0 else prev
+        for r in ratio.tolist():  # affine recursion: no exact vector form
+            x = r * (x - m) + m
+            out.append(x)
+        return np.array(out, dtype=np.float64)
+
+
+@register
+class CosineRestarts(Schedule):
+    name = "cosine-restarts"
+    summary = "cosine decays that restart at the peak; each period period_mult times longer"
+    hypers = (
+        Hyper("period", 100, kind="int", low=1, help="length of the first cycle in steps"),
+        Hyper("period_mult", 2, kind="int", low=1, help="each cycle is this many times longer"),
+        _MIN_LR,
+        Hyper(
+            "peak_decay",
+            1.0,
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            help="height above min_lr is multiplied by this at every restart (1 = torch)",
+        ),
+    )
+    equations = (
+        "cycle i (i = 0, 1, ...) lasts Tᵢ = T₀·mⁱ steps and starts at Sᵢ = T₀(mⁱ − 1)/(m − 1)\n"
+        "(Sᵢ = i·T₀ when m = 1);  for Sᵢ ≤ t < Sᵢ₊₁:\n"
+        "ηₜ = η_min + ½(η₀ − η_min)·dⁱ·(1 + cos(π (t − Sᵢ) / Tᵢ))"
+    )
+    reference = (
+        "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(T_0=period, T_mult=period_mult, "
+        "eta_min=min_lr) when peak_decay = 1; peak_decay is SGDR's m_mul as in TensorFlow's "
+        "cosine_decay_restarts; Loshchilov & Hutter, SGDR, ICLR 2017"
+    )
+
+    def __init__(
+        self, base_lr: float, *, period: int, period_mult: int, min_lr: float, peak_decay: float
+    ) -> None:
+        super().__init__(
+            base_lr, period=period, period_mult=period_mult, min_lr=min_lr, peak_decay=peak_decay
+        )
+        self.period = period
+        self.period_mult = period_mult
+        self.min_lr = min_lr
+        self.peak_decay = peak_decay
+
+    def cycles(self, stop: int) -> tuple[list[int], list[int]]:
+        """Exact first steps S_i and lengths T_i of all cycles that start before `stop`.
+
+        Integer arithmetic: cycle i lasts period * period_mult**i steps (the seeds' tutorial
+        used period_mult**(i - 1) and log2, which is wrong for any multiplier but 2).
+        """
+        starts, lengths = [0], [self.period]
+        while starts[-1] + lengths[-1] < stop:
+            starts.append(starts[-1] + lengths[-1])
+            lengths.append(lengths[-1] * self.period_mult)
+        return starts, lengths
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        steps = np.arange(start, stop, dtype=np.int64)
+        if self.period_mult == 1:
+            cycle = steps // self.period
+            t_cur = steps - cycle * self.period
+            t_i = np.full(steps.size, float(self.period))
+        else:
+            starts, lengths = self.cycles(stop)
+            cycle = np.searchsorted(np.asarray(starts), steps, side="right") - 1
+            t_cur = steps - np.asarray(starts, dtype=np.int64)[cycle]
+            t_i = np.asarray(lengths, dtype=np.float64)[cycle]
+        # torch: eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
+        c = 1.0 + _cos(math.pi * t_cur.astype(np.float64) / t_i)
+        height = self.base_lr - self.min_lr
+        if self.peak_decay != 1.0:
+            height = height * np.power(self.peak_decay, cycle.astype(np.float64))
+        return self.min_lr + height * c / 2
+
+
+@register
+class Warmup(Schedule):
+    name = "warmup"
+    summary = "rise linearly from start_factor·lr to lr over warmup_steps, then constant"
+    hypers = (
+        Hyper("warmup_steps", 100, kind="int", low=1, help="steps to reach the full rate"),
+        Hyper(
+            "start_factor",
+            0.1,
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            help="first rate as a fraction of lr",
+        ),
+    )
+    equations = (
+        "ηₜ = η₀ · (f + (1 − f) · min(t, W) / W)\n"
+        "(torch steps it recursively: ηₜ = ηₜ₋₁ · (1 + (1 − f) / (W·f + (t − 1)(1 − f))))"
+    )
+    reference = (
+        "torch.optim.lr_scheduler.LinearLR(start_factor, end_factor=1, total_iters=warmup_steps); "
+        "Goyal et al., Accurate, Large Minibatch SGD, 2017"
+    )
+    _recursive = True
+
+    def __init__(self, base_lr: float, *, warmup_steps: int, start_factor: float) -> None:
+        super().__init__(base_lr, warmup_steps=warmup_steps, start_factor=start_factor)
+        self.warmup_steps = warmup_steps
+        self.start_factor = start_factor
+        self._horizon = warmup_steps
+
+    def _ratio(self, t: np.ndarray) -> np.ndarray:
+        s, W = self.start_factor, self.warmup_steps
+        d = 1.0 - s  # torch: end_factor - start_factor
+        return 1.0 + d / (W * s + (t - 1) * d)
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        first = self.base_lr * self.start_factor
+        return self._product(start, stop, prev, first, self._ratio)
+
+
+@register
+class WarmupCosine(Schedule):
+    name = "warmup-cosine"
+    summary = "linear warmup to lr, then cosine decay to min_lr at total_steps"
+    hypers = (
+        Hyper("warmup_steps", 100, kind="int", low=0, help="steps of linear warmup"),
+        _TOTAL_STEPS,
+        _MIN_LR,
+        Hyper("start_factor", 0.0, low=0.0, high=1.0, help="first rate as a fraction of lr"),
+    )
+    equations = (
+        "ηₜ = η₀·(f + (1 − f)·t/W)   for t < W\n"
+        "ηₜ = η₀·((1 − α)·½(1 + cos(π·min(t − W, T − W)/(T − W))) + α),  α = η_min/η₀"
+    )
+    reference = (
+        "optax.warmup_cosine_decay_schedule(init_value=start_factor·lr, peak_value=lr, "
+        "warmup_steps, decay_steps=total_steps, end_value=min_lr), in float64"
+    )
+
+    @classmethod
+    def check(cls, values: dict[str, Any]) -> None:
+        W, T = values["warmup_steps"], values["total_steps"]
+        if W >= T:
+            raise ValueError(
+                f"warmup_steps must be an integer in [0, total_steps) = [0, {T}), got {W}"
+            )
+
+    def __init__(
+        self,
+        base_lr: float,
+        *,
+        warmup_steps: int,
+        total_steps: int,
+        min_lr: float,
+        start_factor: float,
+    ) -> None:
+        super().__init__(
+            base_lr,
+            warmup_steps=warmup_steps,
+            total_steps=total_steps,
+            min_lr=min_lr,
+            start_factor=start_factor,
+        )
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+        self.min_lr = min_lr
+        self.start_factor = start_factor
+        self._horizon = total_steps
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        W, T, peak = self.warmup_steps, self.total_steps, self.base_lr
+        init = self.start_factor * peak
+        t = np.arange(start, stop, dtype=np.float64)
+        # optax.linear_schedule: (init - end) * (1 - count / W) + end, with end = peak.
+        warm = (init - peak) * (1.0 - t / W) + peak if W else t
+        # optax.cosine_decay_schedule on the steps after the warmup.
+        count = np.minimum(t - W, float(T - W))
+        cosine = 0.5 * (1.0 + _cos(math.pi * np.maximum(count, 0.0) / (T - W)))
+        alpha = self.min_lr / peak
+        decay = peak * ((1.0 - alpha) * cosine + alpha)
+        return np.where(t < W, warm, decay)
+
+
+@register
+class OneCycle(Schedule):
+    name = "onecycle"
+    summary = "rise from lr/div_factor to lr, then anneal far below (Smith's 1cycle)"
+    hypers = (
+        _TOTAL_STEPS,
+        Hyper(
+            "pct_start",
+            0.3,
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            high_open=True,
+            help="fraction of the cycle spent rising",
+        ),
+        Hyper("div_factor", 25.0, low=1.0, help="first rate = lr / div_factor"),
+        Hyper("final_div_factor", 1e4, low=1.0, help="last rate = first rate / final_div_factor"),
+    )
+    equations = (
+        "η_start = η₀/div,  η_end = η_start/final_div,  P = pct_start·T − 1\n"
+        "cos-anneal(a, b, p) = b + ½(a − b)(1 + cos(π p))\n"
+        "ηₜ = cos-anneal(η_start, η₀, t/P) for t ≤ P,  cos-anneal(η₀, η_end, (t − P)/(T − 1 − P)) "
+        "after"
+    )
+    reference = (
+        "torch.optim.lr_scheduler.OneCycleLR(max_lr=lr, total_steps, pct_start, div_factor, "
+        "final_div_factor, anneal_strategy='cos', three_phase=False); after total_steps (where "
+        "torch raises) the last rate is held; Smith & Topin, Super-Convergence, 2017; Smith, "
+        "A disciplined approach to neural network hyper-parameters, 2018"
+    )
+
+    def __init__(
+        self,
+        base_lr: float,
+        *,
+        total_steps: int,
+        pct_start: float,
+        div_factor: float,
+        final_div_factor: float,
+    ) -> None:
+        super().__init__(
+            base_lr,
+            total_steps=total_steps,
+            pct_start=pct_start,
+            div_factor=div_factor,
+            final_div_factor=final_div_factor,
+        )
+        self.total_steps = total_steps
+        self.pct_start = pct_start
+        self.div_factor = div_factor
+        self.final_div_factor = final_div_factor
+        # torch accepts total_steps + 1 values (the last one slightly past the end of the
+        # cosine) and raises after; we hold that last value.
+        self._horizon = total_steps
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        T = self.total_steps
+        peak = self.base_lr
+        initial = peak / self.div_factor
+        final = initial / self.final_div_factor
+        end1 = float(self.pct_start * T) - 1  # torch's phase boundaries
+        end2 = T - 1
+        t = np.arange(start, stop, dtype=np.float64)
+        rising = t <= end1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # torch divides 0 by 0 when pct_start * total_steps == 1 (phase 1 is step 0 only);
+            # we give step 0 the end of that phase, the peak.
+            pct = np.where(rising, t / end1 if end1 > 0 else 1.0, (t - end1) / (end2 - end1))
+        a = np.where(rising, initial, peak)
+        b = np.where(rising, peak, final)
+        # torch: end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return b + (a - b) / 2.0 * (_cos(math.pi * pct) + 1)
+
+
+@register
+class Polynomial(Schedule):
+    name = "polynomial"
+    summary = "decay to 0 at total_steps along (1 - t/T)^power"
+    hypers = (
+        _TOTAL_STEPS,
+        Hyper("power", 1.0, low=0.0, low_open=True, help="1 = linear decay"),
+    )
+    equations = (
+        "ηₜ = η₀ · (1 − min(t, T)/T)^p\n"
+        "(torch steps it recursively: ηₜ = ηₜ₋₁ · ((1 − t/T) / (1 − (t−1)/T))^p)"
+    )
+    reference = "torch.optim.lr_scheduler.PolynomialLR(total_iters=total_steps, power)"
+    _recursive = True
+
+    def __init__(self, base_lr: float, *, total_steps: int, power: float) -> None:
+        super().__init__(base_lr, total_steps=total_steps, power=power)
+        self.total_steps = total_steps
+        self.power = power
+        self._horizon = total_steps
+
+    def _ratio(self, t: np.ndarray) -> np.ndarray:
+        T = self.total_steps
+        return _pow((1.0 - t / T) / (1.0 - (t - 1) / T), self.power)
+
+    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        return self._product(start, stop, prev, self.base_lr, self._ratio)
+
+
+@register
+class Plateau(Schedule):
+    """ReduceLROnPlateau in mode 'min' with a relative threshold.
+
+    Indexing: the run calls `observe(loss)` once per step, after the update, with that step's
+    loss. Observation number k (k = 1, 2, ...) is torch's k-th `scheduler.step(loss)` call, and
+    `lr(k)` is torch's `get_last_lr()` after it; `lr(0)` is base_lr. Steps not yet observed
+    answer the current rate, so `curve(n)` is flat until the run feeds losses.
+    """
+
+    name = "plateau"
+    summary = "cut the rate by factor when the loss stops improving for patience steps"
+    hypers = (
+        Hyper(
+            "factor",
+            0.1,
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            high_open=True,
+            help="new rate = rate · factor",
+        ),
+        Hyper("patience", 10, kind="int", low=0, help="steps without improvement tolerated"),
+        Hyper(
+            "threshold",
+            1e-4,
+            low=0.0,
+            high=1.0,
+            high_open=True,
+            help="improvement means loss < best · (1 − threshold)",
+        ),
+        Hyper("cooldown", 0, kind="int", low=0, help="steps to wait after a cut"),
+        Hyper("min_lr", 0.0, low=0.0, help="the rate is never cut below this"),
+    )
+    equations = (
+        "after each step's loss L: if L < best·(1 − threshold): best ← L, bad ← 0\n"
+        "else bad ← bad + 1;  during cooldown bad ← 0\n"
+        "if bad > patience: η ← max(η·factor, min_lr) (skipped if the cut is < 1e-8), "
+        "cooldown starts"
+    )
+    reference = (
+        "torch.optim.lr_scheduler.ReduceLROnPlateau(mode='min', factor, patience, threshold, "
+        "threshold_mode='rel', cooldown, min_lr, eps=1e-8)"
+    )
+    preview_note = "depends on the loss; shown flat until the run feeds it"
+    stateful = True
+    #: torch's eps: a cut smaller than this is skipped.
+    eps: ClassVar[float] = 1e-8
+
+    def __init__(
+        self,
+        base_lr: float,
+        *,
+        factor: float,
+        patience: int,
+        threshold: float,
+        cooldown: int,
+        min_lr: float,
+    ) -> None:
+        super().__init__(
+            base_lr,
+            factor=factor,
+            patience=patience,
+            threshold=threshold,
+            cooldown=cooldown,
+            min_lr=min_lr,
+        )
+        self.factor = factor
+        self.patience = patience
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.min_lr = min_lr
+        self.reset()
+
+    def reset(self) -> None:
+        self.current_lr = self.base_lr
+        self.best = math.inf
+        self.num_bad_steps = 0
+        self.cooldown_counter = 0
+        self.observed = 0
+        # (step, rate): lr(step) changes to rate at step. One list of tuples, appended
+        # atomically, because the UI may draw curve() while the run thread observes.
+        self._cuts: list[tuple[int, float]] = []
+
+    def observe(self, loss: float) -> None:
+        # Same statements, same order as ReduceLROnPlateau.step(metrics).
+        current = float(loss)
+        step = self.observed + 1  # the step whose rate this observation decides
+        if current < self.best * (1.0 - self.threshold):
+            self.best = current
+            self.num_bad_steps = 0
+        else:
+            self.num_bad_steps += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_steps = 0  # bad steps during cooldown do not count
+        if self.num_bad_steps > self.patience:
+            old = self.current_lr
+            new = max(old * self.factor, self.min_lr)
+            if old - new > self.eps:
+                self._cuts.append((step, new))
+                self.current_lr = new
+            self.cooldown_counter = self.cooldown
+            self.num_bad_steps = 0
+        self.observed = step
+
+    def lr(self, step: int) -> float:
+        step = _as_step(step)
+        if step >= self.observed:
+            return self.current_lr
+        i = bisect.bisect_right(self._cuts, step, key=lambda cut: cut[0])
+        return self._cuts[i - 1][1] if i else self.base_lr
+
+    def curve(self, n: int) -> np.ndarray:
+        n = _as_step(n)
+        out = np.full(n, self.base_lr, dtype=np.float64)
+        for step, value in list(self._cuts):
+            out[step:] = value
+        return out
