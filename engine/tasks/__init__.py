@@ -1,0 +1,55 @@
+"""Training tasks: what an optimizer trains, by name.
+
+    from engine import tasks
+    tasks.names()                                   # ["linear-regression", "quadratic", ...]
+    task = tasks.create("digits-mlp", hidden=128, batch_size=32)   # dtype="float64" default
+    params = task.init_params(rng)
+    batches = task.batches(rng)
+    loss, grads = task.loss_and_grads(params, next(batches))
+    task.evaluate(params)                           # {"loss": ..., "accuracy": ...}
+
+Families: regression.py (linear-regression, quadratic), landscapes.py (2-D functions for
+trajectories), mlp.py (binary-mlp, blobs-mlp, digits-mlp), rnn.py (sine-rnn). Data is
+generated from seeds or shipped in engine/data; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.tasks.base import DTYPES, REGISTRY, Task, resolve_dtype
+
+# Importing the families registers them, in this order (the order of `names()`).
+# isort: off
+from engine.tasks import regression  # noqa: F401
+from engine.tasks import landscapes  # noqa: F401
+from engine.tasks import mlp  # noqa: F401
+from engine.tasks import rnn  # noqa: F401
+# isort: on
+
+__all__ = [
+    "DTYPES",
+    "REGISTRY",
+    "Task",
+    "create",
+    "get",
+    "hypers",
+    "names",
+    "summary",
+    "validate",
+]
+
+get = REGISTRY.get
+names = REGISTRY.names
+hypers = REGISTRY.hypers
+summary = REGISTRY.summary
+validate = REGISTRY.validate
+
+
+def create(name: str, /, *, dtype: Any = "float64", **hyper_values: Any) -> Task:
+    """A task by name with validated knobs (defaults filled); ValueError names a bad knob.
+
+    `dtype` ("float64" or "float32") is the dtype of the task's data, params and grads.
+    """
+    resolved = resolve_dtype(dtype)
+    return REGISTRY.create(name, resolved.name, **hyper_values)

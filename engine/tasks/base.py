@@ -1,0 +1,153 @@
+"""The Task base class, the task registry and helpers shared by the task families.
+
+A task is what an optimizer trains: it makes parameters, an endless stream of batches and, for a
+batch, the loss and its gradient with respect to every parameter. Everything is NumPy in one
+floating dtype (float64 by default, float32 on request): data, parameters and gradients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engine.hyper import Hyper
+from engine.registry import Registered, Registry
+
+DTYPES = ("float64", "float32")
+
+Params = dict[str, np.ndarray]
+
+
+def resolve_dtype(dtype: Any) -> np.dtype:
+    """The task dtype from a name or NumPy type; ValueError naming `dtype` otherwise."""
+    resolved = None
+    if dtype is not None and not isinstance(dtype, bool):  # np.dtype(None) is float64
+        try:
+            resolved = np.dtype(dtype)
+        except TypeError:
+            pass
+    if resolved is None or resolved.name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return resolved
+
+
+class Task(Registered):
+    """Base class of every task; subclasses register themselves in `REGISTRY`.
+
+    Subclasses set `name`, `summary`, `hypers` and implement `param_shapes`, `init_params`,
+    `batches`, `loss_and_grads` and `evaluate`.
+    """
+
+    description: ClassVar[str] = ""
+    is_classifier: ClassVar[bool] = False
+    is_landscape: ClassVar[bool] = False
+
+    def __init__(self, dtype: Any = "float64", **hypers: Any) -> None:
+        self.dtype = resolve_dtype(dtype)
+        self.hypers: dict[str, Any] = dict(hypers)
+
+    def __repr__(self) -> str:
+        knobs = ", ".join(f"{k}={v!r}" for k, v in self.hypers.items())
+        return f"<task {self.name} ({knobs}) {self.dtype.name}>"
+
+    # -- what every task provides -----------------------------------------------------------
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every parameter, in a fixed order (the order of `init_params`)."""
+        raise NotImplementedError
+
+    def init_params(self, rng: np.random.Generator) -> Params:
+        """Fresh parameter arrays of `dtype`, drawn from `rng`."""
+        raise NotImplementedError
+
+    def batches(self, rng: np.random.Generator) -> Iterator[Any]:
+        """An endless iterator of batches, deterministic given `rng`."""
+        raise NotImplementedError
+
+    def loss_and_grads(
+        self, params: Params, batch: Any, grads: Params | None = None
+    ) -> tuple[float, Params]:
+        """Loss on `batch` and its gradient; written into `grads` in place when given."""
+        raise NotImplementedError
+
+    def evaluate(self, params: Params) -> dict[str, float]:
+        """{"loss": ...} on held-out data (plus "accuracy" for classifiers)."""
+        raise NotImplementedError
+
+    # -- conveniences -----------------------------------------------------------------------
+
+    def new_grads(self) -> Params:
+        """Zeroed gradient arrays of the right shapes and dtype (e.g. to preallocate once)."""
+        return {k: np.zeros(s, dtype=self.dtype) for k, s in self.param_shapes().items()}
+
+    def loss(self, params: Params, batch: Any) -> float:
+        """The loss alone (used by finite-difference checks)."""
+        return self.loss_and_grads(params, batch)[0]
+
+
+REGISTRY: Registry[type[Task]] = Registry("task")
+
+
+# -- knobs shared by several tasks ----------------------------------------------------------
+
+
+def batch_size_hyper(default: int, high: int | None = None) -> Hyper:
+    """`batch_size`: samples per step; 0 (typed as "full") means full-batch gradient descent."""
+    return Hyper(
+        "batch_size",
+        default,
+        kind="int",
+        low=0,
+        high=high,
+        aliases={"full": 0},
+        help="samples per step; full (0) = full-batch gradient descent",
+    )
+
+
+DATA_SEED = Hyper(
+    "data_seed",
+    0,
+    kind="int",
+    low=0,
+    high=2**32 - 1,
+    help="seed of the generated data set (the run seed drives init and batch order)",
+)
+
+
+def check_batch_size(values: dict[str, Any], n_train: int) -> None:
+    """A batch larger than the training set is a mistake worth naming."""
+    if values["batch_size"] > n_train:
+        raise ValueError(
+            f"batch_size must be at most the training set size {n_train} "
+            f"(or full), got {values['batch_size']}"
+        )
+
+
+def epoch_batches(
+    rng: np.random.Generator, arrays: tuple[np.ndarray, ...], batch_size: int
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """Epoch-shuffled mini-batches of the rows of `arrays` (the last one may be short).
+
+    Each epoch draws one permutation from `rng`; a batch gathers its rows into new arrays,
+    so a batch stays valid after the iterator moves on. batch_size 0 (or >= the set size)
+    yields the whole training set every time, without copying and without using `rng`.
+    """
+    n = len(arrays[0])
+    if batch_size == 0 or batch_size >= n:
+        while True:
+            yield arrays
+    while True:
+        perm = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            idx = perm[start : start + batch_size]
+            yield tuple(np.take(a, idx, axis=0) for a in arrays)
+
+
+def glorot_uniform(
+    rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dtype
+) -> np.ndarray:
+    """Glorot/Xavier uniform weights (fan_in, fan_out): the usual start for tanh layers."""
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, size=(fan_in, fan_out)).astype(dtype)

@@ -1,0 +1,401 @@
+"""One-hidden-layer tanh classifiers: 2-D point sets, Gaussian blobs and the 8x8 digits.
+
+All three share one network, inputs -> `hidden` tanh units -> outputs, with weights stored
+(fan_in, fan_out) so a batch is `X @ W1 + b1`. Binary tasks have one output unit with a
+sigmoid and binary cross-entropy; multi-class tasks a softmax with cross-entropy. Both losses
+are means over the batch and are computed from the logits (stable for any logit size).
+
+The forward and backward passes write into activation buffers preallocated per batch size,
+and into the caller's gradient arrays when given, so a training step allocates almost
+nothing; that step is the hot path of the speed benchmarks.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from engine.hyper import Hyper
+from engine.tasks.base import (
+    DATA_SEED,
+    REGISTRY,
+    Params,
+    Task,
+    batch_size_hyper,
+    check_batch_size,
+    epoch_batches,
+    glorot_uniform,
+)
+
+
+class _Buffers:
+    """Activations for one batch size (m rows)."""
+
+    __slots__ = ("H", "T", "Z", "dH", "mx", "ones", "s")
+
+    def __init__(self, m: int, hidden: int, n_out: int, dtype: np.dtype) -> None:
+        self.H = np.empty((m, hidden), dtype)  # tanh activations
+        self.T = np.empty((m, hidden), dtype)  # 1 - H^2
+        self.dH = np.empty((m, hidden), dtype)  # loss gradient at the hidden layer
+        self.Z = np.empty((m, n_out), dtype)  # logits, then the loss gradient at the logits
+        self.mx = np.empty((m, 1), dtype)  # row max of the logits (softmax)
+        self.s = np.empty((m, 1), dtype)  # row sums of exp (softmax)
+        self.ones = np.ones(m, dtype)  # column sums as a BLAS product: cheaper than a reduce
+
+
+class MLPClassifier(Task):
+    """Shared network code; subclasses load data into X, Y, X_test, labels_test.
+
+    Targets `Y` are float arrays: one-hot rows (m, C) for softmax, 0/1 columns (m, 1) for the
+    binary task. Batches are (X rows, Y rows).
+    """
+
+    is_classifier = True
+    n_out: int = 1
+
+    def _setup(
+        self,
+        X: np.ndarray,
+        labels: np.ndarray,
+        X_test: np.ndarray,
+        labels_test: np.ndarray,
+        hidden: int,
+        batch_size: int,
+    ) -> None:
+        self.hidden = hidden
+        self.batch_size = batch_size
+        self.n_in = X.shape[1]
+        self.X = np.ascontiguousarray(X, dtype=self.dtype)
+        self.X_test = np.ascontiguousarray(X_test, dtype=self.dtype)
+        self.labels = labels.astype(np.intp)
+        self.labels_test = labels_test.astype(np.intp)
+        self.Y = self._targets(self.labels)
+        self.Y_test = self._targets(self.labels_test)
+        self._buffers: dict[int, _Buffers] = {}
+
+    def _targets(self, labels: np.ndarray) -> np.ndarray:
+        if self.n_out == 1:
+            return labels.astype(self.dtype).reshape(-1, 1)
+        return np.eye(self.n_out, dtype=self.dtype)[labels]
+
+    # -- Task protocol ----------------------------------------------------------------------
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        h, o = self.hidden, self.n_out
+        return {"W1": (self.n_in, h), "b1": (h,), "W2": (h, o), "b2": (o,)}
+
+    def init_params(self, rng: np.random.Generator) -> Params:
+        """Glorot-uniform weights (suits tanh), zero biases."""
+        h, o = self.hidden, self.n_out
+        return {
+            "W1": glorot_uniform(rng, self.n_in, h, self.dtype),
+            "b1": np.zeros(h, self.dtype),
+            "W2": glorot_uniform(rng, h, o, self.dtype),
+            "b2": np.zeros(o, self.dtype),
+        }
+
+    def batches(self, rng: np.random.Generator) -> Iterator[tuple[np.ndarray, ...]]:
+        return epoch_batches(rng, (self.X, self.Y), self.batch_size)
+
+    def loss_and_grads(
+        self, params: Params, batch: tuple[np.ndarray, np.ndarray], grads: Params | None = None
+    ) -> tuple[float, Params]:
+        X, Y = batch
+        m = X.shape[0]
+        buf = self._buffers.get(m)
+        if buf is None:
+            buf = self._buffers[m] = _Buffers(m, self.hidden, self.n_out, self.dtype)
+        if grads is None:
+            grads = self.new_grads()
+        W2 = params["W2"]
+        H, Z = buf.H, buf.Z
+        # forward: H = tanh(X W1 + b1), Z = H W2 + b2
+        np.matmul(X, params["W1"], out=H)
+        H += params["b1"]
+        np.tanh(H, out=H)
+        np.matmul(H, W2, out=Z)
+        Z += params["b2"]
+        loss = self._output(Z, Y, m, buf)  # Z now holds dLoss/dZ
+        # backward
+        np.matmul(H.T, Z, out=grads["W2"])
+        np.matmul(buf.ones, Z, out=grads["b2"])
+        dH, T = buf.dH, buf.T
+        np.matmul(Z, W2.T, out=dH)
+        np.multiply(H, H, out=T)
+        np.subtract(1.0, T, out=T)
+        dH *= T
+        np.matmul(X.T, dH, out=grads["W1"])
+        np.matmul(buf.ones, dH, out=grads["b1"])
+        return loss, grads
+
+    def _output(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
+        """Loss from logits Z; overwrite Z with the gradient of the loss with respect to Z."""
+        raise NotImplementedError
+
+    def logits(self, params: Params, X: np.ndarray) -> np.ndarray:
+        """Network outputs before the sigmoid/softmax (allocates; for evaluation)."""
+        H = np.tanh(X @ params["W1"] + params["b1"])
+        return H @ params["W2"] + params["b2"]
+
+    def evaluate(self, params: Params) -> dict[str, float]:
+        """Loss and accuracy on the held-out set."""
+        Z = self.logits(params, self.X_test)
+        m = len(Z)
+        buf = _Buffers(m, 1, self.n_out, self.dtype)
+        if self.n_out == 1:
+            predicted = (Z[:, 0] > 0).astype(np.intp)
+        else:
+            predicted = Z.argmax(axis=1)
+        accuracy = float(np.mean(predicted == self.labels_test))
+        loss = self._output(Z, self.Y_test, m, buf)
+        return {"loss": loss, "accuracy": accuracy}
+
+
+class SoftmaxMLP(MLPClassifier):
+    """Multi-class: softmax over C logits, mean cross-entropy against one-hot targets."""
+
+    def _output(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
+        # Shift by the row max so exp never overflows; softmax and the loss are unchanged.
+        mx, s = buf.mx, buf.s
+        np.maximum.reduce(Z, axis=1, keepdims=True, out=mx)
+        Z -= mx
+        zy = float(np.vdot(Z, Y))  # sum of the true classes' shifted logits
+        np.exp(Z, out=Z)
+        np.add.reduce(Z, axis=1, keepdims=True, out=s)
+        loss = (float(np.log(s).sum()) - zy) / m
+        # dLoss/dZ = (softmax - onehot) / m
+        Z /= s
+        Z -= Y
+        Z *= 1.0 / m
+        return loss
+
+
+class BinaryMLP(MLPClassifier):
+    """Binary: one logit z, p = sigmoid(z), mean binary cross-entropy against 0/1 targets."""
+
+    def _output(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
+        # BCE(z, y) = softplus(z) - y z, with softplus(z) = log(1 + e^z) computed stably.
+        loss = (float(np.logaddexp(0.0, Z).sum()) - float(np.vdot(Z, Y))) / m
+        # dLoss/dz = (sigmoid(z) - y) / m; sigmoid(z) = (1 + tanh(z/2)) / 2 never overflows.
+        Z *= 0.5
+        np.tanh(Z, out=Z)
+        Z += 1.0
+        Z *= 0.5
+        Z -= Y
+        Z *= 1.0 / m
+        return loss
+
+
+# -- 2-D point sets (TensorFlow Playground's four classification data sets) -------------------
+
+DATASETS = ("circle", "xor", "spiral", "gauss")
+
+
+def playground_points(
+    dataset: str, n: int, noise: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """n points (n, 2) and 0/1 labels, following TensorFlow Playground's generators.
+
+    circle: positives with radius < 2.5, negatives with radius in [3.5, 5], labelled by the
+    noisy position; xor: the sign of x*y, away from the axes by 0.3; spiral: two interleaved
+    arms; gauss: two Gaussians at (2, 2) and (-2, -2) whose variance grows with noise.
+    `noise` is Playground's noise percentage / 100 (0 to 0.5).
+    """
+    half = n // 2
+    if dataset == "circle":
+        radius = 5.0
+        r = np.concatenate(
+            [rng.uniform(0, 0.5 * radius, half), rng.uniform(0.7 * radius, radius, n - half)]
+        )
+        angle = rng.uniform(0, 2 * np.pi, n)
+        pts = np.column_stack([r * np.sin(angle), r * np.cos(angle)])
+        jitter = rng.uniform(-radius, radius, (n, 2)) * noise
+        labels = np.hypot(*(pts + jitter).T) < 0.5 * radius
+    elif dataset == "xor":
+        pts = rng.uniform(-5, 5, (n, 2))
+        pts += np.where(pts > 0, 0.3, -0.3)
+        jitter = rng.uniform(-5, 5, (n, 2)) * noise
+        noisy = pts + jitter
+        labels = noisy[:, 0] * noisy[:, 1] >= 0
+    elif dataset == "spiral":
+        # Points along each arm at uniformly drawn positions (Playground spaces them evenly).
+        u = rng.uniform(0, 1, n)
+        labels = np.arange(n) < half
+        t = 1.75 * u * 2 * np.pi + np.where(labels, 0.0, np.pi)
+        r = 5.0 * u
+        pts = np.column_stack([r * np.sin(t), r * np.cos(t)])
+        pts += rng.uniform(-1, 1, (n, 2)) * noise
+    elif dataset == "gauss":
+        variance = 0.5 + 3.5 * (noise / 0.5)
+        labels = np.arange(n) < half
+        centers = np.where(labels[:, None], 2.0, -2.0)
+        pts = centers + np.sqrt(variance) * rng.standard_normal((n, 2))
+    else:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    return pts, labels.astype(np.intp)
+
+
+@REGISTRY.register
+class BinaryPointsMLP(BinaryMLP):
+    """TensorFlow-Playground-style binary classification of 2-D points."""
+
+    name = "binary-mlp"
+    summary = "tanh MLP separating 2-D points: circle, xor, spiral or gauss (Playground)"
+    description = (
+        "Two inputs (the point's x, y, as in Playground), one tanh hidden layer, a sigmoid output "
+        "and binary cross-entropy. Data sets as in TensorFlow Playground; a test set of the "
+        "same size is held out."
+    )
+    hypers = (
+        Hyper("dataset", "circle", kind="choice", choices=DATASETS, help="point set"),
+        Hyper("noise", 0.0, low=0.0, high=0.5, help="Playground's noise (0 to 0.5)"),
+        Hyper("hidden", 8, kind="int", low=1, high=1024, help="tanh units"),
+        batch_size_hyper(10),
+        Hyper("n_samples", 250, kind="int", low=4, high=100_000, help="training points"),
+        DATA_SEED,
+    )
+
+    @classmethod
+    def check(cls, values: dict[str, Any]) -> None:
+        check_batch_size(values, values["n_samples"])
+
+    def __init__(
+        self,
+        dtype: Any = "float64",
+        *,
+        dataset: str,
+        noise: float,
+        hidden: int,
+        batch_size: int,
+        n_samples: int,
+        data_seed: int,
+    ) -> None:
+        super().__init__(
+            dtype,
+            dataset=dataset,
+            noise=noise,
+            hidden=hidden,
+            batch_size=batch_size,
+            n_samples=n_samples,
+            data_seed=data_seed,
+        )
+        rng = np.random.default_rng(data_seed)
+        # Like Playground: generate all points, shuffle, split half/half into train and test.
+        pts, labels = playground_points(dataset, 2 * n_samples, noise, rng)
+        order = rng.permutation(len(pts))
+        train, test = order[:n_samples], order[n_samples:]
+        self._setup(pts[train], labels[train], pts[test], labels[test], hidden, batch_size)
+
+
+@REGISTRY.register
+class BlobsMLP(SoftmaxMLP):
+    """Softmax MLP on Gaussian blobs: separable classes with a noise (cluster std) knob."""
+
+    name = "blobs-mlp"
+    summary = "softmax MLP on Gaussian blobs (20 features, 3 classes)"
+    description = (
+        "Class centres drawn uniformly in [-2, 2]^n_features; each sample is its centre plus "
+        "Gaussian noise of std `noise`. Separable at the default noise, hard near 3. "
+        "(The tutorials' random labels could not be learnt.)"
+    )
+    hypers = (
+        Hyper("n_features", 20, kind="int", low=1, high=10_000, help="input dimensions"),
+        Hyper("n_classes", 3, kind="int", low=2, high=100, help="classes (blobs)"),
+        Hyper("n_samples", 1000, kind="int", low=2, high=1_000_000, help="training points"),
+        Hyper("noise", 1.0, low=0.0, high=100.0, help="std of each blob"),
+        Hyper("hidden", 32, kind="int", low=1, high=4096, help="tanh units"),
+        batch_size_hyper(32),
+        DATA_SEED,
+    )
+
+    @classmethod
+    def check(cls, values: dict[str, Any]) -> None:
+        check_batch_size(values, values["n_samples"])
+
+    def __init__(
+        self,
+        dtype: Any = "float64",
+        *,
+        n_features: int,
+        n_classes: int,
+        n_samples: int,
+        noise: float,
+        hidden: int,
+        batch_size: int,
+        data_seed: int,
+    ) -> None:
+        super().__init__(
+            dtype,
+            n_features=n_features,
+            n_classes=n_classes,
+            n_samples=n_samples,
+            noise=noise,
+            hidden=hidden,
+            batch_size=batch_size,
+            data_seed=data_seed,
+        )
+        self.n_out = n_classes
+        rng = np.random.default_rng(data_seed)
+        self.centers = rng.uniform(-2.0, 2.0, (n_classes, n_features))
+
+        def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+            labels = rng.permutation(np.arange(n) % n_classes)  # balanced classes
+            X = self.centers[labels] + noise * rng.standard_normal((n, n_features))
+            return X, labels
+
+        X, labels = draw(n_samples)
+        X_test, labels_test = draw(n_samples)
+        self._setup(X, labels, X_test, labels_test, hidden, batch_size)
+
+
+# -- the UCI 8x8 digits ---------------------------------------------------------------------
+
+DIGITS_CONTENT_SHA256 = "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"
+DIGITS_TRAIN = 1438  # of 1,797; the stratified 20% test split holds 359 (see PROVENANCE.md)
+
+
+@functools.cache
+def load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images uint8 (1797, 64) in 0..16, labels uint8 (1797,), is_test bool (1797,)).
+
+    Read once from the package's data/digits.npz; the content is checked against its
+    recorded checksum so a damaged file fails loudly rather than training on garbage.
+    """
+    ref = resources.files("engine") / "data" / "digits.npz"
+    with ref.open("rb") as fh, np.load(fh) as npz:
+        images, labels, is_test = npz["images"], npz["labels"], npz["is_test"]
+    digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
+    if digest != DIGITS_CONTENT_SHA256:
+        raise RuntimeError("engine/data/digits.npz is damaged (checksum mismatch)")
+    for a in (images, labels, is_test):
+        a.flags.writeable = False
+    return images, labels, is_test
+
+
+@REGISTRY.register
+class DigitsMLP(SoftmaxMLP):
+    """64 pixels -> hidden tanh -> 10-way softmax on the UCI 8x8 handwritten digits."""
+
+    name = "digits-mlp"
+    summary = "MLP on the 8x8 handwritten digits (1,797 images, 10 classes)"
+    description = (
+        "UCI optical digits (Alpaydin & Kaynak 1998), pixels 0..16 scaled to [0, 1]; "
+        "64 → hidden tanh → 10 softmax, cross-entropy. Fixed stratified 80/20 split: "
+        "1,438 training and 359 test images."
+    )
+    hypers = (
+        Hyper("hidden", 128, kind="int", low=1, high=4096, help="tanh units"),
+        batch_size_hyper(32, high=DIGITS_TRAIN),
+    )
+    n_out = 10
+
+    def __init__(self, dtype: Any = "float64", *, hidden: int, batch_size: int) -> None:
+        super().__init__(dtype, hidden=hidden, batch_size=batch_size)
+        images, labels, is_test = load_digits()
+        X = images.astype(self.dtype) / 16.0
+        self._setup(X[~is_test], labels[~is_test], X[is_test], labels[is_test], hidden, batch_size)

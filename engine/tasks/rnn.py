@@ -1,0 +1,211 @@
+"""Next-value prediction on a noisy sine wave with an Elman RNN and full BPTT per window.
+
+The series s_k = sin(2π k / period) + noise·N(0, 1), k = 0 .. n_points-1, is min-max scaled to
+[0, 1] with the training part's range. The first 80% is the training series, the last 20% the
+test series. A sample is a window of `window` consecutive values and its target is the value
+right after it. The network, with h_0 = 0 and row-vector convention:
+
+    h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h),   t = 1 .. window
+    y   = h_window W_hy + b_y
+
+Loss: mean squared error over the batch (no 1/2). Training is truncated backpropagation
+through time: gradients flow through every step of a window and stop at its start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from engine.hyper import Hyper
+from engine.tasks.base import (
+    DATA_SEED,
+    REGISTRY,
+    Params,
+    Task,
+    batch_size_hyper,
+    check_batch_size,
+    epoch_batches,
+)
+
+TRAIN_FRACTION = 0.8
+
+
+class _Buffers:
+    """Activations for one batch size m and window T."""
+
+    __slots__ = ("D", "D_t", "H2", "Hs", "dA", "dA2", "dA_t", "dH", "e", "h_t", "ones", "x2", "xt")
+
+    def __init__(self, m: int, T: int, hidden: int, dtype: np.dtype) -> None:
+        self.xt = np.empty((T, m), dtype)  # inputs, time-major
+        self.x2 = self.xt.reshape(1, T * m)
+        self.Hs = np.zeros((T + 1, m, hidden), dtype)  # Hs[0] = h_0 = 0 stays zero
+        self.H2 = self.Hs[:-1].reshape(T * m, hidden)  # h_0 .. h_{T-1}, flattened
+        self.h_t = list(self.Hs)  # per-step views, built once
+        self.D = np.empty((T, m, hidden), dtype)  # 1 - h_t^2; first the input terms
+        self.D_t = list(self.D)
+        self.dA = np.empty((T, m, hidden), dtype)  # dLoss/d(pre-activation) per step
+        self.dA2 = self.dA.reshape(T * m, hidden)
+        self.dA_t = list(self.dA)
+        self.dH = np.empty((m, hidden), dtype)
+        self.e = np.empty((m, 1), dtype)
+        self.ones = np.ones(T * m, dtype)  # sums over rows as BLAS products
+
+
+@REGISTRY.register
+class SineRNN(Task):
+    """Elman RNN predicting the next value of a noisy sine wave (full BPTT per window)."""
+
+    name = "sine-rnn"
+    summary = "Elman RNN predicting a noisy sine wave's next value (BPTT over a window)"
+    description = (
+        "h_t = tanh(x_t·W_xh + h_{t−1}·W_hh + b_h), prediction h_T·W_hy + b_y. Inputs are "
+        "min-max scaled to [0, 1]; the last 20% of the series is held out."
+    )
+    hypers = (
+        Hyper("hidden", 16, kind="int", low=1, high=1024, help="recurrent units"),
+        Hyper("window", 20, kind="int", low=1, high=1000, help="steps per window (BPTT length)"),
+        batch_size_hyper(32),
+        Hyper("noise", 0.1, low=0.0, high=10.0, help="std of the noise added to the sine"),
+        Hyper("period", 50.0, low=2.0, high=10_000.0, help="samples per sine period"),
+        Hyper("n_points", 1000, kind="int", low=20, high=1_000_000, help="series length"),
+        DATA_SEED,
+    )
+
+    @classmethod
+    def split(cls, n_points: int) -> tuple[int, int]:
+        """Lengths of the training and test series."""
+        n_train = int(TRAIN_FRACTION * n_points)
+        return n_train, n_points - n_train
+
+    @classmethod
+    def check(cls, values: dict[str, Any]) -> None:
+        n_train, n_test = cls.split(values["n_points"])
+        if values["window"] >= n_test:
+            raise ValueError(
+                f"window must be less than the test series length {n_test} "
+                f"(20% of n_points), got {values['window']}"
+            )
+        check_batch_size(values, n_train - values["window"])
+
+    def __init__(
+        self,
+        dtype: Any = "float64",
+        *,
+        hidden: int,
+        window: int,
+        batch_size: int,
+        noise: float,
+        period: float,
+        n_points: int,
+        data_seed: int,
+    ) -> None:
+        super().__init__(
+            dtype,
+            hidden=hidden,
+            window=window,
+            batch_size=batch_size,
+            noise=noise,
+            period=period,
+            n_points=n_points,
+            data_seed=data_seed,
+        )
+        self.hidden = hidden
+        self.window = window
+        self.batch_size = batch_size
+        rng = np.random.default_rng(data_seed)
+        k = np.arange(n_points)
+        raw = np.sin(2 * np.pi * k / period) + noise * rng.standard_normal(n_points)
+        n_train, _ = self.split(n_points)
+        lo, hi = raw[:n_train].min(), raw[:n_train].max()
+        self.series = ((raw - lo) / (hi - lo)).astype(self.dtype)  # min-max with train range
+        self.X, self.y = self._windows(self.series[:n_train])
+        self.X_test, self.y_test = self._windows(self.series[n_train:])
+        self._buffers: dict[int, _Buffers] = {}
+
+    def _windows(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = len(s) - self.window
+        idx = np.arange(n)[:, None] + np.arange(self.window)
+        return np.ascontiguousarray(s[idx]), s[self.window :].reshape(n, 1).copy()
+
+    # -- Task protocol ----------------------------------------------------------------------
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        h = self.hidden
+        return {"W_xh": (1, h), "W_hh": (h, h), "b_h": (h,), "W_hy": (h, 1), "b_y": (1,)}
+
+    def init_params(self, rng: np.random.Generator) -> Params:
+        """torch.nn.RNN / nn.Linear default: every entry uniform in ±1/sqrt(hidden)."""
+        bound = 1.0 / np.sqrt(self.hidden)
+        return {
+            k: rng.uniform(-bound, bound, size=s).astype(self.dtype)
+            for k, s in self.param_shapes().items()
+        }
+
+    def batches(self, rng: np.random.Generator) -> Iterator[tuple[np.ndarray, ...]]:
+        return epoch_batches(rng, (self.X, self.y), self.batch_size)
+
+    def _buffers_for(self, m: int) -> _Buffers:
+        buf = self._buffers.get(m)
+        if buf is None:
+            buf = self._buffers[m] = _Buffers(m, self.window, self.hidden, self.dtype)
+        return buf
+
+    def _forward(self, params: Params, X: np.ndarray, buf: _Buffers) -> np.ndarray:
+        """Run the RNN over the windows X (m, T); return the predictions in buf.e."""
+        W_hh = params["W_hh"]
+        h = buf.h_t
+        # Input terms x_t W_xh + b_h for all t at once, kept in D (free until backward).
+        np.copyto(buf.xt, X.T)
+        np.multiply(buf.xt[:, :, None], params["W_xh"], out=buf.D)
+        buf.D += params["b_h"]
+        A = buf.D_t
+        np.tanh(A[0], out=h[1])  # h_0 = 0
+        for t in range(1, self.window):
+            np.matmul(h[t], W_hh, out=h[t + 1])
+            h[t + 1] += A[t]
+            np.tanh(h[t + 1], out=h[t + 1])
+        np.matmul(h[self.window], params["W_hy"], out=buf.e)
+        buf.e += params["b_y"]
+        return buf.e
+
+    def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
+        """Predictions (m, 1) for windows X (m, window); a fresh array."""
+        return self._forward(params, X, self._buffers_for(X.shape[0])).copy()
+
+    def loss_and_grads(
+        self, params: Params, batch: tuple[np.ndarray, np.ndarray], grads: Params | None = None
+    ) -> tuple[float, Params]:
+        X, y = batch
+        m, T = X.shape
+        buf = self._buffers_for(m)
+        if grads is None:
+            grads = self.new_grads()
+        e = self._forward(params, X, buf)
+        e -= y
+        loss = float(np.vdot(e, e)) / m
+        e *= 2.0 / m  # dLoss/dy
+        Hs, D, dH, dA = buf.Hs, buf.D_t, buf.dH, buf.dA_t
+        np.matmul(Hs[T].T, e, out=grads["W_hy"])
+        np.matmul(buf.ones[:m], e, out=grads["b_y"])
+        np.matmul(e, params["W_hy"].T, out=dH)
+        # tanh' = 1 - h^2 for every step at once
+        np.multiply(Hs[1:], Hs[1:], out=buf.D)
+        np.subtract(1.0, buf.D, out=buf.D)
+        W_hh_T = params["W_hh"].T
+        for t in range(T - 1, 0, -1):
+            np.multiply(dH, D[t], out=dA[t])
+            np.matmul(dA[t], W_hh_T, out=dH)
+        np.multiply(dH, D[0], out=dA[0])
+        # Weight gradients summed over all steps with one matmul each.
+        np.matmul(buf.H2.T, buf.dA2, out=grads["W_hh"])
+        np.matmul(buf.ones, buf.dA2, out=grads["b_h"])
+        np.matmul(buf.x2, buf.dA2, out=grads["W_xh"])
+        return loss, grads
+
+    def evaluate(self, params: Params) -> dict[str, float]:
+        e = self._forward(params, self.X_test, self._buffers_for(len(self.X_test)))
+        err = e - self.y_test
+        return {"loss": float(np.vdot(err, err)) / len(err)}
