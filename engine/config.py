@@ -1,0 +1,342 @@
+"""Experiment files: a `RunConfig` (plus an optional name and step count) as TOML.
+
+Layout (flat: top-level keys, then one table per hypers group)::
+
+    # optplay experiment
+    name = "adam on digits"       # optional
+    task = "digits-mlp"           # required
+    optimizer = "adam"            # required
+    schedule = "cosine"           # default "constant"
+    seed = 0                      # default 0
+    dtype = "float64"             # "float64" (default) or "float32"
+    eval_every = 100              # default 100; 0 = evaluate only at step 0
+    steps = 2000                  # optional: how many steps `optplay run` trains
+
+    [task_hypers]
+    hidden = 128
+    batch_size = 32
+
+    [optimizer_hypers]
+    lr = 0.001
+    beta1 = 0.9
+
+    [schedule_hypers]
+    total_steps = 2000
+
+Missing knobs take their defaults; `save` writes every knob, so a file records the run fully.
+Floats are written with `repr`, so load(save(x)) gives the same floats bit for bit. A knob whose
+value is None (an alias such as eps1 = "auto") is written as that alias word.
+
+Errors are `ConfigError` (a ValueError) naming the file, and the line or key:
+  "exp.toml: line 3: Invalid value (column 7)"                           (TOML syntax)
+  "exp.toml: [optimizer_hypers] beta1 must be a number in [0, 1), got 1.5 (line 9)"
+  "exp.toml: unknown key 'foo' (expected one of: name, task, ...) (line 4)"
+Unknown keys are always reported, never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine import optimizers, schedules, tasks
+from engine.run import RunConfig, RunConfigError
+
+HYPER_TABLES = ("task_hypers", "optimizer_hypers", "schedule_hypers")
+TOP_KEYS = ("name", "task", "optimizer", "schedule", "seed", "dtype", "eval_every", "steps")
+ALL_KEYS = TOP_KEYS + HYPER_TABLES
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class ConfigError(ValueError):
+    """A bad experiment file. `path` is the file as given, `line` (1-based) and `key` are
+    set when known."""
+
+    def __init__(
+        self, path: str, message: str, line: int | None = None, key: str | None = None
+    ) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.line = line
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What an experiment file holds: the run's config, and optionally a name and the number
+    of steps to train (used by the headless `optplay run`)."""
+
+    config: RunConfig
+    steps: int | None = None
+    name: str | None = None
+
+
+# -- locating keys in the text (for messages only) ----------------------------------------
+
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+_KEYLINE = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]""")
+
+
+def _unquote(key: str) -> str:
+    return key[1:-1] if key[:1] in "\"'" else key
+
+
+def _find_line(text: str, table: str | None, key: str | None) -> int | None:
+    """Line (1-based) where `key` is set in `table` (None = top level), or the table's header
+    line when key is None. Best effort: a layout it does not follow gives None."""
+    current: str | None = None
+    table_line: int | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(raw)
+        if header:
+            current = ".".join(_unquote(p.strip()) for p in header.group(1).split("."))
+            if table is not None and current == table and key is None:
+                return number
+            if table is None and key is not None and current.split(".")[0] == key:
+                return number  # an unknown top-level key spelled as a [table]
+            continue
+        m = _KEYLINE.match(raw)
+        if not m:
+            continue
+        name = _unquote(m.group(1))
+        if key is not None and current == table and name == key:
+            return number
+        if table is not None and current is None and name == table:
+            # `optimizer_hypers = {...}` or `optimizer_hypers.lr = ...` at top level.
+            table_line = table_line or number
+            if key is None or re.search(rf"\b{re.escape(key)}\s*=", raw):
+                return number
+    return table_line if key is not None else None
+
+
+def _at(line: int | None) -> str:
+    return f" (line {line})" if line is not None else ""
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
+
+
+def loads(text: str, source: str = "<string>") -> Experiment:
+    """Parse experiment TOML `text`; `source` names it in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        msg = str(err)
+        m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
+        if m:
+            line = int(m.group(1))
+            raise ConfigError(
+                source, f"line {line}: {msg[: m.start()]} (column {m.group(2)})", line
+            ) from None
+        m = re.search(r"\s*\(at end of document\)$", msg)
+        if m:
+            line = max(1, len(text.splitlines()))
+            raise ConfigError(
+                source, f"line {line}: {msg[: m.start()]} (at the end of the file)", line
+            ) from None
+        raise ConfigError(source, msg) from None
+
+    unknown = [k for k in data if k not in ALL_KEYS]
+    if unknown:
+        line = _find_line(text, None, unknown[0])
+        names = ", ".join(repr(k) for k in unknown)
+        word = "key" if len(unknown) == 1 else "keys"
+        raise ConfigError(
+            source,
+            f"unknown {word} {names} (expected one of: {', '.join(ALL_KEYS)}){_at(line)}",
+            line,
+            unknown[0],
+        )
+
+    def fail(key: str, expected: str) -> ConfigError:
+        line = _find_line(text, None, key)
+        return ConfigError(
+            source, f"{key} must be {expected}, got {_type_name(data[key])}{_at(line)}", line, key
+        )
+
+    for key in ("task", "optimizer"):
+        if key not in data:
+            raise ConfigError(source, f"missing key {key!r} (the {key} name)", None, key)
+    for key in ("task", "optimizer", "schedule", "dtype", "name"):
+        if key in data and not isinstance(data[key], str):
+            raise fail(key, "a string")
+    for key, low in (("seed", 0), ("eval_every", 0), ("steps", 1)):
+        if key in data:
+            value = data[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise fail(key, f"an integer >= {low}")
+    for key in HYPER_TABLES:
+        if key in data and not isinstance(data[key], dict):
+            raise fail(key, f"a table ([{key}])")
+
+    kwargs = {k: data[k] for k in RunConfig.__dataclass_fields__ if k in data}
+    try:
+        config = RunConfig(**kwargs)
+    except RunConfigError as err:
+        if err.field in HYPER_TABLES:
+            line = _find_line(text, err.field, err.key) if err.key else None
+            if line is None:
+                line = _find_line(text, err.field, None)
+            raise ConfigError(
+                source, f"[{err.field}] {err.detail}{_at(line)}", line, err.key or err.field
+            ) from None
+        line = _find_line(text, None, err.field)
+        sep = " " if err.detail.startswith("must") else ": "
+        raise ConfigError(
+            source, f"{err.field}{sep}{err.detail}{_at(line)}", line, err.field
+        ) from None
+    return Experiment(config=config, steps=data.get("steps"), name=data.get("name"))
+
+
+def load(path: str | os.PathLike[str]) -> Experiment:
+    """Read an experiment file. ConfigError names the file (as given) on any problem."""
+    source = os.fspath(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as err:
+        raise ConfigError(source, f"cannot read the file: {err.strerror or err}") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark, as some editors write
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            source,
+            f"line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x}); "
+            "experiment files must be UTF-8 TOML",
+            line,
+        ) from None
+    return loads(text, source)
+
+
+# -- writing --------------------------------------------------------------------------------
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def _toml_string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_string(key)
+
+
+def _toml_value(value: Any, where: str) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        x = float(value)
+        if math.isnan(x):
+            return "nan"
+        return repr(x)  # shortest repr that round-trips; "inf"/"-inf" are TOML too
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    raise ValueError(f"{where}: cannot write {value!r} to TOML")
+
+
+def dumps(experiment: Experiment | RunConfig) -> str:
+    """The TOML text of an experiment (or a bare RunConfig), every knob written out."""
+    exp = experiment if isinstance(experiment, Experiment) else Experiment(experiment)
+    cfg = exp.config
+    lines = ["# optplay experiment"]
+    if exp.name is not None:
+        lines.append(f"name = {_toml_string(exp.name)}")
+    lines += [
+        f"task = {_toml_string(cfg.task)}",
+        f"optimizer = {_toml_string(cfg.optimizer)}",
+        f"schedule = {_toml_string(cfg.schedule)}",
+        f"seed = {cfg.seed}",
+        f"dtype = {_toml_string(cfg.dtype)}",
+        f"eval_every = {cfg.eval_every}",
+    ]
+    if exp.steps is not None:
+        lines.append(f"steps = {int(exp.steps)}")
+    for table, registry, kind in (
+        ("task_hypers", tasks, cfg.task),
+        ("optimizer_hypers", optimizers, cfg.optimizer),
+        ("schedule_hypers", schedules, cfg.schedule),
+    ):
+        specs = {h.name: h for h in registry.hypers(kind)}
+        lines += ["", f"[{table}]"]
+        for key, value in getattr(cfg, table).items():
+            if value is None:
+                spec = specs.get(key)
+                word = spec.format(None) if spec is not None else ""
+                if not word:
+                    raise ValueError(f"[{table}] {key}: None has no TOML spelling")
+                value = word  # the alias the knob accepts back, e.g. "auto"
+            lines.append(f"{_toml_key(key)} = {_toml_value(value, f'[{table}] {key}')}")
+    return "\n".join(lines) + "\n"
+
+
+def save(
+    path: str | os.PathLike[str],
+    experiment: Experiment | RunConfig,
+    *,
+    steps: int | None = None,
+    name: str | None = None,
+) -> None:
+    """Write an experiment file atomically (a temp file in the same directory, then
+    os.replace), so a crash never leaves a half-written file. `steps`/`name` apply when a
+    bare RunConfig is given."""
+    if isinstance(experiment, RunConfig):
+        experiment = Experiment(experiment, steps=steps, name=name)
+    data = dumps(experiment).encode("utf-8")
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            mode = target.stat().st_mode & 0o777
+        except OSError:
+            mode = 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,414 @@
+"""Bounded-memory metric history of a run, and downsampling for charts.
+
+A run appends one row of metrics per step (loss, lr, grad_norm, update_norm, effective_step)
+and, every `eval_every` steps, the eval metrics. Charts redraw 10-20 times a second from
+`downsample()`, so both the memory and the cost of a chart frame must not grow with the run:
+
+- Each series is a fixed-capacity array of *buckets* (default 4096). A bucket covers the steps
+  `k * width .. (k + 1) * width - 1` and keeps the first and last step it saw and the min, max
+  and last value. While the run is short, `width` is 1 and every step is stored exactly. When a
+  series runs out of buckets, the width doubles and neighbours merge (min of mins, max of maxes,
+  last of the later one), so a 1,000,000-step run still holds 4096 buckets per series and a
+  one-step spike survives as a bucket's max.
+- Because bucket boundaries depend only on step numbers (never on when data arrived), the
+  buckets are identical however the run was chunked: histories can be compared bit for bit.
+- Steps are appended to small pending lists (cheap, O(1) per step, called from the hot loop) and
+  folded into the buckets in vectorised form every `_FOLD_EVERY` rows or before any read.
+- 2-D landscape runs also keep a bounded trajectory of (x, y): every `stride`-th step's point,
+  where the stride doubles when the capacity is reached, plus the exact first and last points.
+
+Step numbers: step 0 is the initial state (only eval metrics and the trajectory's start point are
+recorded there); step k >= 1 is the state after the k-th update, and the training metrics of
+step k are those of the k-th update (its batch loss before the update, its lr, its gradient).
+
+Thread safety: a run appends from a worker thread while the UI reads from the event loop; one
+lock guards both sides.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import NamedTuple
+
+import numpy as np
+
+#: Metrics recorded for every step, in the order `History.record` takes them.
+STEP_SERIES = ("loss", "lr", "grad_norm", "update_norm", "effective_step")
+#: Metrics recorded every `eval_every` steps.
+EVAL_SERIES = ("eval_loss", "eval_accuracy")
+SERIES = STEP_SERIES + EVAL_SERIES
+
+_FOLD_EVERY = 2048  # pending rows before a vectorised fold; bounds the pending lists' memory
+
+
+class Downsampled(NamedTuple):
+    """At most `n_points` points of one series: per point the last step it covers and the min,
+    max and last value of the steps it covers. Draw `mins`/`maxs` as a band (spikes stay
+    visible) or `lasts` as a line."""
+
+    steps: np.ndarray  # int64
+    mins: np.ndarray  # float64
+    maxs: np.ndarray  # float64
+    lasts: np.ndarray  # float64
+
+
+class Trajectory(NamedTuple):
+    """Bounded path of a 2-D run: `steps[i]` is the step at which params were `(xs[i], ys[i])`.
+    Starts at step 0 (the initial point) and ends with the exact newest point."""
+
+    steps: np.ndarray  # int64
+    xs: np.ndarray  # float64
+    ys: np.ndarray  # float64
+
+
+def _empty_downsampled() -> Downsampled:
+    return Downsampled(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0))
+
+
+class _Buckets:
+    """One series: fixed-capacity buckets of (first step, last step, min, max, last)."""
+
+    __slots__ = ("capacity", "count", "first", "last", "lasts", "maxs", "mins", "n", "width")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.width = 1  # steps per bucket; a power of two
+        self.n = 0  # buckets in use
+        self.count = 0  # values ever appended
+        self.first = np.zeros(capacity, np.int64)
+        self.last = np.zeros(capacity, np.int64)
+        self.mins = np.zeros(capacity)
+        self.maxs = np.zeros(capacity)
+        self.lasts = np.zeros(capacity)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.first, self.last, self.mins, self.maxs, self.lasts))
+
+    @staticmethod
+    def _group(
+        keys: np.ndarray,
+        first: np.ndarray,
+        last: np.ndarray,
+        mins: np.ndarray,
+        maxs: np.ndarray,
+        lasts: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
+        """Merge runs of equal (non-decreasing) keys into one bucket each."""
+        starts = np.flatnonzero(np.diff(keys)) + 1
+        starts = np.concatenate(([0], starts))
+        ends = np.concatenate((starts[1:], [len(keys)])) - 1
+        # fmin/fmax ignore NaN (effective_step is NaN when the gradient is exactly zero).
+        return (
+            first[starts],
+            last[ends],
+            np.fmin.reduceat(mins, starts),
+            np.fmax.reduceat(maxs, starts),
+            lasts[ends],
+        )
+
+    def extend(self, steps: np.ndarray, values: np.ndarray) -> None:
+        """Append values at strictly increasing step numbers (all later than those stored)."""
+        if len(steps) == 0:
+            return
+        self.count += len(steps)
+        w = self.width
+        keys = steps // w
+        first, last, mins, maxs, lasts = self._group(keys, steps, steps, values, values, values)
+        n = self.n
+        if n and self.first[n - 1] // w == first[0] // w:
+            # The chunk continues the newest bucket: merge its head group into it.
+            j = n - 1
+            self.last[j] = last[0]
+            self.mins[j] = np.fmin(self.mins[j], mins[0])
+            self.maxs[j] = np.fmax(self.maxs[j], maxs[0])
+            self.lasts[j] = lasts[0]
+            first, last, mins, maxs, lasts = first[1:], last[1:], mins[1:], maxs[1:], lasts[1:]
+        g = len(first)
+        if n + g <= self.capacity:
+            self.first[n : n + g] = first
+            self.last[n : n + g] = last
+            self.mins[n : n + g] = mins
+            self.maxs[n : n + g] = maxs
+            self.lasts[n : n + g] = lasts
+            self.n = n + g
+            return
+        # Out of buckets: widen (double) until everything fits, merging neighbours.
+        all_first = np.concatenate((self.first[:n], first))
+        all_last = np.concatenate((self.last[:n], last))
+        all_mins = np.concatenate((self.mins[:n], mins))
+        all_maxs = np.concatenate((self.maxs[:n], maxs))
+        all_lasts = np.concatenate((self.lasts[:n], lasts))
+        while len(all_first) > self.capacity:
+            self.width *= 2
+            keys = all_first // self.width
+            all_first, all_last, all_mins, all_maxs, all_lasts = self._group(
+                keys, all_first, all_last, all_mins, all_maxs, all_lasts
+            )
+        m = len(all_first)
+        self.first[:m] = all_first
+        self.last[:m] = all_last
+        self.mins[:m] = all_mins
+        self.maxs[:m] = all_maxs
+        self.lasts[:m] = all_lasts
+        self.n = m
+
+    def downsample(
+        self, n_points: int, start: int | None = None, end: int | None = None
+    ) -> Downsampled:
+        lo, hi = 0, self.n
+        if start is not None:
+            lo = int(np.searchsorted(self.last[:hi], start, side="left"))
+        if end is not None:
+            hi = int(np.searchsorted(self.first[:hi], end, side="right"))
+        m = hi - lo
+        if m <= 0:
+            return _empty_downsampled()
+        if m <= n_points:
+            return Downsampled(
+                self.last[lo:hi].copy(),
+                self.mins[lo:hi].copy(),
+                self.maxs[lo:hi].copy(),
+                self.lasts[lo:hi].copy(),
+            )
+        group = -(-m // n_points)  # ceil: at most n_points groups
+        starts = np.arange(lo, hi, group)
+        ends = np.minimum(starts + group, hi) - 1
+        return Downsampled(
+            self.last[ends],
+            np.fmin.reduceat(self.mins[lo:hi], starts - lo),
+            np.fmax.reduceat(self.maxs[lo:hi], starts - lo),
+            self.lasts[ends],
+        )
+
+
+class _Path:
+    """Bounded (x, y) path: points at steps divisible by `stride`, plus the exact newest one."""
+
+    __slots__ = ("capacity", "last", "n", "steps", "stride", "xs", "ys")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.stride = 1
+        self.n = 0
+        self.steps = np.zeros(capacity, np.int64)
+        self.xs = np.zeros(capacity)
+        self.ys = np.zeros(capacity)
+        self.last: tuple[int, float, float] | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return self.steps.nbytes + self.xs.nbytes + self.ys.nbytes
+
+    def extend(self, steps: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> None:
+        if len(steps) == 0:
+            return
+        self.last = (int(steps[-1]), float(xs[-1]), float(ys[-1]))
+        keep = steps % self.stride == 0
+        steps, xs, ys = steps[keep], xs[keep], ys[keep]
+        n, g = self.n, len(steps)
+        while n + g > self.capacity:
+            # Thin out: double the stride and keep the points on it (step 0 always stays).
+            self.stride *= 2
+            old = self.steps[:n] % self.stride == 0
+            m = int(old.sum())
+            self.steps[:m] = self.steps[:n][old]
+            self.xs[:m] = self.xs[:n][old]
+            self.ys[:m] = self.ys[:n][old]
+            n = m
+            keep = steps % self.stride == 0
+            steps, xs, ys = steps[keep], xs[keep], ys[keep]
+            g = len(steps)
+        self.steps[n : n + g] = steps
+        self.xs[n : n + g] = xs
+        self.ys[n : n + g] = ys
+        self.n = n + g
+
+    def get(self, n_points: int | None) -> Trajectory:
+        steps, xs, ys = self.steps[: self.n], self.xs[: self.n], self.ys[: self.n]
+        if n_points is not None and self.n > n_points:
+            # Evenly thinned; first point kept (the newest is appended below).
+            idx = np.linspace(0, self.n - 1, max(n_points - 1, 1)).astype(np.int64)
+            idx = np.unique(idx)
+            steps, xs, ys = steps[idx], xs[idx], ys[idx]
+        if self.last is not None and (len(steps) == 0 or steps[-1] != self.last[0]):
+            steps = np.append(steps, self.last[0])
+            xs = np.append(xs, self.last[1])
+            ys = np.append(ys, self.last[2])
+        return Trajectory(steps.copy(), xs.copy(), ys.copy())
+
+
+class History:
+    """Metric series of one run with memory bounded however long the run.
+
+    `capacity` is the number of buckets per series (and points of the trajectory).
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        if capacity < 2:
+            raise ValueError(f"capacity must be an integer >= 2, got {capacity!r}")
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._init_storage()
+
+    def _init_storage(self) -> None:
+        capacity = self.capacity
+        self._series = {name: _Buckets(capacity) for name in SERIES}
+        self._path = _Path(capacity)
+        self._last: dict[str, float] = {}
+        self._last_step: dict[str, int] = {}
+        # Pending rows, folded into buckets in bulk.
+        self._p_steps: list[int] = []
+        self._p_cols: tuple[list[float], ...] = tuple([] for _ in STEP_SERIES)
+        self._p_eval: list[tuple[int, float, float | None]] = []
+        self._p_path: list[tuple[int, float, float]] = []
+
+    # -- appending (hot path) ------------------------------------------------------------
+
+    def record(
+        self,
+        step: int,
+        loss: float,
+        lr: float,
+        grad_norm: float,
+        update_norm: float,
+        effective_step: float,
+    ) -> None:
+        """Append the training metrics of `step` (steps must increase)."""
+        with self._lock:
+            self._p_steps.append(step)
+            c = self._p_cols
+            c[0].append(loss)
+            c[1].append(lr)
+            c[2].append(grad_norm)
+            c[3].append(update_norm)
+            c[4].append(effective_step)
+            if len(self._p_steps) >= _FOLD_EVERY:
+                self._fold()
+
+    def record_eval(self, step: int, loss: float, accuracy: float | None = None) -> None:
+        """Append eval metrics at `step` (accuracy only for classifiers)."""
+        with self._lock:
+            self._p_eval.append((step, loss, accuracy))
+            if len(self._p_eval) >= _FOLD_EVERY:
+                self._fold()
+
+    def record_point(self, step: int, x: float, y: float) -> None:
+        """Append the (x, y) params of a 2-D run at `step` (step 0 = the start)."""
+        with self._lock:
+            self._p_path.append((step, x, y))
+            if len(self._p_path) >= _FOLD_EVERY:
+                self._fold()
+
+    def _fold(self) -> None:
+        """Move pending rows into the buckets (caller holds the lock)."""
+        if self._p_steps:
+            steps = np.array(self._p_steps, np.int64)
+            for name, col in zip(STEP_SERIES, self._p_cols, strict=True):
+                values = np.array(col, np.float64)
+                self._series[name].extend(steps, values)
+                self._last[name] = col[-1]
+                self._last_step[name] = self._p_steps[-1]
+                col.clear()
+            self._p_steps.clear()
+        if self._p_eval:
+            rows = self._p_eval
+            steps = np.array([r[0] for r in rows], np.int64)
+            self._series["eval_loss"].extend(steps, np.array([r[1] for r in rows], np.float64))
+            self._last["eval_loss"] = rows[-1][1]
+            self._last_step["eval_loss"] = rows[-1][0]
+            acc = [r for r in rows if r[2] is not None]
+            if acc:
+                self._series["eval_accuracy"].extend(
+                    np.array([r[0] for r in acc], np.int64),
+                    np.array([r[2] for r in acc], np.float64),
+                )
+                self._last["eval_accuracy"] = acc[-1][2]  # type: ignore[assignment]
+                self._last_step["eval_accuracy"] = acc[-1][0]
+            rows.clear()
+        if self._p_path:
+            arr = np.array(self._p_path, np.float64)
+            self._path.extend(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
+            self._p_path.clear()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _check(self, name: str) -> _Buckets:
+        try:
+            return self._series[name]
+        except KeyError:
+            raise ValueError(
+                f"unknown series {name!r} (expected one of: {', '.join(SERIES)})"
+            ) from None
+
+    def downsample(
+        self, name: str, n_points: int, start: int | None = None, end: int | None = None
+    ) -> Downsampled:
+        """At most `n_points` points of series `name`, each covering neighbouring steps with
+        their min, max and last value, so spikes stay visible. Optional `start`/`end` restrict
+        to buckets overlapping that step range. Cost is bounded by the bucket capacity."""
+        if n_points < 1:
+            raise ValueError(f"n_points must be an integer >= 1, got {n_points!r}")
+        buckets = self._check(name)
+        with self._lock:
+            self._fold()
+            return buckets.downsample(n_points, start, end)
+
+    def last(self, name: str) -> float | None:
+        """The newest value of series `name`, or None before it has any."""
+        self._check(name)
+        with self._lock:
+            self._fold()
+            return self._last.get(name)
+
+    def last_step(self, name: str) -> int | None:
+        """The step of the newest value of series `name`, or None."""
+        self._check(name)
+        with self._lock:
+            self._fold()
+            return self._last_step.get(name)
+
+    def count(self, name: str) -> int:
+        """How many values series `name` has received (not how many are stored)."""
+        buckets = self._check(name)
+        with self._lock:
+            self._fold()
+            return buckets.count
+
+    def width(self, name: str) -> int:
+        """Steps per bucket of series `name` (1 while every step is stored exactly)."""
+        buckets = self._check(name)
+        with self._lock:
+            self._fold()
+            return buckets.width
+
+    def __len__(self) -> int:
+        """Number of steps recorded (training metrics)."""
+        with self._lock:
+            return self._series["loss"].count + len(self._p_steps)
+
+    def trajectory(self, n_points: int | None = None) -> Trajectory:
+        """The bounded (x, y) path of a 2-D run (empty for other tasks)."""
+        with self._lock:
+            self._fold()
+            return self._path.get(n_points)
+
+    def buckets(self, name: str) -> Downsampled:
+        """All stored buckets of `name` (exact values while `width(name) == 1`)."""
+        buckets = self._check(name)
+        with self._lock:
+            self._fold()
+            return buckets.downsample(buckets.capacity)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the stored arrays (pending rows are bounded by `_FOLD_EVERY`)."""
+        total = sum(b.nbytes for b in self._series.values()) + self._path.nbytes
+        # Pending lists: at most _FOLD_EVERY rows of Python floats (~32 bytes per float + slot).
+        pending = len(self._p_steps) * 6 + len(self._p_eval) * 3 + len(self._p_path) * 3
+        return total + pending * 40
+
+    def clear(self) -> None:
+        """Forget everything (a run's reset)."""
+        with self._lock:
+            self._init_storage()

@@ -1,0 +1,659 @@
+"""Runs: a validated `RunConfig`, and `Run`, which trains it step by step or as an async stream.
+
+Step numbering (used by the history, the progress snapshots and `diverged_at`):
+- step 0 is the initial state; the k-th update (k = 1, 2, ...) produces step k.
+- update k uses lr = schedule.lr(k - 1) (schedules count from 0) and the k-th batch; its metrics
+  are recorded at step k: the batch loss *before* the update, the lr, the gradient norm, the
+  update norm ||params_after - params_before|| and the effective step size
+  update_norm / grad_norm (NaN when the gradient is exactly zero).
+- eval metrics are recorded at step 0 and at every step divisible by `eval_every`.
+
+Learning rate: the optimizer's `lr` knob is the schedule's base rate. The rate actually used by
+each update is `schedule.lr(step)`, passed to `optimizer.step(..., lr=...)`; changing `lr`
+while paused rebuilds the schedule with the new base rate (its position, the global step,
+is kept; a plateau schedule's reductions start over).
+
+Divergence: an update whose loss, gradient, learning rate or resulting parameters are not
+finite is not kept:
+the run stops in state "diverged" with `diverged_at` = that update's step number, the params
+stay those of the last finite step (`diverged_at - 1`) and nothing is raised. Finiteness is
+checked through the squared norms (a NaN/inf element makes the sum non-finite); a finite but
+enormous gradient whose squared norm overflows (|g| > ~1e154 in float64, ~1e19 in float32)
+counts as divergence too.
+
+Determinism: init and batches use independent generators spawned from the seed, eval uses no
+randomness, and every step runs the same code path, so a config and seed give bit-identical
+histories however the run is chunked (step(1) repeatedly, step(n), stream, pause/resume).
+
+Speed: parameters and gradients live in one flat contiguous buffer each (the per-key arrays are
+views), so an elementwise optimizer updates everything with one call on the flat buffer and the
+norms are two dot products.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import optimizers, schedules, tasks
+from engine.history import History
+
+DTYPES = ("float64", "float32")
+STATES = ("ready", "running", "paused", "finished", "diverged")
+_SEED_MAX = 2**63 - 1  # experiment files store the seed as a TOML (signed 64-bit) integer
+_CHUNK_SECONDS = 1 / 30  # a stream chunk's target duration
+_MAX_CHUNK = 1_000_000
+
+
+class RunConfigError(ValueError):
+    """A RunConfig field is invalid. `field` names it ("optimizer_hypers"), `key` the knob inside
+    it when there is one ("beta1"), `detail` the message without the field prefix."""
+
+    def __init__(self, field_name: str, detail: str, key: str | None = None) -> None:
+        super().__init__(f"{field_name}: {detail}")
+        self.field = field_name
+        self.key = key
+        self.detail = detail
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
+
+
+def _hyper_error(field_name: str, err: ValueError, names: list[str]) -> RunConfigError:
+    """Wrap a registry validation error, finding which knob it names (its first word)."""
+    detail = str(err)
+    word = detail.split(" ", 1)[0]
+    return RunConfigError(field_name, detail, word if word in names else None)
+
+
+def _validate_kind(
+    field_name: str, registry: Any, name: Any, hypers_field: str, given: Any
+) -> tuple[str, dict[str, Any]]:
+    if not isinstance(name, str):
+        raise RunConfigError(field_name, f"must be a name (a string), got {name!r}")
+    try:
+        cls_hypers = registry.hypers(name)
+    except ValueError as err:
+        raise RunConfigError(field_name, str(err)) from None
+    if not isinstance(given, Mapping):
+        raise RunConfigError(
+            hypers_field, f"must be a mapping of knob names to values, got {given!r}"
+        )
+    names = [h.name for h in cls_hypers] + [str(k) for k in given]
+    try:
+        values = registry.validate(name, dict(given))
+    except ValueError as err:
+        raise _hyper_error(hypers_field, err, names) from None
+    return name, values
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. Validated on creation: a bad value raises
+    `RunConfigError` (a ValueError) whose message starts with the field's name, e.g.
+    "optimizer_hypers: beta1 must be a number in [0, 1), got 1.5". Hypers are stored validated,
+    with defaults filled in. `eval_every` = 0 turns evaluation off (except at step 0)."""
+
+    task: str
+    optimizer: str
+    schedule: str = "constant"
+    seed: int = 0
+    task_hypers: dict[str, Any] = field(default_factory=dict)
+    optimizer_hypers: dict[str, Any] = field(default_factory=dict)
+    schedule_hypers: dict[str, Any] = field(default_factory=dict)
+    dtype: str = "float64"
+    eval_every: int = 100
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        if self.dtype not in DTYPES:
+            raise RunConfigError("dtype", f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if not _is_int(self.seed) or not 0 <= self.seed <= _SEED_MAX:
+            raise RunConfigError("seed", f"must be an integer in [0, 2^63), got {self.seed!r}")
+        put("seed", int(self.seed))
+        if not _is_int(self.eval_every) or self.eval_every < 0:
+            raise RunConfigError(
+                "eval_every",
+                f"must be an integer >= 0 (0 = only at step 0), got {self.eval_every!r}",
+            )
+        put("eval_every", int(self.eval_every))
+        for kind, registry in (
+            ("task", tasks),
+            ("optimizer", optimizers),
+            ("schedule", schedules),
+        ):
+            hypers_field = f"{kind}_hypers"
+            name, values = _validate_kind(
+                kind, registry, getattr(self, kind), hypers_field, getattr(self, hypers_field)
+            )
+            put(kind, name)
+            put(hypers_field, values)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A validated copy with `changes`. When the task, optimizer or schedule kind changes
+        and its hypers are not given, knobs the new kind shares by name are carried over
+        (e.g. `lr` when switching adam -> sgd); the rest take the new kind's defaults."""
+        fields = [f.name for f in dataclasses.fields(self)]
+        for name in changes:
+            if name not in fields:
+                raise RunConfigError(
+                    name, f"is not a RunConfig field (expected one of: {', '.join(fields)})"
+                )
+        for kind, registry in (("task", tasks), ("optimizer", optimizers), ("schedule", schedules)):
+            hypers_field = f"{kind}_hypers"
+            new = changes.get(kind, getattr(self, kind))
+            if new != getattr(self, kind) and hypers_field not in changes:
+                try:
+                    allowed = {h.name for h in registry.hypers(new)}
+                except ValueError as err:
+                    raise RunConfigError(kind, str(err)) from None
+                old = getattr(self, hypers_field)
+                changes[hypers_field] = {k: v for k, v in old.items() if k in allowed}
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def lr(self) -> float | None:
+        """The optimizer's configured rate (the schedule's base rate)."""
+        return self.optimizer_hypers.get("lr")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a run, as `stream()` yields it. Metrics are those of the newest step
+    (None before the first step); eval metrics those of the newest evaluation."""
+
+    step: int
+    state: str
+    loss: float | None = None
+    lr: float | None = None
+    grad_norm: float | None = None
+    update_norm: float | None = None
+    effective_step: float | None = None
+    eval_loss: float | None = None
+    eval_accuracy: float | None = None
+    steps_per_second: float = 0.0
+    diverged_at: int | None = None
+    max_steps: int | None = None
+
+
+class Run:
+    """One training run of `config`: synchronous `step(n)` and asynchronous `stream()`.
+
+    States: "ready" (idle), "running" (a stream is stepping), "paused" (pause() was called;
+    a stream waits for resume()), "finished" (a stream reached max_steps; stepping on is
+    allowed) and "diverged" (terminal until reset()).
+    """
+
+    def __init__(self, config: RunConfig) -> None:
+        if not isinstance(config, RunConfig):
+            raise TypeError(f"Run needs a RunConfig, got {type(config).__name__}")
+        self.config = config
+        self._lock = threading.Lock()  # one stepper at a time (stream worker or step())
+        self.history = History()
+        self._state = "ready"
+        self._pause_requested = False
+        self._cancel_requested = False
+        self._halted = False  # pause or cancel pending: the stream worker stops between steps
+        self._streaming = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake_event: asyncio.Event | None = None
+        self._speed: float | None = None
+        self._speed_version = 0
+        self._rate_window: deque[tuple[float, int]] = deque()
+        self._build()
+
+    # -- construction ----------------------------------------------------------------------
+
+    def _build(self) -> None:
+        """(Re)create task, optimizer, schedule, params, rngs and history from the config."""
+        cfg = self.config
+        self.task = tasks.create(cfg.task, dtype=cfg.dtype, **cfg.task_hypers)
+        self.optimizer = optimizers.create(cfg.optimizer, **cfg.optimizer_hypers)
+        self.schedule = self._make_schedule(cfg)
+        init_seq, batch_seq = np.random.SeedSequence(cfg.seed).spawn(2)
+        init = self.task.init_params(np.random.default_rng(init_seq))
+        self._batches = iter(self.task.batches(np.random.default_rng(batch_seq)))
+
+        dtype = np.dtype(cfg.dtype)
+        total = sum(int(np.size(a)) for a in init.values())
+        self._flat = np.empty(total, dtype)
+        self._grad_flat = np.zeros(total, dtype)
+        self._prev = np.empty(total, dtype)  # params before the current update
+        self._scratch = np.empty(total, dtype)  # params_after - params_before
+        self._params: dict[str, np.ndarray] = {}
+        self._grads: dict[str, np.ndarray] = {}
+        offset = 0
+        for key, value in init.items():
+            arr = np.asarray(value)
+            size = arr.size
+            view = self._flat[offset : offset + size].reshape(arr.shape)
+            np.copyto(view, arr, casting="same_kind")
+            self._params[key] = view
+            self._grads[key] = self._grad_flat[offset : offset + size].reshape(arr.shape)
+            offset += size
+        if getattr(self.optimizer, "elementwise", False):
+            # Fast path: one flat buffer under one key (bit-identical for elementwise rules).
+            self._opt_params: dict[str, np.ndarray] = {"flat": self._flat}
+            self._opt_grads: dict[str, np.ndarray] = {"flat": self._grad_flat}
+        else:
+            self._opt_params, self._opt_grads = self._params, self._grads
+
+        self._landscape = bool(getattr(self.task, "is_landscape", False)) and total == 2
+        self._step = 0
+        self._diverged_at: int | None = None
+        self._last: tuple[float, float, float, float, float] | None = None
+        self._eval: dict[str, float] = {}
+        self.history.clear()
+        with np.errstate(all="ignore"):
+            self._evaluate()
+        if self._landscape:
+            self.history.record_point(0, float(self._flat[0]), float(self._flat[1]))
+
+    @staticmethod
+    def _make_schedule(cfg: RunConfig) -> Any:
+        base_lr = cfg.lr
+        if base_lr is None:
+            return None  # the optimizer sets its own step size (e.g. relative-step Adafactor)
+        return schedules.create(cfg.schedule, base_lr, **cfg.schedule_hypers)
+
+    def _evaluate(self) -> None:
+        result = self.task.evaluate(self._params)
+        self._eval = {k: float(v) for k, v in result.items()}
+        self.history.record_eval(self._step, self._eval["loss"], self._eval.get("accuracy"))
+
+    # -- the step loop ---------------------------------------------------------------------
+
+    def _advance(self, n: int, interruptible: bool) -> int:
+        """Do up to `n` updates (caller holds the lock); returns how many were done.
+
+        With `interruptible`, stop early (between steps, never inside one) when pause or
+        cancel is requested."""
+        # Locals: this loop is the hot path.
+        task_step = self.task.loss_and_grads
+        batches = self._batches
+        params, grads = self._params, self._grads
+        opt_step = self.optimizer.step
+        opt_params, opt_grads = self._opt_params, self._opt_grads
+        flat, gflat, prev, scratch = self._flat, self._grad_flat, self._prev, self._scratch
+        schedule = self.schedule
+        lr_of = schedule.lr if schedule is not None else None
+        observe = schedule.observe if schedule is not None and schedule.stateful else None
+        record = self.history.record
+        record_point = self.history.record_point if self._landscape else None
+        eval_every = self.config.eval_every
+        dot, copyto, subtract = np.dot, np.copyto, np.subtract
+        isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
+        step = self._step
+        done = 0
+        last = self._last
+        with np.errstate(all="ignore"):
+            while done < n:
+                if interruptible and self._halted:
+                    break
+                lr = lr_of(step) if lr_of is not None else None
+                if lr is not None and not isfinite(lr):  # e.g. exponential with gamma > 1
+                    self._diverge(step + 1)
+                    break
+                loss, g = task_step(params, next(batches), grads)
+                if g is not grads:
+                    for key, arr in g.items():  # a task that ignored `grads`: copy in
+                        copyto(grads[key], arr)
+                loss = float(loss)
+                gsq = float(dot(gflat, gflat))
+                if not (isfinite(loss) and isfinite(gsq)):
+                    self._diverge(step + 1)
+                    break
+                copyto(prev, flat)
+                opt_step(opt_params, opt_grads, lr=lr)
+                subtract(flat, prev, out=scratch)
+                usq = float(dot(scratch, scratch))
+                if not isfinite(usq):
+                    copyto(flat, prev)  # keep the params of the last finite step
+                    self._diverge(step + 1)
+                    break
+                step += 1
+                done += 1
+                self._step = step
+                gn = sqrt(gsq)
+                un = sqrt(usq)
+                lr_value = float(lr) if lr is not None else float(self.optimizer.lr or nan)
+                last = (loss, lr_value, gn, un, un / gn if gn > 0.0 else nan)
+                record(step, *last)
+                if observe is not None:
+                    observe(loss)
+                if record_point is not None:
+                    record_point(step, float(flat[0]), float(flat[1]))
+                if eval_every and step % eval_every == 0:
+                    self._evaluate()
+        self._last = last
+        return done
+
+    def _diverge(self, step: int) -> None:
+        self._diverged_at = step
+        self._state = "diverged"
+
+    # -- synchronous API -------------------------------------------------------------------
+
+    def step(self, n: int = 1) -> dict[str, Any]:
+        """Do `n` updates now (blocking) and return the newest metrics (see `metrics()`).
+
+        A diverged run does nothing. Safe to call while a stream is paused (single-step) or
+        even running (the steps are serialised by a lock)."""
+        if not _is_int(n) or n < 0:
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        with self._lock:
+            if self._state != "diverged":
+                self._advance(int(n), interruptible=False)
+                if self._state == "finished":
+                    self._state = "ready"
+        self._notify()
+        return self.metrics()
+
+    def metrics(self) -> dict[str, Any]:
+        """The newest metrics: step, state, loss, lr, grad_norm, update_norm, effective_step
+        (None before the first step), eval_loss, eval_accuracy (None when not a classifier)
+        and diverged_at."""
+        p = self.progress()
+        return {
+            "step": p.step,
+            "state": p.state,
+            "loss": p.loss,
+            "lr": p.lr,
+            "grad_norm": p.grad_norm,
+            "update_norm": p.update_norm,
+            "effective_step": p.effective_step,
+            "eval_loss": p.eval_loss,
+            "eval_accuracy": p.eval_accuracy,
+            "diverged_at": p.diverged_at,
+        }
+
+    def progress(self, max_steps: int | None = None) -> Progress:
+        """A snapshot of the run now."""
+        last = self._last
+        ev = self._eval
+        loss = lr = gn = un = es = None
+        if last is not None:
+            loss, lr, gn, un, es = last
+        return Progress(
+            step=self._step,
+            state=self._state,
+            loss=loss,
+            lr=lr,
+            grad_norm=gn,
+            update_norm=un,
+            effective_step=es,
+            eval_loss=ev.get("loss"),
+            eval_accuracy=ev.get("accuracy"),
+            steps_per_second=self._measured_rate(),
+            diverged_at=self._diverged_at,
+            max_steps=max_steps,
+        )
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def steps_done(self) -> int:
+        """Number of updates applied so far (the current step number)."""
+        return self._step
+
+    @property
+    def diverged_at(self) -> int | None:
+        """The step whose update was not finite, or None."""
+        return self._diverged_at
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """The live parameter arrays (views into the run's flat buffer): read, don't write.
+        They change while a stream is running; copy them if you keep them."""
+        return self._params
+
+    def reset(self) -> None:
+        """Start over from the (possibly edited) config: fresh task, optimizer, schedule,
+        params, data order and history; state "ready". Ends an active stream."""
+        if self._streaming:
+            self._cancel_requested = True
+            self._halted = True
+        self._pause_requested = False
+        with self._lock:
+            self._build()
+            self._state = "ready"
+            self._rate_window.clear()
+        self._notify()
+
+    def set_hypers(
+        self,
+        optimizer: Mapping[str, Any] | None = None,
+        schedule: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change optimizer and/or schedule knobs; they apply from the next step on.
+
+        Values are validated (RunConfigError naming the field and knob) before anything
+        changes. The optimizer keeps its state (moments etc.). Because the optimizer's `lr`
+        is the schedule's base rate, changing `lr` or any schedule knob rebuilds the schedule
+        (same kind, same global step position; plateau reductions start over).
+        Changing the task, the optimizer or schedule kind, the seed or the dtype needs a new
+        Run (or `config.replace` + reset)."""
+        with self._lock:
+            cfg = self.config
+            opt_changes = dict(optimizer or {})
+            sch_changes = dict(schedule or {})
+            new_cfg = cfg.replace(
+                optimizer_hypers={**cfg.optimizer_hypers, **opt_changes},
+                schedule_hypers={**cfg.schedule_hypers, **sch_changes},
+            )
+            changed = {
+                k: v
+                for k, v in new_cfg.optimizer_hypers.items()
+                if k in opt_changes and cfg.optimizer_hypers.get(k) != v
+            }
+            if changed:
+                self.optimizer.set_hypers(**changed)
+            if new_cfg.lr != cfg.lr or new_cfg.schedule_hypers != cfg.schedule_hypers:
+                self.schedule = self._make_schedule(new_cfg)
+            self.config = new_cfg
+
+    # -- asynchronous API ------------------------------------------------------------------
+
+    @property
+    def steps_per_second(self) -> float | None:
+        """The stream's rate limit in steps per second (None = as fast as possible)."""
+        return self._speed
+
+    @steps_per_second.setter
+    def steps_per_second(self, value: float | None) -> None:
+        self.set_speed(value)
+
+    def set_speed(self, steps_per_second: float | None) -> None:
+        """Set the rate limit (e.g. 1 for slow motion); takes effect at once, also mid-stream."""
+        if steps_per_second is not None:
+            ok = isinstance(steps_per_second, int | float) and not isinstance(
+                steps_per_second, bool
+            )
+            if not ok or not (math.isfinite(steps_per_second) and steps_per_second > 0):
+                raise ValueError(
+                    f"steps_per_second must be a number in (0, inf) or None, "
+                    f"got {steps_per_second!r}"
+                )
+            steps_per_second = float(steps_per_second)
+        self._speed = steps_per_second
+        self._speed_version += 1
+        self._notify()
+
+    def pause(self) -> None:
+        """Stop stepping after the current step; a stream waits (state "paused")."""
+        if self._state == "diverged":
+            return
+        self._pause_requested = True
+        self._halted = True
+        self._state = "paused"
+        self._notify()
+
+    def resume(self) -> None:
+        """Continue after pause()."""
+        if not self._pause_requested:
+            return
+        self._pause_requested = False
+        self._halted = self._cancel_requested
+        if self._state == "paused":
+            self._state = "running" if self._streaming else "ready"
+        self._notify()
+
+    def cancel(self) -> None:
+        """End the active stream after the step in progress (never mid-step)."""
+        if not self._streaming:
+            return
+        self._cancel_requested = True
+        self._halted = True
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake a stream waiting for pause/resume/speed changes (from any thread)."""
+        loop, event = self._loop, self._wake_event
+        if loop is not None and event is not None:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # loop closed
+                pass
+
+    def _measured_rate(self) -> float:
+        w = self._rate_window
+        if len(w) < 2 or self._state != "running":
+            return 0.0  # measured while streaming; an idle or paused run does 0 steps/s
+        (t0, s0), (t1, s1) = w[0], w[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def _mark_rate(self) -> None:
+        now = time.perf_counter()
+        w = self._rate_window
+        w.append((now, self._step))
+        while len(w) > 2 and now - w[1][0] >= 1.0:  # keep about the last second
+            w.popleft()
+
+    def _run_chunk(self, n: int) -> int:
+        with self._lock:
+            if self._state == "diverged":
+                return 0
+            return self._advance(n, interruptible=True)
+
+    async def stream(
+        self, max_steps: int | None = None, steps_per_second: float | None = None
+    ) -> AsyncIterator[Progress]:
+        """Train in chunks on a worker thread, yielding a `Progress` after each chunk.
+
+        Chunks are sized to take about 1/30 s. `max_steps` is the total step count at which
+        the run is "finished" (None = until cancelled). `steps_per_second` limits the rate
+        (changeable while streaming via `set_speed`); at rates up to ~30 steps/s every
+        snapshot is one step. pause() makes the stream yield one "paused" snapshot and wait
+        (single steps via step(1) while paused are reported too); resume() continues;
+        cancel() ends the iterator after the step in progress. A diverged or finished run
+        yields a final snapshot and ends."""
+        if max_steps is not None and (not _is_int(max_steps) or max_steps < 0):
+            raise ValueError(f"max_steps must be an integer >= 0 or None, got {max_steps!r}")
+        if self._streaming:
+            raise RuntimeError("this run is already streaming")
+        self.set_speed(steps_per_second)
+        self._loop = asyncio.get_running_loop()
+        self._wake_event = wake = asyncio.Event()
+        self._streaming = True
+        self._cancel_requested = False
+        self._halted = self._pause_requested
+        self._rate_window.clear()
+        sec_per_step: float | None = None
+        anchor: tuple[float, int, int] | None = None  # (time, step, speed version) for pacing
+        reported_paused_at: int | None = None
+        try:
+            while True:
+                wake.clear()
+                if self._cancel_requested:
+                    break
+                if self._state == "diverged":
+                    yield self.progress(max_steps)
+                    break
+                if max_steps is not None and self._step >= max_steps:
+                    self._state = "finished"
+                    yield self.progress(max_steps)
+                    break
+                if self._pause_requested:
+                    self._state = "paused"
+                    anchor = None
+                    self._rate_window.clear()
+                    if reported_paused_at != self._step:
+                        reported_paused_at = self._step
+                        yield self.progress(max_steps)
+                        continue
+                    await wake.wait()
+                    continue
+                reported_paused_at = None
+                self._state = "running"
+
+                speed = self._speed
+                if speed is None:
+                    anchor = None
+                    n = 8 if sec_per_step is None else int(_CHUNK_SECONDS / sec_per_step)
+                else:
+                    now = time.perf_counter()
+                    if anchor is None or anchor[2] != self._speed_version:
+                        anchor = (now, self._step, self._speed_version)
+                    due = anchor[0] + (self._step - anchor[1]) / speed
+                    if due - now > 1e-4:
+                        try:
+                            await asyncio.wait_for(wake.wait(), due - now)
+                        except TimeoutError:
+                            pass
+                        continue  # re-check pause/cancel/speed before stepping
+                    if now - due > 0.25:  # can't keep up: don't burst to catch up
+                        anchor = (now, self._step, self._speed_version)
+                    n = max(1, int(speed * _CHUNK_SECONDS))
+                    if sec_per_step is not None:
+                        n = min(n, int(_CHUNK_SECONDS / sec_per_step))
+                n = max(1, min(n, _MAX_CHUNK))
+                if max_steps is not None:
+                    n = min(n, max_steps - self._step)
+
+                if not self._rate_window:
+                    self._mark_rate()
+                t0 = time.perf_counter()
+                done = await asyncio.to_thread(self._run_chunk, n)
+                elapsed = time.perf_counter() - t0
+                if done:
+                    per = elapsed / done
+                    sec_per_step = per if sec_per_step is None else 0.5 * sec_per_step + 0.5 * per
+                self._mark_rate()
+
+                if self._state == "diverged":
+                    pass
+                elif max_steps is not None and self._step >= max_steps:
+                    self._state = "finished"
+                elif self._cancel_requested:
+                    self._state = "ready"
+                elif self._pause_requested:
+                    self._state = "paused"
+                    reported_paused_at = self._step
+                yield self.progress(max_steps)
+                if self._state in ("diverged", "finished"):
+                    break
+        finally:
+            self._streaming = False
+            self._wake_event = None
+            self._loop = None
+            if self._state == "running":
+                self._state = "ready"
+            elif self._state == "paused" and self._cancel_requested:
+                self._state = "ready"
+                self._pause_requested = False
+            self._cancel_requested = False
+            self._halted = self._pause_requested

@@ -1,0 +1,170 @@
+"""Time per full training step of digits-mlp (64-128-10, batch 32, Adam): engine vs PyTorch.
+
+Run from the repository root (prints figures; asserts nothing):
+    /work/venv/bin/python tests/perf/bench_run.py    # engine only (the venv has no torch)
+    python3 tests/perf/bench_run.py                  # engine and torch side by side
+
+One process, one thread: BLAS/OpenMP thread counts are pinned to 1 before numpy/torch load,
+and torch.set_num_threads(1). The engine step is `Run.step` (batch draw, forward, backward,
+Adam on the flat buffer, metrics: loss, lr, grad/update norms, history append); evaluation is
+off (eval_every=0) because the torch loop does not evaluate either. The torch loop is
+nn.Sequential(Linear(64, 128), Tanh, Linear(128, 10)) + CrossEntropyLoss + Adam (default
+single-tensor and fused=True), batches of 32 drawn the same way (epoch permutation, gather)
+from the same training set, and `loss.item()` each step as the engine reports the loss.
+Figures are the best of 5 repeats (the machine is shared; the best is the least disturbed).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+    os.environ[_var] = "1"  # before numpy/torch are imported
+
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from engine.run import Run, RunConfig  # noqa: E402
+
+STEPS = 2000  # steps per timed repeat
+REPEATS = 7
+
+
+def best_per_step(loops: dict[str, object], steps: int = STEPS) -> dict[str, float]:
+    """Each value is fn(k) running k steps; best-of-REPEATS seconds per step for each.
+
+    The contenders take turns within each repeat, so a burst of load from other processes
+    hits them alike instead of whichever happened to run at that moment."""
+    for fn in loops.values():
+        fn(300)  # warm up: caches, lazily created state and buffers
+    best = dict.fromkeys(loops, float("inf"))
+    for _ in range(REPEATS):
+        for label, fn in loops.items():
+            t0 = time.perf_counter()
+            fn(steps)
+            best[label] = min(best[label], (time.perf_counter() - t0) / steps)
+    return best
+
+
+def engine_run(dtype: str) -> Run:
+    return Run(
+        RunConfig(
+            task="digits-mlp",
+            optimizer="adam",
+            seed=0,
+            task_hypers={"hidden": 128, "batch_size": 32},
+            dtype=dtype,
+            eval_every=0,
+        )
+    )
+
+
+def engine_loops(dtype: str) -> dict[str, object]:
+    run = engine_run(dtype)
+    single = engine_run(dtype)
+
+    def singles(n: int) -> None:
+        for _ in range(n):
+            single.step()
+
+    # Where the time goes: the same pieces called directly on a third run's own buffers.
+    parts = engine_run(dtype)
+    task, opt = parts.task, parts.optimizer
+    params, grads = parts._params, parts._grads
+    batches = parts._batches
+    batch = next(batches)
+    flat_p, flat_g = {"flat": parts._flat}, {"flat": parts._grad_flat}
+
+    def draw(n: int) -> None:
+        for _ in range(n):
+            next(batches)
+
+    def forward_backward(n: int) -> None:
+        for _ in range(n):
+            task.loss_and_grads(params, batch, grads)
+
+    def adam(n: int) -> None:
+        for _ in range(n):
+            opt.step(flat_p, flat_g, lr=1e-3)
+
+    return {
+        "Run.step(n)": run.step,
+        "Run.step() x n": singles,
+        "  batch draw": draw,
+        "  loss_and_grads": forward_backward,
+        "  adam step (flat)": adam,
+    }
+
+
+def torch_loop(torch, dtype: str, fused: bool):
+    """fn(k): k training steps of the equivalent torch model on the engine's training set."""
+    tdtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
+    task = engine_run(dtype).task  # the same training set
+    X = torch.from_numpy(np.ascontiguousarray(task.X))
+    y = torch.from_numpy(task.labels.astype(np.int64))
+    n = len(X)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 128), torch.nn.Tanh(), torch.nn.Linear(128, 10)
+    ).to(tdtype)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"fused": True} if fused else {}))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(0)
+    state = {"perm": torch.randperm(n, generator=gen), "i": 0}
+
+    def steps(k: int) -> None:
+        for _ in range(k):
+            i = state["i"]
+            if i >= n:
+                state["perm"], i = torch.randperm(n, generator=gen), 0
+            idx = state["perm"][i : i + 32]
+            state["i"] = i + 32
+            xb, yb = X.index_select(0, idx), y.index_select(0, idx)
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            loss.item()
+
+    return steps
+
+
+def main() -> None:
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        torch_note = f"torch {torch.__version__}"
+    except ImportError:
+        torch = None
+        torch_note = "torch is not installed in this interpreter: torch timings skipped"
+    print(f"digits-mlp 64-128-10, batch 32, Adam; 1 thread; numpy {np.__version__}; {torch_note}")
+    print(f"best of {REPEATS} x {STEPS} steps, microseconds per step\n")
+    for dtype in ("float64", "float32"):
+        loops = engine_loops(dtype)
+        torch_labels = []
+        if torch is not None:
+            for label, fused in (("torch Adam (default)", False), ("torch Adam fused=True", True)):
+                loops[label] = torch_loop(torch, dtype, fused)
+                torch_labels.append(label)
+        t = best_per_step(loops)
+        print(f"[{dtype}]")
+        for label, sec in t.items():
+            print(f"  {label:<26} {sec * 1e6:8.1f} us")
+            if label == "  adam step (flat)":
+                rest = t["Run.step(n)"] - t["  batch draw"] - t["  loss_and_grads"] - sec
+                print(f"  {'  run bookkeeping (rest)':<26} {rest * 1e6:8.1f} us")
+        if not torch_labels:
+            print("  (no torch: no ratio)")
+        for label in torch_labels:
+            print(f"  ratio Run.step / {label:<22} {t['Run.step(n)'] / t[label]:6.3f}")
+        print()
+
+
+if __name__ == "__main__":
+    main()
