@@ -1,0 +1,176 @@
+"""Optimizer update speed against memory bandwidth (not part of the test run).
+
+    /work/venv/bin/python tests/perf/bench_optimizers.py [--sizes 1e3,1e4,1e5,1e6,1e7]
+
+For N float32 elements (one parameter array) it prints, per optimizer, the time of one
+`opt.step()` and its effective bandwidth as a fraction of `np.copyto` on the same N, both
+measured in this process. Effective bandwidth counts the minimal bytes an update must move
+(e.g. Adam reads θ, g, m, v and writes θ, m, v: 7·4·N bytes) per second; copyto moves 2·4·N
+bytes (read + write). A fraction of 1 means the update streams its arrays as fast as a copy.
+
+It also checks that a step allocates no memory proportional to N (tracemalloc peak during
+one step at the largest N) and, when torch is importable, times torch.optim.Adam on the same
+arrays for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from engine import optimizers
+
+# Arrays an update must read (θ and g included) and write, per optimizer with these knobs.
+TRAFFIC: dict[str, tuple[int, int]] = {
+    "sgd": (2, 1),
+    "momentum": (3, 2),
+    "nesterov": (3, 2),
+    "adagrad": (3, 2),
+    "rmsprop": (3, 2),
+    "adadelta": (4, 3),
+    "adam": (4, 3),
+    "amsgrad": (5, 4),
+    "adamw": (4, 3),
+    "nadam": (4, 3),
+    "radam": (4, 3),
+    "adamax": (4, 3),
+    "adafactor": (3, 2),  # 1-D parameter: unfactored v
+    "lion": (3, 2),
+    "adaptive-adam": (4, 3),
+}
+
+
+def best_time(fn: Any, n_elems: int, budget: float = 0.4) -> float:
+    """Seconds per call: the best of several timed batches (noise only ever adds time)."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    reps = max(1, min(200, int(0.05 / one)))
+    batches = max(3, min(15, int(budget / (one * reps))))
+    best = float("inf")
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return best
+
+
+def bench(sizes: list[int]) -> dict[str, dict[int, tuple[float, float]]]:
+    rng = np.random.default_rng(0)
+    results: dict[str, dict[int, tuple[float, float]]] = {name: {} for name in TRAFFIC}
+    for n in sizes:
+        src = rng.standard_normal(n).astype(np.float32)
+        dst = np.empty_like(src)
+        t_copy = best_time(lambda s=src, d=dst: np.copyto(d, s), n)
+        g = (rng.standard_normal(n) * 1e-3).astype(np.float32)
+        times = {}
+        for name in TRAFFIC:
+            p = rng.standard_normal(n).astype(np.float32)
+            opt = optimizers.create(name, lr=1e-6)
+            params, grads = {"w": p}, {"w": g}
+            for _ in range(8):  # past RAdam's un-rectified first steps
+                opt.step(params, grads)
+            times[name] = best_time(lambda o=opt, pp=params, gg=grads: o.step(pp, gg), n)
+            del opt, p
+        # copyto again after the optimizers: the faster of the two copies is the reference
+        # (memory bandwidth on a shared machine drifts; this errs against the optimizers).
+        t_copy = min(t_copy, best_time(lambda s=src, d=dst: np.copyto(d, s), n))
+        copy_bw = 2 * 4 * n / t_copy
+        for name, (reads, writes) in TRAFFIC.items():
+            t = times[name]
+            results[name][n] = (t, (reads + writes) * 4 * n / t / copy_bw)
+        print(
+            f"  N = {n:.0e}: copyto {t_copy * 1e6:9.1f} us = {copy_bw / 1e9:5.1f} GB/s", flush=True
+        )
+    return results
+
+
+def alloc_per_step(n: int) -> dict[str, int]:
+    """Peak bytes allocated during one step (after warm-up), per optimizer."""
+    rng = np.random.default_rng(1)
+    g = rng.standard_normal(n).astype(np.float32)
+    out = {}
+    for name in TRAFFIC:
+        p = rng.standard_normal(n).astype(np.float32)
+        opt = optimizers.create(name, lr=1e-6)
+        opt.step({"w": p}, {"w": g})
+        tracemalloc.start()
+        opt.step({"w": p}, {"w": g})
+        out[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        del opt, p
+    return out
+
+
+def torch_adam(sizes: list[int]) -> dict[int, tuple[float, float]] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    out = {}
+    for n in sizes:
+        p = torch.nn.Parameter(torch.randn(n))
+        p.grad = torch.randn(n) * 1e-3
+        times = []
+        for foreach in (False, True):
+            opt = torch.optim.Adam([p], lr=1e-6, foreach=foreach)
+            times.append(best_time(opt.step, n))
+        out[n] = (times[0], times[1])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1e3,1e4,1e5,1e6,1e7")
+    args = ap.parse_args()
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    kib = optimizers.BLOCK_BYTES // 1024
+    print(
+        f"numpy {np.__version__}; blocks of {kib} KiB per array for arrays of at least "
+        f"{optimizers.BLOCKED_MIN_BLOCKS * kib} KiB"
+    )
+    results = bench(sizes)
+
+    print("\ntime per step (us) and effective bandwidth / np.copyto bandwidth, float32")
+    head = "optimizer      " + "".join(f"{f'N={n:.0e}':>19s}" for n in sizes)
+    print(head)
+    print("-" * len(head))
+    for name, row in results.items():
+        cells = "".join(f"{row[n][0] * 1e6:11.1f} ({row[n][1]:4.2f})" for n in sizes)
+        print(f"{name:15s}{cells}")
+
+    big = max(sizes)
+    t, frac = results["adam"][big]
+    print(f"\nAdam, N={big:.0e} float32: {t * 1e3:.2f} ms/step, {frac:.2f} of copyto bandwidth")
+
+    allocs = alloc_per_step(big)
+    worst = max(allocs.values())
+    print(
+        f"peak allocation during one step at N={big:.0e}: max {worst} bytes "
+        f"({worst / (4 * big):.4f} of one parameter array), "
+        + ", ".join(f"{k} {v}" for k, v in allocs.items() if v == worst)
+    )
+
+    ta = torch_adam(sizes)
+    if ta is not None:
+        print("\ntorch.optim.Adam on the same N (1 thread): us/step single-tensor | foreach | ours")
+        for n in sizes:
+            ours = results["adam"][n][0]
+            print(
+                f"  N={n:.0e}: {ta[n][0] * 1e6:10.1f} | {ta[n][1] * 1e6:10.1f} | {ours * 1e6:10.1f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
