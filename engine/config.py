@@ -23,6 +23,26 @@ Layout (flat: top-level keys, then one table per hypers group)::
     [schedule_hypers]
     total_steps = 2000
 
+Races (several optimizers on the same task, seed and data order) replace the top-level
+`optimizer`, `schedule` and their hypers tables by 2 to 6 `[[race]]` entries::
+
+    task = "rosenbrock"
+    seed = 0
+    steps = 500
+
+    [[race]]
+    name = "SGD"                  # optional; default: the optimizer's name
+    optimizer = "sgd"             # required
+    schedule = "constant"         # default "constant"
+    [race.optimizer_hypers]
+    lr = 0.001
+
+    [[race]]
+    optimizer = "adam"
+
+Such a file loads as an `Experiment` whose `race` holds one `RaceEntry(config, name)` per
+entry and whose `config` is the first entry's (so a consumer of single runs still gets one).
+
 Missing knobs take their defaults; `save` writes every knob, so a file records the run fully.
 Floats are written with `repr`, so load(save(x)) gives the same floats bit for bit. A knob whose
 value is None (an alias such as eps1 = "auto") is written as that alias word.
@@ -41,18 +61,28 @@ import os
 import re
 import tempfile
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from engine import optimizers, schedules, tasks
+from engine.hyper import _show
 from engine.run import RunConfig, RunConfigError
 
 HYPER_TABLES = ("task_hypers", "optimizer_hypers", "schedule_hypers")
 TOP_KEYS = ("name", "task", "optimizer", "schedule", "seed", "dtype", "eval_every", "steps")
-ALL_KEYS = TOP_KEYS + HYPER_TABLES
+RACE_KEY = "race"
+ALL_KEYS = (*TOP_KEYS, *HYPER_TABLES, RACE_KEY)
+#: Keys of one [[race]] entry.
+RACE_ENTRY_KEYS = ("name", "optimizer", "schedule", "optimizer_hypers", "schedule_hypers")
+#: Top-level keys a file with [[race]] entries must not set (each entry sets its own).
+_PER_ENTRY = ("optimizer", "schedule", "optimizer_hypers", "schedule_hypers")
+#: Fields every racer shares: the task and everything that fixes init and data order.
+SHARED_FIELDS = ("task", "task_hypers", "seed", "dtype", "eval_every")
+MIN_RACE, MAX_RACE = 2, 6
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -69,14 +99,68 @@ class ConfigError(ValueError):
         self.key = key
 
 
+class RaceEntry(NamedTuple):
+    """One racer of an experiment: its full config and an optional display name."""
+
+    config: RunConfig
+    name: str | None = None
+
+
 @dataclass(frozen=True)
 class Experiment:
     """What an experiment file holds: the run's config, and optionally a name and the number
-    of steps to train (used by the headless `optplay run`)."""
+    of steps to train (used by the headless `optplay run`).
+
+    `race` is empty for a single run; for a race it holds 2 to 6 entries sharing the task,
+    task hypers, seed, dtype and eval_every, and `config` is the first entry's config (build
+    one with `Experiment.of_race`)."""
 
     config: RunConfig
     steps: int | None = None
     name: str | None = None
+    race: tuple[RaceEntry, ...] = ()
+
+    def __post_init__(self) -> None:
+        race = tuple(e if isinstance(e, RaceEntry) else RaceEntry(*e) for e in self.race)
+        object.__setattr__(self, "race", race)
+        if not race:
+            return
+        if not MIN_RACE <= len(race) <= MAX_RACE:
+            raise ValueError(f"race must have {MIN_RACE} to {MAX_RACE} entries, got {len(race)}")
+        first = race[0].config
+        if self.config != first:
+            raise ValueError("config must be the first race entry's config")
+        for i, entry in enumerate(race[1:], start=2):
+            for name in SHARED_FIELDS:
+                if getattr(entry.config, name) != getattr(first, name):
+                    raise ValueError(
+                        f"race entry {i}: {name} differs from entry 1's "
+                        "(racers share the task, its knobs, the seed, dtype and eval_every)"
+                    )
+        names = [e.name for e in race if e.name is not None]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"race entry name {name!r} is used twice")
+
+    @classmethod
+    def of_race(
+        cls,
+        entries: Sequence[RaceEntry | RunConfig | tuple[RunConfig, str | None]],
+        steps: int | None = None,
+        name: str | None = None,
+    ) -> Experiment:
+        """An experiment racing `entries` (RunConfigs or RaceEntry / (config, name) pairs)."""
+        race = tuple(
+            e
+            if isinstance(e, RaceEntry)
+            else RaceEntry(e)
+            if isinstance(e, RunConfig)
+            else RaceEntry(*e)
+            for e in entries
+        )
+        if not race:
+            raise ValueError(f"race must have {MIN_RACE} to {MAX_RACE} entries, got 0")
+        return cls(race[0].config, steps=steps, name=name, race=race)
 
 
 # -- locating keys in the text (for messages only) ----------------------------------------
@@ -117,6 +201,52 @@ def _find_line(text: str, table: str | None, key: str | None) -> int | None:
     return table_line if key is not None else None
 
 
+_RACE_HEADER = re.compile(r"^\s*\[\[\s*race\s*\]\]\s*(?:#.*)?$")
+
+
+def _find_race_line(text: str, index: int, table: str | None, key: str | None) -> int | None:
+    """Line (1-based) where `key` is set in the `index`-th (0-based) [[race]] entry, inside
+    `[race.<table>]` when `table` is given; the entry's header line when key and table are
+    None. Best effort, for messages."""
+    seen = -1
+    current: str | None = None  # None: the entry's own keys; else the sub-table name
+    header_line: int | None = None
+    table_line: int | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if _RACE_HEADER.match(raw):
+            seen += 1
+            current = None
+            if seen == index:
+                header_line = number
+                if key is None and table is None:
+                    return number
+            elif seen > index:
+                break
+            continue
+        if seen != index:
+            continue
+        header = _HEADER.match(raw)
+        if header:
+            parts = [_unquote(p.strip()) for p in header.group(1).split(".")]
+            if len(parts) == 2 and parts[0] == RACE_KEY:
+                current = parts[1]
+                if table is not None and current == table and key is None:
+                    return number
+                continue
+            break  # another table: the entry ended
+        m = _KEYLINE.match(raw)
+        if not m:
+            continue
+        name = _unquote(m.group(1))
+        if current == table and key is not None and name == key:
+            return number
+        if table is not None and current is None and name == table:
+            table_line = table_line or number
+            if key is None or re.search(rf"\b{re.escape(key)}\s*=", raw):
+                return number
+    return table_line or header_line
+
+
 def _at(line: int | None) -> str:
     return f" (line {line})" if line is not None else ""
 
@@ -129,7 +259,7 @@ def _type_name(value: Any) -> str:
         return "a table"
     if isinstance(value, list):
         return "an array"
-    return repr(value)
+    return _show(value)  # cut to 40 characters; never raises (a 4000-digit int)
 
 
 def loads(text: str, source: str = "<string>") -> Experiment:
@@ -151,6 +281,11 @@ def loads(text: str, source: str = "<string>") -> Experiment:
                 source, f"line {line}: {msg[: m.start()]} (at the end of the file)", line
             ) from None
         raise ConfigError(source, msg) from None
+    except ValueError:  # tomllib lets int()'s 4300-digit limit escape as a plain ValueError
+        huge = re.search(r"[0-9A-Fa-f_]{4300,}", text)
+        line = text.count("\n", 0, huge.start()) + 1 if huge else None
+        where = f"line {line}: " if line else ""
+        raise ConfigError(source, f"{where}a number is too long (over 4300 digits)", line) from None
 
     unknown = [k for k in data if k not in ALL_KEYS]
     if unknown:
@@ -170,7 +305,32 @@ def loads(text: str, source: str = "<string>") -> Experiment:
             source, f"{key} must be {expected}, got {_type_name(data[key])}{_at(line)}", line, key
         )
 
+    race = data.get(RACE_KEY)
+    if race is not None:
+        if not isinstance(race, list) or not all(isinstance(e, dict) for e in race):
+            raise fail(RACE_KEY, "an array of tables ([[race]] entries)")
+        for key in _PER_ENTRY:
+            if key in data:
+                line = _find_line(text, None, key)
+                raise ConfigError(
+                    source,
+                    f"{key} belongs in each [[race]] entry in a file with [[race]] entries"
+                    f"{_at(line)}",
+                    line,
+                    key,
+                )
+        if not MIN_RACE <= len(race) <= MAX_RACE:
+            line = _find_race_line(text, 0, None, None)
+            raise ConfigError(
+                source,
+                f"a race needs {MIN_RACE} to {MAX_RACE} [[race]] entries, got {len(race)}"
+                f"{_at(line)}",
+                line,
+                RACE_KEY,
+            )
     for key in ("task", "optimizer"):
+        if key == "optimizer" and race is not None:
+            continue
         if key not in data:
             raise ConfigError(source, f"missing key {key!r} (the {key} name)", None, key)
     for key in ("task", "optimizer", "schedule", "dtype", "name"):
@@ -181,27 +341,120 @@ def loads(text: str, source: str = "<string>") -> Experiment:
             value = data[key]
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise fail(key, f"an integer >= {low}")
+            if value > 2**63 - 1:  # TOML integers are 64-bit; tomllib does not check
+                raise fail(key, f"an integer in [{low}, 2^63)")
     for key in HYPER_TABLES:
         if key in data and not isinstance(data[key], dict):
             raise fail(key, f"a table ([{key}])")
 
     kwargs = {k: data[k] for k in RunConfig.__dataclass_fields__ if k in data}
+    if race is None:
+        try:
+            config = RunConfig(**kwargs)
+        except RunConfigError as err:
+            raise _top_error(source, text, err) from None
+        return Experiment(config=config, steps=data.get("steps"), name=data.get("name"))
+
+    entries = []
+    names: dict[str, int] = {}
+    for i, entry in enumerate(race):
+        entries.append(_race_entry(source, text, i, entry, kwargs))
+        name = entries[-1].name
+        if name is not None:
+            if name in names:
+                line = _find_race_line(text, i, None, "name")
+                raise ConfigError(
+                    source,
+                    f"[[race]] #{i + 1}: name {name!r} is already used by entry "
+                    f"#{names[name] + 1}{_at(line)}",
+                    line,
+                    "name",
+                )
+            names[name] = i
+    return Experiment.of_race(entries, steps=data.get("steps"), name=data.get("name"))
+
+
+def _top_error(source: str, text: str, err: RunConfigError) -> ConfigError:
+    """A RunConfig error on a top-level field, located in the text."""
+    if err.field in HYPER_TABLES:
+        line = _find_line(text, err.field, err.key) if err.key else None
+        if line is None:
+            line = _find_line(text, err.field, None)
+        return ConfigError(
+            source, f"[{err.field}] {err.detail}{_at(line)}", line, err.key or err.field
+        )
+    line = _find_line(text, None, err.field)
+    sep = " " if err.detail.startswith("must") else ": "
+    return ConfigError(source, f"{err.field}{sep}{err.detail}{_at(line)}", line, err.field)
+
+
+def _race_entry(
+    source: str, text: str, index: int, entry: dict[str, Any], shared: dict[str, Any]
+) -> RaceEntry:
+    """Validate the `index`-th [[race]] table into a RaceEntry (errors name '[[race]] #k')."""
+    where = f"[[race]] #{index + 1}"
+    unknown = [k for k in entry if k not in RACE_ENTRY_KEYS]
+    if unknown:
+        line = _find_race_line(text, index, None, unknown[0])
+        word = "key" if len(unknown) == 1 else "keys"
+        names = ", ".join(repr(k) for k in unknown)
+        raise ConfigError(
+            source,
+            f"{where}: unknown {word} {names} (expected one of: {', '.join(RACE_ENTRY_KEYS)})"
+            f"{_at(line)}",
+            line,
+            unknown[0],
+        )
+    if "optimizer" not in entry:
+        line = _find_race_line(text, index, None, None)
+        raise ConfigError(
+            source,
+            f"{where}: missing key 'optimizer' (the optimizer name){_at(line)}",
+            line,
+            "optimizer",
+        )
+    for key in ("name", "optimizer", "schedule"):
+        if key in entry and not isinstance(entry[key], str):
+            line = _find_race_line(text, index, None, key)
+            raise ConfigError(
+                source,
+                f"{where}: {key} must be a string, got {_type_name(entry[key])}{_at(line)}",
+                line,
+                key,
+            )
+    for key in ("optimizer_hypers", "schedule_hypers"):
+        if key in entry and not isinstance(entry[key], dict):
+            line = _find_race_line(text, index, None, key)
+            raise ConfigError(
+                source,
+                f"{where}: {key} must be a table ([race.{key}]), got {_type_name(entry[key])}"
+                f"{_at(line)}",
+                line,
+                key,
+            )
+    kwargs = dict(shared)
+    kwargs.update({k: v for k, v in entry.items() if k != "name"})
     try:
         config = RunConfig(**kwargs)
     except RunConfigError as err:
-        if err.field in HYPER_TABLES:
-            line = _find_line(text, err.field, err.key) if err.key else None
-            if line is None:
-                line = _find_line(text, err.field, None)
+        if err.field in ("optimizer", "schedule"):
+            line = _find_race_line(text, index, None, err.field)
+            sep = " " if err.detail.startswith("must") else ": "
             raise ConfigError(
-                source, f"[{err.field}] {err.detail}{_at(line)}", line, err.key or err.field
+                source, f"{where}: {err.field}{sep}{err.detail}{_at(line)}", line, err.field
             ) from None
-        line = _find_line(text, None, err.field)
-        sep = " " if err.detail.startswith("must") else ": "
-        raise ConfigError(
-            source, f"{err.field}{sep}{err.detail}{_at(line)}", line, err.field
-        ) from None
-    return Experiment(config=config, steps=data.get("steps"), name=data.get("name"))
+        if err.field in ("optimizer_hypers", "schedule_hypers"):
+            line = _find_race_line(text, index, err.field, err.key) if err.key else None
+            if line is None:
+                line = _find_race_line(text, index, err.field, None)
+            raise ConfigError(
+                source,
+                f"{where}: [race.{err.field}] {err.detail}{_at(line)}",
+                line,
+                err.key or err.field,
+            ) from None
+        raise _top_error(source, text, err) from None
+    return RaceEntry(config, entry.get("name"))
 
 
 def load(path: str | os.PathLike[str]) -> Experiment:
@@ -272,6 +525,21 @@ def _toml_value(value: Any, where: str) -> str:
     raise ValueError(f"{where}: cannot write {value!r} to TOML")
 
 
+def _table_lines(header: str, registry: Any, kind: str, values: dict[str, Any]) -> list[str]:
+    """A `[header]` table with every knob of `values`."""
+    specs = {h.name: h for h in registry.hypers(kind)}
+    lines = ["", f"[{header}]"]
+    for key, value in values.items():
+        if value is None:
+            spec = specs.get(key)
+            word = spec.format(None) if spec is not None else ""
+            if not word:
+                raise ValueError(f"[{header}] {key}: None has no TOML spelling")
+            value = word  # the alias the knob accepts back, e.g. "auto"
+        lines.append(f"{_toml_key(key)} = {_toml_value(value, f'[{header}] {key}')}")
+    return lines
+
+
 def dumps(experiment: Experiment | RunConfig) -> str:
     """The TOML text of an experiment (or a bare RunConfig), every knob written out."""
     exp = experiment if isinstance(experiment, Experiment) else Experiment(experiment)
@@ -279,31 +547,34 @@ def dumps(experiment: Experiment | RunConfig) -> str:
     lines = ["# optplay experiment"]
     if exp.name is not None:
         lines.append(f"name = {_toml_string(exp.name)}")
+    lines.append(f"task = {_toml_string(cfg.task)}")
+    if not exp.race:
+        lines += [
+            f"optimizer = {_toml_string(cfg.optimizer)}",
+            f"schedule = {_toml_string(cfg.schedule)}",
+        ]
     lines += [
-        f"task = {_toml_string(cfg.task)}",
-        f"optimizer = {_toml_string(cfg.optimizer)}",
-        f"schedule = {_toml_string(cfg.schedule)}",
         f"seed = {cfg.seed}",
         f"dtype = {_toml_string(cfg.dtype)}",
         f"eval_every = {cfg.eval_every}",
     ]
     if exp.steps is not None:
         lines.append(f"steps = {int(exp.steps)}")
-    for table, registry, kind in (
-        ("task_hypers", tasks, cfg.task),
-        ("optimizer_hypers", optimizers, cfg.optimizer),
-        ("schedule_hypers", schedules, cfg.schedule),
-    ):
-        specs = {h.name: h for h in registry.hypers(kind)}
-        lines += ["", f"[{table}]"]
-        for key, value in getattr(cfg, table).items():
-            if value is None:
-                spec = specs.get(key)
-                word = spec.format(None) if spec is not None else ""
-                if not word:
-                    raise ValueError(f"[{table}] {key}: None has no TOML spelling")
-                value = word  # the alias the knob accepts back, e.g. "auto"
-            lines.append(f"{_toml_key(key)} = {_toml_value(value, f'[{table}] {key}')}")
+    lines += _table_lines("task_hypers", tasks, cfg.task, cfg.task_hypers)
+    if not exp.race:
+        lines += _table_lines("optimizer_hypers", optimizers, cfg.optimizer, cfg.optimizer_hypers)
+        lines += _table_lines("schedule_hypers", schedules, cfg.schedule, cfg.schedule_hypers)
+    for entry in exp.race:
+        c = entry.config
+        lines += ["", "[[race]]"]
+        if entry.name is not None:
+            lines.append(f"name = {_toml_string(entry.name)}")
+        lines += [
+            f"optimizer = {_toml_string(c.optimizer)}",
+            f"schedule = {_toml_string(c.schedule)}",
+        ]
+        lines += _table_lines("race.optimizer_hypers", optimizers, c.optimizer, c.optimizer_hypers)
+        lines += _table_lines("race.schedule_hypers", schedules, c.schedule, c.schedule_hypers)
     return "\n".join(lines) + "\n"
 
 

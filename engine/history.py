@@ -21,14 +21,29 @@ Step numbers: step 0 is the initial state (only eval metrics and the trajectory'
 recorded there); step k >= 1 is the state after the k-th update, and the training metrics of
 step k are those of the k-th update (its batch loss before the update, its lr, its gradient).
 
+Full resolution: `History(capacity=None)` never folds; its arrays grow (doubling) instead, so
+every step stays exact. The headless CLI uses it to write one row per step; the app keeps the
+bounded default.
+
 Thread safety: a run appends from a worker thread while the UI reads from the event loop; one
 lock guards both sides.
+
+Exporting: `export_history(runs, path)` writes the history of one or several runs as CSV (one
+row per stored step) or JSON (every series, the eval points and the trajectory), and
+`load_history_json(path)` reads the JSON back into arrays.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
+import os
 import threading
-from typing import NamedTuple
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,6 +54,7 @@ EVAL_SERIES = ("eval_loss", "eval_accuracy")
 SERIES = STEP_SERIES + EVAL_SERIES
 
 _FOLD_EVERY = 2048  # pending rows before a vectorised fold; bounds the pending lists' memory
+_GROW_START = 4096  # initial arrays of a full-resolution history (doubled as needed)
 
 
 class Downsampled(NamedTuple):
@@ -68,10 +84,22 @@ def _empty_downsampled() -> Downsampled:
 class _Buckets:
     """One series: fixed-capacity buckets of (first step, last step, min, max, last)."""
 
-    __slots__ = ("capacity", "count", "first", "last", "lasts", "maxs", "mins", "n", "width")
+    __slots__ = (
+        "capacity",
+        "count",
+        "first",
+        "grow",
+        "last",
+        "lasts",
+        "maxs",
+        "mins",
+        "n",
+        "width",
+    )
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, grow: bool = False) -> None:
         self.capacity = capacity
+        self.grow = grow  # True: never fold; reallocate bigger arrays instead
         self.width = 1  # steps per bucket; a power of two
         self.n = 0  # buckets in use
         self.count = 0  # values ever appended
@@ -125,6 +153,8 @@ class _Buckets:
             self.lasts[j] = lasts[0]
             first, last, mins, maxs, lasts = first[1:], last[1:], mins[1:], maxs[1:], lasts[1:]
         g = len(first)
+        if n + g > self.capacity and self.grow:
+            self._enlarge(max(2 * self.capacity, n + g))
         if n + g <= self.capacity:
             self.first[n : n + g] = first
             self.last[n : n + g] = last
@@ -152,6 +182,27 @@ class _Buckets:
         self.maxs[:m] = all_maxs
         self.lasts[:m] = all_lasts
         self.n = m
+
+    def _enlarge(self, capacity: int) -> None:
+        """Reallocate every array with room for `capacity` buckets (full-resolution mode)."""
+        for name in ("first", "last", "mins", "maxs", "lasts"):
+            old = getattr(self, name)
+            new = np.zeros(capacity, old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+        self.capacity = capacity
+
+    def first_at_most(self, threshold: float) -> int | None:
+        """The step of the first stored value <= threshold (exact while width is 1; otherwise
+        the last step of the first bucket whose min is <= threshold, at most width - 1 late)."""
+        n = self.n
+        if not n:
+            return None
+        hits = np.flatnonzero(self.mins[:n] <= threshold)
+        if not len(hits):
+            return None
+        i = int(hits[0])
+        return int(self.first[i] if self.width == 1 else self.last[i])
 
     def downsample(
         self, n_points: int, start: int | None = None, end: int | None = None
@@ -185,10 +236,11 @@ class _Buckets:
 class _Path:
     """Bounded (x, y) path: points at steps divisible by `stride`, plus the exact newest one."""
 
-    __slots__ = ("capacity", "last", "n", "steps", "stride", "xs", "ys")
+    __slots__ = ("capacity", "grow", "last", "n", "steps", "stride", "xs", "ys")
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, grow: bool = False) -> None:
         self.capacity = capacity
+        self.grow = grow  # True: keep every point, reallocating instead of thinning
         self.stride = 1
         self.n = 0
         self.steps = np.zeros(capacity, np.int64)
@@ -207,6 +259,14 @@ class _Path:
         keep = steps % self.stride == 0
         steps, xs, ys = steps[keep], xs[keep], ys[keep]
         n, g = self.n, len(steps)
+        if n + g > self.capacity and self.grow:
+            capacity = max(2 * self.capacity, n + g)
+            for name in ("steps", "xs", "ys"):
+                old = getattr(self, name)
+                new = np.zeros(capacity, old.dtype)
+                new[:n] = old[:n]
+                setattr(self, name, new)
+            self.capacity = capacity
         while n + g > self.capacity:
             # Thin out: double the stride and keep the points on it (step 0 always stays).
             self.stride *= 2
@@ -241,20 +301,30 @@ class _Path:
 class History:
     """Metric series of one run with memory bounded however long the run.
 
-    `capacity` is the number of buckets per series (and points of the trajectory).
+    `capacity` is the number of buckets per series (and points of the trajectory). `None`
+    means full resolution: nothing is ever folded and memory grows with the run (about 90
+    bytes per step); for headless runs that must write every step.
     """
 
-    def __init__(self, capacity: int = 4096) -> None:
-        if capacity < 2:
-            raise ValueError(f"capacity must be an integer >= 2, got {capacity!r}")
+    def __init__(self, capacity: int | None = 4096) -> None:
+        if capacity is not None and (
+            isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 2
+        ):
+            raise ValueError(f"capacity must be an integer >= 2 or None, got {capacity!r}")
         self.capacity = capacity
         self._lock = threading.Lock()
         self._init_storage()
 
+    @property
+    def full_resolution(self) -> bool:
+        """True when every step is kept (capacity None)."""
+        return self.capacity is None
+
     def _init_storage(self) -> None:
-        capacity = self.capacity
-        self._series = {name: _Buckets(capacity) for name in SERIES}
-        self._path = _Path(capacity)
+        grow = self.capacity is None
+        capacity = _GROW_START if grow else self.capacity
+        self._series = {name: _Buckets(capacity, grow) for name in SERIES}
+        self._path = _Path(capacity, grow)
         self._last: dict[str, float] = {}
         self._last_step: dict[str, int] = {}
         # Pending rows, folded into buckets in bulk.
@@ -400,6 +470,16 @@ class History:
             self._fold()
             return buckets.downsample(buckets.capacity)
 
+    def first_at_most(self, name: str, threshold: float) -> int | None:
+        """The first step whose value of series `name` is <= `threshold`, or None if none is.
+
+        Exact at full resolution (bucket width 1); once the series has folded, it is the last
+        step of the first bucket that reached the threshold (at most `width - 1` steps late)."""
+        buckets = self._check(name)
+        with self._lock:
+            self._fold()
+            return buckets.first_at_most(threshold)
+
     @property
     def nbytes(self) -> int:
         """Bytes held by the stored arrays (pending rows are bounded by `_FOLD_EVERY`)."""
@@ -412,3 +492,234 @@ class History:
         """Forget everything (a run's reset)."""
         with self._lock:
             self._init_storage()
+
+
+# -- export -------------------------------------------------------------------------------
+
+#: Columns of an exported CSV, in order (eval columns only when a run evaluates).
+CSV_COLUMNS = ("step", *STEP_SERIES, *EVAL_SERIES)
+_JSON_FORMAT = "optplay-history"
+
+
+def _named_runs(runs: Any) -> list[tuple[str, Any]]:
+    """(name, run) pairs from a Run, a mapping name -> Run, or a sequence of Runs, of
+    (name, Run) pairs or of objects with `.name` and `.run` (compare.Overlay / Lane).
+    Unnamed runs are called after their optimizer, made unique with " #2", " #3"..."""
+    if hasattr(runs, "history") and hasattr(runs, "config"):
+        items: list[tuple[str | None, Any]] = [(None, runs)]
+    elif isinstance(runs, dict):
+        items = [(str(k), v) for k, v in runs.items()]
+    else:
+        items = []
+        for item in runs:
+            if hasattr(item, "history"):
+                items.append((None, item))
+            elif hasattr(item, "run") and hasattr(item, "name"):
+                items.append((str(item.name), item.run))
+            else:
+                name, run = item
+                items.append((str(name), run))
+    if not items:
+        raise ValueError("no runs to export")
+    out: list[tuple[str, Any]] = []
+    seen: set[str] = set()
+    for name, run in items:
+        base = name if name is not None else run.config.optimizer
+        unique, k = base, 1
+        while unique in seen:
+            k += 1
+            unique = f"{base} #{k}"
+        seen.add(unique)
+        out.append((unique, run))
+    return out
+
+
+def _evaluates(run: Any) -> tuple[bool, bool]:
+    """Whether a run's export has eval_loss / eval_accuracy columns: it evaluates during
+    training (eval_every > 0); accuracy only for classifiers."""
+    every = int(getattr(run.config, "eval_every", 0) or 0) > 0
+    return every, every and bool(getattr(run.task, "is_classifier", False))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _float_list(values: np.ndarray) -> list[float | None]:
+    # JSON has no NaN: a missing number (effective_step of a zero gradient) becomes null.
+    return [v if math.isfinite(v) else None for v in values.tolist()]
+
+
+def run_record(run: Any, name: str | None = None) -> dict[str, Any]:
+    """Everything `export_history` writes for one run, as plain Python (JSON-ready) data."""
+    cfg = run.config
+    h: History = run.history
+    first = h.buckets(STEP_SERIES[0])
+    record: dict[str, Any] = {
+        "name": name if name is not None else cfg.optimizer,
+        "task": cfg.task,
+        "optimizer": cfg.optimizer,
+        "schedule": cfg.schedule,
+        "seed": cfg.seed,
+        "dtype": cfg.dtype,
+        "eval_every": cfg.eval_every,
+        "task_hypers": _jsonable(dict(cfg.task_hypers)),
+        "optimizer_hypers": _jsonable(dict(cfg.optimizer_hypers)),
+        "schedule_hypers": _jsonable(dict(cfg.schedule_hypers)),
+        "state": run.state,
+        "diverged_at": run.diverged_at,
+        "steps_done": int(run.steps_done),
+        "resolution": h.width(STEP_SERIES[0]),
+        "step": first.steps.tolist(),
+    }
+    for series in STEP_SERIES:
+        record[series] = _float_list(h.buckets(series).lasts)
+    ev = h.buckets("eval_loss")
+    record["eval"] = {"step": ev.steps.tolist(), "loss": _float_list(ev.lasts)}
+    if h.count("eval_accuracy"):
+        acc = h.buckets("eval_accuracy")
+        record["eval"]["accuracy_step"] = acc.steps.tolist()
+        record["eval"]["accuracy"] = _float_list(acc.lasts)
+    path = h.trajectory()
+    if len(path.steps):
+        record["trajectory"] = {
+            "step": path.steps.tolist(),
+            "x": _float_list(path.xs),
+            "y": _float_list(path.ys),
+        }
+    return record
+
+
+def _csv_number(x: float) -> str:
+    return repr(float(x))  # shortest round-tripping text; "nan"/"inf" parse back with float()
+
+
+def _csv_rows(name: str | None, run: Any, columns: list[str]) -> Iterable[list[str]]:
+    h: History = run.history
+    steps = h.buckets(STEP_SERIES[0]).steps
+    cols = {s: h.buckets(s).lasts for s in STEP_SERIES}
+    evals: dict[str, dict[int, float]] = {}
+    for series in EVAL_SERIES:
+        if series in columns:
+            b = h.buckets(series)
+            evals[series] = dict(zip(b.steps.tolist(), b.lasts.tolist(), strict=True))
+    for i, step in enumerate(steps.tolist()):
+        row = [] if name is None else [name]
+        row.append(str(step))
+        row += [_csv_number(cols[s][i]) for s in STEP_SERIES]
+        for series in EVAL_SERIES:
+            if series in columns:
+                value = evals[series].get(step)
+                row.append("" if value is None else _csv_number(value))
+        yield row
+
+
+def write_text_atomic(path: Path, data: str) -> None:
+    """Write via a temp file in the same directory + os.replace (never a half-written file)."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def export_format(path: str | os.PathLike[str]) -> str:
+    """ "csv" or "json" from a file name; ValueError for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".json"):
+        return suffix[1:]
+    raise ValueError(f"{os.fspath(path)}: history files must end in .csv or .json")
+
+
+def export_history(runs: Any, path: str | os.PathLike[str], fmt: str | None = None) -> None:
+    """Write the history of one run or several (see `_named_runs`) to `path`.
+
+    The format comes from the suffix (.csv / .json) unless `fmt` is given.
+
+    CSV: one row per stored training step (step >= 1; every step at full resolution, i.e. a
+    Run with `history_capacity=None`; a folded app history gives one row per bucket, holding the
+    exact metrics of the bucket's last step). Columns: step, loss, lr, grad_norm, update_norm,
+    effective_step, then eval_loss (when the run evaluates during training, eval_every > 0) and
+    eval_accuracy (classifiers), filled on the rows where an evaluation happened. With several
+    runs, a first column `run` names each row's run. The step-0 evaluation (before training)
+    is in the JSON only. Numbers are written with repr, so they parse back exactly.
+
+    JSON: {"format": "optplay-history", "version": 1, "runs": [...]}, one object per run with
+    its config, state, and the arrays "step", "loss", ... (NaN as null), "eval" (step, loss,
+    accuracy, including step 0) and, for 2-D tasks, "trajectory" (step, x, y). Read it back
+    with `load_history_json`."""
+    fmt = fmt or export_format(path)
+    named = _named_runs(runs)
+    target = Path(path)
+    if fmt == "json":
+        doc = {
+            "format": _JSON_FORMAT,
+            "version": 1,
+            "runs": [run_record(run, name) for name, run in named],
+        }
+        write_text_atomic(target, json.dumps(doc, allow_nan=False, indent=1) + "\n")
+        return
+    if fmt != "csv":
+        raise ValueError(f"unknown history format {fmt!r} (expected csv or json)")
+    has_eval = has_acc = False
+    for _, run in named:
+        e, a = _evaluates(run)
+        has_eval, has_acc = has_eval or e, has_acc or a
+    columns = ["step", *STEP_SERIES]
+    if has_eval:
+        columns.append("eval_loss")
+    if has_acc:
+        columns.append("eval_accuracy")
+    multi = len(named) > 1
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow((["run"] if multi else []) + columns)
+    for name, run in named:
+        writer.writerows(_csv_rows(name if multi else None, run, columns))
+    write_text_atomic(target, buf.getvalue())
+
+
+def load_history_json(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read an exported JSON history: a list of run records whose series are NumPy arrays
+    ("step" int64, metrics float64 with NaN for null); the rest as written."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(doc, dict) or doc.get("format") != _JSON_FORMAT:
+        raise ValueError(f"{os.fspath(path)}: not an optplay history file")
+
+    def floats(values: list[float | None]) -> np.ndarray:
+        return np.array([math.nan if v is None else v for v in values], np.float64)
+
+    out = []
+    for record in doc["runs"]:
+        rec = dict(record)
+        rec["step"] = np.array(rec["step"], np.int64)
+        for series in STEP_SERIES:
+            rec[series] = floats(rec[series])
+        ev = dict(rec["eval"])
+        ev["step"] = np.array(ev["step"], np.int64)
+        ev["loss"] = floats(ev["loss"])
+        if "accuracy" in ev:
+            ev["accuracy_step"] = np.array(ev["accuracy_step"], np.int64)
+            ev["accuracy"] = floats(ev["accuracy"])
+        rec["eval"] = ev
+        if "trajectory" in rec:
+            tr = rec["trajectory"]
+            rec["trajectory"] = {
+                "step": np.array(tr["step"], np.int64),
+                "x": floats(tr["x"]),
+                "y": floats(tr["y"]),
+            }
+        out.append(rec)
+    return out

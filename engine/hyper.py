@@ -8,6 +8,7 @@ bad one is reported: `<name> must be <what> in <range>, got <value>`.
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 from collections.abc import Iterable, Mapping
@@ -18,6 +19,10 @@ Kind = Literal["float", "int", "bool", "choice", "ints"]
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+
+#: Integer knobs are int64 (what numpy arrays and TOML files hold): a knob without a declared
+#: `high` still stops below 2^63, so a typed 10**400 is a message, not an OverflowError later.
+INT_LIMIT = 2**63 - 1
 
 
 def _fmt_num(x: float) -> str:
@@ -31,11 +36,19 @@ def _fmt_num(x: float) -> str:
 
 
 def _show(raw: Any) -> str:
-    """How a rejected input is echoed back: strings quoted, long ones cut."""
+    """How a rejected input is echoed back: strings quoted, long ones cut. Never raises (the
+    message must survive any input: ints past str()'s 4300-digit limit, a failing __repr__)."""
     if isinstance(raw, str):
         text = raw if len(raw) <= 40 else raw[:37] + "..."
         return repr(text)
-    text = repr(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) >= 10**40:
+        # ~digits from the bit length: str() of a huge int is slow or refused outright.
+        digits = int(abs(raw).bit_length() * math.log10(2)) + 1
+        return f"{'-' if raw < 0 else ''}an integer of about {digits} digits"
+    try:
+        text = repr(raw)
+    except Exception:
+        return f"a {type(raw).__name__} object"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -108,13 +121,23 @@ class Hyper:
         if self.kind == "ints":
             return ", ".join(str(int(v)) for v in value)
         if self.kind == "float":
-            return repr(float(value)) if not float(value).is_integer() else _fmt_num(value)
+            x = float(value)
+            # Integral values below 1e15 print as integers; everything else as repr, the
+            # shortest text that validates back to the same float (`:g` kept 6 digits only).
+            return _fmt_num(x) if x.is_integer() and abs(x) < 1e15 else repr(x)
         return str(value)
 
     # -- validation -----------------------------------------------------------------------
 
-    def _fail(self, raw: Any) -> ValueError:
-        return ValueError(f"{self.name} must be {self.expected}, got {_show(raw)}")
+    def _fail(self, raw: Any, why: str = "") -> ValueError:
+        return ValueError(f"{self.name} must be {self.expected}, got {_show(raw)}{why}")
+
+    def _check_int(self, value: int, raw: Any) -> int:
+        if not -INT_LIMIT - 1 <= value <= INT_LIMIT:
+            raise self._fail(raw, " (integers stop at 2^63 - 1)")
+        if not self._in_range(value):
+            raise self._fail(raw)
+        return value
 
     def _in_range(self, x: float) -> bool:
         if self.low is not None and (x < self.low or (self.low_open and x == self.low)):
@@ -134,20 +157,24 @@ class Hyper:
                 x = float(text)
             except ValueError:
                 raise self._fail(raw) from None
-        elif isinstance(raw, numbers.Real):
+        elif isinstance(raw, numbers.Real | decimal.Decimal):
             try:
                 x = float(raw)
-            except (OverflowError, ValueError):
+            except Exception:  # OverflowError (10**400), a signalling NaN, a broken __float__
                 raise self._fail(raw) from None
         else:
             raise self._fail(raw)
         if not math.isfinite(x):
             raise self._fail(raw)
-        return x
+        # -0.0 is 0.0: the same point of every range, and it should not print as "-0".
+        return x + 0.0
 
     def _integer(self, raw: Any) -> int:
         if isinstance(raw, numbers.Integral) and not isinstance(raw, bool):
-            return int(raw)
+            try:
+                return int(raw)
+            except Exception:  # an Integral whose __int__ fails
+                raise self._fail(raw) from None
         if isinstance(raw, str):
             text = raw.strip()
             try:
@@ -202,7 +229,7 @@ class Hyper:
                 items = [part for part in text.replace(";", ",").split(",") if part.strip()]
                 if not items:
                     raise self._fail(raw)
-            elif isinstance(raw, list | tuple):
+            elif isinstance(raw, list | tuple) and raw:  # empty: rejected, as "" and "[]" are
                 items = raw
             else:
                 raise self._fail(raw)
@@ -212,15 +239,12 @@ class Hyper:
                     value = self._integer(item)
                 except ValueError:
                     raise self._fail(raw) from None
-                if not self._in_range(value):
-                    raise self._fail(raw)
-                out.append(value)
+                out.append(self._check_int(value, raw))
             return tuple(out)
 
         if self.kind == "int":
-            value = self._integer(raw)
-        else:
-            value = self._number(raw)
+            return self._check_int(self._integer(raw), raw)
+        value = self._number(raw)
         if not self._in_range(value):
             raise self._fail(raw)
         return value
@@ -236,12 +260,16 @@ def validate_all(
     """
     specs = list(specs)
     by_name = {h.name: h for h in specs}
+    if not isinstance(given, Mapping):
+        raise ValueError(
+            f"hyperparameters of {owner} must be a mapping of names to values, got {_show(given)}"
+        )
     unknown = [k for k in given if k not in by_name]
     if unknown:
         allowed = ", ".join(by_name) or "none"
-        raise ValueError(
-            f"{unknown[0]} is not a hyperparameter of {owner} (expected one of: {allowed})"
-        )
+        first = unknown[0]
+        key = first if isinstance(first, str) and len(first) <= 40 else _show(first)
+        raise ValueError(f"{key} is not a hyperparameter of {owner} (expected one of: {allowed})")
     out: dict[str, Any] = {}
     for h in specs:
         if h.name in given:

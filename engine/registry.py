@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from engine.hyper import Hyper, validate_all
+from engine.hyper import Hyper, _show, validate_all
 
 
 class Registered:
@@ -50,9 +50,10 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         try:
             return self._classes[name]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable "name" (a list, a dict)
             allowed = ", ".join(self._classes)
-            raise ValueError(f"unknown {self.kind} {name!r} (expected one of: {allowed})") from None
+            shown = _show(name)
+            raise ValueError(f"unknown {self.kind} {shown} (expected one of: {allowed})") from None
 
     def hypers(self, name: str) -> list[Hyper]:
         return list(self.get(name).hypers)

@@ -46,6 +46,7 @@ import numpy as np
 
 from engine import optimizers, schedules, tasks
 from engine.history import History
+from engine.hyper import _show
 
 DTYPES = ("float64", "float32")
 STATES = ("ready", "running", "paused", "finished", "diverged")
@@ -66,7 +67,8 @@ class RunConfigError(ValueError):
 
 
 def _is_int(x: Any) -> bool:
-    return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
+    # np.timedelta64 subclasses np.signedinteger, but int() of one is a TypeError.
+    return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_ | np.timedelta64)
 
 
 def _hyper_error(field_name: str, err: ValueError, names: list[str]) -> RunConfigError:
@@ -80,14 +82,14 @@ def _validate_kind(
     field_name: str, registry: Any, name: Any, hypers_field: str, given: Any
 ) -> tuple[str, dict[str, Any]]:
     if not isinstance(name, str):
-        raise RunConfigError(field_name, f"must be a name (a string), got {name!r}")
+        raise RunConfigError(field_name, f"must be a name (a string), got {_show(name)}")
     try:
         cls_hypers = registry.hypers(name)
     except ValueError as err:
         raise RunConfigError(field_name, str(err)) from None
     if not isinstance(given, Mapping):
         raise RunConfigError(
-            hypers_field, f"must be a mapping of knob names to values, got {given!r}"
+            hypers_field, f"must be a mapping of knob names to values, got {_show(given)}"
         )
     names = [h.name for h in cls_hypers] + [str(k) for k in given]
     try:
@@ -118,15 +120,20 @@ class RunConfig:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        if self.dtype not in DTYPES:
-            raise RunConfigError("dtype", f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        # isinstance first: np.dtype("float64") == "float64", but only names are saveable.
+        if not isinstance(self.dtype, str) or self.dtype not in DTYPES:
+            raise RunConfigError(
+                "dtype", f"must be one of {', '.join(DTYPES)}, got {_show(self.dtype)}"
+            )
+        put("dtype", str(self.dtype))
         if not _is_int(self.seed) or not 0 <= self.seed <= _SEED_MAX:
-            raise RunConfigError("seed", f"must be an integer in [0, 2^63), got {self.seed!r}")
+            raise RunConfigError("seed", f"must be an integer in [0, 2^63), got {_show(self.seed)}")
         put("seed", int(self.seed))
-        if not _is_int(self.eval_every) or self.eval_every < 0:
+        if not _is_int(self.eval_every) or not 0 <= self.eval_every <= _SEED_MAX:
             raise RunConfigError(
                 "eval_every",
-                f"must be an integer >= 0 (0 = only at step 0), got {self.eval_every!r}",
+                f"must be an integer >= 0 (0 = only at step 0) and < 2^63, "
+                f"got {_show(self.eval_every)}",
             )
         put("eval_every", int(self.eval_every))
         for kind, registry in (
@@ -194,14 +201,19 @@ class Run:
     States: "ready" (idle), "running" (a stream is stepping), "paused" (pause() was called;
     a stream waits for resume()), "finished" (a stream reached max_steps; stepping on is
     allowed) and "diverged" (terminal until reset()).
+
+    `history_capacity` is the History's bucket count (None: full resolution, every step kept).
+    `train_seconds` / `seconds_per_step` measure the wall time of the updates themselves
+    (perf_counter around each batch of steps, evaluation time subtracted).
     """
 
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, history_capacity: int | None = 4096) -> None:
         if not isinstance(config, RunConfig):
             raise TypeError(f"Run needs a RunConfig, got {type(config).__name__}")
         self.config = config
         self._lock = threading.Lock()  # one stepper at a time (stream worker or step())
-        self.history = History()
+        # Bounded by default (the app); None keeps every step (headless runs writing --out).
+        self.history = History(history_capacity)
         self._state = "ready"
         self._pause_requested = False
         self._cancel_requested = False
@@ -255,6 +267,7 @@ class Run:
         self._diverged_at: int | None = None
         self._last: tuple[float, float, float, float, float] | None = None
         self._eval: dict[str, float] = {}
+        self._train_seconds = 0.0
         self.history.clear()
         with np.errstate(all="ignore"):
             self._evaluate()
@@ -298,6 +311,9 @@ class Run:
         step = self._step
         done = 0
         last = self._last
+        perf = time.perf_counter
+        eval_seconds = 0.0
+        started = perf()
         with np.errstate(all="ignore"):
             while done < n:
                 if interruptible and self._halted:
@@ -336,7 +352,10 @@ class Run:
                 if record_point is not None:
                     record_point(step, float(flat[0]), float(flat[1]))
                 if eval_every and step % eval_every == 0:
+                    t_eval = perf()
                     self._evaluate()
+                    eval_seconds += perf() - t_eval
+        self._train_seconds += perf() - started - eval_seconds
         self._last = last
         return done
 
@@ -409,6 +428,17 @@ class Run:
     def steps_done(self) -> int:
         """Number of updates applied so far (the current step number)."""
         return self._step
+
+    @property
+    def train_seconds(self) -> float:
+        """Wall time spent in updates since the start or the last reset (evaluation excluded;
+        an update that diverged is included)."""
+        return self._train_seconds
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        """Mean wall time of one update (`train_seconds / steps_done`), None before any."""
+        return self._train_seconds / self._step if self._step else None
 
     @property
     def diverged_at(self) -> int | None:

@@ -50,6 +50,17 @@ _BLOCK = 4096
 #: Blocks kept in the cache; a run touches one at a time, a preview another.
 _CACHED_BLOCKS = 4
 
+
+def _quiet() -> np.errstate:
+    """Silence NumPy's floating-point warnings while computing rates.
+
+    Extreme knobs (gamma > 1 over many steps, min_lr near the float maximum, start_factor near
+    5e-324) can overflow to inf or NaN: that is the schedule's value (a run stops as diverged
+    on a non-finite rate), and NumPy must not print RuntimeWarnings over the UI about it.
+    """
+    return np.errstate(all="ignore")
+
+
 _BASE_LR = Hyper("base_lr", 1e-3, low=0.0, low_open=True, log=True, help="peak learning rate")
 
 
@@ -125,7 +136,8 @@ class Schedule(Registered):
         out = np.empty(n, dtype=np.float64)
         m = n if self._horizon is None else min(n, self._horizon + 1)
         if m:
-            out[:m] = self._values(0, m, None)
+            with _quiet():
+                out[:m] = self._values(0, m, None)
             out[m:] = out[m - 1]
             if self._recursive:
                 # Free checkpoints for later lr() calls: the ends of the full blocks.
@@ -150,7 +162,7 @@ class Schedule(Registered):
         return start, stop
 
     def _block(self, block: int) -> list[float]:
-        with self._lock:
+        with self._lock, _quiet():
             cached = self._cache.get(block)
             if cached is not None:
                 return cached

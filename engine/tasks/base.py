@@ -43,6 +43,8 @@ class Task(Registered):
     description: ClassVar[str] = ""
     is_classifier: ClassVar[bool] = False
     is_landscape: ClassVar[bool] = False
+    #: The knob that sets the problem's size (what `optplay bench --sizes` varies), or None.
+    size_knob: ClassVar[str | None] = None
 
     def __init__(self, dtype: Any = "float64", **hypers: Any) -> None:
         self.dtype = resolve_dtype(dtype)
@@ -114,6 +116,32 @@ DATA_SEED = Hyper(
     high=2**32 - 1,
     help="seed of the generated data set (the run seed drives init and batch order)",
 )
+
+
+#: The most values any one array of a task may hold (2^25: 256 MiB in float64). Knob
+#: combinations past it (a million 10,000-feature samples, a full batch of a million windows)
+#: are refused by the task's `check` with a message naming the knobs, instead of a MemoryError
+#: (or minutes of swapping) when the run is built.
+MAX_ELEMENTS = 2**25
+#: Values per evaluation chunk: held-out sets are scored in row blocks of about this many
+#: activations, so evaluation memory does not grow with the test set.
+EVAL_ELEMENTS = 2**22
+
+
+def check_elements(field: str, what: str, n: int) -> None:
+    """ValueError naming `field` when an array of `n` values (`what`, e.g. "n_samples ×
+    n_features = 10 × 20") would exceed MAX_ELEMENTS."""
+    if n > MAX_ELEMENTS:
+        raise ValueError(
+            f"{field} too large: {what} makes arrays of {n:,} values (at most {MAX_ELEMENTS:,})"
+        )
+
+
+def eval_chunks(n_rows: int, per_row: int) -> list[slice]:
+    """Row blocks of a held-out set with about EVAL_ELEMENTS activations each (one block when
+    the set is small, which keeps the single-pass arithmetic exactly)."""
+    rows = max(1, EVAL_ELEMENTS // max(1, per_row))
+    return [slice(lo, min(lo + rows, n_rows)) for lo in range(0, n_rows, rows)]
 
 
 def check_batch_size(values: dict[str, Any], n_train: int) -> None:

@@ -76,7 +76,11 @@ class Landscape(Task):
     def _safe(self, x: float, y: float) -> tuple[float, float, float]:
         if not (math.isfinite(x) and math.isfinite(y)):
             return math.nan, math.nan, math.nan
-        return self.value_grad(x, y)
+        try:
+            return self.value_grad(x, y)
+        except (ArithmeticError, ValueError):
+            # Huge finite points: math.cos(2πx) of an overflowed 2πx is a domain error.
+            return math.nan, math.nan, math.nan
 
     # -- the Task protocol ------------------------------------------------------------------
 

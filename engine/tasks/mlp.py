@@ -28,7 +28,9 @@ from engine.tasks.base import (
     Task,
     batch_size_hyper,
     check_batch_size,
+    check_elements,
     epoch_batches,
+    eval_chunks,
     glorot_uniform,
 )
 
@@ -143,17 +145,25 @@ class MLPClassifier(Task):
         return H @ params["W2"] + params["b2"]
 
     def evaluate(self, params: Params) -> dict[str, float]:
-        """Loss and accuracy on the held-out set."""
-        Z = self.logits(params, self.X_test)
-        m = len(Z)
-        buf = _Buffers(m, 1, self.n_out, self.dtype)
-        if self.n_out == 1:
-            predicted = (Z[:, 0] > 0).astype(np.intp)
-        else:
-            predicted = Z.argmax(axis=1)
-        accuracy = float(np.mean(predicted == self.labels_test))
-        loss = self._output(Z, self.Y_test, m, buf)
-        return {"loss": loss, "accuracy": accuracy}
+        """Loss and accuracy on the held-out set (in row blocks: memory stays bounded)."""
+        n = len(self.X_test)
+        chunks = eval_chunks(n, self.hidden + self.n_out)
+        correct = 0
+        loss_sum = 0.0
+        for rows in chunks:
+            Z = self.logits(params, self.X_test[rows])
+            m = len(Z)
+            buf = _Buffers(m, 1, self.n_out, self.dtype)
+            if self.n_out == 1:
+                predicted = (Z[:, 0] > 0).astype(np.intp)
+            else:
+                predicted = Z.argmax(axis=1)
+            correct += int(np.count_nonzero(predicted == self.labels_test[rows]))
+            loss = self._output(Z, self.Y_test[rows], m, buf)
+            loss_sum += loss * m
+        if len(chunks) > 1:
+            loss = loss_sum / n  # a mean of the blocks' means, weighted by their rows
+        return {"loss": loss, "accuracy": correct / n}
 
 
 class SoftmaxMLP(MLPClassifier):
@@ -189,6 +199,14 @@ class BinaryMLP(MLPClassifier):
         Z -= Y
         Z *= 1.0 / m
         return loss
+
+
+def _check_activations(values: dict[str, Any], n_train: int) -> None:
+    """A training batch's hidden activations (rows × hidden) must fit the memory budget."""
+    rows = values["batch_size"] or n_train
+    shown = "full batch" if values["batch_size"] == 0 else f"batch_size {rows}"
+    h = values["hidden"]
+    check_elements("hidden", f"hidden × rows per step = {h} × {rows} ({shown})", h * rows)
 
 
 # -- 2-D point sets (TensorFlow Playground's four classification data sets) -------------------
@@ -251,6 +269,7 @@ class BinaryPointsMLP(BinaryMLP):
         "and binary cross-entropy. Data sets as in TensorFlow Playground; a test set of the "
         "same size is held out."
     )
+    size_knob = "hidden"
     hypers = (
         Hyper("dataset", "circle", kind="choice", choices=DATASETS, help="point set"),
         Hyper("noise", 0.0, low=0.0, high=0.5, help="Playground's noise (0 to 0.5)"),
@@ -263,6 +282,7 @@ class BinaryPointsMLP(BinaryMLP):
     @classmethod
     def check(cls, values: dict[str, Any]) -> None:
         check_batch_size(values, values["n_samples"])
+        _check_activations(values, values["n_samples"])
 
     def __init__(
         self,
@@ -303,6 +323,7 @@ class BlobsMLP(SoftmaxMLP):
         "Gaussian noise of std `noise`. Separable at the default noise, hard near 3. "
         "(The tutorials' random labels could not be learnt.)"
     )
+    size_knob = "n_features"
     hypers = (
         Hyper("n_features", 20, kind="int", low=1, high=10_000, help="input dimensions"),
         Hyper("n_classes", 3, kind="int", low=2, high=100, help="classes (blobs)"),
@@ -316,6 +337,10 @@ class BlobsMLP(SoftmaxMLP):
     @classmethod
     def check(cls, values: dict[str, Any]) -> None:
         check_batch_size(values, values["n_samples"])
+        n, f, h = values["n_samples"], values["n_features"], values["hidden"]
+        check_elements("n_samples", f"n_samples × n_features = {n} × {f}", n * f)
+        check_elements("hidden", f"n_features × hidden = {f} × {h}", f * h)
+        _check_activations(values, n)
 
     def __init__(
         self,
@@ -388,6 +413,7 @@ class DigitsMLP(SoftmaxMLP):
         "64 → hidden tanh → 10 softmax, cross-entropy. Fixed stratified 80/20 split: "
         "1,438 training and 359 test images."
     )
+    size_knob = "hidden"
     hypers = (
         Hyper("hidden", 128, kind="int", low=1, high=4096, help="tanh units"),
         batch_size_hyper(32, high=DIGITS_TRAIN),

@@ -16,6 +16,7 @@ from engine.tasks.base import (
     Task,
     batch_size_hyper,
     check_batch_size,
+    check_elements,
     epoch_batches,
 )
 
@@ -37,6 +38,7 @@ class LinearRegression(Task):
         "Linear regression on n_samples points x ~ U[0, 2], y = 4 + 3x + N(0, noise^2). "
         "Loss: mean squared error. More features get true weights 3·(−1/2)^j."
     )
+    size_knob = "n_features"
     hypers = (
         Hyper("n_samples", 100, kind="int", low=2, high=1_000_000, help="training points"),
         Hyper("n_features", 1, kind="int", low=1, high=1000, help="input features"),
@@ -50,6 +52,8 @@ class LinearRegression(Task):
     @classmethod
     def check(cls, values: dict[str, Any]) -> None:
         check_batch_size(values, values["n_samples"])
+        n, f = values["n_samples"], values["n_features"]
+        check_elements("n_samples", f"n_samples × n_features = {n} × {f}", n * f)
 
     def __init__(
         self,

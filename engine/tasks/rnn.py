@@ -27,7 +27,9 @@ from engine.tasks.base import (
     Task,
     batch_size_hyper,
     check_batch_size,
+    check_elements,
     epoch_batches,
+    eval_chunks,
 )
 
 TRAIN_FRACTION = 0.8
@@ -64,6 +66,7 @@ class SineRNN(Task):
         "h_t = tanh(x_t·W_xh + h_{t−1}·W_hh + b_h), prediction h_T·W_hy + b_y. Inputs are "
         "min-max scaled to [0, 1]; the last 20% of the series is held out."
     )
+    size_knob = "hidden"
     hypers = (
         Hyper("hidden", 16, kind="int", low=1, high=1024, help="recurrent units"),
         Hyper("window", 20, kind="int", low=1, high=1000, help="steps per window (BPTT length)"),
@@ -89,6 +92,16 @@ class SineRNN(Task):
                 f"(20% of n_points), got {values['window']}"
             )
         check_batch_size(values, n_train - values["window"])
+        n_windows = n_train - values["window"]
+        T, h = values["window"], values["hidden"]
+        check_elements("window", f"training windows × window = {n_windows} × {T}", n_windows * T)
+        rows = values["batch_size"] or n_windows
+        shown = "full batch" if values["batch_size"] == 0 else f"batch_size {rows}"
+        check_elements(
+            "hidden",
+            f"(window + 1) × rows per step × hidden = {T + 1} × {rows} ({shown}) × {h}",
+            (T + 1) * rows * h,
+        )
 
     def __init__(
         self,
@@ -206,6 +219,12 @@ class SineRNN(Task):
         return loss, grads
 
     def evaluate(self, params: Params) -> dict[str, float]:
-        e = self._forward(params, self.X_test, self._buffers_for(len(self.X_test)))
-        err = e - self.y_test
-        return {"loss": float(np.vdot(err, err)) / len(err)}
+        # In row blocks (the activations of every step of every window add up fast).
+        n = len(self.X_test)
+        total = 0.0
+        for rows in eval_chunks(n, (3 * self.window + 1) * self.hidden):
+            X = self.X_test[rows]
+            e = self._forward(params, X, self._buffers_for(len(X)))
+            err = e - self.y_test[rows]
+            total += float(np.vdot(err, err))
+        return {"loss": total / n}

@@ -1,0 +1,614 @@
+"""Benchmark optimizers across tasks, problem sizes and seeds (the tutorials' OptimizerBenchmark,
+done right).
+
+What "right" means here:
+- Every (task, size, optimizer, seed) is a fresh `Run`: new parameters, new optimizer state,
+  nothing shared between runs (the tutorial reused one optimizer object across sizes).
+- Several seeds (0 .. seeds-1): each seed fixes the initial parameters and the batch order, and
+  all optimizers of a seed start from the same point on the same data. Results are the mean
+  and spread (sample standard deviation, min, max) over seeds.
+- Final loss is the task's evaluation loss after the last step (held-out data where the task
+  has it, the full-data loss otherwise), not a noisy mini-batch loss.
+- Steps to target replaces "epochs within 10% of the minimum": the first step at which the
+  evaluation loss is <= the target. The loss is evaluated every `check_every` steps (default
+  steps // 100), so the answer is a multiple of check_every. The target is `target` when
+  given, else `target_fraction` (default 0.1) times the initial evaluation loss (mean over
+  seeds) of that task and size: "steps to cut the loss by 10x".
+- Time per step is the wall time of the updates only (perf_counter around the stepping,
+  evaluation subtracted; see `Run.train_seconds`), averaged over seeds.
+- A diverged run is counted (diverged k/n) and left out of the loss statistics.
+
+Sizes: each task names its size knob (`Task.size_knob`: hidden units for the MLPs and the RNN,
+n_features for linear regression and blobs); `sizes` sets it. Tasks without one (the 2-D
+landscapes, the quadratic) run once at their own size, with a note.
+
+Spec files: a `[bench]` table (see `loads_spec`); the shipped "benchmark" preset is one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine import optimizers, tasks
+from engine.compare import format_number, format_seconds, format_table
+from engine.config import ConfigError
+from engine.history import export_format, write_text_atomic
+from engine.run import DTYPES, Run, RunConfig, RunConfigError
+
+DEFAULT_TASKS = ("digits-mlp",)
+DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "nadam")
+DEFAULT_SEEDS = 3
+#: Default steps per run: 5 optimizers x 3 seeds on digits-mlp took 4-13 s on the 2-core box.
+DEFAULT_STEPS = 2000
+DEFAULT_TARGET_FRACTION = 0.1
+_CHECKS = 100  # evaluations per run when check_every is not given
+
+BENCH_KEYS = (
+    "tasks",
+    "optimizers",
+    "sizes",
+    "seeds",
+    "steps",
+    "target",
+    "target_fraction",
+    "check_every",
+    "dtype",
+    "task_hypers",
+    "optimizer_hypers",
+)
+
+
+class BenchError(ValueError):
+    """A bad bench spec; the message names the field (and knob)."""
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    """What to benchmark. `task_hypers` / `optimizer_hypers` map a task / optimizer name to
+    knob values used for it (e.g. {"sgd": {"lr": 0.05}}); other knobs take their defaults."""
+
+    tasks: tuple[str, ...] = DEFAULT_TASKS
+    optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
+    sizes: tuple[int, ...] = ()
+    seeds: int = DEFAULT_SEEDS
+    steps: int = DEFAULT_STEPS
+    target: float | None = None
+    target_fraction: float = DEFAULT_TARGET_FRACTION
+    check_every: int | None = None
+    dtype: str = "float64"
+    task_hypers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    optimizer_hypers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        for name in ("tasks", "optimizers"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+                raise BenchError(f"{name} must be a non-empty list of names, got {value!r}")
+            put(name, tuple(value))
+            registry = tasks if name == "tasks" else optimizers
+            for item in value:
+                try:
+                    registry.get(item)
+                except ValueError as err:
+                    raise BenchError(f"{name}: {err}") from None
+            dupes = [v for v in value if value.count(v) > 1]
+            if dupes:
+                raise BenchError(f"{name}: {dupes[0]!r} is listed twice")
+        if isinstance(self.sizes, str) or not isinstance(self.sizes, Sequence):
+            raise BenchError(f"sizes must be a list of integers, got {self.sizes!r}")
+        for s in self.sizes:
+            if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
+                raise BenchError(f"sizes must be integers >= 1, got {s!r}")
+        put("sizes", tuple(int(s) for s in self.sizes))
+        for name, low in (("seeds", 1), ("steps", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise BenchError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.check_every is not None and (
+            isinstance(self.check_every, bool)
+            or not isinstance(self.check_every, int)
+            or self.check_every < 1
+        ):
+            raise BenchError(f"check_every must be an integer >= 1, got {self.check_every!r}")
+        if self.target is not None:
+            if isinstance(self.target, bool) or not isinstance(self.target, int | float):
+                raise BenchError(f"target must be a number, got {self.target!r}")
+            if not math.isfinite(self.target):
+                raise BenchError(f"target must be a finite number, got {self.target!r}")
+            put("target", float(self.target))
+        f = self.target_fraction
+        if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f < 1:
+            raise BenchError(f"target_fraction must be a number in (0, 1), got {f!r}")
+        put("target_fraction", float(f))
+        if self.dtype not in DTYPES:
+            raise BenchError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        for table, chosen in (("task_hypers", self.tasks), ("optimizer_hypers", self.optimizers)):
+            value = getattr(self, table)
+            if not isinstance(value, Mapping):
+                raise BenchError(f"{table} must map names to knob tables, got {value!r}")
+            for key, knobs in value.items():
+                if key not in chosen:
+                    kind = table.split("_")[0]
+                    raise BenchError(
+                        f"{table}: {key!r} is not one of the benchmarked {kind}s "
+                        f"({', '.join(chosen)})"
+                    )
+                if not isinstance(knobs, Mapping):
+                    raise BenchError(f"{table}.{key} must be a table of knobs, got {knobs!r}")
+            put(table, {k: dict(v) for k, v in value.items()})
+        # Validate every combination now, so a bad knob fails before any training.
+        for _, _, _, cfg in self.configs(seed=0):
+            del cfg
+
+    @property
+    def steps_between_checks(self) -> int:
+        """How often the evaluation loss is measured (steps)."""
+        return self.check_every or max(1, self.steps // _CHECKS)
+
+    def size_knob(self, task: str) -> str | None:
+        return tasks.get(task).size_knob
+
+    def configs(self, seed: int) -> list[tuple[str, int | None, str, RunConfig]]:
+        """(task, size, optimizer, config) for every combination at `seed`, in bench order."""
+        out = []
+        for task in self.tasks:
+            knob = self.size_knob(task)
+            sizes: Sequence[int | None] = self.sizes if (knob and self.sizes) else [None]
+            for size in sizes:
+                task_knobs = dict(self.task_hypers.get(task, {}))
+                if size is not None and knob is not None:
+                    task_knobs[knob] = size
+                for opt in self.optimizers:
+                    try:
+                        cfg = RunConfig(
+                            task=task,
+                            optimizer=opt,
+                            seed=seed,
+                            task_hypers=task_knobs,
+                            optimizer_hypers=dict(self.optimizer_hypers.get(opt, {})),
+                            dtype=self.dtype,
+                            eval_every=self.steps_between_checks,
+                        )
+                    except RunConfigError as err:
+                        where = task if err.field.startswith("task") else opt
+                        raise BenchError(f"{where}: {err.detail}") from None
+                    if size is None and knob is not None:
+                        size = cfg.task_hypers[knob]
+                    out.append((task, size, opt, cfg))
+        return out
+
+    def notes(self) -> list[str]:
+        """Remarks to print with the results (e.g. tasks that ignore --sizes)."""
+        out = []
+        if self.sizes:
+            for task in self.tasks:
+                if self.size_knob(task) is None:
+                    out.append(f"{task} has no size knob: sizes ignored (ran at its own size)")
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "tasks": list(self.tasks),
+            "optimizers": list(self.optimizers),
+            "sizes": list(self.sizes),
+            "seeds": self.seeds,
+            "steps": self.steps,
+            "target": self.target,
+            "target_fraction": self.target_fraction,
+            "check_every": self.steps_between_checks,
+            "dtype": self.dtype,
+            "task_hypers": {k: dict(v) for k, v in self.task_hypers.items()},
+            "optimizer_hypers": {k: dict(v) for k, v in self.optimizer_hypers.items()},
+        }
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One run of the benchmark."""
+
+    task: str
+    size_knob: str | None
+    size: int | None
+    optimizer: str
+    seed: int
+    steps: int  # updates done (fewer when it diverged)
+    initial_loss: float  # evaluation loss at step 0
+    final_loss: float | None  # evaluation loss after the last step (None if diverged)
+    final_accuracy: float | None
+    train_loss: float | None  # last mini-batch loss
+    seconds_per_step: float | None
+    diverged_at: int | None
+    eval_steps: tuple[int, ...]  # where the evaluation loss was measured
+    eval_losses: tuple[float, ...]
+
+    def steps_to(self, target: float) -> int | None:
+        """First evaluation step whose loss is <= target (None if never)."""
+        for step, loss in zip(self.eval_steps, self.eval_losses, strict=True):
+            if loss <= target:
+                return step
+        return None
+
+
+@dataclass(frozen=True)
+class BenchGroup:
+    """The seeds of one (task, size, optimizer), summarised."""
+
+    task: str
+    size_knob: str | None
+    size: int | None
+    optimizer: str
+    runs: int
+    diverged: int
+    final_loss_mean: float | None
+    final_loss_std: float | None
+    final_loss_min: float | None
+    final_loss_max: float | None
+    accuracy_mean: float | None
+    target: float
+    reached: int  # runs that reached the target
+    steps_to_target_mean: float | None  # over the runs that reached it
+    steps_to_target_min: int | None
+    steps_to_target_max: int | None
+    seconds_per_step_mean: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    spec: BenchSpec
+    runs: tuple[BenchRun, ...]
+    groups: tuple[BenchGroup, ...]
+    notes: tuple[str, ...]
+    seconds: float  # wall time of the whole benchmark
+
+
+@dataclass(frozen=True)
+class BenchProgress:
+    """Reported while benchmarking: run `index` (1-based) of `total`, at `step` of `steps`."""
+
+    index: int
+    total: int
+    task: str
+    size: int | None
+    optimizer: str
+    seed: int
+    step: int
+    steps: int
+
+
+def _run_one(
+    spec: BenchSpec,
+    task: str,
+    size: int | None,
+    opt: str,
+    cfg: RunConfig,
+    report: Callable[[int], None] | None,
+) -> BenchRun:
+    # Full resolution: the eval series must not fold (steps to target is read from it).
+    run = Run(cfg, history_capacity=None)
+    chunk = spec.steps_between_checks
+    while run.steps_done < spec.steps and run.diverged_at is None:
+        run.step(min(chunk, spec.steps - run.steps_done))
+        if report is not None:
+            report(run.steps_done)
+    h = run.history
+    ev = h.buckets("eval_loss")
+    steps, losses = ev.steps.tolist(), ev.lasts.tolist()
+    final = final_acc = None
+    if run.diverged_at is None:
+        if steps[-1] != run.steps_done:  # the last step was not a checkpoint: evaluate now
+            result = run.task.evaluate(run.params)
+            steps.append(run.steps_done)
+            losses.append(float(result["loss"]))
+            final_acc = result.get("accuracy")
+        else:
+            final_acc = h.last("eval_accuracy")
+        final = losses[-1]
+    return BenchRun(
+        task=task,
+        size_knob=spec.size_knob(task),
+        size=size,
+        optimizer=opt,
+        seed=cfg.seed,
+        steps=run.steps_done,
+        initial_loss=losses[0],
+        final_loss=final,
+        final_accuracy=None if final_acc is None else float(final_acc),
+        train_loss=h.last("loss"),
+        seconds_per_step=run.seconds_per_step,
+        diverged_at=run.diverged_at,
+        eval_steps=tuple(int(s) for s in steps),
+        eval_losses=tuple(float(x) for x in losses),
+    )
+
+
+def _stats(values: list[float]) -> tuple[float | None, float | None, float | None, float | None]:
+    if not values:
+        return None, None, None, None
+    arr = np.array(values, np.float64)
+    std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return float(arr.mean()), std, float(arr.min()), float(arr.max())
+
+
+def summarise(spec: BenchSpec, runs: Sequence[BenchRun]) -> list[BenchGroup]:
+    """Group runs by (task, size, optimizer) and compute the statistics over seeds."""
+    groups: list[BenchGroup] = []
+    keys: list[tuple[str, int | None, str]] = []
+    for r in runs:
+        key = (r.task, r.size, r.optimizer)
+        if key not in keys:
+            keys.append(key)
+    for task, size, opt in keys:
+        mine = [r for r in runs if (r.task, r.size, r.optimizer) == (task, size, opt)]
+        if spec.target is not None:
+            target = spec.target
+        else:
+            # The initial loss depends on the task, its size and the seed, not the optimizer.
+            same = [r for r in runs if (r.task, r.size) == (task, size)]
+            target = spec.target_fraction * float(np.mean([r.initial_loss for r in same]))
+        ok = [r for r in mine if r.diverged_at is None]
+        mean, std, lo, hi = _stats([r.final_loss for r in ok if r.final_loss is not None])
+        accs = [r.final_accuracy for r in ok if r.final_accuracy is not None]
+        hits = [s for s in (r.steps_to(target) for r in mine) if s is not None]
+        times = [r.seconds_per_step for r in mine if r.seconds_per_step is not None]
+        groups.append(
+            BenchGroup(
+                task=task,
+                size_knob=mine[0].size_knob,
+                size=size,
+                optimizer=opt,
+                runs=len(mine),
+                diverged=len(mine) - len(ok),
+                final_loss_mean=mean,
+                final_loss_std=std,
+                final_loss_min=lo,
+                final_loss_max=hi,
+                accuracy_mean=float(np.mean(accs)) if accs else None,
+                target=target,
+                reached=len(hits),
+                steps_to_target_mean=float(np.mean(hits)) if hits else None,
+                steps_to_target_min=min(hits) if hits else None,
+                steps_to_target_max=max(hits) if hits else None,
+                seconds_per_step_mean=float(np.mean(times)) if times else None,
+            )
+        )
+    return groups
+
+
+def run_bench(
+    spec: BenchSpec, progress: Callable[[BenchProgress], None] | None = None
+) -> BenchReport:
+    """Run every (task, size, optimizer, seed) of `spec`, one fresh Run each, in turn.
+
+    `progress` (optional) is called after every chunk of steps."""
+    t0 = time.perf_counter()
+    plan = [(seed, item) for seed in range(spec.seeds) for item in spec.configs(seed)]
+    # Seed-major order interleaves optimizers, so machine noise spreads over all of them;
+    # the report lists them grouped.
+    total = len(plan)
+    runs: list[BenchRun] = []
+    for index, (seed, (task, size, opt, cfg)) in enumerate(plan, start=1):
+        report = None
+        if progress is not None:
+
+            def report(step: int, *, _i=index, _t=task, _s=size, _o=opt, _seed=seed) -> None:
+                progress(BenchProgress(_i, total, _t, _s, _o, _seed, step, spec.steps))
+
+            report(0)
+        runs.append(_run_one(spec, task, size, opt, cfg, report))
+    order = {(t, s, o): i for i, (t, s, o, _) in enumerate(spec.configs(0))}
+    runs.sort(key=lambda r: (order[(r.task, r.size, r.optimizer)], r.seed))
+    return BenchReport(
+        spec=spec,
+        runs=tuple(runs),
+        groups=tuple(summarise(spec, runs)),
+        notes=tuple(spec.notes()),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+# -- output -------------------------------------------------------------------------------
+
+
+def format_report(report: BenchReport) -> str:
+    """The results table (one row per task, size and optimizer) with notes."""
+    spec = report.spec
+    has_size = any(g.size is not None for g in report.groups)
+    has_acc = any(g.accuracy_mean is not None for g in report.groups)
+    headers = ["task"] + (["size"] if has_size else []) + ["optimizer", "final loss (mean ± sd)"]
+    if has_acc:
+        headers.append("accuracy")
+    headers += ["target", "steps to target", "time/step", "diverged"]
+    rows = []
+    for g in report.groups:
+        row = [g.task]
+        if has_size:
+            row.append("-" if g.size is None else f"{g.size_knob}={g.size}")
+        row.append(g.optimizer)
+        if g.final_loss_mean is None:
+            row.append("-")
+        else:
+            row.append(
+                f"{format_number(g.final_loss_mean, 4)} ± {format_number(g.final_loss_std, 2)}"
+            )
+        if has_acc:
+            row.append("-" if g.accuracy_mean is None else f"{100 * g.accuracy_mean:.1f}%")
+        row.append(format_number(g.target, 4))
+        if g.reached:
+            row.append(f"{g.steps_to_target_mean:.0f} ({g.reached}/{g.runs})")
+        else:
+            row.append(f"never (0/{g.runs})")
+        row.append(format_seconds(g.seconds_per_step_mean))
+        row.append(f"{g.diverged}/{g.runs}" if g.diverged else "-")
+        rows.append(row)
+    left = 3 if has_size else 2
+    lines = [format_table(headers, rows, left=left)]
+    check = spec.steps_between_checks
+    target = (
+        f"target: loss {spec.target:g}"
+        if spec.target is not None
+        else f"target: {spec.target_fraction:g} x the initial loss"
+    )
+    seeds = "seed 0" if spec.seeds == 1 else f"seeds 0-{spec.seeds - 1}"
+    every = "step" if check == 1 else f"{check} steps"
+    lines.append(
+        f"\n{spec.steps} steps, {seeds}. Loss: evaluation loss (held-out data where the task "
+        f"has it),\nchecked every {every}; {target}. Time/step excludes evaluation. "
+        f"Took {report.seconds:.1f} s."
+    )
+    lines += [f"note: {n}" for n in report.notes]
+    return "\n".join(lines)
+
+
+_GROUP_COLUMNS = tuple(BenchGroup.__dataclass_fields__)
+
+
+def write_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
+    """Write the results: .csv (one row per group, the summary statistics) or .json (the
+    spec, the groups and every run, including its evaluation curve)."""
+    fmt = export_format(path)
+    if fmt == "json":
+        doc = {
+            "format": "optplay-bench",
+            "version": 1,
+            "spec": report.spec.as_dict(),
+            "seconds": report.seconds,
+            "notes": list(report.notes),
+            "groups": [g.as_dict() for g in report.groups],
+            "runs": [
+                {
+                    **{k: getattr(r, k) for k in r.__dataclass_fields__},
+                    "eval_steps": list(r.eval_steps),
+                    "eval_losses": list(r.eval_losses),
+                }
+                for r in report.runs
+            ],
+        }
+        write_text_atomic(Path(path), json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        return
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(_GROUP_COLUMNS)
+    for g in report.groups:
+        writer.writerow(
+            [
+                "" if v is None else repr(v) if isinstance(v, float) else v
+                for v in (getattr(g, k) for k in _GROUP_COLUMNS)
+            ]
+        )
+    write_text_atomic(Path(path), buf.getvalue())
+
+
+# -- spec files ---------------------------------------------------------------------------
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if pattern.match(raw):
+            return number
+    return None
+
+
+def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
+    """Parse a bench spec file::
+
+        name = "optimizer benchmark"      # optional
+        [bench]
+        tasks = ["blobs-mlp"]
+        optimizers = ["sgd", "momentum", "adam"]
+        sizes = [10, 50, 100]             # optional: values of each task's size knob
+        seeds = 3                         # seeds 0 .. seeds-1
+        steps = 1000
+        target_fraction = 0.1             # or: target = 0.25 (an absolute loss)
+        check_every = 10                  # optional; default steps // 100
+        dtype = "float64"
+
+        [bench.optimizer_hypers.sgd]      # optional, per optimizer
+        lr = 0.01
+        [bench.task_hypers.blobs-mlp]     # optional, per task
+        hidden = 64
+
+    Errors are ConfigError naming the file and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(source, str(err)) from None
+    unknown = [k for k in data if k not in ("name", "bench")]
+    if unknown:
+        line = _line_of(text, unknown[0])
+        raise ConfigError(
+            source,
+            f"unknown key {unknown[0]!r} in a bench file (expected: name, [bench])"
+            + (f" (line {line})" if line else ""),
+            line,
+            unknown[0],
+        )
+    if "bench" not in data or not isinstance(data["bench"], dict):
+        raise ConfigError(source, "missing the [bench] table", None, "bench")
+    bench = data["bench"]
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(source, f"name must be a string, got {name!r}", _line_of(text, "name"))
+    unknown = [k for k in bench if k not in BENCH_KEYS]
+    if unknown:
+        line = _line_of(text, unknown[0])
+        raise ConfigError(
+            source,
+            f"[bench] unknown key {unknown[0]!r} (expected one of: {', '.join(BENCH_KEYS)})"
+            + (f" (line {line})" if line else ""),
+            line,
+            unknown[0],
+        )
+    kwargs = dict(bench)
+    for key in ("tasks", "optimizers", "sizes"):
+        if key in kwargs and isinstance(kwargs[key], list):
+            kwargs[key] = tuple(kwargs[key])
+    try:
+        return BenchSpec(name=name, **kwargs)
+    except BenchError as err:
+        key = str(err).split(" ", 1)[0].rstrip(":")
+        line = _line_of(text, key) if key in BENCH_KEYS else None
+        raise ConfigError(
+            source, f"[bench] {err}" + (f" (line {line})" if line else ""), line, key
+        ) from None
+
+
+def load_spec(path: str | os.PathLike[str]) -> BenchSpec:
+    source = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(source, f"cannot read the file: {err}") from None
+    return loads_spec(text, source)
+
+
+def is_bench_text(text: str) -> bool:
+    """Whether TOML text is a bench spec (has a [bench] table) rather than an experiment."""
+    try:
+        return isinstance(tomllib.loads(text).get("bench"), dict)
+    except tomllib.TOMLDecodeError:
+        return False

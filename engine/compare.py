@@ -1,0 +1,673 @@
+"""Compare optimizers: races run in lockstep, pinned overlays and the results table.
+
+A `Race` trains 2 to 6 runs that share the task, its knobs, the seed, the dtype and
+eval_every, so every racer starts from the same parameters and sees the same batches in the
+same order; only the optimizer, its knobs and the schedule differ. The racers advance
+together: `step(n)` gives each of them n updates, and `stream()` (the app's live view) steps
+all of them in lockstep chunks on a worker thread, with pause / resume / cancel / speed like
+`Run.stream`. A racer that diverges stops; the others go on.
+
+Pinning keeps a run on the charts as a named, frozen overlay: `pin(run, name)` returns an
+`Overlay` (a Race keeps its own in `race.overlays`, added with `race.pin`). The pinned Run
+object is the overlay: the app must not step or reset it afterwards, and creates a fresh
+`Run(config)` for its live slot (a RunConfig is immutable, so that is cheap). Charts draw
+`race.lanes`: the racers first, then the overlays, each with a unique name for the legend.
+
+The results table (`results(lanes, target_loss)`, `Race.results`) has per lane: final loss
+(the last training batch loss), best loss, steps to reach the target (the first step whose
+training loss is <= the target; None if never), wall time per update (evaluation excluded),
+and divergence. Values come from the runs' histories: exact while a history is at full
+resolution (the first 4096 steps by default, or `history_capacity=None`); after that the best
+loss is still exact (buckets keep minima) and steps-to-target and the best loss's step are the
+end of the first bucket that qualified, at most one bucket width late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.config import MAX_RACE, MIN_RACE, SHARED_FIELDS, Experiment, RaceEntry
+from engine.run import Progress, Run, RunConfig
+
+_CHUNK_SECONDS = 1 / 30  # target duration of one lockstep chunk (all racers together)
+_MAX_CHUNK = 1_000_000
+
+RACE_STATES = ("ready", "running", "paused", "finished")
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A pinned run: a name for the legend and the (no longer stepped) Run it shows."""
+
+    name: str
+    run: Run
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One curve on the shared charts: a racer (`pinned` False) or an overlay."""
+
+    name: str
+    run: Run
+    pinned: bool = False
+
+
+def pin(run: Run, name: str | None = None) -> Overlay:
+    """Keep `run` as a named overlay. Its stream must not be running (pause or cancel it
+    first); afterwards, don't step or reset it: start a new Run for further training."""
+    if not isinstance(run, Run):
+        raise TypeError(f"pin needs a Run, got {type(run).__name__}")
+    if run.state == "running":
+        raise ValueError("pause or cancel the run before pinning it")
+    if name is None:
+        name = run.config.optimizer
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"an overlay needs a non-empty name, got {name!r}")
+    return Overlay(name.strip(), run)
+
+
+@dataclass(frozen=True)
+class RaceProgress:
+    """A snapshot of a race, as `Race.stream()` yields it. `lanes[i]` is racer i's Progress
+    (its state is "diverged" once it diverged, otherwise the race's state); `step` is the
+    number of lockstep steps done."""
+
+    step: int
+    state: str
+    names: tuple[str, ...]
+    lanes: tuple[Progress, ...]
+    steps_per_second: float = 0.0
+    max_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """One row of the comparison table."""
+
+    name: str
+    task: str
+    optimizer: str
+    schedule: str
+    steps: int  # updates done
+    final_loss: float | None  # training (batch) loss of the last update
+    best_loss: float | None
+    best_step: int | None
+    steps_to_target: int | None  # first step with loss <= target (None: never / no target)
+    seconds_per_step: float | None  # wall time per update, evaluation excluded
+    diverged_at: int | None
+    eval_loss: float | None  # the newest evaluation after step 0 (held-out / full-data loss)
+    eval_accuracy: float | None
+    eval_step: int | None  # the step of that evaluation (None: none since the start)
+    pinned: bool = False
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_at is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "diverged": self.diverged}
+
+
+def _as_lanes(items: Iterable[Any]) -> list[Lane]:
+    lanes = []
+    for item in items:
+        if isinstance(item, Lane):
+            lanes.append(item)
+        elif isinstance(item, Overlay):
+            lanes.append(Lane(item.name, item.run, pinned=True))
+        elif isinstance(item, Run):
+            lanes.append(Lane(item.config.optimizer, item))
+        else:
+            name, run = item
+            lanes.append(Lane(str(name), run))
+    return lanes
+
+
+def result_of(lane: Lane, target_loss: float | None = None) -> Result:
+    """The table row of one lane (see the module docstring for exactness)."""
+    run, h = lane.run, lane.run.history
+    best = best_step = to_target = None
+    if len(h):
+        b = h.buckets("loss")
+        i = int(np.argmin(b.mins))  # the first bucket holding the minimum
+        best, best_step = float(b.mins[i]), int(b.steps[i])
+        if target_loss is not None:
+            to_target = h.first_at_most("loss", float(target_loss))
+    m = run.metrics()
+    eval_step = h.last_step("eval_loss")
+    if not eval_step:  # only the step-0 evaluation: not an outcome of training
+        eval_step = None
+        m["eval_loss"] = m["eval_accuracy"] = None
+    cfg = run.config
+    return Result(
+        name=lane.name,
+        task=cfg.task,
+        optimizer=cfg.optimizer,
+        schedule=cfg.schedule,
+        steps=run.steps_done,
+        final_loss=h.last("loss"),
+        best_loss=best,
+        best_step=best_step,
+        steps_to_target=to_target,
+        seconds_per_step=run.seconds_per_step,
+        diverged_at=run.diverged_at,
+        eval_loss=m["eval_loss"],
+        eval_accuracy=m["eval_accuracy"],
+        eval_step=eval_step,
+        pinned=lane.pinned,
+    )
+
+
+def results(lanes: Iterable[Any], target_loss: float | None = None) -> list[Result]:
+    """Table rows for any lanes: Lanes, Overlays, Runs or (name, Run) pairs."""
+    return [result_of(lane, target_loss) for lane in _as_lanes(lanes)]
+
+
+# -- text tables (shared with the bench) ----------------------------------------------------
+
+
+def format_number(x: float | None, digits: int = 6) -> str:
+    """A compact number for tables: 6 significant digits, '-' for None."""
+    if x is None:
+        return "-"
+    if isinstance(x, float) and math.isnan(x):
+        return "nan"
+    return f"{x:.{digits}g}"
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A duration with a readable unit (ASCII: 'us' for microseconds)."""
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    """An aligned plain-text table: the first `left` columns left-aligned, the rest right."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def format_results(rows: Sequence[Result], target_loss: float | None = None) -> str:
+    """The comparison table as text (what the CLI prints; the app may draw its own)."""
+    target = "steps to target" if target_loss is None else f"steps to {target_loss:.4g}"
+    headers = ["run", "steps", "final loss", "best loss", target, "time/step", "diverged"]
+    has_eval = any(r.eval_loss is not None for r in rows)
+    has_acc = any(r.eval_accuracy is not None for r in rows)
+    if has_eval:
+        headers.insert(4, "eval loss")
+    if has_acc:
+        headers.insert(5, "eval acc")
+    body = []
+    for r in rows:
+        cells = [
+            r.name + (" (pinned)" if r.pinned else ""),
+            str(r.steps),
+            format_number(r.final_loss),
+            format_number(r.best_loss),
+            "never"
+            if target_loss is not None and r.steps_to_target is None
+            else (str(r.steps_to_target) if r.steps_to_target is not None else "-"),
+            format_seconds(r.seconds_per_step),
+            f"at step {r.diverged_at}" if r.diverged else "no",
+        ]
+        if has_eval:
+            cells.insert(4, format_number(r.eval_loss))
+        if has_acc:
+            acc = r.eval_accuracy
+            cells.insert(5, "-" if acc is None else f"{100 * acc:.1f}%")
+        body.append(cells)
+    return format_table(headers, body)
+
+
+# -- races ----------------------------------------------------------------------------------
+
+
+def _default_names(configs: Sequence[RunConfig], given: Sequence[str | None]) -> list[str]:
+    """Legend names: the given ones, else the optimizer (plus the schedule when the same
+    optimizer races itself), made unique with " #2", " #3"..."""
+    names: list[str] = []
+    for cfg, name in zip(configs, given, strict=True):
+        if name is None:
+            same = [c for c in configs if c.optimizer == cfg.optimizer]
+            name = cfg.optimizer
+            if len(same) > 1 and len({c.schedule for c in same}) > 1:
+                name = f"{cfg.optimizer} {cfg.schedule}"
+        names.append(name)
+    out: list[str] = []
+    for name in names:
+        unique, k = name, 1
+        while unique in out:
+            k += 1
+            unique = f"{name} #{k}"
+        out.append(unique)
+    return out
+
+
+class Race:
+    """2 to 6 runs on the same task, seed, dtype and data order, stepped in lockstep.
+
+    Build it from RunConfigs (or `RaceEntry(config, name)` / (config, name) pairs), from an
+    experiment file (`Race.from_experiment`) or from a base config and the racers' optimizers
+    (`Race.of`). States: "ready", "running" (a stream is stepping), "paused", "finished" (a
+    stream reached max_steps, or every racer diverged)."""
+
+    def __init__(
+        self,
+        entries: Sequence[RunConfig | RaceEntry | tuple[RunConfig, str | None]],
+        *,
+        history_capacity: int | None = 4096,
+    ) -> None:
+        pairs: list[tuple[RunConfig, str | None]] = []
+        for e in entries:
+            if isinstance(e, RunConfig):
+                pairs.append((e, None))
+            else:
+                cfg, name = e
+                pairs.append((cfg, name))
+        if not MIN_RACE <= len(pairs) <= MAX_RACE:
+            raise ValueError(f"a race needs {MIN_RACE} to {MAX_RACE} runs, got {len(pairs)}")
+        first = pairs[0][0]
+        for i, (cfg, name) in enumerate(pairs, start=1):
+            if not isinstance(cfg, RunConfig):
+                raise TypeError(f"race entry {i}: expected a RunConfig, got {type(cfg).__name__}")
+            for f in SHARED_FIELDS:
+                if getattr(cfg, f) != getattr(first, f):
+                    raise ValueError(
+                        f"race entry {i}: {f} differs from entry 1's (racers share the task, "
+                        "its knobs, the seed, dtype and eval_every)"
+                    )
+            if name is not None and (not isinstance(name, str) or not name.strip()):
+                raise ValueError(f"race entry {i}: a name must be a non-empty string")
+        given = [None if n is None else n.strip() for _, n in pairs]
+        dupes = [n for n in given if n is not None and given.count(n) > 1]
+        if dupes:
+            raise ValueError(f"race entry name {dupes[0]!r} is used twice")
+        self._given_names = given
+        self.names: list[str] = _default_names([c for c, _ in pairs], given)
+        self.runs: list[Run] = [Run(cfg, history_capacity=history_capacity) for cfg, _ in pairs]
+        self.overlays: list[Overlay] = []
+        self._lock = threading.Lock()  # one lockstep chunk at a time (stream worker or step())
+        self._state = "ready"
+        self._step = 0
+        self._pause_requested = False
+        self._cancel_requested = False
+        self._streaming = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake_event: asyncio.Event | None = None
+        self._speed: float | None = None
+        self._speed_version = 0
+        self._rate_window: deque[tuple[float, int]] = deque()
+
+    # -- construction helpers ----------------------------------------------------------------
+
+    @classmethod
+    def from_experiment(cls, experiment: Experiment, history_capacity: int | None = 4096) -> Race:
+        """The race of an experiment with [[race]] entries."""
+        if not experiment.race:
+            raise ValueError("this experiment is a single run, not a race")
+        return cls(list(experiment.race), history_capacity=history_capacity)
+
+    @classmethod
+    def of(
+        cls,
+        base: RunConfig,
+        racers: Sequence[str | Mapping[str, Any]],
+        history_capacity: int | None = 4096,
+    ) -> Race:
+        """Racers on `base`'s task, seed and data: each racer is an optimizer name (its default
+        knobs, base's schedule) or a mapping of RunConfig changes (optimizer, optimizer_hypers,
+        schedule, schedule_hypers) plus an optional "name"."""
+        entries: list[tuple[RunConfig, str | None]] = []
+        for i, racer in enumerate(racers, start=1):
+            if isinstance(racer, str):
+                changes: dict[str, Any] = {"optimizer": racer, "optimizer_hypers": {}}
+                name = None
+            else:
+                changes = dict(racer)
+                name = changes.pop("name", None)
+                shared = [k for k in changes if k in SHARED_FIELDS]
+                if shared:
+                    raise ValueError(
+                        f"racer {i}: {shared[0]} is shared by the whole race (set it on the base)"
+                    )
+                if "optimizer" in changes and "optimizer_hypers" not in changes:
+                    changes["optimizer_hypers"] = {}
+                if "schedule" in changes and "schedule_hypers" not in changes:
+                    changes["schedule_hypers"] = {}
+            entries.append((base.replace(**changes), name))
+        return cls(entries, history_capacity=history_capacity)
+
+    def experiment(self, steps: int | None = None, name: str | None = None) -> Experiment:
+        """The race as an experiment (for `engine.config.save`)."""
+        entries = [
+            RaceEntry(run.config, given)
+            for run, given in zip(self.runs, self._given_names, strict=True)
+        ]
+        return Experiment.of_race(entries, steps=steps, name=name)
+
+    # -- what the charts show ----------------------------------------------------------------
+
+    @property
+    def lanes(self) -> list[Lane]:
+        """Racers (in entry order) then overlays: what the shared charts and legend show."""
+        return [Lane(n, r) for n, r in zip(self.names, self.runs, strict=True)] + [
+            Lane(o.name, o.run, pinned=True) for o in self.overlays
+        ]
+
+    def pin(self, run: Run, name: str | None = None) -> Overlay:
+        """Add `run` as an overlay (see `pin`); its name must be new on the charts."""
+        overlay = pin(run, name)
+        if overlay.name in {lane.name for lane in self.lanes}:
+            raise ValueError(f"the name {overlay.name!r} is already on the charts")
+        if any(o.run is run for o in self.overlays) or any(r is run for r in self.runs):
+            raise ValueError("this run is already on the charts")
+        self.overlays.append(overlay)
+        return overlay
+
+    def unpin(self, name: str) -> None:
+        """Remove the overlay called `name`."""
+        for i, o in enumerate(self.overlays):
+            if o.name == name:
+                del self.overlays[i]
+                return
+        raise ValueError(f"no overlay named {name!r}")
+
+    def run(self, name_or_index: str | int) -> Run:
+        """A racer by name or position."""
+        if isinstance(name_or_index, int):
+            return self.runs[name_or_index]
+        try:
+            return self.runs[self.names.index(name_or_index)]
+        except ValueError:
+            raise ValueError(
+                f"no racer named {name_or_index!r} (racers: {', '.join(self.names)})"
+            ) from None
+
+    # -- results -------------------------------------------------------------------------------
+
+    def results(
+        self, target_loss: float | None = None, include_overlays: bool = False
+    ) -> list[Result]:
+        """The comparison table: one Result per racer (and per overlay if asked)."""
+        lanes = self.lanes if include_overlays else self.lanes[: len(self.runs)]
+        return results(lanes, target_loss)
+
+    def default_target(self) -> float | None:
+        """A target every surviving racer reached: the highest best-loss among the racers
+        that did not diverge (None before any step, or if all diverged). With it, steps to
+        target ranks the racers by how fast they got to the loser's best."""
+        bests = [r.best_loss for r in self.results() if not r.diverged and r.best_loss is not None]
+        return max(bests) if bests else None
+
+    # -- synchronous stepping ------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def steps_done(self) -> int:
+        """Lockstep steps done (every racer that has not diverged is at this step)."""
+        return self._step
+
+    @property
+    def all_diverged(self) -> bool:
+        return all(r.diverged_at is not None for r in self.runs)
+
+    def _advance(self, n: int) -> None:
+        # Each racer does its n updates (a diverged one does nothing); same n for all keeps
+        # them in lockstep.
+        with self._lock:
+            for run in self.runs:
+                if run.diverged_at is None:
+                    run.step(n)
+            self._step += n
+
+    def step(self, n: int = 1) -> list[dict[str, Any]]:
+        """Give every racer `n` updates now (blocking); returns each racer's metrics."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        self._advance(n)
+        if self._state == "finished":
+            self._state = "ready"
+        self._notify()
+        return [run.metrics() for run in self.runs]
+
+    def reset(self) -> None:
+        """Every racer back to step 0 (same start, same data order); overlays stay."""
+        if self._streaming:
+            self._cancel_requested = True
+        self._pause_requested = False
+        with self._lock:
+            for run in self.runs:
+                run.reset()
+            self._step = 0
+        self._state = "ready"
+        self._rate_window.clear()
+        self._notify()
+
+    def set_hypers(
+        self,
+        racer: str | int,
+        optimizer: Mapping[str, Any] | None = None,
+        schedule: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change one racer's optimizer / schedule knobs (see `Run.set_hypers`)."""
+        self.run(racer).set_hypers(optimizer=optimizer, schedule=schedule)
+
+    # -- asynchronous stepping -----------------------------------------------------------------
+
+    @property
+    def steps_per_second(self) -> float | None:
+        return self._speed
+
+    @steps_per_second.setter
+    def steps_per_second(self, value: float | None) -> None:
+        self.set_speed(value)
+
+    def set_speed(self, steps_per_second: float | None) -> None:
+        """Limit the lockstep rate (every racer does this many steps per second); None = as
+        fast as possible. Takes effect at once, also mid-stream."""
+        if steps_per_second is not None:
+            ok = isinstance(steps_per_second, int | float) and not isinstance(
+                steps_per_second, bool
+            )
+            if not ok or not (math.isfinite(steps_per_second) and steps_per_second > 0):
+                raise ValueError(
+                    f"steps_per_second must be a number in (0, inf) or None, "
+                    f"got {steps_per_second!r}"
+                )
+            steps_per_second = float(steps_per_second)
+        self._speed = steps_per_second
+        self._speed_version += 1
+        self._notify()
+
+    def pause(self) -> None:
+        """Pause every racer after the chunk in progress (at most ~1/30 s of steps)."""
+        self._pause_requested = True
+        self._state = "paused"
+        self._notify()
+
+    def resume(self) -> None:
+        if not self._pause_requested:
+            return
+        self._pause_requested = False
+        if self._state == "paused":
+            self._state = "running" if self._streaming else "ready"
+        self._notify()
+
+    def cancel(self) -> None:
+        """End the active stream after the chunk in progress."""
+        if not self._streaming:
+            return
+        self._cancel_requested = True
+        self._notify()
+
+    def _notify(self) -> None:
+        loop, event = self._loop, self._wake_event
+        if loop is not None and event is not None:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # loop closed
+                pass
+
+    def _measured_rate(self) -> float:
+        w = self._rate_window
+        if len(w) < 2 or self._state != "running":
+            return 0.0
+        (t0, s0), (t1, s1) = w[0], w[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def _mark_rate(self) -> None:
+        now = time.perf_counter()
+        w = self._rate_window
+        w.append((now, self._step))
+        while len(w) > 2 and now - w[1][0] >= 1.0:
+            w.popleft()
+
+    def progress(self, max_steps: int | None = None) -> RaceProgress:
+        """A snapshot of the race now."""
+        lanes = []
+        for run in self.runs:
+            p = run.progress(max_steps)
+            state = "diverged" if run.diverged_at is not None else self._state
+            lanes.append(dataclasses.replace(p, state=state, steps_per_second=0.0))
+        return RaceProgress(
+            step=self._step,
+            state=self._state,
+            names=tuple(self.names),
+            lanes=tuple(lanes),
+            steps_per_second=self._measured_rate(),
+            max_steps=max_steps,
+        )
+
+    async def stream(
+        self, max_steps: int | None = None, steps_per_second: float | None = None
+    ) -> AsyncIterator[RaceProgress]:
+        """Step all racers in lockstep chunks on a worker thread, yielding a RaceProgress
+        after each chunk (chunks take about 1/30 s for all racers together).
+
+        `max_steps` ends the race ("finished") when the lockstep count reaches it (None =
+        until cancelled or every racer diverged). `steps_per_second` limits the rate
+        (changeable with `set_speed`). pause() yields one "paused" snapshot and waits (single
+        steps with `step(1)` while paused are reported); resume() continues; cancel() ends
+        the iterator after the chunk in progress. The numbers are those of `step(n)` whatever
+        the chunking."""
+        if max_steps is not None and (
+            isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0
+        ):
+            raise ValueError(f"max_steps must be an integer >= 0 or None, got {max_steps!r}")
+        if self._streaming:
+            raise RuntimeError("this race is already streaming")
+        self.set_speed(steps_per_second)
+        self._loop = asyncio.get_running_loop()
+        self._wake_event = wake = asyncio.Event()
+        self._streaming = True
+        self._cancel_requested = False
+        self._rate_window.clear()
+        sec_per_step: float | None = None
+        anchor: tuple[float, int, int] | None = None
+        reported_paused_at: int | None = None
+        try:
+            while True:
+                wake.clear()
+                if self._cancel_requested:
+                    break
+                done_racing = self.all_diverged or (
+                    max_steps is not None and self._step >= max_steps
+                )
+                if done_racing:
+                    self._state = "finished"
+                    yield self.progress(max_steps)
+                    break
+                if self._pause_requested:
+                    self._state = "paused"
+                    anchor = None
+                    self._rate_window.clear()
+                    if reported_paused_at != self._step:
+                        reported_paused_at = self._step
+                        yield self.progress(max_steps)
+                        continue
+                    await wake.wait()
+                    continue
+                reported_paused_at = None
+                self._state = "running"
+
+                speed = self._speed
+                if speed is None:
+                    anchor = None
+                    n = 1 if sec_per_step is None else int(_CHUNK_SECONDS / sec_per_step)
+                else:
+                    now = time.perf_counter()
+                    if anchor is None or anchor[2] != self._speed_version:
+                        anchor = (now, self._step, self._speed_version)
+                    due = anchor[0] + (self._step - anchor[1]) / speed
+                    if due - now > 1e-4:
+                        try:
+                            await asyncio.wait_for(wake.wait(), due - now)
+                        except TimeoutError:
+                            pass
+                        continue
+                    if now - due > 0.25:  # can't keep up: don't burst to catch up
+                        anchor = (now, self._step, self._speed_version)
+                    n = max(1, int(speed * _CHUNK_SECONDS))
+                    if sec_per_step is not None:
+                        n = min(n, int(_CHUNK_SECONDS / sec_per_step))
+                n = max(1, min(n, _MAX_CHUNK))
+                if max_steps is not None:
+                    n = min(n, max_steps - self._step)
+
+                if not self._rate_window:
+                    self._mark_rate()
+                t0 = time.perf_counter()
+                await asyncio.to_thread(self._advance, n)
+                per = (time.perf_counter() - t0) / n
+                sec_per_step = per if sec_per_step is None else 0.5 * sec_per_step + 0.5 * per
+                self._mark_rate()
+
+                if self.all_diverged or (max_steps is not None and self._step >= max_steps):
+                    self._state = "finished"
+                elif self._cancel_requested:
+                    self._state = "ready"
+                elif self._pause_requested:
+                    self._state = "paused"
+                    reported_paused_at = self._step
+                yield self.progress(max_steps)
+                if self._state == "finished":
+                    break
+        finally:
+            self._streaming = False
+            self._wake_event = None
+            self._loop = None
+            if self._state == "running":
+                self._state = "ready"
+            elif self._state == "paused" and self._cancel_requested:
+                self._state = "ready"
+                self._pause_requested = False
+            self._cancel_requested = False

@@ -1,0 +1,70 @@
+"""Presets: the tutorials' scenarios as experiment files shipped with the package.
+
+    from engine import presets
+    presets.names()                 # ["benchmark", "digits-adam", "linreg-optimizers", ...]
+    presets.kind("schedules")       # "race" ("run", "race" or "bench")
+    presets.load("schedules")       # an engine.config.Experiment (or a bench.BenchSpec)
+    presets.text("schedules")       # the TOML text (e.g. to save a copy and edit it)
+
+Each preset is `engine/presets/<name>.toml`, read with importlib.resources so it works from a
+wheel or a zip. Run and race presets are experiment files (engine.config); the benchmark is a
+bench spec (engine.bench, a [bench] table).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+_SUFFIX = ".toml"
+
+
+def _files() -> Any:
+    return resources.files(__name__)
+
+
+def names() -> list[str]:
+    """Every shipped preset, sorted."""
+    return sorted(
+        entry.name[: -len(_SUFFIX)]
+        for entry in _files().iterdir()
+        if entry.name.endswith(_SUFFIX) and not entry.name.startswith(".")
+    )
+
+
+def text(name: str) -> str:
+    """The TOML text of preset `name`; ValueError naming the known presets otherwise."""
+    if name not in names():
+        raise ValueError(f"unknown preset {name!r} (expected one of: {', '.join(names())})")
+    return _files().joinpath(name + _SUFFIX).read_text(encoding="utf-8")
+
+
+def source(name: str) -> str:
+    """How a preset is named in error messages."""
+    return f"preset {name}"
+
+
+def load(name: str) -> Any:
+    """The preset as an `Experiment` (run or race) or a `BenchSpec` (benchmark)."""
+    from engine import bench, config
+
+    body = text(name)
+    if bench.is_bench_text(body):
+        return bench.loads_spec(body, source(name))
+    return config.loads(body, source(name))
+
+
+def kind(name: str) -> str:
+    """ "run" (one run), "race" (several optimizers) or "bench" (a benchmark spec)."""
+    from engine.bench import BenchSpec
+
+    loaded = load(name)
+    if isinstance(loaded, BenchSpec):
+        return "bench"
+    return "race" if loaded.race else "run"
+
+
+def title(name: str) -> str:
+    """The preset's `name` field (a one-line title), or its file name."""
+    loaded = load(name)
+    return loaded.name or name

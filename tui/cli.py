@@ -1,0 +1,770 @@
+"""The headless commands of `optplay`: `run`, `bench` and `list`.
+
+    optplay run --task T --optimizer O [--schedule S] [--set NAME=VALUE ...] [--steps N]
+                [--seed K] [--config exp.toml | --preset NAME] [--out h.csv|h.json ...]
+    optplay bench [--tasks ...] [--optimizers ...] [--sizes ...] [--steps N] [--seeds K]
+                  [--target LOSS | --target-fraction F] [--out b.csv|b.json] [--preset NAME]
+    optplay list [optimizers|schedules|tasks|presets] [--presets]
+
+`add_commands(subparsers)` adds the three subcommands to an argparse subparsers object (the
+`optplay` parser in tui/__main__.py); each sets `handler` (args -> exit status). `main(argv)`
+builds a parser with just these commands (for tests).
+
+Exit status: 0 success; 1 the run diverged; 2 bad arguments or a bad experiment file (the
+message names the field or knob); 130 interrupted (Ctrl+C; what was trained is still
+summarised and written).
+
+`--set NAME=VALUE` picks the task's, optimizer's or schedule's knob called NAME; when several
+have one (e.g. `period`), write `task.period=...`, `optimizer.period=...` or
+`schedule.period=...`. Values are checked by the knob's spec ("beta1 must be a number in
+[0, 1), got '1.5'"). This module imports no UI library: the headless commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+PROG = "optplay"
+DEFAULT_RUN_STEPS = 1000
+GROUPS = ("task", "optimizer", "schedule")
+_PROGRESS_INTERVAL = 0.1  # seconds between progress-bar redraws (10 Hz)
+_CHUNK_SECONDS = 0.05  # headless stepping chunk: short enough to react to Ctrl+C at once
+
+
+class UsageError(Exception):
+    """A bad argument or file: printed as `optplay CMD: error: ...`, exit status 2."""
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _add_source_args(parser: argparse.ArgumentParser, what: str) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="FILE", help=f"start from this {what} file (TOML)")
+    source.add_argument(
+        "--preset", metavar="NAME", help="start from a shipped preset (see `optplay list presets`)"
+    )
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add `run`, `bench` and `list` to an argparse subparsers object. Each subcommand sets
+    `handler` (a function args -> exit status) and `command_name`."""
+    run = subparsers.add_parser(
+        "run",
+        help="train one run without the UI and write its history",
+        description="Train one run headless: a progress bar on a terminal (none when piped), "
+        "a summary at the end, the history written with --out. Exit status 0 on success, "
+        "1 if the run diverged, 2 for bad arguments or a bad experiment file.",
+    )
+    _add_source_args(run, "experiment")
+    run.add_argument("--task", metavar="T", help="task name (see `optplay list tasks`)")
+    run.add_argument("--optimizer", metavar="O", help="optimizer name")
+    run.add_argument("--schedule", metavar="S", help="learning-rate schedule (default constant)")
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a knob, e.g. lr=0.01 or task.batch_size=64 (repeatable)",
+    )
+    run.add_argument(
+        "--steps", type=_positive_int, metavar="N", help=f"updates (default {DEFAULT_RUN_STEPS})"
+    )
+    run.add_argument("--seed", type=_nonneg_int, metavar="K", help="seed (init and data order)")
+    run.add_argument("--dtype", choices=("float64", "float32"), help="computation dtype")
+    run.add_argument(
+        "--eval-every", type=_nonneg_int, metavar="N", help="evaluate every N steps (0 = never)"
+    )
+    run.add_argument(
+        "--entry",
+        metavar="NAME|K",
+        help="for a race file or preset: which racer to run (name or 1-based index; default 1)",
+    )
+    run.add_argument(
+        "--out",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="write the history, one row per step: .csv or .json (repeatable)",
+    )
+    run.add_argument(
+        "--save", metavar="FILE", help="write the resolved experiment (TOML) before training"
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=cmd_run, command_name="run")
+
+    bench = subparsers.add_parser(
+        "bench",
+        help="benchmark optimizers across tasks, sizes and seeds",
+        description="A fresh run per (task, size, optimizer, seed); prints the mean and "
+        "spread of the final loss, steps to reach a target loss and time per step.",
+    )
+    _add_source_args(bench, "bench spec")
+    bench.add_argument("--tasks", nargs="+", metavar="T", help="tasks (default digits-mlp)")
+    bench.add_argument(
+        "--optimizers",
+        nargs="+",
+        metavar="O",
+        help="optimizers (default sgd momentum adam adamw nadam)",
+    )
+    bench.add_argument(
+        "--sizes", nargs="+", metavar="N", help="values of each task's size knob (e.g. hidden)"
+    )
+    bench.add_argument("--steps", type=_positive_int, metavar="N", help="updates per run")
+    bench.add_argument("--seeds", type=_positive_int, metavar="K", help="seeds 0..K-1 (default 3)")
+    target = bench.add_mutually_exclusive_group()
+    target.add_argument("--target", type=_number, metavar="LOSS", help="target loss")
+    target.add_argument(
+        "--target-fraction",
+        type=_number,
+        metavar="F",
+        help="target = F x the initial loss (default 0.1)",
+    )
+    bench.add_argument(
+        "--check-every", type=_positive_int, metavar="N", help="evaluate every N steps"
+    )
+    bench.add_argument("--dtype", choices=("float64", "float32"), help="computation dtype")
+    bench.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a knob for every optimizer/task that has it (lr=0.01), or for one "
+        "(sgd.lr=0.05, digits-mlp.batch_size=64) (repeatable)",
+    )
+    bench.add_argument(
+        "--out", action="append", default=[], metavar="FILE", help="write results: .csv or .json"
+    )
+    bench.add_argument("--no-progress", action="store_true", help="no progress line")
+    bench.set_defaults(handler=cmd_bench, command_name="bench")
+
+    listing = subparsers.add_parser(
+        "list",
+        help="list optimizers, schedules and tasks with their knobs",
+        description="Every optimizer, schedule and task with its knobs: default, allowed "
+        "range and meaning. `list presets` (or --presets) lists the shipped presets.",
+    )
+    listing.add_argument(
+        "kind",
+        nargs="?",
+        choices=("optimizers", "schedules", "tasks", "presets"),
+        help="only this kind",
+    )
+    listing.add_argument("--presets", action="store_true", help="list the shipped presets")
+    listing.set_defaults(handler=cmd_list, command_name="list")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with just the headless commands (what `main` uses)."""
+    parser = argparse.ArgumentParser(prog=PROG, description="optplay's headless commands.")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` and run the command; returns the exit status (argparse's own errors: 2)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a usage error (2)
+        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_usage(sys.stderr)
+        return 2
+    return handler(args)
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    print(f"{PROG} {args.command_name}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _note(args: argparse.Namespace, message: str) -> None:
+    print(f"{PROG} {args.command_name}: note: {message}", file=sys.stderr)
+
+
+# -- experiments: files, presets, flags and --set ----------------------------------------
+
+
+def load_source(config_path: str | None = None, preset: str | None = None) -> Any:
+    """The Experiment or BenchSpec of `--config FILE` / `--preset NAME` (None if neither).
+
+    Raises UsageError with a message naming the file and field. Also usable by the app's
+    launcher for `optplay --config/--preset`."""
+    from engine import bench, config, presets
+    from engine.config import ConfigError
+
+    try:
+        if preset is not None:
+            return presets.load(preset)
+        if config_path is not None:
+            try:
+                text = Path(config_path).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                return config.load(config_path)  # its message names the problem
+            if bench.is_bench_text(text):
+                return bench.loads_spec(text, config_path)
+            return config.loads(text, config_path)
+    except ConfigError as err:
+        raise UsageError(str(err)) from None
+    except ValueError as err:  # unknown preset
+        raise UsageError(str(err)) from None
+    return None
+
+
+def parse_sets(items: Sequence[str]) -> list[tuple[str, str]]:
+    """`NAME=VALUE` strings as (name, value) pairs; UsageError for a malformed one."""
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        out.append((name, value))
+    return out
+
+
+def _knob_owner(cfg: Any, name: str) -> tuple[str, str]:
+    """(group, knob) for a --set name: 'lr' -> ('optimizer', 'lr'), 'task.hidden' ->
+    ('task', 'hidden'). UsageError when unknown or ambiguous."""
+    from engine import optimizers, schedules, tasks
+
+    registries = {"task": tasks, "optimizer": optimizers, "schedule": schedules}
+    kinds = {"task": cfg.task, "optimizer": cfg.optimizer, "schedule": cfg.schedule}
+    knobs = {g: [h.name for h in registries[g].hypers(kinds[g])] for g in GROUPS}
+    group, dot, knob = name.partition(".")
+    if dot:
+        if group not in GROUPS:
+            raise UsageError(
+                f"--set {name}: unknown prefix {group!r} (expected task., optimizer. or schedule.)"
+            )
+        if knob not in knobs[group]:
+            have = ", ".join(knobs[group]) or "none"
+            raise UsageError(
+                f"unknown knob {knob!r} for {group} {kinds[group]} (its knobs: {have})"
+            )
+        return group, knob
+    owners = [g for g in GROUPS if name in knobs[g]]
+    if not owners:
+        listing = "; ".join(f"{g} {kinds[g]}: {', '.join(knobs[g]) or 'none'}" for g in GROUPS)
+        raise UsageError(f"unknown knob {name!r} ({listing})")
+    if len(owners) > 1:
+        where = " and ".join(f"the {g} ({kinds[g]})" for g in owners)
+        forms = " or ".join(f"{g}.{name}=..." for g in owners)
+        raise UsageError(f"{name!r} is a knob of {where}: write {forms}")
+    return owners[0], name
+
+
+def apply_sets(cfg: Any, sets: Sequence[tuple[str, str]]) -> Any:
+    """`cfg` with the --set values applied; every value is checked by its knob's spec first
+    (UsageError with the spec's message, e.g. "beta1 must be a number in [0, 1), got '1.5'")."""
+    from engine import optimizers, schedules, tasks
+    from engine.run import RunConfigError
+
+    registries = {"task": tasks, "optimizer": optimizers, "schedule": schedules}
+    changes: dict[str, dict[str, Any]] = {g: {} for g in GROUPS}
+    for name, raw in sets:
+        group, knob = _knob_owner(cfg, name)
+        kind = getattr(cfg, group)
+        spec = next(h for h in registries[group].hypers(kind) if h.name == knob)
+        try:
+            changes[group][knob] = spec.validate(raw)
+        except ValueError as err:
+            raise UsageError(f"{err} ({group} {kind})") from None
+    try:
+        return cfg.replace(
+            **{
+                f"{g}_hypers": {**getattr(cfg, f"{g}_hypers"), **changes[g]}
+                for g in GROUPS
+                if changes[g]
+            }
+        )
+    except RunConfigError as err:  # a rule between knobs (e.g. warmup_steps < total_steps)
+        raise UsageError(err.detail) from None
+
+
+def _pick_entry(args: argparse.Namespace, experiment: Any, label: str) -> tuple[Any, str | None]:
+    """The RunConfig (and name) to run from an experiment; races use --entry (default 1)."""
+    if not experiment.race:
+        if args.entry is not None:
+            raise UsageError(f"--entry: {label} is a single run, not a race")
+        return experiment.config, experiment.name
+    entries = experiment.race
+    names = [e.name or e.config.optimizer for e in entries]
+    if args.entry is None:
+        index = 0
+        _note(
+            args,
+            f"{label} is a race of {len(entries)} ({', '.join(names)}); running entry 1 "
+            f"({names[0]}). Pick another with --entry; race them all in the app.",
+        )
+    elif args.entry.isdigit() and 1 <= int(args.entry) <= len(entries):
+        index = int(args.entry) - 1
+    elif args.entry in names:
+        index = names.index(args.entry)
+    else:
+        raise UsageError(
+            f"--entry: no racer {args.entry!r} in {label} (racers: {', '.join(names)}, "
+            f"or 1-{len(entries)})"
+        )
+    return entries[index].config, entries[index].name or experiment.name
+
+
+def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
+    """(RunConfig, steps, name) from --config/--preset, then the flags, then --set."""
+    from engine.bench import BenchSpec
+    from engine.run import RunConfig, RunConfigError
+
+    source = load_source(args.config, args.preset)
+    label = f"preset {args.preset}" if args.preset else args.config
+    steps = None
+    name = None
+    if isinstance(source, BenchSpec):
+        flag = f"--preset {args.preset}" if args.preset else f"--config {args.config}"
+        raise UsageError(f"{label} is a benchmark spec: run it with `optplay bench {flag}`")
+    try:
+        if source is None:
+            missing = [f"--{k}" for k in ("task", "optimizer") if getattr(args, k) is None]
+            if missing:
+                raise UsageError(
+                    f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required "
+                    "(or start from --config FILE / --preset NAME)"
+                )
+            if args.entry is not None:
+                raise UsageError("--entry picks a racer of a race file (--config or --preset)")
+            cfg = RunConfig(task=args.task, optimizer=args.optimizer)
+        else:
+            cfg, name = _pick_entry(args, source, label)
+            steps = source.steps
+        changes: dict[str, Any] = {}
+        for key in ("task", "optimizer", "schedule", "seed", "dtype", "eval_every"):
+            value = getattr(args, key)
+            if value is not None:
+                changes[key] = value
+        if "schedule" in changes and changes["schedule"] != cfg.schedule:
+            changes["schedule_hypers"] = {}
+        if changes:
+            cfg = cfg.replace(**changes)
+    except RunConfigError as err:
+        raise UsageError(str(err)) from None
+    cfg = apply_sets(cfg, parse_sets(args.sets))
+    return cfg, args.steps or steps or DEFAULT_RUN_STEPS, name
+
+
+def _check_outputs(paths: Sequence[str]) -> None:
+    from engine.history import export_format
+
+    for path in paths:
+        try:
+            export_format(path)
+        except ValueError as err:
+            raise UsageError(f"--out {err}") from None
+        parent = Path(path).parent
+        if not parent.is_dir():
+            raise UsageError(f"--out {path}: the directory {str(parent)!r} does not exist")
+
+
+# -- progress and stepping --------------------------------------------------------------------
+
+
+class ProgressBar:
+    """A one-line carriage-return progress bar on a terminal, redrawn at most 10 times a
+    second; `done()` clears it. Does nothing when `stream` is not a TTY."""
+
+    def __init__(self, stream: TextIO, enabled: bool = True) -> None:
+        self.stream = stream
+        try:
+            tty = stream.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        self.enabled = enabled and tty
+        self._last = 0.0
+        self._shown = 0
+
+    def show(self, fraction: float, text: str, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < _PROGRESS_INTERVAL:
+            return
+        self._last = now
+        columns = shutil.get_terminal_size((80, 24)).columns
+        bar_width = max(10, min(30, columns // 4))
+        filled = round(max(0.0, min(1.0, fraction)) * bar_width)
+        line = f"[{'#' * filled}{'.' * (bar_width - filled)}] {100 * fraction:3.0f}% {text}"
+        line = line[: columns - 1]
+        pad = max(0, self._shown - len(line))
+        self.stream.write("\r" + line + " " * pad)
+        self.stream.flush()
+        self._shown = len(line)
+
+    def done(self) -> None:
+        if self.enabled and self._shown:
+            self.stream.write("\r" + " " * self._shown + "\r")
+            self.stream.flush()
+            self._shown = 0
+
+
+class _Interrupt:
+    """Turns Ctrl+C into a flag checked between chunks (never stopping mid-update)."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._old: Any = None
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.hit = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def train(
+    run: Any,
+    steps: int,
+    interrupt: _Interrupt | None = None,
+    on_chunk: Callable[[], None] | None = None,
+) -> None:
+    """Step `run` up to `steps` updates in chunks of ~50 ms (stops early on divergence or
+    interruption); the numbers do not depend on the chunking."""
+    per_step: float | None = None
+    while run.steps_done < steps and run.diverged_at is None:
+        if interrupt is not None and interrupt.hit:
+            break
+        n = 1 if per_step is None else max(1, int(_CHUNK_SECONDS / per_step))
+        n = min(n, steps - run.steps_done)
+        t0 = time.perf_counter()
+        run.step(n)
+        elapsed = (time.perf_counter() - t0) / n
+        per_step = elapsed if per_step is None else 0.5 * per_step + 0.5 * elapsed
+        if on_chunk is not None:
+            on_chunk()
+
+
+def _knobs_text(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in values.items())
+
+
+def summary_lines(run: Any, steps: int, interrupted: bool = False) -> list[str]:
+    """The final summary of a headless run."""
+    from engine.compare import Lane, format_number, format_seconds, result_of
+
+    cfg = run.config
+    r = result_of(Lane(cfg.optimizer, run))
+    rows = [
+        ("task", f"{cfg.task} ({_knobs_text(cfg.task_hypers)})"),
+        ("optimizer", f"{cfg.optimizer} ({_knobs_text(cfg.optimizer_hypers)})"),
+        (
+            "schedule",
+            cfg.schedule
+            + (f" ({_knobs_text(cfg.schedule_hypers)})" if cfg.schedule_hypers else ""),
+        ),
+        ("seed", f"{cfg.seed} ({cfg.dtype})"),
+        ("steps", f"{r.steps} of {steps}"),
+        ("final loss", format_number(r.final_loss)),
+        (
+            "best loss",
+            format_number(r.best_loss) + (f" at step {r.best_step}" if r.best_step else ""),
+        ),
+    ]
+    m = run.metrics()
+    step = run.history.last_step("eval_loss")
+    if m["eval_loss"] is not None and step:
+        rows.append(("eval loss", f"{format_number(m['eval_loss'])} at step {step}"))
+        if m["eval_accuracy"] is not None:
+            rows.append(("eval accuracy", f"{100 * m['eval_accuracy']:.2f}%"))
+    rows.append(("time/step", format_seconds(r.seconds_per_step)))
+    if r.diverged:
+        state = (
+            f"diverged at step {r.diverged_at} (a non-finite loss, gradient or update; "
+            f"the params are those of step {r.diverged_at - 1})"
+        )
+    elif interrupted:
+        state = f"interrupted at step {r.steps}"
+    else:
+        state = "finished"
+    rows.append(("state", state))
+    width = max(len(k) for k, _ in rows)
+    return [f"{k:<{width}}  {v}" for k, v in rows]
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`optplay run`: train one run headless; 0 ok, 1 diverged, 2 bad arguments."""
+    from engine import config
+    from engine.history import export_history
+    from engine.run import Run
+
+    try:
+        cfg, steps, name = resolve_run(args)
+        _check_outputs(args.out)
+        if args.save:
+            try:
+                config.save(args.save, cfg, steps=steps, name=name)
+            except OSError as err:
+                raise UsageError(f"--save {args.save}: {err.strerror or err}") from None
+    except UsageError as err:
+        return _fail(args, str(err))
+
+    # Full resolution only when the history is written (one row per step).
+    run = Run(cfg, history_capacity=None if args.out else 4096)
+    bar = ProgressBar(sys.stderr, enabled=not args.no_progress)
+
+    def show() -> None:
+        loss = run.history.last("loss")
+        rate = f"{1 / run.seconds_per_step:,.0f} steps/s" if run.seconds_per_step else ""
+        bar.show(
+            run.steps_done / steps,
+            f"step {run.steps_done}/{steps}  loss {loss:.5g}  {rate}" if loss is not None else "",
+        )
+
+    with _Interrupt() as interrupt:
+        try:
+            train(run, steps, interrupt, show if bar.enabled else None)
+        finally:
+            bar.done()
+    for line in summary_lines(run, steps, interrupt.hit):
+        print(line)
+    for path in args.out:
+        try:
+            export_history([(name or cfg.optimizer, run)], path)
+        except OSError as err:
+            return _fail(args, f"--out {path}: {err.strerror or err}")
+        print(f"wrote {path}")
+    if run.diverged_at is not None:
+        return 1
+    return 130 if interrupt.hit else 0
+
+
+def _split_list(values: Sequence[str] | None) -> list[str] | None:
+    """`--tasks a b` and `--tasks a,b` alike."""
+    if values is None:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def resolve_bench(args: argparse.Namespace) -> Any:
+    """The BenchSpec of --preset/--config, overridden by the flags and --set."""
+    import dataclasses
+
+    from engine import optimizers, tasks
+    from engine.bench import BenchError, BenchSpec
+
+    source = load_source(args.config, args.preset)
+    if source is not None and not isinstance(source, BenchSpec):
+        label = f"preset {args.preset}" if args.preset else args.config
+        flag = f"--preset {args.preset}" if args.preset else f"--config {args.config}"
+        raise UsageError(f"{label} is an experiment, not a bench spec: try `optplay run {flag}`")
+    spec = source or BenchSpec()
+    changes: dict[str, Any] = {}
+    for flag, key in (("tasks", "tasks"), ("optimizers", "optimizers")):
+        value = _split_list(getattr(args, flag))
+        if value is not None:
+            changes[key] = tuple(value)
+    sizes = _split_list(args.sizes)
+    if sizes is not None:
+        try:
+            changes["sizes"] = tuple(_positive_int(s) for s in sizes)
+        except argparse.ArgumentTypeError as err:
+            raise UsageError(f"--sizes: {err}") from None
+    for key in ("steps", "seeds", "target", "target_fraction", "check_every", "dtype"):
+        value = getattr(args, key)
+        if value is not None:
+            changes[key] = value
+    if args.target is not None:
+        changes.setdefault("target_fraction", spec.target_fraction)
+    if args.target_fraction is not None:
+        changes["target"] = None
+    chosen_tasks = changes.get("tasks", spec.tasks)
+    chosen_opts = changes.get("optimizers", spec.optimizers)
+    # Knob tables from the spec, kept only for what is still benchmarked.
+    task_hypers = {k: dict(v) for k, v in spec.task_hypers.items() if k in chosen_tasks}
+    opt_hypers = {k: dict(v) for k, v in spec.optimizer_hypers.items() if k in chosen_opts}
+    try:
+        for t in chosen_tasks:
+            tasks.get(t)
+        for o in chosen_opts:
+            optimizers.get(o)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    for name, raw in parse_sets(args.sets):
+        prefix, dot, knob = name.partition(".")
+        task_knobs = {t: [h.name for h in tasks.hypers(t)] for t in chosen_tasks}
+        opt_knobs = {o: [h.name for h in optimizers.hypers(o)] for o in chosen_opts}
+        if dot and (prefix in chosen_tasks or prefix in chosen_opts):
+            table, knobs = (
+                (task_hypers, task_knobs) if prefix in chosen_tasks else (opt_hypers, opt_knobs)
+            )
+            if knob not in knobs[prefix]:
+                raise UsageError(
+                    f"unknown knob {knob!r} for {prefix} (its knobs: {', '.join(knobs[prefix])})"
+                )
+            table.setdefault(prefix, {})[knob] = raw
+            continue
+        if dot and prefix not in ("task", "optimizer"):
+            raise UsageError(
+                f"--set {name}: {prefix!r} is not a benchmarked task or optimizer, nor task. "
+                "or optimizer."
+            )
+        key = knob if dot else name
+        t_owners = [t for t in chosen_tasks if key in task_knobs[t]]
+        o_owners = [o for o in chosen_opts if key in opt_knobs[o]]
+        if dot:
+            owners_t = t_owners if prefix == "task" else []
+            owners_o = o_owners if prefix == "optimizer" else []
+        else:
+            owners_t, owners_o = t_owners, o_owners
+            if t_owners and o_owners:
+                raise UsageError(
+                    f"{key!r} is a knob of tasks and of optimizers: write task.{key}=... or "
+                    f"optimizer.{key}=..."
+                )
+        if not owners_t and not owners_o:
+            raise UsageError(f"no benchmarked task or optimizer has a knob {key!r}")
+        for t in owners_t:
+            task_hypers.setdefault(t, {})[key] = raw
+        for o in owners_o:
+            opt_hypers.setdefault(o, {})[key] = raw
+    changes["task_hypers"] = task_hypers
+    changes["optimizer_hypers"] = opt_hypers
+    try:
+        return dataclasses.replace(spec, **changes)
+    except BenchError as err:
+        raise UsageError(str(err)) from None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """`optplay bench`: run the benchmark, print the table, write --out files."""
+    from engine.bench import format_report, run_bench, write_report
+
+    try:
+        spec = resolve_bench(args)
+        _check_outputs(args.out)
+    except UsageError as err:
+        return _fail(args, str(err))
+    bar = ProgressBar(sys.stderr, enabled=not args.no_progress)
+
+    def show(p: Any) -> None:
+        size = "" if p.size is None else f" {spec.size_knob(p.task)}={p.size}"
+        done = (p.index - 1 + p.step / p.steps) / p.total
+        bar.show(
+            done,
+            f"run {p.index}/{p.total}: {p.task}{size} {p.optimizer} seed {p.seed}",
+            force=p.step == 0,
+        )
+
+    try:
+        report = run_bench(spec, show if bar.enabled else None)
+    except KeyboardInterrupt:
+        bar.done()
+        print(f"{PROG} bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        bar.done()
+    print(format_report(report))
+    for path in args.out:
+        try:
+            write_report(report, path)
+        except OSError as err:
+            return _fail(args, f"--out {path}: {err.strerror or err}")
+        print(f"wrote {path}")
+    return 0
+
+
+def _hyper_rows(hypers: Sequence[Any]) -> list[str]:
+    if not hypers:
+        return ["      (no knobs)"]
+    cells = [(h.name, h.format(h.default) or "-", h.range_text, h.help) for h in hypers]
+    w0 = max(len(c[0]) for c in cells)
+    w1 = max(len(c[1]) for c in cells)
+    w2 = max(len(c[2]) for c in cells)
+    return [f"      {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip() for a, b, c, d in cells]
+
+
+def list_lines(kind: str | None = None, include_presets: bool = False) -> list[str]:
+    """What `optplay list` prints: every item with its summary and knobs (name, default,
+    range, help); presets with their kind and title."""
+    from engine import optimizers, presets, schedules, tasks
+
+    registries = {"optimizers": optimizers, "schedules": schedules, "tasks": tasks}
+    kinds = [kind] if kind else list(registries)
+    if include_presets and "presets" not in kinds:
+        kinds.append("presets")
+    lines: list[str] = []
+    for k in kinds:
+        if lines:
+            lines.append("")
+        lines.append(k)
+        if k == "presets":
+            names = presets.names()
+            width = max(len(n) for n in names)
+            for n in names:
+                lines.append(f"  {n:<{width}}  {presets.kind(n):<5}  {presets.title(n)}")
+            continue
+        registry = registries[k]
+        for name in registry.names():
+            lines.append(f"  {name}  {registry.summary(name)}")
+            lines += _hyper_rows(registry.hypers(name))
+    return lines
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """`optplay list`: every optimizer, schedule and task with knobs, defaults and ranges."""
+    for line in list_lines(args.kind, args.presets):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m tui.cli ...` for quick checks
+    sys.exit(main())
