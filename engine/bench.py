@@ -44,7 +44,7 @@ import numpy as np
 
 from engine import optimizers, tasks
 from engine.compare import format_number, format_seconds, format_table
-from engine.config import ConfigError
+from engine.config import ConfigError, parse_toml
 from engine.history import export_format, write_text_atomic
 from engine.run import DTYPES, Run, RunConfig, RunConfigError
 
@@ -553,10 +553,7 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
         hidden = 64
 
     Errors are ConfigError naming the file and the key."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(source, str(err)) from None
+    data = parse_toml(text, source)  # syntax errors name the line, as experiment files do
     unknown = [k for k in data if k not in ("name", "bench")]
     if unknown:
         line = _line_of(text, unknown[0])
@@ -610,5 +607,5 @@ def is_bench_text(text: str) -> bool:
     """Whether TOML text is a bench spec (has a [bench] table) rather than an experiment."""
     try:
         return isinstance(tomllib.loads(text).get("bench"), dict)
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or int()'s digit limit escaping tomllib
         return False

@@ -24,12 +24,9 @@ end of the first bucket that qualified, at most one bucket width late.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 import threading
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +35,7 @@ import numpy as np
 
 from engine.config import MAX_RACE, MIN_RACE, SHARED_FIELDS, Experiment, RaceEntry
 from engine.run import Progress, Run, RunConfig
-
-_CHUNK_SECONDS = 1 / 30  # target duration of one lockstep chunk (all racers together)
-_MAX_CHUNK = 1_000_000
+from engine.stepping import Stepper
 
 RACE_STATES = ("ready", "running", "paused", "finished")
 
@@ -269,7 +264,7 @@ def _default_names(configs: Sequence[RunConfig], given: Sequence[str | None]) ->
     return out
 
 
-class Race:
+class Race(Stepper[RaceProgress]):
     """2 to 6 runs on the same task, seed, dtype and data order, stepped in lockstep.
 
     Build it from RunConfigs (or `RaceEntry(config, name)` / (config, name) pairs), from an
@@ -312,17 +307,9 @@ class Race:
         self.names: list[str] = _default_names([c for c, _ in pairs], given)
         self.runs: list[Run] = [Run(cfg, history_capacity=history_capacity) for cfg, _ in pairs]
         self.overlays: list[Overlay] = []
+        super().__init__()  # stream controls; state "ready"
         self._lock = threading.Lock()  # one lockstep chunk at a time (stream worker or step())
-        self._state = "ready"
         self._step = 0
-        self._pause_requested = False
-        self._cancel_requested = False
-        self._streaming = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake_event: asyncio.Event | None = None
-        self._speed: float | None = None
-        self._speed_version = 0
-        self._rate_window: deque[tuple[float, int]] = deque()
 
     # -- construction helpers ----------------------------------------------------------------
 
@@ -428,10 +415,6 @@ class Race:
     # -- synchronous stepping ------------------------------------------------------------------
 
     @property
-    def state(self) -> str:
-        return self._state
-
-    @property
     def steps_done(self) -> int:
         """Lockstep steps done (every racer that has not diverged is at this step)."""
         return self._step
@@ -461,9 +444,7 @@ class Race:
 
     def reset(self) -> None:
         """Every racer back to step 0 (same start, same data order); overlays stay."""
-        if self._streaming:
-            self._cancel_requested = True
-        self._pause_requested = False
+        self._stop_for_reset()
         with self._lock:
             for run in self.runs:
                 run.reset()
@@ -481,75 +462,21 @@ class Race:
         """Change one racer's optimizer / schedule knobs (see `Run.set_hypers`)."""
         self.run(racer).set_hypers(optimizer=optimizer, schedule=schedule)
 
-    # -- asynchronous stepping -----------------------------------------------------------------
+    # -- asynchronous stepping (the controls and the loop are in engine.stepping.Stepper) -----
 
-    @property
-    def steps_per_second(self) -> float | None:
-        return self._speed
+    _noun = "race"
+    _first_chunk = 1
 
-    @steps_per_second.setter
-    def steps_per_second(self, value: float | None) -> None:
-        self.set_speed(value)
+    def _run_chunk(self, n: int) -> int:
+        # Not interruptible: pause and cancel land between lockstep chunks, so the racers
+        # always stay at the same step.
+        self._advance(n)
+        return n
 
-    def set_speed(self, steps_per_second: float | None) -> None:
-        """Limit the lockstep rate (every racer does this many steps per second); None = as
-        fast as possible. Takes effect at once, also mid-stream."""
-        if steps_per_second is not None:
-            ok = isinstance(steps_per_second, int | float) and not isinstance(
-                steps_per_second, bool
-            )
-            if not ok or not (math.isfinite(steps_per_second) and steps_per_second > 0):
-                raise ValueError(
-                    f"steps_per_second must be a number in (0, inf) or None, "
-                    f"got {steps_per_second!r}"
-                )
-            steps_per_second = float(steps_per_second)
-        self._speed = steps_per_second
-        self._speed_version += 1
-        self._notify()
-
-    def pause(self) -> None:
-        """Pause every racer after the chunk in progress (at most ~1/30 s of steps)."""
-        self._pause_requested = True
-        self._state = "paused"
-        self._notify()
-
-    def resume(self) -> None:
-        if not self._pause_requested:
-            return
-        self._pause_requested = False
-        if self._state == "paused":
-            self._state = "running" if self._streaming else "ready"
-        self._notify()
-
-    def cancel(self) -> None:
-        """End the active stream after the chunk in progress."""
-        if not self._streaming:
-            return
-        self._cancel_requested = True
-        self._notify()
-
-    def _notify(self) -> None:
-        loop, event = self._loop, self._wake_event
-        if loop is not None and event is not None:
-            try:
-                loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # loop closed
-                pass
-
-    def _measured_rate(self) -> float:
-        w = self._rate_window
-        if len(w) < 2 or self._state != "running":
-            return 0.0
-        (t0, s0), (t1, s1) = w[0], w[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
-
-    def _mark_rate(self) -> None:
-        now = time.perf_counter()
-        w = self._rate_window
-        w.append((now, self._step))
-        while len(w) > 2 and now - w[1][0] >= 1.0:
-            w.popleft()
+    def _end_state(self, max_steps: int | None) -> str | None:
+        if self.all_diverged or (max_steps is not None and self._step >= max_steps):
+            return "finished"
+        return None
 
     def progress(self, max_steps: int | None = None) -> RaceProgress:
         """A snapshot of the race now."""
@@ -567,7 +494,7 @@ class Race:
             max_steps=max_steps,
         )
 
-    async def stream(
+    def stream(
         self, max_steps: int | None = None, steps_per_second: float | None = None
     ) -> AsyncIterator[RaceProgress]:
         """Step all racers in lockstep chunks on a worker thread, yielding a RaceProgress
@@ -579,95 +506,4 @@ class Race:
         steps with `step(1)` while paused are reported); resume() continues; cancel() ends
         the iterator after the chunk in progress. The numbers are those of `step(n)` whatever
         the chunking."""
-        if max_steps is not None and (
-            isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0
-        ):
-            raise ValueError(f"max_steps must be an integer >= 0 or None, got {max_steps!r}")
-        if self._streaming:
-            raise RuntimeError("this race is already streaming")
-        self.set_speed(steps_per_second)
-        self._loop = asyncio.get_running_loop()
-        self._wake_event = wake = asyncio.Event()
-        self._streaming = True
-        self._cancel_requested = False
-        self._rate_window.clear()
-        sec_per_step: float | None = None
-        anchor: tuple[float, int, int] | None = None
-        reported_paused_at: int | None = None
-        try:
-            while True:
-                wake.clear()
-                if self._cancel_requested:
-                    break
-                done_racing = self.all_diverged or (
-                    max_steps is not None and self._step >= max_steps
-                )
-                if done_racing:
-                    self._state = "finished"
-                    yield self.progress(max_steps)
-                    break
-                if self._pause_requested:
-                    self._state = "paused"
-                    anchor = None
-                    self._rate_window.clear()
-                    if reported_paused_at != self._step:
-                        reported_paused_at = self._step
-                        yield self.progress(max_steps)
-                        continue
-                    await wake.wait()
-                    continue
-                reported_paused_at = None
-                self._state = "running"
-
-                speed = self._speed
-                if speed is None:
-                    anchor = None
-                    n = 1 if sec_per_step is None else int(_CHUNK_SECONDS / sec_per_step)
-                else:
-                    now = time.perf_counter()
-                    if anchor is None or anchor[2] != self._speed_version:
-                        anchor = (now, self._step, self._speed_version)
-                    due = anchor[0] + (self._step - anchor[1]) / speed
-                    if due - now > 1e-4:
-                        try:
-                            await asyncio.wait_for(wake.wait(), due - now)
-                        except TimeoutError:
-                            pass
-                        continue
-                    if now - due > 0.25:  # can't keep up: don't burst to catch up
-                        anchor = (now, self._step, self._speed_version)
-                    n = max(1, int(speed * _CHUNK_SECONDS))
-                    if sec_per_step is not None:
-                        n = min(n, int(_CHUNK_SECONDS / sec_per_step))
-                n = max(1, min(n, _MAX_CHUNK))
-                if max_steps is not None:
-                    n = min(n, max_steps - self._step)
-
-                if not self._rate_window:
-                    self._mark_rate()
-                t0 = time.perf_counter()
-                await asyncio.to_thread(self._advance, n)
-                per = (time.perf_counter() - t0) / n
-                sec_per_step = per if sec_per_step is None else 0.5 * sec_per_step + 0.5 * per
-                self._mark_rate()
-
-                if self.all_diverged or (max_steps is not None and self._step >= max_steps):
-                    self._state = "finished"
-                elif self._cancel_requested:
-                    self._state = "ready"
-                elif self._pause_requested:
-                    self._state = "paused"
-                    reported_paused_at = self._step
-                yield self.progress(max_steps)
-                if self._state == "finished":
-                    break
-        finally:
-            self._streaming = False
-            self._wake_event = None
-            self._loop = None
-            if self._state == "running":
-                self._state = "ready"
-            elif self._state == "paused" and self._cancel_requested:
-                self._state = "ready"
-                self._pause_requested = False
-            self._cancel_requested = False
+        return self._stream(max_steps, steps_per_second)

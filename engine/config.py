@@ -59,7 +59,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,6 +68,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine import optimizers, schedules, tasks
+from engine.history import write_text_atomic
 from engine.hyper import _show
 from engine.run import RunConfig, RunConfigError
 
@@ -262,10 +262,12 @@ def _type_name(value: Any) -> str:
     return _show(value)  # cut to 40 characters; never raises (a 4000-digit int)
 
 
-def loads(text: str, source: str = "<string>") -> Experiment:
-    """Parse experiment TOML `text`; `source` names it in error messages."""
+def parse_toml(text: str, source: str = "<string>") -> dict[str, Any]:
+    """`tomllib.loads(text)`, with any syntax error raised as a ConfigError that names
+    `source` and the line ("exp.toml: line 3: Invalid value (column 7)"). Shared by
+    experiment and bench files."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         msg = str(err)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
@@ -287,6 +289,10 @@ def loads(text: str, source: str = "<string>") -> Experiment:
         where = f"line {line}: " if line else ""
         raise ConfigError(source, f"{where}a number is too long (over 4300 digits)", line) from None
 
+
+def loads(text: str, source: str = "<string>") -> Experiment:
+    """Parse experiment TOML `text`; `source` names it in error messages."""
+    data = parse_toml(text, source)
     unknown = [k for k in data if k not in ALL_KEYS]
     if unknown:
         line = _find_line(text, None, unknown[0])
@@ -590,24 +596,4 @@ def save(
     bare RunConfig is given."""
     if isinstance(experiment, RunConfig):
         experiment = Experiment(experiment, steps=steps, name=name)
-    data = dumps(experiment).encode("utf-8")
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            mode = target.stat().st_mode & 0o777
-        except OSError:
-            mode = 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text_atomic(path, dumps(experiment))

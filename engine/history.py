@@ -21,9 +21,11 @@ Step numbers: step 0 is the initial state (only eval metrics and the trajectory'
 recorded there); step k >= 1 is the state after the k-th update, and the training metrics of
 step k are those of the k-th update (its batch loss before the update, its lr, its gradient).
 
-Full resolution: `History(capacity=None)` never folds; its arrays grow (doubling) instead, so
-every step stays exact. The headless CLI uses it to write one row per step; the app keeps the
-bounded default.
+Full resolution: `History(capacity=None)` never folds: it keeps plain (step, value) columns,
+grown by doubling, so every step stays exact. The five training series share one step column,
+so a step costs 48 bytes (8 for the step, 8 per series) plus up to 2x doubling slack, and 24
+more on a 2-D landscape (the trajectory). The headless CLI uses it to write one row per step;
+the app keeps the bounded default.
 
 Thread safety: a run appends from a worker thread while the UI reads from the event loop; one
 lock guards both sides.
@@ -40,6 +42,7 @@ import io
 import json
 import math
 import os
+import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -81,25 +84,64 @@ def _empty_downsampled() -> Downsampled:
     return Downsampled(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0))
 
 
-class _Buckets:
+class _Reads:
+    """Reads of one stored series: `n` buckets with first/last step and min/max/last value
+    (arrays `first`, `last`, `mins`, `maxs`, `lasts`) of `width` steps each."""
+
+    __slots__ = ()
+
+    def first_at_most(self, threshold: float) -> int | None:
+        """The step of the first stored value <= threshold (exact while width is 1; otherwise
+        the last step of the first bucket whose min is <= threshold, at most width - 1 late)."""
+        n = self.n
+        if not n:
+            return None
+        hits = np.flatnonzero(self.mins[:n] <= threshold)
+        if not len(hits):
+            return None
+        i = int(hits[0])
+        return int(self.first[i] if self.width == 1 else self.last[i])
+
+    def stored(self) -> Downsampled:
+        """Every stored bucket (copies)."""
+        return self.downsample(max(self.n, 1))
+
+    def downsample(
+        self, n_points: int, start: int | None = None, end: int | None = None
+    ) -> Downsampled:
+        lo, hi = 0, self.n
+        if start is not None:
+            lo = int(np.searchsorted(self.last[:hi], start, side="left"))
+        if end is not None:
+            hi = int(np.searchsorted(self.first[:hi], end, side="right"))
+        m = hi - lo
+        if m <= 0:
+            return _empty_downsampled()
+        if m <= n_points:
+            return Downsampled(
+                self.last[lo:hi].copy(),
+                self.mins[lo:hi].copy(),
+                self.maxs[lo:hi].copy(),
+                self.lasts[lo:hi].copy(),
+            )
+        group = -(-m // n_points)  # ceil: at most n_points groups
+        starts = np.arange(lo, hi, group)
+        ends = np.minimum(starts + group, hi) - 1
+        return Downsampled(
+            self.last[ends],
+            np.fmin.reduceat(self.mins[lo:hi], starts - lo),
+            np.fmax.reduceat(self.maxs[lo:hi], starts - lo),
+            self.lasts[ends],
+        )
+
+
+class _Buckets(_Reads):
     """One series: fixed-capacity buckets of (first step, last step, min, max, last)."""
 
-    __slots__ = (
-        "capacity",
-        "count",
-        "first",
-        "grow",
-        "last",
-        "lasts",
-        "maxs",
-        "mins",
-        "n",
-        "width",
-    )
+    __slots__ = ("capacity", "count", "first", "last", "lasts", "maxs", "mins", "n", "width")
 
-    def __init__(self, capacity: int, grow: bool = False) -> None:
+    def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.grow = grow  # True: never fold; reallocate bigger arrays instead
         self.width = 1  # steps per bucket; a power of two
         self.n = 0  # buckets in use
         self.count = 0  # values ever appended
@@ -109,9 +151,8 @@ class _Buckets:
         self.maxs = np.zeros(capacity)
         self.lasts = np.zeros(capacity)
 
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.first, self.last, self.mins, self.maxs, self.lasts))
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.first, self.last, self.mins, self.maxs, self.lasts)
 
     @staticmethod
     def _group(
@@ -153,8 +194,6 @@ class _Buckets:
             self.lasts[j] = lasts[0]
             first, last, mins, maxs, lasts = first[1:], last[1:], mins[1:], maxs[1:], lasts[1:]
         g = len(first)
-        if n + g > self.capacity and self.grow:
-            self._enlarge(max(2 * self.capacity, n + g))
         if n + g <= self.capacity:
             self.first[n : n + g] = first
             self.last[n : n + g] = last
@@ -183,54 +222,78 @@ class _Buckets:
         self.lasts[:m] = all_lasts
         self.n = m
 
-    def _enlarge(self, capacity: int) -> None:
-        """Reallocate every array with room for `capacity` buckets (full-resolution mode)."""
-        for name in ("first", "last", "mins", "maxs", "lasts"):
-            old = getattr(self, name)
-            new = np.zeros(capacity, old.dtype)
-            new[: self.n] = old[: self.n]
-            setattr(self, name, new)
-        self.capacity = capacity
 
-    def first_at_most(self, threshold: float) -> int | None:
-        """The step of the first stored value <= threshold (exact while width is 1; otherwise
-        the last step of the first bucket whose min is <= threshold, at most width - 1 late)."""
-        n = self.n
-        if not n:
-            return None
-        hits = np.flatnonzero(self.mins[:n] <= threshold)
-        if not len(hits):
-            return None
-        i = int(hits[0])
-        return int(self.first[i] if self.width == 1 else self.last[i])
+def _grown(a: np.ndarray, n: int, capacity: int) -> np.ndarray:
+    """A copy of `a` with room for `capacity` items, its first `n` kept."""
+    new = np.zeros(capacity, a.dtype)
+    new[:n] = a[:n]
+    return new
 
-    def downsample(
-        self, n_points: int, start: int | None = None, end: int | None = None
-    ) -> Downsampled:
-        lo, hi = 0, self.n
-        if start is not None:
-            lo = int(np.searchsorted(self.last[:hi], start, side="left"))
-        if end is not None:
-            hi = int(np.searchsorted(self.first[:hi], end, side="right"))
-        m = hi - lo
-        if m <= 0:
-            return _empty_downsampled()
-        if m <= n_points:
-            return Downsampled(
-                self.last[lo:hi].copy(),
-                self.mins[lo:hi].copy(),
-                self.maxs[lo:hi].copy(),
-                self.lasts[lo:hi].copy(),
-            )
-        group = -(-m // n_points)  # ceil: at most n_points groups
-        starts = np.arange(lo, hi, group)
-        ends = np.minimum(starts + group, hi) - 1
-        return Downsampled(
-            self.last[ends],
-            np.fmin.reduceat(self.mins[lo:hi], starts - lo),
-            np.fmax.reduceat(self.maxs[lo:hi], starts - lo),
-            self.lasts[ends],
-        )
+
+class _Table:
+    """Full-resolution storage: a step column and one value column per series, appended
+    together and grown by doubling (8 bytes per step plus 8 per value)."""
+
+    __slots__ = ("n", "steps", "values")
+
+    def __init__(self, names: Iterable[str], capacity: int) -> None:
+        self.n = 0
+        self.steps = np.zeros(capacity, np.int64)
+        self.values = {name: np.zeros(capacity) for name in names}
+
+    def extend(self, steps: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        """Append rows at strictly increasing steps; `columns` has a value array per series."""
+        n, g = self.n, len(steps)
+        if not g:
+            return
+        if n + g > len(self.steps):
+            capacity = max(2 * len(self.steps), n + g)
+            self.steps = _grown(self.steps, n, capacity)
+            for name, col in self.values.items():
+                self.values[name] = _grown(col, n, capacity)
+        self.steps[n : n + g] = steps
+        for name, values in columns.items():
+            self.values[name][n : n + g] = values
+        self.n = n + g
+
+
+class _Column(_Reads):
+    """One series of a `_Table`, read as buckets of width 1 (every step exact)."""
+
+    __slots__ = ("name", "table")
+    width = 1
+
+    def __init__(self, table: _Table, name: str) -> None:
+        self.table = table
+        self.name = name
+
+    @property
+    def n(self) -> int:
+        return self.table.n
+
+    @property
+    def count(self) -> int:
+        return self.table.n
+
+    # One step per bucket: first = last = the step, min = max = last = the value.
+    @property
+    def first(self) -> np.ndarray:
+        return self.table.steps
+
+    last = first
+
+    @property
+    def mins(self) -> np.ndarray:
+        return self.table.values[self.name]
+
+    maxs = lasts = mins
+
+    def extend(self, steps: np.ndarray, values: np.ndarray) -> None:
+        """Append to a one-series table (the eval series)."""
+        self.table.extend(steps, {self.name: values})
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.table.steps, self.table.values[self.name])
 
 
 class _Path:
@@ -261,11 +324,9 @@ class _Path:
         n, g = self.n, len(steps)
         if n + g > self.capacity and self.grow:
             capacity = max(2 * self.capacity, n + g)
-            for name in ("steps", "xs", "ys"):
-                old = getattr(self, name)
-                new = np.zeros(capacity, old.dtype)
-                new[:n] = old[:n]
-                setattr(self, name, new)
+            self.steps = _grown(self.steps, n, capacity)
+            self.xs = _grown(self.xs, n, capacity)
+            self.ys = _grown(self.ys, n, capacity)
             self.capacity = capacity
         while n + g > self.capacity:
             # Thin out: double the stride and keep the points on it (step 0 always stays).
@@ -302,8 +363,9 @@ class History:
     """Metric series of one run with memory bounded however long the run.
 
     `capacity` is the number of buckets per series (and points of the trajectory). `None`
-    means full resolution: nothing is ever folded and memory grows with the run (about 90
-    bytes per step); for headless runs that must write every step.
+    means full resolution: nothing is ever folded and memory grows with the run (48 bytes per
+    step plus up to 2x doubling slack, about 50 at 1,000,000 steps; 24 more for a landscape's
+    trajectory); for headless runs that must write every step.
     """
 
     def __init__(self, capacity: int | None = 4096) -> None:
@@ -323,7 +385,15 @@ class History:
     def _init_storage(self) -> None:
         grow = self.capacity is None
         capacity = _GROW_START if grow else self.capacity
-        self._series = {name: _Buckets(capacity, grow) for name in SERIES}
+        self._series: dict[str, _Buckets | _Column]
+        self._table: _Table | None = None  # full resolution: the training series' columns
+        if grow:
+            self._table = _Table(STEP_SERIES, capacity)
+            self._series = {name: _Column(self._table, name) for name in STEP_SERIES}
+            for name in EVAL_SERIES:  # sparse, each at its own steps
+                self._series[name] = _Column(_Table((name,), capacity), name)
+        else:
+            self._series = {name: _Buckets(capacity) for name in SERIES}
         self._path = _Path(capacity, grow)
         self._last: dict[str, float] = {}
         self._last_step: dict[str, int] = {}
@@ -374,12 +444,17 @@ class History:
         """Move pending rows into the buckets (caller holds the lock)."""
         if self._p_steps:
             steps = np.array(self._p_steps, np.int64)
+            columns = {}
             for name, col in zip(STEP_SERIES, self._p_cols, strict=True):
-                values = np.array(col, np.float64)
-                self._series[name].extend(steps, values)
+                columns[name] = np.array(col, np.float64)
                 self._last[name] = col[-1]
                 self._last_step[name] = self._p_steps[-1]
                 col.clear()
+            if self._table is not None:
+                self._table.extend(steps, columns)  # one shared step column
+            else:
+                for name, values in columns.items():
+                    self._series[name].extend(steps, values)
             self._p_steps.clear()
         if self._p_eval:
             rows = self._p_eval
@@ -403,7 +478,7 @@ class History:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _check(self, name: str) -> _Buckets:
+    def _check(self, name: str) -> _Buckets | _Column:
         try:
             return self._series[name]
         except KeyError:
@@ -468,7 +543,7 @@ class History:
         buckets = self._check(name)
         with self._lock:
             self._fold()
-            return buckets.downsample(buckets.capacity)
+            return buckets.stored()
 
     def first_at_most(self, name: str, threshold: float) -> int | None:
         """The first step whose value of series `name` is <= `threshold`, or None if none is.
@@ -483,7 +558,8 @@ class History:
     @property
     def nbytes(self) -> int:
         """Bytes held by the stored arrays (pending rows are bounded by `_FOLD_EVERY`)."""
-        total = sum(b.nbytes for b in self._series.values()) + self._path.nbytes
+        arrays = {id(a): a for b in self._series.values() for a in b.arrays()}  # shared once
+        total = sum(a.nbytes for a in arrays.values()) + self._path.nbytes
         # Pending lists: at most _FOLD_EVERY rows of Python floats (~32 bytes per float + slot).
         pending = len(self._p_steps) * 6 + len(self._p_eval) * 3 + len(self._p_path) * 3
         return total + pending * 40
@@ -620,13 +696,25 @@ def _csv_rows(name: str | None, run: Any, columns: list[str]) -> Iterable[list[s
         yield row
 
 
-def write_text_atomic(path: Path, data: str) -> None:
-    """Write via a temp file in the same directory + os.replace (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+def write_text_atomic(path: str | os.PathLike[str], data: str) -> None:
+    """Write `data` as UTF-8 via a temp file in the same directory, flushed to disk, then
+    os.replace: a crash never leaves a half-written file, and a failure leaves no temp file.
+    An existing file keeps its permissions (a new one gets 0o644). `data` is encoded before
+    any file is opened, so text that cannot be written touches nothing."""
+    raw = data.encode("utf-8")
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            mode = target.stat().st_mode & 0o777
+        except OSError:
+            mode = 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -84,6 +84,22 @@ _DECOUPLED = Hyper(
 _DECOUPLED_WD = "decoupled: θ ← θ(1 − ηλ) before the update"
 
 
+#: Attributes `Optimizer._configure` caches knobs under, where not "_" + the knob's name (short
+#: names keep the kernels' formulas readable).
+_KNOB_ATTRS = {
+    "beta1": "_b1",
+    "beta2": "_b2",
+    "weight_decay": "_wd",
+    "initial_accumulator_value": "_init",
+    "momentum_decay": "_psi",
+    "decoupled_weight_decay": "_decoupled",
+    "beta2_decay": "_c",
+    "beta1_schedule": "_schedule",
+    "beta1_min": "_b1_min",
+    "beta1_decay": "_k",
+}
+
+
 # -- in-place building blocks (torch's formulas) -----------------------------------------------
 
 
@@ -124,6 +140,17 @@ def _grad(p: np.ndarray, g: np.ndarray, wd: float, maximize: bool, out: np.ndarr
     return g
 
 
+def _decayed_grad(
+    p: np.ndarray, g: np.ndarray, decay: float | None, wd: float, maximize: bool, out: np.ndarray
+) -> np.ndarray:
+    """The gradient an AdamW-style update uses: with `decay` (decoupled weight decay) first
+    θ ← decay·θ and then ±g; without it, `_grad` with L2 decay wd."""
+    if decay is not None:
+        p *= decay
+        return _grad(p, g, 0.0, maximize, out)
+    return _grad(p, g, wd, maximize, out)
+
+
 def _describe(a: object) -> str:
     """'float64[3, 2]' for an array, the type name otherwise (for error messages)."""
     if isinstance(a, np.ndarray):
@@ -161,11 +188,12 @@ class _KeyState:
 class Optimizer(Registered):
     """Base class: per-key lazy state, validated knobs, whole-array or blocked kernels.
 
-    Subclasses declare `name`, `summary`, `hypers`, `equations`, `reference` and implement
-    `_configure()` (cache knob values), `_prepare(st, lr)` (advance the key's step count and
-    return the per-step scalars) and `_kernel(p, g, bufs, s, c)` (the in-place elementwise
-    update on arrays or blocks of them, using scratch arrays `s`). Non-elementwise optimizers
-    override `_step_key` instead.
+    Subclasses declare `name`, `summary`, `hypers`, `equations`, `reference` (`_configure`
+    caches the knobs as attributes, e.g. `self._b1` for beta1) and implement `_buffers(st)`
+    (the key's state arrays), `_kernel(p, g, bufs, s, c)` (the in-place elementwise update on
+    arrays or blocks of them, using scratch arrays `s`) and, when the kernel needs more than
+    the rate, `_prepare(st, lr)` (advance the key's step count and return the per-step
+    scalars `c`). Non-elementwise optimizers override `_step_key` instead.
     """
 
     elementwise: ClassVar[bool] = True
@@ -305,12 +333,17 @@ class Optimizer(Registered):
     # -- what subclasses provide ------------------------------------------------------------
 
     def _configure(self) -> None:
-        """Cache knob values as attributes (called on creation and after set_hypers)."""
+        """Cache every knob as an attribute for the kernels (`_KNOB_ATTRS` names it, else
+        "_" + the knob's name); called on creation and after set_hypers."""
+        for knob, value in self.hypers.items():
+            setattr(self, _KNOB_ATTRS.get(knob, "_" + knob), value)
         self._lr = float(self.hypers["lr"])
 
     def _prepare(self, st: _KeyState, lr: float) -> tuple:
-        """Advance the key's step count; return the scalars its kernel needs this step."""
-        raise NotImplementedError
+        """Advance the key's step count; return the scalars its kernel needs this step
+        (by default just the rate)."""
+        st.t += 1
+        return (lr,)
 
     def _buffers(self, st: _KeyState) -> list:
         """The key's state arrays the kernel uses under the current knobs (lazily created)."""
@@ -389,15 +422,6 @@ class SGD(Optimizer):
                 "nesterov requires momentum > 0 and dampening = 0 "
                 f"(got momentum={values['momentum']:g}, dampening={values['dampening']:g})"
             )
-
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._momentum = h["momentum"]
-        self._dampening = h["dampening"]
-        self._wd = h["weight_decay"]
-        self._nesterov = h["nesterov"]
-        self._maximize = h["maximize"]
 
     def _prepare(self, st: _KeyState, lr: float) -> tuple:
         st.t += 1
@@ -511,15 +535,6 @@ class Adagrad(Optimizer):
         "Stochastic Optimization (JMLR). torch.optim.Adagrad"
     )
 
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._lr_decay = h["lr_decay"]
-        self._wd = h["weight_decay"]
-        self._init = h["initial_accumulator_value"]
-        self._eps = h["eps"]
-        self._maximize = h["maximize"]
-
     def _prepare(self, st: _KeyState, lr: float) -> tuple:
         st.t += 1
         return (-(lr / (1 + (st.t - 1) * self._lr_decay)),)
@@ -574,20 +589,6 @@ class RMSprop(Optimizer):
         "Sequences With Recurrent Neural Networks. torch.optim.RMSprop"
     )
     n_scratch = 3
-
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._alpha = h["alpha"]
-        self._eps = h["eps"]
-        self._wd = h["weight_decay"]
-        self._momentum = h["momentum"]
-        self._centered = h["centered"]
-        self._maximize = h["maximize"]
-
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
-        st.t += 1
-        return (lr,)
 
     def _buffers(self, st: _KeyState) -> list:
         return [
@@ -654,18 +655,6 @@ class Adadelta(Optimizer):
     )
     n_scratch = 3
 
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._rho = h["rho"]
-        self._eps = h["eps"]
-        self._wd = h["weight_decay"]
-        self._maximize = h["maximize"]
-
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
-        st.t += 1
-        return (lr,)
-
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("square_avg"), st.buf("acc_delta")]
 
@@ -727,16 +716,9 @@ class Adam(Optimizer):
         "Kingma & Ba 2015, Adam: A Method for Stochastic Optimization (ICLR). torch.optim.Adam"
     )
     decoupled: ClassVar[bool] = False
-
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._b1 = h["beta1"]
-        self._b2 = h["beta2"]
-        self._eps = h["eps"]
-        self._wd = h["weight_decay"]
-        self._amsgrad = h.get("amsgrad", False)
-        self._maximize = h.get("maximize", False)
+    # Knobs AdaptiveAdam does not declare: off.
+    _amsgrad = False
+    _maximize = False
 
     def _beta1(self, st: _KeyState) -> tuple[float, float]:
         """(β₁ used this step, 1 − product of the β₁ used so far); st.t already advanced."""
@@ -761,11 +743,7 @@ class Adam(Optimizer):
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
         w1, neg_step, bc2_sqrt, decay = c
         m, v, vmax = bufs
-        if decay is not None:
-            p *= decay
-            d = _grad(p, g, 0.0, self._maximize, s[0])
-        else:
-            d = _grad(p, g, self._wd, self._maximize, s[0])
+        d = _decayed_grad(p, g, decay, self._wd, self._maximize, s[0])
         _lerp(m, d, w1, s[1])
         _ema_sq(v, d, self._b2, s[1])
         if vmax is not None:
@@ -881,17 +859,6 @@ class NAdam(Optimizer):
     )
     n_scratch = 3
 
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._b1 = h["beta1"]
-        self._b2 = h["beta2"]
-        self._eps = h["eps"]
-        self._wd = h["weight_decay"]
-        self._psi = h["momentum_decay"]
-        self._decoupled = h["decoupled_weight_decay"]
-        self._maximize = h["maximize"]
-
     def _prepare(self, st: _KeyState, lr: float) -> tuple:
         st.t += 1
         t = st.t
@@ -913,11 +880,7 @@ class NAdam(Optimizer):
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
         bias_correction2, c_grad, c_avg, decay = c
         m, v = bufs
-        if decay is not None:
-            p *= decay
-            d = _grad(p, g, 0.0, self._maximize, s[0])
-        else:
-            d = _grad(p, g, self._wd, self._maximize, s[0])
+        d = _decayed_grad(p, g, decay, self._wd, self._maximize, s[0])
         _lerp(m, d, 1 - self._b1, s[1])
         _ema_sq(v, d, self._b2, s[1])
         denom = s[1]
@@ -969,16 +932,6 @@ class RAdam(Optimizer):
     )
     n_scratch = 3
 
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._b1 = h["beta1"]
-        self._b2 = h["beta2"]
-        self._eps = h["eps"]
-        self._wd = h["weight_decay"]
-        self._decoupled = h["decoupled_weight_decay"]
-        self._maximize = h["maximize"]
-
     def _prepare(self, st: _KeyState, lr: float) -> tuple:
         st.t += 1
         t = st.t
@@ -1001,11 +954,7 @@ class RAdam(Optimizer):
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
         lr, bias_correction1, bc2_sqrt, rect, decay = c
         m, v = bufs
-        if decay is not None:
-            p *= decay
-            d = _grad(p, g, 0.0, self._maximize, s[0])
-        else:
-            d = _grad(p, g, self._wd, self._maximize, s[0])
+        d = _decayed_grad(p, g, decay, self._wd, self._maximize, s[0])
         _lerp(m, d, 1 - self._b1, s[1])
         _ema_sq(v, d, self._b2, s[1])
         upd = s[2]
@@ -1047,15 +996,6 @@ class Adamax(Optimizer):
         "Kingma & Ba 2015, Adam: A Method for Stochastic Optimization (ICLR), section 7.1. "
         "torch.optim.Adamax"
     )
-
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._b1 = h["beta1"]
-        self._b2 = h["beta2"]
-        self._eps = h["eps"]
-        self._wd = h["weight_decay"]
-        self._maximize = h["maximize"]
 
     def _prepare(self, st: _KeyState, lr: float) -> tuple:
         st.t += 1
@@ -1124,16 +1064,6 @@ class Adafactor(Optimizer):
         "(ICML). torch.optim.Adafactor"
     )
     elementwise = False  # RMS(θ), RMS(u) and the row/column factors couple elements
-
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._c = h["beta2_decay"]
-        self._eps1 = h["eps1"]
-        self._eps2 = h["eps2"]
-        self._d = h["d"]
-        self._wd = h["weight_decay"]
-        self._maximize = h["maximize"]
 
     def _step_key(self, p: np.ndarray, g: np.ndarray, st: _KeyState, lr: float) -> None:
         st.t += 1
@@ -1231,17 +1161,6 @@ class Lion(Optimizer):
         "Chen et al. 2023, Symbolic Discovery of Optimization Algorithms (NeurIPS). optax.lion"
     )
 
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._b1 = h["beta1"]
-        self._b2 = h["beta2"]
-        self._wd = h["weight_decay"]
-
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
-        st.t += 1
-        return (lr,)
-
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg")]
 
@@ -1317,14 +1236,6 @@ class AdaptiveAdam(Adam):
                 f"beta1_min must be at most beta1 ({values['beta1']:g}) for the "
                 f"{values['beta1_schedule']} schedule, got {values['beta1_min']:g}"
             )
-
-    def _configure(self) -> None:
-        super()._configure()
-        h = self.hypers
-        self._schedule = h["beta1_schedule"]
-        self._b1_min = h["beta1_min"]
-        self._k = h["beta1_decay"]
-        self._period = h["period"]
 
     def beta1_at(self, t: int) -> float:
         """β₁ used by the t-th update (t counts from 1)."""

@@ -32,12 +32,10 @@ norms are two dot products.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,12 +45,11 @@ import numpy as np
 from engine import optimizers, schedules, tasks
 from engine.history import History
 from engine.hyper import _show
+from engine.stepping import Stepper, _is_int
 
 DTYPES = ("float64", "float32")
 STATES = ("ready", "running", "paused", "finished", "diverged")
 _SEED_MAX = 2**63 - 1  # experiment files store the seed as a TOML (signed 64-bit) integer
-_CHUNK_SECONDS = 1 / 30  # a stream chunk's target duration
-_MAX_CHUNK = 1_000_000
 
 
 class RunConfigError(ValueError):
@@ -64,11 +61,6 @@ class RunConfigError(ValueError):
         self.field = field_name
         self.key = key
         self.detail = detail
-
-
-def _is_int(x: Any) -> bool:
-    # np.timedelta64 subclasses np.signedinteger, but int() of one is a TypeError.
-    return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_ | np.timedelta64)
 
 
 def _hyper_error(field_name: str, err: ValueError, names: list[str]) -> RunConfigError:
@@ -195,7 +187,7 @@ class Progress:
     max_steps: int | None = None
 
 
-class Run:
+class Run(Stepper[Progress]):
     """One training run of `config`: synchronous `step(n)` and asynchronous `stream()`.
 
     States: "ready" (idle), "running" (a stream is stepping), "paused" (pause() was called;
@@ -210,20 +202,11 @@ class Run:
     def __init__(self, config: RunConfig, history_capacity: int | None = 4096) -> None:
         if not isinstance(config, RunConfig):
             raise TypeError(f"Run needs a RunConfig, got {type(config).__name__}")
+        super().__init__()  # stream controls; state "ready"
         self.config = config
         self._lock = threading.Lock()  # one stepper at a time (stream worker or step())
         # Bounded by default (the app); None keeps every step (headless runs writing --out).
         self.history = History(history_capacity)
-        self._state = "ready"
-        self._pause_requested = False
-        self._cancel_requested = False
-        self._halted = False  # pause or cancel pending: the stream worker stops between steps
-        self._streaming = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake_event: asyncio.Event | None = None
-        self._speed: float | None = None
-        self._speed_version = 0
-        self._rate_window: deque[tuple[float, int]] = deque()
         self._build()
 
     # -- construction ----------------------------------------------------------------------
@@ -421,10 +404,6 @@ class Run:
         )
 
     @property
-    def state(self) -> str:
-        return self._state
-
-    @property
     def steps_done(self) -> int:
         """Number of updates applied so far (the current step number)."""
         return self._step
@@ -454,10 +433,7 @@ class Run:
     def reset(self) -> None:
         """Start over from the (possibly edited) config: fresh task, optimizer, schedule,
         params, data order and history; state "ready". Ends an active stream."""
-        if self._streaming:
-            self._cancel_requested = True
-            self._halted = True
-        self._pause_requested = False
+        self._stop_for_reset()
         with self._lock:
             self._build()
             self._state = "ready"
@@ -496,82 +472,10 @@ class Run:
                 self.schedule = self._make_schedule(new_cfg)
             self.config = new_cfg
 
-    # -- asynchronous API ------------------------------------------------------------------
+    # -- asynchronous API (the controls and the loop are in engine.stepping.Stepper) --------
 
-    @property
-    def steps_per_second(self) -> float | None:
-        """The stream's rate limit in steps per second (None = as fast as possible)."""
-        return self._speed
-
-    @steps_per_second.setter
-    def steps_per_second(self, value: float | None) -> None:
-        self.set_speed(value)
-
-    def set_speed(self, steps_per_second: float | None) -> None:
-        """Set the rate limit (e.g. 1 for slow motion); takes effect at once, also mid-stream."""
-        if steps_per_second is not None:
-            ok = isinstance(steps_per_second, int | float) and not isinstance(
-                steps_per_second, bool
-            )
-            if not ok or not (math.isfinite(steps_per_second) and steps_per_second > 0):
-                raise ValueError(
-                    f"steps_per_second must be a number in (0, inf) or None, "
-                    f"got {steps_per_second!r}"
-                )
-            steps_per_second = float(steps_per_second)
-        self._speed = steps_per_second
-        self._speed_version += 1
-        self._notify()
-
-    def pause(self) -> None:
-        """Stop stepping after the current step; a stream waits (state "paused")."""
-        if self._state == "diverged":
-            return
-        self._pause_requested = True
-        self._halted = True
-        self._state = "paused"
-        self._notify()
-
-    def resume(self) -> None:
-        """Continue after pause()."""
-        if not self._pause_requested:
-            return
-        self._pause_requested = False
-        self._halted = self._cancel_requested
-        if self._state == "paused":
-            self._state = "running" if self._streaming else "ready"
-        self._notify()
-
-    def cancel(self) -> None:
-        """End the active stream after the step in progress (never mid-step)."""
-        if not self._streaming:
-            return
-        self._cancel_requested = True
-        self._halted = True
-        self._notify()
-
-    def _notify(self) -> None:
-        """Wake a stream waiting for pause/resume/speed changes (from any thread)."""
-        loop, event = self._loop, self._wake_event
-        if loop is not None and event is not None:
-            try:
-                loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # loop closed
-                pass
-
-    def _measured_rate(self) -> float:
-        w = self._rate_window
-        if len(w) < 2 or self._state != "running":
-            return 0.0  # measured while streaming; an idle or paused run does 0 steps/s
-        (t0, s0), (t1, s1) = w[0], w[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
-
-    def _mark_rate(self) -> None:
-        now = time.perf_counter()
-        w = self._rate_window
-        w.append((now, self._step))
-        while len(w) > 2 and now - w[1][0] >= 1.0:  # keep about the last second
-            w.popleft()
+    _noun = "run"
+    _first_chunk = 8
 
     def _run_chunk(self, n: int) -> int:
         with self._lock:
@@ -579,7 +483,7 @@ class Run:
                 return 0
             return self._advance(n, interruptible=True)
 
-    async def stream(
+    def stream(
         self, max_steps: int | None = None, steps_per_second: float | None = None
     ) -> AsyncIterator[Progress]:
         """Train in chunks on a worker thread, yielding a `Progress` after each chunk.
@@ -591,99 +495,11 @@ class Run:
         (single steps via step(1) while paused are reported too); resume() continues;
         cancel() ends the iterator after the step in progress. A diverged or finished run
         yields a final snapshot and ends."""
-        if max_steps is not None and (not _is_int(max_steps) or max_steps < 0):
-            raise ValueError(f"max_steps must be an integer >= 0 or None, got {max_steps!r}")
-        if self._streaming:
-            raise RuntimeError("this run is already streaming")
-        self.set_speed(steps_per_second)
-        self._loop = asyncio.get_running_loop()
-        self._wake_event = wake = asyncio.Event()
-        self._streaming = True
-        self._cancel_requested = False
-        self._halted = self._pause_requested
-        self._rate_window.clear()
-        sec_per_step: float | None = None
-        anchor: tuple[float, int, int] | None = None  # (time, step, speed version) for pacing
-        reported_paused_at: int | None = None
-        try:
-            while True:
-                wake.clear()
-                if self._cancel_requested:
-                    break
-                if self._state == "diverged":
-                    yield self.progress(max_steps)
-                    break
-                if max_steps is not None and self._step >= max_steps:
-                    self._state = "finished"
-                    yield self.progress(max_steps)
-                    break
-                if self._pause_requested:
-                    self._state = "paused"
-                    anchor = None
-                    self._rate_window.clear()
-                    if reported_paused_at != self._step:
-                        reported_paused_at = self._step
-                        yield self.progress(max_steps)
-                        continue
-                    await wake.wait()
-                    continue
-                reported_paused_at = None
-                self._state = "running"
+        return self._stream(max_steps, steps_per_second)
 
-                speed = self._speed
-                if speed is None:
-                    anchor = None
-                    n = 8 if sec_per_step is None else int(_CHUNK_SECONDS / sec_per_step)
-                else:
-                    now = time.perf_counter()
-                    if anchor is None or anchor[2] != self._speed_version:
-                        anchor = (now, self._step, self._speed_version)
-                    due = anchor[0] + (self._step - anchor[1]) / speed
-                    if due - now > 1e-4:
-                        try:
-                            await asyncio.wait_for(wake.wait(), due - now)
-                        except TimeoutError:
-                            pass
-                        continue  # re-check pause/cancel/speed before stepping
-                    if now - due > 0.25:  # can't keep up: don't burst to catch up
-                        anchor = (now, self._step, self._speed_version)
-                    n = max(1, int(speed * _CHUNK_SECONDS))
-                    if sec_per_step is not None:
-                        n = min(n, int(_CHUNK_SECONDS / sec_per_step))
-                n = max(1, min(n, _MAX_CHUNK))
-                if max_steps is not None:
-                    n = min(n, max_steps - self._step)
-
-                if not self._rate_window:
-                    self._mark_rate()
-                t0 = time.perf_counter()
-                done = await asyncio.to_thread(self._run_chunk, n)
-                elapsed = time.perf_counter() - t0
-                if done:
-                    per = elapsed / done
-                    sec_per_step = per if sec_per_step is None else 0.5 * sec_per_step + 0.5 * per
-                self._mark_rate()
-
-                if self._state == "diverged":
-                    pass
-                elif max_steps is not None and self._step >= max_steps:
-                    self._state = "finished"
-                elif self._cancel_requested:
-                    self._state = "ready"
-                elif self._pause_requested:
-                    self._state = "paused"
-                    reported_paused_at = self._step
-                yield self.progress(max_steps)
-                if self._state in ("diverged", "finished"):
-                    break
-        finally:
-            self._streaming = False
-            self._wake_event = None
-            self._loop = None
-            if self._state == "running":
-                self._state = "ready"
-            elif self._state == "paused" and self._cancel_requested:
-                self._state = "ready"
-                self._pause_requested = False
-            self._cancel_requested = False
-            self._halted = self._pause_requested
+    def _end_state(self, max_steps: int | None) -> str | None:
+        if self._state == "diverged":
+            return "diverged"
+        if max_steps is not None and self._step >= max_steps:
+            return "finished"
+        return None

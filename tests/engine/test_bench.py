@@ -11,6 +11,7 @@ from engine.bench import (
     BenchError,
     BenchSpec,
     format_report,
+    is_bench_text,
     load_spec,
     loads_spec,
     run_bench,
@@ -203,6 +204,18 @@ def test_spec_files(tmp_path):
         loads_spec(SPEC.replace("seeds = 2", "seeds = 0"), "b.toml")
     with pytest.raises(ConfigError, match="sgd: lr must be a number"):
         loads_spec(SPEC.replace("lr = 0.1", "lr = -1.0"), "b.toml")
+
+
+def test_spec_syntax_errors_name_the_line():
+    # tomllib raises a plain ValueError (not TOMLDecodeError) for a 5000-digit integer.
+    huge = SPEC.replace("steps = 30", "steps = " + "9" * 5000)
+    with pytest.raises(ConfigError, match=r"^b\.toml: line 6: a number is too long") as err:
+        loads_spec(huge, "b.toml")
+    assert err.value.line == 6
+    with pytest.raises(ConfigError, match=r"^b\.toml: line 7: .*\(column 10\)") as err:
+        loads_spec(SPEC.replace("target = 0.5", "target = ]"), "b.toml")
+    assert err.value.line == 7
+    assert not is_bench_text(huge)  # not a crash: left to the experiment parser's message
 
 
 # -- presets --------------------------------------------------------------------------------

@@ -88,6 +88,22 @@ def test_million_steps_memory_bound():
     assert len(h) == 1_000_000
 
 
+def test_full_resolution_is_exact_and_compact():
+    h = History(capacity=None)
+    n = 100_000
+    values = np.random.default_rng(4).random(n)
+    fill(h, values)
+    for step in range(0, n + 1, 1000):
+        h.record_eval(step, 0.5, 0.9 if step % 2000 else None)
+    b = h.buckets("update_norm")
+    assert np.array_equal(b.steps, np.arange(1, n + 1))
+    assert np.array_equal(b.lasts, 3 * values) and np.array_equal(b.mins, b.maxs)
+    assert h.count("eval_loss") == 101 and h.count("eval_accuracy") == 50
+    assert h.first_at_most("loss", values.min()) == int(np.argmin(values)) + 1
+    # One shared step column + 8 bytes per series value, grown by doubling (<= 2x slack).
+    assert h.nbytes < 2 * 48 * n
+
+
 def test_nan_values_do_not_hide_finite_ones():
     h = History(capacity=4)
     for step in range(1, 101):
