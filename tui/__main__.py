@@ -1,16 +1,82 @@
-"""The `optplay` command. Until the app lands it lists what the engine offers."""
+"""The `optplay` command.
+
+    optplay                      open the app (rosenbrock, adam)
+    optplay --config FILE        open the app with an experiment file's settings
+    optplay --preset NAME        open the app with a shipped preset (optplay list --presets)
+    optplay run | bench | list   the headless commands (tui/cli.py)
+
+The app part lives here; the subcommands are added by `tui.cli.add_commands`, each setting
+`handler` (args -> exit status). Without a subcommand the app opens.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
+
+from tui.cli import PROG, UsageError, add_commands, load_source
 
 
-def main(argv: list[str] | None = None) -> int:
-    from engine import optimizers
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="A terminal playground for gradient-based optimizers: "
+        "pick, tune, run and watch live. Without a command, opens the app.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--config", metavar="FILE", help="open the app with this experiment file (TOML)"
+    )
+    source.add_argument(
+        "--preset", metavar="NAME", help="open the app with a shipped preset (see list --presets)"
+    )
+    add_commands(parser.add_subparsers(title="commands", metavar="COMMAND"))
+    return parser
 
-    for name in optimizers.names():
-        print(f"{name:14} {optimizers.summary(name)}")
-    return 0
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """Open the app; the exit status is 0 when the user quits."""
+    from engine.config import Experiment
+
+    try:
+        source = load_source(args.config, args.preset)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    if source is not None and not isinstance(source, Experiment):
+        what = args.config or args.preset
+        print(
+            f"{PROG}: error: {what} is a benchmark spec, not a run: "
+            f"use `{PROG} bench --{'config' if args.config else 'preset'} {what}`",
+            file=sys.stderr,
+        )
+        return 2
+
+    from tui.app import create_app  # Textual loads only when the app opens
+
+    config = source.config if source is not None else None
+    steps = source.steps if source is not None else None
+    app = create_app(config, planned_steps=steps, save_path=args.config, name=_name(source))
+    app.run()
+    return app.return_code or 0
+
+
+def _name(source: object) -> str | None:
+    return getattr(source, "name", None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point: parse `argv` (default: the process's arguments) and dispatch."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a usage error (2), as tui.cli.main does
+        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return handler(args)
+    return cmd_app(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,97 @@
+"""Snapshot tests: the screen at 80x24 and 120x40, compared with SVGs in __snapshots__/.
+
+Deterministic by construction: fixed configs and seeds, runs driven synchronously
+(`run.step(n)`) or to a deterministic end (divergence), animations off, cursor blink off,
+and the status line shows no steps/s unless running. Update with `pytest --snapshot-update`
+after checking the new pictures.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from engine.run import RunConfig
+from tui.app import create_app
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+def hold_still(pilot: Pilot) -> None:
+    """No animation, no blinking cursor: the same picture every time."""
+    pilot.app.animation_level = "none"
+    for field in pilot.app.query(Input):
+        field.cursor_blink = False
+
+
+async def stepped(pilot: Pilot, steps: int) -> None:
+    """A run paused after `steps` updates: all but one synchronously, the last with `n`."""
+    hold_still(pilot)
+    pilot.app.set_focus(None)
+    pilot.app.current_run.step(steps - 1)
+    await pilot.press("n")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_start_screen(snap_compare, size: tuple[int, int]) -> None:
+    assert snap_compare(create_app(), terminal_size=size, run_before=hold_still)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_paused_digits_run(snap_compare, size: tuple[int, int]) -> None:
+    config = RunConfig(task="digits-mlp", optimizer="adam", seed=7, eval_every=20)
+
+    async def run_before(pilot: Pilot) -> None:
+        await stepped(pilot, 150)
+
+    assert snap_compare(create_app(config), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_validation_error(snap_compare, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        hold_still(pilot)
+        pilot.app.query_one("#optimizer-lr", Input).focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"-0.1")
+        await pilot.pause()
+
+    assert snap_compare(create_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_diverged_run(snap_compare, size: tuple[int, int]) -> None:
+    config = RunConfig(task="rosenbrock", optimizer="sgd", optimizer_hypers={"lr": 0.05})
+
+    async def run_before(pilot: Pilot) -> None:
+        hold_still(pilot)
+        pilot.app.set_focus(None)
+        await pilot.press("space")  # the real stream, to its deterministic end
+        while pilot.app.current_run.state != "diverged":
+            await pilot.pause(0.02)
+        await pilot.press("l")  # log scale: the blow-up over 150 decades
+        pilot.app.clear_notifications()  # a toast times out: keep the picture stable
+        await pilot.pause()
+
+    assert snap_compare(create_app(config), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_screen(snap_compare, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        hold_still(pilot)
+        pilot.app.set_focus(None)
+        await pilot.press("question_mark")
+
+    assert snap_compare(create_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_trajectory_view(snap_compare, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await stepped(pilot, 400)
+        pilot.app.show_tab("tab-path")
+        await pilot.pause()
+
+    assert snap_compare(create_app(), terminal_size=size, run_before=run_before)

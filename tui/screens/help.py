@@ -1,0 +1,86 @@
+"""The help screen: the selected optimizer's update rule, its defaults and its reference.
+
+Also the selected schedule's formula (when it declares one) and the keys. Opened with `?`,
+closed with escape, `?` or `q`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from engine.hyper import Hyper
+
+
+def defaults_table(specs: Iterable[Hyper]) -> Table:
+    """Knob, default, allowed range and help, one row per hyperparameter."""
+    table = Table(box=None, pad_edge=False, show_edge=False, expand=True, header_style="bold")
+    table.add_column("knob", no_wrap=True)
+    table.add_column("default", no_wrap=True)
+    table.add_column("range", no_wrap=True)
+    table.add_column("meaning", ratio=1)
+    for spec in specs:
+        table.add_row(spec.name, spec.format(spec.default) or "—", spec.range_text, spec.help)
+    return table
+
+
+def keys_table(keys: Iterable[tuple[str, str]]) -> Table:
+    table = Table(box=None, pad_edge=False, show_header=False, expand=True)
+    table.add_column("key", no_wrap=True, style="bold")
+    table.add_column("action", ratio=1)
+    for key, action in keys:
+        table.add_row(key, action)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """What the selected optimizer does, in its own notation."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "close", "Close help"),
+    ]
+
+    def __init__(
+        self, optimizer: type[Any], schedule: type[Any], keys: Iterable[tuple[str, str]]
+    ) -> None:
+        super().__init__()
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.keys = list(keys)
+
+    def compose(self) -> ComposeResult:
+        opt, sch = self.optimizer, self.schedule
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = f"{opt.name} — help"
+            body.border_subtitle = "esc closes"
+            yield Static(Text(opt.summary), classes="help-summary")
+            yield Static("Update rule", classes="help-heading")
+            equations = getattr(opt, "equations", "") or "(no formula declared)"
+            yield Static(Text(equations.strip("\n")), id="help-equations", classes="help-math")
+            yield Static("Defaults", classes="help-heading")
+            yield Static(defaults_table(opt.hypers), id="help-defaults")
+            reference = getattr(opt, "reference", "")
+            if reference:
+                yield Static("Reference", classes="help-heading")
+                yield Static(Text(reference.strip()), id="help-reference")
+            yield Static(f"Schedule: {sch.name}", classes="help-heading")
+            yield Static(Text(sch.summary))
+            sch_equations = getattr(sch, "equations", "")
+            if sch_equations:
+                yield Static(Text(sch_equations.strip("\n")), classes="help-math")
+            sch_reference = getattr(sch, "reference", "")
+            if sch_reference:
+                yield Static(Text(sch_reference.strip()))
+            yield Static("Keys", classes="help-heading")
+            yield Static(keys_table(self.keys), id="help-keys")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

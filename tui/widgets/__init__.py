@@ -1,0 +1,1 @@
+"""Widgets of the optplay screen: pickers, the hyperparameter form, charts, the status line."""

@@ -1,0 +1,219 @@
+"""The hyperparameter form, generated from `Hyper` specs.
+
+One `HyperSection` per thing being configured (optimizer, schedule, task, run), one
+`HyperField` per knob: a compact Input (numbers, lists, aliases), Checkbox (bool) or Select
+(choice). Every edit is validated with the spec itself (`Hyper.validate`), then the section's
+cross-knob rule (the registry's `validate`, e.g. warmup_steps < total_steps); a failure is
+shown under the field it names and nothing is reported up. A valid edit posts
+`HyperForm.Changed(section, values)` with the whole section's typed values, so the app never
+sees a bad value and the form never needs to know what the values are for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import HorizontalGroup, VerticalGroup
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from engine.hyper import Hyper
+
+
+@dataclass(frozen=True)
+class FormSection:
+    """What one section of the form edits.
+
+    `check` runs the cross-knob rules on a complete set of typed values and raises
+    ValueError whose message starts with the offending knob's name.
+    """
+
+    key: str
+    title: str
+    specs: tuple[Hyper, ...]
+    values: Mapping[str, Any]
+    check: Callable[[dict[str, Any]], Any] | None = None
+    note: str = ""
+
+
+def control_id(section: str, name: str) -> str:
+    """DOM id of the control editing `name` in `section` (stable, for tests and focus)."""
+    return f"{section}-{name}"
+
+
+class HyperInput(Input):
+    """A compact text field for one knob. It leaves `space` to the app (run/pause): knob
+    values never contain spaces, and a space typed by habit should not corrupt a number."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        if character == " ":
+            return False
+        if key in ("plus", "minus"):
+            return True  # typed into the field (1e-3); Textual gives these keys no character
+        return super().check_consume_key(key, character)
+
+
+class HyperField(VerticalGroup):
+    """One knob: name, control, inline error, and its help while focused."""
+
+    def __init__(self, section: str, spec: Hyper, value: Any) -> None:
+        super().__init__(classes="hyper-field")
+        self.section = section
+        self.spec = spec
+        self.value = value
+        self.parse_error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        spec, ident = self.spec, control_id(self.section, self.spec.name)
+        with HorizontalGroup(classes="hyper-row"):
+            yield Label(spec.name, classes="hyper-name")
+            if spec.kind == "bool":
+                yield Checkbox("", bool(self.value), compact=True, id=ident)
+            elif spec.kind == "choice":
+                yield Select(
+                    [(c, c) for c in spec.choices],
+                    value=self.value,
+                    allow_blank=False,
+                    compact=True,
+                    id=ident,
+                )
+            else:
+                yield HyperInput(
+                    spec.format(self.value), compact=True, id=ident, select_on_focus=False
+                )
+        yield Static("", classes="hyper-error", markup=False)
+        help_text = f"{spec.help} {spec.range_text}" if spec.help else spec.range_text
+        yield Static(help_text, classes="hyper-help", markup=False)
+
+    @property
+    def control(self) -> Widget:
+        return self.query_one(f"#{control_id(self.section, self.spec.name)}")
+
+    def raw(self) -> Any:
+        """What the user entered, as the control holds it."""
+        control = self.control
+        if isinstance(control, Input | Checkbox):
+            return control.value
+        assert isinstance(control, Select)
+        return control.value
+
+    def show_error(self, message: str | None) -> None:
+        self.set_class(message is not None, "-invalid")
+        self.query_one(".hyper-error", Static).update(message or "")
+
+
+class HyperSection(VerticalGroup):
+    """The fields of one configured thing, validated together."""
+
+    def __init__(self, section: FormSection) -> None:
+        super().__init__(id=f"section-{section.key}", classes="hyper-section")
+        self.section = section
+        self.values: dict[str, Any] = dict(section.values)
+        self._check_error: tuple[str, str] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.section.title, classes="section-title", markup=False)
+        if self.section.note:
+            yield Static(self.section.note, classes="section-note", markup=False)
+        for spec in self.section.specs:
+            yield HyperField(self.section.key, spec, self.values[spec.name])
+
+    @property
+    def fields(self) -> list[HyperField]:
+        return list(self.query(HyperField))
+
+    def errors(self) -> dict[str, str]:
+        """Knob name -> message for every knob that currently blocks starting."""
+        out = {f.spec.name: f.parse_error for f in self.fields if f.parse_error}
+        if self._check_error and self._check_error[0] not in out:
+            out[self._check_error[0]] = self._check_error[1]
+        return out
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    @on(Select.Changed)
+    def _edited(self, event: Input.Changed | Checkbox.Changed | Select.Changed) -> None:
+        event.stop()
+        target = next((a for a in event.control.ancestors if isinstance(a, HyperField)), None)
+        if target is None:
+            return
+        try:
+            target.value = target.spec.validate(target.raw())
+            target.parse_error = None
+        except ValueError as error:
+            target.parse_error = str(error)
+        self._revalidate()
+
+    def _revalidate(self) -> None:
+        fields = self.fields
+        self._check_error = None
+        if all(f.parse_error is None for f in fields):
+            candidate = {f.spec.name: f.value for f in fields}
+            try:
+                if self.section.check is not None:
+                    self.section.check(dict(candidate))
+            except ValueError as error:
+                message = str(error)
+                names = [f.spec.name for f in fields]
+                first_word = message.split(" ", 1)[0]
+                self._check_error = (first_word if first_word in names else names[0], message)
+            else:
+                if candidate != self.values:
+                    self.values = candidate
+                    self.post_message(HyperForm.Changed(self.section.key, dict(candidate)))
+        for f in fields:
+            shown = f.parse_error
+            if shown is None and self._check_error and self._check_error[0] == f.spec.name:
+                shown = self._check_error[1]
+            f.show_error(shown)
+
+
+class HyperForm(VerticalGroup):
+    """All sections of the form. Escape hands the keyboard back to the app's keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave", "Leave form", tooltip="Give the keys back to the app")
+    ]
+
+    class Changed(Message):
+        """A section now holds a complete, valid set of values that differs from before."""
+
+        def __init__(self, section: str, values: dict[str, Any]) -> None:
+            super().__init__()
+            self.section = section
+            self.values = values
+
+    def __init__(self, sections: Iterable[FormSection], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._initial = list(sections)
+
+    def compose(self) -> ComposeResult:
+        for section in self._initial:
+            yield HyperSection(section)
+
+    def section(self, key: str) -> HyperSection:
+        return self.query_one(f"#section-{key}", HyperSection)
+
+    async def replace_section(self, section: FormSection) -> None:
+        """Show new specs/values for one section (another optimizer was picked, a reset...)."""
+        old = self.section(section.key)
+        index = self.children.index(old)
+        await old.remove()  # first: the new section reuses the old one's id
+        await self.mount(HyperSection(section), before=index)
+
+    def errors(self) -> dict[str, str]:
+        """`section.knob` -> message for every invalid field, in screen order."""
+        out: dict[str, str] = {}
+        for sec in self.query(HyperSection):
+            for name, message in sec.errors().items():
+                out[f"{sec.section.key}.{name}"] = message
+        return out
+
+    def action_leave(self) -> None:
+        self.screen.set_focus(None)

@@ -1,0 +1,83 @@
+"""Pickers: choose a task, an optimizer or a schedule by name, with its one-line summary.
+
+A picker is a compact `Select` (one line, keyboard friendly: enter/up/down open it, typing
+searches) with a label in front and the chosen item's summary below. It reports a choice with
+`Picker.Changed`; the app decides whether the choice applies now or needs a reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import HorizontalGroup, VerticalGroup
+from textual.message import Message
+from textual.widgets import Label, Select, Static
+
+
+class Picker(VerticalGroup):
+    """Label + compact Select + summary line for one registry (task, optimizer, schedule)."""
+
+    class Changed(Message):
+        """The user picked another item."""
+
+        def __init__(self, picker: Picker, kind: str, name: str) -> None:
+            super().__init__()
+            self.picker = picker
+            self.kind = kind
+            self.name = name
+
+        @property
+        def control(self) -> Picker:
+            return self.picker
+
+    def __init__(
+        self,
+        kind: str,
+        names: Sequence[str],
+        value: str,
+        summary: Callable[[str], str],
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes="picker")
+        self.kind = kind
+        self._names = list(names)
+        self._summary = summary
+        self._value = value
+
+    def compose(self) -> ComposeResult:
+        with HorizontalGroup(classes="picker-row"):
+            yield Label(self.kind, classes="picker-label")
+            yield Select(
+                [(name, name) for name in self._names],
+                value=self._value,
+                allow_blank=False,
+                compact=True,
+                id=f"{self.kind}-select",
+            )
+        yield Static(self._summary(self._value), classes="picker-summary", markup=False)
+
+    @property
+    def value(self) -> str:
+        """The name currently shown."""
+        return self._value
+
+    def pick(self, name: str) -> None:
+        """Show `name` without reporting it as the user's choice (e.g. undoing a change)."""
+        self._value = name
+        select = self.query_one(Select)
+        with select.prevent(Select.Changed):
+            select.value = name
+        self.query_one(".picker-summary", Static).update(self._summary(name))
+
+    @on(Select.Changed)
+    def _chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        name = event.value
+        if not isinstance(name, str) or name == self._value:
+            return
+        self._value = name
+        self.query_one(".picker-summary", Static).update(self._summary(name))
+        self.post_message(self.Changed(self, self.kind, name))
