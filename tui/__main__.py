@@ -1,7 +1,8 @@
 """The `optplay` command.
 
     optplay                      open the app (rosenbrock, adam)
-    optplay --config FILE        open the app with an experiment file's settings
+    optplay --config FILE        open the app with an experiment file's settings (a race
+                                 file, with [[race]] entries, opens as that race)
     optplay --preset NAME        open the app with a shipped preset (optplay list --presets)
     optplay run | bench | list   the headless commands (tui/cli.py)
 
@@ -55,15 +56,10 @@ def cmd_app(args: argparse.Namespace) -> int:
 
     from tui.app import create_app  # Textual loads only when the app opens
 
-    config = source.config if source is not None else None
-    steps = source.steps if source is not None else None
-    app = create_app(config, planned_steps=steps, save_path=args.config, name=_name(source))
+    # An experiment with [[race]] entries opens as a race (all its racers), not its first run.
+    app = create_app(experiment=source, save_path=args.config)
     app.run()
     return app.return_code or 0
-
-
-def _name(source: object) -> str | None:
-    return getattr(source, "name", None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

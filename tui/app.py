@@ -12,6 +12,10 @@ Keys: `space` is a priority binding so run/pause works wherever the focus is, al
 form (its fields hold numbers, never spaces; the command palette's search still gets its
 spaces). The other keys are ordinary bindings: while a form field has focus they type into
 it, and `escape` leaves the form so they act on the app again.
+
+Compare mode (races, pinned overlays, the results table, export, presets) lives in the
+`CompareMode` mixin (tui/compare_mode.py); during a race, `stepper` is the `Race` and the
+same keys and worker drive it through `Race.stream`.
 """
 
 from __future__ import annotations
@@ -28,16 +32,24 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent
 
 from engine import optimizers, schedules, tasks
+from engine.compare import Race
+from engine.config import Experiment
 from engine.config import save as save_experiment
 from engine.hyper import Hyper
 from engine.run import Run, RunConfig
+from tui.compare_mode import CompareMode
 from tui.messages import RunFailed, RunFinished, RunProgress
+from tui.screens.confirm import ConfirmQuitScreen, QuitChoice
 from tui.screens.help import HelpScreen
 from tui.screens.save import SaveScreen
+from tui.textual_fixes import apply as apply_textual_fixes
 from tui.widgets.charts import ChartPanel, ChartView
 from tui.widgets.hyper_form import FormSection, HyperForm
 from tui.widgets.pickers import Picker
+from tui.widgets.race_panel import RacePanel
 from tui.widgets.status import StatusLine, StatusView
+
+apply_textual_fixes()  # guards against Textual crashes (see tui/textual_fixes.py)
 
 #: Speed limits offered by +/- (steps per second); None = as fast as the machine goes.
 SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, None)
@@ -76,7 +88,7 @@ def planned_steps_for(config: RunConfig) -> int:
     return int(total) if isinstance(total, int) and total > 0 else DEFAULT_PLANNED_STEPS
 
 
-class OptplayApp(App[int]):
+class OptplayApp(CompareMode, App[int]):
     """Pick, tune, run and watch an optimizer train, in the terminal."""
 
     CSS_PATH = "app.tcss"
@@ -96,9 +108,23 @@ class OptplayApp(App[int]):
                 tooltip="log scale on the y axis of the chart in view"),
         Binding("question_mark", "help", "Help", key_display="?", id="help",
                 tooltip="this help: the optimizer's update rule"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="quit optplay"),
+        Binding("q", "quit", "Quit", id="quit",
+                tooltip="quit optplay (asks first when the experiment has unsaved changes)"),
         Binding("ctrl+s", "save", "Save", id="save", show=False,
                 tooltip="save the settings as an experiment file (TOML)"),
+        # Compare mode (tui/compare_mode.py); after Quit so the 80-column footer keeps the
+        # basic keys in view. Keys that don't apply in a mode are hidden (check_action).
+        Binding("c", "race", "Race", id="race",
+                tooltip="race 2-6 optimizers on the same task, seed and data"),
+        Binding("p", "pin", "Pin", id="pin",
+                tooltip="pin this run as a named overlay; the live run starts over"),
+        Binding("x", "leave_race", "One run", id="leave_race",
+                tooltip="leave the race: back to one run"),
+        Binding("t", "table", "Table", id="table",
+                tooltip="results table: final/best loss, steps to target, time per step"),
+        Binding("e", "export", "Export", id="export",
+                tooltip="write the history of every run shown (CSV and JSON)"),
+        Binding("o", "presets", "Presets", id="presets", tooltip="open a shipped preset"),
     ]  # fmt: skip
 
     def __init__(
@@ -107,6 +133,7 @@ class OptplayApp(App[int]):
         planned_steps: int | None = None,
         save_path: str | None = None,
         name: str | None = None,
+        experiment: Experiment | None = None,
     ) -> None:
         super().__init__()
         self.save_path = save_path or DEFAULT_SAVE_PATH  # where ctrl+s offers to write
@@ -118,6 +145,16 @@ class OptplayApp(App[int]):
         self.pending: list[str] = []  # what changed that only a reset applies
         self._version = 0  # bumps when the run's settings change (charts rebuild caches)
         self._restart_stream: str | None = None  # the state to restart a stream in
+        # Compare mode: a race (an experiment with [[race]] entries opens as one) and the
+        # overlays pinned next to the single run.
+        self.race: Race | None = None
+        self.race_steps = self.planned_steps
+        self.race_target: float | None = None
+        self.overlays: list = []
+        if experiment is not None and experiment.race:
+            self.race = Race.from_experiment(experiment)
+        # What was last loaded or saved: quitting asks first while the experiment differs.
+        self.saved_experiment = self.current_experiment()
 
     # -- layout ------------------------------------------------------------------------
 
@@ -145,6 +182,7 @@ class OptplayApp(App[int]):
                     [self._section(kind) for kind in ("optimizer", "schedule", "task", "run")],
                     id="form",
                 )
+            yield RacePanel(id="race-panel")  # replaces the sidebar during a race
             yield ChartPanel(id="charts")
         yield StatusLine(id="status")
         yield Footer(compact=True)
@@ -186,15 +224,22 @@ class OptplayApp(App[int]):
         return SPEEDS[self.speed_index]
 
     def _view(self) -> ChartView:
-        return ChartView(self.current_run, self.planned_steps, self._version)
+        lanes = tuple(self.lanes())
+        if self.race is not None:
+            return ChartView(self.race.runs[0], self.race_steps, self._version, lanes)
+        return ChartView(self.current_run, self.planned_steps, self._version, lanes)
 
     def _show_run(self) -> None:
         """Push the whole state down: charts, status line, pending note."""
+        self.show_mode()
         self.query_one(ChartPanel).show(self._view())
         self._show_status()
         self._show_pending()
 
     def _show_status(self, steps_per_second: float | None = None) -> None:
+        if self.race is not None:
+            self.query_one(StatusLine).show(self.race_status(steps_per_second))
+            return
         run = self.current_run
         state = run.state
         step = run.steps_done
@@ -239,6 +284,8 @@ class OptplayApp(App[int]):
 
     def _blocked(self) -> bool:
         """True (and the user is told why) when invalid fields prevent training."""
+        if self.race is not None:
+            return False  # the race was checked in its setup; the hidden form is not used
         errors = self._form_errors()
         if not errors:
             return False
@@ -248,6 +295,9 @@ class OptplayApp(App[int]):
 
     def action_toggle_run(self) -> None:
         """space: start or continue training, or pause it."""
+        if self.race is not None:
+            self.race_toggle()
+            return
         run = self.current_run
         if run.state == "running":
             run.pause()
@@ -275,6 +325,9 @@ class OptplayApp(App[int]):
 
     def action_step(self) -> None:
         """n: one update now (pauses a running run first)."""
+        if self.race is not None:
+            self.race_step()
+            return
         run = self.current_run
         if self._blocked():
             return
@@ -292,6 +345,9 @@ class OptplayApp(App[int]):
 
     def action_reset(self) -> None:
         """r: start over from step 0 with everything the form shows."""
+        if self.race is not None:
+            self.race_reset()
+            return
         self._stop_stream()
         if self.pending or self.current_run.config != self.config:
             self._rebuild_run()
@@ -308,7 +364,7 @@ class OptplayApp(App[int]):
 
     def _set_speed(self, index: int) -> None:
         self.speed_index = max(0, min(len(SPEEDS) - 1, index))
-        self.current_run.set_speed(self.speed)
+        self.stepper.set_speed(self.speed)
         self._show_status()
 
     def action_toggle_log(self) -> None:
@@ -336,16 +392,66 @@ class OptplayApp(App[int]):
             return
         self.push_screen(SaveScreen(self.save_path), self._save_to)
 
-    def _save_to(self, path: str | None) -> None:
+    def _save_to(self, path: str | None, then_quit: bool = False) -> None:
         if path is None:
             return
+        experiment = self.current_experiment()
         try:
-            save_experiment(path, self.config, steps=self.planned_steps, name=self.experiment_name)
+            save_experiment(path, experiment)  # atomic: temp file + rename
         except (OSError, ValueError) as error:
             self.notify(str(error), title="not saved", severity="error")
             return
         self.save_path = path
+        self.saved_experiment = experiment
+        if then_quit:
+            self.exit()
+            return
         self.notify(f"saved to {path}", timeout=3)
+
+    # -- unsaved changes -----------------------------------------------------------------
+
+    def current_experiment(self) -> Experiment:
+        """What ctrl+s would write now (the form's settings, the run length, the name)."""
+        if self.race is not None:  # a race file: its [[race]] entries
+            return self.race.experiment(steps=self.race_steps, name=self.experiment_name)
+        return Experiment(self.config, steps=self.planned_steps, name=self.experiment_name)
+
+    def unsaved_changes(self) -> list[str]:
+        """What differs from the experiment last loaded or saved (empty: nothing to lose)."""
+        now, saved = self.current_experiment(), self.saved_experiment
+        if now == saved:
+            return []
+        changed = [
+            name.replace("_hypers", " knobs")
+            for name in RunConfig.__dataclass_fields__
+            if getattr(now.config, name) != getattr(saved.config, name)
+        ]
+        changed += [
+            name for name in ("steps", "name", "race") if getattr(now, name) != getattr(saved, name)
+        ]
+        return changed or ["settings"]
+
+    @property
+    def dirty(self) -> bool:
+        """True when quitting now would lose changes to the experiment."""
+        return self.current_experiment() != self.saved_experiment
+
+    async def action_quit(self) -> None:
+        """q / ctrl+q: quit; with unsaved changes, ask first (save / discard / cancel)."""
+        if isinstance(self.screen, ConfirmQuitScreen):
+            return  # already asking (ctrl+q is a priority key: it reaches the app here too)
+        changes = self.unsaved_changes()
+        if not changes:
+            self.exit()
+            return
+        self.push_screen(ConfirmQuitScreen(", ".join(changes), self.save_path), self._quit_answer)
+
+    def _quit_answer(self, choice: QuitChoice | None) -> None:
+        if choice == "discard":
+            self.exit()
+        elif choice == "save" and not self._blocked():
+            # The save dialog shows where; enter writes and quits, escape stays in the app.
+            self.push_screen(SaveScreen(self.save_path), lambda p: self._save_to(p, True))
 
     def _rebuild_run(self) -> None:
         """A fresh Run from the form's config (task/optimizer/seed... changes)."""
@@ -358,20 +464,21 @@ class OptplayApp(App[int]):
         self._show_pending()
 
     def _stop_stream(self) -> None:
-        self.current_run.cancel()
+        self.stepper.cancel()
         self.workers.cancel_group(self, "train")
 
     @work(exclusive=True, group="train", exit_on_error=False)
     async def train(self) -> None:
-        """Consume the run's stream; restart it when the planned length changes."""
-        run = self.current_run
+        """Consume the run's (or the race's) stream; restart it when the planned length
+        changes."""
+        run = self.stepper
         try:
             while True:
                 self._restart_stream = None
-                async for progress in run.stream(self.planned_steps, self.speed):
+                async for progress in run.stream(self.active_steps, self.speed):
                     self.post_message(RunProgress(run, progress))
                 restart = self._restart_stream
-                if restart is None or run is not self.current_run:
+                if restart is None or run is not self.stepper:
                     break
                 if restart == "paused":
                     run.pause()
@@ -382,15 +489,24 @@ class OptplayApp(App[int]):
 
     @on(RunProgress)
     def _progress(self, message: RunProgress) -> None:
-        if message.run is not self.current_run:
+        if message.run is not self.stepper:
             return
+        if self.race is not None:
+            self.show_race_panel()
         progress = message.progress
         running = progress.state == "running"
         self._show_status(progress.steps_per_second if running else None)
 
     @on(RunFinished)
     def _finished(self, message: RunFinished) -> None:
-        if message.run is not self.current_run:
+        if message.run is not self.stepper:
+            return
+        if self.race is not None:
+            self._show_status()
+            self.show_race_panel()
+            self.query_one(ChartPanel).redraw()
+            if message.state == "finished" and len(self.screen_stack) == 1:
+                self.action_table()  # a finished race shows its table
             return
         self._show_status()
         self.query_one(ChartPanel).redraw()
@@ -402,7 +518,7 @@ class OptplayApp(App[int]):
 
     @on(RunFailed)
     def _failed(self, message: RunFailed) -> None:
-        if message.run is not self.current_run:
+        if message.run is not self.stepper:
             return
         self._show_status()
         self.notify(f"{type(message.error).__name__}: {message.error}", title="training failed",
@@ -489,8 +605,9 @@ class OptplayApp(App[int]):
         yield SystemCommand(
             "Save experiment", "Write the settings as a TOML file (ctrl+s)", self.action_save
         )
+        yield from self.compare_commands()
         tabs = [("tab-loss", "loss"), ("tab-lr", "learning rate"), ("tab-norms", "norms")]
-        if getattr(self.current_run.task, "is_landscape", False):
+        if getattr(self._view().run.task, "is_landscape", False):
             tabs.append(("tab-path", "path"))
         for tab, label in tabs:
             yield SystemCommand(
@@ -498,6 +615,22 @@ class OptplayApp(App[int]):
                 f"Switch to the {label} tab",
                 lambda tab=tab: self.show_tab(tab),
             )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that don't apply now (compare mode's, space over its dialogs)."""
+        return self.compare_action_allowed(action)
+
+    async def show_config(self, config: RunConfig, steps: int | None = None) -> None:
+        """Show a single run's settings (an experiment or preset opened in the app): the
+        pickers, the whole form and a fresh run."""
+        self.config = config
+        self.planned_steps = steps or planned_steps_for(config)
+        for kind in ("task", "optimizer", "schedule"):
+            self.query_one(f"#{kind}-picker", Picker).pick(getattr(config, kind))
+        form = self.query_one(HyperForm)
+        for kind in ("optimizer", "schedule", "task", "run"):
+            await form.replace_section(self._section(kind))
+        self._rebuild_run()
 
     def show_tab(self, tab: str) -> None:
         """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`)."""
@@ -509,9 +642,16 @@ def create_app(
     planned_steps: int | None = None,
     save_path: str | None = None,
     name: str | None = None,
+    experiment: Experiment | None = None,
 ) -> OptplayApp:
     """The app, for the CLI, the Pilot tests and the snapshot tests alike.
 
     `planned_steps` is the run length (an experiment file's `steps`); `save_path` the file
-    ctrl+s offers (the one opened with --config), `name` the experiment's name to keep."""
-    return OptplayApp(config or default_config(), planned_steps, save_path, name)
+    ctrl+s offers (the one opened with --config), `name` the experiment's name to keep.
+    `experiment` (an opened file or preset) sets all three; one with [[race]] entries opens
+    as a race."""
+    if experiment is not None:
+        config = experiment.config
+        planned_steps = experiment.steps if planned_steps is None else planned_steps
+        name = experiment.name if name is None else name
+    return OptplayApp(config or default_config(), planned_steps, save_path, name, experiment)

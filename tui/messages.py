@@ -1,7 +1,8 @@
 """Messages the training worker posts up to the app.
 
-Each carries the `Run` it is about, so reports from a run the app has since replaced (after
-a reset with new settings) are recognised and ignored.
+Each carries the `Run` it is about (or the `Race`, whose stream drives all its racers), so
+reports from a run the app has since replaced (after a reset with new settings) are
+recognised and ignored.
 
 The worker never touches widgets: it reports what happened and the app decides what the
 screen shows. Progress arrives many times a second, so a newer report replaces an older one

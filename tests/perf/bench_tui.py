@@ -14,6 +14,8 @@ Run from the repository root (prints figures; asserts nothing; about a minute):
    into Textual strips), at 1e3 and 1e6 steps of history, at 80x24 and 120x40. Median, second
    worst and worst of 20 frames (the first frame after a change also builds caches: the lr
    preview, the contour). Textual's compositor then paints the strips; not included.
+4. The same for a race of 6 optimizers (6 lanes with a legend on every chart), at 1e3 and
+   1e5 lockstep steps: a frame should cost about 6 single-run frames, whatever the length.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from textual import events  # noqa: E402
 
+from engine.compare import Race  # noqa: E402
 from engine.run import Run, RunConfig  # noqa: E402
 from tui.app import OptplayApp, create_app  # noqa: E402
 from tui.widgets.charts import ChartPanel  # noqa: E402
@@ -132,6 +135,37 @@ async def frame_times(run: Run, size: tuple[int, int], frames: int = 20) -> dict
     return out
 
 
+async def race_frame_times(race: Race, size: tuple[int, int], frames: int = 20) -> dict:
+    """Per chart tab: seconds per frame of a race's lanes (draw + build_strips)."""
+    app: OptplayApp = create_app(race.runs[0].config)
+    out: dict[str, list[float]] = {}
+    async with app.run_test(size=size) as pilot:
+        app.start_race(race, max(race.steps_done, 1000))
+        await pilot.pause()
+        for tab in ("tab-loss", "tab-lr", "tab-norms", "tab-path"):
+            app.show_tab(tab)
+            await pilot.pause()
+            panel = app.query_one(ChartPanel)
+            chart = panel.active_chart()
+            assert chart is not None and panel.view is not None and panel.view.lanes
+            times = []
+            for _ in range(frames):
+                t0 = time.perf_counter()
+                chart.draw(panel.view)
+                chart.build_strips()
+                times.append(time.perf_counter() - t0)
+            out[tab.removeprefix("tab-")] = times
+    return out
+
+
+def print_frames(times: dict[str, list[float]], size: tuple[int, int]) -> None:
+    cells = "   ".join(
+        f"{name} {statistics.median(t) * 1e3:4.1f}/{sorted(t)[-2] * 1e3:4.1f}/{max(t) * 1e3:5.1f}"
+        for name, t in times.items()
+    )
+    print(f"     {size[0]}x{size[1]}:  {cells}")
+
+
 def main() -> None:
     print("1. Training speed: headless Run.step vs the app training at full speed (120x40)")
     for label, config in CONFIGS.items():
@@ -161,13 +195,17 @@ def main() -> None:
         run.step(steps)
         print(f"   history of {steps:,} steps (trained in {time.perf_counter() - t0:.1f} s)")
         for size in ((80, 24), (120, 40)):
-            times = asyncio.run(frame_times(run, size))
-            cells = "   ".join(
-                f"{name} {statistics.median(t) * 1e3:4.1f}/{sorted(t)[-2] * 1e3:4.1f}"
-                f"/{max(t) * 1e3:5.1f}"
-                for name, t in times.items()
-            )
-            print(f"     {size[0]}x{size[1]}:  {cells}")
+            print_frames(asyncio.run(frame_times(run, size)), size)
+
+    print("\n4. Race chart frame time in ms, 6 lanes: median / 2nd worst / worst of 20")
+    racers = ["adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"]
+    for steps in (1_000, 100_000):
+        race = Race.of(config, racers)
+        t0 = time.perf_counter()
+        race.step(steps)
+        print(f"   6 lanes of {steps:,} steps (trained in {time.perf_counter() - t0:.1f} s)")
+        for size in ((80, 24), (120, 40)):
+            print_frames(asyncio.run(race_frame_times(race, size)), size)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from engine.config import Experiment, RaceEntry
 from engine.run import RunConfig
 from tui.app import create_app
 
@@ -95,3 +96,27 @@ def test_trajectory_view(snap_compare, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(create_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("tab", ["tab-loss", "tab-path"])
+def test_race_paused(snap_compare, tab: str) -> None:
+    """A race of three on Rosenbrock paused at step 150: the race panel, the shared charts
+    with one colour per racer and the legend line."""
+    base = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02})
+    entries = [
+        RaceEntry(base),
+        RaceEntry(base.replace(optimizer="momentum", optimizer_hypers={"lr": 0.001})),
+        RaceEntry(base.replace(optimizer="rmsprop", optimizer_hypers={"lr": 0.01}), "RMSprop"),
+    ]
+    experiment = Experiment.of_race(entries, steps=300, name="three on rosenbrock")
+
+    async def run_before(pilot: Pilot) -> None:
+        hold_still(pilot)
+        pilot.app.set_focus(None)
+        pilot.app.race.step(149)
+        await pilot.press("n")  # the last step through the app: paused at 150
+        pilot.app.show_tab(tab)
+        await pilot.pause()
+
+    app = create_app(experiment=experiment)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

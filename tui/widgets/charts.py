@@ -12,6 +12,12 @@ way plotext lays it out (`RunChart.frame`), so the cells line up with plotext's 
 
 Log scale is done here, not by plotext: values are plotted as log10 and the ticks are
 labelled with the original numbers (plotext's own log axis re-applies itself on every build).
+
+Several runs at once (a race, pinned overlays): a `ChartView` with `lanes` draws every lane in
+its own colour (`lane_color`, one palette for dark and one for light themes) with a legend
+line at the top of the data area. Each lane is downsampled to the same two points per column,
+so a frame's cost grows with the number of lanes (at most 6), never with the runs' lengths
+(tests/perf/bench_tui.py: 6 lanes cost about 1.5x one run; plotext's frame dominates).
 """
 
 from __future__ import annotations
@@ -48,6 +54,35 @@ ORANGE: Color = (245, 130, 48)
 PURPLE: Color = (145, 30, 180)
 GRAY: Color = (128, 128, 128)
 
+#: Lane colours of the shared charts (racers, overlays), in lane order: distinct hues that keep
+#: their contrast on a dark background (lighter shades) and on a light one (darker shades).
+LANE_COLORS_DARK: tuple[Color, ...] = (
+    (66, 165, 245),  # blue
+    (255, 152, 0),  # orange
+    (102, 187, 106),  # green
+    (239, 83, 80),  # red
+    (186, 104, 200),  # purple
+    (38, 198, 218),  # cyan
+)
+LANE_COLORS_LIGHT: tuple[Color, ...] = (
+    (21, 101, 192),
+    (230, 81, 0),
+    (46, 125, 50),
+    (198, 40, 40),
+    (106, 27, 154),
+    (0, 131, 143),
+)
+#: Marks that belong to no lane (start, minimum) on the path chart.
+INK_DARK: Color = (224, 224, 224)
+INK_LIGHT: Color = (40, 40, 40)
+
+
+def lane_color(index: int, dark: bool = True) -> Color:
+    """The colour of lane `index` (0-based) on a dark or light theme."""
+    palette = LANE_COLORS_DARK if dark else LANE_COLORS_LIGHT
+    return palette[index % len(palette)]
+
+
 REFRESH_HZ = 10
 #: Previews up to this many steps use the schedule's exact `curve(n)`; longer ones sample lr().
 EXACT_PREVIEW_STEPS = 2_000_000
@@ -59,11 +94,16 @@ class ChartView:
 
     `version` changes whenever the run's settings change (reset, new knobs) so cached
     previews and contours are rebuilt.
+
+    `lanes` (objects with `.name`, `.run` and `.pinned`, e.g. `engine.compare.Lane`): when
+    given, every lane is drawn in its own colour with a legend (a race, pinned overlays);
+    `run` is then the lane whose task sets the path chart's view (the live run or racer 1).
     """
 
     run: Any
     planned_steps: int
     version: int = 0
+    lanes: tuple[Any, ...] = ()
 
 
 # -- axis helpers ----------------------------------------------------------------------------
@@ -176,6 +216,8 @@ class Picture:
     log_y: bool = False
     step_axis: bool = True  # x ticks as step numbers (0, 500, 1k) rather than values
     note: str = ""  # shown at the bottom of the data area, wrapped (e.g. plateau's preview)
+    #: Lanes' legend, packed into as few rows as fit at the top: (name, colour, pinned).
+    legend: list[tuple[str, Color, bool]] = field(default_factory=list)
 
     def band(self, xs: Any, lo: Any, hi: Any, color: Color, label: str | None = None) -> None:
         lo = to_plot(np.asarray(lo, np.float64), self.log_y)
@@ -251,7 +293,7 @@ class RunChart(PlotextPlot):
 
     def data_key(self, view: ChartView) -> tuple[Any, ...]:
         run = view.run
-        return (
+        key: tuple[Any, ...] = (
             id(run),
             view.version,
             len(run.history),
@@ -261,11 +303,36 @@ class RunChart(PlotextPlot):
             self.size.width,
             self.size.height,
         )
+        if view.lanes:  # every lane's progress, and the theme (lane colours follow it)
+            lanes = tuple(
+                (id(lane.run), lane.name, len(lane.run.history), lane.run.state)
+                for lane in view.lanes
+            )
+            key += (lanes, self.dark)
+        return key
+
+    @property
+    def dark(self) -> bool:
+        """Whether the app's theme is dark (lane colours are picked for the background)."""
+        try:
+            return bool(self.app.current_theme.dark)
+        except Exception:  # not mounted yet: dark is the default theme
+            return True
+
+    def lane_color(self, index: int) -> Color:
+        return lane_color(index, self.dark)
 
     def draw(self, view: ChartView) -> None:
         """Rebuild the plot from the view and schedule a render."""
         picture = Picture(log_y=self.log_y)
-        self.picture(view, picture)
+        if view.lanes:
+            picture.legend = [
+                (lane.name, self.lane_color(i), bool(getattr(lane, "pinned", False)))
+                for i, lane in enumerate(view.lanes)
+            ]
+            self.lanes_picture(view, picture)
+        else:
+            self.picture(view, picture)
         self.render_picture(picture)
         self.drawn_key = self.data_key(view)
         self._frame_number += 1
@@ -273,6 +340,10 @@ class RunChart(PlotextPlot):
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         """Describe what to draw (subclasses)."""
+        raise NotImplementedError
+
+    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
+        """Describe what to draw for several lanes, one colour each (subclasses)."""
         raise NotImplementedError
 
     def render_picture(self, picture: Picture) -> None:
@@ -350,11 +421,33 @@ class RunChart(PlotextPlot):
             # A small legend in the top-left corner, one row per labelled layer.
             chars = list(f"━ {label}"[: frame.cols])
             out.append((np.full(len(chars), i), np.arange(len(chars)), chars, color))
-        lines = textwrap.wrap(picture.note, max(frame.cols - 1, 8))[: frame.rows - len(legend)]
+        legend_rows = len(legend)
+        if picture.legend:
+            legend_rows = self._legend_line(picture.legend, frame, out)
+        lines = textwrap.wrap(picture.note, max(frame.cols - 1, 8))[: frame.rows - legend_rows]
         for i, line in enumerate(lines):
             row = frame.rows - len(lines) + i
             out.append((np.full(len(line), row), np.arange(len(line)), list(line), GRAY))
         return out
+
+    @staticmethod
+    def _legend_line(entries: list[tuple[str, Color, bool]], frame: Frame, out: list[Cells]) -> int:
+        """Lanes' names packed left to right ("━ adam  ┅ pinned"), wrapping onto more rows
+        only when they don't fit (at most half the data area); returns the rows used."""
+        row, col = 0, 0
+        max_rows = max(1, frame.rows // 2)
+        for name, color, pinned in entries:
+            text = f"{'┅' if pinned else '━'} {name}"[: frame.cols]
+            if col and col + 2 + len(text) > frame.cols:
+                row, col = row + 1, 0
+                if row >= max_rows:
+                    return row
+            if col:
+                text = "  " + text  # the gap is painted too: data never runs between names
+            chars = list(text)
+            out.append((np.full(len(chars), row), col + np.arange(len(chars)), chars, color))
+            col += len(chars)
+        return row + 1
 
     def paint_cells(self, matrix: Any) -> None:
         """Write the rasterised data into plotext's built matrix (rows stored bottom-up)."""
@@ -454,6 +547,45 @@ class LossChart(RunChart):
         picture.title = parts
         picture.x_range = (0, max(step, diverged_at or 0, 1))
 
+    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
+        """Every lane's training loss (min/max band) in its colour; divergences marked."""
+        n = 2 * self.columns()
+        end = 1
+        for i, lane in enumerate(view.lanes):
+            run, color = lane.run, self.lane_color(i)
+            train = run.history.downsample("loss", n)
+            if len(train.steps):
+                picture.band(train.steps, train.mins, train.maxs, color)
+            if run.diverged_at is not None:
+                picture.vlines.append((run.diverged_at, color))
+            end = max(end, len(run.history), run.diverged_at or 0)
+        step = max(len(lane.run.history) for lane in view.lanes)
+        # No single run's loss here: the legend names the curves, the status line the leader.
+        parts = ["loss", f"{len(view.lanes)} runs", f"step {step_label(step)}"]
+        if picture.log_y:
+            parts.append("log")
+        if not step:
+            parts.append("space starts")
+        picture.title = parts
+        picture.x_range = (0, end)
+
+
+def schedule_preview(schedule: Any, span: int, n: int) -> tuple[np.ndarray, ...]:
+    """(x, min, max) of the lr of updates 1..span in at most n buckets: the exact curve up to
+    EXACT_PREVIEW_STEPS steps (not for a stateful schedule), else n samples of lr()."""
+    if span <= EXACT_PREVIEW_STEPS and not getattr(schedule, "stateful", False):
+        curve = np.asarray(schedule.curve(span), np.float64)
+        group = max(1, -(-span // n))
+        starts = np.arange(0, span, group)
+        steps = np.minimum(starts + group, span) - 1
+        lo = np.minimum.reduceat(curve, starts)
+        hi = np.maximum.reduceat(curve, starts)
+    else:
+        steps = np.unique(np.linspace(0, span - 1, n).astype(np.int64))
+        lo = hi = np.array([schedule.lr(int(s)) for s in steps], np.float64)
+    # lr(k) is the rate of update k + 1, drawn at step k + 1 like the history.
+    return (steps + 1, lo, hi)
+
 
 class LrChart(RunChart):
     """The schedule's whole curve over the planned run, with the current step marked."""
@@ -462,6 +594,7 @@ class LrChart(RunChart):
         super().__init__(id=id)
         self._preview_key: tuple[Any, ...] | None = None
         self._preview: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._lane_previews: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
 
     def preview(self, view: ChartView, span: int, n: int) -> tuple[np.ndarray, ...]:
         """(x, min, max) of the lr of updates 1..span in at most n buckets.
@@ -473,20 +606,39 @@ class LrChart(RunChart):
         stateful = bool(getattr(schedule, "stateful", False))
         key = (id(schedule), view.version, span, n, len(view.run.history) if stateful else 0)
         if key != self._preview_key or self._preview is None:
-            if span <= EXACT_PREVIEW_STEPS and not stateful:
-                curve = np.asarray(schedule.curve(span), np.float64)
-                group = max(1, -(-span // n))
-                starts = np.arange(0, span, group)
-                steps = np.minimum(starts + group, span) - 1
-                lo = np.minimum.reduceat(curve, starts)
-                hi = np.maximum.reduceat(curve, starts)
-            else:
-                steps = np.unique(np.linspace(0, span - 1, n).astype(np.int64))
-                lo = hi = np.array([schedule.lr(int(s)) for s in steps], np.float64)
-            # lr(k) is the rate of update k + 1, drawn at step k + 1 like the history.
-            self._preview = (steps + 1, lo, hi)
+            self._preview = schedule_preview(schedule, span, n)
             self._preview_key = key
         return self._preview
+
+    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
+        """Every lane's schedule over the planned run (the rate used, for a lane without a
+        schedule) in its colour, with the current step marked."""
+        n = 2 * self.columns()
+        span = max([view.planned_steps, 1] + [len(lane.run.history) for lane in view.lanes])
+        cache: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
+        for i, lane in enumerate(view.lanes):
+            run, color = lane.run, self.lane_color(i)
+            schedule = run.schedule
+            if schedule is not None:
+                stateful = bool(getattr(schedule, "stateful", False))
+                key = (id(schedule), view.version, span, n, len(run.history) if stateful else 0)
+                curve = self._lane_previews.get(key)
+                if curve is None:
+                    curve = schedule_preview(schedule, span, n)
+                cache[key] = curve
+                picture.band(*curve, color)
+            elif len(run.history):
+                used = run.history.downsample("lr", n)
+                picture.band(used.steps, used.mins, used.maxs, color)
+        self._lane_previews = cache  # only the lanes on screen stay cached
+        step = len(view.run.history)
+        if step:
+            picture.vlines.append((step, GRAY))
+        parts = ["lr", f"step {step_label(step)} of {step_label(span)}"]
+        if picture.log_y:
+            parts.append("log")
+        picture.title = parts
+        picture.x_range = (0, span)
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         run = view.run
@@ -540,6 +692,23 @@ class NormsChart(RunChart):
             parts.append("log")
         picture.title = parts
         picture.x_range = (0, max(len(history), 1))
+
+    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
+        """One series per lane: the gradient norm (three series times six lanes would be
+        unreadable; the single-run view shows all three)."""
+        n = 2 * self.columns()
+        end = 1
+        for i, lane in enumerate(view.lanes):
+            history = lane.run.history
+            data = history.downsample("grad_norm", n)
+            if len(data.steps):
+                picture.band(data.steps, data.mins, data.maxs, self.lane_color(i))
+            end = max(end, len(history))
+        parts = ["gradient norm", f"{len(view.lanes)} runs"]
+        if picture.log_y:
+            parts.append("log")
+        picture.title = parts
+        picture.x_range = (0, end)
 
 
 class PathChart(RunChart):
@@ -595,6 +764,43 @@ class PathChart(RunChart):
             "○ start",
             "✕ minimum",
         ]
+
+    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
+        """Every lane's path over the same contours, each ending in a ● of its colour. Lanes
+        on another task (an overlay pinned before the task changed) are left out."""
+        run = view.run
+        task = run.task
+        if not getattr(task, "is_landscape", False):
+            picture.title = ["path: only for 2-D tasks"]
+            return
+        (x0, x1), (y0, y1) = task.bounds
+        picture.x_range, picture.y_range = (x0, x1), (y0, y1)
+        picture.step_axis = False
+        picture.log_y = False
+        frame = self.planned_frame(picture)
+        if frame is not None and frame.usable:
+            picture.layers.append(Layer("mask", GRAY, (self.contour(task, view.version, frame),)))
+        same = (run.config.task, run.config.task_hypers)
+        ends = []
+        points = 8 * self.columns()
+        for i, lane in enumerate(view.lanes):
+            cfg = lane.run.config
+            if (cfg.task, cfg.task_hypers) != same:
+                continue
+            path = lane.run.history.trajectory(points)
+            color = self.lane_color(i)
+            picture.path(path.xs, path.ys, color)
+            keep = np.isfinite(path.xs) & np.isfinite(path.ys)
+            if keep.any():
+                ends.append((path.xs[keep][-1], path.ys[keep][-1], color))
+        ink = INK_DARK if self.dark else INK_LIGHT
+        mx, my = task.minimum
+        sx, sy = task.start
+        picture.mark(mx, my, "✕", ink)
+        picture.mark(sx, sy, "○", ink)
+        for x, y, color in ends:
+            picture.mark(x, y, "●", color)
+        picture.title = [f"step {step_label(len(run.history))}", "○ start", "✕ minimum"]
 
     def planned_frame(self, picture: Picture) -> Frame | None:
         """The data area `render_picture` will use for this picture (fixed y range)."""

@@ -40,9 +40,12 @@ class Picker(VerticalGroup):
         summary: Callable[[str], str],
         *,
         id: str | None = None,
+        select_id: str | None = None,
     ) -> None:
         super().__init__(id=id, classes="picker")
         self.kind = kind
+        # Several pickers of one kind on a screen (the race setup) need their own ids.
+        self.select_id = select_id or f"{kind}-select"
         self._names = list(names)
         self._summary = summary
         self._value = value
@@ -55,7 +58,7 @@ class Picker(VerticalGroup):
                 value=self._value,
                 allow_blank=False,
                 compact=True,
-                id=f"{self.kind}-select",
+                id=self.select_id,
             )
         yield Static(self._summary(self._value), classes="picker-summary", markup=False)
 

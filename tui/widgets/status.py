@@ -2,6 +2,9 @@
 
 `ready · step 0 · loss — · lr 0.001 · — steps/s · speed max`. Steps/s is shown only while
 running (a paused or finished run has no rate), which also keeps screenshots stable.
+
+During a race the line describes the race: `running · race of 3 · step 120 · best adam
+0.0123 · 4,000 steps/s · speed max` (the racers' learning rates differ: no lr).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class StatusView:
     steps_per_second: float | None = None
     speed: float | None = None
     diverged_at: int | None = None
+    racers: int = 0  # > 0: a race of this many runs; `loss` is then the leader's
+    leader: str | None = None  # the racer with the lowest current loss
 
 
 class StatusLine(Static):
@@ -74,11 +79,18 @@ class StatusLine(Static):
             if state == "running" and view.steps_per_second
             else "— steps/s"
         )
+        if view.racers:
+            best = f"best {view.leader} {format_number(view.loss)}" if view.leader else "best —"
+            middle = (f"  race of {view.racers}", f"  step {view.step:,}", f"  {best}")
+        else:
+            middle = (
+                f"  step {view.step:,}",
+                f"  loss {format_number(view.loss)}",
+                f"  lr {format_number(view.lr, 3)}",
+            )
         text = Text.assemble(
             (f" {label} ", "bold reverse"),
-            f"  step {view.step:,}",
-            f"  loss {format_number(view.loss)}",
-            f"  lr {format_number(view.lr, 3)}",
+            *middle,
             f"  {rate}",
             f"  speed {format_speed(view.speed)}",
             no_wrap=True,

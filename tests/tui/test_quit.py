@@ -1,0 +1,226 @@
+"""Nothing lost: quitting with unsaved changes asks first, and saving is atomic.
+
+"Unsaved" means the experiment (what ctrl+s would write: the config, the run length, the
+name, a race's entries) differs from what was last loaded or saved. A clean app quits at
+once; a dirty one shows a dialog whose answers are one key each: `s` save (the save dialog,
+prefilled, then quit), `d` discard and quit, `escape` cancel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+import engine.history
+from engine.config import load, save
+from engine.run import RunConfig
+from tui.app import OptplayApp, create_app
+from tui.screens.confirm import ConfirmQuitScreen
+from tui.screens.save import SaveScreen
+
+SMALL = (80, 24)
+
+
+def screen_text(app: OptplayApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def edit_lr(pilot, value: str) -> None:
+    """Type a new lr into the form, then leave the form (keys act on the app again)."""
+    field = pilot.app.query_one("#optimizer-lr", Input)
+    field.focus()
+    await pilot.press("ctrl+a", "ctrl+k", *value, "escape")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+q"])
+async def test_clean_app_quits_at_once(key: str) -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        assert not app.dirty
+        await pilot.press(key)
+        await pilot.pause()
+        assert not app.is_running
+    assert app.return_code == 0
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+q"])
+async def test_dirty_app_asks_before_quitting(key: str) -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await edit_lr(pilot, "0.005")
+        assert app.dirty and app.unsaved_changes() == ["optimizer knobs"]
+        await pilot.press(key)
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmQuitScreen) and app.is_running
+        text = screen_text(app)
+        assert "unsaved changes (optimizer knobs)" in text
+        assert "s save · d discard · esc cancel" in text
+        await pilot.press("ctrl+q")  # asking again does not stack a second dialog
+        await pilot.pause()
+        assert len(app.screen_stack) == 2
+        await pilot.press("escape")
+
+
+@pytest.mark.parametrize("keys", [["escape"], ["c"], ["tab", "tab", "enter"]])
+async def test_cancel_goes_back_to_the_app_with_the_changes(keys: list[str]) -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await edit_lr(pilot, "0.005")
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press(*keys)  # escape, c, or the Cancel button (third from the left)
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmQuitScreen) and app.is_running
+        assert app.config.optimizer_hypers["lr"] == 0.005 and app.dirty
+        await pilot.press("n")  # the app's keys work again
+        assert app.current_run.steps_done == 1
+
+
+@pytest.mark.parametrize("keys", [["d"], ["tab", "enter"]])
+async def test_discard_quits_without_writing(tmp_path: Path, keys: list[str]) -> None:
+    path = tmp_path / "exp.toml"
+    app = create_app(save_path=str(path))
+    async with app.run_test(size=SMALL) as pilot:
+        await edit_lr(pilot, "0.005")
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press(*keys)  # d, or the Discard button
+        await pilot.pause()
+        assert not app.is_running
+    assert app.return_code == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("keys", [["s"], ["enter"]])
+async def test_save_writes_the_file_then_quits(tmp_path: Path, keys: list[str]) -> None:
+    path = tmp_path / "exp.toml"
+    app = create_app(save_path=str(path))
+    async with app.run_test(size=SMALL) as pilot:
+        await edit_lr(pilot, "0.005")
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press(*keys)  # s, or the Save button (it has the focus)
+        await pilot.pause()
+        assert isinstance(app.screen, SaveScreen)  # where to: prefilled with the file
+        assert app.screen.query_one(Input).value == str(path)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not app.is_running
+    assert app.return_code == 0
+    experiment = load(path)
+    assert experiment.config == app.config and experiment.steps == 1000
+    assert experiment.config.optimizer_hypers["lr"] == 0.005
+
+
+async def test_escape_in_the_save_dialog_stays_in_the_app(tmp_path: Path) -> None:
+    app = create_app(save_path=str(tmp_path / "exp.toml"))
+    async with app.run_test(size=SMALL) as pilot:
+        await edit_lr(pilot, "0.005")
+        await pilot.press("q", "s", "escape")
+        await pilot.pause()
+        assert app.is_running and app.screen is app.screen_stack[0] and app.dirty
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_failed_save_keeps_the_app_and_the_changes(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "exp.toml"
+    app = create_app(save_path=str(missing))
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await edit_lr(pilot, "0.005")
+        await pilot.press("q", "s", "enter")
+        await pilot.pause()
+        assert app.is_running and app.dirty
+        assert "not saved" in screen_text(app)
+        await pilot.press("q")  # still asks
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmQuitScreen)
+
+
+async def test_saved_or_reverted_changes_quit_at_once(tmp_path: Path) -> None:
+    app = create_app(save_path=str(tmp_path / "exp.toml"))
+    async with app.run_test(size=SMALL) as pilot:
+        await edit_lr(pilot, "0.005")
+        await edit_lr(pilot, "0.02")  # back to what was loaded
+        assert not app.dirty
+        await edit_lr(pilot, "0.007")
+        await pilot.press("ctrl+s", "enter")  # save to the offered file
+        await pilot.pause()
+        assert not app.dirty
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+    assert load(tmp_path / "exp.toml").config.optimizer_hypers["lr"] == 0.007
+
+
+async def test_an_opened_file_is_clean_until_edited(tmp_path: Path) -> None:
+    path = tmp_path / "exp.toml"
+    config = RunConfig(task="quadratic", optimizer="sgd", optimizer_hypers={"lr": 0.1})
+    save(path, config, steps=250, name="mine")
+    experiment = load(path)
+    app = create_app(experiment=experiment, save_path=str(path))
+    async with app.run_test(size=SMALL) as pilot:
+        assert not app.dirty
+        field = app.query_one("#run-steps", Input)
+        field.focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"300", "escape")
+        await pilot.pause()
+        assert app.unsaved_changes() == ["steps"]
+        await pilot.press("q")
+        await pilot.pause()
+        assert "unsaved changes (steps)" in screen_text(app)
+        await pilot.press("d")
+        await pilot.pause()
+    assert load(path) == experiment  # discarded: the file is as it was
+
+
+async def test_picking_another_optimizer_is_a_change() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.query_one("#optimizer-select").focus()
+        await pilot.press("enter", *"sgd", "enter", "escape")
+        await pilot.pause()
+        assert app.config.optimizer == "sgd"
+        assert "optimizer" in app.unsaved_changes()
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmQuitScreen)
+        await pilot.press("escape")
+
+
+# -- atomic saves ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("crash_in", ["fsync", "replace"])
+async def test_a_crash_mid_save_leaves_the_old_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_in: str
+) -> None:
+    """The file is written to a temp file, flushed, then renamed over the old one: a crash
+    before the rename leaves the old file untouched and no temp file behind."""
+    path = tmp_path / "exp.toml"
+    save(path, RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02}))
+    before = path.read_bytes()
+
+    def crash(*args: object) -> None:
+        raise OSError(f"simulated crash in {crash_in}")
+
+    app = create_app(experiment=load(path), save_path=str(path))
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await edit_lr(pilot, "0.005")
+        monkeypatch.setattr(engine.history.os, crash_in, crash)
+        await pilot.press("ctrl+s", "enter")
+        await pilot.pause()
+        assert f"simulated crash in {crash_in}" in screen_text(app)
+        assert app.dirty  # not saved: quitting would still ask
+        monkeypatch.undo()
+        assert path.read_bytes() == before
+        assert sorted(os.listdir(tmp_path)) == ["exp.toml"]
+        await pilot.press("ctrl+s", "enter")  # the disk is back: this one lands
+        await pilot.pause()
+        assert not app.dirty
+    assert load(path).config.optimizer_hypers["lr"] == 0.005
+    assert sorted(os.listdir(tmp_path)) == ["exp.toml"]

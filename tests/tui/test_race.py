@@ -1,0 +1,374 @@
+"""Pilot tests of compare mode: races, pinned overlays, the results table, export, presets.
+
+Keys in, screen out, as in test_app.py; the numbers on screen are checked against the
+engine's own (`Race.results`, `export_history`, `engine.config.load`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+
+import numpy as np
+import pytest
+from textual.widgets import Input, OptionList, Select
+
+from engine import presets
+from engine.bench import BenchSpec
+from engine.compare import Race, format_number, format_seconds
+from engine.config import Experiment, RaceEntry, load
+from engine.history import load_history_json
+from engine.run import RunConfig
+from tui import __main__ as cli_main
+from tui.app import OptplayApp, create_app
+from tui.screens.bench import BenchScreen
+from tui.screens.presets import PresetScreen
+from tui.screens.race_results import RaceResultsScreen
+from tui.screens.race_setup import RaceSetupScreen
+from tui.widgets.charts import LossChart, LrChart, NormsChart, PathChart, lane_color
+from tui.widgets.race_panel import RacePanel
+from tui.widgets.status import StatusLine
+
+SMALL = (80, 24)
+LARGE = (120, 40)
+
+
+def screen_text(app: OptplayApp) -> str:
+    """The terminal's characters, row by row, as the user sees them."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def status_text(app: OptplayApp) -> str:
+    return str(app.query_one(StatusLine).render())
+
+
+async def wait_for(condition, timeout: float = 10.0) -> None:
+    """Wait (without busy CPU) until `condition()` holds; fail after `timeout` seconds."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+async def type_into(pilot, field_id: str, text: str) -> None:
+    field = pilot.app.screen.query_one(f"#{field_id}", Input)
+    field.focus()
+    await pilot.press("ctrl+a", "ctrl+k", *text)
+    await pilot.pause()
+
+
+async def pick(pilot, select_id: str, name: str) -> None:
+    """Choose `name` in a Select with the keyboard: open it, type to search, enter."""
+    pilot.app.screen.query_one(f"#{select_id}", Select).focus()
+    await pilot.press("enter", *name, "enter")
+    await pilot.pause()
+
+
+def rosenbrock_race(*optimizers: str, steps: int = 0) -> Race:
+    base = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02})
+    race = Race.of(base, list(optimizers))
+    if steps:
+        race.step(steps)
+    return race
+
+
+# -- a race from the app -----------------------------------------------------------------------
+
+
+async def test_a_race_of_three_runs_to_its_table_from_the_keyboard() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        await pilot.press("c")
+        assert isinstance(app.screen, RaceSetupScreen)
+        text = screen_text(app)
+        assert "racer 1" in text and "racer 2" in text and "optimizer adam" in text
+        await type_into(pilot, "race-run-steps", "60")
+        await pilot.press("ctrl+n")  # a third racer
+        await pick(pilot, "r2-optimizer-select", "nesterov")
+        await type_into(pilot, "r2-optimizer-lr", "0.002")
+        await pilot.press("ctrl+g")
+        race = app.race
+        assert race is not None and not isinstance(app.screen, RaceSetupScreen)
+        await wait_for(lambda: race.state == "finished")
+        await wait_for(lambda: isinstance(app.screen, RaceResultsScreen))
+        await pilot.pause()
+
+        # Three racers, same task, seed and start point; they advanced together.
+        assert [r.config.optimizer for r in race.runs] == ["adam", "nesterov", "momentum"]
+        assert race.runs[1].config.optimizer_hypers["lr"] == 0.002
+        assert {r.config.seed for r in race.runs} == {0}
+        assert len({str(sorted(r.config.task_hypers.items())) for r in race.runs}) == 1
+        starts = {(r.history.trajectory().xs[0], r.history.trajectory().ys[0]) for r in race.runs}
+        assert starts == {tuple(race.runs[0].task.start)}
+        assert [r.steps_done for r in race.runs] == [60, 60, 60]
+
+        # The table on screen holds the engine's numbers.
+        text = screen_text(app)
+        target = race.default_target()
+        assert f"steps to {target:.4g}" in text
+        table = app.screen.query_one("#race-table").content_region
+        lines = [row[table.x : table.right] for row in text.splitlines()[table.y : table.bottom]]
+        for row in race.results(target):
+            line = next(line for line in lines if line.startswith(f"━━ {row.name} "))
+            cells = line.split()
+            assert str(row.steps) in cells
+            assert format_number(row.final_loss) in cells
+            assert format_number(row.best_loss) in cells
+            assert str(row.steps_to_target) in cells
+            assert format_seconds(row.seconds_per_step).split()[0] in cells
+            assert "no" in cells  # none diverged
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RaceResultsScreen)
+        assert "finished" in status_text(app) and "race of 3" in status_text(app)
+
+
+async def test_pausing_a_race_pauses_every_racer() -> None:
+    app = create_app(planned_steps=100_000)
+    async with app.run_test(size=SMALL) as pilot:
+        app.start_race(rosenbrock_race("adam", "sgd", "rmsprop"), 100_000)
+        app.set_focus(None)
+        while app.speed != 20:
+            await pilot.press("minus")
+        await pilot.press("space")
+        race = app.race
+        await wait_for(lambda: race.steps_done >= 3)
+        await pilot.press("space")
+        await pilot.pause()
+        stopped = [run.steps_done for run in race.runs]
+        assert len(set(stopped)) == 1 and race.state == "paused"
+        await asyncio.sleep(0.3)
+        assert [run.steps_done for run in race.runs] == stopped
+        assert "paused" in status_text(app) and f"step {stopped[0]}" in status_text(app)
+        await pilot.press("n")  # one lockstep step
+        assert [run.steps_done for run in race.runs] == [stopped[0] + 1] * 3
+        await pilot.press("r")
+        assert [run.steps_done for run in race.runs] == [0, 0, 0]
+
+
+async def test_setup_keeps_two_to_six_racers_and_checks_their_knobs() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        app.set_focus(None)
+        await pilot.press("c")
+        screen = app.screen
+        await pilot.press(*["ctrl+n"] * 5)
+        assert len(screen.editors) == 6
+        assert "at most 6 racers" in screen_text(app)
+        await pilot.press(*["ctrl+r"] * 5)
+        assert len(screen.editors) == 2
+        assert "at least 2 racers" in screen_text(app)
+        await type_into(pilot, "r2-optimizer-lr", "-1")
+        assert "lr must be a number in (0, inf)," in screen_text(app)  # under the field
+        errors = screen.query_one("#racer-2 HyperForm").errors()
+        assert errors == {"r2-optimizer.lr": "lr must be a number in (0, inf), got '-1'"}
+        await pilot.press("ctrl+g")
+        assert app.screen is screen and app.race is None  # nothing started
+        await pilot.press("escape", "escape")  # leave the field, then cancel
+        assert app.race is None and not isinstance(app.screen, RaceSetupScreen)
+
+
+async def test_x_leaves_the_race_for_the_single_run() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.start_race(rosenbrock_race("adam", "sgd", steps=5), 50)
+        await pilot.pause()
+        assert app.query_one(RacePanel).display and not app.query_one("#sidebar").display
+        app.set_focus(None)
+        await pilot.press("x")
+        assert app.race is None
+        assert app.query_one("#sidebar").display and not app.query_one(RacePanel).display
+        assert "optimizer · adam" in screen_text(app)
+
+
+# -- charts --------------------------------------------------------------------------------------
+
+
+async def test_every_chart_draws_every_lane_in_its_colour_with_a_legend() -> None:
+    names = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad")
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        app.start_race(rosenbrock_race(*names, steps=50), 100)
+        await pilot.pause()
+        for tab, chart_type in (
+            ("tab-loss", LossChart),
+            ("tab-lr", LrChart),
+            ("tab-norms", NormsChart),
+            ("tab-path", PathChart),
+        ):
+            app.show_tab(tab)
+            await pilot.pause()
+            chart = app.query_one(chart_type)
+            legend = screen_text(app).splitlines()[4]  # the data area's top row
+            assert "  ".join(f"━ {n}" for n in names) in legend
+            colours = {color for *_, color in chart.cells}
+            assert {lane_color(i, True) for i in range(6)} <= colours
+        app.theme = "textual-light"  # darker shades on a light background
+        light = {lane_color(i, False) for i in range(6)}
+        path = app.query_one(PathChart)
+        await wait_for(lambda: light <= {color for *_, color in path.cells})  # next tick
+        assert app.query_one(RacePanel).view.lanes[0].color == lane_color(0, False)
+
+
+# -- pinning -------------------------------------------------------------------------------------
+
+
+async def test_pin_keeps_the_run_as_a_named_overlay_and_restarts_the_live_run() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        await pilot.press(*"nnnnn", "p")
+        field = app.screen.query_one("#prompt-value", Input)
+        assert field.value == "adam lr=0.02"  # a default name
+        await pilot.press("ctrl+a", "ctrl+k", *"first [try]", "enter")
+        await pilot.pause()
+        (overlay,) = app.overlays
+        assert overlay.name == "first [try]" and overlay.run.steps_done == 5
+        assert app.current_run is not overlay.run and app.current_run.steps_done == 0
+        app.set_focus(None)
+        await pilot.press(*"nnn")
+        await pilot.pause()
+        assert overlay.run.steps_done == 5  # frozen
+        assert "━ adam  ┅ first [try]" in screen_text(app)  # the legend: live, then pinned
+        await pilot.press("t")  # the table compares the live run with the overlay
+        text = screen_text(app)
+        assert "first [try] (pinned)" in text
+        assert format_number(overlay.run.history.last("loss")) in text
+
+
+# -- export --------------------------------------------------------------------------------------
+
+
+async def test_export_writes_csv_and_json_of_every_run_shown(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = create_app()
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        app.start_race(rosenbrock_race("adam", "sgd", "momentum", steps=7), 50)
+        await pilot.pause()
+        app.set_focus(None)
+        await pilot.press("e")
+        await pilot.press("ctrl+a", "ctrl+k", *"hist.csv", "enter")  # the suffix is dropped
+        await pilot.pause()
+        assert "exported 3 runs to hist.csv" in screen_text(app)  # a notification
+    with open(tmp_path / "hist.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = ["run", "step", "loss", "lr", "grad_norm", "update_norm", "effective_step"]
+    assert rows[0] == [*header, "eval_loss"]  # rosenbrock evaluates every 100 steps
+    assert [r[0] for r in rows[1:]] == ["adam"] * 7 + ["sgd"] * 7 + ["momentum"] * 7
+    adam = app.race.runs[0]
+    assert [float(r[2]) for r in rows[1:8]] == adam.history.downsample("loss", 100).lasts.tolist()
+    records = load_history_json(tmp_path / "hist.json")
+    assert [r["name"] for r in records] == ["adam", "sgd", "momentum"]
+    assert np.array_equal(records[2]["loss"], [float(r[2]) for r in rows[15:]])
+
+
+# -- presets, files and saving -------------------------------------------------------------------
+
+
+async def test_a_race_preset_opens_as_a_race_from_the_preset_screen() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        await pilot.press("o")
+        assert isinstance(app.screen, PresetScreen)
+        assert "race of 4: constant, step decay" in screen_text(app)
+        app.screen.query_one(OptionList).focus()
+        await pilot.press(*["down"] * presets.names().index("schedules"), "enter")
+        await pilot.pause()
+        race = app.race
+        assert race is not None and race.names == [
+            "constant",
+            "step decay",
+            "exponential decay",
+            "cosine",
+        ]
+        assert app.race_steps == 100 and app.experiment_name == "Learning-rate schedules compared"
+        panel = " ".join(screen_text(app).split())
+        assert "━━ step decay" in panel and "adam · lr 0.1 · step" in panel
+        details = [lane.detail for lane in app.query_one(RacePanel).view.lanes]
+        assert details[0] == "adam · lr 0.1"  # a constant schedule goes without saying
+
+
+async def test_a_run_preset_fills_the_form_and_leaves_a_race() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.start_race(rosenbrock_race("adam", "sgd"), 10)
+        await app.open_preset("digits-adam")
+        await pilot.pause()
+        assert app.race is None and app.query_one("#sidebar").display
+        assert app.current_run.config == app.config and app.config.task == "digits-mlp"
+        assert app.planned_steps == 4500 and app.config.eval_every == 45
+        assert app.query_one("#optimizer-lr", Input).value == "0.001"
+        assert app.query_one("#task-hidden", Input).value == "128"
+        assert not app.dirty  # just opened: nothing to lose on quit
+
+
+async def test_optplay_preset_and_config_open_race_files_as_races(monkeypatch, tmp_path) -> None:
+    opened: list[OptplayApp] = []
+    monkeypatch.setattr(OptplayApp, "run", lambda self, *a, **k: opened.append(self))
+    assert cli_main.main(["--preset", "linreg-optimizers"]) == 0
+    assert opened[-1].race is not None and opened[-1].race.names == ["SGD", "Momentum", "Adam"]
+    path = tmp_path / "race.toml"
+    path.write_text(
+        'task = "beale"\nsteps = 30\n[[race]]\noptimizer = "sgd"\n[[race]]\noptimizer = "adam"\n'
+        '[[race]]\nname = "fast adam"\noptimizer = "adam"\n[race.optimizer_hypers]\nlr = 0.01\n'
+    )
+    assert cli_main.main(["--config", str(path)]) == 0
+    app = opened[-1]
+    assert app.race.names == ["sgd", "adam", "fast adam"] and app.race_steps == 30
+    assert app.save_path == str(path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert "race of 3" in status_text(app) and "━━ fast adam" in screen_text(app)
+
+
+async def test_ctrl_s_saves_the_race_file_that_loads_back(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    base = RunConfig(task="rosenbrock", optimizer="sgd", seed=3)
+    entries = (
+        RaceEntry(base, "plain"),
+        RaceEntry(base.replace(optimizer="adam", optimizer_hypers={"lr": 0.05}), None),
+        RaceEntry(base.replace(optimizer="adam", schedule="cosine"), "cosine adam"),
+    )
+    app = create_app(experiment=Experiment.of_race(entries, steps=250, name="three"))
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        app.set_focus(None)
+        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+a", "ctrl+k", *"race.toml", "enter")
+        await pilot.pause()
+        assert "saved to" in screen_text(app)
+    experiment = load(tmp_path / "race.toml")
+    assert experiment.race == entries
+    assert experiment.steps == 250 and experiment.name == "three"
+
+
+async def test_the_benchmark_preset_runs_in_the_background(monkeypatch) -> None:
+    small = BenchSpec(tasks=("quadratic",), optimizers=("sgd", "adam"), seeds=1, steps=40)
+    monkeypatch.setattr(presets, "load", lambda name: small)
+    monkeypatch.setattr(presets, "title", lambda name: "tiny bench")
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        await app.open_preset("benchmark")
+        screen = app.screen
+        assert isinstance(screen, BenchScreen)
+        await wait_for(lambda: screen.report is not None)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "done: 2 runs" in text and "optplay bench --preset benchmark" in text
+        assert "sgd" in text and "adam" in text and "quadratic" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, BenchScreen)
+
+
+@pytest.mark.parametrize("race", [False, True])
+async def test_palette_offers_every_compare_action(race: bool) -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL):
+        if race:
+            app.start_race(rosenbrock_race("adam", "sgd"), 10)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        expected = {"Race optimizers", "Results table", "Export history", "Presets"}
+        expected |= {f"Load preset: {name}" for name in presets.names()}
+        expected.add("Leave race" if race else "Pin run")
+        assert expected <= titles

@@ -1,0 +1,59 @@
+"""The race results screen: the comparison table over the charts.
+
+Shown when a race finishes, and on `t` at any time (a paused race gives the table so far).
+The rows are `Race.results(target)`; the target loss is the one set in the race setup, or
+(auto) the highest best loss among the racers that did not diverge, so "steps to target"
+ranks the racers by how fast each reached the slowest one's best. Escape, `t` or `q` close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from engine.compare import Result
+from tui.widgets.race_table import RaceTable
+
+Color = tuple[int, int, int]
+
+
+class RaceResultsScreen(ModalScreen[None]):
+    """The table of a race (or of a run and its pinned overlays)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,t,q", "close", "Close table"),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        rows: Sequence[Result],
+        target: float | None,
+        colors: Sequence[Color],
+        note: str = "",
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.rows = list(rows)
+        self.target = target
+        self.lane_colors = list(colors)
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="results-body") as body:
+            body.border_title = self.title_text
+            body.border_subtitle = "esc closes"
+            table = RaceTable(id="race-table")
+            table.show(self.rows, self.target, self.lane_colors)  # sized from the start
+            yield table
+            if self.note:
+                yield Static(self.note, id="results-note", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
