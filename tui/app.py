@@ -42,6 +42,7 @@ from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.screens.confirm import ConfirmQuitScreen, QuitChoice
 from tui.screens.help import HelpScreen
 from tui.screens.save import SaveScreen
+from tui.textual_fixes import OnceCommandPalette
 from tui.textual_fixes import apply as apply_textual_fixes
 from tui.widgets.charts import ChartPanel, ChartView
 from tui.widgets.hyper_form import FormSection, HyperForm
@@ -290,7 +291,8 @@ class OptplayApp(CompareMode, App[int]):
         if not errors:
             return False
         field, message = next(iter(errors.items()))
-        self.notify(message, title=f"Fix {field} first", severity="error")
+        # markup=False: the message quotes what was typed ("[x=" would be bad markup).
+        self.notify(message, title=f"Fix {field} first", severity="error", markup=False)
         return True
 
     def action_toggle_run(self) -> None:
@@ -399,14 +401,14 @@ class OptplayApp(CompareMode, App[int]):
         try:
             save_experiment(path, experiment)  # atomic: temp file + rename
         except (OSError, ValueError) as error:
-            self.notify(str(error), title="not saved", severity="error")
+            self.notify(str(error), title="not saved", severity="error", markup=False)
             return
         self.save_path = path
         self.saved_experiment = experiment
         if then_quit:
             self.exit()
             return
-        self.notify(f"saved to {path}", timeout=3)
+        self.notify(f"saved to {path}", timeout=3, markup=False)
 
     # -- unsaved changes -----------------------------------------------------------------
 
@@ -522,7 +524,7 @@ class OptplayApp(CompareMode, App[int]):
             return
         self._show_status()
         self.notify(f"{type(message.error).__name__}: {message.error}", title="training failed",
-                    severity="error", timeout=10)  # fmt: skip
+                    severity="error", timeout=10, markup=False)  # fmt: skip
 
     # -- edits -------------------------------------------------------------------------
 
@@ -631,6 +633,11 @@ class OptplayApp(CompareMode, App[int]):
         for kind in ("optimizer", "schedule", "task", "run"):
             await form.replace_section(self._section(kind))
         self._rebuild_run()
+
+    def action_command_palette(self) -> None:
+        """ctrl+p: the command palette (one that runs a command once per pick)."""
+        if self.use_command_palette and not OnceCommandPalette.is_open(self):
+            self.push_screen(OnceCommandPalette(id="--command-palette"))
 
     def show_tab(self, tab: str) -> None:
         """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`)."""

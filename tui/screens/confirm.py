@@ -61,8 +61,17 @@ class ConfirmQuitScreen(ModalScreen[QuitChoice]):
         with Vertical(id="confirm-body") as body:
             body.border_title = "unsaved changes"
             body.border_subtitle = "s save · d discard · esc cancel"
-            yield Label(f"The experiment has unsaved changes ({self.what}).", id="confirm-what")
-            yield Label(f"Save them before quitting? (save offers {self.path})", id="confirm-ask")
+            # markup=False: the path is whatever was typed in the save dialog ("[x=.toml").
+            yield Label(
+                f"The experiment has unsaved changes ({self.what}).",
+                id="confirm-what",
+                markup=False,
+            )
+            yield Label(
+                f"Save them before quitting? (save offers {self.path})",
+                id="confirm-ask",
+                markup=False,
+            )
             with Horizontal(id="confirm-buttons"):
                 yield Button("Save and quit", id="confirm-save", variant="primary", compact=True)
                 yield Button("Discard", id="confirm-discard", variant="error", compact=True)
