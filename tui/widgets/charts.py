@@ -736,12 +736,13 @@ class PathChart(RunChart):
             self._contour_key = key
         return self._contour
 
-    def picture(self, view: ChartView, picture: Picture) -> None:
-        run = view.run
-        task = run.task
+    def contour_backdrop(self, view: ChartView, picture: Picture) -> Any:
+        """Set the view window to the task's bounds and draw its contours; returns the task,
+        or None (with a title saying why) when the task is not a 2-D landscape."""
+        task = view.run.task
         if not getattr(task, "is_landscape", False):
             picture.title = ["path: only for 2-D tasks"]
-            return
+            return None
         (x0, x1), (y0, y1) = task.bounds
         picture.x_range, picture.y_range = (x0, x1), (y0, y1)
         picture.step_axis = False
@@ -749,6 +750,13 @@ class PathChart(RunChart):
         frame = self.planned_frame(picture)
         if frame is not None and frame.usable:
             picture.layers.append(Layer("mask", GRAY, (self.contour(task, view.version, frame),)))
+        return task
+
+    def picture(self, view: ChartView, picture: Picture) -> None:
+        run = view.run
+        task = self.contour_backdrop(view, picture)
+        if task is None:
+            return
         path = run.history.trajectory(8 * self.columns())
         picture.path(path.xs, path.ys, BLUE)
         mx, my = task.minimum
@@ -769,17 +777,9 @@ class PathChart(RunChart):
         """Every lane's path over the same contours, each ending in a ● of its colour. Lanes
         on another task (an overlay pinned before the task changed) are left out."""
         run = view.run
-        task = run.task
-        if not getattr(task, "is_landscape", False):
-            picture.title = ["path: only for 2-D tasks"]
+        task = self.contour_backdrop(view, picture)
+        if task is None:
             return
-        (x0, x1), (y0, y1) = task.bounds
-        picture.x_range, picture.y_range = (x0, x1), (y0, y1)
-        picture.step_axis = False
-        picture.log_y = False
-        frame = self.planned_frame(picture)
-        if frame is not None and frame.usable:
-            picture.layers.append(Layer("mask", GRAY, (self.contour(task, view.version, frame),)))
         same = (run.config.task, run.config.task_hypers)
         ends = []
         points = 8 * self.columns()
