@@ -533,7 +533,7 @@ def _toml_value(value: Any, where: str) -> str:
 
 def _table_lines(header: str, registry: Any, kind: str, values: dict[str, Any]) -> list[str]:
     """A `[header]` table with every knob of `values`."""
-    specs = {h.name: h for h in registry.hypers(kind)}
+    specs = {h.name: h for h in registry.specs(kind)}
     lines = ["", f"[{header}]"]
     for key, value in values.items():
         if value is None:

@@ -35,9 +35,9 @@ __all__ = [
     "Optimizer",
     "create",
     "get",
-    "hypers",
     "names",
     "register",
+    "specs",
     "summary",
     "validate",
 ]
@@ -201,23 +201,14 @@ class Optimizer(Registered):
     reference: ClassVar[str] = ""
     n_scratch: ClassVar[int] = 2
 
+    kind = "optimizer"
+
     def __init__(self, **hypers: Any) -> None:
-        # Validate again (idempotent for values that came through `create`) so a class built
-        # directly can't hold an out-of-range knob either.
-        values = validate_all(f"optimizer {self.name}", self.specs(), hypers)
-        type(self).check(values)
-        # The class attribute `hypers` holds the specs (what the registry reads); the instance
-        # attribute of the same name holds this optimizer's values, as the contract says.
-        self.hypers: dict[str, Any] = values  # type: ignore[misc]
+        super().__init__(**hypers)  # validated values in self.hypers
         self.steps = 0
         self._state: dict[str, _KeyState] = {}
         self._block_scratch: dict[np.dtype, tuple[np.ndarray, ...]] = {}
         self._configure()
-
-    @classmethod
-    def specs(cls) -> tuple[Hyper, ...]:
-        """The declared knobs (the class's `hypers`, which instances shadow with values)."""
-        return cls.hypers
 
     @property
     def lr(self) -> float:
@@ -226,10 +217,10 @@ class Optimizer(Registered):
 
     def set_hypers(self, **changes: Any) -> None:
         """Validate and apply new knob values, keeping the state (e.g. edits while paused)."""
-        given = validate_all(f"optimizer {self.name}", self.specs(), changes, partial=True)
+        given = validate_all(f"optimizer {self.name}", self.specs, changes, partial=True)
         merged = {**self.hypers, **given}
         type(self).check(merged)
-        self.hypers = merged  # type: ignore[misc]
+        self.hypers = merged
         self._configure()
 
     def reset(self) -> None:
@@ -360,7 +351,7 @@ class Optimizer(Registered):
 _REGISTRY: Registry[type[Optimizer]] = Registry("optimizer")
 register = _REGISTRY.register
 names = _REGISTRY.names
-hypers = _REGISTRY.hypers
+specs = _REGISTRY.specs
 summary = _REGISTRY.summary
 validate = _REGISTRY.validate
 
@@ -404,7 +395,7 @@ class SGD(Optimizer):
 
     name = "sgd"
     summary = "Gradient descent: θ ← θ − η·g (momentum, Nesterov and weight decay optional)"
-    hypers = _sgd_hypers(0.0, False, "momentum μ (0 = plain gradient descent)")
+    specs = _sgd_hypers(0.0, False, "momentum μ (0 = plain gradient descent)")
     equations = (
         "g ← ∇f(θ) + λθ\n"
         "b ← μ·b + (1 − τ)·g        (b₁ = g)\n"
@@ -472,7 +463,7 @@ class Momentum(SGD):
 
     name = "momentum"
     summary = "SGD with heavy-ball momentum: b ← μb + g, θ ← θ − η·b"
-    hypers = _sgd_hypers(0.9, False, "momentum μ")
+    specs = _sgd_hypers(0.9, False, "momentum μ")
     equations = "g ← ∇f(θ) + λθ\nb ← μ·b + (1 − τ)·g        (b₁ = g)\nθ ← θ − η·b"
     reference = (
         "Polyak 1964, Some methods of speeding up the convergence of iteration methods; "
@@ -492,7 +483,7 @@ class Nesterov(SGD):
 
     name = "nesterov"
     summary = "SGD with Nesterov momentum: θ ← θ − η·(g + μ·b)"
-    hypers = _sgd_hypers(0.9, True, "momentum μ (must be > 0)")
+    specs = _sgd_hypers(0.9, True, "momentum μ (must be > 0)")
     equations = "g ← ∇f(θ) + λθ\nb ← μ·b + g                (b₁ = g)\nθ ← θ − η·(g + μ·b)"
     reference = (
         "Nesterov 1983; Sutskever et al. 2013, On the importance of initialization and "
@@ -516,7 +507,7 @@ class Adagrad(Optimizer):
 
     name = "adagrad"
     summary = "Adagrad: steps scaled by 1/√(sum of past squared gradients)"
-    hypers = (
+    specs = (
         _lr(1e-2),
         Hyper("lr_decay", 0.0, low=0.0, help="η_t = η / (1 + (t − 1)·lr_decay)"),
         _weight_decay(),
@@ -568,7 +559,7 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     summary = "RMSprop: steps scaled by 1/√(running mean of g²)"
-    hypers = (
+    specs = (
         _lr(1e-2),
         _beta("alpha", 0.99, "smoothing constant α of the squared-gradient average"),
         _eps(1e-8),
@@ -635,7 +626,7 @@ class Adadelta(Optimizer):
 
     name = "adadelta"
     summary = "Adadelta: RMS of past updates over RMS of gradients (η = 1 by default)"
-    hypers = (
+    specs = (
         _lr(1.0),
         _beta("rho", 0.9, "decay ρ of both running averages"),
         _eps(1e-6),
@@ -696,7 +687,7 @@ class Adam(Optimizer):
 
     name = "adam"
     summary = "Adam: momentum + per-coordinate RMS scaling, bias-corrected"
-    hypers = (
+    specs = (
         _lr(1e-3),
         _B1,
         _B2,
@@ -770,7 +761,7 @@ class AMSGrad(Adam):
 
     name = "amsgrad"
     summary = "AMSGrad: Adam normalised by the running max of v"
-    hypers = (
+    specs = (
         _lr(1e-3),
         _B1,
         _B2,
@@ -803,7 +794,7 @@ class AdamW(Adam):
 
     name = "adamw"
     summary = "AdamW: Adam with decoupled weight decay θ ← θ(1 − ηλ)"
-    hypers = (
+    specs = (
         _lr(1e-3),
         _B1,
         _B2,
@@ -837,7 +828,7 @@ class NAdam(Optimizer):
 
     name = "nadam"
     summary = "NAdam: Adam with Nesterov look-ahead momentum"
-    hypers = (
+    specs = (
         _lr(2e-3),
         _B1,
         _B2,
@@ -909,7 +900,7 @@ class RAdam(Optimizer):
 
     name = "radam"
     summary = "RAdam: Adam with a variance-rectified (warmup-free) adaptive step"
-    hypers = (
+    specs = (
         _lr(1e-3),
         _B1,
         _B2,
@@ -981,7 +972,7 @@ class Adamax(Optimizer):
 
     name = "adamax"
     summary = "Adamax: Adam with a decaying max of |g| (infinity norm)"
-    hypers = (
+    specs = (
         _lr(2e-3),
         _B1,
         _beta("beta2", 0.999, "decay β₂ of the running max of |g|"),
@@ -1035,7 +1026,7 @@ class Adafactor(Optimizer):
 
     name = "adafactor"
     summary = "Adafactor: factored second moment, relative step size, update clipping"
-    hypers = (
+    specs = (
         _lr(1e-2),
         Hyper("beta2_decay", -0.8, high=0.0, help="1 − β₂_t = t^beta2_decay"),
         Hyper(
@@ -1150,7 +1141,7 @@ class Lion(Optimizer):
 
     name = "lion"
     summary = "Lion: θ ← θ − η·sign(β₁m + (1 − β₁)g), a sign-momentum method"
-    hypers = (
+    specs = (
         _lr(1e-4),
         _beta("beta1", 0.9, "interpolation β₁ between momentum and gradient in the sign"),
         _beta("beta2", 0.99, "decay β₂ of the stored momentum"),
@@ -1199,7 +1190,7 @@ class AdaptiveAdam(Adam):
 
     name = "adaptive-adam"
     summary = "Adam with a scheduled β₁ (constant / decay / cyclic) and exact bias correction"
-    hypers = (
+    specs = (
         _lr(1e-3),
         _beta("beta1", 0.9, "starting (and largest) β₁"),
         _B2,

@@ -1,6 +1,6 @@
 """A name -> class registry shared by optimizers, schedules and tasks.
 
-A registered class declares `name`, `summary` (one line for pickers) and `hypers` (a tuple of
+A registered class declares `name`, `summary` (one line for pickers) and `specs` (a tuple of
 `Hyper`). It may define a classmethod `check(values)` for constraints between knobs (e.g.
 warmup_steps < total_steps); it raises ValueError naming the knob. Classes are built with the
 validated knobs as keyword arguments.
@@ -15,11 +15,30 @@ from engine.hyper import Hyper, _show, validate_all
 
 
 class Registered:
-    """Mixin for registrable classes: the declarations every registry entry makes."""
+    """Base of registrable classes: the declarations every registry entry makes, and the
+    validated knob values of an instance.
 
+    `specs` (a class attribute) declares the knobs; `hypers` (set on an instance by
+    `__init__`) holds their validated values, defaults filled in. With `knob_attributes`,
+    each value is also an attribute of the same name (`self.gamma`), so a subclass never
+    repeats its knobs in a signature or in assignments."""
+
+    #: What the registry calls its entries ("optimizer"), for messages.
+    kind: ClassVar[str] = "entry"
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    hypers: ClassVar[tuple[Hyper, ...]] = ()
+    specs: ClassVar[tuple[Hyper, ...]] = ()
+    knob_attributes: ClassVar[bool] = False
+
+    def __init__(self, **knobs: Any) -> None:
+        # Validated here too (idempotent for values that came through `create`), so a class
+        # built directly cannot hold an out-of-range knob either.
+        values = validate_all(f"{self.kind} {self.name}", self.specs, knobs)
+        type(self).check(values)
+        self.hypers: dict[str, Any] = values
+        if self.knob_attributes:
+            for knob, value in values.items():
+                setattr(self, knob, value)
 
     @classmethod
     def check(cls, values: dict[str, Any]) -> None:
@@ -55,8 +74,9 @@ class Registry(Generic[T]):
             shown = _show(name)
             raise ValueError(f"unknown {self.kind} {shown} (expected one of: {allowed})") from None
 
-    def hypers(self, name: str) -> list[Hyper]:
-        return list(self.get(name).hypers)
+    def specs(self, name: str) -> list[Hyper]:
+        """The declared knobs of `name` (an instance's `hypers` are its values)."""
+        return list(self.get(name).specs)
 
     def summary(self, name: str) -> str:
         return self.get(name).summary
@@ -64,7 +84,7 @@ class Registry(Generic[T]):
     def validate(self, name: str, given: Mapping[str, Any]) -> dict[str, Any]:
         """Validated knobs with defaults filled in; ValueError names the bad knob."""
         cls = self.get(name)
-        values = validate_all(f"{self.kind} {name}", cls.hypers, given)
+        values = validate_all(f"{self.kind} {name}", cls.specs, given)
         cls.check(values)
         return values
 

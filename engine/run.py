@@ -36,7 +36,7 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ import numpy as np
 from engine import optimizers, schedules, tasks
 from engine.history import History
 from engine.hyper import _show
+from engine.kinds import KINDS, registry
 from engine.stepping import Stepper, _is_int
 
 DTYPES = ("float64", "float32")
@@ -63,6 +64,15 @@ class RunConfigError(ValueError):
         self.detail = detail
 
 
+class KnobError(RunConfigError):
+    """A knob set by name (`RunConfig.with_knobs`) is unknown, ambiguous or out of range.
+    `str(err)` is the whole message, ready for a command line or a form."""
+
+    def __init__(self, knob: str, detail: str) -> None:
+        super().__init__("knobs", detail, knob)
+        self.args = (detail,)
+
+
 def _hyper_error(field_name: str, err: ValueError, names: list[str]) -> RunConfigError:
     """Wrap a registry validation error, finding which knob it names (its first word)."""
     detail = str(err)
@@ -76,7 +86,7 @@ def _validate_kind(
     if not isinstance(name, str):
         raise RunConfigError(field_name, f"must be a name (a string), got {_show(name)}")
     try:
-        cls_hypers = registry.hypers(name)
+        cls_hypers = registry.specs(name)
     except ValueError as err:
         raise RunConfigError(field_name, str(err)) from None
     if not isinstance(given, Mapping):
@@ -128,14 +138,10 @@ class RunConfig:
                 f"got {_show(self.eval_every)}",
             )
         put("eval_every", int(self.eval_every))
-        for kind, registry in (
-            ("task", tasks),
-            ("optimizer", optimizers),
-            ("schedule", schedules),
-        ):
+        for kind in KINDS:
             hypers_field = f"{kind}_hypers"
             name, values = _validate_kind(
-                kind, registry, getattr(self, kind), hypers_field, getattr(self, hypers_field)
+                kind, registry(kind), getattr(self, kind), hypers_field, getattr(self, hypers_field)
             )
             put(kind, name)
             put(hypers_field, values)
@@ -150,12 +156,12 @@ class RunConfig:
                 raise RunConfigError(
                     name, f"is not a RunConfig field (expected one of: {', '.join(fields)})"
                 )
-        for kind, registry in (("task", tasks), ("optimizer", optimizers), ("schedule", schedules)):
+        for kind in KINDS:
             hypers_field = f"{kind}_hypers"
             new = changes.get(kind, getattr(self, kind))
             if new != getattr(self, kind) and hypers_field not in changes:
                 try:
-                    allowed = {h.name for h in registry.hypers(new)}
+                    allowed = {h.name for h in registry(kind).specs(new)}
                 except ValueError as err:
                     raise RunConfigError(kind, str(err)) from None
                 old = getattr(self, hypers_field)
@@ -166,6 +172,62 @@ class RunConfig:
     def lr(self) -> float | None:
         """The optimizer's configured rate (the schedule's base rate)."""
         return self.optimizer_hypers.get("lr")
+
+    def kind_name(self, kind: str) -> str:
+        """The task, optimizer or schedule name of this config."""
+        return getattr(self, kind)
+
+    def knobs(self, kind: str) -> dict[str, Any]:
+        """The validated knob values of the task, optimizer or schedule."""
+        return getattr(self, f"{kind}_hypers")
+
+    def knob_owner(self, name: str) -> tuple[str, str]:
+        """(kind, knob) set by `name`: "lr" -> ("optimizer", "lr"), "task.hidden" ->
+        ("task", "hidden"). A prefix picks the kind where several have a knob of that name
+        (e.g. `period`). KnobError when the knob is unknown or ambiguous."""
+        knobs = {k: [h.name for h in registry(k).specs(self.kind_name(k))] for k in KINDS}
+        kind, dot, knob = name.partition(".")
+        if dot:
+            if kind not in KINDS:
+                raise KnobError(
+                    name,
+                    f"{name}: unknown prefix {kind!r} (expected task., optimizer. or schedule.)",
+                )
+            if knob not in knobs[kind]:
+                have = ", ".join(knobs[kind]) or "none"
+                raise KnobError(
+                    name,
+                    f"unknown knob {knob!r} for {kind} {self.kind_name(kind)} (its knobs: {have})",
+                )
+            return kind, knob
+        owners = [k for k in KINDS if name in knobs[k]]
+        if not owners:
+            listing = "; ".join(
+                f"{k} {self.kind_name(k)}: {', '.join(knobs[k]) or 'none'}" for k in KINDS
+            )
+            raise KnobError(name, f"unknown knob {name!r} ({listing})")
+        if len(owners) > 1:
+            where = " and ".join(f"the {k} ({self.kind_name(k)})" for k in owners)
+            forms = " or ".join(f"{k}.{name}=..." for k in owners)
+            raise KnobError(name, f"{name!r} is a knob of {where}: write {forms}")
+        return owners[0], name
+
+    def with_knobs(self, knobs: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> RunConfig:
+        """A validated copy with knobs set by name (`knob_owner` routes each name; values
+        may be text, as typed, or typed values). Every value is checked by its knob's spec
+        first; KnobError (a RunConfigError) names the knob and what is allowed."""
+        items = knobs.items() if isinstance(knobs, Mapping) else knobs
+        changes: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
+        for name, raw in items:
+            kind, knob = self.knob_owner(str(name))
+            owner = self.kind_name(kind)
+            spec = next(h for h in registry(kind).specs(owner) if h.name == knob)
+            try:
+                changes[kind][knob] = spec.validate(raw)
+            except ValueError as err:
+                raise KnobError(knob, f"{err} ({kind} {owner})") from None
+        merged = {f"{k}_hypers": {**self.knobs(k), **changes[k]} for k in KINDS if changes[k]}
+        return self.replace(**merged)
 
 
 @dataclass(frozen=True)

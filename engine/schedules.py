@@ -103,9 +103,12 @@ class Schedule(Registered):
     preview_note: ClassVar[str] = ""
     _recursive: ClassVar[bool] = False
 
-    def __init__(self, base_lr: float, **hypers: Any) -> None:
+    kind = "schedule"
+    knob_attributes = True
+
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
         self.base_lr: float = _BASE_LR.validate(base_lr)
-        self.hypers: dict[str, Any] = dict(hypers)
+        super().__init__(**knobs)  # validated values in self.hypers and as attributes
         self._horizon: int | None = None
         self._lock = threading.Lock()
         self._cache: dict[int, list[float]] = {}
@@ -208,7 +211,7 @@ class Schedule(Registered):
 _REGISTRY: Registry[type[Schedule]] = Registry("schedule")
 register = _REGISTRY.register
 names = _REGISTRY.names
-hypers = _REGISTRY.hypers
+specs = _REGISTRY.specs
 summary = _REGISTRY.summary
 validate = _REGISTRY.validate
 
@@ -257,7 +260,7 @@ class Constant(Schedule):
 class Step(Schedule):
     name = "step"
     summary = "multiply the rate by gamma every step_size steps"
-    hypers = (
+    specs = (
         Hyper("step_size", 100, kind="int", low=1, help="steps between two decays"),
         _gamma(0.5, "factor applied at each decay"),
     )
@@ -284,7 +287,7 @@ class Step(Schedule):
 class MultiStep(Schedule):
     name = "multistep"
     summary = "multiply the rate by gamma at each milestone step"
-    hypers = (
+    specs = (
         Hyper(
             "milestones",
             (500, 750),
@@ -327,7 +330,7 @@ class MultiStep(Schedule):
 class Exponential(Schedule):
     name = "exponential"
     summary = "multiply the rate by gamma after every step"
-    hypers = (
+    specs = (
         _gamma(0.999, "per-step factor; exp(-k) decays like e^(-k t), > 1 grows (range test)"),
     )
     equations = "ηₜ = η₀ · γᵗ     (γ = e^(−k) gives η₀ · e^(−k t))\n(torch: ηₜ = ηₜ₋₁ · γ)"
@@ -346,7 +349,7 @@ class Exponential(Schedule):
 class Cosine(Schedule):
     name = "cosine"
     summary = "half a cosine from lr down to min_lr over total_steps, then min_lr"
-    hypers = (_TOTAL_STEPS, _MIN_LR)
+    specs = (_TOTAL_STEPS, _MIN_LR)
     equations = (
         "ηₜ = η_min + ½(η₀ − η_min)(1 + cos(π t / T))   for t ≤ T,   ηₜ = η_min after\n"
         "(torch steps it recursively: ηₜ = η_min + (ηₜ₋₁ − η_min)·"
@@ -389,7 +392,7 @@ class Cosine(Schedule):
 class CosineRestarts(Schedule):
     name = "cosine-restarts"
     summary = "cosine decays that restart at the peak; each period period_mult times longer"
-    hypers = (
+    specs = (
         Hyper("period", 100, kind="int", low=1, help="length of the first cycle in steps"),
         Hyper("period_mult", 2, kind="int", low=1, help="each cycle is this many times longer"),
         _MIN_LR,
@@ -459,7 +462,7 @@ class CosineRestarts(Schedule):
 class Warmup(Schedule):
     name = "warmup"
     summary = "rise linearly from start_factor·lr to lr over warmup_steps, then constant"
-    hypers = (
+    specs = (
         Hyper("warmup_steps", 100, kind="int", low=1, help="steps to reach the full rate"),
         Hyper(
             "start_factor",
@@ -500,7 +503,7 @@ class Warmup(Schedule):
 class WarmupCosine(Schedule):
     name = "warmup-cosine"
     summary = "linear warmup to lr, then cosine decay to min_lr at total_steps"
-    hypers = (
+    specs = (
         Hyper("warmup_steps", 100, kind="int", low=0, help="steps of linear warmup"),
         _TOTAL_STEPS,
         _MIN_LR,
@@ -563,7 +566,7 @@ class WarmupCosine(Schedule):
 class OneCycle(Schedule):
     name = "onecycle"
     summary = "rise from lr/div_factor to lr, then anneal far below (Smith's 1cycle)"
-    hypers = (
+    specs = (
         _TOTAL_STEPS,
         Hyper(
             "pct_start",
@@ -637,7 +640,7 @@ class OneCycle(Schedule):
 class Polynomial(Schedule):
     name = "polynomial"
     summary = "decay to 0 at total_steps along (1 - t/T)^power"
-    hypers = (
+    specs = (
         _TOTAL_STEPS,
         Hyper("power", 1.0, low=0.0, low_open=True, help="1 = linear decay"),
     )
@@ -674,7 +677,7 @@ class Plateau(Schedule):
 
     name = "plateau"
     summary = "cut the rate by factor when the loss stops improving for patience steps"
-    hypers = (
+    specs = (
         Hyper(
             "factor",
             0.1,

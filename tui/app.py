@@ -36,6 +36,7 @@ from engine.compare import Race
 from engine.config import Experiment
 from engine.config import save as save_experiment
 from engine.hyper import Hyper
+from engine.kinds import registry as registry_of
 from engine.run import Run, RunConfig
 from tui.compare_mode import CompareMode
 from tui.messages import RunFailed, RunFinished, RunProgress
@@ -194,7 +195,7 @@ class OptplayApp(CompareMode, App[int]):
         if kind == "run":
             values = {"steps": self.planned_steps, "seed": cfg.seed, "dtype": cfg.dtype}
             return FormSection("run", "run", RUN_HYPERS, values)
-        registry = {"task": tasks, "optimizer": optimizers, "schedule": schedules}[kind]
+        registry = registry_of(kind)
         name = getattr(cfg, kind)
         values = getattr(cfg, f"{kind}_hypers")
         note = ""
@@ -203,7 +204,7 @@ class OptplayApp(CompareMode, App[int]):
         return FormSection(
             kind,
             f"{kind} · {name}",
-            tuple(registry.hypers(name)),
+            tuple(registry.specs(name)),
             values,
             check=lambda v, registry=registry, name=name: registry.validate(name, v),
             note=note,

@@ -35,7 +35,6 @@ from typing import Any, TextIO
 
 PROG = "optplay"
 DEFAULT_RUN_STEPS = 1000
-GROUPS = ("task", "optimizer", "schedule")
 _PROGRESS_INTERVAL = 0.1  # seconds between progress-bar redraws (10 Hz)
 _CHUNK_SECONDS = 0.05  # headless stepping chunk: short enough to react to Ctrl+C at once
 
@@ -267,61 +266,16 @@ def parse_sets(items: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _knob_owner(cfg: Any, name: str) -> tuple[str, str]:
-    """(group, knob) for a --set name: 'lr' -> ('optimizer', 'lr'), 'task.hidden' ->
-    ('task', 'hidden'). UsageError when unknown or ambiguous."""
-    from engine import optimizers, schedules, tasks
-
-    registries = {"task": tasks, "optimizer": optimizers, "schedule": schedules}
-    kinds = {"task": cfg.task, "optimizer": cfg.optimizer, "schedule": cfg.schedule}
-    knobs = {g: [h.name for h in registries[g].hypers(kinds[g])] for g in GROUPS}
-    group, dot, knob = name.partition(".")
-    if dot:
-        if group not in GROUPS:
-            raise UsageError(
-                f"--set {name}: unknown prefix {group!r} (expected task., optimizer. or schedule.)"
-            )
-        if knob not in knobs[group]:
-            have = ", ".join(knobs[group]) or "none"
-            raise UsageError(
-                f"unknown knob {knob!r} for {group} {kinds[group]} (its knobs: {have})"
-            )
-        return group, knob
-    owners = [g for g in GROUPS if name in knobs[g]]
-    if not owners:
-        listing = "; ".join(f"{g} {kinds[g]}: {', '.join(knobs[g]) or 'none'}" for g in GROUPS)
-        raise UsageError(f"unknown knob {name!r} ({listing})")
-    if len(owners) > 1:
-        where = " and ".join(f"the {g} ({kinds[g]})" for g in owners)
-        forms = " or ".join(f"{g}.{name}=..." for g in owners)
-        raise UsageError(f"{name!r} is a knob of {where}: write {forms}")
-    return owners[0], name
-
-
 def apply_sets(cfg: Any, sets: Sequence[tuple[str, str]]) -> Any:
-    """`cfg` with the --set values applied; every value is checked by its knob's spec first
-    (UsageError with the spec's message, e.g. "beta1 must be a number in [0, 1), got '1.5'")."""
-    from engine import optimizers, schedules, tasks
-    from engine.run import RunConfigError
+    """`cfg` with the --set values applied (`RunConfig.with_knobs` routes and checks them);
+    UsageError with the knob's message, e.g. "beta1 must be a number in [0, 1), got '1.5'"."""
+    from engine.run import KnobError, RunConfigError
 
-    registries = {"task": tasks, "optimizer": optimizers, "schedule": schedules}
-    changes: dict[str, dict[str, Any]] = {g: {} for g in GROUPS}
-    for name, raw in sets:
-        group, knob = _knob_owner(cfg, name)
-        kind = getattr(cfg, group)
-        spec = next(h for h in registries[group].hypers(kind) if h.name == knob)
-        try:
-            changes[group][knob] = spec.validate(raw)
-        except ValueError as err:
-            raise UsageError(f"{err} ({group} {kind})") from None
     try:
-        return cfg.replace(
-            **{
-                f"{g}_hypers": {**getattr(cfg, f"{g}_hypers"), **changes[g]}
-                for g in GROUPS
-                if changes[g]
-            }
-        )
+        return cfg.with_knobs(sets)
+    except KnobError as err:
+        shown = f"--set {err}" if err.detail.startswith(f"{err.key}: ") else str(err)
+        raise UsageError(shown) from None
     except RunConfigError as err:  # a rule between knobs (e.g. warmup_steps < total_steps)
         raise UsageError(err.detail) from None
 
@@ -640,8 +594,8 @@ def resolve_bench(args: argparse.Namespace) -> Any:
         raise UsageError(str(err)) from None
     for name, raw in parse_sets(args.sets):
         prefix, dot, knob = name.partition(".")
-        task_knobs = {t: [h.name for h in tasks.hypers(t)] for t in chosen_tasks}
-        opt_knobs = {o: [h.name for h in optimizers.hypers(o)] for o in chosen_opts}
+        task_knobs = {t: [h.name for h in tasks.specs(t)] for t in chosen_tasks}
+        opt_knobs = {o: [h.name for h in optimizers.specs(o)] for o in chosen_opts}
         if dot and (prefix in chosen_tasks or prefix in chosen_opts):
             table, knobs = (
                 (task_hypers, task_knobs) if prefix in chosen_tasks else (opt_hypers, opt_knobs)
@@ -755,7 +709,7 @@ def list_lines(kind: str | None = None, include_presets: bool = False) -> list[s
         registry = registries[k]
         for name in registry.names():
             lines.append(f"  {name}  {registry.summary(name)}")
-            lines += _hyper_rows(registry.hypers(name))
+            lines += _hyper_rows(registry.specs(name))
     return lines
 
 

@@ -33,15 +33,15 @@ __all__ = [
     "Task",
     "create",
     "get",
-    "hypers",
     "names",
+    "specs",
     "summary",
     "validate",
 ]
 
 get = REGISTRY.get
 names = REGISTRY.names
-hypers = REGISTRY.hypers
+specs = REGISTRY.specs
 summary = REGISTRY.summary
 validate = REGISTRY.validate
 

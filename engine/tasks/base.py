@@ -46,9 +46,12 @@ class Task(Registered):
     #: The knob that sets the problem's size (what `optplay bench --sizes` varies), or None.
     size_knob: ClassVar[str | None] = None
 
-    def __init__(self, dtype: Any = "float64", **hypers: Any) -> None:
+    kind = "task"
+    knob_attributes = True
+
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
         self.dtype = resolve_dtype(dtype)
-        self.hypers: dict[str, Any] = dict(hypers)
+        super().__init__(**knobs)  # validated values in self.hypers and as attributes
 
     def __repr__(self) -> str:
         knobs = ", ".join(f"{k}={v!r}" for k, v in self.hypers.items())

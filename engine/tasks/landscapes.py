@@ -130,7 +130,7 @@ class Rosenbrock(Landscape):
         "Finding the valley is easy, following its flat curved floor to (1, 1) is not: "
         "plain gradient descent crawls, momentum and adaptive steps help."
     )
-    hypers = _start_hypers(-1.5, 2.0)
+    specs = _start_hypers(-1.5, 2.0)
     minimum = (1.0, 1.0)
     bounds = ((-2.0, 2.0), (-1.0, 3.0))
 
@@ -156,7 +156,7 @@ class Beale(Landscape):
         "f = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)². "
         "Gradients differ by orders of magnitude across the plane."
     )
-    hypers = _start_hypers(1.0, 1.5)
+    specs = _start_hypers(1.0, 1.5)
     minimum = (3.0, 0.5)
     bounds = ((-4.5, 4.5), (-4.5, 4.5))
 
@@ -185,7 +185,7 @@ class Rastrigin(Landscape):
         "f = 20 + Σ (x_i² − 10 cos 2πx_i). Local methods stop in the nearest dimple; "
         "gradient noise or large steps can hop between them."
     )
-    hypers = _start_hypers(2.3, -2.7)
+    specs = _start_hypers(2.3, -2.7)
     minimum = (0.0, 0.0)
     bounds = ((-5.12, 5.12), (-5.12, 5.12))
     A = 10.0
@@ -217,7 +217,7 @@ class Saddle(Landscape):
         "A saddle point at the origin between two minima (0, ±1). Starting near the "
         "stable direction, watch how long each optimizer lingers before escaping."
     )
-    hypers = _start_hypers(1.5, 1e-3)
+    specs = _start_hypers(1.5, 1e-3)
     bounds = ((-1.6, 1.6), (-1.6, 1.6))
     saddle_point = (0.0, 0.0)
 
@@ -249,7 +249,7 @@ class IllConditioned(Landscape):
         "A quadratic whose curvatures differ by the condition number κ. Gradient descent "
         "must keep lr < 2/κ for the steep direction and then crawls along the shallow one."
     )
-    hypers = (
+    specs = (
         *_start_hypers(-4.0, 1.5),
         Hyper(
             "condition",

@@ -270,7 +270,7 @@ class BinaryPointsMLP(BinaryMLP):
         "same size is held out."
     )
     size_knob = "hidden"
-    hypers = (
+    specs = (
         Hyper("dataset", "circle", kind="choice", choices=DATASETS, help="point set"),
         Hyper("noise", 0.0, low=0.0, high=0.5, help="Playground's noise (0 to 0.5)"),
         Hyper("hidden", 8, kind="int", low=1, high=1024, help="tanh units"),
@@ -324,7 +324,7 @@ class BlobsMLP(SoftmaxMLP):
         "(The tutorials' random labels could not be learnt.)"
     )
     size_knob = "n_features"
-    hypers = (
+    specs = (
         Hyper("n_features", 20, kind="int", low=1, high=10_000, help="input dimensions"),
         Hyper("n_classes", 3, kind="int", low=2, high=100, help="classes (blobs)"),
         Hyper("n_samples", 1000, kind="int", low=2, high=1_000_000, help="training points"),
@@ -414,7 +414,7 @@ class DigitsMLP(SoftmaxMLP):
         "1,438 training and 359 test images."
     )
     size_knob = "hidden"
-    hypers = (
+    specs = (
         Hyper("hidden", 128, kind="int", low=1, high=4096, help="tanh units"),
         batch_size_hyper(32, high=DIGITS_TRAIN),
     )

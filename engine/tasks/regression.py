@@ -39,7 +39,7 @@ class LinearRegression(Task):
         "Loss: mean squared error. More features get true weights 3·(−1/2)^j."
     )
     size_knob = "n_features"
-    hypers = (
+    specs = (
         Hyper("n_samples", 100, kind="int", low=2, high=1_000_000, help="training points"),
         Hyper("n_features", 1, kind="int", low=1, high=1000, help="input features"),
         Hyper("noise", 1.0, low=0.0, high=1e3, help="std of the Gaussian noise on y"),
@@ -133,7 +133,7 @@ class Quadratic(Task):
         "One scalar parameter x starting at x0; loss a·x², gradient 2a·x, minimum at 0. "
         "Small enough to read every step's numbers."
     )
-    hypers = (
+    specs = (
         Hyper("a", 1.0, low=0.0, high=1e6, low_open=True, log=True, help="curvature / 2"),
         Hyper("x0", 2.0, low=-1e6, high=1e6, help="start point"),
     )

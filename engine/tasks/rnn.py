@@ -67,7 +67,7 @@ class SineRNN(Task):
         "min-max scaled to [0, 1]; the last 20% of the series is held out."
     )
     size_knob = "hidden"
-    hypers = (
+    specs = (
         Hyper("hidden", 16, kind="int", low=1, high=1024, help="recurrent units"),
         Hyper("window", 20, kind="int", low=1, high=1000, help="steps per window (BPTT length)"),
         batch_size_hyper(32),

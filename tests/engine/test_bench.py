@@ -175,7 +175,7 @@ def test_size_knobs_are_declared():
     assert tasks.get("rosenbrock").size_knob is None
     for name in tasks.names():
         knob = tasks.get(name).size_knob
-        assert knob is None or knob in [h.name for h in tasks.hypers(name)]
+        assert knob is None or knob in [h.name for h in tasks.specs(name)]
 
 
 SPEC = """\

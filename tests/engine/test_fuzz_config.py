@@ -23,11 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_fuzz_hyper import NASTY, hostile_values, valid_values
 
-from engine import config, optimizers, presets, schedules, tasks
+from engine import config, presets
 from engine.config import ConfigError, Experiment
+from engine.kinds import registry
 from engine.run import RunConfig, RunConfigError
 
-KINDS = {"task": tasks, "optimizer": optimizers, "schedule": schedules}
+KINDS = {kind: registry(kind) for kind in ("task", "optimizer", "schedule")}
 FIELDS = (
     "task",
     "optimizer",
@@ -62,7 +63,7 @@ def _kind(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     """A random entry of registry `kind` with some knobs set (in any accepted spelling)."""
     registry = KINDS[kind]
     name = draw(st.sampled_from(registry.names()))
-    specs = registry.hypers(name)
+    specs = registry.specs(name)
     knobs = draw(st.fixed_dictionaries({}, optional={h.name: valid_values(h) for h in specs}))
     try:
         registry.validate(name, knobs)

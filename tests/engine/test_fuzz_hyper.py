@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import optimizers, schedules, tasks
 from engine.hyper import INT_LIMIT, Hyper
+from engine.kinds import registry
 from engine.schedules import _BASE_LR
 
 # -- every declared knob -------------------------------------------------------------------
@@ -29,9 +29,10 @@ from engine.schedules import _BASE_LR
 
 def _all_specs() -> list[tuple[str, Hyper]]:
     out = [("schedule.base_lr", _BASE_LR)]
-    for kind, registry in (("optimizer", optimizers), ("schedule", schedules), ("task", tasks)):
-        for name in registry.names():
-            out += [(f"{kind}.{name}.{h.name}", h) for h in registry.hypers(name)]
+    for kind in ("optimizer", "schedule", "task"):
+        reg = registry(kind)
+        for name in reg.names():
+            out += [(f"{kind}.{name}.{h.name}", h) for h in reg.specs(name)]
     return out
 
 

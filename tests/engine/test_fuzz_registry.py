@@ -23,16 +23,17 @@ from test_fuzz_hyper import (
 )
 
 from engine import optimizers, schedules, tasks
+from engine.kinds import registry
 from engine.schedules import _BASE_LR
 
-REGISTRIES = {"optimizer": optimizers, "schedule": schedules, "task": tasks}
+REGISTRIES = {kind: registry(kind) for kind in ("optimizer", "schedule", "task")}
 ENTRIES = [(kind, name) for kind, reg in REGISTRIES.items() for name in reg.names()]
 ENTRY_IDS = [f"{kind}.{name}" for kind, name in ENTRIES]
 
 
 def knob_dicts(kind: str, name: str, *, unknown: bool = True) -> st.SearchStrategy[dict]:
     """Dicts of some of the entry's knobs, each valid or hostile, plus maybe unknown keys."""
-    specs = REGISTRIES[kind].hypers(name)
+    specs = REGISTRIES[kind].specs(name)
     known = st.fixed_dictionaries(
         {},
         optional={
@@ -51,7 +52,7 @@ def knob_dicts(kind: str, name: str, *, unknown: bool = True) -> st.SearchStrate
 
 def valid_knob_dicts(kind: str, name: str) -> st.SearchStrategy[dict]:
     """Knob dicts whose every value is in range (cross-knob rules may still refuse them)."""
-    specs = REGISTRIES[kind].hypers(name)
+    specs = REGISTRIES[kind].specs(name)
     return st.fixed_dictionaries({}, optional={h.name: valid_values(h) for h in specs})
 
 
@@ -65,7 +66,7 @@ def validated(kind: str, name: str, given_: dict) -> dict[str, Any] | None:
     """registry.validate: the full typed knob dict, or None after checking the error names a
     knob (a declared one, or the unknown key given)."""
     registry = REGISTRIES[kind]
-    specs = {h.name: h for h in registry.hypers(name)}
+    specs = {h.name: h for h in registry.specs(name)}
     try:
         values = registry.validate(name, given_)
     except ValueError as err:
@@ -93,7 +94,7 @@ def test_validate_gives_every_knob_typed_or_names_one(entry):
 @pytest.mark.parametrize(("kind", "name"), ENTRIES, ids=ENTRY_IDS)
 def test_each_entry_against_the_nasty_list(kind, name):
     registry = REGISTRIES[kind]
-    for spec in registry.hypers(name):
+    for spec in registry.specs(name):
         for raw in NASTY:
             validated(kind, name, {spec.name: raw})
 
@@ -107,7 +108,7 @@ def test_unknown_or_unhashable_names_are_value_errors(kind, bad_name):
     with pytest.raises(ValueError, match=rf"^unknown {kind} "):
         registry.validate(bad_name, {})
     with pytest.raises(ValueError, match=rf"^unknown {kind} "):
-        registry.hypers(bad_name)
+        registry.specs(bad_name)
 
 
 @pytest.mark.parametrize("given_", [None, [("lr", 1)], "lr=1", 3, b"x"])
@@ -217,7 +218,7 @@ SMALL_TASK_CAPS = {"n_samples": 3000, "n_points": 5000, "n_features": 50, "hidde
 def small_task_knobs(name: str) -> st.SearchStrategy[dict]:
     """Valid knob dicts of task `name`, with size knobs capped so a build takes milliseconds."""
     optional = {}
-    for h in tasks.hypers(name):
+    for h in tasks.specs(name):
         cap = SMALL_TASK_CAPS.get(h.name)
         if cap is None or h.high is None:
             optional[h.name] = valid_values(h)

@@ -124,7 +124,7 @@ def schedule_setups() -> st.SearchStrategy[tuple[str, dict]]:
     sched=schedule_setups(),
     optimizer=st.sampled_from(optimizers.names()),
     task=st.sampled_from(["quadratic", "rosenbrock", "rastrigin", "linear-regression"]),
-    lr=st.one_of(st.sampled_from(LRS), valid_values(optimizers.hypers("sgd")[0])),
+    lr=st.one_of(st.sampled_from(LRS), valid_values(optimizers.specs("sgd")[0])),
     dtype=st.sampled_from(["float64", "float32"]),
 )
 def test_schedules_with_extreme_knobs_train_or_diverge(sched, optimizer, task, lr, dtype):
@@ -162,13 +162,13 @@ def test_schedules_with_extreme_knobs_train_or_diverge(sched, optimizer, task, l
 
 @given(
     knobs=st.dictionaries(
-        st.sampled_from([h.name for h in optimizers.hypers("adam")] + ["nope"]),
+        st.sampled_from([h.name for h in optimizers.specs("adam")] + ["nope"]),
         hostile_values(),
         min_size=1,
         max_size=3,
     ),
     sched=st.dictionaries(
-        st.sampled_from([h.name for h in schedules.hypers("cosine")] + ["nope"]),
+        st.sampled_from([h.name for h in schedules.specs("cosine")] + ["nope"]),
         hostile_values(),
         max_size=2,
     ),

@@ -193,7 +193,7 @@ _DECAY_KNOBS = {"beta1", "beta2", "alpha", "rho", "momentum", "beta1_min"}
 
 @pytest.mark.parametrize("name", ALL)
 def test_betas_of_one_or_more_are_rejected(name):
-    decays = [h.name for h in optimizers.hypers(name) if h.name in _DECAY_KNOBS]
+    decays = [h.name for h in optimizers.specs(name) if h.name in _DECAY_KNOBS]
     if name not in ("sgd", "adagrad", "adafactor"):
         assert decays, name
     for knob in decays:
@@ -204,7 +204,7 @@ def test_betas_of_one_or_more_are_rejected(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_every_float_knob_rejects_nan_and_text(name):
-    for h in optimizers.hypers(name):
+    for h in optimizers.specs(name):
         if h.kind not in ("float", "int"):
             continue
         for bad in (math.nan, "nan", "text"):
@@ -241,7 +241,7 @@ def test_cross_knob_rules_name_the_knob():
 def test_form_strings_are_typed_and_adafactor_eps1_auto():
     values = optimizers.validate("adam", {"beta1": " 0.95 ", "amsgrad": "yes", "lr": "1e-2"})
     assert values["beta1"] == 0.95 and values["amsgrad"] is True and values["lr"] == 0.01
-    eps1 = next(h for h in optimizers.hypers("adafactor") if h.name == "eps1")
+    eps1 = next(h for h in optimizers.specs("adafactor") if h.name == "eps1")
     assert eps1.validate("auto") is None and eps1.format(None) == "auto"
     assert optimizers.create("adafactor", eps1="1e-30").hypers["eps1"] == 1e-30
 

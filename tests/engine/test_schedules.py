@@ -305,18 +305,18 @@ def test_zero_length_curve():
 def test_names_and_knobs_are_the_issues():
     assert schedules.names() == list(ISSUE_KNOBS)
     for name, knobs in ISSUE_KNOBS.items():
-        assert [h.name for h in schedules.hypers(name)] == knobs
+        assert [h.name for h in schedules.specs(name)] == knobs
 
 
 def test_defaults_follow_torch_where_torch_has_them():
-    onecycle = {h.name: h.default for h in schedules.hypers("onecycle")}
+    onecycle = {h.name: h.default for h in schedules.specs("onecycle")}
     assert onecycle == {
         "total_steps": 1000,
         "pct_start": 0.3,
         "div_factor": 25.0,
         "final_div_factor": 1e4,
     }
-    plateau = {h.name: h.default for h in schedules.hypers("plateau")}
+    plateau = {h.name: h.default for h in schedules.specs("plateau")}
     assert plateau == {
         "factor": 0.1,
         "patience": 10,

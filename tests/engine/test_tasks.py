@@ -76,11 +76,11 @@ def test_declarations(name):
     cls = tasks.get(name)
     assert cls.summary and "\n" not in cls.summary and len(cls.summary) <= 90
     assert isinstance(cls.description, str) and cls.description
-    assert all(isinstance(h, Hyper) for h in tasks.hypers(name))
+    assert all(isinstance(h, Hyper) for h in tasks.specs(name))
     assert cls.is_classifier == (name in CLASSIFIERS)
     assert cls.is_landscape == (name in LANDSCAPES)
     assert tasks.summary(name) == cls.summary
-    defaults = {h.name: h.default for h in tasks.hypers(name)}
+    defaults = {h.name: h.default for h in tasks.specs(name)}
     assert tasks.validate(name, {}) == defaults
 
 

@@ -106,7 +106,7 @@ async def test_picking_each_optimizer_rebuilds_the_form_and_the_run() -> None:
             await choose(pilot, "optimizer", name)
             assert f"optimizer · {name}" in screen_text(app)
             assert optimizers.summary(name) in text_of(app, "#optimizer-picker")
-            for spec in optimizers.hypers(name):
+            for spec in optimizers.specs(name):
                 assert app.query_one(f"#optimizer-{spec.name}")  # one field per knob
             assert app.current_run.config.optimizer == name  # at step 0 the pick applies at once
 

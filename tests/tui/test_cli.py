@@ -203,7 +203,7 @@ def test_list_shows_every_item_with_its_knobs(capsys):
     for registry in (optimizers, schedules, tasks):
         for name in registry.names():
             assert any(line.startswith(f"  {name}  ") for line in lines), name
-            for h in registry.hypers(name):
+            for h in registry.specs(name):
                 assert any(line.split()[:1] == [h.name] for line in lines), (name, h.name)
     adam_lr = next(line for line in lines if line.split()[:2] == ["beta1", "0.9"])
     assert "[0, 1)" in adam_lr

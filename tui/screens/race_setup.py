@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -31,6 +31,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from engine import optimizers, schedules, tasks
 from engine.config import MAX_RACE, MIN_RACE, RaceEntry
 from engine.hyper import Hyper
+from engine.kinds import registry as registry_of
 from engine.run import RunConfig
 from tui.widgets.hyper_form import FormSection, HyperForm
 from tui.widgets.pickers import Picker
@@ -50,8 +51,6 @@ RACE_HYPERS: tuple[Hyper, ...] = (
 #: Optimizers offered, in order, when a racer is added (the first not racing yet).
 NEXT_OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "nadam", "adamw")
 
-_REGISTRIES: dict[str, Any] = {"task": tasks, "optimizer": optimizers, "schedule": schedules}
-
 
 @dataclass(frozen=True)
 class RaceSetup:
@@ -64,7 +63,7 @@ class RaceSetup:
 
 def registry_section(key: str, kind: str, config: RunConfig, title: str = "") -> FormSection:
     """The form section editing `config`'s task, optimizer or schedule knobs."""
-    registry = _REGISTRIES[kind]
+    registry = registry_of(kind)
     name = getattr(config, kind)
     note = ""
     if kind == "schedule" and config.lr is None:
@@ -72,7 +71,7 @@ def registry_section(key: str, kind: str, config: RunConfig, title: str = "") ->
     return FormSection(
         key,
         title or f"{kind} · {name}",
-        tuple(registry.hypers(name)),
+        tuple(registry.specs(name)),
         getattr(config, f"{kind}_hypers"),
         check=lambda v, registry=registry, name=name: registry.validate(name, v),
         note=note,
