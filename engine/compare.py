@@ -1,6 +1,6 @@
 """Compare optimizers: races run in lockstep, pinned overlays and the results table.
 
-A `Race` trains 2 to 6 runs that share the task, its knobs, the seed, the dtype and
+A `Race` trains 1 to 6 runs that share the task, its knobs, the seed, the dtype and
 eval_every, so every racer starts from the same parameters and sees the same batches in the
 same order; only the optimizer, its knobs and the schedule differ. The racers advance
 together: `step(n)` gives each of them n updates, and `stream()` (the app's live view) steps
@@ -8,10 +8,10 @@ all of them in lockstep chunks on a worker thread, with pause / resume / cancel 
 `Run.stream`. A racer that diverges stops; the others go on.
 
 Pinning keeps a run on the charts as a named, frozen overlay: `pin(run, name)` returns an
-`Overlay` (a Race keeps its own in `race.overlays`, added with `race.pin`). The pinned Run
-object is the overlay: the app must not step or reset it afterwards, and creates a fresh
-`Run(config)` for its live slot (a RunConfig is immutable, so that is cheap). Charts draw
-`race.lanes`: the racers first, then the overlays, each with a unique name for the legend.
+`Overlay`. The pinned Run object is the overlay: it must not be stepped or reset afterwards;
+a fresh `Run(config)` takes its live slot (a RunConfig is immutable, so that is cheap). The
+playground session (engine/session.py) keeps the overlays and draws them after the racers.
+A single run is a race of one lane.
 
 The results table (`results(lanes, target_loss)`, `Race.results`) has per lane: final loss
 (the last training batch loss), best loss, steps to reach the target (the first step whose
@@ -25,7 +25,6 @@ end of the first bucket that qualified, at most one bucket width late.
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,11 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import MAX_RACE, MIN_RACE, SHARED_FIELDS, Experiment, RaceEntry
+from engine.config import MAX_RACE, SHARED_FIELDS, Experiment, RaceEntry
+from engine.numbers import format_number, format_seconds
 from engine.run import Progress, Run, RunConfig
 from engine.stepping import Stepper
 
 RACE_STATES = ("ready", "running", "paused", "finished")
+#: A single run is a race of one lane (experiment files race 2 to 6: engine.config.MIN_RACE).
+MIN_LANES = 1
 
 
 @dataclass(frozen=True)
@@ -168,27 +170,15 @@ def results(lanes: Iterable[Any], target_loss: float | None = None) -> list[Resu
     return [result_of(lane, target_loss) for lane in _as_lanes(lanes)]
 
 
+def default_target(rows: Iterable[Result]) -> float | None:
+    """A target every surviving run reached: the highest best loss among the rows that did
+    not diverge (None before any step, or if all diverged). With it, steps to target ranks
+    the runs by how fast they got to the slowest survivor's best."""
+    bests = [r.best_loss for r in rows if not r.diverged and r.best_loss is not None]
+    return max(bests) if bests else None
+
+
 # -- text tables (shared with the bench) ----------------------------------------------------
-
-
-def format_number(x: float | None, digits: int = 6) -> str:
-    """A compact number for tables: 6 significant digits, '-' for None."""
-    if x is None:
-        return "-"
-    if isinstance(x, float) and math.isnan(x):
-        return "nan"
-    return f"{x:.{digits}g}"
-
-
-def format_seconds(seconds: float | None) -> str:
-    """A duration with a readable unit (ASCII: 'us' for microseconds)."""
-    if seconds is None:
-        return "-"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} us"
-    if seconds < 1.0:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
@@ -223,8 +213,8 @@ def format_results(rows: Sequence[Result], target_loss: float | None = None) -> 
         cells = [
             r.name + (" (pinned)" if r.pinned else ""),
             str(r.steps),
-            format_number(r.final_loss),
-            format_number(r.best_loss),
+            format_number(r.final_loss, 6),
+            format_number(r.best_loss, 6),
             "never"
             if target_loss is not None and r.steps_to_target is None
             else (str(r.steps_to_target) if r.steps_to_target is not None else "-"),
@@ -232,7 +222,7 @@ def format_results(rows: Sequence[Result], target_loss: float | None = None) -> 
             f"at step {r.diverged_at}" if r.diverged else "no",
         ]
         if has_eval:
-            cells.insert(4, format_number(r.eval_loss))
+            cells.insert(4, format_number(r.eval_loss, 6))
         if has_acc:
             acc = r.eval_accuracy
             cells.insert(5, "-" if acc is None else f"{100 * acc:.1f}%")
@@ -265,7 +255,7 @@ def _default_names(configs: Sequence[RunConfig], given: Sequence[str | None]) ->
 
 
 class Race(Stepper[RaceProgress]):
-    """2 to 6 runs on the same task, seed, dtype and data order, stepped in lockstep.
+    """1 to 6 runs (one: a single run) on the same task, seed, dtype and data order, in lockstep.
 
     Build it from RunConfigs (or `RaceEntry(config, name)` / (config, name) pairs), from an
     experiment file (`Race.from_experiment`) or from a base config and the racers' optimizers
@@ -285,8 +275,8 @@ class Race(Stepper[RaceProgress]):
             else:
                 cfg, name = e
                 pairs.append((cfg, name))
-        if not MIN_RACE <= len(pairs) <= MAX_RACE:
-            raise ValueError(f"a race needs {MIN_RACE} to {MAX_RACE} runs, got {len(pairs)}")
+        if not MIN_LANES <= len(pairs) <= MAX_RACE:
+            raise ValueError(f"a race needs {MIN_LANES} to {MAX_RACE} runs, got {len(pairs)}")
         first = pairs[0][0]
         for i, (cfg, name) in enumerate(pairs, start=1):
             if not isinstance(cfg, RunConfig):
@@ -306,7 +296,6 @@ class Race(Stepper[RaceProgress]):
         self._given_names = given
         self.names: list[str] = _default_names([c for c, _ in pairs], given)
         self.runs: list[Run] = [Run(cfg, history_capacity=history_capacity) for cfg, _ in pairs]
-        self.overlays: list[Overlay] = []
         super().__init__()  # stream controls; state "ready"
         self._lock = threading.Lock()  # one lockstep chunk at a time (stream worker or step())
         self._step = 0
@@ -362,28 +351,8 @@ class Race(Stepper[RaceProgress]):
 
     @property
     def lanes(self) -> list[Lane]:
-        """Racers (in entry order) then overlays: what the shared charts and legend show."""
-        return [Lane(n, r) for n, r in zip(self.names, self.runs, strict=True)] + [
-            Lane(o.name, o.run, pinned=True) for o in self.overlays
-        ]
-
-    def pin(self, run: Run, name: str | None = None) -> Overlay:
-        """Add `run` as an overlay (see `pin`); its name must be new on the charts."""
-        overlay = pin(run, name)
-        if overlay.name in {lane.name for lane in self.lanes}:
-            raise ValueError(f"the name {overlay.name!r} is already on the charts")
-        if any(o.run is run for o in self.overlays) or any(r is run for r in self.runs):
-            raise ValueError("this run is already on the charts")
-        self.overlays.append(overlay)
-        return overlay
-
-    def unpin(self, name: str) -> None:
-        """Remove the overlay called `name`."""
-        for i, o in enumerate(self.overlays):
-            if o.name == name:
-                del self.overlays[i]
-                return
-        raise ValueError(f"no overlay named {name!r}")
+        """The racers, in entry order: what the shared charts and legend show."""
+        return [Lane(n, r) for n, r in zip(self.names, self.runs, strict=True)]
 
     def run(self, name_or_index: str | int) -> Run:
         """A racer by name or position."""
@@ -398,19 +367,13 @@ class Race(Stepper[RaceProgress]):
 
     # -- results -------------------------------------------------------------------------------
 
-    def results(
-        self, target_loss: float | None = None, include_overlays: bool = False
-    ) -> list[Result]:
-        """The comparison table: one Result per racer (and per overlay if asked)."""
-        lanes = self.lanes if include_overlays else self.lanes[: len(self.runs)]
-        return results(lanes, target_loss)
+    def results(self, target_loss: float | None = None) -> list[Result]:
+        """The comparison table: one Result per racer."""
+        return results(self.lanes, target_loss)
 
     def default_target(self) -> float | None:
-        """A target every surviving racer reached: the highest best-loss among the racers
-        that did not diverge (None before any step, or if all diverged). With it, steps to
-        target ranks the racers by how fast they got to the loser's best."""
-        bests = [r.best_loss for r in self.results() if not r.diverged and r.best_loss is not None]
-        return max(bests) if bests else None
+        """`default_target` of the racers' results."""
+        return default_target(self.results())
 
     # -- synchronous stepping ------------------------------------------------------------------
 
@@ -443,7 +406,7 @@ class Race(Stepper[RaceProgress]):
         return [run.metrics() for run in self.runs]
 
     def reset(self) -> None:
-        """Every racer back to step 0 (same start, same data order); overlays stay."""
+        """Every racer back to step 0 (same start, same data order)."""
         self._stop_for_reset()
         with self._lock:
             for run in self.runs:

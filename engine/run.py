@@ -148,8 +148,8 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         """A validated copy with `changes`. When the task, optimizer or schedule kind changes
-        and its hypers are not given, knobs the new kind shares by name are carried over
-        (e.g. `lr` when switching adam -> sgd); the rest take the new kind's defaults."""
+        and its hypers are not given, the new kind starts from its own defaults (nothing is
+        carried over: what a switch keeps is the playground session's rule)."""
         fields = [f.name for f in dataclasses.fields(self)]
         for name in changes:
             if name not in fields:
@@ -160,12 +160,7 @@ class RunConfig:
             hypers_field = f"{kind}_hypers"
             new = changes.get(kind, getattr(self, kind))
             if new != getattr(self, kind) and hypers_field not in changes:
-                try:
-                    allowed = {h.name for h in registry(kind).specs(new)}
-                except ValueError as err:
-                    raise RunConfigError(kind, str(err)) from None
-                old = getattr(self, hypers_field)
-                changes[hypers_field] = {k: v for k, v in old.items() if k in allowed}
+                changes[hypers_field] = {}
         return dataclasses.replace(self, **changes)
 
     @property

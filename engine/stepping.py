@@ -74,6 +74,17 @@ class Stepper(Generic[P]):
     def state(self) -> str:
         return self._state
 
+    @property
+    def streaming(self) -> bool:
+        """True while a stream is active (running or paused inside `stream()`)."""
+        return self._streaming
+
+    @property
+    def rate(self) -> float:
+        """Steps per second measured over about the last second of a running stream (0 when
+        idle or paused)."""
+        return self._measured_rate()
+
     # -- controls (callable from any thread) -----------------------------------------------
 
     @property

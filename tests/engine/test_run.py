@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from engine import schedules
+from engine import optimizers, schedules
 from engine.history import SERIES
 from engine.run import Progress, Run, RunConfig, RunConfigError
 
@@ -81,10 +81,10 @@ def test_config_error_knows_the_knob():
     assert (info.value.field, info.value.key) == ("optimizer_hypers", "beta2")
 
 
-def test_replace_revalidates_and_carries_shared_knobs():
+def test_replace_revalidates_and_starts_a_new_kind_from_its_defaults():
     cfg = digits(optimizer_hypers={"lr": 0.01, "beta1": 0.8})
     sgd = cfg.replace(optimizer="sgd")
-    assert sgd.optimizer_hypers["lr"] == 0.01 and "beta1" not in sgd.optimizer_hypers
+    assert sgd.optimizer_hypers == optimizers.validate("sgd", {})  # what is kept: the session
     with pytest.raises(RunConfigError, match=r"^seed"):
         cfg.replace(seed=-5)
     with pytest.raises(RunConfigError, match=r"^colour: is not a RunConfig field"):

@@ -66,7 +66,7 @@ class HelpScreen(ModalScreen[None]):
             equations = getattr(opt, "equations", "") or "(no formula declared)"
             yield Static(Text(equations.strip("\n")), id="help-equations", classes="help-math")
             yield Static("Defaults", classes="help-heading")
-            yield Static(defaults_table(opt.hypers), id="help-defaults")
+            yield Static(defaults_table(opt.specs), id="help-defaults")
             reference = getattr(opt, "reference", "")
             if reference:
                 yield Static("Reference", classes="help-heading")

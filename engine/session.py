@@ -1,0 +1,865 @@
+"""The playground session: everything the app edits, trains and shows, with no UI in it.
+
+A session owns
+- the experiment being edited: the single run's settings (`config`, always valid), the planned
+  length (`planned_steps`) and the experiment's name;
+- what is trained (`race`): always an `engine.compare.Race`. A single run is a race of one lane;
+  during a race (2-6 lanes) the single run waits aside, unchanged, until `leave_race`;
+- the pinned overlays (`pins`), kept only while they belong to the task that is trained;
+- what a reset would apply (`pending`) and what was last loaded or saved (`saved`);
+- the speed limit.
+
+Verbs change it and return a `Change`: notices for the user, and whether the app must start a
+training stream (`Session.stream`, consumed by the app's worker). `view()` returns frozen data
+for the pickers, the form, the status line, the race panel and the charts. The app renders
+that and holds no playground state of its own, so every rule below is tested without Textual
+(tests/engine/test_session.py):
+
+- Switching the task resets every task knob to the new task's defaults.
+- Switching the optimizer carries over only `lr` (and `weight_decay` where both have it and
+  the user changed it from the old optimizer's default), clamped to the new optimizer's range; the change says what was carried. Switching the
+  schedule starts it from its defaults, with a horizon (`total_steps`) at the planned length.
+- A change only a fresh run can take (task, its knobs, optimizer, schedule, seed, dtype)
+  applies at once while the single run is at step 0, and otherwise waits for `reset` (listed
+  in `pending`). Optimizer and schedule knobs apply from the next step, keeping the state.
+- Pins belong to one task and its knobs: when the trained task changes (a reset with another
+  task, a race or an experiment of another task), pins of the old task are dropped, with a
+  notice.
+- Values reach the session complete and validated (the form commits a field on Enter or when
+  focus leaves it); a value the engine rejects changes nothing and comes back as an error
+  notice.
+
+Threads: verbs run on the UI's thread; training runs in the Race's worker thread (see
+engine/stepping.py). `stream()` is the only async part.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine import optimizers
+from engine.compare import Lane, Overlay, Race, RaceProgress, Result, default_target, pin, results
+from engine.config import MAX_RACE, Experiment, RaceEntry
+from engine.config import save as save_experiment
+from engine.history import export_history
+from engine.hyper import Hyper
+from engine.kinds import KINDS, registry
+from engine.numbers import format_number
+from engine.run import Run, RunConfig, RunConfigError
+
+#: Speed limits offered by faster / slower (steps per second); None = as fast as possible.
+SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, None)
+
+DEFAULT_TASK = "rosenbrock"
+DEFAULT_OPTIMIZER = "adam"
+#: Adam's default 1e-3 barely moves on Rosenbrock in 1000 steps; 0.02 walks the valley.
+DEFAULT_OPTIMIZER_HYPERS: Mapping[str, Any] = {"lr": 0.02}
+DEFAULT_PLANNED_STEPS = 1000
+DEFAULT_SAVE_PATH = "optplay-experiment.toml"
+DEFAULT_EXPORT_STEM = "optplay-history"
+
+#: Knobs of the run itself (not of the task, optimizer or schedule): the form's "run" section.
+RUN_SPECS: tuple[Hyper, ...] = (
+    Hyper("steps", DEFAULT_PLANNED_STEPS, kind="int", low=1, high=10**9,
+          help="planned run length: the run stops (finished) there"),
+    Hyper("seed", 0, kind="int", low=0, high=2**63 - 1,
+          help="seed of the initial parameters and the batch order"),
+    Hyper("dtype", "float64", kind="choice", choices=("float64", "float32"),
+          help="floating type of params, data and gradients"),
+)  # fmt: skip
+
+#: Knobs an optimizer switch keeps, where both optimizers have them.
+CARRIED_KNOBS = ("lr", "weight_decay")
+
+#: Optimizers offered, in order, for a new racer (the first not racing yet).
+NEXT_OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "nadam", "adamw")
+
+
+def default_experiment() -> Experiment:
+    """What the playground shows when started without an experiment."""
+    config = RunConfig(
+        task=DEFAULT_TASK, optimizer=DEFAULT_OPTIMIZER, optimizer_hypers=DEFAULT_OPTIMIZER_HYPERS
+    )
+    return Experiment(config)
+
+
+def planned_steps_for(config: RunConfig) -> int:
+    """A default run length: the schedule's own horizon when it has one, else 1000."""
+    total = config.schedule_hypers.get("total_steps")
+    return int(total) if isinstance(total, int) and total > 0 else DEFAULT_PLANNED_STEPS
+
+
+def next_optimizer(racing: Sequence[str]) -> str:
+    """The first of NEXT_OPTIMIZERS not racing yet (else the first registered)."""
+    for name in (*NEXT_OPTIMIZERS, *optimizers.names()):
+        if name not in racing:
+            return name
+    return NEXT_OPTIMIZERS[0]
+
+
+def clamp_to_spec(spec: Hyper, value: Any) -> Any:
+    """`value` moved into `spec`'s range (an open bound is approached by one ulp)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    x = float(value)
+    if spec.low is not None:
+        low = float(spec.low)
+        if x < low or (spec.low_open and x <= low):
+            x = math.nextafter(low, math.inf) if spec.low_open else low
+    if spec.high is not None:
+        high = float(spec.high)
+        if x > high or (spec.high_open and x >= high):
+            x = math.nextafter(high, -math.inf) if spec.high_open else high
+    return int(x) if spec.kind == "int" else x
+
+
+# -- what verbs return and what the app renders ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something to tell the user. `topic` names what it is about ("pending", "pins",
+    "diverged"...), so a view can tell when its reason is gone."""
+
+    text: str
+    severity: str = "information"  # "information", "warning" or "error"
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a verb did, as far as the app must act on it."""
+
+    notices: tuple[Notice, ...] = ()
+    start: bool = False  # start a training stream now (the app's worker runs `stream()`)
+    ok: bool = True  # False: the verb was refused (e.g. a save that failed)
+    open_table: bool = False  # show the results table (a race just finished)
+
+    def __add__(self, other: Change) -> Change:
+        return Change(
+            self.notices + other.notices,
+            self.start or other.start,
+            self.ok and other.ok,
+            self.open_table or other.open_table,
+        )
+
+
+def _notice(text: str, severity: str = "information", topic: str = "", ok: bool = True) -> Change:
+    return Change((Notice(text, severity, topic),), ok=ok)
+
+
+@dataclass(frozen=True)
+class SectionView:
+    """One section of the form: the knobs of the task, optimizer or schedule, or the run's."""
+
+    key: str  # "task", "optimizer", "schedule" or "run"
+    title: str
+    specs: tuple[Hyper, ...]
+    values: Mapping[str, Any]
+    owner: str = ""  # the task/optimizer/schedule name ("" for the run section)
+    note: str = ""
+
+    def check(self, values: dict[str, Any]) -> Any:
+        """Cross-knob rules of the owner (raises ValueError naming the knob)."""
+        if self.key == "run":
+            return values
+        return registry(self.key).validate(self.owner, values)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the status line shows."""
+
+    state: str = "ready"  # ready, running, paused, finished, diverged
+    step: int = 0
+    loss: float | None = None  # the last training-batch loss (the leader's in a race)
+    eval_loss: float | None = None  # the newest evaluation after step 0
+    lr: float | None = None  # the rate the next update will use (single run)
+    steps_per_second: float | None = None  # measured while running
+    speed: float | None = None  # the speed limit (None: max)
+    diverged_at: int | None = None
+    racers: int = 0  # > 0: a race of this many lanes
+    leader: str | None = None  # the racer with the lowest current loss
+
+
+@dataclass(frozen=True)
+class LaneView:
+    """One curve on the charts (a racer, the live run or a pin) and its line in the panel."""
+
+    name: str
+    run: Run
+    pinned: bool = False
+    detail: str = ""  # optimizer · lr · schedule
+    loss: float | None = None
+    diverged_at: int | None = None
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """Everything the app shows, computed once per render."""
+
+    racing: bool
+    picks: Mapping[str, str]  # the task, optimizer and schedule of the single run's settings
+    sections: tuple[SectionView, ...]  # the form: optimizer, schedule, task, run
+    pending: tuple[str, ...]  # what changed that only a reset applies
+    status: Status
+    run: Run  # lane 0: what sets the path chart's task and the single-run charts
+    planned_steps: int
+    version: int  # bumps when settings change (charts rebuild their caches)
+    lanes: tuple[LaneView, ...]  # racers, or the live run, then the pins shown with them
+    overlaid: bool  # more than one lane is drawn (a race, or a run with pins)
+    panel_title: str
+    panel_settings: str
+    available: frozenset[str]  # actions that apply now (e.g. "pin", "leave_race", "table")
+
+
+# -- the session --------------------------------------------------------------------------------
+
+
+class Session:
+    """The playground: see the module docstring."""
+
+    def __init__(
+        self,
+        experiment: Experiment | None = None,
+        *,
+        save_path: str | None = None,
+        history_capacity: int | None = 4096,
+    ) -> None:
+        experiment = experiment or default_experiment()
+        self._capacity = history_capacity
+        self.save_path = save_path or DEFAULT_SAVE_PATH
+        self.name = experiment.name
+        self.config = experiment.config  # the single run's settings (always valid)
+        self.pins: list[Overlay] = []
+        self.pending: list[str] = []
+        self.speed_index = len(SPEEDS) - 1
+        self.target: float | None = None  # a race's target loss (None: automatic)
+        self.version = 0
+        self._restart: str | None = None  # restart the stream in this state (new length)
+        steps = experiment.steps or planned_steps_for(experiment.config)
+        self._solo = self._new_race([RaceEntry(self.config)])
+        self._solo_steps = steps
+        self.race = self._solo
+        self.planned_steps = steps
+        if experiment.race:
+            self.race = self._new_race(experiment.race)
+        self.saved = self.experiment()
+
+    @classmethod
+    def default(cls) -> Session:
+        return cls()
+
+    # -- state, read-only -------------------------------------------------------------------
+
+    @property
+    def racing(self) -> bool:
+        """True while a race (not the single run) is trained and shown."""
+        return self.race is not self._solo
+
+    @property
+    def run(self) -> Run:
+        """The single run (lane 0 of the one-lane race), trained or waiting aside."""
+        return self._solo.runs[0]
+
+    @property
+    def speed(self) -> float | None:
+        return SPEEDS[self.speed_index]
+
+    @property
+    def streaming(self) -> bool:
+        return self.race.streaming
+
+    def experiment(self) -> Experiment:
+        """What `save` would write now."""
+        if self.racing:
+            return self.race.experiment(steps=self.planned_steps, name=self.name)
+        return Experiment(self.config, steps=self.planned_steps, name=self.name)
+
+    def unsaved_changes(self) -> list[str]:
+        """What differs from the experiment last loaded or saved (empty: nothing to lose)."""
+        now, saved = self.experiment(), self.saved
+        if now == saved:
+            return []
+        changed = [
+            name.replace("_hypers", " knobs")
+            for name in RunConfig.__dataclass_fields__
+            if getattr(now.config, name) != getattr(saved.config, name)
+        ]
+        changed += [
+            name for name in ("steps", "name", "race") if getattr(now, name) != getattr(saved, name)
+        ]
+        return changed or ["settings"]
+
+    @property
+    def dirty(self) -> bool:
+        return self.experiment() != self.saved
+
+    # -- building what is trained -----------------------------------------------------------
+
+    def _new_race(self, entries: Sequence[RaceEntry | RunConfig]) -> Race:
+        race = Race(list(entries), history_capacity=self._capacity)
+        race.set_speed(self.speed)
+        return race
+
+    def _stop(self) -> None:
+        """End the stream of what is trained (after the step or chunk in progress)."""
+        self._restart = None
+        self.race.cancel()
+
+    def _rebuild_solo(self) -> Change:
+        """A fresh single run from `config` (the pending changes applied)."""
+        trained = self.racing
+        if not trained:
+            self._stop()
+        self._solo = self._new_race([RaceEntry(self.config)])
+        if not trained:
+            self.race = self._solo
+        self.pending = []
+        self.version += 1
+        return self._keep_pins_of(self.race)
+
+    def _keep_pins_of(self, race: Race) -> Change:
+        """Drop the pins that belong to another task (or task knobs) than `race`'s."""
+        cfg = race.runs[0].config
+        same = (cfg.task, cfg.task_hypers)
+        kept = [p for p in self.pins if (p.run.config.task, p.run.config.task_hypers) == same]
+        dropped = [p.name for p in self.pins if p not in kept]
+        if not dropped:
+            return Change()
+        self.pins = kept
+        self.version += 1
+        names = ", ".join(repr(n) for n in dropped)
+        return _notice(
+            f"unpinned {names}: pins belong to the task they ran on ({cfg.task} now)",
+            "warning",
+            "pins",
+        )
+
+    def _needs_reset(self, what: str) -> Change:
+        """A change only a fresh run can take: at step 0 it applies now, else on `reset`."""
+        if self.run.steps_done == 0 and not self._solo.streaming:
+            return self._rebuild_solo()
+        if what in self.pending:
+            return Change()
+        self.pending.append(what)
+        return _notice(f"{what} changed: r resets the run to apply it", topic="pending")
+
+    # -- run control ------------------------------------------------------------------------
+
+    def toggle(self) -> Change:
+        """Start, continue or pause training."""
+        race = self.race
+        if race.state == "running":
+            race.pause()
+            return Change()
+        refused = self._cannot_train()
+        if refused is not None:
+            return refused
+        if race.steps_done >= self.planned_steps:
+            if self.racing:
+                return _notice(
+                    f"the race is over ({self.planned_steps:,} steps): t shows the table, "
+                    "r restarts"
+                )
+            return _notice(
+                f"finished {self.planned_steps:,} steps: raise run · steps to go on, r resets"
+            )
+        if race.streaming:
+            race.resume()
+            return Change()
+        return Change(start=True)
+
+    def step(self) -> Change:
+        """One update now (pauses a running stream first)."""
+        refused = self._cannot_train()
+        if refused is not None:
+            return refused
+        race = self.race
+        if race.state == "running":
+            race.pause()
+        race.step(1)
+        return Change()
+
+    def _cannot_train(self) -> Change | None:
+        """Why training cannot go on (diverged), or None; applies a pending change at 0."""
+        race = self.race
+        if self.racing and race.all_diverged:
+            return _notice("every racer diverged: r restarts the race", "warning", "diverged")
+        if not self.racing:
+            if self.pending and self.run.steps_done == 0:
+                self._rebuild_solo()
+                race = self.race
+            at = self.run.diverged_at
+            if at is not None:
+                return _notice(f"diverged at step {at}: r resets", "warning", "diverged")
+        return None
+
+    def reset(self) -> Change:
+        """Start over from step 0: the single run with the settings shown (pending changes
+        applied), or every racer from the same start."""
+        self._stop()
+        if self.racing:
+            self.race.reset()
+            self.version += 1
+            return Change()
+        if self.pending or self.run.config != self.config:
+            return self._rebuild_solo()
+        self.race.reset()
+        self.version += 1
+        return Change()
+
+    def faster(self) -> Change:
+        return self._set_speed(self.speed_index + 1)
+
+    def slower(self) -> Change:
+        return self._set_speed(self.speed_index - 1)
+
+    def _set_speed(self, index: int) -> Change:
+        self.speed_index = max(0, min(len(SPEEDS) - 1, index))
+        self.race.set_speed(self.speed)
+        if self.racing:
+            self._solo.set_speed(self.speed)
+        return Change()
+
+    async def stream(self) -> AsyncIterator[RaceProgress]:
+        """Train what is trained until its planned length, divergence or `_stop`, yielding
+        progress after each chunk. A change of the planned length restarts the stream in the
+        same state (a stream's length is fixed when it starts)."""
+        race = self.race
+        while True:
+            self._restart = None
+            async for progress in race.stream(self.planned_steps, self.speed):
+                yield progress
+            restart = self._restart
+            if restart is None or race is not self.race:
+                return
+            if restart == "paused":
+                race.pause()
+
+    def stream_ended(self, race: Race) -> Change:
+        """What to tell when the stream of `race` ended (the app's worker calls this)."""
+        if race is not self.race:
+            return Change()  # replaced since (a reset with new settings, a race...)
+        if self.racing:
+            over = race.steps_done >= self.planned_steps or race.all_diverged
+            return Change(open_table=over)
+        at = self.run.diverged_at
+        if at is not None:
+            return _notice(f"diverged at step {at}: lower lr and press r", "warning", "diverged")
+        return Change()
+
+    # -- edits ------------------------------------------------------------------------------
+
+    def pick(self, kind: str, name: str) -> Change:
+        """Choose the single run's task, optimizer or schedule (see the rules above)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r} (expected one of: {', '.join(KINDS)})")
+        old = self.config
+        if name == old.kind_name(kind):
+            return Change()
+        carried: dict[str, Any] = {}
+        try:
+            if kind == "optimizer":
+                carried = self._carried_knobs(old, name)
+            self.config = old.replace(**{kind: name, f"{kind}_hypers": carried})
+        except ValueError as err:  # an unknown name (RunConfigError is a ValueError too)
+            return _notice(str(err), "error", ok=False)
+        change = Change()
+        if carried:
+            shown = ", ".join(f"{k} {format_number(v)}" for k, v in carried.items())
+            change = _notice(f"kept {shown} from {old.optimizer}", topic="carried")
+        if kind == "schedule" and "total_steps" in self.config.schedule_hypers:
+            # A schedule with a horizon plans the run to it by default, and back.
+            self.config = self.config.replace(
+                schedule_hypers={**self.config.schedule_hypers, "total_steps": self.planned_steps}
+            )
+        return change + self._needs_reset(kind)
+
+    @staticmethod
+    def _carried_knobs(old: RunConfig, optimizer: str) -> dict[str, Any]:
+        """The knobs an optimizer switch keeps, clamped to the new optimizer's ranges."""
+        specs = {h.name: h for h in optimizers.specs(optimizer)}
+        old_defaults = {h.name: h.default for h in optimizers.specs(old.optimizer)}
+        carried = {}
+        for knob in CARRIED_KNOBS:
+            value = old.optimizer_hypers.get(knob)
+            if value is None or knob not in specs:
+                continue
+            if knob == "weight_decay" and value == old_defaults.get(knob):
+                continue  # never set by the user: the new optimizer's own default applies
+            carried[knob] = clamp_to_spec(specs[knob], value)
+        return carried
+
+    def edit(self, section: str, values: Mapping[str, Any]) -> Change:
+        """New values for one section of the form ("task", "optimizer", "schedule", "run"),
+        complete and typed. Optimizer and schedule knobs apply from the next step; the others
+        need a reset once the run has started."""
+        values = dict(values)
+        if section == "run":
+            return self._edit_run(values)
+        if section not in KINDS:
+            raise ValueError(f"unknown section {section!r}")
+        try:
+            config = self.config.replace(**{f"{section}_hypers": values})
+        except RunConfigError as err:
+            return _notice(err.detail, "error", ok=False)
+        if config == self.config:
+            return Change()
+        self.config = config
+        if section == "task":
+            return self._needs_reset("task knobs")
+        live = self.run.config
+        if config.optimizer != live.optimizer or config.schedule != live.schedule:
+            return Change()  # a reset is pending anyway; it will use these values
+        self.run.set_hypers(**{section: config.knobs(section)})
+        self.version += 1
+        return Change()
+
+    def _edit_run(self, values: dict[str, Any]) -> Change:
+        change = Change()
+        steps = values.get("steps", self.planned_steps)
+        if steps != self.planned_steps:
+            self.planned_steps = int(steps)
+            self.version += 1
+            race = self.race
+            if race.streaming and race.state in ("running", "paused"):
+                # A stream's length is fixed when it starts: start a new one in the same
+                # state (stream() sees _restart when this one ends).
+                self._restart = race.state
+                race.cancel()
+        changes = {
+            k: values[k]
+            for k in ("seed", "dtype")
+            if k in values and values[k] != getattr(self.config, k)
+        }
+        if changes:
+            try:
+                self.config = self.config.replace(**changes)
+            except RunConfigError as err:
+                return change + _notice(err.detail, "error", ok=False)
+            change += self._needs_reset(" and ".join(changes))
+        return change
+
+    # -- pins -------------------------------------------------------------------------------
+
+    def pin_name(self) -> str:
+        """A name for pinning the single run now ("adam lr=0.02", made unique)."""
+        cfg = self.run.config
+        base = cfg.optimizer if cfg.lr is None else f"{cfg.optimizer} lr={cfg.lr:g}"
+        taken = {p.name for p in self.pins}
+        name, k = base, 1
+        while name in taken:
+            k += 1
+            name = f"{base} #{k}"
+        return name
+
+    def pin_problem(self, name: str) -> str | None:
+        """Why `name` cannot name a new pin (None: it can)."""
+        if not name.strip():
+            return "type a name"
+        if name.strip() in {p.name for p in self.pins}:
+            return f"{name.strip()!r} is already pinned"
+        return None
+
+    def can_pin(self) -> Change | None:
+        """Why the single run cannot be pinned now (a notice), or None."""
+        if self.racing:
+            return _notice("pins are for the single run: x leaves the race", "warning")
+        if self.run.steps_done == 0:
+            return _notice("nothing to pin yet: train the run first", "warning")
+        if len(self.pins) >= MAX_RACE - 1:
+            return _notice(
+                f"at most {MAX_RACE - 1} pins: unpin one first (ctrl+p, Unpin)", "warning"
+            )
+        return None
+
+    def pin(self, name: str) -> Change:
+        """Keep the single run on the charts as an overlay named `name`; the live run starts
+        over from step 0 with the settings shown."""
+        refused = self.can_pin()
+        if refused is not None:
+            return refused
+        problem = self.pin_problem(name)
+        if problem is not None:
+            return _notice(problem, "error", ok=False)
+        self._stop()
+        run = self.run
+        if run.state == "running":
+            run.pause()
+        self.pins.append(pin(run, name.strip()))
+        self._rebuild_solo()
+        return _notice(f"pinned {name.strip()!r}; the live run starts over", topic="pins")
+
+    def unpin(self, name: str | None = None) -> Change:
+        """Remove the pin `name` (every pin when None)."""
+        before = len(self.pins)
+        self.pins = [p for p in self.pins if name is not None and p.name != name]
+        if len(self.pins) != before:
+            self.version += 1
+        return Change()
+
+    # -- races ------------------------------------------------------------------------------
+
+    def race_draft(self) -> tuple[list[RaceEntry], int, float | None]:
+        """What the race setup starts from: the race's entries, steps and target, or the
+        single run against the next optimizer."""
+        if self.racing:
+            return list(self.race.experiment().race), self.planned_steps, self.target
+        cfg = self.config
+        rival = cfg.replace(optimizer=next_optimizer([cfg.optimizer]))
+        return [RaceEntry(cfg), RaceEntry(rival)], self.planned_steps, None
+
+    def start_race(
+        self, entries: Sequence[RaceEntry | RunConfig], steps: int, target: float | None = None
+    ) -> Change:
+        """Train `entries` (2-6 racers on one task, seed and data order) in lockstep."""
+        try:
+            race = self._new_race(entries)
+        except (ValueError, TypeError) as err:
+            return _notice(str(err), "error", ok=False)
+        if len(race.runs) < 2:
+            return _notice("a race needs 2 to 6 racers", "error", ok=False)
+        self._stop()
+        if not self.racing:
+            self._solo_steps = self.planned_steps
+            self.name = None  # a new experiment, not the single run's file
+        self.race = race
+        self.planned_steps = int(steps)
+        self.target = target
+        self.version += 1
+        return self._keep_pins_of(race) + Change(start=True)
+
+    def leave_race(self) -> Change:
+        """Back to the single run, where it was."""
+        if not self.racing:
+            return Change()
+        self._stop()
+        self.race = self._solo
+        self._solo.set_speed(self.speed)
+        self.planned_steps = self._solo_steps
+        self.target = None
+        self.version += 1
+        return self._keep_pins_of(self._solo)
+
+    # -- experiments -------------------------------------------------------------------------
+
+    def load(self, experiment: Experiment) -> Change:
+        """Show an experiment (an opened file or a preset): a race opens as a race; a single
+        run replaces the single run's settings."""
+        self._stop()
+        if experiment.race:
+            change = self.start_race(experiment.race, experiment.steps or self.planned_steps)
+            change = Change(change.notices, ok=change.ok)  # loaded, not started
+        else:
+            if self.racing:
+                self._stop()
+                self.race = self._solo
+            self.config = experiment.config
+            self.planned_steps = experiment.steps or planned_steps_for(experiment.config)
+            change = self._rebuild_solo()
+        self.name = experiment.name
+        self.target = None
+        self.saved = self.experiment()  # loaded: nothing to lose yet
+        return change
+
+    def save(self, path: str) -> Change:
+        """Write the experiment (a race saves as a race file) atomically to `path`."""
+        experiment = self.experiment()
+        try:
+            save_experiment(path, experiment)
+        except (OSError, ValueError) as err:
+            return _notice(str(err), "error", ok=False)
+        self.save_path = path
+        self.saved = experiment
+        return _notice(f"saved to {path}")
+
+    def shown_lanes(self) -> list[Lane]:
+        """What the charts draw and export writes: the racers or the single run, then the
+        pins (as many as fit next to the racers)."""
+        lanes = list(self.race.lanes)
+        if not self.racing and self.pins:
+            taken = {p.name for p in self.pins}
+            name = lanes[0].name
+            if name in taken:
+                lanes[0] = Lane(f"{name} (live)", lanes[0].run)
+        taken = {lane.name for lane in lanes}
+        for p in self.pins[: MAX_RACE - len(lanes)]:
+            name = p.name if p.name not in taken else f"{p.name} (pinned)"
+            lanes.append(Lane(name, p.run, pinned=True))
+        return lanes
+
+    def export(self, text: str) -> Change:
+        """Write the history of every run shown to `<stem>.csv` and `<stem>.json`."""
+        stem = export_stem(text)
+        lanes = self.shown_lanes()
+        paths = [f"{stem}.csv", f"{stem}.json"]
+        try:
+            for path in paths:
+                export_history(lanes, path)
+        except (OSError, ValueError) as err:
+            return _notice(str(err), "error", ok=False)
+        runs = "1 run" if len(lanes) == 1 else f"{len(lanes)} runs"
+        return _notice(f"exported {runs} to {paths[0]} and {paths[1]}")
+
+    def results(self) -> tuple[list[Result], float | None, str, str]:
+        """The results table: rows (racers or the run, then pins), the target loss, a title
+        and a note on how steps to target is measured."""
+        lanes = self.shown_lanes()
+        target = self.target if self.racing else None
+        if target is None:
+            target = default_target(results(lanes))
+        rows = results(lanes, target)
+        task = self.race.runs[0].config.task
+        if self.racing:
+            title = f"race results · {task} · step {self.race.steps_done:,}"
+        else:
+            title = f"results · {task}"
+        note = "steps to target: the first step whose training loss is at or below it"
+        if not self.racing or self.target is None:
+            note += " (target: the highest best loss among the runs that did not diverge)"
+        return rows, target, title, note
+
+    # -- the view ---------------------------------------------------------------------------
+
+    def sections(self) -> tuple[SectionView, ...]:
+        """The form: the single run's optimizer, schedule and task knobs, then the run's."""
+        cfg = self.config
+        out = []
+        for kind in ("optimizer", "schedule", "task"):
+            owner = cfg.kind_name(kind)
+            note = ""
+            if kind == "schedule" and cfg.lr is None:
+                note = "the optimizer sets its own step size: no schedule applies"
+            out.append(
+                SectionView(
+                    kind,
+                    f"{kind} · {owner}",
+                    tuple(registry(kind).specs(owner)),
+                    dict(cfg.knobs(kind)),
+                    owner,
+                    note,
+                )
+            )
+        run_values = {"steps": self.planned_steps, "seed": cfg.seed, "dtype": cfg.dtype}
+        out.append(SectionView("run", "run", RUN_SPECS, run_values))
+        return tuple(out)
+
+    def status(self) -> Status:
+        race = self.race
+        state = race.state
+        if state == "ready" and race.steps_done > 0:
+            state = "paused"  # stepped by hand: to a user this is a paused run
+        rate = race.rate if state == "running" else None
+        if self.racing:
+            leader, best = None, None
+            for name, run in zip(race.names, race.runs, strict=True):
+                loss = run.history.last("loss") if run.diverged_at is None else None
+                if loss is not None and math.isfinite(loss) and (best is None or loss < best):
+                    leader, best = name, loss
+            return Status(
+                state=state,
+                step=race.steps_done,
+                loss=best,
+                steps_per_second=rate,
+                speed=self.speed,
+                racers=len(race.runs),
+                leader=leader,
+            )
+        run = self.run
+        step = run.steps_done
+        if run.diverged_at is not None:
+            state = "diverged"
+        history = run.history
+        # The rate the next update will use: an lr edited while paused shows at once.
+        if run.schedule is not None:
+            lr = float(run.schedule.lr(step))
+        else:
+            lr = history.last("lr") if step else None
+        eval_step = history.last_step("eval_loss")
+        return Status(
+            state=state,
+            step=step,
+            loss=history.last("loss") if step else None,
+            eval_loss=history.last("eval_loss") if eval_step else None,
+            lr=lr,
+            steps_per_second=rate,
+            speed=self.speed,
+            diverged_at=run.diverged_at,
+        )
+
+    def view(self) -> SessionView:
+        """Frozen data for everything the app shows."""
+        lanes = tuple(self._lane_view(lane) for lane in self.shown_lanes())
+        race = self.race
+        cfg = race.runs[0].config
+        if self.racing:
+            title = f"race · {cfg.task}"
+            settings = f"seed {cfg.seed} · {self.planned_steps:,} steps · {cfg.dtype}"
+        else:
+            title, settings = cfg.task, ""
+        available = {"toggle_run", "step", "reset", "faster", "slower", "race", "export"}
+        available.add("leave_race" if self.racing else "pin")
+        if self.racing or self.pins:
+            available.add("table")
+        if self.pins:
+            available.add("unpin")
+        return SessionView(
+            racing=self.racing,
+            picks={kind: self.config.kind_name(kind) for kind in KINDS},
+            sections=self.sections(),
+            pending=tuple(self.pending),
+            status=self.status(),
+            run=race.runs[0],
+            planned_steps=self.planned_steps,
+            version=self.version,
+            lanes=lanes,
+            overlaid=len(lanes) > 1,
+            panel_title=title,
+            panel_settings=settings,
+            available=frozenset(available),
+        )
+
+    @staticmethod
+    def _lane_view(lane: Lane) -> LaneView:
+        run = lane.run
+        c = run.config
+        lr = "own step size" if c.lr is None else f"lr {format_number(c.lr, 3)}"
+        schedule = "" if c.schedule == "constant" else f" · {c.schedule}"
+        return LaneView(
+            name=lane.name,
+            run=run,
+            pinned=lane.pinned,
+            detail=f"{c.optimizer} · {lr}{schedule}",
+            loss=run.history.last("loss"),
+            diverged_at=run.diverged_at,
+        )
+
+
+def export_stem(text: str) -> str:
+    """The path typed in the export dialog without a .csv / .json suffix."""
+    path = Path(text)
+    return str(path.with_suffix("")) if path.suffix.lower() in (".csv", ".json") else text
+
+
+__all__ = [
+    "DEFAULT_EXPORT_STEM",
+    "DEFAULT_SAVE_PATH",
+    "RUN_SPECS",
+    "SPEEDS",
+    "Change",
+    "LaneView",
+    "Notice",
+    "SectionView",
+    "Session",
+    "SessionView",
+    "Status",
+    "clamp_to_spec",
+    "default_experiment",
+    "next_optimizer",
+    "planned_steps_for",
+]

@@ -1,0 +1,459 @@
+"""The playground session: every verb and every rule, without the UI.
+
+The first three tests reproduce the bugs the app had before the session existed (task knobs
+leaking between tasks, a pin surviving a change of task, a planned length applied per
+keystroke); the rest cover each verb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import math
+
+import pytest
+
+from engine import optimizers, presets, schedules, tasks
+from engine.compare import Race
+from engine.config import Experiment, RaceEntry
+from engine.config import load as load_experiment
+from engine.run import RunConfig
+from engine.session import (
+    RUN_SPECS,
+    SPEEDS,
+    Change,
+    Session,
+    clamp_to_spec,
+    next_optimizer,
+    planned_steps_for,
+)
+
+
+def defaults(kind, name):
+    from engine.kinds import registry
+
+    return registry(kind).validate(name, {})
+
+
+def solo(**changes) -> Session:
+    """A session on one run of `changes` (rosenbrock + adam by default)."""
+    config = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02})
+    if changes:
+        config = config.replace(**changes)
+    return Session(Experiment(config))
+
+
+def texts(change: Change) -> str:
+    return " | ".join(n.text for n in change.notices)
+
+
+# -- the three bugs -----------------------------------------------------------------------------
+
+
+def test_switching_task_resets_every_task_knob_to_the_new_tasks_defaults():
+    s = Session()
+    s.pick("task", "quadratic")
+    s.edit("task", {**s.config.task_hypers, "x0": 2.0})
+    s.pick("task", "rosenbrock")
+    assert s.config.task_hypers == defaults("task", "rosenbrock")
+    assert s.run.params["xy"].tolist() == [-1.5, 2.0]  # Rosenbrock's own start, not (2, 2)
+    s.pick("task", "saddle")
+    assert s.config.task_hypers["y0"] == 0.001  # the saddle keeps its escape direction
+    s.pick("task", "blobs-mlp")
+    s.edit("task", {**s.config.task_hypers, "hidden": 8, "batch_size": 10})
+    s.pick("task", "digits-mlp")
+    assert s.config.task_hypers == defaults("task", "digits-mlp")
+
+
+def test_a_pin_is_dropped_when_a_preset_of_another_task_loads():
+    s = Session()
+    s.step()
+    s.step()
+    assert s.pin("rosenbrock run").ok
+    assert [p.name for p in s.pins] == ["rosenbrock run"]
+    change = s.load(presets.load("schedules"))  # a race on linear regression
+    assert s.pins == []
+    assert "unpinned 'rosenbrock run'" in texts(change)
+    view = s.view()
+    assert len(view.lanes) == len(s.race.runs) == view.status.racers  # 4 lanes, "race of 4"
+    rows, *_ = s.results()
+    assert {r.task for r in rows} == {"linear-regression"}
+
+
+async def test_raising_the_planned_length_while_paused_keeps_the_run_paused():
+    s = solo()
+    s.edit("run", {"steps": 50, "seed": 0, "dtype": "float64"})
+    slow_down(s, 50)  # steps per second: slow enough to pause mid-run
+    assert s.toggle().start
+    consumer = asyncio.create_task(_consume(s))
+    while s.race.steps_done < 7:
+        await asyncio.sleep(0.001)
+    s.toggle()  # pause: lands after the lockstep chunk in progress
+    await asyncio.sleep(0.2)
+    paused_at = s.race.steps_done
+    s.edit("run", {"steps": 600, "seed": 0, "dtype": "float64"})  # committed once, on Enter
+    for _ in range(50):
+        await asyncio.sleep(0.005)
+    assert s.race.state == "paused" and s.race.steps_done == paused_at
+    assert s.planned_steps == 600
+    while s.speed is not None:
+        s.faster()
+    s.toggle()  # resume: runs on to 600
+    await asyncio.wait_for(consumer, 30)
+    assert s.race.steps_done == 600 and s.status().state == "finished"
+
+
+def slow_down(session: Session, steps_per_second: float) -> None:
+    while session.speed is None or session.speed > steps_per_second:
+        session.slower()
+
+
+async def _consume(session: Session) -> None:
+    async for _ in session.stream():
+        pass
+
+
+# -- pick ---------------------------------------------------------------------------------------
+
+
+def test_switching_optimizer_carries_only_lr_and_says_so():
+    s = solo()
+    s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 1000.0, "beta1": 0.5})
+    change = s.pick("optimizer", "sgd")
+    assert s.config.optimizer_hypers == {**defaults("optimizer", "sgd"), "lr": 1000.0}
+    assert "kept lr 1000 from adam" in texts(change)
+
+
+def test_switching_optimizer_carries_weight_decay_where_both_have_it():
+    s = solo()
+    s.edit("optimizer", {**s.config.optimizer_hypers, "weight_decay": 0.01})
+    change = s.pick("optimizer", "adamw")
+    assert s.config.optimizer_hypers["weight_decay"] == 0.01
+    assert s.config.optimizer_hypers["lr"] == 0.02
+    assert "weight_decay 0.01" in texts(change)
+    s.edit("optimizer", {**s.config.optimizer_hypers, "weight_decay": 0.05})
+    s.pick("optimizer", "lion")  # lion has weight_decay too
+    assert s.config.optimizer_hypers["weight_decay"] == 0.05
+    fresh = solo()
+    fresh.pick("optimizer", "adamw")  # adam's default 0 was never set: adamw keeps its own
+    assert fresh.config.optimizer_hypers == {**defaults("optimizer", "adamw"), "lr": 0.02}
+
+
+def test_carried_values_are_clamped_to_the_new_range():
+    spec = next(h for h in optimizers.specs("adam") if h.name == "beta1")
+    assert clamp_to_spec(spec, 1.5) < 1.0 and clamp_to_spec(spec, -3) == 0.0
+    lr = next(h for h in optimizers.specs("sgd") if h.name == "lr")
+    assert clamp_to_spec(lr, 0.0) > 0.0  # open at 0
+
+
+def test_switching_schedule_starts_from_its_defaults_over_the_planned_length():
+    s = solo()
+    s.edit("run", {"steps": 2000, "seed": 0, "dtype": "float64"})
+    s.pick("schedule", "cosine")
+    assert s.config.schedule_hypers == {**defaults("schedule", "cosine"), "total_steps": 2000}
+    s.pick("schedule", "step")
+    assert s.config.schedule_hypers == defaults("schedule", "step")
+
+
+def test_a_pick_at_step_zero_applies_at_once():
+    s = solo()
+    change = s.pick("optimizer", "momentum")
+    assert s.run.config.optimizer == "momentum" and not s.pending
+    assert change.ok and not change.start
+
+
+def test_a_pick_after_steps_waits_for_reset():
+    s = solo()
+    s.step()
+    change = s.pick("task", "beale")
+    assert s.pending == ["task"] and s.run.config.task == "rosenbrock"
+    assert "task changed: r resets the run to apply it" in texts(change)
+    assert s.pick("optimizer", "sgd").notices[-1].topic == "pending"
+    assert s.view().pending == ("task", "optimizer")
+    s.reset()
+    assert s.run.config.task == "beale" and s.run.config.optimizer == "sgd"
+    assert s.pending == [] and s.run.steps_done == 0
+
+
+def test_pick_rejects_an_unknown_kind_and_name():
+    s = solo()
+    with pytest.raises(ValueError):
+        s.pick("colour", "red")
+    change = s.pick("optimizer", "nope")
+    assert not change.ok and "unknown optimizer" in texts(change)
+    assert s.config.optimizer == "adam"
+
+
+# -- edit ---------------------------------------------------------------------------------------
+
+
+def test_optimizer_knobs_apply_from_the_next_step_and_keep_the_state():
+    s = solo()
+    s.step()
+    s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 0.5})
+    assert not s.pending and s.run.config.lr == 0.5
+    assert s.status().lr == 0.5  # the next update's rate shows at once
+    s.step()
+    assert s.run.steps_done == 2 and s.run.history.last("lr") == 0.5
+
+
+def test_an_invalid_value_never_reaches_the_run():
+    s = solo()
+    before = s.config
+    change = s.edit("optimizer", {**before.optimizer_hypers, "beta1": 1.5})
+    assert not change.ok and "beta1 must be a number in [0, 1)" in texts(change)
+    assert s.config == before and s.run.config == before
+    change = s.edit("schedule", {"nope": 1})
+    assert not change.ok and s.config == before
+
+
+def test_task_knobs_seed_and_dtype_need_a_reset_once_started():
+    s = solo()
+    s.step()
+    s.edit("task", {**s.config.task_hypers, "x0": 0.5})
+    s.edit("run", {"steps": 1000, "seed": 3, "dtype": "float32"})
+    assert s.pending == ["task knobs", "seed and dtype"]
+    s.reset()
+    assert s.run.config.seed == 3 and s.run.config.dtype == "float32"
+    assert s.run.config.task_hypers["x0"] == 0.5
+
+
+def test_run_steps_are_the_planned_length_and_need_no_reset():
+    s = solo()
+    s.step()
+    s.edit("run", {"steps": 40, "seed": 0, "dtype": "float64"})
+    assert s.planned_steps == 40 and not s.pending
+    assert [h.name for h in RUN_SPECS] == ["steps", "seed", "dtype"]
+
+
+# -- run control --------------------------------------------------------------------------------
+
+
+async def test_toggle_starts_pauses_and_resumes():
+    s = solo()
+    slow_down(s, 100)
+    assert s.toggle().start
+    consumer = asyncio.create_task(_consume(s))
+    while s.race.steps_done < 3:
+        await asyncio.sleep(0.001)
+    assert s.status().state == "running"
+    assert not s.toggle().start  # pause: lands after the lockstep chunk in progress
+    await asyncio.sleep(0.2)
+    paused = s.race.steps_done
+    await asyncio.sleep(0.1)
+    assert s.race.steps_done == paused and s.status().state == "paused"
+    assert not s.toggle().start  # resume the same stream
+    while s.race.steps_done < paused + 3:
+        await asyncio.sleep(0.001)
+    s.reset()
+    await asyncio.wait_for(consumer, 10)
+    assert s.race.steps_done == 0 and s.status().state == "ready"
+
+
+def test_step_does_one_update_and_stops_at_divergence():
+    s = solo(optimizer="sgd", optimizer_hypers={"lr": 1e6})
+    for _ in range(10):
+        s.step()
+    assert s.status().state == "diverged"
+    at = s.run.diverged_at
+    change = s.toggle()
+    assert not change.start and f"diverged at step {at}: r resets" in texts(change)
+    assert f"diverged at step {at}" in texts(s.stream_ended(s.race))
+    s.reset()
+    assert s.status().state == "ready" and s.run.diverged_at is None
+
+
+def test_toggle_refuses_past_the_planned_length():
+    s = solo()
+    s.edit("run", {"steps": 2, "seed": 0, "dtype": "float64"})
+    s.step()
+    s.step()
+    change = s.toggle()
+    assert not change.start and "finished 2 steps" in texts(change)
+
+
+def test_faster_and_slower_walk_the_speed_limits():
+    s = solo()
+    assert s.speed is None
+    s.slower()
+    assert s.speed == SPEEDS[-2] and s.race.steps_per_second == SPEEDS[-2]
+    for _ in range(30):
+        s.slower()
+    assert s.speed == SPEEDS[0]
+    for _ in range(30):
+        s.faster()
+    assert s.speed is None and s.status().speed is None
+
+
+def test_status_shows_the_next_rate_and_both_losses():
+    s = solo(task="digits-mlp", schedule="step", eval_every=2)
+    assert s.status().lr == s.config.lr and s.status().loss is None
+    s.step()
+    s.step()
+    status = s.status()
+    assert status.step == 2 and status.loss == s.run.history.last("loss")
+    assert status.eval_loss == s.run.history.last("eval_loss")
+    assert status.state == "paused"
+
+
+# -- pins ---------------------------------------------------------------------------------------
+
+
+def test_pin_keeps_the_run_and_the_live_run_starts_over():
+    s = solo()
+    assert "nothing to pin" in texts(s.pin("x"))
+    for _ in range(5):
+        s.step()
+    name = s.pin_name()
+    assert name == "adam lr=0.02"
+    change = s.pin(name)
+    assert change.ok and s.run.steps_done == 0
+    assert [lane.name for lane in s.view().lanes] == ["adam", name]
+    assert s.view().overlaid and "table" in s.view().available
+    assert s.pin_problem(name) == f"{name!r} is already pinned"
+    for _ in range(5):
+        s.step()
+    assert s.pin_name() == "adam lr=0.02 #2"
+    s.unpin(name)
+    assert s.pins == [] and not s.view().overlaid
+
+
+def test_pins_stay_for_the_same_task_and_go_with_another():
+    s = solo()
+    s.step()
+    s.pin("first")
+    s.pick("optimizer", "sgd")  # at step 0: applies now, same task
+    assert [p.name for p in s.pins] == ["first"]
+    s.step()
+    s.pick("task", "beale")  # pending: the pin stays until the task really changes
+    assert [p.name for p in s.pins] == ["first"]
+    change = s.reset()
+    assert s.pins == [] and "unpinned 'first'" in texts(change)
+
+
+def test_at_most_five_pins():
+    s = solo()
+    for k in range(5):
+        s.step()
+        assert s.pin(f"p{k}").ok
+    s.step()
+    assert "at most 5 pins" in texts(s.pin("p5"))
+
+
+# -- races --------------------------------------------------------------------------------------
+
+
+def test_start_race_trains_every_lane_and_leave_race_returns_to_the_run():
+    s = solo()
+    s.step()
+    s.step()
+    entries, steps, target = s.race_draft()
+    assert [e.config.optimizer for e in entries] == ["adam", next_optimizer(["adam"])]
+    assert steps == s.planned_steps and target is None
+    change = s.start_race([*entries, RaceEntry(entries[0].config.replace(optimizer="sgd"))], 30)
+    assert change.start and s.racing and s.planned_steps == 30
+    view = s.view()
+    assert view.racing and len(view.lanes) == 3 and "leave_race" in view.available
+    assert "pin" not in view.available
+    s.race.step(30)
+    assert s.status().racers == 3 and s.status().leader in s.race.names
+    assert s.stream_ended(s.race).open_table
+    s.leave_race()
+    assert not s.racing and s.run.steps_done == 2 and s.planned_steps == 1000
+
+
+def test_start_race_refuses_bad_entries():
+    s = solo()
+    a = RunConfig(task="rosenbrock", optimizer="sgd")
+    change = s.start_race([a, a.replace(seed=1)], 10)
+    assert not change.ok and "seed differs" in texts(change) and not s.racing
+    assert not s.start_race([a], 10).ok
+
+
+def test_race_results_rank_against_the_slowest_survivors_best():
+    s = solo()
+    cfg = s.config
+    s.start_race([RaceEntry(cfg), RaceEntry(cfg.replace(optimizer="sgd"))], 20)
+    s.race.step(20)
+    rows, target, title, _ = s.results()
+    assert target == max(r.best_loss for r in rows)
+    assert title.startswith("race results · rosenbrock")
+
+
+# -- experiments --------------------------------------------------------------------------------
+
+
+def test_load_a_run_replaces_the_settings_and_is_clean(tmp_path):
+    s = solo()
+    exp = Experiment(RunConfig(task="quadratic", optimizer="sgd"), steps=77, name="q")
+    s.load(exp)
+    assert s.config == exp.config and s.planned_steps == 77 and s.name == "q"
+    assert not s.dirty and s.unsaved_changes() == []
+    s.pick("optimizer", "adam")
+    assert s.dirty and s.unsaved_changes() == ["optimizer", "optimizer knobs"]
+
+
+def test_save_writes_a_file_that_loads_back(tmp_path):
+    s = solo()
+    s.pick("schedule", "cosine")
+    path = tmp_path / "exp.toml"
+    assert s.save(str(path)).ok and not s.dirty and s.save_path == str(path)
+    assert load_experiment(path) == s.experiment()
+    bad = s.save(str(tmp_path / "missing" / "exp.toml"))
+    assert not bad.ok and bad.notices[0].severity == "error"
+
+
+def test_a_race_saves_as_a_race_file(tmp_path):
+    s = solo()
+    cfg = s.config
+    s.start_race([RaceEntry(cfg, "A"), RaceEntry(cfg.replace(optimizer="sgd"), "B")], 50)
+    path = tmp_path / "race.toml"
+    s.save(str(path))
+    loaded = load_experiment(path)
+    assert [e.name for e in loaded.race] == ["A", "B"] and loaded.steps == 50
+    t = Session()
+    t.load(loaded)
+    assert t.racing and t.race.names == ["A", "B"] and not t.dirty
+
+
+def test_export_writes_every_lane_shown(tmp_path):
+    s = solo()
+    for _ in range(3):
+        s.step()
+    s.pin("old")
+    s.step()
+    assert s.export(str(tmp_path / "h.csv")).ok
+    rows = list(csv.reader((tmp_path / "h.csv").open()))[1:]
+    assert [r[0] for r in rows] == ["adam"] + ["old"] * 3
+    assert (tmp_path / "h.json").exists()
+
+
+def test_defaults_and_planned_length():
+    s = Session()
+    assert s.config.task == "rosenbrock" and s.config.lr == 0.02 and s.planned_steps == 1000
+    cfg = RunConfig(task="quadratic", optimizer="sgd", schedule="cosine",
+                    schedule_hypers={"total_steps": 300})  # fmt: skip
+    assert planned_steps_for(cfg) == 300
+    assert Session(Experiment(cfg)).planned_steps == 300
+
+
+def test_view_describes_the_form_and_the_pickers():
+    s = solo(schedule="cosine")
+    view = s.view()
+    assert view.picks == {"task": "rosenbrock", "optimizer": "adam", "schedule": "cosine"}
+    keys = [sec.key for sec in view.sections]
+    assert keys == ["optimizer", "schedule", "task", "run"]
+    sched = view.sections[1]
+    assert [h.name for h in sched.specs] == [h.name for h in schedules.specs("cosine")]
+    assert sched.check(dict(sched.values)) == sched.values
+    with pytest.raises(ValueError):
+        view.sections[2].check({**view.sections[2].values, "x0": math.inf})
+    assert not view.racing and not view.overlaid and view.run is s.run
+
+
+def test_a_race_experiment_opens_as_a_race():
+    race_exp = presets.load("linreg-optimizers")
+    s = Session(race_exp)
+    assert s.racing and isinstance(s.race, Race) and not s.dirty
+    assert s.view().panel_title == f"race · {race_exp.config.task}"
+    assert tasks.get(race_exp.config.task)
