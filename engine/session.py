@@ -17,8 +17,9 @@ that and holds no playground state of its own, so every rule below is tested wit
 
 - Switching the task resets every task knob to the new task's defaults.
 - Switching the optimizer carries over only `lr` (and `weight_decay` where both have it and
-  the user changed it from the old optimizer's default), clamped to the new optimizer's range; the change says what was carried. Switching the
-  schedule starts it from its defaults, with a horizon (`total_steps`) at the planned length.
+  the user changed it from the old optimizer's default), clamped to the new optimizer's
+  range; the change says what was carried. Switching the schedule starts it from its
+  defaults, with a horizon (`total_steps`) at the planned length.
 - A change only a fresh run can take (task, its knobs, optimizer, schedule, seed, dtype)
   applies at once while the single run is at step 0, and otherwise waits for `reset` (listed
   in `pending`). Optimizer and schedule knobs apply from the next step, keeping the state.
@@ -117,6 +118,23 @@ def clamp_to_spec(spec: Hyper, value: Any) -> Any:
     return int(x) if spec.kind == "int" else x
 
 
+def carried_knobs(old: RunConfig, optimizer: str) -> dict[str, Any]:
+    """The knobs switching `old`'s optimizer to `optimizer` keeps: `lr`, and `weight_decay`
+    where both have it and it was changed from the old optimizer's default; clamped to the
+    new optimizer's ranges."""
+    specs = {h.name: h for h in optimizers.specs(optimizer)}
+    old_defaults = {h.name: h.default for h in optimizers.specs(old.optimizer)}
+    carried = {}
+    for knob in CARRIED_KNOBS:
+        value = old.optimizer_hypers.get(knob)
+        if value is None or knob not in specs:
+            continue
+        if knob == "weight_decay" and value == old_defaults.get(knob):
+            continue  # never set by the user: the new optimizer's own default applies
+        carried[knob] = clamp_to_spec(specs[knob], value)
+    return carried
+
+
 # -- what verbs return and what the app renders ---------------------------------------------
 
 
@@ -128,6 +146,7 @@ class Notice:
     text: str
     severity: str = "information"  # "information", "warning" or "error"
     topic: str = ""
+    title: str = ""  # a heading ("not saved"), or none
 
 
 @dataclass(frozen=True)
@@ -148,8 +167,10 @@ class Change:
         )
 
 
-def _notice(text: str, severity: str = "information", topic: str = "", ok: bool = True) -> Change:
-    return Change((Notice(text, severity, topic),), ok=ok)
+def _notice(
+    text: str, severity: str = "information", topic: str = "", ok: bool = True, title: str = ""
+) -> Change:
+    return Change((Notice(text, severity, topic, title),), ok=ok)
 
 
 @dataclass(frozen=True)
@@ -374,6 +395,12 @@ class Session:
             return Change()
         return Change(start=True)
 
+    def pause(self) -> Change:
+        """Pause a running stream (nothing otherwise)."""
+        if self.race.state == "running":
+            self.race.pause()
+        return Change()
+
     def step(self) -> Change:
         """One update now (pauses a running stream first)."""
         refused = self._cannot_train()
@@ -465,7 +492,7 @@ class Session:
         carried: dict[str, Any] = {}
         try:
             if kind == "optimizer":
-                carried = self._carried_knobs(old, name)
+                carried = carried_knobs(old, name)
             self.config = old.replace(**{kind: name, f"{kind}_hypers": carried})
         except ValueError as err:  # an unknown name (RunConfigError is a ValueError too)
             return _notice(str(err), "error", ok=False)
@@ -479,21 +506,6 @@ class Session:
                 schedule_hypers={**self.config.schedule_hypers, "total_steps": self.planned_steps}
             )
         return change + self._needs_reset(kind)
-
-    @staticmethod
-    def _carried_knobs(old: RunConfig, optimizer: str) -> dict[str, Any]:
-        """The knobs an optimizer switch keeps, clamped to the new optimizer's ranges."""
-        specs = {h.name: h for h in optimizers.specs(optimizer)}
-        old_defaults = {h.name: h.default for h in optimizers.specs(old.optimizer)}
-        carried = {}
-        for knob in CARRIED_KNOBS:
-            value = old.optimizer_hypers.get(knob)
-            if value is None or knob not in specs:
-                continue
-            if knob == "weight_decay" and value == old_defaults.get(knob):
-                continue  # never set by the user: the new optimizer's own default applies
-            carried[knob] = clamp_to_spec(specs[knob], value)
-        return carried
 
     def edit(self, section: str, values: Mapping[str, Any]) -> Change:
         """New values for one section of the form ("task", "optimizer", "schedule", "run"),
@@ -615,13 +627,19 @@ class Session:
         return [RaceEntry(cfg), RaceEntry(rival)], self.planned_steps, None
 
     def start_race(
-        self, entries: Sequence[RaceEntry | RunConfig], steps: int, target: float | None = None
+        self,
+        entries: Sequence[RaceEntry | RunConfig],
+        steps: int,
+        target: float | None = None,
+        *,
+        go: bool = True,
     ) -> Change:
-        """Train `entries` (2-6 racers on one task, seed and data order) in lockstep."""
+        """Race `entries` (2-6 racers on one task, seed and data order) in lockstep for
+        `steps` steps; `go`: start training at once."""
         try:
             race = self._new_race(entries)
         except (ValueError, TypeError) as err:
-            return _notice(str(err), "error", ok=False)
+            return _notice(str(err), "error", ok=False, title="race not started")
         if len(race.runs) < 2:
             return _notice("a race needs 2 to 6 racers", "error", ok=False)
         self._stop()
@@ -632,7 +650,7 @@ class Session:
         self.planned_steps = int(steps)
         self.target = target
         self.version += 1
-        return self._keep_pins_of(race) + Change(start=True)
+        return self._keep_pins_of(race) + Change(start=go)
 
     def leave_race(self) -> Change:
         """Back to the single run, where it was."""
@@ -653,8 +671,8 @@ class Session:
         run replaces the single run's settings."""
         self._stop()
         if experiment.race:
-            change = self.start_race(experiment.race, experiment.steps or self.planned_steps)
-            change = Change(change.notices, ok=change.ok)  # loaded, not started
+            steps = experiment.steps or self.planned_steps
+            change = self.start_race(experiment.race, steps, go=False)
         else:
             if self.racing:
                 self._stop()
@@ -673,7 +691,7 @@ class Session:
         try:
             save_experiment(path, experiment)
         except (OSError, ValueError) as err:
-            return _notice(str(err), "error", ok=False)
+            return _notice(str(err), "error", ok=False, title="not saved")
         self.save_path = path
         self.saved = experiment
         return _notice(f"saved to {path}")
@@ -702,7 +720,7 @@ class Session:
             for path in paths:
                 export_history(lanes, path)
         except (OSError, ValueError) as err:
-            return _notice(str(err), "error", ok=False)
+            return _notice(str(err), "error", ok=False, title="not exported")
         runs = "1 run" if len(lanes) == 1 else f"{len(lanes)} runs"
         return _notice(f"exported {runs} to {paths[0]} and {paths[1]}")
 
@@ -858,6 +876,7 @@ __all__ = [
     "Session",
     "SessionView",
     "Status",
+    "carried_knobs",
     "clamp_to_spec",
     "default_experiment",
     "next_optimizer",

@@ -1,4 +1,5 @@
-"""Shared test configuration: Hypothesis profiles and the `long` marker.
+"""Shared test configuration: every test in its own folder, Hypothesis profiles, the `long`
+marker, and `screen_text` (what a Textual app's terminal shows) for the app's tests.
 
 Profiles (pick one with `--hypothesis-profile=NAME`):
 
@@ -12,6 +13,9 @@ Profiles (pick one with `--hypothesis-profile=NAME`):
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -53,3 +57,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "long" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run every test in its own temporary folder: whatever a test (or the app it drives)
+    writes with a relative path lands there, never in the checkout."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def screen_text(app: Any) -> str:
+    """The terminal's characters, row by row, as the user sees them (import it with
+    `from conftest import screen_text`)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

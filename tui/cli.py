@@ -464,16 +464,16 @@ def summary_lines(run: Any, steps: int, interrupted: bool = False) -> list[str]:
         ),
         ("seed", f"{cfg.seed} ({cfg.dtype})"),
         ("steps", f"{r.steps} of {steps}"),
-        ("final loss", format_number(r.final_loss)),
+        ("final loss", format_number(r.final_loss, 6)),
         (
             "best loss",
-            format_number(r.best_loss) + (f" at step {r.best_step}" if r.best_step else ""),
+            format_number(r.best_loss, 6) + (f" at step {r.best_step}" if r.best_step else ""),
         ),
     ]
     m = run.metrics()
     step = run.history.last_step("eval_loss")
     if m["eval_loss"] is not None and step:
-        rows.append(("eval loss", f"{format_number(m['eval_loss'])} at step {step}"))
+        rows.append(("eval loss", f"{format_number(m['eval_loss'], 6)} at step {step}"))
         if m["eval_accuracy"] is not None:
             rows.append(("eval accuracy", f"{100 * m['eval_accuracy']:.2f}%"))
     rows.append(("time/step", format_seconds(r.seconds_per_step)))

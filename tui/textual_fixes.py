@@ -1,43 +1,43 @@
-"""Workarounds for Textual bugs that crash the app; `tui.app` calls `apply()` on import.
+"""Two guards against Textual crashes, each scoped as narrowly as Textual allows.
 
-OptionList page keys (Textual 8.2.8): `OptionList._move_page` indexes its line cache with
-the highlighted option, but the cache is only filled once the list has a visible content
-region. Pressing pageup/pagedown before that raises KeyError and the whole app exits. The
-command palette hits it every time: ctrl+p then pagedown (before typing, or while the
-search is still filling the list), at any terminal size; a Select's overlay can too
-(reported against other apps with `SelectOverlay`). Found by the key storm in
-tests/tui/test_stress.py. The guard makes the key do nothing until there is something to
-page through, which is what a user expects from an empty or unrendered list.
+OptionList page keys (Textual 8.2.x): `OptionList._move_page` indexes its line cache with the
+highlighted option, but the cache is only filled once the list has a visible content region.
+Pressing pageup/pagedown before that raises KeyError and the whole app exits. The command
+palette hits it every time (ctrl+p then pagedown, before typing or while the search fills the
+list); a Select's overlay can too. Found by the key storm in tests/tui/test_stress.py. The
+guard makes the key do nothing until there is something to page through. It is installed only
+while `OptionList._move_page` is exactly the method it was written for (same source as in
+Textual 8.2.8): `tests/tui/test_textual_fixes.py` fails when Textual changes that method, so
+the guard is re-checked (and dropped if fixed) on every Textual upgrade.
 
-Screen.dismiss twice (Textual 8.2.8): `dismiss()` runs the screen's result callback and
-pops whatever screen is on top, without checking that it is itself. Two keys that arrive
-in one burst (a double-tapped enter, enter then escape, key repeat) can both reach a dialog
-before its first dismissal takes effect: the second pops the screen below, and on the
-main screen raises ScreenStackError, which ends the app (unsaved work lost). Found by the
-storm as: ctrl+s, enter, enter (the save dialog); ctrl+p, "help", enter, enter (the
-command palette); o, enter, enter (the presets list). The guard ignores a dismissal of a
-screen that is no longer the one on top: the first key already answered it. The command
-palette also runs the chosen command after dismissing itself, so a second enter ran it
-twice (two help screens, two steps): `OnceCommandPalette`, which the app opens for ctrl+p,
-answers only while it is on top. For the same reason it ignores a search result or a
-pick that arrives after it closed: its search worker could otherwise refresh a list that
-is gone (NoMatches for CommandList, raised in a worker, ends the app; found by the storm
-with keys sent as a fast typist does: ctrl+p, a few letters, escape, in one burst).
+The command palette: it runs the chosen command after dismissing itself, so a second enter in
+the same burst ran the command twice (two help screens, two steps), and a search that finished
+after escape closed it refreshed a list that was gone (NoMatches in a worker, which ends the
+app). `OnceCommandPalette`, which the app opens for ctrl+p, answers only while it is on top.
+
+Our own dialogs guard their dismissal in `tui.dialogs.Dialog`; nothing else is patched.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from typing import Any
 
 from textual import on
-from textual.await_complete import AwaitComplete
 from textual.command import CommandPalette
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Button, Input, OptionList
 
+#: sha256 (first 16 hex digits) of the source of the `OptionList._move_page` the guard is for.
+MOVE_PAGE_SOURCE = "85f7f33005763486"
+
 _original_move_page = OptionList._move_page
-_original_dismiss = Screen.dismiss
+
+
+def source_digest(method: Any) -> str:
+    """Short sha256 of a function's source (how the guard recognises the method it fixes)."""
+    return hashlib.sha256(inspect.getsource(method).encode()).hexdigest()[:16]
 
 
 def _move_page_when_laid_out(self: OptionList, direction: Any) -> None:
@@ -46,26 +46,19 @@ def _move_page_when_laid_out(self: OptionList, direction: Any) -> None:
     _original_move_page(self, direction)
 
 
-def _dismiss_once(self: Screen, result: Any = None) -> AwaitComplete:
+def guard_option_list_paging() -> bool:
+    """Install the page-key guard if Textual still has the method it fixes; True if on."""
+    if getattr(OptionList._move_page, "__optplay_guard__", False):
+        return True
     try:
-        on_top = self.app.screen is self
-    except Exception:  # no screens at all (the app is shutting down)
-        on_top = False
-    if not on_top:
-        return AwaitComplete.nothing()  # already dismissed by an earlier key
-    return _original_dismiss(self, result)
-
-
-def apply() -> None:
-    """Install the guards (idempotent)."""
-    if getattr(OptionList._move_page, "__optplay_fix__", False):
-        return
-    for owner, name, guard in (
-        (OptionList, "_move_page", _move_page_when_laid_out),
-        (Screen, "dismiss", _dismiss_once),
-    ):
-        guard.__optplay_fix__ = True  # type: ignore[attr-defined]
-        setattr(owner, name, guard)
+        current = source_digest(OptionList._move_page)
+    except (OSError, TypeError):  # no source available (a frozen build): leave Textual be
+        return False
+    if current != MOVE_PAGE_SOURCE:
+        return False
+    _move_page_when_laid_out.__optplay_guard__ = True  # type: ignore[attr-defined]
+    OptionList._move_page = _move_page_when_laid_out  # type: ignore[method-assign]
+    return True
 
 
 class OnceCommandPalette(CommandPalette):

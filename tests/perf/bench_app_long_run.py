@@ -1,7 +1,7 @@
 """A 1,000,000-step run inside the app: memory stays bounded, the charts stay responsive.
 
 Run from the repository root (prints figures; asserts nothing; a few minutes):
-    /work/venv/bin/python tests/perf/bench_app_long_run.py [--steps N] [--size 120x40]
+    python tests/perf/bench_app_long_run.py [--steps N] [--size 120x40]
 
 The app runs headless (Textual's test driver) on rosenbrock + adam (lr 1e-3, eval every 100
 steps) and trains the way a user starts it: `space`, at full speed, through `Run.stream`,
@@ -42,7 +42,7 @@ from textual import events  # noqa: E402
 
 from engine.run import RunConfig  # noqa: E402
 from tui.app import OptplayApp, create_app  # noqa: E402
-from tui.widgets.charts import ChartPanel, RunChart  # noqa: E402
+from tui.charts import ChartPanel, RunChart  # noqa: E402
 
 CONFIG = RunConfig(
     task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 1e-3}, eval_every=100
@@ -90,7 +90,7 @@ def frame_ms(app: OptplayApp, chart: RunChart, repeats: int = 10) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        chart.draw(app._view())
+        chart.draw(app.query_one(ChartPanel).view)
         chart.build_strips()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
@@ -110,9 +110,9 @@ async def chart_frames(app: OptplayApp, pilot: Any) -> dict[str, float]:
 
 async def frames_at(steps: int, size: tuple[int, int]) -> dict[str, float]:
     """Frame times in a fresh app whose run has `steps` steps (stepped synchronously)."""
-    app = create_app(CONFIG, planned_steps=10**7)
+    app = create_app(CONFIG, steps=10**7)
     async with app.run_test(size=size) as pilot:
-        app.current_run.step(steps)
+        app.session.race.step(steps)
         return await chart_frames(app, pilot)
 
 
@@ -120,7 +120,7 @@ async def long_run(total: int, size: tuple[int, int], trace: bool) -> None:
     checkpoints = [c for c in (1_000, 10_000, 100_000, 1_000_000) if c <= total]
     if total not in checkpoints:
         checkpoints.append(total)
-    app = create_app(CONFIG, planned_steps=total + 50_000)  # still running at `total`
+    app = create_app(CONFIG, steps=total + 50_000)  # still running at `total`
     gc.collect()
     if trace:
         tracemalloc.start()
@@ -129,7 +129,7 @@ async def long_run(total: int, size: tuple[int, int], trace: bool) -> None:
         app.set_focus(None)
         base_rss = rss_mib()
         base_heap = tracemalloc.get_traced_memory()[0] if trace else 0
-        run = app.current_run
+        run = app.session.run
         print(f"app up: RSS {base_rss:.1f} MiB; training {CONFIG.task} + {CONFIG.optimizer} "
               f"at full speed, {size[0]}x{size[1]}")  # fmt: skip
         header = "     steps   RSS MiB  +RSS MiB  history KiB  gc objects  key ms  steps/s"
@@ -151,7 +151,7 @@ async def long_run(total: int, size: tuple[int, int], trace: bool) -> None:
                 row += f"  {(tracemalloc.get_traced_memory()[0] - base_heap) / MIB:9.2f}"
             print(row, flush=True)
         press(app, "space")  # pause, then time the frames at the end of the run
-        while run.state == "running":
+        while app.session.race.state == "running":
             await asyncio.sleep(0.05)
         end = await chart_frames(app, pilot)
         steps_end = run.steps_done

@@ -1,7 +1,7 @@
 """Memory of a 1,000,000-step run (History + Run) on a 2-D landscape: does it stay bounded?
 
 Run from the repository root (prints figures; asserts nothing):
-    /work/venv/bin/python tests/perf/bench_long_run.py [--steps N]
+    python tests/perf/bench_long_run.py [--steps N]
 
 What is measured, at checkpoints 1e3, 1e4, 1e5 and 1e6 steps of rosenbrock + adam
 (eval every 100 steps, the app's default history capacity of 4096 buckets):

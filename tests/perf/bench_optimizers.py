@@ -1,6 +1,6 @@
 """Optimizer update speed against memory bandwidth (not part of the test run).
 
-    /work/venv/bin/python tests/perf/bench_optimizers.py [--sizes 1e3,1e4,1e5,1e6,1e7]
+    python tests/perf/bench_optimizers.py [--sizes 1e3,1e4,1e5,1e6,1e7]
 
 For N float32 elements (one parameter array) it prints, per optimizer, the time of one
 `opt.step()` and its effective bandwidth as a fraction of `np.copyto` on the same N, both

@@ -1,7 +1,7 @@
 """Time per full training step of digits-mlp (64-128-10, batch 32, Adam): engine vs PyTorch.
 
 Run from the repository root (prints figures; asserts nothing):
-    /work/venv/bin/python tests/perf/bench_run.py    # engine only (the venv has no torch)
+    python tests/perf/bench_run.py    # engine only (the venv has no torch)
     python3 tests/perf/bench_run.py                  # engine and torch side by side
 
 One process, one thread: BLAS/OpenMP thread counts are pinned to 1 before numpy/torch load,

@@ -1,6 +1,6 @@
 """Time learning-rate schedules: whole-run previews and the per-step lookup a run makes.
 
-    /work/venv/bin/python tests/perf/bench_schedules.py      # optplay only
+    python tests/perf/bench_schedules.py      # optplay only
     python3 tests/perf/bench_schedules.py                    # plus torch, if installed
 
 Knobs are chosen so that every recursion spans the full million steps (the worst case: a

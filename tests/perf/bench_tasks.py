@@ -1,6 +1,6 @@
 """Time one loss_and_grads call per task (digits-mlp batch 32 is the run benchmark's hot path).
 
-Run: /work/venv/bin/python tests/perf/bench_tasks.py   (prints figures; asserts nothing)
+Run: python tests/perf/bench_tasks.py   (prints figures; asserts nothing)
 
 With torch importable (the global python3 has it), the same 64-128-10 forward/backward in
 torch is timed side by side: `python3 tests/perf/bench_tasks.py` from the repository root.

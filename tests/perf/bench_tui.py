@@ -1,7 +1,7 @@
 """What the app costs: training speed with the UI up, key latency, and chart frame time.
 
 Run from the repository root (prints figures; asserts nothing; about a minute):
-    /work/venv/bin/python tests/perf/bench_tui.py
+    python tests/perf/bench_tui.py
 
 1. Training steps/s, headless `Run.step(n)` in a loop versus the app training the same config
    through `Run.stream` at full speed (Textual headless driver at 120x40, the loss chart in
@@ -38,7 +38,7 @@ from textual import events  # noqa: E402
 from engine.compare import Race  # noqa: E402
 from engine.run import Run, RunConfig  # noqa: E402
 from tui.app import OptplayApp, create_app  # noqa: E402
-from tui.widgets.charts import ChartPanel  # noqa: E402
+from tui.charts import ChartPanel  # noqa: E402
 
 SECONDS = 2.0  # wall time per measurement
 REPEATS = 3
@@ -70,22 +70,22 @@ def headless_rate(config: RunConfig) -> float:
 
 async def app_rate(config: RunConfig) -> float:
     """Steps per second while the app trains at full speed with everything on screen."""
-    app = create_app(config, planned_steps=NEVER_ENDS)
+    app = create_app(config, steps=NEVER_ENDS)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         app.action_toggle_run()
         await asyncio.sleep(0.5)  # warm up: stream chunk sizing, first frames
-        start, t0 = app.current_run.steps_done, time.perf_counter()
+        start, t0 = app.session.run.steps_done, time.perf_counter()
         await asyncio.sleep(SECONDS)
-        rate = (app.current_run.steps_done - start) / (time.perf_counter() - t0)
-        app.current_run.pause()
+        rate = (app.session.run.steps_done - start) / (time.perf_counter() - t0)
+        app.session.pause()
         await pilot.pause()
     return rate
 
 
 async def key_latency(config: RunConfig, presses: int = 20) -> list[float]:
     """Seconds from posting a key to its action running, while training at full speed."""
-    app = create_app(config, planned_steps=NEVER_ENDS)
+    app = create_app(config, steps=NEVER_ENDS)
     handled: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
@@ -108,17 +108,19 @@ async def key_latency(config: RunConfig, presses: int = 20) -> list[float]:
                 await asyncio.sleep(0.001)
             latencies.append(handled[-1] - t0)
             await asyncio.sleep(0.1)
-        app.current_run.pause()
+        app.session.pause()
         await pilot.pause()
     return latencies
 
 
-async def frame_times(run: Run, size: tuple[int, int], frames: int = 20) -> dict[str, list]:
-    """Per chart tab: seconds per frame (draw + build_strips) of `run`'s history."""
-    app: OptplayApp = create_app(run.config, planned_steps=max(run.steps_done, 1000))
-    app.current_run = run  # before mounting: the app shows this (already trained) run
+async def frame_times(
+    config: RunConfig, steps: int, size: tuple[int, int], frames: int = 20
+) -> dict[str, list]:
+    """Per chart tab: seconds per frame (draw + build_strips) of a run of `steps` steps."""
+    app: OptplayApp = create_app(config, steps=max(steps, 1000))
     out: dict[str, list[float]] = {}
     async with app.run_test(size=size) as pilot:
+        app.session.race.step(steps)
         for tab in ("tab-loss", "tab-lr", "tab-norms", "tab-path"):
             app.show_tab(tab)
             await pilot.pause()
@@ -135,12 +137,13 @@ async def frame_times(run: Run, size: tuple[int, int], frames: int = 20) -> dict
     return out
 
 
-async def race_frame_times(race: Race, size: tuple[int, int], frames: int = 20) -> dict:
+async def race_frame_times(race: Race, steps: int, size: tuple[int, int], frames: int = 20) -> dict:
     """Per chart tab: seconds per frame of a race's lanes (draw + build_strips)."""
     app: OptplayApp = create_app(race.runs[0].config)
     out: dict[str, list[float]] = {}
     async with app.run_test(size=size) as pilot:
-        app.start_race(race, max(race.steps_done, 1000))
+        app.do(app.session.start_race(race.experiment().race, max(steps, 1000), go=False))
+        app.session.race.step(steps)
         await pilot.pause()
         for tab in ("tab-loss", "tab-lr", "tab-norms", "tab-path"):
             app.show_tab(tab)
@@ -190,22 +193,17 @@ def main() -> None:
     print("\n3. Chart frame time in ms (draw + build_strips): median / 2nd worst / worst of 20")
     config = CONFIGS["rosenbrock/adam (2 params)"]
     for steps in (1_000, 1_000_000):
-        run = Run(config)
-        t0 = time.perf_counter()
-        run.step(steps)
-        print(f"   history of {steps:,} steps (trained in {time.perf_counter() - t0:.1f} s)")
+        print(f"   history of {steps:,} steps")
         for size in ((80, 24), (120, 40)):
-            print_frames(asyncio.run(frame_times(run, size)), size)
+            print_frames(asyncio.run(frame_times(config, steps, size)), size)
 
     print("\n4. Race chart frame time in ms, 6 lanes: median / 2nd worst / worst of 20")
     racers = ["adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"]
     for steps in (1_000, 100_000):
         race = Race.of(config, racers)
-        t0 = time.perf_counter()
-        race.step(steps)
-        print(f"   6 lanes of {steps:,} steps (trained in {time.perf_counter() - t0:.1f} s)")
+        print(f"   6 lanes of {steps:,} steps")
         for size in ((80, 24), (120, 40)):
-            print_frames(asyncio.run(race_frame_times(race, size)), size)
+            print_frames(asyncio.run(race_frame_times(race, steps, size)), size)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ async def stepped(pilot: Pilot, steps: int) -> None:
     """A run paused after `steps` updates: all but one synchronously, the last with `n`."""
     hold_still(pilot)
     pilot.app.set_focus(None)
-    pilot.app.current_run.step(steps - 1)
+    pilot.app.session.run.step(steps - 1)
     await pilot.press("n")
     await pilot.pause()
 
@@ -69,7 +69,7 @@ def test_diverged_run(snap_compare, size: tuple[int, int]) -> None:
         hold_still(pilot)
         pilot.app.set_focus(None)
         await pilot.press("space")  # the real stream, to its deterministic end
-        while pilot.app.current_run.state != "diverged":
+        while pilot.app.session.status().state != "diverged":
             await pilot.pause(0.02)
         await pilot.press("l")  # log scale: the blow-up over 150 decades
         pilot.app.clear_notifications()  # a toast times out: keep the picture stable
@@ -113,10 +113,10 @@ def test_race_paused(snap_compare, tab: str) -> None:
     async def run_before(pilot: Pilot) -> None:
         hold_still(pilot)
         pilot.app.set_focus(None)
-        pilot.app.race.step(149)
+        pilot.app.session.race.step(149)
         await pilot.press("n")  # the last step through the app: paused at 150
         pilot.app.show_tab(tab)
         await pilot.pause()
 
-    app = create_app(experiment=experiment)
+    app = create_app(experiment)
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

@@ -11,21 +11,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import screen_text
 from textual.widgets import Input, Select, TabbedContent, Tabs
 
 from engine import optimizers, schedules, tasks
 from engine.run import RunConfig
-from tui.app import SPEEDS, OptplayApp, create_app
+from engine.session import SPEEDS
+from tui.app import OptplayApp, create_app
+from tui.charts import ChartPanel, LossChart, LrChart, NormsChart, PathChart
 from tui.screens.help import HelpScreen
-from tui.widgets.charts import ChartPanel, LossChart, LrChart, NormsChart, PathChart
 from tui.widgets.status import StatusLine
 
 SMALL = (80, 24)
-
-
-def screen_text(app: OptplayApp) -> str:
-    """The terminal's characters, row by row, as the user sees them."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def text_of(app: OptplayApp, selector: str) -> str:
@@ -52,18 +49,21 @@ async def choose(pilot, kind: str, name: str) -> None:
     await pilot.pause()
 
 
-async def type_into(pilot, field_id: str, text: str) -> Input:
-    """Replace a form field's text by typing, as a user would."""
+async def type_into(pilot, field_id: str, text: str, commit: bool = True) -> Input:
+    """Replace a form field's text by typing, as a user would, then Enter (commit=False:
+    leave it typed but not committed)."""
     field = pilot.app.query_one(f"#{field_id}", Input)
     field.focus()
     await pilot.press("ctrl+a", "ctrl+k", *text)  # to the start, delete to the end, type
+    if commit:
+        await pilot.press("enter")
     await pilot.pause()
     return field
 
 
 async def slow_down(pilot, steps_per_second: float = 20) -> None:
     """Press `-` until the speed limit is `steps_per_second`."""
-    while pilot.app.speed != steps_per_second:
+    while pilot.app.session.speed != steps_per_second:
         await pilot.press("minus")
 
 
@@ -101,14 +101,14 @@ async def test_picking_each_optimizer_rebuilds_the_form_and_the_run() -> None:
     app = create_app()
     async with app.run_test(size=(100, 50)) as pilot:
         await pick(pilot, "optimizer", "nadam")  # by keyboard once, then the rest directly
-        assert app.current_run.config.optimizer == "nadam"
+        assert app.session.run.config.optimizer == "nadam"
         for name in optimizers.names():
             await choose(pilot, "optimizer", name)
             assert f"optimizer · {name}" in screen_text(app)
             assert optimizers.summary(name) in text_of(app, "#optimizer-picker")
             for spec in optimizers.specs(name):
                 assert app.query_one(f"#optimizer-{spec.name}")  # one field per knob
-            assert app.current_run.config.optimizer == name  # at step 0 the pick applies at once
+            assert app.session.run.config.optimizer == name  # at step 0 the pick applies at once
 
 
 async def test_picking_each_task_and_schedule_applies_at_step_zero() -> None:
@@ -117,13 +117,13 @@ async def test_picking_each_task_and_schedule_applies_at_step_zero() -> None:
         for name in tasks.names():
             await choose(pilot, "task", name)
             assert tasks.summary(name) in text_of(app, "#task-picker")
-            assert app.current_run.config.task == name
-            landscape = bool(getattr(app.current_run.task, "is_landscape", False))
+            assert app.session.run.config.task == name
+            landscape = bool(getattr(app.session.run.task, "is_landscape", False))
             assert ("Path" in screen_text(app).splitlines()[0]) == landscape
         for name in schedules.names():
             await choose(pilot, "schedule", name)
             assert f"schedule · {name}" in screen_text(app)
-            assert app.current_run.config.schedule == name
+            assert app.session.run.config.schedule == name
 
 
 async def test_changing_optimizer_mid_run_offers_a_reset() -> None:
@@ -134,10 +134,10 @@ async def test_changing_optimizer_mid_run_offers_a_reset() -> None:
         await pilot.press("n", "n", "n")
         await pick(pilot, "optimizer", "sgd")
         assert "optimizer changed: r resets the run to apply" in text_of(app, "#sidebar")
-        assert app.current_run.config.optimizer == "adam" and app.current_run.steps_done == 3
+        assert app.session.run.config.optimizer == "adam" and app.session.run.steps_done == 3
         app.set_focus(None)
         await pilot.press("r")
-        assert app.current_run.config.optimizer == "sgd" and app.current_run.steps_done == 0
+        assert app.session.run.config.optimizer == "sgd" and app.session.run.steps_done == 0
         assert "r resets" not in text_of(app, "#sidebar")
 
 
@@ -151,11 +151,11 @@ async def test_bad_input_shows_the_message_inline_and_blocks_starting() -> None:
         assert "lr must be a number in (0, inf), got 'fast'" in text_of(app, "#sidebar")
         await pilot.press("space")  # run/pause works from the form, but not with bad input
         await pilot.pause()
-        assert app.current_run.state == "ready" and app.current_run.steps_done == 0
+        assert app.session.status().state == "ready" and app.session.run.steps_done == 0
         assert "Fix optimizer.lr first" in screen_text(app)  # a notification says why
         await type_into(pilot, "optimizer-lr", "1e-3")
         assert "must be" not in text_of(app, "#sidebar")
-        assert app.current_run.config.optimizer_hypers["lr"] == 0.001
+        assert app.session.run.config.optimizer_hypers["lr"] == 0.001
 
 
 async def test_cross_knob_rule_is_shown_at_the_named_field() -> None:
@@ -171,13 +171,13 @@ async def test_space_in_a_form_field_runs_instead_of_typing() -> None:
     app = create_app()
     async with app.run_test(size=SMALL) as pilot:
         await slow_down(pilot)
-        field = await type_into(pilot, "optimizer-lr", "0.01")
+        field = await type_into(pilot, "optimizer-lr", "0.01", commit=False)
+        await pilot.press("space")  # runs, with the value typed (committed first)
+        await wait_for(lambda: app.session.run.steps_done > 0)
+        assert field.value == "0.01" and app.session.run.config.lr == 0.01
+        assert app.session.status().state == "running"
         await pilot.press("space")
-        await wait_for(lambda: app.current_run.steps_done > 0)
-        assert field.value == "0.01"
-        assert app.current_run.state == "running"
-        await pilot.press("space")
-        assert app.current_run.state == "paused"
+        assert app.session.status().state == "paused"
 
 
 async def test_escape_leaves_the_form_so_letter_keys_act() -> None:
@@ -185,9 +185,9 @@ async def test_escape_leaves_the_form_so_letter_keys_act() -> None:
     async with app.run_test(size=SMALL) as pilot:
         field = await type_into(pilot, "optimizer-lr", "0.05")
         await pilot.press("n")  # typed into the field
-        assert field.value == "0.05n" and app.current_run.steps_done == 0
+        assert field.value == "0.05n" and app.session.run.steps_done == 0
         await pilot.press("backspace", "escape", "n")
-        assert app.current_run.steps_done == 1
+        assert app.session.run.steps_done == 1
         assert "paused" in status_text(app) and "step 1" in status_text(app)
 
 
@@ -196,12 +196,12 @@ async def test_lr_edited_while_paused_applies_to_the_next_step_without_reset() -
     async with app.run_test(size=SMALL) as pilot:
         app.set_focus(None)
         await pilot.press(*"nnnnn")
-        assert app.current_run.steps_done == 5
+        assert app.session.run.steps_done == 5
         await type_into(pilot, "optimizer-lr", "0.005")
         assert "lr 0.005" in status_text(app)  # the rate the next step will use
         await pilot.press("escape", "n")
-        assert app.current_run.steps_done == 6  # no reset
-        assert app.current_run.history.last("lr") == 0.005
+        assert app.session.run.steps_done == 6  # no reset
+        assert app.session.run.history.last("lr") == 0.005
         assert "r resets" not in screen_text(app)
 
 
@@ -213,19 +213,19 @@ async def test_space_starts_and_pauses_training() -> None:
     async with app.run_test(size=SMALL) as pilot:
         await slow_down(pilot)
         await pilot.press("space")
-        await wait_for(lambda: app.current_run.steps_done >= 3)
+        await wait_for(lambda: app.session.run.steps_done >= 3)
         await pilot.pause()
         assert "running" in status_text(app)
         assert "speed 20/s" in status_text(app)
         await pilot.press("space")
         await pilot.pause()
-        paused_at = app.current_run.steps_done
+        paused_at = app.session.run.steps_done
         assert "paused" in status_text(app) and f"step {paused_at}" in status_text(app)
         assert "— steps/s" in status_text(app)
         await asyncio.sleep(0.3)
-        assert app.current_run.steps_done == paused_at
+        assert app.session.run.steps_done == paused_at
         await pilot.press("space")  # resume
-        await wait_for(lambda: app.current_run.steps_done > paused_at)
+        await wait_for(lambda: app.session.run.steps_done > paused_at)
         await pilot.press("space")
 
 
@@ -234,16 +234,16 @@ async def test_n_steps_once_and_pauses_a_running_run() -> None:
     async with app.run_test(size=SMALL) as pilot:
         app.set_focus(None)
         await pilot.press("n")
-        assert app.current_run.steps_done == 1 and "step 1" in status_text(app)
+        assert app.session.run.steps_done == 1 and "step 1" in status_text(app)
         await slow_down(pilot, 5)
         await pilot.press("space")
-        await wait_for(lambda: app.current_run.steps_done >= 3)
+        await wait_for(lambda: app.session.run.steps_done >= 3)
         await pilot.press("n")
         await pilot.pause()
-        assert app.current_run.state == "paused"
-        stepped = app.current_run.steps_done
+        assert app.session.status().state == "paused"
+        stepped = app.session.run.steps_done
         await asyncio.sleep(0.4)
-        assert app.current_run.steps_done == stepped
+        assert app.session.run.steps_done == stepped
         assert "paused" in status_text(app)
 
 
@@ -254,7 +254,7 @@ async def test_r_resets_to_step_zero() -> None:
         await pilot.press(*"nnnn")
         assert "step 4" in status_text(app)
         await pilot.press("r")
-        assert app.current_run.steps_done == 0 and app.current_run.state == "ready"
+        assert app.session.run.steps_done == 0 and app.session.status().state == "ready"
         assert "ready" in status_text(app) and "step 0" in status_text(app)
         assert "space starts" in screen_text(app)  # the loss chart is empty again
 
@@ -266,11 +266,11 @@ async def test_plus_and_minus_change_the_speed_limit() -> None:
         assert "speed max" in status_text(app)
         await pilot.press("minus")
         assert f"speed {SPEEDS[-2]:g}/s" in status_text(app)
-        assert app.current_run.steps_per_second == SPEEDS[-2]
+        assert app.session.race.steps_per_second == SPEEDS[-2]
         await pilot.press("minus", "minus")
         assert f"speed {SPEEDS[-4]:g}/s" in status_text(app)
         await pilot.press("plus", "plus", "plus", "plus")  # past the top stays at max
-        assert "speed max" in status_text(app) and app.current_run.steps_per_second is None
+        assert "speed max" in status_text(app) and app.session.race.steps_per_second is None
 
 
 async def test_a_run_stops_at_its_planned_length() -> None:
@@ -278,28 +278,28 @@ async def test_a_run_stops_at_its_planned_length() -> None:
     async with app.run_test(size=SMALL) as pilot:
         await type_into(pilot, "run-steps", "40")
         await pilot.press("escape", "space")
-        await wait_for(lambda: app.current_run.state == "finished")
+        await wait_for(lambda: app.session.status().state == "finished")
         await pilot.pause()
-        assert app.current_run.steps_done == 40
+        assert app.session.run.steps_done == 40
         assert "finished" in status_text(app) and "step 40" in status_text(app)
 
 
 async def test_raising_the_planned_length_while_paused_keeps_the_run_paused() -> None:
-    app = create_app(planned_steps=500)
+    app = create_app(steps=500)
     async with app.run_test(size=SMALL) as pilot:
         app.set_focus(None)
         await slow_down(pilot, 20)
         await pilot.press("space")
-        await wait_for(lambda: app.current_run.steps_done >= 3)
+        await wait_for(lambda: app.session.run.steps_done >= 3)
         await pilot.press("space")
-        await pilot.pause()
-        paused_at = app.current_run.steps_done
+        await asyncio.sleep(0.1)  # the pause lands after the step in progress
+        paused_at = app.session.run.steps_done
         await type_into(pilot, "run-steps", "600")
         await asyncio.sleep(0.3)
-        assert app.current_run.steps_done == paused_at and "paused" in status_text(app)
+        assert app.session.run.steps_done == paused_at and "paused" in status_text(app)
         await pilot.press("escape", *["plus"] * len(SPEEDS), "space")  # at full speed
-        await wait_for(lambda: app.current_run.state == "finished")
-        assert app.current_run.steps_done == 600
+        await wait_for(lambda: app.session.status().state == "finished")
+        assert app.session.run.steps_done == 600
 
 
 async def test_divergence_is_reported_and_the_app_stays_up() -> None:
@@ -308,16 +308,16 @@ async def test_divergence_is_reported_and_the_app_stays_up() -> None:
     async with app.run_test(size=SMALL) as pilot:
         app.set_focus(None)
         await pilot.press("space")
-        await wait_for(lambda: app.current_run.state == "diverged")
+        await wait_for(lambda: app.session.status().state == "diverged")
         await pilot.pause()
-        at = app.current_run.diverged_at
+        at = app.session.run.diverged_at
         assert at is not None
         assert f"diverged at step {at}" in status_text(app)
         assert f"diverged at {at}" in screen_text(app)  # marked on the loss chart
         await pilot.press("n", "space")  # nothing to do until a reset, and no crash
-        assert app.current_run.state == "diverged"
+        assert app.session.status().state == "diverged"
         await pilot.press("r")
-        assert app.current_run.state == "ready"
+        assert app.session.status().state == "ready"
 
 
 # -- charts ------------------------------------------------------------------------------------
@@ -353,7 +353,8 @@ async def test_lr_tab_previews_the_whole_schedule_before_the_run() -> None:
         chart = app.query_one(LrChart)
         assert chart.drawn_key is not None
         assert "step 0 of 1k" in screen_text(app)
-        x, lo, hi = chart.preview(app._view(), 1000, 100)
+        view = app.query_one(ChartPanel).view
+        x, lo, hi = chart.preview(view, app.session.run, 1000, 100)
         assert x[0] <= 10 and x[-1] == 1000 and hi[0] > lo[-1]  # decays over the planned run
 
 
@@ -394,7 +395,7 @@ async def test_resizing_mid_run_keeps_everything_on_screen() -> None:
     async with app.run_test(size=SMALL) as pilot:
         await slow_down(pilot)
         await pilot.press("space")
-        await wait_for(lambda: app.current_run.steps_done >= 2)
+        await wait_for(lambda: app.session.run.steps_done >= 2)
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert "running" in status_text(app)
@@ -450,10 +451,10 @@ async def test_palette_search_keeps_its_spaces() -> None:
         await pilot.press(*"step once")
         await pilot.pause()
         assert app.screen.query_one(Input).value == "step once"
-        assert app.current_run.state == "ready"
+        assert app.session.status().state == "ready"
         await pilot.press("enter")
         await pilot.pause()
-        assert app.current_run.steps_done == 1
+        assert app.session.run.steps_done == 1
 
 
 async def test_ctrl_s_saves_an_experiment_file_that_opens_again(tmp_path, monkeypatch) -> None:
@@ -469,7 +470,7 @@ async def test_ctrl_s_saves_an_experiment_file_that_opens_again(tmp_path, monkey
         await pilot.pause()
         assert "saved to" in screen_text(app)  # a notification (the long path wraps)
     experiment = load(path)
-    assert experiment.config == app.config
+    assert experiment.config == app.session.config
     assert experiment.config.optimizer_hypers["lr"] == 0.004 and experiment.steps == 1000
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.run import Run, RunConfig
+from engine.run import RunConfig
 from tui.app import create_app
-from tui.widgets.braille import DotGrid, Frame
-from tui.widgets.charts import LossChart, NormsChart, log_ticks, nice_ticks, tick_labels
+from tui.charts import LossChart, NormsChart
+from tui.charts.axes import log_ticks, nice_ticks, tick_labels
+from tui.charts.braille import DotGrid, Frame
 
 
 def test_band_of_a_rising_line_is_connected_and_bounded() -> None:
@@ -64,11 +65,9 @@ def test_log_ticks_stay_inside_the_axis() -> None:
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_data_area_is_where_plotext_draws_the_frame(size) -> None:
     """The raster's layout assumption: plotext puts the data area exactly where Frame says."""
-    run = Run(RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02}))
-    run.step(500)
-    app = create_app(run.config)
-    app.current_run = run
+    app = create_app(RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02}))
     async with app.run_test(size=size) as pilot:
+        app.session.race.step(500)
         await pilot.pause()
         for chart_type, tab in ((LossChart, "tab-loss"), (NormsChart, "tab-norms")):
             app.show_tab(tab)

@@ -23,7 +23,7 @@ def opened(monkeypatch) -> list[OptplayApp]:
 def test_plain_optplay_opens_the_app_with_defaults(opened) -> None:
     assert cli_main.main([]) == 0
     (app,) = opened
-    assert app.config.task == "rosenbrock" and app.config.optimizer == "adam"
+    assert app.session.config.task == "rosenbrock" and app.session.config.optimizer == "adam"
 
 
 def test_config_file_opens_with_its_settings_and_steps(opened, tmp_path) -> None:
@@ -34,9 +34,9 @@ def test_config_file_opens_with_its_settings_and_steps(opened, tmp_path) -> None
     )
     assert cli_main.main(["--config", str(path)]) == 0
     (app,) = opened
-    assert app.config.task == "beale" and app.config.optimizer_hypers["lr"] == 0.001
-    assert app.planned_steps == 500
-    assert app.save_path == str(path) and app.experiment_name == "beale test"
+    assert app.session.config.task == "beale" and app.session.config.optimizer_hypers["lr"] == 0.001
+    assert app.session.planned_steps == 500
+    assert app.session.save_path == str(path) and app.session.name == "beale test"
 
 
 def test_bad_config_file_is_reported_without_opening(opened, tmp_path, capsys) -> None:

@@ -13,21 +13,18 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import screen_text
 from textual import events
 from textual.widgets import Input
 
 import engine.history
 from engine.config import load, save
 from engine.run import RunConfig
-from tui.app import OptplayApp, create_app
+from tui.app import create_app
 from tui.screens.confirm import ConfirmQuitScreen
 from tui.screens.save import SaveScreen
 
 SMALL = (80, 24)
-
-
-def screen_text(app: OptplayApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 async def press_to_quit(pilot, key: str) -> None:
@@ -46,8 +43,11 @@ async def press_to_quit(pilot, key: str) -> None:
 
 
 async def edit(pilot, field_id: str, value: str) -> None:
-    """Change a form field (the Changed message typing sends), then leave the form."""
-    pilot.app.query_one(f"#{field_id}", Input).value = value
+    """Change a form field's text, then leave the form (leaving commits it)."""
+    field = pilot.app.query_one(f"#{field_id}", Input)
+    field.focus()
+    await pilot.pause()
+    field.value = value
     pilot.app.set_focus(None)
     await pilot.pause()
 
@@ -61,7 +61,7 @@ async def test_clean_app_quits_at_once(key: str) -> None:
     app = create_app()
     async with app.run_test(size=SMALL) as pilot:
         app.set_focus(None)
-        assert not app.dirty
+        assert not app.session.dirty
         await press_to_quit(pilot, key)
         assert not app.is_running
     assert app.return_code == 0
@@ -71,7 +71,7 @@ async def test_dirty_app_asks_before_quitting() -> None:
     app = create_app()
     async with app.run_test(size=SMALL) as pilot:
         await edit_lr(pilot, "0.005")
-        assert app.dirty and app.unsaved_changes() == ["optimizer knobs"]
+        assert app.session.dirty and app.session.unsaved_changes() == ["optimizer knobs"]
         for key in ("q", "ctrl+q"):
             await pilot.press(key)
             assert isinstance(app.screen, ConfirmQuitScreen) and app.is_running
@@ -93,9 +93,9 @@ async def test_cancel_goes_back_to_the_app_with_the_changes(keys: list[str]) -> 
         await pilot.press(*keys)  # escape, or the Cancel button (third from the left)
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmQuitScreen) and app.is_running
-        assert app.config.optimizer_hypers["lr"] == 0.005 and app.dirty
+        assert app.session.config.optimizer_hypers["lr"] == 0.005 and app.session.dirty
         await pilot.press("n")  # the app's keys work again
-        assert app.current_run.steps_done == 1
+        assert app.session.run.steps_done == 1
 
 
 @pytest.mark.parametrize("keys", [["d"], ["tab", "enter"]])
@@ -129,7 +129,7 @@ async def test_save_writes_the_file_then_quits(tmp_path: Path, keys: list[str]) 
         assert not app.is_running
     assert app.return_code == 0
     experiment = load(path)
-    assert experiment.config == app.config and experiment.steps == 1000
+    assert experiment.config == app.session.config and experiment.steps == 1000
     assert experiment.config.optimizer_hypers["lr"] == 0.005
 
 
@@ -139,7 +139,7 @@ async def test_escape_in_the_save_dialog_stays_in_the_app(tmp_path: Path) -> Non
         await edit_lr(pilot, "0.005")
         await pilot.press("q", "s", "escape")
         await pilot.pause()
-        assert app.is_running and app.screen is app.screen_stack[0] and app.dirty
+        assert app.is_running and app.screen is app.screen_stack[0] and app.session.dirty
     assert list(tmp_path.iterdir()) == []
 
 
@@ -150,7 +150,7 @@ async def test_a_failed_save_keeps_the_app_and_the_changes(tmp_path: Path) -> No
         await edit_lr(pilot, "0.005")
         await pilot.press("q", "s", "enter")
         await pilot.pause()
-        assert app.is_running and app.dirty
+        assert app.is_running and app.session.dirty
         assert "not saved" in screen_text(app)
         await pilot.press("q")  # still asks
         await pilot.pause()
@@ -162,11 +162,11 @@ async def test_saved_or_reverted_changes_quit_at_once(tmp_path: Path) -> None:
     async with app.run_test(size=SMALL) as pilot:
         await edit_lr(pilot, "0.005")
         await edit_lr(pilot, "0.02")  # back to what was loaded
-        assert not app.dirty
+        assert not app.session.dirty
         await edit_lr(pilot, "0.007")
         await pilot.press("ctrl+s", "enter")  # save to the offered file
         await pilot.pause()
-        assert not app.dirty
+        assert not app.session.dirty
         await press_to_quit(pilot, "q")
         assert not app.is_running
     assert load(tmp_path / "exp.toml").config.optimizer_hypers["lr"] == 0.007
@@ -177,11 +177,11 @@ async def test_an_opened_file_is_clean_until_edited(tmp_path: Path) -> None:
     config = RunConfig(task="quadratic", optimizer="sgd", optimizer_hypers={"lr": 0.1})
     save(path, config, steps=250, name="mine")
     experiment = load(path)
-    app = create_app(experiment=experiment, save_path=str(path))
+    app = create_app(experiment, save_path=str(path))
     async with app.run_test(size=SMALL) as pilot:
-        assert not app.dirty
+        assert not app.session.dirty
         await edit(pilot, "run-steps", "300")
-        assert app.unsaved_changes() == ["steps"]
+        assert app.session.unsaved_changes() == ["steps"]
         await pilot.press("q")
         await pilot.pause()
         assert "unsaved changes (steps)" in screen_text(app)
@@ -196,8 +196,8 @@ async def test_picking_another_optimizer_is_a_change() -> None:
         app.query_one("#optimizer-select").focus()
         await pilot.press("enter", *"sgd", "enter", "escape")
         await pilot.pause()
-        assert app.config.optimizer == "sgd"
-        assert "optimizer" in app.unsaved_changes()
+        assert app.session.config.optimizer == "sgd"
+        assert "optimizer" in app.session.unsaved_changes()
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmQuitScreen)
@@ -220,19 +220,19 @@ async def test_a_crash_mid_save_leaves_the_old_file_whole(
     def crash(*args: object) -> None:
         raise OSError(f"simulated crash in {crash_in}")
 
-    app = create_app(experiment=load(path), save_path=str(path))
+    app = create_app(load(path), save_path=str(path))
     async with app.run_test(size=SMALL, notifications=True) as pilot:
         await edit_lr(pilot, "0.005")
         monkeypatch.setattr(engine.history.os, crash_in, crash)
         await pilot.press("ctrl+s", "enter")
         await pilot.pause()
         assert f"simulated crash in {crash_in}" in screen_text(app)
-        assert app.dirty  # not saved: quitting would still ask
+        assert app.session.dirty  # not saved: quitting would still ask
         monkeypatch.undo()
         assert path.read_bytes() == before
         assert sorted(os.listdir(tmp_path)) == ["exp.toml"]
         await pilot.press("ctrl+s", "enter")  # the disk is back: this one lands
         await pilot.pause()
-        assert not app.dirty
+        assert not app.session.dirty
     assert load(path).config.optimizer_hypers["lr"] == 0.005
     assert sorted(os.listdir(tmp_path)) == ["exp.toml"]

@@ -11,6 +11,7 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import screen_text
 from textual.widgets import Input, OptionList, Select
 
 from engine import presets
@@ -21,21 +22,16 @@ from engine.history import load_history_json
 from engine.run import RunConfig
 from tui import __main__ as cli_main
 from tui.app import OptplayApp, create_app
+from tui.charts import LossChart, LrChart, NormsChart, PathChart
 from tui.screens.bench import BenchScreen
 from tui.screens.presets import PresetScreen
 from tui.screens.race_results import RaceResultsScreen
 from tui.screens.race_setup import RaceSetupScreen
-from tui.widgets.charts import LossChart, LrChart, NormsChart, PathChart, lane_color
 from tui.widgets.race_panel import RacePanel
 from tui.widgets.status import StatusLine
 
 SMALL = (80, 24)
 LARGE = (120, 40)
-
-
-def screen_text(app: OptplayApp) -> str:
-    """The terminal's characters, row by row, as the user sees them."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def status_text(app: OptplayApp) -> str:
@@ -65,12 +61,16 @@ async def pick(pilot, select_id: str, name: str) -> None:
     await pilot.pause()
 
 
-def rosenbrock_race(*optimizers: str, steps: int = 0) -> Race:
+def start_race(app: OptplayApp, *optimizers: str, length: int, steps: int = 0) -> Race:
+    """Show a race of `optimizers` on Rosenbrock planned for `length` steps, not started,
+    after `steps` lockstep steps."""
     base = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02})
-    race = Race.of(base, list(optimizers))
+    entries = Race.of(base, list(optimizers)).experiment().race
+    app.do(app.session.start_race(entries, length, go=False))
     if steps:
-        race.step(steps)
-    return race
+        app.session.race.step(steps)
+        app.render_view()
+    return app.session.race
 
 
 # -- a race from the app -----------------------------------------------------------------------
@@ -87,9 +87,9 @@ async def test_a_race_of_three_runs_to_its_table_from_the_keyboard() -> None:
         await type_into(pilot, "race-run-steps", "60")
         await pilot.press("ctrl+n")  # a third racer
         await pick(pilot, "r2-optimizer-select", "nesterov")
-        await type_into(pilot, "r2-optimizer-lr", "0.002")
+        await type_into(pilot, "r2-optimizer-lr", "0.001")
         await pilot.press("ctrl+g")
-        race = app.race
+        race = app.session.race
         assert race is not None and not isinstance(app.screen, RaceSetupScreen)
         await wait_for(lambda: race.state == "finished")
         await wait_for(lambda: isinstance(app.screen, RaceResultsScreen))
@@ -97,7 +97,7 @@ async def test_a_race_of_three_runs_to_its_table_from_the_keyboard() -> None:
 
         # Three racers, same task, seed and start point; they advanced together.
         assert [r.config.optimizer for r in race.runs] == ["adam", "nesterov", "momentum"]
-        assert race.runs[1].config.optimizer_hypers["lr"] == 0.002
+        assert race.runs[1].config.optimizer_hypers["lr"] == 0.001
         assert {r.config.seed for r in race.runs} == {0}
         assert len({str(sorted(r.config.task_hypers.items())) for r in race.runs}) == 1
         starts = {(r.history.trajectory().xs[0], r.history.trajectory().ys[0]) for r in race.runs}
@@ -125,14 +125,14 @@ async def test_a_race_of_three_runs_to_its_table_from_the_keyboard() -> None:
 
 
 async def test_pausing_a_race_pauses_every_racer() -> None:
-    app = create_app(planned_steps=100_000)
+    app = create_app(steps=100_000)
     async with app.run_test(size=SMALL) as pilot:
-        app.start_race(rosenbrock_race("adam", "sgd", "rmsprop"), 100_000)
+        start_race(app, "adam", "sgd", "rmsprop", length=100_000)
         app.set_focus(None)
-        while app.speed != 20:
+        while app.session.speed != 20:
             await pilot.press("minus")
         await pilot.press("space")
-        race = app.race
+        race = app.session.race
         await wait_for(lambda: race.steps_done >= 3)
         await pilot.press("space")
         await pilot.pause()
@@ -164,20 +164,20 @@ async def test_setup_keeps_two_to_six_racers_and_checks_their_knobs() -> None:
         errors = screen.query_one("#racer-2 HyperForm").errors()
         assert errors == {"r2-optimizer.lr": "lr must be a number in (0, inf), got '-1'"}
         await pilot.press("ctrl+g")
-        assert app.screen is screen and app.race is None  # nothing started
+        assert app.screen is screen and not app.session.racing  # nothing started
         await pilot.press("escape", "escape")  # leave the field, then cancel
-        assert app.race is None and not isinstance(app.screen, RaceSetupScreen)
+        assert not app.session.racing and not isinstance(app.screen, RaceSetupScreen)
 
 
 async def test_x_leaves_the_race_for_the_single_run() -> None:
     app = create_app()
     async with app.run_test(size=SMALL) as pilot:
-        app.start_race(rosenbrock_race("adam", "sgd", steps=5), 50)
+        start_race(app, "adam", "sgd", length=50, steps=5)
         await pilot.pause()
         assert app.query_one(RacePanel).display and not app.query_one("#sidebar").display
         app.set_focus(None)
         await pilot.press("x")
-        assert app.race is None
+        assert not app.session.racing
         assert app.query_one("#sidebar").display and not app.query_one(RacePanel).display
         assert "optimizer · adam" in screen_text(app)
 
@@ -189,7 +189,7 @@ async def test_every_chart_draws_every_lane_in_its_colour_with_a_legend() -> Non
     names = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad")
     app = create_app()
     async with app.run_test(size=LARGE) as pilot:
-        app.start_race(rosenbrock_race(*names, steps=50), 100)
+        start_race(app, *names, length=100, steps=50)
         await pilot.pause()
         for tab, chart_type in (
             ("tab-loss", LossChart),
@@ -203,12 +203,14 @@ async def test_every_chart_draws_every_lane_in_its_colour_with_a_legend() -> Non
             legend = screen_text(app).splitlines()[4]  # the data area's top row
             assert "  ".join(f"━ {n}" for n in names) in legend
             colours = {color for *_, color in chart.cells}
-            assert {lane_color(i, True) for i in range(6)} <= colours
-        app.theme = "textual-light"  # darker shades on a light background
-        light = {lane_color(i, False) for i in range(6)}
+            dark = [chart.lane_color(i) for i in range(6)]
+            assert len(set(dark)) >= 5 and set(dark) <= colours
+        app.theme = "textual-light"  # the theme's own colours on a light background
         path = app.query_one(PathChart)
+        await wait_for(lambda: path.lane_color(0) != dark[0])
+        light = {path.lane_color(i) for i in range(6)}
         await wait_for(lambda: light <= {color for *_, color in path.cells})  # next tick
-        assert app.query_one(RacePanel).view.lanes[0].color == lane_color(0, False)
+        assert app.lane_colors()[0] == path.lane_color(0)
 
 
 # -- pinning -------------------------------------------------------------------------------------
@@ -223,9 +225,9 @@ async def test_pin_keeps_the_run_as_a_named_overlay_and_restarts_the_live_run() 
         assert field.value == "adam lr=0.02"  # a default name
         await pilot.press("ctrl+a", "ctrl+k", *"first [try]", "enter")
         await pilot.pause()
-        (overlay,) = app.overlays
+        (overlay,) = app.session.pins
         assert overlay.name == "first [try]" and overlay.run.steps_done == 5
-        assert app.current_run is not overlay.run and app.current_run.steps_done == 0
+        assert app.session.run is not overlay.run and app.session.run.steps_done == 0
         app.set_focus(None)
         await pilot.press(*"nnn")
         await pilot.pause()
@@ -244,7 +246,7 @@ async def test_export_writes_csv_and_json_of_every_run_shown(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     app = create_app()
     async with app.run_test(size=SMALL, notifications=True) as pilot:
-        app.start_race(rosenbrock_race("adam", "sgd", "momentum", steps=7), 50)
+        start_race(app, "adam", "sgd", "momentum", length=50, steps=7)
         await pilot.pause()
         app.set_focus(None)
         await pilot.press("e")
@@ -256,7 +258,7 @@ async def test_export_writes_csv_and_json_of_every_run_shown(tmp_path, monkeypat
     header = ["run", "step", "loss", "lr", "grad_norm", "update_norm", "effective_step"]
     assert rows[0] == [*header, "eval_loss"]  # rosenbrock evaluates every 100 steps
     assert [r[0] for r in rows[1:]] == ["adam"] * 7 + ["sgd"] * 7 + ["momentum"] * 7
-    adam = app.race.runs[0]
+    adam = app.session.race.runs[0]
     assert [float(r[2]) for r in rows[1:8]] == adam.history.downsample("loss", 100).lasts.tolist()
     records = load_history_json(tmp_path / "hist.json")
     assert [r["name"] for r in records] == ["adam", "sgd", "momentum"]
@@ -276,39 +278,45 @@ async def test_a_race_preset_opens_as_a_race_from_the_preset_screen() -> None:
         app.screen.query_one(OptionList).focus()
         await pilot.press(*["down"] * presets.names().index("schedules"), "enter")
         await pilot.pause()
-        race = app.race
+        race = app.session.race
         assert race is not None and race.names == [
             "constant",
             "step decay",
             "exponential decay",
             "cosine",
         ]
-        assert app.race_steps == 100 and app.experiment_name == "Learning-rate schedules compared"
+        assert (
+            app.session.planned_steps == 100
+            and app.session.name == "Learning-rate schedules compared"
+        )
         panel = " ".join(screen_text(app).split())
         assert "━━ step decay" in panel and "adam · lr 0.1 · step" in panel
-        details = [lane.detail for lane in app.query_one(RacePanel).view.lanes]
+        details = [lane.detail for lane in app.session.view().lanes]
         assert details[0] == "adam · lr 0.1"  # a constant schedule goes without saying
 
 
 async def test_a_run_preset_fills_the_form_and_leaves_a_race() -> None:
     app = create_app()
     async with app.run_test(size=SMALL) as pilot:
-        app.start_race(rosenbrock_race("adam", "sgd"), 10)
-        await app.open_preset("digits-adam")
+        start_race(app, "adam", "sgd", length=10)
+        app.open_preset("digits-adam")
         await pilot.pause()
-        assert app.race is None and app.query_one("#sidebar").display
-        assert app.current_run.config == app.config and app.config.task == "digits-mlp"
-        assert app.planned_steps == 4500 and app.config.eval_every == 45
+        assert not app.session.racing and app.query_one("#sidebar").display
+        assert (
+            app.session.run.config == app.session.config and app.session.config.task == "digits-mlp"
+        )
+        assert app.session.planned_steps == 4500 and app.session.config.eval_every == 45
         assert app.query_one("#optimizer-lr", Input).value == "0.001"
         assert app.query_one("#task-hidden", Input).value == "128"
-        assert not app.dirty  # just opened: nothing to lose on quit
+        assert not app.session.dirty  # just opened: nothing to lose on quit
 
 
 async def test_optplay_preset_and_config_open_race_files_as_races(monkeypatch, tmp_path) -> None:
     opened: list[OptplayApp] = []
     monkeypatch.setattr(OptplayApp, "run", lambda self, *a, **k: opened.append(self))
     assert cli_main.main(["--preset", "linreg-optimizers"]) == 0
-    assert opened[-1].race is not None and opened[-1].race.names == ["SGD", "Momentum", "Adam"]
+    race = opened[-1].session.race
+    assert opened[-1].session.racing and race.names == ["SGD", "Momentum", "Adam"]
     path = tmp_path / "race.toml"
     path.write_text(
         'task = "beale"\nsteps = 30\n[[race]]\noptimizer = "sgd"\n[[race]]\noptimizer = "adam"\n'
@@ -316,8 +324,10 @@ async def test_optplay_preset_and_config_open_race_files_as_races(monkeypatch, t
     )
     assert cli_main.main(["--config", str(path)]) == 0
     app = opened[-1]
-    assert app.race.names == ["sgd", "adam", "fast adam"] and app.race_steps == 30
-    assert app.save_path == str(path)
+    assert (
+        app.session.race.names == ["sgd", "adam", "fast adam"] and app.session.planned_steps == 30
+    )
+    assert app.session.save_path == str(path)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.pause()
         assert "race of 3" in status_text(app) and "━━ fast adam" in screen_text(app)
@@ -331,7 +341,7 @@ async def test_ctrl_s_saves_the_race_file_that_loads_back(tmp_path, monkeypatch)
         RaceEntry(base.replace(optimizer="adam", optimizer_hypers={"lr": 0.05}), None),
         RaceEntry(base.replace(optimizer="adam", schedule="cosine"), "cosine adam"),
     )
-    app = create_app(experiment=Experiment.of_race(entries, steps=250, name="three"))
+    app = create_app(Experiment.of_race(entries, steps=250, name="three"))
     async with app.run_test(size=SMALL, notifications=True) as pilot:
         app.set_focus(None)
         await pilot.press("ctrl+s")
@@ -349,7 +359,7 @@ async def test_the_benchmark_preset_runs_in_the_background(monkeypatch) -> None:
     monkeypatch.setattr(presets, "title", lambda name: "tiny bench")
     app = create_app()
     async with app.run_test(size=LARGE) as pilot:
-        await app.open_preset("benchmark")
+        app.open_preset("benchmark")
         screen = app.screen
         assert isinstance(screen, BenchScreen)
         await wait_for(lambda: screen.report is not None)
@@ -366,9 +376,9 @@ async def test_palette_offers_every_compare_action(race: bool) -> None:
     app = create_app()
     async with app.run_test(size=SMALL):
         if race:
-            app.start_race(rosenbrock_race("adam", "sgd"), 10)
+            start_race(app, "adam", "sgd", length=10)
         titles = {command.title for command in app.get_system_commands(app.screen)}
-        expected = {"Race optimizers", "Results table", "Export history", "Presets"}
+        expected = {"Race optimizers", "Export history", "Presets"}
         expected |= {f"Load preset: {name}" for name in presets.names()}
-        expected.add("Leave race" if race else "Pin run")
+        expected |= {"Leave race", "Results table"} if race else {"Pin run"}
         assert expected <= titles

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from conftest import screen_text
 from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.geometry import Size
@@ -43,9 +44,9 @@ from textual.widgets import Input, Label, OptionList, Select
 
 from engine import optimizers, schedules
 from engine.run import RunConfig
-from tui.app import RESET_FIELDS, OptplayApp, create_app
+from tui.app import OptplayApp, create_app
+from tui.charts import ChartPanel
 from tui.screens.confirm import ConfirmQuitScreen
-from tui.widgets.charts import ChartPanel
 from tui.widgets.hyper_form import HyperForm, HyperSection
 from tui.widgets.pickers import Picker
 from tui.widgets.status import StatusLine
@@ -259,7 +260,7 @@ async def send(pilot: Any, app: OptplayApp, action: Action, burst: bool = False)
             await press(pilot, "q")  # a character in the field, not a quit
             return
         on_main = app.screen is app.screen_stack[0]
-        if not app.dirty or not (on_main or key == "ctrl+q"):
+        if not app.session.dirty or not (on_main or key == "ctrl+q"):
             return  # a clean quit exits (tests/tui/test_quit.py); q in a dialog is its key
         if isinstance(app.screen, ConfirmQuitScreen):
             return
@@ -299,7 +300,7 @@ async def send(pilot: Any, app: OptplayApp, action: Action, burst: bool = False)
 async def fix_form(pilot: Any, app: OptplayApp) -> None:
     """What a user does about red fields: retype each invalid section's fields with their
     last valid values (so training can start again and the storm keeps a run going)."""
-    if app.screen is not app.screen_stack[0] or app.race is not None:
+    if app.screen is not app.screen_stack[0] or app.session.racing:
         return
     form = app.query_one(HyperForm)
     for section in form.query(HyperSection):
@@ -324,12 +325,16 @@ def app_alive(app: OptplayApp) -> str | None:
     return None
 
 
+#: Settings that only a fresh run can take (everything else applies to the next step).
+RESET_FIELDS = ("task", "optimizer", "schedule", "task_hypers", "seed", "dtype")
+
+
 def consistency_errors(app: OptplayApp) -> list[str]:
     """Disagreements between what the screen says and the app's state (a quiet app)."""
     errors = []
-    stepper = app.stepper  # the run, or the race during a race
+    stepper = app.session.race  # the run, or the race during a race
     status = app.query_one(StatusLine)
-    view = status.view
+    view = status.status
     shown_state = "paused" if stepper.state == "ready" and stepper.steps_done else stepper.state
     if (view.state, view.step) != (shown_state, stepper.steps_done):
         errors.append(
@@ -339,13 +344,12 @@ def consistency_errors(app: OptplayApp) -> list[str]:
     text = str(status.render())
     if f"step {stepper.steps_done:,}" not in text:
         errors.append(f"status line text {text!r} lacks step {stepper.steps_done:,}")
-    if view.speed != app.speed or stepper.steps_per_second != app.speed:
-        errors.append(
-            f"speed: app {app.speed}, status {view.speed}, stepper {stepper.steps_per_second}"
-        )
-    if app.race is not None:
+    speed = app.session.speed
+    if view.speed != speed or stepper.steps_per_second != speed:
+        errors.append(f"speed: app {speed}, status {view.speed}, race {stepper.steps_per_second}")
+    if app.session.racing:
         return errors  # the pickers and the form are hidden during a race
-    run, config = app.current_run, app.config
+    run, config = app.session.run, app.session.config
     for kind in ("task", "optimizer", "schedule"):
         picker = app.query_one(f"#{kind}-picker", Picker)
         select = picker.query_one(Select)
@@ -363,7 +367,7 @@ def consistency_errors(app: OptplayApp) -> list[str]:
         if section.values != values:
             errors.append(f"form {kind} values {section.values} != config {values}")
     differs = [f for f in RESET_FIELDS if getattr(config, f) != getattr(run.config, f)]
-    if differs and not app.pending:
+    if differs and not app.session.pending:
         errors.append(f"config differs from the run in {differs} but no reset is pending")
     if not differs:
         for f in ("optimizer_hypers", "schedule_hypers"):
@@ -373,7 +377,7 @@ def consistency_errors(app: OptplayApp) -> list[str]:
 
 
 def status_step(app: OptplayApp) -> int:
-    return app.query_one(StatusLine).view.step
+    return app.query_one(StatusLine).status.step
 
 
 async def settle(pilot: Any, app: OptplayApp) -> None:
@@ -384,12 +388,12 @@ async def settle(pilot: Any, app: OptplayApp) -> None:
         await press(pilot, "escape")
     app.set_focus(None)
     await settled(pilot)
-    if app.stepper.state == "running":
+    if app.session.race.state == "running":
         await press(pilot, "space")
     for _ in range(300):  # the stream reports the pause after the chunk in progress
         await asyncio.sleep(0.01)
         await settled(pilot)
-        stepper = app.stepper
+        stepper = app.session.race
         if stepper.state != "running" and status_step(app) == stepper.steps_done:
             break
     await asyncio.sleep(0.05)
@@ -402,7 +406,7 @@ async def play_storm(seed: int, count: int, tmp_path: Any, burst: bool = False) 
     actions = storm(seed, count)
     # A long planned run so training goes on through the storm.
     config = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02})
-    app = create_app(config, planned_steps=10**9, save_path=str(tmp_path / "storm.toml"))
+    app = create_app(config, steps=10**9, save_path=str(tmp_path / "storm.toml"))
     watch = watch_app(app)
     handler = _Collect(watch)
     root = logging.getLogger()
@@ -494,16 +498,16 @@ async def test_history_stays_bounded_over_a_long_run_in_the_app() -> None:
     history's memory stops growing once its buckets are full, and every chart still draws
     the whole run."""
     config = RunConfig(task="beale", optimizer="adam", optimizer_hypers={"lr": 1e-3})
-    app = create_app(config, planned_steps=10**6)
+    app = create_app(config, steps=10**6)
     sizes = {}
     async with app.run_test(size=(100, 30)) as pilot:
-        run = app.current_run
+        run = app.session.run
         panel = app.query_one(ChartPanel)
         for target in (10_000, 50_000, 100_000, 150_000, 200_000):
-            run.step(target - run.steps_done)
+            app.session.race.step(target - run.steps_done)
             panel.redraw(force=True)
             sizes[target] = run.history.nbytes
-        app._show_status()
+        app.render_view()
         for tab in ("tab-lr", "tab-norms", "tab-path"):
             app.show_tab(tab)
             await pilot.pause()
@@ -542,10 +546,10 @@ async def test_a_double_enter_answers_a_dialog_once(tmp_path: Any) -> None:
         post_key(app, "enter")
         await settled(pilot, thorough=True)
         assert app_alive(app) is None and app.screen is app.screen_stack[0]
-        assert (tmp_path / "exp.toml").exists() and not app.dirty
+        assert (tmp_path / "exp.toml").exists() and not app.session.dirty
         await palette_command_burst(pilot, "step once", ["enter", "enter"])
         assert app_alive(app) is None and app.screen is app.screen_stack[0]
-        assert app.current_run.steps_done == 1  # once, not twice
+        assert app.session.run.steps_done == 1  # once, not twice
 
 
 async def palette_command_burst(pilot: Any, text: str, keys: list[str]) -> None:
@@ -590,7 +594,3 @@ async def test_a_search_finishing_after_the_palette_closed_is_dropped() -> None:
         palette._refresh_command_list(command_list, [], True)  # the late search result
         await pilot.pause()
         assert app_alive(app) is None
-
-
-def screen_text(app: OptplayApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

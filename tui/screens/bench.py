@@ -16,10 +16,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 
 from engine.bench import BenchProgress, BenchReport, BenchSpec, format_report, run_bench
+from tui.dialogs import Dialog
 
 REFRESH_HZ = 10
 
@@ -28,7 +28,7 @@ class _Cancelled(Exception):
     """Raised from the progress callback to stop run_bench early."""
 
 
-class BenchScreen(ModalScreen[None]):
+class BenchScreen(Dialog[None]):
     """Run a benchmark and show its table."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

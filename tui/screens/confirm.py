@@ -13,14 +13,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label
+
+from tui.dialogs import Dialog
 
 #: What the user chose.
 QuitChoice = Literal["save", "discard", "cancel"]
 
 
-class ConfirmQuitScreen(ModalScreen[QuitChoice]):
+class ConfirmQuitScreen(Dialog[QuitChoice]):
     """Ask what to do with unsaved changes before quitting."""
 
     # Kept with the screen (not in app.tcss) so the dialog looks the same in any app.

@@ -14,10 +14,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.hyper import Hyper
+from tui.dialogs import Dialog
 
 
 def defaults_table(specs: Iterable[Hyper]) -> Table:
@@ -41,8 +41,10 @@ def keys_table(keys: Iterable[tuple[str, str]]) -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """What the selected optimizer does, in its own notation."""
+
+    takes_space = False  # read-only: space still starts and pauses the run
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "close", "Close help"),

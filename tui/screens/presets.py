@@ -14,11 +14,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from engine import presets
+from tui.dialogs import Dialog
 
 
 def describe(name: str) -> str:
@@ -34,7 +34,7 @@ def describe(name: str) -> str:
     return "benchmark: fresh runs per size, optimizer and seed; a table at the end"
 
 
-class PresetScreen(ModalScreen[str | None]):
+class PresetScreen(Dialog[str | None]):
     """Choose a shipped preset; returns its name (or None)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]

@@ -9,21 +9,19 @@ ranks the racers by how fast each reached the slowest one's best. Escape, `t` or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.compare import Result
+from tui.dialogs import Dialog
 from tui.widgets.race_table import RaceTable
 
-Color = tuple[int, int, int]
 
-
-class RaceResultsScreen(ModalScreen[None]):
+class RaceResultsScreen(Dialog[None]):
     """The table of a race (or of a run and its pinned overlays)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -35,7 +33,7 @@ class RaceResultsScreen(ModalScreen[None]):
         title: str,
         rows: Sequence[Result],
         target: float | None,
-        colors: Sequence[Color],
+        colors: Sequence[Any],
         note: str = "",
     ) -> None:
         super().__init__()

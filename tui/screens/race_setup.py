@@ -25,7 +25,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalGroup, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from engine import optimizers, schedules, tasks
@@ -33,6 +32,8 @@ from engine.config import MAX_RACE, MIN_RACE, RaceEntry
 from engine.hyper import Hyper
 from engine.kinds import registry as registry_of
 from engine.run import RunConfig
+from engine.session import carried_knobs, next_optimizer
+from tui.dialogs import Dialog
 from tui.widgets.hyper_form import FormSection, HyperForm
 from tui.widgets.pickers import Picker
 
@@ -47,9 +48,6 @@ RACE_HYPERS: tuple[Hyper, ...] = (
     Hyper("target", None, kind="float", low=0, aliases={"auto": None},
           help="loss for the 'steps to target' column; auto: the slowest survivor's best"),
 )  # fmt: skip
-
-#: Optimizers offered, in order, when a racer is added (the first not racing yet).
-NEXT_OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "nadam", "adamw")
 
 
 @dataclass(frozen=True)
@@ -76,14 +74,6 @@ def registry_section(key: str, kind: str, config: RunConfig, title: str = "") ->
         check=lambda v, registry=registry, name=name: registry.validate(name, v),
         note=note,
     )
-
-
-def next_optimizer(racing: Sequence[str]) -> str:
-    """The first of NEXT_OPTIMIZERS not racing yet (else the first registered)."""
-    for name in (*NEXT_OPTIMIZERS, *optimizers.names()):
-        if name not in racing:
-            return name
-    return NEXT_OPTIMIZERS[0]
 
 
 class RacerEditor(VerticalGroup):
@@ -137,8 +127,11 @@ class RacerEditor(VerticalGroup):
     @on(Picker.Changed)
     async def _picked(self, message: Picker.Changed) -> None:
         message.stop()
-        # replace() carries over knobs the new kind shares (e.g. lr) and fills defaults.
-        self.config = self.config.replace(**{message.kind: message.name})
+        # The playground's rule: a new optimizer keeps lr (and a weight decay that was set).
+        kept = carried_knobs(self.config, message.name) if message.kind == "optimizer" else {}
+        self.config = self.config.replace(
+            **{message.kind: message.name, f"{message.kind}_hypers": kept}
+        )
         form = self.query_one(HyperForm)
         await form.replace_section(
             registry_section(f"r{self.uid}-{message.kind}", message.kind, self.config)
@@ -151,11 +144,20 @@ class RacerEditor(VerticalGroup):
     @on(HyperForm.Changed)
     def _edited(self, message: HyperForm.Changed) -> None:
         message.stop()
-        kind = message.section.split("-", 1)[1]
-        self.config = self.config.replace(**{f"{kind}_hypers": message.values})
+        self._apply(message.section, message.values)
+
+    def _apply(self, section: str, values: dict) -> None:
+        kind = section.split("-", 1)[1]
+        self.config = self.config.replace(**{f"{kind}_hypers": values})
+
+    def commit(self) -> None:
+        """Take the form's values as they stand, typed but not committed ones included (an
+        Enter that starts the race may arrive before the form's own message)."""
+        for section, values in self.query_one(HyperForm).committed().items():
+            self._apply(section, values)
 
 
-class RaceSetupScreen(ModalScreen[RaceSetup | None]):
+class RaceSetupScreen(Dialog[RaceSetup | None]):
     """Choose the racers and their knobs; returns a RaceSetup (or None on cancel).
 
     Modal (it covers the whole screen): the app's keys (n, r, ...) stay out of it."""
@@ -258,10 +260,12 @@ class RaceSetupScreen(ModalScreen[RaceSetup | None]):
     @on(HyperForm.Changed)
     def _shared_edited(self, message: HyperForm.Changed) -> None:
         message.stop()  # the racers' forms stop their own: task knobs or the race's
-        values = message.values
-        if message.section == "race-task":
+        self._apply_shared(message.section, message.values)
+
+    def _apply_shared(self, section: str, values: dict) -> None:
+        if section == "race-task":
             self.base = self.base.replace(task_hypers=values)
-        elif message.section == "race-run":
+        elif section == "race-run":
             self.steps, self.target = int(values["steps"]), values["target"]
             self.base = self.base.replace(seed=values["seed"], dtype=values["dtype"])
 
@@ -320,6 +324,11 @@ class RaceSetupScreen(ModalScreen[RaceSetup | None]):
 
     def setup(self) -> RaceSetup | None:
         """The race as set up now, or None (and the problem shown) when it can't start."""
+        for form_id in ("#race-task-form", "#race-run-form"):  # typed but not committed yet
+            for section, values in self.query_one(form_id, HyperForm).committed().items():
+                self._apply_shared(section, values)
+        for editor in self.editors:
+            editor.commit()
         forms = [("task", self.query_one("#race-task-form", HyperForm))]
         forms.append(("race", self.query_one("#race-run-form", HyperForm)))
         for k, editor in enumerate(self.editors, start=1):

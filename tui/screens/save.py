@@ -11,11 +11,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from tui.dialogs import Dialog
 
-class SaveScreen(ModalScreen[str | None]):
+
+class SaveScreen(Dialog[str | None]):
     """Ask for a file name, prefilled with the last one used."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]

@@ -2,11 +2,15 @@
 
 One `HyperSection` per thing being configured (optimizer, schedule, task, run), one
 `HyperField` per knob: a compact Input (numbers, lists, aliases), Checkbox (bool) or Select
-(choice). Every edit is validated with the spec itself (`Hyper.validate`), then the section's
-cross-knob rule (the registry's `validate`, e.g. warmup_steps < total_steps); a failure is
-shown under the field it names and nothing is reported up. A valid edit posts
-`HyperForm.Changed(section, values)` with the whole section's typed values, so the app never
-sees a bad value and the form never needs to know what the values are for.
+(choice). Every keystroke is validated with the spec itself (`Hyper.validate`), then the
+section's cross-knob rule (the registry's `validate`, e.g. warmup_steps < total_steps); a
+failure is shown under the field it names at once.
+
+An edit is committed when it is complete: Enter in a text field, focus leaving it, or a
+checkbox / choice changed. A valid commit posts `HyperForm.Changed(section, values)` with the
+whole section's typed values, so the app never sees a bad or half-typed value (typing `600`
+never applies `6` first) and the form never needs to know what the values are for. `commit()`
+applies what was typed but not committed yet (space to run right after typing a value).
 """
 
 from __future__ import annotations
@@ -109,7 +113,7 @@ class HyperField(VerticalGroup):
 
 
 class HyperSection(VerticalGroup):
-    """The fields of one configured thing, validated together."""
+    """The fields of one configured thing, validated together, committed together."""
 
     def __init__(self, section: FormSection) -> None:
         super().__init__(id=f"section-{section.key}", classes="hyper-section")
@@ -136,11 +140,28 @@ class HyperSection(VerticalGroup):
         return out
 
     @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        """A keystroke: check the text and show any error, but commit nothing yet."""
+        event.stop()
+        self._check(event.control)
+
+    @on(Input.Submitted)
+    @on(Input.Blurred)
+    def _finished(self, event: Input.Submitted | Input.Blurred) -> None:
+        if isinstance(event, Input.Blurred):
+            event.stop()  # Submitted goes on up: a dialog may act on Enter too
+        self._check(event.control)
+        self._post_commit()
+
     @on(Checkbox.Changed)
     @on(Select.Changed)
-    def _edited(self, event: Input.Changed | Checkbox.Changed | Select.Changed) -> None:
+    def _switched(self, event: Checkbox.Changed | Select.Changed) -> None:
         event.stop()
-        target = next((a for a in event.control.ancestors if isinstance(a, HyperField)), None)
+        self._check(event.control)
+        self._post_commit()
+
+    def _check(self, control: Widget) -> None:
+        target = next((a for a in control.ancestors if isinstance(a, HyperField)), None)
         if target is None:
             return
         try:
@@ -149,6 +170,23 @@ class HyperSection(VerticalGroup):
         except ValueError as error:
             target.parse_error = str(error)
         self._revalidate()
+
+    def _post_commit(self) -> None:
+        values = self.commit()
+        if values is not None:
+            self.post_message(HyperForm.Changed(self.section.key, values))
+
+    def commit(self) -> dict[str, Any] | None:
+        """Take the fields' values if they are all valid and differ from the last commit;
+        returns them (None: nothing new to commit, or something invalid)."""
+        fields = self.fields
+        if self._check_error or any(f.parse_error for f in fields):
+            return None
+        candidate = {f.spec.name: f.value for f in fields}
+        if candidate == self.values:
+            return None
+        self.values = candidate
+        return dict(candidate)
 
     def _revalidate(self) -> None:
         fields = self.fields
@@ -163,10 +201,6 @@ class HyperSection(VerticalGroup):
                 names = [f.spec.name for f in fields]
                 first_word = message.split(" ", 1)[0]
                 self._check_error = (first_word if first_word in names else names[0], message)
-            else:
-                if candidate != self.values:
-                    self.values = candidate
-                    self.post_message(HyperForm.Changed(self.section.key, dict(candidate)))
         for f in fields:
             shown = f.parse_error
             if shown is None and self._check_error and self._check_error[0] == f.spec.name:
@@ -206,6 +240,44 @@ class HyperForm(VerticalGroup):
         index = self.children.index(old)
         await old.remove()  # first: the new section reuses the old one's id
         await self.mount(HyperSection(section), before=index)
+
+    def show(self, sections: Iterable[FormSection]) -> None:
+        """Show these sections: those whose specs or committed values differ from what is
+        on screen are rebuilt (after the current message; the user's own commits match and
+        keep their focus)."""
+        stale = []
+        for section in sections:
+            shown = self.section(section.key)
+            same = shown.section.title == section.title and shown.section.specs == section.specs
+            if (
+                not same
+                or shown.values != dict(section.values)
+                or shown.section.note != (section.note)
+            ):
+                stale.append(section)
+                shown.section = section  # only once, however often show() runs before
+                shown.values = dict(section.values)
+        if stale:
+            self.call_later(self._replace_all, stale)
+
+    async def _replace_all(self, sections: list[FormSection]) -> None:
+        for section in sections:
+            await self.replace_section(section)
+
+    def commit(self) -> list[tuple[str, dict[str, Any]]]:
+        """Commit what was typed but not committed yet: (section, values) per section with
+        new valid values (the app applies them at once, no message is posted)."""
+        out = []
+        for sec in self.query(HyperSection):
+            values = sec.commit()
+            if values is not None:
+                out.append((sec.section.key, values))
+        return out
+
+    def committed(self) -> dict[str, dict[str, Any]]:
+        """Every section's committed values (after committing what was typed), by key."""
+        self.commit()
+        return {sec.section.key: dict(sec.values) for sec in self.query(HyperSection)}
 
     def errors(self) -> dict[str, str]:
         """`section.knob` -> message for every invalid field, in screen order."""

@@ -3,69 +3,51 @@
 The race's shared settings (task, seed, length), then one entry per lane: a swatch in the
 lane's chart colour, its name and newest loss (or where it diverged), and a line with its
 optimizer, learning rate and schedule. The racers are edited in the race setup screen (`c`),
-so this panel only shows; the app pushes a `RacePanelView` down whenever something changed.
+so this panel only shows the session's lanes (`engine.session.LaneView`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.widgets.status import format_number
+from engine.numbers import format_number
+from engine.session import LaneView
 
-Color = tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class LaneLine:
-    """One lane as the panel shows it."""
-
-    name: str
-    detail: str  # optimizer, lr, schedule
-    color: Color
-    loss: float | None = None
-    diverged_at: int | None = None
-    pinned: bool = False
-
-
-@dataclass(frozen=True)
-class RacePanelView:
-    """Everything the panel shows."""
-
-    title: str
-    settings: str
-    lanes: Sequence[LaneLine] = ()
-    hint: str = ""
+HINT = "c edit race · x one run\nt table · e export"
 
 
 class RacePanel(Static):
-    """The race's racers and overlays, one coloured entry each."""
+    """The race's racers and pins, one coloured entry each."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
-        self.view: RacePanelView | None = None
+        self._shown: tuple[Any, ...] | None = None
 
-    def show(self, view: RacePanelView) -> None:
-        if view == self.view:
+    def show(
+        self, title: str, settings: str, lanes: Sequence[LaneView], colors: Sequence[Any]
+    ) -> None:
+        key = (title, settings, tuple((lane.name, lane.detail, lane.loss,
+                                       lane.diverged_at, lane.pinned) for lane in lanes),
+               tuple(colors))  # fmt: skip
+        if key == self._shown:
             return  # progress arrives many times a second: redraw only on a change
-        self.view = view
+        self._shown = key
         text = Text(no_wrap=False)
-        text.append(view.title + "\n", style="bold")
-        text.append(view.settings + "\n\n", style="dim")
-        for lane in view.lanes:
-            r, g, b = lane.color
-            swatch = Style(color=f"rgb({r},{g},{b})", bold=True)
+        text.append(title + "\n", style="bold")
+        text.append(settings + "\n\n", style="dim")
+        for lane, color in zip(lanes, colors, strict=False):
+            swatch = Style(color=color, bold=True)
             text.append("┅┅ " if lane.pinned else "━━ ", style=swatch)
             text.append(lane.name, style=swatch)
             if lane.diverged_at is not None:
                 text.append(f"  diverged at {lane.diverged_at}", style="bold red")
             else:
-                text.append(f"  {format_number(lane.loss)}")
+                text.append(f"  {format_number(lane.loss, missing='—')}")
             text.append(f"\n   {lane.detail}\n", style="dim")
-        if view.hint:
-            text.append("\n" + view.hint, style="italic dim")
+        text.append("\n" + HINT, style="italic dim")
         self.update(text)

@@ -5,23 +5,23 @@ reach the target loss (the first step whose training loss is at or below it), wa
 update, and divergence; for classifiers also the held-out loss and accuracy of the newest
 evaluation (for the other tasks the eval loss is the full-data loss, close to the final
 loss: left out so the core columns fit in 80 cells). The
-numbers are `engine.compare.Result`s formatted with the engine's own `format_number` and
-`format_seconds`, so the screen shows exactly what `Race.results` holds (and what
-`optplay run`/`bench` print). The best value of each loss / speed column is bold.
+numbers are `engine.compare.Result`s written with the one shared formatter
+(`engine.numbers`), as the race panel and the status line write them. The best value of each
+loss / speed column is bold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.compare import Result, format_number, format_seconds
-
-Color = tuple[int, int, int]
+from engine.compare import Result
+from engine.numbers import format_number, format_seconds
 
 
 def target_header(target: float | None) -> str:
@@ -61,7 +61,7 @@ class RaceTable(Static):
         self.rows: list[Result] = []
         self.target: float | None = None
 
-    def show(self, rows: Sequence[Result], target: float | None, colors: Sequence[Color]) -> None:
+    def show(self, rows: Sequence[Result], target: float | None, colors: Sequence[Any]) -> None:
         self.rows, self.target = list(rows), target
         has_acc = any(r.eval_accuracy is not None for r in rows)
         has_eval = has_acc  # see the module docstring
@@ -86,8 +86,7 @@ class RaceTable(Static):
             5: _best([r.seconds_per_step if r else None for r in alive]),
         }
         for i, row in enumerate(rows):
-            color = colors[i % len(colors)] if colors else (128, 128, 128)
-            style = Style(color=f"rgb({color[0]},{color[1]},{color[2]})")
+            style = Style(color=colors[i % len(colors)] if colors else None)
             cells: list[Text | str] = [Text("┅┅" if row.pinned else "━━", style=style)]
             for k, cell in enumerate(result_cells(row, target)):
                 bold = bold_at.get(k) == i and len(rows) > 1

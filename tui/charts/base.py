@@ -1,0 +1,319 @@
+"""What every chart shares: the view it draws, the picture it describes, the widget.
+
+A chart never redraws per step. `ChartPanel` (panel.py) asks the visible chart to `draw` a
+`ChartView` on a timer, and only when what it would show changed (new steps, log toggle,
+size, a reset). Each chart describes a `Picture` (layers of data, vertical lines, a title,
+a legend); `RunChart.render_picture` lets plotext lay out the axes and rasterises the layers
+into braille cells with NumPy (`braille.DotGrid`), so a frame costs the same at step 100 and
+at step 1,000,000. Every private plotext call is in plotext_adapter.py.
+
+Colours come from the Textual theme: each role (train, eval, lane-0 ...) is a component class
+(`chart--train`) styled in app.tcss with the theme's variables, so light and dark themes both
+read. Log scale is done here, not by plotext: values are plotted as log10 and the ticks are
+labelled with the original numbers.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from rich.color import Color
+from textual.strip import Strip
+from textual_plotext import PlotextPlot
+
+from tui.charts import plotext_adapter as adapter
+from tui.charts.axes import fit_title, log_ticks, nice_ticks, step_label, tick_labels, to_plot
+from tui.charts.braille import DotGrid, Frame
+
+#: Data cells of one layer: rows (from the top of the data area), columns, characters, colour.
+Cells = tuple[np.ndarray, np.ndarray, list[str], Any]
+
+#: Colour roles; each is the component class "chart--<role>" (styled in app.tcss).
+ROLES = (
+    "train", "eval", "schedule", "used", "grad", "update", "ratio",
+    "contour", "path", "start", "minimum", "now", "ink", "note",
+    "lane-0", "lane-1", "lane-2", "lane-3", "lane-4", "lane-5",
+)  # fmt: skip
+LANE_ROLES = tuple(r for r in ROLES if r.startswith("lane-"))
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """What the charts show: a run and its planned length.
+
+    `version` changes whenever the run's settings change (reset, new knobs) so cached
+    previews and contours are rebuilt. `lanes` (objects with `.name`, `.run` and `.pinned`,
+    such as `engine.session.LaneView`): when given, every lane is drawn in its own colour
+    with a legend (a race, pinned overlays); `run` is then the lane whose task sets the path
+    chart's view."""
+
+    run: Any
+    planned_steps: int
+    version: int = 0
+    lanes: tuple[Any, ...] = ()
+
+
+@dataclass
+class Layer:
+    """One thing drawn in the data area, in drawing order (later layers cover earlier)."""
+
+    kind: str  # "band" (xs, lo, hi), "path" (xs, ys), "mask" (dot grid), "mark" (x, y, char)
+    color: Any
+    data: tuple[Any, ...]
+    label: str | None = None
+
+
+@dataclass
+class Picture:
+    """What a chart wants drawn; `RunChart.render_picture` turns it into a plotext figure."""
+
+    title: list[str] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)
+    vlines: list[tuple[float, Any]] = field(default_factory=list)
+    x_range: tuple[float, float] = (0.0, 1.0)
+    y_range: tuple[float, float] | None = None  # None: fit the data
+    log_y: bool = False
+    step_axis: bool = True  # x ticks as step numbers (0, 500, 1k) rather than values
+    note: str = ""  # shown at the bottom of the data area, wrapped (e.g. plateau's preview)
+    note_color: Any = None
+    #: Lanes' legend, packed into as few rows as fit at the top: (name, colour, pinned).
+    legend: list[tuple[str, Any, bool]] = field(default_factory=list)
+
+    def band(self, xs: Any, lo: Any, hi: Any, color: Any, label: str | None = None) -> None:
+        lo = to_plot(np.asarray(lo, np.float64), self.log_y)
+        hi = to_plot(np.asarray(hi, np.float64), self.log_y)
+        self.layers.append(Layer("band", color, (np.asarray(xs, np.float64), lo, hi), label))
+
+    def path(self, xs: Any, ys: Any, color: Any, label: str | None = None) -> None:
+        data = (np.asarray(xs, np.float64), np.asarray(ys, np.float64))
+        self.layers.append(Layer("path", color, data, label))
+
+    def mark(self, x: float, y: float, char: str, color: Any) -> None:
+        self.layers.append(Layer("mark", color, (float(x), float(y), char)))
+
+    def y_extent(self) -> tuple[float, float] | None:
+        lows, highs = [], []
+        for layer in self.layers:
+            if layer.kind == "band":
+                _, lo, hi = layer.data
+                ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(layer.data[0])
+                if ok.any():
+                    lows.append(float(lo[ok].min()))
+                    highs.append(float(hi[ok].max()))
+        if not lows:
+            return None
+        return min(lows), max(highs)
+
+
+class RunChart(PlotextPlot):
+    """A chart drawn from a `ChartView` on request; remembers what it last drew."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"chart--{role}" for role in ROLES}
+
+    #: Whether the y axis starts on a log scale (`l` toggles it per chart).
+    LOG_Y_DEFAULT = False
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.log_y = self.LOG_Y_DEFAULT
+        self.drawn_key: tuple[Any, ...] | None = None
+        self.frame: Frame | None = None  # the data area of the last frame
+        self._frame_number = 0  # bumps with every draw(): the cached strips are stale
+        self._strips: list[Strip] = []
+        self._strips_key: tuple[Any, ...] | None = None
+        self.cells: list[Cells] = []  # rasterised data: (rows from top, cols, chars, colour)
+        self._origin = (0, 0)
+        self._figure = adapter.new_plot()
+
+    # -- colours ------------------------------------------------------------------------
+
+    def color(self, role: str) -> Color | None:
+        """The theme's colour for `role` ("train", "lane-2", ...)."""
+        return self.get_component_rich_style(f"chart--{role}").color
+
+    def lane_color(self, index: int) -> Color | None:
+        return self.color(LANE_ROLES[index % len(LANE_ROLES)])
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        """Line API: rows of the plot, built from plotext's cell matrix once per frame."""
+        key = (self._frame_number, self.size, self.app.theme)
+        if key != self._strips_key:
+            self._strips = self.build_strips()
+            self._strips_key = key
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
+
+    def build_strips(self) -> list[Strip]:
+        """The figure at the widget's size and theme, as one Strip per row."""
+        width, height = self.size.width, self.size.height
+        if width <= 0 or height <= 0:
+            return []
+        matrix = adapter.build_matrix(self, self._figure, width, height)
+        if self.frame is not None and self.cells:
+            adapter.paint(matrix, self.cells, self._origin, (self.frame.cols, self.frame.rows))
+        return adapter.matrix_strips(matrix, width)
+
+    def columns(self) -> int:
+        """About how many cells wide the data area is (before the tick labels are known)."""
+        return max(self.size.width - 8, 8)
+
+    def data_key(self, view: ChartView) -> tuple[Any, ...]:
+        run = view.run
+        key: tuple[Any, ...] = (
+            id(run),
+            view.version,
+            len(run.history),
+            run.state,
+            self.log_y,
+            view.planned_steps,
+            self.size.width,
+            self.size.height,
+            self.app.theme,
+        )
+        if view.lanes:  # every lane's progress
+            key += (
+                tuple(
+                    (id(lane.run), lane.name, len(lane.run.history), lane.run.state)
+                    for lane in view.lanes
+                ),
+            )
+        return key
+
+    def draw(self, view: ChartView) -> None:
+        """Rebuild the plot from the view and schedule a render."""
+        picture = Picture(log_y=self.log_y, note_color=self.color("note"))
+        if view.lanes:
+            picture.legend = [
+                (lane.name, self.lane_color(i), bool(getattr(lane, "pinned", False)))
+                for i, lane in enumerate(view.lanes)
+            ]
+            self.lanes_picture(view, picture)
+        else:
+            self.picture(view, picture)
+        self.render_picture(picture)
+        self.drawn_key = self.data_key(view)
+        self._frame_number += 1
+        self.refresh()
+
+    def picture(self, view: ChartView, picture: Picture) -> None:
+        """Describe what to draw for one run (subclasses)."""
+        raise NotImplementedError
+
+    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
+        """Describe what to draw for several lanes, one colour each (subclasses)."""
+        raise NotImplementedError
+
+    def render_picture(self, picture: Picture) -> None:
+        """Lay out ticks, compute the data area as plotext will, rasterise the layers.
+
+        plotext gets the axes, ticks, title and vertical lines; the data itself is kept as
+        cells (`self.cells`) and painted into plotext's matrix after it is built, so plotext
+        never walks the data point by point."""
+        self._figure = plt = adapter.new_plot()
+        self.cells = []
+        width, height = self.size.width, self.size.height
+        x0, x1 = picture.x_range
+        x1 = max(x1, x0 + 1e-12)
+        if picture.y_range is not None:
+            y0, y1 = picture.y_range
+        else:
+            extent = picture.y_extent()
+            if extent is None:  # nothing to show yet: a frame and the title
+                self.frame = None
+                plt.title(fit_title(picture.title, width - 4))
+                return
+            y0, y1 = extent
+            if y1 - y0 < 1e-12 * max(1.0, abs(y1)):
+                pad = 0.5 if picture.log_y else max(abs(y1) * 0.1, 1e-12)
+                y0, y1 = y0 - pad, y1 + pad
+        xt = nice_ticks(x0, x1, 5 if width >= 60 else 3)
+        x_labels = [step_label(t) for t in xt] if picture.step_axis else tick_labels(xt)
+        if picture.log_y:
+            yt, y_labels = log_ticks(y0, y1)
+        else:
+            yt = nice_ticks(y0, y1, 5 if height >= 16 else 3)
+            y_labels = tick_labels(yt)
+        label_width = max((len(label) for label in y_labels), default=0)
+        # plotext's layout: tick labels, then the frame, left and right; from the bottom a row
+        # of x tick labels, the frame, the data area, the frame, the title.
+        frame = Frame(width - 2 - label_width, height - 4, x0, x1, y0, y1)
+        self.frame = frame
+        self._origin = (label_width + 1, 2)  # data area's (column, row from the bottom)
+        plt.xlim(x0, x1)
+        plt.ylim(y0, y1)
+        plt.xticks(xt, x_labels)
+        if yt:
+            plt.yticks(yt, y_labels)
+        plt.title(fit_title(picture.title, frame.cols))
+        for x, color in picture.vlines:
+            if x0 <= x <= x1:
+                plt.vline(x, _plotext_color(color))
+        # plotext draws the axes only when a series uses them: one blank point.
+        plt.scatter([x0], [y0], marker=" ")
+        if frame.usable:
+            self.cells = self._rasterise(picture, frame)
+
+    def _rasterise(self, picture: Picture, frame: Frame) -> list[Cells]:
+        out: list[Cells] = []
+        legend = []
+        for layer in picture.layers:
+            if layer.kind == "mark":
+                x, y, char = layer.data
+                c, r = frame.cell_of(x, y)
+                if 0 <= c < frame.cols and 0 <= r < frame.rows:
+                    out.append((np.array([r]), np.array([c]), [char], layer.color))
+                continue
+            grid = DotGrid(frame)
+            if layer.kind == "band":
+                grid.band(*layer.data)
+            elif layer.kind == "path":
+                grid.polyline(*layer.data)
+            else:
+                grid.add_mask(layer.data[0])
+            out.append((*grid.cells(), layer.color))
+            if layer.label:
+                legend.append((layer.label, layer.color))
+        for i, (label, color) in enumerate(legend[: frame.rows]):
+            # A small legend in the top-left corner, one row per labelled layer.
+            chars = list(f"━ {label}"[: frame.cols])
+            out.append((np.full(len(chars), i), np.arange(len(chars)), chars, color))
+        legend_rows = len(legend)
+        if picture.legend:
+            legend_rows = self._legend_line(picture.legend, frame, out)
+        lines = textwrap.wrap(picture.note, max(frame.cols - 1, 8))[: frame.rows - legend_rows]
+        for i, line in enumerate(lines):
+            row = frame.rows - len(lines) + i
+            out.append(
+                (np.full(len(line), row), np.arange(len(line)), list(line), picture.note_color)
+            )
+        return out
+
+    @staticmethod
+    def _legend_line(entries: list[tuple[str, Any, bool]], frame: Frame, out: list[Cells]) -> int:
+        """Lanes' names packed left to right ("━ adam  ┅ pinned"), wrapping onto more rows
+        only when they don't fit (at most half the data area); returns the rows used."""
+        row, col = 0, 0
+        max_rows = max(1, frame.rows // 2)
+        for name, color, pinned in entries:
+            text = f"{'┅' if pinned else '━'} {name}"[: frame.cols]
+            if col and col + 2 + len(text) > frame.cols:
+                row, col = row + 1, 0
+                if row >= max_rows:
+                    return row
+            if col:
+                text = "  " + text  # the gap is painted too: data never runs between names
+            chars = list(text)
+            out.append((np.full(len(chars), row), col + np.arange(len(chars)), chars, color))
+            col += len(chars)
+        return row + 1
+
+
+def _plotext_color(color: Any) -> Any:
+    """A colour as plotext's vline takes it: an RGB triple (or "default")."""
+    if isinstance(color, Color):
+        return tuple(color.get_truecolor())
+    return color if color is not None else "default"

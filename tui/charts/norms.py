@@ -1,0 +1,51 @@
+"""The Norms chart: gradient norm, update norm and their ratio per step."""
+
+from __future__ import annotations
+
+from tui.charts.axes import value_label
+from tui.charts.base import ChartView, Picture, RunChart
+
+
+class NormsChart(RunChart):
+    """Gradient norm, update norm and effective step size per step (log y: they span
+    orders of magnitude)."""
+
+    LOG_Y_DEFAULT = True
+    SERIES = (
+        ("grad_norm", "grad", "grad"),
+        ("update_norm", "update", "update"),
+        ("effective_step", "eff. step", "ratio"),
+    )
+
+    def picture(self, view: ChartView, picture: Picture) -> None:
+        history = view.run.history
+        n = 2 * self.columns()
+        parts = []
+        for name, label, role in self.SERIES:
+            data = history.downsample(name, n)
+            if len(data.steps):
+                picture.band(data.steps, data.mins, data.maxs, self.color(role), label)
+                parts.append(f"{label} {value_label(history.last(name))}")
+        if not parts:
+            parts = ["gradient norm · update norm · effective step"]
+        if picture.log_y:
+            parts.append("log")
+        picture.title = parts
+        picture.x_range = (0, max(len(history), 1))
+
+    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
+        """One series per lane: the gradient norm (three series times six lanes would be
+        unreadable; the single-run view shows all three)."""
+        n = 2 * self.columns()
+        end = 1
+        for i, lane in enumerate(view.lanes):
+            history = lane.run.history
+            data = history.downsample("grad_norm", n)
+            if len(data.steps):
+                picture.band(data.steps, data.mins, data.maxs, self.lane_color(i))
+            end = max(end, len(history))
+        parts = ["gradient norm", f"{len(view.lanes)} runs"]
+        if picture.log_y:
+            parts.append("log")
+        picture.title = parts
+        picture.x_range = (0, end)

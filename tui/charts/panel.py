@@ -1,0 +1,84 @@
+"""The chart tabs: one chart per tab, the visible one redrawn on a timer when its data
+changed (new steps, a log toggle, a resize, a reset)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import TabbedContent, TabPane
+
+from tui.charts.base import ChartView, RunChart
+from tui.charts.loss import LossChart
+from tui.charts.lr import LrChart
+from tui.charts.norms import NormsChart
+from tui.charts.path import PathChart
+
+REFRESH_HZ = 10
+
+#: The tabs, in order: (pane id, label, chart class, chart id).
+TABS: tuple[tuple[str, str, type[RunChart], str], ...] = (
+    ("tab-loss", "Loss", LossChart, "loss-chart"),
+    ("tab-lr", "LR", LrChart, "lr-chart"),
+    ("tab-norms", "Norms", NormsChart, "norms-chart"),
+    ("tab-path", "Path", PathChart, "path-chart"),
+)
+
+
+class ChartPanel(Vertical):
+    """Tabs of charts; redraws the visible one on a timer when its data changed."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view: ChartView | None = None
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="chart-tabs"):
+            for pane, label, chart, chart_id in TABS:
+                with TabPane(label, id=pane):
+                    yield chart(id=chart_id)
+
+    def on_mount(self) -> None:
+        self.set_interval(1 / REFRESH_HZ, self.redraw, name="chart-refresh")
+
+    def show(self, view: ChartView) -> None:
+        """Chart this view from now on (a new run, new settings, a log toggle...)."""
+        if view == self.view:
+            return
+        self.view = view
+        tabs = self.query_one(TabbedContent)
+        if getattr(view.run.task, "is_landscape", False):
+            tabs.show_tab("tab-path")
+        else:
+            if tabs.active == "tab-path":
+                tabs.active = "tab-loss"
+            tabs.hide_tab("tab-path")
+        self.redraw()
+
+    def toggle_log(self) -> RunChart | None:
+        """Flip the visible chart between linear and log y; returns that chart."""
+        chart = self.active_chart()
+        if chart is not None and not isinstance(chart, PathChart):
+            chart.log_y = not chart.log_y
+            self.redraw()
+            return chart
+        return None
+
+    def active_chart(self) -> RunChart | None:
+        pane = self.query_one(TabbedContent).active_pane
+        if pane is None:
+            return None
+        return pane.query_one(RunChart)
+
+    def redraw(self, force: bool = False) -> None:
+        """Redraw the visible chart if what it shows changed since its last frame."""
+        chart = self.active_chart()
+        if self.view is None or chart is None or not chart.size.area:
+            return
+        if force or chart.data_key(self.view) != chart.drawn_key:
+            chart.draw(self.view)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.call_after_refresh(self.redraw)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.redraw)
