@@ -36,8 +36,11 @@ def resolve_dtype(dtype: Any) -> np.dtype:
 class Task(Registered):
     """Base class of every task; subclasses register themselves in `REGISTRY`.
 
-    Subclasses set `name`, `summary`, `hypers` and implement `param_shapes`, `init_params`,
-    `batches`, `loss_and_grads` and `evaluate`.
+    Subclasses set `name`, `summary`, `specs` and implement `param_shapes`, `init_params`,
+    `batches`, `loss_and_grads` and `evaluate`. The base class validates the knobs and stores
+    each one as an attribute (`self.hidden`); a subclass overrides
+    `__init__(self, dtype="float64", **knobs)` only to build its data or derived state from
+    those attributes after `super().__init__(dtype, **knobs)`.
     """
 
     description: ClassVar[str] = ""

@@ -66,11 +66,7 @@ class MLPClassifier(Task):
         labels: np.ndarray,
         X_test: np.ndarray,
         labels_test: np.ndarray,
-        hidden: int,
-        batch_size: int,
     ) -> None:
-        self.hidden = hidden
-        self.batch_size = batch_size
         self.n_in = X.shape[1]
         self.X = np.ascontiguousarray(X, dtype=self.dtype)
         self.X_test = np.ascontiguousarray(X_test, dtype=self.dtype)
@@ -284,32 +280,15 @@ class BinaryPointsMLP(BinaryMLP):
         check_batch_size(values, values["n_samples"])
         _check_activations(values, values["n_samples"])
 
-    def __init__(
-        self,
-        dtype: Any = "float64",
-        *,
-        dataset: str,
-        noise: float,
-        hidden: int,
-        batch_size: int,
-        n_samples: int,
-        data_seed: int,
-    ) -> None:
-        super().__init__(
-            dtype,
-            dataset=dataset,
-            noise=noise,
-            hidden=hidden,
-            batch_size=batch_size,
-            n_samples=n_samples,
-            data_seed=data_seed,
-        )
-        rng = np.random.default_rng(data_seed)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
+        rng = np.random.default_rng(self.data_seed)
         # Like Playground: generate all points, shuffle, split half/half into train and test.
-        pts, labels = playground_points(dataset, 2 * n_samples, noise, rng)
+        n = self.n_samples
+        pts, labels = playground_points(self.dataset, 2 * n, self.noise, rng)
         order = rng.permutation(len(pts))
-        train, test = order[:n_samples], order[n_samples:]
-        self._setup(pts[train], labels[train], pts[test], labels[test], hidden, batch_size)
+        train, test = order[:n], order[n:]
+        self._setup(pts[train], labels[train], pts[test], labels[test])
 
 
 @REGISTRY.register
@@ -342,40 +321,20 @@ class BlobsMLP(SoftmaxMLP):
         check_elements("hidden", f"n_features × hidden = {f} × {h}", f * h)
         _check_activations(values, n)
 
-    def __init__(
-        self,
-        dtype: Any = "float64",
-        *,
-        n_features: int,
-        n_classes: int,
-        n_samples: int,
-        noise: float,
-        hidden: int,
-        batch_size: int,
-        data_seed: int,
-    ) -> None:
-        super().__init__(
-            dtype,
-            n_features=n_features,
-            n_classes=n_classes,
-            n_samples=n_samples,
-            noise=noise,
-            hidden=hidden,
-            batch_size=batch_size,
-            data_seed=data_seed,
-        )
-        self.n_out = n_classes
-        rng = np.random.default_rng(data_seed)
-        self.centers = rng.uniform(-2.0, 2.0, (n_classes, n_features))
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
+        self.n_out = self.n_classes
+        rng = np.random.default_rng(self.data_seed)
+        self.centers = rng.uniform(-2.0, 2.0, (self.n_classes, self.n_features))
 
         def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-            labels = rng.permutation(np.arange(n) % n_classes)  # balanced classes
-            X = self.centers[labels] + noise * rng.standard_normal((n, n_features))
+            labels = rng.permutation(np.arange(n) % self.n_classes)  # balanced classes
+            X = self.centers[labels] + self.noise * rng.standard_normal((n, self.n_features))
             return X, labels
 
-        X, labels = draw(n_samples)
-        X_test, labels_test = draw(n_samples)
-        self._setup(X, labels, X_test, labels_test, hidden, batch_size)
+        X, labels = draw(self.n_samples)
+        X_test, labels_test = draw(self.n_samples)
+        self._setup(X, labels, X_test, labels_test)
 
 
 # -- the UCI 8x8 digits ---------------------------------------------------------------------
@@ -420,8 +379,8 @@ class DigitsMLP(SoftmaxMLP):
     )
     n_out = 10
 
-    def __init__(self, dtype: Any = "float64", *, hidden: int, batch_size: int) -> None:
-        super().__init__(dtype, hidden=hidden, batch_size=batch_size)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
         images, labels, is_test = load_digits()
         X = images.astype(self.dtype) / 16.0
-        self._setup(X[~is_test], labels[~is_test], X[is_test], labels[is_test], hidden, batch_size)
+        self._setup(X[~is_test], labels[~is_test], X[is_test], labels[is_test])

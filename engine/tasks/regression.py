@@ -55,36 +55,18 @@ class LinearRegression(Task):
         n, f = values["n_samples"], values["n_features"]
         check_elements("n_samples", f"n_samples × n_features = {n} × {f}", n * f)
 
-    def __init__(
-        self,
-        dtype: Any = "float64",
-        *,
-        n_samples: int,
-        n_features: int,
-        noise: float,
-        batch_size: int,
-        data_seed: int,
-    ) -> None:
-        super().__init__(
-            dtype,
-            n_samples=n_samples,
-            n_features=n_features,
-            noise=noise,
-            batch_size=batch_size,
-            data_seed=data_seed,
-        )
-        self.n_features = n_features
-        self.batch_size = batch_size
-        self.true_weights = 3.0 * (-0.5) ** np.arange(n_features)
-        rng = np.random.default_rng(data_seed)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
+        self.true_weights = 3.0 * (-0.5) ** np.arange(self.n_features)
+        rng = np.random.default_rng(self.data_seed)
 
         def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-            x = 2.0 * rng.random((n, n_features))
-            y = self.true_bias + x @ self.true_weights + noise * rng.standard_normal(n)
+            x = 2.0 * rng.random((n, self.n_features))
+            y = self.true_bias + x @ self.true_weights + self.noise * rng.standard_normal(n)
             return x.astype(self.dtype), y.astype(self.dtype)
 
-        self.X, self.y = draw(n_samples)
-        self.X_test, self.y_test = draw(n_samples)
+        self.X, self.y = draw(self.n_samples)
+        self.X_test, self.y_test = draw(self.n_samples)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"w": (self.n_features,), "b": ()}
@@ -137,11 +119,6 @@ class Quadratic(Task):
         Hyper("a", 1.0, low=0.0, high=1e6, low_open=True, log=True, help="curvature / 2"),
         Hyper("x0", 2.0, low=-1e6, high=1e6, help="start point"),
     )
-
-    def __init__(self, dtype: Any = "float64", *, a: float, x0: float) -> None:
-        super().__init__(dtype, a=a, x0=x0)
-        self.a = a
-        self.x0 = x0
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"x": ()}

@@ -103,34 +103,12 @@ class SineRNN(Task):
             (T + 1) * rows * h,
         )
 
-    def __init__(
-        self,
-        dtype: Any = "float64",
-        *,
-        hidden: int,
-        window: int,
-        batch_size: int,
-        noise: float,
-        period: float,
-        n_points: int,
-        data_seed: int,
-    ) -> None:
-        super().__init__(
-            dtype,
-            hidden=hidden,
-            window=window,
-            batch_size=batch_size,
-            noise=noise,
-            period=period,
-            n_points=n_points,
-            data_seed=data_seed,
-        )
-        self.hidden = hidden
-        self.window = window
-        self.batch_size = batch_size
-        rng = np.random.default_rng(data_seed)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
+        rng = np.random.default_rng(self.data_seed)
+        n_points = self.n_points
         k = np.arange(n_points)
-        raw = np.sin(2 * np.pi * k / period) + noise * rng.standard_normal(n_points)
+        raw = np.sin(2 * np.pi * k / self.period) + self.noise * rng.standard_normal(n_points)
         n_train, _ = self.split(n_points)
         lo, hi = raw[:n_train].min(), raw[:n_train].max()
         self.series = ((raw - lo) / (hi - lo)).astype(self.dtype)  # min-max with train range
