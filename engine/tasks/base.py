@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.hyper import Hyper
 from engine.registry import Registered, Registry
+from engine.tasks.views import DEFAULT_HEIGHT, DEFAULT_WIDTH, ModelView, ViewKind
 
 DTYPES = ("float64", "float32")
 
@@ -83,6 +84,31 @@ class Task(Registered):
     def evaluate(self, params: Params) -> dict[str, float]:
         """{"loss": ...} on held-out data (plus "accuracy" for classifiers)."""
         raise NotImplementedError
+
+    # -- what the model learned (the pictures are defined in engine/tasks/views.py) ----------
+
+    @property
+    def model_view_kind(self) -> ViewKind | None:
+        """The `kind` of the view `model_view` returns ("regions", "line", ...; see
+        engine.tasks.views), or None when it returns None. Cheap: nothing is computed."""
+        return None
+
+    @property
+    def has_model_view(self) -> bool:
+        return self.model_view_kind is not None
+
+    def model_view(
+        self, params: Params, *, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT
+    ) -> ModelView | None:
+        """A frozen picture of what `params` compute (an engine.tasks.views dataclass), over a
+        `width` x `height` pixel grid where the view has one; None when the task has nothing
+        to show beyond the charts every run has. Never modifies `params`."""
+        return None
+
+    def fit_summary(self, params: Params) -> str | None:
+        """One line comparing `params` with the task's exact solution, for run summaries and
+        the app's status (e.g. linear regression's w and b next to least squares), or None."""
+        return None
 
     # -- conveniences -----------------------------------------------------------------------
 

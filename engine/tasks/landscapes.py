@@ -51,6 +51,9 @@ class Landscape(Task):
         super().__init__(dtype, **knobs)  # x0, y0, grad_noise (+ the subclass's knobs)
         self.start = (self.x0, self.y0)
 
+    # No model view (`model_view_kind` None, `model_view` None, from Task): the parameters are
+    # the picture, and the Path view draws them over `surface` with history.trajectory().
+
     # -- the function -----------------------------------------------------------------------
 
     def value_grad(self, x: float, y: float) -> tuple[float, float, float]:

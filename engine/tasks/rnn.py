@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.hyper import Hyper
+from engine.tasks import views
 from engine.tasks.base import (
     DATA_SEED,
     REGISTRY,
@@ -206,3 +207,38 @@ class SineRNN(Task):
             err = e - self.y_test[rows]
             total += float(np.vdot(err, err))
         return {"loss": total / n}
+
+    # -- what the model learned --------------------------------------------------------------
+
+    @property
+    def model_view_kind(self) -> views.ViewKind | None:
+        return "sequence"
+
+    def model_view(
+        self,
+        params: Params,
+        *,
+        width: int = views.DEFAULT_WIDTH,
+        height: int = views.DEFAULT_HEIGHT,
+    ) -> views.ModelView | None:
+        """One-step-ahead predictions on the first MAX_SEQUENCE held-out windows (the forward
+        pass on fresh buffers: safe beside training). `width` and `height` are not used."""
+        views.check_resolution(width, height)
+        params = views.copy_params(params)
+        k = min(len(self.X_test), views.MAX_SEQUENCE)
+        X = self.X_test[:k]
+        predicted = self._forward(params, X, _Buffers(k, self.window, self.hidden, self.dtype))
+        predicted = predicted[:, 0].astype(np.float64)
+        target = self.y_test[:k, 0].astype(np.float64)
+        first = self.split(self.n_points)[0] + self.window  # series index of the first target
+        steps = np.arange(first, first + k)
+        err = predicted - target
+        return views.SequenceView(
+            title=f"next-value predictions from the previous {self.window} true values vs the "
+            f"held-out series, points {first}-{first + k - 1} of 0-{self.n_points - 1} "
+            "(min-max scaled by the training part)",
+            steps=views.frozen(steps, None),
+            target=views.frozen(target),
+            predicted=views.frozen(predicted),
+            mse=float(np.mean(err * err)),
+        )
