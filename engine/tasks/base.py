@@ -47,6 +47,10 @@ class Task(Registered):
     description: ClassVar[str] = ""
     is_classifier: ClassVar[bool] = False
     is_landscape: ClassVar[bool] = False
+    #: A run of this task records its one or two parameters every step as the history's
+    #: trajectory: (x, y) on the 2-D landscapes; (x, x) for a one-parameter task (quadratic),
+    #: whose x over time is then `history.trajectory().xs`.
+    records_trajectory: ClassVar[bool] = False
     #: The knob that sets the problem's size (what `optplay bench --sizes` varies), or None.
     size_knob: ClassVar[str | None] = None
 

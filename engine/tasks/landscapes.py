@@ -44,6 +44,7 @@ class Landscape(Task):
     """Base of the 2-D landscapes: subclasses define `value_grad` and `surface_values`."""
 
     is_landscape = True
+    records_trajectory = True
     minimum: ClassVar[tuple[float, float]] = (0.0, 0.0)
     bounds: ClassVar[tuple[tuple[float, float], tuple[float, float]]] = ((-1.0, 1.0), (-1.0, 1.0))
 

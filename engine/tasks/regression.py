@@ -215,6 +215,7 @@ class Quadratic(Task):
         "One scalar parameter x starting at x0; loss a·x², gradient 2a·x, minimum at 0. "
         "Small enough to read every step's numbers."
     )
+    records_trajectory = True  # x over time, with its sign (the loss a·x² loses it)
     specs = (
         Hyper("a", 1.0, low=0.0, high=1e6, low_open=True, log=True, help="curvature / 2"),
         Hyper("x0", 2.0, low=-1e6, high=1e6, help="start point"),
