@@ -119,6 +119,10 @@ class Projection:
     axis_labels: tuple[str, str]
     explained: tuple[float, float] | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", frozen(self.mean))
+        object.__setattr__(self, "components", frozen(self.components))
+
     def to_plane(self, X: np.ndarray) -> np.ndarray:
         """Plane coordinates (n, 2) of inputs X (n, n_features)."""
         return (np.asarray(X, np.float64) - self.mean) @ self.components.T
