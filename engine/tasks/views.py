@@ -39,14 +39,15 @@ Conventions:
   `ys` give the coordinates of the pixel centres, so nothing depends on that convention.
 - Arrays are float64 (labels and counts intp / int64) and read-only; a view shares nothing
   that later training changes. `model_view` copies `params` first and never uses the task's
-  training buffers, so it may be called from the UI thread while a run trains in a worker
-  thread (the copy is taken between or during updates: a view of a running run is a view of
-  some recent step).
+  training buffers, so the UI thread may call it while a run trains in a worker thread. (A
+  copy taken during an update may mix two neighbouring steps' arrays; the picture is then
+  that of a recent step, and every number in one view comes from the same copy.)
 - Cost is bounded whatever the data size: at most MAX_POINTS points per set are drawn (an
-  evenly spaced, fixed subset), a digits strip holds at most MAX_DIGITS images, a sequence at
-  most MAX_SEQUENCE steps. What does not depend on `params` (projections, ranges, subsets,
-  least squares) is computed once per task and cached. The network part of a view costs about
-  one forward pass over width x height pixels (tests/perf/bench_model_view.py measures it).
+  evenly spaced, fixed subset; fewer for very wide inputs, see POINT_BUDGET), a digits strip
+  holds at most MAX_DIGITS images, a sequence at most MAX_SEQUENCE steps. What does not
+  depend on `params` (projections, ranges, subsets, least squares) is computed once per task
+  and cached. The network part of a view costs about one forward pass over the width x height
+  pixels and the drawn points (tests/perf/bench_model_view.py measures it per task).
 """
 
 from __future__ import annotations
@@ -67,12 +68,19 @@ DEFAULT_HEIGHT = 80
 MAX_PIXELS = 2048
 #: Points drawn per set (training, test); larger sets are shown by a fixed subset.
 MAX_POINTS = 2000
+#: Multiply-adds a view may spend on classifying its drawn points (both sets), per frame:
+#: with wide inputs (blobs with 1,000 features) fewer points are drawn, at least MIN_POINTS.
+POINT_BUDGET = 2**24
+MIN_POINTS = 100
 #: Misclassified digits listed at most (in test-set order).
 MAX_DIGITS = 64
 #: Held-out steps of a sequence view at most.
 MAX_SEQUENCE = 240
 #: Rows a principal-component projection is fitted on at most (a fixed, evenly spaced subset).
 MAX_PCA_ROWS = 2000
+#: Above this many flops (rows x features x min(rows, features)) the two components come from
+#: a seeded randomized SVD (a few hundred ms at most) instead of the exact one (seconds).
+EXACT_PCA_FLOPS = 2**28
 
 
 # -- pieces shared by several views --------------------------------------------------------
@@ -323,6 +331,13 @@ def spread_subset(n: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, limit).round().astype(np.intp))
 
 
+def points_within_budget(per_point: int) -> int:
+    """How many points per set a view classifies: MAX_POINTS, fewer when each one costs
+    `per_point` multiply-adds and both sets would exceed POINT_BUDGET (never below
+    MIN_POINTS)."""
+    return int(min(MAX_POINTS, max(MIN_POINTS, POINT_BUDGET // (2 * max(1, per_point)))))
+
+
 def padded_range(values: np.ndarray, pad: float = 0.05) -> tuple[float, float]:
     """(lo, hi) of the finite `values`, widened by `pad` of the span on each side; a span of
     zero (or no values) becomes a unit-wide range around the value."""
@@ -361,17 +376,34 @@ def pca_projection(X: np.ndarray) -> Projection:
     rows = np.asarray(X, np.float64)[spread_subset(len(X), MAX_PCA_ROWS)]
     mean = rows.mean(axis=0)
     centred = rows - mean
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    comps = np.zeros((2, X.shape[1]))
+    m, f = centred.shape
+    total = float(np.vdot(centred, centred))  # the data's whole variance (times m)
+    if m * f * min(m, f) <= EXACT_PCA_FLOPS:
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    else:
+        s, vt = _randomized_top_singular(centred, 2)
+    comps = np.zeros((2, f))
     k = min(2, vt.shape[0])
     comps[:k] = vt[:k]
     for c in comps:
         if c.any() and c[np.argmax(np.abs(c))] < 0:
             c *= -1.0
-    var = s**2
-    total = float(var.sum())
+    var = s[:2] ** 2
     explained = [float(var[i] / total) if total > 0 and i < len(var) else 0.0 for i in range(2)]
     return Projection("pca", mean, comps, ("PC1", "PC2"), (explained[0], explained[1]))
+
+
+def _randomized_top_singular(A: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top k singular values and right singular vectors of A by a seeded randomized SVD
+    (Halko, Martinsson & Tropp 2011: 8 extra directions, 6 power iterations)."""
+    rng = np.random.default_rng(0)
+    sketch = k + 8
+    Q, _ = np.linalg.qr(A @ rng.standard_normal((A.shape[1], sketch)))
+    for _ in range(6):
+        W, _ = np.linalg.qr(A.T @ Q)
+        Q, _ = np.linalg.qr(A @ W)
+    _, s, vt = np.linalg.svd(Q.T @ A, full_matrices=False)
+    return s[:k], vt[:k]
 
 
 def format_count(n: int) -> str:

@@ -213,6 +213,28 @@ def test_large_sets_are_drawn_by_a_bounded_subset():
     assert len(np.unique(view.train.points, axis=0)) == views.MAX_POINTS
 
 
+def test_wide_inputs_draw_fewer_points_within_the_budget():
+    task, params = fresh("blobs-mlp", n_features=1000, n_samples=3000, hidden=16)
+    view = task.model_view(params, width=20, height=10)
+    per_point = 1000 * 16 + 16 * 3
+    n = len(view.train.points)
+    assert n == len(view.test.points) == views.POINT_BUDGET // (2 * per_point) < 3000
+    assert f"{n:,} of 3,000 training points (evenly spaced)" in view.title
+
+
+def test_randomized_pca_finds_the_exact_components():
+    # The path taken for large data (rows x features x min(...) above EXACT_PCA_FLOPS).
+    rng = np.random.default_rng(4)
+    centres = rng.uniform(-2, 2, (3, 300))
+    X = centres[rng.integers(0, 3, 400)] + rng.standard_normal((400, 300))
+    A = X - X.mean(axis=0)
+    _, s, vt = np.linalg.svd(A, full_matrices=False)
+    s2, vt2 = views._randomized_top_singular(A, 2)
+    np.testing.assert_allclose(s2, s[:2], rtol=1e-9)
+    for k in range(2):
+        assert abs(vt2[k] @ vt[k]) == pytest.approx(1.0, abs=1e-9)
+
+
 # -- digits -----------------------------------------------------------------------------------
 
 
