@@ -67,7 +67,9 @@ def arrays_of(view: object) -> dict[str, np.ndarray]:
 
 
 def test_every_task_declares_its_view_kind():
-    assert {name: tasks.create(name).model_view_kind for name in tasks.names()} == KINDS
+    declared = {name: tasks.create(name).model_view_kind for name in tasks.names()}
+    assert {name: declared[name] for name in KINDS} == KINDS
+    assert all(kind is None or kind in VIEW_CLASSES for kind in declared.values())
     assert tasks.create("linear-regression", n_features=3).model_view_kind == "weights"
 
 
