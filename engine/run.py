@@ -302,7 +302,7 @@ class Run(Stepper[Progress]):
         else:
             self._opt_params, self._opt_grads = self._params, self._grads
 
-        self._landscape = bool(getattr(self.task, "is_landscape", False)) and total == 2
+        self._traced = bool(getattr(self.task, "records_trajectory", False)) and total <= 2
         self._step = 0
         self._diverged_at: int | None = None
         self._last: tuple[float, float, float, float, float] | None = None
@@ -311,8 +311,8 @@ class Run(Stepper[Progress]):
         self.history.clear()
         with np.errstate(all="ignore"):
             self._evaluate()
-        if self._landscape:
-            self.history.record_point(0, float(self._flat[0]), float(self._flat[1]))
+        if self._traced:  # (x, y); (x, x) for one parameter
+            self.history.record_point(0, float(self._flat[0]), float(self._flat[-1]))
 
     @staticmethod
     def _make_schedule(cfg: RunConfig) -> Any:
@@ -344,7 +344,7 @@ class Run(Stepper[Progress]):
         lr_of = schedule.lr if schedule is not None else None
         observe = schedule.observe if schedule is not None and schedule.stateful else None
         record = self.history.record
-        record_point = self.history.record_point if self._landscape else None
+        record_point = self.history.record_point if self._traced else None
         eval_every = self.config.eval_every
         dot, copyto, subtract = np.dot, np.copyto, np.subtract
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
@@ -390,7 +390,7 @@ class Run(Stepper[Progress]):
                 if observe is not None:
                     observe(loss)
                 if record_point is not None:
-                    record_point(step, float(flat[0]), float(flat[1]))
+                    record_point(step, float(flat[0]), float(flat[-1]))
                 if eval_every and step % eval_every == 0:
                     t_eval = perf()
                     self._evaluate()

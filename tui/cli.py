@@ -476,6 +476,9 @@ def summary_lines(run: Any, steps: int, interrupted: bool = False) -> list[str]:
         rows.append(("eval loss", f"{format_number(m['eval_loss'], 6)} at step {step}"))
         if m["eval_accuracy"] is not None:
             rows.append(("eval accuracy", f"{100 * m['eval_accuracy']:.2f}%"))
+    fit = run.task.fit_summary(run.params)  # e.g. linear regression's w, b vs least squares
+    if fit is not None:
+        rows.append(("final fit", fit))
     rows.append(("time/step", format_seconds(r.seconds_per_step)))
     if r.diverged:
         state = (

@@ -7,6 +7,8 @@
     batches = task.batches(rng)
     loss, grads = task.loss_and_grads(params, next(batches))
     task.evaluate(params)                           # {"loss": ..., "accuracy": ...}
+    task.model_view_kind                            # "confusion" (None: no model view)
+    task.model_view(params, width=120, height=80)   # what the model learned (views.py)
 
 Families: regression.py (linear-regression, quadratic), landscapes.py (2-D functions for
 trajectories), mlp.py (binary-mlp, blobs-mlp, digits-mlp), rnn.py (sine-rnn). Data is

@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.hyper import Hyper
 from engine.registry import Registered, Registry
+from engine.tasks.views import DEFAULT_HEIGHT, DEFAULT_WIDTH, ModelView, ViewKind
 
 DTYPES = ("float64", "float32")
 
@@ -36,13 +37,20 @@ def resolve_dtype(dtype: Any) -> np.dtype:
 class Task(Registered):
     """Base class of every task; subclasses register themselves in `REGISTRY`.
 
-    Subclasses set `name`, `summary`, `hypers` and implement `param_shapes`, `init_params`,
-    `batches`, `loss_and_grads` and `evaluate`.
+    Subclasses set `name`, `summary`, `specs` and implement `param_shapes`, `init_params`,
+    `batches`, `loss_and_grads` and `evaluate`. The base class validates the knobs and stores
+    each one as an attribute (`self.hidden`); a subclass overrides
+    `__init__(self, dtype="float64", **knobs)` only to build its data or derived state from
+    those attributes after `super().__init__(dtype, **knobs)`.
     """
 
     description: ClassVar[str] = ""
     is_classifier: ClassVar[bool] = False
     is_landscape: ClassVar[bool] = False
+    #: A run of this task records its one or two parameters every step as the history's
+    #: trajectory: (x, y) on the 2-D landscapes; (x, x) for a one-parameter task (quadratic),
+    #: whose x over time is then `history.trajectory().xs`.
+    records_trajectory: ClassVar[bool] = False
     #: The knob that sets the problem's size (what `optplay bench --sizes` varies), or None.
     size_knob: ClassVar[str | None] = None
 
@@ -80,6 +88,31 @@ class Task(Registered):
     def evaluate(self, params: Params) -> dict[str, float]:
         """{"loss": ...} on held-out data (plus "accuracy" for classifiers)."""
         raise NotImplementedError
+
+    # -- what the model learned (the pictures are defined in engine/tasks/views.py) ----------
+
+    @property
+    def model_view_kind(self) -> ViewKind | None:
+        """The `kind` of the view `model_view` returns ("regions", "line", ...; see
+        engine.tasks.views), or None when it returns None. Cheap: nothing is computed."""
+        return None
+
+    @property
+    def has_model_view(self) -> bool:
+        return self.model_view_kind is not None
+
+    def model_view(
+        self, params: Params, *, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT
+    ) -> ModelView | None:
+        """A frozen picture of what `params` compute (an engine.tasks.views dataclass), over a
+        `width` x `height` pixel grid where the view has one; None when the task has nothing
+        to show beyond the charts every run has. Never modifies `params`."""
+        return None
+
+    def fit_summary(self, params: Params) -> str | None:
+        """One line comparing `params` with the task's exact solution, for run summaries and
+        the app's status (e.g. linear regression's w and b next to least squares), or None."""
+        return None
 
     # -- conveniences -----------------------------------------------------------------------
 

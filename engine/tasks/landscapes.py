@@ -44,15 +44,16 @@ class Landscape(Task):
     """Base of the 2-D landscapes: subclasses define `value_grad` and `surface_values`."""
 
     is_landscape = True
+    records_trajectory = True
     minimum: ClassVar[tuple[float, float]] = (0.0, 0.0)
     bounds: ClassVar[tuple[tuple[float, float], tuple[float, float]]] = ((-1.0, 1.0), (-1.0, 1.0))
 
-    def __init__(
-        self, dtype: Any = "float64", *, x0: float, y0: float, grad_noise: float, **extra: Any
-    ) -> None:
-        super().__init__(dtype, x0=x0, y0=y0, grad_noise=grad_noise, **extra)
-        self.start = (float(x0), float(y0))
-        self.grad_noise = float(grad_noise)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)  # x0, y0, grad_noise (+ the subclass's knobs)
+        self.start = (self.x0, self.y0)
+
+    # No model view (`model_view_kind` None, `model_view` None, from Task): the parameters are
+    # the picture, and the Path view draws them over `surface` with history.trajectory().
 
     # -- the function -----------------------------------------------------------------------
 
@@ -264,21 +265,10 @@ class IllConditioned(Landscape):
     minimum = (0.0, 0.0)
     bounds = ((-5.0, 5.0), (-3.0, 3.0))
 
-    def __init__(
-        self,
-        dtype: Any = "float64",
-        *,
-        x0: float,
-        y0: float,
-        grad_noise: float,
-        condition: float,
-        angle: float,
-    ) -> None:
-        super().__init__(
-            dtype, x0=x0, y0=y0, grad_noise=grad_noise, condition=condition, angle=angle
-        )
-        self.kappa = float(condition)
-        theta = math.radians(angle)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
+        self.kappa = self.condition
+        theta = math.radians(self.angle)
         self._c, self._s = math.cos(theta), math.sin(theta)
 
     def value_grad(self, x: float, y: float) -> tuple[float, float, float]:

@@ -16,11 +16,12 @@ import functools
 import hashlib
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from engine.hyper import Hyper
+from engine.tasks import views
 from engine.tasks.base import (
     DATA_SEED,
     REGISTRY,
@@ -66,11 +67,7 @@ class MLPClassifier(Task):
         labels: np.ndarray,
         X_test: np.ndarray,
         labels_test: np.ndarray,
-        hidden: int,
-        batch_size: int,
     ) -> None:
-        self.hidden = hidden
-        self.batch_size = batch_size
         self.n_in = X.shape[1]
         self.X = np.ascontiguousarray(X, dtype=self.dtype)
         self.X_test = np.ascontiguousarray(X_test, dtype=self.dtype)
@@ -154,16 +151,188 @@ class MLPClassifier(Task):
             Z = self.logits(params, self.X_test[rows])
             m = len(Z)
             buf = _Buffers(m, 1, self.n_out, self.dtype)
-            if self.n_out == 1:
-                predicted = (Z[:, 0] > 0).astype(np.intp)
-            else:
-                predicted = Z.argmax(axis=1)
+            predicted = self._classes_of(Z)
             correct += int(np.count_nonzero(predicted == self.labels_test[rows]))
             loss = self._output(Z, self.Y_test[rows], m, buf)
             loss_sum += loss * m
         if len(chunks) > 1:
             loss = loss_sum / n  # a mean of the blocks' means, weighted by their rows
         return {"loss": loss, "accuracy": correct / n}
+
+    def _classes_of(self, Z: np.ndarray) -> np.ndarray:
+        """The predicted class of each row of logits Z (what `evaluate` scores)."""
+        if self.n_out == 1:
+            return (Z[:, 0] > 0).astype(np.intp)
+        return Z.argmax(axis=1)
+
+    def predicted_classes(self, params: Params, X: np.ndarray) -> np.ndarray:
+        """The class the network picks for each row of X, by `evaluate`'s rule."""
+        return self._classes_of(self.logits(params, X))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in range(max(2, self.n_out)))
+
+    # -- what the model learned: decision regions (digits-mlp overrides) ---------------------
+
+    @property
+    def model_view_kind(self) -> views.ViewKind | None:
+        return "regions"
+
+    def plane_projection(self) -> views.Projection:
+        """How inputs map to the plane the decision regions are drawn on (cached)."""
+        return self._plane.projection
+
+    def _make_projection(self) -> views.Projection:
+        return views.feature_projection(self.n_in)
+
+    def _plane_title(self) -> str:
+        """What the plane is, for the view's title."""
+        return "over the data's range"
+
+    @functools.cached_property
+    def _plane(self) -> _Plane:
+        """The plane, its ranges and the drawn subsets: fixed for a task, built once."""
+        projection = self._make_projection()
+        lo = np.full(2, np.inf)
+        hi = np.full(2, -np.inf)
+        for X in (self.X, self.X_test):  # in row blocks: a float64 copy of X may be large
+            for rows in eval_chunks(len(X), X.shape[1]):
+                uv = projection.to_plane(X[rows])
+                lo = np.minimum(lo, uv.min(axis=0))
+                hi = np.maximum(hi, uv.max(axis=0))
+        x_range = views.padded_range(np.array([lo[0], hi[0]]))
+        y_range = views.padded_range(np.array([lo[1], hi[1]]))
+        per_point = self.n_in * self.hidden + self.hidden * self.n_out  # multiply-adds
+        limit = views.points_within_budget(per_point)
+        train = views.spread_subset(len(self.X), limit)
+        test = views.spread_subset(len(self.X_test), limit)
+        return _Plane(
+            projection,
+            x_range,
+            y_range,
+            train,
+            test,
+            views.frozen(projection.to_plane(self.X[train])),
+            views.frozen(projection.to_plane(self.X_test[test])),
+        )
+
+    def region_probabilities(self, params: Params, points: np.ndarray) -> np.ndarray:
+        """P(class) (n, n_classes), float64, of the network at plane `points` (n, 2): the
+        function the decision-region grid samples, usable at any point of the plane."""
+        return self._plane_probabilities(params, points).T
+
+    def _plane_probabilities(self, params: Params, points: np.ndarray) -> np.ndarray:
+        """`region_probabilities` laid out (n_classes, n): reductions over classes then run
+        along contiguous rows (several times faster than over a short last axis)."""
+        projection = self.plane_projection()
+        W1 = params["W1"].astype(np.float64)
+        # The network at mean + uv @ components, with the plane folded into the first layer.
+        W1_plane = projection.components @ W1
+        b1_plane = projection.mean @ W1 + params["b1"]
+        H = np.asarray(points, np.float64) @ W1_plane
+        H += b1_plane
+        np.tanh(H, out=H)
+        Z = params["W2"].T.astype(np.float64) @ H.T  # logits (n_out, n)
+        Z += params["b2"][:, None]
+        return _probabilities(Z)
+
+    def model_view(
+        self,
+        params: Params,
+        *,
+        width: int = views.DEFAULT_WIDTH,
+        height: int = views.DEFAULT_HEIGHT,
+    ) -> views.ModelView | None:
+        """Decision regions: P(class) on a width x height grid over the data's plane, with
+        the (subsets of the) training and test points and the network's predictions."""
+        views.check_resolution(width, height)
+        params = views.copy_params(params)
+        plane = self._plane
+        (x0, x1), (y0, y1) = plane.x_range, plane.y_range
+        xs = views.pixel_centres(x0, x1, width)
+        ys = views.pixel_centres(y0, y1, height)[::-1]  # row 0 is the top
+        grid = np.empty((height, width, 2))
+        grid[:, :, 0] = xs
+        grid[:, :, 1] = ys[:, None]
+        by_class = self._plane_probabilities(params, grid.reshape(-1, 2))  # (C, pixels)
+        region = by_class.argmax(axis=0).reshape(height, width)
+        confidence = by_class.max(axis=0).reshape(height, width)
+        probs = by_class.T.reshape(height, width, -1)  # a view: (row, col, class)
+        train = self._point_set(params, self.X, self.labels, plane.train, plane.train_uv)
+        test = self._point_set(params, self.X_test, self.labels_test, plane.test, plane.test_uv)
+        on_plane = self._plane_probabilities(params, plane.train_uv).argmax(axis=0)
+        agreement = float(np.mean(on_plane == train.predicted)) if len(on_plane) else 1.0
+        shown = f"{_points_text(train, 'training')} and {_points_text(test, 'test')}"
+        return views.DecisionRegions(
+            title=f"{self._view_name()}: class probabilities of the network "
+            f"{self._plane_title()}, {shown}",
+            x_range=plane.x_range,
+            y_range=plane.y_range,
+            xs=views.frozen(xs),
+            ys=views.frozen(ys),
+            probabilities=views.frozen(probs),
+            region=views.frozen(region, None),
+            confidence=views.frozen(confidence),
+            class_names=self.class_names,
+            train=train,
+            test=test,
+            projection=plane.projection,
+            plane_agreement=agreement,
+        )
+
+    def _view_name(self) -> str:
+        return self.name
+
+    def _point_set(
+        self,
+        params: Params,
+        X: np.ndarray,
+        labels: np.ndarray,
+        subset: np.ndarray,
+        uv: np.ndarray,
+    ) -> views.PointSet:
+        return views.PointSet(
+            points=uv,
+            labels=views.frozen(labels[subset], None),
+            predicted=views.frozen(self.predicted_classes(params, X[subset]), None),
+            total=len(X),
+        )
+
+
+class _Plane(NamedTuple):
+    projection: views.Projection
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    train: np.ndarray  # indices of the drawn training points
+    test: np.ndarray
+    train_uv: np.ndarray  # their plane coordinates
+    test_uv: np.ndarray
+
+
+def _probabilities(Z: np.ndarray) -> np.ndarray:
+    """Class probabilities (C, n) from logits (1, n) (sigmoid: rows 1 - p, p) or (C, n)
+    (softmax); overwrites Z."""
+    if Z.shape[0] == 1:
+        out = np.empty((2, Z.shape[1]))
+        p = out[1]
+        np.multiply(Z[0], 0.5, out=p)
+        np.tanh(p, out=p)  # sigmoid(z) = (1 + tanh(z / 2)) / 2, stable for any z
+        p += 1.0
+        p *= 0.5
+        np.subtract(1.0, p, out=out[0])
+        return out
+    Z -= Z.max(axis=0)
+    np.exp(Z, out=Z)
+    Z /= Z.sum(axis=0)
+    return Z
+
+
+def _points_text(points: views.PointSet, what: str) -> str:
+    n = len(points.labels)
+    if n == points.total:
+        return f"{n:,} {what} points"
+    return f"{n:,} of {points.total:,} {what} points (evenly spaced)"
 
 
 class SoftmaxMLP(MLPClassifier):
@@ -284,32 +453,18 @@ class BinaryPointsMLP(BinaryMLP):
         check_batch_size(values, values["n_samples"])
         _check_activations(values, values["n_samples"])
 
-    def __init__(
-        self,
-        dtype: Any = "float64",
-        *,
-        dataset: str,
-        noise: float,
-        hidden: int,
-        batch_size: int,
-        n_samples: int,
-        data_seed: int,
-    ) -> None:
-        super().__init__(
-            dtype,
-            dataset=dataset,
-            noise=noise,
-            hidden=hidden,
-            batch_size=batch_size,
-            n_samples=n_samples,
-            data_seed=data_seed,
-        )
-        rng = np.random.default_rng(data_seed)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
+        rng = np.random.default_rng(self.data_seed)
         # Like Playground: generate all points, shuffle, split half/half into train and test.
-        pts, labels = playground_points(dataset, 2 * n_samples, noise, rng)
+        n = self.n_samples
+        pts, labels = playground_points(self.dataset, 2 * n, self.noise, rng)
         order = rng.permutation(len(pts))
-        train, test = order[:n_samples], order[n_samples:]
-        self._setup(pts[train], labels[train], pts[test], labels[test], hidden, batch_size)
+        train, test = order[:n], order[n:]
+        self._setup(pts[train], labels[train], pts[test], labels[test])
+
+    def _view_name(self) -> str:
+        return f"{self.dataset} (binary-mlp)"
 
 
 @REGISTRY.register
@@ -342,40 +497,43 @@ class BlobsMLP(SoftmaxMLP):
         check_elements("hidden", f"n_features × hidden = {f} × {h}", f * h)
         _check_activations(values, n)
 
-    def __init__(
-        self,
-        dtype: Any = "float64",
-        *,
-        n_features: int,
-        n_classes: int,
-        n_samples: int,
-        noise: float,
-        hidden: int,
-        batch_size: int,
-        data_seed: int,
-    ) -> None:
-        super().__init__(
-            dtype,
-            n_features=n_features,
-            n_classes=n_classes,
-            n_samples=n_samples,
-            noise=noise,
-            hidden=hidden,
-            batch_size=batch_size,
-            data_seed=data_seed,
-        )
-        self.n_out = n_classes
-        rng = np.random.default_rng(data_seed)
-        self.centers = rng.uniform(-2.0, 2.0, (n_classes, n_features))
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
+        self.n_out = self.n_classes
+        rng = np.random.default_rng(self.data_seed)
+        self.centers = rng.uniform(-2.0, 2.0, (self.n_classes, self.n_features))
 
         def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-            labels = rng.permutation(np.arange(n) % n_classes)  # balanced classes
-            X = self.centers[labels] + noise * rng.standard_normal((n, n_features))
+            labels = rng.permutation(np.arange(n) % self.n_classes)  # balanced classes
+            X = self.centers[labels] + self.noise * rng.standard_normal((n, self.n_features))
             return X, labels
 
-        X, labels = draw(n_samples)
-        X_test, labels_test = draw(n_samples)
-        self._setup(X, labels, X_test, labels_test, hidden, batch_size)
+        X, labels = draw(self.n_samples)
+        X_test, labels_test = draw(self.n_samples)
+        self._setup(X, labels, X_test, labels_test)
+
+    def _make_projection(self) -> views.Projection:
+        # More than two features: the plane of the training data's first two principal
+        # components through its mean. With 3 classes the blob centres span a plane close to
+        # it, so it separates the blobs as well as any fixed 2-D picture can.
+        if self.n_features <= 2:
+            return views.feature_projection(self.n_features)
+        return views.pca_projection(self.X)
+
+    def _plane_title(self) -> str:
+        projection = self.plane_projection()
+        if projection.method == "features":
+            if self.n_features == 1:
+                return "along the one feature x1 (y unused)"
+            return "over the data's range"
+        e1, e2 = projection.explained or (0.0, 0.0)
+        return (
+            f"on the plane of the training data's first two principal components through its "
+            f"mean (PC1 {e1:.0%}, PC2 {e2:.0%} of the variance; points projected onto it)"
+        )
+
+    def _view_name(self) -> str:
+        return f"{self.n_classes} blobs in {self.n_features}-D (blobs-mlp)"
 
 
 # -- the UCI 8x8 digits ---------------------------------------------------------------------
@@ -420,8 +578,57 @@ class DigitsMLP(SoftmaxMLP):
     )
     n_out = 10
 
-    def __init__(self, dtype: Any = "float64", *, hidden: int, batch_size: int) -> None:
-        super().__init__(dtype, hidden=hidden, batch_size=batch_size)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
         images, labels, is_test = load_digits()
         X = images.astype(self.dtype) / 16.0
-        self._setup(X[~is_test], labels[~is_test], X[is_test], labels[is_test], hidden, batch_size)
+        self._setup(X[~is_test], labels[~is_test], X[is_test], labels[is_test])
+
+    # -- what the model learned: the confusion matrix and the misclassified digits -----------
+
+    @property
+    def model_view_kind(self) -> views.ViewKind | None:
+        return "confusion"
+
+    def model_view(
+        self,
+        params: Params,
+        *,
+        width: int = views.DEFAULT_WIDTH,
+        height: int = views.DEFAULT_HEIGHT,
+    ) -> views.ModelView | None:
+        """The test-set confusion matrix and the first MAX_DIGITS misclassified test images
+        (in test-set order); `width` and `height` are not used (no grid)."""
+        views.check_resolution(width, height)
+        params = views.copy_params(params)
+        n = len(self.X_test)
+        predicted = np.concatenate(
+            [
+                self.predicted_classes(params, self.X_test[rows])
+                for rows in eval_chunks(n, self.hidden + self.n_out)
+            ]
+        )
+        true = self.labels_test
+        c = self.n_out
+        matrix = np.bincount(true * c + predicted, minlength=c * c).reshape(c, c)
+        wrong = np.flatnonzero(predicted != true)
+        shown = wrong[: views.MAX_DIGITS]
+        correct = int(np.trace(matrix))
+        listed = (
+            f"{len(wrong)} misclassified"
+            if len(shown) == len(wrong)
+            else f"the first {len(shown)} of {len(wrong)} misclassified"
+        )
+        return views.ConfusionView(
+            title=f"confusion matrix of the {n} test digits (rows: true digit, columns: "
+            f"predicted), accuracy {correct / n:.1%}; {listed} shown as 8x8 images",
+            class_names=self.class_names,
+            matrix=views.frozen(matrix, np.int64),
+            n_test=n,
+            accuracy=correct / n,
+            n_misclassified=len(wrong),
+            images=views.frozen(self.X_test[shown].reshape(len(shown), 8, 8)),
+            true_labels=views.frozen(true[shown], None),
+            predicted_labels=views.frozen(predicted[shown], None),
+            test_index=views.frozen(shown, None),
+        )

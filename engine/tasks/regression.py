@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from engine.hyper import Hyper
+from engine.tasks import views
 from engine.tasks.base import (
     DATA_SEED,
     REGISTRY,
@@ -55,36 +58,18 @@ class LinearRegression(Task):
         n, f = values["n_samples"], values["n_features"]
         check_elements("n_samples", f"n_samples × n_features = {n} × {f}", n * f)
 
-    def __init__(
-        self,
-        dtype: Any = "float64",
-        *,
-        n_samples: int,
-        n_features: int,
-        noise: float,
-        batch_size: int,
-        data_seed: int,
-    ) -> None:
-        super().__init__(
-            dtype,
-            n_samples=n_samples,
-            n_features=n_features,
-            noise=noise,
-            batch_size=batch_size,
-            data_seed=data_seed,
-        )
-        self.n_features = n_features
-        self.batch_size = batch_size
-        self.true_weights = 3.0 * (-0.5) ** np.arange(n_features)
-        rng = np.random.default_rng(data_seed)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
+        self.true_weights = 3.0 * (-0.5) ** np.arange(self.n_features)
+        rng = np.random.default_rng(self.data_seed)
 
         def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-            x = 2.0 * rng.random((n, n_features))
-            y = self.true_bias + x @ self.true_weights + noise * rng.standard_normal(n)
+            x = 2.0 * rng.random((n, self.n_features))
+            y = self.true_bias + x @ self.true_weights + self.noise * rng.standard_normal(n)
             return x.astype(self.dtype), y.astype(self.dtype)
 
-        self.X, self.y = draw(n_samples)
-        self.X_test, self.y_test = draw(n_samples)
+        self.X, self.y = draw(self.n_samples)
+        self.X_test, self.y_test = draw(self.n_samples)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"w": (self.n_features,), "b": ()}
@@ -117,10 +102,111 @@ class LinearRegression(Task):
         return {"loss": float(err @ err) / len(err)}
 
     def solution(self) -> tuple[np.ndarray, float]:
-        """The exact least-squares (w, b) on the training set, in float64."""
+        """The exact least-squares (w, b) on the training set, in float64 (computed once)."""
+        coef = self._least_squares
+        return coef[:-1].copy(), float(coef[-1])
+
+    @functools.cached_property
+    def _least_squares(self) -> np.ndarray:
+        """(w1 .. wF, b) minimising the training MSE: numpy.linalg.lstsq, read-only. Costs
+        about n_samples x n_features^2 once (a few ms by default, ~2 s at the largest sizes)."""
         A = np.column_stack([self.X.astype(np.float64), np.ones(len(self.X))])
-        coef = np.linalg.lstsq(A, self.y.astype(np.float64), rcond=None)[0]
-        return coef[:-1], float(coef[-1])
+        return views.frozen(np.linalg.lstsq(A, self.y.astype(np.float64), rcond=None)[0])
+
+    # -- what the model learned --------------------------------------------------------------
+
+    @property
+    def model_view_kind(self) -> views.ViewKind | None:
+        return "line" if self.n_features == 1 else "weights"
+
+    def model_view(
+        self,
+        params: Params,
+        *,
+        width: int = views.DEFAULT_WIDTH,
+        height: int = views.DEFAULT_HEIGHT,
+    ) -> views.ModelView | None:
+        """1 feature: the training points with the current, true and least-squares lines
+        (LineFit); more: the current, true and least-squares coefficients (WeightsFit).
+        `width` and `height` are not used (no grid)."""
+        views.check_resolution(width, height)
+        params = views.copy_params(params)
+        w = params["w"].astype(np.float64)
+        b = float(params["b"])
+        ls = self._least_squares
+        if self.n_features > 1:
+            return views.WeightsFit(
+                title=f"coefficients w1..w{self.n_features} and b: current, true (the data's "
+                "line) and least squares on the training set",
+                names=(*(f"w{j + 1}" for j in range(self.n_features)), "b"),
+                current=views.frozen(np.append(w, b)),
+                true=views.frozen(np.append(self.true_weights, self.true_bias)),
+                least_squares=ls,
+            )
+        line = self._line_data
+        shown = len(line.x)
+        points = f"{shown:,} training points"
+        if shown < len(self.X):
+            points = f"{shown:,} of {len(self.X):,} training points (evenly spaced)"
+        return views.LineFit(
+            title=f"{points}; lines: current fit, true y = {self.true_bias:g} + "
+            f"{self.true_weights[0]:g}x, least squares on the training points",
+            x=line.x,
+            y=line.y,
+            total=len(self.X),
+            x_range=line.x_range,
+            y_range=line.y_range,
+            current=views.Line(float(w[0]), b),
+            true=views.Line(float(self.true_weights[0]), self.true_bias),
+            least_squares=views.Line(float(ls[0]), float(ls[1])),
+        )
+
+    @functools.cached_property
+    def _line_data(self) -> _LineData:
+        """The drawn points and the axes (they fit the data and the true and least-squares
+        lines, not the current line: the picture stays still while training)."""
+        subset = views.spread_subset(len(self.X), views.MAX_POINTS)
+        x_all = self.X[:, 0].astype(np.float64)
+        y_all = self.y.astype(np.float64)
+        x_range = views.padded_range(x_all)
+        ends = np.array(x_range)
+        ls = self._least_squares
+        lines = np.concatenate([self.true_bias + self.true_weights[0] * ends, ls[1] + ls[0] * ends])
+        y_range = views.padded_range(np.concatenate([[y_all.min(), y_all.max()], lines]))
+        return _LineData(views.frozen(x_all[subset]), views.frozen(y_all[subset]), x_range, y_range)
+
+    def fit_summary(self, params: Params) -> str | None:
+        """The current w and b next to the least-squares solution, e.g.
+        "w = 2.97357, b = 4.05119 (least squares: w = 2.96881, b = 4.05743)"."""
+        params = views.copy_params(params)
+        w = params["w"].astype(np.float64)
+        b = float(params["b"])
+        ls = self._least_squares
+        text = (
+            f"w = {_numbers(w)}, b = {b:.6g} "
+            f"(least squares: w = {_numbers(ls[:-1])}, b = {ls[-1]:.6g}"
+        )
+        if self.n_features > 1:
+            distance = float(np.linalg.norm(np.append(w, b) - ls))
+            text += f"; distance {distance:.3g}"
+        return text + ")"
+
+
+class _LineData(NamedTuple):
+    x: np.ndarray
+    y: np.ndarray
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+
+
+def _numbers(values: np.ndarray, shown: int = 4) -> str:
+    """One number as itself; several as [a, b, c, d, ...] (the first `shown`)."""
+    if len(values) == 1:
+        return f"{values[0]:.6g}"
+    items = [f"{v:.4g}" for v in values[:shown]]
+    if len(values) > shown:
+        items.append(f"... {len(values)} values")
+    return "[" + ", ".join(items) + "]"
 
 
 @REGISTRY.register
@@ -133,15 +219,11 @@ class Quadratic(Task):
         "One scalar parameter x starting at x0; loss a·x², gradient 2a·x, minimum at 0. "
         "Small enough to read every step's numbers."
     )
+    records_trajectory = True  # x over time, with its sign (the loss a·x² loses it)
     specs = (
         Hyper("a", 1.0, low=0.0, high=1e6, low_open=True, log=True, help="curvature / 2"),
         Hyper("x0", 2.0, low=-1e6, high=1e6, help="start point"),
     )
-
-    def __init__(self, dtype: Any = "float64", *, a: float, x0: float) -> None:
-        super().__init__(dtype, a=a, x0=x0)
-        self.a = a
-        self.x0 = x0
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"x": ()}
@@ -166,3 +248,40 @@ class Quadratic(Task):
     def evaluate(self, params: Params) -> dict[str, float]:
         xf = float(params["x"])
         return {"loss": self.a * xf * xf}
+
+    # -- what the model learned --------------------------------------------------------------
+
+    @property
+    def model_view_kind(self) -> views.ViewKind | None:
+        return "parabola"
+
+    def model_view(
+        self,
+        params: Params,
+        *,
+        width: int = views.DEFAULT_WIDTH,
+        height: int = views.DEFAULT_HEIGHT,
+    ) -> views.ModelView | None:
+        """The parabola sampled at `width` points and the current x on it. The x range is
+        +-1.2 max(|x0|, |x|): it stays put unless x goes beyond its start."""
+        views.check_resolution(width, height)
+        x = float(params["x"])
+        reach = abs(self.x0)
+        if math.isfinite(x):
+            reach = max(reach, abs(x))
+        reach = 1.2 * reach if reach > 0.0 else 1.0
+        xs = views.pixel_centres(-reach, reach, width)
+        top = self.a * reach * reach
+        loss = self.a * x * x if math.isfinite(x) else math.nan
+        return views.ParabolaView(
+            title=f"f(x) = {self.a:g} * x^2 and the current x = {x:.6g} "
+            f"(f = {loss:.6g}; started at x0 = {self.x0:g})",
+            a=self.a,
+            x=x,
+            loss=loss,
+            start=self.x0,
+            xs=views.frozen(xs),
+            fs=views.frozen(self.a * xs * xs),
+            x_range=(-reach, reach),
+            y_range=(-0.05 * top, 1.05 * top),
+        )

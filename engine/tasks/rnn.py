@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.hyper import Hyper
+from engine.tasks import views
 from engine.tasks.base import (
     DATA_SEED,
     REGISTRY,
@@ -103,34 +104,12 @@ class SineRNN(Task):
             (T + 1) * rows * h,
         )
 
-    def __init__(
-        self,
-        dtype: Any = "float64",
-        *,
-        hidden: int,
-        window: int,
-        batch_size: int,
-        noise: float,
-        period: float,
-        n_points: int,
-        data_seed: int,
-    ) -> None:
-        super().__init__(
-            dtype,
-            hidden=hidden,
-            window=window,
-            batch_size=batch_size,
-            noise=noise,
-            period=period,
-            n_points=n_points,
-            data_seed=data_seed,
-        )
-        self.hidden = hidden
-        self.window = window
-        self.batch_size = batch_size
-        rng = np.random.default_rng(data_seed)
+    def __init__(self, dtype: Any = "float64", **knobs: Any) -> None:
+        super().__init__(dtype, **knobs)
+        rng = np.random.default_rng(self.data_seed)
+        n_points = self.n_points
         k = np.arange(n_points)
-        raw = np.sin(2 * np.pi * k / period) + noise * rng.standard_normal(n_points)
+        raw = np.sin(2 * np.pi * k / self.period) + self.noise * rng.standard_normal(n_points)
         n_train, _ = self.split(n_points)
         lo, hi = raw[:n_train].min(), raw[:n_train].max()
         self.series = ((raw - lo) / (hi - lo)).astype(self.dtype)  # min-max with train range
@@ -228,3 +207,38 @@ class SineRNN(Task):
             err = e - self.y_test[rows]
             total += float(np.vdot(err, err))
         return {"loss": total / n}
+
+    # -- what the model learned --------------------------------------------------------------
+
+    @property
+    def model_view_kind(self) -> views.ViewKind | None:
+        return "sequence"
+
+    def model_view(
+        self,
+        params: Params,
+        *,
+        width: int = views.DEFAULT_WIDTH,
+        height: int = views.DEFAULT_HEIGHT,
+    ) -> views.ModelView | None:
+        """One-step-ahead predictions on the first MAX_SEQUENCE held-out windows (the forward
+        pass on fresh buffers: safe beside training). `width` and `height` are not used."""
+        views.check_resolution(width, height)
+        params = views.copy_params(params)
+        k = min(len(self.X_test), views.MAX_SEQUENCE)
+        X = self.X_test[:k]
+        predicted = self._forward(params, X, _Buffers(k, self.window, self.hidden, self.dtype))
+        predicted = predicted[:, 0].astype(np.float64)
+        target = self.y_test[:k, 0].astype(np.float64)
+        first = self.split(self.n_points)[0] + self.window  # series index of the first target
+        steps = np.arange(first, first + k)
+        err = predicted - target
+        return views.SequenceView(
+            title=f"next-value predictions from the previous {self.window} true values vs the "
+            f"held-out series, points {first}-{first + k - 1} of 0-{self.n_points - 1} "
+            "(min-max scaled by the training part)",
+            steps=views.frozen(steps, None),
+            target=views.frozen(target),
+            predicted=views.frozen(predicted),
+            mse=float(np.mean(err * err)),
+        )

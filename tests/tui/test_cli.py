@@ -94,6 +94,30 @@ def test_diverging_run_exits_1(tmp_path, capsys):
     assert len(read_csv(tmp_path / "h.csv")) - 1 == 3  # the finite steps are still written
 
 
+def test_linear_regression_summary_shows_w_and_b_next_to_least_squares(capsys):
+    status, stdout, err = run_cli(
+        capsys, "run", "--task", "linear-regression", "--optimizer", "sgd", "--steps", "300",
+        "--set", "lr=0.1",
+    )  # fmt: skip
+    assert status == 0, err
+    run = Run(RunConfig(task="linear-regression", optimizer="sgd", optimizer_hypers={"lr": 0.1}))
+    run.step(300)
+    w, b = float(run.params["w"][0]), float(run.params["b"])
+    A = np.column_stack([run.task.X[:, 0], np.ones(len(run.task.X))])
+    (w_ls, b_ls), *_ = np.linalg.lstsq(A, run.task.y, rcond=None)
+    line = next(x for x in stdout.splitlines() if x.startswith("final fit"))
+    label, text = line.split("  ", 1)
+    assert label == "final fit" and text.strip() == (
+        f"w = {w:.6g}, b = {b:.6g} (least squares: w = {w_ls:.6g}, b = {b_ls:.6g})"
+    )
+    assert line.endswith(run.task.fit_summary(run.params))  # the app's status uses this text
+    assert f"{w:.3f}" == f"{w_ls:.3f}"  # 300 steps of SGD at 0.1 reach the solution
+    # Tasks without an exact solution print no such row.
+    status, stdout, _ = run_cli(capsys, "run", "--task", "quadratic", "--optimizer", "sgd",
+                                "--steps", "5")  # fmt: skip
+    assert status == 0 and "final fit" not in stdout
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
