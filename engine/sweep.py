@@ -347,7 +347,6 @@ class SweepSpec:
                 raise SweepError(
                     "optimizer_hypers", f"must be a table of knobs, got {_show(knobs)}", key
                 )
-        put("optimizer_hypers", {k: dict(v) for k, v in opt_hypers.items()})
         if not isinstance(self.grid, Mapping):
             raise SweepError("grid", f"must map knob names to grids, got {_show(self.grid)}")
         if not self.grid:
@@ -357,6 +356,14 @@ class SweepSpec:
             raise SweepError("grid", f"at most {MAX_AXES} knobs can be swept, got {names}")
         put("grid", dict(self.grid))
         bases = {opt: self._base(opt) for opt in self.optimizers}
+        # Keep the given knobs as validated values ("16" typed on a command line -> 16).
+        first = bases[self.optimizers[0]]
+        put("task_hypers", {k: first.task_hypers[k] for k in self.task_hypers})
+        put("schedule_hypers", {k: first.schedule_hypers[k] for k in self.schedule_hypers})
+        put(
+            "optimizer_hypers",
+            {o: {k: bases[o].optimizer_hypers[k] for k in v} for o, v in opt_hypers.items()},
+        )
         put("axes", self._axes(bases))
         put("_plan", self._make_plan(bases))
 

@@ -118,7 +118,7 @@ def curves_text(spec: Any, points: Sequence[Any], width: int, height: int, color
     draw_curves(plt, spec, points, width)
     text = plt.build()
     plt.clear_figure()
-    return text
+    return text if color else plt.uncolorize(text)
 
 
 def heatmap_lines(spec: Any, points: Sequence[Any]) -> list[str]:

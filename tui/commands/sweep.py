@@ -281,6 +281,8 @@ def _flag_message(err: Any, args: argparse.Namespace) -> str:
         if err.key is None:
             return f"--grid: {err.detail}"
         return f"--grid {SweepError.knob_text(err.detail, err.key)}"
+    if err.field == "optimizer_hypers" and err.key:
+        return f"--set {err.key}.{err.detail}"  # "--set sgd.momentum must be ..."
     if err.field in ("task_hypers", "schedule_hypers", "optimizer_hypers"):
         return f"--set {err.detail}"
     flag = flags.get(err.field, err.field)
@@ -328,6 +330,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     progress.advance(diverged=row.diverged)
             except (JobError, ExecutorError) as err:
                 failure = str(err)
+            except KeyboardInterrupt:  # a second Ctrl+C: stop waiting, keep what finished
+                sweep.cancel()
         report = sweep.report()
     status = 0
     for path in args.out:  # finished results first: nothing after this can lose them
