@@ -522,6 +522,7 @@ class RunScore:
     diverged_at: int | None
     seconds_per_update: float | None  # measured in the worker, evaluation excluded
     run_seconds: float  # wall time of the whole run in the worker (build, steps, evaluation)
+    cpu_seconds: float  # CPU time of the run (its thread): < run_seconds when it waited for a core
     worker: str  # host:pid of the process that ran it
     eval_steps: tuple[int, ...]
     eval_losses: tuple[float, ...]
@@ -530,7 +531,7 @@ class RunScore:
 def run_job(job: SweepJob) -> RunScore:
     """Train one run and score it (the function executors send to workers). Checks
     `stop_requested()` between evaluation intervals and raises Stopped when asked."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     # Full resolution: the evaluation series must not fold (steps to target is read from it).
     run = Run(job.config, history_capacity=None)
     every = job.config.eval_every or job.steps
@@ -571,6 +572,7 @@ def run_job(job: SweepJob) -> RunScore:
         diverged_at=run.diverged_at,
         seconds_per_update=run.seconds_per_step,
         run_seconds=time.perf_counter() - started,
+        cpu_seconds=time.thread_time() - cpu_started,
         worker=f"{socket.gethostname()}:{os.getpid()}",
         eval_steps=tuple(steps),
         eval_losses=tuple(losses),

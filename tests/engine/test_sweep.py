@@ -37,7 +37,7 @@ SMALL = dict(
     check_every=10,
     task_hypers={"hidden": 16},
 )
-TIMING = ("seconds_per_update", "run_seconds", "worker")
+TIMING = ("seconds_per_update", "run_seconds", "cpu_seconds", "worker")
 
 
 @pytest.fixture(autouse=True)
