@@ -84,7 +84,6 @@ MAX_AXES = 2
 #: Significant digits of generated grid values (so each value can be typed back exactly).
 GRID_DIGITS = 6
 _CHECKS = 100  # evaluations per run when check_every is not given
-SCALES = ("log", "linear", "category")
 
 
 class SweepError(ValueError):
