@@ -398,19 +398,43 @@ def summarise(spec: BenchSpec, runs: Sequence[BenchRun]) -> list[BenchGroup]:
     return groups
 
 
-def run_bench(
-    spec: BenchSpec, progress: Callable[[BenchProgress], None] | None = None
-) -> BenchReport:
-    """Run every (task, size, optimizer, seed) of `spec`, one fresh Run each, in turn.
+def bench_job(job: tuple[BenchSpec, str, int | None, str, RunConfig]) -> BenchRun:
+    """One benchmark run, as executors send it to a worker: (spec, task, size, optimizer,
+    config) in, its BenchRun out."""
+    spec, task, size, opt, cfg = job
+    return _run_one(spec, task, size, opt, cfg, None)
 
-    `progress` (optional) is called after every chunk of steps."""
+
+def run_bench(
+    spec: BenchSpec,
+    progress: Callable[[BenchProgress], None] | None = None,
+    executor: Any = None,
+    cancel: Any = None,
+) -> BenchReport:
+    """Run every (task, size, optimizer, seed) of `spec`, one fresh Run each.
+
+    Without `executor`, in turn in this thread, `progress` (optional) called after every
+    chunk of steps. With one (engine.executors), runs go to its workers and `progress` is
+    called as each run finishes (index = runs finished so far, step = steps). `cancel` (a
+    threading.Event) stops early: the report holds the runs that finished, and says so."""
     t0 = time.perf_counter()
     plan = [(seed, item) for seed in range(spec.seeds) for item in spec.configs(seed)]
     # Seed-major order interleaves optimizers, so machine noise spreads over all of them;
     # the report lists them grouped.
     total = len(plan)
     runs: list[BenchRun] = []
-    for index, (seed, (task, size, opt, cfg)) in enumerate(plan, start=1):
+    if executor is not None:
+        jobs = [(spec, task, size, opt, cfg) for _, (task, size, opt, cfg) in plan]
+        for index, run in executor.map_unordered(bench_job, jobs, cancel):
+            runs.append(run)
+            if progress is not None:
+                seed, (task, size, opt, _) = plan[index]
+                steps = spec.steps
+                progress(BenchProgress(len(runs), total, task, size, opt, seed, steps, steps))
+    serial = plan if executor is None else []
+    for index, (seed, (task, size, opt, cfg)) in enumerate(serial, start=1):
+        if cancel is not None and cancel.is_set():
+            break
         report = None
         if progress is not None:
 
@@ -421,11 +445,14 @@ def run_bench(
         runs.append(_run_one(spec, task, size, opt, cfg, report))
     order = {(t, s, o): i for i, (t, s, o, _) in enumerate(spec.configs(0))}
     runs.sort(key=lambda r: (order[(r.task, r.size, r.optimizer)], r.seed))
+    notes = spec.notes()
+    if len(runs) < total:
+        notes.append(f"interrupted: {len(runs)} of {total} runs finished")
     return BenchReport(
         spec=spec,
         runs=tuple(runs),
         groups=tuple(summarise(spec, runs)),
-        notes=tuple(spec.notes()),
+        notes=tuple(notes),
         seconds=time.perf_counter() - t0,
     )
 

@@ -4,7 +4,7 @@
     optplay --config FILE        open the app with an experiment file's settings (a race
                                  file, with [[race]] entries, opens as that race)
     optplay --preset NAME        open the app with a shipped preset (optplay list --presets)
-    optplay run | bench | list   the headless commands (tui/cli.py)
+    optplay run | bench | sweep | list   the headless commands (tui/cli.py)
 
 The app part lives here; the subcommands are added by `tui.cli.add_commands`, each setting
 `handler` (args -> exit status). Without a subcommand the app opens.
@@ -46,10 +46,15 @@ def cmd_app(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     if source is not None and not isinstance(source, Experiment):
+        from engine.sweep import SweepSpec
+
         what = args.config or args.preset
+        kind, command = (
+            ("sweep", "sweep") if isinstance(source, SweepSpec) else ("benchmark", "bench")
+        )
         print(
-            f"{PROG}: error: {what} is a benchmark spec, not a run: "
-            f"use `{PROG} bench --{'config' if args.config else 'preset'} {what}`",
+            f"{PROG}: error: {what} is a {kind} spec, not a run: "
+            f"use `{PROG} {command} --{'config' if args.config else 'preset'} {what}`",
             file=sys.stderr,
         )
         return 2

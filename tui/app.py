@@ -372,6 +372,12 @@ class OptplayApp(App[int]):
         """Load preset `name`: a run or a race into the session, a benchmark into its screen."""
         if name is None:
             return
+        if presets.kind(name) == "sweep":
+            self.notify(
+                f"preset {name} is a sweep: run it with `optplay sweep --preset {name}`",
+                markup=False,
+            )
+            return
         if presets.kind(name) == "bench":
             title = f"{presets.title(name)} (preset {name})"
             command = f"optplay bench --preset {name}"

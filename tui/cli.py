@@ -1,9 +1,12 @@
-"""The headless commands of `optplay`: `run`, `bench` and `list`.
+"""The headless commands of `optplay`: `run`, `bench` and `list` (and `sweep`, in its own
+module tui/commands/sweep.py).
 
     optplay run --task T --optimizer O [--schedule S] [--set NAME=VALUE ...] [--steps N]
                 [--seed K] [--config exp.toml | --preset NAME] [--out h.csv|h.json ...]
     optplay bench [--tasks ...] [--optimizers ...] [--sizes ...] [--steps N] [--seeds K]
                   [--target LOSS | --target-fraction F] [--out b.csv|b.json] [--preset NAME]
+                  [--workers N | --dask ADDRESS|local]
+    optplay sweep ...             (see tui/commands/sweep.py)
     optplay list [optimizers|schedules|tasks|presets] [--presets]
 
 `add_commands(subparsers)` adds the three subcommands to an argparse subparsers object (the
@@ -32,6 +35,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+from tui.commands.running import (
+    Cancel,
+    RunsProgress,
+    add_executor_args,
+    make_executor,
+    single_threaded_blas,
+)
 
 PROG = "optplay"
 DEFAULT_RUN_STEPS = 1000
@@ -176,6 +187,7 @@ def add_commands(subparsers: Any) -> None:
         "--out", action="append", default=[], metavar="FILE", help="write results: .csv or .json"
     )
     bench.add_argument("--no-progress", action="store_true", help="no progress line")
+    add_executor_args(bench)
     bench.set_defaults(handler=cmd_bench, command_name="bench")
 
     listing = subparsers.add_parser(
@@ -192,6 +204,10 @@ def add_commands(subparsers: Any) -> None:
     )
     listing.add_argument("--presets", action="store_true", help="list the shipped presets")
     listing.set_defaults(handler=cmd_list, command_name="list")
+
+    from tui.commands.sweep import add_sweep_command  # imports this module: added last
+
+    add_sweep_command(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,11 +245,12 @@ def _note(args: argparse.Namespace, message: str) -> None:
 
 
 def load_source(config_path: str | None = None, preset: str | None = None) -> Any:
-    """The Experiment or BenchSpec of `--config FILE` / `--preset NAME` (None if neither).
+    """The Experiment, BenchSpec or SweepSpec of `--config FILE` / `--preset NAME` (None if
+    neither).
 
     Raises UsageError with a message naming the file and field. Also usable by the app's
     launcher for `optplay --config/--preset`."""
-    from engine import bench, config, presets
+    from engine import bench, config, presets, sweep_io
     from engine.config import ConfigError
 
     try:
@@ -246,6 +263,8 @@ def load_source(config_path: str | None = None, preset: str | None = None) -> An
                 return config.load(config_path)  # its message names the problem
             if bench.is_bench_text(text):
                 return bench.loads_spec(text, config_path)
+            if sweep_io.is_sweep_text(text):
+                return sweep_io.loads_spec(text, config_path)
             return config.loads(text, config_path)
     except ConfigError as err:
         raise UsageError(str(err)) from None
@@ -307,6 +326,15 @@ def _pick_entry(args: argparse.Namespace, experiment: Any, label: str) -> tuple[
     return entries[index].config, entries[index].name or experiment.name
 
 
+def _refuse_sweep(args: argparse.Namespace, source: Any, label: str | None) -> None:
+    """UsageError pointing a sweep spec given to `run` or `bench` at `optplay sweep`."""
+    from engine.sweep import SweepSpec
+
+    if isinstance(source, SweepSpec):
+        flag = f"--preset {args.preset}" if args.preset else f"--config {args.config}"
+        raise UsageError(f"{label} is a sweep spec: run it with `optplay sweep {flag}`")
+
+
 def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
     """(RunConfig, steps, name) from --config/--preset, then the flags, then --set."""
     from engine.bench import BenchSpec
@@ -319,6 +347,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
     if isinstance(source, BenchSpec):
         flag = f"--preset {args.preset}" if args.preset else f"--config {args.config}"
         raise UsageError(f"{label} is a benchmark spec: run it with `optplay bench {flag}`")
+    _refuse_sweep(args, source, label)
     try:
         if source is None:
             missing = [f"--{k}" for k in ("task", "optimizer") if getattr(args, k) is None]
@@ -561,6 +590,7 @@ def resolve_bench(args: argparse.Namespace) -> Any:
     source = load_source(args.config, args.preset)
     if source is not None and not isinstance(source, BenchSpec):
         label = f"preset {args.preset}" if args.preset else args.config
+        _refuse_sweep(args, source, label)
         flag = f"--preset {args.preset}" if args.preset else f"--config {args.config}"
         raise UsageError(f"{label} is an experiment, not a bench spec: try `optplay run {flag}`")
     spec = source or BenchSpec()
@@ -642,40 +672,42 @@ def resolve_bench(args: argparse.Namespace) -> Any:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """`optplay bench`: run the benchmark, print the table, write --out files."""
+    """`optplay bench`: run the benchmark on the executor (--workers / --dask), print the
+    table, write --out files. Ctrl+C keeps and reports the runs that finished (exit 130)."""
+    single_threaded_blas()  # before NumPy loads: parallelism comes from the workers
     from engine.bench import format_report, run_bench, write_report
+    from engine.executors import ExecutorError, JobError
 
     try:
         spec = resolve_bench(args)
         _check_outputs(args.out)
-    except UsageError as err:
+        total = spec.seeds * len(spec.configs(0))
+        executor = make_executor(args, total)
+    except (UsageError, ExecutorError) as err:
         return _fail(args, str(err))
-    bar = ProgressBar(sys.stderr, enabled=not args.no_progress)
+    with executor, Cancel() as cancel:
+        label = f"bench ({executor.describe()})"
+        with RunsProgress(total, label, enabled=not args.no_progress) as progress:
 
-    def show(p: Any) -> None:
-        size = "" if p.size is None else f" {spec.size_knob(p.task)}={p.size}"
-        done = (p.index - 1 + p.step / p.steps) / p.total
-        bar.show(
-            done,
-            f"run {p.index}/{p.total}: {p.task}{size} {p.optimizer} seed {p.seed}",
-            force=p.step == 0,
-        )
+            def show(p: Any) -> None:
+                size = "" if p.size is None else f" {spec.size_knob(p.task)}={p.size}"
+                progress.advance(note=f"{p.task}{size} {p.optimizer} seed {p.seed}")
 
-    try:
-        report = run_bench(spec, show if bar.enabled else None)
-    except KeyboardInterrupt:
-        bar.done()
-        print(f"{PROG} bench: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        bar.done()
-    print(format_report(report))
-    for path in args.out:
+            try:
+                report = run_bench(spec, show, executor, cancel.event)
+            except (JobError, ExecutorError) as err:
+                return _fail(args, str(err))
+    for path in args.out:  # finished results first
         try:
             write_report(report, path)
         except OSError as err:
             return _fail(args, f"--out {path}: {err.strerror or err}")
+    print(format_report(report))
+    for path in args.out:
         print(f"wrote {path}")
+    if cancel.hit:
+        print(f"{PROG} bench: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

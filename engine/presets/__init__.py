@@ -2,13 +2,14 @@
 
     from engine import presets
     presets.names()                 # ["benchmark", "digits-adam", "linreg-optimizers", ...]
-    presets.kind("schedules")       # "race" ("run", "race" or "bench")
-    presets.load("schedules")       # an engine.config.Experiment (or a bench.BenchSpec)
+    presets.kind("schedules")       # "race" ("run", "race", "bench" or "sweep")
+    presets.load("schedules")       # an engine.config.Experiment (or a BenchSpec, SweepSpec)
     presets.text("schedules")       # the TOML text (e.g. to save a copy and edit it)
 
 Each preset is `engine/presets/<name>.toml`, read with importlib.resources so it works from a
 wheel or a zip. Run and race presets are experiment files (engine.config); the benchmark is a
-bench spec (engine.bench, a [bench] table).
+bench spec (engine.bench, a [bench] table); a sweep is a sweep spec (engine.sweep_io, a [sweep]
+table).
 """
 
 from __future__ import annotations
@@ -45,22 +46,28 @@ def source(name: str) -> str:
 
 
 def load(name: str) -> Any:
-    """The preset as an `Experiment` (run or race) or a `BenchSpec` (benchmark)."""
-    from engine import bench, config
+    """The preset as an `Experiment` (run or race), a `BenchSpec` (benchmark) or a
+    `SweepSpec` (sweep)."""
+    from engine import bench, config, sweep_io
 
     body = text(name)
     if bench.is_bench_text(body):
         return bench.loads_spec(body, source(name))
+    if sweep_io.is_sweep_text(body):
+        return sweep_io.loads_spec(body, source(name))
     return config.loads(body, source(name))
 
 
 def kind(name: str) -> str:
-    """ "run" (one run), "race" (several optimizers) or "bench" (a benchmark spec)."""
+    """ "run" (one run), "race" (several optimizers), "bench" (a benchmark spec) or "sweep"."""
     from engine.bench import BenchSpec
+    from engine.sweep import SweepSpec
 
     loaded = load(name)
     if isinstance(loaded, BenchSpec):
         return "bench"
+    if isinstance(loaded, SweepSpec):
+        return "sweep"
     return "race" if loaded.race else "run"
 
 

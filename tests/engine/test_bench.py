@@ -226,6 +226,7 @@ def test_presets_ship_the_tutorial_scenarios():
         "benchmark",
         "digits-adam",
         "linreg-optimizers",
+        "lr-sensitivity",
         "nadam-vs-adam",
         "schedules",
     ]
@@ -234,6 +235,7 @@ def test_presets_ship_the_tutorial_scenarios():
         "benchmark": "bench",
         "digits-adam": "run",
         "linreg-optimizers": "race",
+        "lr-sensitivity": "sweep",
         "nadam-vs-adam": "race",
         "schedules": "race",
     }

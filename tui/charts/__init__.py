@@ -1,15 +1,31 @@
-"""Live charts of runs, one module per chart (loss, lr, norms, path), drawn with plotext.
+"""Charts of runs drawn with plotext, one module per chart: loss, lr, norms, path (the app's
+tabs, on `base.RunChart`) and sweep (a sweep's curves or heatmap, also printed by the CLI).
 
-`ChartPanel` (panel.py) holds the tabs; `ChartView` (base.py) is what they draw. The data is
+`panel.ChartPanel` holds the app's tabs and `base.ChartView` is what they draw. Data is
 rasterised with NumPy (braille.py); plotext draws the axes through plotext_adapter.py, the only
-module that touches plotext's internals.
+module that touches plotext's internals. Names load lazily, so the CLI's `sweep` chart does
+not import Textual.
 """
 
-from tui.charts.base import ChartView, RunChart
-from tui.charts.loss import LossChart
-from tui.charts.lr import LrChart
-from tui.charts.norms import NormsChart
-from tui.charts.panel import ChartPanel
-from tui.charts.path import PathChart
+from __future__ import annotations
 
-__all__ = ["ChartPanel", "ChartView", "LossChart", "LrChart", "NormsChart", "PathChart", "RunChart"]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ChartPanel": "tui.charts.panel",
+    "ChartView": "tui.charts.base",
+    "RunChart": "tui.charts.base",
+    "LossChart": "tui.charts.loss",
+    "LrChart": "tui.charts.lr",
+    "NormsChart": "tui.charts.norms",
+    "PathChart": "tui.charts.path",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'tui.charts' has no attribute {name!r}")

@@ -31,6 +31,8 @@ def describe(name: str) -> str:
     if hasattr(loaded, "config"):
         cfg = loaded.config
         return f"one run: {cfg.optimizer} on {cfg.task}"
+    if presets.kind(name) == "sweep":
+        return f"sweep: {', '.join(loaded.optimizers)} on {loaded.task}, {loaded.total_runs} runs"
     return "benchmark: fresh runs per size, optimizer and seed; a table at the end"
 
 

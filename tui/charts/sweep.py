@@ -1,0 +1,177 @@
+"""The sweep chart: final loss against the swept knob, one curve per optimizer (one knob), or a
+heatmap per optimizer (two knobs).
+
+    sweep_chart_text(spec, points, width, height)   # the terminal's chart, as text
+    draw_curves(plt, spec, points)                   # on any plotext-like object (a
+                                                     # textual-plotext widget's `plt` too)
+    heatmap_lines(spec, points)                      # the two-knob view, as text lines
+
+It reads `engine.sweep.SweepPoint`s (`summarise(spec, rows)`), so it can be redrawn while a
+sweep is still running, from whatever points have arrived.
+
+Curves: x is the knob on its own scale (log for lr), y the mean final loss on a log scale
+(when every loss is positive). Log scales are done here, not by plotext: values are plotted as
+log10 and the ticks labelled with the original numbers. Each optimizer has its own marker as
+well as its colour, so the chart reads without colour. A point where a seed diverged is
+marked `x` at the top edge (its loss is not a number to plot), and each optimizer's best point
+(the lowest mean final loss where no seed diverged) is marked `*`.
+
+Heatmap: one grid per optimizer, rows the first knob, columns the second; each cell shows a
+shade (darker = lower loss, on one log scale shared by every optimizer) and the loss; `x` a
+diverged seed, `*` the optimizer's best point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from engine.compare import format_number
+
+#: One marker per optimizer, in order (x and * are taken by divergence and the best point).
+MARKERS = ("o", "+", "#", "@", "%", "&", "=", "$", "~", "^")
+COLORS = ("blue+", "orange+", "green+", "red+", "magenta+", "cyan+", "gray+", "blue")
+DIVERGED_MARK = "x"
+BEST_MARK = "*"
+#: Heatmap shades from high loss (light) to low loss (dark).
+SHADES = "░▒▓█"
+
+
+def _x_of(axis: Any, value: Any) -> float:
+    if axis.scale == "category":
+        return float(axis.values.index(value))
+    x = float(value)
+    return math.log10(x) if axis.scale == "log" else x
+
+
+def _use_log_y(points: Sequence[Any]) -> bool:
+    finite = [p.final_loss_mean for p in points if p.final_loss_mean is not None]
+    return bool(finite) and all(math.isfinite(v) and v > 0 for v in finite)
+
+
+def _ticks(axis: Any, max_ticks: int) -> tuple[list[float], list[str]]:
+    step = max(1, math.ceil(len(axis.values) / max(1, max_ticks)))
+    shown = list(axis.values)[::step]
+    return [_x_of(axis, v) for v in shown], [axis.label(v) for v in shown]
+
+
+def draw_curves(plt: Any, spec: Any, points: Sequence[Any], width: int = 80) -> None:
+    """Draw the one-knob chart on `plt` (plotext or textual-plotext's `plt`); size, clearing
+    and building are the caller's."""
+    axis = spec.axes[0]
+    log_y = _use_log_y(points)
+
+    def y_of(loss: float) -> float:
+        return math.log10(loss) if log_y else loss
+
+    finite = [
+        y_of(p.final_loss_mean)
+        for p in points
+        if p.final_loss_mean is not None and math.isfinite(p.final_loss_mean)
+    ]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    span = high - low or 1.0
+    top = high + 0.08 * span  # where diverged points are marked
+    marks: list[tuple[str, str, list[float], list[float]]] = []  # drawn over every line
+    for i, opt in enumerate(spec.optimizers):
+        mine = [p for p in points if p.optimizer == opt]
+        color = COLORS[i % len(COLORS)]
+        marker = MARKERS[i % len(MARKERS)]
+        ok = [p for p in mine if p.final_loss_mean is not None and math.isfinite(p.final_loss_mean)]
+        ok.sort(key=lambda p: _x_of(axis, p.point[0]))
+        xs = [_x_of(axis, p.point[0]) for p in ok]
+        ys = [y_of(p.final_loss_mean) for p in ok]
+        plt.plot(xs, ys, marker=marker, color=color, label=opt)
+        bad = [_x_of(axis, p.point[0]) for p in mine if p.diverged]
+        if bad:
+            marks.append((DIVERGED_MARK, color, bad, [top] * len(bad)))
+        best = [p for p in mine if p.best]
+        if best:
+            marks.append((BEST_MARK, color, [_x_of(axis, best[0].point[0])],
+                          [y_of(best[0].final_loss_mean)]))  # fmt: skip
+    for mark, color, xs, ys in marks:
+        plt.scatter(xs, ys, marker=mark, color=color)
+    any_diverged = any(mark == DIVERGED_MARK for mark, *_ in marks)
+    xticks, xlabels = _ticks(axis, max(2, (width - 12) // 9))
+    plt.xticks(xticks, xlabels)
+    if axis.scale != "category" and len(axis.values) > 1:
+        xs = [_x_of(axis, v) for v in axis.values]
+        pad = 0.03 * ((max(xs) - min(xs)) or 1.0)
+        plt.xlim(min(xs) - pad, max(xs) + pad)
+    ys = [low + k * (high - low) / 4 for k in range(5)] if high > low else [low]
+    plt.yticks(ys, [format_number(10**y if log_y else y, 3) for y in ys])
+    plt.ylim(low - 0.05 * span, top + 0.04 * span)
+    legend = f"{BEST_MARK} best" + (f", {DIVERGED_MARK} diverged" if any_diverged else "")
+    plt.title(f"final loss vs {axis.knob} · {spec.task}, {spec.steps} steps · {legend}")
+    plt.xlabel(f"{axis.knob}{' (log)' if axis.scale == 'log' else ''}")
+
+
+def curves_text(spec: Any, points: Sequence[Any], width: int, height: int, color: bool) -> str:
+    """The one-knob chart as terminal text (plotext's global figure is used and cleared)."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    if not color:
+        plt.theme("clear")
+    draw_curves(plt, spec, points, width)
+    text = plt.build()
+    plt.clear_figure()
+    return text if color else plt.uncolorize(text)
+
+
+def heatmap_lines(spec: Any, points: Sequence[Any]) -> list[str]:
+    """The two-knob view: a grid per optimizer (see the module docstring)."""
+    rows_axis, cols_axis = spec.axes
+    finite = [
+        p.final_loss_mean
+        for p in points
+        if p.final_loss_mean is not None and math.isfinite(p.final_loss_mean)
+    ]
+    log = bool(finite) and all(v > 0 for v in finite)
+    scale = [math.log10(v) if log else v for v in finite]
+    low, high = (min(scale), max(scale)) if scale else (0.0, 1.0)
+
+    def shade(loss: float) -> str:
+        v = math.log10(loss) if log else loss
+        frac = 0.0 if high == low else (v - low) / (high - low)  # 0: the lowest loss
+        return SHADES[len(SHADES) - 1 - min(len(SHADES) - 1, int(frac * len(SHADES)))]
+
+    by_key = {(p.optimizer, p.point): p for p in points}
+    head = max(len(rows_axis.knob), *(len(rows_axis.label(v)) for v in rows_axis.values))
+    width = max(
+        len(f"{DIVERGED_MARK} diverged"), *(len(cols_axis.label(v)) for v in cols_axis.values)
+    )
+    lines = [
+        f"final loss by {rows_axis.knob} (rows) and {cols_axis.knob} (columns): darker = "
+        f"lower; {DIVERGED_MARK} a seed diverged; {BEST_MARK} best of the optimizer"
+    ]
+    for opt in spec.optimizers:
+        lines += ["", opt]
+        header = " " * head + "".join(f"  {cols_axis.label(v):>{width}}" for v in cols_axis.values)
+        lines.append(header.rstrip())
+        for rv in rows_axis.values:
+            cells = []
+            for cv in cols_axis.values:
+                p = by_key.get((opt, (rv, cv)))
+                if p is None:
+                    cell = "·"
+                elif p.final_loss_mean is None:
+                    cell = f"{DIVERGED_MARK} diverged"
+                else:
+                    mark = BEST_MARK if p.best else DIVERGED_MARK if p.diverged else " "
+                    cell = f"{shade(p.final_loss_mean)} {format_number(p.final_loss_mean, 3)}{mark}"
+                cells.append(f"  {cell:>{width}}")
+            lines.append(f"{rows_axis.label(rv):<{head}}" + "".join(cells))
+    return lines
+
+
+def sweep_chart_text(
+    spec: Any, points: Sequence[Any], width: int, height: int, color: bool = True
+) -> str:
+    """What `optplay sweep` prints on a terminal: the curves for one knob, the heatmap for
+    two."""
+    if len(spec.axes) == 2:
+        return "\n".join(heatmap_lines(spec, points))
+    return curves_text(spec, points, width, height, color)
