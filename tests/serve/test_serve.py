@@ -161,8 +161,9 @@ def test_a_port_in_use_exits_2_with_a_clear_message(serve_extra, tmp_path: Path)
 # -- where it listens ---------------------------------------------------------------------
 
 
-def _page(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as response:
+def _page(url: str, host: str | None = None) -> str:
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    with urllib.request.urlopen(request, timeout=30) as response:
         return response.read().decode()
 
 
@@ -204,6 +205,17 @@ def test_another_host_must_be_asked_for_and_warns(serve_extra, serve, tmp_path: 
     listening = listening_addresses(port)
     if listening is not None:
         assert listening == {"0.0.0.0"}
+    # The page's websocket goes back to the address the browser used, whichever it was.
+    assert f"ws://machine.example:{port}/ws" in _page(url, host=f"machine.example:{port}")
+
+
+def test_behind_a_proxy_the_page_uses_the_public_url(serve_extra, serve) -> None:
+    server = serve("--public-url", "https://example.org/optplay/")
+    url = server.url()
+    server.wait_for_line(r"public address: https://example\.org/optplay/$")
+    page = _page(url)
+    assert "wss://example.org/optplay/ws" in page
+    assert "https://example.org/optplay/static/" in page
 
 
 async def test_an_export_from_the_page_lands_in_the_working_folder(
@@ -218,11 +230,13 @@ async def test_an_export_from_the_page_lands_in_the_working_folder(
     await tab.press("e")  # the export dialog, with a default file name
     await tab.wait_for_text("csv", since=mark)
     await tab.press("\r")
-    await asyncio.to_thread(
-        wait_until, lambda: any(tmp_path.glob("*.csv")), 60, "a CSV file in the working folder"
-    )
-    (csv,) = tmp_path.glob("*.csv")
-    assert csv.read_text().startswith("step,") and csv.with_suffix(".json").exists()
+
+    def exported() -> list[Path]:  # CSV first, then JSON: both there means both written
+        return [p for p in tmp_path.glob("*.csv") if p.with_suffix(".json").exists()]
+
+    await asyncio.to_thread(wait_until, exported, 60, "CSV and JSON in the working folder")
+    (csv,) = exported()
+    assert csv.read_text().startswith("step,")
     await tab.close()
 
 

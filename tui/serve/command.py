@@ -236,6 +236,8 @@ def _announce(options: ServeOptions, addresses: list[tuple[str, int]]) -> None:
         )
     urls = local_urls(options, addresses)
     say(f"serving the app on {' and '.join(urls)} (open it in a web browser; Ctrl+C stops)")
+    if any(host in ("0.0.0.0", "::") for host, _ in addresses):
+        say(f"from other machines: http://{socket.gethostname()}:{port}/ or this machine's address")
     if options.public_url is not None:
         say(f"public address: {options.public_url}/")
     say(f"working folder: {options.working_folder} (saves and exports are written here)")
