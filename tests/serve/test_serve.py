@@ -8,6 +8,7 @@ from a browser's. The real browser is in test_serve_browser.py.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -286,4 +287,22 @@ async def test_a_killed_server_leaves_no_app_running(serve_extra, serve, tmp_pat
     await _start_training(tab, pid)
     server.process.kill()
     await asyncio.to_thread(wait_until, lambda: process_ended(pid), 20, "orphaned app ended")
+    await tab.close()
+
+
+async def test_an_app_that_does_not_quit_is_ended(serve_extra, serve) -> None:
+    # A frozen app (stopped with SIGSTOP: it can neither quit nor take SIGTERM) is killed
+    # after the grace periods, and the server still stops.
+    server = serve()
+    url = await asyncio.to_thread(server.url)
+    tab = await SocketTab.open(url)
+    (pid,) = await asyncio.to_thread(server.wait_for_tabs, 1)
+    await tab.wait_drawn()
+    os.kill(pid, signal.SIGSTOP)
+    server.interrupt(signal.SIGINT)
+    assert await asyncio.to_thread(server.wait, 60) == 0
+    assert process_ended(pid)
+    assert f"optplay serve: tab closed: app process {pid} ended (exit status -9; 0 running)" in (
+        server.out
+    )
     await tab.close()

@@ -10,7 +10,7 @@ start. Every tab runs `optplay [--config FILE | --preset NAME]` in that folder.
 
 Exit status: 0 when stopped (Ctrl+C, SIGTERM or SIGHUP: the tabs' app processes are ended
 first); 2 for a bad argument, a bad experiment file, a port in use, an unknown host, or the
-`serve` extra not installed, with a one-line message.
+`serve` extra not installed, with a one-line message; 130 for a Ctrl+C before it listens.
 
 This module imports no web library: the server (tui/serve/server.py, which needs the extra)
 loads only when serving starts.
@@ -95,10 +95,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"{COMMAND}: error: {error}", file=sys.stderr)
         return 2
     try:
-        return server.serve(options, on_ready=lambda urls: _announce(options, urls), say=say)
+        return server.serve(options, on_ready=lambda found: _announce(options, found), say=say)
     except server.CannotListen as error:
         print(f"{COMMAND}: error: {describe_listen_error(error.cause, options)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl+C before it listened: no tab had opened yet
+        print(f"{COMMAND}: interrupted", file=sys.stderr)
+        return 130
 
 
 def say(message: str) -> None:
