@@ -102,13 +102,16 @@ class ServerProcess:
     def log(self) -> str:
         return "\n".join(["stdout:", *self.out, "stderr:", *self.err])
 
-    def wait_for_line(self, pattern: str | re.Pattern[str], timeout: float = 60.0) -> re.Match:
-        """The first stdout line matching `pattern`, waiting for it up to `timeout` seconds."""
+    def wait_for_line(
+        self, pattern: str | re.Pattern[str], timeout: float = 60.0, stderr: bool = False
+    ) -> re.Match:
+        """The first stdout (or stderr) line matching `pattern`, waiting up to `timeout` s."""
         regex = re.compile(pattern)
+        lines = self.err if stderr else self.out
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
-                for line in self.out:
+                for line in lines:
                     if found := regex.search(line):
                         return found
                 left = deadline - time.monotonic()
@@ -135,10 +138,19 @@ class ServerProcess:
         os.killpg(self.process.pid, signum)
 
     def wait(self, timeout: float) -> int:
+        """The server's exit status, once it has exited and all its output has been read."""
         try:
-            return self.process.wait(timeout)
+            status = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             pytest.fail(f"optplay serve still running {timeout:g} s later\n{self.log()}")
+        with self._changed:
+            self._changed.wait_for(lambda: self._ended_streams == 2, timeout)
+        return status
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM the server; its exit status (see `wait`)."""
+        self.process.terminate()
+        return self.wait(timeout)
 
     def kill(self) -> None:
         """Teardown: the server and every app process it reported, if still running."""

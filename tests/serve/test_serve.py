@@ -187,16 +187,18 @@ def test_by_default_it_listens_on_this_machine_only(serve_extra, serve, host_arg
     for address in _other_addresses_of_this_machine():
         with pytest.raises(OSError), socket.create_connection((address, port), timeout=5):
             pass
-    assert not any("warning" in line for line in server.err)
     working = server.wait_for_line(r"working folder: (.+) \(saves and exports are written here\)")
     assert Path(working.group(1)) == Path.cwd()
+    assert server.stop() == 0
+    assert server.err == []  # no warning (nor anything else) on stderr
 
 
 def test_another_host_must_be_asked_for_and_warns(serve_extra, serve, tmp_path: Path) -> None:
     server = serve("--host", "0.0.0.0")
     url = server.url()
     port = int(url.rsplit(":", 1)[1].strip("/"))
-    (warning,) = [line for line in server.err if "warning" in line]
+    warning = server.wait_for_line("warning", stderr=True).string
+    assert [line for line in server.err if "warning" in line] == [warning]
     assert warning.startswith(f"optplay serve: warning: listening on 0.0.0.0 port {port}")
     assert "anyone who can reach this port can run the app" in warning
     assert str(tmp_path) in warning  # which folder it can write in
