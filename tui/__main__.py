@@ -5,6 +5,7 @@
                                  file, with [[race]] entries, opens as that race)
     optplay --preset NAME        open the app with a shipped preset (optplay list --presets)
     optplay run | bench | sweep | list   the headless commands (tui/cli.py)
+    optplay serve                the app in a web browser (tui/serve/)
 
 The app part lives here; the subcommands are added by `tui.cli.add_commands`, each setting
 `handler` (args -> exit status). Without a subcommand the app opens.
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from tui.cli import PROG, UsageError, add_commands, load_source
+from tui.serve import add_serve_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--preset", metavar="NAME", help="open the app with a shipped preset (see list --presets)"
     )
-    add_commands(parser.add_subparsers(title="commands", metavar="COMMAND"))
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add_commands(commands)
+    add_serve_command(commands)
     return parser
 
 
