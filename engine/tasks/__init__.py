@@ -9,8 +9,9 @@
     task.evaluate(params)                           # {"loss": ..., "accuracy": ...}
 
 Families: regression.py (linear-regression, quadratic), landscapes.py (2-D functions for
-trajectories), mlp.py (binary-mlp, blobs-mlp, digits-mlp), rnn.py (sine-rnn). Data is
-generated from seeds or shipped in engine/data; nothing is downloaded.
+trajectories), mlp.py (binary-mlp, blobs-mlp, digits-mlp), rnn.py (sine-rnn), sparse.py
+(sparse-logistic). Data is generated from seeds or shipped in engine/data; nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from engine.tasks import regression  # noqa: F401
 from engine.tasks import landscapes  # noqa: F401
 from engine.tasks import mlp  # noqa: F401
 from engine.tasks import rnn  # noqa: F401
+from engine.tasks import sparse  # noqa: F401
 # isort: on
 
 __all__ = [
