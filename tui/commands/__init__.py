@@ -1,0 +1,1 @@
+"""Headless `optplay` commands that live in their own modules (registered in tui/cli.py)."""
