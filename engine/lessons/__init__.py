@@ -28,8 +28,9 @@ Using them (the app's Lessons screen and `optplay lesson NAME` are built on this
     verdict.summary                     # "Momentum reached loss 0.001 at step 98; SGD ...:
                                         #  the claim holds here."
     verdict.details, verdict.conditions # per-lane numbers, extra measurements; when it flips
+    verdict.table()                     # (headers, rows): lanes × measurements, as text
     trained, verdict = lesson.run()     # both at once, blocking (the CLI and the tests)
-    lesson.flips[0].when                # "with a round bowl (condition 2) at lr 0.5"
+    lesson.flips[0].when                # "on a round bowl (condition 2) at a large rate ..."
     lesson.flipped(0)                   # the lesson under that change (to try it)
 
 Files: each lesson is two files in engine/lessons/library/, shipped as package data:
@@ -48,7 +49,7 @@ Files: each lesson is two files in engine/lessons/library/, shipped as package d
     expect = "holds"                # the verdict with the shipped seeds (checked by tests)
 
     [watch]
-    tab = "path"                    # loss | lr | norms | path
+    tab = "path"                    # loss | lr | norms | path (the app's "tab-" + this)
     what = "..."                    # what to read there
 
     [measure]
@@ -152,12 +153,17 @@ def loads(name: str, experiment_text: str, lesson_text: str) -> Lesson:
     return parse_lesson(name, experiment, lesson_text, f"lessons/{name}{_LESSON_SUFFIX}")
 
 
-@functools.cache
 def load(name: str) -> Lesson:
-    """The shipped lesson `name`; LessonError listing the lessons when there is none."""
+    """The shipped lesson `name` (parsed once); LessonError listing the lessons when there is
+    none."""
     if not isinstance(name, str) or name not in _stems():
         known = ", ".join(names())
         raise LessonError("", f"unknown lesson {_show(name)} (expected one of: {known})")
+    return _load(name)
+
+
+@functools.cache
+def _load(name: str) -> Lesson:
     folder = _library()
     experiment_file = folder.joinpath(name + _EXPERIMENT_SUFFIX)
     if not experiment_file.is_file():
@@ -173,7 +179,7 @@ def load(name: str) -> Lesson:
 
 def names() -> list[str]:
     """Every shipped lesson, topic by topic, each topic in its lessons' `order`."""
-    lessons = [load(stem) for stem in _stems()]
+    lessons = [_load(stem) for stem in _stems()]
     first = {}
     for lesson in sorted(lessons, key=lambda x: x.order):
         first.setdefault(lesson.topic, lesson.order)

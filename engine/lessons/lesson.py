@@ -22,7 +22,7 @@ OUTCOMES = ("holds", "fails")
 #: What a verdict can be: a claim holds, fails, or the run cannot decide (e.g. no lane
 #: reached the target).
 VERDICTS = ("holds", "fails", "undecided")
-#: The app's chart tabs a lesson may point at (`[watch] tab`).
+#: The app's chart tabs a lesson may point at (`[watch] tab`; the tab ids are "tab-" + this).
 TABS = ("loss", "lr", "norms", "path")
 #: How the subject's value is turned into the number compared with the threshold.
 COMPARES = ("ratio", "value")

@@ -3,7 +3,7 @@
 A `Metric` turns one lane's `Run` into one number, read from the run's history (or its final
 parameters): `value(run)`. `phrase(value, run)` says it in words for the verdict ("reached
 loss 0.001 at step 98"), `label` names it in tables ("steps to loss 0.001"), and `better`
-says which direction is an improvement ("lower" for every kind below).
+says which direction is an improvement ("lower", except for accuracy).
 
 Kinds (`kind` in a lesson file's `[measure]` / `[[also]]` tables; `series` is one of SERIES):
 
