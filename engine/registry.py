@@ -4,10 +4,17 @@ A registered class declares `name`, `summary` (one line for pickers) and `specs`
 `Hyper`). It may define a classmethod `check(values)` for constraints between knobs (e.g.
 warmup_steps < total_steps); it raises ValueError naming the knob. Classes are built with the
 validated knobs as keyword arguments.
+
+A class with `hidden = True` (e.g. a tutorial's formula as written, raced in a lesson) can be
+created and named in experiment files like any other, but `names()` leaves it out (so pickers,
+listings and "expected one of" messages don't offer it) unless `include_hidden=True`. The
+modules that register hidden entries (HIDDEN_MODULES) are imported the first time a name is
+not found, so a file naming one works without anyone importing those modules first.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -29,6 +36,8 @@ class Registered:
     summary: ClassVar[str] = ""
     specs: ClassVar[tuple[Hyper, ...]] = ()
     knob_attributes: ClassVar[bool] = False
+    #: Left out of `Registry.names()` (pickers, listings) unless asked for; still creatable.
+    hidden: ClassVar[bool] = False
 
     def __init__(self, **knobs: Any) -> None:
         # Validated here too (idempotent for values that came through `create`), so a class
@@ -47,6 +56,10 @@ class Registered:
 
 T = TypeVar("T", bound=type[Registered])
 
+#: Modules registering hidden entries, by registry kind: the tutorials' formulas that lessons
+#: race against the correct optimizers.
+HIDDEN_MODULES: dict[str, tuple[str, ...]] = {"optimizer": ("engine.lessons.formulas",)}
+
 
 class Registry(Generic[T]):
     """Ordered registry of classes by name; `kind` is used in messages ("optimizer")."""
@@ -54,6 +67,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._classes: dict[str, T] = {}
+        self._hidden_loaded = False
 
     def register(self, cls: T) -> T:
         if not cls.name:
@@ -63,14 +77,28 @@ class Registry(Generic[T]):
         self._classes[cls.name] = cls
         return cls
 
-    def names(self) -> list[str]:
-        return list(self._classes)
+    def _load_hidden(self) -> bool:
+        """Import this kind's HIDDEN_MODULES once; True if that was done now."""
+        if self._hidden_loaded:
+            return False
+        self._hidden_loaded = True
+        for module in HIDDEN_MODULES.get(self.kind, ()):
+            importlib.import_module(module)
+        return True
+
+    def names(self, include_hidden: bool = False) -> list[str]:
+        """Registered names in registration order; hidden entries only with `include_hidden`."""
+        if include_hidden:
+            self._load_hidden()
+        return [n for n, c in self._classes.items() if include_hidden or not c.hidden]
 
     def get(self, name: str) -> T:
         try:
             return self._classes[name]
         except (KeyError, TypeError):  # TypeError: an unhashable "name" (a list, a dict)
-            allowed = ", ".join(self._classes)
+            if isinstance(name, str) and self._load_hidden() and name in self._classes:
+                return self._classes[name]
+            allowed = ", ".join(self.names())
             shown = _show(name)
             raise ValueError(f"unknown {self.kind} {shown} (expected one of: {allowed})") from None
 

@@ -199,11 +199,15 @@ def add_commands(subparsers: Any) -> None:
     listing.add_argument(
         "kind",
         nargs="?",
-        choices=("optimizers", "schedules", "tasks", "presets"),
+        choices=("optimizers", "schedules", "tasks", "presets", "lessons"),
         help="only this kind",
     )
     listing.add_argument("--presets", action="store_true", help="list the shipped presets")
     listing.set_defaults(handler=cmd_list, command_name="list")
+
+    from tui.commands import lesson as lesson_command  # `optplay lesson NAME`
+
+    lesson_command.add_command(subparsers)
 
     from tui.commands.sweep import add_sweep_command  # imports this module: added last
 
@@ -734,6 +738,11 @@ def list_lines(kind: str | None = None, include_presets: bool = False) -> list[s
     for k in kinds:
         if lines:
             lines.append("")
+        if k == "lessons":
+            from tui.commands.lesson import list_lines as lesson_lines
+
+            lines += lesson_lines()
+            continue
         lines.append(k)
         if k == "presets":
             names = presets.names()

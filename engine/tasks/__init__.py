@@ -11,8 +11,9 @@
     task.model_view(params, width=120, height=80)   # what the model learned (views.py)
 
 Families: regression.py (linear-regression, quadratic), landscapes.py (2-D functions for
-trajectories), mlp.py (binary-mlp, blobs-mlp, digits-mlp), rnn.py (sine-rnn). Data is
-generated from seeds or shipped in engine/data; nothing is downloaded.
+trajectories), mlp.py (binary-mlp, blobs-mlp, digits-mlp), rnn.py (sine-rnn), sparse.py
+(sparse-logistic). Data is generated from seeds or shipped in engine/data; nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from engine.tasks import regression  # noqa: F401
 from engine.tasks import landscapes  # noqa: F401
 from engine.tasks import mlp  # noqa: F401
 from engine.tasks import rnn  # noqa: F401
+from engine.tasks import sparse  # noqa: F401
 # isort: on
 
 __all__ = [

@@ -31,6 +31,8 @@ CASES = [
     ("digits-mlp", {"hidden": 6, "batch_size": 5}),
     ("sine-rnn", {"hidden": 4, "window": 7, "batch_size": 5, "n_points": 100}),
     ("sine-rnn", {"hidden": 3, "window": 1, "batch_size": 3, "n_points": 40}),
+    ("sparse-logistic", {"n_features": 15, "n_common": 4, "rare_density": 0.2, "batch_size": 9}),
+    ("sparse-logistic", {"n_features": 6, "n_common": 6, "n_samples": 12, "batch_size": "full"}),
 ]
 
 

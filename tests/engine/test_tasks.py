@@ -26,9 +26,10 @@ NAMES = [
     "blobs-mlp",
     "digits-mlp",
     "sine-rnn",
+    "sparse-logistic",
 ]
 LANDSCAPES = ["rosenbrock", "beale", "rastrigin", "saddle", "ill-conditioned"]
-CLASSIFIERS = ["binary-mlp", "blobs-mlp", "digits-mlp"]
+CLASSIFIERS = ["binary-mlp", "blobs-mlp", "digits-mlp", "sparse-logistic"]
 
 # Small versions of every task (fast to build and step), for the contract tests.
 SMALL = {
@@ -43,6 +44,7 @@ SMALL = {
     "blobs-mlp": {"n_samples": 50, "n_features": 5, "hidden": 6, "batch_size": 8},
     "digits-mlp": {"hidden": 8, "batch_size": 32},
     "sine-rnn": {"n_points": 120, "window": 5, "hidden": 4, "batch_size": 7},
+    "sparse-logistic": {"n_features": 12, "n_common": 3, "rare_density": 0.1, "n_samples": 40},
 }
 
 
@@ -114,6 +116,10 @@ def test_unknown_task_is_named():
         ("sine-rnn", {"batch_size": 10_000}, "batch_size"),
         ("sine-rnn", {"period": 1}, "period"),
         ("digits-mlp", {"lr": 0.1}, "lr"),
+        ("sparse-logistic", {"n_common": 300}, "n_common"),
+        ("sparse-logistic", {"rare_density": 0}, "rare_density"),
+        ("sparse-logistic", {"common_density": 1.5}, "common_density"),
+        ("sparse-logistic", {"batch_size": 5000}, "batch_size"),
     ],
 )
 def test_bad_knobs_are_named(name, hypers, field):
@@ -204,7 +210,9 @@ def test_same_seed_same_params_and_batches(name):
     assert differs
 
 
-@pytest.mark.parametrize("name", ["linear-regression", "binary-mlp", "blobs-mlp", "sine-rnn"])
+@pytest.mark.parametrize(
+    "name", ["linear-regression", "binary-mlp", "blobs-mlp", "sine-rnn", "sparse-logistic"]
+)
 def test_data_comes_from_data_seed_not_the_run_seed(name):
     a = tasks.create(name, **SMALL[name])
     b = tasks.create(name, **SMALL[name])
@@ -214,7 +222,9 @@ def test_data_comes_from_data_seed_not_the_run_seed(name):
     assert not np.array_equal(a.X, c.X)
 
 
-@pytest.mark.parametrize("name", ["linear-regression", "binary-mlp", "blobs-mlp", "sine-rnn"])
+@pytest.mark.parametrize(
+    "name", ["linear-regression", "binary-mlp", "blobs-mlp", "sine-rnn", "sparse-logistic"]
+)
 def test_held_out_data_is_not_the_training_data(name):
     task = tasks.create(name, **SMALL[name])
     assert not np.array_equal(task.X[: len(task.X_test)], task.X_test[: len(task.X)])
@@ -450,3 +460,20 @@ def test_sine_windows_predict_the_next_value():
     np.testing.assert_array_equal(task.X_test[0], task.series[n_train : n_train + 10])
     # Min-max scaled with the training part's range.
     assert task.series[:n_train].min() == 0.0 and task.series[:n_train].max() == 1.0
+
+
+def test_sparse_features_have_the_declared_frequencies():
+    task = tasks.create("sparse-logistic")  # 10 common features at 0.5, 190 rare at 0.01
+    freq = task.X.mean(axis=0)
+    assert task.X.shape == (4000, 200) and set(np.unique(task.X)) == {0.0, 1.0}
+    assert np.abs(freq[:10] - 0.5).max() < 0.05
+    assert np.abs(freq[10:].mean() - 0.01) < 0.002
+    # Rare but present: every rare feature occurs in the training set, a few dozen times.
+    counts = task.X[:, 10:].sum(axis=0)
+    assert counts.min() >= 10 and counts.max() <= 80
+    # The logits are centred: both classes are common.
+    assert 0.4 < task.y.mean() < 0.6
+    # The true model is the best there is: its held-out loss is below the start's (ln 2).
+    zeros = task.init_params(np.random.default_rng(0))
+    assert task.evaluate(zeros)["loss"] == pytest.approx(np.log(2.0))
+    assert task.bayes_loss() < 0.8 * np.log(2.0)

@@ -1,2 +1,3 @@
-"""Headless subcommands that live in their own modules (`optplay sweep`), registered by
-`tui.cli.add_commands`. Like tui/cli.py, they import no UI library at import time."""
+"""Headless subcommands that live in their own modules (`optplay sweep`, `optplay lesson`),
+registered by `tui.cli.add_commands`. Like tui/cli.py, they import no UI library at import
+time."""

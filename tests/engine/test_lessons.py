@@ -1,0 +1,274 @@
+"""Lessons: every shipped lesson gives the verdict it expects with the shipped seeds, every
+flip condition flips it, tuned rates are the best of their grids, verdicts are computed from
+the run, and bad lesson files get messages naming the file and the key.
+
+An engine change that breaks a lesson's claim (or makes a stated condition false) fails here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from engine import config, lessons
+from engine.compare import Race
+from engine.lessons import TABS, LessonError
+from engine.run import Run
+
+NAMES = [
+    "momentum-ravine",
+    "adagrad-sparse",
+    "adagrad-decay",
+    "rmsprop-sine",
+    "adam-bias-correction",
+    "nadam-quadratic",
+    "amsgrad-step",
+    "adamw-decoupled",
+    "warmup-adam",
+    "cosine-restarts",
+]
+FLIPS = [(name, i) for name in NAMES for i in range(len(lessons.load(name).flips))]
+TUNED = [(name, lane) for name in NAMES for lane in lessons.load(name).tuned]
+LIBRARY = resources.files("engine.lessons").joinpath("library")
+
+
+def lesson_texts(name: str) -> tuple[str, str]:
+    folder = LIBRARY
+    return (
+        folder.joinpath(f"{name}.toml").read_text(encoding="utf-8"),
+        folder.joinpath(f"{name}.lesson.toml").read_text(encoding="utf-8"),
+    )
+
+
+# -- the catalogue ----------------------------------------------------------------------------
+
+
+def test_names_in_teaching_order_grouped_by_topic():
+    assert lessons.names() == NAMES
+    assert lessons.topics() == ["Momentum", "Adaptive rates", "Adam and its variants", "Schedules"]
+    groups = lessons.by_topic()
+    assert [lesson.name for group in groups.values() for lesson in group] == NAMES
+    assert all(lesson.topic == topic for topic, group in groups.items() for lesson in group)
+
+
+def test_the_lessons_cover_the_issues_tasks_and_the_sparse_task():
+    used = {lessons.load(name).experiment.config.task for name in NAMES}
+    required = {"ill-conditioned", "saddle", "rosenbrock", "linear-regression", "quadratic"}
+    required |= {"digits-mlp", "sine-rnn", "sparse-logistic"}
+    assert required <= used
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declarations_are_complete(name):
+    lesson = lessons.load(name)
+    for text in (lesson.title, lesson.claim, lesson.source, lesson.why, lesson.watch.what):
+        assert text.strip() and "  " not in text
+    assert lesson.watch.tab in TABS
+    assert lesson.expect in ("holds", "fails")
+    assert lesson.flips, "every lesson states when its verdict would flip"
+    assert lesson.measure.subject in lesson.lanes
+    if lesson.is_race:
+        assert len(lesson.lanes) == len(set(lesson.lanes)) >= 2
+    assert lesson.steps <= 8000  # keeps the suite's time per lesson to a few seconds
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_experiment_file_is_a_plain_experiment_file(name):
+    """The app, `optplay run --config` and the presets machinery can load it as it is."""
+    with resources.as_file(LIBRARY.joinpath(f"{name}.toml")) as path:
+        loaded = config.load(path)
+    assert loaded == lessons.load(name).experiment
+    assert config.loads(config.dumps(loaded)) == loaded
+
+
+# -- verdicts with the shipped seeds ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_verdict_matches_what_the_lesson_expects(name):
+    lesson = lessons.load(name)
+    trained, verdict = lesson.run()
+    assert trained.steps_done == lesson.steps
+    assert verdict.outcome == lesson.expect, verdict.text
+    # The text carries this run's numbers: the subject's measured value and the verdict.
+    m = lesson.measure
+    runs = lesson.lane_runs(trained)
+    assert m.metric.phrase(verdict.values[m.subject], runs[m.subject]) in verdict.summary
+    if m.baseline is not None:
+        assert m.metric.phrase(verdict.values[m.baseline], runs[m.baseline]) in verdict.summary
+    ending = "holds here." if lesson.expect == "holds" else "does not hold here."
+    assert verdict.summary.endswith(f"the claim {ending}")
+    for lane in lesson.lanes:
+        assert any(line.startswith(f"  {lane}: ") for line in verdict.details)
+    # It states the conditions under which it would come out the other way.
+    assert [c for c in verdict.conditions] == [
+        f"It would {'not hold' if lesson.expect == 'holds' else 'hold'} {f.when}."
+        for f in lesson.flips
+    ]
+
+
+@pytest.mark.parametrize(("name", "index"), FLIPS, ids=[f"{n}-{i}" for n, i in FLIPS])
+def test_each_flip_condition_flips_the_verdict(name, index):
+    lesson = lessons.load(name)
+    flipped = lesson.flipped(index)
+    assert flipped.expect == lesson.flips[index].expect != lesson.expect
+    _, verdict = flipped.run()
+    assert verdict.outcome == flipped.expect, verdict.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "lane"), TUNED, ids=[f"{n}-{lane}" for n, lane in TUNED])
+def test_tuned_rates_are_the_best_of_their_grids(name, lane):
+    """A lesson that says "each at its best rate" must not have rigged the race."""
+    lesson = lessons.load(name)
+    metric = lesson.measure.metric
+    index = lesson.lanes.index(lane)
+    declared = lesson.entries[index].config.lr
+    scores = {}
+    for lr in lesson.tuned[lane]:
+        cfg = lesson.with_lane_lr(lane, lr).entries[index].config
+        run = Run(cfg, history_capacity=None)
+        run.step(lesson.steps)
+        value = metric.value(run)
+        if value is None or math.isnan(value):
+            value = math.inf  # never reached, or diverged before measuring
+        scores[lr] = value if metric.better == "lower" else -value
+    best = min(scores, key=scores.get)
+    assert math.isclose(best, declared), f"{lane}: {scores}"
+
+
+# -- verdicts are computed from the run --------------------------------------------------------
+
+
+def test_a_shorter_run_gets_its_own_numbers():
+    lesson = lessons.load("momentum-ravine")
+    race = lesson.start()
+    race.step(5)  # nobody is at loss 0.001 yet
+    early = lesson.verdict(race)
+    assert early.outcome == "undecided"
+    assert early.values == {"SGD": None, "Momentum": None}
+    assert "did not reach loss 0.001 in 5 steps" in early.summary
+    race.step(195)  # step 200: Momentum has arrived, SGD has not
+    middle = lesson.verdict(race)
+    assert middle.outcome == "holds"
+    assert middle.values["SGD"] is None and middle.values["Momentum"] == 98
+    assert "SGD did not reach loss 0.001 in 200 steps" in middle.summary
+    assert "counts as 0" in middle.summary
+
+
+def test_verdict_takes_a_race_a_mapping_of_lanes_or_a_single_run():
+    lesson = lessons.load("adam-bias-correction")
+    race = lesson.start()
+    assert isinstance(race, Race)
+    race.step(lesson.steps)
+    by_race = lesson.verdict(race)
+    lanes = dict(zip(race.names, race.runs, strict=True))
+    by_mapping = lessons.verdict("adam-bias-correction", lanes)
+    assert by_race == by_mapping
+    with pytest.raises(ValueError, match="no lane named 'Adam, uncorrected'"):
+        lesson.verdict({"Adam": race.runs[0]})
+    single = lessons.loads("one", 'task = "quadratic"\noptimizer = "adam"\nsteps = 5\n', ONE)
+    run = single.start()
+    assert isinstance(run, Run) and single.lanes == ("adam",)
+    run.step(5)
+    assert single.verdict(run).outcome == "holds"
+
+
+def test_another_seed_is_another_run():
+    lesson = lessons.load("adam-bias-correction").with_seed(3)  # the seed draws the start
+    assert {e.config.seed for e in lesson.entries} == {3}
+    _, verdict = lesson.run()
+    assert verdict.values != lessons.load("adam-bias-correction").run()[1].values
+
+
+# -- lesson files: clear errors -----------------------------------------------------------------
+
+ONE = """
+title = "t"
+topic = "x"
+order = 1
+claim = "c"
+source = "s"
+why = "w"
+expect = "holds"
+[watch]
+tab = "loss"
+what = "the loss"
+[measure]
+kind = "final"
+subject = "adam"
+compare = "value"
+below = 100.0
+[[flips]]
+when = "never"
+expect = "fails"
+"""
+
+
+def edited(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('title = "Momentum', 'titel = "Momentum', r"unknown key 'titel'"),
+        ('tab = "path"', 'tab = "graph"', r"\[watch\] tab must be one of loss, lr, norms, path"),
+        ('kind = "steps_to"', 'kind = "speed"', r"\[measure\] kind must be one of steps_to"),
+        ("target = 1e-3\n", "", r"\[measure\] missing key 'target'"),
+        ('subject = "Momentum"', 'subject = "Adam"', r"subject must be one of SGD, Momentum"),
+        ('baseline = "SGD"', 'baseline = "Momentum"', r"baseline must be one of SGD, got"),
+        ("at_most = 0.5", "at_most = 0.5\nat_least = 0.1", r"exactly one threshold"),
+        ("at_most = 0.5", 'at_most = "half"', r"at_most must be a finite number, got 'half'"),
+        ('expect = "holds"', 'expect = "maybe"', r"expect must be one of holds, fails"),
+        ('expect = "fails"', 'expect = "holds"', r"\[\[flips\]\] #1 expect must differ"),
+        ('"task.condition" = 2.0', '"task.condition" = 0.5', r"condition must be a number"),
+        ("lr = 0.5 }", "eta = 0.5 }", r"unknown knob 'eta'"),
+        ('series = "loss"\ntarget', 'series = "eval_loss"\ntarget', r"must evaluate: eval_every"),
+        ("order = 10", "order = -1", r"order must be an integer >= 0"),
+        ("[[also]]\nkind", "[[also]]\nstart = 5\nkind", r"start does not apply to kind final"),
+        ("[watch]", "[tuned]\nSGD = [0.1, 0.3]\n[watch]", r"SGD's lr 0.01 is not in its grid"),
+        ("= 1e-3", "= [1]", r"target must be a finite number, got an array"),
+        ("TOML", "TOML\n= oops", r"line \d+: "),
+    ],
+)
+def test_bad_lesson_files_are_named(old, new, message):
+    experiment, lesson = lesson_texts("momentum-ravine")
+    if old == "TOML":
+        lesson = lesson + "\n= oops\n"
+    else:
+        lesson = edited(lesson, old, new)
+    with pytest.raises(LessonError, match=message) as err:
+        lessons.loads("broken", experiment, lesson)
+    assert str(err.value).startswith("lessons/broken.lesson.toml: ")
+
+
+def test_bad_experiment_files_are_named_too():
+    experiment, lesson = lesson_texts("momentum-ravine")
+    with pytest.raises(LessonError, match=r"^lessons/broken.toml: .*lr must be a number"):
+        lessons.loads("broken", edited(experiment, "lr = 0.01", "lr = -1"), lesson)
+    with pytest.raises(LessonError, match=r"must set `steps`"):
+        lessons.loads("broken", edited(experiment, "steps = 600\n", ""), lesson)
+    unnamed = re.sub(r'name = "SGD"\n', "", experiment)
+    with pytest.raises(LessonError, match=r"every \[\[race\]\] entry .* needs a name"):
+        lessons.loads("broken", unnamed, lesson)
+
+
+def test_unknown_lesson_lists_the_lessons():
+    with pytest.raises(LessonError, match=r"^unknown lesson 'momentum' \(expected one of: "):
+        lessons.load("momentum")
+
+
+def test_readme_lists_every_lesson_once():
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    if not readme.is_file():
+        pytest.skip("README.md is not next to the tests (installed package)")
+    text = readme.read_text(encoding="utf-8")
+    section = text.split("## Lessons", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^- `([a-z0-9-]+)`", section, flags=re.M)
+    assert listed == NAMES
