@@ -118,6 +118,7 @@ def _summary(
 _ALPHA_SUMMARY = _summary(
     "effective_lr", "α", "effective learning rate (see effective_lr)", "effective_lr"
 )
+_RMS_SUMMARY = _summary("rms", "√v̂", "the gradient RMS the step divides by (see rms)", "rms")
 
 
 # Signature parts of `Optimizer._derive`.
@@ -816,13 +817,13 @@ class RMSprop(Optimizer):
             Quantity("momentum_buffer", "b", "momentum buffer of scaled gradients", "momentum"),
         ),
         derived=(
-            Quantity("rms", "√v̂", "√v, or √(v − ḡ²) when centered: the gradient's scale"),
+            Quantity("rms", "√v̂", "√v, or √(v − ḡ²) when centered: the divisor before ε"),
             _alpha("η / (√v̂ + ε)"),
         ),
         scalars=(_LR,),
         summaries=(
             _ALPHA_SUMMARY,
-            _summary("rms", "√v̂", "the gradient scale √v̂ (see rms)", "rms"),
+            _RMS_SUMMARY,
             _summary(
                 "abs_b",
                 "|b|",
@@ -992,10 +993,11 @@ _M_HAT = Quantity("exp_avg_hat", "m̂", "m / (1 − β₁ᵗ): the bias-correcte
 _V_HAT = Quantity("exp_avg_sq_hat", "v̂", "v / (1 − β₂ᵗ): the bias-corrected second moment")
 _BC1 = Quantity("bias_correction1", "1 − β₁ᵗ", "bias correction of m at this step")
 _BC2 = Quantity("bias_correction2", "1 − β₂ᵗ", "bias correction of v at this step")
+_ADAM_RMS = Quantity("rms", "√v̂", "√v / √(1 − β₂ᵗ): the gradient RMS the step divides by")
 _ADAM_SUMMARIES = (
     _ALPHA_SUMMARY,
     _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
-    _summary("sqrt_v_hat", "√v̂", "bias-corrected RMS of the gradient", "exp_avg_sq_hat", "sqrt"),
+    _RMS_SUMMARY,
 )
 
 
@@ -1053,6 +1055,7 @@ class Adam(Optimizer):
         derived=(
             _M_HAT,
             Quantity("exp_avg_sq_hat", "v̂", "v / (1 − β₂ᵗ) (v̄ with amsgrad): bias-corrected v"),
+            _ADAM_RMS,
             _alpha("η / (√v̂ + ε)"),
         ),
         scalars=(_LR, _BC1, _BC2),
@@ -1122,11 +1125,14 @@ class Adam(Optimizer):
             out["exp_avg_hat"] = b["exp_avg"] / sc.bias_correction1
         if _wants(want, "exp_avg_sq_hat"):
             out["exp_avg_sq_hat"] = v / sc.bias_correction2
-        if _wants(want, "effective_lr"):
-            den = np.sqrt(v)
-            den /= sc.bias_correction2_sqrt
-            den += st.hypers["eps"]
-            out["effective_lr"] = np.divide(sc.lr, den, out=den)
+        if _wants(want, "rms") or _wants(want, "effective_lr"):
+            rms = np.sqrt(v)  # √v̂ as torch computes it
+            rms /= sc.bias_correction2_sqrt
+            if _wants(want, "effective_lr"):
+                den = rms + st.hypers["eps"]
+                out["effective_lr"] = np.divide(sc.lr, den, out=den)
+            if _wants(want, "rms"):
+                out["rms"] = rms
         return out
 
 
@@ -1258,6 +1264,7 @@ class NAdam(Optimizer):
                 "(1 − μ_t)/(1 − Π_t)·g + μ_{t+1}/(1 − Π_t·μ_{t+1})·m: the look-ahead momentum",
             ),
             _V_HAT,
+            Quantity("rms", "√v̂", "√(v / (1 − β₂ᵗ)): the gradient RMS the step divides by"),
             _alpha("η / (√v̂ + ε)"),
         ),
         scalars=(
@@ -1333,12 +1340,15 @@ class NAdam(Optimizer):
                 m_bar = np.multiply(d, (1.0 - sc.mu) / (1.0 - sc.mu_product))
                 m_bar += b["exp_avg"] * (sc.mu_next / (1.0 - sc.mu_product * sc.mu_next))
                 out["exp_avg_hat"] = m_bar
-        if _wants(want, "exp_avg_sq_hat") or _wants(want, "effective_lr"):
+        if any(_wants(want, k) for k in ("exp_avg_sq_hat", "rms", "effective_lr")):
             v_hat = b["exp_avg_sq"] / sc.bias_correction2
-            if _wants(want, "effective_lr"):
-                den = np.sqrt(v_hat)
-                den += st.hypers["eps"]
-                out["effective_lr"] = np.divide(sc.lr, den, out=den)
+            if _wants(want, "rms") or _wants(want, "effective_lr"):
+                rms = np.sqrt(v_hat)
+                if _wants(want, "effective_lr"):
+                    den = rms + st.hypers["eps"]
+                    out["effective_lr"] = np.divide(sc.lr, den, out=den)
+                if _wants(want, "rms"):
+                    out["rms"] = rms
             if _wants(want, "exp_avg_sq_hat"):
                 out["exp_avg_sq_hat"] = v_hat
         return out
@@ -1396,7 +1406,12 @@ class RAdam(Optimizer):
 
     state_doc = StateDoc(
         state=(_STEP, _EXP_AVG, _EXP_AVG_SQ),
-        derived=(_M_HAT, _V_HAT, _alpha("η·r_t·√(1 − β₂ᵗ) / (√v + ε), or η before rectifying")),
+        derived=(
+            _M_HAT,
+            _V_HAT,
+            _ADAM_RMS,
+            _alpha("η·r_t·√(1 − β₂ᵗ) / (√v + ε), or η before rectifying"),
+        ),
         scalars=(
             _LR,
             _BC1,
@@ -1468,6 +1483,10 @@ class RAdam(Optimizer):
             out["exp_avg_hat"] = b["exp_avg"] / sc.bias_correction1
         if _wants(want, "exp_avg_sq_hat"):
             out["exp_avg_sq_hat"] = b["exp_avg_sq"] / sc.bias_correction2
+        if _wants(want, "rms"):
+            rms = np.sqrt(b["exp_avg_sq"])
+            rms /= sc.bias_correction2_sqrt
+            out["rms"] = rms
         if _wants(want, "effective_lr"):
             if sc.rectified:
                 alpha = np.sqrt(b["exp_avg_sq"])
@@ -1626,6 +1645,7 @@ class Adafactor(Optimizer):
         ),
         derived=(
             Quantity("exp_avg_sq_hat", "v̂", "R·C / max(mean(R), ε₁) for matrices, else v"),
+            Quantity("rms", "√v̂", "√max(v̂, ε₁²): the gradient RMS the step divides by"),
             _alpha("α_t / (clip·√max(v̂, ε₁²))"),
         ),
         scalars=(
@@ -1638,9 +1658,7 @@ class Adafactor(Optimizer):
         ),
         summaries=(
             _ALPHA_SUMMARY,
-            _summary(
-                "sqrt_v_hat", "√v̂", "the (factored) RMS of the gradient", "exp_avg_sq_hat", "sqrt"
-            ),
+            _RMS_SUMMARY,
         ),
         effective_lr="α = α_t / (max(1, RMS(u)/d)·√max(v̂, ε₁²)) per coordinate; "
         "θ ← θ(1 − ηλ) − α·g. α_t and the clipping divisor are per parameter (they couple its "
@@ -1706,7 +1724,7 @@ class Adafactor(Optimizer):
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
         sc, b = st.scalars, st.bufs
-        if not (_wants(want, "exp_avg_sq_hat") or _wants(want, "effective_lr")):
+        if not any(_wants(want, k) for k in ("exp_avg_sq_hat", "rms", "effective_lr")):
             return {}
         if "row_var" in b:
             row = b["row_var"]
@@ -1717,11 +1735,13 @@ class Adafactor(Optimizer):
         else:
             v_hat = b["variance"].copy()
         out = {}
-        if _wants(want, "effective_lr"):
-            alpha = np.maximum(v_hat, sc.eps1 * sc.eps1)
-            np.sqrt(alpha, out=alpha)
-            np.divide(sc.alpha / sc.clip, alpha, out=alpha)
-            out["effective_lr"] = alpha
+        if _wants(want, "rms") or _wants(want, "effective_lr"):
+            rms = np.maximum(v_hat, sc.eps1 * sc.eps1)
+            np.sqrt(rms, out=rms)
+            if _wants(want, "effective_lr"):
+                out["effective_lr"] = np.divide(sc.alpha / sc.clip, rms)
+            if _wants(want, "rms"):
+                out["rms"] = rms
         if _wants(want, "exp_avg_sq_hat"):
             out["exp_avg_sq_hat"] = v_hat
         return out
@@ -1868,6 +1888,7 @@ class AdaptiveAdam(Adam):
         derived=(
             Quantity("exp_avg_hat", "m̂", "m / (1 − Π_{i≤t} β₁,i): the bias-corrected m"),
             _V_HAT,
+            _ADAM_RMS,
             _alpha("η / (√v̂ + ε)"),
         ),
         scalars=(
