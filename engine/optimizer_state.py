@@ -79,10 +79,17 @@ class Quantity:
 @dataclass(frozen=True)
 class Summary(Quantity):
     """A per-group series recorded by state summaries: the quantiles of `op(source)`, where
-    `source` is a state key or a derived key and `op` is "" (as is), "abs" or "sqrt"."""
+    `source` is a state key or a derived key and `op` is "" (as is), "abs" or "sqrt".
+
+    With `via`, the series is instead a monotone elementwise function of summary `via` (the
+    optimizer's `summary_map`, e.g. α = η/(√v̂ + ε) of √v̂), so its quantiles are that function
+    of `via`'s order statistics (mirrored when `decreasing`): the same numbers as quantiles
+    of the function's array, without computing or sorting that array."""
 
     source: str = ""
     op: str = ""
+    via: str = ""
+    decreasing: bool = False
 
 
 @dataclass(frozen=True)
@@ -361,25 +368,40 @@ class StateProbe:
     ) -> None:
         """Fill `out` with one record: per group, per summary, the 5 quantiles (see
         `state_history.QUANTILES`), then the tracked scalars (bools as 0/1, None as NaN)."""
-        from engine.state_history import quantiles_into
+        from engine.state_history import order_statistics_into
 
         opt = self.optimizer
+        direct = [q for q in summaries if not q.via]
+        mirrored = {q.via for q in summaries if q.via and q.decreasing}
         arrays: dict[str, dict[str, np.ndarray | None]] = {}
+        stats = np.empty((len(direct), 10))
         col = 0
         for g in self.groups:
             if g.key not in arrays:
                 if opt.has_state(g.key):
                     grad, prev = self._key_arrays[g.key]
-                    arrays[g.key] = opt.summary_arrays(g.key, summaries, grad, prev)
+                    arrays[g.key] = opt.summary_arrays(g.key, direct, grad, prev)
                 else:
                     arrays[g.key] = {}
             per_key = arrays[g.key]
-            for q in summaries:
+            size = self._key_size(g.key)
+            found: dict[str, np.ndarray | None] = {}
+            for i, q in enumerate(direct):
                 a = per_key.get(q.key)
-                if a is None or a.size != self._key_size(g.key):
+                if a is None or a.size != size:
+                    found[q.key] = None
+                    continue
+                order_statistics_into(a.reshape(-1)[g.start : g.stop], stats[i], q.key in mirrored)
+                found[q.key] = stats[i]
+            for q in summaries:
+                base = found.get(q.via or q.key)
+                if base is None:
                     out[col : col + 5] = math.nan
+                elif not q.via:
+                    out[col : col + 5] = base[:5]
                 else:
-                    quantiles_into(a.reshape(-1)[g.start : g.stop], out[col : col + 5])
+                    x = base[5:10] if q.decreasing else base[:5]
+                    out[col : col + 5] = opt.summary_map(g.key, q.key, x)
                 col += 5
         sc = opt.scalars(self.groups[0].key) if opt.has_state(self.groups[0].key) else None
         for q in scalars:

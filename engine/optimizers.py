@@ -121,6 +121,18 @@ _ALPHA_SUMMARY = _summary(
 _RMS_SUMMARY = _summary("rms", "√v̂", "the gradient RMS the step divides by (see rms)", "rms")
 
 
+def _alpha_via(via: str) -> Summary:
+    """The effective lr summarised as a non-increasing function of summary `via` (the
+    optimizer's `_summary_map`): its quantiles come from `via`'s, at no extra cost."""
+    return Summary(
+        "effective_lr",
+        "α",
+        "effective learning rate (see effective_lr)",
+        via=via,
+        decreasing=True,
+    )
+
+
 # Signature parts of `Optimizer._derive`.
 _Want = set[str] | None
 _Arr = np.ndarray | None
@@ -356,6 +368,18 @@ class Optimizer(Registered):
                 handed.add(id(arr))
                 out[q.key] = arr
         return out
+
+    def summary_map(self, key: str, summary: str, x: np.ndarray) -> np.ndarray:
+        """Summary `summary` (declared with `via`) of values `x` of its `via` summary, as the
+        elementwise arithmetic of `key`'s last step computes it (in the state's dtype), as
+        float64."""
+        st = self._state[key]
+        with np.errstate(all="ignore"):
+            out = self._summary_map(summary, st, np.asarray(x, dtype=st.dtype))
+        return np.asarray(out, dtype=np.float64)
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} declares no summary map for {summary!r}")
 
     def _state_scalars(self, st: _KeyState) -> dict[str, float]:
         """Named scalar state beyond the step count (torch's, e.g. NAdam's mu_product)."""
@@ -738,7 +762,7 @@ class Adagrad(Optimizer):
         derived=(_alpha("η_t / (√s + ε)"),),
         scalars=(_LR, Quantity("decayed_lr", "η_t", "η / (1 + (t − 1)·lr_decay)")),
         summaries=(
-            _ALPHA_SUMMARY,
+            _alpha_via("sqrt_sum"),
             _summary("sqrt_sum", "√s", "root of the accumulated squared gradient", "sum", "sqrt"),
         ),
         effective_lr="α = η_t / (√s + ε) per coordinate, with η_t = η / (1 + (t − 1)·lr_decay); "
@@ -764,6 +788,9 @@ class Adagrad(Optimizer):
         np.multiply(d, -c.decayed_lr, out=s[0])  # d is dead after this read
         np.divide(s[0], s[1], out=s[0])
         p += s[0]
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.decayed_lr, x + st.hypers["eps"])  # α of √s
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
         out = {}
@@ -822,7 +849,7 @@ class RMSprop(Optimizer):
         ),
         scalars=(_LR,),
         summaries=(
-            _ALPHA_SUMMARY,
+            _alpha_via("rms"),
             _RMS_SUMMARY,
             _summary(
                 "abs_b",
@@ -870,6 +897,9 @@ class RMSprop(Optimizer):
             np.multiply(d, -lr, out=s[2])
             np.divide(s[2], avg, out=s[2])
             p += s[2]
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.lr, x + st.hypers["eps"])  # α of √v̂, as _derive does
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
         out = {}
@@ -995,7 +1025,7 @@ _BC1 = Quantity("bias_correction1", "1 − β₁ᵗ", "bias correction of m at t
 _BC2 = Quantity("bias_correction2", "1 − β₂ᵗ", "bias correction of v at this step")
 _ADAM_RMS = Quantity("rms", "√v̂", "√v / √(1 − β₂ᵗ): the gradient RMS the step divides by")
 _ADAM_SUMMARIES = (
-    _ALPHA_SUMMARY,
+    _alpha_via("rms"),
     _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
     _RMS_SUMMARY,
 )
@@ -1114,6 +1144,9 @@ class Adam(Optimizer):
 
     def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
         return 0.0 if self.decoupled else float(knobs.get("weight_decay", 0.0))
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.lr, x + st.hypers["eps"])  # α of √v̂, as _derive does
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
         sc, b = st.scalars, st.bufs
@@ -1331,6 +1364,9 @@ class NAdam(Optimizer):
             return 0.0
         return float(knobs.get("weight_decay", 0.0))
 
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.lr, x + st.hypers["eps"])  # α of √v̂, as _derive does
+
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
         sc, b = st.scalars, st.bufs
         out = {}
@@ -1420,7 +1456,7 @@ class RAdam(Optimizer):
             Quantity("rectified", "ρ_t > 5", "whether the adaptive (rectified) step is on"),
             Quantity("rect", "r_t", "variance rectification factor (None while off)"),
         ),
-        summaries=_ADAM_SUMMARIES,
+        summaries=(_ALPHA_SUMMARY, *_ADAM_SUMMARIES[1:]),  # α is not a function of √v̂ alone
         effective_lr="While ρ_t ≤ 5, α = η for every coordinate (SGD with momentum on m̂); "
         "after that α = η·r_t·√(1 − β₂ᵗ) / (√v + ε) per coordinate. θ ← θ − α·m̂. With "
         "decoupled_weight_decay, θ ← θ(1 − ηλ) first (not part of α); otherwise g includes λθ.",
@@ -1541,7 +1577,7 @@ class Adamax(Optimizer):
         derived=(_M_HAT, _alpha("η / u")),
         scalars=(_LR, _BC1),
         summaries=(
-            _ALPHA_SUMMARY,
+            _alpha_via("exp_inf"),
             _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
             _summary("exp_inf", "u", "the decaying max of |g| (the denominator)", "exp_inf"),
         ),
@@ -1568,6 +1604,9 @@ class Adamax(Optimizer):
         np.multiply(m, -c.step_size, out=s[1])
         np.divide(s[1], u, out=s[1])
         p += s[1]
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.lr, x)  # α of u
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
         sc, b = st.scalars, st.bufs
@@ -1657,7 +1696,7 @@ class Adafactor(Optimizer):
             Quantity("eps1", "ε₁", "the floor of v̂ used"),
         ),
         summaries=(
-            _ALPHA_SUMMARY,
+            _alpha_via("rms"),
             _RMS_SUMMARY,
         ),
         effective_lr="α = α_t / (max(1, RMS(u)/d)·√max(v̂, ε₁²)) per coordinate; "
@@ -1721,6 +1760,9 @@ class Adafactor(Optimizer):
 
     def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
         return 0.0  # decoupled: θ(1 − ηλ)
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.alpha / st.scalars.clip, x)  # α of √max(v̂, ε₁²)
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
         sc, b = st.scalars, st.bufs
