@@ -143,6 +143,11 @@ def _wants(want: _Want, key: str) -> bool:
     return want is None or key in want
 
 
+#: Builds a per-step NamedTuple from a tuple of its fields in order: NamedTuple's own
+#: `__new__` is a Python function, ~0.3 us a step more on small arrays.
+_scalars = tuple.__new__
+
+
 class StepRate(NamedTuple):
     """Per-step scalars of the optimizers whose kernel needs only the rate."""
 
@@ -515,7 +520,7 @@ class Optimizer(Registered):
         """Advance the key's step count; return the scalars its kernel needs this step
         (by default just the rate)."""
         st.t += 1
-        return StepRate(lr)
+        return _scalars(StepRate, (lr,))
 
     def _buffers(self, st: _KeyState) -> list:
         """The key's state arrays the kernel uses under the current knobs (lazily created)."""
@@ -634,7 +639,7 @@ class SGD(Optimizer):
         st.t += 1
         # torch starts the momentum buffer as a copy of the first gradient it sees.
         fresh = self.momentum != 0.0 and "momentum_buffer" not in st.bufs
-        return SGDScalars(lr, fresh)
+        return _scalars(SGDScalars, (lr, fresh))
 
     def _buffers(self, st: _KeyState) -> list:
         if self.momentum != 0.0:
@@ -771,7 +776,7 @@ class Adagrad(Optimizer):
 
     def _prepare(self, st: _KeyState, lr: float) -> AdagradScalars:
         st.t += 1
-        return AdagradScalars(lr, lr / (1 + (st.t - 1) * self.lr_decay))
+        return _scalars(AdagradScalars, (lr, lr / (1 + (st.t - 1) * self.lr_decay)))
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("sum", self.initial_accumulator_value)]
@@ -1109,14 +1114,17 @@ class Adam(Optimizer):
         bias_correction2 = 1 - self.beta2**t
         wd = self.weight_decay
         decay = 1 - lr * wd if self.decoupled and wd != 0 else None
-        return AdamScalars(
-            lr,
-            b1,
-            bias_correction1,
-            bias_correction2,
-            lr / bias_correction1,
-            bias_correction2**0.5,
-            decay,
+        return _scalars(
+            AdamScalars,
+            (
+                lr,
+                b1,
+                bias_correction1,
+                bias_correction2,
+                lr / bias_correction1,
+                bias_correction2**0.5,
+                decay,
+            ),
         )
 
     def _buffers(self, st: _KeyState) -> list:
@@ -1325,15 +1333,18 @@ class NAdam(Optimizer):
         mu_product_next = mu_product * mu_next
         wd = self.weight_decay
         decay = 1 - lr * wd if self.decoupled_weight_decay and wd != 0 else None
-        return NAdamScalars(
-            lr,
-            mu,
-            mu_next,
-            mu_product,
-            bias_correction2,
-            lr * (1.0 - mu) / (1.0 - mu_product),
-            (lr * mu_next) / (1.0 - mu_product_next),
-            decay,
+        return _scalars(
+            NAdamScalars,
+            (
+                lr,
+                mu,
+                mu_next,
+                mu_product,
+                bias_correction2,
+                lr * (1.0 - mu) / (1.0 - mu_product),
+                (lr * mu_next) / (1.0 - mu_product_next),
+                decay,
+            ),
         )
 
     def _buffers(self, st: _KeyState) -> list:
@@ -1477,15 +1488,18 @@ class RAdam(Optimizer):
             ) ** 0.5
         wd = self.weight_decay
         decay = 1 - lr * wd if self.decoupled_weight_decay and wd != 0 else None
-        return RAdamScalars(
-            lr,
-            bias_correction1,
-            bias_correction2,
-            bias_correction2**0.5,
-            rho_t,
-            rect is not None,
-            rect,
-            decay,
+        return _scalars(
+            RAdamScalars,
+            (
+                lr,
+                bias_correction1,
+                bias_correction2,
+                bias_correction2**0.5,
+                rho_t,
+                rect is not None,
+                rect,
+                decay,
+            ),
         )
 
     def _buffers(self, st: _KeyState) -> list:
@@ -1588,7 +1602,7 @@ class Adamax(Optimizer):
     def _prepare(self, st: _KeyState, lr: float) -> AdamaxScalars:
         st.t += 1
         bias_correction = 1 - self.beta1**st.t
-        return AdamaxScalars(lr, bias_correction, lr / bias_correction)
+        return _scalars(AdamaxScalars, (lr, bias_correction, lr / bias_correction))
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_inf")]
