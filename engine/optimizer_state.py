@@ -29,9 +29,23 @@ every array returned is a read-only view (no copy) of the live state, or a fresh
 array for derived quantities. Reading never changes the run: nothing is created, written or
 advanced (a buffer the optimizer has not created yet is simply absent).
 
-Thread safety: while a stream is stepping, views change under the reader. `inspect()` says
-so (`live=True`); `StateInspection.snapshot()` copies every array for keeping or shipping
-to another process (all results are plain data: dataclasses, dicts, arrays, numbers).
+Thread safety: while a stream is stepping, views change under the reader. `inspect()` never
+waits for the stepping thread and says so (`live=True`: values may straddle two steps);
+`inspect(wait=True)` waits for the step in progress and is consistent. `snapshot()` copies
+every array, for keeping or shipping to another process (all results are plain data:
+dataclasses, dicts, arrays and numbers, so they pickle).
+
+What a State view needs, and where it is:
+- a 2-D task, one row per coordinate: `inspect().params["x"]` has `grad` (g), `state`
+  ("exp_avg" m, "exp_avg_sq" v, ...), `derived` ("exp_avg_hat" m̂, "exp_avg_sq_hat" v̂,
+  "effective_lr" α) and `update` (the step taken); label the columns with
+  `doc.quantity(key).symbol` and show `doc.effective_lr` as the help;
+- a network, per parameter: the α band over time from `run.state_summaries.band(name,
+  "effective_lr", n_points)` (log axis: α spans decades), today's distribution from
+  `inspect([name]).params[name].derived["effective_lr"]` (a histogram);
+- the bias corrections, β₁,t, μ_t, ρ_t over time from `run.state_summaries.scalar(key)`,
+  the keys being `summaries.scalars` (declared in `doc.scalars`);
+- a race: the same per lane (each lane is a Run).
 """
 
 from __future__ import annotations
@@ -174,8 +188,8 @@ class StateInspection:
     """The optimizer state of a whole run, per parameter (see `Run.inspect`).
 
     `step` is the run's step; `live` is True when it was read while a stream was stepping
-    (views may then straddle two steps; read while paused, or `snapshot()`, for a still
-    picture). `doc` says what every key means."""
+    (views may then straddle two steps, and keep changing: `snapshot()` freezes them).
+    `doc` says what every key means."""
 
     optimizer: str
     step: int

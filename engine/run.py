@@ -547,15 +547,15 @@ class Run(Stepper[Progress]):
         change with the next step (copy to keep); reading changes nothing."""
         return self._probe.optimizer_state()
 
-    def inspect(self, names: Iterable[str] | None = None) -> StateInspection:
+    def inspect(self, names: Iterable[str] | None = None, wait: bool = False) -> StateInspection:
         """Everything the optimizer did at the last step, per parameter (all, or `names`):
         gradient, actual step θ_t − θ_{t−1}, state (read-only views), derived quantities
         (effective_lr, m̂, v̂, ... fresh arrays) and per-step scalars (bias corrections, β₁,t,
-        μ_t, ρ_t ...), with `doc` saying what each means. Never waits for a running stream:
-        read while one is stepping, the result says `live=True` (views may straddle a
-        step); `.snapshot()` copies it."""
+        μ_t, ρ_t ...), with `doc` saying what each means. Does not wait for a running stream
+        unless `wait`: read while one is stepping, the result says `live=True` (views may
+        straddle a step); `.snapshot()` copies it."""
         names = None if names is None else list(names)
-        if self._lock.acquire(blocking=False):
+        if self._lock.acquire(blocking=wait):
             try:
                 return self._probe.inspect(self._step, False, names)
             finally:

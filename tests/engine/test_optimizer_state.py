@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -385,3 +386,7 @@ def test_inspection_snapshot_copies():
     x = snap.params["x"]
     assert copy.params["x"].state["exp_avg"] != x.state["exp_avg"]  # the view moved on
     assert copy.params["x"].state["exp_avg"].flags.writeable
+    # Plain data: it crosses a process boundary as it is.
+    shipped = pickle.loads(pickle.dumps(run.inspect(wait=True)))
+    assert shipped.params["x"].derived["effective_lr"] == x.derived["effective_lr"]
+    assert shipped.doc == optimizers.get("adam").state_doc and shipped.step == 3
