@@ -387,6 +387,8 @@ def test_inspection_snapshot_copies():
     assert copy.params["x"].state["exp_avg"] != x.state["exp_avg"]  # the view moved on
     assert copy.params["x"].state["exp_avg"].flags.writeable
     # Plain data: it crosses a process boundary as it is.
-    shipped = pickle.loads(pickle.dumps(run.inspect(wait=True)))
-    assert shipped.params["x"].derived["effective_lr"] == x.derived["effective_lr"]
+    now = run.inspect(wait=True)
+    shipped = pickle.loads(pickle.dumps(now))
+    assert shipped.params["x"].derived["effective_lr"] == now.params["x"].derived["effective_lr"]
+    assert shipped.params["x"].state["exp_avg"] == x.state["exp_avg"]  # the live value
     assert shipped.doc == optimizers.get("adam").state_doc and shipped.step == 3
