@@ -562,7 +562,7 @@ class SGDScalars(NamedTuple):
     fresh_buffer: bool  # the momentum buffer starts this step (as a copy of g)
 
 
-def _sgd_hypers(momentum: float, nesterov: bool, momentum_help: str) -> tuple[Hyper, ...]:
+def _sgd_specs(momentum: float, nesterov: bool, momentum_help: str) -> tuple[Hyper, ...]:
     """torch.optim.SGD's knobs; the three SGD entries differ only in two defaults."""
     return (
         _lr(1e-3),
@@ -588,7 +588,7 @@ class SGD(Optimizer):
 
     name = "sgd"
     summary = "Gradient descent: θ ← θ − η·g (momentum, Nesterov and weight decay optional)"
-    specs = _sgd_hypers(0.0, False, "momentum μ (0 = plain gradient descent)")
+    specs = _sgd_specs(0.0, False, "momentum μ (0 = plain gradient descent)")
     equations = (
         "g ← ∇f(θ) + λθ\n"
         "b ← μ·b + (1 − τ)·g        (b₁ = g)\n"
@@ -689,7 +689,7 @@ class Momentum(SGD):
 
     name = "momentum"
     summary = "SGD with heavy-ball momentum: b ← μb + g, θ ← θ − η·b"
-    specs = _sgd_hypers(0.9, False, "momentum μ")
+    specs = _sgd_specs(0.9, False, "momentum μ")
     equations = "g ← ∇f(θ) + λθ\nb ← μ·b + (1 − τ)·g        (b₁ = g)\nθ ← θ − η·b"
     reference = (
         "Polyak 1964, Some methods of speeding up the convergence of iteration methods; "
@@ -709,7 +709,7 @@ class Nesterov(SGD):
 
     name = "nesterov"
     summary = "SGD with Nesterov momentum: θ ← θ − η·(g + μ·b)"
-    specs = _sgd_hypers(0.9, True, "momentum μ (must be > 0)")
+    specs = _sgd_specs(0.9, True, "momentum μ (must be > 0)")
     equations = "g ← ∇f(θ) + λθ\nb ← μ·b + g                (b₁ = g)\nθ ← θ − η·(g + μ·b)"
     reference = (
         "Nesterov 1983; Sutskever et al. 2013, On the importance of initialization and "
