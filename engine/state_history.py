@@ -234,8 +234,15 @@ class _Rows:
         self.lasts[n : n + g] = values
         self.n = n + g
 
-    def select(self, n_points: int | None, start: int | None, end: int | None) -> tuple:
-        """(steps, mins, maxs, lasts) of at most `n_points` points over [start, end]."""
+    def select(
+        self,
+        n_points: int | None,
+        start: int | None,
+        end: int | None,
+        cols: Sequence[int] | slice = slice(None),
+    ) -> tuple:
+        """(steps, mins, maxs, lasts) of columns `cols`, at most `n_points` points over
+        [start, end]: copies of just those columns (cost bounded by the bucket count)."""
         lo, hi = 0, self.n
         if start is not None:
             lo = int(np.searchsorted(self.last[:hi], start, side="left"))
@@ -243,23 +250,19 @@ class _Rows:
             hi = int(np.searchsorted(self.first[:hi], end, side="right"))
         m = hi - lo
         if m <= 0:
-            empty = np.empty((0, self.ncols))
+            empty = np.empty((0, self.ncols))[:, cols]
             return np.empty(0, np.int64), empty, empty, empty
+        mins, maxs, lasts = (a[lo:hi][:, cols] for a in (self.mins, self.maxs, self.lasts))
         if n_points is None or m <= n_points:
-            return (
-                self.last[lo:hi].copy(),
-                self.mins[lo:hi].copy(),
-                self.maxs[lo:hi].copy(),
-                self.lasts[lo:hi].copy(),
-            )
+            return self.last[lo:hi].copy(), mins.copy(), maxs.copy(), lasts.copy()
         group = -(-m // n_points)
-        starts = np.arange(lo, hi, group)
-        ends = np.minimum(starts + group, hi) - 1
+        starts = np.arange(0, m, group)
+        ends = np.minimum(starts + group, m) - 1
         return (
-            self.last[ends],
-            np.fmin.reduceat(self.mins[lo:hi], starts - lo, axis=0),
-            np.fmax.reduceat(self.maxs[lo:hi], starts - lo, axis=0),
-            self.lasts[ends],
+            self.last[lo:hi][ends],
+            np.fmin.reduceat(mins, starts, axis=0),
+            np.fmax.reduceat(maxs, starts, axis=0),
+            lasts[ends],
         )
 
 
@@ -386,14 +389,14 @@ class StateSummaries:
         cols = [self.column(group, key, s) for s in STATS]
         with self._lock:
             self._fold()
-            steps, mins, maxs, lasts = self._rows.select(n_points, start, end)
+            steps, mins, maxs, lasts = self._rows.select(n_points, start, end, cols)
         return QuantileBand(
             steps,
-            mins[:, cols[0]],
-            lasts[:, cols[1]],
-            lasts[:, cols[2]],
-            lasts[:, cols[3]],
-            maxs[:, cols[4]],
+            mins[:, 0],
+            lasts[:, 1].copy(),
+            lasts[:, 2].copy(),
+            lasts[:, 3].copy(),
+            maxs[:, 4],
         )
 
     def scalar(
@@ -410,8 +413,8 @@ class StateSummaries:
         col = self._index[key]
         with self._lock:
             self._fold()
-            steps, _, _, lasts = self._rows.select(n_points, start, end)
-        return ScalarSeries(steps, lasts[:, col])
+            steps, _, _, lasts = self._rows.select(n_points, start, end, [col])
+        return ScalarSeries(steps, lasts[:, 0])
 
     def latest(self) -> dict[str, float]:
         """The newest record by column name (empty before any)."""

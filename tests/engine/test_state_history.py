@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from engine import optimizers
-from engine.history import STEP_SERIES, export_history, load_history_json
+from engine.history import (
+    SERIES,
+    SERIES_HELP,
+    STEP_SERIES,
+    export_history,
+    load_history_json,
+)
 from engine.optimizer_state import Quantity, Summary
 from engine.run import Run, RunConfig, RunConfigError
 from engine.state_history import (
@@ -333,6 +339,12 @@ def test_export_state_of_a_race_and_bad_requests(tmp_path):
     (tmp_path / "other.json").write_text("{}")
     with pytest.raises(ValueError, match="not an optplay state summary file"):
         load_state_json(tmp_path / "other.json")
+
+
+def test_every_history_series_has_help_and_the_ratio_is_not_called_a_rate():
+    assert set(SERIES_HELP) == set(SERIES)
+    assert "not a learning rate" in SERIES_HELP["update_grad_ratio"]
+    assert "update_grad_ratio" in STEP_SERIES and "effective_step" not in STEP_SERIES
 
 
 def test_history_still_reads_the_old_series_name(tmp_path):
