@@ -382,6 +382,12 @@ class StateProbe:
     ) -> None:
         """Fill `out` with one record: per group, per summary, the 5 quantiles (see
         `state_history.QUANTILES`), then the tracked scalars (bools as 0/1, None as NaN)."""
+        with np.errstate(all="ignore"):
+            self._summary_row(summaries, scalars, out)
+
+    def _summary_row(
+        self, summaries: Sequence[Summary], scalars: Sequence[Quantity], out: np.ndarray
+    ) -> None:
         from engine.state_history import order_statistics_into
 
         opt = self.optimizer

@@ -375,13 +375,12 @@ class Optimizer(Registered):
         return out
 
     def summary_map(self, key: str, summary: str, x: np.ndarray) -> np.ndarray:
-        """Summary `summary` (declared with `via`) of values `x` of its `via` summary, as the
-        elementwise arithmetic of `key`'s last step computes it (in the state's dtype), as
-        float64."""
+        """Summary `summary` (declared with `via`) of values `x` (an array) of its `via`
+        summary, as the elementwise arithmetic of `key`'s last step computes it (in the
+        state's dtype), as float64. Like that arithmetic it may divide by zero (inf): call it
+        under np.errstate to silence the warning."""
         st = self._state[key]
-        with np.errstate(all="ignore"):
-            out = self._summary_map(summary, st, np.asarray(x, dtype=st.dtype))
-        return np.asarray(out, dtype=np.float64)
+        return self._summary_map(summary, st, x.astype(st.dtype)).astype(np.float64)
 
     def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{self.name} declares no summary map for {summary!r}")

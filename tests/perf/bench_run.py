@@ -182,7 +182,10 @@ def main() -> None:
             extra = 100 * (t[label] / off - 1)
             print(f"  state summaries {every:<15} {extra:+6.1f}% of a step (side by side)")
         record = 100 * t["  one state record"] / off
-        print(f"  one state record = {record:.0f}% of a step: {record / 10:.1f}% at state_every=10")
+        print(
+            f"  one state record = {record:.0f}% of a step: {record / 10:.1f}% at "
+            f"state_every=10, {record / 16:.1f}% at 16"
+        )
         if not torch_labels:
             print("  (no torch: no ratio)")
         for label in torch_labels:
