@@ -1,7 +1,7 @@
 """History memory and chart cost for a 1,000,000-step run on a 2-D landscape.
 
 Run from the repository root (prints figures; asserts nothing):
-    /work/venv/bin/python tests/perf/bench_history.py
+    python tests/perf/bench_history.py
 
 Targets (issue 5): history under 20 MB after 1,000,000 steps, `downsample` under 5 ms, and a
 chart frame costing the same at step 1,000 and step 1,000,000.
