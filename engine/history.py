@@ -1,6 +1,6 @@
 """Bounded-memory metric history of a run, and downsampling for charts.
 
-A run appends one row of metrics per step (loss, lr, grad_norm, update_norm, effective_step)
+A run appends one row of metrics per step (loss, lr, grad_norm, update_norm, update_grad_ratio)
 and, every `eval_every` steps, the eval metrics. Charts redraw 10-20 times a second from
 `downsample()`, so both the memory and the cost of a chart frame must not grow with the run:
 
@@ -51,10 +51,25 @@ from typing import Any, NamedTuple
 import numpy as np
 
 #: Metrics recorded for every step, in the order `History.record` takes them.
-STEP_SERIES = ("loss", "lr", "grad_norm", "update_norm", "effective_step")
+STEP_SERIES = ("loss", "lr", "grad_norm", "update_norm", "update_grad_ratio")
 #: Metrics recorded every `eval_every` steps.
 EVAL_SERIES = ("eval_loss", "eval_accuracy")
 SERIES = STEP_SERIES + EVAL_SERIES
+#: One line per series, for chart legends and help screens.
+SERIES_HELP = {
+    "loss": "training loss of the step's batch, before the update",
+    "lr": "learning rate the update used (the schedule's value)",
+    "grad_norm": "‖g‖: Euclidean norm of the whole gradient",
+    "update_norm": "‖Δθ‖: Euclidean norm of the step actually taken",
+    "update_grad_ratio": "‖Δθ‖ / ‖g‖: how far the parameters moved per unit of gradient. "
+    "Equals the lr for plain SGD; with momentum or per-coordinate scaling it mixes past "
+    "gradients and per-parameter rates in, so it is not a learning rate (the optimizer's "
+    "per-parameter effective lr is in its state summaries)",
+    "eval_loss": "loss on the evaluation set",
+    "eval_accuracy": "accuracy on the evaluation set (classifiers)",
+}
+#: Former series names still accepted when reading (renamed series -> current name).
+RENAMED_SERIES = {"effective_step": "update_grad_ratio"}
 
 _FOLD_EVERY = 2048  # pending rows before a vectorised fold; bounds the pending lists' memory
 _GROW_START = 4096  # initial arrays of a full-resolution history (doubled as needed)
@@ -167,7 +182,7 @@ class _Buckets(_Reads):
         starts = np.flatnonzero(np.diff(keys)) + 1
         starts = np.concatenate(([0], starts))
         ends = np.concatenate((starts[1:], [len(keys)])) - 1
-        # fmin/fmax ignore NaN (effective_step is NaN when the gradient is exactly zero).
+        # fmin/fmax ignore NaN (update_grad_ratio is NaN when the gradient is exactly zero).
         return (
             first[starts],
             last[ends],
@@ -412,7 +427,7 @@ class History:
         lr: float,
         grad_norm: float,
         update_norm: float,
-        effective_step: float,
+        update_grad_ratio: float,
     ) -> None:
         """Append the training metrics of `step` (steps must increase)."""
         with self._lock:
@@ -422,7 +437,7 @@ class History:
             c[1].append(lr)
             c[2].append(grad_norm)
             c[3].append(update_norm)
-            c[4].append(effective_step)
+            c[4].append(update_grad_ratio)
             if len(self._p_steps) >= _FOLD_EVERY:
                 self._fold()
 
@@ -480,7 +495,7 @@ class History:
 
     def _check(self, name: str) -> _Buckets | _Column:
         try:
-            return self._series[name]
+            return self._series[RENAMED_SERIES.get(name, name)]
         except KeyError:
             raise ValueError(
                 f"unknown series {name!r} (expected one of: {', '.join(SERIES)})"
@@ -628,7 +643,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _float_list(values: np.ndarray) -> list[float | None]:
-    # JSON has no NaN: a missing number (effective_step of a zero gradient) becomes null.
+    # JSON has no NaN: a missing number (update_grad_ratio of a zero gradient) becomes null.
     return [v if math.isfinite(v) else None for v in values.tolist()]
 
 
@@ -669,6 +684,10 @@ def run_record(run: Any, name: str | None = None) -> dict[str, Any]:
             "x": _float_list(path.xs),
             "y": _float_list(path.ys),
         }
+    if getattr(run, "state_summaries", None) is not None:
+        from engine.state_history import state_record
+
+        record["state_summaries"] = state_record(run, record["name"])
     return record
 
 
@@ -739,15 +758,16 @@ def export_history(runs: Any, path: str | os.PathLike[str], fmt: str | None = No
     CSV: one row per stored training step (step >= 1; every step at full resolution, i.e. a
     Run with `history_capacity=None`; a folded app history gives one row per bucket, holding the
     exact metrics of the bucket's last step). Columns: step, loss, lr, grad_norm, update_norm,
-    effective_step, then eval_loss (when the run evaluates during training, eval_every > 0) and
+    update_grad_ratio, then eval_loss (when the run evaluates during training, eval_every > 0) and
     eval_accuracy (classifiers), filled on the rows where an evaluation happened. With several
     runs, a first column `run` names each row's run. The step-0 evaluation (before training)
     is in the JSON only. Numbers are written with repr, so they parse back exactly.
 
     JSON: {"format": "optplay-history", "version": 1, "runs": [...]}, one object per run with
     its config, state, and the arrays "step", "loss", ... (NaN as null), "eval" (step, loss,
-    accuracy, including step 0) and, for 2-D tasks, "trajectory" (step, x, y). Read it back
-    with `load_history_json`."""
+    accuracy, including step 0), for 2-D tasks "trajectory" (step, x, y) and, for a run that
+    records them, "state_summaries" (engine.state_history.state_record). Read it back with
+    `load_history_json`."""
     fmt = fmt or export_format(path)
     named = _named_runs(runs)
     target = Path(path)
@@ -792,6 +812,9 @@ def load_history_json(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     out = []
     for record in doc["runs"]:
         rec = dict(record)
+        for old, new in RENAMED_SERIES.items():  # files written before a series was renamed
+            if old in rec and new not in rec:
+                rec[new] = rec.pop(old)
         rec["step"] = np.array(rec["step"], np.int64)
         for series in STEP_SERIES:
             rec[series] = floats(rec[series])

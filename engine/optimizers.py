@@ -5,11 +5,24 @@ dtype and shape) and updates `params: dict[str, ndarray]` in place from `grads` 
 
     opt = create("adam", lr=1e-3)
     opt.step(params, grads)            # lr=... overrides the configured rate for this step
+    opt.beta1                          # knob values are attributes of the same name
 
 Arithmetic follows torch.optim's single-tensor code paths operation by operation (order of
 operations, where eps is added, how bias corrections are applied), so float64 runs match torch
 to ~1e-15 per step; Lion follows optax. Knob names are torch's, with `betas` split into `beta1`,
 `beta2`.
+
+Inside the optimizer (read-only; reading never changes anything):
+
+    opt.state("w")        # {"step": 3, "exp_avg": <read-only view>, "exp_avg_sq": ...}
+    opt.scalars("w")      # AdamScalars(lr=..., beta1=..., bias_correction1=..., ...)
+    opt.derived("w", g, p_before)  # {"exp_avg_hat": m̂, "exp_avg_sq_hat": v̂, "effective_lr": α}
+    type(opt).state_doc   # StateDoc: what each key means, how α is defined (help, list)
+
+State keys are torch's `optimizer.state[p]` keys. Each optimizer's per-step scalars are its
+own NamedTuple (`AdamScalars`, ...), computed once per step and kept per key, so the bias
+corrections, β₁,t, μ_t or ρ_t of the last step can be read back. See engine.optimizer_state
+for the declarations and for reading a whole run per parameter by name.
 
 Speed: elementwise optimizers run one small "kernel" of in-place ufunc calls (`out=` into
 preallocated scratch, so nothing is allocated per step). Small arrays go through it whole (a
@@ -22,13 +35,15 @@ of per-tensor views: see `Optimizer.elementwise`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from engine.hyper import Hyper, validate_all
+from engine.optimizer_state import Quantity, StateDoc, Summary, read_only
 from engine.registry import Registered, Registry
 
 __all__ = [
@@ -84,20 +99,59 @@ _DECOUPLED = Hyper(
 _DECOUPLED_WD = "decoupled: θ ← θ(1 − ηλ) before the update"
 
 
-#: Attributes `Optimizer._configure` caches knobs under, where not "_" + the knob's name (short
-#: names keep the kernels' formulas readable).
-_KNOB_ATTRS = {
-    "beta1": "_b1",
-    "beta2": "_b2",
-    "weight_decay": "_wd",
-    "initial_accumulator_value": "_init",
-    "momentum_decay": "_psi",
-    "decoupled_weight_decay": "_decoupled",
-    "beta2_decay": "_c",
-    "beta1_schedule": "_schedule",
-    "beta1_min": "_b1_min",
-    "beta1_decay": "_k",
-}
+# -- shared state declarations (see engine.optimizer_state) ------------------------------------
+
+_STEP = Quantity("step", "t", "updates applied to this parameter so far")
+_LR = Quantity("lr", "η", "the rate of this step (the schedule's value)")
+
+
+def _alpha(formula: str) -> Quantity:
+    return Quantity("effective_lr", "α", f"effective learning rate {formula}")
+
+
+def _summary(
+    key: str, symbol: str, help: str, source: str, op: str = "", knob: str = ""
+) -> Summary:
+    return Summary(key, symbol, help, knob, source, op)
+
+
+_ALPHA_SUMMARY = _summary(
+    "effective_lr", "α", "effective learning rate (see effective_lr)", "effective_lr"
+)
+_RMS_SUMMARY = _summary("rms", "√v̂", "the gradient RMS the step divides by (see rms)", "rms")
+
+
+def _alpha_via(via: str) -> Summary:
+    """The effective lr summarised as a non-increasing function of summary `via` (the
+    optimizer's `_summary_map`): its quantiles come from `via`'s, at no extra cost."""
+    return Summary(
+        "effective_lr",
+        "α",
+        "effective learning rate (see effective_lr)",
+        via=via,
+        decreasing=True,
+    )
+
+
+# Signature parts of `Optimizer._derive`.
+_Want = set[str] | None
+_Arr = np.ndarray | None
+_Arrays = dict[str, np.ndarray]
+
+
+def _wants(want: _Want, key: str) -> bool:
+    return want is None or key in want
+
+
+#: Builds a per-step NamedTuple from a tuple of its fields in order: NamedTuple's own
+#: `__new__` is a Python function, ~0.3 us a step more on small arrays.
+_scalars = tuple.__new__
+
+
+class StepRate(NamedTuple):
+    """Per-step scalars of the optimizers whose kernel needs only the rate."""
+
+    lr: float  # η of this step
 
 
 # -- in-place building blocks (torch's formulas) -----------------------------------------------
@@ -162,9 +216,10 @@ def _describe(a: object) -> str:
 
 
 class _KeyState:
-    """State of one parameter key: step count, state arrays, scratch, scalar bookkeeping."""
+    """State of one parameter key: step count, state arrays, scratch, scalar bookkeeping,
+    and what its last step used (the per-step scalars and the knob values)."""
 
-    __slots__ = ("bufs", "dtype", "extra", "scratch", "shape", "t")
+    __slots__ = ("bufs", "dtype", "extra", "hypers", "scalars", "scratch", "shape", "t")
 
     def __init__(self, p: np.ndarray) -> None:
         self.t = 0
@@ -173,6 +228,8 @@ class _KeyState:
         self.bufs: dict[str, np.ndarray] = {}
         self.scratch: tuple[np.ndarray, ...] | None = None
         self.extra: dict[str, Any] = {}
+        self.scalars: Any = None  # the optimizer's NamedTuple of the last step
+        self.hypers: Mapping[str, Any] = {}  # the knob values of the last step
 
     def buf(self, name: str, fill: float = 0.0) -> np.ndarray:
         """The state array `name`, created (filled with `fill`) the first time it is needed."""
@@ -188,32 +245,33 @@ class _KeyState:
 class Optimizer(Registered):
     """Base class: per-key lazy state, validated knobs, whole-array or blocked kernels.
 
-    Subclasses declare `name`, `summary`, `hypers`, `equations`, `reference` (`_configure`
-    caches the knobs as attributes, e.g. `self._b1` for beta1) and implement `_buffers(st)`
+    Subclasses declare `name`, `summary`, `specs`, `equations`, `reference` and `state_doc`
+    (what the state means: see engine.optimizer_state.StateDoc). Knob values are attributes
+    of the knob's name (`self.beta1`, `self.weight_decay`; `self.lr` is the configured rate,
+    what `step` uses when no `lr` is given). Elementwise optimizers implement `_buffers(st)`
     (the key's state arrays), `_kernel(p, g, bufs, s, c)` (the in-place elementwise update on
     arrays or blocks of them, using scratch arrays `s`) and, when the kernel needs more than
-    the rate, `_prepare(st, lr)` (advance the key's step count and return the per-step
-    scalars `c`). Non-elementwise optimizers override `_step_key` instead.
+    the rate, `_prepare(st, lr)` (advance the key's step count and return the step's scalars
+    `c` as the optimizer's own NamedTuple). Non-elementwise optimizers override `_step_key`
+    instead. For inspection they implement `_derive` (m̂, v̂, effective_lr from the state).
     """
 
     elementwise: ClassVar[bool] = True
     equations: ClassVar[str] = ""
     reference: ClassVar[str] = ""
+    state_doc: ClassVar[StateDoc] = StateDoc()
     n_scratch: ClassVar[int] = 2
 
     kind = "optimizer"
+    knob_attributes = True
+
+    lr: float  # every optimizer has the knob; set as an attribute like the others
 
     def __init__(self, **hypers: Any) -> None:
-        super().__init__(**hypers)  # validated values in self.hypers
+        super().__init__(**hypers)  # validated values in self.hypers and as attributes
         self.steps = 0
         self._state: dict[str, _KeyState] = {}
         self._block_scratch: dict[np.dtype, tuple[np.ndarray, ...]] = {}
-        self._configure()
-
-    @property
-    def lr(self) -> float:
-        """The configured learning rate (what `step` uses when no `lr` is given)."""
-        return self.hypers["lr"]
 
     def set_hypers(self, **changes: Any) -> None:
         """Validate and apply new knob values, keeping the state (e.g. edits while paused)."""
@@ -221,17 +279,149 @@ class Optimizer(Registered):
         merged = {**self.hypers, **given}
         type(self).check(merged)
         self.hypers = merged
-        self._configure()
+        for knob, value in merged.items():
+            setattr(self, knob, value)
 
     def reset(self) -> None:
         """Drop all state: the next step is step 1 again for every key."""
         self._state.clear()
         self.steps = 0
 
+    # -- reading the state (never creates, writes or advances anything) ----------------------
+
+    def keys(self) -> list[str]:
+        """The parameter keys that have state (stepped at least once)."""
+        return list(self._state)
+
+    def has_state(self, key: str) -> bool:
+        """Whether `key` has been stepped (has state) yet."""
+        return key in self._state
+
     def state(self, key: str) -> dict[str, Any]:
-        """One key's state: step count, state arrays (live: do not write) and scalars."""
+        """One key's state: "step" (updates applied to it), its state arrays under torch's
+        key names as read-only views of the live arrays (they change with the next step),
+        and named scalar state such as NAdam's "mu_product". KeyError for an unknown key."""
         st = self._state[key]
-        return {"step": st.t, **st.bufs, **st.extra}
+        out: dict[str, Any] = {"step": st.t}
+        for name, arr in st.bufs.items():
+            out[name] = read_only(arr)
+        out.update(self._state_scalars(st))
+        return out
+
+    def scalars(self, key: str) -> Any:
+        """The per-step scalars of `key`'s last step (the optimizer's NamedTuple: lr, bias
+        corrections, β₁,t, μ_t, ρ_t ...), or None before its first step."""
+        return self._state[key].scalars
+
+    def knobs_used(self, key: str) -> Mapping[str, Any]:
+        """The knob values `key`'s last step used (edits since apply from the next step)."""
+        return self._state[key].hypers
+
+    def derived(
+        self, key: str, grad: np.ndarray | None = None, prev: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Per-element quantities of `key`'s last step, fresh read-only arrays of its shape:
+        "effective_lr" and the optimizer's own (m̂, v̂, ... see `state_doc.derived`).
+
+        `grad` is the gradient that step received and `prev` the parameters before it; they
+        are needed only where a quantity involves the gradient the update used (Adadelta's
+        effective_lr, NAdam's m̄, with L2 weight decay g + λθ); without them those quantities
+        are left out. Empty before the key's first step."""
+        st = self._state[key]
+        if st.scalars is None:
+            return {}
+        with np.errstate(all="ignore"):
+            out = self._derive(st, None, grad, prev)
+        for arr in out.values():
+            arr.flags.writeable = False
+        return out
+
+    def summary_arrays(
+        self,
+        key: str,
+        summaries: Sequence[Summary],
+        grad: np.ndarray | None = None,
+        prev: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray | None]:
+        """For each summary, a fresh array of `op(source)` over the whole key (the caller
+        may reorder it in place), or None where its source is not kept under the knobs of
+        the last step (e.g. a momentum buffer with momentum 0)."""
+        st = self._state[key]
+        if st.scalars is None:
+            return {}
+        h = st.hypers
+        with np.errstate(all="ignore"):
+            derived = self._derive(st, {q.source for q in summaries}, grad, prev)
+            out: dict[str, np.ndarray | None] = {}
+            handed: set[int] = set()
+            for q in summaries:
+                src = derived.get(q.source)
+                own = src is not None  # a derived array: fresh, ours to hand out once
+                if src is None:
+                    src = st.bufs.get(q.source)
+                if src is None or not q.applies(h):
+                    out[q.key] = None
+                    continue
+                if q.op == "abs":
+                    arr = np.abs(src)
+                elif q.op == "sqrt":
+                    arr = np.sqrt(src)
+                elif own and id(src) not in handed:
+                    arr = src
+                else:
+                    arr = src.copy()
+                handed.add(id(arr))
+                out[q.key] = arr
+        return out
+
+    def summary_map(self, key: str, summary: str, x: np.ndarray) -> np.ndarray:
+        """Summary `summary` (declared with `via`) of values `x` (an array) of its `via`
+        summary, as the elementwise arithmetic of `key`'s last step computes it (in the
+        state's dtype), as float64. Like that arithmetic it may divide by zero (inf): call it
+        under np.errstate to silence the warning."""
+        st = self._state[key]
+        return self._summary_map(summary, st, x.astype(st.dtype)).astype(np.float64)
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} declares no summary map for {summary!r}")
+
+    def _state_scalars(self, st: _KeyState) -> dict[str, float]:
+        """Named scalar state beyond the step count (torch's, e.g. NAdam's mu_product)."""
+        return {}
+
+    def _derive(
+        self,
+        st: _KeyState,
+        want: set[str] | None,
+        grad: np.ndarray | None,
+        prev: np.ndarray | None,
+    ) -> dict[str, np.ndarray]:
+        """Fresh derived arrays of the key's last step (all, or those in `want`)."""
+        return {}
+
+    def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
+        """The weight decay added to the gradient (0 where it is decoupled)."""
+        return float(knobs.get("weight_decay", 0.0))
+
+    def _used_grad(
+        self, st: _KeyState, grad: np.ndarray | None, prev: np.ndarray | None
+    ) -> np.ndarray | None:
+        """The gradient the last update used: ±g (+ λθ_{t−1} for L2 decay), computed as the
+        kernel computes it; None when `grad` (or, with L2 decay, `prev`) is missing."""
+        if grad is None:
+            return None
+        maximize = bool(st.hypers.get("maximize", False))
+        wd = self._l2_decay(st.hypers)
+        if wd != 0.0:
+            if prev is None:
+                return None
+            d = np.multiply(prev, wd)
+            if maximize:
+                np.subtract(d, grad, out=d)
+            else:
+                d += grad
+            return d
+        return np.negative(grad) if maximize else grad
 
     # -- stepping -------------------------------------------------------------------------
 
@@ -246,7 +436,7 @@ class Optimizer(Registered):
         `lr` overrides the configured learning rate for this step only (schedules use it).
         """
         if lr is None:
-            lr = self._lr
+            lr = self.lr
         else:
             given = lr
             try:
@@ -286,6 +476,8 @@ class Optimizer(Registered):
 
     def _step_key(self, p: np.ndarray, g: np.ndarray, st: _KeyState, lr: float) -> None:
         c = self._prepare(st, lr)
+        st.scalars = c
+        st.hypers = self.hypers
         bufs = self._buffers(st)
         if (
             p.nbytes >= BLOCKED_MIN_BLOCKS * BLOCK_BYTES
@@ -299,7 +491,7 @@ class Optimizer(Registered):
             s = st.scratch = tuple(np.empty(p.shape, p.dtype) for _ in range(self.n_scratch))
         self._kernel(p, g, bufs, s, c)
 
-    def _blocked(self, p: np.ndarray, g: np.ndarray, bufs: list, c: tuple) -> None:
+    def _blocked(self, p: np.ndarray, g: np.ndarray, bufs: list, c: Any) -> None:
         """Run the kernel over cache-sized blocks of flat views (no copies, no allocation)."""
         n = p.size
         block = BLOCK_BYTES // p.itemsize
@@ -323,24 +515,17 @@ class Optimizer(Registered):
 
     # -- what subclasses provide ------------------------------------------------------------
 
-    def _configure(self) -> None:
-        """Cache every knob as an attribute for the kernels (`_KNOB_ATTRS` names it, else
-        "_" + the knob's name); called on creation and after set_hypers."""
-        for knob, value in self.hypers.items():
-            setattr(self, _KNOB_ATTRS.get(knob, "_" + knob), value)
-        self._lr = float(self.hypers["lr"])
-
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
+    def _prepare(self, st: _KeyState, lr: float) -> Any:
         """Advance the key's step count; return the scalars its kernel needs this step
         (by default just the rate)."""
         st.t += 1
-        return (lr,)
+        return _scalars(StepRate, (lr,))
 
     def _buffers(self, st: _KeyState) -> list:
         """The key's state arrays the kernel uses under the current knobs (lazily created)."""
         raise NotImplementedError
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: Any) -> None:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -369,7 +554,14 @@ def get(name: str) -> type[Optimizer]:
 # -- SGD family -----------------------------------------------------------------------------------
 
 
-def _sgd_hypers(momentum: float, nesterov: bool, momentum_help: str) -> tuple[Hyper, ...]:
+class SGDScalars(NamedTuple):
+    """Per-step scalars of SGD (with or without momentum)."""
+
+    lr: float  # η of this step
+    fresh_buffer: bool  # the momentum buffer starts this step (as a copy of g)
+
+
+def _sgd_specs(momentum: float, nesterov: bool, momentum_help: str) -> tuple[Hyper, ...]:
     """torch.optim.SGD's knobs; the three SGD entries differ only in two defaults."""
     return (
         _lr(1e-3),
@@ -395,7 +587,7 @@ class SGD(Optimizer):
 
     name = "sgd"
     summary = "Gradient descent: θ ← θ − η·g (momentum, Nesterov and weight decay optional)"
-    specs = _sgd_hypers(0.0, False, "momentum μ (0 = plain gradient descent)")
+    specs = _sgd_specs(0.0, False, "momentum μ (0 = plain gradient descent)")
     equations = (
         "g ← ∇f(θ) + λθ\n"
         "b ← μ·b + (1 − τ)·g        (b₁ = g)\n"
@@ -414,40 +606,73 @@ class SGD(Optimizer):
                 f"(got momentum={values['momentum']:g}, dampening={values['dampening']:g})"
             )
 
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
+    state_doc = StateDoc(
+        state=(
+            _STEP,
+            Quantity(
+                "momentum_buffer",
+                "b",
+                "momentum buffer: b ← μb + (1 − τ)g, started as a copy of the first g",
+                "momentum",
+            ),
+        ),
+        derived=(_alpha("η, the same for every coordinate"),),
+        scalars=(_LR,),
+        summaries=(
+            _ALPHA_SUMMARY,
+            _summary(
+                "abs_b",
+                "|b|",
+                "magnitude of the momentum buffer",
+                "momentum_buffer",
+                "abs",
+                "momentum",
+            ),
+        ),
+        effective_lr="α = η for every coordinate. Plain: θ ← θ − α·g; with momentum "
+        "θ ← θ − α·b (b the momentum buffer); with Nesterov θ ← θ − α·(g + μ·b). g includes "
+        "λθ (weight decay) and is negated with maximize.",
+    )
+
+    def _prepare(self, st: _KeyState, lr: float) -> SGDScalars:
         st.t += 1
         # torch starts the momentum buffer as a copy of the first gradient it sees.
-        fresh = self._momentum != 0.0 and "momentum_buffer" not in st.bufs
-        return (lr, fresh)
+        fresh = self.momentum != 0.0 and "momentum_buffer" not in st.bufs
+        return _scalars(SGDScalars, (lr, fresh))
 
     def _buffers(self, st: _KeyState) -> list:
-        if self._momentum != 0.0:
+        if self.momentum != 0.0:
             return [st.buf("momentum_buffer")]
         return [None]
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
-        lr, fresh = c
-        d = _grad(p, g, self._wd, self._maximize, s[0])
-        mu = self._momentum
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: SGDScalars) -> None:
+        d = _grad(p, g, self.weight_decay, self.maximize, s[0])
+        mu = self.momentum
         if mu != 0.0:
             buf = bufs[0]
-            if fresh:
+            if c.fresh_buffer:
                 np.copyto(buf, d)
             else:
                 buf *= mu
-                if self._dampening != 0.0:
-                    np.multiply(d, 1.0 - self._dampening, out=s[1])
+                if self.dampening != 0.0:
+                    np.multiply(d, 1.0 - self.dampening, out=s[1])
                     buf += s[1]
                 else:
                     buf += d
-            if self._nesterov:
+            if self.nesterov:
                 np.multiply(buf, mu, out=s[1])
                 np.add(d, s[1], out=s[1])
                 d = s[1]
             else:
                 d = buf
-        np.multiply(d, -lr, out=s[1])
+        np.multiply(d, -c.lr, out=s[1])
         p += s[1]
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        out = {}
+        if _wants(want, "effective_lr"):
+            out["effective_lr"] = np.full(st.shape, st.scalars.lr, st.dtype)
+        return out
 
 
 @register
@@ -463,7 +688,7 @@ class Momentum(SGD):
 
     name = "momentum"
     summary = "SGD with heavy-ball momentum: b ← μb + g, θ ← θ − η·b"
-    specs = _sgd_hypers(0.9, False, "momentum μ")
+    specs = _sgd_specs(0.9, False, "momentum μ")
     equations = "g ← ∇f(θ) + λθ\nb ← μ·b + (1 − τ)·g        (b₁ = g)\nθ ← θ − η·b"
     reference = (
         "Polyak 1964, Some methods of speeding up the convergence of iteration methods; "
@@ -483,7 +708,7 @@ class Nesterov(SGD):
 
     name = "nesterov"
     summary = "SGD with Nesterov momentum: θ ← θ − η·(g + μ·b)"
-    specs = _sgd_hypers(0.9, True, "momentum μ (must be > 0)")
+    specs = _sgd_specs(0.9, True, "momentum μ (must be > 0)")
     equations = "g ← ∇f(θ) + λθ\nb ← μ·b + g                (b₁ = g)\nθ ← θ − η·(g + μ·b)"
     reference = (
         "Nesterov 1983; Sutskever et al. 2013, On the importance of initialization and "
@@ -492,6 +717,13 @@ class Nesterov(SGD):
 
 
 # -- Adagrad, RMSprop, Adadelta -------------------------------------------------------------------
+
+
+class AdagradScalars(NamedTuple):
+    """Per-step scalars of Adagrad."""
+
+    lr: float  # η of this step
+    decayed_lr: float  # η_t = η / (1 + (t − 1)·lr_decay)
 
 
 @register
@@ -526,24 +758,51 @@ class Adagrad(Optimizer):
         "Stochastic Optimization (JMLR). torch.optim.Adagrad"
     )
 
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
+    state_doc = StateDoc(
+        state=(
+            _STEP,
+            Quantity("sum", "s", "sum of g² since the start (from initial_accumulator_value)"),
+        ),
+        derived=(_alpha("η_t / (√s + ε)"),),
+        scalars=(_LR, Quantity("decayed_lr", "η_t", "η / (1 + (t − 1)·lr_decay)")),
+        summaries=(
+            _alpha_via("sqrt_sum"),
+            _summary("sqrt_sum", "√s", "root of the accumulated squared gradient", "sum", "sqrt"),
+        ),
+        effective_lr="α = η_t / (√s + ε) per coordinate, with η_t = η / (1 + (t − 1)·lr_decay); "
+        "θ ← θ − α·g. s only grows, so α only shrinks.",
+    )
+
+    def _prepare(self, st: _KeyState, lr: float) -> AdagradScalars:
         st.t += 1
-        return (-(lr / (1 + (st.t - 1) * self._lr_decay)),)
+        return _scalars(AdagradScalars, (lr, lr / (1 + (st.t - 1) * self.lr_decay)))
 
     def _buffers(self, st: _KeyState) -> list:
-        return [st.buf("sum", self._init)]
+        return [st.buf("sum", self.initial_accumulator_value)]
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
-        (neg_clr,) = c
+    def _kernel(
+        self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: AdagradScalars
+    ) -> None:
         acc = bufs[0]
-        d = _grad(p, g, self._wd, self._maximize, s[0])
+        d = _grad(p, g, self.weight_decay, self.maximize, s[0])
         np.multiply(d, d, out=s[1])
         acc += s[1]
         np.sqrt(acc, out=s[1])
-        np.add(s[1], self._eps, out=s[1])
-        np.multiply(d, neg_clr, out=s[0])  # d is dead after this read
+        np.add(s[1], self.eps, out=s[1])
+        np.multiply(d, -c.decayed_lr, out=s[0])  # d is dead after this read
         np.divide(s[0], s[1], out=s[0])
         p += s[0]
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.decayed_lr, x + st.hypers["eps"])  # α of √s
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        out = {}
+        if _wants(want, "effective_lr"):
+            den = np.sqrt(st.bufs["sum"])
+            den += st.hypers["eps"]
+            out["effective_lr"] = np.divide(st.scalars.decayed_lr, den, out=den)
+        return out
 
 
 @register
@@ -581,30 +840,59 @@ class RMSprop(Optimizer):
     )
     n_scratch = 3
 
+    state_doc = StateDoc(
+        state=(
+            _STEP,
+            Quantity("square_avg", "v", "running mean of g² (decay α)"),
+            Quantity("grad_avg", "ḡ", "running mean of g (decay α)", "centered"),
+            Quantity("momentum_buffer", "b", "momentum buffer of scaled gradients", "momentum"),
+        ),
+        derived=(
+            Quantity("rms", "√v̂", "√v, or √(v − ḡ²) when centered: the divisor before ε"),
+            _alpha("η / (√v̂ + ε)"),
+        ),
+        scalars=(_LR,),
+        summaries=(
+            _alpha_via("rms"),
+            _RMS_SUMMARY,
+            _summary(
+                "abs_b",
+                "|b|",
+                "magnitude of the momentum buffer",
+                "momentum_buffer",
+                "abs",
+                "momentum",
+            ),
+        ),
+        effective_lr="α = η / (√v̂ + ε) per coordinate (v̂ = v, or v − ḡ² when centered); "
+        "θ ← θ − α·g. With momentum μ the scaled gradient enters the buffer, "
+        "b ← μ·b + g/(√v̂ + ε), and θ ← θ − η·b = θ − η·μ·b_{t−1} − α·g.",
+    )
+
     def _buffers(self, st: _KeyState) -> list:
         return [
             st.buf("square_avg"),
-            st.buf("grad_avg") if self._centered else None,
-            st.buf("momentum_buffer") if self._momentum > 0 else None,
+            st.buf("grad_avg") if self.centered else None,
+            st.buf("momentum_buffer") if self.momentum > 0 else None,
         ]
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
-        (lr,) = c
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: StepRate) -> None:
+        lr = c.lr
         sq, gavg, buf = bufs
-        alpha = self._alpha
-        d = _grad(p, g, self._wd, self._maximize, s[0])
+        alpha = self.alpha
+        d = _grad(p, g, self.weight_decay, self.maximize, s[0])
         _ema_sq(sq, d, alpha, s[1])
         avg = s[1]
-        if self._centered:
+        if self.centered:
             _lerp(gavg, d, 1.0 - alpha, s[2])
             np.multiply(gavg, gavg, out=avg)
             np.subtract(sq, avg, out=avg)
             np.sqrt(avg, out=avg)
         else:
             np.sqrt(sq, out=avg)
-        avg += self._eps
-        if self._momentum > 0:
-            buf *= self._momentum
+        avg += self.eps
+        if self.momentum > 0:
+            buf *= self.momentum
             np.divide(d, avg, out=s[2])
             buf += s[2]
             np.multiply(buf, -lr, out=s[2])
@@ -613,6 +901,28 @@ class RMSprop(Optimizer):
             np.multiply(d, -lr, out=s[2])
             np.divide(s[2], avg, out=s[2])
             p += s[2]
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.lr, x + st.hypers["eps"])  # α of √v̂, as _derive does
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        out = {}
+        if not (_wants(want, "rms") or _wants(want, "effective_lr")):
+            return out
+        sq = st.bufs["square_avg"]
+        gavg = st.bufs.get("grad_avg")
+        if st.hypers["centered"] and gavg is not None:
+            rms = np.multiply(gavg, gavg)
+            np.subtract(sq, rms, out=rms)
+            np.sqrt(rms, out=rms)
+        else:
+            rms = np.sqrt(sq)
+        if _wants(want, "rms"):
+            out["rms"] = rms
+        if _wants(want, "effective_lr"):
+            den = rms + st.hypers["eps"]
+            out["effective_lr"] = np.divide(st.scalars.lr, den, out=den)
+        return out
 
 
 @register
@@ -646,14 +956,31 @@ class Adadelta(Optimizer):
     )
     n_scratch = 3
 
+    state_doc = StateDoc(
+        state=(
+            _STEP,
+            Quantity("square_avg", "v", "running mean of g² (decay ρ)"),
+            Quantity("acc_delta", "u", "running mean of the squared updates Δ² (decay ρ)"),
+        ),
+        derived=(_alpha("η·√(u_{t−1} + ε) / √(v + ε)"),),
+        scalars=(_LR,),
+        summaries=(
+            _ALPHA_SUMMARY,
+            _summary("sqrt_v", "√v", "RMS of recent gradients", "square_avg", "sqrt"),
+            _summary("sqrt_u", "√u", "RMS of recent updates", "acc_delta", "sqrt"),
+        ),
+        effective_lr="α = η·√(u_{t−1} + ε) / √(v_t + ε) per coordinate (u before this "
+        "step's update); θ ← θ − α·g. Read back after the step by solving "
+        "u_t = ρ·u_{t−1} + (1 − ρ)·Δ² for u_{t−1} (NaN where ρ = 0 and g = 0).",
+    )
+
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("square_avg"), st.buf("acc_delta")]
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
-        (lr,) = c
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: StepRate) -> None:
         sq, acc = bufs
-        rho, eps = self._rho, self._eps
-        d = _grad(p, g, self._wd, self._maximize, s[0])
+        rho, eps = self.rho, self.eps
+        d = _grad(p, g, self.weight_decay, self.maximize, s[0])
         _ema_sq(sq, d, rho, s[1])
         np.add(sq, eps, out=s[1])
         np.sqrt(s[1], out=s[1])  # std
@@ -662,8 +989,29 @@ class Adadelta(Optimizer):
         np.divide(s[2], s[1], out=s[2])
         np.multiply(s[2], d, out=s[2])  # delta
         _ema_sq(acc, s[2], rho, s[1])
-        np.multiply(s[2], -lr, out=s[1])
+        np.multiply(s[2], -c.lr, out=s[1])
         p += s[1]
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        out = {}
+        d = self._used_grad(st, grad, prev) if _wants(want, "effective_lr") else None
+        if d is not None:
+            # u_t + ρε = w·(ρ + (1 − ρ)·r) with w = u_{t−1} + ε and r = d²/(v + ε): every
+            # term is >= 0, so solving for w loses only a few ulp.
+            rho, eps = st.hypers["rho"], st.hypers["eps"]
+            v_eps = st.bufs["square_avg"] + eps
+            r = np.multiply(d, d)
+            r /= v_eps
+            r *= 1.0 - rho
+            r += rho
+            w = st.bufs["acc_delta"] + rho * eps
+            w /= r
+            np.sqrt(w, out=w)
+            np.sqrt(v_eps, out=v_eps)
+            w /= v_eps
+            w *= st.scalars.lr
+            out["effective_lr"] = w
+        return out
 
 
 # -- Adam family ----------------------------------------------------------------------------------
@@ -672,6 +1020,31 @@ class Adadelta(Optimizer):
 _B1 = _beta("beta1", 0.9, "decay β₁ of the gradient average (momentum)")
 _B2 = _beta("beta2", 0.999, "decay β₂ of the squared-gradient average")
 _AMSGRAD = Hyper("amsgrad", False, kind="bool", help="divide by the running max of v (AMSGrad)")
+
+_EXP_AVG = Quantity("exp_avg", "m", "first moment: running mean of g (decay β₁)")
+_EXP_AVG_SQ = Quantity("exp_avg_sq", "v", "second moment: running mean of g² (decay β₂)")
+_M_HAT = Quantity("exp_avg_hat", "m̂", "m / (1 − β₁ᵗ): the bias-corrected first moment")
+_V_HAT = Quantity("exp_avg_sq_hat", "v̂", "v / (1 − β₂ᵗ): the bias-corrected second moment")
+_BC1 = Quantity("bias_correction1", "1 − β₁ᵗ", "bias correction of m at this step")
+_BC2 = Quantity("bias_correction2", "1 − β₂ᵗ", "bias correction of v at this step")
+_ADAM_RMS = Quantity("rms", "√v̂", "√v / √(1 − β₂ᵗ): the gradient RMS the step divides by")
+_ADAM_SUMMARIES = (
+    _alpha_via("rms"),
+    _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
+    _RMS_SUMMARY,
+)
+
+
+class AdamScalars(NamedTuple):
+    """Per-step scalars of Adam, AMSGrad, AdamW and adaptive-adam."""
+
+    lr: float  # η of this step
+    beta1: float  # β₁ used by this step (scheduled in adaptive-adam)
+    bias_correction1: float  # 1 − β₁ᵗ (adaptive-adam: 1 − Π β₁,i)
+    bias_correction2: float  # 1 − β₂ᵗ
+    step_size: float  # η / bias_correction1
+    bias_correction2_sqrt: float  # √(1 − β₂ᵗ)
+    decay: float | None  # decoupled weight decay factor 1 − ηλ (AdamW), else None
 
 
 @register
@@ -706,47 +1079,101 @@ class Adam(Optimizer):
     reference = (
         "Kingma & Ba 2015, Adam: A Method for Stochastic Optimization (ICLR). torch.optim.Adam"
     )
+    state_doc = StateDoc(
+        state=(
+            _STEP,
+            _EXP_AVG,
+            _EXP_AVG_SQ,
+            Quantity("max_exp_avg_sq", "v̄", "running max of v (AMSGrad)", "amsgrad"),
+        ),
+        derived=(
+            _M_HAT,
+            Quantity("exp_avg_sq_hat", "v̂", "v / (1 − β₂ᵗ) (v̄ with amsgrad): bias-corrected v"),
+            _ADAM_RMS,
+            _alpha("η / (√v̂ + ε)"),
+        ),
+        scalars=(_LR, _BC1, _BC2),
+        summaries=_ADAM_SUMMARIES,
+        effective_lr="α = η / (√v̂ + ε) per coordinate; θ ← θ − α·m̂ (torch computes √v̂ as "
+        "√v / √(1 − β₂ᵗ)). With weight_decay, g includes λθ.",
+    )
     decoupled: ClassVar[bool] = False
     # Knobs AdaptiveAdam does not declare: off.
-    _amsgrad = False
-    _maximize = False
+    amsgrad = False
+    maximize = False
 
     def _beta1(self, st: _KeyState) -> tuple[float, float]:
         """(β₁ used this step, 1 − product of the β₁ used so far); st.t already advanced."""
-        return self._b1, 1 - self._b1**st.t
+        return self.beta1, 1 - self.beta1**st.t
 
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
+    def _prepare(self, st: _KeyState, lr: float) -> AdamScalars:
         st.t += 1
         t = st.t
         b1, bias_correction1 = self._beta1(st)
-        bias_correction2 = 1 - self._b2**t
-        step_size = lr / bias_correction1
-        decay = 1 - lr * self._wd if self.decoupled and self._wd != 0 else None
-        return (1 - b1, -step_size, bias_correction2**0.5, decay)
+        bias_correction2 = 1 - self.beta2**t
+        wd = self.weight_decay
+        decay = 1 - lr * wd if self.decoupled and wd != 0 else None
+        return _scalars(
+            AdamScalars,
+            (
+                lr,
+                b1,
+                bias_correction1,
+                bias_correction2,
+                lr / bias_correction1,
+                bias_correction2**0.5,
+                decay,
+            ),
+        )
 
     def _buffers(self, st: _KeyState) -> list:
         return [
             st.buf("exp_avg"),
             st.buf("exp_avg_sq"),
-            st.buf("max_exp_avg_sq") if self._amsgrad else None,
+            st.buf("max_exp_avg_sq") if self.amsgrad else None,
         ]
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
-        w1, neg_step, bc2_sqrt, decay = c
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: AdamScalars) -> None:
         m, v, vmax = bufs
-        d = _decayed_grad(p, g, decay, self._wd, self._maximize, s[0])
-        _lerp(m, d, w1, s[1])
-        _ema_sq(v, d, self._b2, s[1])
+        d = _decayed_grad(p, g, c.decay, self.weight_decay, self.maximize, s[0])
+        _lerp(m, d, 1 - c.beta1, s[1])
+        _ema_sq(v, d, self.beta2, s[1])
         if vmax is not None:
             np.maximum(vmax, v, out=vmax)
             v = vmax
         denom = s[1]
         np.sqrt(v, out=denom)
-        denom /= bc2_sqrt
-        denom += self._eps
-        np.multiply(m, neg_step, out=s[0])  # d is dead after the v update
+        denom /= c.bias_correction2_sqrt
+        denom += self.eps
+        np.multiply(m, -c.step_size, out=s[0])  # d is dead after the v update
         np.divide(s[0], denom, out=s[0])
         p += s[0]
+
+    def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
+        return 0.0 if self.decoupled else float(knobs.get("weight_decay", 0.0))
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.lr, x + st.hypers["eps"])  # α of √v̂, as _derive does
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        sc, b = st.scalars, st.bufs
+        v = b["exp_avg_sq"]
+        if st.hypers.get("amsgrad") and "max_exp_avg_sq" in b:
+            v = b["max_exp_avg_sq"]
+        out = {}
+        if _wants(want, "exp_avg_hat"):
+            out["exp_avg_hat"] = b["exp_avg"] / sc.bias_correction1
+        if _wants(want, "exp_avg_sq_hat"):
+            out["exp_avg_sq_hat"] = v / sc.bias_correction2
+        if _wants(want, "rms") or _wants(want, "effective_lr"):
+            rms = np.sqrt(v)  # √v̂ as torch computes it
+            rms /= sc.bias_correction2_sqrt
+            if _wants(want, "effective_lr"):
+                den = rms + st.hypers["eps"]
+                out["effective_lr"] = np.divide(sc.lr, den, out=den)
+            if _wants(want, "rms"):
+                out["rms"] = rms
+        return out
 
 
 @register
@@ -813,6 +1240,24 @@ class AdamW(Adam):
         "Loshchilov & Hutter 2019, Decoupled Weight Decay Regularization (ICLR). torch.optim.AdamW"
     )
     decoupled = True
+    state_doc = dataclasses.replace(
+        Adam.state_doc,
+        effective_lr="α = η / (√v̂ + ε) per coordinate; θ ← θ(1 − ηλ) − α·m̂: the decoupled "
+        "decay shrinks θ first and is not part of α (torch computes √v̂ as √v / √(1 − β₂ᵗ)).",
+    )
+
+
+class NAdamScalars(NamedTuple):
+    """Per-step scalars of NAdam."""
+
+    lr: float  # η of this step
+    mu: float  # μ_t = β₁(1 − ½·0.96^(tψ))
+    mu_next: float  # μ_{t+1}
+    mu_product: float  # Π_t = μ₁⋯μ_t
+    bias_correction2: float  # 1 − β₂ᵗ
+    grad_coef: float  # η(1 − μ_t)/(1 − Π_t): the step's factor on g/(√v̂ + ε)
+    momentum_coef: float  # η·μ_{t+1}/(1 − Π_t·μ_{t+1}): its factor on m/(√v̂ + ε)
+    decay: float | None  # decoupled weight decay factor 1 − ηλ (NAdamW), else None
 
 
 @register
@@ -850,40 +1295,122 @@ class NAdam(Optimizer):
     )
     n_scratch = 3
 
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
+    state_doc = StateDoc(
+        state=(_STEP, Quantity("mu_product", "Π_t", "μ₁·μ₂⋯μ_t"), _EXP_AVG, _EXP_AVG_SQ),
+        derived=(
+            Quantity(
+                "exp_avg_hat",
+                "m̄",
+                "(1 − μ_t)/(1 − Π_t)·g + μ_{t+1}/(1 − Π_t·μ_{t+1})·m: the look-ahead momentum",
+            ),
+            _V_HAT,
+            Quantity("rms", "√v̂", "√(v / (1 − β₂ᵗ)): the gradient RMS the step divides by"),
+            _alpha("η / (√v̂ + ε)"),
+        ),
+        scalars=(
+            _LR,
+            Quantity("mu", "μ_t", "momentum coefficient of this step"),
+            Quantity("mu_next", "μ_{t+1}", "momentum coefficient of the next step"),
+            Quantity("mu_product", "Π_t", "μ₁·μ₂⋯μ_t"),
+            _BC2,
+        ),
+        summaries=_ADAM_SUMMARIES,
+        effective_lr="α = η / (√v̂ + ε) per coordinate; θ ← θ − α·m̄ with m̄ the look-ahead "
+        "momentum (derived exp_avg_hat). With decoupled_weight_decay, θ ← θ(1 − ηλ) first "
+        "(not part of α); otherwise g includes λθ.",
+    )
+
+    def _prepare(self, st: _KeyState, lr: float) -> NAdamScalars:
         st.t += 1
         t = st.t
-        b1 = self._b1
-        bias_correction2 = 1 - self._b2**t
-        mu = b1 * (1.0 - 0.5 * (0.96 ** (t * self._psi)))
-        mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * self._psi)))
+        b1 = self.beta1
+        bias_correction2 = 1 - self.beta2**t
+        mu = b1 * (1.0 - 0.5 * (0.96 ** (t * self.momentum_decay)))
+        mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * self.momentum_decay)))
         mu_product = st.extra.get("mu_product", 1.0) * mu
         st.extra["mu_product"] = mu_product
         mu_product_next = mu_product * mu_next
-        c_grad = -lr * (1.0 - mu) / (1.0 - mu_product)
-        c_avg = (-lr * mu_next) / (1.0 - mu_product_next)
-        decay = 1 - lr * self._wd if self._decoupled and self._wd != 0 else None
-        return (bias_correction2, c_grad, c_avg, decay)
+        wd = self.weight_decay
+        decay = 1 - lr * wd if self.decoupled_weight_decay and wd != 0 else None
+        return _scalars(
+            NAdamScalars,
+            (
+                lr,
+                mu,
+                mu_next,
+                mu_product,
+                bias_correction2,
+                lr * (1.0 - mu) / (1.0 - mu_product),
+                (lr * mu_next) / (1.0 - mu_product_next),
+                decay,
+            ),
+        )
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_avg_sq")]
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
-        bias_correction2, c_grad, c_avg, decay = c
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: NAdamScalars) -> None:
         m, v = bufs
-        d = _decayed_grad(p, g, decay, self._wd, self._maximize, s[0])
-        _lerp(m, d, 1 - self._b1, s[1])
-        _ema_sq(v, d, self._b2, s[1])
+        d = _decayed_grad(p, g, c.decay, self.weight_decay, self.maximize, s[0])
+        _lerp(m, d, 1 - self.beta1, s[1])
+        _ema_sq(v, d, self.beta2, s[1])
         denom = s[1]
-        np.divide(v, bias_correction2, out=denom)
+        np.divide(v, c.bias_correction2, out=denom)
         np.sqrt(denom, out=denom)
-        denom += self._eps
-        np.multiply(d, c_grad, out=s[2])
+        denom += self.eps
+        # torch's factors are −η(1 − μ)/(1 − Π) and −ημ'/(1 − Πμ'); negating ours is exact.
+        np.multiply(d, -c.grad_coef, out=s[2])
         np.divide(s[2], denom, out=s[2])
         p += s[2]
-        np.multiply(m, c_avg, out=s[2])
+        np.multiply(m, -c.momentum_coef, out=s[2])
         np.divide(s[2], denom, out=s[2])
         p += s[2]
+
+    def _state_scalars(self, st: _KeyState) -> dict[str, float]:
+        return {"mu_product": st.extra["mu_product"]} if "mu_product" in st.extra else {}
+
+    def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
+        if knobs.get("decoupled_weight_decay"):
+            return 0.0
+        return float(knobs.get("weight_decay", 0.0))
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.lr, x + st.hypers["eps"])  # α of √v̂, as _derive does
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        sc, b = st.scalars, st.bufs
+        out = {}
+        if _wants(want, "exp_avg_hat"):
+            d = self._used_grad(st, grad, prev)
+            if d is not None:
+                m_bar = np.multiply(d, (1.0 - sc.mu) / (1.0 - sc.mu_product))
+                m_bar += b["exp_avg"] * (sc.mu_next / (1.0 - sc.mu_product * sc.mu_next))
+                out["exp_avg_hat"] = m_bar
+        if any(_wants(want, k) for k in ("exp_avg_sq_hat", "rms", "effective_lr")):
+            v_hat = b["exp_avg_sq"] / sc.bias_correction2
+            if _wants(want, "rms") or _wants(want, "effective_lr"):
+                rms = np.sqrt(v_hat)
+                if _wants(want, "effective_lr"):
+                    den = rms + st.hypers["eps"]
+                    out["effective_lr"] = np.divide(sc.lr, den, out=den)
+                if _wants(want, "rms"):
+                    out["rms"] = rms
+            if _wants(want, "exp_avg_sq_hat"):
+                out["exp_avg_sq_hat"] = v_hat
+        return out
+
+
+class RAdamScalars(NamedTuple):
+    """Per-step scalars of RAdam."""
+
+    lr: float  # η of this step
+    bias_correction1: float  # 1 − β₁ᵗ
+    bias_correction2: float  # 1 − β₂ᵗ
+    bias_correction2_sqrt: float  # √(1 − β₂ᵗ)
+    rho_t: float  # ρ_t = ρ_∞ − 2tβ₂ᵗ/(1 − β₂ᵗ)
+    rectified: bool  # ρ_t > 5: the adaptive step is on
+    rect: float | None  # r_t while rectified, else None
+    decay: float | None  # decoupled weight decay factor 1 − ηλ (RAdamW), else None
 
 
 @register
@@ -923,11 +1450,33 @@ class RAdam(Optimizer):
     )
     n_scratch = 3
 
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
+    state_doc = StateDoc(
+        state=(_STEP, _EXP_AVG, _EXP_AVG_SQ),
+        derived=(
+            _M_HAT,
+            _V_HAT,
+            _ADAM_RMS,
+            _alpha("η·r_t·√(1 − β₂ᵗ) / (√v + ε), or η before rectifying"),
+        ),
+        scalars=(
+            _LR,
+            _BC1,
+            _BC2,
+            Quantity("rho_t", "ρ_t", "length of the approximated simple moving average"),
+            Quantity("rectified", "ρ_t > 5", "whether the adaptive (rectified) step is on"),
+            Quantity("rect", "r_t", "variance rectification factor (None while off)"),
+        ),
+        summaries=(_ALPHA_SUMMARY, *_ADAM_SUMMARIES[1:]),  # α is not a function of √v̂ alone
+        effective_lr="While ρ_t ≤ 5, α = η for every coordinate (SGD with momentum on m̂); "
+        "after that α = η·r_t·√(1 − β₂ᵗ) / (√v + ε) per coordinate. θ ← θ − α·m̂. With "
+        "decoupled_weight_decay, θ ← θ(1 − ηλ) first (not part of α); otherwise g includes λθ.",
+    )
+
+    def _prepare(self, st: _KeyState, lr: float) -> RAdamScalars:
         st.t += 1
         t = st.t
-        b2 = self._b2
-        bias_correction1 = 1 - self._b1**t
+        b2 = self.beta2
+        bias_correction1 = 1 - self.beta1**t
         bias_correction2 = 1 - b2**t
         rho_inf = 2 / (1 - b2) - 1
         rho_t = rho_inf - 2 * t * (b2**t) / bias_correction2
@@ -936,28 +1485,76 @@ class RAdam(Optimizer):
             rect = (
                 (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
             ) ** 0.5
-        decay = 1 - lr * self._wd if self._decoupled and self._wd != 0 else None
-        return (lr, bias_correction1, bias_correction2**0.5, rect, decay)
+        wd = self.weight_decay
+        decay = 1 - lr * wd if self.decoupled_weight_decay and wd != 0 else None
+        return _scalars(
+            RAdamScalars,
+            (
+                lr,
+                bias_correction1,
+                bias_correction2,
+                bias_correction2**0.5,
+                rho_t,
+                rect is not None,
+                rect,
+                decay,
+            ),
+        )
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_avg_sq")]
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
-        lr, bias_correction1, bc2_sqrt, rect, decay = c
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: RAdamScalars) -> None:
         m, v = bufs
-        d = _decayed_grad(p, g, decay, self._wd, self._maximize, s[0])
-        _lerp(m, d, 1 - self._b1, s[1])
-        _ema_sq(v, d, self._b2, s[1])
+        d = _decayed_grad(p, g, c.decay, self.weight_decay, self.maximize, s[0])
+        _lerp(m, d, 1 - self.beta1, s[1])
+        _ema_sq(v, d, self.beta2, s[1])
         upd = s[2]
-        np.divide(m, bias_correction1, out=upd)
-        upd *= lr
-        if rect is not None:
+        np.divide(m, c.bias_correction1, out=upd)
+        upd *= c.lr
+        if c.rectified:
             np.sqrt(v, out=s[1])
-            np.add(s[1], self._eps, out=s[1])
-            np.divide(bc2_sqrt, s[1], out=s[1])
+            np.add(s[1], self.eps, out=s[1])
+            np.divide(c.bias_correction2_sqrt, s[1], out=s[1])
             upd *= s[1]
-            upd *= rect
+            upd *= c.rect
         p -= upd
+
+    def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
+        if knobs.get("decoupled_weight_decay"):
+            return 0.0
+        return float(knobs.get("weight_decay", 0.0))
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        sc, b = st.scalars, st.bufs
+        out = {}
+        if _wants(want, "exp_avg_hat"):
+            out["exp_avg_hat"] = b["exp_avg"] / sc.bias_correction1
+        if _wants(want, "exp_avg_sq_hat"):
+            out["exp_avg_sq_hat"] = b["exp_avg_sq"] / sc.bias_correction2
+        if _wants(want, "rms"):
+            rms = np.sqrt(b["exp_avg_sq"])
+            rms /= sc.bias_correction2_sqrt
+            out["rms"] = rms
+        if _wants(want, "effective_lr"):
+            if sc.rectified:
+                alpha = np.sqrt(b["exp_avg_sq"])
+                alpha += st.hypers["eps"]
+                np.divide(sc.bias_correction2_sqrt, alpha, out=alpha)
+                alpha *= sc.lr
+                alpha *= sc.rect
+            else:
+                alpha = np.full(st.shape, sc.lr, st.dtype)
+            out["effective_lr"] = alpha
+        return out
+
+
+class AdamaxScalars(NamedTuple):
+    """Per-step scalars of Adamax."""
+
+    lr: float  # η of this step
+    bias_correction1: float  # 1 − β₁ᵗ
+    step_size: float  # η / (1 − β₁ᵗ)
 
 
 @register
@@ -988,26 +1585,61 @@ class Adamax(Optimizer):
         "torch.optim.Adamax"
     )
 
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:
+    state_doc = StateDoc(
+        state=(_STEP, _EXP_AVG, Quantity("exp_inf", "u", "decaying max of |g| + ε")),
+        derived=(_M_HAT, _alpha("η / u")),
+        scalars=(_LR, _BC1),
+        summaries=(
+            _alpha_via("exp_inf"),
+            _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
+            _summary("exp_inf", "u", "the decaying max of |g| (the denominator)", "exp_inf"),
+        ),
+        effective_lr="α = η / u per coordinate; θ ← θ − α·m̂ with m̂ = m / (1 − β₁ᵗ). "
+        "g includes λθ (weight decay).",
+    )
+
+    def _prepare(self, st: _KeyState, lr: float) -> AdamaxScalars:
         st.t += 1
-        bias_correction = 1 - self._b1**st.t
-        return (-(lr / bias_correction),)
+        bias_correction = 1 - self.beta1**st.t
+        return _scalars(AdamaxScalars, (lr, bias_correction, lr / bias_correction))
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_inf")]
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
-        (neg_clr,) = c
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: AdamaxScalars) -> None:
         m, u = bufs
-        d = _grad(p, g, self._wd, self._maximize, s[0])
-        _lerp(m, d, 1 - self._b1, s[1])
-        u *= self._b2
+        d = _grad(p, g, self.weight_decay, self.maximize, s[0])
+        _lerp(m, d, 1 - self.beta1, s[1])
+        u *= self.beta2
         np.abs(d, out=s[1])
-        np.add(s[1], self._eps, out=s[1])
+        np.add(s[1], self.eps, out=s[1])
         np.maximum(u, s[1], out=u)
-        np.multiply(m, neg_clr, out=s[1])
+        np.multiply(m, -c.step_size, out=s[1])
         np.divide(s[1], u, out=s[1])
         p += s[1]
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.lr, x)  # α of u
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        sc, b = st.scalars, st.bufs
+        out = {}
+        if _wants(want, "exp_avg_hat"):
+            out["exp_avg_hat"] = b["exp_avg"] / sc.bias_correction1
+        if _wants(want, "effective_lr"):
+            out["effective_lr"] = np.divide(sc.lr, b["exp_inf"])
+        return out
+
+
+class AdafactorScalars(NamedTuple):
+    """Per-step scalars of Adafactor (alpha and clip are per parameter)."""
+
+    lr: float  # η of this step
+    one_minus_beta2_t: float  # 1 − β₂,t = t^beta2_decay (the factors' lerp weight)
+    rho: float  # ρ_t = min(η, 1/√t), the relative step size
+    alpha: float  # α_t = max(ε₂, RMS(θ))·ρ_t
+    clip: float  # max(1, RMS(u)/d), the update clipping divisor
+    eps1: float  # ε₁ used (the dtype's machine epsilon for "auto")
 
 
 @register
@@ -1056,21 +1688,51 @@ class Adafactor(Optimizer):
     )
     elementwise = False  # RMS(θ), RMS(u) and the row/column factors couple elements
 
+    state_doc = StateDoc(
+        state=(
+            _STEP,
+            Quantity("row_var", "R", "row means of g², decayed (matrices: shape [..., rows, 1])"),
+            Quantity("col_var", "C", "column means of g², decayed (matrices: [..., 1, cols])"),
+            Quantity("variance", "v", "running mean of g² (vectors and scalars)"),
+        ),
+        derived=(
+            Quantity("exp_avg_sq_hat", "v̂", "R·C / max(mean(R), ε₁) for matrices, else v"),
+            Quantity("rms", "√v̂", "√max(v̂, ε₁²): the gradient RMS the step divides by"),
+            _alpha("α_t / (clip·√max(v̂, ε₁²))"),
+        ),
+        scalars=(
+            _LR,
+            Quantity("one_minus_beta2_t", "1 − β₂,t", "t^beta2_decay: the factors' lerp weight"),
+            Quantity("rho", "ρ_t", "min(η, 1/√t): the relative step size"),
+            Quantity("alpha", "α_t", "max(ε₂, RMS(θ))·ρ_t: this parameter's step scale"),
+            Quantity("clip", "max(1, RMS(u)/d)", "update clipping divisor of this parameter"),
+            Quantity("eps1", "ε₁", "the floor of v̂ used"),
+        ),
+        summaries=(
+            _alpha_via("rms"),
+            _RMS_SUMMARY,
+        ),
+        effective_lr="α = α_t / (max(1, RMS(u)/d)·√max(v̂, ε₁²)) per coordinate; "
+        "θ ← θ(1 − ηλ) − α·g. α_t and the clipping divisor are per parameter (they couple its "
+        "elements), so α is exact for the step but not an elementwise rule.",
+        tracked=("one_minus_beta2_t", "rho"),  # alpha and clip differ per parameter
+    )
+
     def _step_key(self, p: np.ndarray, g: np.ndarray, st: _KeyState, lr: float) -> None:
         st.t += 1
         t = float(st.t)
-        eps1 = self._eps1 if self._eps1 is not None else float(np.finfo(p.dtype).eps)
+        eps1 = self.eps1 if self.eps1 is not None else float(np.finfo(p.dtype).eps)
         n = p.size
-        w = t**self._c  # 1 − β₂_t
+        w = t**self.beta2_decay  # 1 − β₂_t
         rho_t = min(lr, 1 / (t**0.5))
-        alpha = max(self._eps2, _norm(p) / (n**0.5)) * rho_t
-        if self._wd != 0:
-            p *= 1 - lr * self._wd
+        alpha = max(self.eps2, _norm(p) / (n**0.5)) * rho_t
+        if self.weight_decay != 0:
+            p *= 1 - lr * self.weight_decay
 
         s = st.scratch
         if s is None:
             s = st.scratch = tuple(np.empty(p.shape, p.dtype) for _ in range(3))
-        d = _grad(p, g, 0.0, self._maximize, s[0])
+        d = _grad(p, g, 0.0, self.maximize, s[0])
         upd = s[1]
         if p.ndim > 1:
             row_shape = (*p.shape[:-1], 1)
@@ -1103,15 +1765,41 @@ class Adafactor(Optimizer):
         np.sqrt(upd, out=upd)
         np.divide(1.0, upd, out=upd)
         upd *= d
-        denom = max(1.0, _norm(upd) / ((n**0.5) * self._d))
+        denom = max(1.0, _norm(upd) / ((n**0.5) * self.d))
         upd *= -alpha / denom
         p += upd
+        st.scalars = AdafactorScalars(lr, w, rho_t, alpha, denom, eps1)
+        st.hypers = self.hypers
 
-    def _prepare(self, st: _KeyState, lr: float) -> tuple:  # pragma: no cover - not used
-        raise NotImplementedError
+    def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
+        return 0.0  # decoupled: θ(1 − ηλ)
 
-    def _buffers(self, st: _KeyState) -> list:  # pragma: no cover - not used
-        raise NotImplementedError
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.alpha / st.scalars.clip, x)  # α of √max(v̂, ε₁²)
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        sc, b = st.scalars, st.bufs
+        if not any(_wants(want, k) for k in ("exp_avg_sq_hat", "rms", "effective_lr")):
+            return {}
+        if "row_var" in b:
+            row = b["row_var"]
+            v_hat = np.matmul(row, b["col_var"])
+            row_avg = row.mean(axis=-2, keepdims=True)
+            np.maximum(row_avg, sc.eps1, out=row_avg)
+            v_hat /= row_avg
+        else:
+            v_hat = b["variance"].copy()
+        out = {}
+        if _wants(want, "rms") or _wants(want, "effective_lr"):
+            rms = np.maximum(v_hat, sc.eps1 * sc.eps1)
+            np.sqrt(rms, out=rms)
+            if _wants(want, "effective_lr"):
+                out["effective_lr"] = np.divide(sc.alpha / sc.clip, rms)
+            if _wants(want, "rms"):
+                out["rms"] = rms
+        if _wants(want, "exp_avg_sq_hat"):
+            out["exp_avg_sq_hat"] = v_hat
+        return out
 
 
 def _norm(x: np.ndarray) -> float:
@@ -1152,27 +1840,48 @@ class Lion(Optimizer):
         "Chen et al. 2023, Symbolic Discovery of Optimization Algorithms (NeurIPS). optax.lion"
     )
 
+    state_doc = StateDoc(
+        state=(_STEP, Quantity("exp_avg", "m", "momentum: running mean of g (decay β₂)")),
+        derived=(_alpha("η, the same for every coordinate"),),
+        scalars=(_LR,),
+        summaries=(
+            _ALPHA_SUMMARY,
+            _summary("abs_m", "|m|", "magnitude of the momentum", "exp_avg", "abs"),
+        ),
+        effective_lr="α = η for every coordinate; θ ← θ − α·(sign(β₁·m + (1 − β₁)·g) + λθ): "
+        "each coordinate moves by ±α, plus the decoupled decay.",
+    )
+
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg")]
 
-    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: tuple) -> None:
-        (lr,) = c
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: StepRate) -> None:
+        lr = c.lr
         (m,) = bufs
-        b1, b2 = self._b1, self._b2
+        b1, b2 = self.beta1, self.beta2
         upd, tmp = s
         np.multiply(g, 1.0 - b1, out=upd)
         np.multiply(m, b1, out=tmp)
         tmp += upd
         # Out of place: numpy's in-place sign is ~10x slower on mixed-sign data.
         np.sign(tmp, out=upd)
-        if self._wd != 0.0:
-            np.multiply(p, self._wd, out=tmp)
+        if self.weight_decay != 0.0:
+            np.multiply(p, self.weight_decay, out=tmp)
             upd += tmp
         upd *= lr
         p -= upd  # optax: θ + (−η·u)
         m *= b2
         np.multiply(g, 1.0 - b2, out=tmp)
         m += tmp
+
+    def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
+        return 0.0  # decoupled: θ − ηλθ
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        out = {}
+        if _wants(want, "effective_lr"):
+            out["effective_lr"] = np.full(st.shape, st.scalars.lr, st.dtype)
+        return out
 
 
 @register
@@ -1228,13 +1937,30 @@ class AdaptiveAdam(Adam):
                 f"{values['beta1_schedule']} schedule, got {values['beta1_min']:g}"
             )
 
+    state_doc = dataclasses.replace(
+        Adam.state_doc,
+        state=(_STEP, _EXP_AVG, _EXP_AVG_SQ, Quantity("beta1_product", "Π β₁", "Π_{i≤t} β₁,i")),
+        derived=(
+            Quantity("exp_avg_hat", "m̂", "m / (1 − Π_{i≤t} β₁,i): the bias-corrected m"),
+            _V_HAT,
+            _ADAM_RMS,
+            _alpha("η / (√v̂ + ε)"),
+        ),
+        scalars=(
+            _LR,
+            Quantity("beta1", "β₁,t", "β₁ used by this step (from the schedule)"),
+            Quantity("bias_correction1", "1 − Π β₁", "bias correction of m: 1 − Π_{i≤t} β₁,i"),
+            _BC2,
+        ),
+    )
+
     def beta1_at(self, t: int) -> float:
         """β₁ used by the t-th update (t counts from 1)."""
-        b1, lo = self._b1, self._b1_min
-        if self._schedule == "decay":
-            return lo + (b1 - lo) / (1 + self._k * (t - 1))
-        if self._schedule == "cyclic":
-            return lo + (b1 - lo) * (1 + math.cos(2 * math.pi * (t - 1) / self._period)) / 2
+        b1, lo = self.beta1, self.beta1_min
+        if self.beta1_schedule == "decay":
+            return lo + (b1 - lo) / (1 + self.beta1_decay * (t - 1))
+        if self.beta1_schedule == "cyclic":
+            return lo + (b1 - lo) * (1 + math.cos(2 * math.pi * (t - 1) / self.period)) / 2
         return b1
 
     def _beta1(self, st: _KeyState) -> tuple[float, float]:
@@ -1251,5 +1977,12 @@ class AdaptiveAdam(Adam):
             )
             ex["beta1_last"] = b
             ex["beta1_run"] = 1
-        product = ex["beta1_head"] * b ** ex["beta1_run"]
-        return b, 1 - product
+        return b, 1 - self._beta1_product(st)
+
+    @staticmethod
+    def _beta1_product(st: _KeyState) -> float:
+        ex = st.extra
+        return ex["beta1_head"] * ex["beta1_last"] ** ex["beta1_run"]
+
+    def _state_scalars(self, st: _KeyState) -> dict[str, float]:
+        return {"beta1_product": self._beta1_product(st)} if "beta1_last" in st.extra else {}

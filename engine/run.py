@@ -4,8 +4,9 @@ Step numbering (used by the history, the progress snapshots and `diverged_at`):
 - step 0 is the initial state; the k-th update (k = 1, 2, ...) produces step k.
 - update k uses lr = schedule.lr(k - 1) (schedules count from 0) and the k-th batch; its metrics
   are recorded at step k: the batch loss *before* the update, the lr, the gradient norm, the
-  update norm ||params_after - params_before|| and the effective step size
-  update_norm / grad_norm (NaN when the gradient is exactly zero).
+  update norm ||params_after - params_before|| and the update-to-gradient ratio
+  update_grad_ratio = update_norm / grad_norm (NaN when the gradient is exactly zero; not a
+  learning rate: momentum and per-coordinate scaling are mixed in, see `inspect()`).
 - eval metrics are recorded at step 0 and at every step divisible by `eval_every`.
 
 Learning rate: the optimizer's `lr` knob is the schedule's base rate. The rate actually used by
@@ -28,6 +29,12 @@ histories however the run is chunked (step(1) repeatedly, step(n), stream, pause
 Speed: parameters and gradients live in one flat contiguous buffer each (the per-key arrays are
 views), so an elementwise optimizer updates everything with one call on the flat buffer and the
 norms are two dot products.
+
+Inside the optimizer (engine.optimizer_state, engine.state_history): `optimizer_state()` and
+`inspect()` read the optimizer's state per parameter by name (read-only views, sliced back from
+the flat buffer); with `RunConfig.state_every = k > 0` the run records state summaries
+(quantiles of the effective lr, |m|, √v̂ ... per parameter) every k steps in
+`state_summaries`. Reading never changes the run.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ from engine import optimizers, schedules, tasks
 from engine.history import History
 from engine.hyper import _show
 from engine.kinds import KINDS, registry
+from engine.optimizer_state import StateInspection, StateProbe
+from engine.state_history import DEFAULT_CAPACITY, StateSummaries
 from engine.stepping import Stepper, _is_int
 
 DTYPES = ("float64", "float32")
@@ -106,7 +115,9 @@ class RunConfig:
     """Everything that defines a run. Validated on creation: a bad value raises
     `RunConfigError` (a ValueError) whose message starts with the field's name, e.g.
     "optimizer_hypers: beta1 must be a number in [0, 1), got 1.5". Hypers are stored validated,
-    with defaults filled in. `eval_every` = 0 turns evaluation off (except at step 0)."""
+    with defaults filled in. `eval_every` = 0 turns evaluation off (except at step 0).
+    `state_every` = k > 0 records optimizer-state summaries every k steps (0: off, no cost);
+    it changes no number of the run. Experiment files do not store it (a viewing choice)."""
 
     task: str
     optimizer: str
@@ -117,6 +128,7 @@ class RunConfig:
     schedule_hypers: dict[str, Any] = field(default_factory=dict)
     dtype: str = "float64"
     eval_every: int = 100
+    state_every: int = 0
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -138,6 +150,12 @@ class RunConfig:
                 f"got {_show(self.eval_every)}",
             )
         put("eval_every", int(self.eval_every))
+        if not _is_int(self.state_every) or not 0 <= self.state_every <= _SEED_MAX:
+            raise RunConfigError(
+                "state_every",
+                f"must be an integer >= 0 (0 = off) and < 2^63, got {_show(self.state_every)}",
+            )
+        put("state_every", int(self.state_every))
         for kind in KINDS:
             hypers_field = f"{kind}_hypers"
             name, values = _validate_kind(
@@ -236,7 +254,7 @@ class Progress:
     lr: float | None = None
     grad_norm: float | None = None
     update_norm: float | None = None
-    effective_step: float | None = None
+    update_grad_ratio: float | None = None
     eval_loss: float | None = None
     eval_accuracy: float | None = None
     steps_per_second: float = 0.0
@@ -303,6 +321,18 @@ class Run(Stepper[Progress]):
             self._opt_params, self._opt_grads = self._params, self._grads
 
         self._traced = bool(getattr(self.task, "records_trajectory", False)) and total <= 2
+        landscape = bool(getattr(self.task, "is_landscape", False)) and total == 2
+        self._probe = StateProbe(
+            self.optimizer,
+            self._params,
+            self._grad_flat,
+            self._prev,
+            self._scratch,
+            split_xy=landscape,
+        )
+        self._summaries: StateSummaries | None = None
+        if cfg.state_every:
+            self._summaries = self._new_summaries()
         self._step = 0
         self._diverged_at: int | None = None
         self._last: tuple[float, float, float, float, float] | None = None
@@ -346,6 +376,8 @@ class Run(Stepper[Progress]):
         record = self.history.record
         record_point = self.history.record_point if self._traced else None
         eval_every = self.config.eval_every
+        state_every = self.config.state_every if self._summaries is not None else 0
+        summarize = self._summarize
         dot, copyto, subtract = np.dot, np.copyto, np.subtract
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
         step = self._step
@@ -391,6 +423,8 @@ class Run(Stepper[Progress]):
                     observe(loss)
                 if record_point is not None:
                     record_point(step, float(flat[0]), float(flat[-1]))
+                if state_every and step % state_every == 0:
+                    summarize(step)
                 if eval_every and step % eval_every == 0:
                     t_eval = perf()
                     self._evaluate()
@@ -398,6 +432,19 @@ class Run(Stepper[Progress]):
         self._train_seconds += perf() - started - eval_seconds
         self._last = last
         return done
+
+    def _new_summaries(self) -> StateSummaries:
+        groups, summaries, scalars = self._probe.summary_layout()
+        capacity = None if self.history.capacity is None else DEFAULT_CAPACITY
+        return StateSummaries(
+            self.config.optimizer, groups, summaries, scalars, self.config.state_every, capacity
+        )
+
+    def _summarize(self, step: int) -> None:
+        store = self._summaries
+        row = np.empty(len(store.columns))
+        self._probe.summary_row(store.summaries, store.scalars, row)
+        store.record(step, row)
 
     def _diverge(self, step: int) -> None:
         self._diverged_at = step
@@ -421,9 +468,9 @@ class Run(Stepper[Progress]):
         return self.metrics()
 
     def metrics(self) -> dict[str, Any]:
-        """The newest metrics: step, state, loss, lr, grad_norm, update_norm, effective_step
-        (None before the first step), eval_loss, eval_accuracy (None when not a classifier)
-        and diverged_at."""
+        """The newest metrics: step, state, loss, lr, grad_norm, update_norm,
+        update_grad_ratio (None before the first step), eval_loss, eval_accuracy (None when
+        not a classifier) and diverged_at."""
         p = self.progress()
         return {
             "step": p.step,
@@ -432,7 +479,7 @@ class Run(Stepper[Progress]):
             "lr": p.lr,
             "grad_norm": p.grad_norm,
             "update_norm": p.update_norm,
-            "effective_step": p.effective_step,
+            "update_grad_ratio": p.update_grad_ratio,
             "eval_loss": p.eval_loss,
             "eval_accuracy": p.eval_accuracy,
             "diverged_at": p.diverged_at,
@@ -452,7 +499,7 @@ class Run(Stepper[Progress]):
             lr=lr,
             grad_norm=gn,
             update_norm=un,
-            effective_step=es,
+            update_grad_ratio=es,
             eval_loss=ev.get("loss"),
             eval_accuracy=ev.get("accuracy"),
             steps_per_second=self._measured_rate(),
@@ -486,6 +533,46 @@ class Run(Stepper[Progress]):
         """The live parameter arrays (views into the run's flat buffer): read, don't write.
         They change while a stream is running; copy them if you keep them."""
         return self._params
+
+    # -- inside the optimizer -----------------------------------------------------------------
+
+    def optimizer_state(self) -> dict[str, dict[str, Any]]:
+        """The optimizer's state per parameter name (`W1`, `b1`, ...; `x`, `y` on a 2-D
+        task): {"step": t, torch's state keys: read-only views of the live arrays, scalar
+        state such as "mu_product": numbers}. Empty dicts before the first step. Views
+        change with the next step (copy to keep); reading changes nothing."""
+        return self._probe.optimizer_state()
+
+    def inspect(self, names: Iterable[str] | None = None, wait: bool = False) -> StateInspection:
+        """Everything the optimizer did at the last step, per parameter (all, or `names`):
+        gradient, actual step θ_t − θ_{t−1}, state (read-only views), derived quantities
+        (effective_lr, m̂, v̂, ... fresh arrays) and per-step scalars (bias corrections, β₁,t,
+        μ_t, ρ_t ...), with `doc` saying what each means. Does not wait for a running stream
+        unless `wait`: read while one is stepping, the result says `live=True` (views may
+        straddle a step); `.snapshot()` copies it."""
+        names = None if names is None else list(names)
+        if self._lock.acquire(blocking=wait):
+            try:
+                return self._probe.inspect(self._step, False, names)
+            finally:
+                self._lock.release()
+        return self._probe.inspect(self._step, True, names)
+
+    @property
+    def state_summaries(self) -> StateSummaries | None:
+        """The recorded state summaries (see engine.state_history), None when
+        `config.state_every` is 0 and none were recorded since the last reset."""
+        return self._summaries
+
+    def set_state_every(self, every: int) -> None:
+        """Record state summaries every `every` steps from now on (0 stops recording and keeps
+        what was recorded). Changes no number of the run; RunConfigError for a bad value."""
+        with self._lock:
+            self.config = self.config.replace(state_every=every)
+            if self.config.state_every and self._summaries is None:
+                self._summaries = self._new_summaries()
+            elif self._summaries is not None:
+                self._summaries.every = self.config.state_every
 
     def reset(self) -> None:
         """Start over from the (possibly edited) config: fresh task, optimizer, schedule,

@@ -1,5 +1,8 @@
 """Shared test configuration: every test in its own folder, Hypothesis profiles, the `long`
-marker, and `screen_text` (what a Textual app's terminal shows) for the app's tests.
+marker, `screen_text` (what a Textual app's terminal shows) for the app's tests, and the
+`serve` / `summary` fixtures of the `optplay serve` tests (helpers in tests/serve/).
+
+This is the only conftest.py: test modules import its helpers with `from conftest import ...`.
 
 Profiles (pick one with `--hypothesis-profile=NAME`):
 
@@ -14,6 +17,7 @@ Profiles (pick one with `--hypothesis-profile=NAME`):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +75,43 @@ def screen_text(app: Any) -> str:
     """The terminal's characters, row by row, as the user sees them (import it with
     `from conftest import screen_text`)."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+# -- `optplay serve` tests (tests/serve/) -------------------------------------------------------
+
+_SUMMARY: list[str] = []  # lines for the end of the test run (the browser test's figures)
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start `optplay serve --port 0 ARGS...` in tmp_path; killed at teardown if still up."""
+    from serve_helpers import ServerProcess  # tests/serve/, on the path for its tests
+
+    servers: list[ServerProcess] = []
+
+    def start(*args: str) -> ServerProcess:
+        server = ServerProcess(list(args), tmp_path)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+@pytest.fixture
+def summary() -> Callable[[str], None]:
+    """Add a line to the summary printed at the end of the test run (and print it now)."""
+
+    def add(line: str) -> None:
+        print(line)
+        _SUMMARY.append(line)
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _SUMMARY:
+        terminalreporter.section("optplay serve in a real browser (timings measured now)")
+        for line in _SUMMARY:
+            terminalreporter.write_line(line)

@@ -3,6 +3,7 @@ module tui/commands/sweep.py).
 
     optplay run --task T --optimizer O [--schedule S] [--set NAME=VALUE ...] [--steps N]
                 [--seed K] [--config exp.toml | --preset NAME] [--out h.csv|h.json ...]
+                [--state-out s.csv|s.json ...] [--state-every N]
     optplay bench [--tasks ...] [--optimizers ...] [--sizes ...] [--steps N] [--seeds K]
                   [--target LOSS | --target-fraction F] [--out b.csv|b.json] [--preset NAME]
                   [--workers N | --dask ADDRESS|local]
@@ -136,6 +137,20 @@ def add_commands(subparsers: Any) -> None:
         default=[],
         metavar="FILE",
         help="write the history, one row per step: .csv or .json (repeatable)",
+    )
+    run.add_argument(
+        "--state-out",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="write the optimizer-state summaries (quantiles of the effective lr, |m|, √v̂ "
+        "... per parameter, bias corrections ...): .csv or .json (repeatable)",
+    )
+    run.add_argument(
+        "--state-every",
+        type=_positive_int,
+        metavar="N",
+        help="record the state summaries every N steps (default 1; needs --state-out)",
     )
     run.add_argument(
         "--save", metavar="FILE", help="write the resolved experiment (TOML) before training"
@@ -394,6 +409,22 @@ def _check_outputs(paths: Sequence[str]) -> None:
             raise UsageError(f"--out {path}: the directory {str(parent)!r} does not exist")
 
 
+def _check_state_outputs(args: argparse.Namespace) -> None:
+    """--state-out paths: a .csv/.json name in an existing directory; --state-every needs one."""
+    from engine.state_history import state_export_format
+
+    if args.state_every is not None and not args.state_out:
+        raise UsageError("--state-every needs --state-out FILE (where to write the summaries)")
+    for path in args.state_out:
+        try:
+            state_export_format(path)
+        except ValueError as err:
+            raise UsageError(f"--state-out {err}") from None
+        parent = Path(path).parent
+        if not parent.is_dir():
+            raise UsageError(f"--state-out {path}: the directory {str(parent)!r} does not exist")
+
+
 # -- progress and stepping --------------------------------------------------------------------
 
 
@@ -535,10 +566,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from engine import config
     from engine.history import export_history
     from engine.run import Run
+    from engine.state_history import export_state
 
     try:
         cfg, steps, name = resolve_run(args)
         _check_outputs(args.out)
+        _check_state_outputs(args)
+        if args.state_out:
+            cfg = cfg.replace(state_every=args.state_every or cfg.state_every or 1)
         if args.save:
             try:
                 config.save(args.save, cfg, steps=steps, name=name)
@@ -547,8 +582,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except UsageError as err:
         return _fail(args, str(err))
 
-    # Full resolution only when the history is written (one row per step).
-    run = Run(cfg, history_capacity=None if args.out else 4096)
+    # Full resolution only when the history or the state is written (one row per step).
+    run = Run(cfg, history_capacity=None if args.out or args.state_out else 4096)
     bar = ProgressBar(sys.stderr, enabled=not args.no_progress)
 
     def show() -> None:
@@ -571,6 +606,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             export_history([(name or cfg.optimizer, run)], path)
         except OSError as err:
             return _fail(args, f"--out {path}: {err.strerror or err}")
+        print(f"wrote {path}")
+    for path in args.state_out:
+        try:
+            export_state([(name or cfg.optimizer, run)], path)
+        except OSError as err:
+            return _fail(args, f"--state-out {path}: {err.strerror or err}")
         print(f"wrote {path}")
     if run.diverged_at is not None:
         return 1
@@ -754,7 +795,15 @@ def list_lines(kind: str | None = None, include_presets: bool = False) -> list[s
         for name in registry.names():
             lines.append(f"  {name}  {registry.summary(name)}")
             lines += _hyper_rows(registry.specs(name))
+            if k == "optimizers":
+                lines += _state_rows(optimizers.get(name).state_doc)
     return lines
+
+
+def _state_rows(doc: Any) -> list[str]:
+    """What an optimizer keeps and how its effective lr is defined (under its knobs)."""
+    kept = [f"{q.key} ({q.symbol}{'; when ' + q.knob if q.knob else ''})" for q in doc.state]
+    return [f"      state: {', '.join(kept)}", f"      effective lr: {doc.effective_lr}"]
 
 
 def cmd_list(args: argparse.Namespace) -> int:

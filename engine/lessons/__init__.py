@@ -55,7 +55,7 @@ Files: each lesson is two files in engine/lessons/library/, shipped as package d
     [measure]
     kind = "steps_to"               # steps_to | final | best | max | rise | param_norm
     series = "loss"                 # loss | eval_loss | eval_accuracy | lr | grad_norm |
-    target = 1e-3                   #   update_norm | effective_step; kind's parameters:
+    target = 1e-3                   #   update_norm | update_grad_ratio; parameters:
                                     #   target, start, stop, floor, key (engine.lessons.measure)
     subject = "Momentum"            # the lane the claim is about
     compare = "ratio"               # "ratio" (subject / baseline) or "value" (subject's)

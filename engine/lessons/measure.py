@@ -37,7 +37,7 @@ SERIES = {
     "lr": "learning rate",
     "grad_norm": "gradient norm",
     "update_norm": "update norm",
-    "effective_step": "effective step",
+    "update_grad_ratio": "update-to-gradient ratio",
 }
 #: Metric kinds and the parameters each takes (besides `kind`).
 KINDS = {

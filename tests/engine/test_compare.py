@@ -381,7 +381,7 @@ def test_export_json_round_trips_and_keeps_eval_and_trajectory(tmp_path):
 
 
 def test_export_nan_and_several_runs(tmp_path):
-    # quadratic from x0 = 0: the gradient is exactly zero, so effective_step is NaN.
+    # quadratic from x0 = 0: the gradient is exactly zero, so update_grad_ratio is NaN.
     flat = Run(RunConfig(task="quadratic", optimizer="sgd", task_hypers={"x0": 0.0}))
     flat.step(3)
     other = Run(RunConfig(task="quadratic", optimizer="adam"))
@@ -389,7 +389,7 @@ def test_export_nan_and_several_runs(tmp_path):
     path = tmp_path / "two.json"
     export_history([flat, other], path)
     a, b = load_history_json(path)
-    assert np.isnan(a["effective_step"]).all() and a["name"] == "sgd" and b["name"] == "adam"
+    assert np.isnan(a["update_grad_ratio"]).all() and a["name"] == "sgd" and b["name"] == "adam"
     csv_path = tmp_path / "two.csv"
     export_history({"flat": flat, "other": other}, csv_path)
     rows = list(csv.reader(csv_path.open()))

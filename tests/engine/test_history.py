@@ -108,7 +108,7 @@ def test_nan_values_do_not_hide_finite_ones():
     h = History(capacity=4)
     for step in range(1, 101):
         h.record(step, 1.0, 0.1, 0.0, 0.0, math.nan if step % 2 else float(step))
-    d = h.downsample("effective_step", 2)
+    d = h.downsample("update_grad_ratio", 2)
     assert np.all(np.isfinite(d.maxs)) and d.maxs.max() == 100.0
 
 

@@ -104,12 +104,12 @@ def test_metrics_of_a_step_match_their_definitions():
     assert m["loss"] == run.task.value(*before)
     assert m["grad_norm"] == pytest.approx(np.linalg.norm(g), rel=1e-15)
     assert m["update_norm"] == pytest.approx(np.linalg.norm(after - before), rel=1e-15)
-    assert m["effective_step"] == pytest.approx(m["update_norm"] / m["grad_norm"], rel=1e-15)
+    assert m["update_grad_ratio"] == pytest.approx(m["update_norm"] / m["grad_norm"], rel=1e-15)
     # Adam's first step moves each coordinate by lr (up to eps): |Δ| = lr·√2.
     assert m["update_norm"] == pytest.approx(0.01 * math.sqrt(2), rel=1e-6)
 
 
-def test_sgd_effective_step_is_the_scheduled_lr():
+def test_sgd_update_grad_ratio_is_the_scheduled_lr():
     cfg = RunConfig(
         task="quadratic",
         optimizer="sgd",
@@ -123,7 +123,7 @@ def test_sgd_effective_step_is_the_scheduled_lr():
     lr = run.history.buckets("lr")
     assert np.array_equal(lr.steps, np.arange(1, 31))
     assert np.array_equal(lr.lasts, curve)  # update k uses lr(k - 1)
-    eff = run.history.buckets("effective_step").lasts
+    eff = run.history.buckets("update_grad_ratio").lasts
     np.testing.assert_allclose(eff, curve, rtol=1e-12)
 
 

@@ -44,7 +44,7 @@ def call_ms(fn, calls: int = 200) -> tuple[float, float]:
 def chart_frame(run: Run) -> None:
     """What one refresh of the UI's charts asks for."""
     h = run.history
-    for name in ("loss", "lr", "grad_norm", "update_norm", "effective_step", "eval_loss"):
+    for name in ("loss", "lr", "grad_norm", "update_norm", "update_grad_ratio", "eval_loss"):
         h.downsample(name, POINTS)
     h.trajectory(POINTS)
 

@@ -1,8 +1,7 @@
 """Time per full training step of digits-mlp (64-128-10, batch 32, Adam): engine vs PyTorch.
 
 Run from the repository root (prints figures; asserts nothing):
-    python tests/perf/bench_run.py    # engine only (the venv has no torch)
-    python3 tests/perf/bench_run.py                  # engine and torch side by side
+    python tests/perf/bench_run.py    # engine, and torch side by side where torch is installed
 
 One process, one thread: BLAS/OpenMP thread counts are pinned to 1 before numpy/torch load,
 and torch.set_num_threads(1). The engine step is `Run.step` (batch draw, forward, backward,
@@ -12,6 +11,10 @@ nn.Sequential(Linear(64, 128), Tanh, Linear(128, 10)) + CrossEntropyLoss + Adam 
 single-tensor and fused=True), batches of 32 drawn the same way (epoch permutation, gather)
 from the same training set, and `loss.item()` each step as the engine reports the loss.
 Figures are the best of 5 repeats (the machine is shared; the best is the least disturbed).
+
+It also prints the cost of optimizer-state summaries (RunConfig.state_every: quantiles of the
+effective lr, |m| and √v̂ per parameter, engine/state_history.py): Run.step with summaries
+off, every 10 steps and every step, measured side by side, and the time of one record.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def best_per_step(loops: dict[str, object], steps: int = STEPS) -> dict[str, flo
     return best
 
 
-def engine_run(dtype: str) -> Run:
+def engine_run(dtype: str, state_every: int = 0) -> Run:
     return Run(
         RunConfig(
             task="digits-mlp",
@@ -60,6 +63,7 @@ def engine_run(dtype: str) -> Run:
             task_hypers={"hidden": 128, "batch_size": 32},
             dtype=dtype,
             eval_every=0,
+            state_every=state_every,
         )
     )
 
@@ -92,12 +96,23 @@ def engine_loops(dtype: str) -> dict[str, object]:
         for _ in range(n):
             opt.step(flat_p, flat_g, lr=1e-3)
 
+    # State summaries: the same run with summaries every 10 steps and every step, and one
+    # record on its own (what a step divisible by state_every adds).
+    every10, every1 = engine_run(dtype, 10), engine_run(dtype, 1)
+
+    def one_record(n: int) -> None:
+        for _ in range(n):
+            every1._summarize(every1.steps_done)
+
     return {
         "Run.step(n)": run.step,
         "Run.step() x n": singles,
         "  batch draw": draw,
         "  loss_and_grads": forward_backward,
         "  adam step (flat)": adam,
+        "Run.step(n) +state/10": every10.step,
+        "Run.step(n) +state/1": every1.step,
+        "  one state record": one_record,
     }
 
 
@@ -159,6 +174,18 @@ def main() -> None:
             if label == "  adam step (flat)":
                 rest = t["Run.step(n)"] - t["  batch draw"] - t["  loss_and_grads"] - sec
                 print(f"  {'  run bookkeeping (rest)':<26} {rest * 1e6:8.1f} us")
+        off = t["Run.step(n)"]
+        for label, every in (
+            ("Run.step(n) +state/10", "every 10 steps"),
+            ("Run.step(n) +state/1", "every step"),
+        ):
+            extra = 100 * (t[label] / off - 1)
+            print(f"  state summaries {every:<15} {extra:+6.1f}% of a step (side by side)")
+        record = 100 * t["  one state record"] / off
+        print(
+            f"  one state record = {record:.0f}% of a step: {record / 10:.1f}% at "
+            f"state_every=10, {record / 16:.1f}% at 16"
+        )
         if not torch_labels:
             print("  (no torch: no ratio)")
         for label in torch_labels:

@@ -30,7 +30,7 @@ async def stepped(pilot: Pilot, steps: int) -> None:
     """A run paused after `steps` updates: all but one synchronously, the last with `n`."""
     hold_still(pilot)
     pilot.app.set_focus(None)
-    pilot.app.session.run.step(steps - 1)
+    pilot.app.session.race.step(steps - 1)
     await pilot.press("n")
     await pilot.pause()
 

@@ -255,7 +255,7 @@ async def test_export_writes_csv_and_json_of_every_run_shown(tmp_path, monkeypat
         assert "exported 3 runs to hist.csv" in screen_text(app)  # a notification
     with open(tmp_path / "hist.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    header = ["run", "step", "loss", "lr", "grad_norm", "update_norm", "effective_step"]
+    header = ["run", "step", "loss", "lr", "grad_norm", "update_norm", "update_grad_ratio"]
     assert rows[0] == [*header, "eval_loss"]  # rosenbrock evaluates every 100 steps
     assert [r[0] for r in rows[1:]] == ["adam"] * 7 + ["sgd"] * 7 + ["momentum"] * 7
     adam = app.session.race.runs[0]

@@ -1,4 +1,8 @@
-"""The Norms chart: gradient norm, update norm and their ratio per step."""
+"""The Norms chart: gradient norm, update norm and their ratio ‖Δθ‖/‖g‖ per step.
+
+The ratio is how far the parameters moved per unit of gradient: the lr for plain SGD, but
+with momentum or per-coordinate scaling it mixes past gradients and per-parameter rates in,
+so it is not a learning rate (the State tab shows the optimizer's per-parameter rates)."""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ from tui.charts.base import ChartView, Picture, RunChart
 
 
 class NormsChart(RunChart):
-    """Gradient norm, update norm and effective step size per step (log y: they span
-    orders of magnitude)."""
+    """Gradient norm, update norm and their ratio per step (log y: they span orders of
+    magnitude)."""
 
     LOG_Y_DEFAULT = True
     SERIES = (
         ("grad_norm", "grad", "grad"),
         ("update_norm", "update", "update"),
-        ("effective_step", "eff. step", "ratio"),
+        ("update_grad_ratio", "‖Δθ‖/‖g‖", "ratio"),
     )
 
     def picture(self, view: ChartView, picture: Picture) -> None:
@@ -27,7 +31,7 @@ class NormsChart(RunChart):
                 picture.band(data.steps, data.mins, data.maxs, self.color(role), label)
                 parts.append(f"{label} {value_label(history.last(name))}")
         if not parts:
-            parts = ["gradient norm · update norm · effective step"]
+            parts = ["gradient norm · update norm · ‖Δθ‖/‖g‖"]
         if picture.log_y:
             parts.append("log")
         picture.title = parts
