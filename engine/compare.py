@@ -295,7 +295,7 @@ class Race(Stepper[RaceProgress]):
                 if getattr(cfg, f) != getattr(first, f):
                     raise ValueError(
                         f"race entry {i}: {f} differs from entry 1's (racers share the task, "
-                        "its knobs, the seed, dtype and eval_every)"
+                        "its knobs, the seed, dtype, eval_every and divergence_factor)"
                     )
             if name is not None and (not isinstance(name, str) or not name.strip()):
                 raise ValueError(f"race entry {i}: a name must be a non-empty string")

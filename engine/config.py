@@ -10,6 +10,8 @@ Layout (flat: top-level keys, then one table per hypers group)::
     seed = 0                      # default 0
     dtype = "float64"             # "float64" (default) or "float32"
     eval_every = 100              # default 100; 0 = evaluate only at step 0
+    divergence_factor = 1e6       # default 1e6: diverged when the loss passes
+                                  # L0 + factor * max(|L0|, 1); inf = only non-finite values
     steps = 2000                  # optional: how many steps `optplay run` trains
 
     [task_hypers]
@@ -73,15 +75,26 @@ from engine.hyper import _show
 from engine.run import RunConfig, RunConfigError
 
 HYPER_TABLES = ("task_hypers", "optimizer_hypers", "schedule_hypers")
-TOP_KEYS = ("name", "task", "optimizer", "schedule", "seed", "dtype", "eval_every", "steps")
+TOP_KEYS = (
+    "name",
+    "task",
+    "optimizer",
+    "schedule",
+    "seed",
+    "dtype",
+    "eval_every",
+    "divergence_factor",
+    "steps",
+)
 RACE_KEY = "race"
 ALL_KEYS = (*TOP_KEYS, *HYPER_TABLES, RACE_KEY)
 #: Keys of one [[race]] entry.
 RACE_ENTRY_KEYS = ("name", "optimizer", "schedule", "optimizer_hypers", "schedule_hypers")
 #: Top-level keys a file with [[race]] entries must not set (each entry sets its own).
 _PER_ENTRY = ("optimizer", "schedule", "optimizer_hypers", "schedule_hypers")
-#: Fields every racer shares: the task and everything that fixes init and data order.
-SHARED_FIELDS = ("task", "task_hypers", "seed", "dtype", "eval_every")
+#: Fields every racer shares: the task, everything that fixes init and data order, and the
+#: rule that calls a run diverged.
+SHARED_FIELDS = ("task", "task_hypers", "seed", "dtype", "eval_every", "divergence_factor")
 MIN_RACE, MAX_RACE = 2, 6
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -135,7 +148,8 @@ class Experiment:
                 if getattr(entry.config, name) != getattr(first, name):
                     raise ValueError(
                         f"race entry {i}: {name} differs from entry 1's "
-                        "(racers share the task, its knobs, the seed, dtype and eval_every)"
+                        "(racers share the task, its knobs, the seed, dtype, eval_every and "
+                        "divergence_factor)"
                     )
         names = [e.name for e in race if e.name is not None]
         for name in names:
@@ -563,6 +577,7 @@ def dumps(experiment: Experiment | RunConfig) -> str:
         f"seed = {cfg.seed}",
         f"dtype = {_toml_string(cfg.dtype)}",
         f"eval_every = {cfg.eval_every}",
+        f"divergence_factor = {_toml_value(cfg.divergence_factor, 'divergence_factor')}",
     ]
     if exp.steps is not None:
         lines.append(f"steps = {int(exp.steps)}")

@@ -55,6 +55,7 @@ def bits(cfg: RunConfig) -> list:
     out = []
     for field in ("task", "optimizer", "schedule", "seed", "dtype", "eval_every"):
         out.append(getattr(cfg, field))
+    out.append(struct.pack("<d", cfg.divergence_factor))
     for table in ("task_hypers", "optimizer_hypers", "schedule_hypers"):
         for k, v in getattr(cfg, table).items():
             out.append((table, k, struct.pack("<d", v) if isinstance(v, float) else v))
@@ -97,7 +98,21 @@ ODD = [
     ),
     RunConfig(task="quadratic", optimizer="adafactor", optimizer_hypers={"eps1": "auto"}),
     RunConfig(task="rosenbrock", optimizer="lion", task_hypers={"x0": -0.0, "y0": 1e-7}),
+    RunConfig(task="saddle", optimizer="sgd", divergence_factor=0.1 + 0.2),
+    RunConfig(task="quadratic", optimizer="sgd", divergence_factor=float("inf")),
 ]
+
+
+def test_divergence_factor_is_written_and_read_back(tmp_path):
+    text = config.dumps(RunConfig(task="quadratic", optimizer="sgd", divergence_factor=1e3))
+    assert "divergence_factor = 1000.0\n" in text
+    path = write(tmp_path, 'task = "quadratic"\noptimizer = "sgd"\ndivergence_factor = inf\n')
+    assert config.load(path).config.divergence_factor == float("inf")
+    assert config.load(write(tmp_path, EXAMPLE)).config.divergence_factor == 1e6  # default
+    bad = write(tmp_path, 'task = "quadratic"\noptimizer = "sgd"\n\ndivergence_factor = -1\n')
+    with pytest.raises(ConfigError, match=r"divergence_factor must be a number in \(0, inf\].*"
+                       r"got -1 \(line 4\)$"):  # fmt: skip
+        config.load(bad)
 
 
 @pytest.mark.parametrize("cfg", ODD)
