@@ -44,9 +44,11 @@ import numpy as np
 
 from engine import optimizers, tasks
 from engine.compare import format_number, format_seconds, format_table
-from engine.config import ConfigError, parse_toml
-from engine.history import export_format, write_text_atomic
+from engine.config import ConfigError, parse_toml, read_text
+from engine.files import write_text_atomic
+from engine.history import export_format
 from engine.run import DTYPES, Run, RunConfig, RunConfigError
+from engine.textsafe import for_spreadsheet
 
 DEFAULT_TASKS = ("digits-mlp",)
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "nadam")
@@ -515,7 +517,13 @@ def write_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
     for g in report.groups:
         writer.writerow(
             [
-                "" if v is None else repr(v) if isinstance(v, float) else v
+                ""
+                if v is None
+                else repr(v)
+                if isinstance(v, float)
+                else for_spreadsheet(v)
+                if isinstance(v, str)
+                else v
                 for v in (getattr(g, k) for k in _GROUP_COLUMNS)
             ]
         )
@@ -595,12 +603,8 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
 
 
 def load_spec(path: str | os.PathLike[str]) -> BenchSpec:
-    source = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(source, f"cannot read the file: {err}") from None
-    return loads_spec(text, source)
+    """Read a bench spec file (within bounds, as experiment files: `config.read_text`)."""
+    return loads_spec(read_text(path, "bench"), os.fspath(path))
 
 
 def is_bench_text(text: str) -> bool:

@@ -64,13 +64,12 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from engine import optimizers, schedules, tasks
-from engine.history import write_text_atomic
+from engine.files import ReadError, read_limited, write_text_atomic
 from engine.hyper import _show
 from engine.run import RunConfig, RunConfigError
 
@@ -480,23 +479,30 @@ def _race_entry(
 def load(path: str | os.PathLike[str]) -> Experiment:
     """Read an experiment file. ConfigError names the file (as given) on any problem."""
     source = os.fspath(path)
+    return loads(read_text(path, "experiment"), source)
+
+
+def read_text(path: str | os.PathLike[str], what: str = "experiment") -> str:
+    """The UTF-8 text of an experiment or bench file (`what` names it in messages), read
+    within bounds (`engine.files.read_limited`: regular files only, at most 1 MiB).
+    ConfigError names the file and, for bad bytes, the line."""
+    source = os.fspath(path)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as err:
-        raise ConfigError(source, f"cannot read the file: {err.strerror or err}") from None
+        raw = read_limited(path)
+    except ReadError as err:
+        raise ConfigError(source, str(err)) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]  # a UTF-8 byte-order mark, as some editors write
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise ConfigError(
             source,
             f"line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x}); "
-            "experiment files must be UTF-8 TOML",
+            f"{what} files must be UTF-8 TOML",
             line,
         ) from None
-    return loads(text, source)
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -606,9 +612,9 @@ def save(
     steps: int | None = None,
     name: str | None = None,
 ) -> None:
-    """Write an experiment file atomically (a temp file in the same directory, then
-    os.replace), so a crash never leaves a half-written file. `steps`/`name` apply when a
-    bare RunConfig is given."""
+    """Write an experiment file atomically (`engine.files.write_text_atomic`: a crash never
+    leaves a half-written file; symlinks, modes and owners are kept). `steps`/`name` apply
+    when a bare RunConfig is given."""
     if isinstance(experiment, RunConfig):
         experiment = Experiment(experiment, steps=steps, name=name)
     write_text_atomic(path, dumps(experiment))
