@@ -47,8 +47,10 @@ from engine.compare import format_number, format_seconds, format_table
 from engine.config import ConfigError, parse_toml, read_text
 from engine.files import write_text_atomic
 from engine.history import export_format
+from engine.hyper import _show
 from engine.run import DTYPES, Run, RunConfig, RunConfigError
 from engine.textsafe import for_spreadsheet
+from engine.tomltext import code_lines
 
 DEFAULT_TASKS = ("digits-mlp",)
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "nadam")
@@ -102,7 +104,7 @@ class BenchSpec:
         for name in ("tasks", "optimizers"):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-                raise BenchError(f"{name} must be a non-empty list of names, got {value!r}")
+                raise BenchError(f"{name} must be a non-empty list of names, got {_show(value)}")
             put(name, tuple(value))
             registry = tasks if name == "tasks" else optimizers
             for item in value:
@@ -112,48 +114,50 @@ class BenchSpec:
                     raise BenchError(f"{name}: {err}") from None
             dupes = [v for v in value if value.count(v) > 1]
             if dupes:
-                raise BenchError(f"{name}: {dupes[0]!r} is listed twice")
+                raise BenchError(f"{name}: {_show(dupes[0])} is listed twice")
         if isinstance(self.sizes, str) or not isinstance(self.sizes, Sequence):
-            raise BenchError(f"sizes must be a list of integers, got {self.sizes!r}")
+            raise BenchError(f"sizes must be a list of integers, got {_show(self.sizes)}")
         for s in self.sizes:
             if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
-                raise BenchError(f"sizes must be integers >= 1, got {s!r}")
+                raise BenchError(f"sizes must be integers >= 1, got {_show(s)}")
         put("sizes", tuple(int(s) for s in self.sizes))
         for name, low in (("seeds", 1), ("steps", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise BenchError(f"{name} must be an integer >= {low}, got {value!r}")
+                raise BenchError(f"{name} must be an integer >= {low}, got {_show(value)}")
         if self.check_every is not None and (
             isinstance(self.check_every, bool)
             or not isinstance(self.check_every, int)
             or self.check_every < 1
         ):
-            raise BenchError(f"check_every must be an integer >= 1, got {self.check_every!r}")
+            raise BenchError(f"check_every must be an integer >= 1, got {_show(self.check_every)}")
         if self.target is not None:
             if isinstance(self.target, bool) or not isinstance(self.target, int | float):
-                raise BenchError(f"target must be a number, got {self.target!r}")
+                raise BenchError(f"target must be a number, got {_show(self.target)}")
             if not math.isfinite(self.target):
-                raise BenchError(f"target must be a finite number, got {self.target!r}")
+                raise BenchError(f"target must be a finite number, got {_show(self.target)}")
             put("target", float(self.target))
         f = self.target_fraction
         if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f < 1:
-            raise BenchError(f"target_fraction must be a number in (0, 1), got {f!r}")
+            raise BenchError(f"target_fraction must be a number in (0, 1), got {_show(f)}")
         put("target_fraction", float(f))
         if self.dtype not in DTYPES:
-            raise BenchError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+            raise BenchError(f"dtype must be one of {', '.join(DTYPES)}, got {_show(self.dtype)}")
         for table, chosen in (("task_hypers", self.tasks), ("optimizer_hypers", self.optimizers)):
             value = getattr(self, table)
             if not isinstance(value, Mapping):
-                raise BenchError(f"{table} must map names to knob tables, got {value!r}")
+                raise BenchError(f"{table} must map names to knob tables, got {_show(value)}")
             for key, knobs in value.items():
                 if key not in chosen:
                     kind = table.split("_")[0]
                     raise BenchError(
-                        f"{table}: {key!r} is not one of the benchmarked {kind}s "
+                        f"{table}: {_show(key)} is not one of the benchmarked {kind}s "
                         f"({', '.join(chosen)})"
                     )
                 if not isinstance(knobs, Mapping):
-                    raise BenchError(f"{table}.{key} must be a table of knobs, got {knobs!r}")
+                    raise BenchError(
+                        f"{table}.{_show(key)} must be a table of knobs, got {_show(knobs)}"
+                    )
             put(table, {k: dict(v) for k, v in value.items()})
         # Validate every combination now, so a bad knob fails before any training.
         for _, _, _, cfg in self.configs(seed=0):
@@ -534,8 +538,8 @@ def write_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
 
 
 def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-    for number, raw in enumerate(text.splitlines(), start=1):
+    pattern = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*[=.]")
+    for number, raw in code_lines(text):
         if pattern.match(raw):
             return number
     return None
@@ -567,7 +571,7 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
         line = _line_of(text, unknown[0])
         raise ConfigError(
             source,
-            f"unknown key {unknown[0]!r} in a bench file (expected: name, [bench])"
+            f"unknown key {_show(unknown[0])} in a bench file (expected: name, [bench])"
             + (f" (line {line})" if line else ""),
             line,
             unknown[0],
@@ -577,13 +581,15 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
     bench = data["bench"]
     name = data.get("name")
     if name is not None and not isinstance(name, str):
-        raise ConfigError(source, f"name must be a string, got {name!r}", _line_of(text, "name"))
+        raise ConfigError(
+            source, f"name must be a string, got {_show(name)}", _line_of(text, "name")
+        )
     unknown = [k for k in bench if k not in BENCH_KEYS]
     if unknown:
         line = _line_of(text, unknown[0])
         raise ConfigError(
             source,
-            f"[bench] unknown key {unknown[0]!r} (expected one of: {', '.join(BENCH_KEYS)})"
+            f"[bench] unknown key {_show(unknown[0])} (expected one of: {', '.join(BENCH_KEYS)})"
             + (f" (line {line})" if line else ""),
             line,
             unknown[0],

@@ -72,6 +72,15 @@ from engine import optimizers, schedules, tasks
 from engine.files import ReadError, read_limited, write_text_atomic
 from engine.hyper import _show
 from engine.run import RunConfig, RunConfigError
+from engine.tomltext import (
+    MAX_DEPTH,
+    MAX_TEXT_CHARS,
+    code_lines,
+    deep_key_line,
+    depth,
+    line_count,
+    nesting_line,
+)
 
 HYPER_TABLES = ("task_hypers", "optimizer_hypers", "schedule_hypers")
 TOP_KEYS = (
@@ -153,7 +162,7 @@ class Experiment:
         names = [e.name for e in race if e.name is not None]
         for name in names:
             if names.count(name) > 1:
-                raise ValueError(f"race entry name {name!r} is used twice")
+                raise ValueError(f"race entry name {_show(name)} is used twice")
 
     @classmethod
     def of_race(
@@ -178,8 +187,18 @@ class Experiment:
 
 # -- locating keys in the text (for messages only) ----------------------------------------
 
-_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
-_KEYLINE = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]""")
+# Linear-time patterns (each quantifier stops where the next part starts; the old header
+# pattern, three overlapping \s* and [^\[\]]+? runs, was cubic on a long line of spaces).
+_HEADER = re.compile(r"^[ \t]*\[([^\[\]\n]*)\][ \t\r]*(?:#.*)?$")
+_KEYLINE = re.compile(r"""^[ \t]*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)[ \t]*[=.]""")
+
+
+def _header(raw: str) -> str | None:
+    """The table named by a `[table]` header line (dotted parts unquoted), or None."""
+    m = _HEADER.match(raw)
+    if m is None or not m.group(1).strip():
+        return None
+    return ".".join(_unquote(p.strip()) for p in m.group(1).strip().split("."))
 
 
 def _unquote(key: str) -> str:
@@ -191,10 +210,10 @@ def _find_line(text: str, table: str | None, key: str | None) -> int | None:
     line when key is None. Best effort: a layout it does not follow gives None."""
     current: str | None = None
     table_line: int | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(raw)
-        if header:
-            current = ".".join(_unquote(p.strip()) for p in header.group(1).split("."))
+    for number, raw in code_lines(text):
+        header = _header(raw)
+        if header is not None:
+            current = header
             if table is not None and current == table and key is None:
                 return number
             if table is None and key is not None and current.split(".")[0] == key:
@@ -209,12 +228,12 @@ def _find_line(text: str, table: str | None, key: str | None) -> int | None:
         if table is not None and current is None and name == table:
             # `optimizer_hypers = {...}` or `optimizer_hypers.lr = ...` at top level.
             table_line = table_line or number
-            if key is None or re.search(rf"\b{re.escape(key)}\s*=", raw):
+            if key is None or re.search(rf"\b{re.escape(key)}[ \t]*=", raw):
                 return number
     return table_line if key is not None else None
 
 
-_RACE_HEADER = re.compile(r"^\s*\[\[\s*race\s*\]\]\s*(?:#.*)?$")
+_RACE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*race[ \t]*\]\][ \t\r]*(?:#.*)?$")
 
 
 def _find_race_line(text: str, index: int, table: str | None, key: str | None) -> int | None:
@@ -225,7 +244,7 @@ def _find_race_line(text: str, index: int, table: str | None, key: str | None) -
     current: str | None = None  # None: the entry's own keys; else the sub-table name
     header_line: int | None = None
     table_line: int | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in code_lines(text):
         if _RACE_HEADER.match(raw):
             seen += 1
             current = None
@@ -238,9 +257,9 @@ def _find_race_line(text: str, index: int, table: str | None, key: str | None) -
             continue
         if seen != index:
             continue
-        header = _HEADER.match(raw)
-        if header:
-            parts = [_unquote(p.strip()) for p in header.group(1).split(".")]
+        header = _header(raw)
+        if header is not None:
+            parts = header.split(".")
             if len(parts) == 2 and parts[0] == RACE_KEY:
                 current = parts[1]
                 if table is not None and current == table and key is None:
@@ -255,9 +274,15 @@ def _find_race_line(text: str, index: int, table: str | None, key: str | None) -
             return number
         if table is not None and current is None and name == table:
             table_line = table_line or number
-            if key is None or re.search(rf"\b{re.escape(key)}\s*=", raw):
+            if key is None or re.search(rf"\b{re.escape(key)}[ \t]*=", raw):
                 return number
     return table_line or header_line
+
+
+def _names(keys: Sequence[str], most: int = 5) -> str:
+    """Keys for a message: each cut short, at most `most` of them."""
+    shown = ", ".join(_show(k) for k in keys[:most])
+    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 def _at(line: int | None) -> str:
@@ -276,11 +301,18 @@ def _type_name(value: Any) -> str:
 
 
 def parse_toml(text: str, source: str = "<string>") -> dict[str, Any]:
-    """`tomllib.loads(text)`, with any syntax error raised as a ConfigError that names
-    `source` and the line ("exp.toml: line 3: Invalid value (column 7)"). Shared by
-    experiment and bench files."""
+    """`tomllib.loads(text)` within bounds, shared by experiment and bench files: text longer
+    than MAX_TEXT_CHARS, or nested deeper than MAX_DEPTH (arrays, inline tables, dotted keys),
+    is refused before tomllib or our code could recurse through it. Every problem is a
+    ConfigError that names `source` and, where known, the line ("exp.toml: line 3: Invalid
+    value (column 7)")."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConfigError(source, f"the text is longer than {MAX_TEXT_CHARS} characters")
+    deep = nesting_line(text)
+    if deep is not None:
+        raise ConfigError(source, f"line {deep}: nested more than {MAX_DEPTH} levels deep", deep)
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         msg = str(err)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
@@ -291,16 +323,26 @@ def parse_toml(text: str, source: str = "<string>") -> dict[str, Any]:
             ) from None
         m = re.search(r"\s*\(at end of document\)$", msg)
         if m:
-            line = max(1, len(text.splitlines()))
+            line = line_count(text)
             raise ConfigError(
                 source, f"line {line}: {msg[: m.start()]} (at the end of the file)", line
             ) from None
         raise ConfigError(source, msg) from None
     except ValueError:  # tomllib lets int()'s 4300-digit limit escape as a plain ValueError
-        huge = re.search(r"[0-9A-Fa-f_]{4300,}", text)
-        line = text.count("\n", 0, huge.start()) + 1 if huge else None
+        line = None
+        for run in re.finditer(r"[0-9A-Fa-f_]+", text):  # linear, unlike {4300,}
+            if len(run.group()) >= 4300:
+                line = text.count("\n", 0, run.start()) + 1
+                break
         where = f"line {line}: " if line else ""
         raise ConfigError(source, f"{where}a number is too long (over 4300 digits)", line) from None
+    except RecursionError:  # a safety net: the nesting check above should make it impossible
+        raise ConfigError(source, f"nested more than {MAX_DEPTH} levels deep") from None
+    if depth(data) > MAX_DEPTH:  # dotted keys nest tables without brackets
+        line = deep_key_line(text)
+        where = f"line {line}: " if line else ""
+        raise ConfigError(source, f"{where}nested more than {MAX_DEPTH} levels deep", line)
+    return data
 
 
 def loads(text: str, source: str = "<string>") -> Experiment:
@@ -309,7 +351,7 @@ def loads(text: str, source: str = "<string>") -> Experiment:
     unknown = [k for k in data if k not in ALL_KEYS]
     if unknown:
         line = _find_line(text, None, unknown[0])
-        names = ", ".join(repr(k) for k in unknown)
+        names = _names(unknown)
         word = "key" if len(unknown) == 1 else "keys"
         raise ConfigError(
             source,
@@ -384,7 +426,7 @@ def loads(text: str, source: str = "<string>") -> Experiment:
                 line = _find_race_line(text, i, None, "name")
                 raise ConfigError(
                     source,
-                    f"[[race]] #{i + 1}: name {name!r} is already used by entry "
+                    f"[[race]] #{i + 1}: name {_show(name)} is already used by entry "
                     f"#{names[name] + 1}{_at(line)}",
                     line,
                     "name",
@@ -416,7 +458,7 @@ def _race_entry(
     if unknown:
         line = _find_race_line(text, index, None, unknown[0])
         word = "key" if len(unknown) == 1 else "keys"
-        names = ", ".join(repr(k) for k in unknown)
+        names = _names(unknown)
         raise ConfigError(
             source,
             f"{where}: unknown {word} {names} (expected one of: {', '.join(RACE_ENTRY_KEYS)})"
