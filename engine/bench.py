@@ -10,8 +10,9 @@ What "right" means here:
 - Final loss is the task's evaluation loss after the last step (held-out data where the task
   has it, the full-data loss otherwise), not a noisy mini-batch loss.
 - Steps to target replaces "epochs within 10% of the minimum": the first step at which the
-  evaluation loss is <= the target. The loss is evaluated every `check_every` steps (default
-  steps // 100), so the answer is a multiple of check_every. The target is `target` when
+  evaluation loss is <= the target (the series races use too: `compare.TARGET_SERIES`). The
+  loss is evaluated every `check_every` steps (default steps // 100), so the answer is a
+  multiple of check_every. The target is `target` when
   given, else `target_fraction` (default 0.1) times the initial evaluation loss (mean over
   seeds) of that task and size: "steps to cut the loss by 10x".
 - Time per step is the wall time of the updates only (perf_counter around the stepping,
@@ -249,7 +250,8 @@ class BenchRun:
     eval_losses: tuple[float, ...]
 
     def steps_to(self, target: float) -> int | None:
-        """First evaluation step whose loss is <= target (None if never)."""
+        """First evaluation step whose eval loss is <= target (None if never): the
+        definition races use (`compare.TARGET_SERIES`)."""
         for step, loss in zip(self.eval_steps, self.eval_losses, strict=True):
             if loss <= target:
                 return step
@@ -444,10 +446,11 @@ def format_report(report: BenchReport) -> str:
     spec = report.spec
     has_size = any(g.size is not None for g in report.groups)
     has_acc = any(g.accuracy_mean is not None for g in report.groups)
-    headers = ["task"] + (["size"] if has_size else []) + ["optimizer", "final loss (mean ± sd)"]
+    headers = ["task"] + (["size"] if has_size else [])
+    headers += ["optimizer", "final eval loss (mean ± sd)"]
     if has_acc:
         headers.append("accuracy")
-    headers += ["target", "steps to target", "time/step", "diverged"]
+    headers += ["target", "steps to eval loss ≤ target", "time/step", "diverged"]
     rows = []
     for g in report.groups:
         row = [g.task]
