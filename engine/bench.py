@@ -35,7 +35,6 @@ import math
 import os
 import re
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -619,6 +618,6 @@ def load_spec(path: str | os.PathLike[str]) -> BenchSpec:
 def is_bench_text(text: str) -> bool:
     """Whether TOML text is a bench spec (has a [bench] table) rather than an experiment."""
     try:
-        return isinstance(tomllib.loads(text).get("bench"), dict)
-    except ValueError:  # TOMLDecodeError, or int()'s digit limit escaping tomllib
+        return isinstance(parse_toml(text).get("bench"), dict)  # bounded, as every parse
+    except ConfigError:  # left to the experiment parser's message
         return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import signal
 import stat
 import threading
@@ -217,9 +218,27 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
 def test_devices_are_refused_without_reading_them(device):
-    err = load_in_thread(Path(device))
-    assert isinstance(err, ConfigError)
-    assert str(err) == f"{device}: not a regular file (a character device)"
+    # In a child with 4 GiB of address space, so that reading /dev/zero without a bound
+    # (the bug) fails the test instead of eating the machine's memory.
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+            try:
+                config.load(device)
+                message = "read without error"
+            except ConfigError as err:
+                message = str(err)
+            os.write(write, message.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        message = fh.read().decode()
+    os.waitpid(pid, 0)
+    assert message == f"{device}: not a regular file (a character device)"
 
 
 def test_a_directory_is_refused(tmp_path):
