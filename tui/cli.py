@@ -89,6 +89,16 @@ def _number(text: str) -> float:
     return value
 
 
+def _factor(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, inf], got {text!r}") from None
+    if not value > 0.0:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, inf], got {text!r}")
+    return value
+
+
 def _add_source_args(parser: argparse.ArgumentParser, what: str) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config", metavar="FILE", help=f"start from this {what} file (TOML)")
@@ -126,6 +136,13 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--dtype", choices=("float64", "float32"), help="computation dtype")
     run.add_argument(
         "--eval-every", type=_nonneg_int, metavar="N", help="evaluate every N steps (0 = never)"
+    )
+    run.add_argument(
+        "--divergence-factor",
+        type=_factor,
+        metavar="F",
+        help="the run diverged once its loss passes the starting loss + F x max(|start|, 1) "
+        "(default 1e6; inf = only non-finite values)",
     )
     run.add_argument(
         "--entry",
@@ -414,7 +431,15 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
             cfg, name = _pick_entry(args, source, label)
             steps = source.steps
         changes: dict[str, Any] = {}
-        for key in ("task", "optimizer", "schedule", "seed", "dtype", "eval_every"):
+        for key in (
+            "task",
+            "optimizer",
+            "schedule",
+            "seed",
+            "dtype",
+            "eval_every",
+            "divergence_factor",
+        ):
             value = getattr(args, key)
             if value is not None:
                 changes[key] = value

@@ -388,3 +388,10 @@ def test_an_exploding_loss_is_divergence_and_exits_1(capsys):
     assert status == 1
     assert "state            diverged at step" in out and "the loss rose to" in out
     assert "divergence_factor 1e+06" in out
+    status, out, _ = run_cli(
+        capsys, "run", "--task", "linear-regression", "--optimizer", "sgd", "--set", "lr=10",
+        "--steps", "50", "--no-progress", "--divergence-factor", "inf",
+    )  # fmt: skip
+    assert status == 0 and "state            finished" in out
+    status, _, err = run_cli(capsys, "run", *QUAD, "--divergence-factor", "0")
+    assert status == 2 and "--divergence-factor: must be a number in (0, inf], got '0'" in err
