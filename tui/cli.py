@@ -699,8 +699,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"step {run.steps_done}/{steps}  loss {loss:.5g}  {rate}" if loss is not None else "",
         )
 
-    # The signal handlers stay until the files are written: a second Ctrl+C (or a SIGTERM,
-    # a SIGHUP) during the export is counted, and the export finishes.
+    # The signal handlers stay until the command is done: a second Ctrl+C (or a SIGTERM, a
+    # SIGHUP) during the export or the summary is counted, and the export finishes.
     with StopSignals() as stop:
         try:
             train(run, steps, stop, show if bar.enabled else None)
@@ -715,12 +715,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         written, errors = _write_outputs(
             args, args.out, lambda path: export_history([(name or cfg.optimizer, run)], path)
         )
-    for line in summary_lines(run, steps, stop.word):
-        _say(line)
-    for path in written:
-        _say(f"wrote {path}")
-    for message in errors:
-        _fail(args, message)
+        early = stop.word if run.steps_done < steps and run.diverged_at is None else ""
+        for line in summary_lines(run, steps, early):
+            _say(line)
+        for path in written:
+            _say(f"wrote {path}")
+        for message in errors:
+            _fail(args, message)
     if errors:
         return 2
     if run.diverged_at is not None:
