@@ -768,8 +768,8 @@ class Plateau(Schedule):
         "threshold_mode='rel', cooldown, min_lr, eps=1e-8), stepped with the validation loss"
     )
     preview_note = (
-        "depends on the eval loss (each evaluation; each epoch's mean training loss when eval "
-        "is off); shown flat until the run feeds it"
+        "depends on the loss it is fed: the eval loss at each evaluation (each epoch's mean "
+        "training loss when eval is off); shown flat until the run feeds it"
     )
     stateful = True
     #: torch's eps: a cut smaller than this is skipped.

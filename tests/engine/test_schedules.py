@@ -529,7 +529,7 @@ def test_only_plateau_is_stateful_and_its_preview_is_flat_with_a_note():
             assert sched.preview_note == ""
     plateau = schedules.create("plateau", 0.1)
     assert np.all(plateau.curve(1000) == 0.1)
-    assert "depends on the eval loss" in plateau.preview_note
+    assert "depends on the loss it is fed: the eval loss" in plateau.preview_note
     assert "epoch" in plateau.preview_note  # what it is fed when evaluation is off
 
 
