@@ -277,11 +277,13 @@ def check_writable(path: str | os.PathLike[str]) -> None:
     """Raise the OSError a save of `path` would meet, before anything is computed: a name too
     long, a missing folder, a directory in the way, a folder where files cannot be created
     (checked by creating and removing a temporary file there). Devices and FIFOs are written
-    in place, so their errors (a full disk) come with the save itself."""
+    in place, so their errors (a full disk) come with the save itself. Sweeps the folder's
+    stale temporary files, as a save does."""
     target, st = _target(path)
     if st is not None and not stat.S_ISREG(st.st_mode):
         return
     folder = os.path.dirname(target) or "."
+    sweep_stale_temps(folder)  # what a killed earlier save left there
     with _signals_held():
         fd, tmp = _create_temp(folder, 0o600)
         os.close(fd)
