@@ -10,8 +10,9 @@ What "right" means here:
 - Final loss is the task's evaluation loss after the last step (held-out data where the task
   has it, the full-data loss otherwise), not a noisy mini-batch loss.
 - Steps to target replaces "epochs within 10% of the minimum": the first step at which the
-  evaluation loss is <= the target. The loss is evaluated every `check_every` steps (default
-  steps // 100), so the answer is a multiple of check_every. The target is `target` when
+  evaluation loss is <= the target (the series races use too: `compare.TARGET_SERIES`). The
+  loss is evaluated every `check_every` steps (default steps // 100), so the answer is a
+  multiple of check_every. The target is `target` when
   given, else `target_fraction` (default 0.1) times the initial evaluation loss (mean over
   seeds) of that task and size: "steps to cut the loss by 10x".
 - Time per step is the wall time of the updates only (perf_counter around the stepping,
@@ -34,7 +35,6 @@ import math
 import os
 import re
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +44,13 @@ import numpy as np
 
 from engine import optimizers, tasks
 from engine.compare import format_number, format_seconds, format_table
-from engine.config import ConfigError, parse_toml
-from engine.history import export_format, write_text_atomic
+from engine.config import ConfigError, parse_toml, read_text
+from engine.files import write_text_atomic
+from engine.history import export_format
+from engine.hyper import _show
 from engine.run import DTYPES, Run, RunConfig, RunConfigError
+from engine.textsafe import for_spreadsheet
+from engine.tomltext import code_lines
 
 DEFAULT_TASKS = ("digits-mlp",)
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "nadam")
@@ -100,7 +104,7 @@ class BenchSpec:
         for name in ("tasks", "optimizers"):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-                raise BenchError(f"{name} must be a non-empty list of names, got {value!r}")
+                raise BenchError(f"{name} must be a non-empty list of names, got {_show(value)}")
             put(name, tuple(value))
             registry = tasks if name == "tasks" else optimizers
             for item in value:
@@ -110,48 +114,50 @@ class BenchSpec:
                     raise BenchError(f"{name}: {err}") from None
             dupes = [v for v in value if value.count(v) > 1]
             if dupes:
-                raise BenchError(f"{name}: {dupes[0]!r} is listed twice")
+                raise BenchError(f"{name}: {_show(dupes[0])} is listed twice")
         if isinstance(self.sizes, str) or not isinstance(self.sizes, Sequence):
-            raise BenchError(f"sizes must be a list of integers, got {self.sizes!r}")
+            raise BenchError(f"sizes must be a list of integers, got {_show(self.sizes)}")
         for s in self.sizes:
             if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
-                raise BenchError(f"sizes must be integers >= 1, got {s!r}")
+                raise BenchError(f"sizes must be integers >= 1, got {_show(s)}")
         put("sizes", tuple(int(s) for s in self.sizes))
         for name, low in (("seeds", 1), ("steps", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise BenchError(f"{name} must be an integer >= {low}, got {value!r}")
+                raise BenchError(f"{name} must be an integer >= {low}, got {_show(value)}")
         if self.check_every is not None and (
             isinstance(self.check_every, bool)
             or not isinstance(self.check_every, int)
             or self.check_every < 1
         ):
-            raise BenchError(f"check_every must be an integer >= 1, got {self.check_every!r}")
+            raise BenchError(f"check_every must be an integer >= 1, got {_show(self.check_every)}")
         if self.target is not None:
             if isinstance(self.target, bool) or not isinstance(self.target, int | float):
-                raise BenchError(f"target must be a number, got {self.target!r}")
+                raise BenchError(f"target must be a number, got {_show(self.target)}")
             if not math.isfinite(self.target):
-                raise BenchError(f"target must be a finite number, got {self.target!r}")
+                raise BenchError(f"target must be a finite number, got {_show(self.target)}")
             put("target", float(self.target))
         f = self.target_fraction
         if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f < 1:
-            raise BenchError(f"target_fraction must be a number in (0, 1), got {f!r}")
+            raise BenchError(f"target_fraction must be a number in (0, 1), got {_show(f)}")
         put("target_fraction", float(f))
         if self.dtype not in DTYPES:
-            raise BenchError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+            raise BenchError(f"dtype must be one of {', '.join(DTYPES)}, got {_show(self.dtype)}")
         for table, chosen in (("task_hypers", self.tasks), ("optimizer_hypers", self.optimizers)):
             value = getattr(self, table)
             if not isinstance(value, Mapping):
-                raise BenchError(f"{table} must map names to knob tables, got {value!r}")
+                raise BenchError(f"{table} must map names to knob tables, got {_show(value)}")
             for key, knobs in value.items():
                 if key not in chosen:
                     kind = table.split("_")[0]
                     raise BenchError(
-                        f"{table}: {key!r} is not one of the benchmarked {kind}s "
+                        f"{table}: {_show(key)} is not one of the benchmarked {kind}s "
                         f"({', '.join(chosen)})"
                     )
                 if not isinstance(knobs, Mapping):
-                    raise BenchError(f"{table}.{key} must be a table of knobs, got {knobs!r}")
+                    raise BenchError(
+                        f"{table}.{_show(key)} must be a table of knobs, got {_show(knobs)}"
+                    )
             put(table, {k: dict(v) for k, v in value.items()})
         # Validate every combination now, so a bad knob fails before any training.
         for _, _, _, cfg in self.configs(seed=0):
@@ -243,7 +249,8 @@ class BenchRun:
     eval_losses: tuple[float, ...]
 
     def steps_to(self, target: float) -> int | None:
-        """First evaluation step whose loss is <= target (None if never)."""
+        """First evaluation step whose eval loss is <= target (None if never): the
+        definition races use (`compare.TARGET_SERIES`)."""
         for step, loss in zip(self.eval_steps, self.eval_losses, strict=True):
             if loss <= target:
                 return step
@@ -465,10 +472,11 @@ def format_report(report: BenchReport) -> str:
     spec = report.spec
     has_size = any(g.size is not None for g in report.groups)
     has_acc = any(g.accuracy_mean is not None for g in report.groups)
-    headers = ["task"] + (["size"] if has_size else []) + ["optimizer", "final loss (mean ± sd)"]
+    headers = ["task"] + (["size"] if has_size else [])
+    headers += ["optimizer", "final eval loss (mean ± sd)"]
     if has_acc:
         headers.append("accuracy")
-    headers += ["target", "steps to target", "time/step", "diverged"]
+    headers += ["target", "steps to eval loss ≤ target", "time/step", "diverged"]
     rows = []
     for g in report.groups:
         row = [g.task]
@@ -542,7 +550,13 @@ def write_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
     for g in report.groups:
         writer.writerow(
             [
-                "" if v is None else repr(v) if isinstance(v, float) else v
+                ""
+                if v is None
+                else repr(v)
+                if isinstance(v, float)
+                else for_spreadsheet(v)
+                if isinstance(v, str)
+                else v
                 for v in (getattr(g, k) for k in _GROUP_COLUMNS)
             ]
         )
@@ -553,8 +567,8 @@ def write_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
 
 
 def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-    for number, raw in enumerate(text.splitlines(), start=1):
+    pattern = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*[=.]")
+    for number, raw in code_lines(text):
         if pattern.match(raw):
             return number
     return None
@@ -586,7 +600,7 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
         line = _line_of(text, unknown[0])
         raise ConfigError(
             source,
-            f"unknown key {unknown[0]!r} in a bench file (expected: name, [bench])"
+            f"unknown key {_show(unknown[0])} in a bench file (expected: name, [bench])"
             + (f" (line {line})" if line else ""),
             line,
             unknown[0],
@@ -596,13 +610,15 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
     bench = data["bench"]
     name = data.get("name")
     if name is not None and not isinstance(name, str):
-        raise ConfigError(source, f"name must be a string, got {name!r}", _line_of(text, "name"))
+        raise ConfigError(
+            source, f"name must be a string, got {_show(name)}", _line_of(text, "name")
+        )
     unknown = [k for k in bench if k not in BENCH_KEYS]
     if unknown:
         line = _line_of(text, unknown[0])
         raise ConfigError(
             source,
-            f"[bench] unknown key {unknown[0]!r} (expected one of: {', '.join(BENCH_KEYS)})"
+            f"[bench] unknown key {_show(unknown[0])} (expected one of: {', '.join(BENCH_KEYS)})"
             + (f" (line {line})" if line else ""),
             line,
             unknown[0],
@@ -622,17 +638,13 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
 
 
 def load_spec(path: str | os.PathLike[str]) -> BenchSpec:
-    source = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(source, f"cannot read the file: {err}") from None
-    return loads_spec(text, source)
+    """Read a bench spec file (within bounds, as experiment files: `config.read_text`)."""
+    return loads_spec(read_text(path, "bench"), os.fspath(path))
 
 
 def is_bench_text(text: str) -> bool:
     """Whether TOML text is a bench spec (has a [bench] table) rather than an experiment."""
     try:
-        return isinstance(tomllib.loads(text).get("bench"), dict)
-    except ValueError:  # TOMLDecodeError, or int()'s digit limit escaping tomllib
+        return isinstance(parse_toml(text).get("bench"), dict)  # bounded, as every parse
+    except ConfigError:  # left to the experiment parser's message
         return False

@@ -13,13 +13,24 @@ a fresh `Run(config)` takes its live slot (a RunConfig is immutable, so that is 
 playground session (engine/session.py) keeps the overlays and draws them after the racers.
 A single run is a race of one lane.
 
-The results table (`results(lanes, target_loss)`, `Race.results`) has per lane: final loss
-(the last training batch loss), best loss, steps to reach the target (the first step whose
-training loss is <= the target; None if never), wall time per update (evaluation excluded),
-and divergence. Values come from the runs' histories: exact while a history is at full
-resolution (the first 4096 steps by default, or `history_capacity=None`); after that the best
-loss is still exact (buckets keep minima) and steps-to-target and the best loss's step are the
-end of the first bucket that qualified, at most one bucket width late.
+The results table (`results(lanes, target_loss)`, `Race.results`) has per lane, each number
+named by the series it comes from (see "Loss series" in the README):
+
+- `final_loss`, `best_loss`: the training loss ("loss" series: the mini-batch loss of an
+  update, measured before it) of the last update, and the lowest one;
+- `eval_loss`, `eval_accuracy`, `eval_step`: the newest evaluation ("eval_loss" series: the
+  loss on held-out data where the task has them, the whole objective otherwise), and
+  `best_eval_loss`, the lowest evaluation after step 0;
+- `steps_to_target`: the first evaluation step whose eval loss is <= the target (step 0 is
+  the evaluation before training; None if never). Steps to target is measured on the eval
+  series, as `optplay bench` measures it (TARGET_SERIES), not on the noisy batch loss: a
+  lucky mini-batch does not count as reaching it. It is a multiple of eval_every;
+- wall time per update (evaluation excluded) and divergence.
+
+Values come from the runs' histories: exact while a history is at full resolution (the first
+4096 steps by default, or `history_capacity=None`); after that the best losses are still exact
+(buckets keep minima) and steps-to-target and the best loss's step are the end of the first
+bucket that qualified, at most one bucket width late.
 """
 
 from __future__ import annotations
@@ -40,6 +51,8 @@ from engine.stepping import Stepper
 RACE_STATES = ("ready", "running", "paused", "finished")
 #: A single run is a race of one lane (experiment files race 2 to 6: engine.config.MIN_RACE).
 MIN_LANES = 1
+#: The history series on which races and `optplay bench` measure steps to a target loss.
+TARGET_SERIES = "eval_loss"
 
 
 @dataclass(frozen=True)
@@ -96,16 +109,18 @@ class Result:
     optimizer: str
     schedule: str
     steps: int  # updates done
-    final_loss: float | None  # training (batch) loss of the last update
-    best_loss: float | None
+    final_loss: float | None  # "loss" series: the last update's training (batch) loss
+    best_loss: float | None  # the lowest training (batch) loss
     best_step: int | None
-    steps_to_target: int | None  # first step with loss <= target (None: never / no target)
+    steps_to_target: int | None  # first evaluation with eval_loss <= target (None: never)
     seconds_per_step: float | None  # wall time per update, evaluation excluded
     diverged_at: int | None
     eval_loss: float | None  # the newest evaluation after step 0 (held-out / full-data loss)
     eval_accuracy: float | None
     eval_step: int | None  # the step of that evaluation (None: none since the start)
     pinned: bool = False
+    best_eval_loss: float | None = None  # the lowest eval_loss after step 0
+    target_series: str = TARGET_SERIES  # what steps_to_target is measured on
 
     @property
     def diverged(self) -> bool:
@@ -133,13 +148,17 @@ def _as_lanes(items: Iterable[Any]) -> list[Lane]:
 def result_of(lane: Lane, target_loss: float | None = None) -> Result:
     """The table row of one lane (see the module docstring for exactness)."""
     run, h = lane.run, lane.run.history
-    best = best_step = to_target = None
+    best = best_step = to_target = best_eval = None
     if len(h):
         b = h.buckets("loss")
         i = int(np.argmin(b.mins))  # the first bucket holding the minimum
         best, best_step = float(b.mins[i]), int(b.steps[i])
-        if target_loss is not None:
-            to_target = h.first_at_most("loss", float(target_loss))
+    if target_loss is not None:
+        to_target = h.first_at_most(TARGET_SERIES, float(target_loss))
+    ev = h.buckets(TARGET_SERIES)
+    after_start = ev.mins[ev.steps > 0]
+    if after_start.size and not np.all(np.isnan(after_start)):
+        best_eval = float(np.nanmin(after_start))
     m = run.metrics()
     eval_step = h.last_step("eval_loss")
     if not eval_step:  # only the step-0 evaluation: not an outcome of training
@@ -162,6 +181,7 @@ def result_of(lane: Lane, target_loss: float | None = None) -> Result:
         eval_accuracy=m["eval_accuracy"],
         eval_step=eval_step,
         pinned=lane.pinned,
+        best_eval_loss=best_eval,
     )
 
 
@@ -171,10 +191,9 @@ def results(lanes: Iterable[Any], target_loss: float | None = None) -> list[Resu
 
 
 def default_target(rows: Iterable[Result]) -> float | None:
-    """A target every surviving run reached: the highest best loss among the rows that did
-    not diverge (None before any step, or if all diverged). With it, steps to target ranks
-    the runs by how fast they got to the slowest survivor's best."""
-    bests = [r.best_loss for r in rows if not r.diverged and r.best_loss is not None]
+    """The highest best eval loss among rows that did not diverge: every survivor reached it
+    (see `Race.default_target`); None when no such row has an evaluation after step 0."""
+    bests = [r.best_eval_loss for r in rows if not r.diverged and r.best_eval_loss is not None]
     return max(bests) if bests else None
 
 
@@ -198,10 +217,25 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: in
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
+def target_header(target_loss: float | None) -> str:
+    """The steps-to-target column's title, naming the series it is measured on."""
+    if target_loss is None:
+        return "steps to target (eval loss)"
+    return f"steps to eval loss ≤ {target_loss:.4g}"
+
+
 def format_results(rows: Sequence[Result], target_loss: float | None = None) -> str:
     """The comparison table as text (what the CLI prints; the app may draw its own)."""
-    target = "steps to target" if target_loss is None else f"steps to {target_loss:.4g}"
-    headers = ["run", "steps", "final loss", "best loss", target, "time/step", "diverged"]
+    target = target_header(target_loss)
+    headers = [
+        "run",
+        "steps",
+        "last batch loss",
+        "best batch loss",
+        target,
+        "time/step",
+        "diverged",
+    ]
     has_eval = any(r.eval_loss is not None for r in rows)
     has_acc = any(r.eval_accuracy is not None for r in rows)
     if has_eval:
@@ -285,7 +319,7 @@ class Race(Stepper[RaceProgress]):
                 if getattr(cfg, f) != getattr(first, f):
                     raise ValueError(
                         f"race entry {i}: {f} differs from entry 1's (racers share the task, "
-                        "its knobs, the seed, dtype and eval_every)"
+                        "its knobs, the seed, dtype, eval_every and divergence_factor)"
                     )
             if name is not None and (not isinstance(name, str) or not name.strip()):
                 raise ValueError(f"race entry {i}: a name must be a non-empty string")
@@ -372,7 +406,10 @@ class Race(Stepper[RaceProgress]):
         return results(self.lanes, target_loss)
 
     def default_target(self) -> float | None:
-        """`default_target` of the racers' results."""
+        """A target every surviving racer reached: the highest best eval loss (after step 0)
+        among the racers that did not diverge (None before any evaluation, or if all
+        diverged). With it, steps to target ranks the racers by how fast they got to the
+        loser's best, on the series steps to target is measured on."""
         return default_target(self.results())
 
     # -- synchronous stepping ------------------------------------------------------------------

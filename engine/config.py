@@ -10,6 +10,8 @@ Layout (flat: top-level keys, then one table per hypers group)::
     seed = 0                      # default 0
     dtype = "float64"             # "float64" (default) or "float32"
     eval_every = 100              # default 100; 0 = evaluate only at step 0
+    divergence_factor = 1e6       # default 1e6: diverged when the loss passes
+                                  # L0 + factor * max(|L0|, 1); inf = only non-finite values
     steps = 2000                  # optional: how many steps `optplay run` trains
 
     [task_hypers]
@@ -62,26 +64,45 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from engine import optimizers, schedules, tasks
-from engine.history import write_text_atomic
+from engine.files import ReadError, read_limited, write_text_atomic
 from engine.hyper import _show
 from engine.run import RunConfig, RunConfigError
+from engine.tomltext import (
+    MAX_DEPTH,
+    MAX_TEXT_CHARS,
+    code_lines,
+    deep_key_line,
+    depth,
+    line_count,
+    nesting_line,
+)
 
 HYPER_TABLES = ("task_hypers", "optimizer_hypers", "schedule_hypers")
-TOP_KEYS = ("name", "task", "optimizer", "schedule", "seed", "dtype", "eval_every", "steps")
+TOP_KEYS = (
+    "name",
+    "task",
+    "optimizer",
+    "schedule",
+    "seed",
+    "dtype",
+    "eval_every",
+    "divergence_factor",
+    "steps",
+)
 RACE_KEY = "race"
 ALL_KEYS = (*TOP_KEYS, *HYPER_TABLES, RACE_KEY)
 #: Keys of one [[race]] entry.
 RACE_ENTRY_KEYS = ("name", "optimizer", "schedule", "optimizer_hypers", "schedule_hypers")
 #: Top-level keys a file with [[race]] entries must not set (each entry sets its own).
 _PER_ENTRY = ("optimizer", "schedule", "optimizer_hypers", "schedule_hypers")
-#: Fields every racer shares: the task and everything that fixes init and data order.
-SHARED_FIELDS = ("task", "task_hypers", "seed", "dtype", "eval_every")
+#: Fields every racer shares: the task, everything that fixes init and data order, and the
+#: rule that calls a run diverged.
+SHARED_FIELDS = ("task", "task_hypers", "seed", "dtype", "eval_every", "divergence_factor")
 MIN_RACE, MAX_RACE = 2, 6
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -135,12 +156,13 @@ class Experiment:
                 if getattr(entry.config, name) != getattr(first, name):
                     raise ValueError(
                         f"race entry {i}: {name} differs from entry 1's "
-                        "(racers share the task, its knobs, the seed, dtype and eval_every)"
+                        "(racers share the task, its knobs, the seed, dtype, eval_every and "
+                        "divergence_factor)"
                     )
         names = [e.name for e in race if e.name is not None]
         for name in names:
             if names.count(name) > 1:
-                raise ValueError(f"race entry name {name!r} is used twice")
+                raise ValueError(f"race entry name {_show(name)} is used twice")
 
     @classmethod
     def of_race(
@@ -165,8 +187,18 @@ class Experiment:
 
 # -- locating keys in the text (for messages only) ----------------------------------------
 
-_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
-_KEYLINE = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]""")
+# Linear-time patterns (each quantifier stops where the next part starts; the old header
+# pattern, three overlapping \s* and [^\[\]]+? runs, was cubic on a long line of spaces).
+_HEADER = re.compile(r"^[ \t]*\[([^\[\]\n]*)\][ \t\r]*(?:#.*)?$")
+_KEYLINE = re.compile(r"""^[ \t]*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)[ \t]*[=.]""")
+
+
+def _header(raw: str) -> str | None:
+    """The table named by a `[table]` header line (dotted parts unquoted), or None."""
+    m = _HEADER.match(raw)
+    if m is None or not m.group(1).strip():
+        return None
+    return ".".join(_unquote(p.strip()) for p in m.group(1).strip().split("."))
 
 
 def _unquote(key: str) -> str:
@@ -178,10 +210,10 @@ def _find_line(text: str, table: str | None, key: str | None) -> int | None:
     line when key is None. Best effort: a layout it does not follow gives None."""
     current: str | None = None
     table_line: int | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(raw)
-        if header:
-            current = ".".join(_unquote(p.strip()) for p in header.group(1).split("."))
+    for number, raw in code_lines(text):
+        header = _header(raw)
+        if header is not None:
+            current = header
             if table is not None and current == table and key is None:
                 return number
             if table is None and key is not None and current.split(".")[0] == key:
@@ -196,12 +228,12 @@ def _find_line(text: str, table: str | None, key: str | None) -> int | None:
         if table is not None and current is None and name == table:
             # `optimizer_hypers = {...}` or `optimizer_hypers.lr = ...` at top level.
             table_line = table_line or number
-            if key is None or re.search(rf"\b{re.escape(key)}\s*=", raw):
+            if key is None or re.search(rf"\b{re.escape(key)}[ \t]*=", raw):
                 return number
     return table_line if key is not None else None
 
 
-_RACE_HEADER = re.compile(r"^\s*\[\[\s*race\s*\]\]\s*(?:#.*)?$")
+_RACE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*race[ \t]*\]\][ \t\r]*(?:#.*)?$")
 
 
 def _find_race_line(text: str, index: int, table: str | None, key: str | None) -> int | None:
@@ -212,7 +244,7 @@ def _find_race_line(text: str, index: int, table: str | None, key: str | None) -
     current: str | None = None  # None: the entry's own keys; else the sub-table name
     header_line: int | None = None
     table_line: int | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in code_lines(text):
         if _RACE_HEADER.match(raw):
             seen += 1
             current = None
@@ -225,9 +257,9 @@ def _find_race_line(text: str, index: int, table: str | None, key: str | None) -
             continue
         if seen != index:
             continue
-        header = _HEADER.match(raw)
-        if header:
-            parts = [_unquote(p.strip()) for p in header.group(1).split(".")]
+        header = _header(raw)
+        if header is not None:
+            parts = header.split(".")
             if len(parts) == 2 and parts[0] == RACE_KEY:
                 current = parts[1]
                 if table is not None and current == table and key is None:
@@ -242,9 +274,15 @@ def _find_race_line(text: str, index: int, table: str | None, key: str | None) -
             return number
         if table is not None and current is None and name == table:
             table_line = table_line or number
-            if key is None or re.search(rf"\b{re.escape(key)}\s*=", raw):
+            if key is None or re.search(rf"\b{re.escape(key)}[ \t]*=", raw):
                 return number
     return table_line or header_line
+
+
+def _names(keys: Sequence[str], most: int = 5) -> str:
+    """Keys for a message: each cut short, at most `most` of them."""
+    shown = ", ".join(_show(k) for k in keys[:most])
+    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 def _at(line: int | None) -> str:
@@ -263,11 +301,18 @@ def _type_name(value: Any) -> str:
 
 
 def parse_toml(text: str, source: str = "<string>") -> dict[str, Any]:
-    """`tomllib.loads(text)`, with any syntax error raised as a ConfigError that names
-    `source` and the line ("exp.toml: line 3: Invalid value (column 7)"). Shared by
-    experiment and bench files."""
+    """`tomllib.loads(text)` within bounds, shared by experiment and bench files: text longer
+    than MAX_TEXT_CHARS, or nested deeper than MAX_DEPTH (arrays, inline tables, dotted keys),
+    is refused before tomllib or our code could recurse through it. Every problem is a
+    ConfigError that names `source` and, where known, the line ("exp.toml: line 3: Invalid
+    value (column 7)")."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConfigError(source, f"the text is longer than {MAX_TEXT_CHARS} characters")
+    deep = nesting_line(text)
+    if deep is not None:
+        raise ConfigError(source, f"line {deep}: nested more than {MAX_DEPTH} levels deep", deep)
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         msg = str(err)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
@@ -278,16 +323,26 @@ def parse_toml(text: str, source: str = "<string>") -> dict[str, Any]:
             ) from None
         m = re.search(r"\s*\(at end of document\)$", msg)
         if m:
-            line = max(1, len(text.splitlines()))
+            line = line_count(text)
             raise ConfigError(
                 source, f"line {line}: {msg[: m.start()]} (at the end of the file)", line
             ) from None
         raise ConfigError(source, msg) from None
     except ValueError:  # tomllib lets int()'s 4300-digit limit escape as a plain ValueError
-        huge = re.search(r"[0-9A-Fa-f_]{4300,}", text)
-        line = text.count("\n", 0, huge.start()) + 1 if huge else None
+        line = None
+        for run in re.finditer(r"[0-9A-Fa-f_]+", text):  # linear, unlike {4300,}
+            if len(run.group()) >= 4300:
+                line = text.count("\n", 0, run.start()) + 1
+                break
         where = f"line {line}: " if line else ""
         raise ConfigError(source, f"{where}a number is too long (over 4300 digits)", line) from None
+    except RecursionError:  # a safety net: the nesting check above should make it impossible
+        raise ConfigError(source, f"nested more than {MAX_DEPTH} levels deep") from None
+    if depth(data) > MAX_DEPTH:  # dotted keys nest tables without brackets
+        line = deep_key_line(text)
+        where = f"line {line}: " if line else ""
+        raise ConfigError(source, f"{where}nested more than {MAX_DEPTH} levels deep", line)
+    return data
 
 
 def loads(text: str, source: str = "<string>") -> Experiment:
@@ -296,7 +351,7 @@ def loads(text: str, source: str = "<string>") -> Experiment:
     unknown = [k for k in data if k not in ALL_KEYS]
     if unknown:
         line = _find_line(text, None, unknown[0])
-        names = ", ".join(repr(k) for k in unknown)
+        names = _names(unknown)
         word = "key" if len(unknown) == 1 else "keys"
         raise ConfigError(
             source,
@@ -371,7 +426,7 @@ def loads(text: str, source: str = "<string>") -> Experiment:
                 line = _find_race_line(text, i, None, "name")
                 raise ConfigError(
                     source,
-                    f"[[race]] #{i + 1}: name {name!r} is already used by entry "
+                    f"[[race]] #{i + 1}: name {_show(name)} is already used by entry "
                     f"#{names[name] + 1}{_at(line)}",
                     line,
                     "name",
@@ -403,7 +458,7 @@ def _race_entry(
     if unknown:
         line = _find_race_line(text, index, None, unknown[0])
         word = "key" if len(unknown) == 1 else "keys"
-        names = ", ".join(repr(k) for k in unknown)
+        names = _names(unknown)
         raise ConfigError(
             source,
             f"{where}: unknown {word} {names} (expected one of: {', '.join(RACE_ENTRY_KEYS)})"
@@ -466,23 +521,30 @@ def _race_entry(
 def load(path: str | os.PathLike[str]) -> Experiment:
     """Read an experiment file. ConfigError names the file (as given) on any problem."""
     source = os.fspath(path)
+    return loads(read_text(path, "experiment"), source)
+
+
+def read_text(path: str | os.PathLike[str], what: str = "experiment") -> str:
+    """The UTF-8 text of an experiment or bench file (`what` names it in messages), read
+    within bounds (`engine.files.read_limited`: regular files only, at most 1 MiB).
+    ConfigError names the file and, for bad bytes, the line."""
+    source = os.fspath(path)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as err:
-        raise ConfigError(source, f"cannot read the file: {err.strerror or err}") from None
+        raw = read_limited(path)
+    except ReadError as err:
+        raise ConfigError(source, str(err)) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]  # a UTF-8 byte-order mark, as some editors write
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise ConfigError(
             source,
             f"line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x}); "
-            "experiment files must be UTF-8 TOML",
+            f"{what} files must be UTF-8 TOML",
             line,
         ) from None
-    return loads(text, source)
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -563,6 +625,7 @@ def dumps(experiment: Experiment | RunConfig) -> str:
         f"seed = {cfg.seed}",
         f"dtype = {_toml_string(cfg.dtype)}",
         f"eval_every = {cfg.eval_every}",
+        f"divergence_factor = {_toml_value(cfg.divergence_factor, 'divergence_factor')}",
     ]
     if exp.steps is not None:
         lines.append(f"steps = {int(exp.steps)}")
@@ -591,9 +654,9 @@ def save(
     steps: int | None = None,
     name: str | None = None,
 ) -> None:
-    """Write an experiment file atomically (a temp file in the same directory, then
-    os.replace), so a crash never leaves a half-written file. `steps`/`name` apply when a
-    bare RunConfig is given."""
+    """Write an experiment file atomically (`engine.files.write_text_atomic`: a crash never
+    leaves a half-written file; symlinks, modes and owners are kept). `steps`/`name` apply
+    when a bare RunConfig is given."""
     if isinstance(experiment, RunConfig):
         experiment = Experiment(experiment, steps=steps, name=name)
     write_text_atomic(path, dumps(experiment))

@@ -42,13 +42,15 @@ import io
 import json
 import math
 import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from engine.files import write_text_atomic  # also offered here: the app's saves use it
+from engine.textsafe import for_spreadsheet
 
 #: Metrics recorded for every step, in the order `History.record` takes them.
 STEP_SERIES = ("loss", "lr", "grad_norm", "update_norm", "update_grad_ratio")
@@ -704,8 +706,9 @@ def _csv_rows(name: str | None, run: Any, columns: list[str]) -> Iterable[list[s
         if series in columns:
             b = h.buckets(series)
             evals[series] = dict(zip(b.steps.tolist(), b.lasts.tolist(), strict=True))
+    shown = None if name is None else for_spreadsheet(name)  # never a formula (module doc)
     for i, step in enumerate(steps.tolist()):
-        row = [] if name is None else [name]
+        row = [] if shown is None else [shown]
         row.append(str(step))
         row += [_csv_number(cols[s][i]) for s in STEP_SERIES]
         for series in EVAL_SERIES:
@@ -713,33 +716,6 @@ def _csv_rows(name: str | None, run: Any, columns: list[str]) -> Iterable[list[s
                 value = evals[series].get(step)
                 row.append("" if value is None else _csv_number(value))
         yield row
-
-
-def write_text_atomic(path: str | os.PathLike[str], data: str) -> None:
-    """Write `data` as UTF-8 via a temp file in the same directory, flushed to disk, then
-    os.replace: a crash never leaves a half-written file, and a failure leaves no temp file.
-    An existing file keeps its permissions (a new one gets 0o644). `data` is encoded before
-    any file is opened, so text that cannot be written touches nothing."""
-    raw = data.encode("utf-8")
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            mode = target.stat().st_mode & 0o777
-        except OSError:
-            mode = 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def export_format(path: str | os.PathLike[str]) -> str:
@@ -760,8 +736,13 @@ def export_history(runs: Any, path: str | os.PathLike[str], fmt: str | None = No
     exact metrics of the bucket's last step). Columns: step, loss, lr, grad_norm, update_norm,
     update_grad_ratio, then eval_loss (when the run evaluates during training, eval_every > 0) and
     eval_accuracy (classifiers), filled on the rows where an evaluation happened. With several
-    runs, a first column `run` names each row's run. The step-0 evaluation (before training)
-    is in the JSON only. Numbers are written with repr, so they parse back exactly.
+    runs, a first column `run` names each row's run; a name starting with =, +, -, @, a tab
+    or a carriage return is written with a leading apostrophe, so a spreadsheet shows it as
+    text instead of running it as a formula. The step-0 evaluation (before training) is in
+    the JSON only. Numbers are written with repr, so they parse back exactly.
+
+    Written atomically (`engine.files.write_text_atomic`): the old file or the new one,
+    never half of one; symlinks, modes and owners are kept.
 
     JSON: {"format": "optplay-history", "version": 1, "runs": [...]}, one object per run with
     its config, state, and the arrays "step", "loss", ... (NaN as null), "eval" (step, loss,

@@ -14,13 +14,21 @@ each update is `schedule.lr(step)`, passed to `optimizer.step(..., lr=...)`; cha
 while paused rebuilds the schedule with the new base rate (its position, the global step,
 is kept; a plateau schedule's reductions start over).
 
-Divergence: an update whose loss, gradient, learning rate or resulting parameters are not
-finite is not kept:
-the run stops in state "diverged" with `diverged_at` = that update's step number, the params
-stay those of the last finite step (`diverged_at - 1`) and nothing is raised. Finiteness is
-checked through the squared norms (a NaN/inf element makes the sum non-finite); a finite but
-enormous gradient whose squared norm overflows (|g| > ~1e154 in float64, ~1e19 in float32)
-counts as divergence too.
+Divergence: an update is not kept when its loss, gradient, learning rate or resulting
+parameters are not finite, or when its loss has exploded: L > L0 + divergence_factor ·
+max(|L0|, 1), where L0 is the loss of the first update and divergence_factor a RunConfig field
+(default 1e6; inf turns the check off). The max(|L0|, 1) keeps a run that starts at or near a
+loss of 0, or below 0 (saddle's minimum is -0.25), from being called diverged for growing past
+a tiny number. The run stops in state "diverged" with `diverged_at` = that update's step
+number and `divergence` saying why, the params stay those of the last kept step
+(`diverged_at - 1`) and nothing is raised. Finiteness is checked through the squared norms
+(a NaN/inf element makes the sum non-finite); a finite but enormous gradient whose squared
+norm overflows (|g| > ~1e154 in float64, ~1e19 in float32) counts as divergence too.
+
+Plateau: a stateful schedule (plateau) is fed, after the update that completes it, the
+evaluation loss at each evaluation (every `eval_every` steps), or, when evaluation is off
+(eval_every = 0), the mean training loss of each epoch (`task.steps_per_epoch` updates: one
+pass over the training data; one update for tasks without a data set).
 
 Determinism: init and batches use independent generators spawned from the seed, eval uses no
 randomness, and every step runs the same code path, so a config and seed give bit-identical
@@ -60,6 +68,8 @@ from engine.stepping import Stepper, _is_int
 DTYPES = ("float64", "float32")
 STATES = ("ready", "running", "paused", "finished", "diverged")
 _SEED_MAX = 2**63 - 1  # experiment files store the seed as a TOML (signed 64-bit) integer
+#: A run diverges when its loss exceeds L0 + DIVERGENCE_FACTOR * max(|L0|, 1) (module doc).
+DIVERGENCE_FACTOR = 1e6
 
 
 class RunConfigError(ValueError):
@@ -117,7 +127,8 @@ class RunConfig:
     "optimizer_hypers: beta1 must be a number in [0, 1), got 1.5". Hypers are stored validated,
     with defaults filled in. `eval_every` = 0 turns evaluation off (except at step 0).
     `state_every` = k > 0 records optimizer-state summaries every k steps (0: off, no cost);
-    it changes no number of the run. Experiment files do not store it (a viewing choice)."""
+    it changes no number of the run. Experiment files do not store it (a viewing choice).
+    `divergence_factor` says when a finite loss counts as divergence (see the module doc)."""
 
     task: str
     optimizer: str
@@ -129,6 +140,7 @@ class RunConfig:
     dtype: str = "float64"
     eval_every: int = 100
     state_every: int = 0
+    divergence_factor: float = DIVERGENCE_FACTOR
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -156,6 +168,17 @@ class RunConfig:
                 f"must be an integer >= 0 (0 = off) and < 2^63, got {_show(self.state_every)}",
             )
         put("state_every", int(self.state_every))
+        factor = self.divergence_factor
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, int | float | np.integer | np.floating)
+            or not float(factor) > 0.0  # also NaN
+        ):
+            raise RunConfigError(
+                "divergence_factor",
+                f"must be a number in (0, inf] (inf = only non-finite values), got {_show(factor)}",
+            )
+        put("divergence_factor", float(factor))
         for kind in KINDS:
             hypers_field = f"{kind}_hypers"
             name, values = _validate_kind(
@@ -260,6 +283,7 @@ class Progress:
     steps_per_second: float = 0.0
     diverged_at: int | None = None
     max_steps: int | None = None
+    diverged_reason: str | None = None  # why the run diverged (`Run.divergence`)
 
 
 class Run(Stepper[Progress]):
@@ -335,6 +359,9 @@ class Run(Stepper[Progress]):
             self._summaries = self._new_summaries()
         self._step = 0
         self._diverged_at: int | None = None
+        self._divergence: str | None = None
+        self._loss_limit = math.inf  # set by the first update (see the module doc)
+        self._epoch_loss = 0.0  # training losses of the current epoch (plateau, eval off)
         self._last: tuple[float, float, float, float, float] | None = None
         self._eval: dict[str, float] = {}
         self._train_seconds = 0.0
@@ -378,11 +405,13 @@ class Run(Stepper[Progress]):
         eval_every = self.config.eval_every
         state_every = self.config.state_every if self._summaries is not None else 0
         summarize = self._summarize
+        epoch = self.task.steps_per_epoch if observe is not None and not eval_every else 0
         dot, copyto, subtract = np.dot, np.copyto, np.subtract
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
         step = self._step
         done = 0
         last = self._last
+        limit = self._loss_limit
         perf = time.perf_counter
         eval_seconds = 0.0
         started = perf()
@@ -392,7 +421,7 @@ class Run(Stepper[Progress]):
                     break
                 lr = lr_of(step) if lr_of is not None else None
                 if lr is not None and not isfinite(lr):  # e.g. exponential with gamma > 1
-                    self._diverge(step + 1)
+                    self._diverge(step + 1, f"the learning rate is not finite ({lr})")
                     break
                 loss, g = task_step(params, next(batches), grads)
                 if g is not grads:
@@ -400,16 +429,19 @@ class Run(Stepper[Progress]):
                         copyto(grads[key], arr)
                 loss = float(loss)
                 gsq = float(dot(gflat, gflat))
-                if not (isfinite(loss) and isfinite(gsq)):
-                    self._diverge(step + 1)
+                if not (isfinite(loss) and isfinite(gsq)) or loss > limit:
+                    self._diverge(step + 1, self._why(loss, gsq, limit))
                     break
+                if step == 0:
+                    factor = self.config.divergence_factor
+                    limit = self._loss_limit = loss + factor * max(abs(loss), 1.0)
                 copyto(prev, flat)
                 opt_step(opt_params, opt_grads, lr=lr)
                 subtract(flat, prev, out=scratch)
                 usq = float(dot(scratch, scratch))
                 if not isfinite(usq):
                     copyto(flat, prev)  # keep the params of the last finite step
-                    self._diverge(step + 1)
+                    self._diverge(step + 1, "the update is not finite")
                     break
                 step += 1
                 done += 1
@@ -419,8 +451,6 @@ class Run(Stepper[Progress]):
                 lr_value = float(lr) if lr is not None else float(self.optimizer.lr or nan)
                 last = (loss, lr_value, gn, un, un / gn if gn > 0.0 else nan)
                 record(step, *last)
-                if observe is not None:
-                    observe(loss)
                 if record_point is not None:
                     record_point(step, float(flat[0]), float(flat[-1]))
                 if state_every and step % state_every == 0:
@@ -429,6 +459,13 @@ class Run(Stepper[Progress]):
                     t_eval = perf()
                     self._evaluate()
                     eval_seconds += perf() - t_eval
+                    if observe is not None:
+                        observe(self._eval["loss"], step)
+                elif epoch:
+                    self._epoch_loss += loss
+                    if step % epoch == 0:
+                        observe(self._epoch_loss / epoch, step)
+                        self._epoch_loss = 0.0
         self._train_seconds += perf() - started - eval_seconds
         self._last = last
         return done
@@ -446,8 +483,21 @@ class Run(Stepper[Progress]):
         self._probe.summary_row(store.summaries, store.scalars, row)
         store.record(step, row)
 
-    def _diverge(self, step: int) -> None:
+    def _why(self, loss: float, gsq: float, limit: float) -> str:
+        """What made an update diverge (for `divergence`)."""
+        if not math.isfinite(loss):
+            return f"the loss is not finite ({loss})"
+        if not math.isfinite(gsq):
+            return "the gradient is not finite (or its squared norm overflows)"
+        start = self.history.buckets("loss").lasts[0]
+        return (
+            f"the loss rose to {loss:.3g}, past {limit:.3g} = the starting loss {start:.3g} "
+            f"+ divergence_factor {self.config.divergence_factor:g} × max(|{start:.3g}|, 1)"
+        )
+
+    def _diverge(self, step: int, reason: str) -> None:
         self._diverged_at = step
+        self._divergence = reason
         self._state = "diverged"
 
     # -- synchronous API -------------------------------------------------------------------
@@ -505,6 +555,7 @@ class Run(Stepper[Progress]):
             steps_per_second=self._measured_rate(),
             diverged_at=self._diverged_at,
             max_steps=max_steps,
+            diverged_reason=self._divergence,
         )
 
     @property
@@ -525,8 +576,14 @@ class Run(Stepper[Progress]):
 
     @property
     def diverged_at(self) -> int | None:
-        """The step whose update was not finite, or None."""
+        """The step whose update diverged (was not kept), or None."""
         return self._diverged_at
+
+    @property
+    def divergence(self) -> str | None:
+        """Why the run diverged, in words ("the loss is not finite (nan)", "the loss rose to
+        ..."), or None."""
+        return self._divergence
 
     @property
     def params(self) -> dict[str, np.ndarray]:

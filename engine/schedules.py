@@ -12,23 +12,38 @@ k calls of `scheduler.step()` (no epoch argument), i.e. the rate torch's optimiz
 
 Why the arithmetic looks the way it does: torch's chainable schedulers (StepLR, MultiStepLR,
 ExponentialLR, LinearLR, PolynomialLR, CosineAnnealingLR) do not evaluate their closed form;
-each `step()` multiplies the optimizer's current rate by a ratio. We replay exactly those float
-operations, in the same order, so our curves equal torch's to the last bit (the tests allow
-1e-12 relative). Two details matter more than they seem:
+each `step()` multiplies the optimizer's current rate by a ratio, so step k's rate carries the
+rounding of k earlier operations and differs from the closed form by up to a few hundred ulps
+after 10,000 steps (about 1e-13 relative). We want both: torch's bits where people compare
+with torch, and constant time for any step (a preview of a 10^9-step run must not replay 10^9
+steps). So:
 
-- Cosines and powers go through libm (`math.cos`, `math.pow`), the functions torch calls.
-  NumPy's SIMD versions may differ by an ulp on some CPUs, and at the end of a cosine decay
-  `1 + cos(x)` cancels, turning one ulp into a 1e-9 relative error in the rate.
-- A recursion means `lr(step)` depends on every earlier step. To keep `lr(step)` cheap and
-  memory bounded whatever the run length, values are computed in blocks of 4096 steps; the
-  last value of each block is kept as a checkpoint (8 bytes per 4096 steps) so any block can be
-  recomputed from its predecessor, and a few recent blocks are cached. Blockwise and one-shot
-  evaluation perform the same sequential operations, so `curve(n)` and `lr(i)` agree exactly.
+- `step`, `multistep` and `exponential` change the rate by whole factors of gamma. Their rate
+  after k factors is torch's product gamma·gamma·...·base, precomputed once in a table of up to
+  EXACT_STEPS products (one `np.multiply.accumulate`), so any step is a table lookup: bit for
+  bit torch's recursion up to EXACT_STEPS factors (always, for multistep), torch's closed form
+  `base · gamma ** k` beyond.
+- `cosine`, `warmup` and `polynomial` multiply by a ratio that changes every step. For steps
+  below EXACT_STEPS (65,536) we replay torch's recursion exactly, in blocks of 4096 steps with
+  a checkpoint per block, so the first request for a step replays at most EXACT_STEPS steps;
+  from EXACT_STEPS on we evaluate torch's own closed form (`_get_closed_form_lr`, the same
+  float operations in the same order) in constant time.
+- `constant`, `cosine-restarts`, `warmup-cosine` and `onecycle` are closed forms in torch
+  (or optax) already: we evaluate the same expression, bit for bit, in constant time.
+
+Every `lr(step)` is therefore bounded work: a table lookup or closed form, or (below
+EXACT_STEPS, first time only) a replay of at most EXACT_STEPS steps. Recent blocks are cached,
+so a run stepping forward pays one vectorised block per 4096 steps. Blockwise and one-shot
+evaluation perform the same operations, so `curve(n)` and `lr(i)` agree exactly. Cosines and
+powers go through libm (`math.cos`, `math.pow`), the functions torch calls: NumPy's SIMD
+versions may differ by an ulp, and at the end of a cosine decay `1 + cos(x)` cancels, turning
+one ulp into a 1e-9 relative error in the rate.
 
 Where torch has no defined or no sensible continuation we hold a value (documented per class):
 cosine holds `min_lr` after `total_steps` (torch's recursion would climb back up), onecycle holds
-its last torch value after `total_steps` (torch raises). `plateau` is stateful: it is fed each
-step's loss through `observe(loss)` and its preview is flat until then.
+its last torch value after `total_steps` (torch raises). `plateau` is stateful: a run feeds it
+the evaluation loss at each evaluation, or each epoch's mean training loss when evaluation is
+off, through `observe(loss, step)`; its preview is flat until then.
 """
 
 from __future__ import annotations
@@ -37,7 +52,7 @@ import bisect
 import math
 import operator
 import threading
-from itertools import pairwise, repeat
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,6 +64,9 @@ from engine.registry import Registered, Registry
 _BLOCK = 4096
 #: Blocks kept in the cache; a run touches one at a time, a preview another.
 _CACHED_BLOCKS = 4
+#: Steps (or, for step/exponential, factors of gamma) for which torch's recursion is replayed
+#: exactly; later steps use the closed form. A multiple of _BLOCK.
+EXACT_STEPS = 16 * _BLOCK
 
 
 def _quiet() -> np.errstate:
@@ -69,9 +87,21 @@ def _cos(x: np.ndarray) -> np.ndarray:
     return np.fromiter(map(math.cos, x.tolist()), dtype=np.float64, count=x.size)
 
 
-def _pow(x: np.ndarray, p: float) -> np.ndarray:
+def _pow1(x: float, p: float) -> float:
+    """`x ** p` through libm, as Python's float power computes it; inf where it overflows
+    (Python raises OverflowError there; torch's tensors would hold inf)."""
+    try:
+        return math.pow(x, p)
+    except OverflowError:
+        return math.inf
+
+
+def _pow(x: np.ndarray | float, p: np.ndarray | float) -> np.ndarray:
     """Elementwise `x ** p` through libm (NumPy's SIMD power differs in the last bit)."""
-    return np.fromiter(map(math.pow, x.tolist(), repeat(p)), dtype=np.float64, count=x.size)
+    xs, ps = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(p, np.float64))
+    return np.fromiter(
+        map(_pow1, xs.ravel().tolist(), ps.ravel().tolist()), dtype=np.float64, count=xs.size
+    )
 
 
 def _as_step(step: Any) -> int:
@@ -87,10 +117,13 @@ def _as_step(step: Any) -> int:
 class Schedule(Registered):
     """Base class: a learning rate for every step, as a pure function of the step.
 
-    Subclasses set `_horizon` (the step after which the rate stays at `lr(_horizon)`, or None)
-    and implement `_values(start, stop, prev)`: the rates of steps `start .. stop - 1`, given
-    `prev = lr(start - 1)` (None when start == 0). Closed-form schedules ignore `prev`;
-    recursive ones (`_recursive = True`) continue from it.
+    Knobs are validated and stored by `Registered` (`self.hypers`, and `self.<knob>`).
+    Subclasses implement `_closed(steps)`: the rates of an int64 array of steps (torch's or
+    optax's closed form, vectorised); recursive ones (`_recursive = True`) also implement
+    `_replay(start, stop, prev)`: the rates of steps `start .. stop - 1` by torch's recursion,
+    given `prev = lr(start - 1)` (None when start == 0), used below EXACT_STEPS. A subclass
+    whose rate stops changing sets `_horizon` in `__init__(self, base_lr, **knobs)`: the step
+    after which the rate stays at `lr(_horizon)`.
     """
 
     #: True only for schedules that react to the loss (plateau).
@@ -112,8 +145,9 @@ class Schedule(Registered):
         self._horizon: int | None = None
         self._lock = threading.Lock()
         self._cache: dict[int, list[float]] = {}
-        self._ends: list[float] = []  # _ends[b] = lr at the last step of block b
+        self._ends: list[float] = []  # _ends[b] = lr at the last step of block b (replays)
         self._hot: tuple[int, list[float]] = (-1, [])  # one tuple: swapped atomically
+        self._last_miss = -1  # block of the last one-value answer (see lr)
 
     def __repr__(self) -> str:
         knobs = ", ".join(f"{k}={v!r}" for k, v in self.hypers.items())
@@ -122,15 +156,23 @@ class Schedule(Registered):
     # -- public API ----------------------------------------------------------------------
 
     def lr(self, step: int) -> float:
-        """The rate of update number step + 1 (step counts from 0)."""
+        """The rate of update number step + 1 (step counts from 0). Bounded work for any
+        step (see the module docstring); a run stepping forward reads a cached block."""
         step = _as_step(step)
         if self._horizon is not None and step > self._horizon:
             step = self._horizon
         block, i = divmod(step, _BLOCK)
         hot_block, values = self._hot
-        if hot_block != block:
-            values = self._block(block)
-            self._hot = (block, values)
+        if hot_block == block:
+            return values[i]
+        if block not in self._cache and not self._replays(step) and block != self._last_miss:
+            # A lone request (a preview sampling far steps): one closed-form value, no block.
+            # A second request in the same block (a run stepping on) computes the block.
+            self._last_miss = block
+            with _quiet():
+                return float(self._closed(np.array([step], dtype=np.int64))[0])
+        values = self._block(block)
+        self._hot = (block, values)
         return values[i]
 
     def curve(self, n: int) -> np.ndarray:
@@ -140,22 +182,30 @@ class Schedule(Registered):
         m = n if self._horizon is None else min(n, self._horizon + 1)
         if m:
             with _quiet():
-                out[:m] = self._values(0, m, None)
+                exact = min(m, EXACT_STEPS) if self._recursive else 0
+                if exact:
+                    out[:exact] = self._replay(0, exact, None)
+                if m > exact:
+                    out[exact:m] = self._closed(np.arange(exact, m, dtype=np.int64))
             out[m:] = out[m - 1]
-            if self._recursive:
+            if exact:
                 # Free checkpoints for later lr() calls: the ends of the full blocks.
                 with self._lock:
-                    for b in range(len(self._ends), m // _BLOCK):
+                    for b in range(len(self._ends), exact // _BLOCK):
                         self._ends.append(float(out[(b + 1) * _BLOCK - 1]))
         return out
 
-    def observe(self, loss: float) -> None:
-        """Feed the loss of the step just taken (only `plateau` uses it)."""
+    def observe(self, loss: float, step: int | None = None) -> None:
+        """Feed a loss measured after `step` updates (only `plateau` uses it)."""
 
     def reset(self) -> None:
         """Forget what `observe` was told (only `plateau` has such state)."""
 
     # -- blocks --------------------------------------------------------------------------
+
+    def _replays(self, step: int) -> bool:
+        """Whether `step`'s rate comes from replaying torch's recursion."""
+        return self._recursive and step < EXACT_STEPS
 
     def _block_range(self, block: int) -> tuple[int, int]:
         start = block * _BLOCK
@@ -169,26 +219,32 @@ class Schedule(Registered):
             cached = self._cache.get(block)
             if cached is not None:
                 return cached
-            prev = None
-            if self._recursive:
-                # Walk forward from the last checkpoint (once per new block, never per step).
+            start, stop = self._block_range(block)
+            if self._replays(start):
+                # Walk forward from the last checkpoint: at most EXACT_STEPS steps, once.
                 while len(self._ends) < block:
                     k = len(self._ends)
-                    start, stop = self._block_range(k)
+                    lo, hi = self._block_range(k)
                     last = self._ends[k - 1] if k else None
-                    self._ends.append(float(self._values(start, stop, last)[-1]))
+                    self._ends.append(float(self._replay(lo, hi, last)[-1]))
                 prev = self._ends[block - 1] if block else None
-            start, stop = self._block_range(block)
-            values = self._values(start, stop, prev)
-            if self._recursive and len(self._ends) == block:
-                self._ends.append(float(values[-1]))
+                values = self._replay(start, stop, prev)
+                if len(self._ends) == block:
+                    self._ends.append(float(values[-1]))
+            else:
+                values = self._closed(np.arange(start, stop, dtype=np.int64))
             result = values.tolist()
             if len(self._cache) >= _CACHED_BLOCKS:
                 del self._cache[next(iter(self._cache))]
             self._cache[block] = result
             return result
 
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+    def _closed(self, steps: np.ndarray) -> np.ndarray:
+        """The rates of `steps` (int64, each <= the horizon) in closed form."""
+        raise NotImplementedError
+
+    def _replay(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+        """The rates of steps start .. stop - 1 by torch's recursion (recursive schedules)."""
         raise NotImplementedError
 
     # -- helpers for torch's multiplicative recursions -----------------------------------
@@ -203,9 +259,46 @@ class Schedule(Registered):
         """
         t = np.arange(max(start, 1), stop, dtype=np.float64)
         seed = first if start == 0 else prev
-        with np.errstate(over="ignore", under="ignore"):  # gamma > 1 may reach inf, as in torch
-            acc = np.multiply.accumulate(np.concatenate(([seed], ratio(t))))
+        acc = np.multiply.accumulate(np.concatenate(([seed], ratio(t))))
         return acc if start == 0 else acc[1:]
+
+
+class _Decays(Schedule):
+    """Schedules whose rate is base · gamma^k after k decays (step, multistep, exponential).
+
+    torch multiplies the current rate by gamma at each decay; the rate after k decays is that
+    left-to-right product, kept in a table (`_table`, grown by doubling up to EXACT_STEPS
+    entries, or all of them when `_all_exact`); beyond the table, torch's closed form
+    `base · gamma ** k`."""
+
+    _all_exact: ClassVar[bool] = False
+
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
+        super().__init__(base_lr, **knobs)
+        self._table = np.array([self.base_lr])
+
+    def _decays(self, steps: np.ndarray) -> np.ndarray:
+        """How many decays happened before each step's update (int64)."""
+        raise NotImplementedError
+
+    def _closed(self, steps: np.ndarray) -> np.ndarray:
+        k = self._decays(steps)
+        limit = (int(k.max()) + 1 if k.size else 1) if self._all_exact else EXACT_STEPS
+        table = self._table
+        wanted = k[k < limit]
+        top = int(wanted.max()) if wanted.size else 0
+        if top >= len(table):
+            size = min(limit, max(top + 1, 2 * len(table), 64))
+            factors = np.full(size - 1, self.gamma)
+            table = np.multiply.accumulate(np.concatenate(([self.base_lr], factors)))
+            self._table = table  # one assignment: readers see the old or the new table
+        inside = k < len(table)
+        out = np.empty(k.size, dtype=np.float64)
+        out[inside] = table[k[inside]]
+        if not inside.all():
+            # torch's _get_closed_form_lr: base_lr * gamma ** k
+            out[~inside] = self.base_lr * _pow(self.gamma, k[~inside].astype(np.float64))
+        return out
 
 
 _REGISTRY: Registry[type[Schedule]] = Registry("schedule")
@@ -248,16 +341,16 @@ class Constant(Schedule):
     equations = "ηₜ = η₀"
     reference = "no schedule (torch: no scheduler attached)"
 
-    def __init__(self, base_lr: float) -> None:
-        super().__init__(base_lr)
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
+        super().__init__(base_lr, **knobs)
         self._horizon = 0
 
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
-        return np.full(stop - start, self.base_lr)
+    def _closed(self, steps: np.ndarray) -> np.ndarray:
+        return np.full(steps.size, self.base_lr)
 
 
 @register
-class Step(Schedule):
+class Step(_Decays):
     name = "step"
     summary = "multiply the rate by gamma every step_size steps"
     specs = (
@@ -269,22 +362,13 @@ class Step(Schedule):
         "(torch applies it recursively: ηₜ = ηₜ₋₁ · γ when t is a multiple of step_size)"
     )
     reference = "torch.optim.lr_scheduler.StepLR(step_size, gamma)"
-    _recursive = True
 
-    def __init__(self, base_lr: float, *, step_size: int, gamma: float) -> None:
-        super().__init__(base_lr, step_size=step_size, gamma=gamma)
-        self.step_size = step_size
-        self.gamma = gamma
-
-    def _ratio(self, t: np.ndarray) -> np.ndarray:
-        return np.where(t % self.step_size == 0, self.gamma, 1.0)
-
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
-        return self._product(start, stop, prev, self.base_lr, self._ratio)
+    def _decays(self, steps: np.ndarray) -> np.ndarray:
+        return steps // self.step_size
 
 
 @register
-class MultiStep(Schedule):
+class MultiStep(_Decays):
     name = "multistep"
     summary = "multiply the rate by gamma at each milestone step"
     specs = (
@@ -301,7 +385,7 @@ class MultiStep(Schedule):
         "ηₜ = η₀ · γ^(number of milestones ≤ t)\n(torch: ηₜ = ηₜ₋₁ · γ when t is a milestone)"
     )
     reference = "torch.optim.lr_scheduler.MultiStepLR(milestones, gamma)"
-    _recursive = True
+    _all_exact = True  # one product per milestone: torch's recursion at every step
 
     @classmethod
     def check(cls, values: dict[str, Any]) -> None:
@@ -313,21 +397,16 @@ class MultiStep(Schedule):
                 f"in [1, inf), got {shown!r}"
             )
 
-    def __init__(self, base_lr: float, *, milestones: tuple[int, ...], gamma: float) -> None:
-        super().__init__(base_lr, milestones=tuple(milestones), gamma=gamma)
-        self.milestones = tuple(milestones)
-        self.gamma = gamma
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
+        super().__init__(base_lr, **knobs)
         self._horizon = self.milestones[-1]
 
-    def _ratio(self, t: np.ndarray) -> np.ndarray:
-        return np.where(np.isin(t, np.asarray(self.milestones, dtype=np.float64)), self.gamma, 1.0)
-
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
-        return self._product(start, stop, prev, self.base_lr, self._ratio)
+    def _decays(self, steps: np.ndarray) -> np.ndarray:
+        return np.searchsorted(np.asarray(self.milestones, dtype=np.int64), steps, side="right")
 
 
 @register
-class Exponential(Schedule):
+class Exponential(_Decays):
     name = "exponential"
     summary = "multiply the rate by gamma after every step"
     specs = (
@@ -335,14 +414,9 @@ class Exponential(Schedule):
     )
     equations = "ηₜ = η₀ · γᵗ     (γ = e^(−k) gives η₀ · e^(−k t))\n(torch: ηₜ = ηₜ₋₁ · γ)"
     reference = "torch.optim.lr_scheduler.ExponentialLR(gamma)"
-    _recursive = True
 
-    def __init__(self, base_lr: float, *, gamma: float) -> None:
-        super().__init__(base_lr, gamma=gamma)
-        self.gamma = gamma
-
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
-        return self._product(start, stop, prev, self.base_lr, lambda t: np.full(t.size, self.gamma))
+    def _decays(self, steps: np.ndarray) -> np.ndarray:
+        return steps
 
 
 @register
@@ -362,14 +436,18 @@ class Cosine(Schedule):
     )
     _recursive = True
 
-    def __init__(self, base_lr: float, *, total_steps: int, min_lr: float) -> None:
-        super().__init__(base_lr, total_steps=total_steps, min_lr=min_lr)
-        self.total_steps = total_steps
-        self.min_lr = min_lr
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
+        super().__init__(base_lr, **knobs)
         # lr(T) is exactly min_lr (1 + cos(pi) == 0.0), and that is what we hold.
-        self._horizon = total_steps
+        self._horizon = self.total_steps
 
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+    def _closed(self, steps: np.ndarray) -> np.ndarray:
+        T, m = self.total_steps, self.min_lr
+        # torch: eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * last_epoch / T_max)) / 2
+        c = 1.0 + _cos(math.pi * steps.astype(np.float64) / T)
+        return m + (self.base_lr - m) * c / 2
+
+    def _replay(self, start: int, stop: int, prev: float | None) -> np.ndarray:
         T, m = self.total_steps, self.min_lr
         lo = max(start, 1)
         k = np.arange(lo - 1, stop, dtype=np.float64)
@@ -416,22 +494,12 @@ class CosineRestarts(Schedule):
         "cosine_decay_restarts; Loshchilov & Hutter, SGDR, ICLR 2017"
     )
 
-    def __init__(
-        self, base_lr: float, *, period: int, period_mult: int, min_lr: float, peak_decay: float
-    ) -> None:
-        super().__init__(
-            base_lr, period=period, period_mult=period_mult, min_lr=min_lr, peak_decay=peak_decay
-        )
-        self.period = period
-        self.period_mult = period_mult
-        self.min_lr = min_lr
-        self.peak_decay = peak_decay
-
     def cycles(self, stop: int) -> tuple[list[int], list[int]]:
         """Exact first steps S_i and lengths T_i of all cycles that start before `stop`.
 
         Integer arithmetic: cycle i lasts period * period_mult**i steps (the seeds' tutorial
-        used period_mult**(i - 1) and log2, which is wrong for any multiplier but 2).
+        used period_mult**(i - 1) and log2, which is wrong for any multiplier but 2). With
+        period_mult >= 2 there are at most log2(stop) cycles.
         """
         starts, lengths = [0], [self.period]
         while starts[-1] + lengths[-1] < stop:
@@ -439,14 +507,13 @@ class CosineRestarts(Schedule):
             lengths.append(lengths[-1] * self.period_mult)
         return starts, lengths
 
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
-        steps = np.arange(start, stop, dtype=np.int64)
+    def _closed(self, steps: np.ndarray) -> np.ndarray:
         if self.period_mult == 1:
             cycle = steps // self.period
             t_cur = steps - cycle * self.period
             t_i = np.full(steps.size, float(self.period))
         else:
-            starts, lengths = self.cycles(stop)
+            starts, lengths = self.cycles(int(steps.max()) + 1 if steps.size else 0)
             cycle = np.searchsorted(np.asarray(starts), steps, side="right") - 1
             t_cur = steps - np.asarray(starts, dtype=np.int64)[cycle]
             t_i = np.asarray(lengths, dtype=np.float64)[cycle]
@@ -454,7 +521,7 @@ class CosineRestarts(Schedule):
         c = 1.0 + _cos(math.pi * t_cur.astype(np.float64) / t_i)
         height = self.base_lr - self.min_lr
         if self.peak_decay != 1.0:
-            height = height * np.power(self.peak_decay, cycle.astype(np.float64))
+            height = height * _pow(self.peak_decay, cycle.astype(np.float64))
         return self.min_lr + height * c / 2
 
 
@@ -483,18 +550,21 @@ class Warmup(Schedule):
     )
     _recursive = True
 
-    def __init__(self, base_lr: float, *, warmup_steps: int, start_factor: float) -> None:
-        super().__init__(base_lr, warmup_steps=warmup_steps, start_factor=start_factor)
-        self.warmup_steps = warmup_steps
-        self.start_factor = start_factor
-        self._horizon = warmup_steps
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
+        super().__init__(base_lr, **knobs)
+        self._horizon = self.warmup_steps
+
+    def _closed(self, steps: np.ndarray) -> np.ndarray:
+        # torch: base_lr * (start_factor + (end_factor - start_factor) * min(T, t) / T)
+        f, W = self.start_factor, self.warmup_steps
+        return self.base_lr * (f + (1.0 - f) * steps.astype(np.float64) / W)
 
     def _ratio(self, t: np.ndarray) -> np.ndarray:
         s, W = self.start_factor, self.warmup_steps
         d = 1.0 - s  # torch: end_factor - start_factor
         return 1.0 + d / (W * s + (t - 1) * d)
 
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+    def _replay(self, start: int, stop: int, prev: float | None) -> np.ndarray:
         first = self.base_lr * self.start_factor
         return self._product(start, stop, prev, first, self._ratio)
 
@@ -526,32 +596,14 @@ class WarmupCosine(Schedule):
                 f"warmup_steps must be an integer in [0, total_steps) = [0, {T}), got {W}"
             )
 
-    def __init__(
-        self,
-        base_lr: float,
-        *,
-        warmup_steps: int,
-        total_steps: int,
-        min_lr: float,
-        start_factor: float,
-    ) -> None:
-        super().__init__(
-            base_lr,
-            warmup_steps=warmup_steps,
-            total_steps=total_steps,
-            min_lr=min_lr,
-            start_factor=start_factor,
-        )
-        self.warmup_steps = warmup_steps
-        self.total_steps = total_steps
-        self.min_lr = min_lr
-        self.start_factor = start_factor
-        self._horizon = total_steps
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
+        super().__init__(base_lr, **knobs)
+        self._horizon = self.total_steps
 
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+    def _closed(self, steps: np.ndarray) -> np.ndarray:
         W, T, peak = self.warmup_steps, self.total_steps, self.base_lr
         init = self.start_factor * peak
-        t = np.arange(start, stop, dtype=np.float64)
+        t = steps.astype(np.float64)
         # optax.linear_schedule: (init - end) * (1 - count / W) + end, with end = peak.
         warm = (init - peak) * (1.0 - t / W) + peak if W else t
         # optax.cosine_decay_schedule on the steps after the warmup.
@@ -593,38 +645,20 @@ class OneCycle(Schedule):
         "A disciplined approach to neural network hyper-parameters, 2018"
     )
 
-    def __init__(
-        self,
-        base_lr: float,
-        *,
-        total_steps: int,
-        pct_start: float,
-        div_factor: float,
-        final_div_factor: float,
-    ) -> None:
-        super().__init__(
-            base_lr,
-            total_steps=total_steps,
-            pct_start=pct_start,
-            div_factor=div_factor,
-            final_div_factor=final_div_factor,
-        )
-        self.total_steps = total_steps
-        self.pct_start = pct_start
-        self.div_factor = div_factor
-        self.final_div_factor = final_div_factor
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
+        super().__init__(base_lr, **knobs)
         # torch accepts total_steps + 1 values (the last one slightly past the end of the
         # cosine) and raises after; we hold that last value.
-        self._horizon = total_steps
+        self._horizon = self.total_steps
 
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+    def _closed(self, steps: np.ndarray) -> np.ndarray:
         T = self.total_steps
         peak = self.base_lr
         initial = peak / self.div_factor
         final = initial / self.final_div_factor
         end1 = float(self.pct_start * T) - 1  # torch's phase boundaries
         end2 = T - 1
-        t = np.arange(start, stop, dtype=np.float64)
+        t = steps.astype(np.float64)
         rising = t <= end1
         with np.errstate(divide="ignore", invalid="ignore"):
             # torch divides 0 by 0 when pct_start * total_steps == 1 (phase 1 is step 0 only);
@@ -651,17 +685,20 @@ class Polynomial(Schedule):
     reference = "torch.optim.lr_scheduler.PolynomialLR(total_iters=total_steps, power)"
     _recursive = True
 
-    def __init__(self, base_lr: float, *, total_steps: int, power: float) -> None:
-        super().__init__(base_lr, total_steps=total_steps, power=power)
-        self.total_steps = total_steps
-        self.power = power
-        self._horizon = total_steps
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
+        super().__init__(base_lr, **knobs)
+        self._horizon = self.total_steps
+
+    def _closed(self, steps: np.ndarray) -> np.ndarray:
+        # torch: base_lr * (1.0 - min(total_iters, last_epoch) / total_iters) ** power
+        T = self.total_steps
+        return self.base_lr * _pow(1.0 - steps.astype(np.float64) / T, self.power)
 
     def _ratio(self, t: np.ndarray) -> np.ndarray:
         T = self.total_steps
         return _pow((1.0 - t / T) / (1.0 - (t - 1) / T), self.power)
 
-    def _values(self, start: int, stop: int, prev: float | None) -> np.ndarray:
+    def _replay(self, start: int, stop: int, prev: float | None) -> np.ndarray:
         return self._product(start, stop, prev, self.base_lr, self._ratio)
 
 
@@ -669,14 +706,22 @@ class Polynomial(Schedule):
 class Plateau(Schedule):
     """ReduceLROnPlateau in mode 'min' with a relative threshold.
 
-    Indexing: the run calls `observe(loss)` once per step, after the update, with that step's
-    loss. Observation number k (k = 1, 2, ...) is torch's k-th `scheduler.step(loss)` call, and
-    `lr(k)` is torch's `get_last_lr()` after it; `lr(0)` is base_lr. Steps not yet observed
-    answer the current rate, so `curve(n)` is flat until the run feeds losses.
+    What it is fed: a Run calls `observe(loss, step)` at each evaluation with the evaluation
+    loss (every `eval_every` steps), or, when evaluation is off (eval_every = 0), at the end of
+    each epoch with the mean training loss of that epoch (`Task.steps_per_epoch` updates: one
+    pass over the training data; one update for tasks without a data set). So `patience` and
+    `cooldown` count evaluations (or epochs), as in torch's usual
+    `scheduler.step(val_loss)` once per epoch.
+
+    Indexing: observation number k (k = 1, 2, ...) is torch's k-th `scheduler.step(loss)`
+    call; the rate it decides applies from `lr(step)` on, i.e. to the updates after the
+    `step`-th. `observe(loss)` without a step means "one step after the previous
+    observation" (torch's indexing when fed once per step). Steps not yet observed answer the
+    current rate, so `curve(n)` is flat until the run feeds losses.
     """
 
     name = "plateau"
-    summary = "cut the rate by factor when the loss stops improving for patience steps"
+    summary = "cut the rate by factor when the eval loss stops improving for patience evals"
     specs = (
         Hyper(
             "factor",
@@ -687,7 +732,13 @@ class Plateau(Schedule):
             high_open=True,
             help="new rate = rate · factor",
         ),
-        Hyper("patience", 10, kind="int", low=0, help="steps without improvement tolerated"),
+        Hyper(
+            "patience",
+            10,
+            kind="int",
+            low=0,
+            help="evaluations (epochs when eval is off) without improvement tolerated",
+        ),
         Hyper(
             "threshold",
             1e-4,
@@ -696,47 +747,36 @@ class Plateau(Schedule):
             high_open=True,
             help="improvement means loss < best · (1 − threshold)",
         ),
-        Hyper("cooldown", 0, kind="int", low=0, help="steps to wait after a cut"),
+        Hyper(
+            "cooldown",
+            0,
+            kind="int",
+            low=0,
+            help="evaluations (epochs when eval is off) to wait after a cut",
+        ),
         Hyper("min_lr", 0.0, low=0.0, help="the rate is never cut below this"),
     )
     equations = (
-        "after each step's loss L: if L < best·(1 − threshold): best ← L, bad ← 0\n"
-        "else bad ← bad + 1;  during cooldown bad ← 0\n"
+        "fed L = the eval loss at each evaluation (eval off: each epoch's mean training loss)\n"
+        "if L < best·(1 − threshold): best ← L, bad ← 0, else bad ← bad + 1;  "
+        "during cooldown bad ← 0\n"
         "if bad > patience: η ← max(η·factor, min_lr) (skipped if the cut is < 1e-8), "
         "cooldown starts"
     )
     reference = (
         "torch.optim.lr_scheduler.ReduceLROnPlateau(mode='min', factor, patience, threshold, "
-        "threshold_mode='rel', cooldown, min_lr, eps=1e-8)"
+        "threshold_mode='rel', cooldown, min_lr, eps=1e-8), stepped with the validation loss"
     )
-    preview_note = "depends on the loss; shown flat until the run feeds it"
+    preview_note = (
+        "depends on the loss it is fed: the eval loss at each evaluation (each epoch's mean "
+        "training loss when eval is off); shown flat until the run feeds it"
+    )
     stateful = True
     #: torch's eps: a cut smaller than this is skipped.
     eps: ClassVar[float] = 1e-8
 
-    def __init__(
-        self,
-        base_lr: float,
-        *,
-        factor: float,
-        patience: int,
-        threshold: float,
-        cooldown: int,
-        min_lr: float,
-    ) -> None:
-        super().__init__(
-            base_lr,
-            factor=factor,
-            patience=patience,
-            threshold=threshold,
-            cooldown=cooldown,
-            min_lr=min_lr,
-        )
-        self.factor = factor
-        self.patience = patience
-        self.threshold = threshold
-        self.cooldown = cooldown
-        self.min_lr = min_lr
+    def __init__(self, base_lr: float, **knobs: Any) -> None:
+        super().__init__(base_lr, **knobs)
         self.reset()
 
     def reset(self) -> None:
@@ -744,15 +784,21 @@ class Plateau(Schedule):
         self.best = math.inf
         self.num_bad_steps = 0
         self.cooldown_counter = 0
-        self.observed = 0
+        self.observed = 0  # the step of the newest observation
         # (step, rate): lr(step) changes to rate at step. One list of tuples, appended
         # atomically, because the UI may draw curve() while the run thread observes.
         self._cuts: list[tuple[int, float]] = []
 
-    def observe(self, loss: float) -> None:
+    def observe(self, loss: float, step: int | None = None) -> None:
+        """Feed a loss measured after `step` updates (default: one step after the previous
+        observation); the rate it decides applies to the updates after that."""
+        step = self.observed + 1 if step is None else _as_step(step)
+        if step <= self.observed:
+            raise ValueError(
+                f"step must increase from one observation to the next: {step} after {self.observed}"
+            )
         # Same statements, same order as ReduceLROnPlateau.step(metrics).
         current = float(loss)
-        step = self.observed + 1  # the step whose rate this observation decides
         if current < self.best * (1.0 - self.threshold):
             self.best = current
             self.num_bad_steps = 0

@@ -622,7 +622,10 @@ class Session:
         single run against the next optimizer."""
         if self.racing:
             return list(self.race.experiment().race), self.planned_steps, self.target
-        cfg = self.config
+        # About 100 evaluations per race: steps to target is measured on the eval series.
+        cfg = self.config.replace(
+            eval_every=max(1, min(self.config.eval_every, self.planned_steps // 100))
+        )
         rival = cfg.replace(optimizer=next_optimizer([cfg.optimizer]))
         return [RaceEntry(cfg), RaceEntry(rival)], self.planned_steps, None
 
@@ -737,9 +740,12 @@ class Session:
             title = f"race results · {task} · step {self.race.steps_done:,}"
         else:
             title = f"results · {task}"
-        note = "steps to target: the first step whose training loss is at or below it"
+        note = (
+            "steps to target: the first evaluation whose eval loss is at or below it "
+            f"(evaluated every {self.race.runs[0].config.eval_every} steps)"
+        )
         if not self.racing or self.target is None:
-            note += " (target: the highest best loss among the runs that did not diverge)"
+            note += "; target: the highest best eval loss among the runs that did not diverge"
         return rows, target, title, note
 
     # -- the view ---------------------------------------------------------------------------

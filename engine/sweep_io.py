@@ -42,7 +42,6 @@ import io
 import json
 import math
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +74,10 @@ SCORE_COLUMNS = tuple(k for k in RunScore.__dataclass_fields__ if not k.startswi
 
 
 def is_sweep_text(text: str) -> bool:
-    """Whether TOML text is a sweep spec (has a [sweep] table)."""
+    """Whether TOML text is a sweep spec (has a [sweep] table) rather than an experiment."""
     try:
-        return isinstance(tomllib.loads(text).get("sweep"), dict)
-    except ValueError:  # TOMLDecodeError, or int()'s digit limit escaping tomllib
+        return isinstance(parse_toml(text).get("sweep"), dict)  # bounded, as every parse
+    except ConfigError:  # left to the experiment parser's message
         return False
 
 

@@ -17,7 +17,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tui.cli import PROG, UsageError, add_commands, load_source
+from tui.cli import PROG, UsageError, add_commands, dispatch, emit, load_source
 from tui.serve import add_serve_command
 
 
@@ -47,7 +47,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     try:
         source = load_source(args.config, args.preset)
     except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        emit(sys.stderr, f"{PROG}: error: {error}")
         return 2
     if source is not None and not isinstance(source, Experiment):
         from engine.sweep import SweepSpec
@@ -56,10 +56,10 @@ def cmd_app(args: argparse.Namespace) -> int:
         kind, command = (
             ("sweep", "sweep") if isinstance(source, SweepSpec) else ("benchmark", "bench")
         )
-        print(
+        emit(
+            sys.stderr,
             f"{PROG}: error: {what} is a {kind} spec, not a run: "
             f"use `{PROG} {command} --{'config' if args.config else 'preset'} {what}`",
-            file=sys.stderr,
         )
         return 2
 
@@ -72,16 +72,9 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point: parse `argv` (default: the process's arguments) and dispatch."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help (0) or a usage error (2), as tui.cli.main does
-        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
-    handler = getattr(args, "handler", None)
-    if handler is not None:
-        return handler(args)
-    return cmd_app(args)
+    """Console entry point: parse `argv` (default: the process's arguments) and dispatch
+    (without a subcommand, the app opens)."""
+    return dispatch(build_parser(), argv, default=cmd_app)
 
 
 if __name__ == "__main__":

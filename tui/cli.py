@@ -14,9 +14,18 @@ module tui/commands/sweep.py).
 `optplay` parser in tui/__main__.py); each sets `handler` (args -> exit status). `main(argv)`
 builds a parser with just these commands (for tests).
 
-Exit status: 0 success; 1 the run diverged; 2 bad arguments or a bad experiment file (the
-message names the field or knob); 130 interrupted (Ctrl+C; what was trained is still
-summarised and written).
+Exit status: 0 success; 1 the run diverged (a non-finite value, or the loss past
+divergence_factor times its start); 2 bad arguments, a bad experiment file (the message names
+the field or knob) or an output file that could not be written; 128 + the signal when a
+signal ended the run: 130 Ctrl+C (SIGINT), 143 SIGTERM, 129 SIGHUP (a closed terminal or SSH
+session). Whatever ended the run, what was trained is written to the --out files first, then
+summarised.
+
+Faults the commands survive: output files are checked before training (name length, folder,
+permissions) and written before anything is printed; a closed stdout (`optplay run ... | head`)
+or a vanished terminal loses no file and prints no traceback; further signals while the
+history is being written wait for it; names from files are printed with control characters
+escaped (`engine.textsafe.for_terminal`); `--config` reads regular files of at most 1 MiB.
 
 `--set NAME=VALUE` picks the task's, optimizer's or schedule's knob called NAME; when several
 have one (e.g. `period`), write `task.period=...`, `optimizer.period=...` or
@@ -28,6 +37,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import re
 import shutil
 import signal
 import sys
@@ -37,6 +48,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from engine.textsafe import for_terminal
 from tui.commands.running import (
     Cancel,
     RunsProgress,
@@ -88,6 +100,16 @@ def _number(text: str) -> float:
     return value
 
 
+def _factor(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, inf], got {text!r}") from None
+    if not value > 0.0:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, inf], got {text!r}")
+    return value
+
+
 def _add_source_args(parser: argparse.ArgumentParser, what: str) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config", metavar="FILE", help=f"start from this {what} file (TOML)")
@@ -125,6 +147,13 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--dtype", choices=("float64", "float32"), help="computation dtype")
     run.add_argument(
         "--eval-every", type=_nonneg_int, metavar="N", help="evaluate every N steps (0 = never)"
+    )
+    run.add_argument(
+        "--divergence-factor",
+        type=_factor,
+        metavar="F",
+        help="the run diverged once its loss passes the starting loss + F x max(|start|, 1) "
+        "(default 1e6; inf = only non-finite values)",
     )
     run.add_argument(
         "--entry",
@@ -237,27 +266,95 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def dispatch(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    default: Callable[[argparse.Namespace], int] | None = None,
+) -> int:
+    """Parse `argv` with `parser` and run the chosen command's handler (or `default`);
+    returns the exit status (argparse's own errors: 2). Shared by `main` and the `optplay`
+    entry point: it refuses `--option=--`, and ends with stdout flushed quietly."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        refuse_double_dash_values(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # --help (0) or a usage error (2)
+            return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
+        handler = getattr(args, "handler", None) or default
+        if handler is None:
+            parser.print_usage(sys.stderr)
+            return 2
+        return handler(args)
+    except UsageError as err:
+        emit(sys.stderr, f"{PROG}: error: {err}")
+        return 2
+    finally:
+        _flush_quietly()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` and run the command; returns the exit status (argparse's own errors: 2)."""
-    parser = build_parser()
+    return dispatch(build_parser(), argv)
+
+
+def refuse_double_dash_values(argv: Sequence[str]) -> None:
+    """UsageError for `--option=--`: argparse drops a "--" value, so `--steps=--` silently
+    meant the default (issue 18)."""
+    for arg in argv:
+        if arg == "--":
+            return  # what follows is positional
+        m = re.fullmatch(r"(--[A-Za-z0-9][\w-]*)=--", arg)
+        if m:
+            raise UsageError(f"argument {m.group(1)}: expected a value, got '--'")
+
+
+# -- output that survives a closed pipe or a vanished terminal -------------------------------
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a stream whose reader is gone at /dev/null, so later writes and the final flush
+    at exit neither fail nor print "Exception ignored" (a no-op for streams without a file
+    descriptor, e.g. in tests)."""
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help (0) or a usage error (2)
-        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_usage(sys.stderr)
-        return 2
-    return handler(args)
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def emit(stream: TextIO, text: str) -> None:
+    """Print a line with control characters escaped; a closed pipe (EPIPE) or a hung-up
+    terminal (EIO) silences the stream instead of raising: results never depend on it."""
+    try:
+        print(for_terminal(text), file=stream, flush=True)
+    except (OSError, ValueError):  # BrokenPipeError, EIO, a closed file object
+        _silence(stream)
+
+
+def _say(text: str) -> None:
+    emit(sys.stdout, text)
+
+
+def _flush_quietly() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            _silence(stream)
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
-    print(f"{PROG} {args.command_name}: error: {message}", file=sys.stderr)
+    emit(sys.stderr, f"{PROG} {args.command_name}: error: {message}")
     return 2
 
 
 def _note(args: argparse.Namespace, message: str) -> None:
-    print(f"{PROG} {args.command_name}: note: {message}", file=sys.stderr)
+    emit(sys.stderr, f"{PROG} {args.command_name}: note: {message}")
 
 
 # -- experiments: files, presets, flags and --set ----------------------------------------
@@ -276,10 +373,8 @@ def load_source(config_path: str | None = None, preset: str | None = None) -> An
         if preset is not None:
             return presets.load(preset)
         if config_path is not None:
-            try:
-                text = Path(config_path).read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError):
-                return config.load(config_path)  # its message names the problem
+            # Regular files of at most 1 MiB only: a FIFO or /dev/zero is refused unread.
+            text = config.read_text(config_path)
             if bench.is_bench_text(text):
                 return bench.loads_spec(text, config_path)
             if sweep_io.is_sweep_text(text):
@@ -333,7 +428,8 @@ def _pick_entry(args: argparse.Namespace, experiment: Any, label: str) -> tuple[
             f"{label} is a race of {len(entries)} ({', '.join(names)}); running entry 1 "
             f"({names[0]}). Pick another with --entry; race them all in the app.",
         )
-    elif args.entry.isdigit() and 1 <= int(args.entry) <= len(entries):
+    elif re.fullmatch(r"[0-9]{1,9}", args.entry) and 1 <= int(args.entry) <= len(entries):
+        # ASCII digits only: str.isdigit() accepts "²", which int() refuses
         index = int(args.entry) - 1
     elif args.entry in names:
         index = names.index(args.entry)
@@ -382,7 +478,15 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
             cfg, name = _pick_entry(args, source, label)
             steps = source.steps
         changes: dict[str, Any] = {}
-        for key in ("task", "optimizer", "schedule", "seed", "dtype", "eval_every"):
+        for key in (
+            "task",
+            "optimizer",
+            "schedule",
+            "seed",
+            "dtype",
+            "eval_every",
+            "divergence_factor",
+        ):
             value = getattr(args, key)
             if value is not None:
                 changes[key] = value
@@ -396,17 +500,25 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
     return cfg, args.steps or steps or DEFAULT_RUN_STEPS, name
 
 
-def _check_outputs(paths: Sequence[str]) -> None:
+def _check_outputs(paths: Sequence[str], flag: str = "--out") -> None:
+    """Refuse, before any training, an output a save would refuse: a bad suffix, a missing
+    folder, a name too long, a directory in the way, a folder where files cannot be created
+    (`engine.files.check_writable` creates and removes a temporary file there)."""
+    from engine.files import check_writable
     from engine.history import export_format
 
     for path in paths:
         try:
             export_format(path)
         except ValueError as err:
-            raise UsageError(f"--out {err}") from None
+            raise UsageError(f"{flag} {err}") from None
         parent = Path(path).parent
         if not parent.is_dir():
-            raise UsageError(f"--out {path}: the directory {str(parent)!r} does not exist")
+            raise UsageError(f"{flag} {path}: the directory {str(parent)!r} does not exist")
+        try:
+            check_writable(path)
+        except OSError as err:
+            raise UsageError(f"{flag} {path}: {err.strerror or err}") from None
 
 
 def _check_state_outputs(args: argparse.Namespace) -> None:
@@ -455,41 +567,77 @@ class ProgressBar:
         line = f"[{'#' * filled}{'.' * (bar_width - filled)}] {100 * fraction:3.0f}% {text}"
         line = line[: columns - 1]
         pad = max(0, self._shown - len(line))
-        self.stream.write("\r" + line + " " * pad)
-        self.stream.flush()
+        self._write("\r" + line + " " * pad)
         self._shown = len(line)
 
     def done(self) -> None:
         if self.enabled and self._shown:
-            self.stream.write("\r" + " " * self._shown + "\r")
-            self.stream.flush()
+            self._write("\r" + " " * self._shown + "\r")
             self._shown = 0
 
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # the terminal is gone (SIGHUP): train on, silently
+            self.enabled = False
+            _silence(self.stream)
 
-class _Interrupt:
-    """Turns Ctrl+C into a flag checked between chunks (never stopping mid-update)."""
+
+#: Signals that end a headless run the way Ctrl+C does, and how the summary names them.
+STOP_SIGNALS = {
+    name: word
+    for name, word in (("SIGINT", "interrupted"), ("SIGTERM", "terminated"), ("SIGHUP", "hung up"))
+    if hasattr(signal, name)
+}
+
+
+class StopSignals:
+    """Turns SIGINT, SIGTERM and SIGHUP into a flag checked between chunks (never stopping
+    mid-update) for as long as the `with` block lasts: training stops at the next chunk, and
+    signals arriving while the history is written are only counted, so the save finishes.
+    `signum` is the first signal received (None if none), `hit` whether there was one."""
 
     def __init__(self) -> None:
-        self.hit = False
-        self._old: Any = None
+        self.signum: int | None = None
+        self.count = 0
+        self._old: dict[int, Any] = {}
 
-    def __enter__(self) -> _Interrupt:
+    @property
+    def hit(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def name(self) -> str:
+        return "" if self.signum is None else signal.Signals(self.signum).name
+
+    @property
+    def word(self) -> str:
+        """ "interrupted (SIGINT)", "terminated (SIGTERM)", "hung up (SIGHUP)"."""
+        return f"{STOP_SIGNALS.get(self.name, 'stopped')} ({self.name})" if self.hit else ""
+
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            for name in STOP_SIGNALS:
+                signum = getattr(signal, name)
+                self._old[signum] = signal.signal(signum, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.hit = True
+        if self.signum is None:
+            self.signum = signum
+        self.count += 1
 
     def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for signum, old in self._old.items():
+            signal.signal(signum, old)
+        self._old.clear()
 
 
 def train(
     run: Any,
     steps: int,
-    interrupt: _Interrupt | None = None,
+    interrupt: StopSignals | None = None,
     on_chunk: Callable[[], None] | None = None,
 ) -> None:
     """Step `run` up to `steps` updates in chunks of ~50 ms (stops early on divergence or
@@ -512,8 +660,10 @@ def _knobs_text(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in values.items())
 
 
-def summary_lines(run: Any, steps: int, interrupted: bool = False) -> list[str]:
-    """The final summary of a headless run."""
+def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
+    """The final summary of a headless run. Each loss says which series it is (see "Loss
+    series" in the README): the last training batch loss and the latest evaluation. `stopped`
+    says what ended the run early ("interrupted (SIGINT)"), if something did."""
     from engine.compare import Lane, format_number, format_seconds, result_of
 
     cfg = run.config
@@ -528,16 +678,25 @@ def summary_lines(run: Any, steps: int, interrupted: bool = False) -> list[str]:
         ),
         ("seed", f"{cfg.seed} ({cfg.dtype})"),
         ("steps", f"{r.steps} of {steps}"),
-        ("final loss", format_number(r.final_loss, 6)),
-        (
-            "best loss",
-            format_number(r.best_loss, 6) + (f" at step {r.best_step}" if r.best_step else ""),
-        ),
     ]
+    if r.steps:
+        rows += [
+            (
+                "last batch loss",
+                f"{format_number(r.final_loss, 6)} "
+                f"(training loss of update {r.steps}, on its batch)",
+            ),
+            ("best batch loss", f"{format_number(r.best_loss, 6)} at step {r.best_step}"),
+        ]
     m = run.metrics()
     step = run.history.last_step("eval_loss")
-    if m["eval_loss"] is not None and step:
-        rows.append(("eval loss", f"{format_number(m['eval_loss'], 6)} at step {step}"))
+    if m["eval_loss"] is not None and step is not None:
+        held_out = getattr(run.task, "X_test", None) is not None
+        where = "held-out data" if held_out else "the whole objective"
+        when = " (before training)" if step == 0 else ""
+        rows.append(
+            ("eval loss", f"{format_number(m['eval_loss'], 6)} at step {step}{when} ({where})")
+        )
         if m["eval_accuracy"] is not None:
             rows.append(("eval accuracy", f"{100 * m['eval_accuracy']:.2f}%"))
     fit = run.task.fit_summary(run.params)  # e.g. linear regression's w, b vs least squares
@@ -546,11 +705,11 @@ def summary_lines(run: Any, steps: int, interrupted: bool = False) -> list[str]:
     rows.append(("time/step", format_seconds(r.seconds_per_step)))
     if r.diverged:
         state = (
-            f"diverged at step {r.diverged_at} (a non-finite loss, gradient or update; "
+            f"diverged at step {r.diverged_at} ({run.divergence}; "
             f"the params are those of step {r.diverged_at - 1})"
         )
-    elif interrupted:
-        state = f"interrupted at step {r.steps}"
+    elif stopped:
+        state = f"{stopped} at step {r.steps}"
     else:
         state = "finished"
     rows.append(("state", state))
@@ -561,8 +720,28 @@ def summary_lines(run: Any, steps: int, interrupted: bool = False) -> list[str]:
 # -- commands -----------------------------------------------------------------------------
 
 
+def _write_outputs(
+    args: argparse.Namespace,
+    paths: Sequence[str],
+    write: Callable[[str], None],
+    flag: str = "--out",
+) -> tuple[list[str], list[str]]:
+    """Write each output file; (written paths, error messages). Never raises for an OSError:
+    one full disk must not cost the other files."""
+    written, errors = [], []
+    for path in paths:
+        try:
+            write(path)
+        except OSError as err:
+            errors.append(f"{flag} {path}: {err.strerror or err}")
+        else:
+            written.append(path)
+    return written, errors
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """`optplay run`: train one run headless; 0 ok, 1 diverged, 2 bad arguments."""
+    """`optplay run`: train one run headless. The history is written to the --out files
+    before anything is printed; exit status in the module docstring."""
     from engine import config
     from engine.history import export_history
     from engine.run import Run
@@ -594,28 +773,37 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"step {run.steps_done}/{steps}  loss {loss:.5g}  {rate}" if loss is not None else "",
         )
 
-    with _Interrupt() as interrupt:
+    # The signal handlers stay until the command is done: a second Ctrl+C (or a SIGTERM, a
+    # SIGHUP) during the export or the summary is counted, and the export finishes.
+    with StopSignals() as stop:
         try:
-            train(run, steps, interrupt, show if bar.enabled else None)
+            train(run, steps, stop, show if bar.enabled else None)
         finally:
             bar.done()
-    for line in summary_lines(run, steps, interrupt.hit):
-        print(line)
-    for path in args.out:
-        try:
-            export_history([(name or cfg.optimizer, run)], path)
-        except OSError as err:
-            return _fail(args, f"--out {path}: {err.strerror or err}")
-        print(f"wrote {path}")
-    for path in args.state_out:
-        try:
-            export_state([(name or cfg.optimizer, run)], path)
-        except OSError as err:
-            return _fail(args, f"--state-out {path}: {err.strerror or err}")
-        print(f"wrote {path}")
+        if stop.hit and (args.out or args.state_out):
+            _note(
+                args,
+                f"{stop.word} at step {run.steps_done}: saving the history first "
+                "(further signals wait for the save)",
+            )
+        lane = [(name or cfg.optimizer, run)]
+        written, errors = _write_outputs(args, args.out, lambda path: export_history(lane, path))
+        states, state_errors = _write_outputs(
+            args, args.state_out, lambda path: export_state(lane, path), "--state-out"
+        )
+        written, errors = written + states, errors + state_errors
+        early = stop.word if run.steps_done < steps and run.diverged_at is None else ""
+        for line in summary_lines(run, steps, early):
+            _say(line)
+        for path in written:
+            _say(f"wrote {path}")
+        for message in errors:
+            _fail(args, message)
+    if errors:
+        return 2
     if run.diverged_at is not None:
         return 1
-    return 130 if interrupt.hit else 0
+    return 128 + stop.signum if stop.signum is not None else 0
 
 
 def _split_list(values: Sequence[str] | None) -> list[str] | None:
@@ -742,16 +930,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 report = run_bench(spec, show, executor, cancel.event)
             except (JobError, ExecutorError) as err:
                 return _fail(args, str(err))
-    for path in args.out:  # finished results first
-        try:
-            write_report(report, path)
-        except OSError as err:
-            return _fail(args, f"--out {path}: {err.strerror or err}")
-    print(format_report(report))
-    for path in args.out:
-        print(f"wrote {path}")
+        # Finished results are written first, then printed; further signals wait.
+        written, errors = _write_outputs(args, args.out, lambda path: write_report(report, path))
+    for line in format_report(report).split("\n"):
+        _say(line)
+    for path in written:
+        _say(f"wrote {path}")
+    for message in errors:
+        _fail(args, message)
+    if errors:
+        return 2
     if cancel.hit:
-        print(f"{PROG} bench: interrupted", file=sys.stderr)
+        emit(sys.stderr, f"{PROG} bench: interrupted")
         return 130
     return 0
 
@@ -809,7 +999,7 @@ def _state_rows(doc: Any) -> list[str]:
 def cmd_list(args: argparse.Namespace) -> int:
     """`optplay list`: every optimizer, schedule and task with knobs, defaults and ranges."""
     for line in list_lines(args.kind, args.presets):
-        print(line)
+        _say(line)
     return 0
 
 

@@ -89,6 +89,18 @@ class Task(Registered):
         """{"loss": ...} on held-out data (plus "accuracy" for classifiers)."""
         raise NotImplementedError
 
+    @property
+    def steps_per_epoch(self) -> int:
+        """Updates per epoch, one pass over the training data: ceil(examples / batch_size)
+        for tasks with a training set (held as `self.X`, one row per example, and a
+        `batch_size` knob), 1 for full-batch training and for tasks without a data set (the
+        landscapes, the quadratic: every step sees the whole objective)."""
+        data = getattr(self, "X", None)
+        batch = self.hypers.get("batch_size", 0)
+        if data is None or not batch or batch >= len(data):
+            return 1
+        return -(-len(data) // batch)
+
     # -- what the model learned (the pictures are defined in engine/tasks/views.py) ----------
 
     @property

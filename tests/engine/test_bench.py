@@ -135,7 +135,7 @@ def test_diverged_runs_are_counted_not_averaged():
     report = run_bench(spec)
     sgd, adam = report.groups
     assert sgd.diverged == 1 and sgd.final_loss_mean is None
-    assert report.runs[0].diverged_at == 4 and report.runs[0].steps == 3
+    assert report.runs[0].diverged_at == 2 and report.runs[0].steps == 1  # loss past 1e6x
     assert adam.diverged == 0 and adam.final_loss_mean is not None
     assert sgd.reached == 1 and sgd.steps_to_target_min == 0  # explicit target: already met
     assert "1/1" in format_report(report)
@@ -262,3 +262,32 @@ def test_race_presets_race_and_round_trip(name):
     race = Race.from_experiment(exp)
     race.step(20)
     assert all(r.steps == 20 and not r.diverged for r in race.results())
+
+
+# -- hostile spec files (issue 18, item 2) ----------------------------------------------------
+
+
+def test_deep_dotted_keys_in_a_bench_file_are_refused():
+    text = "[bench]\ntasks." + ".".join(["a"] * 1000) + " = 1\n"
+    with pytest.raises(ConfigError, match=r"^deep\.toml: line 2: nested more than 32 levels"):
+        loads_spec(text, "deep.toml")
+    arrays = "[bench]\nsizes = " + "[" * 500 + "]" * 500 + "\n"
+    with pytest.raises(ConfigError, match=r"^deep\.toml: line 2: nested more than 32 levels"):
+        loads_spec(arrays, "deep.toml")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'sizes = "' + "x" * 5000 + '"',
+        "tasks = " + repr(["digits-mlp"] * 3000).replace("'", '"'),
+        "check_every = " + repr("y" * 5000).replace("'", '"'),
+        "optimizer_hypers = { sgd = " + repr("z" * 5000).replace("'", '"') + " }",
+        'tasks = ["' + "n" * 5000 + '"]',
+    ],
+    ids=["sizes", "tasks-3000", "check_every", "optimizer_hypers", "task-name"],
+)
+def test_bench_errors_echo_values_cut_short(line):
+    with pytest.raises(ConfigError) as info:
+        loads_spec("[bench]\n" + line + "\n", "b.toml")
+    assert len(str(info.value)) < 400, str(info.value)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine import config
-from engine.compare import Lane, Overlay, Race, format_results, pin, results
+from engine.compare import TARGET_SERIES, Lane, Overlay, Race, format_results, pin, results
 from engine.config import ConfigError, Experiment, RaceEntry
 from engine.history import SERIES, STEP_SERIES, History, export_history, load_history_json
 from engine.run import Run, RunConfig
@@ -63,8 +63,11 @@ def test_race_of_three_on_rosenbrock_shares_seed_and_start_and_the_table_is_righ
         assert row.final_loss == losses[-1]
         assert row.best_loss == losses.min()
         assert row.best_step == steps[int(np.argmin(losses))]
-        hits = np.flatnonzero(losses <= target)
-        assert row.steps_to_target == (int(steps[hits[0]]) if len(hits) else None)
+        evals = run.history.buckets("eval_loss")  # steps to target: on the eval series
+        hits = np.flatnonzero(evals.lasts <= target)
+        assert row.steps_to_target == (int(evals.steps[hits[0]]) if len(hits) else None)
+        assert row.target_series == "eval_loss"
+        assert row.best_eval_loss == evals.lasts[1:].min()
         assert row.seconds_per_step is not None and row.seconds_per_step > 0
         assert not row.diverged and row.diverged_at is None
         assert row.eval_step == 500 and row.eval_loss == run.history.last("eval_loss")
@@ -74,7 +77,8 @@ def test_race_of_three_on_rosenbrock_shares_seed_and_start_and_the_table_is_righ
     assert by_name["momentum"].steps_to_target is not None
     assert by_name["sgd"].steps_to_target is None
     text = format_results(table, target)
-    assert "steps to 1" in text and "never" in text
+    assert "steps to eval loss ≤ 1" in text and "never" in text
+    assert "last batch loss" in text and "best batch loss" in text
     assert all(name in text for name in race.names)
 
 
@@ -92,9 +96,10 @@ def test_a_diverging_racer_stops_and_the_others_go_on():
     race = Race.of(ROSEN, ["adam", {"optimizer": "sgd", "optimizer_hypers": {"lr": 1e6}}])
     race.step(10)
     adam, sgd = race.results()
-    assert sgd.diverged and sgd.diverged_at == 4 and sgd.steps == 3
+    # Update 2's loss is already past 1e6 x the start (before: non-finite at update 4).
+    assert sgd.diverged and sgd.diverged_at == 2 and sgd.steps == 1
     assert not adam.diverged and adam.steps == 10
-    assert "at step 4" in format_results([adam, sgd])
+    assert "at step 2" in format_results([adam, sgd])
 
 
 def test_default_names_disambiguate_the_same_optimizer():
@@ -176,7 +181,7 @@ async def test_stream_ends_when_every_racer_diverged():
     snaps = await asyncio.wait_for(_drain(race.stream()), 10)
     assert snaps[-1].state == "finished"
     assert [p.state for p in snaps[-1].lanes] == ["diverged", "diverged"]
-    assert [p.diverged_at for p in snaps[-1].lanes] == [4, 4]
+    assert [p.diverged_at for p in snaps[-1].lanes] == [2, 2]
 
 
 async def _drain(stream):
@@ -397,3 +402,34 @@ def test_export_nan_and_several_runs(tmp_path):
     assert rows[1][0] == "flat" and math.isnan(float(rows[1][6]))
     with pytest.raises(ValueError, match=r"\.csv or \.json"):
         export_history(flat, tmp_path / "h.txt")
+
+
+# -- which loss (issue 18) --------------------------------------------------------------------
+
+
+def test_races_and_bench_measure_steps_to_target_on_the_same_series():
+    """Races used the noisy batch loss, bench the eval loss; both now use the eval loss, so
+    the same runs give the same steps to the same target."""
+    from engine.bench import BenchSpec, run_bench
+
+    spec = BenchSpec(
+        tasks=("digits-mlp",), optimizers=("sgd", "adam"), seeds=1, steps=300, check_every=20,
+        task_hypers={"digits-mlp": {"hidden": 16}}, target=0.5,
+        optimizer_hypers={"sgd": {"lr": 0.2}, "adam": {"lr": 0.01}},
+    )  # fmt: skip
+    report = run_bench(spec)
+    race = Race([cfg for _, _, _, cfg in spec.configs(seed=0)])
+    race.step(300)
+    rows = race.results(target_loss=0.5)
+    assert [r.target_series for r in rows] == [TARGET_SERIES] * 2 == ["eval_loss"] * 2
+    bench_steps = [run.steps_to(0.5) for run in report.runs]
+    assert [r.steps_to_target for r in rows] == bench_steps
+    assert all(s is not None and s % 20 == 0 for s in bench_steps)
+    # The batch-loss series would answer differently (sgd: a lucky mini-batch at step 92,
+    # long before its eval loss gets there at 120): not what the table says.
+    on_batches = [run.history.first_at_most("loss", 0.5) for run in race.runs]
+    assert on_batches != bench_steps and on_batches[0] < bench_steps[0]
+    # The default target is the worst racer's best eval loss: everyone reached it.
+    target = race.default_target()
+    assert target == max(r.best_eval_loss for r in rows)
+    assert all(r.steps_to_target is not None for r in race.results(target))

@@ -2,6 +2,10 @@
 
 import os
 import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +15,8 @@ from engine import config
 from engine.config import ConfigError, Experiment
 from engine.history import SERIES
 from engine.run import Run, RunConfig
+
+ROOT = Path(__file__).resolve().parents[2]
 
 EXAMPLE = """\
 # optplay experiment
@@ -55,6 +61,7 @@ def bits(cfg: RunConfig) -> list:
     out = []
     for field in ("task", "optimizer", "schedule", "seed", "dtype", "eval_every"):
         out.append(getattr(cfg, field))
+    out.append(struct.pack("<d", cfg.divergence_factor))
     for table in ("task_hypers", "optimizer_hypers", "schedule_hypers"):
         for k, v in getattr(cfg, table).items():
             out.append((table, k, struct.pack("<d", v) if isinstance(v, float) else v))
@@ -97,7 +104,21 @@ ODD = [
     ),
     RunConfig(task="quadratic", optimizer="adafactor", optimizer_hypers={"eps1": "auto"}),
     RunConfig(task="rosenbrock", optimizer="lion", task_hypers={"x0": -0.0, "y0": 1e-7}),
+    RunConfig(task="saddle", optimizer="sgd", divergence_factor=0.1 + 0.2),
+    RunConfig(task="quadratic", optimizer="sgd", divergence_factor=float("inf")),
 ]
+
+
+def test_divergence_factor_is_written_and_read_back(tmp_path):
+    text = config.dumps(RunConfig(task="quadratic", optimizer="sgd", divergence_factor=1e3))
+    assert "divergence_factor = 1000.0\n" in text
+    path = write(tmp_path, 'task = "quadratic"\noptimizer = "sgd"\ndivergence_factor = inf\n')
+    assert config.load(path).config.divergence_factor == float("inf")
+    assert config.load(write(tmp_path, EXAMPLE)).config.divergence_factor == 1e6  # default
+    bad = write(tmp_path, 'task = "quadratic"\noptimizer = "sgd"\n\ndivergence_factor = -1\n')
+    with pytest.raises(ConfigError, match=r"divergence_factor must be a number in \(0, inf\].*"
+                       r"got -1 \(line 4\)$"):  # fmt: skip
+        config.load(bad)
 
 
 @pytest.mark.parametrize("cfg", ODD)
@@ -246,3 +267,98 @@ def test_experiment_holds_config_steps_and_name():
     text = config.dumps(exp)
     assert 'name = "x"' in text and "steps = 5" in text and "[schedule_hypers]" in text
     assert config.loads(text) == exp
+
+
+# -- hostile files (issue 18, items 2, 3, 4) --------------------------------------------------
+
+
+def finishes(fn, seconds: float = 20.0):
+    """fn() on a daemon thread; fails the test if it runs past `seconds` (a hang guard with
+    a wide margin, not a speed target: the bugs it guards against took minutes)."""
+    out: list = []
+
+    def work() -> None:
+        try:
+            out.append(("ok", fn()))
+        except BaseException as err:  # returned for the test to inspect
+            out.append(("error", err))
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert out, f"still running after {seconds} s"
+    return out[0]
+
+
+HEAD = 'task = "quadratic"\noptimizer = "sgd"\n'
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["[" * 500 + "]" * 500, "{a = " * 330 + "1" + "}" * 330, "[" * 100_000],
+    ids=["arrays-500", "inline-tables-330", "unclosed-100000"],
+)
+def test_deep_nesting_is_refused_before_parsing(value):
+    kind, err = finishes(lambda: config.loads(HEAD + "x = " + value + "\n", "deep.toml"))
+    assert kind == "error" and isinstance(err, ConfigError), err
+    assert str(err) == f"deep.toml: line 3: nested more than {config.MAX_DEPTH} levels deep"
+    assert err.line == 3
+
+
+def test_deep_dotted_keys_are_refused():
+    dotted = HEAD + "[task_hypers]\nx0." + ".".join(["a"] * 1000) + " = 1\n"
+    kind, err = finishes(lambda: config.loads(dotted, "dotted.toml"))
+    assert kind == "error" and isinstance(err, ConfigError), err
+    assert "nested more than" in str(err) and err.line == 4
+
+
+LONG_LINE_SCRIPT = '''
+from engine import config
+
+head = 'task = "quadratic"\\noptimizer = "sgd"\\n'
+for n in (10_000, 200_000):
+    text = head + 'name = """\\n[' + " " * n + "\\n[" + " " * n + 'x ]y\\n"""\\nfoo = 1\\n'
+    try:
+        config.loads(text, "long.toml")
+    except config.ConfigError as err:
+        print(err.line, str(err)[:28])
+'''
+
+
+def test_a_long_line_is_scanned_in_linear_time():
+    """Issue 18: the error-line finder's regex took 305 s on a 10 KB line (cubic). Run in a
+    subprocess so that the old, GIL-holding regex could be stopped: a hang guard with a wide
+    margin (20 s for what now takes milliseconds), not a speed target."""
+    done = subprocess.run(
+        [sys.executable, "-c", LONG_LINE_SCRIPT], capture_output=True, text=True, timeout=20,
+        cwd=ROOT,
+    )  # fmt: skip
+    assert done.stdout.splitlines() == ["7 long.toml: unknown key 'foo'"] * 2, done
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+def test_line_numbers_count_only_newlines(separator):
+    """Issue 18: U+2028, U+2029 and U+0085 in a string or a comment shifted the line numbers
+    (str.splitlines() breaks lines there; TOML does not)."""
+    text = (
+        f'name = "a{separator}b{separator}c"\n'
+        f"# a comment{separator}with{separator}separators\n" + HEAD + "[optimizer_hypers]\n"
+        "lr = -1\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        config.loads(text, "sep.toml")
+    err = info.value
+    assert err.line == 6 and str(err).endswith("got -1 (line 6)")
+
+
+def test_lines_inside_multiline_strings_are_not_keys():
+    text = HEAD + 'name = """\nlr = 5\n[optimizer_hypers]\n"""\n[optimizer_hypers]\nlr = -1\n'
+    with pytest.raises(ConfigError) as info:
+        config.loads(text, "ml.toml")
+    assert info.value.line == 8
+
+
+def test_oversized_text_is_refused_before_parsing():
+    text = HEAD + "# " + "x" * config.MAX_TEXT_CHARS + "\n"
+    with pytest.raises(ConfigError, match=r"^big\.toml: the text is longer than 1048576 char"):
+        config.loads(text, "big.toml")

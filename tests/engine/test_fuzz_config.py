@@ -321,25 +321,16 @@ OLD = RunConfig(task="rosenbrock", optimizer="sgd", optimizer_hypers={"lr": 0.01
 NEW = RunConfig(task="digits-mlp", optimizer="adam", schedule="cosine", seed=9)
 
 
-class FailingFile:
-    """Wraps the temp file: writes the first `keep` bytes, then fails like a full disk."""
+def failing_write(keep: int, exc: BaseException) -> Any:
+    """`os.write` that writes the first `keep` bytes of the temp file, then fails like a full
+    disk (or an interrupt, or memory running out)."""
+    real_write = os.write
 
-    def __init__(self, fh, keep: int, exc: BaseException) -> None:
-        self._fh, self._keep, self._exc = fh, keep, exc
+    def write(fd: int, data: Any) -> int:
+        real_write(fd, bytes(data)[:keep])
+        raise exc
 
-    def write(self, data: bytes) -> int:
-        self._fh.write(data[: self._keep])
-        self._fh.flush()
-        raise self._exc
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._fh, name)
-
-    def __enter__(self) -> FailingFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._fh.close()
+    return write
 
 
 @pytest.mark.parametrize(
@@ -354,10 +345,7 @@ def test_a_save_that_fails_midway_leaves_the_old_file_and_no_temp_files(
     if existing:
         config.save(path, OLD, steps=5, name="old")
     before = path.read_bytes() if existing else None
-    real_fdopen = os.fdopen
-    monkeypatch.setattr(
-        config.os, "fdopen", lambda fd, *a, **k: FailingFile(real_fdopen(fd, *a, **k), keep, exc)
-    )
+    monkeypatch.setattr(os, "write", failing_write(keep, exc))
     with pytest.raises(type(exc)):
         config.save(path, NEW, steps=7, name="new")
     monkeypatch.undo()
@@ -369,7 +357,7 @@ def test_a_save_that_fails_midway_leaves_the_old_file_and_no_temp_files(
         assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("step", ["fsync", "chmod", "replace"])
+@pytest.mark.parametrize("step", ["fsync", "fchmod", "fchown", "replace"])
 def test_a_save_that_fails_after_writing_leaves_the_old_file(tmp_path, monkeypatch, step):
     path = tmp_path / "exp.toml"
     config.save(path, OLD)
@@ -378,7 +366,7 @@ def test_a_save_that_fails_after_writing_leaves_the_old_file(tmp_path, monkeypat
     def boom(*_args, **_kwargs):
         raise OSError(5, f"{step} failed")
 
-    monkeypatch.setattr(config.os, step, boom)
+    monkeypatch.setattr(os, step, boom)
     with pytest.raises(OSError, match=f"{step} failed"):
         config.save(path, NEW)
     monkeypatch.undo()

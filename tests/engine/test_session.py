@@ -372,12 +372,16 @@ def test_start_race_refuses_bad_entries():
 
 def test_race_results_rank_against_the_slowest_survivors_best():
     s = solo()
-    cfg = s.config
-    s.start_race([RaceEntry(cfg), RaceEntry(cfg.replace(optimizer="sgd"))], 20)
-    s.race.step(20)
-    rows, target, title, _ = s.results()
-    assert target == max(r.best_loss for r in rows)
-    assert title.startswith("race results · rosenbrock")
+    entries, _, _ = s.race_draft()  # the draft evaluates about 100 times per race
+    s.edit("run", {"steps": 200, "seed": 0, "dtype": "float64"})
+    entries, steps, _ = s.race_draft()
+    assert entries[0].config.eval_every == 2
+    s.start_race(entries, steps)
+    s.race.step(200)
+    rows, target, title, note = s.results()
+    assert target == max(r.best_eval_loss for r in rows)  # measured on the eval series
+    assert all(r.steps_to_target is not None for r in rows)
+    assert title.startswith("race results · rosenbrock") and "every 2 steps" in note
 
 
 # -- experiments --------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Time learning-rate schedules: whole-run previews and the per-step lookup a run makes.
+"""Time learning-rate schedules: whole-run previews, the per-step lookup a run makes, and
+one far step of a fresh schedule (what a preview of a huge run asks).
 
-    python tests/perf/bench_schedules.py      # optplay only
-    python3 tests/perf/bench_schedules.py                    # plus torch, if installed
+    python tests/perf/bench_schedules.py        # in the project venv; torch side by side if
+                                                # it is installed
 
 Knobs are chosen so that every recursion spans the full million steps (the worst case: a
-horizon shorter than the curve makes the tail a constant fill). Prints seconds; not a test.
+horizon shorter than the curve makes the tail a constant fill). Prints seconds; not a test
+(tests/engine/test_schedules.py checks the bounded work: one closed-form value for a far step).
 """
 
 from __future__ import annotations
@@ -61,6 +63,26 @@ def main() -> None:
         print(f"{name:16s} {preview:13.3f} {per_step:27.0f}")
     extra = schedules.create("cosine", 0.1, total_steps=N, min_lr=0.0)
     print(f"{'cosine, min_lr=0':16s} {best_of(lambda: extra.curve(N)):13.3f}")
+
+    print(f"\n{'schedule':16s} {'fresh lr(10**12) us':>20s} {'fresh lr(EXACT-1) ms':>21s}")
+    far = {name: {**knobs} for name, knobs in WORST.items()}
+    for knobs in far.values():  # horizons past 10**12: the far step is not a held value
+        for key in ("total_steps", "warmup_steps"):
+            if key in knobs:
+                knobs[key] = 2**62
+    far["warmup-cosine"]["warmup_steps"] = 1000
+    for name, knobs in far.items():
+
+        def fresh(_name: str = name, _knobs: dict = knobs) -> schedules.Schedule:
+            return schedules.create(_name, 0.1, **_knobs)
+
+        t_make = best_of(fresh, repeat=5)
+        t_far = best_of(lambda f=fresh: f().lr(10**12), repeat=5) - t_make
+        t_new = best_of(lambda f=fresh: f().lr(schedules.EXACT_STEPS - 1)) - t_make
+        print(f"{name:16s} {t_far * 1e6:20.1f} {t_new * 1e3:21.2f}")
+    t0 = time.perf_counter()
+    schedules.create("cosine", 0.1, total_steps=2**62).lr(10**8)
+    print(f"cosine(total_steps=2**62).lr(10**8): {(time.perf_counter() - t0) * 1e6:.0f} us")
 
     try:
         import torch

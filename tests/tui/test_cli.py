@@ -59,9 +59,9 @@ def test_run_writes_one_row_per_step(tmp_path, capsys):
     run.step(120)
     assert [float(r[1]) for r in rows[1:]] == run.history.buckets("loss").lasts.tolist()
     # The summary.
-    assert "steps          120 of 120" in stdout
-    assert "state          finished" in stdout
-    assert f"final loss     {run.history.last('loss'):.6g}" in stdout
+    assert "steps            120 of 120" in stdout
+    assert "state            finished" in stdout
+    assert f"last batch loss  {run.history.last('loss'):.6g} (training loss of update 120" in stdout
     assert "eval accuracy" in stdout and "time/step" in stdout
     assert f"wrote {out}" in stdout
     assert "\r" not in err  # no progress bar when stderr is not a terminal
@@ -90,8 +90,8 @@ def test_diverging_run_exits_1(tmp_path, capsys):
         "--out", str(tmp_path / "h.csv"),
     )  # fmt: skip
     assert status == 1
-    assert "diverged at step 4" in stdout
-    assert len(read_csv(tmp_path / "h.csv")) - 1 == 3  # the finite steps are still written
+    assert "diverged at step 2 (the loss rose to" in stdout  # past 1e6 x the start
+    assert len(read_csv(tmp_path / "h.csv")) - 1 == 1  # the kept steps are still written
 
 
 def test_linear_regression_summary_shows_w_and_b_next_to_least_squares(capsys):
@@ -201,7 +201,7 @@ def test_presets_run_and_race_entries(tmp_path, capsys):
         "--save", str(tmp_path / "e.toml"), "--out", str(tmp_path / "a.csv"),
     )  # fmt: skip
     assert status == 0, err
-    assert "optimizer   nadam (lr=0.1," in stdout
+    assert "optimizer        nadam (lr=0.1," in stdout
     saved = config.load(tmp_path / "e.toml")
     assert saved.config.optimizer == "nadam" and saved.name == "NAdam" and not saved.race
     status, _, err = run_cli(
@@ -248,7 +248,7 @@ def test_bench_prints_the_table_and_writes_files(tmp_path, capsys):
         "--out", str(tmp_path / "b.csv"), "--out", str(tmp_path / "b.json"),
     )  # fmt: skip
     assert status == 0, err
-    assert "final loss (mean ± sd)" in out and "steps to target" in out
+    assert "final eval loss (mean ± sd)" in out and "steps to eval loss ≤ target" in out
     assert "n_features=2" in out and "note: quadratic has no size knob" in out
     rows = list(csv.DictReader((tmp_path / "b.csv").open()))
     assert [(r["task"], r["optimizer"]) for r in rows] == [
@@ -326,7 +326,7 @@ def test_subprocess_smoke(tmp_path):
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == "" and "state       finished" in proc.stdout
+    assert proc.stderr == "" and "state            finished" in proc.stdout
     assert len(read_csv(tmp_path / "h.csv")) == 8
     values = np.array([float(r[1]) for r in read_csv(tmp_path / "h.csv")[1:]])
     assert (np.diff(values) < 0).all()  # gradient descent on x^2 goes down

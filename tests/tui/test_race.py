@@ -77,7 +77,8 @@ def start_race(app: OptplayApp, *optimizers: str, length: int, steps: int = 0) -
 
 
 async def test_a_race_of_three_runs_to_its_table_from_the_keyboard() -> None:
-    app = create_app()
+    # Steps to target are measured on the eval series (issue 18): evaluate every 10 steps.
+    app = create_app(RunConfig(task="rosenbrock", optimizer="adam", eval_every=10))
     async with app.run_test(size=SMALL) as pilot:
         app.set_focus(None)
         await pilot.press("c")

@@ -20,7 +20,7 @@ import textwrap
 import time
 from typing import Any
 
-from tui.cli import PROG, ProgressBar, _Interrupt
+from tui.cli import PROG, ProgressBar, StopSignals
 
 _CHUNK_SECONDS = 0.05
 _WIDTH = 88
@@ -57,7 +57,7 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent)
 
 
-def _train(trained: Any, steps: int, bar: ProgressBar, interrupt: _Interrupt) -> None:
+def _train(trained: Any, steps: int, bar: ProgressBar, interrupt: StopSignals) -> None:
     """Step a Run or Race to `steps` in ~50 ms chunks (same numbers as one call)."""
     per_step: float | None = None
     while trained.steps_done < steps and not interrupt.hit:
@@ -141,7 +141,7 @@ def cmd_lesson(args: argparse.Namespace) -> int:
 
     trained = lesson.start()
     bar = ProgressBar(sys.stderr, enabled=not args.no_progress)
-    with _Interrupt() as interrupt:
+    with StopSignals() as interrupt:
         try:
             _train(trained, lesson.steps, bar, interrupt)
         finally:
@@ -154,7 +154,7 @@ def cmd_lesson(args: argparse.Namespace) -> int:
         lines.append(f"(interrupted at step {trained.steps_done:,} of {lesson.steps:,})")
     for line in lines:
         print(line)
-    return 130 if interrupt.hit else 0
+    return 128 + interrupt.signum if interrupt.signum is not None else 0
 
 
 def list_lines() -> list[str]:
