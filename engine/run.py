@@ -83,6 +83,19 @@ class RunConfigError(ValueError):
         self.detail = detail
 
 
+def suggested_lr(task: Any, optimizer: Any) -> float | None:
+    """The learning rate `task` suggests for `optimizer` (Task.suggested_lr), or None: a run
+    that does not set lr uses it, wherever it comes from (the app, the CLI, a file)."""
+    try:
+        suggestions = registry("task").get(task).suggested_lr
+    except ValueError:
+        return None  # an unknown task: its own error comes next
+    try:
+        return suggestions.get(optimizer)
+    except TypeError:  # an unhashable optimizer name: its own error comes next
+        return None
+
+
 class KnobError(RunConfigError):
     """A knob set by name (`RunConfig.with_knobs`) is unknown, ambiguous or out of range.
     `str(err)` is the whole message, ready for a command line or a form."""
@@ -125,7 +138,9 @@ class RunConfig:
     """Everything that defines a run. Validated on creation: a bad value raises
     `RunConfigError` (a ValueError) whose message starts with the field's name, e.g.
     "optimizer_hypers: beta1 must be a number in [0, 1), got 1.5". Hypers are stored validated,
-    with defaults filled in. `eval_every` = 0 turns evaluation off (except at step 0).
+    with defaults filled in (an lr not given is the task's suggestion for the optimizer, if it
+    has one: `suggested_lr`, else the optimizer's default). `eval_every` = 0 turns evaluation
+    off (except at step 0).
     `state_every` = k > 0 records optimizer-state summaries every k steps (0: off, no cost);
     it changes no number of the run. Experiment files do not store it (a viewing choice).
     `divergence_factor` says when a finite loss counts as divergence (see the module doc)."""
@@ -179,11 +194,15 @@ class RunConfig:
                 f"must be a number in (0, inf] (inf = only non-finite values), got {_show(factor)}",
             )
         put("divergence_factor", float(factor))
-        for kind in KINDS:
+        for kind in KINDS:  # the task first: it may suggest the optimizer's lr
             hypers_field = f"{kind}_hypers"
-            name, values = _validate_kind(
-                kind, registry(kind), getattr(self, kind), hypers_field, getattr(self, hypers_field)
-            )
+            given = getattr(self, hypers_field)
+            if kind == "optimizer" and isinstance(given, Mapping) and "lr" not in given:
+                suggested = suggested_lr(self.task, self.optimizer)
+                if suggested is not None:
+                    given = {**given, "lr": suggested}
+            name, values = _validate_kind(kind, registry(kind), getattr(self, kind), hypers_field,
+                                          given)  # fmt: skip
             put(kind, name)
             put(hypers_field, values)
 

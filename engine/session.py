@@ -16,10 +16,10 @@ that and holds no playground state of its own, so every rule below is tested wit
 (tests/engine/test_session.py):
 
 - Switching the task resets every task knob to the new task's defaults.
-- Switching the optimizer carries over only `lr` (and `weight_decay` where both have it and
-  the user changed it from the old optimizer's default), clamped to the new optimizer's
-  range; the change says what was carried. Switching the schedule starts it from its
-  defaults, with a horizon (`total_steps`) at the planned length.
+- Switching the optimizer carries over only `lr` and `weight_decay` (where both have them),
+  and only values the user set (not the old optimizer's default or the task's suggested lr),
+  clamped to the new optimizer's range; the change says what was carried. Switching the
+  schedule starts it from its defaults, with a horizon (`total_steps`) at the planned length.
 - A change only a fresh run can take (task, its knobs, optimizer, schedule, seed, dtype)
   applies at once while the single run is at step 0, and otherwise waits for `reset` (listed
   in `pending`). Optimizer and schedule knobs apply from the next step, keeping the state.
@@ -50,15 +50,24 @@ from engine.history import export_history
 from engine.hyper import Hyper
 from engine.kinds import KINDS, registry
 from engine.numbers import format_number
-from engine.run import Run, RunConfig, RunConfigError
+from engine.run import Run, RunConfig, RunConfigError, suggested_lr
 
 #: Speed limits offered by faster / slower (steps per second); None = as fast as possible.
 SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, None)
+#: The pace a session starts at: the default 1000-step run takes 5 s to watch; `+` up to max.
+DEFAULT_SPEED = 200.0
+
+
+def speed_index(speed: float | None) -> int:
+    """The offered speed closest to `speed` (None: max)."""
+    if speed is None:
+        return len(SPEEDS) - 1
+    limits = [(abs(math.log(s / speed)), i) for i, s in enumerate(SPEEDS) if s is not None]
+    return min(limits)[1]
+
 
 DEFAULT_TASK = "rosenbrock"
-DEFAULT_OPTIMIZER = "adam"
-#: Adam's default 1e-3 barely moves on Rosenbrock in 1000 steps; 0.02 walks the valley.
-DEFAULT_OPTIMIZER_HYPERS: Mapping[str, Any] = {"lr": 0.02}
+DEFAULT_OPTIMIZER = "adam"  # at Rosenbrock's suggested lr 0.02 (engine.tasks.Task.suggested_lr)
 DEFAULT_PLANNED_STEPS = 1000
 DEFAULT_SAVE_PATH = "optplay-experiment.toml"
 DEFAULT_EXPORT_STEM = "optplay-history"
@@ -82,10 +91,7 @@ NEXT_OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", 
 
 def default_experiment() -> Experiment:
     """What the playground shows when started without an experiment."""
-    config = RunConfig(
-        task=DEFAULT_TASK, optimizer=DEFAULT_OPTIMIZER, optimizer_hypers=DEFAULT_OPTIMIZER_HYPERS
-    )
-    return Experiment(config)
+    return Experiment(RunConfig(task=DEFAULT_TASK, optimizer=DEFAULT_OPTIMIZER))
 
 
 def planned_steps_for(config: RunConfig) -> int:
@@ -119,18 +125,20 @@ def clamp_to_spec(spec: Hyper, value: Any) -> Any:
 
 
 def carried_knobs(old: RunConfig, optimizer: str) -> dict[str, Any]:
-    """The knobs switching `old`'s optimizer to `optimizer` keeps: `lr`, and `weight_decay`
-    where both have it and it was changed from the old optimizer's default; clamped to the
-    new optimizer's ranges."""
+    """The knobs switching `old`'s optimizer to `optimizer` keeps: `lr` and `weight_decay`
+    (where both optimizers have them) that the user set, i.e. that differ from what the old
+    optimizer would use unasked (its default, or the task's suggested lr); clamped to the new
+    optimizer's ranges. Knobs the user never set take the new optimizer's own values."""
     specs = {h.name: h for h in optimizers.specs(optimizer)}
-    old_defaults = {h.name: h.default for h in optimizers.specs(old.optimizer)}
+    unasked = {h.name: h.default for h in optimizers.specs(old.optimizer)}
+    suggested = suggested_lr(old.task, old.optimizer)
+    if suggested is not None:
+        unasked["lr"] = suggested
     carried = {}
     for knob in CARRIED_KNOBS:
         value = old.optimizer_hypers.get(knob)
-        if value is None or knob not in specs:
+        if value is None or knob not in specs or value == unasked.get(knob):
             continue
-        if knob == "weight_decay" and value == old_defaults.get(knob):
-            continue  # never set by the user: the new optimizer's own default applies
         carried[knob] = clamp_to_spec(specs[knob], value)
     return carried
 
@@ -203,6 +211,7 @@ class Status:
     steps_per_second: float | None = None  # measured while running
     speed: float | None = None  # the speed limit (None: max)
     diverged_at: int | None = None
+    diverged_reason: str | None = None  # why (a loss past the divergence factor, a NaN...)
     racers: int = 0  # > 0: a race of this many lanes
     leader: str | None = None  # the racer with the lowest current loss
 
@@ -250,6 +259,7 @@ class Session:
         *,
         save_path: str | None = None,
         history_capacity: int | None = 4096,
+        speed: float | None = DEFAULT_SPEED,
     ) -> None:
         experiment = experiment or default_experiment()
         self._capacity = history_capacity
@@ -258,7 +268,7 @@ class Session:
         self.config = experiment.config  # the single run's settings (always valid)
         self.pins: list[Overlay] = []
         self.pending: list[str] = []
-        self.speed_index = len(SPEEDS) - 1
+        self.speed_index = speed_index(speed)
         self.target: float | None = None  # a race's target loss (None: automatic)
         self.version = 0
         self._restart: str | None = None  # restart the stream in this state (new length)
@@ -477,7 +487,10 @@ class Session:
             return Change(open_table=over)
         at = self.run.diverged_at
         if at is not None:
-            return _notice(f"diverged at step {at}: lower lr and press r", "warning", "diverged")
+            why = f" ({self.run.divergence})" if self.run.divergence else ""
+            return _notice(
+                f"diverged at step {at}{why}: lower lr and press r", "warning", "diverged"
+            )
         return Change()
 
     # -- edits ------------------------------------------------------------------------------
@@ -688,6 +701,19 @@ class Session:
         self.saved = self.experiment()  # loaded: nothing to lose yet
         return change
 
+    def save_target(self, text: str) -> tuple[str, str | None]:
+        """The file a save to `text` writes (".toml" added when missing) and why it can't
+        (None: it can)."""
+        text = text.strip()
+        problem = file_name_problem(text, allowed=self.save_path)
+        return with_suffix(text, ".toml"), problem
+
+    def export_targets(self, text: str) -> tuple[list[str], str | None]:
+        """The two files an export to `text` writes and why it can't (None: it can)."""
+        stem = export_stem(text.strip())
+        problem = file_name_problem(stem) if stem.strip() else "type a file name"
+        return [f"{stem}.csv", f"{stem}.json"], problem
+
     def save(self, path: str) -> Change:
         """Write the experiment (a race saves as a race file) atomically to `path`."""
         experiment = self.experiment()
@@ -814,6 +840,7 @@ class Session:
             steps_per_second=rate,
             speed=self.speed,
             diverged_at=run.diverged_at,
+            diverged_reason=run.divergence,
         )
 
     def view(self) -> SessionView:
@@ -870,9 +897,37 @@ def export_stem(text: str) -> str:
     return str(path.with_suffix("")) if path.suffix.lower() in (".csv", ".json") else text
 
 
+def file_name_problem(text: str, allowed: str | None = None) -> str | None:
+    """Why `text` cannot name a file the app writes (None: it can). Names are checked as typed
+    in a dialog: no control characters, and inside the current folder unless it is `allowed`
+    (the path given on the command line, e.g. with --config)."""
+    if not text.strip():
+        return "type a file name"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return "a file name cannot hold control characters"
+    if allowed is not None and Path(text) == Path(allowed):
+        return None
+    here = Path.cwd().resolve()
+    target = (here / text).resolve()
+    if target != here and here not in target.parents:
+        return (
+            f"{text} is outside the current folder ({here}); to write there, start optplay "
+            "with that path on the command line (--config PATH)"
+        )
+    if target == here or target.name in ("", ".", ".."):
+        return "that is a folder, not a file name"
+    return None
+
+
+def with_suffix(text: str, suffix: str) -> str:
+    """`text` ending in `suffix` (".toml"): added when missing, never doubled."""
+    return text if text.lower().endswith(suffix) else text + suffix
+
+
 __all__ = [
     "DEFAULT_EXPORT_STEM",
     "DEFAULT_SAVE_PATH",
+    "DEFAULT_SPEED",
     "RUN_SPECS",
     "SPEEDS",
     "Change",
@@ -885,6 +940,7 @@ __all__ = [
     "carried_knobs",
     "clamp_to_spec",
     "default_experiment",
+    "file_name_problem",
     "next_optimizer",
     "planned_steps_for",
 ]

@@ -66,8 +66,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run every test in its own temporary folder: whatever a test (or the app it drives)
-    writes with a relative path lands there, never in the checkout."""
+    writes with a relative path lands there, never in the checkout; the app's settings are
+    read from and written to that folder too, never the user's."""
     monkeypatch.chdir(tmp_path)
+    config = tmp_path.parent / f"{tmp_path.name}-config"  # beside it: tests list tmp_path
+    monkeypatch.setenv("OPTPLAY_CONFIG_DIR", str(config))
+    # The app's tests start from the settings they were written for: the settings column
+    # shown at any width and full speed. Tests of the defaults remove this file.
+    config.mkdir()
+    (config / "settings.toml").write_text('sidebar = "shown"\nspeed = "max"\n')
     return tmp_path
 
 

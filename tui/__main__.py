@@ -3,7 +3,7 @@
     optplay                      open the app (rosenbrock, adam)
     optplay --config FILE        open the app with an experiment file's settings (a race
                                  file, with [[race]] entries, opens as that race)
-    optplay --preset NAME        open the app with a shipped preset (optplay list --presets)
+    optplay --preset NAME        open the app with a shipped preset (optplay list presets)
     optplay run | bench | sweep | list   the headless commands (tui/cli.py)
     optplay serve                the app in a web browser (tui/serve/)
 
@@ -21,6 +21,17 @@ from tui.cli import PROG, UsageError, add_commands, dispatch, emit, load_source
 from tui.serve import add_serve_command
 
 
+def version() -> str:
+    """The installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("optplay")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -32,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="FILE", help="open the app with this experiment file (TOML)"
     )
     source.add_argument(
-        "--preset", metavar="NAME", help="open the app with a shipped preset (see list --presets)"
+        "--preset", metavar="NAME", help="open the app with a shipped preset (optplay list presets)"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_commands(commands)
     add_serve_command(commands)

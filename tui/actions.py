@@ -1,10 +1,11 @@
-"""Every action of the app, declared once: key, footer label, help text, palette entry and
-when it applies. The bindings, the footer, the help screen's key list and the command palette
-are all built from `ACTIONS` (as davep/hike declares its commands).
+"""Every action of the app, declared once: key, key-bar label, help text, palette entry, when
+it applies and how important it is. The bindings, the key bar, the help screen's key list and
+the command palette are all built from `ACTIONS` (as davep/hike declares its commands).
 
 `when` names an entry of `SessionView.available` (engine/session.py): the action is shown and
 offered only while the session says it applies (pin only for a single run, leave the race only
-during one...). Actions without `when` always apply.
+during one...). Actions without `when` always apply. `rank` orders what the key bar leaves out
+when the terminal is narrow (higher ranks go first; everything stays in the help and palette).
 """
 
 from __future__ import annotations
@@ -20,64 +21,86 @@ class Action:
 
     name: str  # the App method is action_<name>
     keys: str  # Textual key names, comma separated
-    label: str  # footer label
+    label: str  # key-bar label
     help: str  # the help screen's line, and the palette entry's description
     title: str | None  # the palette entry (None: not in the palette)
     key_display: str | None = None
-    footer: bool = True
-    priority: bool = False
+    footer: bool = True  # shown in the key bar (when it fits)
+    priority: bool = False  # acts even while a form field has focus
     when: str | None = None  # an entry of SessionView.available, or None: always
+    rank: int = 5  # key bar: higher ranks are left out first when the row is too narrow
+    per_key: bool = False  # each key calls action_<name>(key) (e.g. the tab digits)
 
     @property
     def shown_key(self) -> str:
         """The key as people read it ("+", "ctrl+s", "space")."""
         return self.key_display or self.keys.split(",")[0]
 
-    def binding(self) -> Binding:
-        return Binding(
+    def bindings(self) -> list[Binding]:
+        if self.per_key:
+            action = self.name
+            return [
+                Binding(key, f"{action}('{key}')", self.label, show=False, priority=self.priority)
+                for key in self.keys.split(",")
+            ]
+        binding = Binding(
             self.keys,
             self.name,
             self.label,
-            show=self.footer,
+            show=False,  # the key bar (tui/widgets/keybar.py) shows them
             key_display=self.key_display,
             priority=self.priority,
             id=self.name,
             tooltip=self.help,
         )
+        return [binding]
 
 
 ACTIONS: tuple[Action, ...] = (
     # space is a priority key: run/pause works wherever the focus is, also in the form
     # (its fields hold numbers, never spaces).
     Action("toggle_run", "space", "Run/pause", "start, pause or continue training",
-           "Run / pause", priority=True),
-    Action("step", "n", "Step", "one update, then pause", "Step once"),
-    Action("reset", "r", "Reset", "start over from step 0 with the settings shown", "Reset run"),
+           "Run / pause", priority=True, rank=0),
+    Action("step", "n", "Step", "one update, then pause", "Step once", rank=1),
+    Action("reset", "r", "Reset", "start over from step 0 with the settings shown", "Reset run",
+           rank=1),
     Action("faster", "plus,equals_sign", "Faster",
-           "raise the speed limit (steps per second, up to max)", "Faster", key_display="+"),
+           "raise the speed limit (steps per second, up to max)", "Faster", key_display="+",
+           rank=3),
     Action("slower", "minus", "Slower", "lower the speed limit (down to 1 step per second)",
-           "Slower", key_display="-"),
+           "Slower", key_display="-", rank=3),
+    Action("next_tab", "right_square_bracket", "Tab", "next chart tab (from anywhere)",
+           "Next chart tab", key_display="]", priority=True, rank=2),
+    Action("prev_tab", "left_square_bracket", "Tab", "previous chart tab (from anywhere)",
+           "Previous chart tab", key_display="[", priority=True, footer=False),
+    Action("tab", "1,2,3,4,5,6", "Tab", "chart tab 1-6 (outside a text field)", None,
+           key_display="1-6", per_key=True, footer=False),
     Action("toggle_log", "l", "Log", "log scale on the y axis of the chart in view",
-           "Toggle log scale"),
-    Action("help", "question_mark", "Help", "this help: the optimizer's update rule", "Help",
-           key_display="?"),
+           "Toggle log scale", rank=4),
+    Action("toggle_smoothing", "s", "Smooth",
+           "smooth the training loss (EMA, as TensorBoard does); the raw band stays",
+           "Toggle smoothing", rank=6),
+    Action("toggle_sidebar", "b", "Sidebar",
+           "show or hide the settings column (hidden by itself below 90 columns)",
+           "Toggle sidebar", rank=2),
+    Action("help", "question_mark", "Help", "this help: the optimizer's update rule and the keys",
+           "Help", key_display="?", footer=False),
     Action("quit", "q", "Quit", "quit optplay (asks first when the experiment has unsaved "
-           "changes)", None),
+           "changes)", None, rank=0),
     Action("save", "ctrl+s", "Save", "save the settings as an experiment file (TOML)",
            "Save experiment", footer=False),
-    # After Quit, so an 80-column footer keeps the basic keys in view.
     Action("race", "c", "Race", "race 2-6 optimizers on the same task, seed and data",
-           "Race optimizers"),
+           "Race optimizers", rank=3),
     Action("pin", "p", "Pin", "pin this run as a named overlay; the live run starts over",
-           "Pin run", when="pin"),
+           "Pin run", when="pin", rank=4),
     Action("leave_race", "x", "One run", "leave the race: back to one run", "Leave race",
-           when="leave_race"),
+           when="leave_race", rank=2),
     Action("table", "t", "Table",
            "results table: final/best loss, steps to target, time per step", "Results table",
-           when="table"),
+           when="table", rank=3),
     Action("export", "e", "Export", "write the history of every run shown (CSV and JSON)",
-           "Export history"),
-    Action("presets", "o", "Presets", "open a shipped preset", "Presets"),
+           "Export history", rank=5),
+    Action("presets", "o", "Presets", "open a shipped preset", "Presets", rank=5),
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}
@@ -85,15 +108,15 @@ BY_NAME = {action.name: action for action in ACTIONS}
 #: Keys handled by widgets, listed in the help screen after the actions.
 WIDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("escape", "leave the form (keys act on the app again)"),
-    ("tab", "next field or picker; enter/↓ opens a picker"),
-    ("enter", "commit a typed value (leaving the field does too)"),
+    ("tab", "next field or picker; enter or down opens a picker"),
+    ("enter", "commit a typed value (leaving the field does too); toggle a checkbox"),
     ("ctrl+p", "command palette (every action, themes)"),
 )
 
 
 def bindings() -> list[Binding]:
-    """The app's key bindings (and footer entries), from ACTIONS."""
-    return [action.binding() for action in ACTIONS]
+    """The app's key bindings, from ACTIONS."""
+    return [binding for action in ACTIONS for binding in action.bindings()]
 
 
 def help_keys() -> list[tuple[str, str]]:

@@ -20,14 +20,18 @@ from __future__ import annotations
 import dataclasses
 import gc
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
+from textual.filter import LineFilter
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent
+from textual.widgets import Static
 
 from engine import optimizers, presets, schedules
 from engine.config import Experiment
@@ -41,21 +45,26 @@ from engine.session import (
     SessionView,
     default_experiment,
 )
-from tui.actions import ACTIONS, BY_NAME, bindings, help_keys
+from tui import settings as settings_file
+from tui.actions import ACTIONS, BY_NAME, Action, bindings, help_keys
+from tui.ascii_filter import AsciiFilter
 from tui.charts import ChartPanel, ChartView
 from tui.charts.base import LANE_ROLES
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.screens.bench import BenchScreen
-from tui.screens.confirm import ConfirmQuitScreen, QuitChoice
+from tui.screens.confirm import ConfirmOverwriteScreen, ConfirmQuitScreen, QuitChoice
 from tui.screens.help import HelpScreen
 from tui.screens.presets import PresetScreen
 from tui.screens.prompt import PromptScreen
 from tui.screens.race_results import RaceResultsScreen
 from tui.screens.race_setup import RaceSetup, RaceSetupScreen
 from tui.screens.save import SaveScreen
+from tui.settings import Settings
+from tui.terminal import output_is_ascii
 from tui.textual_fixes import OnceCommandPalette, guard_option_list_paging
 from tui.widgets.hyper_form import FormSection, HyperForm
+from tui.widgets.keybar import KeyBar
 from tui.widgets.pickers import Picker
 from tui.widgets.race_panel import RacePanel
 from tui.widgets.status import StatusLine
@@ -64,6 +73,8 @@ guard_option_list_paging()  # see tui/textual_fixes.py
 
 #: The chart tabs as the palette offers them.
 CHART_TABS = (("tab-loss", "loss"), ("tab-lr", "learning rate"), ("tab-norms", "norms"))
+#: Below this many columns the sidebar hides by itself (unless shown with `b`).
+SIDEBAR_MIN_WIDTH = 90
 
 
 def form_section(section: Any) -> FormSection:
@@ -80,10 +91,21 @@ class OptplayApp(App[int]):
     TITLE = "optplay"
     BINDINGS: ClassVar[list[BindingType]] = bindings()
 
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings | None = None,
+        ascii_only: bool | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
+        self.settings = settings or Settings()
+        self.settings_warning: str | None = None
+        # An output that cannot show braille and box drawing gets every cell in ASCII.
+        self.ascii_only = output_is_ascii() if ascii_only is None else ascii_only
+        self._ascii_filter = AsciiFilter(enabled=self.ascii_only)
         self._available: frozenset[str] = frozenset()
+        self._topics: dict[str, Notification] = {}  # toasts that go when their reason does
 
     # -- layout ------------------------------------------------------------------------
 
@@ -105,7 +127,7 @@ class OptplayApp(App[int]):
             yield RacePanel(id="race-panel")  # replaces the sidebar during a race
             yield ChartPanel(id="charts")
         yield StatusLine(id="status")
-        yield Footer(compact=True)
+        yield KeyBar(ACTIONS, id="keybar")
 
     @property
     def main(self) -> Screen:
@@ -113,7 +135,13 @@ class OptplayApp(App[int]):
         return self.screen_stack[0]
 
     def on_mount(self) -> None:
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        self.main.query_one(ChartPanel).set_smoothing(self.settings.smoothing)
+        self._place_sidebar()
         self.render_view()
+        if self.settings_warning:
+            self.notify(self.settings_warning, severity="warning", markup=False)
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall the UI ~75 ms now and then while training.
         gc.freeze()
@@ -121,29 +149,62 @@ class OptplayApp(App[int]):
     def on_unmount(self) -> None:
         gc.unfreeze()  # give it back to the collector (tests run many apps in one process)
 
+    def get_line_filters(self) -> list[LineFilter]:
+        """Textual's filters (NO_COLOR's monochrome...), then ASCII where the terminal needs
+        it (tui/terminal.py)."""
+        return [*super().get_line_filters(), *([self._ascii_filter] if self.ascii_only else [])]
+
     # -- rendering the session ----------------------------------------------------------
 
     def do(self, change: Change) -> None:
         """Act on what a verb did (tell, start training, show the table), then render."""
         for notice in change.notices:
-            # markup=False: notices quote names and paths as typed ("[x=" is bad markup).
-            self.notify(
-                notice.text,
-                title=notice.title,
-                severity=notice.severity,  # type: ignore[arg-type]
-                markup=False,
-            )
+            self.tell(notice.text, notice.severity, notice.title, notice.topic)
         if change.start:
             self.train()
         self.render_view()
         if change.open_table and len(self.screen_stack) == 1:
             self.action_table()
 
+    def tell(self, text: str, severity: str = "information", title: str = "", topic: str = "",
+             timeout: float | None = None) -> None:  # fmt: skip
+        """A toast. One with a `topic` ("pending", "diverged", "carried"...) replaces the last
+        one of that topic and goes away as soon as its reason is gone (`_expire_topics`).
+        markup=False: notices quote names and paths as typed ("[x=" is bad markup)."""
+        notification = Notification(
+            text,
+            title,
+            severity,
+            timeout or self.NOTIFICATION_TIMEOUT,
+            markup=False,  # type: ignore[arg-type]
+        )
+        if topic:
+            self._drop_topic(topic)
+            self._topics[topic] = notification
+        self.post_message(Notify(notification))
+
+    def _drop_topic(self, topic: str) -> None:
+        old = self._topics.pop(topic, None)
+        if old is not None and old in self._notifications:
+            self._unnotify(old)  # Textual's one way to take a single toast back
+
+    def _expire_topics(self, view: SessionView) -> None:
+        """Take back the toasts whose reason is gone."""
+        if "pending" in self._topics and not view.pending:
+            self._drop_topic("pending")
+        if "diverged" in self._topics and view.status.state != "diverged":
+            self._drop_topic("diverged")
+
     def render_view(self) -> None:
         """Show `session.view()`: each widget redraws only what changed."""
-        if not self.screen_stack:
-            return  # shutting down
+        try:
+            self._render_view()
+        except NoMatches:  # not composed yet, or shutting down: nothing to show it on
+            pass
+
+    def _render_view(self) -> None:
         view = self.session.view()
+        self._expire_topics(view)
         main = self.main.query_one("#main", Horizontal)
         if main.has_class("-race") != view.racing:
             main.set_class(view.racing, "-race")
@@ -168,6 +229,10 @@ class OptplayApp(App[int]):
         if view.available != self._available:
             self._available = view.available
             self.refresh_bindings()
+        self.main.query_one(KeyBar).show(self._applies)
+
+    def _applies(self, action: Action) -> bool:
+        return action.when is None or action.when in self._available
 
     def _show_pending(self, view: SessionView) -> None:
         note = self.main.query_one("#pending", Static)
@@ -183,10 +248,50 @@ class OptplayApp(App[int]):
             return [None] * count
         return [chart.color(LANE_ROLES[i % len(LANE_ROLES)]) for i in range(count)]
 
-    def watch_theme(self) -> None:
-        """Lane colours in the race panel follow the theme (the charts notice by themselves)."""
+    def watch_theme(self, theme: str) -> None:
+        """Lane colours in the race panel follow the theme (the charts notice by themselves);
+        the theme is remembered for the next start."""
         if self.is_mounted:
             self.call_after_refresh(self.render_view)
+            self.remember(theme=theme)
+
+    def remember(self, **changes: Any) -> None:
+        """Change settings and write them (a failure is one warning, never an error)."""
+        new = self.settings.replace(**changes)
+        if new == self.settings:
+            return
+        self.settings = new
+        warning = settings_file.save(new)
+        if warning:
+            self.tell(warning, "warning", topic="settings")
+
+    # -- the sidebar ---------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._place_sidebar()
+
+    def _place_sidebar(self) -> None:
+        """Hide the sidebar below SIDEBAR_MIN_WIDTH columns, unless the user chose."""
+        mode = self.settings.sidebar
+        hidden = mode == "hidden" or (mode == "auto" and self.size.width < SIDEBAR_MIN_WIDTH)
+        found = self.main.query("#main") if self.screen_stack else None
+        if not found:
+            return  # before compose, or shutting down
+        main = found.first(Horizontal)
+        if main.has_class("-no-sidebar") != hidden:
+            main.set_class(hidden, "-no-sidebar")
+            focused = self.focused
+            if (
+                hidden
+                and focused is not None
+                and self.main.query_one("#sidebar") in (focused.ancestors)
+            ):
+                self.set_focus(None)
+
+    def action_toggle_sidebar(self) -> None:
+        hidden = self.main.query_one("#main", Horizontal).has_class("-no-sidebar")
+        self.remember(sidebar="shown" if hidden else "hidden")
+        self._place_sidebar()
 
     # -- the training worker -------------------------------------------------------------
 
@@ -262,9 +367,27 @@ class OptplayApp(App[int]):
 
     def action_faster(self) -> None:
         self.do(self.session.faster())
+        self.remember(speed=self.session.speed)
 
     def action_slower(self) -> None:
         self.do(self.session.slower())
+        self.remember(speed=self.session.speed)
+
+    def action_next_tab(self) -> None:
+        self.main.query_one(ChartPanel).cycle(1)
+
+    def action_prev_tab(self) -> None:
+        self.main.query_one(ChartPanel).cycle(-1)
+
+    def action_tab(self, key: str) -> None:
+        """1-6: the chart tab of that number (of those shown for this task)."""
+        self.main.query_one(ChartPanel).select(int(key) - 1)
+
+    def action_toggle_smoothing(self) -> None:
+        smooth = not self.settings.smoothing
+        self.main.query_one(ChartPanel).set_smoothing(smooth)
+        self.remember(smoothing=smooth)
+        self.tell(f"smoothed training loss {'on' if smooth else 'off'}", timeout=2)
 
     def action_toggle_log(self) -> None:
         if self.main.query_one(ChartPanel).toggle_log() is None:
@@ -280,16 +403,43 @@ class OptplayApp(App[int]):
 
     def action_save(self) -> None:
         if self._form_ready():
-            self.push_screen(SaveScreen(self.session.save_path), self._save_to)
+            self._ask_save(then_quit=False)
 
-    def _save_to(self, path: str | None, then_quit: bool = False) -> None:
-        if path is None:
+    def _ask_save(self, then_quit: bool) -> None:
+        """The save dialog; a name it can't take keeps it open with the reason."""
+        screen = SaveScreen(
+            self.session.save_path,
+            folder=str(Path.cwd()),
+            check=lambda text: self.session.save_target(text)[1],
+        )
+        self.push_screen(screen, lambda text: self._save_to(text, then_quit))
+
+    def _save_to(self, text: str | None, then_quit: bool = False) -> None:
+        if text is None:
             return
+        path, problem = self.session.save_target(text)
+        if problem is not None:  # checked in the dialog already; a race is possible
+            self.tell(problem, "error", "not saved")
+            return
+        if Path(path) == Path(self.session.save_path):  # saving the experiment's own file
+            self._write_save(path, then_quit)
+            return
+        self._confirm_overwrite([path], lambda: self._write_save(path, then_quit))
+
+    def _write_save(self, path: str, then_quit: bool) -> None:
         change = self.session.save(path)
         if change.ok and then_quit:
             self.exit()
             return
         self.do(change)
+
+    def _confirm_overwrite(self, paths: list[str], then: Any) -> None:
+        """Run `then()` now, or after the user agreed to replace files that exist."""
+        existing = [p for p in paths if Path(p).exists()]
+        if not existing:
+            then()
+            return
+        self.push_screen(ConfirmOverwriteScreen(existing), lambda yes: then() if yes else None)
 
     async def action_quit(self) -> None:
         """Quit; with unsaved changes, ask first (save / discard / cancel)."""
@@ -308,7 +458,7 @@ class OptplayApp(App[int]):
             self.exit()
         elif choice == "save" and self._form_ready():
             # The save dialog shows where; enter writes and quits, escape stays in the app.
-            self.push_screen(SaveScreen(self.session.save_path), lambda p: self._save_to(p, True))
+            self._ask_save(then_quit=True)
 
     def action_race(self) -> None:
         self._form_ready()
@@ -355,15 +505,21 @@ class OptplayApp(App[int]):
         self.push_screen(
             PromptScreen(
                 "export history",
-                f"File name ({what}; writes NAME.csv and NAME.json):",
+                f"File name ({what}; writes NAME.csv and NAME.json in {Path.cwd()}):",
                 DEFAULT_EXPORT_STEM,
+                check=lambda text: self.session.export_targets(text)[1],
             ),
             self._export_to,
         )
 
     def _export_to(self, text: str | None) -> None:
-        if text is not None:
-            self.do(self.session.export(text))
+        if text is None:
+            return
+        paths, problem = self.session.export_targets(text)
+        if problem is not None:
+            self.tell(problem, "error", "not exported")
+            return
+        self._confirm_overwrite(paths, lambda: self.do(self.session.export(text)))
 
     def action_presets(self) -> None:
         self.push_screen(PresetScreen(), self.open_preset)
@@ -393,7 +549,7 @@ class OptplayApp(App[int]):
 
     def show_tab(self, tab: str) -> None:
         """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`)."""
-        self.main.query_one("#chart-tabs", TabbedContent).active = tab
+        self.main.query_one(ChartPanel).activate(tab)
 
     # -- footer and palette ---------------------------------------------------------------
 
@@ -455,14 +611,23 @@ def create_app(
     steps: int | None = None,
     save_path: str | None = None,
     history_capacity: int | None = 4096,
+    ascii_only: bool | None = None,
 ) -> OptplayApp:
     """The app, for the CLI, the Pilot tests and the snapshot tests alike.
 
     `experiment` (an opened file or preset, or a bare RunConfig; None: the default run) is
     what the app shows first; one with [[race]] entries opens as a race. `steps` overrides
-    its planned length; `save_path` is the file ctrl+s offers (the one opened with --config)."""
+    its planned length; `save_path` is the file ctrl+s offers (the one opened with --config).
+    The settings (theme, speed, sidebar, smoothing) come from the user's settings file;
+    `ascii_only` forces (or forbids) ASCII output, else the terminal's encoding decides."""
     if isinstance(experiment, RunConfig):
         experiment = Experiment(experiment)
     if steps is not None:
         experiment = dataclasses.replace(experiment or default_experiment(), steps=steps)
-    return OptplayApp(Session(experiment, save_path=save_path, history_capacity=history_capacity))
+    settings, warning = settings_file.load()
+    session = Session(
+        experiment, save_path=save_path, history_capacity=history_capacity, speed=settings.speed
+    )
+    app = OptplayApp(session, settings, ascii_only)
+    app.settings_warning = warning
+    return app

@@ -8,7 +8,7 @@ module tui/commands/sweep.py).
                   [--target LOSS | --target-fraction F] [--out b.csv|b.json] [--preset NAME]
                   [--workers N | --dask ADDRESS|local]
     optplay sweep ...             (see tui/commands/sweep.py)
-    optplay list [optimizers|schedules|tasks|presets] [--presets]
+    optplay list [optimizers|schedules|tasks|presets|lessons]   (list --presets = list presets)
 
 `add_commands(subparsers)` adds the three subcommands to an argparse subparsers object (the
 `optplay` parser in tui/__main__.py); each sets `handler` (args -> exit status). `main(argv)`
@@ -39,7 +39,6 @@ import argparse
 import math
 import os
 import re
-import shutil
 import signal
 import sys
 import threading
@@ -56,6 +55,7 @@ from tui.commands.running import (
     make_executor,
     single_threaded_blas,
 )
+from tui.terminal import ascii_stdout_if_needed
 
 PROG = "optplay"
 DEFAULT_RUN_STEPS = 1000
@@ -238,7 +238,8 @@ def add_commands(subparsers: Any) -> None:
         "list",
         help="list optimizers, schedules and tasks with their knobs",
         description="Every optimizer, schedule and task with its knobs: default, allowed "
-        "range and meaning. `list presets` (or --presets) lists the shipped presets.",
+        "range and meaning. `list presets` (or --presets: the same) lists only the shipped "
+        "presets.",
     )
     listing.add_argument(
         "kind",
@@ -246,7 +247,9 @@ def add_commands(subparsers: Any) -> None:
         choices=("optimizers", "schedules", "tasks", "presets", "lessons"),
         help="only this kind",
     )
-    listing.add_argument("--presets", action="store_true", help="list the shipped presets")
+    listing.add_argument(
+        "--presets", action="store_true", help="list only the shipped presets (= list presets)"
+    )
     listing.set_defaults(handler=cmd_list, command_name="list")
 
     from tui.commands import lesson as lesson_command  # `optplay lesson NAME`
@@ -275,6 +278,7 @@ def dispatch(
     returns the exit status (argparse's own errors: 2). Shared by `main` and the `optplay`
     entry point: it refuses `--option=--`, and ends with stdout flushed quietly."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    ascii_stdout_if_needed()  # an ASCII terminal gets ASCII, never escapes or a crash
     try:
         refuse_double_dash_values(argv)
         try:
@@ -541,47 +545,65 @@ def _check_state_outputs(args: argparse.Namespace) -> None:
 
 
 class ProgressBar:
-    """A one-line carriage-return progress bar on a terminal, redrawn at most 10 times a
-    second; `done()` clears it. Does nothing when `stream` is not a TTY."""
+    """A Rich progress bar on a terminal (bar, percent, elapsed, ETA, a note), redrawn at most
+    10 times a second and gone when `done()`; nothing when `stream` is not a TTY. Rich draws
+    it in ASCII on a terminal that cannot show more."""
 
     def __init__(self, stream: TextIO, enabled: bool = True) -> None:
-        self.stream = stream
         try:
             tty = stream.isatty()
         except (AttributeError, ValueError):
             tty = False
         self.enabled = enabled and tty
-        self._last = 0.0
-        self._shown = 0
+        self._progress: Any = None
+        self._task: Any = None
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            console = Console(file=stream, stderr=stream is sys.stderr)
+            self._progress = Progress(
+                BarColumn(bar_width=None if console.width < 100 else 30),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[note]}"),
+                console=console,
+                transient=True,
+                refresh_per_second=1 / _PROGRESS_INTERVAL,
+            )
+            self._task = self._progress.add_task("", total=1.0, note="")
+            try:
+                self._progress.start()
+            except (OSError, ValueError):
+                self.enabled = False
 
     def show(self, fraction: float, text: str, force: bool = False) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
-        if not force and now - self._last < _PROGRESS_INTERVAL:
-            return
-        self._last = now
-        columns = shutil.get_terminal_size((80, 24)).columns
-        bar_width = max(10, min(30, columns // 4))
-        filled = round(max(0.0, min(1.0, fraction)) * bar_width)
-        line = f"[{'#' * filled}{'.' * (bar_width - filled)}] {100 * fraction:3.0f}% {text}"
-        line = line[: columns - 1]
-        pad = max(0, self._shown - len(line))
-        self._write("\r" + line + " " * pad)
-        self._shown = len(line)
-
-    def done(self) -> None:
-        if self.enabled and self._shown:
-            self._write("\r" + " " * self._shown + "\r")
-            self._shown = 0
-
-    def _write(self, text: str) -> None:
         try:
-            self.stream.write(text)
-            self.stream.flush()
+            self._progress.update(
+                self._task, completed=max(0.0, min(1.0, fraction)), note=text, refresh=force
+            )
         except (OSError, ValueError):  # the terminal is gone (SIGHUP): train on, silently
             self.enabled = False
-            _silence(self.stream)
+
+    def done(self) -> None:
+        if self._progress is not None:
+            progress, self._progress = self._progress, None
+            try:
+                progress.stop()
+            except (OSError, ValueError):
+                pass
+            self.enabled = False
 
 
 #: Signals that end a headless run the way Ctrl+C does, and how the summary names them.
@@ -956,15 +978,13 @@ def _hyper_rows(hypers: Sequence[Any]) -> list[str]:
     return [f"      {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip() for a, b, c, d in cells]
 
 
-def list_lines(kind: str | None = None, include_presets: bool = False) -> list[str]:
+def list_lines(kind: str | None = None) -> list[str]:
     """What `optplay list` prints: every item with its summary and knobs (name, default,
-    range, help); presets with their kind and title."""
+    range, help); presets with their kind and title; lessons by topic."""
     from engine import optimizers, presets, schedules, tasks
 
     registries = {"optimizers": optimizers, "schedules": schedules, "tasks": tasks}
     kinds = [kind] if kind else list(registries)
-    if include_presets and "presets" not in kinds:
-        kinds.append("presets")
     lines: list[str] = []
     for k in kinds:
         if lines:
@@ -997,8 +1017,11 @@ def _state_rows(doc: Any) -> list[str]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """`optplay list`: every optimizer, schedule and task with knobs, defaults and ranges."""
-    for line in list_lines(args.kind, args.presets):
+    """`optplay list`: every optimizer, schedule and task with knobs, defaults and ranges;
+    `list presets` and `list --presets` alike: the presets only."""
+    if args.presets and args.kind not in (None, "presets"):
+        return _fail(args, f"--presets lists only presets: drop it, or `{args.kind}`")
+    for line in list_lines("presets" if args.presets else args.kind):
         _say(line)
     return 0
 

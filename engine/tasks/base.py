@@ -7,7 +7,8 @@ floating dtype (float64 by default, float32 on request): data, parameters and gr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -53,6 +54,10 @@ class Task(Registered):
     records_trajectory: ClassVar[bool] = False
     #: The knob that sets the problem's size (what `optplay bench --sizes` varies), or None.
     size_knob: ClassVar[str | None] = None
+    #: A learning rate per optimizer where the optimizer's own default teaches badly on this
+    #: task (Adam's 1e-3 barely moves on Rosenbrock in 1000 steps). Every run that does not
+    #: set `lr` uses it: the app, `optplay run`, experiment files (RunConfig fills it in).
+    suggested_lr: ClassVar[Mapping[str, float]] = MappingProxyType({})
 
     kind = "task"
     knob_attributes = True

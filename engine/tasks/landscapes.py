@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -134,6 +135,21 @@ class Rosenbrock(Landscape):
     specs = _start_hypers(-1.5, 2.0)
     minimum = (1.0, 1.0)
     bounds = ((-2.0, 2.0), (-1.0, 3.0))
+    # Rates that walk the valley within the default 1000 steps without leaving the view
+    # (measured over 1e-4..1; Adam's best final loss is at lr 1, which jumps about wildly).
+    suggested_lr: ClassVar[Mapping[str, float]] = MappingProxyType(
+        {
+            "adam": 0.02,
+            "amsgrad": 0.02,
+            "adamw": 0.02,
+            "adaptive-adam": 0.02,
+            "nadam": 0.02,
+            "radam": 0.01,
+            "adamax": 0.1,
+            "adagrad": 0.3,
+            "lion": 0.01,
+        }
+    )
 
     def value_grad(self, x: float, y: float) -> tuple[float, float, float]:
         r = y - x * x

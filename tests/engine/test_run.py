@@ -39,9 +39,13 @@ async def drain(stream) -> list[Progress]:
 def test_config_fills_defaults_and_validates():
     cfg = RunConfig(task="rosenbrock", optimizer="adam")
     assert cfg.schedule == "constant" and cfg.seed == 0 and cfg.dtype == "float64"
-    assert cfg.optimizer_hypers["lr"] == 1e-3 and cfg.optimizer_hypers["beta1"] == 0.9
-    assert cfg.lr == 1e-3
-    same = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": "0.001"})
+    assert cfg.optimizer_hypers["lr"] == 0.02  # Rosenbrock's suggestion for Adam
+    assert cfg.optimizer_hypers["beta1"] == 0.9
+    assert RunConfig(task="quadratic", optimizer="adam").optimizer_hypers["lr"] == 1e-3
+    given = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.5})
+    assert given.optimizer_hypers["lr"] == 0.5  # a given lr always wins
+    assert cfg.lr == 0.02
+    same = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": "0.02"})
     assert same == cfg
 
 

@@ -19,6 +19,7 @@ from engine.config import Experiment, RaceEntry
 from engine.config import load as load_experiment
 from engine.run import RunConfig
 from engine.session import (
+    DEFAULT_SPEED,
     RUN_SPECS,
     SPEEDS,
     Change,
@@ -274,15 +275,16 @@ def test_toggle_refuses_past_the_planned_length():
 
 def test_faster_and_slower_walk_the_speed_limits():
     s = solo()
-    assert s.speed is None
-    s.slower()
-    assert s.speed == SPEEDS[-2] and s.race.steps_per_second == SPEEDS[-2]
+    assert s.speed == DEFAULT_SPEED == 200  # a default run of 1000 steps takes 5 s to watch
+    s.faster()
+    assert s.speed == 500 and s.race.steps_per_second == 500
     for _ in range(30):
         s.slower()
     assert s.speed == SPEEDS[0]
     for _ in range(30):
         s.faster()
     assert s.speed is None and s.status().speed is None
+    assert Session(speed=None).speed is None and Session(speed=190).speed == 200
 
 
 def test_status_shows_the_next_rate_and_both_losses():

@@ -202,15 +202,16 @@ async def test_every_chart_draws_every_lane_in_its_colour_with_a_legend() -> Non
             await pilot.pause()
             chart = app.query_one(chart_type)
             legend = screen_text(app).splitlines()[4]  # the data area's top row
-            assert "  ".join(f"━ {n}" for n in names) in legend
-            colours = {color for *_, color in chart.cells}
+            # Each lane's number and name: the number also ends its curve (no colour needed).
+            assert "  ".join(f"{i} {n}" for i, n in enumerate(names, start=1)) in legend
+            colours = {cell[3] for cell in chart.cells}
             dark = [chart.lane_color(i) for i in range(6)]
             assert len(set(dark)) >= 5 and set(dark) <= colours
         app.theme = "textual-light"  # the theme's own colours on a light background
         path = app.query_one(PathChart)
         await wait_for(lambda: path.lane_color(0) != dark[0])
         light = {path.lane_color(i) for i in range(6)}
-        await wait_for(lambda: light <= {color for *_, color in path.cells})  # next tick
+        await wait_for(lambda: light <= {cell[3] for cell in path.cells})  # next tick
         assert app.lane_colors()[0] == path.lane_color(0)
 
 
@@ -233,7 +234,10 @@ async def test_pin_keeps_the_run_as_a_named_overlay_and_restarts_the_live_run() 
         await pilot.press(*"nnn")
         await pilot.pause()
         assert overlay.run.steps_done == 5  # frozen
-        assert "━ adam  ┅ first [try]" in screen_text(app)  # the legend: live, then pinned
+        app.show_tab("tab-loss")
+        await pilot.pause()
+        # The legend: the live run, then the pin (numbered, as the curves' ends are).
+        assert "1 adam  2 first [try] (pinned)" in screen_text(app)
         await pilot.press("t")  # the table compares the live run with the overlay
         text = screen_text(app)
         assert "first [try] (pinned)" in text

@@ -9,7 +9,11 @@ at step 1,000,000. Every private plotext call is in plotext_adapter.py.
 
 Colours come from the Textual theme: each role (train, eval, lane-0 ...) is a component class
 (`chart--train`) styled in app.tcss with the theme's variables, so light and dark themes both
-read. Log scale is done here, not by plotext: values are plotted as log10 and the ticks are
+read. Nothing relies on colour alone (NO_COLOR, 16 colours, monochrome themes): lanes differ by
+line style (solid, dashed, dotted... `braille.PATTERNS`) and carry their number at the end of
+their curve and in the legend; markers differ by glyph; what matters is bold over dim
+backgrounds. Legends sit in the corner of the data area where they cover the least data.
+Log scale is done here, not by plotext: values are plotted as log10 and the ticks are
 labelled with the original numbers.
 """
 
@@ -28,8 +32,9 @@ from tui.charts import plotext_adapter as adapter
 from tui.charts.axes import fit_title, log_ticks, nice_ticks, step_label, tick_labels, to_plot
 from tui.charts.braille import DotGrid, Frame
 
-#: Data cells of one layer: rows (from the top of the data area), columns, characters, colour.
-Cells = tuple[np.ndarray, np.ndarray, list[str], Any]
+#: Data cells of one layer: rows (from the top of the data area), columns, characters, colour
+#: and a style word ("", "bold", "dim").
+Cells = tuple[np.ndarray, np.ndarray, list[str], Any, str]
 
 #: Colour roles; each is the component class "chart--<role>" (styled in app.tcss).
 ROLES = (
@@ -60,10 +65,14 @@ class ChartView:
 class Layer:
     """One thing drawn in the data area, in drawing order (later layers cover earlier)."""
 
-    kind: str  # "band" (xs, lo, hi), "path" (xs, ys), "mask" (dot grid), "mark" (x, y, char)
+    kind: str  # "band" (xs, lo, hi), "path" (xs, ys), "mask" (dot grid), "mark" (x, y, char),
+    #            "marks" (xs, ys, char)
     color: Any
     data: tuple[Any, ...]
-    label: str | None = None
+    label: str | None = None  # a legend entry
+    pattern: int = 0  # line style (braille.PATTERNS)
+    style: str = ""  # "bold" or "dim"
+    glyph: str = "━"  # the legend's sample of this layer
 
 
 @dataclass
@@ -82,24 +91,38 @@ class Picture:
     #: Lanes' legend, packed into as few rows as fit at the top: (name, colour, pinned).
     legend: list[tuple[str, Any, bool]] = field(default_factory=list)
 
-    def band(self, xs: Any, lo: Any, hi: Any, color: Any, label: str | None = None) -> None:
+    def band(
+        self, xs: Any, lo: Any, hi: Any, color: Any, label: str | None = None, **how: Any
+    ) -> None:
         lo = to_plot(np.asarray(lo, np.float64), self.log_y)
         hi = to_plot(np.asarray(hi, np.float64), self.log_y)
-        self.layers.append(Layer("band", color, (np.asarray(xs, np.float64), lo, hi), label))
+        data = (np.asarray(xs, np.float64), lo, hi)
+        self.layers.append(Layer("band", color, data, label, **how))
 
-    def path(self, xs: Any, ys: Any, color: Any, label: str | None = None) -> None:
-        data = (np.asarray(xs, np.float64), np.asarray(ys, np.float64))
-        self.layers.append(Layer("path", color, data, label))
+    def path(self, xs: Any, ys: Any, color: Any, label: str | None = None, **how: Any) -> None:
+        ys = to_plot(np.asarray(ys, np.float64), self.log_y)
+        self.layers.append(Layer("path", color, (np.asarray(xs, np.float64), ys), label, **how))
 
-    def mark(self, x: float, y: float, char: str, color: Any) -> None:
-        self.layers.append(Layer("mark", color, (float(x), float(y), char)))
+    def mark(self, x: float, y: float, char: str, color: Any, style: str = "bold") -> None:
+        self.layers.append(Layer("mark", color, (float(x), float(y), char), style=style))
+
+    def marks(
+        self, xs: Any, ys: Any, char: str, color: Any, label: str | None = None, style: str = "bold"
+    ) -> None:
+        """One `char` at each point (sparse values such as evaluations: not a line)."""
+        ys = to_plot(np.asarray(ys, np.float64), self.log_y)
+        data = (np.asarray(xs, np.float64), ys, char)
+        self.layers.append(Layer("marks", color, data, label, style=style, glyph=char))
 
     def y_extent(self) -> tuple[float, float] | None:
         lows, highs = [], []
         for layer in self.layers:
-            if layer.kind == "band":
-                _, lo, hi = layer.data
-                ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(layer.data[0])
+            if layer.kind in ("band", "path", "marks"):
+                if layer.kind == "band":
+                    xs, lo, hi = layer.data
+                else:
+                    xs, lo, hi = layer.data[0], layer.data[1], layer.data[1]
+                ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(xs)
                 if ok.any():
                     lows.append(float(lo[ok].min()))
                     highs.append(float(hi[ok].max()))
@@ -188,7 +211,7 @@ class RunChart(PlotextPlot):
         picture = Picture(log_y=self.log_y, note_color=self.color("note"))
         if view.lanes:
             picture.legend = [
-                (lane.name, self.lane_color(i), bool(getattr(lane, "pinned", False)))
+                (f"{i + 1} {lane.name}", self.lane_color(i), bool(getattr(lane, "pinned", False)))
                 for i, lane in enumerate(view.lanes)
             ]
             self.lanes_picture(view, picture)
@@ -259,57 +282,80 @@ class RunChart(PlotextPlot):
 
     def _rasterise(self, picture: Picture, frame: Frame) -> list[Cells]:
         out: list[Cells] = []
-        legend = []
+        occupied = np.zeros((frame.rows, frame.cols), bool)
+        entries: list[tuple[str, Any]] = []
         for layer in picture.layers:
-            if layer.kind == "mark":
-                x, y, char = layer.data
-                c, r = frame.cell_of(x, y)
-                if 0 <= c < frame.cols and 0 <= r < frame.rows:
-                    out.append((np.array([r]), np.array([c]), [char], layer.color))
-                continue
-            grid = DotGrid(frame)
-            if layer.kind == "band":
-                grid.band(*layer.data)
-            elif layer.kind == "path":
-                grid.polyline(*layer.data)
+            if layer.kind in ("mark", "marks"):
+                xs, ys, char = layer.data
+                c, r = frame.cells_of(np.atleast_1d(xs), np.atleast_1d(ys))
+                keep = (c >= 0) & (c < frame.cols) & (r >= 0) & (r < frame.rows)
+                cells = np.unique(np.stack([r[keep], c[keep]]).astype(np.int64), axis=1)
+                rows, cols = cells[0], cells[1]
+                out.append((rows, cols, [char] * len(rows), layer.color, layer.style))
             else:
-                grid.add_mask(layer.data[0])
-            out.append((*grid.cells(), layer.color))
+                grid = DotGrid(frame)
+                if layer.kind == "band":
+                    grid.band(*layer.data)
+                elif layer.kind == "path":
+                    grid.polyline(*layer.data)
+                else:
+                    grid.add_mask(layer.data[0])
+                grid.dash(layer.pattern)
+                rows, cols, chars = grid.cells()
+                out.append((rows, cols, chars, layer.color, layer.style))
+            if layer.kind != "mask":  # a backdrop (contours) may lie under the legend
+                occupied[rows, cols] = True
             if layer.label:
-                legend.append((layer.label, layer.color))
-        for i, (label, color) in enumerate(legend[: frame.rows]):
-            # A small legend in the top-left corner, one row per labelled layer.
-            chars = list(f"━ {label}"[: frame.cols])
-            out.append((np.full(len(chars), i), np.arange(len(chars)), chars, color))
-        legend_rows = len(legend)
-        if picture.legend:
-            legend_rows = self._legend_line(picture.legend, frame, out)
-        lines = textwrap.wrap(picture.note, max(frame.cols - 1, 8))[: frame.rows - legend_rows]
+                entries.append((f"{layer.glyph} {layer.label}", layer.color))
+        for name, color, pinned in picture.legend:
+            entries.append((f"{name}{' (pinned)' if pinned else ''}", color))
+        note_rows = 0
+        lines = textwrap.wrap(picture.note, max(frame.cols - 1, 8))[: max(frame.rows - 1, 0)]
         for i, line in enumerate(lines):
             row = frame.rows - len(lines) + i
-            out.append(
-                (np.full(len(line), row), np.arange(len(line)), list(line), picture.note_color)
-            )
+            cells = (np.full(len(line), row), np.arange(len(line)), list(line))
+            out.append((*cells, picture.note_color, "dim"))
+            occupied[row, : len(line)] = True
+            note_rows += 1
+        if entries:
+            out.extend(self._legend(entries, frame, occupied))
         return out
 
     @staticmethod
-    def _legend_line(entries: list[tuple[str, Any, bool]], frame: Frame, out: list[Cells]) -> int:
-        """Lanes' names packed left to right ("━ adam  ┅ pinned"), wrapping onto more rows
-        only when they don't fit (at most half the data area); returns the rows used."""
-        row, col = 0, 0
-        max_rows = max(1, frame.rows // 2)
-        for name, color, pinned in entries:
-            text = f"{'┅' if pinned else '━'} {name}"[: frame.cols]
-            if col and col + 2 + len(text) > frame.cols:
-                row, col = row + 1, 0
-                if row >= max_rows:
-                    return row
-            if col:
-                text = "  " + text  # the gap is painted too: data never runs between names
-            chars = list(text)
-            out.append((np.full(len(chars), row), col + np.arange(len(chars)), chars, color))
-            col += len(chars)
-        return row + 1
+    def _legend(entries: list[tuple[str, Any]], frame: Frame, occupied: np.ndarray) -> list[Cells]:
+        """The legend, packed into as few rows as fit (at most half the data area), in the
+        corner where it covers the fewest data cells. Its whole box is painted, so no data
+        runs between its words."""
+        rows: list[list[tuple[str, Any]]] = [[]]
+        width = 0
+        for text, color in entries:
+            text = text[: frame.cols]
+            used = sum(len(t) + 2 for t, _ in rows[-1])
+            if rows[-1] and used + len(text) > frame.cols:
+                rows.append([])
+                used = 0
+            rows[-1].append((text, color))
+            width = max(width, used + len(text))
+        rows = rows[: max(1, frame.rows // 2)]
+        height = len(rows)
+        corners = [(0, 0), (0, frame.cols - width), (frame.rows - height, 0),
+                   (frame.rows - height, frame.cols - width)]  # fmt: skip
+
+        def covered(corner: tuple[int, int]) -> int:
+            r, c = corner
+            return int(occupied[r : r + height, c : c + width].sum())
+
+        top, left = min(corners, key=covered)
+        out: list[Cells] = []
+        for i, row in enumerate(rows):
+            col = left
+            blank = list(" " * width)
+            out.append((np.full(width, top + i), left + np.arange(width), blank, None, ""))
+            for text, color in row:
+                cols = col + np.arange(len(text))
+                out.append((np.full(len(text), top + i), cols, list(text), color, "bold"))
+                col += len(text) + 2
+        return out
 
 
 def _plotext_color(color: Any) -> Any:

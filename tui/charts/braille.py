@@ -24,6 +24,26 @@ _BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], np.in
 _MAX_SEGMENT_DOTS = 4096
 
 
+#: Line styles by lane (0 solid, 1 dashed, 2 dotted, 3 dash-dot, 4 long dash, 5 sparse): which
+#: dot columns are drawn, as (period, drawn columns) in dot columns (two per character cell).
+PATTERNS: tuple[tuple[int, tuple[int, ...]], ...] = (
+    (1, (0,)),
+    (8, (0, 1, 2, 3)),
+    (4, (0,)),
+    (12, (0, 1, 2, 3, 4, 5, 8)),
+    (16, (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)),
+    (8, (0,)),
+)
+
+
+def pattern_columns(pattern: int, width: int) -> np.ndarray | None:
+    """Which of `width` dot columns line style `pattern` draws (None: all of them)."""
+    period, drawn = PATTERNS[pattern % len(PATTERNS)]
+    if period == 1:
+        return None
+    return np.isin(np.arange(width) % period, drawn)
+
+
 @dataclass(frozen=True)
 class Frame:
     """The data area of a plot: `cols` x `rows` character cells showing [x0, x1] x [y0, y1]."""
@@ -44,6 +64,17 @@ class Frame:
         c = np.floor(0.5 + (self.cols - 1) * (x - self.x0) / (self.x1 - self.x0))
         r = np.floor(0.5 + (self.rows - 1) * (y - self.y0) / (self.y1 - self.y0))
         return int(c), int(self.rows - 1 - r)
+
+    def cells_of(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`cell_of` for arrays of points: (columns, rows from the top); points that are not
+        finite land outside the area (-1)."""
+        with np.errstate(all="ignore"):
+            c = np.floor(0.5 + (self.cols - 1) * (xs - self.x0) / (self.x1 - self.x0))
+            r = np.floor(0.5 + (self.rows - 1) * (ys - self.y0) / (self.y1 - self.y0))
+        ok = np.isfinite(c) & np.isfinite(r)
+        cols = np.where(ok, c, -1).astype(np.int64)
+        rows = np.where(ok, self.rows - 1 - r, -1).astype(np.int64)
+        return cols, rows
 
 
 class DotGrid:
@@ -134,6 +165,13 @@ class DotGrid:
     def _set(self, cols: np.ndarray, rows_up: np.ndarray) -> None:
         ok = (cols >= 0) & (cols < self.width) & (rows_up >= 0) & (rows_up < self.height)
         self.dots[self.height - 1 - rows_up[ok].astype(np.int64), cols[ok].astype(np.int64)] = True
+
+    def dash(self, pattern: int) -> None:
+        """Keep only the dot columns of line style `pattern` (see PATTERNS): lanes drawn in
+        one colour, or without colour, still differ by style."""
+        keep = pattern_columns(pattern, self.width)
+        if keep is not None:
+            self.dots &= keep[None, :]
 
     # -- output ---------------------------------------------------------------------------
 

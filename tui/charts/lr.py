@@ -9,8 +9,10 @@ import numpy as np
 from tui.charts.axes import step_label, value_label
 from tui.charts.base import ChartView, Picture, RunChart
 
-#: Previews up to this many steps use the schedule's exact `curve(n)`; longer ones sample lr().
-EXACT_PREVIEW_STEPS = 2_000_000
+#: Previews up to this many steps use the schedule's exact `curve(n)` (min and max per bucket,
+#: so short spikes such as restarts show); longer ones sample lr(), which costs the same for
+#: any step (closed forms), so the preview never blocks the UI whatever the planned length.
+EXACT_PREVIEW_STEPS = 65_536
 
 
 def schedule_preview(schedule: Any, span: int, n: int) -> tuple[np.ndarray, ...]:
@@ -88,10 +90,14 @@ class LrChart(RunChart):
         for i, lane in enumerate(view.lanes):
             run, color = lane.run, self.lane_color(i)
             if run.schedule is not None:
-                picture.band(*self.preview(view, run, span, n), color)
+                xs, lo, hi = self.preview(view, run, span, n)
             elif len(run.history):
                 used = run.history.downsample("lr", n)
-                picture.band(used.steps, used.mins, used.maxs, color)
+                xs, lo, hi = used.steps, used.mins, used.maxs
+            else:
+                continue
+            picture.band(xs, lo, hi, color, pattern=i)
+            picture.marks(xs[-1:], hi[-1:], str(i + 1), color)
         step = len(view.run.history)
         if step:
             picture.vlines.append((step, self.color("note")))

@@ -25,10 +25,11 @@ class NormsChart(RunChart):
         history = view.run.history
         n = 2 * self.columns()
         parts = []
-        for name, label, role in self.SERIES:
+        for k, (name, label, role) in enumerate(self.SERIES):
             data = history.downsample(name, n)
             if len(data.steps):
-                picture.band(data.steps, data.mins, data.maxs, self.color(role), label)
+                picture.band(data.steps, data.mins, data.maxs, self.color(role), label, pattern=k,
+                             glyph=("━", "╍", "┅")[k])  # fmt: skip
                 parts.append(f"{label} {value_label(history.last(name))}")
         if not parts:
             parts = ["gradient norm · update norm · ‖Δθ‖/‖g‖"]
@@ -46,7 +47,9 @@ class NormsChart(RunChart):
             history = lane.run.history
             data = history.downsample("grad_norm", n)
             if len(data.steps):
-                picture.band(data.steps, data.mins, data.maxs, self.lane_color(i))
+                color = self.lane_color(i)
+                picture.band(data.steps, data.mins, data.maxs, color, pattern=i)
+                picture.marks(data.steps[-1:], data.lasts[-1:], str(i + 1), color)
             end = max(end, len(history))
         parts = ["gradient norm", f"{len(view.lanes)} runs"]
         if picture.log_y:

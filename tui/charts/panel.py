@@ -1,5 +1,9 @@
 """The chart tabs: one chart per tab, the visible one redrawn on a timer when its data
-changed (new steps, a log toggle, a resize, a reset)."""
+changed (new steps, a log toggle, a resize, a reset).
+
+Tabs that don't apply to the task are hidden (Path for tasks that are not 2-D landscapes);
+a 2-D task opens on Path, the view that teaches there. `cycle` and `select` move between the
+tabs shown (the app's `[` `]` and 1-6 keys)."""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class ChartPanel(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view: ChartView | None = None
+        self._task_key: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="chart-tabs"):
@@ -46,12 +51,49 @@ class ChartPanel(Vertical):
             return
         self.view = view
         tabs = self.query_one(TabbedContent)
+        cfg = view.run.config
+        task_key = (cfg.task, tuple(sorted(cfg.task_hypers.items())))
+        new_task, self._task_key = task_key != self._task_key, task_key
         if getattr(view.run.task, "is_landscape", False):
             tabs.show_tab("tab-path")
+            if new_task:
+                tabs.active = "tab-path"  # a 2-D task opens on its path
         else:
             if tabs.active == "tab-path":
                 tabs.active = "tab-loss"
             tabs.hide_tab("tab-path")
+        self.redraw()
+
+    def shown_tabs(self) -> list[str]:
+        """The pane ids of the tabs shown now, in order."""
+        tabs = self.query_one(TabbedContent)
+        return [
+            pane.id
+            for pane in tabs.query(TabPane)
+            if pane.id is not None and tabs.get_tab(pane.id).display
+        ]
+
+    def activate(self, pane: str) -> None:
+        """Show the tab `pane` ("tab-loss"...)."""
+        self.query_one(TabbedContent).active = pane
+
+    def cycle(self, delta: int) -> None:
+        """The next (+1) or previous (-1) tab shown, wrapping around."""
+        shown = self.shown_tabs()
+        active = self.query_one(TabbedContent).active
+        index = shown.index(active) if active in shown else 0
+        self.activate(shown[(index + delta) % len(shown)])
+
+    def select(self, index: int) -> None:
+        """The `index`-th tab shown (0-based); nothing when there are fewer."""
+        shown = self.shown_tabs()
+        if 0 <= index < len(shown):
+            self.activate(shown[index])
+
+    def set_smoothing(self, smooth: bool) -> None:
+        """Smooth the training loss on the Loss chart (an EMA over the raw band)."""
+        for chart in self.query(LossChart):
+            chart.smooth = smooth
         self.redraw()
 
     def toggle_log(self) -> RunChart | None:

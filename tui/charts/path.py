@@ -71,7 +71,8 @@ class PathChart(RunChart):
         frame = self.planned_frame(picture)
         if frame is not None and frame.usable:
             mask = self.contour(task, view.version, frame)
-            picture.layers.append(Layer("mask", self.color("contour"), (mask,)))
+            # Dim: the backdrop; the path over it is bold (it must read without colour too).
+            picture.layers.append(Layer("mask", self.color("contour"), (mask,), style="dim"))
         return task
 
     def picture(self, view: ChartView, picture: Picture) -> None:
@@ -80,7 +81,7 @@ class PathChart(RunChart):
         if task is None:
             return
         path = run.history.trajectory(8 * self.columns())
-        picture.path(path.xs, path.ys, self.color("path"))
+        picture.path(path.xs, path.ys, self.color("path"), style="bold")
         mx, my = task.minimum
         sx, sy = task.start
         keep = np.isfinite(path.xs) & np.isfinite(path.ys)
@@ -111,17 +112,17 @@ class PathChart(RunChart):
                 continue
             path = lane.run.history.trajectory(points)
             color = self.lane_color(i)
-            picture.path(path.xs, path.ys, color)
+            picture.path(path.xs, path.ys, color, pattern=i, style="bold")
             keep = np.isfinite(path.xs) & np.isfinite(path.ys)
             if keep.any():
-                ends.append((path.xs[keep][-1], path.ys[keep][-1], color))
+                ends.append((path.xs[keep][-1], path.ys[keep][-1], color, str(i + 1)))
         ink = self.color("ink")
         mx, my = task.minimum
         sx, sy = task.start
         picture.mark(mx, my, "✕", ink)
         picture.mark(sx, sy, "○", ink)
-        for x, y, color in ends:
-            picture.mark(x, y, "●", color)
+        for x, y, color, number in ends:
+            picture.mark(x, y, number, color)  # the lane's number, as in the legend
         picture.title = [f"step {step_label(len(run.history))}", "○ start", "✕ minimum"]
 
     def planned_frame(self, picture: Picture) -> Frame | None:

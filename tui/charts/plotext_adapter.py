@@ -52,23 +52,26 @@ def build_matrix(widget: PlotextPlot, plot: Plot, width: int, height: int) -> An
 
 def paint(
     matrix: Any,
-    cells: list[tuple[Any, Any, list[str], CellColor]],
+    cells: list[tuple[Any, Any, list[str], CellColor, str]],
     origin: tuple[int, int],
     size: tuple[int, int],
 ) -> bool:
     """Write rasterised cells into the matrix. `origin` is the data area's bottom-left cell
-    (column, row from the bottom), `size` its (columns, rows); cell rows count from its top.
+    (column, row from the bottom), `size` its (columns, rows); cell rows count from its top;
+    each layer of cells has a colour and a style word ("", "bold", "dim").
     False when the area does not fit (the widget was resized since the cells were made)."""
     col0, row0 = origin
     cols, rows = size
     if row0 + rows > matrix.rows or col0 + cols > matrix.cols:
         return False
-    markers, colors = matrix.marker, matrix.fullground
+    markers, colors, styles = matrix.marker, matrix.fullground, matrix.style
     top = row0 + rows - 1
-    for rs, cs, chars, color in cells:
+    for rs, cs, chars, color, style in cells:
+        style = style or "default"
         for r, c, char in zip(rs.tolist(), cs.tolist(), chars, strict=True):
             markers[top - r][col0 + c] = char
-            colors[top - r][col0 + c] = color
+            colors[top - r][col0 + c] = color if color is not None else "default"
+            styles[top - r][col0 + c] = style
     return True
 
 

@@ -1,4 +1,5 @@
-"""The "unsaved changes" dialog shown when quitting an experiment that differs from its file.
+"""Two questions: the "unsaved changes" dialog shown when quitting an experiment that differs
+from its file, and "replace the file?" before a save or an export overwrites one.
 
 Three answers, each one key away: `s` saves (then quits), `d` discards the changes and quits,
 `escape` (or `c`) cancels and goes back to the app. The buttons do the same with tab and
@@ -23,28 +24,6 @@ QuitChoice = Literal["save", "discard", "cancel"]
 
 class ConfirmQuitScreen(Dialog[QuitChoice]):
     """Ask what to do with unsaved changes before quitting."""
-
-    # Kept with the screen (not in app.tcss) so the dialog looks the same in any app.
-    DEFAULT_CSS = """
-    ConfirmQuitScreen {
-        align: center middle;
-    }
-    #confirm-body {
-        width: 64;
-        max-width: 95%;
-        height: auto;
-        border: round $warning;
-        background: $surface;
-        padding: 0 1;
-    }
-    #confirm-buttons {
-        height: auto;
-        margin: 1 0 0 0;
-    }
-    #confirm-buttons Button {
-        margin: 0 2 0 0;
-    }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "choose('save')", "Save and quit"),
@@ -90,3 +69,38 @@ class ConfirmQuitScreen(Dialog[QuitChoice]):
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)  # type: ignore[arg-type]
+
+
+class ConfirmOverwriteScreen(Dialog[bool]):
+    """Ask before replacing files that exist: `y` overwrites, `n` or escape keeps them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "choose(True)", "Overwrite"),
+        Binding("n,escape", "choose(False)", "Keep"),
+    ]
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__()
+        self.paths = paths
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="overwrite-body") as body:
+            body.border_title = "replace?"
+            body.border_subtitle = "y overwrite · n keep"
+            which = " and ".join(self.paths)
+            # markup=False: the names are what was typed.
+            yield Label(f"{which} already exists. Overwrite?", id="overwrite-what", markup=False)
+            with Horizontal(id="overwrite-buttons"):
+                yield Button("Overwrite", id="overwrite-yes", variant="warning", compact=True)
+                yield Button("Keep", id="overwrite-no", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#overwrite-no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_choose(event.button.id == "overwrite-yes")
+
+    def action_choose(self, overwrite: bool) -> None:
+        self.dismiss(bool(overwrite))

@@ -63,6 +63,19 @@ class HyperInput(Input):
         return super().check_consume_key(key, character)
 
 
+class HyperCheckbox(Checkbox):
+    """A checkbox whose state reads without colour: `[x]` on, `[ ]` off (Textual's `▐X▌`
+    looks the same both ways once colour is gone). Enter toggles it; space stays the app's
+    run/pause key everywhere, so a habit never changes a knob by accident."""
+
+    BUTTON_LEFT = "["
+    BUTTON_RIGHT = "]"
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]
+        return "x" if self.value else " "
+
+
 class HyperField(VerticalGroup):
     """One knob: name, control, inline error, and its help while focused."""
 
@@ -78,7 +91,7 @@ class HyperField(VerticalGroup):
         with HorizontalGroup(classes="hyper-row"):
             yield Label(spec.name, classes="hyper-name")
             if spec.kind == "bool":
-                yield Checkbox("", bool(self.value), compact=True, id=ident)
+                yield HyperCheckbox("", bool(self.value), compact=True, id=ident)
             elif spec.kind == "choice":
                 yield Select(
                     [(c, c) for c in spec.choices],
@@ -226,6 +239,8 @@ class HyperForm(VerticalGroup):
     def __init__(self, sections: Iterable[FormSection], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._initial = list(sections)
+        self._wanted: dict[str, FormSection] = {sec.key: sec for sec in self._initial}
+        self._replacing = False
 
     def compose(self) -> ComposeResult:
         for section in self._initial:
@@ -243,26 +258,41 @@ class HyperForm(VerticalGroup):
 
     def show(self, sections: Iterable[FormSection]) -> None:
         """Show these sections: those whose specs or committed values differ from what is
-        on screen are rebuilt (after the current message; the user's own commits match and
-        keep their focus)."""
-        stale = []
+        on screen are rebuilt, after the current message (the user's own commits match, so
+        the field they are in keeps its focus). Called as often as the app renders; only the
+        latest sections asked for are built."""
         for section in sections:
-            shown = self.section(section.key)
-            same = shown.section.title == section.title and shown.section.specs == section.specs
-            if (
-                not same
-                or shown.values != dict(section.values)
-                or shown.section.note != (section.note)
-            ):
-                stale.append(section)
-                shown.section = section  # only once, however often show() runs before
-                shown.values = dict(section.values)
-        if stale:
-            self.call_later(self._replace_all, stale)
+            self._wanted[section.key] = section
+        if not self._replacing and self._stale():
+            self._replacing = True
+            self.call_later(self._replace_stale)
 
-    async def _replace_all(self, sections: list[FormSection]) -> None:
-        for section in sections:
-            await self.replace_section(section)
+    def _stale(self) -> list[FormSection]:
+        shown = {sec.section.key: sec for sec in self.query(HyperSection)}
+        out = []
+        for key, wanted in self._wanted.items():
+            sec = shown.get(key)
+            if sec is None:
+                continue
+            if (
+                sec.section.title != wanted.title
+                or sec.section.specs != wanted.specs
+                or sec.section.note != wanted.note
+                or sec.values != dict(wanted.values)
+            ):
+                out.append(wanted)
+        return out
+
+    async def _replace_stale(self) -> None:
+        try:
+            for _ in range(4):  # the sections may change again while these are built
+                stale = self._stale()
+                if not stale:
+                    break
+                for section in stale:
+                    await self.replace_section(section)
+        finally:
+            self._replacing = False
 
     def commit(self) -> list[tuple[str, dict[str, Any]]]:
         """Commit what was typed but not committed yet: (section, values) per section with
