@@ -29,6 +29,12 @@ that and holds no playground state of its own, so every rule below is tested wit
 - Values reach the session complete and validated (the form commits a field on Enter or when
   focus leaves it); a value the engine rejects changes nothing and comes back as an error
   notice.
+- A lesson (engine/lessons) loads like an experiment (a race opens as a race), trained at
+  full history resolution so its verdict reads exact histories. It stays the `lesson` while
+  what is trained is its experiment, unchanged (another experiment, race or edit ends it).
+  When it reaches its step count (or every lane diverged) the session computes its
+  `verdict` from the trained runs: the verdict `optplay lesson NAME` prints. A reset clears
+  the verdict; the next finish computes it again.
 
 Threads: verbs run on the UI's thread; training runs in the Race's worker thread (see
 engine/stepping.py). `stream()` is the only async part.
@@ -49,6 +55,8 @@ from engine.config import save as save_experiment
 from engine.history import export_history
 from engine.hyper import Hyper
 from engine.kinds import KINDS, registry
+from engine.lessons import Lesson, LessonError, Verdict
+from engine.lessons import load as load_lesson
 from engine.numbers import format_number
 from engine.run import Run, RunConfig, RunConfigError, suggested_lr
 
@@ -165,6 +173,7 @@ class Change:
     start: bool = False  # start a training stream now (the app's worker runs `stream()`)
     ok: bool = True  # False: the verb was refused (e.g. a save that failed)
     open_table: bool = False  # show the results table (a race just finished)
+    open_verdict: bool = False  # show the lesson's verdict (its experiment just finished)
 
     def __add__(self, other: Change) -> Change:
         return Change(
@@ -172,6 +181,7 @@ class Change:
             self.start or other.start,
             self.ok and other.ok,
             self.open_table or other.open_table,
+            self.open_verdict or other.open_verdict,
         )
 
 
@@ -245,6 +255,8 @@ class SessionView:
     panel_title: str
     panel_settings: str
     available: frozenset[str]  # actions that apply now (e.g. "pin", "leave_race", "table")
+    lesson: Lesson | None = None  # the lesson whose experiment is trained
+    verdict: Verdict | None = None  # its verdict, once it finished
 
 
 # -- the session --------------------------------------------------------------------------------
@@ -272,6 +284,9 @@ class Session:
         self.target: float | None = None  # a race's target loss (None: automatic)
         self.version = 0
         self._restart: str | None = None  # restart the stream in this state (new length)
+        self._lesson: Lesson | None = None  # the lesson loaded last (see `lesson`)
+        self._lesson_race: Race | None = None  # what was built to train it
+        self._verdict: Verdict | None = None
         steps = experiment.steps or planned_steps_for(experiment.config)
         self._solo = self._new_race([RaceEntry(self.config)])
         self._solo_steps = steps
@@ -420,7 +435,7 @@ class Session:
         if race.state == "running":
             race.pause()
         race.step(1)
-        return Change()
+        return self._judge_lesson()
 
     def _cannot_train(self) -> Change | None:
         """Why training cannot go on (diverged), or None; applies a pending change at 0."""
@@ -440,6 +455,7 @@ class Session:
         """Start over from step 0: the single run with the settings shown (pending changes
         applied), or every racer from the same start."""
         self._stop()
+        self._verdict = None  # it judged the steps this reset discards
         if self.racing:
             self.race.reset()
             self.version += 1
@@ -482,16 +498,19 @@ class Session:
         """What to tell when the stream of `race` ended (the app's worker calls this)."""
         if race is not self.race:
             return Change()  # replaced since (a reset with new settings, a race...)
+        judged = self._judge_lesson()
         if self.racing:
             over = race.steps_done >= self.planned_steps or race.all_diverged
-            return Change(open_table=over)
+            # A lesson's verdict replaces the table (its own table of the measurements).
+            return Change(open_table=over and not judged.open_verdict) + judged
         at = self.run.diverged_at
         if at is not None:
             why = f" ({self.run.divergence})" if self.run.divergence else ""
-            return _notice(
-                f"diverged at step {at}{why}: lower lr and press r", "warning", "diverged"
+            return (
+                _notice(f"diverged at step {at}{why}: lower lr and press r", "warning", "diverged")
+                + judged
             )
-        return Change()
+        return judged
 
     # -- edits ------------------------------------------------------------------------------
 
@@ -659,6 +678,7 @@ class Session:
         if len(race.runs) < 2:
             return _notice("a race needs 2 to 6 racers", "error", ok=False)
         self._stop()
+        self._drop_lesson()
         if not self.racing:
             self._solo_steps = self.planned_steps
             self.name = None  # a new experiment, not the single run's file
@@ -673,6 +693,7 @@ class Session:
         if not self.racing:
             return Change()
         self._stop()
+        self._drop_lesson()
         self.race = self._solo
         self._solo.set_speed(self.speed)
         self.planned_steps = self._solo_steps
@@ -686,6 +707,7 @@ class Session:
         """Show an experiment (an opened file or a preset): a race opens as a race; a single
         run replaces the single run's settings."""
         self._stop()
+        self._drop_lesson()
         if experiment.race:
             steps = experiment.steps or self.planned_steps
             change = self.start_race(experiment.race, steps, go=False)
@@ -774,6 +796,63 @@ class Session:
             note += "; target: the highest best eval loss among the runs that did not diverge"
         return rows, target, title, note
 
+    # -- lessons ----------------------------------------------------------------------------
+
+    @property
+    def lesson(self) -> Lesson | None:
+        """The lesson being trained: the one loaded last, while what is trained is its
+        experiment exactly (same race, same settings, same length); else None."""
+        lesson = self._lesson
+        if lesson is None or self.race is not self._lesson_race:
+            return None
+        configs = [run.config for run in self.race.runs]
+        if configs != [entry.config for entry in lesson.entries]:
+            return None  # a single-run lesson whose knobs were edited is another experiment
+        if self.planned_steps != lesson.steps:
+            return None
+        return lesson
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The lesson's verdict, computed when its experiment finished (None before)."""
+        return self._verdict if self.lesson is not None else None
+
+    def open_lesson(self, lesson: Lesson | str) -> Change:
+        """Load a lesson (a Lesson, or a shipped lesson's name): its experiment as `load`
+        shows it (a race opens as a race), not started. Its histories keep every step, so
+        the verdict measured when it finishes is the one `optplay lesson NAME` prints."""
+        if isinstance(lesson, str):
+            try:
+                lesson = load_lesson(lesson)
+            except LessonError as err:
+                return _notice(str(err), "error", ok=False)
+        capacity = self._capacity
+        self._capacity = None  # full resolution for this experiment only
+        try:
+            change = self.load(lesson.experiment)
+        finally:
+            self._capacity = capacity
+        self._lesson, self._lesson_race = lesson, self.race
+        return change + _notice(
+            f"lesson: {lesson.title}. Watch the {lesson.watch.tab} tab; space runs it.",
+            topic="lesson",
+        )
+
+    def _drop_lesson(self) -> None:
+        self._lesson = self._lesson_race = self._verdict = None
+
+    def _judge_lesson(self) -> Change:
+        """The lesson's verdict once its experiment finished (its step count, or every lane
+        diverged); asks the app to show it. Nothing when there is no lesson or it is judged."""
+        lesson = self.lesson
+        race = self.race
+        if lesson is None or self._verdict is not None:
+            return Change()
+        if race.steps_done < lesson.steps and not race.all_diverged:
+            return Change()
+        self._verdict = lesson.verdict(race if lesson.is_race else race.runs[0])
+        return Change(open_verdict=True)
+
     # -- the view ---------------------------------------------------------------------------
 
     def sections(self) -> tuple[SectionView, ...]:
@@ -859,6 +938,11 @@ class Session:
             available.add("table")
         if self.pins:
             available.add("unpin")
+        lesson, verdict = self.lesson, self.verdict
+        if lesson is not None:
+            available.add("lesson")
+        if verdict is not None:
+            available.add("verdict")
         return SessionView(
             racing=self.racing,
             picks={kind: self.config.kind_name(kind) for kind in KINDS},
@@ -873,6 +957,8 @@ class Session:
             panel_title=title,
             panel_settings=settings,
             available=frozenset(available),
+            lesson=lesson,
+            verdict=verdict,
         )
 
     @staticmethod

@@ -101,6 +101,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("export", "e", "Export", "write the history of every run shown (CSV and JSON)",
            "Export history", rank=5),
     Action("presets", "o", "Presets", "open a shipped preset", "Presets", rank=5),
+    # Not in the footer (full at 80 columns); the lesson line shows both keys.
+    Action("lessons", "L", "Lessons",
+           "lessons: the tutorials' claims as experiments; choose one to load it", "Lessons",
+           footer=False),
+    Action("verdict", "v", "Verdict",
+           "the lesson loaded: its claim, and its verdict (the numbers measured) once it ended",
+           "Lesson verdict", footer=False, when="lesson"),
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}

@@ -33,10 +33,11 @@ from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Static
 
-from engine import optimizers, presets, schedules
+from engine import lessons, optimizers, presets, schedules
 from engine.config import Experiment
 from engine.kinds import KINDS
 from engine.kinds import registry as registry_of
+from engine.lessons import Lesson
 from engine.run import RunConfig
 from engine.session import (
     DEFAULT_EXPORT_STEM,
@@ -55,16 +56,19 @@ from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.screens.bench import BenchScreen
 from tui.screens.confirm import ConfirmOverwriteScreen, ConfirmQuitScreen, QuitChoice
 from tui.screens.help import HelpScreen
+from tui.screens.lessons import LessonsScreen
 from tui.screens.presets import PresetScreen
 from tui.screens.prompt import PromptScreen
 from tui.screens.race_results import RaceResultsScreen
 from tui.screens.race_setup import RaceSetup, RaceSetupScreen
 from tui.screens.save import SaveScreen
+from tui.screens.verdict import VerdictScreen
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
 from tui.textual_fixes import OnceCommandPalette, guard_option_list_paging
 from tui.widgets.hyper_form import FormSection, HyperForm
 from tui.widgets.keybar import KeyBar
+from tui.widgets.lesson_line import LessonLine
 from tui.widgets.pickers import Picker
 from tui.widgets.race_panel import RacePanel
 from tui.widgets.status import StatusLine
@@ -126,6 +130,7 @@ class OptplayApp(App[int]):
                 yield HyperForm([form_section(s) for s in view.sections], id="form")
             yield RacePanel(id="race-panel")  # replaces the sidebar during a race
             yield ChartPanel(id="charts")
+        yield LessonLine(id="lesson-line")
         yield StatusLine(id="status")
         yield KeyBar(ACTIONS, id="keybar")
 
@@ -165,6 +170,8 @@ class OptplayApp(App[int]):
         self.render_view()
         if change.open_table and len(self.screen_stack) == 1:
             self.action_table()
+        if change.open_verdict and len(self.screen_stack) == 1:
+            self.action_verdict()
 
     def tell(self, text: str, severity: str = "information", title: str = "", topic: str = "",
              timeout: float | None = None) -> None:  # fmt: skip
@@ -216,6 +223,7 @@ class OptplayApp(App[int]):
                 picker.pick(view.picks[kind])
         self.main.query_one(HyperForm).show([form_section(s) for s in view.sections])
         self._show_pending(view)
+        self.main.query_one(LessonLine).show(view)
         self.main.query_one(StatusLine).show(view.status)
         if view.racing:
             self.main.query_one(RacePanel).show(
@@ -543,6 +551,29 @@ class OptplayApp(App[int]):
         self.do(change)
         self.notify(f"preset {name}: {presets.title(name)}", timeout=3, markup=False)
 
+    def action_lessons(self) -> None:
+        current = self.session.lesson
+        self.push_screen(LessonsScreen(current.name if current else None), self.open_lesson)
+
+    def open_lesson(self, lesson: Lesson | str | None) -> None:
+        """Load a lesson (or a shipped lesson's name), not started, and bring the tab it says
+        to watch into view."""
+        if lesson is None:
+            return
+        self.do(self.session.open_lesson(lesson))
+        lesson = self.session.lesson
+        if lesson is None:
+            return
+        landscape = getattr(self.session.view().run.task, "is_landscape", False)
+        if lesson.watch.tab != "path" or landscape:
+            self.show_tab(f"tab-{lesson.watch.tab}")
+
+    def action_verdict(self) -> None:
+        view = self.session.view()
+        if view.lesson is not None:
+            diverged = {lane.name: lane.diverged_at for lane in view.lanes}
+            self.push_screen(VerdictScreen(view.lesson, view.verdict, diverged, view.status.step))
+
     def load_experiment(self, experiment: Experiment) -> None:
         """Show an experiment (an opened file): a race opens as a race."""
         self.do(self.session.load(experiment))
@@ -580,6 +611,12 @@ class OptplayApp(App[int]):
                 f"Load preset: {name}",
                 presets.title(name),
                 lambda name=name: self.open_preset(name),
+            )
+        for name in lessons.names():
+            yield SystemCommand(
+                f"Load lesson: {name}",
+                lessons.load(name).title,
+                lambda name=name: self.open_lesson(name),
             )
         for pin in self.session.pins:
             yield SystemCommand(

@@ -13,7 +13,7 @@ import math
 
 import pytest
 
-from engine import optimizers, presets, schedules, tasks
+from engine import lessons, optimizers, presets, schedules, tasks
 from engine.compare import Race
 from engine.config import Experiment, RaceEntry
 from engine.config import load as load_experiment
@@ -463,3 +463,167 @@ def test_a_race_experiment_opens_as_a_race():
     assert s.racing and isinstance(s.race, Race) and not s.dirty
     assert s.view().panel_title == f"race · {race_exp.config.task}"
     assert tasks.get(race_exp.config.task)
+
+
+# -- lessons --------------------------------------------------------------------------------------
+
+# A single-run lesson (the shipped ones are all races): plain SGD down the quadratic bowl.
+SOLO_LESSON_EXPERIMENT = """
+task = "quadratic"
+seed = 0
+steps = 40
+optimizer = "sgd"
+[optimizer_hypers]
+lr = 0.1
+"""
+SOLO_LESSON = """
+title = "SGD down a bowl"
+topic = "basics"
+order = 1
+claim = "SGD at lr 0.1 reaches loss 0.001 within 40 steps."
+source = "a test"
+why = "Each step shrinks x by 1 - 2 lr."
+expect = "holds"
+[watch]
+tab = "loss"
+what = "the loss falls straight on a log scale"
+[measure]
+kind = "steps_to"
+target = 1e-3
+subject = "sgd"
+compare = "value"
+at_most = 40
+"""
+
+
+def solo_lesson():
+    return lessons.loads("sgd-bowl", SOLO_LESSON_EXPERIMENT, SOLO_LESSON)
+
+
+@pytest.mark.parametrize("name", lessons.names())
+async def test_a_finished_lessons_verdict_is_the_headless_one(name):
+    """Trained the app's way (the session's chunked stream at full speed), every shipped
+    lesson opens as its experiment and ends with the verdict `optplay lesson NAME` prints."""
+    lesson = lessons.load(name)
+    s = Session()
+    change = s.open_lesson(name)
+    assert change.ok and not change.start  # loaded, not started: space runs it
+    assert s.lesson is lesson and s.verdict is None
+    assert s.racing == lesson.is_race and s.planned_steps == lesson.steps
+    assert s.race.names == list(lesson.lanes)
+    assert f"Watch the {lesson.watch.tab} tab" in texts(change)
+    assert not s.dirty  # just opened: nothing to lose on quit
+
+    assert s.toggle().start
+    await asyncio.wait_for(_consume(s), 60)
+    ended = s.stream_ended(s.race)
+    assert ended.open_verdict and not ended.open_table  # the verdict replaces the race table
+    _, headless = lesson.run()
+    assert s.verdict == headless
+    assert s.verdict.summary == headless.summary and s.verdict.table() == headless.table()
+    view = s.view()
+    assert view.lesson is lesson and view.verdict == headless and "verdict" in view.available
+
+
+def test_a_lesson_keeps_every_step_so_its_verdict_is_exact():
+    # adagrad-decay runs 5,000 steps: the default 4,096-bucket history would merge steps and
+    # make "steps to loss 0.01" one step late. The lesson's runs keep every step; the next
+    # experiment gets the bounded history again.
+    s = Session()
+    s.open_lesson("adagrad-decay")
+    assert all(run.history.full_resolution for run in s.race.runs)
+    s.race.step(4999)
+    assert s.step().open_verdict
+    assert s.verdict.values == {"AdaGrad": 3490, "RMSprop": 1952}
+    assert s.verdict == lessons.load("adagrad-decay").run()[1]
+    s.load(presets.load("linreg-optimizers"))
+    assert not any(run.history.full_resolution for run in s.race.runs)
+
+
+def test_stepping_a_lesson_to_its_end_judges_it_once():
+    s = Session()
+    s.open_lesson("nadam-quadratic")  # 10 steps
+    for _ in range(9):
+        assert not s.step().open_verdict
+    assert s.verdict is None and "verdict" not in s.view().available
+    assert s.step().open_verdict
+    verdict = s.verdict
+    assert verdict.outcome == "fails" and verdict == lessons.load("nadam-quadratic").run()[1]
+    assert "NAdam ended at training loss 3.971; Adam ended at training loss 3.964" in (
+        verdict.summary
+    )
+    assert not s.step().open_verdict  # judged already: no second verdict
+    assert s.verdict is verdict
+
+
+def test_reset_clears_the_verdict_and_the_next_finish_judges_again():
+    s = Session()
+    s.open_lesson("adam-bias-correction")
+    s.race.step(50)
+    assert s.stream_ended(s.race).open_verdict
+    first = s.verdict
+    s.reset()
+    assert s.lesson is not None and s.verdict is None  # the lesson stays, its verdict goes
+    s.race.step(49)
+    assert s.step().open_verdict and s.verdict == first
+
+
+def test_a_lesson_lasts_until_another_experiment_is_loaded():
+    s = Session()
+    s.open_lesson("momentum-ravine")
+    s.race.step(600)
+    s.stream_ended(s.race)
+    assert s.verdict is not None
+    s.load(presets.load("schedules"))
+    assert s.lesson is None and s.verdict is None and "verdict" not in s.view().available
+    assert s.view().lesson is None
+
+    s.open_lesson("momentum-ravine")
+    entries, steps, _ = s.race_draft()
+    s.start_race(entries, steps, go=False)  # the same racers, built anew: a new experiment
+    assert s.lesson is None
+
+    s.open_lesson("momentum-ravine")
+    s.leave_race()
+    assert s.lesson is None and not s.racing
+
+    s.open_lesson("adam-bias-correction")
+    s.open_lesson("nadam-quadratic")  # one lesson replaces another
+    assert s.lesson.name == "nadam-quadratic" and len(s.race.runs) == 3
+
+
+def test_a_single_run_lesson_loads_as_the_single_run_and_an_edit_ends_it():
+    lesson = solo_lesson()
+    s = solo()
+    s.open_lesson(lesson)
+    assert not s.racing and s.config == lesson.experiment.config and s.planned_steps == 40
+    assert s.lesson is lesson
+    s.race.step(39)
+    assert s.step().open_verdict
+    assert s.verdict == lesson.run()[1] and s.verdict.outcome == "holds"
+    s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 0.01})  # applies live
+    assert s.lesson is None and s.verdict is None  # no longer the lesson's experiment
+
+
+def test_a_single_run_lesson_that_diverges_is_judged_when_it_stops():
+    diverging = lessons.loads(
+        "sgd-bowl", SOLO_LESSON_EXPERIMENT.replace("lr = 0.1", "lr = 1e10"), SOLO_LESSON
+    )
+    s = Session()
+    s.open_lesson(diverging)
+    while s.run.diverged_at is None:
+        s.race.step(1)  # as the stream steps: it stops at the divergence, before step 40
+    assert s.race.steps_done < diverging.steps
+    at = s.run.diverged_at
+    ended = s.stream_ended(s.race)
+    assert ended.open_verdict and f"diverged at step {at}" in texts(ended)
+    assert s.verdict.outcome == "fails" and s.verdict == diverging.run()[1]
+    assert f"sgd did not reach loss 0.001 in {at - 1} steps" in s.verdict.summary.lower()
+
+
+def test_an_unknown_lesson_is_an_error_naming_the_lessons():
+    s = Session()
+    change = s.open_lesson("momentum-rav")
+    assert not change.ok and change.notices[0].severity == "error"
+    assert "unknown lesson 'momentum-rav'" in texts(change) and "momentum-ravine" in texts(change)
+    assert s.lesson is None and not s.racing

@@ -15,6 +15,8 @@ from textual.widgets import Input
 from engine.config import Experiment, RaceEntry
 from engine.run import RunConfig
 from tui.app import create_app
+from tui.charts import ChartPanel
+from tui.screens.verdict import VerdictScreen
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
@@ -120,3 +122,55 @@ def test_race_paused(snap_compare, tab: str) -> None:
 
     app = create_app(experiment)
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+# -- lessons (issue 19) ---------------------------------------------------------------------------
+
+
+def test_lessons_screen(snap_compare) -> None:
+    """The Lessons screen at 80x24: the lessons by topic, the first one's card."""
+
+    async def run_before(pilot: Pilot) -> None:
+        hold_still(pilot)
+        pilot.app.set_focus(None)
+        await pilot.press("L")
+        await pilot.pause()
+
+    assert snap_compare(create_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+async def finished_lesson(pilot: Pilot, name: str) -> None:
+    """Lesson `name` loaded and trained to its end: all steps but one synchronously, the last
+    through the real stream, whose end computes the verdict and opens it."""
+    app = pilot.app
+    hold_still(pilot)
+    app.set_focus(None)
+    app.open_lesson(name)
+    app.session.race.step(app.session.planned_steps - 1)
+    await pilot.press("space")
+    while not isinstance(app.screen, VerdictScreen):
+        await pilot.pause(0.02)
+    app.clear_notifications()  # a toast times out: keep the picture stable
+    await pilot.pause()
+
+
+def test_finished_lesson_verdict(snap_compare) -> None:
+    """Momentum through a ravine, finished: the verdict with the numbers measured."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await finished_lesson(pilot, "momentum-ravine")
+
+    assert snap_compare(create_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_finished_lesson_line(snap_compare) -> None:
+    """The same lesson after closing its verdict: the race on the Path tab, the lesson line
+    with the verdict."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await finished_lesson(pilot, "momentum-ravine")
+        await pilot.press("escape")
+        pilot.app.main.query_one(ChartPanel).redraw(force=True)
+        await pilot.pause()
+
+    assert snap_compare(create_app(), terminal_size=(80, 24), run_before=run_before)

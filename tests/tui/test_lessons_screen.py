@@ -1,0 +1,241 @@
+"""Pilot tests of the Lessons screen, the lesson line and the verdict (issue 19).
+
+Keys in, screen out: a lesson chosen on the Lessons screen opens its experiment (a race as a
+race) on the tab it says to watch, runs with space, and ends with the verdict that
+`optplay lesson NAME` prints, numbers included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from conftest import screen_text
+from textual.widgets import Input, TabbedContent
+
+from engine import lessons
+from tui.app import OptplayApp, create_app
+from tui.cli import main as cli_main
+from tui.screens.lessons import LessonsScreen
+from tui.screens.verdict import VerdictScreen
+from tui.widgets.lesson_line import LessonLine
+from tui.widgets.status import StatusLine
+
+SMALL = (80, 24)
+
+SOLO_EXPERIMENT = """
+task = "quadratic"
+seed = 0
+steps = 40
+optimizer = "sgd"
+[optimizer_hypers]
+lr = 0.1
+"""
+SOLO_LESSON = """
+title = "SGD down a bowl"
+topic = "basics"
+order = 1
+claim = "SGD at lr 0.1 reaches loss 0.001 within 40 steps."
+source = "a test"
+why = "Each step shrinks x by 1 - 2 lr."
+expect = "holds"
+[watch]
+tab = "lr"
+what = "the rate stays at 0.1"
+[measure]
+kind = "steps_to"
+target = 1e-3
+subject = "sgd"
+compare = "value"
+at_most = 40
+"""
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def text_of(app: OptplayApp, selector: str) -> str:
+    """What one widget's area of the screen shows (of the screen on top), rows joined."""
+    region = app.screen.query_one(selector).content_region
+    rows = screen_text(app).splitlines()[region.y : region.bottom]
+    return " ".join(" ".join(row[region.x : region.right].split()) for row in rows)
+
+
+def rows_of(app: OptplayApp, selector: str) -> list[str]:
+    region = app.screen.query_one(selector).content_region
+    rows = screen_text(app).splitlines()[region.y : region.bottom]
+    return [row[region.x : region.right].rstrip() for row in rows]
+
+
+def cells(line: str) -> list[str]:
+    """A table row's cells (columns are separated by two spaces or more)."""
+    return re.split(r"\s{2,}", line.strip())
+
+
+async def wait_for(condition, timeout: float = 20.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def headless(capsys, name: str) -> str:
+    """What `optplay lesson NAME` prints."""
+    capsys.readouterr()
+    assert cli_main(["lesson", name, "--no-progress"]) == 0
+    return capsys.readouterr().out
+
+
+async def test_L_lists_the_lessons_by_topic_with_the_highlighted_ones_claim() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        await pilot.press("L")
+        assert isinstance(app.screen, LessonsScreen)
+        listing = text_of(app, "#lesson-list")
+        expected = []
+        for topic, group in lessons.by_topic().items():
+            expected += [topic, *(lesson.title for lesson in group)]
+        assert listing == " ".join(expected)  # every lesson under its topic, in order, wrapped
+        first, second = (lessons.load(n) for n in lessons.names()[:2])
+        card = text_of(app, "#lesson-card")
+        assert card.startswith(f"{first.title} {first.name}: a race of 2 (SGD, Momentum)")
+        assert flat(first.claim) in card and "Watch: the Path tab" in card
+        await pilot.press("down")  # past the next topic's heading, to its first lesson
+        card = text_of(app, "#lesson-card")
+        assert card.startswith(second.title) and flat(second.claim)[:60] in card
+        assert f"Headless: optplay lesson {second.name}" not in screen_text(app)
+        await pilot.press("tab", "end")  # to the card, then its end: the card scrolls
+        assert f"Headless: optplay lesson {second.name}" in text_of(app, "#lesson-card-scroll")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LessonsScreen)
+        assert app.session.lesson is None and not app.session.racing
+
+
+async def test_a_race_lesson_runs_to_the_verdict_optplay_lesson_prints(capsys) -> None:
+    name = "adam-bias-correction"
+    lesson = lessons.load(name)
+    out = headless(capsys, name)
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        await pilot.press("L", *["down"] * lessons.names().index(name), "enter")
+        await pilot.pause()
+        session = app.session
+        assert not isinstance(app.screen, LessonsScreen)
+        assert session.racing and session.race.names == ["Adam", "Adam, uncorrected"]
+        assert session.planned_steps == 50 and session.lesson is lesson
+        assert app.query_one("#chart-tabs", TabbedContent).active == "tab-norms"  # its tab
+        line = text_of(app, "LessonLine")
+        assert line.startswith(f"Lesson: {lesson.title}") and "Watch the Norms tab:" in line
+        assert "race of 2" in str(app.query_one(StatusLine).render())
+
+        await pilot.press("space")
+        await wait_for(lambda: isinstance(app.screen, VerdictScreen))
+        await pilot.pause()
+        shown = text_of(app, "#verdict-text")
+        assert shown.startswith("Verdict: the claim HOLDS on this run")
+        assert "Verdict: the claim HOLDS on this run" in out
+        _, verdict = lesson.run()
+        assert app.session.verdict == verdict
+        assert flat(verdict.summary) in shown and flat(verdict.summary) in flat(out)
+        assert "The ratio Adam, uncorrected / Adam is 6.407" in shown
+        # The table's rows hold the numbers `optplay lesson` prints, cell for cell.
+        screen_rows = rows_of(app, "#verdict-text")
+        printed = out.splitlines()
+        for lane in lesson.lanes:
+            on_screen = next(r for r in screen_rows if r.startswith(lane + "  "))
+            in_cli = next(r for r in printed if r.startswith(f"  {lane}  "))
+            assert cells(on_screen) == cells(in_cli)
+        assert flat(verdict.conditions[0])[:50] in shown
+
+        await pilot.press("escape")
+        assert not isinstance(app.screen, VerdictScreen)
+        line = text_of(app, "LessonLine")
+        assert "Verdict: the claim HOLDS - Adam, uncorrected had a highest update" in line
+        await pilot.press("v")  # the verdict again, until another experiment loads
+        assert isinstance(app.screen, VerdictScreen)
+        assert flat(verdict.summary) in text_of(app, "#verdict-text")
+
+
+async def test_stepping_to_the_end_opens_the_verdict_and_a_preset_ends_the_lesson() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        app.open_lesson("nadam-quadratic")  # a race of three, ten steps
+        await pilot.pause()
+        assert len(app.session.race.runs) == 3
+        app.session.race.step(9)
+        await pilot.press("n")
+        assert isinstance(app.screen, VerdictScreen)
+        shown = text_of(app, "#verdict-text")
+        assert shown.startswith("Verdict: the claim DOES NOT HOLD on this run")
+        assert "NAdam ended at training loss 3.971; Adam ended at training loss 3.964" in shown
+        assert "It would hold at lr 0.1 over 100 steps" in shown
+        await pilot.press("end")  # the rest (claim, why) scrolls into view at 80x24
+        assert "Headless: optplay lesson nadam-quadratic" in screen_text(app)
+        await pilot.press("escape")
+
+        app.open_preset("schedules")
+        await pilot.pause()
+        assert app.session.lesson is None
+        assert not app.query_one(LessonLine).display  # no lesson: the line takes no room
+        await pilot.press("v")
+        assert not isinstance(app.screen, VerdictScreen)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert "Lesson verdict" not in titles and "Lessons" in titles
+
+
+async def test_v_before_the_end_shows_the_claim_and_how_far_the_run_is() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        assert not app.query_one(LessonLine).display
+        app.open_lesson("momentum-ravine")
+        await pilot.pause()
+        assert app.query_one("#chart-tabs", TabbedContent).active == "tab-path"
+        app.session.race.step(120)
+        await pilot.press("v")
+        assert isinstance(app.screen, VerdictScreen)
+        shown = text_of(app, "#verdict-text")
+        assert shown.startswith("Verdict: not yet")
+        assert "step 120 of 600 now" in shown
+        assert flat(lessons.load("momentum-ravine").claim)[:60] in shown
+
+
+async def test_a_single_run_lesson_opens_as_the_single_run() -> None:
+    lesson = lessons.loads("sgd-bowl", SOLO_EXPERIMENT, SOLO_LESSON)
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        app.open_lesson(lesson)
+        await pilot.pause()
+        assert not app.session.racing and app.query_one("#sidebar").display
+        assert app.query_one("#optimizer-lr", Input).value == "0.1"
+        assert app.query_one("#chart-tabs", TabbedContent).active == "tab-lr"
+        app.session.race.step(39)
+        await pilot.press("n")
+        assert isinstance(app.screen, VerdictScreen)
+        shown = text_of(app, "#verdict-text")
+        assert "sgd reached loss 0.001 at step" in shown.lower()
+        assert app.session.verdict == lesson.run()[1]
+
+
+async def test_the_palette_offers_the_lessons_and_each_lesson() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert "Lessons" in titles and "Lesson verdict" not in titles
+        assert {f"Load lesson: {name}" for name in lessons.names()} <= titles
+        command = next(
+            c
+            for c in app.get_system_commands(app.screen)
+            if c.title == "Load lesson: cosine-restarts"
+        )
+        command.callback()
+        await pilot.pause()
+        assert app.session.lesson.name == "cosine-restarts" and app.session.racing
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert "Lesson verdict" in titles
