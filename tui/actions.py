@@ -78,6 +78,12 @@ ACTIONS: tuple[Action, ...] = (
     Action("export", "e", "Export", "write the history of every run shown (CSV and JSON)",
            "Export history"),
     Action("presets", "o", "Presets", "open a shipped preset", "Presets"),
+    # The Model tab (tui/charts/model/): what the network or the fitted line learned.
+    Action("model_lane", "m", "Lane", "Model tab: show the next lane (one at a time, the "
+           "leader first)", "Model tab: next lane", when="model_lane"),
+    Action("model_points", "d", "Points", "Model tab: test points instead of training "
+           "points on the decision regions, and back", "Model tab: training / test points",
+           when="model_points"),
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}

@@ -75,6 +75,7 @@ class StatusLine(Static):
             *middle,
             f"  {rate}",
             f"  speed {format_speed(status.speed)}",
+            f"  {status.fit}" if status.fit else "",  # e.g. final w, b next to least squares
             no_wrap=True,
             overflow="ellipsis",
         )
