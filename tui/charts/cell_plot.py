@@ -98,7 +98,7 @@ class CellPlot:
 
     def draw(self, x_tick_labels: list[str] | None = None) -> None:
         """Axes, tick labels, the layers (a cell takes the colour of the last layer with dots
-        in it) and the marks."""
+        in it: draw what matters most last) and the marks."""
         if self.rows < 3 or self.data_cols < 2:
             return
         canvas, f = self.canvas, self.frame

@@ -178,26 +178,43 @@ def _step_ticks(plot: CellPlot) -> list[str]:
 def paint_sequence(
     canvas: CellCanvas, view: SequenceView, look: Look, ink: Ink, heading: list[str]
 ) -> None:
-    """The held-out series (solid) and the one-step-ahead predictions (dashed)."""
+    """The held-out series (a solid line) and the one-step-ahead predictions (a dot each, on
+    top); below, when there is room, the error of each prediction around zero."""
     top = _heading(canvas, heading, ink)
     top += _legend(
         canvas,
         top,
         [
             ("solid: held-out series", ink.role("truth")),
-            ("dashed: predicted from the previous values", ink.role("fit")),
+            ("dots: predicted from the values before", ink.role("fit")),
         ],
         ink,
     )
     steps = np.asarray(view.steps, np.float64)
-    both = np.concatenate([view.target, view.predicted])
+    target = np.asarray(view.target, np.float64)
+    predicted = np.asarray(view.predicted, np.float64)
+    both = np.concatenate([target, predicted])
     both = both[np.isfinite(both)]
     lo, hi = (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
     pad = 0.05 * (hi - lo) if hi > lo else 0.5
     x_range = (float(steps[0]), float(steps[-1])) if len(steps) > 1 else (0.0, 1.0)
     muted = ink.role("note")
-    plot = CellPlot(canvas, top, 0, canvas.rows - top, canvas.cols, x_range, (lo - pad, hi + pad),
+    rest = canvas.rows - top
+    upper = rest if rest < 14 else (rest * 5) // 8
+    plot = CellPlot(canvas, top, 0, upper, canvas.cols, x_range, (lo - pad, hi + pad),
                     muted, muted)  # fmt: skip
-    plot.line(steps, view.target, ink.role("truth"), SOLID)
-    plot.line(steps, view.predicted, ink.role("fit"), DASHED)
+    plot.line(steps, target, ink.role("truth"), SOLID)
+    plot.points(steps, predicted, ink.role("fit"))
     plot.draw()
+    lower = rest - upper
+    if lower < 5:
+        return
+    error = predicted - target
+    finite = np.abs(error[np.isfinite(error)])
+    span = float(finite.max()) * 1.1 if len(finite) and finite.max() > 0 else 1.0
+    canvas.text(top + upper, 0, "error: predicted - true", ink.foreground, BOLD)
+    errors = CellPlot(canvas, top + upper + 1, 0, lower - 1, canvas.cols, x_range, (-span, span),
+                      muted, muted, y_ticks=3)  # fmt: skip
+    errors.hline(0.0, muted)
+    errors.line(steps, error, ink.role("fit"))
+    errors.draw()
