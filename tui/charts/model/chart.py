@@ -5,10 +5,12 @@ engine/tasks/views.py); this chart lays it out in character cells (`cells.CellCa
 draws it with one painter per kind of view (regions.py, confusion.py, fits.py).
 
 Off the hot path: the view is computed in a thread worker (`model_view` copies the params, so
-it may run while the run trains in its own thread), at most one at a time; the newest request
-wins and the picture on screen stays until the next one arrives. The first view of a task may
-be slow on big data (a principal-component plane, least squares: cached by the task after
-that), and the UI keeps answering meanwhile. Painting a view costs one pass over the cells.
+it may run while the run trains in its own thread), one at a time, at most MAX_VIEWS_PER_SECOND
+and for at most MAX_SHARE of the time (an expensive view is refreshed less often, so training
+keeps its speed); the newest request wins and the picture on screen stays until the next one
+arrives. The first view of a task may be slow on big data (a principal-component plane, least
+squares: cached by the task after that), and the UI keeps answering meanwhile. Painting a
+view costs one pass over the cells, once per computed view (tests/perf/bench_model_tab.py).
 
 In a race (or with pins) the tab shows one lane at a time: the session's `model_lane` (the
 leader unless `m` chose another). `d` shows the test points instead of the training points
@@ -17,11 +19,13 @@ on decision regions.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from engine.tasks.views import (
@@ -45,6 +49,10 @@ PAINT_ROLES = ("fit", "truth", "solution", "correct", "wrong", "now", "start", "
                "path", "note")  # fmt: skip
 #: Points of x over time (quadratic) read per frame.
 PATH_POINTS = 2000
+#: Views are computed at most this often, and for at most this share of the time (a view
+#: that costs 40 ms waits 160 ms before the next one), so training keeps its speed.
+MAX_VIEWS_PER_SECOND = 10
+MAX_SHARE = 0.2
 
 
 class Request(NamedTuple):
@@ -102,6 +110,10 @@ class ModelChart(RunChart):
         self._cell_strips: list[Strip] = []
         self._failed: str | None = None
         self.canvas: CellCanvas | None = None  # the last painted cells
+        self._started = 0.0  # when the running (or last) computation started
+        self._next_start = 0.0  # no new computation before this (perf_counter seconds)
+        self._retry: Timer | None = None
+        self._painted: tuple[Any, ...] | None = None  # what the cells on screen show
 
     # -- what is shown --------------------------------------------------------------------
 
@@ -183,6 +195,12 @@ class ModelChart(RunChart):
         wanted = self._wanted
         if wanted is None:
             return
+        wait = self._next_start - time.perf_counter()
+        if wait > 0:  # too soon after the last one: start when it is time
+            if self._retry is None:
+                self._retry = self.set_timer(wait, self._start_later)
+            return
+        self._started = time.perf_counter()
         self._worker = self.run_worker(
             partial(compute, run, wanted),
             name="model-view",
@@ -190,6 +208,15 @@ class ModelChart(RunChart):
             thread=True,
             exit_on_error=False,
         )
+
+    def _start_later(self) -> None:
+        self._retry = None
+        view = self._chart_view
+        if view is not None and self.size.area:
+            run, _ = self.lane(view)
+            if run.task.has_model_view:
+                self._wanted = self.request_for(run)
+                self._start(run)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -199,6 +226,8 @@ class ModelChart(RunChart):
         ):
             return
         self._worker = None
+        cost = time.perf_counter() - self._started
+        self._next_start = self._started + max(cost / MAX_SHARE, 1 / MAX_VIEWS_PER_SECOND)
         view = self._chart_view
         if event.state == WorkerState.ERROR:
             self._failed = f"the view failed: {type(worker.error).__name__}: {worker.error}"
@@ -220,7 +249,7 @@ class ModelChart(RunChart):
     @property
     def busy(self) -> bool:
         """True while a view is being computed or a newer one is wanted (tests wait on it)."""
-        if self._worker is not None:
+        if self._worker is not None or self._retry is not None:
             return True
         view = self._chart_view
         if view is None or not self.size.area:
@@ -244,6 +273,10 @@ class ModelChart(RunChart):
 
     def _paint(self, view: ChartView, computed: Computed) -> None:
         run, lane = self.lane(view)
+        key = (id(computed), self.size, self.look(), self.show_test, self.app.theme, lane)
+        if key == self._painted:
+            return  # the same picture (a tick while the next view is computed)
+        self._painted = key
         canvas = paint(
             self.size.width,
             self.size.height,
@@ -257,6 +290,7 @@ class ModelChart(RunChart):
         self._show(canvas)
 
     def _paint_message(self, text: str) -> None:
+        self._painted = None
         canvas = CellCanvas(self.size.width, self.size.height)
         canvas.text(0, 0, text[: canvas.cols], to_color(self.color("note")))
         self._show(canvas)
