@@ -380,3 +380,19 @@ def test_the_look_follows_no_color_and_an_ascii_line_filter() -> None:
     assert look_of(app(True)) == Look(colors=False, ascii=False)
     assert look_of(app(False, AsciiFilter())) == Look(colors=True, ascii=True)
     assert not Look(colors=True, ascii=True).blocks and Look().blocks
+
+
+@pytest.mark.parametrize(
+    ("task", "knobs"),
+    [("binary-mlp", {}), ("blobs-mlp", {}), ("linear-regression", {}),
+     ("linear-regression", {"n_features": 4}), ("quadratic", {}), ("digits-mlp", {}),
+     ("sine-rnn", {})],
+)  # fmt: skip
+def test_a_diverged_network_still_gets_a_picture(task, knobs) -> None:
+    run = trained(task, 3, **knobs)
+    for values in run.params.values():
+        values[...] = np.nan  # what a run that diverged holds
+    for look in (Look(), Look(colors=False)):
+        computed = computed_for(run, 48, 20, look)
+        canvas = paint(48, 20, run, computed, look, INK)
+        assert canvas.lines()[0].strip()  # the title is there; nothing raised

@@ -61,9 +61,10 @@ def pixel_size(cols: int, rows: int, look: Look) -> tuple[int, int]:
 
 def certainty(view: DecisionRegions) -> np.ndarray:
     """How sure the network is at each pixel, rescaled to [0, 1] (0: every class equally
-    likely, 1: certain)."""
+    likely, or no number at all; 1: certain)."""
     c = view.n_classes
-    return np.clip((view.confidence - 1.0 / c) / (1.0 - 1.0 / c), 0.0, 1.0)
+    sure = np.clip((view.confidence - 1.0 / c) / (1.0 - 1.0 / c), 0.0, 1.0)
+    return np.nan_to_num(sure, nan=0.0)  # a diverged network: no certainty anywhere
 
 
 def shade_table(canvas: CellCanvas, ink: Ink, n_classes: int, look: Look) -> np.ndarray:
