@@ -80,7 +80,7 @@ def trained_run(task: str, knobs: dict) -> Run:
 def frame(run: Run, look: Look, ink: Ink) -> tuple[float, float, float]:
     """Seconds of (compute, paint, strips) for one frame."""
     width, height = pixel_size(COLS, ROWS, look)
-    request = Request(id(run), id(run.task), run.steps_done, width, height)
+    request = Request(run, run.task, run.steps_done, width, height)
     t0 = time.perf_counter()
     computed = compute(run, request)
     t1 = time.perf_counter()

@@ -117,15 +117,15 @@ async def test_m_walks_the_lanes_of_a_race_starting_from_the_leader() -> None:
         chart = await settle(pilot)
         assert app.check_action("model_lane", ())
         leader = app.session.view().leader_lane
-        assert leader == 1 and chart.computed.request.run == id(race.runs[1])
+        assert leader == 1 and chart.computed.request.run is race.runs[1]
         assert "adam (leads) · lane 2/3 · m: next" in chart_text(app)
         await pilot.press("m")
         chart = await settle(pilot)
-        assert chart.computed.request.run == id(race.runs[2])
+        assert chart.computed.request.run is race.runs[2]
         assert "momentum · lane 3/3 · m: next" in chart_text(app)
         await pilot.press("m")
         chart = await settle(pilot)
-        assert chart.computed.request.run == id(race.runs[0])
+        assert chart.computed.request.run is race.runs[0]
         assert "sgd · lane 1/3" in chart_text(app)
 
 
@@ -227,7 +227,7 @@ def trained(task: str, steps: int, **knobs) -> Run:
 def computed_for(run: Run, cols: int, rows: int, look: Look) -> Computed:
     width, height = regions.pixel_size(cols, rows, look)
     view = run.task.model_view(run.params, width=width, height=height)
-    return Computed(Request(id(run), id(run.task), run.steps_done, width, height), view,
+    return Computed(Request(run, run.task, run.steps_done, width, height), view,
                     run.task.fit_summary(run.params), None)  # fmt: skip
 
 

@@ -56,10 +56,11 @@ MAX_SHARE = 0.2
 
 
 class Request(NamedTuple):
-    """What a computed view was asked for: the run, its task and step, the pixel grid."""
+    """What a computed view was asked for: the run and its task (compared by identity: a
+    reset builds a new task), its step, the pixel grid."""
 
-    run: int
-    task: int
+    run: Any
+    task: Any
     step: int
     width: int
     height: int
@@ -162,7 +163,7 @@ class ModelChart(RunChart):
         """The view to compute for `run` at this chart's size."""
         cols, rows = self.size.width, self.size.height
         width, height = regions.pixel_size(cols, rows, self.look())
-        return Request(id(run), id(run.task), run.steps_done, width, height)
+        return Request(run, run.task, run.steps_done, width, height)
 
     def draw(self, view: ChartView) -> None:
         """Paint the newest computed view of the lane shown; ask for a newer one if the run
