@@ -224,6 +224,9 @@ class Status:
     diverged_reason: str | None = None  # why (a loss past the divergence factor, a NaN...)
     racers: int = 0  # > 0: a race of this many lanes
     leader: str | None = None  # the racer with the lowest current loss
+    #: The single run's fit against the exact solution once it stopped (paused, finished):
+    #: `task.fit_summary`, e.g. linear regression's w and b next to least squares.
+    fit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,10 @@ class SessionView:
     available: frozenset[str]  # actions that apply now (e.g. "pin", "leave_race", "table")
     lesson: Lesson | None = None  # the lesson whose experiment is trained
     verdict: Verdict | None = None  # its verdict, once it finished
+    #: The lane the Model tab shows (an index into `lanes`: the leader unless the user chose
+    #: one with `next_model_lane`) and the racer with the lowest loss (None: no race).
+    model_lane: int = 0
+    leader_lane: int | None = None
 
 
 # -- the session --------------------------------------------------------------------------------
@@ -287,6 +294,8 @@ class Session:
         self._lesson: Lesson | None = None  # the lesson loaded last (see `lesson`)
         self._lesson_race: Race | None = None  # what was built to train it
         self._verdict: Verdict | None = None
+        self._model_lane: tuple[Race, int] | None = None  # (race, lane) chosen for the Model tab
+        self._fit: tuple[int, int, int, str | None] | None = None  # (run, task, step, fit)
         steps = experiment.steps or planned_steps_for(experiment.config)
         self._solo = self._new_race([RaceEntry(self.config)])
         self._solo_steps = steps
@@ -920,7 +929,15 @@ class Session:
             speed=self.speed,
             diverged_at=run.diverged_at,
             diverged_reason=run.divergence,
+            fit=self._fit_of(run) if state in ("paused", "finished") and step else None,
         )
+
+    def _fit_of(self, run: Run) -> str | None:
+        """`run.task.fit_summary(run.params)`, computed once per step (views render often)."""
+        key = (id(run), id(run.task), run.steps_done)
+        if self._fit is None or self._fit[:3] != key:
+            self._fit = (*key, run.task.fit_summary(run.params))
+        return self._fit[3]
 
     def view(self) -> SessionView:
         """Frozen data for everything the app shows."""
@@ -943,6 +960,12 @@ class Session:
             available.add("lesson")
         if verdict is not None:
             available.add("verdict")
+        kind = race.runs[0].task.model_view_kind
+        if kind is not None and len(lanes) > 1:
+            available.add("model_lane")
+        if kind == "regions":
+            available.add("model_points")
+        leader = self._leader_lane(lanes)
         return SessionView(
             racing=self.racing,
             picks={kind: self.config.kind_name(kind) for kind in KINDS},
@@ -959,7 +982,41 @@ class Session:
             available=frozenset(available),
             lesson=lesson,
             verdict=verdict,
+            model_lane=self._shown_model_lane(lanes, leader),
+            leader_lane=leader,
         )
+
+    # -- the Model tab's lane ---------------------------------------------------------------
+
+    def _leader_lane(self, lanes: Sequence[LaneView]) -> int | None:
+        """The racer with the lowest finite current loss (None: no race, or no loss yet)."""
+        if not self.racing:
+            return None
+        best: tuple[float, int] | None = None
+        for i, lane in enumerate(lanes):
+            loss = lane.loss
+            if lane.pinned or lane.diverged_at is not None or loss is None:
+                continue
+            if math.isfinite(loss) and (best is None or loss < best[0]):
+                best = (loss, i)
+        return None if best is None else best[1]
+
+    def _shown_model_lane(self, lanes: Sequence[LaneView], leader: int | None) -> int:
+        """The lane chosen for what is trained now, else the leader, else lane 0."""
+        chosen = self._model_lane
+        if chosen is not None and chosen[0] is self.race and chosen[1] < len(lanes):
+            return chosen[1]
+        return leader if leader is not None else 0
+
+    def next_model_lane(self) -> Change:
+        """Show the next lane on the Model tab (racers, then pins; wraps around). The choice
+        holds until what is trained changes (a new race, back to the single run)."""
+        lanes = tuple(self._lane_view(lane) for lane in self.shown_lanes())
+        if len(lanes) < 2:
+            return Change()
+        shown = self._shown_model_lane(lanes, self._leader_lane(lanes))
+        self._model_lane = (self.race, (shown + 1) % len(lanes))
+        return Change()
 
     @staticmethod
     def _lane_view(lane: Lane) -> LaneView:

@@ -77,7 +77,7 @@ ACTIONS: tuple[Action, ...] = (
            key_display="1-6", per_key=True, footer=False),
     Action("toggle_log", "l", "Log", "log scale on the y axis of the chart in view",
            "Toggle log scale", rank=4),
-    Action("toggle_smoothing", "s", "Smooth",
+    Action("toggle_smoothing", "S", "Smooth",
            "smooth the training loss (EMA, as TensorBoard does); the raw band stays",
            "Toggle smoothing", rank=6),
     Action("toggle_sidebar", "b", "Sidebar",
@@ -108,6 +108,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("verdict", "v", "Verdict",
            "the lesson loaded: its claim, and its verdict (the numbers measured) once it ended",
            "Lesson verdict", footer=False, when="lesson"),
+    # The Model tab (tui/charts/model/): what the network or the fitted line learned.
+    Action("model_lane", "m", "Lane", "Model tab: show the next lane (one at a time, the "
+           "leader first)", "Model tab: next lane", when="model_lane",
+           rank=4),
+    Action("model_points", "d", "Points", "Model tab: test points instead of training "
+           "points on the decision regions, and back", "Model tab: training / test points",
+           when="model_points", rank=6),
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}

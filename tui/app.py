@@ -51,6 +51,7 @@ from tui.actions import ACTIONS, BY_NAME, Action, bindings, help_keys
 from tui.ascii_filter import AsciiFilter
 from tui.charts import ChartPanel, ChartView
 from tui.charts.base import LANE_ROLES
+from tui.charts.model import ModelChart
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.screens.bench import BenchScreen
@@ -231,7 +232,12 @@ class OptplayApp(App[int]):
             )
         self.main.query_one(ChartPanel).show(
             ChartView(
-                view.run, view.planned_steps, view.version, view.lanes if view.overlaid else ()
+                view.run,
+                view.planned_steps,
+                view.version,
+                view.lanes if view.overlaid else (),
+                model_lane=view.model_lane,
+                leader_lane=view.leader_lane,
             )
         )
         if view.available != self._available:
@@ -399,7 +405,15 @@ class OptplayApp(App[int]):
 
     def action_toggle_log(self) -> None:
         if self.main.query_one(ChartPanel).toggle_log() is None:
-            self.notify("the path chart has no log scale", timeout=2)
+            self.notify("this chart has no log scale", timeout=2)
+
+    def action_model_lane(self) -> None:
+        self.do(self.session.next_model_lane())
+        self.show_tab("tab-model")
+
+    def action_model_points(self) -> None:
+        self.show_tab("tab-model")
+        self.main.query_one(ModelChart).toggle_test_points()
 
     def action_help(self) -> None:
         config = self.session.config
@@ -629,6 +643,8 @@ class OptplayApp(App[int]):
         tabs = list(CHART_TABS)
         if getattr(self.session.view().run.task, "is_landscape", False):
             tabs.append(("tab-path", "path"))
+        if getattr(self.session.view().run.task, "has_model_view", False):
+            tabs.append(("tab-model", "model"))
         for tab, label in tabs:
             yield SystemCommand(
                 f"Show {label} chart",

@@ -627,3 +627,69 @@ def test_an_unknown_lesson_is_an_error_naming_the_lessons():
     assert not change.ok and change.notices[0].severity == "error"
     assert "unknown lesson 'momentum-rav'" in texts(change) and "momentum-ravine" in texts(change)
     assert s.lesson is None and not s.racing
+
+
+# -- the Model tab: its lane, its keys, the fit in the status -----------------------------------
+
+
+def model_race(s: Session, *optimizers_lr: tuple[str, float]) -> None:
+    base = RunConfig(task="binary-mlp", optimizer="adam", task_hypers={"dataset": "xor"})
+    entries = [RaceEntry(base.replace(optimizer=o, optimizer_hypers={"lr": lr}))
+               for o, lr in optimizers_lr]  # fmt: skip
+    assert s.start_race(entries, 100, go=False).ok
+
+
+def test_model_tab_shows_the_leader_until_a_lane_is_chosen_and_cycles_through_every_lane():
+    s = solo(task="binary-mlp", task_hypers={"dataset": "xor"})
+    view = s.view()
+    assert view.model_lane == 0 and view.leader_lane is None  # a single run: its own lane
+    assert "model_lane" not in view.available and "model_points" in view.available
+    model_race(s, ("sgd", 1e-4), ("adam", 0.05), ("momentum", 1e-4))
+    s.race.step(40)
+    view = s.view()
+    losses = [lane.loss for lane in view.lanes]
+    assert view.leader_lane == losses.index(min(losses)) == 1  # adam at 0.05 leads
+    assert view.model_lane == view.leader_lane and "model_lane" in view.available
+    shown = []
+    for _ in range(4):
+        s.next_model_lane()
+        shown.append(s.view().model_lane)
+    assert shown == [2, 0, 1, 2]  # from the leader on, wrapping around
+    s.race.step(5)  # the choice holds while the race goes on
+    assert s.view().model_lane == 2
+    s.leave_race()  # what is trained changed: the single run's own lane again
+    assert s.view().model_lane == 0
+    model_race(s, ("sgd", 1e-4), ("adam", 0.05))
+    s.race.step(20)
+    assert s.view().model_lane == s.view().leader_lane == 1  # a new race: the leader again
+
+
+def test_model_keys_apply_only_to_tasks_with_a_view():
+    s = solo()  # rosenbrock: the Path tab is its picture
+    view = s.view()
+    assert not {"model_lane", "model_points"} & view.available
+    assert s.next_model_lane() == Change() and s.view().model_lane == 0
+    s.pick("task", "digits-mlp")
+    assert "model_points" not in s.view().available  # no points on a confusion matrix
+    s.pick("task", "linear-regression")
+    s.step()
+    s.pin("first")  # a run and a pin: two lanes to choose from
+    assert "model_lane" in s.view().available
+    s.next_model_lane()
+    view = s.view()
+    assert view.model_lane == 1 and view.lanes[1].name == "first"
+
+
+def test_status_shows_the_fit_next_to_least_squares_once_the_run_stops():
+    s = solo(task="linear-regression", optimizer="sgd", optimizer_hypers={"lr": 0.1})
+    assert s.status().fit is None  # nothing trained yet
+    for _ in range(3):
+        s.step()
+    run = s.run
+    fit = s.status().fit
+    assert fit == run.task.fit_summary(run.params)
+    assert fit.startswith(f"w = {float(run.params['w'][0]):.6g}, b = ") and "least squares" in fit
+    s.pick("task", "quadratic")
+    s.reset()
+    s.step()
+    assert s.status().fit is None  # no exact solution to compare with

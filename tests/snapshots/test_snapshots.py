@@ -8,6 +8,9 @@ after checking the new pictures.
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -16,6 +19,7 @@ from engine.config import Experiment, RaceEntry
 from engine.run import RunConfig
 from tui.app import create_app
 from tui.charts import ChartPanel
+from tui.charts.model import ModelChart
 from tui.screens.verdict import VerdictScreen
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
@@ -174,3 +178,70 @@ def test_finished_lesson_line(snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(create_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+# -- the Model tab ------------------------------------------------------------------------------
+
+#: (config, steps) per Model tab snapshot: each view mid-training.
+MODEL_CASES = {
+    "spiral": (
+        RunConfig(task="binary-mlp", optimizer="adam", optimizer_hypers={"lr": 0.05},
+                  task_hypers={"dataset": "spiral", "hidden": 24}),
+        1000,
+    ),
+    "blobs-3": (RunConfig(task="blobs-mlp", optimizer="adam", task_hypers={"n_classes": 3}), 150),
+    "linear-regression": (
+        RunConfig(task="linear-regression", optimizer="sgd", optimizer_hypers={"lr": 0.05}),
+        40,
+    ),
+    "digits": (RunConfig(task="digits-mlp", optimizer="adam", seed=7), 150),
+    "sine-rnn": (RunConfig(task="sine-rnn", optimizer="adam", optimizer_hypers={"lr": 0.01}), 300),
+}  # fmt: skip
+
+
+async def model_tab(pilot: Pilot, steps: int) -> None:
+    """The Model tab of a run paused after `steps`, once its view is computed and drawn."""
+    await stepped(pilot, steps)
+    pilot.app.show_tab("tab-model")
+    chart = pilot.app.query_one(ModelChart)
+    for _ in range(1000):
+        await pilot.pause()
+        if not chart.busy:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the model view was not drawn in time")
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("case", list(MODEL_CASES))
+def test_model_tab(snap_compare, case: str, size: tuple[int, int]) -> None:
+    """What the model learned: decision regions (spiral; 3 blobs on their PCA plane), the
+    fitted line against the true and least-squares lines, the digits' confusion matrix and
+    misclassified images, the RNN's predictions on held-out data."""
+    config, steps = MODEL_CASES[case]
+
+    async def run_before(pilot: Pilot) -> None:
+        await model_tab(pilot, steps)
+
+    assert snap_compare(create_app(config), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_model_tab_without_colour(snap_compare, size: tuple[int, int]) -> None:
+    """NO_COLOR: the spiral's regions as textures (· and -) thinning out where the network is
+    unsure, classes as ● and ✕, wrong points reversed."""
+    config, steps = MODEL_CASES["spiral"]
+    saved = os.environ.get("NO_COLOR")
+    os.environ["NO_COLOR"] = "1"  # Textual reads it when the app is created
+    try:
+        app = create_app(config)
+    finally:
+        if saved is None:
+            os.environ.pop("NO_COLOR", None)
+        else:
+            os.environ["NO_COLOR"] = saved
+
+    async def run_before(pilot: Pilot) -> None:
+        await model_tab(pilot, steps)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -20,6 +20,7 @@ _WHERE = {
     "LrChart": "tui.charts.lr",
     "NormsChart": "tui.charts.norms",
     "PathChart": "tui.charts.path",
+    "ModelChart": "tui.charts.model",
 }
 
 __all__ = sorted(_WHERE)

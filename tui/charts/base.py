@@ -41,6 +41,9 @@ ROLES = (
     "train", "eval", "schedule", "used", "grad", "update", "ratio",
     "contour", "path", "start", "minimum", "now", "ink", "note",
     "lane-0", "lane-1", "lane-2", "lane-3", "lane-4", "lane-5",
+    # the Model tab (tui/charts/model/): classes, fitted vs true vs exact, right vs wrong
+    "class-0", "class-1", "class-2", "class-3", "class-4", "class-5",
+    "fit", "truth", "solution", "correct", "wrong",
 )  # fmt: skip
 LANE_ROLES = tuple(r for r in ROLES if r.startswith("lane-"))
 
@@ -59,6 +62,9 @@ class ChartView:
     planned_steps: int
     version: int = 0
     lanes: tuple[Any, ...] = ()
+    #: The lane the Model tab shows (an index into `lanes`) and the leading lane, if any.
+    model_lane: int = 0
+    leader_lane: int | None = None
 
 
 @dataclass

@@ -14,6 +14,7 @@ from textual.widgets import TabbedContent, TabPane
 from tui.charts.base import ChartView, RunChart
 from tui.charts.loss import LossChart
 from tui.charts.lr import LrChart
+from tui.charts.model import ModelChart
 from tui.charts.norms import NormsChart
 from tui.charts.path import PathChart
 
@@ -25,6 +26,7 @@ TABS: tuple[tuple[str, str, type[RunChart], str], ...] = (
     ("tab-lr", "LR", LrChart, "lr-chart"),
     ("tab-norms", "Norms", NormsChart, "norms-chart"),
     ("tab-path", "Path", PathChart, "path-chart"),
+    ("tab-model", "Model", ModelChart, "model-chart"),
 )
 
 
@@ -62,6 +64,12 @@ class ChartPanel(Vertical):
             if tabs.active == "tab-path":
                 tabs.active = "tab-loss"
             tabs.hide_tab("tab-path")
+        if getattr(view.run.task, "has_model_view", False):
+            tabs.show_tab("tab-model")
+        else:
+            if tabs.active == "tab-model":
+                tabs.active = "tab-loss"
+            tabs.hide_tab("tab-model")
         self.redraw()
 
     def shown_tabs(self) -> list[str]:
@@ -99,7 +107,7 @@ class ChartPanel(Vertical):
     def toggle_log(self) -> RunChart | None:
         """Flip the visible chart between linear and log y; returns that chart."""
         chart = self.active_chart()
-        if chart is not None and not isinstance(chart, PathChart):
+        if chart is not None and not isinstance(chart, PathChart | ModelChart):
             chart.log_y = not chart.log_y
             self.redraw()
             return chart

@@ -52,6 +52,8 @@ def parts_of(status: Status) -> list[tuple[int, str, str]]:
         rate = f"{status.steps_per_second:,.0f} steps/s"
         out.append((4, rate, rate))
     out.append((5, f"speed {format_speed(status.speed)}", ""))
+    if status.fit:  # e.g. final w, b next to least squares (the Model tab shows it whole)
+        out.append((6, status.fit, status.fit))
     return out
 
 
