@@ -78,6 +78,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("export", "e", "Export", "write the history of every run shown (CSV and JSON)",
            "Export history"),
     Action("presets", "o", "Presets", "open a shipped preset", "Presets"),
+    Action("sweep", "s", "Sweep", "final loss against lr (or any knob) per optimizer, a fresh "
+           "run per point; open any point as the run", "Sweep a knob", footer=False),
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}
