@@ -241,7 +241,13 @@ async def test_selecting_a_point_opens_it_as_the_single_run_and_runs_it() -> Non
         session = app.session
         assert session.config == row.config and session.planned_steps == ONE_KNOB.steps
         assert session.name == "momentum lr=0.1"
-        await wait_for(lambda: not session.race.streaming)  # it ran: to its end or divergence
+        run = session.run
+
+        def ran() -> bool:  # to its end or its divergence
+            over = run.steps_done == ONE_KNOB.steps or run.diverged_at is not None
+            return over and not session.race.streaming
+
+        await wait_for(ran)
         assert session.run.diverged_at == row.score.diverged_at
         if row.diverged:
             assert "diverged" in screen_text(app)
@@ -287,7 +293,9 @@ async def test_the_sweep_preset_opens_the_sweep_screen_and_runs_it() -> None:
         await pilot.press("s")  # a first sweep drafted, then left without running it
         await wait_for(lambda: isinstance(app.screen, SweepScreen))
         screen = app.screen
-        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.focused is screen.query_one("#grid-values-1")  # ready to type a grid
+        await pilot.press("escape", "escape")  # leave the field, close
         await wait_for(lambda: not isinstance(app.screen, SweepScreen))
         app.open_preset("lr-sensitivity")  # the same screen, set up with the preset
         await wait_for(lambda: app.screen is screen)

@@ -214,7 +214,7 @@ class SweepScreen(Dialog[SweepPick | None]):
         if self.start_at_once:
             self.call_after_refresh(self.action_start)
         else:
-            self.query_one("#sweep-task-select").focus()
+            self.query_one("#grid-values-1", Input).focus()  # what a sweep changes most
 
     async def load(self, draft: SweepSpec, start: bool = False) -> None:
         """Set up `draft` instead (a preset, a new draft): a running sweep is cancelled and
@@ -230,7 +230,7 @@ class SweepScreen(Dialog[SweepPick | None]):
         if start:
             self.action_start()
         else:
-            self.query_one("#sweep-task-select").focus()
+            self.query_one("#grid-values-1", Input).focus()
 
     def on_unmount(self) -> None:
         if self.sweep is not None:
