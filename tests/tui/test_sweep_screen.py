@@ -181,6 +181,15 @@ async def test_the_curves_fill_in_and_the_cursor_reads_each_point() -> None:
         await pilot.press("down", "down", "down", "right", "right", "right")  # clamped
         assert screen.cursor == Cursor(2, (4,))
         assert "▸ adam lr=1:" in screen_text(app)
+        first = screen.sweep
+        await pilot.press("e")  # back to the setup, the grid in hand: a new sweep
+        field = screen.query_one("#grid-values-1", Input)
+        assert screen.view == "setup" and screen.focused is field
+        field.value = "0.01,0.1"
+        await pilot.press("enter")
+        await wait_for(lambda: screen.sweep is not first and screen.ended)
+        assert screen.view == "results" and len(screen.sweep.rows) == 6
+        assert "done: 6/6 runs" in screen_text(app)
 
 
 async def test_cancel_mid_sweep_keeps_the_finished_rows() -> None:

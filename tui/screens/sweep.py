@@ -17,8 +17,8 @@ Keys on the results: arrows move the cursor over the points (the curves: left/ri
 knob, up/down between optimizers; the heatmap: over its cells, down into the next
 optimizer's grid), `s` picks the seed of the point, enter opens that run in the playground
 as the single run and starts it (same config, same numbers: watch it break), `p` pins it
-next to the single run (`SweepScreen.PinPoint`, answered by the app), `e` edits the setup,
-escape cancels the sweep or closes the screen.
+next to the single run (`SweepScreen.PinPoint`, answered by the app), `e` edits the setup
+(starting it replaces the sweep shown), escape cancels a running sweep, then closes the screen.
 
 The screen returns a `SweepPick` (the run to open) or None.
 """
@@ -189,7 +189,6 @@ class SweepScreen(Dialog[SweepPick | None]):
         self.start_at_once = start
         self.clock = clock
         self.sweep: Sweep | None = None
-        self.executor: Executor | None = None
         self.cursor = Cursor()
         self.seed = 0
         self.failure: str | None = None
@@ -287,9 +286,8 @@ class SweepScreen(Dialog[SweepPick | None]):
     # -- starting and running ----------------------------------------------------------------
 
     def action_start(self) -> None:
-        if self.running:
-            self.notify("a sweep is running: escape cancels it first", severity="warning")
-            return
+        """Start the sweep set up (a sweep still running is cancelled: this one replaces
+        it); a bad setup is told and nothing starts."""
         setup = self.query_one(SweepSetup)
         try:
             spec = setup.spec()
@@ -301,8 +299,9 @@ class SweepScreen(Dialog[SweepPick | None]):
         except ExecutorError as err:
             self.notify(str(err), title="Cannot start the sweep", severity="error", markup=False)
             return
+        if self.sweep is not None:
+            self.sweep.cancel()  # its worker ends on its own; its rows go with it
         self.sweep = Sweep(spec, executor)
-        self.executor = executor
         self.failure = None
         self.cursor = Cursor(0, tuple(0 for _ in spec.axes))
         self.seed = 0
