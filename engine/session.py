@@ -600,10 +600,11 @@ class Session:
 
     # -- pins -------------------------------------------------------------------------------
 
-    def pin_name(self) -> str:
-        """A name for pinning the single run now ("adam lr=0.02", made unique)."""
+    def pin_name(self, base: str | None = None) -> str:
+        """A name for pinning the single run now ("adam lr=0.02"), or `base`, made unique."""
         cfg = self.run.config
-        base = cfg.optimizer if cfg.lr is None else f"{cfg.optimizer} lr={cfg.lr:g}"
+        if base is None:
+            base = cfg.optimizer if cfg.lr is None else f"{cfg.optimizer} lr={cfg.lr:g}"
         taken = {p.name for p in self.pins}
         name, k = base, 1
         while name in taken:
@@ -655,6 +656,53 @@ class Session:
         if len(self.pins) != before:
             self.version += 1
         return Change()
+
+    # -- runs from elsewhere (a sweep's points) ---------------------------------------------
+
+    def open_run(
+        self, config: RunConfig, steps: int, name: str | None = None, *, go: bool = False
+    ) -> Change:
+        """Show `config` as the single run, planned for `steps` steps (e.g. a sweep's point,
+        to watch it again: the same config gives the same numbers); `go`: train at once."""
+        return self.load(Experiment(config, steps=steps, name=name)) + Change(start=go)
+
+    def can_pin_config(self, config: RunConfig) -> Change | None:
+        """Why a run of `config` cannot be pinned next to the single run (a notice), or None.
+        Pins belong to the single run's task and task knobs."""
+        if self.racing:
+            return _notice("pins are for the single run: x leaves the race", "warning")
+        own = self.run.config
+        if (config.task, config.task_hypers) != (own.task, own.task_hypers):
+            what = "task" if config.task != own.task else "task knobs"
+            return _notice(
+                f"pins belong to the single run's task ({own.task}) and this run has other "
+                f"{what}: open it instead",
+                "warning",
+                "pins",
+            )
+        if len(self.pins) >= MAX_RACE - 1:
+            return _notice(
+                f"at most {MAX_RACE - 1} pins: unpin one first (ctrl+p, Unpin)", "warning"
+            )
+        return None
+
+    def trained_copy(self, config: RunConfig, steps: int) -> Run:
+        """A fresh run of `config` trained `steps` steps (or to its divergence), to pin. Pure
+        computation: the app calls it off the UI thread, then `pin_run`."""
+        run = Run(config, history_capacity=self._capacity)
+        run.step(steps)  # stops early at a divergence
+        return run
+
+    def pin_run(self, run: Run, name: str) -> Change:
+        """Keep `run` (trained elsewhere, e.g. a sweep's point) on the charts as an overlay
+        named `name` (made unique); the single run goes on as it was."""
+        refused = self.can_pin_config(run.config)
+        if refused is not None:
+            return refused
+        name = self.pin_name(name.strip() or run.config.optimizer)
+        self.pins.append(pin(run, name))
+        self.version += 1
+        return _notice(f"pinned {name!r} ({run.steps_done:,} steps)", topic="pins")
 
     # -- races ------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Shared test configuration: every test in its own folder, Hypothesis profiles, the `long`
-marker, `screen_text` (what a Textual app's terminal shows) for the app's tests, and the
-`serve` / `summary` fixtures of the `optplay serve` tests (helpers in tests/serve/).
+marker, `screen_text` (what a Textual app's terminal shows) and `SteadyExecutor` (sweeps with
+fixed timings) for the app's tests, and the `serve` / `summary` fixtures of the `optplay
+serve` tests (helpers in tests/serve/).
 
 This is the only conftest.py: test modules import its helpers with `from conftest import ...`.
 
@@ -82,6 +83,45 @@ def screen_text(app: Any) -> str:
     """The terminal's characters, row by row, as the user sees them (import it with
     `from conftest import screen_text`)."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+class SteadyExecutor:
+    """A serial executor (this process) whose runs report fixed timings, so a sweep's screen
+    is the same picture every time (import it with `from conftest import SteadyExecutor`).
+    `hold_after`: after that many results, wait until the sweep is cancelled (a sweep caught
+    mid-way, deterministically)."""
+
+    kind = "serial"
+    workers = 1
+
+    def __init__(self, hold_after: int | None = None) -> None:
+        from engine.executors import SerialExecutor
+
+        self._serial = SerialExecutor()
+        self.hold_after = hold_after
+
+    def describe(self) -> str:
+        return "serial (this process)"
+
+    def map_unordered(self, fn: Any, jobs: Any, cancel: Any = None) -> Iterator[Any]:
+        import dataclasses
+        import threading
+
+        cancel = cancel or threading.Event()
+        for k, (index, score) in enumerate(self._serial.map_unordered(fn, jobs, cancel)):
+            fixed = {"seconds_per_update": 2.5e-5, "run_seconds": 0.01, "cpu_seconds": 0.01}
+            yield index, dataclasses.replace(score, worker="test", **fixed)
+            if self.hold_after is not None and k + 1 >= self.hold_after:
+                cancel.wait(30)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> SteadyExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # -- `optplay serve` tests (tests/serve/) -------------------------------------------------------

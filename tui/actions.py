@@ -115,6 +115,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("model_points", "d", "Points", "Model tab: test points instead of training "
            "points on the decision regions, and back", "Model tab: training / test points",
            when="model_points", rank=6),
+    Action("sweep", "s", "Sweep", "final loss against lr (or any knob) per optimizer, a fresh "
+           "run per point; open any point as the run", "Sweep a knob", rank=5),
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,6 +63,8 @@ from tui.screens.prompt import PromptScreen
 from tui.screens.race_results import RaceResultsScreen
 from tui.screens.race_setup import RaceSetup, RaceSetupScreen
 from tui.screens.save import SaveScreen
+from tui.screens.sweep import SweepPick, SweepScreen, pool_executor
+from tui.screens.sweep_setup import draft_spec
 from tui.screens.verdict import VerdictScreen
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
@@ -80,6 +82,8 @@ guard_option_list_paging()  # see tui/textual_fixes.py
 CHART_TABS = (("tab-loss", "loss"), ("tab-lr", "learning rate"), ("tab-norms", "norms"))
 #: Below this many columns the sidebar hides by itself (unless shown with `b`).
 SIDEBAR_MIN_WIDTH = 90
+#: The Sweep screen's name: installed once, so leaving it keeps its sweep (and its worker).
+SWEEP_SCREEN = "sweep"
 
 
 def form_section(section: Any) -> FormSection:
@@ -95,6 +99,9 @@ class OptplayApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "optplay"
     BINDINGS: ClassVar[list[BindingType]] = bindings()
+    #: The executor of a sweep of n runs (a process pool, as `optplay sweep`); tests set
+    #: one that runs in this process.
+    sweep_executor: Callable[[int], Any] = staticmethod(pool_executor)
 
     def __init__(
         self,
@@ -551,10 +558,7 @@ class OptplayApp(App[int]):
         if name is None:
             return
         if presets.kind(name) == "sweep":
-            self.notify(
-                f"preset {name} is a sweep: run it with `optplay sweep --preset {name}`",
-                markup=False,
-            )
+            self.open_sweep(presets.load(name), start=True)
             return
         if presets.kind(name) == "bench":
             title = f"{presets.title(name)} (preset {name})"
@@ -587,6 +591,49 @@ class OptplayApp(App[int]):
         if view.lesson is not None:
             diverged = {lane.name: lane.diverged_at for lane in view.lanes}
             self.push_screen(VerdictScreen(view.lesson, view.verdict, diverged, view.status.step))
+
+    def action_sweep(self) -> None:
+        """The Sweep screen as it was left, or a first sweep drafted from the run."""
+        if self.is_screen_installed(SWEEP_SCREEN):
+            self._show_sweep_screen()
+            return
+        self._form_ready()
+        self.open_sweep(draft_spec(self.session.config, self.session.planned_steps))
+
+    def open_sweep(self, spec: Any, start: bool = False) -> None:
+        """The Sweep screen set up with `spec` (a SweepSpec); `start`: run it at once. A
+        sweep still running there is cancelled."""
+        if self.is_screen_installed(SWEEP_SCREEN):
+            screen = self.get_screen(SWEEP_SCREEN)
+            if screen.is_mounted:
+                self.call_later(screen.load, spec, start)
+                self._show_sweep_screen()
+                return
+            self.uninstall_screen(SWEEP_SCREEN)
+        self.install_screen(SweepScreen(spec, self.sweep_executor, start=start), SWEEP_SCREEN)
+        self._show_sweep_screen()
+
+    def _show_sweep_screen(self) -> None:
+        if self.get_screen(SWEEP_SCREEN) not in self.screen_stack:
+            self.push_screen(SWEEP_SCREEN, self._sweep_picked)
+
+    def _sweep_picked(self, pick: SweepPick | None) -> None:
+        if pick is not None:  # watch it: the single run, started
+            self.do(self.session.open_run(pick.config, pick.steps, pick.name, go=True))
+
+    @on(SweepScreen.PinPoint)
+    def _pin_point(self, message: SweepScreen.PinPoint) -> None:
+        refused = self.session.can_pin_config(message.config)
+        if refused is not None:
+            self.do(refused)
+            return
+        self._train_pin(message.config, message.steps, message.name)
+
+    @work(thread=True, group="pin", exit_on_error=False)
+    def _train_pin(self, config: RunConfig, steps: int, name: str) -> None:
+        """Train the point's run off the UI thread, then pin it."""
+        run = self.session.trained_copy(config, steps)
+        self.call_from_thread(lambda: self.do(self.session.pin_run(run, name)))
 
     def load_experiment(self, experiment: Experiment) -> None:
         """Show an experiment (an opened file): a race opens as a race."""

@@ -342,6 +342,70 @@ def test_at_most_five_pins():
     assert "at most 5 pins" in texts(s.pin("p5"))
 
 
+# -- a sweep's points: open one, pin one ----------------------------------------------------------
+
+
+def sweep_row(optimizer: str = "sgd", lr: float = 0.1):
+    """The row of a one-point sweep on digits (a small net, 40 steps)."""
+    from engine.sweep import Sweep, SweepSpec
+
+    spec = SweepSpec(
+        task="digits-mlp",
+        optimizers=(optimizer,),
+        grid={"lr": [lr]},
+        steps=40,
+        task_hypers={"hidden": 8},
+        check_every=10,
+    )
+    (row,) = Sweep(spec).run().rows
+    return spec, row
+
+
+def test_a_sweep_point_opens_as_the_single_run_with_its_numbers():
+    spec, row = sweep_row()
+    s = solo()
+    s.step()
+    s.pin("rosenbrock pin")
+    change = s.open_run(row.config, spec.steps, name="sgd at lr=0.1", go=True)
+    assert change.start and not s.racing
+    assert s.config == row.config and s.run.config == row.config
+    assert s.planned_steps == 40 and s.name == "sgd at lr=0.1"
+    assert s.run.steps_done == 0 and s.pins == []  # the rosenbrock pin went with its task
+    assert "unpinned 'rosenbrock pin'" in texts(change)
+    assert s.unsaved_changes() == []  # opened, like a file: nothing to lose yet
+    s.run.step(40)
+    assert s.run.history.last("eval_loss") == row.score.final_loss  # same run, same numbers
+    assert not s.open_run(row.config, 40).start  # without go: shown, paused at step 0
+
+
+def test_a_sweep_point_pins_next_to_a_run_of_its_task():
+    spec, row = sweep_row(lr=0.5)
+    s = Session(Experiment(row.config.replace(optimizer="adam", optimizer_hypers={})))
+    assert s.can_pin_config(row.config) is None
+    run = s.trained_copy(row.config, spec.steps)
+    assert run.steps_done == 40 and run.history.last("eval_loss") == row.score.final_loss
+    change = s.pin_run(run, "sgd lr=0.5")
+    assert change.ok and "pinned 'sgd lr=0.5' (40 steps)" in texts(change)
+    assert [lane.name for lane in s.view().lanes] == ["adam", "sgd lr=0.5"]
+    assert s.run.steps_done == 0  # the single run goes on as it was
+    again = s.pin_run(s.trained_copy(row.config, spec.steps), "sgd lr=0.5")
+    assert [p.name for p in s.pins] == ["sgd lr=0.5", "sgd lr=0.5 #2"] and again.ok
+
+
+def test_a_sweep_point_of_another_task_is_not_pinned():
+    _, row = sweep_row()
+    s = solo()  # rosenbrock
+    refused = s.can_pin_config(row.config)
+    assert refused is not None and "task (rosenbrock)" in texts(refused)
+    change = s.pin_run(s.trained_copy(row.config, 5), "x")
+    assert "open it instead" in texts(change) and s.pins == []
+    other = Session(Experiment(row.config.replace(task_hypers={"hidden": 16})))
+    assert "other task knobs" in texts(other.can_pin_config(row.config))
+    racing = solo()
+    racing.start_race(*racing.race_draft()[:2], go=False)
+    assert "x leaves the race" in texts(racing.can_pin_config(racing.config))
+
+
 # -- races --------------------------------------------------------------------------------------
 
 

@@ -12,12 +12,14 @@ import asyncio
 import os
 
 import pytest
+from conftest import SteadyExecutor
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from engine.config import Experiment, RaceEntry
 from engine.run import RunConfig
-from tui.app import create_app
+from engine.sweep import SweepSpec
+from tui.app import SWEEP_SCREEN, create_app
 from tui.charts import ChartPanel
 from tui.charts.model import ModelChart
 from tui.screens.verdict import VerdictScreen
@@ -245,3 +247,56 @@ def test_model_tab_without_colour(snap_compare, size: tuple[int, int]) -> None:
         await model_tab(pilot, steps)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# -- the Sweep screen: small sweeps run serially here, timings fixed, to their end -------------
+
+
+async def swept(pilot: Pilot, spec: SweepSpec, *keys: str) -> None:
+    """The Sweep screen after `spec` ran to its end (in this process, with fixed timings and
+    a stopped clock), then `keys` pressed."""
+    hold_still(pilot)
+    app = pilot.app
+    app.sweep_executor = lambda runs: SteadyExecutor()
+    app.open_sweep(spec, start=True)
+    screen = app.get_screen(SWEEP_SCREEN)
+    screen.clock = lambda: 0.0  # elapsed "0 s": the same picture however long it took
+    for _ in range(1000):
+        if screen.is_mounted and screen.ended:
+            break
+        await asyncio.sleep(0.02)
+    await pilot.press(*keys)
+    screen.redraw()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sweep_curves(snap_compare, size: tuple[int, int]) -> None:
+    """Final loss against lr for SGD, momentum and Adam on Rosenbrock: divergence marked `x`
+    at the top, each best `*`; the cursor on SGD at lr 0.01, where it breaks."""
+    spec = SweepSpec(
+        task="rosenbrock", optimizers=("sgd", "momentum", "adam"), grid={"lr": "1e-4:1:9"},
+        steps=200,
+    )  # fmt: skip
+
+    async def run_before(pilot: Pilot) -> None:
+        await swept(pilot, spec, "right", "right", "right", "right")
+
+    assert snap_compare(create_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sweep_heatmap(snap_compare, size: tuple[int, int]) -> None:
+    """Two knobs (lr x momentum) for momentum and Nesterov: a grid each; the cursor on
+    Nesterov's best cell."""
+    spec = SweepSpec(
+        task="rosenbrock",
+        optimizers=("momentum", "nesterov"),
+        grid={"lr": "1e-4:1e-2:3", "momentum": "0.5,0.9,0.99"},
+        steps=200,
+    )
+
+    async def run_before(pilot: Pilot) -> None:
+        await swept(pilot, spec, "down", "down", "down", "down", "right")
+
+    assert snap_compare(create_app(), terminal_size=size, run_before=run_before)

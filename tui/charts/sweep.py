@@ -24,7 +24,7 @@ diverged seed, `*` the optimizer's best point.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine.compare import format_number
@@ -56,10 +56,19 @@ def _ticks(axis: Any, max_ticks: int) -> tuple[list[float], list[str]]:
     return [_x_of(axis, v) for v in shown], [axis.label(v) for v in shown]
 
 
-def draw_curves(plt: Any, spec: Any, points: Sequence[Any], width: int = 80) -> None:
+def draw_curves(
+    plt: Any,
+    spec: Any,
+    points: Sequence[Any],
+    width: int = 80,
+    cursor: tuple[str, Any] | None = None,
+) -> None:
     """Draw the one-knob chart on `plt` (plotext or textual-plotext's `plt`); size, clearing
-    and building are the caller's."""
+    and building are the caller's. `cursor` (optimizer, knob value): a point to highlight
+    (the app's selection), drawn as a vertical line at its value and its marker inverted."""
     axis = spec.axes[0]
+    if cursor is not None:  # first: every marker is drawn over the line
+        plt.vline(_x_of(axis, cursor[1]), "default")
     log_y = _use_log_y(points)
 
     def y_of(loss: float) -> float:
@@ -73,7 +82,7 @@ def draw_curves(plt: Any, spec: Any, points: Sequence[Any], width: int = 80) -> 
     low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
     span = high - low or 1.0
     top = high + 0.08 * span  # where diverged points are marked
-    marks: list[tuple[str, str, list[float], list[float]]] = []  # drawn over every line
+    marks: list[tuple[str, str, list[float], list[float], str | None]] = []  # over every line
     for i, opt in enumerate(spec.optimizers):
         mine = [p for p in points if p.optimizer == opt]
         color = COLORS[i % len(COLORS)]
@@ -82,16 +91,20 @@ def draw_curves(plt: Any, spec: Any, points: Sequence[Any], width: int = 80) -> 
         ok.sort(key=lambda p: _x_of(axis, p.point[0]))
         xs = [_x_of(axis, p.point[0]) for p in ok]
         ys = [y_of(p.final_loss_mean) for p in ok]
-        plt.plot(xs, ys, marker=marker, color=color, label=opt)
+        if xs:  # (plotext's legend fails on an empty labelled series)
+            plt.plot(xs, ys, marker=marker, color=color, label=opt)
         bad = [_x_of(axis, p.point[0]) for p in mine if p.diverged]
-        if bad:
-            marks.append((DIVERGED_MARK, color, bad, [top] * len(bad)))
+        if bad:  # an optimizer with no loss to plot is named by its divergence marks
+            label = None if xs else f"{opt} (diverged)"
+            marks.append((DIVERGED_MARK, color, bad, [top] * len(bad), label))
         best = [p for p in mine if p.best]
         if best:
             marks.append((BEST_MARK, color, [_x_of(axis, best[0].point[0])],
-                          [y_of(best[0].final_loss_mean)]))  # fmt: skip
-    for mark, color, xs, ys in marks:
-        plt.scatter(xs, ys, marker=mark, color=color)
+                          [y_of(best[0].final_loss_mean)], None))  # fmt: skip
+    for mark, color, xs, ys, label in marks:
+        plt.scatter(xs, ys, marker=mark, color=color, label=label)
+    if cursor is not None:
+        _draw_cursor(plt, spec, points, cursor, y_of, top)
     any_diverged = any(mark == DIVERGED_MARK for mark, *_ in marks)
     xticks, xlabels = _ticks(axis, max(2, (width - 12) // 9))
     plt.xticks(xticks, xlabels)
@@ -105,6 +118,24 @@ def draw_curves(plt: Any, spec: Any, points: Sequence[Any], width: int = 80) -> 
     legend = f"{BEST_MARK} best" + (f", {DIVERGED_MARK} diverged" if any_diverged else "")
     plt.title(f"final loss vs {axis.knob} · {spec.task}, {spec.steps} steps · {legend}")
     plt.xlabel(f"{axis.knob}{' (log)' if axis.scale == 'log' else ''}")
+
+
+def _draw_cursor(
+    plt: Any, spec: Any, points: Sequence[Any], cursor: tuple[str, Any], y_of: Any, top: float
+) -> None:
+    """The selected point's marker, inverted (a diverged point: its `x` at the top edge)."""
+    opt, value = cursor
+    point = next((p for p in points if p.optimizer == opt and p.point == (value,)), None)
+    if point is None or opt not in spec.optimizers:
+        return  # not run yet: the vertical line alone shows where
+    i = spec.optimizers.index(opt)
+    loss = point.final_loss_mean
+    if point.diverged or loss is None or not math.isfinite(loss):
+        y, marker = top, DIVERGED_MARK
+    else:
+        y, marker = y_of(loss), BEST_MARK if point.best else MARKERS[i % len(MARKERS)]
+    x = _x_of(spec.axes[0], value)
+    plt.scatter([x], [y], marker=marker, color=COLORS[i % len(COLORS)], style="inverted")
 
 
 def curves_text(spec: Any, points: Sequence[Any], width: int, height: int, color: bool) -> str:
@@ -121,9 +152,9 @@ def curves_text(spec: Any, points: Sequence[Any], width: int, height: int, color
     return text if color else plt.uncolorize(text)
 
 
-def heatmap_lines(spec: Any, points: Sequence[Any]) -> list[str]:
-    """The two-knob view: a grid per optimizer (see the module docstring)."""
-    rows_axis, cols_axis = spec.axes
+def loss_shader(points: Sequence[Any]) -> Callable[[float], str]:
+    """The heatmap's shade of a mean final loss: darker = lower, on one scale (log when
+    every loss is positive) shared by every optimizer's points."""
     finite = [
         p.final_loss_mean
         for p in points
@@ -138,6 +169,13 @@ def heatmap_lines(spec: Any, points: Sequence[Any]) -> list[str]:
         frac = 0.0 if high == low else (v - low) / (high - low)  # 0: the lowest loss
         return SHADES[len(SHADES) - 1 - min(len(SHADES) - 1, int(frac * len(SHADES)))]
 
+    return shade
+
+
+def heatmap_lines(spec: Any, points: Sequence[Any]) -> list[str]:
+    """The two-knob view: a grid per optimizer (see the module docstring)."""
+    rows_axis, cols_axis = spec.axes
+    shade = loss_shader(points)
     by_key = {(p.optimizer, p.point): p for p in points}
     head = max(len(rows_axis.knob), *(len(rows_axis.label(v)) for v in rows_axis.values))
     width = max(

@@ -65,13 +65,7 @@ def add_executor_args(parser: argparse.ArgumentParser) -> None:
 def make_executor(args: argparse.Namespace, runs: int) -> Any:
     """The executor the flags ask for. Raises ExecutorError (Dask missing, no scheduler at the
     address, --workers with a remote scheduler): a one-line message naming the flag."""
-    from engine.executors import (
-        DaskExecutor,
-        ExecutorError,
-        ProcessExecutor,
-        SerialExecutor,
-        machine_workers,
-    )
+    from engine.executors import DaskExecutor, ExecutorError
 
     if args.dask is not None:
         if args.workers is not None and args.dask != "local":
@@ -80,7 +74,16 @@ def make_executor(args: argparse.Namespace, runs: int) -> Any:
                 "(--workers sizes --dask local only)"
             )
         return DaskExecutor(args.dask, workers=args.workers)
-    workers = min(args.workers or machine_workers(), max(1, runs))
+    return local_executor(runs, args.workers)
+
+
+def local_executor(runs: int, workers: int | None = None) -> Any:
+    """The executor for `runs` runs on this machine: a process pool of `workers` (default:
+    one per core, never more than the runs), or this process when that is one. The app's
+    sweep screen uses it too."""
+    from engine.executors import ProcessExecutor, SerialExecutor, machine_workers
+
+    workers = min(workers or machine_workers(), max(1, runs))
     if workers == 1:
         return SerialExecutor()
     return ProcessExecutor(workers)
