@@ -34,6 +34,7 @@ import json
 import math
 import os
 import re
+import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -467,39 +468,77 @@ def run_bench(
 # -- output -------------------------------------------------------------------------------
 
 
-def format_report(report: BenchReport) -> str:
-    """The results table (one row per task, size and optimizer) with notes."""
+def mean_and_spread(mean: float | None, sd: float | None) -> str:
+    """ "0.2415 ± 0.013"; a spread that is zero to rounding (the same result for every seed,
+    up to the last bits) shows as "± 0", not "± 3.4e-17"."""
+    if mean is None:
+        return "-"
+    if sd is None or not math.isfinite(sd) or sd <= 1e-9 * max(abs(mean), 1e-300):
+        return f"{format_number(mean, 4)} ± 0"
+    return f"{format_number(mean, 4)} ± {format_number(sd, 2)}"
+
+
+#: The table's columns and their priority when the terminal is narrow (0: always kept;
+#: higher ranks are left out first, and the note says which).
+_BENCH_COLUMNS = (
+    ("task", 0),
+    ("size", 2),
+    ("optimizer", 0),
+    ("eval loss (mean ± sd)", 0),
+    ("accuracy", 3),
+    ("target", 4),
+    ("steps to target", 1),
+    ("time/step", 5),
+    ("diverged", 1),
+)
+
+
+def format_report(report: BenchReport, width: int | None = None) -> str:
+    """The results table (one row per task, size and optimizer) with notes. With `width`
+    (a terminal's), columns are left out by priority until the table fits, and a note says
+    which; without it (a pipe, a file) the table is whole and parseable."""
     spec = report.spec
     has_size = any(g.size is not None for g in report.groups)
     has_acc = any(g.accuracy_mean is not None for g in report.groups)
-    headers = ["task"] + (["size"] if has_size else [])
-    headers += ["optimizer", "final eval loss (mean ± sd)"]
-    if has_acc:
-        headers.append("accuracy")
-    headers += ["target", "steps to eval loss ≤ target", "time/step", "diverged"]
-    rows = []
+    columns: dict[str, list[str]] = {name: [] for name, _ in _BENCH_COLUMNS}
     for g in report.groups:
-        row = [g.task]
-        if has_size:
-            row.append("-" if g.size is None else f"{g.size_knob}={g.size}")
-        row.append(g.optimizer)
-        if g.final_loss_mean is None:
-            row.append("-")
-        else:
-            row.append(
-                f"{format_number(g.final_loss_mean, 4)} ± {format_number(g.final_loss_std, 2)}"
-            )
-        if has_acc:
-            row.append("-" if g.accuracy_mean is None else f"{100 * g.accuracy_mean:.1f}%")
-        row.append(format_number(g.target, 4))
-        if g.reached:
-            row.append(f"{g.steps_to_target_mean:.0f} ({g.reached}/{g.runs})")
-        else:
-            row.append(f"never (0/{g.runs})")
-        row.append(format_seconds(g.seconds_per_step_mean))
-        row.append(f"{g.diverged}/{g.runs}" if g.diverged else "-")
-        rows.append(row)
-    left = 3 if has_size else 2
+        columns["task"].append(g.task)
+        columns["size"].append("-" if g.size is None else f"{g.size_knob}={g.size}")
+        columns["optimizer"].append(g.optimizer)
+        columns["eval loss (mean ± sd)"].append(mean_and_spread(g.final_loss_mean,
+                                                                g.final_loss_std))  # fmt: skip
+        columns["accuracy"].append(
+            "-" if g.accuracy_mean is None else f"{100 * g.accuracy_mean:.1f}%"
+        )
+        columns["target"].append(format_number(g.target, 4))
+        columns["steps to target"].append(
+            f"{g.steps_to_target_mean:.0f} ({g.reached}/{g.runs})"
+            if g.reached
+            else f"never (0/{g.runs})"
+        )
+        columns["time/step"].append(format_seconds(g.seconds_per_step_mean))
+        columns["diverged"].append(f"{g.diverged}/{g.runs}" if g.diverged else "-")
+    shown = [
+        (name, rank)
+        for name, rank in _BENCH_COLUMNS
+        if (name != "size" or has_size) and (name != "accuracy" or has_acc)
+    ]
+
+    def table_width(cols: list[tuple[str, int]]) -> int:
+        return sum(max(len(n), *(len(c) for c in columns[n])) for n, _ in cols) + 2 * (
+            len(cols) - 1
+        )
+
+    left_out = []
+    while width is not None and columns["task"] and table_width(shown) > width:
+        worst = max(shown, key=lambda c: (c[1], -shown.index(c)))
+        if worst[1] == 0:
+            break
+        shown.remove(worst)
+        left_out.append(worst[0])
+    headers = [name for name, _ in shown]
+    rows = [[columns[name][i] for name in headers] for i in range(len(report.groups))]
+    left = 3 if "size" in headers else 2
     lines = [format_table(headers, rows, left=left)]
     check = spec.steps_between_checks
     target = (
@@ -509,12 +548,17 @@ def format_report(report: BenchReport) -> str:
     )
     seeds = "seed 0" if spec.seeds == 1 else f"seeds 0-{spec.seeds - 1}"
     every = "step" if check == 1 else f"{check} steps"
-    lines.append(
-        f"\n{spec.steps} steps, {seeds}. Loss: evaluation loss (held-out data where the task "
-        f"has it),\nchecked every {every}; {target}. Time/step excludes evaluation. "
-        f"Took {report.seconds:.1f} s."
-    )
-    lines += [f"note: {n}" for n in report.notes]
+    notes = [
+        f"{spec.steps} steps, {seeds}. Loss: evaluation loss (held-out data where the task "
+        f"has it), checked every {every}; {target}; steps to target: the first evaluation at "
+        f"or below it. Time/step excludes evaluation. Took {report.seconds:.1f} s."
+    ]
+    if left_out:
+        notes.append(f"(left out to fit the terminal: {', '.join(left_out)})")
+    notes += [f"note: {n}" for n in report.notes]
+    lines.append("")
+    for note in notes:
+        lines.append(textwrap.fill(note, width or 88))
     return "\n".join(lines)
 
 

@@ -98,6 +98,11 @@ class OptplayApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "optplay"
+    # Below 90 columns the screen is "-narrow": the sidebar hides unless the user chose (CSS).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-narrow"),
+        (SIDEBAR_MIN_WIDTH, "-wide"),
+    ]
     BINDINGS: ClassVar[list[BindingType]] = bindings()
     #: The executor of a sweep of n runs (a process pool, as `optplay sweep`); tests set
     #: one that runs in this process.
@@ -288,31 +293,29 @@ class OptplayApp(App[int]):
 
     # -- the sidebar ---------------------------------------------------------------------
 
-    def on_resize(self) -> None:
-        self._place_sidebar()
-
     def _place_sidebar(self) -> None:
-        """Hide the sidebar below SIDEBAR_MIN_WIDTH columns, unless the user chose."""
-        mode = self.settings.sidebar
-        hidden = mode == "hidden" or (mode == "auto" and self.size.width < SIDEBAR_MIN_WIDTH)
+        """The sidebar as the settings say: shown, hidden, or (auto) hidden on a narrow
+        screen, by CSS (#main.-sidebar-auto under Screen.-narrow, in app.tcss)."""
         found = self.main.query("#main") if self.screen_stack else None
         if not found:
             return  # before compose, or shutting down
         main = found.first(Horizontal)
-        if main.has_class("-no-sidebar") != hidden:
-            main.set_class(hidden, "-no-sidebar")
-            focused = self.focused
-            if (
-                hidden
-                and focused is not None
-                and self.main.query_one("#sidebar") in (focused.ancestors)
-            ):
-                self.set_focus(None)
+        for mode in ("auto", "shown", "hidden"):
+            main.set_class(self.settings.sidebar == mode, f"-sidebar-{mode}")
+
+    def sidebar_shown(self) -> bool:
+        return bool(self.main.query_one("#sidebar").display) or bool(
+            self.main.query_one("#race-panel").display
+        )
 
     def action_toggle_sidebar(self) -> None:
-        hidden = self.main.query_one("#main", Horizontal).has_class("-no-sidebar")
-        self.remember(sidebar="shown" if hidden else "hidden")
+        self.remember(sidebar="hidden" if self.sidebar_shown() else "shown")
         self._place_sidebar()
+        focused = self.focused
+        if self.settings.sidebar == "hidden" and focused is not None and (
+            self.main.query_one("#sidebar") in focused.ancestors
+        ):
+            self.set_focus(None)  # keys act on the app again
 
     # -- the training worker -------------------------------------------------------------
 

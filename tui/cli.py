@@ -39,6 +39,7 @@ import argparse
 import math
 import os
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -338,6 +339,17 @@ def emit(stream: TextIO, text: str) -> None:
         print(for_terminal(text), file=stream, flush=True)
     except (OSError, ValueError):  # BrokenPipeError, EIO, a closed file object
         _silence(stream)
+
+
+def terminal_width(stream: TextIO) -> int | None:
+    """The columns of the terminal `stream` writes to; None when it is not a terminal (a pipe
+    or a file gets whole tables, to parse)."""
+    try:
+        if not stream.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    return shutil.get_terminal_size((80, 24)).columns
 
 
 def _say(text: str) -> None:
@@ -954,7 +966,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 return _fail(args, str(err))
         # Finished results are written first, then printed; further signals wait.
         written, errors = _write_outputs(args, args.out, lambda path: write_report(report, path))
-    for line in format_report(report).split("\n"):
+    for line in format_report(report, terminal_width(sys.stdout)).split("\n"):
         _say(line)
     for path in written:
         _say(f"wrote {path}")
@@ -1007,6 +1019,9 @@ def list_lines(kind: str | None = None) -> list[str]:
             lines += _hyper_rows(registry.specs(name))
             if k == "optimizers":
                 lines += _state_rows(optimizers.get(name).state_doc)
+            if k == "tasks" and tasks.get(name).suggested_lr:
+                lr = ", ".join(f"{o} {v:g}" for o, v in tasks.get(name).suggested_lr.items())
+                lines.append(f"      suggested lr: {lr} (when a run sets no lr)")
     return lines
 
 

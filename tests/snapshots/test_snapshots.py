@@ -9,10 +9,12 @@ after checking the new pictures.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+from typing import Any
 
 import pytest
-from conftest import SteadyExecutor
+from conftest import SteadyExecutor, screen_text
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -22,7 +24,11 @@ from engine.sweep import SweepSpec
 from tui.app import SWEEP_SCREEN, create_app
 from tui.charts import ChartPanel
 from tui.charts.model import ModelChart
+from tui.screens.bench import BenchScreen
+from tui.screens.confirm import ConfirmQuitScreen
+from tui.screens.race_results import RaceResultsScreen
 from tui.screens.verdict import VerdictScreen
+from tui.settings import settings_path
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
@@ -43,9 +49,47 @@ async def stepped(pilot: Pilot, steps: int) -> None:
     await pilot.pause()
 
 
+def no_color_app(*args: Any, **kwargs: Any) -> Any:
+    """An app built as under NO_COLOR (Textual reads the variable when the app is made)."""
+    saved = os.environ.get("NO_COLOR")
+    os.environ["NO_COLOR"] = "1"
+    try:
+        return create_app(*args, **kwargs)
+    finally:
+        if saved is None:
+            os.environ.pop("NO_COLOR", None)
+        else:
+            os.environ["NO_COLOR"] = saved
+
+
+def rows_of(pilot: Pilot) -> list[str]:
+    return screen_text(pilot.app).splitlines()
+
+
+def no_word_cut(rows: list[str], *phrases: str) -> None:
+    """The text check that goes with an 80x24 picture: each phrase is on screen whole."""
+    text = "\n".join(rows)
+    for phrase in phrases:
+        assert phrase in text, phrase
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_start_screen(snap_compare, size: tuple[int, int]) -> None:
-    assert snap_compare(create_app(), terminal_size=size, run_before=hold_still)
+    """What a new user sees (the default settings): at 80x24 the chart takes the width (the
+    settings column is one `b` away), a 2-D task on its Path tab, the key bar whole."""
+    settings_path().unlink()
+
+    async def run_before(pilot: Pilot) -> None:
+        hold_still(pilot)
+        await pilot.pause()
+        rows = rows_of(pilot)
+        keys = rows[-1]
+        assert keys.rstrip().endswith("^p palette") and "space Run/pause" in keys
+        if size == (80, 24):
+            assert "b Sidebar" in keys and "task" not in rows[1]
+        no_word_cut(rows, "ready", "speed 200/s", "○ start · ✕ minimum")
+
+    assert snap_compare(create_app(), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -300,3 +344,112 @@ def test_sweep_heatmap(snap_compare, size: tuple[int, int]) -> None:
         await swept(pilot, spec, "down", "down", "down", "down", "right")
 
     assert snap_compare(create_app(), terminal_size=size, run_before=run_before)
+
+
+# -- every terminal (issue 12): 80x24 screens whole, no colour, a light theme, ASCII -------------
+
+THREE = Experiment.of_race(
+    [
+        RaceEntry(RunConfig(task="rosenbrock", optimizer="adam", eval_every=10)),
+        RaceEntry(RunConfig(task="rosenbrock", optimizer="momentum", eval_every=10)),
+        RaceEntry(RunConfig(task="rosenbrock", optimizer="rmsprop", eval_every=10), "RMSprop"),
+    ],
+    steps=300,
+)
+
+
+async def raced(pilot: Pilot, steps: int = 150) -> None:
+    hold_still(pilot)
+    pilot.app.set_focus(None)
+    pilot.app.session.race.step(steps - 1)
+    await pilot.press("n")
+    await pilot.pause()
+
+
+def test_race_results_table_at_80x24(snap_compare) -> None:
+    """The results of a race of three at 80 columns: the columns that decide a race (eval
+    loss, steps to target, diverged) whole, the rest left out and named in the note."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await raced(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, RaceResultsScreen)
+        no_word_cut(rows_of(pilot), "diverged", "eval loss", "steps to", "RMSprop", "Left out")
+
+    assert snap_compare(create_app(THREE), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_race_at_80x24_without_colour(snap_compare) -> None:
+    """NO_COLOR: the lanes differ by line style and carry their number, as in the legend."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await raced(pilot)
+        pilot.app.show_tab("tab-loss")
+        await pilot.pause()
+        no_word_cut(rows_of(pilot), "1 adam", "2 momentum", "3 RMSprop")
+
+    assert snap_compare(no_color_app(THREE), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_quit_dialog_at_80x24(snap_compare) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        hold_still(pilot)
+        pilot.app.do(pilot.app.session.pick("optimizer", "sgd"))
+        pilot.app.set_focus(None)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ConfirmQuitScreen)
+        # The question wraps at the dialog's width, never cutting the file name.
+        no_word_cut(rows_of(pilot), "(save offers", "optplay-experiment.toml)", "Discard")
+
+    assert snap_compare(create_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_bench_screen_at_80x24(snap_compare, monkeypatch) -> None:
+    """A small benchmark's table fitted to the dialog; timings fixed for the picture."""
+    from engine import bench
+    from tui.screens import bench as bench_screen
+
+    def steady(spec: Any, progress: Any = None) -> Any:
+        report = bench.run_bench(spec, progress)
+        groups = [dataclasses.replace(g, seconds_per_step_mean=2.5e-5) for g in report.groups]
+        return dataclasses.replace(report, groups=groups, seconds=1.0)
+
+    monkeypatch.setattr(bench_screen, "run_bench", steady)
+    spec = bench.BenchSpec(tasks=("quadratic", "rosenbrock"), optimizers=("sgd", "adam"),
+                           steps=50, seeds=2)  # fmt: skip
+
+    async def run_before(pilot: Pilot) -> None:
+        hold_still(pilot)
+        pilot.app.push_screen(BenchScreen(spec, "benchmark", "optplay bench"))
+        screen = pilot.app.screen
+        for _ in range(500):
+            await pilot.pause(0.02)
+            if screen.report is not None:
+                break
+        await pilot.pause()
+        no_word_cut(rows_of(pilot), "eval loss (mean ± sd)", "steps to target", "rosenbrock")
+
+    assert snap_compare(create_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_light_theme(snap_compare) -> None:
+    """textual-light: every cell painted, the charts' colours the theme's own."""
+
+    async def run_before(pilot: Pilot) -> None:
+        pilot.app.theme = "textual-light"
+        await raced(pilot)
+
+    assert snap_compare(create_app(THREE), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_ascii_terminal(snap_compare) -> None:
+    """An ASCII-only terminal: braille, borders, markers and the form all in ASCII."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await stepped(pilot, 150)
+        assert screen_text(pilot.app).isascii()
+
+    app = create_app(ascii_only=True)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

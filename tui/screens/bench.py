@@ -94,7 +94,9 @@ class BenchScreen(Dialog[None]):
         self.query_one("#bench-status", Static).update(
             f"done: {len(report.runs)} runs in {report.seconds:.1f} s{also}"
         )
-        self.query_one("#bench-report", Static).update(Text(format_report(report)))
+        # Fitted to the dialog (border and padding: 4 cells); the note names what was left out.
+        width = self.query_one("#bench-report", Static).size.width or self.app.size.width - 6
+        self.query_one("#bench-report", Static).update(Text(format_report(report, width)))
 
     def _failed(self, error: Any) -> None:
         self.error = error

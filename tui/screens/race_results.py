@@ -48,10 +48,14 @@ class RaceResultsScreen(Dialog[None]):
             body.border_title = self.title_text
             body.border_subtitle = "esc closes"
             table = RaceTable(id="race-table")
-            table.show(self.rows, self.target, self.lane_colors)  # sized from the start
+            # Sized from the start, to the screen (border and padding: 4 cells).
+            table.show(self.rows, self.target, self.lane_colors, width=self.app.size.width - 4)
             yield table
-            if self.note:
-                yield Static(self.note, id="results-note", markup=False)
+            note = self.note
+            if table.left_out:
+                note += f". Left out to fit this width: {', '.join(table.left_out)}"
+            if note:
+                yield Static(note, id="results-note", markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

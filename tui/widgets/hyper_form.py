@@ -23,6 +23,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import HorizontalGroup, VerticalGroup
+from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
@@ -52,11 +53,11 @@ def control_id(section: str, name: str) -> str:
 
 
 class HyperInput(Input):
-    """A compact text field for one knob. It leaves `space` to the app (run/pause): knob
-    values never contain spaces, and a space typed by habit should not corrupt a number."""
+    """A compact text field for one knob. It leaves `space` (run/pause) and `[` `]` (chart tabs)
+    to the app: knob values never contain them, and a habit should not corrupt a number."""
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        if character == " ":
+        if character in (" ", "[", "]"):  # run/pause and the chart tabs, from any field
             return False
         if key in ("plus", "minus"):
             return True  # typed into the field (1e-3); Textual gives these keys no character
@@ -68,12 +69,12 @@ class HyperCheckbox(Checkbox):
     looks the same both ways once colour is gone). Enter toggles it; space stays the app's
     run/pause key everywhere, so a habit never changes a knob by accident."""
 
-    BUTTON_LEFT = "["
-    BUTTON_RIGHT = "]"
-
     @property
-    def BUTTON_INNER(self) -> str:  # type: ignore[override]
-        return "x" if self.value else " "
+    def _button(self) -> Content:
+        # Textual draws the ends in the button's background colour (its half-block look):
+        # here the whole "[x]" takes the button's own style, set in app.tcss.
+        style = self.get_visual_style("toggle--button")
+        return Content.assemble(("[", style), ("x" if self.value else " ", style), ("]", style))
 
 
 class HyperField(VerticalGroup):
