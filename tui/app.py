@@ -312,8 +312,10 @@ class OptplayApp(App[int]):
         self.remember(sidebar="hidden" if self.sidebar_shown() else "shown")
         self._place_sidebar()
         focused = self.focused
-        if self.settings.sidebar == "hidden" and focused is not None and (
-            self.main.query_one("#sidebar") in focused.ancestors
+        if (
+            self.settings.sidebar == "hidden"
+            and focused is not None
+            and (self.main.query_one("#sidebar") in focused.ancestors)
         ):
             self.set_focus(None)  # keys act on the app again
 
