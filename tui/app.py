@@ -63,7 +63,14 @@ from tui.widgets.status import StatusLine
 guard_option_list_paging()  # see tui/textual_fixes.py
 
 #: The chart tabs as the palette offers them.
-CHART_TABS = (("tab-loss", "loss"), ("tab-lr", "learning rate"), ("tab-norms", "norms"))
+CHART_TABS = (
+    ("tab-loss", "loss"),
+    ("tab-lr", "learning rate"),
+    ("tab-norms", "norms"),
+    ("tab-state", "optimizer state"),
+)
+#: The tab whose showing switches on optimizer-state summaries (Session.watch_state).
+STATE_TAB = "tab-state"
 
 
 def form_section(section: Any) -> FormSection:
@@ -225,6 +232,11 @@ class OptplayApp(App[int]):
     @on(Picker.Changed)
     def _picked(self, message: Picker.Changed) -> None:
         self.do(self.session.pick(message.kind, message.name))
+
+    @on(TabbedContent.TabActivated, "#chart-tabs")
+    def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
+        if message.pane.id == STATE_TAB:
+            self.do(self.session.watch_state())
 
     @on(HyperForm.Changed)
     def _edited(self, message: HyperForm.Changed) -> None:
