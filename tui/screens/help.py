@@ -94,7 +94,11 @@ class HelpScreen(Dialog[None]):
             yield Static(defaults_table(opt.specs), id="help-defaults")
             doc = getattr(opt, "state_doc", None)
             if doc is not None and (doc.state or doc.derived):
-                yield Static("State it keeps (the State tab shows it)", classes="help-heading")
+                yield Static(
+                    "State it keeps (the State tab shows it)",
+                    id="help-state-heading",
+                    classes="help-heading",
+                )
                 yield Static(state_table(doc), id="help-state")
                 if doc.effective_lr:
                     yield Static(Text(f"Effective lr: {doc.effective_lr}"), id="help-alpha")
