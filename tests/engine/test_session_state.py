@@ -100,7 +100,7 @@ def test_export_writes_the_state_summaries_next_to_the_history(tmp_path):
     assert [(r["run"], r["step"]) for r in rows] == [
         ("adam", "16"), ("adam", "32"), ("sgd", "16"), ("sgd", "32"),
     ]  # fmt: skip
-    adam, sgd = s.race.runs
+    adam = s.race.runs[0]
     q10 = adam.state_summaries.band("W1", "effective_lr").q10
     assert [float(r["W1.effective_lr.q10"]) for r in rows[:2]] == q10.tolist()
     assert {float(r["W1.effective_lr.q10"]) for r in rows[2:]} == {0.1}  # SGD: α = η

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from engine import optimizers
 from engine.run import Run, RunConfig
 from tui.charts.braille import Frame
 from tui.charts.state import MIN_CHART_ROWS, ROOMY_CHART_ROWS, Layout, plan_layout
@@ -137,3 +138,16 @@ def test_arrow_cells_start_next_to_the_point_and_stay_in_the_frame():
     assert arrow_cells(frame, 0.95, 0.0, 1.0, 0.0, 4) == []  # leaves at once: nothing
     assert arrow_cells(frame, 0.0, 0.0, 0.0, 0.0, 4) == []
     assert arrow_cells(frame, 0.0, 0.0, math.nan, 1.0, 4) == []
+
+
+@pytest.mark.parametrize("optimizer", optimizers.names())
+def test_every_optimizer_reads_on_a_one_number_parameter(optimizer):
+    # The quadratic's one parameter is 0-d: Adafactor's derived arrays once came back as
+    # NumPy scalars there and the State tab (inspect and summaries) crashed.
+    run = Run(RunConfig(task="quadratic", optimizer=optimizer, state_every=1))
+    run.step(5)
+    assert len(run.state_summaries) == 5
+    rows = {r.key: r.values for r in coordinate_rows(run.inspect())}
+    (alpha,) = rows["effective_lr"]
+    assert alpha is not None and math.isfinite(alpha) and alpha > 0
+    assert rows["update"][0] is not None

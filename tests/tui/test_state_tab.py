@@ -213,6 +213,13 @@ async def test_help_says_what_the_optimizer_keeps_and_how_its_rate_is_defined() 
         body.scroll_to_widget(heading, animate=False, top=True)
         await pilot.pause()
         text = screen_text(app)
-        for expected in ("State it keeps", "exp_avg_sq", "mu_product", "μ_t",
-                         "momentum coefficient of this step", "Effective lr: α = η / (√v̂ + ε)"):  # fmt: skip
-            assert expected in text, expected
+        expected = (
+            "State it keeps",
+            "exp_avg_sq",
+            "mu_product",
+            "μ_t",
+            "momentum coefficient of this step",
+            "Effective lr: α = η / (√v̂ + ε)",
+        )
+        for part in expected:
+            assert part in text, part

@@ -82,6 +82,15 @@ class AlphaChart(RunChart):
         self._labels: list[tuple[float, float, str, Any]] = []
         #: Every group is one number (the StateTab's table view): lines, not bands.
         self.per_coordinate = False
+        self._colors: dict[tuple[str, str], Color | None] = {}
+
+    def color(self, role: str) -> Color | None:
+        """As RunChart.color, remembered per theme (a style lookup costs ~0.3 ms and a frame
+        of this tab asks for up to ~20 colours)."""
+        key = (role, self.app.theme)
+        if key not in self._colors:
+            self._colors[key] = super().color(role)
+        return self._colors[key]
 
     def _x_range(self, end: int, labels: list[str]) -> tuple[float, float]:
         """Steps 0..end, plus room on the right for the longest label."""
@@ -341,9 +350,10 @@ class StateTab(Vertical):
                 alphas = [p.derived[ALPHA].reshape(-1) for p in insp.params.values()
                           if ALPHA in p.derived]  # fmt: skip
                 found, dropped = positive_log10(np.concatenate(alphas) if alphas else np.empty(0))
-                rows.append(HistogramRow(lane.name, found, dropped, chart.lane_color(i)))
+                color = chart.lane_color(i)
+                rows.append(HistogramRow(lane.name, found, dropped, color))
                 logs.append(found)
-                curves += self._curves(lane.run, f"{lane.name} ", chart.lane_color(i))
+                curves += self._curves(lane.run, f"{lane.name} ", color)
             title = "α now per run, all parameters · log"
             return None, HistogramPart(title, tuple(rows), log_range(logs)), curves
         run = view.run
