@@ -404,7 +404,8 @@ class OptplayApp(App[int]):
         self.do(self.session.load(experiment))
 
     def show_tab(self, tab: str) -> None:
-        """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`)."""
+        """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`,
+        `tab-state`)."""
         self.main.query_one("#chart-tabs", TabbedContent).active = tab
 
     # -- footer and palette ---------------------------------------------------------------
