@@ -11,6 +11,7 @@ import pytest
 
 from engine import optimizers
 from engine.run import Run, RunConfig
+from tui.charts.axes import one_tick_per_row
 from tui.charts.braille import Frame
 from tui.charts.state import MIN_CHART_ROWS, ROOMY_CHART_ROWS, Layout, plan_layout
 from tui.charts.state_data import (
@@ -151,3 +152,15 @@ def test_every_optimizer_reads_on_a_one_number_parameter(optimizer):
     (alpha,) = rows["effective_lr"]
     assert alpha is not None and math.isfinite(alpha) and alpha > 0
     assert rows["update"][0] is not None
+
+
+def test_a_small_chart_gets_one_y_tick_per_row():
+    # Five ticks on four rows: two shared a row and plotext's choice of label changed with
+    # the interpreter's hash seed (a flaky snapshot of the State tab's small α chart).
+    ticks = [0.0005, 0.0010, 0.0015, 0.0020, 0.0025]
+    labels = [f"{t:.4f}" for t in ticks]
+    kept, shown = one_tick_per_row(ticks, labels, 0.0004, 0.0026, 4)
+    # rows 0, 1, 2, 2, 3 (as plotext maps them): the second tick on row 2 goes
+    assert kept == [0.0005, 0.0010, 0.0015, 0.0025]
+    assert shown == ["0.0005", "0.0010", "0.0015", "0.0025"]
+    assert one_tick_per_row(ticks, labels, 0.0004, 0.0026, 40) == (ticks, labels)

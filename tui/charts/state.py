@@ -83,6 +83,17 @@ class AlphaChart(RunChart):
         #: Every group is one number (the StateTab's table view): lines, not bands.
         self.per_coordinate = False
         self._colors: dict[tuple[str, str], Color | None] = {}
+        self._view: ChartView | None = None
+
+    def draw(self, view: ChartView) -> None:
+        self._view = view
+        super().draw(view)
+
+    def on_resize(self) -> None:
+        """Laid out anew (the State tab's parts changed height): draw at the new size now,
+        not at the panel's next tick."""
+        if self._view is not None and self.display and self.size.area:
+            self.draw(self._view)
 
     def color(self, role: str) -> Color | None:
         """As RunChart.color, remembered per theme (a style lookup costs ~0.3 ms and a frame
@@ -107,7 +118,9 @@ class AlphaChart(RunChart):
         lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
         dense = 2 * self.columns()
         if 1 < len(steps) < dense:
-            xs = np.linspace(steps[0], steps[-1], dense)
+            # The records themselves stay among the points: the band's extremes (and so the
+            # axis) do not depend on the chart's width.
+            xs = np.union1d(np.linspace(steps[0], steps[-1], dense), steps)
             with np.errstate(all="ignore"):
                 if picture.log_y:
                     lo = 10 ** np.interp(xs, steps, np.log10(lo))
