@@ -64,8 +64,8 @@ DEFAULT_PLANNED_STEPS = 1000
 DEFAULT_SAVE_PATH = "optplay-experiment.toml"
 DEFAULT_EXPORT_STEM = "optplay-history"
 #: Once the State tab has been shown, every run of the session records optimizer-state
-#: summaries every this many steps (0 before: no cost). A record costs about 1-2.5 steps
-#: (tests/perf/bench_run.py), so 16 adds about 5-15% while watched; see `watch_state`.
+#: summaries every this many steps (0 before: no cost). A record costs about 0.6-1.6 steps
+#: (tests/perf/bench_run.py), so 16 adds about 4-10% once watched; see `watch_state`.
 STATE_EVERY = 16
 
 #: Knobs of the run itself (not of the task, optimizer or schedule): the form's "run" section.
