@@ -331,7 +331,8 @@ class Optimizer(Registered):
         if st.scalars is None:
             return {}
         with np.errstate(all="ignore"):
-            out = self._derive(st, None, grad, prev)
+            # asarray: arithmetic on a 0-d parameter's arrays gives NumPy scalars.
+            out = {k: np.asarray(v) for k, v in self._derive(st, None, grad, prev).items()}
         for arr in out.values():
             arr.flags.writeable = False
         return out
@@ -1791,7 +1792,8 @@ class Adafactor(Optimizer):
             v_hat = b["variance"].copy()
         out = {}
         if _wants(want, "rms") or _wants(want, "effective_lr"):
-            rms = np.maximum(v_hat, sc.eps1 * sc.eps1)
+            # out=: a 0-d parameter's maximum would be a NumPy scalar, which sqrt cannot fill.
+            rms = np.maximum(v_hat, sc.eps1 * sc.eps1, out=np.empty_like(v_hat))
             np.sqrt(rms, out=rms)
             if _wants(want, "effective_lr"):
                 out["effective_lr"] = np.divide(sc.alpha / sc.clip, rms)

@@ -59,6 +59,7 @@ from engine.lessons import Lesson, LessonError, Verdict
 from engine.lessons import load as load_lesson
 from engine.numbers import format_number
 from engine.run import Run, RunConfig, RunConfigError, suggested_lr
+from engine.state_history import export_state
 
 #: Speed limits offered by faster / slower (steps per second); None = as fast as possible.
 SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, None)
@@ -79,6 +80,10 @@ DEFAULT_OPTIMIZER = "adam"  # at Rosenbrock's suggested lr 0.02 (engine.tasks.Ta
 DEFAULT_PLANNED_STEPS = 1000
 DEFAULT_SAVE_PATH = "optplay-experiment.toml"
 DEFAULT_EXPORT_STEM = "optplay-history"
+#: Once the State tab has been shown, every run of the session records optimizer-state
+#: summaries every this many steps (0 before: no cost). A record costs about 0.6-1.6 steps
+#: (tests/perf/bench_run.py), so 16 adds about 4-10% once watched; see `watch_state`.
+STATE_EVERY = 16
 
 #: Knobs of the run itself (not of the task, optimizer or schedule): the form's "run" section.
 RUN_SPECS: tuple[Hyper, ...] = (
@@ -290,6 +295,7 @@ class Session:
         self.speed_index = speed_index(speed)
         self.target: float | None = None  # a race's target loss (None: automatic)
         self.version = 0
+        self.state_every = 0  # optimizer-state summaries: STATE_EVERY once watched
         self._restart: str | None = None  # restart the stream in this state (new length)
         self._lesson: Lesson | None = None  # the lesson loaded last (see `lesson`)
         self._lesson_race: Race | None = None  # what was built to train it
@@ -332,7 +338,10 @@ class Session:
     def experiment(self) -> Experiment:
         """What `save` would write now."""
         if self.racing:
-            return self.race.experiment(steps=self.planned_steps, name=self.name)
+            experiment = self.race.experiment(steps=self.planned_steps, name=self.name)
+            # Recording state summaries is how the race is watched, not part of it.
+            entries = [(e.config.replace(state_every=0), e.name) for e in experiment.race]
+            return Experiment.of_race(entries, experiment.steps, experiment.name)
         return Experiment(self.config, steps=self.planned_steps, name=self.name)
 
     def unsaved_changes(self) -> list[str]:
@@ -359,7 +368,15 @@ class Session:
     def _new_race(self, entries: Sequence[RaceEntry | RunConfig]) -> Race:
         race = Race(list(entries), history_capacity=self._capacity)
         race.set_speed(self.speed)
+        self._record_state(race)
         return race
+
+    def _record_state(self, race: Race) -> None:
+        """Switch on optimizer-state summaries in `race`'s runs once they are watched."""
+        if self.state_every:
+            for run in race.runs:
+                if not run.config.state_every:
+                    run.set_state_every(self.state_every)
 
     def _stop(self) -> None:
         """End the stream of what is trained (after the step or chunk in progress)."""
@@ -469,7 +486,8 @@ class Session:
             self.race.reset()
             self.version += 1
             return Change()
-        if self.pending or self.run.config != self.config:
+        watched = self.run.config.replace(state_every=self.config.state_every)
+        if self.pending or watched != self.config:
             return self._rebuild_solo()
         self.race.reset()
         self.version += 1
@@ -486,6 +504,17 @@ class Session:
         self.race.set_speed(self.speed)
         if self.racing:
             self._solo.set_speed(self.speed)
+        return Change()
+
+    def watch_state(self) -> Change:
+        """Record optimizer-state summaries (every STATE_EVERY steps) in every run trained
+        from now on, and in every run made later: the State tab calls this when it is shown.
+        Recording reads the state and writes nothing, so no number of any run changes; it
+        costs time only once someone looked (see STATE_EVERY)."""
+        if not self.state_every:
+            self.state_every = STATE_EVERY
+            for race in {id(r): r for r in (self._solo, self.race)}.values():
+                self._record_state(race)
         return Change()
 
     async def stream(self) -> AsyncIterator[RaceProgress]:
@@ -820,17 +849,28 @@ class Session:
         return lanes
 
     def export(self, text: str) -> Change:
-        """Write the history of every run shown to `<stem>.csv` and `<stem>.json`."""
+        """Write the history of every run shown to `<stem>.csv` and `<stem>.json`, and the
+        optimizer-state summaries of those that recorded some (see `watch_state`) to
+        `<stem>-state.csv` and `<stem>-state.json` (engine.state_history.export_state)."""
         stem = export_stem(text)
         lanes = self.shown_lanes()
         paths = [f"{stem}.csv", f"{stem}.json"]
+        recorded = [lane for lane in lanes if lane.run.state_summaries is not None]
+        state_paths = [f"{stem}-state.csv", f"{stem}-state.json"] if recorded else []
         try:
             for path in paths:
                 export_history(lanes, path)
+            for path in state_paths:
+                export_state(recorded, path)
         except (OSError, ValueError) as err:
             return _notice(str(err), "error", ok=False, title="not exported")
         runs = "1 run" if len(lanes) == 1 else f"{len(lanes)} runs"
-        return _notice(f"exported {runs} to {paths[0]} and {paths[1]}")
+        text = f"exported {runs} to {paths[0]} and {paths[1]}"
+        if state_paths:
+            text += f"; optimizer state summaries to {state_paths[0]} and {state_paths[1]}"
+        else:
+            text += " (no optimizer state recorded: the State tab records it while shown)"
+        return _notice(text)
 
     def results(self) -> tuple[list[Result], float | None, str, str]:
         """The results table: rows (racers or the run, then pins), the target loss, a title
@@ -1121,6 +1161,7 @@ __all__ = [
     "DEFAULT_SPEED",
     "RUN_SPECS",
     "SPEEDS",
+    "STATE_EVERY",
     "Change",
     "LaneView",
     "Notice",

@@ -98,7 +98,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("table", "t", "Table",
            "results table: final/best loss, steps to target, time per step", "Results table",
            when="table", rank=3),
-    Action("export", "e", "Export", "write the history of every run shown (CSV and JSON)",
+    Action("export", "e", "Export", "write the history of every run shown (CSV and JSON; its "
+           "optimizer-state summaries too, once the State tab recorded them)",
            "Export history", rank=5),
     Action("presets", "o", "Presets", "open a shipped preset", "Presets", rank=5),
     # Not in the footer (full at 80 columns); the lesson line shows both keys.

@@ -31,7 +31,7 @@ from textual.css.query import NoMatches
 from textual.filter import LineFilter
 from textual.notifications import Notification, Notify
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Static, TabbedContent
 
 from engine import lessons, optimizers, presets, schedules
 from engine.config import Experiment
@@ -79,7 +79,14 @@ from tui.widgets.status import StatusLine
 guard_option_list_paging()  # see tui/textual_fixes.py
 
 #: The chart tabs as the palette offers them.
-CHART_TABS = (("tab-loss", "loss"), ("tab-lr", "learning rate"), ("tab-norms", "norms"))
+CHART_TABS = (
+    ("tab-loss", "loss"),
+    ("tab-lr", "learning rate"),
+    ("tab-norms", "norms"),
+    ("tab-state", "optimizer state"),
+)
+#: The tab whose showing switches on optimizer-state summaries (Session.watch_state).
+STATE_TAB = "tab-state"
 #: Below this many columns the sidebar hides by itself (unless shown with `b`).
 SIDEBAR_MIN_WIDTH = 90
 #: The Sweep screen's name: installed once, so leaving it keeps its sweep (and its worker).
@@ -356,6 +363,11 @@ class OptplayApp(App[int]):
     @on(Picker.Changed)
     def _picked(self, message: Picker.Changed) -> None:
         self.do(self.session.pick(message.kind, message.name))
+
+    @on(TabbedContent.TabActivated, "#chart-tabs")
+    def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
+        if message.pane.id == STATE_TAB:
+            self.do(self.session.watch_state())
 
     @on(HyperForm.Changed)
     def _edited(self, message: HyperForm.Changed) -> None:
@@ -645,7 +657,8 @@ class OptplayApp(App[int]):
         self.do(self.session.load(experiment))
 
     def show_tab(self, tab: str) -> None:
-        """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`)."""
+        """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`,
+        `tab-model`, `tab-state`)."""
         self.main.query_one(ChartPanel).activate(tab)
 
     # -- footer and palette ---------------------------------------------------------------

@@ -14,7 +14,9 @@ Figures are the best of 5 repeats (the machine is shared; the best is the least 
 
 It also prints the cost of optimizer-state summaries (RunConfig.state_every: quantiles of the
 effective lr, |m| and √v̂ per parameter, engine/state_history.py): Run.step with summaries
-off, every 10 steps and every step, measured side by side, and the time of one record.
+off, every 10 steps, every STATE_EVERY = 16 steps (what the app records once its State tab
+has been shown, engine/session.py) and every step, measured side by side, and the time of
+one record; then the app's setting on Rosenbrock, where a step is cheapest.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine.run import Run, RunConfig  # noqa: E402
+from engine.session import STATE_EVERY  # noqa: E402
 
 STEPS = 2000  # steps per timed repeat
 REPEATS = 7
@@ -99,6 +102,7 @@ def engine_loops(dtype: str) -> dict[str, object]:
     # State summaries: the same run with summaries every 10 steps and every step, and one
     # record on its own (what a step divisible by state_every adds).
     every10, every1 = engine_run(dtype, 10), engine_run(dtype, 1)
+    app = engine_run(dtype, STATE_EVERY)
 
     def one_record(n: int) -> None:
         for _ in range(n):
@@ -111,6 +115,7 @@ def engine_loops(dtype: str) -> dict[str, object]:
         "  loss_and_grads": forward_backward,
         "  adam step (flat)": adam,
         "Run.step(n) +state/10": every10.step,
+        "Run.step(n) +state/app": app.step,
         "Run.step(n) +state/1": every1.step,
         "  one state record": one_record,
     }
@@ -149,6 +154,31 @@ def torch_loop(torch, dtype: str, fused: bool):
     return steps
 
 
+def landscape_state_cost() -> None:
+    """The app's summaries on Rosenbrock + Adam (a step is a few microseconds there)."""
+
+    def run(state_every: int) -> Run:
+        config = RunConfig(
+            task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02},
+            eval_every=0, state_every=state_every,
+        )  # fmt: skip
+        return Run(config)
+
+    off, on, every1 = run(0), run(STATE_EVERY), run(1)
+
+    def one_record(n: int) -> None:
+        for _ in range(n):
+            every1._summarize(every1.steps_done)
+
+    t = best_per_step({"off": off.step, "on": on.step, "record": one_record}, steps=20000)
+    record = t["record"] / t["off"]
+    print(f"[rosenbrock, adam, float64: summaries every {STATE_EVERY} steps, as the app]")
+    print(f"  Run.step(n) off {t['off'] * 1e6:6.2f} us, on {t['on'] * 1e6:6.2f} us: "
+          f"{100 * (t['on'] / t['off'] - 1):+.1f}% of a step (side by side)")  # fmt: skip
+    print(f"  one state record {t['record'] * 1e6:6.2f} us = {100 * record:.0f}% of a step: "
+          f"{100 * record / STATE_EVERY:.1f}% at {STATE_EVERY}")  # fmt: skip
+
+
 def main() -> None:
     try:
         import torch
@@ -177,6 +207,7 @@ def main() -> None:
         off = t["Run.step(n)"]
         for label, every in (
             ("Run.step(n) +state/10", "every 10 steps"),
+            ("Run.step(n) +state/app", f"every {STATE_EVERY} (app)"),
             ("Run.step(n) +state/1", "every step"),
         ):
             extra = 100 * (t[label] / off - 1)
@@ -191,6 +222,7 @@ def main() -> None:
         for label in torch_labels:
             print(f"  ratio Run.step / {label:<22} {t['Run.step(n)'] / t[label]:6.3f}")
         print()
+    landscape_state_cost()
 
 
 if __name__ == "__main__":

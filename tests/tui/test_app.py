@@ -19,6 +19,7 @@ from engine.run import RunConfig
 from engine.session import SPEEDS
 from tui.app import OptplayApp, create_app
 from tui.charts import ChartPanel, LossChart, LrChart, NormsChart, PathChart
+from tui.charts.state import StateTab
 from tui.screens.help import HelpScreen
 from tui.widgets.status import StatusLine
 
@@ -339,10 +340,11 @@ async def test_tabs_switch_charts_with_the_keyboard() -> None:
         tabs = app.query_one(TabbedContent)
         assert tabs.active == "tab-path"  # a 2-D task opens on its path
         expected = [
+            ("tab-state", StateTab, "each coordinate"),
             ("tab-loss", LossChart, "loss"),
             ("tab-lr", LrChart, "lr 0.02"),
             ("tab-norms", NormsChart, "grad"),
-            ("tab-path", PathChart, "○ start"),
+            ("tab-path", PathChart, "g −g, s Δθ"),
         ]
         for tab, chart_type, title in expected:
             await pilot.press("right")

@@ -1,5 +1,6 @@
 """Charts of runs drawn with plotext, one module per chart: loss, lr, norms, path (the app's
-tabs, on `base.RunChart`) and sweep (a sweep's curves or heatmap, also printed by the CLI).
+tabs, on `base.RunChart`), state (the State tab: a table, an α chart, histogram rows and
+small curves) and sweep (a sweep's curves or heatmap, also printed by the CLI).
 
 `panel.ChartPanel` holds the app's tabs and `base.ChartView` is what they draw. Data is
 rasterised with NumPy (braille.py); plotext draws the axes through plotext_adapter.py, the only
@@ -21,6 +22,7 @@ _WHERE = {
     "NormsChart": "tui.charts.norms",
     "PathChart": "tui.charts.path",
     "ModelChart": "tui.charts.model",
+    "StateTab": "tui.charts.state",
 }
 
 __all__ = sorted(_WHERE)

@@ -100,3 +100,22 @@ def fit_title(parts: list[str], room: int) -> str:
             break
         title += " · " + part
     return title
+
+
+def one_tick_per_row(
+    ticks: list[float], labels: list[str], lo: float, hi: float, rows: int
+) -> tuple[list[float], list[str]]:
+    """The ticks (and labels) that each fall on a row of their own, among `rows` rows
+    showing [lo, hi] (rows mapped as plotext maps them). Two ticks on one row would leave
+    plotext to pick which label shows, and its pick is not the same from run to run."""
+    if rows < 1 or not hi > lo:
+        return ticks, labels
+    kept: tuple[list[float], list[str]] = ([], [])
+    used: set[int] = set()
+    for t, label in zip(ticks, labels, strict=True):
+        row = math.floor(round(0.5 + (rows - 1) * (t - lo) / (hi - lo), 8))
+        if row not in used:
+            used.add(row)
+            kept[0].append(t)
+            kept[1].append(label)
+    return kept

@@ -29,7 +29,15 @@ from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from tui.charts import plotext_adapter as adapter
-from tui.charts.axes import fit_title, log_ticks, nice_ticks, step_label, tick_labels, to_plot
+from tui.charts.axes import (
+    fit_title,
+    log_ticks,
+    nice_ticks,
+    one_tick_per_row,
+    step_label,
+    tick_labels,
+    to_plot,
+)
 from tui.charts.braille import DotGrid, Frame
 
 #: Data cells of one layer: rows (from the top of the data area), columns, characters, colour
@@ -266,6 +274,7 @@ class RunChart(PlotextPlot):
         else:
             yt = nice_ticks(y0, y1, 5 if height >= 16 else 3)
             y_labels = tick_labels(yt)
+        yt, y_labels = one_tick_per_row(yt, y_labels, y0, y1, height - 4)
         label_width = max((len(label) for label in y_labels), default=0)
         # plotext's layout: tick labels, then the frame, left and right; from the bottom a row
         # of x tick labels, the frame, the data area, the frame, the title.

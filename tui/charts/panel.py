@@ -7,8 +7,11 @@ tabs shown (the app's `[` `]` and 1-6 keys)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import TabbedContent, TabPane
 
 from tui.charts.base import ChartView, RunChart
@@ -17,16 +20,19 @@ from tui.charts.lr import LrChart
 from tui.charts.model import ModelChart
 from tui.charts.norms import NormsChart
 from tui.charts.path import PathChart
+from tui.charts.state import StateTab
 
 REFRESH_HZ = 10
 
-#: The tabs, in order: (pane id, label, chart class, chart id).
-TABS: tuple[tuple[str, str, type[RunChart], str], ...] = (
+#: The tabs, in order: (pane id, label, chart class, chart id). A chart class is a RunChart
+#: or a widget that draws like one (data_key, drawn_key, draw, log_y, color: StateTab).
+TABS: tuple[tuple[str, str, type[Widget], str], ...] = (
     ("tab-loss", "Loss", LossChart, "loss-chart"),
     ("tab-lr", "LR", LrChart, "lr-chart"),
     ("tab-norms", "Norms", NormsChart, "norms-chart"),
     ("tab-path", "Path", PathChart, "path-chart"),
     ("tab-model", "Model", ModelChart, "model-chart"),
+    ("tab-state", "State", StateTab, "state-chart"),
 )
 
 
@@ -113,11 +119,12 @@ class ChartPanel(Vertical):
             return chart
         return None
 
-    def active_chart(self) -> RunChart | None:
+    def active_chart(self) -> Any:
+        """The visible tab's chart (a RunChart, or a widget drawing like one), or None."""
         pane = self.query_one(TabbedContent).active_pane
-        if pane is None:
+        if pane is None or not pane.children:
             return None
-        return pane.query_one(RunChart)
+        return pane.children[0]
 
     def redraw(self, force: bool = False) -> None:
         """Redraw the visible chart if what it shows changed since its last frame."""

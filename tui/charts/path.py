@@ -2,7 +2,8 @@
 
 plotext has no contour plot: the surface is evaluated on the chart's dot grid, cut into a few
 levels at quantiles of log(f - min) (so the lines spread evenly over the view, whatever the
-function's range), and the dots where the level changes are drawn.
+function's range), and the dots where the level changes are drawn. A single run also shows
+the last step's −g and Δθ as arrows from the current point (tui/charts/step_arrows.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from tui.charts.axes import nice_ticks, step_label, tick_labels, value_label
 from tui.charts.base import ChartView, Layer, Picture, RunChart
 from tui.charts.braille import DotGrid, Frame
+from tui.charts.step_arrows import step_arrows
 
 
 def level_set_mask(task: Any, frame: Frame, levels: int) -> np.ndarray:
@@ -88,12 +90,15 @@ class PathChart(RunChart):
         nx, ny = (path.xs[keep][-1], path.ys[keep][-1]) if keep.any() else (sx, sy)
         picture.mark(mx, my, "✕", self.color("minimum"))
         picture.mark(sx, sy, "○", self.color("start"))
+        arrows = step_arrows(self, run, picture, nx, ny)
         picture.mark(nx, ny, "●", self.color("now"))
         picture.title = [
             f"● ({value_label(nx)}, {value_label(ny)})",
             f"step {step_label(len(run.history))}",
+            *arrows[:1],
             "○ start",
             "✕ minimum",
+            *arrows[1:],
         ]
 
     def lanes_picture(self, view: ChartView, picture: Picture) -> None:

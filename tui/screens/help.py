@@ -1,4 +1,5 @@
-"""The help screen: the selected optimizer's update rule, its defaults and its reference.
+"""The help screen: the selected optimizer's update rule, its defaults, the state it keeps
+(its `state_doc`: each key, what it means, how its effective lr is defined) and its reference.
 
 Also the selected schedule's formula (when it declares one) and the keys. Opened with `?`,
 closed with escape, `?` or `q`.
@@ -17,6 +18,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.hyper import Hyper
+from engine.optimizer_state import StateDoc
 from tui.dialogs import Dialog
 
 
@@ -29,6 +31,27 @@ def defaults_table(specs: Iterable[Hyper]) -> Table:
     table.add_column("meaning", ratio=1)
     for spec in specs:
         table.add_row(spec.name, spec.format(spec.default) or "—", spec.range_text, spec.help)
+    return table
+
+
+def state_table(doc: StateDoc) -> Table:
+    """What the optimizer keeps (torch's key names), what it derives from that and its
+    per-step scalars: key, symbol and meaning, one row each (from its `state_doc`)."""
+    table = Table(box=None, pad_edge=False, show_edge=False, expand=True, header_style="bold")
+    table.add_column("key", no_wrap=True)
+    table.add_column("symbol", no_wrap=True)
+    table.add_column("meaning", ratio=1)
+    sections = (
+        ("kept per parameter", doc.state),
+        ("derived from it", doc.derived),
+        ("per step", doc.scalars),
+    )
+    for title, items in sections:
+        if items:
+            table.add_row(Text(title, style="italic"), "", "")
+        for q in items:
+            when = f" (when {q.knob} is on)" if q.knob else ""
+            table.add_row(f" {q.key}", q.symbol, f"{q.help}{when}")
     return table
 
 
@@ -69,6 +92,16 @@ class HelpScreen(Dialog[None]):
             yield Static(Text(equations.strip("\n")), id="help-equations", classes="help-math")
             yield Static("Defaults", classes="help-heading")
             yield Static(defaults_table(opt.specs), id="help-defaults")
+            doc = getattr(opt, "state_doc", None)
+            if doc is not None and (doc.state or doc.derived):
+                yield Static(
+                    "State it keeps (the State tab shows it)",
+                    id="help-state-heading",
+                    classes="help-heading",
+                )
+                yield Static(state_table(doc), id="help-state")
+                if doc.effective_lr:
+                    yield Static(Text(f"Effective lr: {doc.effective_lr}"), id="help-alpha")
             reference = getattr(opt, "reference", "")
             if reference:
                 yield Static("Reference", classes="help-heading")

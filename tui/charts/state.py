@@ -1,0 +1,423 @@
+"""The State tab: inside the optimizer — its state, bias corrections and effective rates.
+
+What it shows depends on what is trained (one widget, no mode in the app):
+
+- a small problem (a 2-D landscape's x and y, the quadratic, a 1-D regression), one run: a
+  table of every coordinate's g, state (m, v, ...), derived quantities (m̂, v̂, √v̂, α) and
+  the step taken Δθ, under the optimizer's own symbols and torch's key names; below it α of
+  each coordinate over time and the per-step scalars as small curves;
+- a network, one run: per parameter group (W1, b1, ...) the effective learning rate α over
+  time on a log axis (the band from its 10% to its 90% quantile, labelled with the group's
+  name at its end), today's distribution of α over the group's parameters (a histogram row
+  per group), and the bias corrections / β₁,t / μ_t / ρ_t over time as small curves;
+- a race (or a run with pins): the same band per run, covering every group's 10-90% range,
+  so Adam's per-parameter rates sit next to SGD's single lr; a histogram row per run (all
+  of its parameters) and each run's scalars.
+
+Data: the table and histograms read `Run.inspect()` (never waiting for a running stream);
+the bands and curves read `Run.state_summaries`, which a run records only once the tab has
+been shown (`Session.watch_state`; the app calls it when this tab is activated). Reading
+changes nothing in any run.
+
+The tab draws like a chart: `ChartPanel` calls `draw(view)` on its timer when `data_key`
+changed; the heights of the parts are set from the view and the tab's size, and a part that
+does not fit is left out (the α chart first, then the curves' second rows, then curves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from rich.color import Color
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from engine.session import STATE_EVERY
+from tui.charts.axes import step_label, to_plot
+from tui.charts.base import ChartView, Picture, RunChart
+from tui.charts.state_data import (
+    ALPHA,
+    CoordinateRow,
+    coordinate_rows,
+    lanes_alpha_band,
+    log_range,
+    positive_log10,
+    small_problem,
+)
+from tui.charts.state_rows import (
+    CoordinateTable,
+    Curve,
+    CurveRows,
+    HistogramRow,
+    HistogramRows,
+)
+
+#: The α chart is left out below this height (title, frame, 3 data rows, ticks).
+MIN_CHART_ROWS = 7
+#: Curves get two rows each (8 dot levels) when the chart keeps at least this many rows.
+ROOMY_CHART_ROWS = 16
+#: Points read per small curve (a curve is at most ~100 braille cells of 2 dots wide).
+CURVE_POINTS = 256
+
+
+def _inspect(run: Any) -> Any | None:
+    """`run.inspect()` without waiting for a running stream; None when the optimizer was
+    creating its state at that very moment (the next frame reads it)."""
+    try:
+        return run.inspect()
+    except RuntimeError:  # a state dict grew under the reader (first step of a stream)
+        return None
+
+
+class AlphaChart(RunChart):
+    """α over time on a log axis: a 10-90% band per parameter group (one run) or per run
+    (a race), each labelled at its end with its name, so it reads without colour."""
+
+    LOG_Y_DEFAULT = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._labels: list[tuple[float, float, str, Any]] = []
+        #: Every group is one number (the StateTab's table view): lines, not bands.
+        self.per_coordinate = False
+        self._colors: dict[tuple[str, str], Color | None] = {}
+        self._view: ChartView | None = None
+
+    def draw(self, view: ChartView) -> None:
+        self._view = view
+        super().draw(view)
+
+    def on_resize(self) -> None:
+        """Laid out anew (the State tab's parts changed height): draw at the new size now,
+        not at the panel's next tick."""
+        if self._view is not None and self.display and self.size.area:
+            self.draw(self._view)
+
+    def color(self, role: str) -> Color | None:
+        """As RunChart.color, remembered per theme (a style lookup costs ~0.3 ms and a frame
+        of this tab asks for up to ~20 colours)."""
+        key = (role, self.app.theme)
+        if key not in self._colors:
+            self._colors[key] = super().color(role)
+        return self._colors[key]
+
+    def _x_range(self, end: int, labels: list[str]) -> tuple[float, float]:
+        """Steps 0..end, plus room on the right for the longest label."""
+        room = max((len(s) for s in labels), default=0) + 1
+        cols = max(self.columns() - 2, room + 4)
+        end = max(end, 1)
+        return 0.0, end * cols / max(cols - room, 1)
+
+    def _band(self, picture: Picture, steps: Any, lo: Any, hi: Any, color: Any) -> None:
+        """A band through sparse records (one every k steps): edges joined straight between
+        records (in log units on a log axis), as a line chart joins its points, instead of
+        one stroke per record."""
+        steps = np.asarray(steps, np.float64)
+        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+        dense = 2 * self.columns()
+        if 1 < len(steps) < dense:
+            # The records themselves stay among the points: the band's extremes (and so the
+            # axis) do not depend on the chart's width.
+            xs = np.union1d(np.linspace(steps[0], steps[-1], dense), steps)
+            with np.errstate(all="ignore"):
+                if picture.log_y:
+                    lo = 10 ** np.interp(xs, steps, np.log10(lo))
+                    hi = 10 ** np.interp(xs, steps, np.log10(hi))
+                else:
+                    lo, hi = np.interp(xs, steps, lo), np.interp(xs, steps, hi)
+            steps = xs
+        picture.band(steps, lo, hi, color)
+
+    def picture(self, view: ChartView, picture: Picture) -> None:
+        run = view.run
+        self._labels = []
+        s = run.state_summaries
+        n = 2 * self.columns()
+        names: list[str] = []
+        end = run.steps_done
+        medians = []
+        if s is not None and ALPHA in {q.key for q in s.summaries}:
+            for i, group in enumerate(s.groups):
+                band = s.band(group, ALPHA, n)
+                if not len(band.steps):
+                    continue
+                color = self.lane_color(i)
+                self._band(picture, band.steps, band.q10, band.q90, color)
+                medians.append((band.steps, band.median, color))
+                self._labels.append((band.steps[-1], band.median[-1], group, color))
+                names.append(group)
+        for steps, median, color in medians:  # over every band: a line cut through the fill
+            picture.path(steps, to_plot(np.asarray(median, np.float64), picture.log_y), color)
+        picture.x_range = self._x_range(end, names)
+        what = "per coordinate" if self.per_coordinate else "per group"
+        picture.title = self._title(run, what, bool(names), picture.log_y)
+
+    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
+        picture.legend = []  # each band is labelled at its end instead
+        self._labels = []
+        n = 2 * self.columns()
+        names: list[str] = []
+        end = 1
+        for i, lane in enumerate(view.lanes):
+            run = lane.run
+            end = max(end, run.steps_done)
+            found = lanes_alpha_band(run.state_summaries, n)
+            if found is None:
+                continue
+            steps, low, high = found
+            color = self.lane_color(i)
+            self._band(picture, steps, low, high, color)
+            with np.errstate(all="ignore"):
+                middle = float(np.sqrt(low[-1] * high[-1]))
+            self._labels.append((steps[-1], middle, lane.name, color))
+            names.append(lane.name)
+        picture.x_range = self._x_range(end, names)
+        picture.title = self._title(view.run, "per run", bool(names), picture.log_y)
+
+    @staticmethod
+    def _title(run: Any, what: str, drawn: bool, log_y: bool) -> list[str]:
+        s = run.state_summaries
+        if not drawn:
+            every = s.every if s is not None else STATE_EVERY
+            return [f"effective lr α {what}: none recorded yet", f"every {every} steps"]
+        if what == "per run":
+            parts = ["effective lr α: 10-90% band", "per run, every group"]
+        elif what == "per coordinate":
+            parts = ["effective lr α per coordinate"]
+        else:
+            parts = ["effective lr α: 10-90% band + median", "per group"]
+        if log_y:
+            parts.append("log")
+        return parts
+
+    def render_picture(self, picture: Picture) -> None:
+        """As every chart, then each band's name right of its end (rows nudged apart)."""
+        super().render_picture(picture)
+        frame = self.frame
+        if frame is None or not frame.usable or not self.cells:
+            return
+        taken: set[tuple[int, int]] = set()
+        for x, y, text, color in self._labels:
+            yp = float(to_plot(np.array([y], np.float64), picture.log_y)[0])
+            if not np.isfinite(yp):
+                continue
+            c, r = frame.cell_of(x, yp)
+            c = min(max(c + 1, 0), frame.cols - 1)
+            text = text[: frame.cols - c]
+            if not text:
+                continue
+            span = range(c, c + len(text))
+            for d in (0, -1, 1, -2, 2, -3, 3):
+                row = min(max(r + d, 0), frame.rows - 1)
+                if not any((row, col) in taken for col in span):
+                    break
+            taken.update((row, col) for col in span)
+            self.cells.append(
+                (np.full(len(text), row), np.arange(c, c + len(text)), list(text), color, "bold")
+            )
+
+
+@dataclass(frozen=True)
+class TablePart:
+    """The coordinate table's content."""
+
+    title: str
+    coords: tuple[str, ...]
+    rows: tuple[CoordinateRow, ...]
+    note: str = ""
+
+    @property
+    def height(self) -> int:
+        return 1 + bool(self.note) + (len(self.rows) + 1 if self.rows else 0)
+
+
+@dataclass(frozen=True)
+class HistogramPart:
+    """The histogram rows' content: a title, one row per group or run, the shared span."""
+
+    title: str
+    rows: tuple[HistogramRow, ...]
+    span: tuple[float, float] | None
+
+    @property
+    def height(self) -> int:
+        return len(self.rows) + 2  # title and axis
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Rows given to each part; 0 hides it."""
+
+    table: int
+    chart: int
+    histogram: int
+    curves: int  # curves shown
+    rows_each: int  # rows per curve
+
+
+def plan_layout(height: int, table: int, histogram: int, curves: int) -> Layout:
+    """Share `height` rows: the table and the histogram always get theirs; then each curve
+    one row (two when the chart still keeps ROOMY_CHART_ROWS); the α chart the rest if that
+    is at least MIN_CHART_ROWS. Without room for the chart, as many curves as fit."""
+    left = max(height - table - histogram, 0)
+    rows_each = 2 if left - 2 * curves >= ROOMY_CHART_ROWS else 1
+    chart = left - rows_each * curves
+    if chart < MIN_CHART_ROWS:
+        return Layout(table, 0, histogram, min(curves, left), 1)
+    return Layout(table, chart, histogram, curves, rows_each)
+
+
+class StateTab(Vertical):
+    """The State tab (see the module docstring); draws like a chart for `ChartPanel`."""
+
+    DEFAULT_CSS: ClassVar[str] = """
+    StateTab { height: 1fr; width: 1fr; }
+    StateTab > .state-part { height: auto; width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.drawn_key: tuple[Any, ...] | None = None
+        self.layout_now: Layout | None = None
+
+    def compose(self) -> ComposeResult:
+        yield CoordinateTable(id="state-table", classes="state-part")
+        yield AlphaChart(id="state-alpha")
+        yield HistogramRows(id="state-hist", classes="state-part")
+        yield CurveRows(id="state-curves", classes="state-part")
+
+    # -- what ChartPanel uses -------------------------------------------------------------
+
+    @property
+    def chart(self) -> AlphaChart:
+        return self.query_one(AlphaChart)
+
+    @property
+    def log_y(self) -> bool:
+        return self.chart.log_y
+
+    @log_y.setter
+    def log_y(self, value: bool) -> None:
+        self.chart.log_y = value
+
+    def color(self, role: str) -> Color | None:
+        return self.chart.color(role)
+
+    def data_key(self, view: ChartView) -> tuple[Any, ...]:
+        runs = [lane.run for lane in view.lanes] or [view.run]
+        recorded = tuple(0 if r.state_summaries is None else len(r.state_summaries) for r in runs)
+        return (self.chart.data_key(view), recorded, self.size.width, self.size.height)
+
+    def draw(self, view: ChartView) -> None:
+        """Fill every part from the view. When the parts' heights change, they are laid out
+        first and the chart is drawn after the next refresh (it needs its final size)."""
+        width, height = self.size.width, self.size.height
+        if width <= 0 or height <= 0:
+            return
+        found = self._read(view)
+        if found is None:
+            self.drawn_key = None  # the state was growing under the reader: next frame
+            return
+        table, histogram, curves = found
+        layout = plan_layout(
+            height,
+            table.height if table else 0,
+            histogram.height if histogram else 0,
+            len(curves),
+        )
+        if table:
+            self.query_one(CoordinateTable).show_table(
+                table.title, table.coords, table.rows, width, table.note
+            )
+        if histogram:
+            self.query_one(HistogramRows).show_rows(
+                histogram.title, histogram.rows, histogram.span, width
+            )
+        end = max([lane.run.steps_done for lane in view.lanes] or [view.run.steps_done])
+        self.query_one(CurveRows).show_curves(curves[: layout.curves], layout.rows_each, end, width)
+        self.drawn_key = self.data_key(view)
+        if layout != self.layout_now:
+            self.layout_now = layout
+            self._apply(layout)
+            self.call_after_refresh(self._draw_chart, view)
+        elif layout.chart:
+            self.chart.draw(view)
+
+    # -- reading the runs -----------------------------------------------------------------
+
+    def _read(
+        self, view: ChartView
+    ) -> tuple[TablePart | None, HistogramPart | None, list[Curve]] | None:
+        """What each part shows (None where a part is not shown); None when a run's state
+        could not be read this frame."""
+        chart = self.chart
+        if view.lanes:
+            rows, logs = [], []
+            curves: list[Curve] = []
+            for i, lane in enumerate(view.lanes):
+                insp = _inspect(lane.run)
+                if insp is None:
+                    return None
+                alphas = [p.derived[ALPHA].reshape(-1) for p in insp.params.values()
+                          if ALPHA in p.derived]  # fmt: skip
+                found, dropped = positive_log10(np.concatenate(alphas) if alphas else np.empty(0))
+                color = chart.lane_color(i)
+                rows.append(HistogramRow(lane.name, found, dropped, color))
+                logs.append(found)
+                curves += self._curves(lane.run, f"{lane.name} ", color)
+            title = "α now per run, all parameters · log"
+            return None, HistogramPart(title, tuple(rows), log_range(logs)), curves
+        run = view.run
+        insp = _inspect(run)
+        if insp is None:
+            return None
+        curves = self._curves(run, "", chart.color("ink"))
+        shapes = {name: p.shape for name, p in insp.params.items()}
+        chart.per_coordinate = small_problem(tuple(shapes), shapes)
+        if chart.per_coordinate:
+            rows_ = tuple(coordinate_rows(insp)) if insp.step else ()
+            title = f"{insp.optimizer} · step {step_label(insp.step)} · each coordinate"
+            note = "" if rows_ else "no update yet: n steps once, space runs"
+            return TablePart(title, tuple(insp.params), rows_, note), None, curves
+        rows, logs = [], []
+        for i, (name, p) in enumerate(insp.params.items()):
+            alpha = p.derived.get(ALPHA)
+            found, dropped = positive_log10(alpha if alpha is not None else np.empty(0))
+            rows.append(HistogramRow(name, found, dropped, chart.lane_color(i)))
+            logs.append(found)
+        title = "α now per group · log"
+        return None, HistogramPart(title, tuple(rows), log_range(logs)), curves
+
+    @staticmethod
+    def _curves(run: Any, prefix: str, color: Any) -> list[Curve]:
+        """The run's tracked per-step scalars over time (none before summaries record)."""
+        s = run.state_summaries
+        if s is None:
+            return []
+        out = []
+        for q in s.scalars:
+            series = s.scalar(q.key, CURVE_POINTS)
+            if len(series.steps):
+                out.append(Curve(f"{prefix}{q.symbol}", series.steps, series.values, color))
+        return out
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def _apply(self, layout: Layout) -> None:
+        for widget, rows in (
+            (self.query_one(CoordinateTable), layout.table),
+            (self.query_one(HistogramRows), layout.histogram),
+            (self.query_one(CurveRows), layout.curves * layout.rows_each),
+        ):
+            widget.display = rows > 0
+            widget.styles.height = rows
+        chart = self.chart
+        chart.display = layout.chart > 0
+        chart.styles.height = "1fr"
+
+    def _draw_chart(self, view: ChartView) -> None:
+        chart = self.chart
+        if chart.display and chart.size.area:
+            chart.draw(view)
