@@ -1027,16 +1027,25 @@ class Session:
             self._fit = (*key, run.task.fit_summary(run.params))
         return self._fit[3]
 
+    def panel_text(self) -> tuple[str, str]:
+        """The race panel's title and settings line."""
+        cfg = self.race.runs[0].config
+        if self.racing:
+            return (
+                f"race · {cfg.task}",
+                f"seed {cfg.seed} · {self.planned_steps:,} steps · {cfg.dtype}",
+            )
+        return cfg.task, ""
+
+    def lane_views(self) -> tuple[LaneView, ...]:
+        """The lanes shown (racers or the run, then pins) as the panel and charts show them."""
+        return tuple(self._lane_view(lane) for lane in self.shown_lanes())
+
     def view(self) -> SessionView:
         """Frozen data for everything the app shows."""
-        lanes = tuple(self._lane_view(lane) for lane in self.shown_lanes())
+        lanes = self.lane_views()
         race = self.race
-        cfg = race.runs[0].config
-        if self.racing:
-            title = f"race · {cfg.task}"
-            settings = f"seed {cfg.seed} · {self.planned_steps:,} steps · {cfg.dtype}"
-        else:
-            title, settings = cfg.task, ""
+        title, settings = self.panel_text()
         available = {"toggle_run", "step", "reset", "faster", "slower", "race", "export"}
         available.add("leave_race" if self.racing else "pin")
         if self.racing or self.pins:
@@ -1099,7 +1108,7 @@ class Session:
     def next_model_lane(self) -> Change:
         """Show the next lane on the Model tab (racers, then pins; wraps around). The choice
         holds until what is trained changes (a new race, back to the single run)."""
-        lanes = tuple(self._lane_view(lane) for lane in self.shown_lanes())
+        lanes = self.lane_views()
         if len(lanes) < 2:
             return Change()
         shown = self._shown_model_lane(lanes, self._leader_lane(lanes))

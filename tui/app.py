@@ -247,7 +247,7 @@ class OptplayApp(App[int]):
         self.main.query_one(StatusLine).show(view.status)
         if view.racing:
             self.main.query_one(RacePanel).show(
-                view.panel_title, view.panel_settings, view.lanes, self.lane_colors(view)
+                view.panel_title, view.panel_settings, view.lanes, self.lane_colors(len(view.lanes))
             )
         self.main.query_one(ChartPanel).show(
             ChartView(
@@ -273,10 +273,11 @@ class OptplayApp(App[int]):
             note.update(f"⟳ {', '.join(view.pending)} changed: r resets the run to apply")
         note.set_class(bool(view.pending), "-shown")
 
-    def lane_colors(self, view: SessionView | None = None) -> list[Any]:
-        """The lanes' colours, as the charts draw them (from the theme)."""
+    def lane_colors(self, count: int | None = None) -> list[Any]:
+        """The colours of `count` lanes (default: those shown), as the charts draw them."""
         chart = self.main.query_one(ChartPanel).active_chart()
-        count = len((view or self.session.view()).lanes)
+        if count is None:
+            count = len(self.session.lane_views())
         if chart is None:
             return [None] * count
         return [chart.color(LANE_ROLES[i % len(LANE_ROLES)]) for i in range(count)]
@@ -342,8 +343,20 @@ class OptplayApp(App[int]):
 
     @on(RunProgress)
     def _progress(self, message: RunProgress) -> None:
-        if message.run is self.session.race:
-            self.render_view()
+        """While training only the numbers move: the status line and the race panel (the
+        charts redraw on their own timer; the end of the stream renders everything)."""
+        if message.run is not self.session.race:
+            return
+        try:
+            session = self.session
+            self.main.query_one(StatusLine).show(session.status())
+            if session.racing:
+                lanes = session.lane_views()
+                self.main.query_one(RacePanel).show(
+                    *session.panel_text(), lanes, self.lane_colors(len(lanes))
+                )
+        except NoMatches:  # shutting down
+            pass
 
     @on(RunFinished)
     def _finished(self, message: RunFinished) -> None:
