@@ -46,12 +46,13 @@ def parts_of(status: Status) -> list[tuple[int, str, str]]:
         out.append((1, f"batch loss {loss}", f"loss {loss}"))
         if status.eval_loss is not None:
             value = format_number(status.eval_loss)
-            out.append((2, f"eval loss {value}", f"eval {value}"))
-        out.append((3, f"lr {format_number(status.lr, 3, missing='—')}", ""))
+            out.append((3, f"eval loss {value}", f"eval {value}"))
+        out.append((4, f"lr {format_number(status.lr, 3, missing='—')}", ""))
     if status.state == "running" and status.steps_per_second:
         rate = f"{status.steps_per_second:,.0f} steps/s"
-        out.append((4, rate, rate))
-    out.append((5, f"speed {format_speed(status.speed)}", ""))
+        out.append((3, rate, rate))
+    # The speed limit is what + and - change: it stays while anything else can go.
+    out.append((2, f"speed {format_speed(status.speed)}", ""))
     if status.fit:  # e.g. final w, b next to least squares (the Model tab shows it whole)
         out.append((6, status.fit, status.fit))
     return out
