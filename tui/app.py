@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,6 +32,7 @@ from textual.css.query import NoMatches
 from textual.filter import LineFilter
 from textual.notifications import Notification, Notify
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Static, TabbedContent
 
 from engine import lessons, optimizers, presets, schedules
@@ -87,6 +89,11 @@ CHART_TABS = (
 )
 #: The tab whose showing switches on optimizer-state summaries (Session.watch_state).
 STATE_TAB = "tab-state"
+#: Frames a second while training: the status line, the race panel and the visible chart.
+FRAME_HZ = 10
+#: Seconds after the last settings change before they are written (`+` pressed five times
+#: writes once).
+SETTINGS_WRITE_DELAY = 0.5
 #: Below this many columns the sidebar hides by itself (unless shown with `b`).
 SIDEBAR_MIN_WIDTH = 90
 #: The Sweep screen's name: installed once, so leaving it keeps its sweep (and its worker).
@@ -130,6 +137,13 @@ class OptplayApp(App[int]):
         self._ascii_filter = AsciiFilter(enabled=self.ascii_only)
         self._available: frozenset[str] = frozenset()
         self._topics: dict[str, Notification] = {}  # toasts that go when their reason does
+        # Settings are written off the UI thread, a moment after the last change (an fsync
+        # per `+` would stall the keys); the lock orders that write and the one at exit.
+        self._settings_lock = threading.Lock()
+        self._settings_unsaved = False
+        self._settings_timer: Timer | None = None
+        self._progress_due = False  # progress arrived since the status line was drawn
+        self._tick = 0
 
     # -- layout ------------------------------------------------------------------------
 
@@ -165,6 +179,7 @@ class OptplayApp(App[int]):
         self.main.query_one(ChartPanel).set_smoothing(self.settings.smoothing)
         self._place_sidebar()
         self.render_view()
+        self.set_interval(1 / (3 * FRAME_HZ), self._frame, name="frame")
         if self.settings_warning:
             self.notify(self.settings_warning, severity="warning", markup=False)
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
@@ -173,6 +188,9 @@ class OptplayApp(App[int]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # give it back to the collector (tests run many apps in one process)
+        if self._settings_timer is not None:
+            self._settings_timer.stop()
+        self._write_settings()  # the last change, if its write is still pending
 
     def get_line_filters(self) -> list[LineFilter]:
         """Textual's filters (NO_COLOR's monochrome...), then ASCII where the terminal needs
@@ -290,14 +308,30 @@ class OptplayApp(App[int]):
             self.remember(theme=theme)
 
     def remember(self, **changes: Any) -> None:
-        """Change settings and write them (a failure is one warning, never an error)."""
+        """Change settings; they are written soon after (a failure is one warning, never an
+        error), and at exit."""
         new = self.settings.replace(**changes)
         if new == self.settings:
             return
         self.settings = new
-        warning = settings_file.save(new)
+        self._settings_unsaved = True
+        if self._settings_timer is not None:
+            self._settings_timer.stop()
+        self._settings_timer = self.set_timer(SETTINGS_WRITE_DELAY, self._save_settings)
+
+    @work(thread=True, group="settings", exit_on_error=False)
+    def _save_settings(self) -> None:
+        warning = self._write_settings()
         if warning:
-            self.tell(warning, "warning", topic="settings")
+            self.call_from_thread(self.tell, warning, "warning", "", "settings")
+
+    def _write_settings(self) -> str | None:
+        """Write the settings if they changed since the last write (any thread)."""
+        with self._settings_lock:
+            if not self._settings_unsaved:
+                return None
+            self._settings_unsaved = False
+            return settings_file.save(self.settings)
 
     # -- the sidebar ---------------------------------------------------------------------
 
@@ -343,18 +377,32 @@ class OptplayApp(App[int]):
 
     @on(RunProgress)
     def _progress(self, message: RunProgress) -> None:
-        """While training only the numbers move: the status line and the race panel (the
-        charts redraw on their own timer; the end of the stream renders everything)."""
-        if message.run is not self.session.race:
-            return
+        """Progress arrives after every chunk (about 30 a second); the next frame shows it."""
+        if message.run is self.session.race:
+            self._progress_due = True
+
+    def _frame(self) -> None:
+        """A third of a frame while training: the visible chart, the status line and the race
+        panel, each on its own tick. Textual re-renders every widget inside the box around a
+        screen update's dirty areas; the box around the status line (full width) and the
+        chart covers the whole sidebar too, so drawing them apart costs less than together.
+        (The end of a stream and every user action render at once, not here.)"""
+        self._tick = (self._tick + 1) % 3
         try:
-            session = self.session
-            self.main.query_one(StatusLine).show(session.status())
-            if session.racing:
-                lanes = session.lane_views()
-                self.main.query_one(RacePanel).show(
-                    *session.panel_text(), lanes, self.lane_colors(len(lanes))
-                )
+            if self._tick == 0:
+                self.main.query_one(ChartPanel).redraw()
+            elif not self._progress_due:
+                pass
+            elif self._tick == 1:
+                self.main.query_one(StatusLine).show(self.session.status())
+            else:
+                self._progress_due = False
+                session = self.session
+                if session.racing:
+                    lanes = session.lane_views()
+                    self.main.query_one(RacePanel).show(
+                        *session.panel_text(), lanes, self.lane_colors(len(lanes))
+                    )
         except NoMatches:  # shutting down
             pass
 

@@ -224,6 +224,41 @@ async def test_settings_survive_a_restart() -> None:
         assert second.settings == Settings("textual-light", 500.0, "hidden", True)
 
 
+async def test_settings_are_written_once_after_a_burst_of_keys(monkeypatch) -> None:
+    import tui.settings
+
+    written: list[Settings] = []
+    real_save = tui.settings.save
+    monkeypatch.setattr(tui.settings, "save", lambda s: written.append(s) or real_save(s))
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        await pilot.press("minus", "minus", "minus")
+        assert written == []  # not on the keypress: the write waits for the burst to end
+        while not written:
+            await asyncio.sleep(0.05)
+        assert [s.speed for s in written] == [app.session.speed]
+        await pilot.press("minus")
+    assert written[-1].speed == app.session.speed  # the change still pending at exit
+    assert f"speed = {app.session.speed!r}" in settings_path().read_text()
+
+
+async def test_settings_that_cannot_be_written_get_one_warning(tmp_path: Path, monkeypatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("OPTPLAY_CONFIG_DIR", str(blocker / "optplay"))
+    app = create_app()
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        app.set_focus(None)
+        await pilot.press("minus")
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if "settings not saved" in screen_text(app):
+                break
+        assert "settings not saved" in screen_text(app) and "not-a-folder" in screen_text(app)
+        assert app.session.speed == 100  # the change still holds for this session
+
+
 async def test_unreadable_settings_are_ignored_with_one_warning() -> None:
     settings_path().write_text("speed = -3\n")
     app = create_app()

@@ -1,5 +1,5 @@
-"""The chart tabs: one chart per tab, the visible one redrawn on a timer when its data
-changed (new steps, a log toggle, a resize, a reset).
+"""The chart tabs: one chart per tab, the visible one redrawn when its data changed (new
+steps, a log toggle, a resize, a reset): the app calls `redraw` on its frame timer.
 
 Tabs that don't apply to the task are hidden (Path for tasks that are not 2-D landscapes);
 a 2-D task opens on Path, the view that teaches there. `cycle` and `select` move between the
@@ -22,8 +22,6 @@ from tui.charts.norms import NormsChart
 from tui.charts.path import PathChart
 from tui.charts.state import StateTab
 
-REFRESH_HZ = 10
-
 #: The tabs, in order: (pane id, label, chart class, chart id). A chart class is a RunChart
 #: or a widget that draws like one (data_key, drawn_key, draw, log_y, color: StateTab).
 TABS: tuple[tuple[str, str, type[Widget], str], ...] = (
@@ -37,7 +35,7 @@ TABS: tuple[tuple[str, str, type[Widget], str], ...] = (
 
 
 class ChartPanel(Vertical):
-    """Tabs of charts; redraws the visible one on a timer when its data changed."""
+    """Tabs of charts; `redraw` draws the visible one when its data changed."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -49,9 +47,6 @@ class ChartPanel(Vertical):
             for pane, label, chart, chart_id in TABS:
                 with TabPane(label, id=pane):
                     yield chart(id=chart_id)
-
-    def on_mount(self) -> None:
-        self.set_interval(1 / REFRESH_HZ, self.redraw, name="chart-refresh")
 
     def show(self, view: ChartView) -> None:
         """Chart this view from now on (a new run, new settings, a log toggle...)."""
