@@ -67,6 +67,20 @@ BLOCKED_MIN_BLOCKS = 8
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
+# State and scratch arrays start on a cache-line boundary (numpy's own large arrays start 16
+# bytes into a page): vector loads and stores then never straddle two lines.
+_ALIGN = 64
+
+
+def _aligned_empty(shape: tuple[int, ...] | int, dtype: np.dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array of `shape` whose data starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes + _ALIGN, np.uint8)
+    start = -raw.ctypes.data % _ALIGN
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
+
 
 # -- shared knob specs ---------------------------------------------------------------------
 
@@ -235,7 +249,8 @@ class _KeyState:
         """The state array `name`, created (filled with `fill`) the first time it is needed."""
         arr = self.bufs.get(name)
         if arr is None:
-            arr = self.bufs[name] = np.full(self.shape, fill, dtype=self.dtype)
+            arr = self.bufs[name] = _aligned_empty(self.shape, self.dtype)
+            arr.fill(fill)
         return arr
 
 
@@ -488,7 +503,7 @@ class Optimizer(Registered):
             return
         s = st.scratch
         if s is None:
-            s = st.scratch = tuple(np.empty(p.shape, p.dtype) for _ in range(self.n_scratch))
+            s = st.scratch = tuple(_aligned_empty(p.shape, p.dtype) for _ in range(self.n_scratch))
         self._kernel(p, g, bufs, s, c)
 
     def _blocked(self, p: np.ndarray, g: np.ndarray, bufs: list, c: Any) -> None:
@@ -498,7 +513,7 @@ class Optimizer(Registered):
         full = self._block_scratch.get(p.dtype)
         if full is None or len(full[0]) != block:
             full = self._block_scratch[p.dtype] = tuple(
-                np.empty(block, p.dtype) for _ in range(self.n_scratch)
+                _aligned_empty(block, p.dtype) for _ in range(self.n_scratch)
             )
         pf = p.reshape(-1)
         gf = g.reshape(-1)
@@ -1725,13 +1740,23 @@ class Adafactor(Optimizer):
         n = p.size
         w = t**self.beta2_decay  # 1 − β₂_t
         rho_t = min(lr, 1 / (t**0.5))
+        if (
+            p.ndim <= 1
+            and p.nbytes >= BLOCKED_MIN_BLOCKS * BLOCK_BYTES
+            and p.flags.c_contiguous
+            and g.flags.c_contiguous
+        ):
+            alpha, denom = self._vector_blocked(p, g, st, lr, w, rho_t, eps1)
+            st.scalars = AdafactorScalars(lr, w, rho_t, alpha, denom, eps1)
+            st.hypers = self.hypers
+            return
         alpha = max(self.eps2, _norm(p) / (n**0.5)) * rho_t
         if self.weight_decay != 0:
             p *= 1 - lr * self.weight_decay
 
         s = st.scratch
-        if s is None:
-            s = st.scratch = tuple(np.empty(p.shape, p.dtype) for _ in range(3))
+        if s is None or len(s) != 3:
+            s = st.scratch = tuple(_aligned_empty(p.shape, p.dtype) for _ in range(3))
         d = _grad(p, g, 0.0, self.maximize, s[0])
         upd = s[1]
         if p.ndim > 1:
@@ -1756,12 +1781,12 @@ class Adafactor(Optimizer):
             row_avg = row.mean(axis=-2, keepdims=True)
             np.maximum(row_avg, eps1, out=row_avg)
             upd /= row_avg
+            np.maximum(upd, eps1 * eps1, out=upd)
         else:
             var = st.buf("variance")
             np.multiply(d, d, out=upd)
             _lerp(var, upd, w, s[2])
-            np.copyto(upd, var)
-        np.maximum(upd, eps1 * eps1, out=upd)
+            np.maximum(var, eps1 * eps1, out=upd)  # torch clamps a copy of v
         np.sqrt(upd, out=upd)
         np.divide(1.0, upd, out=upd)
         upd *= d
@@ -1770,6 +1795,81 @@ class Adafactor(Optimizer):
         p += upd
         st.scalars = AdafactorScalars(lr, w, rho_t, alpha, denom, eps1)
         st.hypers = self.hypers
+
+    def _vector_blocked(
+        self,
+        p: np.ndarray,
+        g: np.ndarray,
+        st: _KeyState,
+        lr: float,
+        w: float,
+        rho_t: float,
+        eps1: float,
+    ) -> tuple[float, float]:
+        """The vector step of a large contiguous parameter in two passes over cache-sized
+        blocks: (A) v and u = g/√max(v, ε₁²) into a full-size u, (B) θ ← θ(1 − ηλ) − α·u/clip,
+        once RMS(u) is known. Returns (α_t, clip).
+
+        The per-element arithmetic is the whole-array path's. float64 norms are the same
+        whole-array BLAS dot products; float32 ones are float64 sums of exact float64 squares
+        accumulated block by block (einsum's float64 cast alone costs more than the whole
+        step): a different summation order, ~1e-16 relative on α_t and the clipping divisor,
+        which changes a float32 step only when the step scale lands on a rounding tie."""
+        n = p.size
+        pf, gf = p.reshape(-1), g.reshape(-1)
+        var = st.buf("variance").reshape(-1)
+        s = st.scratch
+        if s is None or len(s) != 1:
+            s = st.scratch = (_aligned_empty(n, p.dtype),)  # u, full size: pass B needs RMS(u)
+        u_all = s[0]
+        block = BLOCK_BYTES // p.itemsize
+        scratch = self._block_scratch.get(p.dtype)
+        if scratch is None or len(scratch[0]) != block:
+            scratch = self._block_scratch[p.dtype] = (
+                _aligned_empty(block, p.dtype),  # -g when maximizing
+                _aligned_empty(block, p.dtype),  # lerp temporary, then the step
+                _aligned_empty(block, p.dtype),  # d², then 1/√max(v, ε₁²)
+                _aligned_empty(block, np.float64),  # float32 blocks cast for the norms
+            )
+        neg, tmp, r, wide = scratch
+        exact = p.dtype == np.float64
+        maximize = self.maximize
+        floor = eps1 * eps1
+        dot = np.dot
+        p_sq = float(dot(pf, pf)) if exact else 0.0
+        u_sq = 0.0
+        # Pass A: v ← lerp(v, d², w); u = d / √max(v, ε₁²) into the full-size u.
+        for i in range(0, n, block):
+            j = min(i + block, n)
+            k = j - i
+            d = gf[i:j]
+            if maximize:
+                d = np.negative(d, out=neg[:k])
+            vb, rb, u = var[i:j], r[:k], u_all[i:j]
+            np.multiply(d, d, out=rb)
+            _lerp(vb, rb, w, tmp[:k])
+            np.maximum(vb, floor, out=rb)
+            np.sqrt(rb, out=rb)
+            np.divide(1.0, rb, out=rb)
+            np.multiply(rb, d, out=u)
+            if not exact:
+                p_sq += _sum_sq_wide(pf[i:j], wide)
+                u_sq += _sum_sq_wide(u, wide)
+        if exact:
+            u_sq = float(dot(u_all, u_all))
+        alpha = max(self.eps2, math.sqrt(p_sq) / (n**0.5)) * rho_t
+        denom = max(1.0, math.sqrt(u_sq) / ((n**0.5) * self.d))
+        scale = -alpha / denom
+        decay = 1 - lr * self.weight_decay if self.weight_decay != 0 else None
+        # Pass B: θ ← θ(1 − ηλ) + scale·u (u is only read: no write-back of it).
+        for i in range(0, n, block):
+            j = min(i + block, n)
+            pb, step = pf[i:j], tmp[: j - i]
+            if decay is not None:
+                pb *= decay
+            np.multiply(u_all[i:j], scale, out=step)
+            pb += step
+        return alpha, denom
 
     def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
         return 0.0  # decoupled: θ(1 − ηλ)
@@ -1811,6 +1911,29 @@ def _norm(x: np.ndarray) -> float:
     if flat.dtype == np.float64:
         return math.sqrt(float(np.dot(flat, flat)))
     return math.sqrt(float(np.einsum("i,i->", flat, flat, dtype=np.float64)))
+
+
+# float64 elements per BLAS dot product in `_sum_sq_wide`: OpenBLAS runs longer dot products
+# on several threads, which on a shared 2-core machine mostly means waiting for the other core.
+_DOT_ROW = 8192
+
+
+def _sum_sq_wide(x: np.ndarray, wide: np.ndarray) -> float:
+    """Σx² of a float32 block accumulated in float64: its squares are exact in float64,
+    summed by single-threaded BLAS dot products of _DOT_ROW elements (`wide` is a float64
+    scratch block at least as long as `x`)."""
+    k = x.size
+    w = wide[:k]
+    np.copyto(w, x)
+    whole = k - k % _DOT_ROW
+    total = 0.0
+    if whole:
+        rows = w[:whole].reshape(-1, _DOT_ROW)
+        total = float(np.vecdot(rows, rows).sum())
+    if whole < k:
+        rest = w[whole:]
+        total += float(np.dot(rest, rest))
+    return total
 
 
 # -- Lion, adaptive Adam --------------------------------------------------------------------
