@@ -219,6 +219,13 @@ def _decayed_grad(
     return _grad(p, g, wd, maximize, out)
 
 
+def _is_one(x: float, a: np.ndarray) -> bool:
+    """Whether `x` is exactly 1 as `a`'s dtype rounds it, so `a / x` is `a` itself. Bias
+    corrections 1 − βᵗ get there after a few thousand steps (float32 sooner): their pass over
+    the array is then skipped, with the same numbers."""
+    return x == 1.0 or (x > 0.999 and a.dtype.type(x) == 1.0)
+
+
 def _describe(a: object) -> str:
     """'float64[3, 2]' for an array, the type name otherwise (for error messages)."""
     if isinstance(a, np.ndarray):
@@ -1158,7 +1165,8 @@ class Adam(Optimizer):
             v = vmax
         denom = s[1]
         np.sqrt(v, out=denom)
-        denom /= c.bias_correction2_sqrt
+        if not _is_one(c.bias_correction2_sqrt, denom):
+            denom /= c.bias_correction2_sqrt
         denom += self.eps
         np.multiply(m, -c.step_size, out=s[0])  # d is dead after the v update
         np.divide(s[0], denom, out=s[0])
@@ -1370,8 +1378,11 @@ class NAdam(Optimizer):
         _lerp(m, d, 1 - self.beta1, s[1])
         _ema_sq(v, d, self.beta2, s[1])
         denom = s[1]
-        np.divide(v, c.bias_correction2, out=denom)
-        np.sqrt(denom, out=denom)
+        if _is_one(c.bias_correction2, denom):
+            np.sqrt(v, out=denom)
+        else:
+            np.divide(v, c.bias_correction2, out=denom)
+            np.sqrt(denom, out=denom)
         denom += self.eps
         # torch's factors are −η(1 − μ)/(1 − Π) and −ημ'/(1 − Πμ'); negating ours is exact.
         np.multiply(d, -c.grad_coef, out=s[2])
@@ -1525,8 +1536,11 @@ class RAdam(Optimizer):
         _lerp(m, d, 1 - self.beta1, s[1])
         _ema_sq(v, d, self.beta2, s[1])
         upd = s[2]
-        np.divide(m, c.bias_correction1, out=upd)
-        upd *= c.lr
+        if _is_one(c.bias_correction1, upd):
+            np.multiply(m, c.lr, out=upd)
+        else:
+            np.divide(m, c.bias_correction1, out=upd)
+            upd *= c.lr
         if c.rectified:
             np.sqrt(v, out=s[1])
             np.add(s[1], self.eps, out=s[1])
