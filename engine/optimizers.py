@@ -173,26 +173,31 @@ class StepRate(NamedTuple):
 # -- in-place building blocks (torch's formulas) -----------------------------------------------
 
 
+# The hot kernels call ufuncs with a positional `out` rather than through in-place operators
+# (`a *= b`): the same loop, ~50-80 ns less call overhead, which adds up on small arrays.
+_add, _subtract, _multiply = np.add, np.subtract, np.multiply
+
+
 def _lerp(m: np.ndarray, x: np.ndarray, w: float, tmp: np.ndarray) -> None:
     """m ← lerp(m, x, w) in place, with torch's two-sided formula for accuracy.
 
     torch computes m + w(x − m) for w < 0.5 and x − (x − m)(1 − w) otherwise.
     """
-    np.subtract(x, m, out=tmp)
+    _subtract(x, m, tmp)
     if w < 0.5:
-        tmp *= w
-        m += tmp
+        _multiply(tmp, w, tmp)
+        _add(m, tmp, m)
     else:
-        tmp *= 1.0 - w
-        np.subtract(x, tmp, out=m)
+        _multiply(tmp, 1.0 - w, tmp)
+        _subtract(x, tmp, m)
 
 
 def _ema_sq(v: np.ndarray, d: np.ndarray, b: float, tmp: np.ndarray) -> None:
     """v ← b·v + (1 − b)·d² in place (torch: v.mul_(b).addcmul_(d, d, value=1 − b))."""
-    v *= b
-    np.multiply(d, 1.0 - b, out=tmp)
-    tmp *= d
-    v += tmp
+    _multiply(v, b, v)
+    _multiply(d, 1.0 - b, tmp)
+    _multiply(tmp, d, tmp)
+    _add(v, tmp, v)
 
 
 def _grad(p: np.ndarray, g: np.ndarray, wd: float, maximize: bool, out: np.ndarray) -> np.ndarray:
@@ -1165,20 +1170,23 @@ class Adam(Optimizer):
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: AdamScalars) -> None:
         m, v, vmax = bufs
-        d = _decayed_grad(p, g, c.decay, self.weight_decay, self.maximize, s[0])
-        _lerp(m, d, 1 - c.beta1, s[1])
-        _ema_sq(v, d, self.beta2, s[1])
+        upd, denom = s
+        if c.decay is None and not self.maximize and (self.decoupled or not self.weight_decay):
+            d = g  # the common case, without the helpers' calls
+        else:
+            d = _decayed_grad(p, g, c.decay, self.weight_decay, self.maximize, upd)
+        _lerp(m, d, 1 - c.beta1, denom)
+        _ema_sq(v, d, self.beta2, denom)
         if vmax is not None:
-            np.maximum(vmax, v, out=vmax)
+            np.maximum(vmax, v, vmax)
             v = vmax
-        denom = s[1]
-        np.sqrt(v, out=denom)
+        np.sqrt(v, denom)
         if not _is_one(c.bias_correction2_sqrt, denom):
-            denom /= c.bias_correction2_sqrt
-        denom += self.eps
-        np.multiply(m, -c.step_size, out=s[0])  # d is dead after the v update
-        np.divide(s[0], denom, out=s[0])
-        p += s[0]
+            np.divide(denom, c.bias_correction2_sqrt, denom)
+        _add(denom, self.eps, denom)
+        _multiply(m, -c.step_size, upd)  # d is dead after the v update
+        np.divide(upd, denom, upd)
+        _add(p, upd, p)
 
     def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
         return 0.0 if self.decoupled else float(knobs.get("weight_decay", 0.0))
