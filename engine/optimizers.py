@@ -1178,7 +1178,7 @@ class Adam(Optimizer):
         _lerp(m, d, 1 - c.beta1, denom)
         _ema_sq(v, d, self.beta2, denom)
         if vmax is not None:
-            np.maximum(vmax, v, vmax)
+            np.maximum(vmax, v, out=vmax)
             v = vmax
         np.sqrt(v, denom)
         if not _is_one(c.bias_correction2_sqrt, denom):
