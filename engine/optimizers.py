@@ -1921,10 +1921,12 @@ class Adafactor(Optimizer):
             v_hat = b["variance"].copy()
         out = {}
         if _wants(want, "rms") or _wants(want, "effective_lr"):
-            rms = np.maximum(v_hat, sc.eps1 * sc.eps1)
+            # out= keeps a scalar parameter's results arrays (ufuncs return 0-d results as
+            # numpy scalars).
+            rms = np.maximum(v_hat, sc.eps1 * sc.eps1, out=np.empty_like(v_hat))
             np.sqrt(rms, out=rms)
             if _wants(want, "effective_lr"):
-                out["effective_lr"] = np.divide(sc.alpha / sc.clip, rms)
+                out["effective_lr"] = np.divide(sc.alpha / sc.clip, rms, out=np.empty_like(rms))
             if _wants(want, "rms"):
                 out["rms"] = rms
         if _wants(want, "exp_avg_sq_hat"):
