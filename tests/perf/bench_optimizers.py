@@ -10,23 +10,30 @@ bytes (read + write). A fraction of 1 means the update streams its arrays as fas
 
 It also checks that a step allocates no memory proportional to N (tracemalloc peak during
 one step at the largest N) and, when torch is importable, times torch.optim.Adam on the same
-arrays for comparison.
+arrays for comparison. One thread: BLAS/OpenMP thread counts are pinned to 1 before numpy
+loads (Adafactor's norms are BLAS dot products). Before/after figures of two versions of the
+engine in one process: tests/perf/compare_engines.py.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-import tracemalloc
-from pathlib import Path
-from typing import Any
+import os
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy is imported
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine import optimizers
+from engine import optimizers  # noqa: E402
 
 # Arrays an update must read (θ and g included) and write, per optimizer with these knobs.
 TRAFFIC: dict[str, tuple[int, int]] = {
@@ -137,7 +144,8 @@ def main() -> None:
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     kib = optimizers.BLOCK_BYTES // 1024
     print(
-        f"numpy {np.__version__}; blocks of {kib} KiB per array for arrays of at least "
+        f"numpy {np.__version__}; blocks of up to {kib} KiB per array (less for kernels "
+        f"touching more than 5 arrays) for arrays of at least "
         f"{optimizers.BLOCKED_MIN_BLOCKS * kib} KiB"
     )
     results = bench(sizes)
@@ -151,8 +159,13 @@ def main() -> None:
         print(f"{name:15s}{cells}")
 
     big = max(sizes)
-    t, frac = results["adam"][big]
-    print(f"\nAdam, N={big:.0e} float32: {t * 1e3:.2f} ms/step, {frac:.2f} of copyto bandwidth")
+    print()
+    for name in ("adam", "adafactor"):
+        t, frac = results[name][big]
+        print(
+            f"{name.capitalize()}, N={big:.0e} float32: {t * 1e3:.2f} ms/step, "
+            f"{frac:.2f} of copyto bandwidth"
+        )
 
     allocs = alloc_per_step(big)
     worst = max(allocs.values())
