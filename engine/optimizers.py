@@ -30,7 +30,11 @@ handful of ufunc calls: Python overhead is what matters there); large contiguous
 through it in cache-sized blocks, so the temporaries stay in cache and p/g/state stream from
 memory about once per step. Both paths do the same per-element arithmetic, so the results are
 bit-identical however an array is split (which is what lets a run step one flat buffer instead
-of per-tensor views: see `Optimizer.elementwise`).
+of per-tensor views: see `Optimizer.elementwise`). Each rounded operation of torch's formula is
+one pass, so a large-array step costs its DRAM traffic plus about one L2-speed pass per
+operation (Adam: 13). State and scratch arrays start on a cache line; a division by a bias
+correction that has become exactly 1 in the array's dtype is skipped (same numbers). Adafactor
+steps a large vector in two blocked passes (v and u, then θ) with float64 norms.
 """
 
 from __future__ import annotations
@@ -57,15 +61,31 @@ __all__ = [
     "validate",
 ]
 
-# Bytes per array per block on the large-array path: 256 KiB (64K float32 / 32K float64
-# elements), so a kernel's live blocks (θ, g, 2-3 state arrays, 2-3 scratch) stay in the L2/L3
-# caches, while each ufunc call does enough work that its ~1 us call overhead is small.
+# Bytes per array per block on the large-array path for a kernel that touches up to 5 arrays
+# (θ, g, a state array, two scratch): 256 KiB (64K float32 / 32K float64 elements). Kernels
+# touching more arrays take proportionally smaller blocks (`_block_size`: 213 KiB for Adam's 6),
+# so the live blocks (1.25 MiB together) stay in a 2 MiB L2 cache, while each ufunc call does
+# enough work that its ~0.3 us call overhead is small.
 BLOCK_BYTES = 256 * 1024
 # Arrays of at least this many blocks take the blocked path; smaller ones are processed whole
 # (fewer Python-level calls, and they fit in cache anyway).
 BLOCKED_MIN_BLOCKS = 8
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+# State and scratch arrays start on a cache-line boundary (numpy's own large arrays start 16
+# bytes into a page): vector loads and stores then never straddle two lines.
+_ALIGN = 64
+
+
+def _aligned_empty(shape: tuple[int, ...] | int, dtype: np.dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array of `shape` whose data starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes + _ALIGN, np.uint8)
+    start = -raw.ctypes.data % _ALIGN
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 # -- shared knob specs ---------------------------------------------------------------------
@@ -157,26 +177,31 @@ class StepRate(NamedTuple):
 # -- in-place building blocks (torch's formulas) -----------------------------------------------
 
 
+# The hot kernels call ufuncs with a positional `out` rather than through in-place operators
+# (`a *= b`): the same loop, ~50-80 ns less call overhead, which adds up on small arrays.
+_add, _subtract, _multiply = np.add, np.subtract, np.multiply
+
+
 def _lerp(m: np.ndarray, x: np.ndarray, w: float, tmp: np.ndarray) -> None:
     """m ← lerp(m, x, w) in place, with torch's two-sided formula for accuracy.
 
     torch computes m + w(x − m) for w < 0.5 and x − (x − m)(1 − w) otherwise.
     """
-    np.subtract(x, m, out=tmp)
+    _subtract(x, m, tmp)
     if w < 0.5:
-        tmp *= w
-        m += tmp
+        _multiply(tmp, w, tmp)
+        _add(m, tmp, m)
     else:
-        tmp *= 1.0 - w
-        np.subtract(x, tmp, out=m)
+        _multiply(tmp, 1.0 - w, tmp)
+        _subtract(x, tmp, m)
 
 
 def _ema_sq(v: np.ndarray, d: np.ndarray, b: float, tmp: np.ndarray) -> None:
     """v ← b·v + (1 − b)·d² in place (torch: v.mul_(b).addcmul_(d, d, value=1 − b))."""
-    v *= b
-    np.multiply(d, 1.0 - b, out=tmp)
-    tmp *= d
-    v += tmp
+    _multiply(v, b, v)
+    _multiply(d, 1.0 - b, tmp)
+    _multiply(tmp, d, tmp)
+    _add(v, tmp, v)
 
 
 def _grad(p: np.ndarray, g: np.ndarray, wd: float, maximize: bool, out: np.ndarray) -> np.ndarray:
@@ -203,6 +228,18 @@ def _decayed_grad(
         p *= decay
         return _grad(p, g, 0.0, maximize, out)
     return _grad(p, g, wd, maximize, out)
+
+
+def _block_size(arrays: int, itemsize: int) -> int:
+    """Elements per block for a kernel touching `arrays` arrays of `itemsize`-byte elements."""
+    return max(1, BLOCK_BYTES * 5 // max(5, arrays) // itemsize)
+
+
+def _is_one(x: float, a: np.ndarray) -> bool:
+    """Whether `x` is exactly 1 as `a`'s dtype rounds it, so `a / x` is `a` itself. Bias
+    corrections 1 − βᵗ get there after a few thousand steps (float32 sooner): their pass over
+    the array is then skipped, with the same numbers."""
+    return x == 1.0 or (x > 0.999 and a.dtype.type(x) == 1.0)
 
 
 def _describe(a: object) -> str:
@@ -235,7 +272,8 @@ class _KeyState:
         """The state array `name`, created (filled with `fill`) the first time it is needed."""
         arr = self.bufs.get(name)
         if arr is None:
-            arr = self.bufs[name] = np.full(self.shape, fill, dtype=self.dtype)
+            arr = self.bufs[name] = _aligned_empty(self.shape, self.dtype)
+            arr.fill(fill)
         return arr
 
 
@@ -489,17 +527,18 @@ class Optimizer(Registered):
             return
         s = st.scratch
         if s is None:
-            s = st.scratch = tuple(np.empty(p.shape, p.dtype) for _ in range(self.n_scratch))
+            s = st.scratch = tuple(_aligned_empty(p.shape, p.dtype) for _ in range(self.n_scratch))
         self._kernel(p, g, bufs, s, c)
 
     def _blocked(self, p: np.ndarray, g: np.ndarray, bufs: list, c: Any) -> None:
         """Run the kernel over cache-sized blocks of flat views (no copies, no allocation)."""
         n = p.size
-        block = BLOCK_BYTES // p.itemsize
+        arrays = 2 + sum(b is not None for b in bufs) + self.n_scratch
+        block = _block_size(arrays, p.itemsize)
         full = self._block_scratch.get(p.dtype)
         if full is None or len(full[0]) != block:
             full = self._block_scratch[p.dtype] = tuple(
-                np.empty(block, p.dtype) for _ in range(self.n_scratch)
+                _aligned_empty(block, p.dtype) for _ in range(self.n_scratch)
             )
         pf = p.reshape(-1)
         gf = g.reshape(-1)
@@ -1136,19 +1175,23 @@ class Adam(Optimizer):
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: AdamScalars) -> None:
         m, v, vmax = bufs
-        d = _decayed_grad(p, g, c.decay, self.weight_decay, self.maximize, s[0])
-        _lerp(m, d, 1 - c.beta1, s[1])
-        _ema_sq(v, d, self.beta2, s[1])
+        upd, denom = s
+        if c.decay is None and not self.maximize and (self.decoupled or not self.weight_decay):
+            d = g  # the common case, without the helpers' calls
+        else:
+            d = _decayed_grad(p, g, c.decay, self.weight_decay, self.maximize, upd)
+        _lerp(m, d, 1 - c.beta1, denom)
+        _ema_sq(v, d, self.beta2, denom)
         if vmax is not None:
             np.maximum(vmax, v, out=vmax)
             v = vmax
-        denom = s[1]
-        np.sqrt(v, out=denom)
-        denom /= c.bias_correction2_sqrt
-        denom += self.eps
-        np.multiply(m, -c.step_size, out=s[0])  # d is dead after the v update
-        np.divide(s[0], denom, out=s[0])
-        p += s[0]
+        np.sqrt(v, denom)
+        if not _is_one(c.bias_correction2_sqrt, denom):
+            np.divide(denom, c.bias_correction2_sqrt, denom)
+        _add(denom, self.eps, denom)
+        _multiply(m, -c.step_size, upd)  # d is dead after the v update
+        np.divide(upd, denom, upd)
+        _add(p, upd, p)
 
     def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
         return 0.0 if self.decoupled else float(knobs.get("weight_decay", 0.0))
@@ -1356,8 +1399,11 @@ class NAdam(Optimizer):
         _lerp(m, d, 1 - self.beta1, s[1])
         _ema_sq(v, d, self.beta2, s[1])
         denom = s[1]
-        np.divide(v, c.bias_correction2, out=denom)
-        np.sqrt(denom, out=denom)
+        if _is_one(c.bias_correction2, denom):
+            np.sqrt(v, out=denom)
+        else:
+            np.divide(v, c.bias_correction2, out=denom)
+            np.sqrt(denom, out=denom)
         denom += self.eps
         # torch's factors are −η(1 − μ)/(1 − Π) and −ημ'/(1 − Πμ'); negating ours is exact.
         np.multiply(d, -c.grad_coef, out=s[2])
@@ -1511,8 +1557,11 @@ class RAdam(Optimizer):
         _lerp(m, d, 1 - self.beta1, s[1])
         _ema_sq(v, d, self.beta2, s[1])
         upd = s[2]
-        np.divide(m, c.bias_correction1, out=upd)
-        upd *= c.lr
+        if _is_one(c.bias_correction1, upd):
+            np.multiply(m, c.lr, out=upd)
+        else:
+            np.divide(m, c.bias_correction1, out=upd)
+            upd *= c.lr
         if c.rectified:
             np.sqrt(v, out=s[1])
             np.add(s[1], self.eps, out=s[1])
@@ -1726,13 +1775,23 @@ class Adafactor(Optimizer):
         n = p.size
         w = t**self.beta2_decay  # 1 − β₂_t
         rho_t = min(lr, 1 / (t**0.5))
+        if (
+            p.ndim <= 1
+            and p.nbytes >= BLOCKED_MIN_BLOCKS * BLOCK_BYTES
+            and p.flags.c_contiguous
+            and g.flags.c_contiguous
+        ):
+            alpha, denom = self._vector_blocked(p, g, st, lr, w, rho_t, eps1)
+            st.scalars = AdafactorScalars(lr, w, rho_t, alpha, denom, eps1)
+            st.hypers = self.hypers
+            return
         alpha = max(self.eps2, _norm(p) / (n**0.5)) * rho_t
         if self.weight_decay != 0:
             p *= 1 - lr * self.weight_decay
 
         s = st.scratch
-        if s is None:
-            s = st.scratch = tuple(np.empty(p.shape, p.dtype) for _ in range(3))
+        if s is None or len(s) != 3:
+            s = st.scratch = tuple(_aligned_empty(p.shape, p.dtype) for _ in range(3))
         d = _grad(p, g, 0.0, self.maximize, s[0])
         upd = s[1]
         if p.ndim > 1:
@@ -1757,12 +1816,12 @@ class Adafactor(Optimizer):
             row_avg = row.mean(axis=-2, keepdims=True)
             np.maximum(row_avg, eps1, out=row_avg)
             upd /= row_avg
+            np.maximum(upd, eps1 * eps1, out=upd)
         else:
             var = st.buf("variance")
             np.multiply(d, d, out=upd)
             _lerp(var, upd, w, s[2])
-            np.copyto(upd, var)
-        np.maximum(upd, eps1 * eps1, out=upd)
+            np.maximum(var, eps1 * eps1, out=upd)  # torch clamps a copy of v
         np.sqrt(upd, out=upd)
         np.divide(1.0, upd, out=upd)
         upd *= d
@@ -1771,6 +1830,82 @@ class Adafactor(Optimizer):
         p += upd
         st.scalars = AdafactorScalars(lr, w, rho_t, alpha, denom, eps1)
         st.hypers = self.hypers
+
+    def _vector_blocked(
+        self,
+        p: np.ndarray,
+        g: np.ndarray,
+        st: _KeyState,
+        lr: float,
+        w: float,
+        rho_t: float,
+        eps1: float,
+    ) -> tuple[float, float]:
+        """The vector step of a large contiguous parameter in two passes over cache-sized
+        blocks: (A) v and u = g/√max(v, ε₁²) into a full-size u, (B) θ ← θ(1 − ηλ) − α·u/clip,
+        once RMS(u) is known. Returns (α_t, clip).
+
+        The per-element arithmetic is the whole-array path's. float64 norms are the same
+        whole-array BLAS dot products; float32 ones are float64 sums of exact float64 squares
+        accumulated block by block (the whole-array float64 einsum costs ~0.8 ns per element
+        per norm, most of the step's budget): a different summation order, ≲1e-14 relative on
+        α_t and the clipping divisor, which changes a float32 step only when the float32
+        rounding of the step scale flips."""
+        n = p.size
+        pf, gf = p.reshape(-1), g.reshape(-1)
+        var = st.buf("variance").reshape(-1)
+        s = st.scratch
+        if s is None or len(s) != 1:
+            s = st.scratch = (_aligned_empty(n, p.dtype),)  # u, full size: pass B needs RMS(u)
+        u_all = s[0]
+        block = _block_size(8, p.itemsize)  # θ, g, v, u and 4 scratch blocks
+        scratch = self._block_scratch.get(p.dtype)
+        if scratch is None or len(scratch[0]) != block:
+            scratch = self._block_scratch[p.dtype] = (
+                _aligned_empty(block, p.dtype),  # -g when maximizing
+                _aligned_empty(block, p.dtype),  # lerp temporary, then the step
+                _aligned_empty(block, p.dtype),  # d², then 1/√max(v, ε₁²)
+                _aligned_empty(block, np.float64),  # float32 blocks cast for the norms
+            )
+        neg, tmp, r, wide = scratch
+        exact = p.dtype == np.float64
+        maximize = self.maximize
+        floor = eps1 * eps1
+        dot = np.dot
+        p_sq = float(dot(pf, pf)) if exact else 0.0
+        u_sq = 0.0
+        # Pass A: v ← lerp(v, d², w); u = d / √max(v, ε₁²) into the full-size u.
+        for i in range(0, n, block):
+            j = min(i + block, n)
+            k = j - i
+            d = gf[i:j]
+            if maximize:
+                d = np.negative(d, out=neg[:k])
+            vb, rb, u = var[i:j], r[:k], u_all[i:j]
+            np.multiply(d, d, out=rb)
+            _lerp(vb, rb, w, tmp[:k])
+            np.maximum(vb, floor, out=rb)
+            np.sqrt(rb, out=rb)
+            np.divide(1.0, rb, out=rb)
+            np.multiply(rb, d, out=u)
+            if not exact:
+                p_sq += _sum_sq_wide(pf[i:j], wide)
+                u_sq += _sum_sq_wide(u, wide)
+        if exact:
+            u_sq = float(dot(u_all, u_all))
+        alpha = max(self.eps2, math.sqrt(p_sq) / (n**0.5)) * rho_t
+        denom = max(1.0, math.sqrt(u_sq) / ((n**0.5) * self.d))
+        scale = -alpha / denom
+        decay = 1 - lr * self.weight_decay if self.weight_decay != 0 else None
+        # Pass B: θ ← θ(1 − ηλ) + scale·u (u is only read: no write-back of it).
+        for i in range(0, n, block):
+            j = min(i + block, n)
+            pb, step = pf[i:j], tmp[: j - i]
+            if decay is not None:
+                pb *= decay
+            np.multiply(u_all[i:j], scale, out=step)
+            pb += step
+        return alpha, denom
 
     def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
         return 0.0  # decoupled: θ(1 − ηλ)
@@ -1796,7 +1931,7 @@ class Adafactor(Optimizer):
             rms = np.maximum(v_hat, sc.eps1 * sc.eps1, out=np.empty_like(v_hat))
             np.sqrt(rms, out=rms)
             if _wants(want, "effective_lr"):
-                out["effective_lr"] = np.divide(sc.alpha / sc.clip, rms)
+                out["effective_lr"] = np.divide(sc.alpha / sc.clip, rms, out=np.empty_like(rms))
             if _wants(want, "rms"):
                 out["rms"] = rms
         if _wants(want, "exp_avg_sq_hat"):
@@ -1813,6 +1948,29 @@ def _norm(x: np.ndarray) -> float:
     if flat.dtype == np.float64:
         return math.sqrt(float(np.dot(flat, flat)))
     return math.sqrt(float(np.einsum("i,i->", flat, flat, dtype=np.float64)))
+
+
+# float64 elements per BLAS dot product in `_sum_sq_wide`: OpenBLAS runs longer dot products
+# on several threads, which on a shared 2-core machine mostly means waiting for the other core.
+_DOT_ROW = 8192
+
+
+def _sum_sq_wide(x: np.ndarray, wide: np.ndarray) -> float:
+    """Σx² of a float32 block accumulated in float64: its squares are exact in float64,
+    summed by single-threaded BLAS dot products of _DOT_ROW elements (`wide` is a float64
+    scratch block at least as long as `x`)."""
+    k = x.size
+    w = wide[:k]
+    np.copyto(w, x)
+    whole = k - k % _DOT_ROW
+    total = 0.0
+    if whole:
+        rows = w[:whole].reshape(-1, _DOT_ROW)
+        total = float(np.vecdot(rows, rows).sum())
+    if whole < k:
+        rest = w[whole:]
+        total += float(np.dot(rest, rest))
+    return total
 
 
 # -- Lion, adaptive Adam --------------------------------------------------------------------

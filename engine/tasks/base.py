@@ -223,7 +223,8 @@ def epoch_batches(
         perm = rng.permutation(n)
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
-            yield tuple(np.take(a, idx, axis=0) for a in arrays)
+            # The array method, not np.take: a few microseconds less per batch (a hot path).
+            yield tuple([a.take(idx, 0) for a in arrays])
 
 
 def glorot_uniform(
