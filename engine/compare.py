@@ -53,6 +53,8 @@ RACE_STATES = ("ready", "running", "paused", "finished")
 MIN_LANES = 1
 #: The history series on which races and `optplay bench` measure steps to a target loss.
 TARGET_SERIES = "eval_loss"
+#: A streamed chunk is stepped in this many lockstep slices (where a hold can end it).
+_HOLD_SLICES = 8
 
 
 @dataclass(frozen=True)
@@ -429,7 +431,7 @@ class Race(Stepper[RaceProgress]):
         with self._lock:
             for run in self.runs:
                 if run.diverged_at is None:
-                    run.step(n)
+                    run._step_now(n)
             self._step += n
 
     def step(self, n: int = 1) -> list[dict[str, Any]]:
@@ -468,10 +470,17 @@ class Race(Stepper[RaceProgress]):
     _first_chunk = 1
 
     def _run_chunk(self, n: int) -> int:
-        # Not interruptible: pause and cancel land between lockstep chunks, so the racers
-        # always stay at the same step.
-        self._advance(n)
-        return n
+        # Pause and cancel land between lockstep chunks, so the racers always stay at the
+        # same step. A hold ends the chunk early, between lockstep slices (every racer did
+        # the same updates), so a UI waits about a slice, not a whole chunk.
+        size = max(1, -(-n // _HOLD_SLICES))
+        done = 0
+        while done < n:
+            self._advance(min(size, n - done))
+            done += min(size, n - done)
+            if self._held:
+                break
+        return done
 
     def _end_state(self, max_steps: int | None) -> str | None:
         if self.all_diverged or (max_steps is not None and self._step >= max_steps):

@@ -408,7 +408,7 @@ class Run(Stepper[Progress]):
         """Do up to `n` updates (caller holds the lock); returns how many were done.
 
         With `interruptible`, stop early (between steps, never inside one) when pause or
-        cancel is requested."""
+        cancel is requested, or a hold."""
         # Locals: this loop is the hot path.
         task_step = self.task.loss_and_grads
         batches = self._batches
@@ -436,7 +436,7 @@ class Run(Stepper[Progress]):
         started = perf()
         with np.errstate(all="ignore"):
             while done < n:
-                if interruptible and self._halted:
+                if interruptible and (self._halted or self._held):
                     break
                 lr = lr_of(step) if lr_of is not None else None
                 if lr is not None and not isfinite(lr):  # e.g. exponential with gamma > 1
@@ -528,13 +528,17 @@ class Run(Stepper[Progress]):
         even running (the steps are serialised by a lock)."""
         if not _is_int(n) or n < 0:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
-        with self._lock:
-            if self._state != "diverged":
-                self._advance(int(n), interruptible=False)
-                if self._state == "finished":
-                    self._state = "ready"
+        self._step_now(int(n))
         self._notify()
         return self.metrics()
+
+    def _step_now(self, n: int) -> None:
+        """`step` without its checks and metrics (a Race steps its racers in slices)."""
+        with self._lock:
+            if self._state != "diverged":
+                self._advance(n, interruptible=False)
+                if self._state == "finished":
+                    self._state = "ready"
 
     def metrics(self) -> dict[str, Any]:
         """The newest metrics: step, state, loss, lr, grad_norm, update_norm,

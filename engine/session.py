@@ -452,6 +452,14 @@ class Session:
             self.race.pause()
         return Change()
 
+    def hold_training(self) -> None:
+        """The training thread stands aside until `release_training()` (or HOLD_SECONDS):
+        the UI answers a key at full speed. Changes nothing trained (Stepper.hold)."""
+        self.race.hold()
+
+    def release_training(self) -> None:
+        self.race.release()
+
     def step(self) -> Change:
         """One update now (pauses a running stream first)."""
         refused = self._cannot_train()

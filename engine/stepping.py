@@ -7,7 +7,8 @@ a steps-per-second limit (slow motion down to 1 step/s and below) and the measur
 A subclass supplies:
 - `_step` (int): steps done so far; `_state` (str): one of its states (set "ready" here);
 - `_run_chunk(n) -> int`: do up to n steps (called on a worker thread), return how many;
-  it may stop early, between steps, when `_halted` is set (pause or cancel pending);
+  it may stop early, between steps, when `_halted` is set (pause or cancel pending) or
+  `_held` (another thread asked for the interpreter: `hold()`);
 - `_end_state(max_steps) -> str | None`: the state the stream ends in now ("finished",
   "diverged"), or None to go on;
 - `progress(max_steps)`: the snapshot to yield;
@@ -30,6 +31,8 @@ import numpy as np
 
 _CHUNK_SECONDS = 1 / 30  # a stream chunk's target duration
 _MAX_CHUNK = 1_000_000
+#: The longest a `hold()` keeps the stream waiting when nobody releases it.
+HOLD_SECONDS = 0.05
 
 P = TypeVar("P")
 
@@ -63,6 +66,7 @@ class Stepper(Generic[P]):
         self._pause_requested = False
         self._cancel_requested = False
         self._halted = False  # pause or cancel pending: the stream worker stops between steps
+        self._held = False  # hold() pending: the worker stops between steps, the stream waits
         self._streaming = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake_event: asyncio.Event | None = None
@@ -142,6 +146,26 @@ class Stepper(Generic[P]):
         self._halted = True
         self._notify()
 
+    def hold(self) -> None:
+        """Ask a running stream to stand aside for a moment: its worker stops after the step
+        in progress (a Race: after the lockstep slice in progress) and the stream waits until
+        `release()`, or HOLD_SECONDS at most. A UI answering a key holds the stream so the
+        interpreter is its own until the screen shows the answer (the worker thread would
+        otherwise take every other turn of the interpreter lock). Nothing when not
+        streaming; no step is skipped or changed."""
+        if self._streaming:
+            self._held = True
+
+    def release(self) -> None:
+        """End a `hold()` (from any thread)."""
+        if self._held:
+            self._held = False
+            self._notify()
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
     def _stop_for_reset(self) -> None:
         """reset() ends an active stream and drops a pending pause."""
         if self._streaming:
@@ -201,6 +225,13 @@ class Stepper(Generic[P]):
                 wake.clear()
                 if self._cancel_requested:
                     break
+                if self._held:
+                    try:  # release() sets wake; an unreleased hold lapses
+                        await asyncio.wait_for(wake.wait(), HOLD_SECONDS)
+                    except TimeoutError:
+                        pass
+                    self._held = False
+                    continue  # re-check cancel, pause and speed
                 end = self._end_state(max_steps)
                 if end is not None:
                     self._state = end
@@ -270,6 +301,7 @@ class Stepper(Generic[P]):
                     break
         finally:
             self._streaming = False
+            self._held = False
             self._wake_event = None
             self._loop = None
             if self._state == "running":

@@ -20,11 +20,12 @@ from __future__ import annotations
 import dataclasses
 import gc
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -70,7 +71,7 @@ from tui.screens.sweep_setup import draft_spec
 from tui.screens.verdict import VerdictScreen
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
-from tui.textual_fixes import OnceCommandPalette, guard_option_list_paging
+from tui.textual_fixes import OnceCommandPalette, fix_timer_catch_up, guard_option_list_paging
 from tui.widgets.hyper_form import FormSection, HyperForm
 from tui.widgets.keybar import KeyBar
 from tui.widgets.lesson_line import LessonLine
@@ -79,6 +80,7 @@ from tui.widgets.race_panel import RacePanel
 from tui.widgets.status import StatusLine
 
 guard_option_list_paging()  # see tui/textual_fixes.py
+fix_timer_catch_up()
 
 #: The chart tabs as the palette offers them.
 CHART_TABS = (
@@ -91,6 +93,8 @@ CHART_TABS = (
 STATE_TAB = "tab-state"
 #: Frames a second while training: the status line, the race panel and the visible chart.
 FRAME_HZ = 10
+#: The share of the time charts may take to draw while training (see _draw_chart_when_due).
+CHART_SHARE = 0.05
 #: Seconds after the last settings change before they are written (`+` pressed five times
 #: writes once).
 SETTINGS_WRITE_DELAY = 0.5
@@ -144,6 +148,7 @@ class OptplayApp(App[int]):
         self._settings_timer: Timer | None = None
         self._progress_due = False  # progress arrived since the status line was drawn
         self._tick = 0
+        self._chart_due = 0.0  # when the chart may be drawn again (monotonic seconds)
 
     # -- layout ------------------------------------------------------------------------
 
@@ -196,6 +201,15 @@ class OptplayApp(App[int]):
         """Textual's filters (NO_COLOR's monochrome...), then ASCII where the terminal needs
         it (tui/terminal.py)."""
         return [*super().get_line_filters(), *([self._ascii_filter] if self.ascii_only else [])]
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys first: while training, a key holds the training thread until the screen shows
+        what the key did (else the two take turns at the interpreter lock and the answer
+        takes twice as long)."""
+        if isinstance(event, events.Key) and not event.is_forwarded and self.session.streaming:
+            self.session.hold_training()
+            self.call_after_refresh(self.session.release_training)
+        await super().on_event(event)
 
     # -- rendering the session ----------------------------------------------------------
 
@@ -263,7 +277,9 @@ class OptplayApp(App[int]):
         self._show_pending(view)
         self.main.query_one(LessonLine).show(view)
         self.main.query_one(StatusLine).show(view.status)
-        if view.racing:
+        if view.racing and self.session.streaming:
+            self._progress_due = True  # the racers' numbers move anyway: the next frame shows them
+        elif view.racing:
             self.main.query_one(RacePanel).show(
                 view.panel_title, view.panel_settings, view.lanes, self.lane_colors(len(view.lanes))
             )
@@ -387,10 +403,12 @@ class OptplayApp(App[int]):
         screen update's dirty areas; the box around the status line (full width) and the
         chart covers the whole sidebar too, so drawing them apart costs less than together.
         (The end of a stream and every user action render at once, not here.)"""
+        if not self.screen_stack:
+            return  # shutting down: the last tick can come after the screens are gone
         self._tick = (self._tick + 1) % 3
         try:
             if self._tick == 0:
-                self.main.query_one(ChartPanel).redraw()
+                self._draw_chart_when_due()
             elif not self._progress_due:
                 pass
             elif self._tick == 1:
@@ -406,8 +424,21 @@ class OptplayApp(App[int]):
         except NoMatches:  # shutting down
             pass
 
+    def _draw_chart_when_due(self) -> None:
+        """Redraw the visible chart, but give charts at most CHART_SHARE of the time: a chart
+        that takes long to draw (six lanes, a big terminal) is drawn less often while
+        training, so the keys and the training thread keep the rest."""
+        now = time.monotonic()
+        if now < self._chart_due:
+            return
+        self.main.query_one(ChartPanel).redraw()
+        cost = time.monotonic() - now
+        self._chart_due = now + cost / CHART_SHARE - 0.5 / FRAME_HZ
+
     @on(RunFinished)
     def _finished(self, message: RunFinished) -> None:
+        if not self.screen_stack:
+            return  # the app closed while the stream ended
         self.do(self.session.stream_ended(message.run))
         self.main.query_one(ChartPanel).redraw()
 

@@ -1,4 +1,5 @@
-"""Two guards against Textual crashes, each scoped as narrowly as Textual allows.
+"""Guards against Textual bugs (two crashes, one stall), each scoped as narrowly as Textual
+allows.
 
 OptionList page keys (Textual 8.2.x): `OptionList._move_page` indexes its line cache with the
 highlighted option, but the cache is only filled once the list has a visible content region.
@@ -15,6 +16,15 @@ the same burst ran the command twice (two help screens, two steps), and a search
 after escape closed it refreshed a list that was gone (NoMatches in a worker, which ends the
 app). `OnceCommandPalette`, which the app opens for ctrl+p, answers only while it is on top.
 
+Timers that fall behind (Textual 8.2.x): a timer whose tick ran late skips to the slot after
+the next one (`count = int((now - start) / interval + 1)`, then `start + (count + 1) *
+interval`), so it sleeps up to two intervals. The screen's update timer (1/60 s) ticks late
+whenever a frame took a while, so a key pressed after a busy frame waited up to 33 ms for the
+screen to show it (measured in tmux while training: the update slept 20-29 ms after the status
+line changed). `fix_timer_catch_up` makes a late timer wait for the next slot only; it is
+installed only while `Timer._run` has the source it was written for (Textual 8.2.8), checked
+by tests/tui/test_textual_fixes.py like the guard above.
+
 Our own dialogs guard their dismissal in `tui.dialogs.Dialog`; nothing else is patched.
 """
 
@@ -25,6 +35,7 @@ import inspect
 from typing import Any
 
 from textual import on
+from textual import timer as textual_timer
 from textual.command import CommandPalette
 from textual.message import Message
 from textual.widgets import Button, Input, OptionList
@@ -58,6 +69,55 @@ def guard_option_list_paging() -> bool:
         return False
     _move_page_when_laid_out.__optplay_guard__ = True  # type: ignore[attr-defined]
     OptionList._move_page = _move_page_when_laid_out  # type: ignore[method-assign]
+    return True
+
+
+#: sha256 (first 16 hex digits) of the source of the `Timer._run` the fix is for.
+TIMER_RUN_SOURCE = "60c942a84c1a8765"
+
+_original_timer_run = textual_timer.Timer._run
+
+
+async def _run_timer_catching_up(self: Any) -> None:
+    """Textual's `Timer._run` with a late timer waiting for the next slot, not the one after."""
+    count = 0
+    repeat, interval = self._repeat, self._interval
+    await self._active.wait()
+    clock = textual_timer._time
+    start = clock.get_time()
+    while repeat is None or count <= repeat:
+        next_timer = start + (count + 1) * interval
+        now = clock.get_time()
+        if self._skip and next_timer < now:
+            count = int((now - start) / interval)  # start + (count + 1) * interval > now
+            continue
+        await textual_timer.sleep(max(0.0, next_timer - clock.get_time()))
+        count += 1
+        await self._active.wait()
+        if self._reset:
+            start = clock.get_time()
+            count = 0
+            self._reset = False
+            continue
+        try:
+            await self._tick(next_timer=next_timer, count=count)
+        except textual_timer.EventTargetGone:
+            break
+
+
+def fix_timer_catch_up() -> bool:
+    """Install the late-timer fix if Textual still has the method it fixes; True if on."""
+    Timer = textual_timer.Timer
+    if getattr(Timer._run, "__optplay_fix__", False):
+        return True
+    try:
+        current = source_digest(Timer._run)
+    except (OSError, TypeError):
+        return False
+    if current != TIMER_RUN_SOURCE:
+        return False
+    _run_timer_catching_up.__optplay_fix__ = True  # type: ignore[attr-defined]
+    Timer._run = _run_timer_catching_up  # type: ignore[method-assign]
     return True
 
 

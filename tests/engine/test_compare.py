@@ -21,6 +21,10 @@ RACERS = [
 ]
 
 
+async def drain(stream) -> list:
+    return [p async for p in stream]
+
+
 def same_history(a: Run, b: Run) -> bool:
     for name in SERIES:
         for x, y in zip(a.history.buckets(name), b.history.buckets(name), strict=True):
@@ -150,6 +154,46 @@ async def test_stream_runs_in_lockstep_and_matches_step():
     stepped.step(257)
     for a, b in zip(streamed.runs, stepped.runs, strict=True):
         assert same_history(a, b)
+
+
+async def test_a_hold_stops_the_stream_in_lockstep_until_released_and_changes_nothing():
+    held = Race.of(ROSEN, RACERS)
+    states, steps_while_held = [], []
+    async for p in held.stream(max_steps=20_000):
+        if len(states) == 2:
+            held.hold()  # as the app does when a key arrives
+            await asyncio.sleep(0.02)  # the worker thread ends its lockstep slice
+            before = held.steps_done
+            await asyncio.sleep(0.02)  # ... and does nothing more while held
+            steps_while_held.append(held.steps_done - before)
+            assert all(run.steps_done == held.steps_done for run in held.runs)
+            held.release()
+        states.append(p.state)
+    assert steps_while_held == [0] and not held.held
+    assert states[-1] == "finished" and held.steps_done == 20_000
+    stepped = Race.of(ROSEN, RACERS)
+    stepped.step(20_000)
+    for a, b in zip(held.runs, stepped.runs, strict=True):
+        assert same_history(a, b)
+
+
+async def test_a_hold_nobody_releases_lapses():
+    from engine.stepping import HOLD_SECONDS
+
+    race = Race.of(ROSEN, RACERS)
+    race.hold()
+    assert not race.held  # not streaming: nothing to hold
+    consumer = asyncio.create_task(drain(race.stream(max_steps=10**9)))
+    while race.steps_done == 0:
+        await asyncio.sleep(0.01)
+    race.hold()
+    await asyncio.sleep(HOLD_SECONDS + 0.2)
+    assert not race.held  # lapsed: the stream went on by itself
+    before = race.steps_done
+    await asyncio.sleep(0.1)
+    assert race.steps_done > before
+    race.cancel()
+    await consumer
 
 
 async def test_stream_pause_resume_cancel():

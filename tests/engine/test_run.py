@@ -486,6 +486,25 @@ async def test_pause_from_outside_holds_the_run_until_resume():
     assert same_history(run, ref)
 
 
+async def test_a_hold_stops_a_run_between_steps_until_released():
+    cfg = digits()
+    run = Run(cfg)
+    consumer = asyncio.create_task(drain(run.stream(max_steps=3000)))
+    while run.steps_done == 0:
+        await asyncio.sleep(0.001)
+    run.hold()
+    await asyncio.sleep(0.02)  # the step in progress ends
+    before = run.steps_done
+    await asyncio.sleep(0.02)
+    assert run.steps_done == before and run.held and run.state == "running"
+    run.release()
+    await asyncio.wait_for(consumer, 60)
+    assert run.state == "finished" and run.steps_done == 3000
+    ref = Run(cfg)
+    ref.step(3000)
+    assert same_history(run, ref)
+
+
 async def test_one_step_per_second_and_speed_change_mid_stream():
     run = Run(RunConfig(task="rosenbrock", optimizer="adam"))
     seen: list[Progress] = []

@@ -89,7 +89,7 @@ class Terminal:
         while time.perf_counter() - t0 < timeout:
             if condition(self.screen()):
                 return time.perf_counter() - t0
-            time.sleep(0.0005)
+            time.sleep(float(os.environ.get("POLL", "0.0005")))
         raise TimeoutError("the screen did not change in time")
 
     def close(self) -> None:

@@ -279,6 +279,28 @@ async def test_plus_and_minus_change_the_speed_limit() -> None:
         assert "speed max" in status_text(app) and app.session.race.steps_per_second is None
 
 
+async def test_keys_while_training_hold_it_only_until_the_screen_answers() -> None:
+    from engine.config import Experiment
+
+    app = create_app(Experiment(RunConfig(task="digits-mlp", optimizer="adam"), steps=10**7))
+    holds = []
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        real_hold = app.session.hold_training
+        app.session.hold_training = lambda: holds.append(1) or real_hold()
+        await pilot.press("space")
+        while app.session.race.steps_done < 50:
+            await pilot.pause(0.02)
+        await pilot.press("minus", "minus")
+        await pilot.pause()
+        assert f"speed {SPEEDS[-3]:g}/s" in status_text(app) and len(holds) == 2
+        assert not app.session.race.held  # released once the screen showed the new speed
+        before = app.session.race.steps_done
+        await pilot.pause(0.3)
+        assert app.session.race.steps_done > before and app.session.race.state == "running"
+        await pilot.press("space")
+
+
 async def test_a_run_stops_at_its_planned_length() -> None:
     app = create_app()
     async with app.run_test(size=SMALL) as pilot:

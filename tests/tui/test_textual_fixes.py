@@ -1,14 +1,22 @@
-"""The Textual guard is scoped to the Textual it was written for, and our dialogs answer once."""
+"""The Textual fixes are scoped to the Textual they were written for, a late timer catches up,
+and our dialogs answer once."""
 
 from __future__ import annotations
 
+import time
+
+from textual.app import App
+from textual.timer import Timer
 from textual.widgets import OptionList
 
 from tui.app import create_app
 from tui.screens.prompt import PromptScreen
 from tui.textual_fixes import (
     MOVE_PAGE_SOURCE,
+    TIMER_RUN_SOURCE,
     _original_move_page,
+    _original_timer_run,
+    fix_timer_catch_up,
     guard_option_list_paging,
     source_digest,
 )
@@ -21,6 +29,41 @@ def test_the_page_key_guard_is_for_this_textuals_option_list():
     assert source_digest(_original_move_page) == MOVE_PAGE_SOURCE
     assert guard_option_list_paging()
     assert OptionList._move_page is not _original_move_page
+
+
+def test_the_timer_fix_is_for_this_textuals_timer():
+    """Fails when Textual changes `Timer._run`: re-check whether a late timer still sleeps
+    past the next slot (the test below), then update TIMER_RUN_SOURCE or drop the fix."""
+    assert source_digest(_original_timer_run) == TIMER_RUN_SOURCE
+    assert fix_timer_catch_up()
+    assert Timer._run is not _original_timer_run
+
+
+async def test_a_late_timer_ticks_at_the_next_slot():
+    """A tick that overran its interval is followed by the next slot's tick, not the one
+    after (the screen's update timer behind a busy frame delayed keys by up to 33 ms)."""
+    interval, busy = 0.2, 0.3
+    ticks: list[tuple[float, float]] = []
+
+    class Probe(App):
+        def on_mount(self) -> None:
+            self.set_interval(interval, self.tick)
+
+        def tick(self) -> None:
+            started = time.monotonic()
+            if not ticks:
+                time.sleep(busy)  # the first tick overruns: it ends half-way to slot 3
+            ticks.append((started, time.monotonic()))
+            if len(ticks) == 2:
+                self.exit()
+
+    async with Probe().run_test() as pilot:
+        while len(ticks) < 2:
+            await pilot.pause(0.05)
+    (_, first_end), (second_start, _) = ticks
+    # Slot 3 is 0.1 s after the overrun ends; the slot after it (what Textual 8.2 waits for)
+    # is 0.3 s after.
+    assert second_start - first_end < interval
 
 
 async def test_page_keys_in_a_fresh_palette_do_not_end_the_app():

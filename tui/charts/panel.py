@@ -49,9 +49,12 @@ class ChartPanel(Vertical):
                     yield chart(id=chart_id)
 
     def show(self, view: ChartView) -> None:
-        """Chart this view from now on (a new run, new settings, a log toggle...)."""
+        """Chart this view from now on (a new run, new settings, a log toggle...): drawn now
+        when what is charted changed, by the next frame when only the numbers moved (a key
+        pressed while training then costs no chart frame)."""
         if view == self.view:
             return
+        charted_changed = self.view is None or _charted(view) != _charted(self.view)
         self.view = view
         tabs = self.query_one(TabbedContent)
         cfg = view.run.config
@@ -71,7 +74,8 @@ class ChartPanel(Vertical):
             if tabs.active == "tab-model":
                 tabs.active = "tab-loss"
             tabs.hide_tab("tab-model")
-        self.redraw()
+        if charted_changed:
+            self.redraw()
 
     def shown_tabs(self) -> list[str]:
         """The pane ids of the tabs shown now, in order."""
@@ -134,3 +138,11 @@ class ChartPanel(Vertical):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.redraw)
+
+
+def _charted(view: ChartView) -> tuple[object, ...]:
+    """What a view charts, without the numbers that move while training."""
+    lanes = tuple(
+        (lane.name, id(lane.run), lane.pinned, getattr(lane, "detail", "")) for lane in view.lanes
+    )
+    return (id(view.run), view.planned_steps, view.version, lanes, view.model_lane)

@@ -50,4 +50,4 @@ class RacePanel(Static):
                 text.append(f"  {format_number(lane.loss, missing='—')}")
             text.append(f"\n   {lane.detail}\n", style="dim")
         text.append("\n" + HINT, style="italic dim")
-        self.update(text)
+        self.update(text, layout=False)  # its size is fixed (app.tcss): no layout pass
