@@ -146,7 +146,10 @@ class OptplayApp(App[int]):
         self._settings_lock = threading.Lock()
         self._settings_unsaved = False
         self._settings_timer: Timer | None = None
-        self._progress_due = False  # progress arrived since the status line was drawn
+        # Progress arrived since the status line / the race panel was drawn (two flags: news
+        # between their two ticks must reach both).
+        self._status_due = False
+        self._panel_due = False
         self._tick = 0
         self._chart_due = 0.0  # when the chart may be drawn again (monotonic seconds)
 
@@ -278,7 +281,7 @@ class OptplayApp(App[int]):
         self.main.query_one(LessonLine).show(view)
         self.main.query_one(StatusLine).show(view.status)
         if view.racing and self.session.streaming:
-            self._progress_due = True  # the racers' numbers move anyway: the next frame shows them
+            self._panel_due = True  # the racers' numbers move anyway: the next frame shows them
         elif view.racing:
             self.main.query_one(RacePanel).show(
                 view.panel_title, view.panel_settings, view.lanes, self.lane_colors(len(view.lanes))
@@ -395,7 +398,7 @@ class OptplayApp(App[int]):
     def _progress(self, message: RunProgress) -> None:
         """Progress arrives after every chunk (about 30 a second); the next frame shows it."""
         if message.run is self.session.race:
-            self._progress_due = True
+            self._status_due = self._panel_due = True
 
     def _frame(self) -> None:
         """A third of a frame while training: the visible chart, the status line and the race
@@ -409,12 +412,12 @@ class OptplayApp(App[int]):
         try:
             if self._tick == 0:
                 self._draw_chart_when_due()
-            elif not self._progress_due:
-                pass
             elif self._tick == 1:
-                self.main.query_one(StatusLine).show(self.session.status())
-            else:
-                self._progress_due = False
+                if self._status_due:
+                    self._status_due = False
+                    self.main.query_one(StatusLine).show(self.session.status())
+            elif self._panel_due:
+                self._panel_due = False
                 session = self.session
                 if session.racing:
                     lanes = session.lane_views()

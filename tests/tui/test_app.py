@@ -301,6 +301,25 @@ async def test_keys_while_training_hold_it_only_until_the_screen_answers() -> No
         await pilot.press("space")
 
 
+async def test_progress_between_two_frame_ticks_still_reaches_the_status_line() -> None:
+    # The frame timer draws the status line on one tick and the race panel on the next; a
+    # report arriving between the two must not be spent by the second (a paused race then
+    # showed an older step until the next report, which never came).
+    from tui.messages import RunProgress
+
+    app = create_app(steps=10**6)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        race = app.session.race
+        race.step(7)  # the status line has not been told yet
+        app._tick = 1  # the status line's tick has just gone by
+        app._progress(RunProgress(race, race.progress(None)))
+        for _ in range(3):  # the race panel's tick, the chart's, the status line's
+            app._frame()
+        await pilot.pause()
+        assert "step 7" in status_text(app)
+
+
 async def test_a_run_stops_at_its_planned_length() -> None:
     app = create_app()
     async with app.run_test(size=SMALL) as pilot:
