@@ -18,6 +18,7 @@ Profiles (pick one with `--hypothesis-profile=NAME`):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,16 @@ def _own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     config.mkdir()
     (config / "settings.toml").write_text('sidebar = "shown"\nspeed = "max"\n')
     return tmp_path
+
+
+@functools.cache
+def shipped_verdict(name: str) -> Any:
+    """The verdict of a shipped lesson trained headlessly (`optplay lesson NAME`), computed
+    once per test session: several tests compare the app's or the session's verdict with it,
+    and a lesson takes seconds to train."""
+    from engine import lessons
+
+    return lessons.load(name).run()[1]
 
 
 def screen_text(app: Any) -> str:

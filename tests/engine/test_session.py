@@ -12,6 +12,7 @@ import csv
 import math
 
 import pytest
+from conftest import shipped_verdict
 
 from engine import lessons, optimizers, presets, schedules, tasks
 from engine.compare import Race
@@ -582,7 +583,7 @@ async def test_a_finished_lessons_verdict_is_the_headless_one(name):
     await asyncio.wait_for(_consume(s), 60)
     ended = s.stream_ended(s.race)
     assert ended.open_verdict and not ended.open_table  # the verdict replaces the race table
-    _, headless = lesson.run()
+    headless = shipped_verdict(name)
     assert s.verdict == headless
     assert s.verdict.summary == headless.summary and s.verdict.table() == headless.table()
     view = s.view()
@@ -599,7 +600,7 @@ def test_a_lesson_keeps_every_step_so_its_verdict_is_exact():
     s.race.step(4999)
     assert s.step().open_verdict
     assert s.verdict.values == {"AdaGrad": 3490, "RMSprop": 1952}
-    assert s.verdict == lessons.load("adagrad-decay").run()[1]
+    assert s.verdict == shipped_verdict("adagrad-decay")
     s.load(presets.load("linreg-optimizers"))
     assert not any(run.history.full_resolution for run in s.race.runs)
 
@@ -612,7 +613,7 @@ def test_stepping_a_lesson_to_its_end_judges_it_once():
     assert s.verdict is None and "verdict" not in s.view().available
     assert s.step().open_verdict
     verdict = s.verdict
-    assert verdict.outcome == "fails" and verdict == lessons.load("nadam-quadratic").run()[1]
+    assert verdict.outcome == "fails" and verdict == shipped_verdict("nadam-quadratic")
     assert "NAdam ended at training loss 3.971; Adam ended at training loss 3.964" in (
         verdict.summary
     )

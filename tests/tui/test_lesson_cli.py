@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import shipped_verdict
 
 from engine import lessons
 from engine.lessons.measure import number
@@ -26,7 +27,7 @@ def test_lesson_prints_claim_numbers_and_verdict(capsys):
     assert status == 0, err
     assert err == ""
     lesson = lessons.load("momentum-ravine")
-    _, verdict = lesson.run()
+    verdict = shipped_verdict("momentum-ravine")
     text = flat(out)
     assert out.startswith("momentum-ravine: Momentum through a ravine  [Momentum]")
     assert flat(lesson.claim) in text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from conftest import screen_text
+from conftest import screen_text, shipped_verdict
 from textual.widgets import Input, TabbedContent
 
 from engine import lessons
@@ -138,7 +138,7 @@ async def test_a_race_lesson_runs_to_the_verdict_optplay_lesson_prints(capsys) -
         shown = text_of(app, "#verdict-text")
         assert shown.startswith("Verdict: the claim HOLDS on this run")
         assert "Verdict: the claim HOLDS on this run" in out
-        _, verdict = lesson.run()
+        verdict = shipped_verdict(name)
         assert app.session.verdict == verdict
         assert flat(verdict.summary) in shown and flat(verdict.summary) in flat(out)
         assert "The ratio Adam, uncorrected / Adam is 6.407" in shown
