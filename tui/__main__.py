@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tui.cli import PROG, UsageError, add_commands, dispatch, emit, load_source
 from tui.serve import add_serve_command
@@ -32,6 +33,20 @@ def version() -> str:
         return "unknown (not installed)"
 
 
+class VersionAction(argparse.Action):
+    """`--version`: print the version and exit. Looked up only when asked: importlib.metadata
+    and the distribution lookup would otherwise slow every launch of the app."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 **kwargs: Any) -> None:  # fmt: skip
+        kwargs.setdefault("help", "show program's version number and exit")
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        sys.stdout.write(f"{parser.prog} {version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -45,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--preset", metavar="NAME", help="open the app with a shipped preset (optplay list presets)"
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_commands(commands)
     add_serve_command(commands)
