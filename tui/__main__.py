@@ -14,6 +14,7 @@ The app part lives here; the subcommands are added by `tui.cli.add_commands`, ea
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -69,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_app(args: argparse.Namespace) -> int:
     """Open the app; the exit status is 0 when the user quits."""
+    # The cyclic GC would run some 270 times while the app loads and draws its first frame
+    # (about 50 ms; nearly all it finds is alive): off until then (the app turns it back on
+    # after its first frame, tui/app.py on_mount), and on again whatever happens here.
+    gc.disable()
+    try:
+        return open_app(args)
+    finally:
+        gc.enable()
+
+
+def open_app(args: argparse.Namespace) -> int:
+    """The app of `--config` / `--preset` (or the default run), run until the user quits;
+    2 with a message when the source is not a run."""
     from engine.config import Experiment
 
     try:

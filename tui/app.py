@@ -193,6 +193,8 @@ class OptplayApp(App[int]):
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall the UI ~75 ms now and then while training.
         gc.freeze()
+        if not gc.isenabled():  # the launcher (tui/__main__.py) kept it off until the first frame
+            self.call_after_refresh(gc.enable)
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # give it back to the collector (tests run many apps in one process)

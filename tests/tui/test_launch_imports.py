@@ -10,6 +10,7 @@ test here opens each of them once more, in the order a user might.
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.app import create_app
+from tui import __main__ as cli_main
+from tui.app import OptplayApp, create_app
 from tui.dialogs import Dialog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,3 +170,29 @@ async def test_every_screen_opens_through_its_action() -> None:
                     await pilot.press("escape")
                     await pilot.pause()
             assert len(app.screen_stack) == 1 and not isinstance(app.screen, Dialog), key
+
+
+async def test_the_app_turns_the_gc_back_on_after_its_first_frame() -> None:
+    """The launcher keeps the cyclic GC off while the app loads (tui/__main__.py)."""
+    gc.disable()
+    try:
+        app = create_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_launcher_leaves_the_gc_on_however_the_app_ends(monkeypatch, tmp_path) -> None:
+    def fails(self: OptplayApp, *args, **kwargs) -> None:
+        assert not gc.isenabled()  # off while the app loads
+        raise RuntimeError("the terminal went away")
+
+    monkeypatch.setattr(OptplayApp, "run", fails)
+    with pytest.raises(RuntimeError):
+        cli_main.main([])
+    assert gc.isenabled()
+    (tmp_path / "sweep.toml").write_text('[sweep]\ntask = "rosenbrock"\n')
+    assert cli_main.main(["--config", str(tmp_path / "sweep.toml")]) == 2  # refused early
+    assert gc.isenabled()
