@@ -181,9 +181,12 @@ class OptplayApp(App[int]):
         """The screen holding the playground (dialogs open on top of it)."""
         return self.screen_stack[0]
 
-    def on_mount(self) -> None:
+    def on_load(self) -> None:
+        # The remembered theme before the widgets are styled (set later, it restyles them all).
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
+
+    def on_mount(self) -> None:
         self.main.query_one(ChartPanel).set_smoothing(self.settings.smoothing)
         self._place_sidebar()
         self.render_view()
