@@ -46,7 +46,7 @@ import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import optimizers
 from engine.compare import Lane, Overlay, Race, RaceProgress, Result, default_target, pin, results
@@ -55,11 +55,12 @@ from engine.config import save as save_experiment
 from engine.history import export_history
 from engine.hyper import Hyper
 from engine.kinds import KINDS, registry
-from engine.lessons import Lesson, LessonError, Verdict
-from engine.lessons import load as load_lesson
 from engine.numbers import format_number
 from engine.run import Run, RunConfig, RunConfigError, suggested_lr
 from engine.state_history import export_state
+
+if TYPE_CHECKING:  # lessons load when one is opened (the app's first screen needs none)
+    from engine.lessons import Lesson, Verdict
 
 #: Speed limits offered by faster / slower (steps per second); None = as fast as possible.
 SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, None)
@@ -927,6 +928,9 @@ class Session:
         shows it (a race opens as a race), not started. Its histories keep every step, so
         the verdict measured when it finishes is the one `optplay lesson NAME` prints."""
         if isinstance(lesson, str):
+            from engine.lessons import LessonError
+            from engine.lessons import load as load_lesson
+
             try:
                 lesson = load_lesson(lesson)
             except LessonError as err:

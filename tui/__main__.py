@@ -14,8 +14,10 @@ The app part lives here; the subcommands are added by `tui.cli.add_commands`, ea
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tui.cli import PROG, UsageError, add_commands, dispatch, emit, load_source
 from tui.serve import add_serve_command
@@ -32,6 +34,20 @@ def version() -> str:
         return "unknown (not installed)"
 
 
+class VersionAction(argparse.Action):
+    """`--version`: print the version and exit. Looked up only when asked: importlib.metadata
+    and the distribution lookup would otherwise slow every launch of the app."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 **kwargs: Any) -> None:  # fmt: skip
+        kwargs.setdefault("help", "show program's version number and exit")
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        sys.stdout.write(f"{parser.prog} {version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -45,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--preset", metavar="NAME", help="open the app with a shipped preset (optplay list presets)"
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_commands(commands)
     add_serve_command(commands)
@@ -54,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_app(args: argparse.Namespace) -> int:
     """Open the app; the exit status is 0 when the user quits."""
+    # The cyclic GC would run some 270 times while the app loads and draws its first frame
+    # (about 50 ms; nearly all it finds is alive): off until then (the app turns it back on
+    # after its first frame, tui/app.py on_mount), and on again whatever happens here.
+    gc.disable()
+    try:
+        return open_app(args)
+    finally:
+        gc.enable()
+
+
+def open_app(args: argparse.Namespace) -> int:
+    """The app of `--config` / `--preset` (or the default run), run until the user quits;
+    2 with a message when the source is not a run."""
     from engine.config import Experiment
 
     try:

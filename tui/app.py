@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -36,11 +36,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static, TabbedContent
 
-from engine import lessons, optimizers, presets, schedules
+from engine import optimizers, schedules
 from engine.config import Experiment
 from engine.kinds import KINDS
 from engine.kinds import registry as registry_of
-from engine.lessons import Lesson
 from engine.run import RunConfig
 from engine.session import (
     DEFAULT_EXPORT_STEM,
@@ -54,21 +53,8 @@ from tui.actions import ACTIONS, BY_NAME, Action, bindings, help_keys
 from tui.ascii_filter import AsciiFilter
 from tui.charts import ChartPanel, ChartView
 from tui.charts.base import LANE_ROLES
-from tui.charts.model import ModelChart
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
-from tui.screens.bench import BenchScreen
-from tui.screens.confirm import ConfirmOverwriteScreen, ConfirmQuitScreen, QuitChoice
-from tui.screens.help import HelpScreen
-from tui.screens.lessons import LessonsScreen
-from tui.screens.presets import PresetScreen
-from tui.screens.prompt import PromptScreen
-from tui.screens.race_results import RaceResultsScreen
-from tui.screens.race_setup import RaceSetup, RaceSetupScreen
-from tui.screens.save import SaveScreen
-from tui.screens.sweep import SweepPick, SweepScreen, pool_executor
-from tui.screens.sweep_setup import draft_spec
-from tui.screens.verdict import VerdictScreen
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
 from tui.textual_fixes import OnceCommandPalette, fix_timer_catch_up, guard_option_list_paging
@@ -78,6 +64,14 @@ from tui.widgets.lesson_line import LessonLine
 from tui.widgets.pickers import Picker
 from tui.widgets.race_panel import RacePanel
 from tui.widgets.status import StatusLine
+
+# The screens, the lessons, the presets and the sweep machinery load when first used: the
+# first screen needs none of them (tests/tui/test_launch_imports.py keeps it so).
+if TYPE_CHECKING:
+    from engine.lessons import Lesson
+    from tui.screens.confirm import QuitChoice
+    from tui.screens.race_setup import RaceSetup
+    from tui.screens.sweep import SweepPick, SweepScreen
 
 guard_option_list_paging()  # see tui/textual_fixes.py
 fix_timer_catch_up()
@@ -102,6 +96,13 @@ SETTINGS_WRITE_DELAY = 0.5
 SIDEBAR_MIN_WIDTH = 90
 #: The Sweep screen's name: installed once, so leaving it keeps its sweep (and its worker).
 SWEEP_SCREEN = "sweep"
+
+
+def pool_executor(runs: int) -> Any:
+    """The executor of a sweep in the app (tui/screens/sweep.py), loaded when a sweep runs."""
+    from tui.screens.sweep import pool_executor as make
+
+    return make(runs)
 
 
 def form_section(section: Any) -> FormSection:
@@ -157,7 +158,9 @@ class OptplayApp(App[int]):
 
     def compose(self) -> ComposeResult:
         view = self.session.view()
-        with Horizontal(id="main"):
+        # Placed as the settings say from the start: a class added after mounting restyles
+        # every widget in #main (see _place_sidebar).
+        with Horizontal(id="main", classes=f"-sidebar-{self.settings.sidebar}"):
             with VerticalScroll(id="sidebar", can_focus=False):
                 for kind in KINDS:
                     registry = registry_of(kind)
@@ -181,9 +184,12 @@ class OptplayApp(App[int]):
         """The screen holding the playground (dialogs open on top of it)."""
         return self.screen_stack[0]
 
-    def on_mount(self) -> None:
+    def on_load(self) -> None:
+        # The remembered theme before the widgets are styled (set later, it restyles them all).
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
+
+    def on_mount(self) -> None:
         self.main.query_one(ChartPanel).set_smoothing(self.settings.smoothing)
         self._place_sidebar()
         self.render_view()
@@ -193,6 +199,8 @@ class OptplayApp(App[int]):
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall the UI ~75 ms now and then while training.
         gc.freeze()
+        if not gc.isenabled():  # the launcher (tui/__main__.py) kept it off until the first frame
+            self.call_after_refresh(gc.enable)
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # give it back to the collector (tests run many apps in one process)
@@ -531,10 +539,14 @@ class OptplayApp(App[int]):
         self.show_tab("tab-model")
 
     def action_model_points(self) -> None:
+        from tui.charts.model import ModelChart
+
         self.show_tab("tab-model")
         self.main.query_one(ModelChart).toggle_test_points()
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         config = self.session.config
         self.push_screen(
             HelpScreen(
@@ -548,6 +560,8 @@ class OptplayApp(App[int]):
 
     def _ask_save(self, then_quit: bool) -> None:
         """The save dialog; a name it can't take keeps it open with the reason."""
+        from tui.screens.save import SaveScreen
+
         screen = SaveScreen(
             self.session.save_path,
             folder=str(Path.cwd()),
@@ -580,10 +594,14 @@ class OptplayApp(App[int]):
         if not existing:
             then()
             return
+        from tui.screens.confirm import ConfirmOverwriteScreen
+
         self.push_screen(ConfirmOverwriteScreen(existing), lambda yes: then() if yes else None)
 
     async def action_quit(self) -> None:
         """Quit; with unsaved changes, ask first (save / discard / cancel)."""
+        from tui.screens.confirm import ConfirmQuitScreen
+
         if isinstance(self.screen, ConfirmQuitScreen):
             return  # already asking (ctrl+q is a priority key: it reaches the app here too)
         changes = self.session.unsaved_changes()
@@ -602,6 +620,8 @@ class OptplayApp(App[int]):
             self._ask_save(then_quit=True)
 
     def action_race(self) -> None:
+        from tui.screens.race_setup import RaceSetupScreen
+
         self._form_ready()
         self.push_screen(RaceSetupScreen(*self.session.race_draft()), self._race_chosen)
 
@@ -615,6 +635,8 @@ class OptplayApp(App[int]):
             self.do(refused)
             return
         self.session.pause()
+        from tui.screens.prompt import PromptScreen
+
         self.push_screen(
             PromptScreen(
                 "pin run",
@@ -636,6 +658,8 @@ class OptplayApp(App[int]):
         self.do(self.session.leave_race())
 
     def action_table(self) -> None:
+        from tui.screens.race_results import RaceResultsScreen
+
         rows, target, title, note = self.session.results()
         colors = self.lane_colors()
         self.push_screen(RaceResultsScreen(title, rows, target, colors, note))
@@ -643,6 +667,8 @@ class OptplayApp(App[int]):
     def action_export(self) -> None:
         count = len(self.session.shown_lanes())
         what = "1 run" if count == 1 else f"{count} runs"
+        from tui.screens.prompt import PromptScreen
+
         self.push_screen(
             PromptScreen(
                 "export history",
@@ -663,18 +689,24 @@ class OptplayApp(App[int]):
         self._confirm_overwrite(paths, lambda: self.do(self.session.export(text)))
 
     def action_presets(self) -> None:
+        from tui.screens.presets import PresetScreen
+
         self.push_screen(PresetScreen(), self.open_preset)
 
     def open_preset(self, name: str | None) -> None:
         """Load preset `name`: a run or a race into the session, a benchmark into its screen."""
         if name is None:
             return
+        from engine import presets
+
         if presets.kind(name) == "sweep":
             self.open_sweep(presets.load(name), start=True)
             return
         if presets.kind(name) == "bench":
             title = f"{presets.title(name)} (preset {name})"
             command = f"optplay bench --preset {name}"
+            from tui.screens.bench import BenchScreen
+
             self.push_screen(BenchScreen(presets.load(name), title, command))
             return
         change = self.session.load(presets.load(name))
@@ -682,6 +714,8 @@ class OptplayApp(App[int]):
         self.notify(f"preset {name}: {presets.title(name)}", timeout=3, markup=False)
 
     def action_lessons(self) -> None:
+        from tui.screens.lessons import LessonsScreen
+
         current = self.session.lesson
         self.push_screen(LessonsScreen(current.name if current else None), self.open_lesson)
 
@@ -701,6 +735,8 @@ class OptplayApp(App[int]):
     def action_verdict(self) -> None:
         view = self.session.view()
         if view.lesson is not None:
+            from tui.screens.verdict import VerdictScreen
+
             diverged = {lane.name: lane.diverged_at for lane in view.lanes}
             self.push_screen(VerdictScreen(view.lesson, view.verdict, diverged, view.status.step))
 
@@ -709,6 +745,8 @@ class OptplayApp(App[int]):
         if self.is_screen_installed(SWEEP_SCREEN):
             self._show_sweep_screen()
             return
+        from tui.screens.sweep_setup import draft_spec
+
         self._form_ready()
         self.open_sweep(draft_spec(self.session.config, self.session.planned_steps))
 
@@ -722,6 +760,8 @@ class OptplayApp(App[int]):
                 self._show_sweep_screen()
                 return
             self.uninstall_screen(SWEEP_SCREEN)
+        from tui.screens.sweep import SweepScreen
+
         self.install_screen(SweepScreen(spec, self.sweep_executor, start=start), SWEEP_SCREEN)
         self._show_sweep_screen()
 
@@ -733,8 +773,9 @@ class OptplayApp(App[int]):
         if pick is not None:  # watch it: the single run, started
             self.do(self.session.open_run(pick.config, pick.steps, pick.name, go=True))
 
-    @on(SweepScreen.PinPoint)
-    def _pin_point(self, message: SweepScreen.PinPoint) -> None:
+    def on_sweep_screen_pin_point(self, message: SweepScreen.PinPoint) -> None:
+        """A point of the Sweep screen pinned (named by Textual's convention, so the Sweep
+        screen's module loads only when a sweep is opened)."""
         refused = self.session.can_pin_config(message.config)
         if refused is not None:
             self.do(refused)
@@ -770,6 +811,8 @@ class OptplayApp(App[int]):
         return True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from engine import lessons, presets
+
         yield from super().get_system_commands(screen)
         available = self._available
         for action in ACTIONS:

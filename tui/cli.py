@@ -382,18 +382,28 @@ def load_source(config_path: str | None = None, preset: str | None = None) -> An
 
     Raises UsageError with a message naming the file and field. Also usable by the app's
     launcher for `optplay --config/--preset`."""
-    from engine import bench, config, presets, sweep_io
+    if config_path is None and preset is None:
+        return None  # the app's default run: nothing to load (or import)
+    from engine import config
     from engine.config import ConfigError
 
     try:
         if preset is not None:
+            from engine import presets
+
             return presets.load(preset)
         if config_path is not None:
             # Regular files of at most 1 MiB only: a FIFO or /dev/zero is refused unread.
             text = config.read_text(config_path)
-            if bench.is_bench_text(text):
+            # The bench and sweep modules (and their process pools) load for their own files
+            # only: an experiment opens the app without them.
+            if _has_table(text, "bench"):
+                from engine import bench
+
                 return bench.loads_spec(text, config_path)
-            if sweep_io.is_sweep_text(text):
+            if _has_table(text, "sweep"):
+                from engine import sweep_io
+
                 return sweep_io.loads_spec(text, config_path)
             return config.loads(text, config_path)
     except ConfigError as err:
@@ -401,6 +411,17 @@ def load_source(config_path: str | None = None, preset: str | None = None) -> An
     except ValueError as err:  # unknown preset
         raise UsageError(str(err)) from None
     return None
+
+
+def _has_table(text: str, table: str) -> bool:
+    """Whether TOML text has a top-level `[table]` (a [bench] or [sweep] spec), as
+    engine.bench.is_bench_text and engine.sweep_io.is_sweep_text decide."""
+    from engine.config import ConfigError, parse_toml
+
+    try:
+        return isinstance(parse_toml(text).get(table), dict)  # bounded, as every parse
+    except ConfigError:  # left to the experiment parser's message
+        return False
 
 
 def parse_sets(items: Sequence[str]) -> list[tuple[str, str]]:

@@ -19,8 +19,6 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.session import SessionView
-from tui.screens.lessons import TAB_LABELS
-from tui.screens.verdict import OUTCOME_WORDS
 
 
 def lesson_rows(view: SessionView) -> Text | None:
@@ -28,6 +26,10 @@ def lesson_rows(view: SessionView) -> Text | None:
     lesson, verdict = view.lesson, view.verdict
     if lesson is None:
         return None
+    # The lesson screens (and the lessons) load with the first lesson, not at launch.
+    from tui.screens.lessons import TAB_LABELS
+    from tui.screens.verdict import OUTCOME_WORDS
+
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Lesson: ", style="bold")
     text.append(lesson.title)

@@ -1,0 +1,198 @@
+"""What launching loads: the first screen imports only what it draws.
+
+Each check runs a fresh interpreter (this process has imported everything already) and reads
+its `sys.modules`. The screens, lessons, presets, the bench and the sweep machinery (process
+pools, Dask) and the web server load when first used; `optplay --version` and `optplay list`
+do not load Textual at all. That the screens still open through their actions is covered by
+the Pilot tests of each screen (test_app.py, test_race.py, test_sweep_screen.py, ...); one
+test here opens each of them once more, in the order a user might.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tui import __main__ as cli_main
+from tui.app import OptplayApp, create_app
+from tui.dialogs import Dialog
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Loaded only when used: none of these may load with the app's first screen.
+NOT_AT_LAUNCH = (
+    "tui.screens.",  # every screen (prefix)
+    "tui.charts.sweep",
+    "engine.lessons",
+    "engine.presets",
+    "engine.bench",
+    "engine.sweep",
+    "engine.sweep_io",
+    "engine.executors",
+    "multiprocessing",
+    "dask",
+    "distributed",
+    "aiohttp",
+    "textual_serve",
+    "tui.serve.server",
+    "importlib.metadata",
+)
+#: Textual and what only the app draws with: not loaded by commands that print text.
+APP_ONLY = ("textual", "textual_plotext", "plotext", "tui.app", "tui.charts.base")
+
+
+def modules_after(code: str, cwd: Path) -> set[str]:
+    """The modules a fresh interpreter has loaded after running `code` (its stdout must end
+    with the JSON line this adds)."""
+    script = textwrap.dedent(code) + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "OPTPLAY_CONFIG_DIR": str(cwd), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """The loaded modules among `names` (a name ending in "." is a package's submodules;
+    otherwise the module and its submodules)."""
+    return sorted(
+        m
+        for m in modules
+        for name in names
+        if (m.startswith(name) if name.endswith(".") else m == name or m.startswith(name + "."))
+    )
+
+
+def test_importing_the_app_loads_no_screen_nor_the_sweep_machinery(tmp_path) -> None:
+    # `optplay` parses its arguments (every subcommand registered), then imports the app.
+    code = "from tui.__main__ import build_parser\nbuild_parser().parse_args([])\nimport tui.app"
+    modules = modules_after(code, tmp_path)
+    assert "textual" in modules and "engine.session" in modules
+    assert loaded(modules, NOT_AT_LAUNCH) == []
+
+
+def test_the_first_screen_drawn_loads_no_screen_nor_the_sweep_machinery(tmp_path) -> None:
+    modules = modules_after(
+        """
+        import asyncio
+        from tui.app import create_app
+
+        async def first_screen():
+            app = create_app()
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause()
+                strips = app.screen._compositor.render_strips()  # as conftest.screen_text
+                assert "palette" in "".join(s.text for s in strips), "no key bar drawn"
+
+        asyncio.run(first_screen())
+        """,
+        tmp_path,
+    )
+    assert "tui.charts.path" in modules  # it drew the default run's chart
+    assert loaded(modules, NOT_AT_LAUNCH) == []
+
+
+def test_opening_an_experiment_file_loads_no_bench_nor_sweep(tmp_path) -> None:
+    (tmp_path / "exp.toml").write_text('task = "beale"\noptimizer = "sgd"\n')
+    modules = modules_after(
+        """
+        from tui.cli import load_source
+        experiment = load_source("exp.toml")
+        assert experiment.config.task == "beale"
+        """,
+        tmp_path,
+    )
+    assert loaded(modules, ("engine.bench", "engine.sweep", "engine.executors")) == []
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["list"], ["list", "presets"]])
+def test_commands_that_print_load_no_textual(tmp_path, argv) -> None:
+    modules = modules_after(
+        f"""
+        from tui.__main__ import main
+        try:
+            main({argv!r})
+        except SystemExit as done:
+            assert done.code in (0, None)
+        """,
+        tmp_path,
+    )
+    assert loaded(modules, APP_ONLY) == []
+
+
+def test_version_is_printed_when_asked(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0
+    name, version = done.stdout.split()
+    assert name == "optplay" and version[0].isdigit() and done.stderr == ""
+
+
+async def test_every_screen_opens_through_its_action() -> None:
+    """The screens load on first use: each action still opens its screen (then escape)."""
+    app = create_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.set_focus(None)
+        for key, screen in (
+            ("question_mark", "HelpScreen"),
+            ("o", "PresetScreen"),
+            ("L", "LessonsScreen"),
+            ("c", "RaceSetupScreen"),
+            ("ctrl+s", "SaveScreen"),
+            ("e", "PromptScreen"),
+            ("p", "PromptScreen"),  # pin (after the one step below)
+            ("s", "SweepScreen"),
+        ):
+            if key == "p":
+                await pilot.press("n")
+            await pilot.press(key)
+            await pilot.pause()
+            assert type(app.screen).__name__ == screen, key
+            for _ in range(3):  # a field of the screen may take the first escape
+                if len(app.screen_stack) > 1:
+                    await pilot.press("escape")
+                    await pilot.pause()
+            assert len(app.screen_stack) == 1 and not isinstance(app.screen, Dialog), key
+
+
+async def test_the_app_turns_the_gc_back_on_after_its_first_frame() -> None:
+    """The launcher keeps the cyclic GC off while the app loads (tui/__main__.py)."""
+    gc.disable()
+    try:
+        app = create_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_launcher_leaves_the_gc_on_however_the_app_ends(monkeypatch, tmp_path) -> None:
+    def fails(self: OptplayApp, *args, **kwargs) -> None:
+        assert not gc.isenabled()  # off while the app loads
+        raise RuntimeError("the terminal went away")
+
+    monkeypatch.setattr(OptplayApp, "run", fails)
+    with pytest.raises(RuntimeError):
+        cli_main.main([])
+    assert gc.isenabled()
+    (tmp_path / "sweep.toml").write_text('[sweep]\ntask = "rosenbrock"\n')
+    assert cli_main.main(["--config", str(tmp_path / "sweep.toml")]) == 2  # refused early
+    assert gc.isenabled()
