@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -32,30 +33,78 @@ def schedule_preview(schedule: Any, span: int, n: int) -> tuple[np.ndarray, ...]
     return (steps + 1, lo, hi)
 
 
+def preview_key(schedule: Any, history_length: int) -> tuple[Any, ...]:
+    """What a schedule's preview depends on: its kind, base rate and knobs (a reset or a new
+    run with the same settings draws the same curve); a stateful schedule (plateau) is
+    itself, as fed so far."""
+    if getattr(schedule, "stateful", False):
+        return (id(schedule), history_length)
+    return (type(schedule), repr(schedule))
+
+
 class LrChart(RunChart):
     """The schedule's whole curve over the planned run, with the current step marked."""
+
+    #: Previews kept: a race's schedules and a few earlier ones (a reset, a switch back).
+    KEEP_PREVIEWS = 16
+    #: Seconds of a frame that new previews of a race may take. A preview of a long run
+    #: samples lr() and costs 2-7 ms for some schedules (step, exponential, restarts); six of
+    #: them in one frame would be 40 ms, so the lanes past the budget get theirs in the
+    #: frames right after (one or two more). A frame computes one at least: the single run's
+    #: is always drawn at once.
+    PREVIEW_BUDGET = 0.004
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._previews: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
-        self._fresh: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
+        self._view: ChartView | None = None
+        self._draw_started = 0.0
+        self._made = 0  # previews computed in this frame
+        self._left_out = False  # a lane's preview waits for the next frame
+        self._drawing_rest = False
 
     def preview(self, view: ChartView, run: Any, span: int, n: int) -> tuple[np.ndarray, ...]:
         """(x, min, max) of `run`'s schedule over `span` steps in at most n buckets, cached
-        per settings; a stateful schedule (plateau) is re-read as the run feeds it."""
-        schedule = run.schedule
-        stateful = bool(getattr(schedule, "stateful", False))
-        key = (id(schedule), view.version, span, n, len(run.history) if stateful else 0)
-        curve = self._previews.get(key)
+        per schedule settings (see `preview_key`)."""
+        key = (*preview_key(run.schedule, len(run.history)), span, n)
+        curve = self._previews.pop(key, None)
         if curve is None:
-            curve = schedule_preview(schedule, span, n)
-        self._fresh[key] = curve
+            self._made += 1
+            curve = schedule_preview(run.schedule, span, n)
+            for array in curve:
+                array.flags.writeable = False  # shared by every frame that draws it
+        self._previews[key] = curve  # the newest last: the oldest goes first
+        while len(self._previews) > self.KEEP_PREVIEWS:
+            del self._previews[next(iter(self._previews))]
         return curve
 
+    def preview_in_budget(
+        self, view: ChartView, run: Any, span: int, n: int
+    ) -> tuple[np.ndarray, ...] | None:
+        """`preview`, or None when it is not cached and this frame has computed one already
+        and spent PREVIEW_BUDGET (the next frame draws it)."""
+        key = (*preview_key(run.schedule, len(run.history)), span, n)
+        if key not in self._previews and self._made:
+            if time.perf_counter() - self._draw_started > self.PREVIEW_BUDGET:
+                self._left_out = True
+                return None
+        return self.preview(view, run, span, n)
+
     def draw(self, view: ChartView) -> None:
-        self._fresh = {}
+        self._view = view
+        self._draw_started = time.perf_counter()
+        self._made = 0
+        self._left_out = False
         super().draw(view)
-        self._previews = self._fresh  # only the schedules on screen stay cached
+        if self._left_out and not self._drawing_rest:
+            self._drawing_rest = True
+            self.call_after_refresh(self._draw_rest)
+
+    def _draw_rest(self) -> None:
+        """The frame after one that left previews out: draw them (and the newest view)."""
+        self._drawing_rest = False
+        if self._left_out and self._view is not None and self.display and self.size.area:
+            self.draw(self._view)
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         run = view.run
@@ -90,7 +139,10 @@ class LrChart(RunChart):
         for i, lane in enumerate(view.lanes):
             run, color = lane.run, self.lane_color(i)
             if run.schedule is not None:
-                xs, lo, hi = self.preview(view, run, span, n)
+                found = self.preview_in_budget(view, run, span, n)
+                if found is None:
+                    continue  # drawn in the next frame (PREVIEW_BUDGET)
+                xs, lo, hi = found
             elif len(run.history):
                 used = run.history.downsample("lr", n)
                 xs, lo, hi = used.steps, used.mins, used.maxs
