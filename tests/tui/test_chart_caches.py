@@ -121,28 +121,50 @@ async def test_lr_preview_is_the_new_schedules_after_new_knobs_and_a_reset() -> 
         assert drawn(chart.cells[0]) == before
 
 
-async def test_a_race_draws_every_schedule_even_when_previews_take_several_frames() -> None:
+async def wait_for_previews(pilot, chart: LrChart) -> None:
+    for _ in range(500):
+        await pilot.pause(0.01)
+        if not chart.busy:
+            break
+    await pilot.pause()
+    assert not chart.busy
+
+
+async def test_long_schedules_made_off_the_frame_are_drawn_once_ready() -> None:
+    """A preview of a long run is made in a thread; once it is ready the chart draws every
+    lane's schedule exactly as a preview made from scratch."""
     base = RunConfig(task="quadratic", optimizer="sgd", schedule="exponential")
     gammas = (0.9999, 0.9995, 0.999, 0.998, 0.995, 0.99)
     entries = [RaceEntry(base.replace(schedule_hypers={"gamma": g}), f"gamma {g}") for g in gammas]
     app = create_app(Experiment.of_race(entries), steps=200_000)  # previews sample lr()
     async with app.run_test(size=SIZE) as pilot:
-        chart = app.query_one(LrChart)
-        chart.PREVIEW_BUDGET = 0.0  # every frame computes one new preview only
         app.show_tab("tab-lr")
-        for _ in range(len(gammas) + 2):
-            await pilot.pause()
-        budgeted = [drawn(cells) for cells in chart.cells]
+        chart = app.query_one(LrChart)
+        await wait_for_previews(pilot, chart)
+        n = 2 * chart.columns()
+        for i, run in enumerate(app.session.race.runs):
+            preview = schedule_preview(run.schedule, 200_000, n)
+            band = raster(chart.frame, lambda g, p=preview, i=i: (g.band(*p), g.dash(i)))
+            assert drawn(chart.cells[2 * i]) == band  # each lane: its band, then its number
+            assert chart.cells[2 * i + 1][2] == [str(i + 1)]
 
-        again = create_app(Experiment.of_race(entries), steps=200_000)
-        async with again.run_test(size=SIZE) as other:
-            again.show_tab("tab-lr")
-            await other.pause()
-            at_once = [drawn(cells) for cells in again.query_one(LrChart).cells]
-    assert budgeted == at_once
-    lanes = app.session.race.runs
-    bands = [cells for cells in budgeted if cells[2] and cells[2][0] >= "\u2800"]
-    assert len(bands) >= len(lanes)  # every lane's curve (and its number) is drawn
+        app.session.race.step(10)  # the next frames draw them from the cache, in the frame
+        app.main.query_one(ChartPanel).redraw()
+        assert not chart.busy and len(chart.cells) >= 2 * len(gammas)
+
+
+async def test_a_long_single_run_draws_its_schedule_once_ready() -> None:
+    config = RunConfig(task="quadratic", optimizer="sgd", schedule="step")
+    app = create_app(config, steps=300_000)
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_tab("tab-lr")
+        chart = app.query_one(LrChart)
+        await wait_for_previews(pilot, chart)
+        assert schedule_drawn(chart, app.session.run.schedule, 300_000)
+        app.do(app.session.edit("schedule", {"step_size": 5000, "gamma": 0.5}))
+        await wait_for_previews(pilot, chart)
+        assert app.session.run.schedule.step_size == 5000
+        assert schedule_drawn(chart, app.session.run.schedule, 300_000)
 
 
 def chart_rows(app: OptplayApp, chart) -> list[str]:

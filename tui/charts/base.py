@@ -215,9 +215,8 @@ class RunChart(PlotextPlot):
         if not self.size.area:
             self.refresh()
             return
-        old = self._strips if self._strips_key is not None else None
-        if old is not None and self._strips_key[1:] != (self.size, self.app.theme):
-            old = None
+        key = self._strips_key  # the strips on screen: the last frame's at this size
+        old = self._strips if key is not None and key[1:] == (self.size, self.app.theme) else None
         self._strips = self.build_strips()
         self._strips_key = (self._frame_number, self.size, self.app.theme)
         if old is None or len(old) != len(self._strips):

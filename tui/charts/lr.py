@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import time
+from functools import partial
 from typing import Any
 
 import numpy as np
+from textual.worker import Worker, WorkerState
 
+from engine import schedules
 from tui.charts.axes import step_label, value_label
 from tui.charts.base import ChartView, Picture, RunChart
 
@@ -47,21 +49,20 @@ class LrChart(RunChart):
 
     #: Previews kept: a race's schedules and a few earlier ones (a reset, a switch back).
     KEEP_PREVIEWS = 16
-    #: Seconds of a frame that new previews of a race may take. A preview of a long run
-    #: samples lr() and costs 2-7 ms for some schedules (step, exponential, restarts); six of
-    #: them in one frame would be 40 ms, so the lanes past the budget get theirs in the
-    #: frames right after (one or two more). A frame computes one at least: the single run's
-    #: is always drawn at once.
-    PREVIEW_BUDGET = 0.004
+    #: Previews of up to this many steps are made in the frame (the exact curve: well under a
+    #: millisecond). A longer one samples lr() and takes 2-7 ms for some schedules (step,
+    #: exponential, restarts), six of them in a race 40 ms: those are made in a thread, from
+    #: a copy of the schedule, and drawn as soon as they are ready (the frame after, about).
+    FRAME_PREVIEW_STEPS = 4096
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._previews: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
         self._view: ChartView | None = None
-        self._draw_started = 0.0
-        self._made = 0  # previews computed in this frame
-        self._left_out = False  # a lane's preview waits for the next frame
-        self._drawing_rest = False
+        self._wanted: dict[tuple[Any, ...], tuple[Any, int, int]] = {}  # key: (schedule, span, n)
+        self._making: set[tuple[Any, ...]] = set()  # in the thread now
+        self._worker: Worker[dict[tuple[Any, ...], tuple[np.ndarray, ...]]] | None = None
+        self._in_frames_only = False  # a thread failed: make them in the frame (and fail there)
 
     def preview(self, view: ChartView, run: Any, span: int, n: int) -> tuple[np.ndarray, ...]:
         """(x, min, max) of `run`'s schedule over `span` steps in at most n buckets, cached
@@ -69,42 +70,67 @@ class LrChart(RunChart):
         key = (*preview_key(run.schedule, len(run.history)), span, n)
         curve = self._previews.pop(key, None)
         if curve is None:
-            self._made += 1
-            curve = schedule_preview(run.schedule, span, n)
-            for array in curve:
-                array.flags.writeable = False  # shared by every frame that draws it
+            curve = _shared(schedule_preview(run.schedule, span, n))
+        self._keep(key, curve)
+        return curve
+
+    def _keep(self, key: tuple[Any, ...], curve: tuple[np.ndarray, ...]) -> None:
         self._previews[key] = curve  # the newest last: the oldest goes first
         while len(self._previews) > self.KEEP_PREVIEWS:
             del self._previews[next(iter(self._previews))]
-        return curve
 
-    def preview_in_budget(
+    def preview_now(
         self, view: ChartView, run: Any, span: int, n: int
     ) -> tuple[np.ndarray, ...] | None:
-        """`preview`, or None when it is not cached and this frame has computed one already
-        and spent PREVIEW_BUDGET (the next frame draws it)."""
-        key = (*preview_key(run.schedule, len(run.history)), span, n)
-        if key not in self._previews and self._made:
-            if time.perf_counter() - self._draw_started > self.PREVIEW_BUDGET:
-                self._left_out = True
-                return None
-        return self.preview(view, run, span, n)
+        """`preview` if it is cached or cheap; else None, and it is made in a thread and
+        drawn when ready (see FRAME_PREVIEW_STEPS)."""
+        schedule = run.schedule
+        key = (*preview_key(schedule, len(run.history)), span, n)
+        cheap = span <= self.FRAME_PREVIEW_STEPS or schedule.stateful
+        if key in self._previews or cheap or self._in_frames_only:
+            return self.preview(view, run, span, n)
+        if key not in self._wanted and key not in self._making:
+            # A copy: the run's own schedule is read by the training thread meanwhile.
+            copy = schedules.create(schedule.name, schedule.base_lr, **schedule.hypers)
+            self._wanted[key] = (copy, span, n)
+            self._start()
+        return None
+
+    @property
+    def busy(self) -> bool:
+        """True while previews are being made in a thread (tests wait on it)."""
+        return self._worker is not None or bool(self._wanted)
+
+    def _start(self) -> None:
+        if self._worker is not None or not self._wanted:
+            return  # one thread at a time: what is wanted meanwhile goes next
+        jobs, self._wanted = self._wanted, {}
+        self._making = set(jobs)
+        self._worker = self.run_worker(
+            partial(_make_previews, jobs), name="lr-preview", thread=True, exit_on_error=False
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker is not self._worker or event.state not in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+        ):
+            return
+        self._worker = None
+        self._making = set()
+        if event.state == WorkerState.ERROR:
+            self._in_frames_only = True
+        else:
+            for key, curve in (worker.result or {}).items():
+                self._keep(key, curve)
+        self._start()
+        if self._view is not None and self.display and self.size.area:
+            self.draw(self._view)
 
     def draw(self, view: ChartView) -> None:
         self._view = view
-        self._draw_started = time.perf_counter()
-        self._made = 0
-        self._left_out = False
         super().draw(view)
-        if self._left_out and not self._drawing_rest:
-            self._drawing_rest = True
-            self.call_after_refresh(self._draw_rest)
-
-    def _draw_rest(self) -> None:
-        """The frame after one that left previews out: draw them (and the newest view)."""
-        self._drawing_rest = False
-        if self._left_out and self._view is not None and self.display and self.size.area:
-            self.draw(self._view)
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         run = view.run
@@ -113,7 +139,9 @@ class LrChart(RunChart):
         span = max(view.planned_steps, step, 1)
         n = 2 * self.columns()
         if schedule is not None:
-            picture.band(*self.preview(view, run, span, n), self.color("schedule"), "schedule")
+            curve = self.preview_now(view, run, span, n)
+            if curve is not None:  # else drawn when it is ready
+                picture.band(*curve, self.color("schedule"), "schedule")
         if step:
             used = history.downsample("lr", n)
             picture.band(used.steps, used.mins, used.maxs, self.color("used"), "used")
@@ -139,9 +167,9 @@ class LrChart(RunChart):
         for i, lane in enumerate(view.lanes):
             run, color = lane.run, self.lane_color(i)
             if run.schedule is not None:
-                found = self.preview_in_budget(view, run, span, n)
+                found = self.preview_now(view, run, span, n)
                 if found is None:
-                    continue  # drawn in the next frame (PREVIEW_BUDGET)
+                    continue  # drawn when it is ready
                 xs, lo, hi = found
             elif len(run.history):
                 used = run.history.downsample("lr", n)
@@ -158,3 +186,17 @@ class LrChart(RunChart):
             parts.append("log")
         picture.title = parts
         picture.x_range = (0, span)
+
+
+def _shared(curve: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """The preview, read-only: every frame that draws it shares it."""
+    for array in curve:
+        array.flags.writeable = False
+    return curve
+
+
+def _make_previews(
+    jobs: dict[tuple[Any, ...], tuple[Any, int, int]],
+) -> dict[tuple[Any, ...], tuple[np.ndarray, ...]]:
+    """The previews asked for (runs in a thread worker)."""
+    return {key: _shared(schedule_preview(*job)) for key, job in jobs.items()}

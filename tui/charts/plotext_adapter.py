@@ -28,6 +28,7 @@ import itertools
 import operator
 from typing import Any
 
+import numpy as np
 from plotext._matrix import matrix_class
 from plotext._utility import no_color, space
 from rich.color import Color as RichColor
@@ -108,10 +109,12 @@ def paint(
     top = row0 + rows - 1
     for rs, cs, chars, color, style in cells:
         style = style or "default"
-        for r, c, char in zip(rs.tolist(), cs.tolist(), chars, strict=True):
-            markers[top - r][col0 + c] = char
-            colors[top - r][col0 + c] = color if color is not None else "default"
-            styles[top - r][col0 + c] = style
+        color = color if color is not None else "default"
+        rows_at = (top - np.asarray(rs)).tolist()
+        for r, c, char in zip(rows_at, (col0 + np.asarray(cs)).tolist(), chars, strict=True):
+            markers[r][c] = char
+            colors[r][c] = color
+            styles[r][c] = style
     return True
 
 
