@@ -341,11 +341,12 @@ def instrument(app: OptplayApp, meter: FrameMeter) -> None:
 
 
 async def settle(pilot: Any, app: OptplayApp) -> None:
-    """Until the screen shows the chart (the Model tab: its view computed and painted)."""
+    """Until the screen shows the chart (the Model tab: its view computed and painted; the
+    LR tab: the previews of long runs made in a thread, drawn)."""
     await pilot.pause()
     await pilot.pause()
     chart = app.main.query_one(ChartPanel).active_chart()
-    if isinstance(chart, ModelChart):
+    if hasattr(chart, "busy"):
         deadline = time.perf_counter() + 10
         while chart.busy and time.perf_counter() < deadline:
             await pilot.pause(0.01)
