@@ -14,12 +14,17 @@ cells line up with plotext's ticks and lines.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 #: Braille dot bits by (row from top, column) inside a cell: dots 1-2-3-7 left, 4-5-6-8 right.
 _BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], np.int32)
+#: (row, column, bit shift) of each dot inside a cell, for `DotGrid.codes`.
+_SHIFTS = tuple((r, c, int(bit).bit_length() - 1) for (r, c), bit in np.ndenumerate(_BITS))
+#: The braille character of each dot code 0..255.
+_GLYPHS = np.array([chr(0x2800 + code) for code in range(256)])
 #: Most dots one segment of a path is drawn with (a far-off point of a diverging run).
 _MAX_SEGMENT_DOTS = 4096
 
@@ -36,12 +41,16 @@ PATTERNS: tuple[tuple[int, tuple[int, ...]], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=64)
 def pattern_columns(pattern: int, width: int) -> np.ndarray | None:
-    """Which of `width` dot columns line style `pattern` draws (None: all of them)."""
+    """Which of `width` dot columns line style `pattern` draws (None: all of them; read-only:
+    shared between calls)."""
     period, drawn = PATTERNS[pattern % len(PATTERNS)]
     if period == 1:
         return None
-    return np.isin(np.arange(width) % period, drawn)
+    keep = np.isin(np.arange(width) % period, drawn)
+    keep.flags.writeable = False
+    return keep
 
 
 @dataclass(frozen=True)
@@ -125,18 +134,22 @@ class DotGrid:
         np.minimum.at(col_lo, cols[inside], rlo[inside])
         np.maximum.at(col_hi, cols[inside], rhi[inside])
         known = np.flatnonzero(col_hi >= col_lo)
-        span = np.arange(known[0], known[-1] + 1)
-        mid = 0.5 * (col_lo[known] + col_hi[known])
-        filled = np.interp(span, known, mid)
-        lo_s = np.where(col_hi[span] >= col_lo[span], col_lo[span], np.round(filled))
-        hi_s = np.where(col_hi[span] >= col_lo[span], col_hi[span], np.round(filled))
+        first, last = int(known[0]), int(known[-1]) + 1
+        span = np.arange(first, last)
+        lo_s, hi_s = col_lo[first:last], col_hi[first:last]
+        drawn = hi_s >= lo_s
+        if not drawn.all():  # columns between data points: interpolated through the middle
+            filled = np.round(np.interp(span, known, 0.5 * (col_lo[known] + col_hi[known])))
+            lo_s = np.where(drawn, lo_s, filled)
+            hi_s = np.where(drawn, hi_s, filled)
         # Touch the left neighbour: no gaps on steep stretches.
         lo_c, hi_c = lo_s.copy(), hi_s.copy()
         lo_c[1:] = np.minimum(lo_s[1:], hi_s[:-1] + 1)
         hi_c[1:] = np.maximum(hi_s[1:], lo_s[:-1] - 1)
-        rows_up = np.arange(self.height)[:, None]
-        stroke = (rows_up >= lo_c[None, :]) & (rows_up <= hi_c[None, :])
-        self.dots[:, span] |= stroke[::-1]
+        # Rows counted from the top: the stroke covers height-1-hi .. height-1-lo.
+        rows_down = np.arange(self.height)[:, None]
+        top, bottom = self.height - 1 - hi_c, self.height - 1 - lo_c
+        self.dots[:, first:last] |= (rows_down >= top) & (rows_down <= bottom)
 
     def polyline(self, xs: np.ndarray, ys: np.ndarray) -> None:
         """A path through the points in order (need not be monotonic in x)."""
@@ -175,10 +188,16 @@ class DotGrid:
 
     # -- output ---------------------------------------------------------------------------
 
+    def codes(self) -> np.ndarray:
+        """The braille dot code (0-255) of every cell, rows from the top."""
+        dots = self.dots.view(np.uint8)  # one byte per dot, 0 or 1
+        codes = np.zeros((self.frame.rows, self.frame.cols), np.uint8)
+        for row, col, shift in _SHIFTS:
+            codes |= dots[row::4, col::2] << shift
+        return codes
+
     def cells(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Non-empty cells: rows (from the top), columns and their braille characters."""
-        f = self.frame
-        blocks = self.dots.reshape(f.rows, 4, f.cols, 2)
-        codes = (blocks * _BITS[None, :, None, :]).sum(axis=(1, 3))
+        codes = self.codes()
         r, c = np.nonzero(codes)
-        return r, c, [chr(0x2800 + code) for code in codes[r, c].tolist()]
+        return r, c, _GLYPHS[codes[r, c]].tolist()

@@ -43,21 +43,27 @@ class PathChart(RunChart):
     """The parameters' path over level sets of the loss surface (2-D tasks only)."""
 
     MAX_LEVELS = 5
+    #: Contours kept (a few tasks and sizes: switching back, or a reset, draws from here).
+    KEEP_CONTOURS = 8
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._contour_key: tuple[Any, ...] | None = None
-        self._contour: np.ndarray | None = None
+        self._contours: dict[tuple[Any, ...], np.ndarray] = {}
 
-    def contour(self, task: Any, version: int, frame: Frame) -> np.ndarray:
-        """Boolean dot grid (row 0 at the bottom) of level-set boundaries; cached."""
-        key = (id(task), version, frame)
-        if key != self._contour_key or self._contour is None:
+    def contour(self, task: Any, frame: Frame) -> np.ndarray:
+        """Boolean dot grid (row 0 at the bottom) of level-set boundaries; cached per task
+        kind and knobs (a reset builds a new task object with the same surface) and frame."""
+        key = (type(task), repr(sorted(getattr(task, "hypers", {}).items())), frame)
+        mask = self._contours.pop(key, None)
+        if mask is None:
             # Fewer lines on a small plot so the path stays readable.
             levels = max(3, min(self.MAX_LEVELS, frame.cols // 10, frame.rows // 3))
-            self._contour = level_set_mask(task, frame, levels)
-            self._contour_key = key
-        return self._contour
+            mask = level_set_mask(task, frame, levels)
+            mask.flags.writeable = False  # shared by every frame drawn over it
+        self._contours[key] = mask  # the newest last: the oldest goes first
+        while len(self._contours) > self.KEEP_CONTOURS:
+            del self._contours[next(iter(self._contours))]
+        return mask
 
     def contour_backdrop(self, view: ChartView, picture: Picture) -> Any:
         """Set the view window to the task's bounds and draw its contours; returns the task,
@@ -72,7 +78,7 @@ class PathChart(RunChart):
         picture.log_y = False
         frame = self.planned_frame(picture)
         if frame is not None and frame.usable:
-            mask = self.contour(task, view.version, frame)
+            mask = self.contour(task, frame)
             # Dim: the backdrop; the path over it is bold (it must read without colour too).
             picture.layers.append(Layer("mask", self.color("contour"), (mask,), style="dim"))
         return task

@@ -11,7 +11,10 @@ need private API, and all of it is here:
   whole plot;
 - the matrix's cell arrays (`marker`, `fullground`, `style`, `background`, stored bottom-up);
 - textual-plotext's plotext theme for the app's theme (`PlotextPlot._get_plotext_theme_name`)
-  and its colour conversion (`_rgbify`).
+  and its colour conversion (`_rgbify`);
+- two costs of a frame: the matrix's `set_matrices` (one lambda call per cell to fill the
+  background; `_Matrix` fills whole rows instead) and the figure's references to itself
+  (`discard` breaks them, so a dropped figure is freed at once, not by the cyclic GC).
 
 `tests/tui/test_charts.py` fails when plotext's layout moves (the data area must be where
 plotext draws the frame) or when these names disappear; plotext and textual-plotext are
@@ -21,8 +24,13 @@ pinned in pyproject.toml to the versions this was written against.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 from typing import Any
 
+import numpy as np
+from plotext._matrix import matrix_class
+from plotext._utility import no_color, space
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
@@ -39,9 +47,42 @@ def new_plot() -> Plot:
     return Plot()
 
 
+def discard(plot: Plot) -> None:
+    """Break the figure's references to itself (its parent, master and active figure, and
+    its dummy subfigure's) so it is freed as soon as it is dropped. Left to the cyclic
+    garbage collector, a figure per frame piles up until a full collection, which stalls
+    the UI thread for ~20 ms every few seconds."""
+    for figure in (getattr(plot, "_dummy", None), plot):
+        if figure is not None:
+            for name in ("_parent", "_master", "_active", "_dummy"):
+                if name in vars(figure):
+                    setattr(figure, name, None)
+
+
+class _Matrix(matrix_class):
+    """plotext's cell matrix, its empty matrices made a row at a time (same content)."""
+
+    def set_matrices(self) -> None:
+        cols = self.cols
+        self.marker = [[space] * cols for _ in self.Rows]
+        self.fullground = [[no_color] * cols for _ in self.Rows]
+        self.style = [[no_color] * cols for _ in self.Rows]
+        # A cell's background is the canvas colour inside the canvas area, else the axes'.
+        area = self.Cols_canvas
+        start = min(max(area.start, 0), cols)
+        stop = max(min(area.stop, cols), start)
+        axes, canvas = self.axes_color, self.canvas_color
+        inside = [axes] * start + [canvas] * (stop - start) + [axes] * (cols - stop)
+        self.background = [
+            inside.copy() if row in self.Rows_canvas else [axes] * cols for row in self.Rows
+        ]
+
+
 def build_matrix(widget: PlotextPlot, plot: Plot, width: int, height: int) -> Any:
     """Lay out `plot` at `width` x `height` cells in the widget's theme and return plotext's
     cell matrix (rows stored bottom-up), without rendering text."""
+    if type(plot.monitor.matrix) is matrix_class:
+        plot.monitor.matrix.__class__ = _Matrix
     plot.plotsize(width, height)
     plot._set_size(width, height)
     plot.theme(widget._get_plotext_theme_name(widget.app.theme))
@@ -68,10 +109,12 @@ def paint(
     top = row0 + rows - 1
     for rs, cs, chars, color, style in cells:
         style = style or "default"
-        for r, c, char in zip(rs.tolist(), cs.tolist(), chars, strict=True):
-            markers[top - r][col0 + c] = char
-            colors[top - r][col0 + c] = color if color is not None else "default"
-            styles[top - r][col0 + c] = style
+        color = color if color is not None else "default"
+        rows_at = (top - np.asarray(rs)).tolist()
+        for r, c, char in zip(rows_at, (col0 + np.asarray(cs)).tolist(), chars, strict=True):
+            markers[r][c] = char
+            colors[r][c] = color
+            styles[r][c] = style
     return True
 
 
@@ -96,19 +139,38 @@ def cell_style(fg: Any, style: Any, bg: Any) -> Style:
     return Style(color=color(fg), bgcolor=color(bg), **{w: True for w in words})
 
 
-def matrix_strips(matrix: Any, width: int) -> list[Strip]:
-    """One Strip per row of the matrix (top row first), one Segment per run of equal style."""
-    strips = []
-    for row in range(matrix.rows - 1, -1, -1):
-        markers, fgs = matrix.marker[row], matrix.fullground[row]
-        styles, bgs = matrix.style[row], matrix.background[row]
-        segments = []
-        start = 0
-        key = (fgs[0], styles[0], bgs[0]) if matrix.cols else None
-        for col in range(1, matrix.cols + 1):
-            here = (fgs[col], styles[col], bgs[col]) if col < matrix.cols else None
-            if here != key:
-                segments.append(Segment("".join(markers[start:col]), cell_style(*key)))
-                start, key = col, here
-        strips.append(Strip(segments, min(matrix.cols, width)).crop_extend(0, width, None))
-    return strips
+#: A row of the matrix as built (its markers, colours, styles, backgrounds) and its Strip.
+Row = tuple[tuple[list[Any], ...], Strip]
+
+
+def matrix_strips(
+    matrix: Any, width: int, last: list[Row] | None = None
+) -> tuple[list[Strip], list[Row]]:
+    """One Strip per row of the matrix (top row first), one Segment per run of equal style;
+    and the rows as `last` takes them. A row equal to the same row of `last` (the previous
+    frame's) keeps its Strip object: nothing is built for it, Textual's caches of it stay
+    valid, and a chart repaints only the rows that changed."""
+    last = last or []
+    rows: list[Row] = []
+    cols = matrix.cols
+    for y, row in enumerate(range(matrix.rows - 1, -1, -1)):
+        cells = (matrix.marker[row], matrix.fullground[row], matrix.style[row],
+                 matrix.background[row])  # fmt: skip
+        if y < len(last) and last[y][0] == cells:
+            rows.append((cells, last[y][1]))
+            continue
+        markers = cells[0]
+        keys = list(zip(cells[1], cells[2], cells[3], strict=True))
+        # Where the style changes: one Segment per run of cells alike.
+        cuts = itertools.compress(range(1, cols), map(operator.ne, keys[1:], keys))
+        bounds = [0, *cuts, cols] if cols else []
+        segments = [
+            Segment("".join(markers[a:b]), cell_style(*keys[a]))
+            for a, b in itertools.pairwise(bounds)
+        ]
+        if cols == width:
+            strip = Strip(segments, width)
+        else:  # the matrix was laid out at another width: crop or pad to the widget
+            strip = Strip(segments, min(cols, width)).crop_extend(0, width, None)
+        rows.append((cells, strip))
+    return [strip for _, strip in rows], rows

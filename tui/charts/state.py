@@ -21,7 +21,9 @@ changes nothing in any run.
 
 The tab draws like a chart: `ChartPanel` calls `draw(view)` on its timer when `data_key`
 changed; the heights of the parts are set from the view and the tab's size, and a part that
-does not fit is left out (the α chart first, then the curves' second rows, then curves).
+does not fit is left out (the α chart first, then the curves' second rows, then curves). The
+α chart draws right after the parts are painted, in a frame of its own (it needs its final
+size after a layout, and the two together would make one frame of ~15 ms in a race of six).
 """
 
 from __future__ import annotations
@@ -82,8 +84,8 @@ class AlphaChart(RunChart):
         self._labels: list[tuple[float, float, str, Any]] = []
         #: Every group is one number (the StateTab's table view): lines, not bands.
         self.per_coordinate = False
-        self._colors: dict[tuple[str, str], Color | None] = {}
         self._view: ChartView | None = None
+        self._waiting = False  # drawing after the next refresh (see draw_later)
 
     def draw(self, view: ChartView) -> None:
         self._view = view
@@ -91,17 +93,29 @@ class AlphaChart(RunChart):
 
     def on_resize(self) -> None:
         """Laid out anew (the State tab's parts changed height): draw at the new size now,
-        not at the panel's next tick."""
-        if self._view is not None and self.display and self.size.area:
-            self.draw(self._view)
+        not at the panel's next tick (unless drawn at this size already, or `draw_later`
+        is about to: the layout may not be final yet)."""
+        if not self._waiting:
+            self.draw_if_changed()
 
-    def color(self, role: str) -> Color | None:
-        """As RunChart.color, remembered per theme (a style lookup costs ~0.3 ms and a frame
-        of this tab asks for up to ~20 colours)."""
-        key = (role, self.app.theme)
-        if key not in self._colors:
-            self._colors[key] = super().color(role)
-        return self._colors[key]
+    def draw_later(self, view: ChartView) -> None:
+        """Draw `view` after the next refresh: once the tab's parts are laid out, and in a
+        frame of its own (the parts and this chart in one frame take ~15 ms in a race)."""
+        self._view = view
+        if not self._waiting:
+            self._waiting = True
+            self.call_after_refresh(self._refreshed)
+
+    def _refreshed(self) -> None:
+        self._waiting = False
+        self.draw_if_changed()
+
+    def draw_if_changed(self) -> None:
+        """Draw the last view given unless it is drawn at this size already."""
+        view = self._view
+        if view is not None and self.display and self.size.area:
+            if self.data_key(view) != self.drawn_key:
+                self.draw(view)
 
     def _x_range(self, end: int, labels: list[str]) -> tuple[float, float]:
         """Steps 0..end, plus room on the right for the longest label."""
@@ -308,7 +322,9 @@ class StateTab(Vertical):
     def data_key(self, view: ChartView) -> tuple[Any, ...]:
         runs = [lane.run for lane in view.lanes] or [view.run]
         recorded = tuple(0 if r.state_summaries is None else len(r.state_summaries) for r in runs)
-        return (self.chart.data_key(view), recorded, self.size.width, self.size.height)
+        # The α chart's own size is left out: laying the parts out resizes it, and it then
+        # draws itself (AlphaChart.on_resize); the tab's parts need no second frame for it.
+        return (self.chart.view_key(view), recorded, self.size.width, self.size.height)
 
     def draw(self, view: ChartView) -> None:
         """Fill every part from the view. When the parts' heights change, they are laid out
@@ -341,9 +357,8 @@ class StateTab(Vertical):
         if layout != self.layout_now:
             self.layout_now = layout
             self._apply(layout)
-            self.call_after_refresh(self._draw_chart, view)
-        elif layout.chart:
-            self.chart.draw(view)
+        if layout.chart:
+            self.chart.draw_later(view)
 
     # -- reading the runs -----------------------------------------------------------------
 
@@ -416,8 +431,3 @@ class StateTab(Vertical):
         chart = self.chart
         chart.display = layout.chart > 0
         chart.styles.height = "1fr"
-
-    def _draw_chart(self, view: ChartView) -> None:
-        chart = self.chart
-        if chart.display and chart.size.area:
-            chart.draw(view)

@@ -45,16 +45,30 @@ class TextRows(Static):
         self.lines: list[Text] = []
 
     def show_lines(self, lines: list[Text]) -> None:
+        """Show `lines`; nothing to do (no repaint) when they are the lines shown."""
+        if _same_lines(lines, self.lines):
+            return
+        # As many lines as before: the same height, so no layout of the screen (it costs
+        # more than drawing the rows).
+        same_height = len(lines) == len(self.lines)
         self.lines = lines
         text = Text("\n").join(lines)
         text.no_wrap = True
         text.overflow = "crop"
-        self.update(text)
+        self.update(text, layout=not same_height)
 
     @property
     def plain(self) -> str:
         """What the rows say (for tests)."""
         return "\n".join(line.plain for line in self.lines)
+
+
+def _same_lines(a: list[Text], b: list[Text]) -> bool:
+    """Same characters and styles (Text's == leaves its base style out)."""
+    return len(a) == len(b) and all(
+        x.plain == y.plain and x.style == y.style and x.spans == y.spans
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 # -- the coordinate table --------------------------------------------------------------------

@@ -306,7 +306,12 @@ class ModelChart(RunChart):
         """The painted cells (this chart draws no plotext figure)."""
         width, height = self.size.width, self.size.height
         style = self.rich_style  # every segment styled: filters such as NO_COLOR's need it
-        strips = [strip.crop_extend(0, width, style) for strip in self._cell_strips[:height]]
+        # A strip of the right width as it is: crop_extend would cache it in itself, a cycle
+        # only the garbage collector frees.
+        strips = [
+            strip if strip.cell_length == width else strip.crop_extend(0, width, style)
+            for strip in self._cell_strips[:height]
+        ]
         return strips + [Strip.blank(width, style)] * (height - len(strips))
 
     def picture(self, view: ChartView, picture: Any) -> None:  # not a plotext chart
