@@ -72,6 +72,8 @@ SGR = re.compile(r"\x1b\[([0-9;:]*)m")
 OCTAL = re.compile(rb"\\([0-7]{3})")
 KEY_BAR = "palette"  # on the first screen's key bar
 DEFAULT_POLL = 0.0005
+#: tmux on a server of its own: other tmux users on the machine neither see nor end it.
+TMUX = ("tmux", "-L", f"optplay-bench-{os.getpid()}")
 #: Seconds without output after which a dialog's answer to a key is complete (paused).
 QUIET = 0.2
 
@@ -99,33 +101,35 @@ class Terminal:
         # PYTHONPATH: the app of this checkout, whatever optplay is installed.
         env = f"OPTPLAY_CONFIG_DIR={config} TERM=xterm-256color PYTHONPATH={ROOT}"
         command = f"cd {folder} && {env} {sys.executable} -m tui --config {path}"
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", self.name], capture_output=True)
         self.started = time.perf_counter()
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y",
+            [*TMUX, "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y",
              str(size[1]), command],
             check=True,
         )  # fmt: skip
 
     def screen(self) -> str:
         return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+            [*TMUX, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
         ).stdout
 
     def send(self, key: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+        subprocess.run([*TMUX, "send-keys", "-t", self.name, key], check=True)
 
     def wait_for(self, condition: Callable[[str], bool], timeout: float = 30.0) -> float:
         """Seconds until `condition(screen)` holds (capture-pane every `poll` seconds)."""
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < timeout:
-            if condition(self.screen()):
+            screen = self.screen()
+            if condition(screen):
                 return time.perf_counter() - t0
             time.sleep(self.poll)
-        raise TimeoutError("the screen did not change in time")
+        last = ([line.strip() for line in screen.splitlines() if line.strip()] or ["(blank)"])[-1]
+        raise TimeoutError(f"the screen did not change in {timeout:g} s; last row: {last[:60]!r}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", self.name], capture_output=True)
 
 
 # -- tmux control mode -------------------------------------------------------------------------
@@ -242,7 +246,7 @@ class Control:
         self.session = session
         self.width = width
         self.proc = subprocess.Popen(
-            ["tmux", "-C", "attach", "-t", session],
+            [*TMUX, "-C", "attach", "-t", session],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
@@ -385,10 +389,12 @@ class Control:
 
     def close(self) -> None:
         try:
+            self.request("detach-client")
             self.proc.stdin.close()  # type: ignore[union-attr]
-        except OSError:
-            pass
-        self.proc.wait(timeout=5)
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
 
 
 # -- key to screen: the speed keys ---------------------------------------------------------------
@@ -524,6 +530,9 @@ def keys_part(rounds: int, poll: float) -> None:
                         ctl.drain(0.2)
                         rows[mode, "control"] = control_latencies(ctl, rounds)
                     rate = app_rate(ctl)
+                except TimeoutError as error:
+                    print(f"   {size[0]}x{size[1]} {label}: not measured ({error})")
+                    continue
                 finally:
                     if ctl is not None:
                         ctl.close()
