@@ -518,18 +518,23 @@ def keys_part(rounds: int, poll: float) -> None:
                 ctl = None
                 try:
                     wait_first_screen(term)
-                    ctl = Control(term.name, size[0])
-                    ctl.drain(0.5)
+                    time.sleep(0.5)
                     rows = {}
                     for mode in ("idle", "training"):
                         if mode == "training":
-                            ctl.key("Space")
-                            ctl.wait_text("running")
-                            ctl.drain(1.0)
+                            term.send("Space")
+                            term.wait_for(lambda s: "running" in s)
+                            time.sleep(1.0)
                         rows[mode, "capture-pane"] = polled_latencies(term, rounds)
+                        # Attached only now: a control client that is not read makes tmux
+                        # stop reading the app's output (and the app stalls on its writes).
+                        ctl = Control(term.name, size[0])
                         ctl.drain(0.2)
                         rows[mode, "control"] = control_latencies(ctl, rounds)
-                    rate = app_rate(ctl)
+                        if mode == "training":
+                            rate = app_rate(ctl)
+                        ctl.close()
+                        ctl = None
                 except TimeoutError as error:
                     print(f"   {size[0]}x{size[1]} {label}: not measured ({error})")
                     continue
