@@ -6,6 +6,26 @@ whatever screen is on top, so the second answer would pop the screen below it (o
 screen: ScreenStackError, and the app ends with unsaved work lost; found by the key storm in
 tests/tui/test_stress.py). A `Dialog` ignores a dismissal once it is no longer on top: the
 first key already answered it. Only our own dialogs are guarded; Textual is not patched.
+
+A focus move in a dialog costs only what it changes. Textual (8.2) restyles every widget
+under the outermost ancestor of the old and the new focus that has a `:focus-within` rule:
+in the race setup screen, each Tab inside a racer's box restyled its ~70 widgets, for the
+handful whose style can depend on where the focus is. A `Dialog` restyles the same widgets
+that could change: those with a `:focus-within` rule under an ancestor that gained or lost
+the focus, within the same subtrees Textual looks at, so the styles come out the same
+(tests/tui/test_dialog_focus.py compares them after every Tab). It also skips Textual's
+repaint of the whole screen on a focus move: the widgets whose style or focus changed
+repaint themselves. The restyle is Textual's own whenever `Screen._update_focus_styles` is
+not the method this was written for (Textual 8.2.8, checked by its source like the guards
+in tui/textual_fixes.py).
+
+What changes behind a dialog reaches it less often. Textual repaints the top screen wherever
+the screen below it changed; a dialog's dimmed backdrop is the whole screen below, tinted
+cell by cell, so each status line or chart frame of a run training behind it cost a full
+repaint (at 120x40 about 20 ms, 10-30 times a second: most of a core, and a key waited
+for the frame in progress). A `Dialog` gathers those areas and repaints them together at
+most BACKDROP_HZ times a second; one that hides the screen below (an opaque background, as
+the race setup's) skips them. The dialog's own widgets repaint at once, as always.
 """
 
 from __future__ import annotations
@@ -13,7 +33,21 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from textual.await_complete import AwaitComplete
-from textual.screen import ModalScreen
+from textual.dom import DOMNode
+from textual.geometry import Region
+from textual.reactive import Reactive
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+
+from tui.textual_fixes import source_digest
+
+#: sha256 (first 16 hex digits) of the `Screen._update_focus_styles` that `Dialog` narrows.
+FOCUS_STYLES_SOURCE = "cc50d6be558c8751"
+#: Whether Textual's method is that one (else dialogs use Textual's own).
+NARROW_FOCUS_STYLES = source_digest(Screen._update_focus_styles) == FOCUS_STYLES_SOURCE
+
+#: How often what changed behind a dialog shows through its backdrop.
+BACKDROP_HZ = 4
 
 ResultType = TypeVar("ResultType")
 
@@ -24,6 +58,37 @@ class Dialog(ModalScreen[ResultType]):
     #: While this dialog is open, space belongs to it (buttons, lists, fields), not to the
     #: app's run/pause. A read-only dialog (the help) leaves space to the app.
     takes_space = True
+
+    #: Textual's screens repaint every widget when the focus moves (this reactive's default);
+    #: the widgets that lost or got the focus, and those restyled by the move, repaint
+    #: themselves, so a dialog leaves the rest as it is.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
+    _backdrop_due: set[Region] | None = None  # areas changed behind, not repainted yet
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Dialog[ResultType]:
+        # Textual refreshes the top screen with regions only for changes on the screens
+        # below (Screen._compositor_refresh); everything else comes without regions.
+        if regions and repaint and not layout and not recompose and self.is_current:
+            if self.styles.background.a == 1:
+                return self  # nothing below shows through
+            if self._backdrop_due is None:
+                self._backdrop_due = set()
+                self.set_timer(1 / BACKDROP_HZ, self._repaint_backdrop, name="backdrop")
+            self._backdrop_due.update(regions)
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _repaint_backdrop(self) -> None:
+        regions, self._backdrop_due = self._backdrop_due or set(), None
+        if regions:
+            super().refresh(*regions)
 
     @property
     def on_top(self) -> bool:
@@ -36,3 +101,28 @@ class Dialog(ModalScreen[ResultType]):
         if not self.on_top:
             return AwaitComplete.nothing()  # already answered by an earlier key
         return super().dismiss(result)
+
+    def _update_focus_styles(
+        self, focused: Widget | None = None, blurred: Widget | None = None
+    ) -> None:
+        """Restyle the widgets a focus move can change (see the module docstring)."""
+        if not NARROW_FOCUS_STYLES:
+            super()._update_focus_styles(focused, blurred)
+            return
+        moved = [w for w in (focused, blurred) if w is not None]
+        # The ancestors whose focus-within state flipped (those of both keep the focus).
+        flipped: set[DOMNode] = set()
+        for widget in moved:
+            flipped.symmetric_difference_update(widget.ancestors_with_self)
+        nodes: set[DOMNode] = set()
+        for widget in moved:
+            # Textual's scope: the subtree of the outermost ancestor with a :focus-within rule.
+            scope = next((a for a in reversed(widget.ancestors_with_self) if a._has_focus_within),
+                         None)  # fmt: skip
+            if scope is None:
+                continue
+            for node in scope.walk_children(with_self=True):
+                if node._has_focus_within and not flipped.isdisjoint(node.ancestors_with_self):
+                    nodes.add(node)
+        if nodes:
+            self.app.stylesheet.update_nodes(nodes, animate=True)

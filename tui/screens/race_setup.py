@@ -25,7 +25,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalGroup, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from engine import optimizers, schedules, tasks
 from engine.config import MAX_RACE, MIN_RACE, RaceEntry
@@ -34,6 +34,7 @@ from engine.kinds import registry as registry_of
 from engine.run import RunConfig
 from engine.session import carried_knobs, next_optimizer
 from tui.dialogs import Dialog
+from tui.widgets.footer import SteadyFooter
 from tui.widgets.hyper_form import FormSection, HyperForm
 from tui.widgets.pickers import Picker
 
@@ -228,7 +229,7 @@ class RaceSetupScreen(Dialog[RaceSetup | None]):
                 yield Button("Start race", variant="primary", id="setup-start")
                 yield Button("Cancel", id="setup-cancel")
             yield Static("", id="setup-error", markup=False)
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self._renumber()

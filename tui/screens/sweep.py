@@ -37,7 +37,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Button, ContentSwitcher, Footer, Input, Static
+from textual.widgets import Button, ContentSwitcher, Input, Static
 
 from engine.executors import Executor, ExecutorError, JobError
 from engine.numbers import format_number, format_seconds
@@ -47,6 +47,7 @@ from tui.charts.sweep_live import SweepCurves, SweepHeatmap
 from tui.commands.running import local_executor
 from tui.dialogs import Dialog
 from tui.screens.sweep_setup import SweepSetup
+from tui.widgets.footer import SteadyFooter
 
 #: Redraws per second of the progress line and the chart while a sweep runs.
 REFRESH_HZ = 8
@@ -206,7 +207,7 @@ class SweepScreen(Dialog[SweepPick | None]):
                 yield SweepCurves(id="sweep-curves")
                 yield SweepHeatmap(id="sweep-heatmap")
                 yield Static("", id="sweep-point", markup=False)
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(1 / REFRESH_HZ, self.redraw, name="sweep-redraw")

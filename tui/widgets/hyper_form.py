@@ -86,6 +86,7 @@ class HyperField(VerticalGroup):
         self.spec = spec
         self.value = value
         self.parse_error: str | None = None
+        self._error_shown: str | None = None  # the message under the field now
 
     def compose(self) -> ComposeResult:
         spec, ident = self.spec, control_id(self.section, self.spec.name)
@@ -123,7 +124,9 @@ class HyperField(VerticalGroup):
 
     def show_error(self, message: str | None) -> None:
         self.set_class(message is not None, "-invalid")
-        self.query_one(".hyper-error", Static).update(message or "")
+        if message != self._error_shown:  # every field is re-checked on each commit: an
+            self._error_shown = message  # unchanged message costs no layout of the screen
+            self.query_one(".hyper-error", Static).update(message or "")
 
 
 class HyperSection(VerticalGroup):
