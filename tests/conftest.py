@@ -18,6 +18,7 @@ Profiles (pick one with `--hypothesis-profile=NAME`):
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,6 +79,16 @@ def _own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     config.mkdir()
     (config / "settings.toml").write_text('sidebar = "shown"\nspeed = "max"\n')
     return tmp_path
+
+
+async def wait_for(condition: Callable[[], object], timeout: float = 20.0) -> None:
+    """Wait (without busy CPU) until `condition()` holds; fail after `timeout` seconds (for
+    the app's tests: a stream or a worker reaching a state)."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
 
 
 @functools.cache

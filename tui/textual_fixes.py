@@ -57,19 +57,29 @@ def _move_page_when_laid_out(self: OptionList, direction: Any) -> None:
     _original_move_page(self, direction)
 
 
-def guard_option_list_paging() -> bool:
-    """Install the page-key guard if Textual still has the method it fixes; True if on."""
-    if getattr(OptionList._move_page, "__optplay_guard__", False):
+def _replace_method(owner: type, name: str, replacement: Any, digest: str, mark: str) -> bool:
+    """Put `replacement` in place of `owner.name` if that is still the Textual method it was
+    written for (its source has `digest`); True if the replacement is in place. `mark` flags
+    the replacement, so installing twice is harmless."""
+    method = getattr(owner, name)
+    if getattr(method, mark, False):
         return True
     try:
-        current = source_digest(OptionList._move_page)
+        current = source_digest(method)
     except (OSError, TypeError):  # no source available (a frozen build): leave Textual be
         return False
-    if current != MOVE_PAGE_SOURCE:
+    if current != digest:
         return False
-    _move_page_when_laid_out.__optplay_guard__ = True  # type: ignore[attr-defined]
-    OptionList._move_page = _move_page_when_laid_out  # type: ignore[method-assign]
+    setattr(replacement, mark, True)
+    setattr(owner, name, replacement)
     return True
+
+
+def guard_option_list_paging() -> bool:
+    """Install the page-key guard if Textual still has the method it fixes; True if on."""
+    return _replace_method(
+        OptionList, "_move_page", _move_page_when_laid_out, MOVE_PAGE_SOURCE, "__optplay_guard__"
+    )
 
 
 #: sha256 (first 16 hex digits) of the source of the `Timer._run` the fix is for.
@@ -107,18 +117,9 @@ async def _run_timer_catching_up(self: Any) -> None:
 
 def fix_timer_catch_up() -> bool:
     """Install the late-timer fix if Textual still has the method it fixes; True if on."""
-    Timer = textual_timer.Timer
-    if getattr(Timer._run, "__optplay_fix__", False):
-        return True
-    try:
-        current = source_digest(Timer._run)
-    except (OSError, TypeError):
-        return False
-    if current != TIMER_RUN_SOURCE:
-        return False
-    _run_timer_catching_up.__optplay_fix__ = True  # type: ignore[attr-defined]
-    Timer._run = _run_timer_catching_up  # type: ignore[method-assign]
-    return True
+    return _replace_method(
+        textual_timer.Timer, "_run", _run_timer_catching_up, TIMER_RUN_SOURCE, "__optplay_fix__"
+    )
 
 
 class OnceCommandPalette(CommandPalette):

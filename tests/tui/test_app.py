@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import screen_text
+from conftest import screen_text, wait_for
 from textual.widgets import Input, Select, TabbedContent, Tabs
 
 from engine import optimizers, schedules, tasks
@@ -66,15 +66,6 @@ async def slow_down(pilot, steps_per_second: float = 20) -> None:
     """Press `-` until the speed limit is `steps_per_second`."""
     while pilot.app.session.speed != steps_per_second:
         await pilot.press("minus")
-
-
-async def wait_for(condition, timeout: float = 5.0) -> None:
-    """Wait (without busy CPU) until `condition()` holds; fail after `timeout` seconds."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 # -- the start screen --------------------------------------------------------------------------

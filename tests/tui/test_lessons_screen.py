@@ -7,10 +7,9 @@ race) on the tab it says to watch, runs with space, and ends with the verdict th
 
 from __future__ import annotations
 
-import asyncio
 import re
 
-from conftest import screen_text, shipped_verdict
+from conftest import screen_text, shipped_verdict, wait_for
 from textual.widgets import Input, TabbedContent
 
 from engine import lessons
@@ -71,14 +70,6 @@ def rows_of(app: OptplayApp, selector: str) -> list[str]:
 def cells(line: str) -> list[str]:
     """A table row's cells (columns are separated by two spaces or more)."""
     return re.split(r"\s{2,}", line.strip())
-
-
-async def wait_for(condition, timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def headless(capsys, name: str) -> str:

@@ -11,7 +11,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import screen_text
+from conftest import screen_text, wait_for
 from textual.widgets import Input, OptionList, Select
 
 from engine import presets
@@ -37,15 +37,6 @@ LARGE = (120, 40)
 
 def status_text(app: OptplayApp) -> str:
     return str(app.query_one(StatusLine).render())
-
-
-async def wait_for(condition, timeout: float = 10.0) -> None:
-    """Wait (without busy CPU) until `condition()` holds; fail after `timeout` seconds."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 async def type_into(pilot, field_id: str, text: str) -> None:

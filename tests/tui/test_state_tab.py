@@ -3,11 +3,10 @@ the engine has, records summaries only once shown, exports them, and the help ex
 
 from __future__ import annotations
 
-import asyncio
 import csv
 
 import numpy as np
-from conftest import screen_text
+from conftest import screen_text, wait_for
 
 from engine.config import Experiment, RaceEntry
 from engine.history import SERIES
@@ -23,14 +22,6 @@ SMALL = (80, 24)
 DIGITS = RunConfig(task="digits-mlp", optimizer="adam", task_hypers={"hidden": 16}, seed=5,
                    eval_every=25)  # fmt: skip
 ROSENBROCK = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02})
-
-
-async def wait_for(condition, timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 async def show_state(pilot) -> StateTab:

@@ -7,9 +7,7 @@ own: a row on screen equals `Run(row.config)` trained by hand.
 
 from __future__ import annotations
 
-import asyncio
-
-from conftest import SteadyExecutor, screen_text
+from conftest import SteadyExecutor, screen_text, wait_for
 from textual.widgets import Input
 
 from engine import presets
@@ -38,15 +36,6 @@ def sweep_app(hold_after: int | None = None) -> OptplayApp:
     app = create_app()
     app.sweep_executor = lambda runs: SteadyExecutor(hold_after)
     return app
-
-
-async def wait_for(condition, timeout: float = 20.0) -> None:
-    """Wait (without busy CPU) until `condition()` holds; fail after `timeout` seconds."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 async def finished_sweep(pilot, spec: SweepSpec) -> SweepScreen:
