@@ -155,18 +155,18 @@ async def test_stepping_to_the_end_opens_the_verdict_and_a_preset_ends_the_lesso
     app = create_app()
     async with app.run_test(size=SMALL) as pilot:
         app.set_focus(None)
-        app.open_lesson("nadam-quadratic")  # a race of three, ten steps
+        app.open_lesson("amsgrad-step")  # a race of three, 3,000 steps
         await pilot.pause()
         assert len(app.session.race.runs) == 3
-        app.session.race.step(9)
+        app.session.race.step(2999)
         await pilot.press("n")
         assert isinstance(app.screen, VerdictScreen)
         shown = text_of(app, "#verdict-text")
-        assert shown.startswith("Verdict: the claim DOES NOT HOLD on this run")
-        assert "NAdam ended at training loss 3.971; Adam ended at training loss 3.964" in shown
-        assert "It would hold at lr 0.1 over 100 steps" in shown
+        assert shown.startswith("Verdict: the claim HOLDS on this run")
+        assert "AMSGrad rose to 1.201× its lowest update norm so far from step 100" in shown
+        assert "It would not hold starting at (0, 0)" in shown
         await pilot.press("end")  # the rest (claim, why) scrolls into view at 80x24
-        assert "Headless: optplay lesson nadam-quadratic" in screen_text(app)
+        assert "Headless: optplay lesson amsgrad-step" in screen_text(app)
         await pilot.press("escape")
 
         app.open_preset("schedules")
