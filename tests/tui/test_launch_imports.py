@@ -107,7 +107,7 @@ def test_opening_an_experiment_file_loads_no_bench_nor_sweep(tmp_path) -> None:
     (tmp_path / "exp.toml").write_text('task = "beale"\noptimizer = "sgd"\n')
     modules = modules_after(
         """
-        from tui.cli import load_source
+        from tui.commands.common import load_source
         experiment = load_source("exp.toml")
         assert experiment.config.task == "beale"
         """,
