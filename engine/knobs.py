@@ -60,9 +60,8 @@ class Owner:
 
     @property
     def label(self) -> str:
-        """ "optimizer adam" ("optimizer adam in lane fast" in a race)."""
-        lane = f" in lane {self.lane}" if self.lane else ""
-        return f"{self.kind} {self.name}{lane}"
+        """ "optimizer adam" (the same in a race: a message does not depend on the lanes)."""
+        return f"{self.kind} {self.name}"
 
 
 def owners_of(config: Any, lane: str | None = None) -> list[Owner]:

@@ -48,22 +48,23 @@ INT_LIMIT = 2**63
 
 def positive_int(text: str) -> int:
     """An argparse type: an integer in [1, 2^63)."""
-    return _bounded_int(text, 1)
+    return bounded_int(text, 1)
 
 
 def nonneg_int(text: str) -> int:
     """An argparse type: an integer in [0, 2^63)."""
-    return _bounded_int(text, 0)
+    return bounded_int(text, 0)
 
 
-def _bounded_int(text: str, low: int) -> int:
+def bounded_int(text: str, low: int, bounded: bool = True) -> int:
+    """An argparse type's check: an integer >= `low` (and < 2^63 when `bounded`)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
     if value < low:
         raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
-    if value >= INT_LIMIT:
+    if bounded and value >= INT_LIMIT:
         raise argparse.ArgumentTypeError(f"must be an integer in [{low}, 2^63), got {text!r}")
     return value
 

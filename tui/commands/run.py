@@ -30,10 +30,12 @@ import sys
 from typing import Any
 
 from tui.commands.common import (
+    INT_LIMIT,
     ProgressBar,
     StopSignals,
     UsageError,
     add_source_args,
+    bounded_int,
     check_outputs,
     factor,
     fail,
@@ -111,7 +113,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--state-every",
-        type=positive_int,
+        type=_at_least_one,  # its upper bound is checked with the outputs: one line
         metavar="N",
         help="record the state summaries every N steps (default 1; needs --state-out)",
     )
@@ -164,6 +166,11 @@ def apply_sets(cfg: Any, sets: list[tuple[str, str]]) -> Any:
         raise UsageError(err.detail) from None
 
 
+def _at_least_one(text: str) -> int:
+    """An integer >= 1, however large (`check_state_outputs` refuses a huge one in one line)."""
+    return bounded_int(text, 1, bounded=False)
+
+
 def check_state_outputs(args: argparse.Namespace) -> None:
     """--state-out paths as --out's (a .csv/.json name where a file can be written), before
     training; --state-every needs one."""
@@ -171,7 +178,23 @@ def check_state_outputs(args: argparse.Namespace) -> None:
 
     if args.state_every is not None and not args.state_out:
         raise UsageError("--state-every needs --state-out FILE (where to write the summaries)")
+    if args.state_every is not None and args.state_every >= INT_LIMIT:
+        raise UsageError(f"--state-every must be an integer in [1, 2^63), got {args.state_every}")
     check_outputs(args.state_out, "--state-out", state_export_format)
+
+
+def _no_state_note(args: argparse.Namespace, run: Any) -> None:
+    """Why no --state-out file is written: the run ended before its first state summary."""
+    if run.diverged_at is not None:
+        why = f"the run diverged at step {run.diverged_at}"
+    else:
+        why = f"the run stopped at step {run.steps_done}"
+    files = ", ".join(args.state_out)
+    note(
+        args,
+        f"--state-out {files}: not written: {why}, before its first state summary "
+        f"(one every {run.config.state_every} steps); nothing was recorded",
+    )
 
 
 def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
@@ -329,8 +352,11 @@ def handle(args: argparse.Namespace) -> int:
             )
         lane = [(name or cfg.optimizer, run)]
         written, errors = write_outputs(args, args.out, lambda path: export_history(lane, path))
+        state_out = args.state_out if run.state_summaries else []
+        if args.state_out and not state_out:
+            _no_state_note(args, run)
         states, state_errors = write_outputs(
-            args, args.state_out, lambda path: export_state(lane, path), "--state-out"
+            args, state_out, lambda path: export_state(lane, path), "--state-out"
         )
         written, errors = written + states, errors + state_errors
         early = stop.word if run.steps_done < steps and run.diverged_at is None else ""
