@@ -3,9 +3,9 @@ and handler; this module only registers and dispatches them.
 
     optplay run ...        train one run headless                 tui/commands/run.py
     optplay bench ...      optimizers across tasks, sizes, seeds  tui/commands/bench.py
-    optplay sweep ...      loss against one or two knobs          tui/commands/sweep.py
-    optplay lesson NAME    a tutorial's claim and its verdict     tui/commands/lesson.py
     optplay list [KIND]    optimizers, schedules, tasks, ...      tui/commands/listing.py
+    optplay lesson NAME    a tutorial's claim and its verdict     tui/commands/lesson.py
+    optplay sweep ...      loss against one or two knobs          tui/commands/sweep.py
     optplay serve          the app in a web browser               tui/commands/serve.py
 
 A command module defines `NAME` (the word typed), `add_parser(subparsers)` (adds its
@@ -34,7 +34,7 @@ from tui.commands.common import (
 from tui.terminal import ascii_stdout_if_needed
 
 #: Every `optplay` command, in the order `optplay --help` lists them.
-COMMANDS: tuple[ModuleType, ...] = (run, bench, sweep, lesson, listing, serve)
+COMMANDS: tuple[ModuleType, ...] = (run, bench, listing, lesson, sweep, serve)
 
 
 def add_commands(subparsers: Any) -> None:

@@ -29,7 +29,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_every_command_is_one_module_with_name_parser_and_handler():
     names = [command.NAME for command in COMMANDS]
-    assert names == ["run", "bench", "sweep", "lesson", "list", "serve"]
+    assert names == ["run", "bench", "list", "lesson", "sweep", "serve"]
     parser = build_parser()
     for command in COMMANDS:
         argv = [command.NAME, "x"] if command.NAME == "lesson" else [command.NAME]

@@ -18,12 +18,14 @@ from typing import Any
 from tui.commands.common import (
     PROG,
     UsageError,
+    add_scoring_args,
+    add_set_arg,
     add_source_args,
     check_outputs,
     emit,
     fail,
+    finish_outputs,
     load_source,
-    number,
     parse_sets,
     positive_int,
     refuse_source,
@@ -63,28 +65,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     bench.add_argument(
         "--sizes", nargs="+", metavar="N", help="values of each task's size knob (e.g. hidden)"
     )
-    bench.add_argument("--steps", type=positive_int, metavar="N", help="updates per run")
-    bench.add_argument("--seeds", type=positive_int, metavar="K", help="seeds 0..K-1 (default 3)")
-    target = bench.add_mutually_exclusive_group()
-    target.add_argument("--target", type=number, metavar="LOSS", help="target loss")
-    target.add_argument(
-        "--target-fraction",
-        type=number,
-        metavar="F",
-        help="target = F x the initial loss (default 0.1)",
-    )
-    bench.add_argument(
-        "--check-every", type=positive_int, metavar="N", help="evaluate every N steps"
-    )
-    bench.add_argument("--dtype", choices=("float64", "float32"), help="computation dtype")
-    bench.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a knob for every optimizer/task that has it (lr=0.01), or for one "
-        "(sgd.lr=0.05, digits-mlp.batch_size=64) (repeatable)",
+    add_scoring_args(bench, seeds_default=3)
+    add_set_arg(
+        bench,
+        "a knob for every optimizer/task that has it (lr=0.01), or for one "
+        "(sgd.lr=0.05, digits-mlp.batch_size=64)",
     )
     bench.add_argument(
         "--out", action="append", default=[], metavar="FILE", help="write results: .csv or .json"
@@ -182,11 +167,7 @@ def handle(args: argparse.Namespace) -> int:
         written, errors = write_outputs(args, args.out, lambda path: write_report(report, path))
     for line in format_report(report, terminal_width(sys.stdout)).split("\n"):
         say(line)
-    for path in written:
-        say(f"wrote {path}")
-    for message in errors:
-        fail(args, message)
-    if errors:
+    if finish_outputs(args, written, errors):
         return 2
     if cancel.hit:
         emit(sys.stderr, f"{PROG} bench: interrupted")

@@ -97,6 +97,40 @@ def add_source_args(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def add_set_arg(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """`--set NAME=VALUE` (repeatable, into `args.sets`): the override grammar of
+    engine/knobs.py, the same for every command."""
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"{help_text} (repeatable)",
+    )
+
+
+def add_scoring_args(parser: argparse.ArgumentParser, seeds_default: int) -> None:
+    """How each run of a bench or sweep is scored: --steps, --seeds, --target or
+    --target-fraction, --check-every, --dtype."""
+    parser.add_argument("--steps", type=positive_int, metavar="N", help="updates per run")
+    parser.add_argument(
+        "--seeds", type=positive_int, metavar="K", help=f"seeds 0..K-1 (default {seeds_default})"
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--target", type=number, metavar="LOSS", help="target loss")
+    target.add_argument(
+        "--target-fraction",
+        type=number,
+        metavar="F",
+        help="target = F x the initial loss (default 0.1)",
+    )
+    parser.add_argument(
+        "--check-every", type=positive_int, metavar="N", help="evaluate every N steps"
+    )
+    parser.add_argument("--dtype", choices=("float64", "float32"), help="computation dtype")
+
+
 def refuse_double_dash_values(argv: Sequence[str]) -> None:
     """UsageError for `--option=--`: argparse drops a "--" value, so `--steps=--` silently
     meant the default (issue 18)."""
@@ -450,6 +484,15 @@ def write_outputs(
         else:
             written.append(path)
     return written, errors
+
+
+def finish_outputs(args: argparse.Namespace, written: Sequence[str], errors: Sequence[str]) -> int:
+    """Say which files were written, then each error; 2 when a file could not be, else 0."""
+    for path in written:
+        say(f"wrote {path}")
+    for message in errors:
+        fail(args, message)
+    return 2 if errors else 0
 
 
 def split_list(values: Sequence[str] | None) -> list[str] | None:

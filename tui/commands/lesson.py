@@ -26,6 +26,7 @@ from tui.commands.common import (
     ProgressBar,
     StopSignals,
     UsageError,
+    add_set_arg,
     fail,
     parse_sets,
     say,
@@ -55,14 +56,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "come out the other way",
     )
     parser.add_argument("--seed", type=int, metavar="S", help="another seed for every lane")
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="change a knob: lr=0.1 on every lane, LANE.lr=0.1 or sgd.lr=0.1 on one (repeatable)",
-    )
+    add_set_arg(parser, "change a knob: lr=0.1 on every lane, LANE.lr=0.1 or sgd.lr=0.1 on one")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 

@@ -34,11 +34,13 @@ from tui.commands.common import (
     ProgressBar,
     StopSignals,
     UsageError,
+    add_set_arg,
     add_source_args,
     bounded_int,
     check_outputs,
     factor,
     fail,
+    finish_outputs,
     load_source,
     nonneg_int,
     note,
@@ -68,14 +70,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument("--task", metavar="T", help="task name (see `optplay list tasks`)")
     run.add_argument("--optimizer", metavar="O", help="optimizer name")
     run.add_argument("--schedule", metavar="S", help="learning-rate schedule (default constant)")
-    run.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a knob, e.g. lr=0.01 or task.batch_size=64 (repeatable)",
-    )
+    add_set_arg(run, "set a knob, e.g. lr=0.01 or task.batch_size=64")
     run.add_argument(
         "--steps", type=positive_int, metavar="N", help=f"updates (default {DEFAULT_RUN_STEPS})"
     )
@@ -362,12 +357,9 @@ def handle(args: argparse.Namespace) -> int:
         early = stop.word if run.steps_done < steps and run.diverged_at is None else ""
         for line in summary_lines(run, steps, early):
             say(line)
-        for path in written:
-            say(f"wrote {path}")
-        for message in errors:
-            fail(args, message)
-    if errors:
-        return 2
+        status = finish_outputs(args, written, errors)
+    if status:
+        return status
     if run.diverged_at is not None:
         return 1
     return 128 + stop.signum if stop.signum is not None else 0

@@ -31,14 +31,14 @@ from typing import Any
 from tui.commands.common import (
     PROG,
     UsageError,
+    add_scoring_args,
+    add_set_arg,
     add_source_args,
     check_outputs,
     emit,
     fail,
     load_source,
-    number,
     parse_sets,
-    positive_int,
     refuse_source,
     say,
     set_error,
@@ -82,29 +82,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="sweep a knob: a list (beta1=0.8,0.9,0.99) or a grid (momentum=0:0.99:8) "
         "(repeatable; two knobs at most, --lr included)",
     )
-    sweep.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a fixed knob: of the task, the schedule or every optimizer that has it "
-        "(task.hidden=64, momentum=0.9), or of one optimizer (adam.beta2=0.99) (repeatable)",
+    add_set_arg(
+        sweep,
+        "a fixed knob: of the task, the schedule or every optimizer that has it "
+        "(task.hidden=64, momentum=0.9), or of one optimizer (adam.beta2=0.99)",
     )
-    sweep.add_argument("--steps", type=positive_int, metavar="N", help="updates per run")
-    sweep.add_argument("--seeds", type=positive_int, metavar="K", help="seeds 0..K-1 (default 1)")
-    target = sweep.add_mutually_exclusive_group()
-    target.add_argument("--target", type=number, metavar="LOSS", help="target loss")
-    target.add_argument(
-        "--target-fraction",
-        type=number,
-        metavar="F",
-        help="target = F x the initial loss (default 0.1)",
-    )
-    sweep.add_argument(
-        "--check-every", type=positive_int, metavar="N", help="evaluate every N steps"
-    )
-    sweep.add_argument("--dtype", choices=("float64", "float32"), help="computation dtype")
+    add_scoring_args(sweep, seeds_default=1)
     add_executor_args(sweep)
     sweep.add_argument(
         "--yes", action="store_true", help="start a sweep of more runs than the usual maximum"
