@@ -10,7 +10,7 @@ message from every command. The forms of NAME:
     kind.knob         that kind's owners: `task.hidden`, `optimizer.period`, `schedule.period`
     owner.knob        one task, optimizer or schedule by name: `adam.lr`, `digits-mlp.hidden`
     lane.knob         one lane of a race or lesson: `fast.lr` (also `lane.kind.knob` and
-                      `lane.owner.knob`)
+                      `lane.owner.knob`); a lane's name is tried before the other prefixes
 
 An owner is a task, optimizer or schedule (and the lane it belongs to, in a race):
 

@@ -7,8 +7,9 @@ terminal): the headless commands start fast.
     fail(args, message) -> 2 / note(...)  "optplay CMD: error: ..." / "... note: ..."
     load_source(config, preset)           Experiment, BenchSpec or SweepSpec (UsageError)
     refuse_source(args, source, wanted)   UsageError naming the kind of file given
-    parse_sets(args.sets) / set_error(e)  `--set NAME=VALUE` pairs / a KnobError as a line
-    check_outputs(paths), write_outputs   before training / after, one file never costs another
+    add_set_arg, parse_sets, set_error    `--set NAME=VALUE`: the flag, its pairs, a KnobError
+    add_scoring_args(parser, seeds)       --steps --seeds --target(-fraction) --check-every --dtype
+    check_outputs, write_outputs, finish_outputs   before training / after / "wrote" + errors
     ProgressBar, StopSignals, train       the headless run's bar, signals and chunked stepping
 """
 
