@@ -11,7 +11,8 @@ the verdict (how many seeds hold, the median and 90% interval of the judged numb
 the tie band, engine.lessons.stats) and the conditions under which it would flip. The seeds
 are jobs: serial with --jobs 1, a process pool (default on more than one core) or a Dask
 cluster; the numbers are the same on each. `--flip K` runs the lesson under its K-th flip
-condition; `--set KEY=VALUE` changes a knob on every lane, `--set LANE.KEY=VALUE` on one.
+condition; `--set` changes knobs in the override grammar of engine/knobs.py (`lr=0.1` on
+every lane, `sgd.lr=0.1` or `LANE.lr=0.1` on one).
 `--json` prints one JSON object instead of the text. Exit status 0 whatever the verdict
 (the lesson ran); 2 for an unknown lesson (the message lists them), a bad lesson file or a
 bad option; 130 when interrupted (the verdict is judged on the seeds that finished).
@@ -22,26 +23,35 @@ This module imports no UI library.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import textwrap
-import time
 from typing import Any
 
-from engine.lessons.measure import number
-from tui.cli import PROG, ProgressBar, StopSignals
+from tui.commands.common import (
+    ProgressBar,
+    StopSignals,
+    UsageError,
+    add_set_arg,
+    fail,
+    parse_sets,
+    say,
+    set_error,
+    train,
+)
 
-_CHUNK_SECONDS = 0.05
+NAME = "lesson"
 _WIDTH = 88
 
 
-def add_command(subparsers: Any) -> None:
-    """Add `lesson` to an argparse subparsers object (sets `handler` and `command_name`)."""
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """`optplay lesson` and its arguments."""
     parser = subparsers.add_parser(
         "lesson",
         help="run a lesson: a tutorial's claim tested by an experiment, with its verdict",
         description="Run a lesson headless and print its claim, the measured numbers and the "
-        "verdict computed from them. `optplay list lessons` lists the lessons. Exit status 0 "
-        "whatever the verdict, 2 for an unknown lesson.",
+        "verdict computed from them over paired seeds. `optplay list lessons` lists the "
+        "lessons. Exit status 0 whatever the verdict, 2 for an unknown lesson or bad input.",
     )
     parser.add_argument(
         "name", metavar="NAME", nargs="?", help="the lesson (see `optplay list lessons`)"
@@ -68,15 +78,6 @@ def add_command(subparsers: Any) -> None:
         metavar="ADDRESS",
         help="run the seeds on a Dask cluster: its scheduler address, or 'local'",
     )
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change a knob on every lane (lr=0.1, task.condition=2) or on one lane "
-        "(LANE.lr=0.1): what if",
-    )
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.add_argument(
         "--flip",
@@ -88,34 +89,38 @@ def add_command(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, metavar="S", help="one run with this seed, judged on its own"
     )
+    add_set_arg(parser, "change a knob: lr=0.1 on every lane, LANE.lr=0.1 or sgd.lr=0.1 on one")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=cmd_lesson, command_name="lesson")
+    return parser
 
 
-def _fail(message: str) -> int:
-    print(f"{PROG} lesson: error: {message}", file=sys.stderr)
-    return 2
+def with_sets(lesson: Any, sets: list[tuple[str, str]]) -> Any:
+    """The lesson with the --set knobs applied to its lanes (engine/knobs.py routes them);
+    UsageError with the same message `optplay run --set` gives."""
+    from engine.config import Experiment, RaceEntry
+    from engine.knobs import KnobError, apply_lanes
+    from engine.run import RunConfigError
+
+    entries = lesson.entries
+    try:
+        configs = apply_lanes(
+            [(lane, e.config) for lane, e in zip(lesson.lanes, entries, strict=True)], sets
+        )
+    except KnobError as err:
+        raise set_error(err) from None
+    except RunConfigError as err:  # a rule between knobs (e.g. warmup_steps < total_steps)
+        raise UsageError(err.detail) from None
+    exp = lesson.experiment
+    if exp.race:
+        raced = [RaceEntry(cfg, e.name) for cfg, e in zip(configs, entries, strict=True)]
+        experiment = Experiment.of_race(raced, steps=exp.steps, name=exp.name)
+    else:
+        experiment = Experiment(configs[0], steps=exp.steps, name=exp.name)
+    return dataclasses.replace(lesson, experiment=experiment)
 
 
 def _wrap(text: str, indent: str = "  ") -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent)
-
-
-def _train(trained: Any, steps: int, bar: ProgressBar, interrupt: StopSignals) -> None:
-    """Step a Run or Race to `steps` in ~50 ms chunks (same numbers as one call)."""
-    per_step: float | None = None
-    while trained.steps_done < steps and not interrupt.hit:
-        if getattr(trained, "diverged_at", None) is not None or getattr(
-            trained, "all_diverged", False
-        ):
-            break
-        n = 1 if per_step is None else max(1, int(_CHUNK_SECONDS / per_step))
-        n = min(n, steps - trained.steps_done)
-        t0 = time.perf_counter()
-        trained.step(n)
-        elapsed = (time.perf_counter() - t0) / n
-        per_step = elapsed if per_step is None else 0.5 * per_step + 0.5 * elapsed
-        bar.show(trained.steps_done / steps, f"step {trained.steps_done:,}/{steps:,}")
 
 
 def report_lines(lesson: Any, verdict: Any, trained: Any) -> list[str]:
@@ -178,33 +183,8 @@ def _lesson_of(args: argparse.Namespace) -> Any:
             )
         lesson = lesson.flipped(args.flip - 1)
     if args.sets:
-        lesson = _with_sets(lesson, args.sets)
+        lesson = with_sets(lesson, parse_sets(args.sets))
     return lesson
-
-
-def _with_sets(lesson: Any, sets: list[str]) -> Any:
-    """--set KEY=VALUE on every lane, --set LANE.KEY=VALUE on one lane."""
-    from engine.run import KnobError, RunConfigError
-
-    knobs: dict[str, str] = {}
-    lane_knobs: dict[str, dict[str, str]] = {}
-    for item in sets:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE or LANE.KEY=VALUE, got {item!r}")
-        lane = next((x for x in lesson.lanes if key.startswith(x + ".")), None)
-        if lane is not None:
-            lane_knobs.setdefault(lane, {})[key[len(lane) + 1 :]] = value
-        else:
-            knobs[key] = value
-    try:
-        return lesson.with_knobs(knobs, lane_knobs)
-    except KnobError as err:
-        shown = f"--set {err}" if err.detail.startswith(f"{err.key}: ") else str(err)
-        raise ValueError(f"{shown} (lanes: {', '.join(lesson.lanes)})") from None
-    except RunConfigError as err:
-        raise ValueError(f"--set: {err.detail}") from None
 
 
 def _executor(args: argparse.Namespace, seeds: int) -> Any:
@@ -220,7 +200,7 @@ def _executor(args: argparse.Namespace, seeds: int) -> Any:
     return local_executor(seeds, args.jobs)
 
 
-def cmd_lesson(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     """`optplay lesson NAME`: run it over its seeds, print the verdict; 0 whatever it is,
     2 bad input."""
     from engine.executors import ExecutorError
@@ -228,25 +208,25 @@ def cmd_lesson(args: argparse.Namespace) -> int:
 
     try:
         lesson = _lesson_of(args)
-    except (LessonError, ValueError) as err:
-        return _fail(str(err))
+    except (LessonError, ValueError, UsageError) as err:
+        return fail(args, str(err))
     flip_note = args.flip is not None
     if args.seed is not None:
         if args.seeds is not None or args.first_seed:
-            return _fail("--seed runs one seed; use --seeds N --first-seed S for several")
+            return fail(args, "--seed runs one seed; use --seeds N --first-seed S for several")
         if not 0 <= args.seed < 2**32:
-            return _fail(f"--seed must be an integer in [0, 2^32), got {args.seed}")
+            return fail(args, f"--seed must be an integer in [0, 2^32), got {args.seed}")
         return _one_seed(args, lesson.with_seed(args.seed))
     from engine.lessons import seeds as lesson_seeds
 
     try:
         seeds = lesson_seeds.seed_range(args.first_seed, 8 if args.seeds is None else args.seeds)
     except ValueError as err:
-        return _fail(str(err))
+        return fail(args, str(err))
     try:
         executor = _executor(args, len(seeds))
     except ExecutorError as err:
-        return _fail(str(err))
+        return fail(args, str(err))
     from tui.commands.running import Cancel, RunsProgress
 
     with (
@@ -259,11 +239,11 @@ def cmd_lesson(args: argparse.Namespace) -> int:
                 lesson, seeds, executor, lambda _: bar.advance(), cancel.event
             )
         except ValueError as err:  # cancelled before any seed finished
-            return _fail(str(err)) if not cancel.hit else 130
+            return fail(args, str(err)) if not cancel.hit else 130
     if args.json:
         import json
 
-        print(json.dumps(verdict.as_json()))
+        say(json.dumps(verdict.as_json()))
     else:
         lines = seeds_report_lines(lesson, verdict)
         if flip_note:
@@ -274,7 +254,7 @@ def cmd_lesson(args: argparse.Namespace) -> int:
         if cancel.hit:
             lines.append(f"(interrupted: judged on {len(verdict.seeds)} of {len(seeds)} seeds)")
         for line in lines:
-            print(line)
+            say(line)
     return 130 if cancel.hit else 0
 
 
@@ -293,9 +273,13 @@ def _one_seed(args: argparse.Namespace, lesson: Any) -> int:
     """`--seed S`: one run of the lesson, judged on its own (the single-run report)."""
     trained = lesson.start()
     bar = ProgressBar(sys.stderr, enabled=_bar(args))
+
+    def show() -> None:
+        bar.show(trained.steps_done / lesson.steps, f"step {trained.steps_done:,}/{lesson.steps:,}")
+
     with StopSignals() as interrupt:
         try:
-            _train(trained, lesson.steps, bar, interrupt)
+            train(trained, lesson.steps, interrupt, show if bar.enabled else None)
         finally:
             bar.done()
     verdict = lesson.verdict(trained)
@@ -312,7 +296,7 @@ def _one_seed(args: argparse.Namespace, lesson: Any) -> int:
             trained.steps_done,
             lesson_seeds.noise_floor(lesson),
         )
-        print(json.dumps(lesson_seeds.judge_results(lesson, [result]).as_json()))
+        say(json.dumps(lesson_seeds.judge_results(lesson, [result]).as_json()))
         return 128 + interrupt.signum if interrupt.signum is not None else 0
     lines = report_lines(lesson, verdict, trained)
     if args.flip is not None:
@@ -320,7 +304,7 @@ def _one_seed(args: argparse.Namespace, lesson: Any) -> int:
     if interrupt.hit:
         lines.append(f"(interrupted at step {trained.steps_done:,} of {lesson.steps:,})")
     for line in lines:
-        print(line)
+        say(line)
     return 128 + interrupt.signum if interrupt.signum is not None else 0
 
 
@@ -329,6 +313,7 @@ def seeds_report_lines(lesson: Any, verdict: Any) -> list[str]:
     look, each lane's median per measurement, the verdict with its seeds, interval and tie
     band, the per-seed dots, and when it would flip."""
     from engine.compare import format_table
+    from engine.lessons.measure import number
 
     lines = [f"{lesson.name}: {lesson.title}  [{lesson.topic}]", ""]
     lines.append("Claim")
