@@ -24,6 +24,7 @@ from engine.run import Run
 
 NAMES = [
     "momentum-ravine",
+    "noisy-momentum",
     "adagrad-sparse",
     "adagrad-decay",
     "rmsprop-sine",
@@ -33,6 +34,8 @@ NAMES = [
     "adamw-decoupled",
     "warmup-adam",
     "cosine-restarts",
+    "noise-escape",
+    "lr-overshoot",
 ]
 FLIPS = [(name, i) for name in NAMES for i in range(len(lessons.load(name).flips))]
 TUNED = [(name, lane) for name in NAMES for lane in lessons.load(name).tuned]
@@ -52,7 +55,13 @@ def lesson_texts(name: str) -> tuple[str, str]:
 
 def test_names_in_teaching_order_grouped_by_topic():
     assert lessons.names() == NAMES
-    assert lessons.topics() == ["Momentum", "Adaptive rates", "Adam and its variants", "Schedules"]
+    assert lessons.topics() == [
+        "Momentum",
+        "Adaptive rates",
+        "Adam and its variants",
+        "Schedules",
+        "Noise and learning rates",
+    ]
     groups = lessons.by_topic()
     assert [lesson.name for group in groups.values() for lesson in group] == NAMES
     assert all(lesson.topic == topic for topic, group in groups.items() for lesson in group)
@@ -357,3 +366,24 @@ def test_readme_lists_every_lesson_once():
     section = text.split("## Lessons", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"^- `([a-z0-9-]+)`", section, flags=re.M)
     assert listed == NAMES
+
+
+def test_the_mean_metric_averages_the_series_over_its_window():
+    from engine.lessons.measure import Metric
+    from engine.run import RunConfig
+
+    cfg = RunConfig(
+        task="ill-conditioned",
+        optimizer="sgd",
+        task_hypers={"grad_noise": 2.0},
+        optimizer_hypers={"lr": 0.05},
+    )
+    run = Run(cfg, history_capacity=None)
+    losses = []
+    for _ in range(40):
+        run.step(1)
+        losses.append(float(run.history.buckets("loss").lasts[-1]))
+    metric = Metric("mean", series="loss", start=21, stop=30)
+    assert metric.value(run) == pytest.approx(sum(losses[20:30]) / 10)
+    assert metric.label == "mean training loss in steps 21–30"
+    assert metric.phrase(metric.value(run), run).startswith("had a mean training loss of ")
