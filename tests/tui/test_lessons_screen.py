@@ -230,3 +230,29 @@ async def test_the_palette_offers_the_lessons_and_each_lesson() -> None:
         assert app.session.lesson.name == "cosine-restarts" and app.session.racing
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert "Lesson verdict" in titles
+
+
+async def test_s_judges_the_lesson_over_8_seeds_as_optplay_lesson_json_does(capsys) -> None:
+    import json
+
+    name = "adagrad-sparse"  # seeds differ here: data, init and batches
+    capsys.readouterr()
+    assert cli_main(["lesson", name, "--json", "--jobs", "1"]) == 0
+    headless_json = json.loads(capsys.readouterr().out)
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        app.open_lesson(name)
+        app.session.race.step(app.session.planned_steps - 1)
+        await pilot.press("space")
+        await wait_for(lambda: isinstance(app.screen, VerdictScreen))
+        screen = app.screen
+        assert "s judges the claim over 8 seeds (0–7)" in flat(text_of(app, "#verdict-text"))
+        await pilot.press("s")
+        await wait_for(lambda: screen.seeds_verdict is not None, timeout=120)
+        await pilot.pause()
+        assert screen.seeds_verdict.as_json() == headless_json
+        shown = text_of(app, "#verdict-seeds")
+        assert shown.startswith("Over 8 seeds: the claim HOLDS")
+        assert flat(screen.seeds_verdict.summary()) in shown
+        assert "Per seed: ●●●●●●●●" in shown
