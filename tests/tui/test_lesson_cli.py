@@ -194,7 +194,8 @@ def test_list_lessons_by_topic(capsys):
     for topic, group in lessons.by_topic().items():
         at = lines.index(f"  {topic}")
         for offset, lesson in enumerate(group, start=1):
-            assert lines[at + offset].split() == [lesson.name, "race", *lesson.title.split()]
+            kind = "race" if lesson.is_race else "run"
+            assert lines[at + offset].split() == [lesson.name, kind, *lesson.title.split()]
     status, out, _ = run_cli(capsys, "list")
     assert "momentum-ravine" not in out  # `list` alone stays optimizers, schedules and tasks
 
