@@ -33,7 +33,6 @@ import io
 import json
 import math
 import os
-import re
 import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,15 +42,14 @@ from typing import Any
 
 import numpy as np
 
-from engine import optimizers, tasks
+from engine import optimizers, specfile, tasks
 from engine.compare import format_number, format_seconds, format_table
-from engine.config import ConfigError, parse_toml, read_text
 from engine.files import write_text_atomic
 from engine.history import export_format
 from engine.hyper import _show
 from engine.run import DTYPES, Run, RunConfig, RunConfigError
+from engine.specfile import SpecFile
 from engine.textsafe import for_spreadsheet
-from engine.tomltext import code_lines
 
 DEFAULT_TASKS = ("digits-mlp",)
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "nadam")
@@ -610,15 +608,7 @@ def write_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
 # -- spec files ---------------------------------------------------------------------------
 
 
-def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*[=.]")
-    for number, raw in code_lines(text):
-        if pattern.match(raw):
-            return number
-    return None
-
-
-def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
+def loads_spec(text: str | SpecFile, source: str = "<string>") -> BenchSpec:
     """Parse a bench spec file::
 
         name = "optimizer benchmark"      # optional
@@ -637,34 +627,30 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
         [bench.task_hypers.blobs-mlp]     # optional, per task
         hidden = 64
 
-    Errors are ConfigError naming the file and the key."""
-    data = parse_toml(text, source)  # syntax errors name the line, as experiment files do
+    `text` may be a file `engine.specfile` parsed already (it names itself). Errors are
+    ConfigError naming the file, the table, the key and the line."""
+    spec = text if isinstance(text, SpecFile) else specfile.parse(text, source)
+    data = spec.data
     unknown = [k for k in data if k not in ("name", "bench")]
     if unknown:
-        line = _line_of(text, unknown[0])
-        raise ConfigError(
-            source,
-            f"unknown key {_show(unknown[0])} in a bench file (expected: name, [bench])"
-            + (f" (line {line})" if line else ""),
-            line,
+        raise spec.error(
+            f"unknown key {_show(unknown[0])} in a bench file (expected: name, [bench])",
+            spec.line(None, unknown[0]),
             unknown[0],
         )
-    if "bench" not in data or not isinstance(data["bench"], dict):
-        raise ConfigError(source, "missing the [bench] table", None, "bench")
+    if not spec.has_table("bench"):
+        raise spec.error("missing the [bench] table", None, "bench")
     bench = data["bench"]
     name = data.get("name")
     if name is not None and not isinstance(name, str):
-        raise ConfigError(
-            source, f"name must be a string, got {_show(name)}", _line_of(text, "name")
+        raise spec.error(
+            f"name must be a string, got {_show(name)}", spec.line(None, "name"), "name"
         )
     unknown = [k for k in bench if k not in BENCH_KEYS]
     if unknown:
-        line = _line_of(text, unknown[0])
-        raise ConfigError(
-            source,
-            f"[bench] unknown key {_show(unknown[0])} (expected one of: {', '.join(BENCH_KEYS)})"
-            + (f" (line {line})" if line else ""),
-            line,
+        raise spec.error(
+            f"[bench] unknown key {_show(unknown[0])} (expected one of: {', '.join(BENCH_KEYS)})",
+            spec.line("bench", unknown[0]),
             unknown[0],
         )
     kwargs = dict(bench)
@@ -675,20 +661,18 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
         return BenchSpec(name=name, **kwargs)
     except BenchError as err:
         key = str(err).split(" ", 1)[0].rstrip(":")
-        line = _line_of(text, key) if key in BENCH_KEYS else None
-        raise ConfigError(
-            source, f"[bench] {err}" + (f" (line {line})" if line else ""), line, key
-        ) from None
+        line = spec.line("bench", key) if key in BENCH_KEYS else None
+        raise spec.error(f"[bench] {err}", line, key) from None
 
 
 def load_spec(path: str | os.PathLike[str]) -> BenchSpec:
-    """Read a bench spec file (within bounds, as experiment files: `config.read_text`)."""
-    return loads_spec(read_text(path, "bench"), os.fspath(path))
+    """Read a bench spec file (within bounds, as experiment files: `engine.specfile.read`)."""
+    return loads_spec(specfile.read(path, "bench"))
 
 
 def is_bench_text(text: str) -> bool:
     """Whether TOML text is a bench spec (has a [bench] table) rather than an experiment."""
     try:
-        return isinstance(parse_toml(text).get("bench"), dict)  # bounded, as every parse
-    except ConfigError:  # left to the experiment parser's message
+        return specfile.parse(text).has_table("bench")
+    except specfile.ConfigError:  # left to the experiment parser's message
         return False
