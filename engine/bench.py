@@ -42,12 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from engine import optimizers, specfile, tasks
+from engine import specfields, specfile, tasks
 from engine.compare import format_number, format_seconds, format_table
 from engine.files import write_text_atomic
 from engine.history import export_format
 from engine.hyper import _show
-from engine.run import DTYPES, Run, RunConfig, RunConfigError
+from engine.run import Run, RunConfig, RunConfigError
 from engine.specfile import SpecFile
 from engine.textsafe import for_spreadsheet
 
@@ -100,64 +100,18 @@ class BenchSpec:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        for name in ("tasks", "optimizers"):
-            value = getattr(self, name)
-            if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-                raise BenchError(f"{name} must be a non-empty list of names, got {_show(value)}")
-            put(name, tuple(value))
-            registry = tasks if name == "tasks" else optimizers
-            for item in value:
-                try:
-                    registry.get(item)
-                except ValueError as err:
-                    raise BenchError(f"{name}: {err}") from None
-            dupes = [v for v in value if value.count(v) > 1]
-            if dupes:
-                raise BenchError(f"{name}: {_show(dupes[0])} is listed twice")
+        try:
+            put("tasks", specfields.names("tasks", self.tasks, tasks))
+            for name, value in specfields.check_shared(self, "benchmarked", self.tasks).items():
+                put(name, value)
+        except specfields.FieldError as err:
+            raise BenchError(str(err)) from None
         if isinstance(self.sizes, str) or not isinstance(self.sizes, Sequence):
             raise BenchError(f"sizes must be a list of integers, got {_show(self.sizes)}")
         for s in self.sizes:
             if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
                 raise BenchError(f"sizes must be integers >= 1, got {_show(s)}")
         put("sizes", tuple(int(s) for s in self.sizes))
-        for name, low in (("seeds", 1), ("steps", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise BenchError(f"{name} must be an integer >= {low}, got {_show(value)}")
-        if self.check_every is not None and (
-            isinstance(self.check_every, bool)
-            or not isinstance(self.check_every, int)
-            or self.check_every < 1
-        ):
-            raise BenchError(f"check_every must be an integer >= 1, got {_show(self.check_every)}")
-        if self.target is not None:
-            if isinstance(self.target, bool) or not isinstance(self.target, int | float):
-                raise BenchError(f"target must be a number, got {_show(self.target)}")
-            if not math.isfinite(self.target):
-                raise BenchError(f"target must be a finite number, got {_show(self.target)}")
-            put("target", float(self.target))
-        f = self.target_fraction
-        if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f < 1:
-            raise BenchError(f"target_fraction must be a number in (0, 1), got {_show(f)}")
-        put("target_fraction", float(f))
-        if self.dtype not in DTYPES:
-            raise BenchError(f"dtype must be one of {', '.join(DTYPES)}, got {_show(self.dtype)}")
-        for table, chosen in (("task_hypers", self.tasks), ("optimizer_hypers", self.optimizers)):
-            value = getattr(self, table)
-            if not isinstance(value, Mapping):
-                raise BenchError(f"{table} must map names to knob tables, got {_show(value)}")
-            for key, knobs in value.items():
-                if key not in chosen:
-                    kind = table.split("_")[0]
-                    raise BenchError(
-                        f"{table}: {_show(key)} is not one of the benchmarked {kind}s "
-                        f"({', '.join(chosen)})"
-                    )
-                if not isinstance(knobs, Mapping):
-                    raise BenchError(
-                        f"{table}.{_show(key)} must be a table of knobs, got {_show(knobs)}"
-                    )
-            put(table, {k: dict(v) for k, v in value.items()})
         # Validate every combination now, so a bad knob fails before any training.
         for _, _, _, cfg in self.configs(seed=0):
             del cfg
