@@ -59,19 +59,8 @@ DEFAULT_STEPS = 2000
 DEFAULT_TARGET_FRACTION = 0.1
 _CHECKS = 100  # evaluations per run when check_every is not given
 
-BENCH_KEYS = (
-    "tasks",
-    "optimizers",
-    "sizes",
-    "seeds",
-    "steps",
-    "target",
-    "target_fraction",
-    "check_every",
-    "dtype",
-    "task_hypers",
-    "optimizer_hypers",
-)
+#: Keys of the [bench] table: its own, then those every spec of runs has.
+BENCH_KEYS = ("tasks", "sizes", *specfields.SHARED_FIELDS)
 
 
 class BenchError(ValueError):

@@ -48,24 +48,12 @@ from typing import Any
 from engine import specfile
 from engine.compare import format_number, format_seconds, format_table
 from engine.history import export_format, write_text_atomic
+from engine.specfields import SHARED_FIELDS
 from engine.specfile import ConfigError, SpecFile
 from engine.sweep import RunScore, SweepError, SweepReport, SweepRow, SweepSpec
 
-SWEEP_KEYS = (
-    "task",
-    "optimizers",
-    "schedule",
-    "steps",
-    "seeds",
-    "dtype",
-    "target",
-    "target_fraction",
-    "check_every",
-    "grid",
-    "task_hypers",
-    "schedule_hypers",
-    "optimizer_hypers",
-)
+#: Keys of the [sweep] table: its own, then those every spec of runs has.
+SWEEP_KEYS = ("task", "schedule", "grid", "schedule_hypers", *SHARED_FIELDS)
 _TABLES = ("grid", "task_hypers", "schedule_hypers", "optimizer_hypers")
 #: Columns of the CSV after the swept knobs' columns.
 SCORE_COLUMNS = tuple(k for k in RunScore.__dataclass_fields__ if not k.startswith("eval_"))

@@ -4,11 +4,11 @@ message naming the file, the table, the key and the line."""
 from __future__ import annotations
 
 import os
-import threading
 import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import finishes
 
 from engine import config, lessons, presets, sweep_io
 from engine.bench import BenchError, BenchSpec
@@ -50,23 +50,6 @@ def test_a_preset_is_parsed_once(parses: list[str]) -> None:
         parses.clear()
         presets.load(name)
         assert len(parses) == 1, name
-
-
-def finishes(fn, seconds: float = 60.0):
-    """fn() on a daemon thread (a hang guard with a wide margin, not a speed target)."""
-    out: list = []
-
-    def work() -> None:
-        try:
-            out.append(("ok", fn()))
-        except BaseException as err:  # returned for the test to inspect
-            out.append(("error", err))
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert out, f"still running after {seconds} s"
-    return out[0]
 
 
 def test_a_sweep_spec_file_is_read_within_bounds(tmp_path: Path) -> None:
