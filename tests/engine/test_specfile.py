@@ -16,7 +16,7 @@ from engine.bench import loads_spec as loads_bench
 from engine.config import MAX_DEPTH, ConfigError
 from engine.lessons import LessonError
 from engine.sweep import SweepError, SweepSpec
-from tui.cli import load_source
+from tui.commands.common import load_source
 
 EXPERIMENT = 'task = "quadratic"\noptimizer = "sgd"\nsteps = 5\n'
 BENCH = '[bench]\ntasks = ["quadratic"]\noptimizers = ["sgd"]\nsteps = 5\n'
