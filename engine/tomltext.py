@@ -129,14 +129,14 @@ def scan(text: str, max_depth: int | None = MAX_DEPTH) -> Scan:
             i, line_start = end, False
             continue
         line_start = False
+        base = stack[-1][1] if stack else table_depth  # the table or array being filled
         if key_mode and c == ".":
             segments += 1
+            if base + segments - 1 > limit:  # the dotted key's own tables: stop at once
+                return Scan(line, inside)
             i = j + 1
             continue
-        base = stack[-1][1] if stack else table_depth  # the table or array being filled
         if key_mode and c == "=":
-            if base + segments - 1 > limit:  # the dotted key's own tables
-                return Scan(line, inside)
             key_mode = False
             i = j + 1
             continue

@@ -4,6 +4,7 @@ message naming the file, the table, the key and the line."""
 from __future__ import annotations
 
 import os
+import random
 import tomllib
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from engine.bench import loads_spec as loads_bench
 from engine.config import MAX_DEPTH, ConfigError
 from engine.lessons import LessonError
 from engine.sweep import SweepError, SweepSpec
+from engine.tomltext import depth, scan
 from tui.commands.common import load_source
 
 EXPERIMENT = 'task = "quadratic"\noptimizer = "sgd"\nsteps = 5\n'
@@ -138,3 +140,47 @@ def test_bench_and_sweep_say_the_same_of_a_shared_field(bad: dict) -> None:
     said = str(bench_err.value).replace("benchmarked", "swept")
     assert said.split(": ")[-1] == str(sweep_err.value).split(": ")[-1]
     assert said.split(" ")[0].rstrip(":") == sweep_err.value.field
+
+
+# -- the depth scan measures what tomllib would build ----------------------------------------
+
+
+def _value(rng: random.Random, room: int) -> str:
+    pick = rng.randrange(5 if room > 0 else 2)
+    if pick == 0:
+        return rng.choice(["1", "1.5", "'a.b'", '"x[{"', "true"])
+    if pick == 1:
+        return "[]"
+    if pick == 2:
+        return "[" + ", ".join(_value(rng, room - 1) for _ in range(rng.randrange(1, 3))) + "]"
+    if pick == 3:
+        keys = ["k", "'q.r'", "m.n", "p"][: rng.randrange(1, 4)]
+        return "{" + ", ".join(f"{k} = {_value(rng, room - 1)}" for k in keys) + "}"
+    return "[\n  " + _value(rng, room - 1) + ",\n]"
+
+
+def _document(rng: random.Random) -> str:
+    lines = []
+    for n in range(rng.randrange(1, 5)):
+        parts = [f"t{n}", *rng.sample(["u", "v", '"w.x"'], rng.randrange(0, 3))]
+        lines.append(("[[{}]]" if rng.random() < 0.4 else "[{}]").format(".".join(parts)))
+        for k in range(rng.randrange(1, 3)):
+            key = ".".join([f"k{k}", *["d"] * rng.randrange(0, 3)])
+            lines.append(f"{key} = {_value(rng, 3)}  # a comment with [ and {{")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_scan_measures_the_depth_tomllib_builds() -> None:
+    rng = random.Random(0)
+    checked = 0
+    for _ in range(400):
+        text = _document(rng)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            continue  # the scan bounds what tomllib accepts
+        built = depth(data)
+        for limit in range(1, 10):
+            assert (scan(text, limit).deep_line is not None) == (built > limit), (text, limit)
+        checked += 1
+    assert checked > 300
