@@ -758,7 +758,8 @@ def _tie_band(r: _Reader, data: dict[str, Any]) -> tuple[float, float] | None:
     ):
         raise r.fail(
             "[measure]",
-            f"tie must be [lo, hi], two finite numbers lo <= hi, got {_kind(band)}",
+            f"tie must be [lo, hi], two finite numbers lo <= hi, got "
+            f"{repr(band)[:40] if isinstance(band, list) else kind_of(band)}",
             "tie",
         )
     return (float(band[0]), float(band[1]))

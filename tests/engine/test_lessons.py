@@ -387,3 +387,16 @@ def test_the_mean_metric_averages_the_series_over_its_window():
     assert metric.value(run) == pytest.approx(sum(losses[20:30]) / 10)
     assert metric.label == "mean training loss in steps 21–30"
     assert metric.phrase(metric.value(run), run).startswith("had a mean training loss of ")
+
+
+def test_a_lessons_tie_band_is_read_and_checked():
+    experiment, text = lesson_texts("momentum-ravine")
+    banded = lessons.loads(
+        "t", experiment, text.replace("at_most = 0.5", "at_most = 0.5\ntie = [0.9, 1.1]")
+    )
+    assert banded.measure.tie_band == (0.9, 1.1)
+    assert lessons.load("momentum-ravine").measure.tie_band is None  # the default: ±5%
+    with pytest.raises(LessonError, match=r"\[measure\] tie must be \[lo, hi\].*got \[2.0, 1.0\]"):
+        lessons.loads(
+            "t", experiment, text.replace("at_most = 0.5", "at_most = 0.5\ntie = [2.0, 1.0]")
+        )
