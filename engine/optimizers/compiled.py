@@ -1,0 +1,338 @@
+"""The optional compiled path: numba kernels of the elementwise optimizers, bit-identical
+with their NumPy kernels.
+
+Each kernel is one loop over a flat parameter buffer doing, per element, exactly the rounded
+operations of the family's NumPy kernel in the same order (`_lerp`, `_ema_sq`, `_grad`, ...
+one scalar operation for each ufunc pass), in the array's dtype: the per-step scalars are
+rounded to that dtype first, as NumPy rounds a Python float operand of a float32 array. No
+fastmath, so LLVM neither reassociates nor contracts a·b + c into a fused multiply-add; sqrt
+and division are IEEE-exact in both. The loop streams θ, g and the state from memory once
+per step instead of once per ufunc pass, and a small buffer pays no Python call per pass.
+
+Used automatically when numba is installed (the `fast` extra), unless the environment sets
+OPTPLAY_COMPILED=0 or `set_enabled(False)` is called. The first elementwise step asks for
+the kernels (`request`): a background thread imports numba and compiles them (or loads them
+from numba's on-disk cache, kept in a writable folder: see `_cache_dir`) while the steps run
+on NumPy; once `ready` is set, the next step runs compiled, with the same numbers. `wait()`
+blocks until then (benchmarks, tests).
+
+A family opts in with one line, `compiled_step = compiled.adam_step`: the base class's
+`_step_key` calls it (as a method) with flat views when `ready`. The `*_step` functions here
+only unpack the optimizer's knobs and scalars into the kernel's arguments.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+ENV_SWITCH = "OPTPLAY_COMPILED"
+
+#: True once the kernels are compiled (or loaded) and the path is enabled: steps run compiled.
+ready = False
+#: Whether a compile has been started (by `request`).
+requested = False
+#: Seconds the background thread took to import numba and compile or load every kernel.
+compile_seconds: float | None = None
+#: Why the compiled path failed to build, if it did (then the NumPy path runs).
+error: str | None = None
+
+_enabled = True
+_kernels: dict[str, Any] = {}
+_lock = threading.Lock()
+_done = threading.Event()
+
+
+def installed() -> bool:
+    """Whether numba can be imported (without importing it: that takes a while)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def switched_off() -> bool:
+    """Whether the environment turns the compiled path off (OPTPLAY_COMPILED=0/false/no/off)."""
+    return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "false", "no", "off")
+
+
+def available() -> bool:
+    """Whether the compiled path will run once compiled: numba installed and not turned off."""
+    return _enabled and not switched_off() and installed() and error is None
+
+
+def numba_version() -> str | None:
+    """numba's installed version, read from its metadata (no import), or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("numba")
+    except PackageNotFoundError:
+        return None
+
+
+def describe() -> str:
+    """Which path runs, for `--version` and the status line: 'compiled (numba 0.68.1)',
+    'compiling (numba 0.68.1)', or 'NumPy (<why>)'."""
+    if not installed():
+        return "NumPy (numba not installed)"
+    if switched_off():
+        return f"NumPy ({ENV_SWITCH}=0)"
+    if not _enabled:
+        return "NumPy (compiled path turned off)"
+    if error is not None:
+        return "NumPy (numba failed: see optplay --version)"
+    if ready:
+        return f"compiled (numba {numba_version()})"
+    if requested:
+        return f"compiling (numba {numba_version()})"
+    return f"compiled (numba {numba_version()}, compiles on first use)"
+
+
+def set_enabled(enabled: bool) -> None:
+    """Turn the compiled path on or off for this process (a setting; the numbers are the
+    same either way). Turning it on starts the compile if it has not run yet."""
+    global _enabled, ready
+    _enabled = enabled
+    if not enabled:
+        ready = False
+    elif _kernels:
+        ready = not switched_off()
+    else:
+        request()
+
+
+def request() -> None:
+    """Start compiling the kernels in a background thread (once; a no-op when unavailable)."""
+    global requested
+    with _lock:
+        if requested or not available():
+            return
+        requested = True
+    threading.Thread(target=_build, name="optplay-compile", daemon=True).start()
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Request the kernels and block until they are ready (or the build failed, or the path
+    is unavailable). Returns `ready`."""
+    request()
+    if requested:
+        _done.wait(timeout)
+    return ready
+
+
+def _cache_dir() -> str:
+    """A writable folder for numba's cache: NUMBA_CACHE_DIR if set, else the user's cache
+    folder (an installed package's own folder may be read-only), else a temporary folder."""
+    given = os.environ.get("NUMBA_CACHE_DIR")
+    if given:
+        return given
+    candidates = []
+    try:
+        from platformdirs import user_cache_dir
+
+        candidates.append(os.path.join(user_cache_dir("optplay"), "numba"))
+    except Exception:  # platformdirs missing or no home: the temporary folder still works
+        pass
+    candidates.append(os.path.join(tempfile.gettempdir(), "optplay-numba-cache"))
+    for folder in candidates:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except OSError:
+            continue
+    return candidates[-1]
+
+
+def _build() -> None:
+    global ready, compile_seconds, error
+    started = time.perf_counter()
+    try:
+        os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
+        kernels = _compile()
+        _warm(kernels)
+    except Exception as exc:  # numba too old for this NumPy, no compiler, ...: NumPy runs
+        error = f"{type(exc).__name__}: {exc}"
+    else:
+        _kernels.update(kernels)
+        compile_seconds = time.perf_counter() - started
+        ready = _enabled and not switched_off()
+    finally:
+        _done.set()
+
+
+def _warm(kernels: dict[str, Any]) -> None:
+    """Compile (or load) each kernel for float32 and float64 by stepping tiny buffers."""
+    from engine.optimizers import base
+
+    for dtype in (np.float32, np.float64):
+        for name in sorted(_STEPPERS):
+            opt = base.create(name)
+            p = np.ones(3, dtype)
+            g = np.full(3, 0.5, dtype)
+            st = base._KeyState(p)
+            c = opt._prepare(st, opt.lr if opt.lr is not None else 1e-3)
+            _STEPPERS[name](opt, p, g, opt._buffers(st), c, kernels)
+
+
+def _compile() -> dict[str, Any]:
+    from engine.optimizers import _kernels
+
+    return {name: getattr(_kernels, name) for name in _STEPPERS}
+
+
+# -- argument unpacking (one per family; each is the family's `compiled_step`) ---------------
+
+
+def _grad_mode(wd: float, maximize: bool) -> int:
+    """`_grad`'s case as the kernels number it."""
+    if wd != 0.0:
+        return 3 if maximize else 2
+    return 1 if maximize else 0
+
+
+def _lerp_args(w: float, f: Any) -> tuple[Any, bool]:
+    """`_lerp`'s factor (rounded to the dtype as NumPy rounds it) and branch."""
+    return (f(w), True) if w < 0.5 else (f(1.0 - w), False)
+
+
+def _is_one(x: float, f: Any) -> bool:
+    return x == 1.0 or (x > 0.999 and f(x) == 1.0)
+
+
+def _scalar_type(p: np.ndarray) -> Any:
+    return float if p.dtype == np.float64 else np.float32
+
+
+def adam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """Adam, AMSGrad, AdamW and adaptive-adam (`Adam._kernel`)."""
+    f = _scalar_type(p)
+    m, v, vmax = bufs
+    has_decay = c.decay is not None
+    wd = 0.0 if has_decay else opt.weight_decay
+    w1, low1 = _lerp_args(1 - c.beta1, f)
+    b2 = opt.beta2
+    (k or _kernels)["adam"](
+        p, g, m, v, v if vmax is None else vmax, vmax is not None,
+        f(c.decay if has_decay else 1.0), has_decay, f(wd), _grad_mode(wd, opt.maximize),
+        w1, low1, f(b2), f(1.0 - b2), f(c.bias_correction2_sqrt),
+        not _is_one(c.bias_correction2_sqrt, f), f(opt.eps), f(-c.step_size),
+    )  # fmt: skip
+
+
+def nadam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """NAdam (`NAdam._kernel`)."""
+    f = _scalar_type(p)
+    m, v = bufs
+    has_decay = c.decay is not None
+    wd = 0.0 if has_decay else opt.weight_decay
+    w1, low1 = _lerp_args(1 - opt.beta1, f)
+    b2 = opt.beta2
+    (k or _kernels)["nadam"](
+        p, g, m, v, f(c.decay if has_decay else 1.0), has_decay, f(wd),
+        _grad_mode(wd, opt.maximize), w1, low1, f(b2), f(1.0 - b2), f(c.bias_correction2),
+        not _is_one(c.bias_correction2, f), f(opt.eps), f(-c.grad_coef), f(-c.momentum_coef),
+    )  # fmt: skip
+
+
+def radam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """RAdam (`RAdam._kernel`)."""
+    f = _scalar_type(p)
+    m, v = bufs
+    has_decay = c.decay is not None
+    wd = 0.0 if has_decay else opt.weight_decay
+    w1, low1 = _lerp_args(1 - opt.beta1, f)
+    b2 = opt.beta2
+    (k or _kernels)["radam"](
+        p, g, m, v, f(c.decay if has_decay else 1.0), has_decay, f(wd),
+        _grad_mode(wd, opt.maximize), w1, low1, f(b2), f(1.0 - b2), f(c.bias_correction1),
+        not _is_one(c.bias_correction1, f), f(c.lr), bool(c.rectified),
+        f(c.bias_correction2_sqrt), f(opt.eps), f(c.rect if c.rectified else 1.0),
+    )  # fmt: skip
+
+
+def adamax_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """Adamax (`Adamax._kernel`)."""
+    f = _scalar_type(p)
+    m, u = bufs
+    wd = opt.weight_decay
+    w1, low1 = _lerp_args(1 - opt.beta1, f)
+    (k or _kernels)["adamax"](
+        p, g, m, u, f(wd), _grad_mode(wd, opt.maximize), w1, low1, f(opt.beta2), f(opt.eps),
+        f(-c.step_size),
+    )  # fmt: skip
+
+
+def rmsprop_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """RMSprop, centered or not, with or without momentum (`RMSprop._kernel`)."""
+    f = _scalar_type(p)
+    sq, gavg, buf = bufs
+    wd = opt.weight_decay
+    alpha = opt.alpha
+    wg, lowg = _lerp_args(1.0 - alpha, f)
+    (k or _kernels)["rmsprop"](
+        p, g, sq, sq if gavg is None else gavg, sq if buf is None else buf, bool(opt.centered),
+        opt.momentum > 0, f(wd), _grad_mode(wd, opt.maximize), f(alpha), f(1.0 - alpha),
+        wg, lowg, f(opt.eps), f(opt.momentum), f(-c.lr),
+    )  # fmt: skip
+
+
+def adagrad_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """Adagrad (`Adagrad._kernel`)."""
+    f = _scalar_type(p)
+    wd = opt.weight_decay
+    (k or _kernels)["adagrad"](
+        p, g, bufs[0], f(wd), _grad_mode(wd, opt.maximize), f(opt.eps), f(-c.decayed_lr)
+    )
+
+
+def adadelta_step(
+    opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None
+) -> None:
+    """Adadelta (`Adadelta._kernel`)."""
+    f = _scalar_type(p)
+    sq, acc = bufs
+    wd, rho = opt.weight_decay, opt.rho
+    (k or _kernels)["adadelta"](
+        p, g, sq, acc, f(wd), _grad_mode(wd, opt.maximize), f(rho), f(1.0 - rho), f(opt.eps),
+        f(-c.lr),
+    )  # fmt: skip
+
+
+def sgd_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """SGD, momentum and Nesterov (`SGD._kernel`)."""
+    f = _scalar_type(p)
+    buf = bufs[0]
+    wd, mu, dampening = opt.weight_decay, opt.momentum, opt.dampening
+    (k or _kernels)["sgd"](
+        p, g, p if buf is None else buf, mu != 0.0, bool(c.fresh_buffer), dampening != 0.0,
+        bool(opt.nesterov), f(wd), _grad_mode(wd, opt.maximize), f(mu), f(1.0 - dampening),
+        f(-c.lr),
+    )  # fmt: skip
+
+
+def lion_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """Lion (`Lion._kernel`)."""
+    f = _scalar_type(p)
+    wd, b1, b2 = opt.weight_decay, opt.beta1, opt.beta2
+    (k or _kernels)["lion"](
+        p, g, bufs[0], wd != 0.0, f(wd), f(b1), f(1.0 - b1), f(b2), f(1.0 - b2), f(c.lr)
+    )
+
+
+#: A registered optimizer of each kernel, for warming the kernels up.
+_STEPPERS = {
+    "adam": adam_step,
+    "nadam": nadam_step,
+    "radam": radam_step,
+    "adamax": adamax_step,
+    "rmsprop": rmsprop_step,
+    "adagrad": adagrad_step,
+    "adadelta": adadelta_step,
+    "sgd": sgd_step,
+    "lion": lion_step,
+}
