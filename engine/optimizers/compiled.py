@@ -75,8 +75,8 @@ def numba_version() -> str | None:
 
 
 def describe() -> str:
-    """Which path runs, for `--version` and the status line: 'compiled (numba 0.68.1)',
-    'compiling (numba 0.68.1)', or 'NumPy (<why>)'."""
+    """Which path runs, for `--version`: 'compiled (numba 0.68.1)', 'compiling (numba
+    0.68.1)' while the background compile runs, or 'NumPy (<why>)'."""
     if not installed():
         return "NumPy (numba not installed)"
     if switched_off():
@@ -87,9 +87,9 @@ def describe() -> str:
         return "NumPy (numba failed: see optplay --version)"
     if ready:
         return f"compiled (numba {numba_version()})"
-    if requested:
+    if requested and not _done.is_set():
         return f"compiling (numba {numba_version()})"
-    return f"compiled (numba {numba_version()}, compiles on first use)"
+    return f"compiled (numba {numba_version()})"  # what the first step asks for
 
 
 def set_enabled(enabled: bool) -> None:
@@ -118,9 +118,12 @@ def request() -> None:
 def wait(timeout: float | None = None) -> bool:
     """Request the kernels and block until they are ready (or the build failed, or the path
     is unavailable). Returns `ready`."""
+    global ready
     request()
     if requested:
         _done.wait(timeout)
+    if _kernels and available():
+        ready = True
     return ready
 
 
