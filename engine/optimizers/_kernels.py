@@ -6,9 +6,11 @@ import numba
 import numpy as np
 
 # -- kernels ---------------------------------------------------------------------------------
-# Argument conventions: p, g and the state arrays are flat and of one dtype; every float
-# scalar is already of that dtype; `has_*` flags stand for optional arrays (a dummy array is
-# passed in their place). `grad_mode`: 0 = g, 1 = −g, 2 = p·λ + g, 3 = p·λ − g (`_grad`).
+# Argument conventions: p, g and the state arrays are flat and of one dtype; float scalars
+# come as Python floats and are rounded to that dtype first (as NumPy rounds a Python float
+# operand of a float32 array; Python floats also keep numba's call cheap). `has_*` flags stand
+# for optional arrays (a dummy array is passed in their place). `grad_mode`: 0 = g, 1 = −g,
+# 2 = p·λ + g, 3 = p·λ − g (`_grad`).
 
 
 jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
@@ -48,6 +50,17 @@ def adam(
     p, g, m, v, vmax, has_vmax, decay, has_decay, wd, grad_mode,
     w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step,
 ):  # fmt: skip
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    decay, wd, w1, b2, one_minus_b2, bc2_sqrt, eps, neg_step = (
+        f(decay),
+        f(wd),
+        f(w1),
+        f(b2),
+        f(one_minus_b2),
+        f(bc2_sqrt),
+        f(eps),
+        f(neg_step),
+    )
     if has_vmax:
         _adam(
             p, g, m, v, vmax, True, decay, has_decay, wd, grad_mode,
@@ -89,6 +102,18 @@ def nadam(
     p, g, m, v, decay, has_decay, wd, grad_mode, w1, low1, b2, one_minus_b2,
     bc2, divide_bc2, eps, neg_grad_coef, neg_momentum_coef,
 ):  # fmt: skip
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    decay, wd, w1, b2, one_minus_b2, bc2, eps, neg_grad_coef, neg_momentum_coef = (
+        f(decay),
+        f(wd),
+        f(w1),
+        f(b2),
+        f(one_minus_b2),
+        f(bc2),
+        f(eps),
+        f(neg_grad_coef),
+        f(neg_momentum_coef),
+    )
     for i in range(p.size):
         pi = p[i]
         if has_decay:
@@ -109,6 +134,19 @@ def radam(
     p, g, m, v, decay, has_decay, wd, grad_mode, w1, low1, b2, one_minus_b2,
     bc1, divide_bc1, lr, rectified, bc2_sqrt, eps, rect,
 ):  # fmt: skip
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    decay, wd, w1, b2, one_minus_b2, bc1, lr, bc2_sqrt, eps, rect = (
+        f(decay),
+        f(wd),
+        f(w1),
+        f(b2),
+        f(one_minus_b2),
+        f(bc1),
+        f(lr),
+        f(bc2_sqrt),
+        f(eps),
+        f(rect),
+    )
     for i in range(p.size):
         pi = p[i]
         if has_decay:
@@ -128,6 +166,8 @@ def radam(
 def adamax(
     p, g, m, u, wd, grad_mode, w1, low1, b2, eps, neg_step,
 ):  # fmt: skip
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    wd, w1, b2, eps, neg_step = (f(wd), f(w1), f(b2), f(eps), f(neg_step))
     for i in range(p.size):
         pi = p[i]
         d = used_grad(pi, g[i], wd, grad_mode)
@@ -143,6 +183,16 @@ def rmsprop(
     p, g, sq, gavg, buf, centered, momentum, wd, grad_mode,
     alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr,
 ):  # fmt: skip
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    wd, alpha, one_minus_alpha, wg, eps, mu, neg_lr = (
+        f(wd),
+        f(alpha),
+        f(one_minus_alpha),
+        f(wg),
+        f(eps),
+        f(mu),
+        f(neg_lr),
+    )
     if centered and momentum:
         _rmsprop(
             p, g, sq, gavg, buf, True, True, wd, grad_mode,
@@ -192,6 +242,8 @@ def _rmsprop(
 
 @jit
 def adagrad(p, g, acc, wd, grad_mode, eps, neg_lr):
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    wd, eps, neg_lr = (f(wd), f(eps), f(neg_lr))
     for i in range(p.size):
         pi = p[i]
         d = used_grad(pi, g[i], wd, grad_mode)
@@ -204,6 +256,8 @@ def adagrad(p, g, acc, wd, grad_mode, eps, neg_lr):
 def adadelta(
     p, g, sq, acc, wd, grad_mode, rho, one_minus_rho, eps, neg_lr,
 ):  # fmt: skip
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    wd, rho, one_minus_rho, eps, neg_lr = (f(wd), f(rho), f(one_minus_rho), f(eps), f(neg_lr))
     for i in range(p.size):
         pi = p[i]
         d = used_grad(pi, g[i], wd, grad_mode)
@@ -219,6 +273,8 @@ def sgd(
     p, g, buf, momentum, fresh, dampen, nesterov, wd, grad_mode,
     mu, one_minus_dampening, neg_lr,
 ):  # fmt: skip
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    wd, mu, one_minus_dampening, neg_lr = (f(wd), f(mu), f(one_minus_dampening), f(neg_lr))
     if momentum:
         _sgd(
             p, g, buf, True, fresh, dampen, nesterov, wd, grad_mode,
@@ -255,6 +311,15 @@ def _sgd(
 def lion(
     p, g, m, decays, wd, b1, one_minus_b1, b2, one_minus_b2, lr,
 ):  # fmt: skip
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    wd, b1, one_minus_b1, b2, one_minus_b2, lr = (
+        f(wd),
+        f(b1),
+        f(one_minus_b1),
+        f(b2),
+        f(one_minus_b2),
+        f(lr),
+    )
     for i in range(p.size):
         pi = p[i]
         gi = g[i]

@@ -189,6 +189,16 @@ def _compile() -> dict[str, Any]:
 
 
 # -- argument unpacking (one per family; each is the family's `compiled_step`) ---------------
+# Scalars go to the kernels as Python floats (each kernel rounds them to the dtype); what
+# depends only on the knobs is computed once per knob setting (`_knob_args`).
+
+
+def _knob_args(opt: Any, build: Any) -> tuple:
+    """build(opt), cached until the knobs change (`set_hypers` installs a new dict)."""
+    cached = opt.__dict__.get("_compiled_knobs")
+    if cached is None or cached[0] is not opt.hypers:
+        cached = opt._compiled_knobs = (opt.hypers, build(opt))
+    return cached[1]
 
 
 def _grad_mode(wd: float, maximize: bool) -> int:
@@ -198,133 +208,148 @@ def _grad_mode(wd: float, maximize: bool) -> int:
     return 1 if maximize else 0
 
 
-def _lerp_args(w: float, f: Any) -> tuple[Any, bool]:
-    """`_lerp`'s factor (rounded to the dtype as NumPy rounds it) and branch."""
-    return (f(w), True) if w < 0.5 else (f(1.0 - w), False)
+def _lerp_args(w: float) -> tuple[float, bool]:
+    """`_lerp`'s factor and branch."""
+    return (w, True) if w < 0.5 else (1.0 - w, False)
 
 
-def _is_one(x: float, f: Any) -> bool:
-    return x == 1.0 or (x > 0.999 and f(x) == 1.0)
+def _is_one(x: float, p: np.ndarray) -> bool:
+    """`base._is_one`: whether x rounds to exactly 1 in p's dtype."""
+    return x == 1.0 or (x > 0.999 and p.dtype == np.float32 and np.float32(x) == 1.0)
 
 
-def _scalar_type(p: np.ndarray) -> Any:
-    return float if p.dtype == np.float64 else np.float32
+def _adam_knobs(opt: Any) -> tuple:
+    b2 = float(opt.beta2)
+    return b2, 1.0 - b2, float(opt.eps), float(opt.weight_decay), bool(opt.maximize)
 
 
 def adam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """Adam, AMSGrad, AdamW and adaptive-adam (`Adam._kernel`)."""
-    f = _scalar_type(p)
+    b2, one_minus_b2, eps, weight_decay, maximize = _knob_args(opt, _adam_knobs)
     m, v, vmax = bufs
-    has_decay = c.decay is not None
-    wd = 0.0 if has_decay else opt.weight_decay
-    w1, low1 = _lerp_args(1 - c.beta1, f)
-    b2 = opt.beta2
+    decay = c.decay
+    wd = weight_decay if decay is None else 0.0
+    w1, low1 = _lerp_args(1 - c.beta1)
     (k or _kernels)["adam"](
         p, g, m, v, v if vmax is None else vmax, vmax is not None,
-        f(c.decay if has_decay else 1.0), has_decay, f(wd), _grad_mode(wd, opt.maximize),
-        w1, low1, f(b2), f(1.0 - b2), f(c.bias_correction2_sqrt),
-        not _is_one(c.bias_correction2_sqrt, f), f(opt.eps), f(-c.step_size),
+        1.0 if decay is None else decay, decay is not None, wd, _grad_mode(wd, maximize),
+        w1, low1, b2, one_minus_b2, c.bias_correction2_sqrt,
+        not _is_one(c.bias_correction2_sqrt, p), eps, -c.step_size,
     )  # fmt: skip
+
+
+def _nadam_knobs(opt: Any) -> tuple:
+    b2 = float(opt.beta2)
+    w1, low1 = _lerp_args(1 - opt.beta1)
+    return w1, low1, b2, 1.0 - b2, float(opt.eps), float(opt.weight_decay), bool(opt.maximize)
 
 
 def nadam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """NAdam (`NAdam._kernel`)."""
-    f = _scalar_type(p)
+    w1, low1, b2, one_minus_b2, eps, weight_decay, maximize = _knob_args(opt, _nadam_knobs)
     m, v = bufs
-    has_decay = c.decay is not None
-    wd = 0.0 if has_decay else opt.weight_decay
-    w1, low1 = _lerp_args(1 - opt.beta1, f)
-    b2 = opt.beta2
+    decay = c.decay
+    wd = weight_decay if decay is None else 0.0
     (k or _kernels)["nadam"](
-        p, g, m, v, f(c.decay if has_decay else 1.0), has_decay, f(wd),
-        _grad_mode(wd, opt.maximize), w1, low1, f(b2), f(1.0 - b2), f(c.bias_correction2),
-        not _is_one(c.bias_correction2, f), f(opt.eps), f(-c.grad_coef), f(-c.momentum_coef),
+        p, g, m, v, 1.0 if decay is None else decay, decay is not None, wd,
+        _grad_mode(wd, maximize), w1, low1, b2, one_minus_b2, c.bias_correction2,
+        not _is_one(c.bias_correction2, p), eps, -c.grad_coef, -c.momentum_coef,
     )  # fmt: skip
 
 
 def radam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """RAdam (`RAdam._kernel`)."""
-    f = _scalar_type(p)
+    w1, low1, b2, one_minus_b2, eps, weight_decay, maximize = _knob_args(opt, _nadam_knobs)
     m, v = bufs
-    has_decay = c.decay is not None
-    wd = 0.0 if has_decay else opt.weight_decay
-    w1, low1 = _lerp_args(1 - opt.beta1, f)
-    b2 = opt.beta2
+    decay = c.decay
+    wd = weight_decay if decay is None else 0.0
     (k or _kernels)["radam"](
-        p, g, m, v, f(c.decay if has_decay else 1.0), has_decay, f(wd),
-        _grad_mode(wd, opt.maximize), w1, low1, f(b2), f(1.0 - b2), f(c.bias_correction1),
-        not _is_one(c.bias_correction1, f), f(c.lr), bool(c.rectified),
-        f(c.bias_correction2_sqrt), f(opt.eps), f(c.rect if c.rectified else 1.0),
+        p, g, m, v, 1.0 if decay is None else decay, decay is not None, wd,
+        _grad_mode(wd, maximize), w1, low1, b2, one_minus_b2, c.bias_correction1,
+        not _is_one(c.bias_correction1, p), c.lr, bool(c.rectified), c.bias_correction2_sqrt,
+        eps, c.rect if c.rectified else 1.0,
     )  # fmt: skip
+
+
+def _adamax_knobs(opt: Any) -> tuple:
+    wd = float(opt.weight_decay)
+    w1, low1 = _lerp_args(1 - opt.beta1)
+    return wd, _grad_mode(wd, opt.maximize), w1, low1, float(opt.beta2), float(opt.eps)
 
 
 def adamax_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """Adamax (`Adamax._kernel`)."""
-    f = _scalar_type(p)
     m, u = bufs
-    wd = opt.weight_decay
-    w1, low1 = _lerp_args(1 - opt.beta1, f)
-    (k or _kernels)["adamax"](
-        p, g, m, u, f(wd), _grad_mode(wd, opt.maximize), w1, low1, f(opt.beta2), f(opt.eps),
-        f(-c.step_size),
+    (k or _kernels)["adamax"](p, g, m, u, *_knob_args(opt, _adamax_knobs), -c.step_size)
+
+
+def _rmsprop_knobs(opt: Any) -> tuple:
+    wd, alpha = float(opt.weight_decay), float(opt.alpha)
+    wg, lowg = _lerp_args(1.0 - alpha)
+    return (
+        bool(opt.centered), opt.momentum > 0, wd, _grad_mode(wd, opt.maximize), alpha,
+        1.0 - alpha, wg, lowg, float(opt.eps), float(opt.momentum),
     )  # fmt: skip
 
 
 def rmsprop_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """RMSprop, centered or not, with or without momentum (`RMSprop._kernel`)."""
-    f = _scalar_type(p)
     sq, gavg, buf = bufs
-    wd = opt.weight_decay
-    alpha = opt.alpha
-    wg, lowg = _lerp_args(1.0 - alpha, f)
     (k or _kernels)["rmsprop"](
-        p, g, sq, sq if gavg is None else gavg, sq if buf is None else buf, bool(opt.centered),
-        opt.momentum > 0, f(wd), _grad_mode(wd, opt.maximize), f(alpha), f(1.0 - alpha),
-        wg, lowg, f(opt.eps), f(opt.momentum), f(-c.lr),
+        p, g, sq, sq if gavg is None else gavg, sq if buf is None else buf,
+        *_knob_args(opt, _rmsprop_knobs), -c.lr,
     )  # fmt: skip
+
+
+def _adagrad_knobs(opt: Any) -> tuple:
+    wd = float(opt.weight_decay)
+    return wd, _grad_mode(wd, opt.maximize), float(opt.eps)
 
 
 def adagrad_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """Adagrad (`Adagrad._kernel`)."""
-    f = _scalar_type(p)
-    wd = opt.weight_decay
-    (k or _kernels)["adagrad"](
-        p, g, bufs[0], f(wd), _grad_mode(wd, opt.maximize), f(opt.eps), f(-c.decayed_lr)
-    )
+    (k or _kernels)["adagrad"](p, g, bufs[0], *_knob_args(opt, _adagrad_knobs), -c.decayed_lr)
+
+
+def _adadelta_knobs(opt: Any) -> tuple:
+    wd, rho = float(opt.weight_decay), float(opt.rho)
+    return wd, _grad_mode(wd, opt.maximize), rho, 1.0 - rho, float(opt.eps)
 
 
 def adadelta_step(
     opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None
 ) -> None:
     """Adadelta (`Adadelta._kernel`)."""
-    f = _scalar_type(p)
     sq, acc = bufs
-    wd, rho = opt.weight_decay, opt.rho
-    (k or _kernels)["adadelta"](
-        p, g, sq, acc, f(wd), _grad_mode(wd, opt.maximize), f(rho), f(1.0 - rho), f(opt.eps),
-        f(-c.lr),
+    (k or _kernels)["adadelta"](p, g, sq, acc, *_knob_args(opt, _adadelta_knobs), -c.lr)
+
+
+def _sgd_knobs(opt: Any) -> tuple:
+    wd, mu, dampening = float(opt.weight_decay), float(opt.momentum), float(opt.dampening)
+    return (
+        mu != 0.0, dampening != 0.0, bool(opt.nesterov), wd, _grad_mode(wd, opt.maximize),
+        mu, 1.0 - dampening,
     )  # fmt: skip
 
 
 def sgd_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """SGD, momentum and Nesterov (`SGD._kernel`)."""
-    f = _scalar_type(p)
     buf = bufs[0]
-    wd, mu, dampening = opt.weight_decay, opt.momentum, opt.dampening
+    momentum, dampen, nesterov, wd, grad_mode, mu, one_minus_dampening = _knob_args(opt, _sgd_knobs)
     (k or _kernels)["sgd"](
-        p, g, p if buf is None else buf, mu != 0.0, bool(c.fresh_buffer), dampening != 0.0,
-        bool(opt.nesterov), f(wd), _grad_mode(wd, opt.maximize), f(mu), f(1.0 - dampening),
-        f(-c.lr),
+        p, g, p if buf is None else buf, momentum, bool(c.fresh_buffer), dampen, nesterov, wd,
+        grad_mode, mu, one_minus_dampening, -c.lr,
     )  # fmt: skip
+
+
+def _lion_knobs(opt: Any) -> tuple:
+    wd, b1, b2 = float(opt.weight_decay), float(opt.beta1), float(opt.beta2)
+    return wd != 0.0, wd, b1, 1.0 - b1, b2, 1.0 - b2
 
 
 def lion_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """Lion (`Lion._kernel`)."""
-    f = _scalar_type(p)
-    wd, b1, b2 = opt.weight_decay, opt.beta1, opt.beta2
-    (k or _kernels)["lion"](
-        p, g, bufs[0], wd != 0.0, f(wd), f(b1), f(1.0 - b1), f(b2), f(1.0 - b2), f(c.lr)
-    )
+    (k or _kernels)["lion"](p, g, bufs[0], *_knob_args(opt, _lion_knobs), c.lr)
 
 
 #: A registered optimizer of each kernel, for warming the kernels up.
