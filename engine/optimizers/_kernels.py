@@ -329,3 +329,29 @@ def lion(
             u = u + pi * wd
         p[i] = pi - u * lr
         m[i] = mi * b2 + gi * one_minus_b2
+
+
+# -- network pieces (engine/tasks/mlp.py) ------------------------------------------------------
+# Only the algebraic elementwise passes: NumPy's tanh, exp and log are its own SIMD routines,
+# which numba's (libm's) do not match bit for bit, and the matrix products are BLAS's.
+
+
+@jit
+def tanh_backward(H, dH):
+    """dH ← dH·(1 − H²) (mlp: multiply(H, H, T); subtract(1, T, T); multiply(dH, T, dH))."""
+    h = H.reshape(-1)
+    d = dH.reshape(-1)
+    one = H.dtype.type(1.0)
+    for i in range(h.size):
+        d[i] = d[i] * (one - h[i] * h[i])
+
+
+@jit
+def softmax_grad(Z, s, Y, inv_m):
+    """Z ← (Z / s − Y)·(1/m), s the row sums (mlp: divide, subtract, multiply)."""
+    inv_m = Z.dtype.type(inv_m)
+    rows, cols = Z.shape
+    for i in range(rows):
+        si = s[i, 0]
+        for j in range(cols):
+            Z[i, j] = (Z[i, j] / si - Y[i, j]) * inv_m

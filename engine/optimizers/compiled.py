@@ -180,12 +180,24 @@ def _warm(kernels: dict[str, Any]) -> None:
             st = base._KeyState(p)
             c = opt._prepare(st, opt.lr if opt.lr is not None else 1e-3)
             _STEPPERS[name](opt, p, g, opt._buffers(st), c, kernels)
+        h = np.full((2, 3), 0.5, dtype)
+        kernels["tanh_backward"](h, h.copy())
+        kernels["softmax_grad"](h.copy(), np.ones((2, 1), dtype), h, 0.5)
 
 
 def _compile() -> dict[str, Any]:
     from engine.optimizers import _kernels
 
-    return {name: getattr(_kernels, name) for name in _STEPPERS}
+    return {name: getattr(_kernels, name) for name in (*_STEPPERS, *NETWORK_KERNELS)}
+
+
+#: Kernels of the networks' elementwise passes (engine/tasks/mlp.py), by name.
+NETWORK_KERNELS = ("tanh_backward", "softmax_grad")
+
+
+def kernel(name: str) -> Any:
+    """The compiled kernel `name` when the path is ready, else None (then NumPy runs)."""
+    return _kernels[name] if ready else None
 
 
 # -- argument unpacking (one per family; each is the family's `compiled_step`) ---------------
