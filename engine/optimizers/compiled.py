@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 import threading
 import time
 from typing import Any
@@ -130,6 +129,8 @@ def wait(timeout: float | None = None) -> bool:
 def _cache_dir() -> str:
     """A writable folder for numba's cache: NUMBA_CACHE_DIR if set, else the user's cache
     folder (an installed package's own folder may be read-only), else a temporary folder."""
+    import tempfile
+
     given = os.environ.get("NUMBA_CACHE_DIR")
     if given:
         return given
