@@ -23,8 +23,8 @@ has been shown, engine/session.py) and every step, measured side by side, and th
 one record; then the app's setting on Rosenbrock, where a step is cheapest.
 
 Then the anchors, side by side in interleaved rounds (median of ROUNDS rounds, in CPU time of
-the whole process: JAX runs XLA on threads of its own, which CPU time of this thread would not
-count, and time spent descheduled by the shared machine's load is not counted): Run.step
+the whole process, since JAX runs XLA on threads of its own that CPU time of this thread would
+not count, and in wall time, which counts time descheduled by a shared machine's load): Run.step
 on the NumPy path and on the compiled path, JAX with optax Adam jitted one step per call and
 under `lax.scan` 100 steps per call (when jax and optax are installed: not dependencies), and
 torch's default Adam loop (when torch is installed), float64 and float32, with their ratios;
@@ -260,18 +260,22 @@ def jax_loops(dtype: str) -> dict[str, object]:
     return {"JAX jit per step": per_step, f"JAX lax.scan x{SCAN}": scanned}
 
 
-def median_per_step(loops: dict[str, object], steps: int) -> dict[str, float]:
-    """Median CPU seconds (all threads of this process) per step of each fn(k) over ROUNDS
-    interleaved rounds."""
+def median_per_step(loops: dict[str, object], steps: int) -> dict[str, tuple[float, float]]:
+    """(median CPU seconds of all this process's threads, median wall seconds) per step of
+    each fn(k) over ROUNDS interleaved rounds."""
     for fn in loops.values():
         fn(2 * SCAN)  # warm up, compile
-    times: dict[str, list[float]] = {label: [] for label in loops}
+    cpu: dict[str, list[float]] = {label: [] for label in loops}
+    wall: dict[str, list[float]] = {label: [] for label in loops}
     for _ in range(ROUNDS):
         for label, fn in loops.items():
-            t0 = time.process_time()
+            c0, w0 = time.process_time(), time.perf_counter()
             fn(steps)
-            times[label].append((time.process_time() - t0) / steps)
-    return {label: statistics.median(ts) for label, ts in times.items()}
+            cpu[label].append((time.process_time() - c0) / steps)
+            wall[label].append((time.perf_counter() - w0) / steps)
+    return {
+        label: (statistics.median(cpu[label]), statistics.median(wall[label])) for label in loops
+    }
 
 
 def on_path(run: Run, use_compiled: bool) -> object:
@@ -291,7 +295,7 @@ def anchors(torch: object) -> None:
         has_jax = True
     except ImportError:
         has_jax = False
-    print(f"[anchors: median of {ROUNDS} interleaved rounds, process CPU us per step]")
+    print(f"[anchors: median of {ROUNDS} interleaved rounds, us per step]")
     print(f"  optimizer path: {compiled.describe()}")
     if not has_jax:
         print("  jax/optax are not installed in this interpreter: JAX anchors skipped")
@@ -305,15 +309,17 @@ def anchors(torch: object) -> None:
             loops["torch Adam (default)"] = torch_loop(torch, dtype, False)
         t = median_per_step(loops, 1000)
         compiled.ready = has_compiled
-        print(f"  [{dtype}]")
-        for label, sec in t.items():
-            print(f"    {label:<24} {sec * 1e6:8.1f} us")
+        print(f"  [{dtype}]{'process CPU':>27}{'wall':>10}")
+        for label, (sec, wall) in t.items():
+            print(f"    {label:<24} {sec * 1e6:8.1f} us {wall * 1e6:7.1f} us")
         for ours in ("Run.step NumPy", "Run.step compiled"):
             if ours not in t:
                 continue
             for other in t:
                 if other.startswith(("JAX", "torch")):
-                    print(f"    {ours} / {other:<22} {t[ours] / t[other]:6.2f}x")
+                    cpu_ratio = t[ours][0] / t[other][0]
+                    wall_ratio = t[ours][1] / t[other][1]
+                    print(f"    {ours} / {other:<22} {cpu_ratio:6.2f}x {wall_ratio:8.2f}x")
     print()
 
 
