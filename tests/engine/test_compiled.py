@@ -209,3 +209,15 @@ def test_cache_folder_is_a_writable_user_folder(monkeypatch, tmp_path):
     assert os.path.isdir(folder)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "given"))
     assert compiled._cache_dir() == str(tmp_path / "given")
+
+
+def test_status_line_names_the_compiled_path_while_running(monkeypatch):
+    from engine.session import Status
+    from tui.widgets.status import parts_of
+
+    running = Status(state="running", step=10, steps_per_second=5000.0)
+    texts = lambda: [long for _, long, _ in parts_of(running)]  # noqa: E731
+    monkeypatch.setattr(compiled, "ready", True)
+    assert "5,000 steps/s compiled" in texts()
+    monkeypatch.setattr(compiled, "ready", False)
+    assert "5,000 steps/s" in texts()
