@@ -16,8 +16,9 @@ from engine.optimizers import compiled
 from engine.run import Run, RunConfig
 
 needs_numba = pytest.mark.skipif(
-    not compiled.installed(),
-    reason="numba is not installed (pip install '.[fast]'): only the NumPy path runs",
+    not compiled.installed() or compiled.switched_off(),
+    reason="numba is not installed (pip install '.[fast]') or OPTPLAY_COMPILED=0: "
+    "only the NumPy path runs",
 )
 
 #: Every optimizer with a compiled kernel.
