@@ -35,8 +35,9 @@ ENV_SWITCH = "OPTPLAY_COMPILED"
 
 #: True once the kernels are compiled (or loaded) and the path is enabled: steps run compiled.
 ready = False
-#: Whether a compile has been started (by `request`).
+#: Whether a step has asked for the kernels (`request`): steps stop asking once it is set.
 requested = False
+_started = False  # the background build has been started
 #: Seconds the background thread took to import numba and compile or load every kernel.
 compile_seconds: float | None = None
 #: Why the compiled path failed to build, if it did (then the NumPy path runs).
@@ -86,7 +87,7 @@ def describe() -> str:
         return "NumPy (numba failed: see optplay --version)"
     if ready:
         return f"compiled (numba {numba_version()})"
-    if requested and not _done.is_set():
+    if _started and not _done.is_set():
         return f"compiling (numba {numba_version()})"
     return f"compiled (numba {numba_version()})"  # what the first step asks for
 
@@ -94,23 +95,28 @@ def describe() -> str:
 def set_enabled(enabled: bool) -> None:
     """Turn the compiled path on or off for this process (a setting; the numbers are the
     same either way). Turning it on starts the compile if it has not run yet."""
-    global _enabled, ready
+    global _enabled, ready, requested
     _enabled = enabled
     if not enabled:
         ready = False
     elif _kernels:
         ready = not switched_off()
     else:
+        requested = False
         request()
 
 
 def request() -> None:
-    """Start compiling the kernels in a background thread (once; a no-op when unavailable)."""
-    global requested
+    """Start compiling the kernels in a background thread, once, if the path is available.
+    Only the first call does anything (steps call it until `requested` is set)."""
+    global requested, _started
     with _lock:
-        if requested or not available():
+        if requested:
             return
         requested = True
+        if _started or not available():
+            return
+        _started = True
     threading.Thread(target=_build, name="optplay-compile", daemon=True).start()
 
 
@@ -119,7 +125,7 @@ def wait(timeout: float | None = None) -> bool:
     is unavailable). Returns `ready`."""
     global ready
     request()
-    if requested:
+    if _started:
         _done.wait(timeout)
     if _kernels and available():
         ready = True
