@@ -186,6 +186,9 @@ def add_commands(subparsers: Any) -> None:
         "--save", metavar="FILE", help="write the resolved experiment (TOML) before training"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-record", action="store_true", help="don't keep this run in the run store"
+    )
     run.set_defaults(handler=cmd_run, command_name="run")
 
     bench = subparsers.add_parser(
@@ -256,6 +259,12 @@ def add_commands(subparsers: Any) -> None:
     from tui.commands import lesson as lesson_command  # `optplay lesson NAME`
 
     lesson_command.add_command(subparsers)
+
+    from tui.commands import plot as plot_command  # `optplay plot INPUT...`
+    from tui.commands import runs as runs_command  # `optplay runs ...`
+
+    plot_command.add_command(subparsers)
+    runs_command.add_command(subparsers)
 
     from tui.commands.sweep import add_sweep_command  # imports this module: added last
 
@@ -831,6 +840,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The signal handlers stay until the command is done: a second Ctrl+C (or a SIGTERM, a
     # SIGHUP) during the export or the summary is counted, and the export finishes.
     with StopSignals() as stop:
+        started = time.time()
         try:
             train(run, steps, stop, show if bar.enabled else None)
         finally:
@@ -847,6 +857,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             args, args.state_out, lambda path: export_state(lane, path), "--state-out"
         )
         written, errors = written + states, errors + state_errors
+        if not args.no_record:  # after the files: the store never costs a history
+            _record(args, run, started, steps, name)
         early = stop.word if run.steps_done < steps and run.diverged_at is None else ""
         for line in summary_lines(run, steps, early):
             _say(line)
@@ -859,6 +871,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if run.diverged_at is not None:
         return 1
     return 128 + stop.signum if stop.signum is not None else 0
+
+
+def _record(args: argparse.Namespace, run: Any, started: float, steps: int, name: Any) -> None:
+    """Keep the run in the local run store (engine/store.py) unless the settings say not
+    to; a store that cannot be written costs a note, never the run."""
+    from tui.settings import load as load_settings
+
+    if not load_settings()[0].record_runs:
+        return
+    from engine.store import record_runs, snapshot
+
+    row = snapshot(run, started=started, planned_steps=steps, name=name, source="cli")
+    warning = record_runs([row])
+    if warning:
+        _note(args, warning)
 
 
 def _split_list(values: Sequence[str] | None) -> list[str] | None:
