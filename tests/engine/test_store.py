@@ -176,4 +176,4 @@ def test_exports_read_back_as_histories(tmp_path: Path) -> None:
     assert csv_lines[0] == "step,loss,lr,grad_norm,update_norm,update_grad_ratio,eval_loss"
     assert len(csv_lines) == 61
     assert json.loads(json.dumps(store.export_text(got, "toml")))  # text
-    assert "optimizer = \"sgd\"" in store.export_text(got, "toml")
+    assert 'optimizer = "sgd"' in store.export_text(got, "toml")

@@ -243,7 +243,8 @@ def _act(args: argparse.Namespace, store: Any) -> int:
         return _export(store, args.id, args.out)
     if args.action == "gc":
         deleted = store.gc(args.keep)
-        emit(sys.stdout, f"deleted {deleted} run{'s' * (deleted != 1)}, kept the newest {args.keep}")
+        plural = "s" * (deleted != 1)
+        emit(sys.stdout, f"deleted {deleted} run{plural}, kept the newest {args.keep}")
         return 0
     raise UsageError(f"unknown action {args.action!r}")  # pragma: no cover - argparse checks
 
