@@ -39,9 +39,10 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # NumPy loads when a run is written or read: `optplay runs list` starts fast
+    import numpy as np
 
 #: The database's schema version (PRAGMA user_version). Bump it with a migration below.
 SCHEMA_VERSION = 1
@@ -69,8 +70,12 @@ CREATE TABLE IF NOT EXISTS runs (
     final_eval_loss REAL,
     best_eval_loss REAL,
     diverged_at INTEGER,
-    config TEXT NOT NULL,
-    history BLOB NOT NULL
+    config TEXT NOT NULL
+);
+-- The histories apart: a listing reads small rows only (10,000 runs list in milliseconds).
+CREATE TABLE IF NOT EXISTS histories (
+    run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started);
 CREATE INDEX IF NOT EXISTS runs_task ON runs (task, started);
@@ -176,6 +181,12 @@ def _app_resolution(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, 
     return stored.steps, stored.lasts
 
 
+def _np() -> Any:
+    import numpy
+
+    return numpy
+
+
 def snapshot(
     run: Any,
     *,
@@ -208,7 +219,7 @@ def snapshot(
     if len(path.steps):
         arrays["path_step"], arrays["path_x"] = _app_resolution(path.steps, path.xs)
         arrays["path_y"] = _app_resolution(path.steps, path.ys)[1]
-    arrays = {k: np.array(v, copy=True) for k, v in arrays.items()}
+    arrays = {k: _np().array(v, copy=True) for k, v in arrays.items()}
     if run.diverged_at is not None:
         outcome = "diverged"
     elif planned_steps is not None and run.steps_done < planned_steps:
@@ -245,6 +256,7 @@ def snapshot(
 def encode_history(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> bytes:
     """Arrays as one zlib blob: a JSON header (names, dtypes, lengths, meta), then the raw
     little-endian bytes of each array."""
+    np = _np()
     names = list(arrays)
     parts = [np.ascontiguousarray(arrays[n]) for n in names]
     header = json.dumps(
@@ -258,6 +270,7 @@ def encode_history(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> bytes
 
 
 def decode_history(blob: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    np = _np()
     raw = zlib.decompress(blob)
     size = int.from_bytes(raw[:4], "little")
     header = json.loads(raw[4 : 4 + size])
@@ -444,15 +457,17 @@ class Store:
             row.best_eval_loss,
             row.diverged_at,
             row.config,
-            blob,
         )
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             cur = conn.execute(
-                f"INSERT INTO runs ({', '.join(SUMMARY_COLUMNS[1:])}, config, history) "
+                f"INSERT INTO runs ({', '.join(SUMMARY_COLUMNS[1:])}, config) "
                 f"VALUES ({', '.join('?' * len(values))})",
                 values,
+            )
+            conn.execute(
+                "INSERT INTO histories (run_id, data) VALUES (?, ?)", (cur.lastrowid, blob)
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -468,6 +483,7 @@ class Store:
         try:
             exists = "SELECT 1 FROM runs WHERE id = ?"
             found = [i for i in ids if conn.execute(exists, (i,)).fetchone()]
+            conn.executemany("DELETE FROM histories WHERE run_id = ?", [(i,) for i in found])
             conn.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in found])
             conn.execute("COMMIT")
         except BaseException:
@@ -480,11 +496,10 @@ class Store:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = conn.execute(
-                "DELETE FROM runs WHERE id NOT IN "
-                "(SELECT id FROM runs ORDER BY started DESC, id DESC LIMIT ?)",
-                (max(0, int(keep)),),
-            )
+            kept = "SELECT id FROM runs ORDER BY started DESC, id DESC LIMIT ?"
+            keep = max(0, int(keep))
+            conn.execute(f"DELETE FROM histories WHERE run_id NOT IN ({kept})", (keep,))
+            cur = conn.execute(f"DELETE FROM runs WHERE id NOT IN ({kept})", (keep,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -526,7 +541,8 @@ class Store:
     def get(self, run_id: int) -> StoredRun:
         """One run; KeyError when there is none with that id."""
         row = self._conn.execute(
-            f"SELECT {', '.join(SUMMARY_COLUMNS)}, config, history FROM runs WHERE id = ?",
+            f"SELECT {', '.join(SUMMARY_COLUMNS)}, config, data FROM runs "
+            "JOIN histories ON run_id = id WHERE id = ?",
             (int(run_id),),
         ).fetchone()
         if row is None:
@@ -557,6 +573,7 @@ def export_text(stored: StoredRun, fmt: str) -> str:
         from engine.config import dumps
 
         return dumps(stored.experiment())
+    np = _np()
     rec = stored.record()
     series = ("loss", "lr", "grad_norm", "update_norm", "update_grad_ratio")
     if fmt == "json":
