@@ -339,6 +339,16 @@ class StoredRun:
         return rec
 
 
+def same_history(stored: StoredRun, run: Any) -> bool:
+    """Whether `run` (e.g. the stored run retrained) has the history that was stored: every
+    stored array equal, bit for bit (NaN equal to NaN)."""
+    np = _np()
+    now = snapshot(run, started=0.0).arrays
+    if set(now) != set(stored.arrays):
+        return False
+    return all(np.array_equal(now[k], stored.arrays[k], equal_nan=True) for k in now)
+
+
 # -- the database -----------------------------------------------------------------------------
 
 

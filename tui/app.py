@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -153,6 +154,7 @@ class OptplayApp(App[int]):
         self._settings_lock = threading.Lock()
         self._settings_unsaved = False
         self._settings_timer: Timer | None = None
+        self._store_lock = threading.Lock()
         # Progress arrived since the status line / the race panel was drawn (two flags: news
         # between their two ticks must reach both).
         self._status_due = False
@@ -202,6 +204,9 @@ class OptplayApp(App[int]):
         self.set_interval(1 / (3 * FRAME_HZ), self._frame, name="frame")
         if self.settings_warning:
             self.notify(self.settings_warning, severity="warning", markup=False)
+        if self.settings.record_runs:
+            self.session.recorder = self.record_runs
+            self._open_store()
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall the UI ~75 ms now and then while training.
         gc.freeze()
@@ -395,6 +400,35 @@ class OptplayApp(App[int]):
             and (self.main.query_one("#sidebar") in focused.ancestors)
         ):
             self.set_focus(None)  # keys act on the app again
+
+    # -- the run store (engine/store.py), written off the UI thread ---------------------------
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _open_store(self) -> None:
+        """Open (create, migrate) the run store once at start: a corrupt file is set aside
+        and the user told; a store that cannot be used is one warning, never a crash."""
+        from engine.store import Store, StoreError
+
+        try:
+            with Store() as store:
+                notice = store.notice
+        except (StoreError, OSError, sqlite3.Error) as err:
+            notice = f"runs are not recorded: {err}"
+        if notice:
+            self.call_from_thread(self.tell, notice, "warning", "Run store", "store")
+
+    def record_runs(self, rows: list[Any]) -> None:
+        """Keep finished runs in the run store (the session's recorder)."""
+        self._write_runs(rows)
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _write_runs(self, rows: list[Any]) -> None:
+        from engine.store import record_runs
+
+        with self._store_lock:  # one writer from this app at a time, in order
+            warning = record_runs(rows)
+        if warning:
+            self.call_from_thread(self.tell, warning, "warning", "Run store", "store")
 
     # -- the training worker -------------------------------------------------------------
 
@@ -795,6 +829,57 @@ class OptplayApp(App[int]):
         """Train the point's run off the UI thread, then pin it."""
         run = self.session.trained_copy(config, steps)
         self.call_from_thread(lambda: self.do(self.session.pin_run(run, name)))
+
+    def action_runs(self) -> None:
+        """The Runs screen: the stored runs, to open as the run or pin beside it."""
+        from tui.screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen(), self._stored_picked)
+
+    def _stored_picked(self, pick: Any) -> None:
+        if pick is None:
+            return
+        self._open_stored(pick.run_id, pick.pin)
+
+    @work(thread=True, group="stored", exit_on_error=False)
+    def _open_stored(self, run_id: int, pin: bool) -> None:
+        """Read a stored run, retrain it to the step it reached (off the UI thread), then
+        open it as the run or pin it; say so when the history differs from the stored one."""
+        from engine.store import Store, StoreError, same_history
+
+        try:
+            with Store() as store:
+                stored = store.get(run_id)
+        except KeyError:
+            self.call_from_thread(self.tell, f"no stored run {run_id}", "error")
+            return
+        except (StoreError, OSError, sqlite3.Error) as err:
+            self.call_from_thread(self.tell, f"stored run {run_id}: {err}", "error")
+            return
+        experiment = stored.experiment()
+        steps = int(stored.summary["steps"])
+        name = stored.summary["name"] or f"run {run_id}"
+        if pin:
+            refused = self.call_from_thread(self.session.can_pin_config, experiment.config)
+            if refused is not None:
+                self.call_from_thread(self.do, refused)
+                return
+        race = self.session.trained_race(experiment.config, steps)
+        if not same_history(stored, race.runs[0]):
+            version = stored.summary["code_version"]
+            self.call_from_thread(
+                self.tell,
+                f"stored run {run_id} was trained by optplay {version}; trained again now it "
+                "gives another history",
+                "warning",
+            )
+        if pin:
+            self.call_from_thread(lambda: self.do(self.session.pin_run(race.runs[0], name)))
+        else:
+            planned = experiment.steps or steps
+            self.call_from_thread(
+                lambda: self.do(self.session.open_trained(race, planned, stored.summary["name"]))
+            )
 
     def load_experiment(self, experiment: Experiment) -> None:
         """Show an experiment (an opened file): a race opens as a race."""
