@@ -95,6 +95,8 @@ CHART_SHARE = 0.05
 SETTINGS_WRITE_DELAY = 0.5
 #: Below this many columns the sidebar hides by itself (unless shown with `b`).
 SIDEBAR_MIN_WIDTH = 90
+#: The name an exported picture starts from (NAME-loss.png, NAME-screen.svg...).
+PICTURE_STEM = "optplay-picture"
 #: The Sweep screen's name: installed once, so leaving it keeps its sweep (and its worker).
 SWEEP_SCREEN = "sweep"
 
@@ -729,6 +731,83 @@ class OptplayApp(App[int]):
             self.tell(problem, "error", "not exported")
             return
         self._confirm_overwrite(paths, lambda: self.do(self.session.export(text)))
+
+    def action_export_picture(self) -> None:
+        """The chart in view as PNG and SVG and the whole screen as SVG (`tui/figures.py`,
+        Textual's screenshot), into the working folder; asks before overwriting."""
+        from tui.screens.prompt import PromptScreen
+
+        tab = self._picture_tab()
+        self.push_screen(
+            PromptScreen(
+                "export picture",
+                f"File name (writes NAME-{tab}.png, NAME-{tab}.svg and NAME-screen.svg in "
+                f"{Path.cwd()}):",
+                PICTURE_STEM,
+                check=lambda text: self._picture_targets(text)[1],
+            ),
+            self._export_picture_to,
+        )
+
+    def _picture_tab(self) -> str:
+        """The chart in view, as `optplay plot --chart` names it ("loss", "lr", ...)."""
+        active = self.main.query_one("#chart-tabs", TabbedContent).active or "tab-loss"
+        return active.removeprefix("tab-")
+
+    def _picture_targets(self, text: str) -> tuple[list[str], str | None]:
+        from engine.session import export_stem, file_name_problem
+
+        stem = export_stem(text.strip())
+        tab = self._picture_tab()
+        paths = [f"{stem}-{tab}.png", f"{stem}-{tab}.svg", f"{stem}-screen.svg"]
+        return paths, file_name_problem(paths[-1]) if stem.strip() else "type a file name"
+
+    def _export_picture_to(self, text: str | None) -> None:
+        if text is None:
+            return
+        paths, problem = self._picture_targets(text)
+        if problem is not None:
+            self.tell(problem, "error", "not exported")
+            return
+        self._confirm_overwrite(paths, lambda: self._write_pictures(paths))
+
+    def _write_pictures(self, paths: list[str]) -> None:
+        """The screen now (it is what the user sees), the chart's pictures off the UI thread."""
+        from tui.figures import history_lanes
+
+        png, svg, screen = paths
+        folder = Path(screen).parent
+        try:
+            self.save_screenshot(filename=Path(screen).name, path=str(folder))
+        except OSError as err:
+            self.tell(f"{screen}: {err.strerror or err}", "error", "not exported")
+            return
+        lanes = history_lanes(self.session.shown_lanes())  # copied now: training goes on
+        self._draw_pictures(lanes, self._picture_tab(), png, svg, screen)
+
+    @work(thread=True, group="pictures", exit_on_error=False)
+    def _draw_pictures(self, lanes: list[Any], chart: str, png: str, svg: str,
+                       screen: str) -> None:  # fmt: skip
+        from tui.figures import FigureError, MissingExtra, Options, Plot, save
+
+        plot = Plot("history", lanes=lanes)
+        theme = "light" if "light" in self.theme else "dark"
+        try:
+            for path in (png, svg):
+                save(plot, path, Options(chart=chart, theme=theme))
+        except MissingExtra as err:
+            self.call_from_thread(self.tell, f"wrote {screen}; {err}", "warning", "picture")
+            return
+        except FigureError as err:
+            self.call_from_thread(self.tell, f"wrote {screen}; no chart picture: {err}",
+                                  "warning", "picture")  # fmt: skip
+            return
+        except OSError as err:
+            self.call_from_thread(self.tell, f"{err.filename}: {err.strerror or err}", "error",
+                                  "not exported")  # fmt: skip
+            return
+        self.call_from_thread(self.tell, f"wrote {png}, {svg} and {screen}", "information",
+                              "picture")  # fmt: skip
 
     def action_presets(self) -> None:
         from tui.screens.presets import PresetScreen

@@ -117,6 +117,22 @@ class Options:
     fps: float = 10.0
 
 
+def history_lanes(named_runs: Any) -> list[dict[str, Any]]:
+    """History lanes of trained runs (what `engine.history.export_history` takes: a Run,
+    (name, Run) pairs, Lanes...), as a JSON export would read back: copied now, so the runs
+    may train on while the picture is drawn."""
+    from engine.history import _named_runs, run_record
+
+    lanes = []
+    for name, run in _named_runs(named_runs):
+        record = dict(run_record(run, name))
+        for key in ("step", "loss", "lr", "grad_norm", "update_norm", "update_grad_ratio"):
+            record[key] = _floats(record[key])
+        record["step"] = record["step"].astype(np.int64)
+        lanes.append(record)
+    return lanes
+
+
 def applies(plot: Plot, chart: str) -> str | None:
     """Why `chart` cannot be drawn from `plot` (None: it can)."""
     if chart in ("sweep", "bench"):

@@ -166,10 +166,10 @@ def _train(experiment: Any, label: str, progress: bool) -> list[dict[str, Any]]:
     """Train an experiment (a race or one run) as the app does, with a progress bar; its
     lanes as history records."""
     from engine.compare import Race
-    from engine.history import run_record
     from engine.run import Run
     from tui.cli import ProgressBar, StopSignals
     from tui.commands.lesson import _train as train_chunks
+    from tui.figures import history_lanes
 
     steps = experiment.steps or 1000
     trained: Any = Race.from_experiment(experiment) if experiment.race else Run(experiment.config)
@@ -182,20 +182,8 @@ def _train(experiment: Any, label: str, progress: bool) -> list[dict[str, Any]]:
         if stop.hit:
             raise UsageError(f"{label}: interrupted at step {trained.steps_done}")
     if experiment.race:
-        return [_arrays(run_record(run, name)) for name, run in zip(trained.names, trained.runs,
-                                                                     strict=True)]  # fmt: skip
-    return [_arrays(run_record(trained, experiment.name))]
-
-
-def _arrays(record: dict[str, Any]) -> dict[str, Any]:
-    """A run_record (lists) with its series as arrays, as load_history_json gives them."""
-    import numpy as np
-
-    out = dict(record)
-    for key in ("step", "loss", "lr", "grad_norm", "update_norm", "update_grad_ratio"):
-        out[key] = np.array([math.nan if v is None else v for v in record[key]], np.float64)
-    out["step"] = out["step"].astype(np.int64)
-    return out
+        return history_lanes(list(zip(trained.names, trained.runs, strict=True)))
+    return history_lanes([(experiment.name or experiment.config.optimizer, trained)])
 
 
 def load_input(text: str, progress: bool) -> tuple[str, Any, str]:
