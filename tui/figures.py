@@ -117,14 +117,15 @@ class Options:
     fps: float = 10.0
 
 
-def history_lanes(named_runs: Any) -> list[dict[str, Any]]:
+def history_lanes(runs: Any) -> list[dict[str, Any]]:
     """History lanes of trained runs (what `engine.history.export_history` takes: a Run,
     (name, Run) pairs, Lanes...), as a JSON export would read back: copied now, so the runs
     may train on while the picture is drawn."""
-    from engine.history import _named_runs, run_record
+    from engine.history import run_record
+    from engine.named_runs import named_runs
 
     lanes = []
-    for name, run in _named_runs(named_runs):
+    for name, run in named_runs(runs):
         record = dict(run_record(run, name))
         for key in ("step", "loss", "lr", "grad_norm", "update_norm", "update_grad_ratio"):
             record[key] = _floats(record[key])

@@ -177,3 +177,14 @@ def test_exports_read_back_as_histories(tmp_path: Path) -> None:
     assert len(csv_lines) == 61
     assert json.loads(json.dumps(store.export_text(got, "toml")))  # text
     assert 'optimizer = "sgd"' in store.export_text(got, "toml")
+
+
+def test_a_full_resolution_run_is_kept_at_the_apps_resolution() -> None:
+    cfg = RunConfig(task="quadratic", optimizer="sgd", seed=1)
+    full, app = Run(cfg, history_capacity=None), Run(cfg)
+    full.step(5000)
+    app.step(5000)
+    kept = store.snapshot(full, started=0.0).arrays
+    assert len(kept["step"]) <= store.APP_RESOLUTION < 5000
+    assert np.array_equal(kept["step"], app.history.buckets("loss").steps)
+    assert np.array_equal(kept["loss"], app.history.buckets("loss").lasts)

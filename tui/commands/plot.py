@@ -29,7 +29,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tui.cli import PROG, UsageError, emit
+from tui.commands.common import PROG, UsageError, emit
+
+NAME = "plot"
 
 SUFFIXES = (".png", ".svg", ".pdf", ".gif", ".txt")
 #: tui.figures.CHARTS, spelled out: building the parser must not load NumPy (`optplay runs
@@ -65,8 +67,8 @@ def _fps(text: str) -> float:
     return value
 
 
-def add_command(subparsers: Any) -> None:
-    """Add `plot` to an argparse subparsers object (sets `handler` and `command_name`)."""
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `plot` to an argparse subparsers object."""
     parser = subparsers.add_parser(
         "plot",
         help="draw runs, sweeps and benches as PNG, SVG, PDF, GIF or text",
@@ -88,7 +90,7 @@ def add_command(subparsers: Any) -> None:
     parser.add_argument("--fps", type=_fps, default=10.0, metavar="F", help="GIF frames a second")
     parser.add_argument("--title", metavar="TEXT", help="the chart's title")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=cmd_plot, command_name="plot")
+    return parser
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -167,8 +169,7 @@ def _train(experiment: Any, label: str, progress: bool) -> list[dict[str, Any]]:
     lanes as history records."""
     from engine.compare import Race
     from engine.run import Run
-    from tui.cli import ProgressBar, StopSignals
-    from tui.commands.lesson import _train as train_chunks
+    from tui.commands.common import ProgressBar, StopSignals, train
     from tui.figures import history_lanes
 
     steps = experiment.steps or 1000
@@ -176,7 +177,7 @@ def _train(experiment: Any, label: str, progress: bool) -> list[dict[str, Any]]:
     bar = ProgressBar(sys.stderr, enabled=progress)
     with StopSignals() as stop:
         try:
-            train_chunks(trained, steps, bar, stop)
+            train(trained, steps, stop, lambda: bar.show(trained.steps_done / steps, label))
         finally:
             bar.done()
         if stop.hit:
@@ -204,7 +205,7 @@ def load_input(text: str, progress: bool) -> tuple[str, Any, str]:
         if suffix == ".csv":
             return _csv_input(text, raw)
         if suffix == ".toml":
-            from tui.cli import load_source
+            from tui.commands.common import load_source
 
             source = load_source(config_path=text)
             return _experiment_input(source, text, progress)
@@ -290,7 +291,7 @@ def _stored_input(run_id: int) -> tuple[str, Any, str]:
 # -- the command --------------------------------------------------------------------------------
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     """`optplay plot`: see the module docstring."""
     from tui.figures import FigureError, MissingExtra, Options, Plot, save
 

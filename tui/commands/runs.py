@@ -27,7 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.textsafe import for_terminal
-from tui.cli import PROG, UsageError, emit, terminal_width
+from tui.commands.common import PROG, UsageError, emit, terminal_width
+
+NAME = "runs"
 
 
 def _write(lines: list[str], escape: bool = True) -> None:
@@ -70,8 +72,8 @@ def _keep(text: str) -> int:
     return int(text)
 
 
-def add_command(subparsers: Any) -> None:
-    """Add `runs` to an argparse subparsers object (sets `handler` and `command_name`)."""
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `runs` to an argparse subparsers object."""
     parser = subparsers.add_parser(
         "runs",
         help="list, show, export and delete the runs kept in the local store",
@@ -79,7 +81,7 @@ def add_command(subparsers: Any) -> None:
         "(see `optplay runs path`). List them, show one, export its history or experiment, "
         "delete some, or keep only the newest.",
     )
-    parser.set_defaults(handler=cmd_runs, command_name="runs", action="list")
+    parser.set_defaults(action="list")
     sub = parser.add_subparsers(title="actions", metavar="ACTION")
     listing = sub.add_parser("list", help="the stored runs, newest first")
     _add_filters(listing)
@@ -99,6 +101,7 @@ def add_command(subparsers: Any) -> None:
     gc.set_defaults(action="gc")
     where = sub.add_parser("path", help="where the runs are kept")
     where.set_defaults(action="path")
+    return parser
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -169,7 +172,7 @@ def _open_store() -> Any:
     return store
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     """`optplay runs ...`: see the module docstring."""
     import sqlite3
 
