@@ -298,17 +298,21 @@ def _draw_state(ax: Any, plot: Plot, theme: dict[str, Any]) -> None:
     """The median effective learning rate of each parameter group, per lane (the State
     tab's headline quantity)."""
     drawn = 0
+    recorded = [lane for lane in plot.lanes if lane.get("state_summaries")]
     for i, lane in enumerate(plot.lanes):
         summaries = lane.get("state_summaries")
         if not summaries:
             continue
         steps = np.asarray(summaries.get("step", []))
-        for group, quantities in (summaries.get("params") or {}).items():
+        for k, (group, quantities) in enumerate((summaries.get("params") or {}).items()):
             stats = quantities.get("effective_lr")
             if not stats:
                 continue
+            # One run: a colour and style per parameter group; several: per run (lane).
+            style = k if len(recorded) == 1 else i
             label = f"{lane.get('name')}: {group}"
-            _lane_line(ax, i, steps, _floats(stats["median"]), theme, label, part=f"-{group}")
+            line = _lane_line(ax, style, steps, _floats(stats["median"]), theme, label)
+            line.set_gid(f"lane-{i}-{group}")
             drawn += 1
     if not drawn:
         raise FigureError("--chart state: the state summaries hold no effective lr")

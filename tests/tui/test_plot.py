@@ -197,3 +197,39 @@ def test_bad_arguments_name_the_field(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_the_command_offers_every_chart_the_figures_draw() -> None:
     assert plot_command.CHARTS == figures.CHARTS
+
+
+def test_the_state_chart_draws_each_parameter_groups_effective_lr(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["run", "--task", "digits-mlp", "--optimizer", "adam", "--steps", "30",
+                 "--out", "h.json", "--state-out", "s.json", "--no-progress"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert _plot(capsys, "h.json", "--chart", "state", "--out", "state.svg")[0] == 0
+    groups = {"lane-0-W1": 1, "lane-0-b1": 1, "lane-0-W2": 1, "lane-0-b2": 1}
+    assert _svg_lanes(tmp_path / "state.svg") == groups
+    _history("plain.json", "adam")
+    code, _, err = _plot(capsys, "plain.json", "--chart", "state", "--out", "x.png")
+    assert code == 2 and "needs optimizer-state summaries" in err
+
+
+def test_a_gif_of_a_2d_race_animates_the_path_by_default(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _history("race.json", "adam", "sgd")
+    assert _plot(capsys, "race.json", "--out", "race.gif", "--frames", "3")[0] == 0
+    assert Image.open(tmp_path / "race.gif").n_frames == 3
+    assert (
+        _plot(capsys, "race.json", "--chart", "path", "--out", "path.gif", "--frames", "3")[0] == 0
+    )
+    assert (
+        _plot(capsys, "race.json", "--chart", "loss", "--out", "loss.gif", "--frames", "3")[0] == 0
+    )
+
+    def last_frame(name: str) -> np.ndarray:
+        gif = Image.open(tmp_path / name)
+        gif.seek(2)
+        return np.asarray(gif.convert("RGB"))
+
+    assert np.array_equal(last_frame("race.gif"), last_frame("path.gif"))
+    assert not np.array_equal(last_frame("race.gif"), last_frame("loss.gif"))

@@ -77,8 +77,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "'optplay[plot]'`; .txt needs nothing more.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT")
-    parser.add_argument("--chart", choices=CHARTS, help="what to draw (default: loss, or the "
-                        "result's own chart for a sweep or bench)")  # fmt: skip
+    parser.add_argument("--chart", choices=CHARTS, help="what to draw (default: loss; path for "
+                        "a GIF of a 2-D task; a sweep's or bench's own chart)")  # fmt: skip
     parser.add_argument("--out", metavar="FILE", help="png, svg, pdf, gif or txt")
     parser.add_argument("--size", type=_size, metavar="WxH", help="pixels (txt: characters)")
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
@@ -321,6 +321,8 @@ def handle(args: argparse.Namespace) -> int:
         assert plot is not None
         if args.chart is None:
             chart = plot.default_chart()
+            if suffix == ".gif" and any("trajectory" in lane for lane in plot.lanes):
+                chart = "path"  # a GIF of a 2-D task: the race across the contours
             if args.out is None:
                 out = f"optplay-{chart}.png"
         if plot.kind == "history" and len(plot.lanes) > 6:
