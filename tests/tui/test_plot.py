@@ -233,3 +233,13 @@ def test_a_gif_of_a_2d_race_animates_the_path_by_default(
 
     assert np.array_equal(last_frame("race.gif"), last_frame("path.gif"))
     assert not np.array_equal(last_frame("race.gif"), last_frame("loss.gif"))
+
+
+def test_an_experiment_file_is_trained_then_drawn(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "exp.toml").write_text(
+        'task = "rosenbrock"\noptimizer = "adam"\nsteps = 50\n\n[optimizer_hypers]\nlr = 0.05\n'
+    )
+    assert _plot(capsys, "exp.toml", "--chart", "path", "--out", "exp.svg")[0] == 0
+    assert _svg_lanes(tmp_path / "exp.svg") == {"lane-0": 1}

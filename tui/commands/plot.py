@@ -190,26 +190,20 @@ def _train(experiment: Any, label: str, progress: bool) -> list[dict[str, Any]]:
 def load_input(text: str, progress: bool) -> tuple[str, Any, str]:
     """(kind, data, title) of one INPUT: ("history", lanes), ("sweep", doc) or ("bench",
     groups). UsageError naming the input when it is none of those."""
-    from engine import config
-
     path = Path(text)
     if path.is_file():
         suffix = path.suffix.lower()
-        try:
-            body = config.read_text(path, "input") if suffix == ".toml" else None
-            raw = path.read_text(encoding="utf-8") if body is None else body
-        except (OSError, UnicodeDecodeError, config.ConfigError) as err:
-            raise UsageError(f"{text}: {err}") from None
-        if suffix == ".json":
-            return _json_input(text, raw)
-        if suffix == ".csv":
-            return _csv_input(text, raw)
-        if suffix == ".toml":
+        if suffix == ".toml":  # read as every experiment file is (bounded, checked)
             from tui.commands.common import load_source
 
-            source = load_source(config_path=text)
-            return _experiment_input(source, text, progress)
-        raise UsageError(f"{text}: plot reads .csv, .json or .toml files")
+            return _experiment_input(load_source(config_path=text), text, progress)
+        if suffix not in (".json", ".csv"):
+            raise UsageError(f"{text}: plot reads .csv, .json or .toml files")
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"{text}: {err}") from None
+        return _json_input(text, raw) if suffix == ".json" else _csv_input(text, raw)
     if re.fullmatch(r"[0-9]{1,18}", text):
         return _stored_input(int(text))
     from engine import lessons, presets
