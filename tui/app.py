@@ -307,7 +307,11 @@ class OptplayApp(App[int]):
             self._panel_due = True  # the racers' numbers move anyway: the next frame shows them
         elif view.racing:
             self.main.query_one(RacePanel).show(
-                view.panel_title, view.panel_settings, view.lanes, self.lane_colors(len(view.lanes))
+                view.panel_title,
+                view.panel_settings,
+                view.lanes,
+                self.lane_colors(len(view.lanes)),
+                view.ranking,
             )
         self.main.query_one(ChartPanel).show(
             ChartView(
@@ -474,7 +478,10 @@ class OptplayApp(App[int]):
                 if session.racing:
                     lanes = session.lane_views()
                     self.main.query_one(RacePanel).show(
-                        *session.panel_text(), lanes, self.lane_colors(len(lanes))
+                        *session.panel_text(),
+                        lanes,
+                        self.lane_colors(len(lanes)),
+                        session.ranking(lanes),
                     )
         except NoMatches:  # shutting down
             pass
