@@ -794,7 +794,7 @@ def test_a_race_is_ranked_by_eval_loss_in_the_status_panel_model_tab_and_table()
     assert status.loss == evals[by_eval[0]]
     assert view.leader_lane == by_eval[0] and view.model_lane == by_eval[0]
     assert view.ranking is not None and list(view.ranking.order) == by_eval
-    rows, target, _, note = s.results()
+    rows, _, _, note = s.results()
     assert [rows[i].name for i in rank_results(rows).order] == [s.race.names[i] for i in by_eval]
     assert note.startswith("ranked by eval loss")
     assert "every one of them reached it" in note
