@@ -49,7 +49,7 @@ Files: each lesson is two files in engine/lessons/library/, shipped as package d
     expect = "holds"                # the verdict with the shipped seeds (checked by tests)
 
     [watch]
-    tab = "path"                    # loss | lr | norms | path (the app's "tab-" + this)
+    tab = "path"                    # loss | lr | norms | path | state (the app's "tab-" + this)
     what = "..."                    # what to read there
 
     [measure]

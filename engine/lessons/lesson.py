@@ -26,7 +26,7 @@ OUTCOMES = ("holds", "fails", "undecided")
 #: reached the target).
 VERDICTS = ("holds", "fails", "undecided")
 #: The app's chart tabs a lesson may point at (`[watch] tab`; the tab ids are "tab-" + this).
-TABS = ("loss", "lr", "norms", "path")
+TABS = ("loss", "lr", "norms", "path", "state")
 #: How the subject's value is turned into the number compared with the threshold.
 COMPARES = ("ratio", "value")
 #: Threshold keys of `[measure]`: exactly one is given.

@@ -32,8 +32,12 @@ NAMES = [
     "nadam-quadratic",
     "amsgrad-step",
     "adamw-decoupled",
+    "adam-rnn-gradients",
+    "adafactor-memory",
+    "adaptive-adam-momentum",
     "warmup-adam",
     "cosine-restarts",
+    "schedules-tuned",
     "noise-escape",
     "lr-overshoot",
 ]
@@ -400,3 +404,20 @@ def test_a_lessons_tie_band_is_read_and_checked():
         lessons.loads(
             "t", experiment, text.replace("at_most = 0.5", "at_most = 0.5\ntie = [2.0, 1.0]")
         )
+
+
+def test_state_bytes_is_the_optimizers_measured_state():
+    """Adam keeps m and v (two parameter-sized float64 arrays); Adafactor a row and a column
+    per matrix and a full v per vector; nothing before the first step."""
+    lesson = lessons.load("adafactor-memory")
+    metric = lesson.measure.metric
+    adam, adafactor = (Run(entry.config) for entry in lesson.entries)
+    assert adam.state_bytes == 0
+    adam.step(1)
+    adafactor.step(1)
+    sizes = {name: a.shape for name, a in adam.params.items()}
+    n = sum(math.prod(shape) for shape in sizes.values())
+    assert metric.value(adam) == adam.state_bytes == 2 * n * 8
+    factored = sum(sum(shape) if len(shape) == 2 else math.prod(shape) for shape in sizes.values())
+    assert metric.value(adafactor) == factored * 8
+    assert metric.label == "bytes of optimizer state"
