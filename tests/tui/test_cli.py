@@ -64,6 +64,10 @@ def test_run_writes_one_row_per_step(tmp_path, capsys):
     assert "state            finished" in stdout
     assert f"last batch loss  {run.history.last('loss'):.6g} (training loss of update 120" in stdout
     assert "eval accuracy" in stdout and "time/step" in stdout
+    # Adam's state: m and v, two float64 arrays the size of the parameters.
+    n = sum(a.size for a in run.params.values())
+    assert run.state_bytes == 2 * n * 8
+    assert f"optimizer state  {2 * n * 8:,} bytes" in stdout
     assert f"wrote {out}" in stdout
     assert "\r" not in err  # no progress bar when stderr is not a terminal
 

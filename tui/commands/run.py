@@ -303,6 +303,7 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
     if fit is not None:
         rows.append(("final fit", fit))
     rows.append(("time/step", format_seconds(r.seconds_per_step)))
+    rows.append(("optimizer state", f"{run.state_bytes:,} bytes (its state arrays, measured)"))
     if r.diverged:
         state = (
             f"diverged at step {r.diverged_at} ({run.divergence}; "
