@@ -28,9 +28,13 @@ The contract:
 Workers import only the engine (NumPy), never Textual, Rich or plotext. Pool workers are
 forked from a server process that has the engine imported already (the "forkserver" start
 method: cheap to start, and safe from a program that runs threads, such as the app); they
-ignore SIGINT (Ctrl+C belongs to the parent, which cancels) and use one BLAS thread each (one
-process per core; more threads per process only contend). Dask workers started by
-`DaskExecutor("local")` get one thread each, and Dask sets one BLAS thread per worker itself.
+ignore SIGINT and SIGHUP (a Ctrl+C or a closed terminal reaches the whole process group, and
+belongs to the parent, which cancels), exit at once when the parent process is gone (even
+killed with SIGKILL: each worker watches a pipe only the parent holds open), and use one BLAS
+thread each (one process per core; more threads per process only contend). The fork server and
+multiprocessing's resource tracker end on their own once the parent and the workers have. Dask
+workers started by `DaskExecutor("local")` get one thread each, and Dask sets one BLAS thread
+per worker itself.
 """
 
 from __future__ import annotations
@@ -106,10 +110,28 @@ def stop_requested() -> bool:
     return _worker_stop is not None and _worker_stop.is_set()
 
 
-def _init_pool_worker(stop: Any) -> None:
+def _init_pool_worker(stop: Any, parent_alive: Any) -> None:
     global _worker_stop
     _worker_stop = stop
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C by cancelling
+    # The terminal's signals reach the whole process group; the parent handles them by
+    # cancelling, and a worker that died of one would lose the runs it had finished.
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    watch = threading.Thread(
+        target=_exit_with_parent, args=(parent_alive,), name="parent-watch", daemon=True
+    )
+    watch.start()
+
+
+def _exit_with_parent(parent_alive: Any) -> None:
+    """Block on the parent's pipe (nothing is ever sent on it); its end of file means the
+    parent is gone, however it ended: exit now rather than run on unwatched."""
+    try:
+        parent_alive.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
 
 
 # -- chunks ------------------------------------------------------------------------------------
@@ -295,6 +317,10 @@ class ProcessExecutor(_Base):
         self._pool: ProcessPoolExecutor | None = None
         self._ctx = multiprocessing.get_context("forkserver")
         self._stop = self._ctx.Event()
+        # The pipe the workers watch (see the module docstring): our writing end, never
+        # written, and the reading end each new worker gets a copy of.
+        self._parent_alive: Any = None
+        self._watched: Any = None
 
     @property
     def workers(self) -> int:
@@ -310,11 +336,13 @@ class ProcessExecutor(_Base):
                 from multiprocessing import forkserver
 
                 forkserver.ensure_running()
+            if self._parent_alive is None:
+                self._watched, self._parent_alive = self._ctx.Pipe(duplex=False)
             self._pool = ProcessPoolExecutor(
                 self._workers,
                 mp_context=self._ctx,
                 initializer=_init_pool_worker,
-                initargs=(self._stop,),
+                initargs=(self._stop, self._watched),
             )
         return self._pool
 
@@ -370,6 +398,10 @@ class ProcessExecutor(_Base):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._parent_alive is not None:  # after the workers: closing it ends any left
+            self._parent_alive.close()
+            self._watched.close()
+            self._parent_alive = self._watched = None
 
 
 class DaskExecutor(_Base):

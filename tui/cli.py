@@ -985,6 +985,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 report = run_bench(spec, show, executor, cancel.event)
             except (JobError, ExecutorError) as err:
                 return _fail(args, str(err))
+            cancel.hold()  # the finished runs are written whatever signal comes next
         # Finished results are written first, then printed; further signals wait.
         written, errors = _write_outputs(args, args.out, lambda path: write_report(report, path))
     for line in format_report(report, terminal_width(sys.stdout)).split("\n"):
@@ -996,8 +997,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if errors:
         return 2
     if cancel.hit:
-        emit(sys.stderr, f"{PROG} bench: interrupted")
-        return 130
+        emit(sys.stderr, f"{PROG} bench: {cancel.word or 'interrupted'}")
+        return cancel.exit_status or 130
     return 0
 
 

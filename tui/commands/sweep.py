@@ -16,9 +16,10 @@ terminal, a chart: final loss against the knob per optimizer, or a heatmap for t
 `--out` writes one row per run (.csv or .json), before anything else is printed.
 
 Runs go to a process pool (one worker per core; `--workers N`), or to a Dask cluster
-(`--dask ADDRESS`, `--dask local`). Ctrl+C cancels: finished runs are kept, printed and
-written (exit 130). Exit status: 0 done, 1 a run failed (an error, not a divergence), 2 bad
-arguments (nothing started), 130 interrupted.
+(`--dask ADDRESS`, `--dask local`). Ctrl+C, SIGTERM and SIGHUP cancel: finished runs are kept,
+printed and written (exit 128 + the signal). Exit status: 0 done, 1 a run failed (an error, not
+a divergence), 2 bad arguments (nothing started), 130/143/129 interrupted by SIGINT, SIGTERM,
+SIGHUP.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def add_sweep_command(subparsers: Any) -> None:
         description="Sweep one or two knobs: every grid point of every optimizer and seed is "
         "a fresh run, scored like `optplay bench`. Prints a table (and a chart on a "
         "terminal); --out writes one row per run. Runs on all cores by default, or on a Dask "
-        "cluster. Exit status 0 done, 1 a run failed, 2 bad arguments, 130 interrupted.",
+        "cluster. Exit status 0 done, 1 a run failed, 2 bad arguments, 128 + the signal when "
+        "interrupted (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP: the finished runs are kept).",
     )
     _add_source_args(sweep, "sweep spec")
     sweep.add_argument("--task", metavar="T", help="task name (see `optplay list tasks`)")
@@ -322,34 +324,36 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     failure: str | None = None
     sweep = Sweep(spec, executor)
-    with executor, Cancel(sweep.cancel):
-        label = f"sweep ({executor.describe()})"
-        with RunsProgress(sweep.total, label, enabled=not args.no_progress) as progress:
-            try:
-                for row in sweep.results():
-                    progress.advance(diverged=row.diverged)
-            except (JobError, ExecutorError) as err:
-                failure = str(err)
-            except KeyboardInterrupt:  # a second Ctrl+C: stop waiting, keep what finished
-                sweep.cancel()
-        report = sweep.report()
     status = 0
-    for path in args.out:  # finished results first: nothing after this can lose them
-        try:
-            write_results(report, path)
-        except OSError as err:
-            print(f"{PROG} sweep: error: --out {path}: {err.strerror or err}", file=sys.stderr)
-            status = 2
-    print(format_report(report))
-    if sys.stdout.isatty() and not args.no_chart and report.points:
-        for line in _chart_lines(report):
-            print(line)
-    for path in args.out:
-        print(f"wrote {path}")
+    with Cancel(sweep.cancel) as cancel:
+        with executor:
+            label = f"sweep ({executor.describe()})"
+            with RunsProgress(sweep.total, label, enabled=not args.no_progress) as progress:
+                try:
+                    for row in sweep.results():
+                        progress.advance(diverged=row.diverged)
+                except (JobError, ExecutorError) as err:
+                    failure = str(err)
+                except KeyboardInterrupt:  # a second signal: stop waiting, keep what finished
+                    sweep.cancel()
+                cancel.hold()  # the finished rows are written whatever signal comes next
+            report = sweep.report()
+        for path in args.out:  # finished results first: nothing after this can lose them
+            try:
+                write_results(report, path)
+            except OSError as err:
+                print(f"{PROG} sweep: error: --out {path}: {err.strerror or err}", file=sys.stderr)
+                status = 2
+        print(format_report(report))
+        if sys.stdout.isatty() and not args.no_chart and report.points:
+            for line in _chart_lines(report):
+                print(line)
+        for path in args.out:
+            print(f"wrote {path}")
     if failure is not None:
         print(f"{PROG} sweep: error: {failure}", file=sys.stderr)
         return 1
     if report.cancelled:
-        print(f"{PROG} sweep: interrupted", file=sys.stderr)
-        return 130
+        print(f"{PROG} sweep: {cancel.word or 'interrupted'}", file=sys.stderr)
+        return cancel.exit_status or 130
     return status
