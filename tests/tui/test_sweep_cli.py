@@ -306,3 +306,29 @@ def test_the_heatmap_shows_every_point_per_optimizer():
     body = lines[lines.index("adam") + 2 :]
     assert [line.split()[0] for line in body] == ["0.01", "0.1", "1"]
     assert sum(line.count("*") for line in body) == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--lr", "1e-4:1:1000000000"],
+         "--yes: this sweep is 2,000,000,000 runs, more than 1,000; add --yes to start it "
+         "(up to 100,000 runs)"),
+        (["--lr", "1e-4:1:10", "--seeds", "10000000"],
+         "--yes: this sweep is 200,000,000 runs, more than 1,000"),
+        (["--lr", "1e-4:1:10", "--seeds", "10000000", "--yes"],
+         "--lr, --grid, --seeds: this sweep is 200,000,000 runs, more than the 100,000 any "
+         "sweep may have (even with --yes)"),
+    ],
+)  # fmt: skip
+def test_a_huge_sweep_is_refused_at_once_with_its_count(capsys, monkeypatch, flags, message):
+    def no_plan(*args, **kwargs):
+        raise AssertionError("the plan was built before its size was checked")
+
+    monkeypatch.setattr(SweepSpec, "_make_plan", no_plan)
+    status, out, err = run_cli(
+        capsys, "sweep", "--task", "quadratic", "--optimizers", "sgd", "adam", *flags
+    )
+    assert status == 2 and out == ""
+    assert err.startswith(f"optplay sweep: error: {message}"), err
+    assert len(err.strip().splitlines()) == 1

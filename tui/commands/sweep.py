@@ -102,7 +102,9 @@ def add_sweep_command(subparsers: Any) -> None:
     sweep.add_argument("--dtype", choices=("float64", "float32"), help="computation dtype")
     add_executor_args(sweep)
     sweep.add_argument(
-        "--yes", action="store_true", help="start a sweep of more runs than the usual maximum"
+        "--yes",
+        action="store_true",
+        help="start a sweep of more than 1,000 runs (at most 100,000 even so)",
     )
     sweep.add_argument(
         "--out",
@@ -190,7 +192,7 @@ def resolve_sweep(args: argparse.Namespace) -> Any:
     """The SweepSpec of --config/--preset, overridden by the flags; UsageError naming the flag
     or field on any problem (the whole plan is validated: nothing has run)."""
     from engine import optimizers, schedules, tasks
-    from engine.sweep import SweepError, SweepSpec
+    from engine.sweep import MAX_RUNS, MAX_RUNS_WITH_CONSENT, SweepError, SweepSpec
 
     source = load_source(args.config, args.preset)
     if source is not None and not isinstance(source, SweepSpec):
@@ -257,6 +259,7 @@ def resolve_sweep(args: argparse.Namespace) -> Any:
             task_hypers=task_hypers,
             optimizer_hypers=opt_hypers,
             schedule_hypers=schedule_hypers,
+            max_runs=MAX_RUNS_WITH_CONSENT if getattr(args, "yes", False) else MAX_RUNS,
             **kwargs,
         )
     except SweepError as err:
@@ -265,7 +268,7 @@ def resolve_sweep(args: argparse.Namespace) -> Any:
 
 def _flag_message(err: Any, args: argparse.Namespace) -> str:
     """A SweepError as the flag that set the field would name it."""
-    from engine.sweep import SweepError
+    from engine.sweep import PlanTooLarge, SweepError
 
     flags = {
         "steps": "--steps",
@@ -277,6 +280,8 @@ def _flag_message(err: Any, args: argparse.Namespace) -> str:
         "task": "--task",
         "schedule": "--schedule",
     }
+    if isinstance(err, PlanTooLarge):  # the plan's size, checked before it is built
+        return _too_many_runs(err.runs, err.limit)
     if err.field == "grid":
         if err.key == "lr" and args.lr is not None:
             return f"--lr: {err.detail}"
@@ -289,6 +294,21 @@ def _flag_message(err: Any, args: argparse.Namespace) -> str:
         return f"--set {err.detail}"
     flag = flags.get(err.field, err.field)
     return f"{flag} {err.detail}" if err.detail.startswith("must") else f"{flag}: {err.detail}"
+
+
+def _too_many_runs(runs: int, limit: int) -> str:
+    from engine.sweep import MAX_RUNS_WITH_CONSENT
+
+    if limit < MAX_RUNS_WITH_CONSENT:
+        return (
+            f"--yes: this sweep is {runs:,} runs, more than {limit:,}; add --yes to start it "
+            f"(up to {MAX_RUNS_WITH_CONSENT:,} runs), or sweep fewer points, optimizers or seeds"
+        )
+    return (
+        f"--lr, --grid, --seeds: this sweep is {runs:,} runs, more than the "
+        f"{MAX_RUNS_WITH_CONSENT:,} any sweep may have (even with --yes); sweep fewer points, "
+        "optimizers or seeds"
+    )
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -313,11 +333,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         spec = resolve_sweep(args)
         _check_outputs(args.out)
-        if spec.total_runs > MAX_RUNS and not args.yes:
-            raise UsageError(
-                f"--yes: this sweep is {spec.total_runs:,} runs, more than {MAX_RUNS:,}; add "
-                "--yes to start it (or sweep fewer points, optimizers or seeds)"
-            )
+        if spec.total_runs > MAX_RUNS and not args.yes:  # (the planned count was at most)
+            raise UsageError(_too_many_runs(spec.total_runs, MAX_RUNS))
         executor = make_executor(args, spec.total_runs)
     except (UsageError, ExecutorError) as err:
         return _fail(args, str(err))
