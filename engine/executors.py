@@ -40,10 +40,13 @@ per worker itself.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import math
 import multiprocessing
 import os
+import re
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -404,6 +407,81 @@ class ProcessExecutor(_Base):
             self._parent_alive = self._watched = None
 
 
+#: The port of a Dask scheduler address that gives none.
+DASK_DEFAULT_PORT = 8786
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")  # fmt: skip
+
+
+def dask_address(text: str) -> tuple[str, str, int]:
+    """A scheduler address as typed ("tcp://host:8786", "host:8786", "host", "[::1]:8786",
+    "tls://...") checked for its form only, nothing contacted: (scheme, host, port).
+    ExecutorError (one line, starting "--dask") for anything else."""
+    usage = "give tcp://HOST:PORT, HOST:PORT or local"
+    shown = repr(text) if not text or not text.isprintable() else text
+    if not isinstance(text, str) or not text.strip():
+        raise ExecutorError(f"--dask: the address is empty; {usage}")
+    scheme, sep, rest = text.strip().partition("://")
+    if not sep:
+        scheme, rest = "tcp", text.strip()
+    if scheme not in ("tcp", "tls"):
+        raise ExecutorError(
+            f"--dask {shown}: {scheme!r} is not a Dask protocol (tcp or tls); {usage}"
+        )
+    if rest.startswith("["):  # an IPv6 address
+        host, bracket, tail = rest[1:].partition("]")
+        if not bracket or not host:
+            raise ExecutorError(f"--dask {shown}: an unclosed [ in the host; {usage}")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ExecutorError(f"--dask {shown}: {host!r} is not an IPv6 address") from None
+        if tail and not tail.startswith(":"):
+            raise ExecutorError(f"--dask {shown}: expected :PORT after the host; {usage}")
+        port_text = tail[1:] if tail else ""
+    else:
+        host, colon, port_text = rest.partition(":")
+        if not host or not _HOST_NAME.match(host):
+            what = "no host" if not host else f"{host!r} is not a host name or address"
+            raise ExecutorError(f"--dask {shown}: {what}; {usage}")
+        if colon and not port_text:
+            raise ExecutorError(f"--dask {shown}: the port is missing after ':'; {usage}")
+    port = DASK_DEFAULT_PORT
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ExecutorError(
+                f"--dask {shown}: the port must be an integer in 1..65535, got {port_text!r}"
+            )
+        port = int(port_text)
+    return scheme, host, port
+
+
+def _reachable(text: str, host: str, port: int, timeout: float) -> None:
+    """A quick TCP connection to the scheduler's host and port (before Dask's slower client):
+    ExecutorError naming the address when the host is unknown or nothing listens there."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as err:
+        raise ExecutorError(f"--dask {text}: unknown host {host!r} ({err})") from None
+    last: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.settimeout(timeout)
+                probe.connect(address)
+            return
+        except OSError as err:
+            last = err
+    why = (
+        "timed out"
+        if isinstance(last, TimeoutError)
+        else (last.strerror or str(last))
+        if last
+        else "?"
+    )
+    raise ExecutorError(f"--dask {text}: cannot connect to {host} port {port} ({why})")
+
+
 class DaskExecutor(_Base):
     """Jobs on a Dask distributed cluster: `address` is a scheduler ("tcp://host:8786" or
     "host:8786"), or "local" to start a `LocalCluster` of `workers` processes (default: one
@@ -422,6 +500,7 @@ class DaskExecutor(_Base):
         connect_seconds: float | None = None,
         chunk_seconds: float = 0.3,
     ) -> None:
+        remote = None if address == "local" else dask_address(address)  # before anything else
         try:
             import distributed
         except ImportError:
@@ -450,18 +529,20 @@ class DaskExecutor(_Base):
                 )
             self.client = distributed.Client(self._cluster, set_as_default=False)
         else:
+            assert remote is not None
+            scheme, host, port = remote
+            _reachable(address, host, port, timeout)
+            where = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
             try:
-                self.client = distributed.Client(
-                    address, timeout=f"{timeout}s", set_as_default=False
-                )
-            except (OSError, TimeoutError, ValueError) as err:
+                self.client = distributed.Client(where, timeout=f"{timeout}s", set_as_default=False)
+            except Exception as err:  # whatever Dask raises, one line (e.g. tls without keys)
                 why = str(err).splitlines()[0] if str(err) else type(err).__name__
                 raise ExecutorError(
                     f"--dask {address}: no Dask scheduler answered within {timeout:g} s ({why})"
                 ) from None
             try:
                 self.client.wait_for_workers(1, timeout=timeout)
-            except (OSError, TimeoutError) as err:
+            except Exception as err:
                 self.client.close()
                 raise ExecutorError(
                     f"--dask {address}: the scheduler has no workers ({type(err).__name__})"
