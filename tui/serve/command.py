@@ -33,6 +33,7 @@ from tui.cli import PROG, UsageError, load_source
 COMMAND = f"{PROG} serve"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_MAX_TABS = 8  # app processes at once (~100 MB each): more tabs get a "full" page
 _EXTRA_MODULES = {"textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2"}
 _EXTRA_HINT = "pip install 'optplay[serve]'"
 
@@ -47,6 +48,7 @@ class ServeOptions:
     working_folder: Path  # the app processes' working folder (saves and exports land here)
     public_url: str | None  # the server's address as browsers see it (behind a proxy)
     loopback_only: bool  # every address of `host` is a loopback address
+    max_tabs: int = DEFAULT_MAX_TABS  # tabs (app processes) at once; more get a "full" page
 
 
 def add_serve_command(subparsers: Any) -> None:
@@ -82,6 +84,13 @@ def add_serve_command(subparsers: Any) -> None:
         metavar="URL",
         help="the server's address as browsers reach it, when behind a proxy "
         "(e.g. https://example.org/optplay); by default the address the browser used",
+    )
+    serve.add_argument(
+        "--max-tabs",
+        default=str(DEFAULT_MAX_TABS),
+        metavar="N",
+        help=f"browser tabs served at once, each its own app process (default "
+        f"{DEFAULT_MAX_TABS}); a tab beyond them gets a page saying the server is full",
     )
     serve.set_defaults(handler=cmd_serve, command_name="serve")
 
@@ -136,7 +145,23 @@ def resolve_options(args: argparse.Namespace) -> ServeOptions:
         working_folder=Path.cwd(),
         public_url=public_url,
         loopback_only=all(_is_loopback(address) for address in addresses),
+        max_tabs=parse_max_tabs(getattr(args, "max_tabs", str(DEFAULT_MAX_TABS))),
     )
+
+
+#: The most tabs --max-tabs may allow (each is an app process of ~100 MB).
+MAX_TABS_LIMIT = 256
+
+
+def parse_max_tabs(text: str) -> int:
+    """The --max-tabs value: an integer in [1, MAX_TABS_LIMIT]."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_TABS_LIMIT:
+        raise UsageError(f"--max-tabs must be an integer in [1, {MAX_TABS_LIMIT}], got {text!r}")
+    return count
 
 
 def parse_port(text: str) -> int:
