@@ -329,6 +329,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from engine.executors import ExecutorError, JobError
     from engine.sweep import MAX_RUNS, Sweep
     from engine.sweep_io import format_report, write_results
+    from engine.textsafe import for_terminal
 
     try:
         spec = resolve_sweep(args)
@@ -359,14 +360,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             try:
                 write_results(report, path)
             except OSError as err:
-                print(f"{PROG} sweep: error: --out {path}: {err.strerror or err}", file=sys.stderr)
+                shown = for_terminal(f"--out {path}: {err.strerror or err}")
+                print(f"{PROG} sweep: error: {shown}", file=sys.stderr)
                 status = 2
         print(format_report(report))
         if sys.stdout.isatty() and not args.no_chart and report.points:
             for line in _chart_lines(report):
                 print(line)
         for path in args.out:
-            print(f"wrote {path}")
+            print(f"wrote {for_terminal(path)}")
     if failure is not None:
         print(f"{PROG} sweep: error: {failure}", file=sys.stderr)
         return 1
