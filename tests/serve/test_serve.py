@@ -110,7 +110,7 @@ async def _start_training(tab: SocketTab, pid: int) -> None:
         (["--public-url", "ftp://example.org"], "--public-url must be an http:// or https://"),
         (["--config", "missing.toml"], "missing.toml"),
         (["--preset", "no-such-preset"], "no-such-preset"),
-        (["--preset", "benchmark"], "use `optplay bench --preset benchmark`"),
+        (["--preset", "benchmark"], "run it with `optplay bench --preset benchmark`"),
         (["--max-tabs", "0"], "--max-tabs must be an integer in [1, 256], got '0'"),
         (["--max-tabs", "many"], "--max-tabs must be an integer in [1, 256], got 'many'"),
     ],
