@@ -456,9 +456,11 @@ def dask_address(text: str) -> tuple[str, str, int]:
     return scheme, host, port
 
 
-def _reachable(text: str, host: str, port: int, timeout: float) -> None:
-    """A quick TCP connection to the scheduler's host and port (before Dask's slower client):
-    ExecutorError naming the address when the host is unknown or nothing listens there."""
+def _reachable(text: str, scheme: str, host: str, port: int, timeout: float) -> None:
+    """A quick TCP connection to the scheduler's host and port (before Dask's client, which
+    can wait for ever on a peer that accepts and stays silent): ExecutorError naming the
+    address when the host is unknown, nothing listens there, or (tcp) what listens does not
+    greet us within `timeout` as a Dask scheduler does (it speaks first)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as err:
@@ -469,6 +471,8 @@ def _reachable(text: str, host: str, port: int, timeout: float) -> None:
             with socket.socket(family, kind, proto) as probe:
                 probe.settimeout(timeout)
                 probe.connect(address)
+                if scheme == "tcp":
+                    _greeted(probe, text, timeout)
             return
         except OSError as err:
             last = err
@@ -480,6 +484,19 @@ def _reachable(text: str, host: str, port: int, timeout: float) -> None:
         else "?"
     )
     raise ExecutorError(f"--dask {text}: cannot connect to {host} port {port} ({why})")
+
+
+def _greeted(probe: socket.socket, text: str, timeout: float) -> None:
+    try:
+        first = probe.recv(1)
+    except TimeoutError:
+        first = None
+    if not first:
+        what = "closed the connection" if first == b"" else "said nothing"
+        raise ExecutorError(
+            f"--dask {text}: no Dask scheduler answered within {timeout:g} s (the port is open "
+            f"but {what})"
+        )
 
 
 class DaskExecutor(_Base):
@@ -531,7 +548,7 @@ class DaskExecutor(_Base):
         else:
             assert remote is not None
             scheme, host, port = remote
-            _reachable(address, host, port, timeout)
+            _reachable(address, scheme, host, port, timeout)
             where = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
             try:
                 self.client = distributed.Client(where, timeout=f"{timeout}s", set_as_default=False)
