@@ -58,7 +58,7 @@ DASK_CONNECT_SECONDS = 5.0
 #: How the Dask extra is installed (in messages).
 DASK_INSTALL = "pip install 'optplay[dask]' (from a checkout: pip install -e '.[dask]')"
 #: Modules the pool's fork server imports once, so each worker starts with the engine loaded.
-_PRELOAD = ["numpy", "engine.run", "engine.sweep", "engine.bench"]
+_PRELOAD = ["numpy", "engine.run", "engine.jobs", "engine.sweep", "engine.bench"]
 #: Environment for the fork server: one BLAS/OpenMP thread per worker process.
 _ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 

@@ -419,6 +419,11 @@ class History:
         self._p_cols: tuple[list[float], ...] = tuple([] for _ in STEP_SERIES)
         self._p_eval: list[tuple[int, float, float | None]] = []
         self._p_path: list[tuple[int, float, float]] = []
+        # The eval loss's new lows at full resolution, however the series folds (see
+        # `eval_descents`), and its lowest value after step 0 with the step it came at.
+        self._descent_steps: list[int] = []
+        self._descent_losses: list[float] = []
+        self._best_eval: tuple[float, int] | None = None
 
     # -- appending (hot path) ------------------------------------------------------------
 
@@ -475,6 +480,7 @@ class History:
             self._p_steps.clear()
         if self._p_eval:
             rows = self._p_eval
+            self._note_descents(rows)
             steps = np.array([r[0] for r in rows], np.int64)
             self._series["eval_loss"].extend(steps, np.array([r[1] for r in rows], np.float64))
             self._last["eval_loss"] = rows[-1][1]
@@ -492,6 +498,18 @@ class History:
             arr = np.array(self._p_path, np.float64)
             self._path.extend(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
             self._p_path.clear()
+
+    def _note_descents(self, rows: list[tuple[int, float, float | None]]) -> None:
+        low = self._descent_losses[-1] if self._descent_losses else math.inf
+        best = self._best_eval
+        for step, loss, _ in rows:
+            if loss < low:  # NaN never is
+                low = loss
+                self._descent_steps.append(step)
+                self._descent_losses.append(loss)
+            if step > 0 and (best is None or loss < best[0]):
+                best = (loss, step)  # the first of equal minima
+        self._best_eval = best
 
     # -- reading -------------------------------------------------------------------------
 
@@ -561,6 +579,25 @@ class History:
         with self._lock:
             self._fold()
             return buckets.stored()
+
+    def eval_descents(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, losses) of the evaluations whose eval loss was lower than every one before
+        (step 0 first), kept at full resolution however the eval series folds: the first
+        evaluation at or below any threshold is one of them (`engine.outcome.steps_to`).
+        Grows with the evaluations only while the loss keeps reaching new lows."""
+        with self._lock:
+            self._fold()
+            return (
+                np.array(self._descent_steps, np.int64),
+                np.array(self._descent_losses, np.float64),
+            )
+
+    def best_eval(self) -> tuple[float, int] | None:
+        """(lowest eval loss after step 0, its first step), exact however the series folds;
+        None before an evaluation after step 0 (or when every one was NaN)."""
+        with self._lock:
+            self._fold()
+            return self._best_eval
 
     def first_at_most(self, name: str, threshold: float) -> int | None:
         """The first step whose value of series `name` is <= `threshold`, or None if none is.
