@@ -60,6 +60,7 @@ class TrainJob:
     steps: int
     series: tuple[str, ...] = ()  # history series to send back, at full resolution
     measure: Callable[[Run], Any] | None = None  # called on the finished run, in the worker
+    evaluate_at_end: bool = True  # the rule of `engine.outcome.evaluate_at_end`
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def train(job: TrainJob, report: Callable[[int], None] | None = None) -> TrainRe
         run.step(min(every, job.steps - run.steps_done))
         if report is not None:
             report(run.steps_done)
-    evaluate_at_end(run)
+    if job.evaluate_at_end:
+        evaluate_at_end(run)
     history = run.history
     ev = history.buckets(TARGET_SERIES)
     series = []
@@ -203,5 +205,14 @@ def executor_for(
 
 
 def lane_jobs(configs: Sequence[RunConfig], steps: int, **kwargs: Any) -> list[TrainJob]:
-    """A race's lanes (or a lesson's lanes for one seed) run headless: one TrainJob each."""
+    """A race's lanes run headless: one TrainJob each (`kwargs`: TrainJob's other fields)."""
     return [TrainJob(cfg, steps, **kwargs) for cfg in configs]
+
+
+def seed_jobs(
+    configs: Sequence[RunConfig], steps: int, seeds: Sequence[int], **kwargs: Any
+) -> list[TrainJob]:
+    """Lanes over paired seeds (a lesson's seeds): every config at each seed, seed-major, so
+    job `i` is lane `i % len(configs)` at seed `seeds[i // len(configs)]`; every lane of a
+    seed shares that seed's data, initial parameters and batches."""
+    return [TrainJob(cfg.replace(seed=seed), steps, **kwargs) for seed in seeds for cfg in configs]
