@@ -50,6 +50,8 @@ from engine.run import Run, RunConfig
 
 #: Updates between checks for a stop request when a run does not evaluate (eval_every 0).
 STOP_CHECK_STEPS = 256
+#: Seconds between refreshes of a shared executor's description (its worker count).
+DESCRIBE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -216,3 +218,80 @@ def seed_jobs(
     job `i` is lane `i % len(configs)` at seed `seeds[i // len(configs)]`; every lane of a
     seed shares that seed's data, initial parameters and batches."""
     return [TrainJob(cfg.replace(seed=seed), steps, **kwargs) for seed in seeds for cfg in configs]
+
+
+class SharedExecutor:
+    """One executor that many job lists share (the app's Dask cluster: every sweep and lesson
+    seed of a session runs on it). Made by `make()` on first use, in the thread that runs the
+    jobs (starting a LocalCluster takes seconds; a UI thread must not wait for it); `close()`
+    does nothing, so each user may `with` it as it does a fresh executor; `shutdown()` closes
+    the one it made. Thread-safe."""
+
+    def __init__(self, make: Callable[[], Executor], label: str) -> None:
+        self._make = make
+        self.label = label  # what it is before it starts, e.g. "dask local"
+        self._inner: Executor | None = None
+        self._lock = threading.Lock()
+        self._description: str | None = None  # refreshed by the thread running jobs
+        self._described_at = 0.0
+
+    @property
+    def kind(self) -> str:
+        return self._inner.kind if self._inner is not None else "dask"
+
+    @property
+    def started(self) -> bool:
+        return self._inner is not None
+
+    def executor(self) -> Executor:
+        """The shared executor, made now if it is not yet (ExecutorError if it cannot be)."""
+        with self._lock:
+            if self._inner is None:
+                self._inner = self._make()
+            return self._inner
+
+    @property
+    def workers(self) -> int:
+        return self.executor().workers
+
+    def describe(self) -> str:
+        """Where jobs run and how many workers ("dask (local cluster), 2 worker threads"),
+        or "dask local (starting…)" before its first jobs. Never waits for the cluster (a
+        screen redraws with it): the thread running jobs refreshes it about once a second."""
+        if self._description is None:
+            return f"{self.label} (starting…)"
+        return self._description
+
+    def _refresh(self, inner: Executor, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._described_at >= DESCRIBE_SECONDS:
+            self._described_at = now
+            self._description = inner.describe()  # asks the scheduler how many workers
+
+    def map_unordered(
+        self,
+        fn: Callable[[Any], Any],
+        jobs: Sequence[Any],
+        cancel: threading.Event | None = None,
+    ) -> Iterator[tuple[int, Any]]:
+        inner = self.executor()
+        self._refresh(inner, force=True)
+        for item in inner.map_unordered(fn, jobs, cancel):
+            self._refresh(inner)
+            yield item
+
+    def __enter__(self) -> SharedExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Kept for the next jobs (see `shutdown`)."""
+
+    def shutdown(self) -> None:
+        with self._lock:
+            inner, self._inner = self._inner, None
+            self._description = None
+        if inner is not None:
+            inner.close()

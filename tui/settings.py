@@ -1,4 +1,4 @@
-"""What the app remembers between runs: theme, speed, sidebar and smoothing.
+"""What the app remembers between runs: theme, speed, sidebar, smoothing and where jobs run.
 
 Kept as a small TOML file in the platform's config folder (`platformdirs.user_config_dir`,
 e.g. ~/.config/optplay/settings.toml on Linux; `OPTPLAY_CONFIG_DIR` overrides the folder, as
@@ -27,6 +27,8 @@ class Settings:
     speed: float | None = 200.0  # steps per second (None: max)
     sidebar: str = "auto"  # auto: hidden below 90 columns, shown above
     smoothing: bool = False  # EMA of the training loss on the Loss chart
+    dask: str = ""  # where sweeps and lesson seeds run: "" this machine's pool, "local" or an
+    # address (a Dask scheduler); `optplay --dask` overrides it for one session
 
     def replace(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -63,6 +65,9 @@ def _checked(data: dict[str, Any]) -> Settings:
         elif key == "smoothing":
             if not isinstance(value, bool):
                 raise ValueError("smoothing must be true or false")
+        elif key == "dask":
+            if not isinstance(value, str) or value != value.strip():
+                raise ValueError('dask must be "" (this machine), "local" or a scheduler address')
         else:
             continue  # a key of a newer version: ignored
         values[key] = value
