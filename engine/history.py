@@ -14,6 +14,9 @@ and, every `eval_every` steps, the eval metrics. Charts redraw 10-20 times a sec
   buckets are identical however the run was chunked: histories can be compared bit for bit.
 - Steps are appended to small pending lists (cheap, O(1) per step, called from the hot loop) and
   folded into the buckets in vectorised form every `_FOLD_EVERY` rows or before any read.
+- The eval loss's new lows (each evaluation lower than every one before it) are also kept at
+  full resolution, however the eval series folds: steps to a target is read from them exactly
+  (`eval_descents`, `engine.outcome`). They grow only while the loss keeps improving.
 - 2-D landscape runs also keep a bounded trajectory of (x, y): every `stride`-th step's point,
   where the stride doubles when the capacity is reached, plus the exact first and last points.
 
@@ -106,18 +109,6 @@ class _Reads:
     (arrays `first`, `last`, `mins`, `maxs`, `lasts`) of `width` steps each."""
 
     __slots__ = ()
-
-    def first_at_most(self, threshold: float) -> int | None:
-        """The step of the first stored value <= threshold (exact while width is 1; otherwise
-        the last step of the first bucket whose min is <= threshold, at most width - 1 late)."""
-        n = self.n
-        if not n:
-            return None
-        hits = np.flatnonzero(self.mins[:n] <= threshold)
-        if not len(hits):
-            return None
-        i = int(hits[0])
-        return int(self.first[i] if self.width == 1 else self.last[i])
 
     def stored(self) -> Downsampled:
         """Every stored bucket (copies)."""
@@ -599,16 +590,6 @@ class History:
             self._fold()
             return self._best_eval
 
-    def first_at_most(self, name: str, threshold: float) -> int | None:
-        """The first step whose value of series `name` is <= `threshold`, or None if none is.
-
-        Exact at full resolution (bucket width 1); once the series has folded, it is the last
-        step of the first bucket that reached the threshold (at most `width - 1` steps late)."""
-        buckets = self._check(name)
-        with self._lock:
-            self._fold()
-            return buckets.first_at_most(threshold)
-
     @property
     def nbytes(self) -> int:
         """Bytes held by the stored arrays (pending rows are bounded by `_FOLD_EVERY`)."""
@@ -616,7 +597,8 @@ class History:
         total = sum(a.nbytes for a in arrays.values()) + self._path.nbytes
         # Pending lists: at most _FOLD_EVERY rows of Python floats (~32 bytes per float + slot).
         pending = len(self._p_steps) * 6 + len(self._p_eval) * 3 + len(self._p_path) * 3
-        return total + pending * 40
+        descents = 72 * len(self._descent_steps)  # new lows: 2 list slots + 2 Python numbers
+        return total + descents + pending * 40
 
     def clear(self) -> None:
         """Forget everything (a run's reset)."""
