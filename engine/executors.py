@@ -471,7 +471,12 @@ class DaskExecutor(_Base):
                 except Empty:
                     continue
                 running.discard(future)
-                outcome = future.result()
+                try:
+                    outcome = future.result()
+                except Exception as err:  # e.g. KilledWorker: its chunk killed 3 workers
+                    why = f"{type(err).__name__}: {err}".splitlines()[0]
+                    lost = f"--dask {self.address}: a chunk of jobs was lost ({why})"
+                    raise ExecutorError(lost) from None
                 chunker.observe(outcome)
                 yield from outcome.results
                 _raise_failure(outcome.failure)
