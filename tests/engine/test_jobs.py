@@ -15,6 +15,7 @@ from engine.bench import BenchSpec, run_bench
 from engine.executors import ExecutorError, ProcessExecutor, SerialExecutor
 from engine.jobs import (
     JobProgress,
+    SharedExecutor,
     TrainJob,
     executor_for,
     lane_jobs,
@@ -161,3 +162,25 @@ def test_a_worker_killed_mid_sweep_loses_no_row(cluster):
     assert sorted(r.index for r in report.rows) == list(range(spec.total_runs))
     assert sweep_rows(report) == serial
     cluster.client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next test
+
+
+def test_a_shared_executor_is_made_on_first_use_kept_and_shut_down():
+    made: list[str] = []
+
+    def make():
+        made.append("made")
+        if len(made) == 1:
+            raise ExecutorError("--dask tcp://nowhere:1: no Dask scheduler answered")
+        return SerialExecutor()
+
+    shared = SharedExecutor(make, "dask tcp://nowhere:1")
+    assert shared.describe() == "dask tcp://nowhere:1 (starting…)" and made == []
+    jobs = [TrainJob(RunConfig(task="quadratic", optimizer="sgd"), 5)]
+    with pytest.raises(ExecutorError, match="no Dask scheduler answered"), shared:
+        list(run_jobs(jobs, shared))
+    for _ in range(2):  # the next jobs try again, then the executor is kept: made once more
+        with shared:
+            assert [i for i, _ in run_jobs(jobs, shared)] == [0]
+    assert made == ["made", "made"] and shared.describe() == "serial (this process)"
+    shared.shutdown()
+    assert not shared.started and shared.describe() == "dask tcp://nowhere:1 (starting…)"
