@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.cli import PROG, UsageError, load_source
+from tui.commands.common import PROG, UsageError, load_source, refuse_source
 
 COMMAND = f"{PROG} serve"
 DEFAULT_HOST = "127.0.0.1"
@@ -49,7 +49,7 @@ class ServeOptions:
     loopback_only: bool  # every address of `host` is a loopback address
 
 
-def add_serve_command(subparsers: Any) -> None:
+def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     """Add `serve` to an argparse subparsers object (sets `handler` and `command_name`)."""
     serve = subparsers.add_parser(
         "serve",
@@ -84,6 +84,7 @@ def add_serve_command(subparsers: Any) -> None:
         "(e.g. https://example.org/optplay); by default the address the browser used",
     )
     serve.set_defaults(handler=cmd_serve, command_name="serve")
+    return serve
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -120,14 +121,7 @@ def resolve_options(args: argparse.Namespace) -> ServeOptions:
     app_argv = [sys.executable, "-m", "tui"]
     source = load_source(args.config, args.preset)  # a bad file fails here, not in every tab
     if source is not None:
-        from engine.config import Experiment
-
-        what = args.config or args.preset
-        if not isinstance(source, Experiment):
-            flag = "config" if args.config else "preset"
-            raise UsageError(
-                f"{what} is a benchmark spec, not a run: use `{PROG} bench --{flag} {what}`"
-            )
+        refuse_source(args, source, "Experiment")  # names the kind: a bench or a sweep spec
         app_argv += ["--config", args.config] if args.config else ["--preset", args.preset]
     return ServeOptions(
         host=host,
