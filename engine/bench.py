@@ -50,7 +50,7 @@ from engine.files import write_text_atomic
 from engine.history import export_format
 from engine.hyper import _show
 from engine.jobs import JobProgress, TrainJob, TrainResult, run_jobs
-from engine.outcome import Outcome
+from engine.outcome import Outcome, over_seeds
 from engine.run import DTYPES, RunConfig, RunConfigError
 from engine.textsafe import for_spreadsheet
 from engine.tomltext import code_lines
@@ -337,14 +337,6 @@ def _bench_run(spec: BenchSpec, task: str, size: int | None, opt: str, result: T
     )
 
 
-def _stats(values: list[float]) -> tuple[float | None, float | None, float | None, float | None]:
-    if not values:
-        return None, None, None, None
-    arr = np.array(values, np.float64)
-    std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
-    return float(arr.mean()), std, float(arr.min()), float(arr.max())
-
-
 def summarise(spec: BenchSpec, runs: Sequence[BenchRun]) -> list[BenchGroup]:
     """Group runs by (task, size, optimizer) and compute the statistics over seeds."""
     groups: list[BenchGroup] = []
@@ -361,30 +353,26 @@ def summarise(spec: BenchSpec, runs: Sequence[BenchRun]) -> list[BenchGroup]:
             # The initial loss depends on the task, its size and the seed, not the optimizer.
             same = [r for r in runs if (r.task, r.size) == (task, size)]
             target = spec.target_fraction * float(np.mean([r.initial_loss for r in same]))
-        ok = [r for r in mine if r.diverged_at is None]
-        mean, std, lo, hi = _stats([r.final_loss for r in ok if r.final_loss is not None])
-        accs = [r.final_accuracy for r in ok if r.final_accuracy is not None]
-        hits = [s for s in (r.steps_to(target) for r in mine) if s is not None]
-        times = [r.seconds_per_step for r in mine if r.seconds_per_step is not None]
+        seeds = over_seeds([r.outcome for r in mine], target)
         groups.append(
             BenchGroup(
                 task=task,
                 size_knob=mine[0].size_knob,
                 size=size,
                 optimizer=opt,
-                runs=len(mine),
-                diverged=len(mine) - len(ok),
-                final_loss_mean=mean,
-                final_loss_std=std,
-                final_loss_min=lo,
-                final_loss_max=hi,
-                accuracy_mean=float(np.mean(accs)) if accs else None,
+                runs=seeds.runs,
+                diverged=seeds.diverged,
+                final_loss_mean=seeds.final_mean,
+                final_loss_std=seeds.final_std,
+                final_loss_min=seeds.final_min,
+                final_loss_max=seeds.final_max,
+                accuracy_mean=seeds.accuracy_mean,
                 target=target,
-                reached=len(hits),
-                steps_to_target_mean=float(np.mean(hits)) if hits else None,
-                steps_to_target_min=min(hits) if hits else None,
-                steps_to_target_max=max(hits) if hits else None,
-                seconds_per_step_mean=float(np.mean(times)) if times else None,
+                reached=seeds.reached,
+                steps_to_target_mean=seeds.steps_mean,
+                steps_to_target_min=seeds.steps_min,
+                steps_to_target_max=seeds.steps_max,
+                seconds_per_step_mean=seeds.seconds_per_step_mean,
             )
         )
     return groups

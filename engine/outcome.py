@@ -33,6 +33,7 @@ The numbers, each named by the series it comes from (see "Loss series" in the RE
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,3 +168,52 @@ def first_step_at_most(
         keep &= b.steps <= stop
     steps, mins = b.steps[keep], b.mins[keep]
     return _first_at_most(steps, mins, target)
+
+
+@dataclass(frozen=True)
+class OverSeeds:
+    """Several runs of one setting (its seeds), summarised: a diverged run is counted, never
+    averaged into the losses; steps to target over the runs that reached it."""
+
+    runs: int
+    diverged: int
+    final_mean: float | None  # final eval loss over the runs that did not diverge
+    final_std: float | None  # sample standard deviation (0 for one run)
+    final_min: float | None
+    final_max: float | None
+    best_mean: float | None  # best eval loss, same runs
+    accuracy_mean: float | None
+    reached: int  # runs that reached the target
+    steps_mean: float | None  # steps to target, over the runs that reached it
+    steps_min: int | None
+    steps_max: int | None
+    seconds_per_step_mean: float | None
+
+
+def _mean(values: list[Any]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def over_seeds(outcomes: Sequence[Outcome], target: float | None) -> OverSeeds:
+    """The summary of `outcomes` (one setting's seeds) for `target` (see OverSeeds)."""
+    ok = [o for o in outcomes if o.final_eval_loss is not None]
+    finals = [o.final_eval_loss for o in ok]
+    arr = np.array(finals, np.float64)
+    hits = [s for s in (o.steps_to(target) for o in outcomes) if s is not None]
+    return OverSeeds(
+        runs=len(outcomes),
+        diverged=len(outcomes) - len(ok),
+        final_mean=float(arr.mean()) if finals else None,
+        final_std=(float(arr.std(ddof=1)) if len(arr) > 1 else 0.0) if finals else None,
+        final_min=float(arr.min()) if finals else None,
+        final_max=float(arr.max()) if finals else None,
+        best_mean=_mean([o.best_eval_loss for o in ok if o.best_eval_loss is not None]),
+        accuracy_mean=_mean([o.eval_accuracy for o in ok if o.eval_accuracy is not None]),
+        reached=len(hits),
+        steps_mean=_mean(hits),
+        steps_min=min(hits) if hits else None,
+        steps_max=max(hits) if hits else None,
+        seconds_per_step_mean=_mean(
+            [o.seconds_per_step for o in outcomes if o.seconds_per_step is not None]
+        ),
+    )

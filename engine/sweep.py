@@ -72,6 +72,7 @@ from engine.executors import Executor, SerialExecutor
 from engine.hyper import Hyper, _show
 from engine.jobs import TrainJob, TrainResult, run_jobs, train
 from engine.kinds import registry
+from engine.outcome import Outcome, over_seeds
 from engine.run import DTYPES, KnobError, Run, RunConfig, RunConfigError
 
 DEFAULT_STEPS = 500
@@ -569,6 +570,7 @@ class SweepRow:
     target: float | None
     score: RunScore
     config: RunConfig
+    outcome: Outcome | None = field(default=None, compare=False, repr=False)
 
     @property
     def point(self) -> tuple[Any, ...]:
@@ -621,10 +623,6 @@ class SweepPoint:
         return out
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return float(np.mean(values)) if values else None
-
-
 def summarise(spec: SweepSpec, rows: Sequence[SweepRow]) -> list[SweepPoint]:
     """One SweepPoint per (optimizer, grid point) that has finished runs, in the spec's order
     (optimizer, then grid order), with each optimizer's best point marked."""
@@ -638,28 +636,20 @@ def summarise(spec: SweepSpec, rows: Sequence[SweepRow]) -> list[SweepPoint]:
             group = groups.get((opt, point))
             if not group:
                 continue
-            ok = [r for r in group if not r.diverged and r.score.final_loss is not None]
-            finals = [r.score.final_loss for r in ok]
-            bests = [r.score.best_loss for r in ok if r.score.best_loss is not None]
-            accs = [r.score.final_accuracy for r in ok if r.score.final_accuracy is not None]
-            hits = [r.score.steps_to_target for r in group if r.score.steps_to_target is not None]
-            times = [
-                r.score.seconds_per_update for r in group if r.score.seconds_per_update is not None
-            ]
-            std = float(np.std(finals, ddof=1)) if len(finals) > 1 else 0.0 if finals else None
+            seeds = over_seeds([r.outcome for r in group], group[0].target)
             mine.append(
                 SweepPoint(
                     optimizer=opt,
                     knobs=group[0].knobs,
-                    runs=len(group),
-                    diverged=len(group) - len(ok),
-                    final_loss_mean=_mean(finals),
-                    final_loss_std=std,
-                    best_loss_mean=_mean(bests),
-                    accuracy_mean=_mean(accs),
-                    reached=len(hits),
-                    steps_to_target_mean=_mean(hits),
-                    seconds_per_update_mean=_mean(times),
+                    runs=seeds.runs,
+                    diverged=seeds.diverged,
+                    final_loss_mean=seeds.final_mean,
+                    final_loss_std=seeds.final_std,
+                    best_loss_mean=seeds.best_mean,
+                    accuracy_mean=seeds.accuracy_mean,
+                    reached=seeds.reached,
+                    steps_to_target_mean=seeds.steps_mean,
+                    seconds_per_update_mean=seeds.seconds_per_step_mean,
                 )
             )
         candidates = [
@@ -795,6 +785,7 @@ class Sweep:
                     target=targets[index],
                     score=score,
                     config=planned.config,
+                    outcome=result.outcome,
                 )
                 with self._lock:
                     self._rows.append(row)
