@@ -37,6 +37,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Button, ContentSwitcher, Input, Static
 
@@ -370,7 +371,11 @@ class SweepScreen(Dialog[SweepPick | None]):
         sweep = self.sweep
         if sweep is None:
             return
-        self.query_one("#sweep-progress", Static).update(self.progress_text())
+        try:
+            progress = self.query_one("#sweep-progress", Static)
+        except NoMatches:  # the app is taking the screen down (a timer's last tick)
+            return
+        progress.update(self.progress_text())
         key = (id(sweep), sweep.done, self.cursor, self.seed)
         if key == self._drawn:
             return
