@@ -24,9 +24,7 @@ from textual.widgets import Static
 from engine.lessons import Lesson, Verdict
 from tui.dialogs import Dialog
 from tui.screens.lessons import watch_heading
-
-#: The verdict's outcome as the headline says it.
-OUTCOME_WORDS = {"holds": "HOLDS", "fails": "DOES NOT HOLD", "undecided": "IS UNDECIDED"}
+from tui.widgets.lesson_line import OUTCOME_WORDS  # the words the lesson line uses too
 
 
 def verdict_headline(verdict: Verdict) -> str:

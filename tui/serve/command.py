@@ -24,29 +24,17 @@ import ipaddress
 import shlex
 import socket
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tui.cli import PROG, UsageError, load_source
+from tui.serve.options import ServeOptions
 
 COMMAND = f"{PROG} serve"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 _EXTRA_MODULES = {"textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2"}
 _EXTRA_HINT = "pip install 'optplay[serve]'"
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    """What the server needs: where to listen, what each tab runs, and where."""
-
-    host: str
-    port: int
-    app_argv: tuple[str, ...]  # the command each browser tab's app process runs
-    working_folder: Path  # the app processes' working folder (saves and exports land here)
-    public_url: str | None  # the server's address as browsers see it (behind a proxy)
-    loopback_only: bool  # every address of `host` is a loopback address
 
 
 def add_serve_command(subparsers: Any) -> None:
