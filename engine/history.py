@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine.files import write_text_atomic  # also offered here: the app's saves use it
+from engine.named_runs import named_runs
 from engine.textsafe import for_spreadsheet
 
 #: Metrics recorded for every step, in the order `History.record` takes them.
@@ -594,39 +595,6 @@ CSV_COLUMNS = ("step", *STEP_SERIES, *EVAL_SERIES)
 _JSON_FORMAT = "optplay-history"
 
 
-def _named_runs(runs: Any) -> list[tuple[str, Any]]:
-    """(name, run) pairs from a Run, a mapping name -> Run, or a sequence of Runs, of
-    (name, Run) pairs or of objects with `.name` and `.run` (compare.Overlay / Lane).
-    Unnamed runs are called after their optimizer, made unique with " #2", " #3"..."""
-    if hasattr(runs, "history") and hasattr(runs, "config"):
-        items: list[tuple[str | None, Any]] = [(None, runs)]
-    elif isinstance(runs, dict):
-        items = [(str(k), v) for k, v in runs.items()]
-    else:
-        items = []
-        for item in runs:
-            if hasattr(item, "history"):
-                items.append((None, item))
-            elif hasattr(item, "run") and hasattr(item, "name"):
-                items.append((str(item.name), item.run))
-            else:
-                name, run = item
-                items.append((str(name), run))
-    if not items:
-        raise ValueError("no runs to export")
-    out: list[tuple[str, Any]] = []
-    seen: set[str] = set()
-    for name, run in items:
-        base = name if name is not None else run.config.optimizer
-        unique, k = base, 1
-        while unique in seen:
-            k += 1
-            unique = f"{base} #{k}"
-        seen.add(unique)
-        out.append((unique, run))
-    return out
-
-
 def _evaluates(run: Any) -> tuple[bool, bool]:
     """Whether a run's export has eval_loss / eval_accuracy columns: it evaluates during
     training (eval_every > 0); accuracy only for classifiers."""
@@ -727,7 +695,7 @@ def export_format(path: str | os.PathLike[str]) -> str:
 
 
 def export_history(runs: Any, path: str | os.PathLike[str], fmt: str | None = None) -> None:
-    """Write the history of one run or several (see `_named_runs`) to `path`.
+    """Write the history of one run or several (see `engine.named_runs.named_runs`) to `path`.
 
     The format comes from the suffix (.csv / .json) unless `fmt` is given.
 
@@ -750,7 +718,7 @@ def export_history(runs: Any, path: str | os.PathLike[str], fmt: str | None = No
     records them, "state_summaries" (engine.state_history.state_record). Read it back with
     `load_history_json`."""
     fmt = fmt or export_format(path)
-    named = _named_runs(runs)
+    named = named_runs(runs)
     target = Path(path)
     if fmt == "json":
         doc = {

@@ -58,6 +58,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.quantiles import order_statistics_into
+
 __all__ = [
     "ParamState",
     "Quantity",
@@ -381,15 +383,13 @@ class StateProbe:
         self, summaries: Sequence[Summary], scalars: Sequence[Quantity], out: np.ndarray
     ) -> None:
         """Fill `out` with one record: per group, per summary, the 5 quantiles (see
-        `state_history.QUANTILES`), then the tracked scalars (bools as 0/1, None as NaN)."""
+        `engine.quantiles.QUANTILES`), then the tracked scalars (bools as 0/1, None as NaN)."""
         with np.errstate(all="ignore"):
             self._summary_row(summaries, scalars, out)
 
     def _summary_row(
         self, summaries: Sequence[Summary], scalars: Sequence[Quantity], out: np.ndarray
     ) -> None:
-        from engine.state_history import order_statistics_into
-
         opt = self.optimizer
         direct = [q for q in summaries if not q.via]
         mirrored = {q.via for q in summaries if q.via and q.decreasing}

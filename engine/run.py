@@ -61,6 +61,8 @@ from engine import optimizers, schedules, tasks
 from engine.history import History
 from engine.hyper import _show
 from engine.kinds import KINDS, registry
+from engine.knobs import KnobError as KnobError  # re-exported: callers catch it from here
+from engine.knobs import apply_overrides, owners_of, route
 from engine.optimizer_state import StateInspection, StateProbe
 from engine.state_history import DEFAULT_CAPACITY, StateSummaries
 from engine.stepping import Stepper, _is_int
@@ -94,15 +96,6 @@ def suggested_lr(task: Any, optimizer: Any) -> float | None:
         return suggestions.get(optimizer)
     except TypeError:  # an unhashable optimizer name: its own error comes next
         return None
-
-
-class KnobError(RunConfigError):
-    """A knob set by name (`RunConfig.with_knobs`) is unknown, ambiguous or out of range.
-    `str(err)` is the whole message, ready for a command line or a form."""
-
-    def __init__(self, knob: str, detail: str) -> None:
-        super().__init__("knobs", detail, knob)
-        self.args = (detail,)
 
 
 def _hyper_error(field_name: str, err: ValueError, names: list[str]) -> RunConfigError:
@@ -237,52 +230,17 @@ class RunConfig:
         return getattr(self, f"{kind}_hypers")
 
     def knob_owner(self, name: str) -> tuple[str, str]:
-        """(kind, knob) set by `name`: "lr" -> ("optimizer", "lr"), "task.hidden" ->
-        ("task", "hidden"). A prefix picks the kind where several have a knob of that name
-        (e.g. `period`). KnobError when the knob is unknown or ambiguous."""
-        knobs = {k: [h.name for h in registry(k).specs(self.kind_name(k))] for k in KINDS}
-        kind, dot, knob = name.partition(".")
-        if dot:
-            if kind not in KINDS:
-                raise KnobError(
-                    name,
-                    f"{name}: unknown prefix {kind!r} (expected task., optimizer. or schedule.)",
-                )
-            if knob not in knobs[kind]:
-                have = ", ".join(knobs[kind]) or "none"
-                raise KnobError(
-                    name,
-                    f"unknown knob {knob!r} for {kind} {self.kind_name(kind)} (its knobs: {have})",
-                )
-            return kind, knob
-        owners = [k for k in KINDS if name in knobs[k]]
-        if not owners:
-            listing = "; ".join(
-                f"{k} {self.kind_name(k)}: {', '.join(knobs[k]) or 'none'}" for k in KINDS
-            )
-            raise KnobError(name, f"unknown knob {name!r} ({listing})")
-        if len(owners) > 1:
-            where = " and ".join(f"the {k} ({self.kind_name(k)})" for k in owners)
-            forms = " or ".join(f"{k}.{name}=..." for k in owners)
-            raise KnobError(name, f"{name!r} is a knob of {where}: write {forms}")
-        return owners[0], name
+        """(kind, knob) set by `name` in the override grammar (engine/knobs.py): "lr" ->
+        ("optimizer", "lr"), "task.hidden" -> ("task", "hidden"). KnobError when the knob is
+        unknown or ambiguous."""
+        (owner, knob), *_ = route(name, owners_of(self))
+        return owner.kind, knob
 
-    def with_knobs(self, knobs: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> RunConfig:
-        """A validated copy with knobs set by name (`knob_owner` routes each name; values
-        may be text, as typed, or typed values). Every value is checked by its knob's spec
-        first; KnobError (a RunConfigError) names the knob and what is allowed."""
-        items = knobs.items() if isinstance(knobs, Mapping) else knobs
-        changes: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
-        for name, raw in items:
-            kind, knob = self.knob_owner(str(name))
-            owner = self.kind_name(kind)
-            spec = next(h for h in registry(kind).specs(owner) if h.name == knob)
-            try:
-                changes[kind][knob] = spec.validate(raw)
-            except ValueError as err:
-                raise KnobError(knob, f"{err} ({kind} {owner})") from None
-        merged = {f"{k}_hypers": {**self.knobs(k), **changes[k]} for k in KINDS if changes[k]}
-        return self.replace(**merged)
+    def with_knobs(self, overrides: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> RunConfig:
+        """A validated copy with knobs set by name (the override grammar, engine/knobs.py;
+        values may be text, as typed, or typed values). KnobError names the override and what
+        is allowed; RunConfigError a rule between knobs."""
+        return apply_overrides(self, overrides)
 
 
 @dataclass(frozen=True)

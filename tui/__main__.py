@@ -4,11 +4,11 @@
     optplay --config FILE        open the app with an experiment file's settings (a race
                                  file, with [[race]] entries, opens as that race)
     optplay --preset NAME        open the app with a shipped preset (optplay list presets)
-    optplay run | bench | sweep | list   the headless commands (tui/cli.py)
-    optplay serve                the app in a web browser (tui/serve/)
+    optplay run | bench | sweep | lesson | list   the headless commands
+    optplay serve                the app in a web browser
 
-The app part lives here; the subcommands are added by `tui.cli.add_commands`, each setting
-`handler` (args -> exit status). Without a subcommand the app opens.
+The app part lives here; the commands are the table of tui/cli.py (`add_commands`), each
+setting `handler` (args -> exit status). Without a command the app opens.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tui.cli import PROG, UsageError, add_commands, dispatch, emit, load_source
-from tui.serve import add_serve_command
+from tui.cli import add_commands, dispatch
+from tui.commands.common import PROG, UsageError, emit, load_source, refuse_source
 
 
 def version() -> str:
@@ -64,7 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_commands(commands)
-    add_serve_command(commands)
     return parser
 
 
@@ -83,25 +82,11 @@ def cmd_app(args: argparse.Namespace) -> int:
 def open_app(args: argparse.Namespace) -> int:
     """The app of `--config` / `--preset` (or the default run), run until the user quits;
     2 with a message when the source is not a run."""
-    from engine.config import Experiment
-
     try:
         source = load_source(args.config, args.preset)
+        refuse_source(args, source, "Experiment")
     except UsageError as error:
         emit(sys.stderr, f"{PROG}: error: {error}")
-        return 2
-    if source is not None and not isinstance(source, Experiment):
-        from engine.sweep import SweepSpec
-
-        what = args.config or args.preset
-        kind, command = (
-            ("sweep", "sweep") if isinstance(source, SweepSpec) else ("benchmark", "bench")
-        )
-        emit(
-            sys.stderr,
-            f"{PROG}: error: {what} is a {kind} spec, not a run: "
-            f"use `{PROG} {command} --{'config' if args.config else 'preset'} {what}`",
-        )
         return 2
 
     from tui.app import create_app  # Textual loads only when the app opens

@@ -18,6 +18,7 @@ import pytest
 from make_optimizer_fixtures import CHECKPOINTS, STEPS, TWINS, gradient, lr_at
 
 from engine import optimizers
+from engine.optimizers import base
 
 FIXTURES = Path(__file__).parent / "fixtures" / "optimizers.npz"
 _Z = np.load(FIXTURES)
@@ -295,8 +296,8 @@ def test_flat_buffer_is_bit_identical_to_per_key(name, dtype, monkeypatch):
         a.step(per_key, _grads(per_key, t), lr=lr)
         b.step({"all": flat}, {"all": g_flat}, lr=lr)
         # Same flat buffer through the blocked path (tiny blocks: 4 elements, ragged tail).
-        monkeypatch.setattr(optimizers, "BLOCK_BYTES", 4 * blocked.itemsize)
-        monkeypatch.setattr(optimizers, "BLOCKED_MIN_BLOCKS", 2)
+        monkeypatch.setattr(base, "BLOCK_BYTES", 4 * blocked.itemsize)
+        monkeypatch.setattr(base, "BLOCKED_MIN_BLOCKS", 2)
         c.step({"all": blocked}, {"all": g_flat}, lr=lr)
         monkeypatch.undo()
         joined = np.concatenate([v.ravel() for v in per_key.values()])

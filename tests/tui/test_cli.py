@@ -14,7 +14,8 @@ import pytest
 from engine import config, optimizers, presets, schedules, tasks
 from engine.history import STEP_SERIES, load_history_json
 from engine.run import Run, RunConfig
-from tui.cli import ProgressBar, add_commands, main
+from tui.cli import add_commands, main
+from tui.commands.common import ProgressBar
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -265,9 +266,11 @@ def test_bench_prints_the_table_and_writes_files(tmp_path, capsys):
 
 def test_bench_knob_errors_exit_2(capsys):
     status, _, err = run_cli(capsys, "bench", "--optimizers", "adam", "--set", "beta1=1.5")
-    assert status == 2 and "adam: beta1 must be a number in [0, 1), got '1.5'" in err
+    assert (
+        status == 2 and "--set beta1 must be a number in [0, 1), got '1.5' (optimizer adam)" in err
+    )
     status, _, err = run_cli(capsys, "bench", "--set", "sgd.foo=1")
-    assert status == 2 and "unknown knob 'foo' for sgd" in err
+    assert status == 2 and "--set sgd.foo: unknown knob 'foo' for optimizer sgd" in err
     status, _, err = run_cli(capsys, "bench", "--tasks", "nope")
     assert status == 2 and "unknown task 'nope'" in err
     status, _, err = run_cli(capsys, "bench", "--preset", "schedules")
@@ -313,8 +316,8 @@ def test_add_commands_plugs_into_another_parser():
     parser.add_argument("--config")
     add_commands(parser.add_subparsers())
     args = parser.parse_args(["run", "--task", "quadratic", "--optimizer", "sgd"])
-    assert args.handler.__name__ == "cmd_run" and args.command_name == "run"
-    assert parser.parse_args(["bench"]).handler.__name__ == "cmd_bench"
+    assert args.handler.__module__ == "tui.commands.run" and args.command_name == "run"
+    assert parser.parse_args(["bench"]).handler.__module__ == "tui.commands.bench"
     assert parser.parse_args(["list", "tasks"]).kind == "tasks"
 
 

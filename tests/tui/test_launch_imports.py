@@ -57,7 +57,12 @@ def modules_after(code: str, cwd: Path) -> set[str]:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PYTHONPATH": str(ROOT), "OPTPLAY_CONFIG_DIR": str(cwd), "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": str(ROOT),
+            "OPTPLAY_CONFIG_DIR": str(cwd),
+            "OPTPLAY_DATA_DIR": str(cwd / "data"),
+            "PATH": "/usr/bin:/bin",
+        },
     )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout.splitlines()[-1]))
@@ -107,7 +112,7 @@ def test_opening_an_experiment_file_loads_no_bench_nor_sweep(tmp_path) -> None:
     (tmp_path / "exp.toml").write_text('task = "beale"\noptimizer = "sgd"\n')
     modules = modules_after(
         """
-        from tui.cli import load_source
+        from tui.commands.common import load_source
         experiment = load_source("exp.toml")
         assert experiment.config.task == "beale"
         """,
@@ -116,13 +121,29 @@ def test_opening_an_experiment_file_loads_no_bench_nor_sweep(tmp_path) -> None:
     assert loaded(modules, ("engine.bench", "engine.sweep", "engine.executors")) == []
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["list"], ["list", "presets"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--version"],
+        ["list"],
+        ["list", "presets"],
+        ["list", "lessons"],
+        ["run", "--task", "quadratic", "--optimizer", "sgd", "--steps", "5", "--out", "h.csv"],
+        ["bench", "--tasks", "quadratic", "--optimizers", "sgd", "--steps", "5", "--seeds", "1",
+         "--workers", "1"],
+        ["sweep", "--task", "quadratic", "--optimizers", "sgd", "--lr", "0.01,0.1", "--steps",
+         "5", "--workers", "1"],
+        ["lesson", "momentum-ravine", "--set", "lr=0.02"],
+    ],
+    ids=" ".join,
+)  # fmt: skip
 def test_commands_that_print_load_no_textual(tmp_path, argv) -> None:
+    """The headless commands (run, bench, sweep, lesson, list) never load Textual."""
     modules = modules_after(
         f"""
         from tui.__main__ import main
         try:
-            main({argv!r})
+            assert main({argv!r}) == 0
         except SystemExit as done:
             assert done.code in (0, None)
         """,

@@ -140,13 +140,19 @@ def test_a_sweep_runs_from_a_file_and_from_the_preset(capsys, tmp_path):
 
 def test_sweep_specs_are_pointed_at_optplay_sweep(capsys):
     status, _, err = run_cli(capsys, "run", "--preset", "lr-sensitivity")
-    assert status == 2 and "is a sweep spec: run it with `optplay sweep --preset" in err
+    assert (
+        status == 2
+        and "is a sweep spec, not an experiment: run it with `optplay sweep --preset" in err
+    )
     status, _, err = run_cli(capsys, "bench", "--preset", "lr-sensitivity")
-    assert status == 2 and "is a sweep spec: run it with `optplay sweep --preset" in err
+    assert (
+        status == 2
+        and "is a sweep spec, not a bench spec: run it with `optplay sweep --preset" in err
+    )
     assert app_main.main(["--preset", "lr-sensitivity"]) == 2
-    assert "use `optplay sweep --preset lr-sensitivity`" in capsys.readouterr().err
+    assert "run it with `optplay sweep --preset lr-sensitivity`" in capsys.readouterr().err
     status, _, err = run_cli(capsys, "sweep", "--preset", "digits-adam")
-    assert status == 2 and "preset digits-adam is not a sweep spec" in err
+    assert status == 2 and "preset digits-adam is an experiment, not a sweep spec" in err
 
 
 # -- Ctrl+C ---------------------------------------------------------------------------------------
@@ -224,10 +230,12 @@ def test_bench_runs_on_the_same_executors(capsys):
         (["--grid", "beta1"], "--grid expects NAME=VALUES, got 'beta1'"),
         ([], "nothing to sweep: give --lr A:B:N and/or --grid NAME=VALUES"),
         (["--lr", "0.1", "--grid", "beta1=0.9", "--grid", "eps=1e-8"], "at most 2 knobs"),
-        (["--lr", "0.1", "--set", "adam.nope=1"], "--set adam.nope: adam has no knob 'nope'"),
+        (["--lr", "0.1", "--set", "adam.nope=1"],
+         "--set adam.nope: unknown knob 'nope' for optimizer adam (its knobs: lr"),
         (["--optimizers", "sgd", "--lr", "0.1", "--set", "sgd.momentum=2"],
          "--set sgd.momentum must be a number in [0, 1), got '2'"),
-        (["--lr", "0.1", "--set", "hidden=0"], "no task, schedule or swept optimizer has a knob"),
+        (["--lr", "0.1", "--set", "hidden=0"],
+         "--set hidden: unknown knob 'hidden' (task quadratic: a, x0; optimizer adam: lr"),
         (["--lr", "0.1", "--out", "s.txt"], "--out s.txt: history files must end in .csv or .json"),
     ],
 )  # fmt: skip

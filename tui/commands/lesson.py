@@ -1,11 +1,13 @@
 """`optplay lesson NAME` and `optplay list lessons`: the tutorials' claims, run headless.
 
-    optplay lesson NAME [--flip K] [--seed S] [--no-progress]
+    optplay lesson NAME [--flip K] [--seed S] [--set NAME=VALUE ...] [--no-progress]
 
 Runs the lesson's experiment (a race or one run) to its step count and prints the claim, the
 setup, what to watch in the app, the measured numbers per lane, the verdict computed from
 them and the conditions under which it would flip. `--flip K` runs the lesson under its K-th
-flip condition instead; `--seed S` with another seed. Exit status 0 whatever the verdict
+flip condition instead; `--seed S` with another seed; `--set` changes knobs in the override
+grammar of engine/knobs.py (`lr=0.1` on every lane, `sgd.lr=0.1` or `LANE.lr=0.1` on one).
+Exit status 0 whatever the verdict
 (the lesson ran); 2 for an unknown lesson (the message lists them) or a bad option; 130 when
 interrupted (the verdict is still computed on the steps done).
 
@@ -15,19 +17,29 @@ This module imports no UI library.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import textwrap
-import time
 from typing import Any
 
-from tui.cli import PROG, ProgressBar, StopSignals
+from tui.commands.common import (
+    ProgressBar,
+    StopSignals,
+    UsageError,
+    add_set_arg,
+    fail,
+    parse_sets,
+    say,
+    set_error,
+    train,
+)
 
-_CHUNK_SECONDS = 0.05
+NAME = "lesson"
 _WIDTH = 88
 
 
-def add_command(subparsers: Any) -> None:
-    """Add `lesson` to an argparse subparsers object (sets `handler` and `command_name`)."""
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """`optplay lesson` and its arguments."""
     parser = subparsers.add_parser(
         "lesson",
         help="run a lesson: a tutorial's claim tested by an experiment, with its verdict",
@@ -44,34 +56,38 @@ def add_command(subparsers: Any) -> None:
         "come out the other way",
     )
     parser.add_argument("--seed", type=int, metavar="S", help="another seed for every lane")
+    add_set_arg(parser, "change a knob: lr=0.1 on every lane, LANE.lr=0.1 or sgd.lr=0.1 on one")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=cmd_lesson, command_name="lesson")
+    return parser
 
 
-def _fail(message: str) -> int:
-    print(f"{PROG} lesson: error: {message}", file=sys.stderr)
-    return 2
+def with_sets(lesson: Any, sets: list[tuple[str, str]]) -> Any:
+    """The lesson with the --set knobs applied to its lanes (engine/knobs.py routes them);
+    UsageError with the same message `optplay run --set` gives."""
+    from engine.config import Experiment, RaceEntry
+    from engine.knobs import KnobError, apply_lanes
+    from engine.run import RunConfigError
+
+    entries = lesson.entries
+    try:
+        configs = apply_lanes(
+            [(lane, e.config) for lane, e in zip(lesson.lanes, entries, strict=True)], sets
+        )
+    except KnobError as err:
+        raise set_error(err) from None
+    except RunConfigError as err:  # a rule between knobs (e.g. warmup_steps < total_steps)
+        raise UsageError(err.detail) from None
+    exp = lesson.experiment
+    if exp.race:
+        raced = [RaceEntry(cfg, e.name) for cfg, e in zip(configs, entries, strict=True)]
+        experiment = Experiment.of_race(raced, steps=exp.steps, name=exp.name)
+    else:
+        experiment = Experiment(configs[0], steps=exp.steps, name=exp.name)
+    return dataclasses.replace(lesson, experiment=experiment)
 
 
 def _wrap(text: str, indent: str = "  ") -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent)
-
-
-def _train(trained: Any, steps: int, bar: ProgressBar, interrupt: StopSignals) -> None:
-    """Step a Run or Race to `steps` in ~50 ms chunks (same numbers as one call)."""
-    per_step: float | None = None
-    while trained.steps_done < steps and not interrupt.hit:
-        if getattr(trained, "diverged_at", None) is not None or getattr(
-            trained, "all_diverged", False
-        ):
-            break
-        n = 1 if per_step is None else max(1, int(_CHUNK_SECONDS / per_step))
-        n = min(n, steps - trained.steps_done)
-        t0 = time.perf_counter()
-        trained.step(n)
-        elapsed = (time.perf_counter() - t0) / n
-        per_step = elapsed if per_step is None else 0.5 * per_step + 0.5 * elapsed
-        bar.show(trained.steps_done / steps, f"step {trained.steps_done:,}/{steps:,}")
 
 
 def report_lines(lesson: Any, verdict: Any, trained: Any) -> list[str]:
@@ -115,7 +131,7 @@ def report_lines(lesson: Any, verdict: Any, trained: Any) -> list[str]:
     return lines
 
 
-def cmd_lesson(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     """`optplay lesson NAME`: run it, print the verdict; 0 whatever it is, 2 bad input."""
     from engine import lessons
     from engine.lessons import LessonError
@@ -123,27 +139,35 @@ def cmd_lesson(args: argparse.Namespace) -> int:
     try:
         lesson = lessons.load(args.name)
     except LessonError as err:
-        return _fail(str(err))
+        return fail(args, str(err))
     flip_note = None
     if args.flip is not None:
         if not lesson.flips:
-            return _fail(f"--flip: lesson {lesson.name} has no flip conditions")
+            return fail(args, f"--flip: lesson {lesson.name} has no flip conditions")
         if not 1 <= args.flip <= len(lesson.flips):
-            return _fail(
-                f"--flip must be in 1..{len(lesson.flips)} for {lesson.name}, got {args.flip}"
+            return fail(
+                args, f"--flip must be in 1..{len(lesson.flips)} for {lesson.name}, got {args.flip}"
             )
         flip_note = lesson.flips[args.flip - 1].when
         lesson = lesson.flipped(args.flip - 1)
     if args.seed is not None:
         if not 0 <= args.seed < 2**63:
-            return _fail(f"--seed must be an integer in [0, 2^63), got {args.seed}")
+            return fail(args, f"--seed must be an integer in [0, 2^63), got {args.seed}")
         lesson = lesson.with_seed(args.seed)
+    try:
+        lesson = with_sets(lesson, parse_sets(args.sets))
+    except UsageError as err:
+        return fail(args, str(err))
 
     trained = lesson.start()
     bar = ProgressBar(sys.stderr, enabled=not args.no_progress)
+
+    def show() -> None:
+        bar.show(trained.steps_done / lesson.steps, f"step {trained.steps_done:,}/{lesson.steps:,}")
+
     with StopSignals() as interrupt:
         try:
-            _train(trained, lesson.steps, bar, interrupt)
+            train(trained, lesson.steps, interrupt, show if bar.enabled else None)
         finally:
             bar.done()
     verdict = lesson.verdict(trained)
@@ -153,7 +177,7 @@ def cmd_lesson(args: argparse.Namespace) -> int:
     if interrupt.hit:
         lines.append(f"(interrupted at step {trained.steps_done:,} of {lesson.steps:,})")
     for line in lines:
-        print(line)
+        say(line)
     return 128 + interrupt.signum if interrupt.signum is not None else 0
 
 

@@ -8,8 +8,9 @@
 The swept knobs: `--lr A:B:N` (N log-spaced rates from A to B, or a list `--lr 0.01,0.1`) and
 `--grid NAME=VALUES` (repeatable; VALUES a list `0.8,0.9,0.99` or a grid `A:B:N`, spaced on
 the knob's scale, `A:B:N:log` / `A:B:N:linear` to choose); two knobs at most. Given on the
-command line, they replace the grid of --config/--preset. Fixed knobs: `--set NAME=VALUE` for
-the task, the schedule or every optimizer that has NAME; `--set adam.beta2=0.99` for one.
+command line, they replace the grid of --config/--preset. Fixed knobs: `--set NAME=VALUE` in
+the override grammar of engine/knobs.py: the task's, the schedule's or every optimizer's that
+has NAME; `--set adam.beta2=0.99` for one. A knob is swept or set, never both.
 
 Prints one row per grid point (seeds summarised, each optimizer's best point marked) and, on a
 terminal, a chart: final loss against the knob per optimizer, or a heatmap for two knobs.
@@ -27,17 +28,21 @@ import argparse
 import sys
 from typing import Any
 
-from tui.cli import (
+from tui.commands.common import (
     PROG,
     UsageError,
-    _add_source_args,
-    _check_outputs,
-    _fail,
-    _number,
-    _positive_int,
-    _split_list,
+    add_scoring_args,
+    add_set_arg,
+    add_source_args,
+    check_outputs,
+    emit,
+    fail,
     load_source,
     parse_sets,
+    refuse_source,
+    say,
+    set_error,
+    split_list,
 )
 from tui.commands.running import (
     Cancel,
@@ -47,9 +52,11 @@ from tui.commands.running import (
     single_threaded_blas,
 )
 
+NAME = "sweep"
 
-def add_sweep_command(subparsers: Any) -> None:
-    """Add `sweep` to an argparse subparsers object (sets `handler` and `command_name`)."""
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """`optplay sweep` and its flags."""
     sweep = subparsers.add_parser(
         "sweep",
         help="final loss against one or two knobs, per optimizer (fresh run per point)",
@@ -58,7 +65,7 @@ def add_sweep_command(subparsers: Any) -> None:
         "terminal); --out writes one row per run. Runs on all cores by default, or on a Dask "
         "cluster. Exit status 0 done, 1 a run failed, 2 bad arguments, 130 interrupted.",
     )
-    _add_source_args(sweep, "sweep spec")
+    add_source_args(sweep, "sweep spec")
     sweep.add_argument("--task", metavar="T", help="task name (see `optplay list tasks`)")
     sweep.add_argument(
         "--optimizers", "--optimizer", nargs="+", metavar="O", help="optimizers to sweep"
@@ -75,29 +82,12 @@ def add_sweep_command(subparsers: Any) -> None:
         help="sweep a knob: a list (beta1=0.8,0.9,0.99) or a grid (momentum=0:0.99:8) "
         "(repeatable; two knobs at most, --lr included)",
     )
-    sweep.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a fixed knob: of the task, the schedule or every optimizer that has it "
-        "(task.hidden=64, momentum=0.9), or of one optimizer (adam.beta2=0.99) (repeatable)",
+    add_set_arg(
+        sweep,
+        "a fixed knob: of the task, the schedule or every optimizer that has it "
+        "(task.hidden=64, momentum=0.9), or of one optimizer (adam.beta2=0.99)",
     )
-    sweep.add_argument("--steps", type=_positive_int, metavar="N", help="updates per run")
-    sweep.add_argument("--seeds", type=_positive_int, metavar="K", help="seeds 0..K-1 (default 1)")
-    target = sweep.add_mutually_exclusive_group()
-    target.add_argument("--target", type=_number, metavar="LOSS", help="target loss")
-    target.add_argument(
-        "--target-fraction",
-        type=_number,
-        metavar="F",
-        help="target = F x the initial loss (default 0.1)",
-    )
-    sweep.add_argument(
-        "--check-every", type=_positive_int, metavar="N", help="evaluate every N steps"
-    )
-    sweep.add_argument("--dtype", choices=("float64", "float32"), help="computation dtype")
+    add_scoring_args(sweep, seeds_default=1)
     add_executor_args(sweep)
     sweep.add_argument(
         "--yes", action="store_true", help="start a sweep of more runs than the usual maximum"
@@ -111,7 +101,7 @@ def add_sweep_command(subparsers: Any) -> None:
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.add_argument("--no-chart", action="store_true", help="no chart, only the table")
-    sweep.set_defaults(handler=cmd_sweep, command_name="sweep")
+    return sweep
 
 
 # -- from flags to a SweepSpec ----------------------------------------------------------------
@@ -134,54 +124,45 @@ def _grid_flags(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _route_sets(
-    sets: list[tuple[str, str]],
+    args: argparse.Namespace,
+    grid: dict[str, Any],
     task: str,
     opts: tuple[str, ...],
     schedule: str,
-    task_hypers: dict[str, Any],
-    opt_hypers: dict[str, dict[str, Any]],
-    schedule_hypers: dict[str, Any],
+    tables: dict[str, dict[str, Any]],
 ) -> None:
-    """Put each --set knob in the table(s) it belongs to (see the module docstring)."""
-    from engine import optimizers, schedules, tasks
+    """Put each --set knob in its table (`tables[owner name]`, engine/knobs.py routes it);
+    UsageError for a knob that is also swept, naming both."""
+    from engine.knobs import KnobError, Owner, resolve, route
 
-    task_knobs = {h.name for h in tasks.specs(task)}
-    sched_knobs = {h.name for h in schedules.specs(schedule)}
-    opt_knobs = {o: {h.name for h in optimizers.specs(o)} for o in opts}
-    for name, raw in sets:
-        prefix, dot, knob = name.partition(".")
-        if dot and prefix in opts:
-            if knob not in opt_knobs[prefix]:
-                have = ", ".join(h.name for h in optimizers.specs(prefix))
-                raise UsageError(f"--set {name}: {prefix} has no knob {knob!r} (its knobs: {have})")
-            opt_hypers.setdefault(prefix, {})[knob] = raw
-            continue
-        if dot and prefix not in ("task", "optimizer", "schedule"):
-            raise UsageError(
-                f"--set {name}: {prefix!r} is not a swept optimizer, nor task., optimizer. or "
-                "schedule."
-            )
-        key = knob if dot else name
-        in_task = key in task_knobs and prefix in ("task", key)
-        in_sched = key in sched_knobs and prefix in ("schedule", key)
-        in_opts = [o for o in opts if key in opt_knobs[o]] if prefix in ("optimizer", key) else []
-        found = (("task", in_task), ("schedule", in_sched), ("optimizer", bool(in_opts)))
-        owners = [kind for kind, has in found if has]
-        if not owners:
-            raise UsageError(
-                f"--set {name}: no task, schedule or swept optimizer has a knob {key!r}"
-            )
-        if len(owners) > 1:
-            forms = " or ".join(f"{w}.{key}=..." for w in owners)
-            raise UsageError(f"--set {name}: {key!r} is a knob of the {' and the '.join(owners)}: "
-                             f"write {forms}")  # fmt: skip
-        if in_task:
-            task_hypers[key] = raw
-        elif in_sched:
-            schedule_hypers[key] = raw
-        else:
-            for o in in_opts:
-                opt_hypers.setdefault(o, {})[key] = raw
+    owners = [Owner("task", task), *(Owner("optimizer", o) for o in opts)]
+    owners.append(Owner("schedule", schedule))
+    swept: dict[tuple[str, str], str] = {}
+    for name in grid:
+        try:
+            for owner, knob in route(name, owners):
+                swept[owner.kind, knob] = name
+        except KnobError:
+            pass  # the sweep's own check names a bad grid knob
+    try:
+        for name, raw in parse_sets(args.sets):
+            for owner, knob, value in resolve([(name, raw)], owners):
+                if (owner.kind, knob) in swept:
+                    axis = swept[owner.kind, knob]
+                    flag = "--lr" if axis == "lr" and args.lr is not None else f"--grid {axis}"
+                    if not (args.lr is not None or args.grid):
+                        flag = f"the grid of {_source_label(args)}"
+                    raise UsageError(
+                        f"--set {name}={raw}: {knob} is swept by {flag}; a knob is swept or "
+                        "set, not both (drop one)"
+                    )
+                tables[owner.name][knob] = value  # as typed: the spec keeps text
+    except KnobError as err:
+        raise set_error(err) from None
+
+
+def _source_label(args: argparse.Namespace) -> str:
+    return f"preset {args.preset}" if args.preset else str(args.config)
 
 
 def resolve_sweep(args: argparse.Namespace) -> Any:
@@ -191,11 +172,9 @@ def resolve_sweep(args: argparse.Namespace) -> Any:
     from engine.sweep import SweepError, SweepSpec
 
     source = load_source(args.config, args.preset)
-    if source is not None and not isinstance(source, SweepSpec):
-        label = f"preset {args.preset}" if args.preset else args.config
-        raise UsageError(f"{label} is not a sweep spec (it has no [sweep] table)")
+    refuse_source(args, source, "SweepSpec")
     task = args.task or (source.task if source else None)
-    opts = _split_list(args.optimizers)
+    opts = split_list(args.optimizers)
     if opts is None and source is not None:
         opts = list(source.optimizers)
     missing = [flag for flag, v in (("--task", task), ("--optimizers", opts)) if not v]
@@ -242,10 +221,10 @@ def resolve_sweep(args: argparse.Namespace) -> Any:
         kwargs.setdefault("target_fraction", 0.1)
     if args.target_fraction is not None:
         kwargs["target"] = None
-    _route_sets(
-        parse_sets(args.sets), task, tuple(opts), schedule, task_hypers, opt_hypers,
-        schedule_hypers,
-    )  # fmt: skip
+    tables = {task: task_hypers, schedule: schedule_hypers}
+    tables.update({o: opt_hypers.setdefault(o, {}) for o in opts})
+    _route_sets(args, grid, task, tuple(opts), schedule, tables)
+    opt_hypers = {o: v for o, v in opt_hypers.items() if v}
     try:
         return SweepSpec(
             task=task,
@@ -292,6 +271,13 @@ def _flag_message(err: Any, args: argparse.Namespace) -> str:
 # -- the command ----------------------------------------------------------------------------------
 
 
+def _is_tty(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed
+        return False
+
+
 def _chart_lines(report: Any) -> list[str]:
     import shutil
 
@@ -301,7 +287,7 @@ def _chart_lines(report: Any) -> list[str]:
     return [sweep_chart_text(report.spec, report.points, size.columns, min(24, size.lines))]
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     """`optplay sweep`: run the sweep, write --out, print the table (and chart)."""
     single_threaded_blas()  # before NumPy loads: parallelism comes from the workers
     from engine.executors import ExecutorError, JobError
@@ -310,7 +296,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         spec = resolve_sweep(args)
-        _check_outputs(args.out)
+        check_outputs(args.out)
         if spec.total_runs > MAX_RUNS and not args.yes:
             raise UsageError(
                 f"--yes: this sweep is {spec.total_runs:,} runs, more than {MAX_RUNS:,}; add "
@@ -318,7 +304,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             )
         executor = make_executor(args, spec.total_runs)
     except (UsageError, ExecutorError) as err:
-        return _fail(args, str(err))
+        return fail(args, str(err))
 
     failure: str | None = None
     sweep = Sweep(spec, executor)
@@ -338,18 +324,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         try:
             write_results(report, path)
         except OSError as err:
-            print(f"{PROG} sweep: error: --out {path}: {err.strerror or err}", file=sys.stderr)
+            fail(args, f"--out {path}: {err.strerror or err}")
             status = 2
-    print(format_report(report))
-    if sys.stdout.isatty() and not args.no_chart and report.points:
-        for line in _chart_lines(report):
-            print(line)
+    for line in format_report(report).split("\n"):
+        say(line)
+    if _is_tty(sys.stdout) and not args.no_chart and report.points:
+        for chart in _chart_lines(report):
+            for line in chart.split("\n"):
+                emit(sys.stdout, line, raw=True)  # keeps plotext's colour codes
     for path in args.out:
-        print(f"wrote {path}")
+        say(f"wrote {path}")
     if failure is not None:
-        print(f"{PROG} sweep: error: {failure}", file=sys.stderr)
+        fail(args, failure)
         return 1
     if report.cancelled:
-        print(f"{PROG} sweep: interrupted", file=sys.stderr)
+        emit(sys.stderr, f"{PROG} sweep: interrupted")
         return 130
     return status

@@ -1,4 +1,4 @@
-"""What the server needs, resolved from `optplay serve`'s arguments (tui/serve/command.py)
+"""What the server needs, resolved from `optplay serve`'s arguments (tui/commands/serve.py)
 and read by the server (tui/serve/server.py). Its own module so that the command, which loads
 the server only when serving starts, and the server do not import each other."""
 

@@ -13,7 +13,9 @@ first); 2 for a bad argument, a bad experiment file, a port in use, an unknown h
 `serve` extra not installed, with a one-line message; 130 for a Ctrl+C before it listens.
 
 This module imports no web library: the server (tui/serve/server.py, which needs the extra)
-loads only when serving starts.
+loads only when serving starts. It lives with the other commands, and the server with its
+options (tui/serve/options.py) in tui/serve/, so that neither package imports the other's
+modules both ways.
 """
 
 from __future__ import annotations
@@ -27,17 +29,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tui.cli import PROG, UsageError, load_source
+from tui.commands.common import PROG, UsageError, load_source, refuse_source
 from tui.serve.options import ServeOptions
 
-COMMAND = f"{PROG} serve"
+NAME = "serve"
+COMMAND = f"{PROG} {NAME}"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 _EXTRA_MODULES = {"textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2"}
 _EXTRA_HINT = "pip install 'optplay[serve]'"
 
 
-def add_serve_command(subparsers: Any) -> None:
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add `serve` to an argparse subparsers object (sets `handler` and `command_name`)."""
     serve = subparsers.add_parser(
         "serve",
@@ -71,10 +74,11 @@ def add_serve_command(subparsers: Any) -> None:
         help="the server's address as browsers reach it, when behind a proxy "
         "(e.g. https://example.org/optplay); by default the address the browser used",
     )
-    serve.set_defaults(handler=cmd_serve, command_name="serve")
+    serve.set_defaults(handler=handle, command_name=NAME)
+    return serve
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     """Serve until stopped; 2 (with a one-line message) when it cannot start."""
     try:
         options = resolve_options(args)
@@ -108,14 +112,7 @@ def resolve_options(args: argparse.Namespace) -> ServeOptions:
     app_argv = [sys.executable, "-m", "tui"]
     source = load_source(args.config, args.preset)  # a bad file fails here, not in every tab
     if source is not None:
-        from engine.config import Experiment
-
-        what = args.config or args.preset
-        if not isinstance(source, Experiment):
-            flag = "config" if args.config else "preset"
-            raise UsageError(
-                f"{what} is a benchmark spec, not a run: use `{PROG} bench --{flag} {what}`"
-            )
+        refuse_source(args, source, "Experiment")  # names the kind: a bench or a sweep spec
         app_argv += ["--config", args.config] if args.config else ["--preset", args.preset]
     return ServeOptions(
         host=host,

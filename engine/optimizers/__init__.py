@@ -1,0 +1,106 @@
+"""Gradient-based optimizers in pure NumPy, registered by name.
+
+Every optimizer keeps separate state per parameter key (created lazily, matching the array's
+dtype and shape) and updates `params: dict[str, ndarray]` in place from `grads` of the same keys:
+
+    opt = create("adam", lr=1e-3)
+    opt.step(params, grads)            # lr=... overrides the configured rate for this step
+    opt.beta1                          # knob values are attributes of the same name
+
+Arithmetic follows torch.optim's single-tensor code paths operation by operation (order of
+operations, where eps is added, how bias corrections are applied), so float64 runs match torch
+to ~1e-15 per step; Lion follows optax. Knob names are torch's, with `betas` split into `beta1`,
+`beta2`.
+
+Inside the optimizer (read-only; reading never changes anything):
+
+    opt.state("w")        # {"step": 3, "exp_avg": <read-only view>, "exp_avg_sq": ...}
+    opt.scalars("w")      # AdamScalars(lr=..., beta1=..., bias_correction1=..., ...)
+    opt.derived("w", g, p_before)  # {"exp_avg_hat": m̂, "exp_avg_sq_hat": v̂, "effective_lr": α}
+    type(opt).state_doc   # StateDoc: what each key means, how α is defined (help, list)
+
+State keys are torch's `optimizer.state[p]` keys. Each optimizer's per-step scalars are its
+own NamedTuple (`AdamScalars`, ...), computed once per step and kept per key, so the bias
+corrections, β₁,t, μ_t or ρ_t of the last step can be read back. See engine.optimizer_state
+for the declarations and for reading a whole run per parameter by name.
+
+One module per family, as torch.optim does: base.py (the `Optimizer` base class, the
+registry, shared knob and state declarations, the in-place building blocks and the blocked
+large-array path), sgd.py (sgd, momentum, nesterov), adagrad.py, rmsprop.py, adadelta.py,
+adam.py (adam, amsgrad, adamw: one kernel), nadam.py, radam.py, adamax.py, adafactor.py,
+lion.py, adaptive_adam.py. The large-array tuning constants live in base.py (`BLOCK_BYTES`,
+`BLOCKED_MIN_BLOCKS`; set them there, the copies here are for reading).
+
+Adding an optimizer: write one module here with a `@register`-ed subclass of `Optimizer`
+(its docstring gives the update rule and the reference; declare `name`, `summary`, `specs`,
+`equations`, `reference`, `state_doc`, and `_buffers`/`_kernel` for an elementwise update,
+see `Optimizer`), then import it below. The import order is the registration order, which is
+the order of `names()` (the app's picker, `optplay list`): append, don't insert.
+"""
+
+from __future__ import annotations
+
+from engine.optimizers.base import (
+    BLOCK_BYTES,
+    BLOCKED_MIN_BLOCKS,
+    Optimizer,
+    StepRate,
+    create,
+    get,
+    names,
+    register,
+    specs,
+    summary,
+    validate,
+)
+
+# Importing the families registers them, in this order (the order of `names()`).
+# isort: off
+from engine.optimizers.sgd import SGD, Momentum, Nesterov, SGDScalars
+from engine.optimizers.adagrad import Adagrad, AdagradScalars
+from engine.optimizers.rmsprop import RMSprop
+from engine.optimizers.adadelta import Adadelta
+from engine.optimizers.adam import AMSGrad, Adam, AdamScalars, AdamW
+from engine.optimizers.nadam import NAdam, NAdamScalars
+from engine.optimizers.radam import RAdam, RAdamScalars
+from engine.optimizers.adamax import Adamax, AdamaxScalars
+from engine.optimizers.adafactor import Adafactor, AdafactorScalars
+from engine.optimizers.lion import Lion
+from engine.optimizers.adaptive_adam import AdaptiveAdam
+# isort: on
+
+__all__ = [
+    "BLOCKED_MIN_BLOCKS",
+    "BLOCK_BYTES",
+    "SGD",
+    "AMSGrad",
+    "Adadelta",
+    "Adafactor",
+    "AdafactorScalars",
+    "Adagrad",
+    "AdagradScalars",
+    "Adam",
+    "AdamScalars",
+    "AdamW",
+    "Adamax",
+    "AdamaxScalars",
+    "AdaptiveAdam",
+    "Lion",
+    "Momentum",
+    "NAdam",
+    "NAdamScalars",
+    "Nesterov",
+    "Optimizer",
+    "RAdam",
+    "RAdamScalars",
+    "RMSprop",
+    "SGDScalars",
+    "StepRate",
+    "create",
+    "get",
+    "names",
+    "register",
+    "specs",
+    "summary",
+    "validate",
+]

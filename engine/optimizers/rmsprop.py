@@ -1,0 +1,159 @@
+"""RMSprop: divide the gradient by a running root-mean-square of recent gradients.
+
+    v ← α·v + (1 − α)·g²       (centered: ḡ ← α·ḡ + (1 − α)·g, v̂ = v − ḡ²; else v̂ = v)
+    θ ← θ − η·g / (√v̂ + ε)     (momentum: b ← μ·b + g/(√v̂ + ε), θ ← θ − η·b)
+
+Tieleman & Hinton 2012, Coursera lecture 6.5; centered: Graves 2013, Generating Sequences
+With Recurrent Neural Networks. torch.optim.RMSprop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.hyper import Hyper
+from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers.base import (
+    _LR,
+    _MAXIMIZE,
+    _RMS_SUMMARY,
+    _STEP,
+    Optimizer,
+    StepRate,
+    _alpha,
+    _alpha_via,
+    _Arr,
+    _Arrays,
+    _beta,
+    _ema_sq,
+    _eps,
+    _grad,
+    _KeyState,
+    _lerp,
+    _lr,
+    _summary,
+    _Want,
+    _wants,
+    _weight_decay,
+    register,
+)
+
+
+@register
+class RMSprop(Optimizer):
+    """RMSprop: divide the gradient by a running root-mean-square of recent gradients.
+
+    v ← αv + (1 − α)g²; centered also tracks ḡ ← αḡ + (1 − α)g and uses v − ḡ² (a variance);
+    then θ ← θ − ηg/(√v + ε), or with momentum μ: b ← μb + g/(√v + ε), θ ← θ − ηb. Unlike
+    Adagrad the average forgets, so steps do not shrink forever. Tieleman & Hinton, Coursera
+    "Neural Networks for Machine Learning" lecture 6.5 (2012); centered form from Graves,
+    "Generating Sequences With Recurrent Neural Networks" (2013). torch.optim.RMSprop.
+    """
+
+    name = "rmsprop"
+    summary = "RMSprop: steps scaled by 1/√(running mean of g²)"
+    specs = (
+        _lr(1e-2),
+        _beta("alpha", 0.99, "smoothing constant α of the squared-gradient average"),
+        _eps(1e-8),
+        _weight_decay(),
+        Hyper("momentum", 0.0, low=0.0, high=1.0, high_open=True, help="momentum μ"),
+        Hyper("centered", False, kind="bool", help="normalise by the variance, not the 2nd moment"),
+        _MAXIMIZE,
+    )
+    equations = (
+        "g ← ∇f(θ) + λθ\n"
+        "v ← α·v + (1 − α)·g²\n"
+        "centered: ḡ ← α·ḡ + (1 − α)·g,  v̂ = v − ḡ²  (else v̂ = v)\n"
+        "θ ← θ − η·g / (√v̂ + ε)\n"
+        "momentum: b ← μ·b + g/(√v̂ + ε),  θ ← θ − η·b"
+    )
+    reference = (
+        "Tieleman & Hinton 2012, Coursera lecture 6.5; centered: Graves 2013, Generating "
+        "Sequences With Recurrent Neural Networks. torch.optim.RMSprop"
+    )
+    n_scratch = 3
+
+    state_doc = StateDoc(
+        state=(
+            _STEP,
+            Quantity("square_avg", "v", "running mean of g² (decay α)"),
+            Quantity("grad_avg", "ḡ", "running mean of g (decay α)", "centered"),
+            Quantity("momentum_buffer", "b", "momentum buffer of scaled gradients", "momentum"),
+        ),
+        derived=(
+            Quantity("rms", "√v̂", "√v, or √(v − ḡ²) when centered: the divisor before ε"),
+            _alpha("η / (√v̂ + ε)"),
+        ),
+        scalars=(_LR,),
+        summaries=(
+            _alpha_via("rms"),
+            _RMS_SUMMARY,
+            _summary(
+                "abs_b",
+                "|b|",
+                "magnitude of the momentum buffer",
+                "momentum_buffer",
+                "abs",
+                "momentum",
+            ),
+        ),
+        effective_lr="α = η / (√v̂ + ε) per coordinate (v̂ = v, or v − ḡ² when centered); "
+        "θ ← θ − α·g. With momentum μ the scaled gradient enters the buffer, "
+        "b ← μ·b + g/(√v̂ + ε), and θ ← θ − η·b = θ − η·μ·b_{t−1} − α·g.",
+    )
+
+    def _buffers(self, st: _KeyState) -> list:
+        return [
+            st.buf("square_avg"),
+            st.buf("grad_avg") if self.centered else None,
+            st.buf("momentum_buffer") if self.momentum > 0 else None,
+        ]
+
+    def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: StepRate) -> None:
+        lr = c.lr
+        sq, gavg, buf = bufs
+        alpha = self.alpha
+        d = _grad(p, g, self.weight_decay, self.maximize, s[0])
+        _ema_sq(sq, d, alpha, s[1])
+        avg = s[1]
+        if self.centered:
+            _lerp(gavg, d, 1.0 - alpha, s[2])
+            np.multiply(gavg, gavg, out=avg)
+            np.subtract(sq, avg, out=avg)
+            np.sqrt(avg, out=avg)
+        else:
+            np.sqrt(sq, out=avg)
+        avg += self.eps
+        if self.momentum > 0:
+            buf *= self.momentum
+            np.divide(d, avg, out=s[2])
+            buf += s[2]
+            np.multiply(buf, -lr, out=s[2])
+            p += s[2]
+        else:
+            np.multiply(d, -lr, out=s[2])
+            np.divide(s[2], avg, out=s[2])
+            p += s[2]
+
+    def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
+        return np.divide(st.scalars.lr, x + st.hypers["eps"])  # α of √v̂, as _derive does
+
+    def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
+        out = {}
+        if not (_wants(want, "rms") or _wants(want, "effective_lr")):
+            return out
+        sq = st.bufs["square_avg"]
+        gavg = st.bufs.get("grad_avg")
+        if st.hypers["centered"] and gavg is not None:
+            rms = np.multiply(gavg, gavg)
+            np.subtract(sq, rms, out=rms)
+            np.sqrt(rms, out=rms)
+        else:
+            rms = np.sqrt(sq)
+        if _wants(want, "rms"):
+            out["rms"] = rms
+        if _wants(want, "effective_lr"):
+            den = rms + st.hypers["eps"]
+            out["effective_lr"] = np.divide(st.scalars.lr, den, out=den)
+        return out

@@ -1,0 +1,94 @@
+"""`optplay list [optimizers|schedules|tasks|presets|lessons]`: every item with its knobs
+(default, allowed range, meaning); `list presets` (= `list --presets`) the shipped presets,
+`list lessons` the lessons by topic."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from tui.commands.common import fail, say
+from tui.commands.lesson import list_lines as lesson_lines
+
+NAME = "list"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """`optplay list` and its arguments."""
+    listing = subparsers.add_parser(
+        "list",
+        help="list optimizers, schedules and tasks with their knobs",
+        description="Every optimizer, schedule and task with its knobs: default, allowed "
+        "range and meaning. `list presets` (or --presets: the same) lists only the shipped "
+        "presets.",
+    )
+    listing.add_argument(
+        "kind",
+        nargs="?",
+        choices=("optimizers", "schedules", "tasks", "presets", "lessons"),
+        help="only this kind",
+    )
+    listing.add_argument(
+        "--presets", action="store_true", help="list only the shipped presets (= list presets)"
+    )
+    return listing
+
+
+def hyper_rows(hypers: Sequence[Any]) -> list[str]:
+    if not hypers:
+        return ["      (no knobs)"]
+    cells = [(h.name, h.format(h.default) or "-", h.range_text, h.help) for h in hypers]
+    w0 = max(len(c[0]) for c in cells)
+    w1 = max(len(c[1]) for c in cells)
+    w2 = max(len(c[2]) for c in cells)
+    return [f"      {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip() for a, b, c, d in cells]
+
+
+def list_lines(kind: str | None = None) -> list[str]:
+    """What `optplay list` prints: every item with its summary and knobs (name, default,
+    range, help); presets with their kind and title; lessons by topic."""
+    from engine import optimizers, presets, schedules, tasks
+
+    registries = {"optimizers": optimizers, "schedules": schedules, "tasks": tasks}
+    kinds = [kind] if kind else list(registries)
+    lines: list[str] = []
+    for k in kinds:
+        if lines:
+            lines.append("")
+        if k == "lessons":
+            lines += lesson_lines()
+            continue
+        lines.append(k)
+        if k == "presets":
+            names = presets.names()
+            width = max(len(n) for n in names)
+            for n in names:
+                lines.append(f"  {n:<{width}}  {presets.kind(n):<5}  {presets.title(n)}")
+            continue
+        registry = registries[k]
+        for name in registry.names():
+            lines.append(f"  {name}  {registry.summary(name)}")
+            lines += hyper_rows(registry.specs(name))
+            if k == "optimizers":
+                lines += state_rows(optimizers.get(name).state_doc)
+            if k == "tasks" and tasks.get(name).suggested_lr:
+                lr = ", ".join(f"{o} {v:g}" for o, v in tasks.get(name).suggested_lr.items())
+                lines.append(f"      suggested lr: {lr} (when a run sets no lr)")
+    return lines
+
+
+def state_rows(doc: Any) -> list[str]:
+    """What an optimizer keeps and how its effective lr is defined (under its knobs)."""
+    kept = [f"{q.key} ({q.symbol}{'; when ' + q.knob if q.knob else ''})" for q in doc.state]
+    return [f"      state: {', '.join(kept)}", f"      effective lr: {doc.effective_lr}"]
+
+
+def handle(args: argparse.Namespace) -> int:
+    """`optplay list`: every optimizer, schedule and task with knobs, defaults and ranges;
+    `list presets` and `list --presets` alike: the presets only."""
+    if args.presets and args.kind not in (None, "presets"):
+        return fail(args, f"--presets lists only presets: drop it, or `{args.kind}`")
+    for line in list_lines("presets" if args.presets else args.kind):
+        say(line)
+    return 0
