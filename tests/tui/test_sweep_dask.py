@@ -1,5 +1,5 @@
-"""Dask everywhere jobs run: the app's Sweep screen on a real LocalCluster, `optplay --dask`
-and the `dask` setting."""
+"""Dask everywhere jobs run: the app's Sweep screen and a lesson's seeds on a real
+LocalCluster, `optplay --dask` and the `dask` setting."""
 
 from __future__ import annotations
 
@@ -55,6 +55,30 @@ async def test_the_sweep_screen_runs_on_a_local_dask_cluster() -> None:
         assert app.shared_jobs.started
         await pilot.press("escape")
     assert not app.shared_jobs.started  # the app shut its cluster down on the way out
+
+
+async def test_a_lessons_seeds_are_judged_on_the_sessions_dask_cluster() -> None:
+    pytest.importorskip("distributed", reason="the dask extra: pip install -e '.[dask]'")
+    from engine import lessons
+    from engine.lessons import seeds
+    from tui.screens.verdict import VerdictScreen
+
+    name = "nadam-quadratic"  # ten steps a lane: the seeds are quick
+    serial = seeds.run_seeds(lessons.load(name), range(8)).as_json()
+    app = create_app()
+    app.use_dask("local", workers=2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.set_focus(None)
+        app.open_lesson(name)
+        app.session.race.step(app.session.planned_steps)
+        await pilot.press("v")
+        await wait_for(lambda: isinstance(app.screen, VerdictScreen))
+        screen = app.screen
+        await pilot.press("s")
+        await wait_for(lambda: screen.seeds_verdict is not None, timeout=120)
+        assert screen.seeds_verdict.as_json() == serial
+        assert app.shared_jobs.describe() == "dask (local cluster), 2 worker threads"
+    assert not app.shared_jobs.started
 
 
 def test_the_dask_setting_and_the_global_flag_choose_the_cluster(tmp_path) -> None:
