@@ -29,11 +29,10 @@ from textual.widgets import Static
 from engine.lessons import Lesson, Verdict
 from tui.dialogs import Dialog
 from tui.screens.lessons import watch_heading
+from tui.widgets.lesson_line import OUTCOME_WORDS  # the words the lesson line uses too
 
 #: The seeds `s` judges the lesson over (what `optplay lesson NAME` runs by default).
 SEEDS = range(8)
-#: The verdict's outcome as the headline says it.
-OUTCOME_WORDS = {"holds": "HOLDS", "fails": "DOES NOT HOLD", "undecided": "IS UNDECIDED"}
 
 
 def verdict_headline(verdict: Verdict) -> str:
@@ -166,10 +165,12 @@ class VerdictScreen(Dialog[None]):
             done += 1
             self.app.call_from_thread(self._show_progress, done)
 
-        # In this worker thread, one seed after another: the app's own process keeps one core
-        # for the screen, and the numbers are the same as on any executor.
+        # On the session's Dask cluster when there is one (`optplay --dask`, the `dask`
+        # setting); else in this worker thread, one seed after another: the app's own process
+        # keeps one core for the screen. The numbers are the same on any executor.
+        executor = getattr(self.app, "shared_jobs", None) or SerialExecutor()
         try:
-            verdict = seeds.run_seeds(self.lesson, SEEDS, SerialExecutor(), progress, self._cancel)
+            verdict = seeds.run_seeds(self.lesson, SEEDS, executor, progress, self._cancel)
         except ValueError:  # cancelled before a seed finished
             return
         if not self._cancel.is_set():

@@ -20,6 +20,7 @@ from textual.widgets import Static
 from engine.compare import Ranking
 from engine.numbers import format_number
 from engine.session import LaneView
+from engine.textsafe import for_terminal
 
 HINT = "c edit race · x one run\nt table · e export"
 
@@ -56,7 +57,7 @@ class RacePanel(Static):
             lane, color = lanes[i], colors[i]
             swatch = Style(color=color, bold=True)
             text.append("┅┅ " if lane.pinned else "━━ ", style=swatch)
-            text.append(lane.name, style=swatch)
+            text.append(for_terminal(lane.name), style=swatch)
             if lane.diverged_at is not None:
                 text.append(f"  diverged at {lane.diverged_at}", style="bold red")
             else:
