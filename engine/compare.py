@@ -36,6 +36,7 @@ has folded (the first 4096 steps by default are exact).
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -220,7 +221,7 @@ class Ranking:
 
 
 def _finite(value: float | None) -> float | None:
-    return value if value is not None and np.isfinite(value) else None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def rank(standings: Sequence[Standing]) -> Ranking:
@@ -239,7 +240,9 @@ def rank(standings: Sequence[Standing]) -> Ranking:
 
 
 def standing_of_run(run: Run, pinned: bool = False) -> Standing:
-    """A run's standing from its history (the evaluation at step 0 is not an outcome)."""
+    """A run's standing from its history: the two numbers `engine.outcome.Outcome` calls
+    eval_loss and batch_loss, read without the rest of the outcome (the status line asks for
+    them every frame)."""
     h = run.history
     eval_loss = h.last("eval_loss") if h.last_step("eval_loss") else None
     batch = h.last("loss") if len(h) else None
