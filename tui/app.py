@@ -597,6 +597,18 @@ class OptplayApp(App[int]):
         self.do(self.session.next_model_lane())
         self.show_tab("tab-model")
 
+    def action_norms_series(self) -> None:
+        from tui.charts.norms import NormsChart
+
+        chart = self.main.query_one(NormsChart)
+        title = chart.next_series()
+        self.show_tab("tab-norms")
+        self.main.query_one(ChartPanel).redraw()
+        if not self.session.view().overlaid:
+            self.notify("one run: the Norms tab shows all three series", timeout=2)
+        else:
+            self.notify(f"Norms tab: {title} per lane", timeout=2)
+
     def action_model_points(self) -> None:
         from tui.charts.model import ModelChart
 
@@ -865,6 +877,10 @@ class OptplayApp(App[int]):
         if lesson is None:
             return
         tab = chart_tabs.by_id(lesson.watch.tab)
+        if lesson.watch.series is not None and lesson.watch.tab == "norms":
+            from tui.charts.norms import NormsChart
+
+            self.main.query_one(NormsChart).show_series(lesson.watch.series)
         if tab is not None and tab.applies(self.session.view().run.task):
             self.show_tab(tab.pane)
 

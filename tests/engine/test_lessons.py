@@ -333,6 +333,8 @@ def edited(text: str, old: str, new: str) -> str:
         ("[watch]", "[tuned]\nSGD = [0.1, 0.3]\n[watch]", r"SGD's lr 0.01 is not in its grid"),
         ("= 1e-3", "= [1]", r"target must be a finite number, got an array"),
         ("TOML", "TOML\n= oops", r"line \d+: "),
+        ('tab = "path"', 'tab = "path"\nseries = "update"', r"series: the path tab has one view"),
+        ('tab = "path"', 'tab = "norms"\nseries = "speed"', r"series must be one of grad, update"),
     ],
 )
 def test_bad_lesson_files_are_named(old, new, message):
@@ -421,3 +423,10 @@ def test_state_bytes_is_the_optimizers_measured_state():
     factored = sum(sum(shape) if len(shape) == 2 else math.prod(shape) for shape in sizes.values())
     assert metric.value(adafactor) == factored * 8
     assert metric.label == "bytes of optimizer state"
+
+
+def test_lessons_that_measure_update_norms_watch_that_series():
+    for name in ("adam-bias-correction", "amsgrad-step", "adagrad-decay"):
+        watch = lessons.load(name).watch
+        assert watch.view == "norms:update" and watch.series_label == "update norm"
+    assert lessons.load("momentum-ravine").watch.view == "path"
