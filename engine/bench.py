@@ -452,7 +452,7 @@ _BENCH_COLUMNS = (
     ("task", 0),
     ("size", 2),
     ("optimizer", 0),
-    ("lr", 1),
+    ("lr", 0),  # what a comparison of optimizers at different rates needs to say
     ("eval loss (mean ± sd)", 0),
     ("accuracy", 3),
     ("target", 4),
