@@ -66,6 +66,7 @@ from engine.knobs import apply_overrides, owners_of, route
 from engine.optimizer_state import StateInspection, StateProbe
 from engine.state_history import DEFAULT_CAPACITY, StateSummaries
 from engine.stepping import Stepper, _is_int
+from engine.tasks.base import seeded_rngs
 
 DTYPES = ("float64", "float32")
 STATES = ("ready", "running", "paused", "finished", "diverged")
@@ -293,9 +294,9 @@ class Run(Stepper[Progress]):
         self.task = tasks.create(cfg.task, dtype=cfg.dtype, **cfg.task_hypers)
         self.optimizer = optimizers.create(cfg.optimizer, **cfg.optimizer_hypers)
         self.schedule = self._make_schedule(cfg)
-        init_seq, batch_seq = np.random.SeedSequence(cfg.seed).spawn(2)
-        init = self.task.init_params(np.random.default_rng(init_seq))
-        self._batches = iter(self.task.batches(np.random.default_rng(batch_seq)))
+        init_rng, batch_rng = seeded_rngs(cfg.seed)
+        init = self.task.init_params(init_rng)
+        self._batches = iter(self.task.batches(batch_rng))
 
         dtype = np.dtype(cfg.dtype)
         total = sum(int(np.size(a)) for a in init.values())

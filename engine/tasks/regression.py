@@ -16,6 +16,7 @@ from engine.tasks.base import (
     DATA_SEED,
     REGISTRY,
     Params,
+    QuadraticLoss,
     Task,
     batch_size_hyper,
     check_batch_size,
@@ -100,6 +101,20 @@ class LinearRegression(Task):
     def evaluate(self, params: Params) -> dict[str, float]:
         err = self.X_test @ params["w"] + params["b"] - self.y_test
         return {"loss": float(err @ err) / len(err)}
+
+    def quadratic_loss(self) -> QuadraticLoss | None:
+        """Full batch: H = 2/m AᵀA with A = [X 1] (w then b), θ* least squares. Mini-batches
+        step on other quadratics: None."""
+        if self.batch_size and self.batch_size < len(self.X):
+            return None
+        A = np.column_stack([self.X.astype(np.float64), np.ones(len(self.X))])
+        theta = np.array(self._least_squares)
+        residual = A @ theta - self.y.astype(np.float64)
+        hessian = (2.0 / len(A)) * (A.T @ A)
+        return QuadraticLoss(hessian, theta, float(residual @ residual) / len(A))
+
+    def why_not_quadratic(self) -> str:
+        return "mini-batches: each step descends a different quadratic (set batch_size=full)"
 
     def solution(self) -> tuple[np.ndarray, float]:
         """The exact least-squares (w, b) on the training set, in float64 (computed once)."""
@@ -248,6 +263,9 @@ class Quadratic(Task):
     def evaluate(self, params: Params) -> dict[str, float]:
         xf = float(params["x"])
         return {"loss": self.a * xf * xf}
+
+    def quadratic_loss(self) -> QuadraticLoss | None:
+        return QuadraticLoss(np.array([[2.0 * self.a]]), np.zeros(1), 0.0)
 
     # -- what the model learned --------------------------------------------------------------
 
