@@ -1,0 +1,98 @@
+"""`optplay theory`: the figures a learner reads, the one JSON object of issue 24, and a
+predicted loss that equals the run of the same config."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.run import Run, RunConfig
+from tui.cli import main
+
+KEYS = {"task", "exact", "local", "eigenvalues", "condition", "gd", "heavy_ball", "nesterov"}
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(["theory", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_json_is_the_issues_object_and_its_prediction_is_the_run(capsys):
+    status, out, err = run_cli(
+        capsys, "--task", "ill-conditioned", "--set", "task.condition=50", "--set",
+        "task.angle=20", "--optimizer", "nesterov", "--set", "lr=0.01", "--schedule", "cosine",
+        "--set", "total_steps=300", "--steps", "300", "--json",
+    )  # fmt: skip
+    assert status == 0 and err == ""
+    data = json.loads(out)
+    assert set(data) == KEYS | {"predicted"}
+    assert data["exact"] is True and data["local"] is False
+    assert data["eigenvalues"] == pytest.approx([1.0, 50.0])
+    assert data["condition"] == pytest.approx(50.0)
+    assert set(data["gd"]) == {"lr_stable_max", "lr_opt", "rate_opt"}
+    assert set(data["heavy_ball"]) == {"lr_opt", "momentum_opt", "rate_opt", "lr_stable_max"}
+    assert data["gd"]["lr_stable_max"] == pytest.approx(2.0 / 50.0)
+    assert data["heavy_ball"]["lr_stable_max"] == pytest.approx(2.0 * 1.9 / 50.0)
+    assert data["predicted"]["optimizer"] == "nesterov"
+    loss = np.array(data["predicted"]["loss"])
+    assert loss.shape == (301,)
+    cfg = RunConfig(
+        task="ill-conditioned", optimizer="nesterov", schedule="cosine", eval_every=0,
+        task_hypers={"condition": 50.0, "angle": 20.0}, optimizer_hypers={"lr": 0.01},
+        schedule_hypers={"total_steps": 300},
+    )  # fmt: skip
+    run = Run(cfg, history_capacity=None)
+    run.step(300)
+    np.testing.assert_allclose(loss[:300], run.history.buckets("loss").lasts, rtol=1e-9)
+
+
+def test_text_places_the_lr_against_its_limit(capsys):
+    status, out, _ = run_cli(
+        capsys, "--task", "ill-conditioned", "--set", "task.condition=100", "--optimizer",
+        "sgd", "--set", "lr=0.0202",
+    )  # fmt: skip
+    assert status == 0
+    lines = {line.split("  ", 1)[0]: line for line in out.splitlines()}
+    assert "exact: the loss is quadratic" in lines["theory"]
+    assert "stable for lr < 0.02 (2/λmax)" in lines["GD"]
+    assert "Polyak: lr 0.0330579, momentum 0.669421, rate 0.818182" in lines["heavy ball"]
+    assert "sgd lr 0.0202 = 1.01 × its stability limit: diverges" in lines["this optimizer"]
+    assert "step 0: 120.5, step 1: 124.725," in lines["predicted loss"]  # ½(4² + 100·1.5²)
+
+
+def test_a_landscape_gets_figures_near_its_minimum_and_no_prediction(capsys):
+    status, out, _ = run_cli(capsys, "--task", "rosenbrock", "--optimizer", "momentum")
+    assert status == 0
+    lines = {line.split("  ", 1)[0]: line.split("  ", 1)[1].strip() for line in out.splitlines()}
+    assert lines["theory"] == "near the minimum (1, 1)"
+    assert lines["predicted loss"] == "none: the theory is local (near the minimum)"
+    status, out, _ = run_cli(capsys, "--task", "rosenbrock", "--json")
+    data = json.loads(out)
+    assert set(data) == KEYS and data["local"] is True and data["exact"] is False
+    assert data["eigenvalues"] == pytest.approx([0.399361, 1001.6006], rel=1e-5)
+
+
+def test_a_network_says_there_is_no_theory(capsys):
+    status, out, _ = run_cli(capsys, "--task", "binary-mlp", "--json")
+    data = json.loads(out)
+    assert status == 0 and data["eigenvalues"] == [] and data["gd"] is None
+    status, out, _ = run_cli(capsys, "--task", "linear-regression", "--set", "batch_size=10")
+    assert "mini-batches" in out and "batch_size=full" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--task", "nope"], "task: unknown task 'nope'"),
+        (["--task", "quadratic", "--set", "task.a=-1"], "--set task.a must be a number"),
+        (["--task", "quadratic", "--steps", "2000000"], "--steps must be an integer in [1, "),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2 and out == ""
+    assert err.startswith(f"optplay theory: error: {message}")
+    assert len(err.strip().splitlines()) == 1
