@@ -448,18 +448,22 @@ class SharpnessProbe:
         params: Mapping[str, np.ndarray] | np.ndarray,
         batch: Any = None,
         preconditioner: np.ndarray | None = None,
+        gradient: np.ndarray | None = None,
     ) -> Sharpness:
         """λ_max of the Hessian of the loss on `batch` at `params` (a dict in `param_shapes`
         order or a flat vector); with `preconditioner` (P⁻¹ per parameter, flat) also
-        λ_max(P⁻¹H)."""
+        λ_max(P⁻¹H). `gradient`, the gradient at `params` on `batch` when the caller has it
+        (flat), saves one gradient evaluation."""
         if isinstance(params, np.ndarray):
             theta = np.asarray(params, np.float64).ravel()
         else:
             theta = np.concatenate(
                 [np.ravel(np.asarray(params[k], np.float64)) for k in self.task.param_shapes()]
             )
-        product = self._product(theta, batch)
-        value, error, iterations = self._power("plain", product, theta.size)
+        product = self._product(theta, batch, gradient)
+        # Warm calls share their products between the two series (the cost stays the same).
+        share = 2 if preconditioner is not None else 1
+        value, error, iterations = self._power("plain", product, theta.size, share)
         pre = pre_error = None
         if preconditioner is not None:
             root = np.sqrt(np.asarray(preconditioner, np.float64).ravel())
@@ -467,24 +471,53 @@ class SharpnessProbe:
             def scaled(v: np.ndarray) -> np.ndarray:  # D^½ H D^½: the eigenvalues of P⁻¹H
                 return root * product(root * v)
 
-            pre, pre_error, more = self._power("preconditioned", scaled, theta.size)
+            pre, pre_error, more = self._power("preconditioned", scaled, theta.size, share)
             iterations += more
         return Sharpness(value, error, self.method, iterations, pre, pre_error)
 
-    def _product(self, theta: np.ndarray, batch: Any) -> Callable[[np.ndarray], np.ndarray]:
+    def _product(
+        self, theta: np.ndarray, batch: Any, gradient: np.ndarray | None
+    ) -> Callable[[np.ndarray], np.ndarray]:
         if self._hessian is not None:
             hessian = self._hessian
             return lambda v: hessian @ v
-        base = self._gradient(theta, batch)
+        if gradient is None:
+            base = self._gradient(theta, batch)
+        else:
+            base = np.asarray(gradient, np.float64).ravel()
         eps = math.sqrt(np.finfo(self.task.dtype).eps) * max(1.0, float(np.linalg.norm(theta)))
         self._eps = eps
         self._base = base
         self._theta = theta
         self._batch = batch
-        return lambda v: (self._gradient(theta + eps * v, batch) - base) / eps
+        x = self._x
+        g = self._g
+        out = np.empty(theta.size)
+        inv = 1.0 / eps
+        same = x.dtype == np.float64
+
+        def product(v: np.ndarray) -> np.ndarray:
+            # In place (a hot path every K steps): x = θ + εv, out = (g(x) − g(θ))/ε; `out`
+            # is reused by the next call (the power iteration keeps only its own vectors).
+            if same:
+                np.multiply(v, eps, out=x)
+                np.add(x, theta, out=x)
+            else:
+                np.multiply(v, eps, out=out)
+                np.add(out, theta, out=out)
+                np.copyto(x, out, casting="unsafe")
+            _, grads = self.task.loss_and_grads(self._params, batch, self._grads)
+            if grads is not self._grads:
+                for key, arr in grads.items():
+                    np.copyto(self._grads[key], arr)
+            np.subtract(g, base, out=out)
+            np.multiply(out, inv, out=out)
+            return out
+
+        return product
 
     def _power(
-        self, series: str, product: Callable[[np.ndarray], np.ndarray], n: int
+        self, series: str, product: Callable[[np.ndarray], np.ndarray], n: int, share: int = 1
     ) -> tuple[float, float, int]:
         """(λ, error, products) for the algebraically largest eigenvalue of the operator."""
         v = self._vectors.get(series)
@@ -492,7 +525,7 @@ class SharpnessProbe:
         if v is None:
             v = self._rng.standard_normal(n)
             v /= np.linalg.norm(v)
-        limit = self.max_iter if cold or self.warm_iter is None else self.warm_iter
+        limit = self.max_iter if cold or self.warm_iter is None else self.warm_iter // share
         value, v, residual, used = _power_iteration(product, v, self.tol, limit)
         if value < 0.0:
             # The largest |λ| curves down: shift so the top of the spectrum dominates.
@@ -527,12 +560,15 @@ def _power_iteration(
     value = math.nan
     residual = math.inf
     used = 0
+    dot = np.dot
     for _ in range(max(1, limit)):
         w = product(v)
         used += 1
-        new = float(v @ w)
-        residual = float(np.linalg.norm(w - new * v))
-        norm = float(np.linalg.norm(w))
+        new = float(dot(v, w))
+        square = float(dot(w, w))
+        # ‖w − λv‖² = ‖w‖² − λ² for a unit v and λ = v·w (no temporary vector)
+        residual = math.sqrt(max(square - new * new, 0.0))
+        norm = math.sqrt(square)
         done = abs(new - value) <= tol * abs(new) or residual <= tol * abs(new)
         value = new
         if norm == 0.0 or not math.isfinite(norm):

@@ -278,3 +278,77 @@ def test_sharpness_by_finite_differences_on_a_small_mlp():
     assert 0.0 < measured.error < 1e-3 * abs(top)
     # the caller's parameters are untouched
     np.testing.assert_array_equal(np.concatenate([np.ravel(params[k]) for k in params]), flat)
+
+
+# -- sharpness recorded by a run -------------------------------------------------------------
+
+
+def sharp_run(task: str, task_hypers: dict, optimizer: str, hypers: dict, every: int,
+              steps: int) -> Run:  # fmt: skip
+    cfg = RunConfig(task=task, optimizer=optimizer, task_hypers=task_hypers,
+                    optimizer_hypers=hypers, eval_every=0, sharpness_every=every)  # fmt: skip
+    run = Run(cfg, history_capacity=None)
+    run.step(steps)
+    return run
+
+
+def test_a_run_records_lambda_max_of_a_quadratic_every_k_steps():
+    hypers = {"condition": 300.0, "angle": 25.0}
+    run = sharp_run("ill-conditioned", hypers, "momentum", {"lr": 0.001}, 7, 100)
+    sharp = run.history.buckets("sharpness")
+    assert sharp.steps.tolist() == list(range(7, 101, 7))
+    np.testing.assert_allclose(sharp.lasts, 300.0, rtol=1e-6)
+    assert run.history.count("preconditioned_sharpness") == 0  # SGD: P = I, nothing more
+    errors = run.history.buckets("sharpness_error").lasts
+    assert np.all(errors < 1e-6 * 300.0)
+
+
+def test_sharpness_changes_no_number_of_the_run():
+    task_hypers = {"hidden": 8, "batch_size": 16}
+    off = sharp_run("digits-mlp", task_hypers, "adam", {"lr": 0.01}, 0, 60)
+    on = sharp_run("digits-mlp", task_hypers, "adam", {"lr": 0.01}, 10, 60)
+    for series in ("loss", "grad_norm", "update_norm"):
+        np.testing.assert_array_equal(on.history.buckets(series).lasts,
+                                      off.history.buckets(series).lasts)  # fmt: skip
+    assert on.history.count("sharpness") == 6 and off.history.count("sharpness") == 0
+    assert on.history.count("preconditioned_sharpness") == 6  # Adam: λ_max(P⁻¹H) too
+
+
+def test_preconditioned_sharpness_uses_the_optimizers_effective_lr():
+    """Adam on the ravine: λ_max(P⁻¹H) with P⁻¹ = α/η, α read from the run's own state."""
+    cfg = RunConfig(task="ill-conditioned", optimizer="adam", task_hypers={"condition": 50.0,
+                    "angle": 30.0}, optimizer_hypers={"lr": 0.05}, eval_every=0,
+                    sharpness_every=5)  # fmt: skip
+    run = Run(cfg, history_capacity=None)
+    run.step(5)
+    inspection = run.inspect()
+    alpha = np.array([inspection.params[k].derived["effective_lr"] for k in ("x", "y")]).ravel()
+    hessian = theory.analyse(run.task).hessian
+    expected = np.max(np.linalg.eigvals(np.diag(alpha / 0.05) @ hessian).real)
+    assert run.history.last("preconditioned_sharpness") == pytest.approx(expected, rel=1e-6)
+
+
+def test_sharpness_is_exported_only_when_recorded(tmp_path):
+    from engine.history import export_history, load_history_json
+
+    plain = sharp_run("quadratic", {}, "sgd", {"lr": 0.1}, 0, 10)
+    measured = sharp_run("quadratic", {"a": 2.0}, "sgd", {"lr": 0.1}, 5, 10)
+    export_history([("plain", plain)], tmp_path / "plain.csv")
+    header = (tmp_path / "plain.csv").read_text().splitlines()[0]
+    assert header == "step,loss,lr,grad_norm,update_norm,update_grad_ratio"  # as before
+    export_history([("sharp", measured)], tmp_path / "sharp.csv")
+    lines = (tmp_path / "sharp.csv").read_text().splitlines()
+    assert lines[0] == f"{header},sharpness,sharpness_error"
+    assert lines[5].split(",")[-2] == "4.0" and lines[4].split(",")[-2] == ""  # step 5 only
+    export_history([("plain", plain)], tmp_path / "plain.json")
+    assert "sharpness" not in load_history_json(tmp_path / "plain.json")[0]
+    export_history([("sharp", measured)], tmp_path / "sharp.json")
+    record = load_history_json(tmp_path / "sharp.json")[0]
+    assert record["sharpness"]["step"].tolist() == [5, 10]
+    np.testing.assert_allclose(record["sharpness"]["value"], [4.0, 4.0], rtol=1e-9)
+    assert "preconditioned" not in record["sharpness"]
+
+
+def test_sharpness_every_is_validated():
+    with pytest.raises(ValueError, match="sharpness_every: must be an integer >= 0"):
+        RunConfig(task="quadratic", optimizer="sgd", sharpness_every=-1)

@@ -19,6 +19,11 @@ effective lr, |m| and √v̂ per parameter, engine/state_history.py): Run.step w
 off, every 10 steps, every STATE_EVERY = 16 steps (what the app records once its State tab
 has been shown, engine/session.py) and every step, measured side by side, and the time of
 one record; then the app's setting on Rosenbrock, where a step is cheapest.
+
+Then the cost of sharpness (RunConfig.sharpness_every, engine/theory.py: power iteration on
+finite-difference Hessian-vector products, warm-started, plus λ_max(P⁻¹H) for Adam): Run.step
+with sharpness off and every 10 steps, side by side, for SGD and Adam (target: at most 30% of
+a step at every 10). `python tests/perf/bench_run.py --sharpness` prints only that part.
 """
 
 from __future__ import annotations
@@ -59,16 +64,19 @@ def best_per_step(loops: dict[str, object], steps: int = STEPS) -> dict[str, flo
     return best
 
 
-def engine_run(dtype: str, state_every: int = 0) -> Run:
+def engine_run(
+    dtype: str, state_every: int = 0, sharpness_every: int = 0, optimizer: str = "adam"
+) -> Run:
     return Run(
         RunConfig(
             task="digits-mlp",
-            optimizer="adam",
+            optimizer=optimizer,
             seed=0,
             task_hypers={"hidden": 128, "batch_size": 32},
             dtype=dtype,
             eval_every=0,
             state_every=state_every,
+            sharpness_every=sharpness_every,
         )
     )
 
@@ -181,7 +189,30 @@ def landscape_state_cost() -> None:
           f"{100 * record / STATE_EVERY:.1f}% at {STATE_EVERY}")  # fmt: skip
 
 
+def sharpness_cost(steps: int = STEPS) -> None:
+    """Sharpness every 10 steps on digits-mlp, float64: its share of a step, side by side."""
+    print("[digits-mlp, float64: sharpness every 10 steps (target <= 30% of a step)]")
+    for optimizer in ("sgd", "adam"):
+        off = engine_run("float64", optimizer=optimizer)
+        on = engine_run("float64", sharpness_every=10, optimizer=optimizer)
+        on.step(10)  # the first measurement converges from a random vector: not the steady cost
+        t = best_per_step({"off": off.step, "on": on.step}, steps=steps)
+        h = on.history
+        rel = np.array(h.buckets("sharpness_error").lasts) / np.array(h.buckets("sharpness").lasts)
+        extra = ""
+        if h.count("preconditioned_sharpness"):
+            extra = f", λ_max(P⁻¹H) {h.last('preconditioned_sharpness'):.4g}"
+        print(
+            f"  {optimizer:<5} off {t['off'] * 1e6:6.1f} us, on {t['on'] * 1e6:6.1f} us: "
+            f"{100 * (t['on'] / t['off'] - 1):+.1f}% of a step; last λ_max "
+            f"{h.last('sharpness'):.4g}{extra}; stated error median {100 * np.median(rel):.0f}%"
+        )
+
+
 def main() -> None:
+    if "--sharpness" in sys.argv[1:]:
+        sharpness_cost(500)
+        return
     try:
         import torch
 
@@ -225,6 +256,8 @@ def main() -> None:
             print(f"  ratio Run.step / {label:<22} {t['Run.step(n)'] / t[label]:6.3f}")
         print()
     landscape_state_cost()
+    print()
+    sharpness_cost()
 
 
 if __name__ == "__main__":

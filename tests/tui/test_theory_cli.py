@@ -96,3 +96,22 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     assert status == 2 and out == ""
     assert err.startswith(f"optplay theory: error: {message}")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_run_sharpness_every_records_it_into_the_history_and_the_summary(capsys, tmp_path):
+    status = main(["run", "--task", "ill-conditioned", "--set", "task.condition=100",
+                   "--optimizer", "sgd", "--set", "lr=0.005", "--steps", "20",
+                   "--sharpness-every", "10", "--out", "h.csv", "--no-progress"])  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert status == 0
+    rows = (tmp_path / "h.csv").read_text().splitlines()
+    assert rows[0].endswith(",sharpness,sharpness_error")
+    assert rows[10].split(",")[-2] == "100.0" and rows[9].split(",")[-2] == ""
+    line = next(r for r in out.splitlines() if r.startswith("sharpness"))
+    assert "λ_max 100 ± " in line and "at step 20 (2/lr = 400)" in line
+
+
+def test_run_sharpness_every_zero_is_refused(capsys):
+    status = main(["run", "--task", "quadratic", "--optimizer", "sgd", "--sharpness-every", "0"])
+    _, err = capsys.readouterr()
+    assert status == 2 and "--sharpness-every: must be an integer >= 1, got '0'" in err
