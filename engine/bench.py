@@ -33,7 +33,6 @@ import io
 import json
 import math
 import os
-import re
 import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,15 +42,14 @@ from typing import Any
 
 import numpy as np
 
-from engine import optimizers, tasks
+from engine import specfields, specfile, tasks
 from engine.compare import format_number, format_seconds, format_table
-from engine.config import ConfigError, parse_toml, read_text
 from engine.files import write_text_atomic
 from engine.history import export_format
 from engine.hyper import _show
-from engine.run import DTYPES, Run, RunConfig, RunConfigError
+from engine.run import Run, RunConfig, RunConfigError
+from engine.specfile import SpecFile
 from engine.textsafe import for_spreadsheet
-from engine.tomltext import code_lines
 
 DEFAULT_TASKS = ("digits-mlp",)
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "nadam")
@@ -61,19 +59,8 @@ DEFAULT_STEPS = 2000
 DEFAULT_TARGET_FRACTION = 0.1
 _CHECKS = 100  # evaluations per run when check_every is not given
 
-BENCH_KEYS = (
-    "tasks",
-    "optimizers",
-    "sizes",
-    "seeds",
-    "steps",
-    "target",
-    "target_fraction",
-    "check_every",
-    "dtype",
-    "task_hypers",
-    "optimizer_hypers",
-)
+#: Keys of the [bench] table: its own, then those every spec of runs has.
+BENCH_KEYS = ("tasks", "sizes", *specfields.SHARED_FIELDS)
 
 
 class BenchError(ValueError):
@@ -102,64 +89,18 @@ class BenchSpec:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        for name in ("tasks", "optimizers"):
-            value = getattr(self, name)
-            if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-                raise BenchError(f"{name} must be a non-empty list of names, got {_show(value)}")
-            put(name, tuple(value))
-            registry = tasks if name == "tasks" else optimizers
-            for item in value:
-                try:
-                    registry.get(item)
-                except ValueError as err:
-                    raise BenchError(f"{name}: {err}") from None
-            dupes = [v for v in value if value.count(v) > 1]
-            if dupes:
-                raise BenchError(f"{name}: {_show(dupes[0])} is listed twice")
+        try:
+            put("tasks", specfields.names("tasks", self.tasks, tasks))
+            for name, value in specfields.check_shared(self, "benchmarked", self.tasks).items():
+                put(name, value)
+        except specfields.FieldError as err:
+            raise BenchError(str(err)) from None
         if isinstance(self.sizes, str) or not isinstance(self.sizes, Sequence):
             raise BenchError(f"sizes must be a list of integers, got {_show(self.sizes)}")
         for s in self.sizes:
             if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
                 raise BenchError(f"sizes must be integers >= 1, got {_show(s)}")
         put("sizes", tuple(int(s) for s in self.sizes))
-        for name, low in (("seeds", 1), ("steps", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise BenchError(f"{name} must be an integer >= {low}, got {_show(value)}")
-        if self.check_every is not None and (
-            isinstance(self.check_every, bool)
-            or not isinstance(self.check_every, int)
-            or self.check_every < 1
-        ):
-            raise BenchError(f"check_every must be an integer >= 1, got {_show(self.check_every)}")
-        if self.target is not None:
-            if isinstance(self.target, bool) or not isinstance(self.target, int | float):
-                raise BenchError(f"target must be a number, got {_show(self.target)}")
-            if not math.isfinite(self.target):
-                raise BenchError(f"target must be a finite number, got {_show(self.target)}")
-            put("target", float(self.target))
-        f = self.target_fraction
-        if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f < 1:
-            raise BenchError(f"target_fraction must be a number in (0, 1), got {_show(f)}")
-        put("target_fraction", float(f))
-        if self.dtype not in DTYPES:
-            raise BenchError(f"dtype must be one of {', '.join(DTYPES)}, got {_show(self.dtype)}")
-        for table, chosen in (("task_hypers", self.tasks), ("optimizer_hypers", self.optimizers)):
-            value = getattr(self, table)
-            if not isinstance(value, Mapping):
-                raise BenchError(f"{table} must map names to knob tables, got {_show(value)}")
-            for key, knobs in value.items():
-                if key not in chosen:
-                    kind = table.split("_")[0]
-                    raise BenchError(
-                        f"{table}: {_show(key)} is not one of the benchmarked {kind}s "
-                        f"({', '.join(chosen)})"
-                    )
-                if not isinstance(knobs, Mapping):
-                    raise BenchError(
-                        f"{table}.{_show(key)} must be a table of knobs, got {_show(knobs)}"
-                    )
-            put(table, {k: dict(v) for k, v in value.items()})
         # Validate every combination now, so a bad knob fails before any training.
         for _, _, _, cfg in self.configs(seed=0):
             del cfg
@@ -610,15 +551,7 @@ def write_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
 # -- spec files ---------------------------------------------------------------------------
 
 
-def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*[=.]")
-    for number, raw in code_lines(text):
-        if pattern.match(raw):
-            return number
-    return None
-
-
-def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
+def loads_spec(text: str | SpecFile, source: str = "<string>") -> BenchSpec:
     """Parse a bench spec file::
 
         name = "optimizer benchmark"      # optional
@@ -637,34 +570,30 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
         [bench.task_hypers.blobs-mlp]     # optional, per task
         hidden = 64
 
-    Errors are ConfigError naming the file and the key."""
-    data = parse_toml(text, source)  # syntax errors name the line, as experiment files do
+    `text` may be a file `engine.specfile` parsed already (it names itself). Errors are
+    ConfigError naming the file, the table, the key and the line."""
+    spec = text if isinstance(text, SpecFile) else specfile.parse(text, source)
+    data = spec.data
     unknown = [k for k in data if k not in ("name", "bench")]
     if unknown:
-        line = _line_of(text, unknown[0])
-        raise ConfigError(
-            source,
-            f"unknown key {_show(unknown[0])} in a bench file (expected: name, [bench])"
-            + (f" (line {line})" if line else ""),
-            line,
+        raise spec.error(
+            f"unknown key {_show(unknown[0])} in a bench file (expected: name, [bench])",
+            spec.line(None, unknown[0]),
             unknown[0],
         )
-    if "bench" not in data or not isinstance(data["bench"], dict):
-        raise ConfigError(source, "missing the [bench] table", None, "bench")
+    if not spec.has_table("bench"):
+        raise spec.error("missing the [bench] table", None, "bench")
     bench = data["bench"]
     name = data.get("name")
     if name is not None and not isinstance(name, str):
-        raise ConfigError(
-            source, f"name must be a string, got {_show(name)}", _line_of(text, "name")
+        raise spec.error(
+            f"name must be a string, got {_show(name)}", spec.line(None, "name"), "name"
         )
     unknown = [k for k in bench if k not in BENCH_KEYS]
     if unknown:
-        line = _line_of(text, unknown[0])
-        raise ConfigError(
-            source,
-            f"[bench] unknown key {_show(unknown[0])} (expected one of: {', '.join(BENCH_KEYS)})"
-            + (f" (line {line})" if line else ""),
-            line,
+        raise spec.error(
+            f"[bench] unknown key {_show(unknown[0])} (expected one of: {', '.join(BENCH_KEYS)})",
+            spec.line("bench", unknown[0]),
             unknown[0],
         )
     kwargs = dict(bench)
@@ -675,20 +604,18 @@ def loads_spec(text: str, source: str = "<string>") -> BenchSpec:
         return BenchSpec(name=name, **kwargs)
     except BenchError as err:
         key = str(err).split(" ", 1)[0].rstrip(":")
-        line = _line_of(text, key) if key in BENCH_KEYS else None
-        raise ConfigError(
-            source, f"[bench] {err}" + (f" (line {line})" if line else ""), line, key
-        ) from None
+        line = spec.line("bench", key) if key in BENCH_KEYS else None
+        raise spec.error(f"[bench] {err}", line, key) from None
 
 
 def load_spec(path: str | os.PathLike[str]) -> BenchSpec:
-    """Read a bench spec file (within bounds, as experiment files: `config.read_text`)."""
-    return loads_spec(read_text(path, "bench"), os.fspath(path))
+    """Read a bench spec file (within bounds, as experiment files: `engine.specfile.read`)."""
+    return loads_spec(specfile.read(path, "bench"))
 
 
 def is_bench_text(text: str) -> bool:
     """Whether TOML text is a bench spec (has a [bench] table) rather than an experiment."""
     try:
-        return isinstance(parse_toml(text).get("bench"), dict)  # bounded, as every parse
-    except ConfigError:  # left to the experiment parser's message
+        return specfile.parse(text).has_table("bench")
+    except specfile.ConfigError:  # left to the experiment parser's message
         return False

@@ -61,26 +61,20 @@ from __future__ import annotations
 import math
 import os
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from engine import optimizers, schedules, tasks
-from engine.files import ReadError, read_limited, write_text_atomic
+from engine import optimizers, schedules, specfile, tasks
+from engine.files import write_text_atomic
 from engine.hyper import _show
 from engine.run import RunConfig, RunConfigError
-from engine.tomltext import (
-    MAX_DEPTH,
-    MAX_TEXT_CHARS,
-    code_lines,
-    deep_key_line,
-    depth,
-    line_count,
-    nesting_line,
-)
+from engine.specfile import MAX_DEPTH as MAX_DEPTH  # the limits, for the file's users
+from engine.specfile import MAX_TEXT_CHARS as MAX_TEXT_CHARS
+from engine.specfile import ConfigError, SpecFile, at, kind_of
+from engine.specfile import names as _names
 
 HYPER_TABLES = ("task_hypers", "optimizer_hypers", "schedule_hypers")
 TOP_KEYS = (
@@ -105,19 +99,6 @@ _PER_ENTRY = ("optimizer", "schedule", "optimizer_hypers", "schedule_hypers")
 SHARED_FIELDS = ("task", "task_hypers", "seed", "dtype", "eval_every", "divergence_factor")
 MIN_RACE, MAX_RACE = 2, 6
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-class ConfigError(ValueError):
-    """A bad experiment file. `path` is the file as given, `line` (1-based) and `key` are
-    set when known."""
-
-    def __init__(
-        self, path: str, message: str, line: int | None = None, key: str | None = None
-    ) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.line = line
-        self.key = key
 
 
 class RaceEntry(NamedTuple):
@@ -185,185 +166,31 @@ class Experiment:
         return cls(race[0].config, steps=steps, name=name, race=race)
 
 
-# -- locating keys in the text (for messages only) ----------------------------------------
-
-# Linear-time patterns (each quantifier stops where the next part starts; the old header
-# pattern, three overlapping \s* and [^\[\]]+? runs, was cubic on a long line of spaces).
-_HEADER = re.compile(r"^[ \t]*\[([^\[\]\n]*)\][ \t\r]*(?:#.*)?$")
-_KEYLINE = re.compile(r"""^[ \t]*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)[ \t]*[=.]""")
-
-
-def _header(raw: str) -> str | None:
-    """The table named by a `[table]` header line (dotted parts unquoted), or None."""
-    m = _HEADER.match(raw)
-    if m is None or not m.group(1).strip():
-        return None
-    return ".".join(_unquote(p.strip()) for p in m.group(1).strip().split("."))
-
-
-def _unquote(key: str) -> str:
-    return key[1:-1] if key[:1] in "\"'" else key
-
-
-def _find_line(text: str, table: str | None, key: str | None) -> int | None:
-    """Line (1-based) where `key` is set in `table` (None = top level), or the table's header
-    line when key is None. Best effort: a layout it does not follow gives None."""
-    current: str | None = None
-    table_line: int | None = None
-    for number, raw in code_lines(text):
-        header = _header(raw)
-        if header is not None:
-            current = header
-            if table is not None and current == table and key is None:
-                return number
-            if table is None and key is not None and current.split(".")[0] == key:
-                return number  # an unknown top-level key spelled as a [table]
-            continue
-        m = _KEYLINE.match(raw)
-        if not m:
-            continue
-        name = _unquote(m.group(1))
-        if key is not None and current == table and name == key:
-            return number
-        if table is not None and current is None and name == table:
-            # `optimizer_hypers = {...}` or `optimizer_hypers.lr = ...` at top level.
-            table_line = table_line or number
-            if key is None or re.search(rf"\b{re.escape(key)}[ \t]*=", raw):
-                return number
-    return table_line if key is not None else None
-
-
-_RACE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*race[ \t]*\]\][ \t\r]*(?:#.*)?$")
-
-
-def _find_race_line(text: str, index: int, table: str | None, key: str | None) -> int | None:
-    """Line (1-based) where `key` is set in the `index`-th (0-based) [[race]] entry, inside
-    `[race.<table>]` when `table` is given; the entry's header line when key and table are
-    None. Best effort, for messages."""
-    seen = -1
-    current: str | None = None  # None: the entry's own keys; else the sub-table name
-    header_line: int | None = None
-    table_line: int | None = None
-    for number, raw in code_lines(text):
-        if _RACE_HEADER.match(raw):
-            seen += 1
-            current = None
-            if seen == index:
-                header_line = number
-                if key is None and table is None:
-                    return number
-            elif seen > index:
-                break
-            continue
-        if seen != index:
-            continue
-        header = _header(raw)
-        if header is not None:
-            parts = header.split(".")
-            if len(parts) == 2 and parts[0] == RACE_KEY:
-                current = parts[1]
-                if table is not None and current == table and key is None:
-                    return number
-                continue
-            break  # another table: the entry ended
-        m = _KEYLINE.match(raw)
-        if not m:
-            continue
-        name = _unquote(m.group(1))
-        if current == table and key is not None and name == key:
-            return number
-        if table is not None and current is None and name == table:
-            table_line = table_line or number
-            if key is None or re.search(rf"\b{re.escape(key)}[ \t]*=", raw):
-                return number
-    return table_line or header_line
-
-
-def _names(keys: Sequence[str], most: int = 5) -> str:
-    """Keys for a message: each cut short, at most `most` of them."""
-    shown = ", ".join(_show(k) for k in keys[:most])
-    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
-
-
-def _at(line: int | None) -> str:
-    return f" (line {line})" if line is not None else ""
-
-
 # -- reading --------------------------------------------------------------------------------
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return _show(value)  # cut to 40 characters; never raises (a 4000-digit int)
-
-
-def parse_toml(text: str, source: str = "<string>") -> dict[str, Any]:
-    """`tomllib.loads(text)` within bounds, shared by experiment and bench files: text longer
-    than MAX_TEXT_CHARS, or nested deeper than MAX_DEPTH (arrays, inline tables, dotted keys),
-    is refused before tomllib or our code could recurse through it. Every problem is a
-    ConfigError that names `source` and, where known, the line ("exp.toml: line 3: Invalid
-    value (column 7)")."""
-    if len(text) > MAX_TEXT_CHARS:
-        raise ConfigError(source, f"the text is longer than {MAX_TEXT_CHARS} characters")
-    deep = nesting_line(text)
-    if deep is not None:
-        raise ConfigError(source, f"line {deep}: nested more than {MAX_DEPTH} levels deep", deep)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        msg = str(err)
-        m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
-        if m:
-            line = int(m.group(1))
-            raise ConfigError(
-                source, f"line {line}: {msg[: m.start()]} (column {m.group(2)})", line
-            ) from None
-        m = re.search(r"\s*\(at end of document\)$", msg)
-        if m:
-            line = line_count(text)
-            raise ConfigError(
-                source, f"line {line}: {msg[: m.start()]} (at the end of the file)", line
-            ) from None
-        raise ConfigError(source, msg) from None
-    except ValueError:  # tomllib lets int()'s 4300-digit limit escape as a plain ValueError
-        line = None
-        for run in re.finditer(r"[0-9A-Fa-f_]+", text):  # linear, unlike {4300,}
-            if len(run.group()) >= 4300:
-                line = text.count("\n", 0, run.start()) + 1
-                break
-        where = f"line {line}: " if line else ""
-        raise ConfigError(source, f"{where}a number is too long (over 4300 digits)", line) from None
-    except RecursionError:  # a safety net: the nesting check above should make it impossible
-        raise ConfigError(source, f"nested more than {MAX_DEPTH} levels deep") from None
-    if depth(data) > MAX_DEPTH:  # dotted keys nest tables without brackets
-        line = deep_key_line(text)
-        where = f"line {line}: " if line else ""
-        raise ConfigError(source, f"{where}nested more than {MAX_DEPTH} levels deep", line)
-    return data
-
-
-def loads(text: str, source: str = "<string>") -> Experiment:
-    """Parse experiment TOML `text`; `source` names it in error messages."""
-    data = parse_toml(text, source)
+def loads(text: str | SpecFile, source: str = "<string>") -> Experiment:
+    """Parse experiment TOML `text` (or a file `engine.specfile` parsed already, as
+    `optplay --config` does to tell experiments from specs); `source` names it in error
+    messages (a SpecFile names itself)."""
+    spec = text if isinstance(text, SpecFile) else specfile.parse(text, source)
+    data, source = spec.data, spec.source
     unknown = [k for k in data if k not in ALL_KEYS]
     if unknown:
-        line = _find_line(text, None, unknown[0])
+        line = spec.line(None, unknown[0])
         names = _names(unknown)
         word = "key" if len(unknown) == 1 else "keys"
         raise ConfigError(
             source,
-            f"unknown {word} {names} (expected one of: {', '.join(ALL_KEYS)}){_at(line)}",
+            f"unknown {word} {names} (expected one of: {', '.join(ALL_KEYS)}){at(line)}",
             line,
             unknown[0],
         )
 
     def fail(key: str, expected: str) -> ConfigError:
-        line = _find_line(text, None, key)
+        line = spec.line(None, key)
         return ConfigError(
-            source, f"{key} must be {expected}, got {_type_name(data[key])}{_at(line)}", line, key
+            source, f"{key} must be {expected}, got {kind_of(data[key])}{at(line)}", line, key
         )
 
     race = data.get(RACE_KEY)
@@ -372,20 +199,20 @@ def loads(text: str, source: str = "<string>") -> Experiment:
             raise fail(RACE_KEY, "an array of tables ([[race]] entries)")
         for key in _PER_ENTRY:
             if key in data:
-                line = _find_line(text, None, key)
+                line = spec.line(None, key)
                 raise ConfigError(
                     source,
                     f"{key} belongs in each [[race]] entry in a file with [[race]] entries"
-                    f"{_at(line)}",
+                    f"{at(line)}",
                     line,
                     key,
                 )
         if not MIN_RACE <= len(race) <= MAX_RACE:
-            line = _find_race_line(text, 0, None, None)
+            line = spec.line(RACE_KEY, entry=0)
             raise ConfigError(
                 source,
                 f"a race needs {MIN_RACE} to {MAX_RACE} [[race]] entries, got {len(race)}"
-                f"{_at(line)}",
+                f"{at(line)}",
                 line,
                 RACE_KEY,
             )
@@ -413,21 +240,21 @@ def loads(text: str, source: str = "<string>") -> Experiment:
         try:
             config = RunConfig(**kwargs)
         except RunConfigError as err:
-            raise _top_error(source, text, err) from None
+            raise _top_error(spec, err) from None
         return Experiment(config=config, steps=data.get("steps"), name=data.get("name"))
 
     entries = []
     names: dict[str, int] = {}
     for i, entry in enumerate(race):
-        entries.append(_race_entry(source, text, i, entry, kwargs))
+        entries.append(_race_entry(spec, i, entry, kwargs))
         name = entries[-1].name
         if name is not None:
             if name in names:
-                line = _find_race_line(text, i, None, "name")
+                line = spec.line(RACE_KEY, entry=i, key="name")
                 raise ConfigError(
                     source,
                     f"[[race]] #{i + 1}: name {_show(name)} is already used by entry "
-                    f"#{names[name] + 1}{_at(line)}",
+                    f"#{names[name] + 1}{at(line)}",
                     line,
                     "name",
                 )
@@ -435,61 +262,63 @@ def loads(text: str, source: str = "<string>") -> Experiment:
     return Experiment.of_race(entries, steps=data.get("steps"), name=data.get("name"))
 
 
-def _top_error(source: str, text: str, err: RunConfigError) -> ConfigError:
+def _top_error(spec: SpecFile, err: RunConfigError) -> ConfigError:
     """A RunConfig error on a top-level field, located in the text."""
+    source = spec.source
     if err.field in HYPER_TABLES:
-        line = _find_line(text, err.field, err.key) if err.key else None
+        line = spec.line(err.field, err.key) if err.key else None
         if line is None:
-            line = _find_line(text, err.field, None)
+            line = spec.line(err.field, None)
         return ConfigError(
-            source, f"[{err.field}] {err.detail}{_at(line)}", line, err.key or err.field
+            source, f"[{err.field}] {err.detail}{at(line)}", line, err.key or err.field
         )
-    line = _find_line(text, None, err.field)
+    line = spec.line(None, err.field)
     sep = " " if err.detail.startswith("must") else ": "
-    return ConfigError(source, f"{err.field}{sep}{err.detail}{_at(line)}", line, err.field)
+    return ConfigError(source, f"{err.field}{sep}{err.detail}{at(line)}", line, err.field)
 
 
 def _race_entry(
-    source: str, text: str, index: int, entry: dict[str, Any], shared: dict[str, Any]
+    spec: SpecFile, index: int, entry: dict[str, Any], shared: dict[str, Any]
 ) -> RaceEntry:
     """Validate the `index`-th [[race]] table into a RaceEntry (errors name '[[race]] #k')."""
+    source = spec.source
     where = f"[[race]] #{index + 1}"
     unknown = [k for k in entry if k not in RACE_ENTRY_KEYS]
     if unknown:
-        line = _find_race_line(text, index, None, unknown[0])
+        line = spec.line(RACE_KEY, entry=index, key=unknown[0])
         word = "key" if len(unknown) == 1 else "keys"
         names = _names(unknown)
         raise ConfigError(
             source,
             f"{where}: unknown {word} {names} (expected one of: {', '.join(RACE_ENTRY_KEYS)})"
-            f"{_at(line)}",
+            f"{at(line)}",
             line,
             unknown[0],
         )
     if "optimizer" not in entry:
-        line = _find_race_line(text, index, None, None)
+        line = spec.line(RACE_KEY, entry=index)
         raise ConfigError(
             source,
-            f"{where}: missing key 'optimizer' (the optimizer name){_at(line)}",
+            f"{where}: missing key 'optimizer' (the optimizer name){at(line)}",
             line,
             "optimizer",
         )
     for key in ("name", "optimizer", "schedule"):
         if key in entry and not isinstance(entry[key], str):
-            line = _find_race_line(text, index, None, key)
+            line = spec.line(RACE_KEY, entry=index, key=key)
             raise ConfigError(
                 source,
-                f"{where}: {key} must be a string, got {_type_name(entry[key])}{_at(line)}",
+                f"{where}: {key} must be a string, got {kind_of(entry[key])}{at(line)}",
                 line,
                 key,
             )
     for key in ("optimizer_hypers", "schedule_hypers"):
         if key in entry and not isinstance(entry[key], dict):
-            line = _find_race_line(text, index, None, key)
+            line = spec.line(RACE_KEY, entry=index, key=key)
             raise ConfigError(
                 source,
-                f"{where}: {key} must be a table ([race.{key}]), got {_type_name(entry[key])}"
-                f"{_at(line)}",
+                f"{where}: {key} must be a table ([race.{key}]), got {kind_of(entry[key])}"
+                f"{at(line)}",
                 line,
                 key,
             )
@@ -499,52 +328,28 @@ def _race_entry(
         config = RunConfig(**kwargs)
     except RunConfigError as err:
         if err.field in ("optimizer", "schedule"):
-            line = _find_race_line(text, index, None, err.field)
+            line = spec.line(RACE_KEY, entry=index, key=err.field)
             sep = " " if err.detail.startswith("must") else ": "
             raise ConfigError(
-                source, f"{where}: {err.field}{sep}{err.detail}{_at(line)}", line, err.field
+                source, f"{where}: {err.field}{sep}{err.detail}{at(line)}", line, err.field
             ) from None
         if err.field in ("optimizer_hypers", "schedule_hypers"):
-            line = _find_race_line(text, index, err.field, err.key) if err.key else None
+            line = spec.line(f"race.{err.field}", entry=index, key=err.key) if err.key else None
             if line is None:
-                line = _find_race_line(text, index, err.field, None)
+                line = spec.line(f"race.{err.field}", entry=index)
             raise ConfigError(
                 source,
-                f"{where}: [race.{err.field}] {err.detail}{_at(line)}",
+                f"{where}: [race.{err.field}] {err.detail}{at(line)}",
                 line,
                 err.key or err.field,
             ) from None
-        raise _top_error(source, text, err) from None
+        raise _top_error(spec, err) from None
     return RaceEntry(config, entry.get("name"))
 
 
 def load(path: str | os.PathLike[str]) -> Experiment:
     """Read an experiment file. ConfigError names the file (as given) on any problem."""
-    source = os.fspath(path)
-    return loads(read_text(path, "experiment"), source)
-
-
-def read_text(path: str | os.PathLike[str], what: str = "experiment") -> str:
-    """The UTF-8 text of an experiment or bench file (`what` names it in messages), read
-    within bounds (`engine.files.read_limited`: regular files only, at most 1 MiB).
-    ConfigError names the file and, for bad bytes, the line."""
-    source = os.fspath(path)
-    try:
-        raw = read_limited(path)
-    except ReadError as err:
-        raise ConfigError(source, str(err)) from None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]  # a UTF-8 byte-order mark, as some editors write
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise ConfigError(
-            source,
-            f"line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x}); "
-            f"{what} files must be UTF-8 TOML",
-            line,
-        ) from None
+    return loads(specfile.read(path, "experiment"))
 
 
 # -- writing --------------------------------------------------------------------------------

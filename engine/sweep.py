@@ -69,11 +69,11 @@ from typing import Any
 
 import numpy as np
 
-from engine import optimizers, schedules, tasks
+from engine import optimizers, schedules, specfields, tasks
 from engine.executors import Executor, SerialExecutor, Stopped, stop_requested
 from engine.hyper import Hyper, _show
 from engine.kinds import registry
-from engine.run import DTYPES, KnobError, Run, RunConfig, RunConfigError
+from engine.run import KnobError, Run, RunConfig, RunConfigError
 
 DEFAULT_STEPS = 500
 DEFAULT_SEEDS = 1
@@ -246,25 +246,6 @@ class PlannedRun:
     config: RunConfig
 
 
-def _names(field_name: str, value: Any, registry: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-        raise SweepError(field_name, f"must be a non-empty list of names, got {_show(value)}")
-    for item in value:
-        try:
-            registry.get(item)
-        except ValueError as err:
-            raise SweepError(field_name, str(err)) from None
-        if list(value).count(item) > 1:
-            raise SweepError(field_name, f"{item!r} is listed twice")
-    return tuple(value)
-
-
-def _int_at_least(field_name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise SweepError(field_name, f"must be an integer >= {low}, got {_show(value)}")
-    return int(value)
-
-
 @dataclass(frozen=True)
 class SweepSpec:
     """What to sweep. Validated on creation (every run of the plan is checked; nothing runs):
@@ -301,51 +282,24 @@ class SweepSpec:
             tasks.get(self.task)
         except ValueError as err:
             raise SweepError("task", str(err)) from None
-        put("optimizers", _names("optimizers", self.optimizers, optimizers))
+        try:
+            shared = specfields.check_shared(self, "swept")
+        except specfields.FieldError as err:
+            raise SweepError(err.field, err.detail, err.key) from None
+        for name, value in shared.items():
+            put(name, value)
         if not isinstance(self.schedule, str):
             raise SweepError("schedule", f"must be a schedule name, got {_show(self.schedule)}")
         try:
             schedules.get(self.schedule)
         except ValueError as err:
             raise SweepError("schedule", str(err)) from None
-        put("steps", _int_at_least("steps", self.steps, 1))
-        put("seeds", _int_at_least("seeds", self.seeds, 1))
-        if self.check_every is not None:
-            put("check_every", _int_at_least("check_every", self.check_every, 1))
-        if self.target is not None:
-            t = self.target
-            if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-                raise SweepError("target", f"must be a finite number, got {_show(t)}")
-            put("target", float(t))
-        f = self.target_fraction
-        if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f < 1:
-            raise SweepError("target_fraction", f"must be a number in (0, 1), got {_show(f)}")
-        put("target_fraction", float(f))
-        if not isinstance(self.dtype, str) or self.dtype not in DTYPES:
+        if not isinstance(self.schedule_hypers, Mapping):
             raise SweepError(
-                "dtype", f"must be one of {', '.join(DTYPES)}, got {_show(self.dtype)}"
+                "schedule_hypers", f"must be a table of knobs, got {_show(self.schedule_hypers)}"
             )
-        for name in ("task_hypers", "schedule_hypers"):
-            value = getattr(self, name)
-            if not isinstance(value, Mapping):
-                raise SweepError(name, f"must be a table of knobs, got {_show(value)}")
-            put(name, dict(value))
+        put("schedule_hypers", dict(self.schedule_hypers))
         opt_hypers = self.optimizer_hypers
-        if not isinstance(opt_hypers, Mapping):
-            raise SweepError(
-                "optimizer_hypers", f"must map optimizer names to knobs, got {_show(opt_hypers)}"
-            )
-        for key, knobs in opt_hypers.items():
-            if key not in self.optimizers:
-                raise SweepError(
-                    "optimizer_hypers",
-                    f"{key!r} is not one of the swept optimizers ({', '.join(self.optimizers)})",
-                    str(key),
-                )
-            if not isinstance(knobs, Mapping):
-                raise SweepError(
-                    "optimizer_hypers", f"must be a table of knobs, got {_show(knobs)}", key
-                )
         if not isinstance(self.grid, Mapping):
             raise SweepError("grid", f"must map knob names to grids, got {_show(self.grid)}")
         if not self.grid:

@@ -45,26 +45,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from engine import specfile
 from engine.compare import format_number, format_seconds, format_table
-from engine.config import ConfigError, _find_line, parse_toml
 from engine.history import export_format, write_text_atomic
+from engine.specfields import SHARED_FIELDS
+from engine.specfile import ConfigError, SpecFile
 from engine.sweep import RunScore, SweepError, SweepReport, SweepRow, SweepSpec
 
-SWEEP_KEYS = (
-    "task",
-    "optimizers",
-    "schedule",
-    "steps",
-    "seeds",
-    "dtype",
-    "target",
-    "target_fraction",
-    "check_every",
-    "grid",
-    "task_hypers",
-    "schedule_hypers",
-    "optimizer_hypers",
-)
+#: Keys of the [sweep] table: its own, then those every spec of runs has.
+SWEEP_KEYS = ("task", "schedule", "grid", "schedule_hypers", *SHARED_FIELDS)
 _TABLES = ("grid", "task_hypers", "schedule_hypers", "optimizer_hypers")
 #: Columns of the CSV after the swept knobs' columns.
 SCORE_COLUMNS = tuple(k for k in RunScore.__dataclass_fields__ if not k.startswith("eval_"))
@@ -76,72 +65,63 @@ SCORE_COLUMNS = tuple(k for k in RunScore.__dataclass_fields__ if not k.startswi
 def is_sweep_text(text: str) -> bool:
     """Whether TOML text is a sweep spec (has a [sweep] table) rather than an experiment."""
     try:
-        return isinstance(parse_toml(text).get("sweep"), dict)  # bounded, as every parse
+        return specfile.parse(text).has_table("sweep")
     except ConfigError:  # left to the experiment parser's message
         return False
 
 
-def _at(line: int | None) -> str:
-    return f" (line {line})" if line is not None else ""
-
-
-def _spec_error(source: str, text: str, err: SweepError) -> ConfigError:
+def _spec_error(spec: SpecFile, err: SweepError) -> ConfigError:
     """A SweepError located in the file's text."""
     if err.field == "optimizer_hypers" and err.key:
         table = f"sweep.optimizer_hypers.{err.key}"
         knob = err.detail.split(" ", 1)[0]
-        line = _find_line(text, table, knob) or _find_line(text, table, None)
-        return ConfigError(source, f"[{table}] {err.detail}{_at(line)}", line, knob)
+        line = spec.line(table, knob) or spec.line(table)
+        return spec.error(f"[{table}] {err.detail}", line, knob)
     if err.field in _TABLES:
         table = f"sweep.{err.field}"
         line = None
         if err.key:
-            line = _find_line(text, table, err.key)
-        line = line or _find_line(text, table, None) or _find_line(text, "sweep", err.field)
+            line = spec.line(table, err.key)
+        line = line or spec.line(table) or spec.line("sweep", err.field)
         what = SweepError.knob_text(err.detail, err.key)
-        return ConfigError(source, f"[{table}] {what}{_at(line)}", line, err.key or err.field)
-    line = _find_line(text, "sweep", err.field)
+        return spec.error(f"[{table}] {what}", line, err.key or err.field)
+    line = spec.line("sweep", err.field)
     sep = " " if err.detail.startswith("must") else ": "
-    return ConfigError(source, f"[sweep] {err.field}{sep}{err.detail}{_at(line)}", line, err.field)
+    return spec.error(f"[sweep] {err.field}{sep}{err.detail}", line, err.field)
 
 
-def loads_spec(text: str, source: str = "<string>") -> SweepSpec:
-    """Parse a sweep file (see the module docstring); ConfigError names the file and line."""
-    data = parse_toml(text, source)
+def loads_spec(text: str | SpecFile, source: str = "<string>") -> SweepSpec:
+    """Parse a sweep file (see the module docstring), or a file `engine.specfile` parsed
+    already (it names itself); ConfigError names the file, the table, the key and the line."""
+    spec = text if isinstance(text, SpecFile) else specfile.parse(text, source)
+    data = spec.data
     unknown = [k for k in data if k not in ("name", "sweep")]
     if unknown:
-        line = _find_line(text, None, unknown[0])
-        raise ConfigError(
-            source,
-            f"unknown key {unknown[0]!r} in a sweep file (expected: name, [sweep]){_at(line)}",
-            line,
+        raise spec.error(
+            f"unknown key {unknown[0]!r} in a sweep file (expected: name, [sweep])",
+            spec.line(None, unknown[0]),
             unknown[0],
         )
-    sweep = data.get("sweep")
-    if not isinstance(sweep, dict):
-        raise ConfigError(source, "missing the [sweep] table", None, "sweep")
+    if not spec.has_table("sweep"):
+        raise spec.error("missing the [sweep] table", None, "sweep")
+    sweep = data["sweep"]
     name = data.get("name")
     if name is not None and not isinstance(name, str):
-        line = _find_line(text, None, "name")
-        raise ConfigError(source, f"name must be a string, got {name!r}{_at(line)}", line, "name")
+        raise spec.error(f"name must be a string, got {name!r}", spec.line(None, "name"), "name")
     unknown = [k for k in sweep if k not in SWEEP_KEYS]
     if unknown:
-        line = _find_line(text, "sweep", unknown[0])
-        raise ConfigError(
-            source,
-            f"[sweep] unknown key {unknown[0]!r} (expected one of: {', '.join(SWEEP_KEYS)})"
-            f"{_at(line)}",
-            line,
+        raise spec.error(
+            f"[sweep] unknown key {unknown[0]!r} (expected one of: {', '.join(SWEEP_KEYS)})",
+            spec.line("sweep", unknown[0]),
             unknown[0],
         )
     for key in ("task", "optimizers", "grid"):
         if key not in sweep:
-            raise ConfigError(source, f"[sweep] missing key {key!r}", None, key)
+            raise spec.error(f"[sweep] missing key {key!r}", None, key)
     for key in _TABLES:
         if key in sweep and not isinstance(sweep[key], dict):
-            line = _find_line(text, "sweep", key)
-            raise ConfigError(
-                source, f"[sweep] {key} must be a table ([sweep.{key}]){_at(line)}", line, key
+            raise spec.error(
+                f"[sweep] {key} must be a table ([sweep.{key}])", spec.line("sweep", key), key
             )
     kwargs = dict(sweep)
     if isinstance(kwargs.get("optimizers"), list):
@@ -149,17 +129,13 @@ def loads_spec(text: str, source: str = "<string>") -> SweepSpec:
     try:
         return SweepSpec(name=name, **kwargs)
     except SweepError as err:
-        raise _spec_error(source, text, err) from None
+        raise _spec_error(spec, err) from None
 
 
 def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
-    """Read a sweep file; ConfigError names the file on any problem."""
-    source = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(source, f"cannot read the file: {err}") from None
-    return loads_spec(text, source)
+    """Read a sweep file (within bounds, as experiment files: `engine.specfile.read`);
+    ConfigError names the file on any problem."""
+    return loads_spec(specfile.read(path, "sweep"))
 
 
 # -- results ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,26 @@ def shipped_verdict(name: str) -> Any:
     from engine import lessons
 
     return lessons.load(name).run()[1]
+
+
+def finishes(fn: Callable[[], Any], seconds: float = 60.0) -> tuple[str, Any]:
+    """("ok", fn()) or ("error", the exception it raised), fn run on a daemon thread; fails
+    the test if it runs past `seconds` (a hang guard with a wide margin, not a speed target:
+    the bugs it guards against hung for minutes or for ever). Import it with `from conftest
+    import finishes`."""
+    out: list[tuple[str, Any]] = []
+
+    def work() -> None:
+        try:
+            out.append(("ok", fn()))
+        except BaseException as err:  # returned for the test to inspect
+            out.append(("error", err))
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert out, f"still running after {seconds} s"
+    return out[0]
 
 
 def screen_text(app: Any) -> str:

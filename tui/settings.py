@@ -4,21 +4,26 @@ Kept as a small TOML file in the platform's config folder (`platformdirs.user_co
 e.g. ~/.config/optplay/settings.toml on Linux; `OPTPLAY_CONFIG_DIR` overrides the folder, as
 the tests do). Written atomically (engine.history.write_text_atomic), so a crash never leaves
 half a file. A file that cannot be read or holds bad values is ignored with a one-line
-warning, and the defaults are used: settings never stop the app from starting.
+warning naming the file and the field, and the defaults are used (the file is left as it is
+until a setting changes): settings never stop the app from starting. It is read as
+experiment files are (`engine.specfile`: a regular file within a size and depth limit).
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from engine import specfile
 from engine.history import write_text_atomic
+from engine.specfile import ConfigError, kind_of
 
 FILE_NAME = "settings.toml"
 SIDEBAR_MODES = ("auto", "shown", "hidden")
+#: The fastest speed limit a file may ask for (steps per second; "max" means no limit).
+MAX_SPEED = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -43,26 +48,35 @@ def settings_path() -> Path:
 
 
 def _checked(data: dict[str, Any]) -> Settings:
-    """Settings from a parsed file; ValueError naming the first bad key."""
+    """Settings from a parsed file; ValueError naming the first bad key and what it got."""
     defaults = Settings()
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key == "theme":
             if not isinstance(value, str) or not value:
-                raise ValueError("theme must be a theme name")
+                raise ValueError(f"theme must be a theme name, got {kind_of(value)}")
         elif key == "speed":
             if value == "max":
                 value = None
-            elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError('speed must be a number of steps per second > 0, or "max"')
+            elif (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value <= MAX_SPEED  # false for nan too; inf is above the range
+            ):
+                raise ValueError(
+                    f"speed must be a number of steps per second in (0, {MAX_SPEED}], "
+                    f'or "max", got {kind_of(value)}'
+                )
             else:
                 value = float(value)
         elif key == "sidebar":
             if value not in SIDEBAR_MODES:
-                raise ValueError(f"sidebar must be one of {', '.join(SIDEBAR_MODES)}")
+                raise ValueError(
+                    f"sidebar must be one of {', '.join(SIDEBAR_MODES)}, got {kind_of(value)}"
+                )
         elif key == "smoothing":
             if not isinstance(value, bool):
-                raise ValueError("smoothing must be true or false")
+                raise ValueError(f"smoothing must be true or false, got {kind_of(value)}")
         else:
             continue  # a key of a newer version: ignored
         values[key] = value
@@ -71,17 +85,25 @@ def _checked(data: dict[str, Any]) -> Settings:
 
 def load(path: Path | None = None) -> tuple[Settings, str | None]:
     """The saved settings and a warning (None when all was well). A missing file is no
-    warning: the defaults apply."""
+    warning: the defaults apply. Read as experiment files are (`engine.specfile`): a
+    regular file of at most 1 MiB (a FIFO or a link to /dev/zero is refused unread), UTF-8,
+    nested at most 32 levels deep (checked before parsing), every value in range. Any
+    problem gives the defaults and one warning naming the file and the field; the file is
+    left as it is (it is written only when a setting changes)."""
     path = path or settings_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        os.stat(path)
     except FileNotFoundError:
         return Settings(), None
-    except (OSError, UnicodeDecodeError) as err:
-        return Settings(), f"settings ignored: cannot read {path} ({err})"
+    except (OSError, ValueError):
+        pass  # read_toml says what is wrong
     try:
-        return _checked(tomllib.loads(text)), None
-    except (tomllib.TOMLDecodeError, ValueError) as err:
+        data = specfile.read(path, "settings").data
+    except ConfigError as err:
+        return Settings(), f"settings ignored: {err}"
+    try:
+        return _checked(data), None
+    except ValueError as err:
         return Settings(), f"settings ignored: {path}: {err}"
 
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config import ConfigError, Experiment, RaceEntry, parse_toml
-from engine.hyper import _show
+from engine import specfile
+from engine.config import Experiment, RaceEntry
 from engine.lessons.measure import EVAL_SERIES, KINDS, SERIES, Metric, number
 from engine.run import Run, RunConfigError
+from engine.specfile import ConfigError, SpecFile, at, kind_of
 
 #: What a lesson can expect of its verdict (`expect`, a flip's `expect`).
 OUTCOMES = ("holds", "fails")
@@ -437,19 +439,39 @@ def _with_knobs(
 # -- reading lesson files ---------------------------------------------------------------------
 
 
-class _Reader:
-    """Checks one lesson table's keys and values, raising LessonError with the file's name."""
+_ENTRY = re.compile(r"\[\[(\w+)\]\] #(\d+)(?: (.+))?")
+_TABLE = re.compile(r"\[(\w+)\]")
 
-    def __init__(self, source: str) -> None:
-        self.source = source
+
+class _Reader:
+    """Checks a lesson file's tables, keys and values (read by `engine.specfile`), raising
+    LessonError with the file's name, the table, the key and its line."""
+
+    def __init__(self, spec: SpecFile) -> None:
+        self.spec = spec
 
     def fail(self, where: str, message: str, key: str | None = None) -> LessonError:
         prefix = f"{where} " if where else ""
-        return LessonError(self.source, f"{prefix}{message}", key)
+        line = self.line(where, key)
+        return LessonError(self.spec.source, f"{prefix}{message}{at(line)}", key)
+
+    def line(self, where: str, key: str | None) -> int | None:
+        """The line of `key` in the table `where` names ("", "[measure]", "[[flips]] #2",
+        "[[flips]] #2 lanes.SGD"), or of that table when `key` is None or not found."""
+        entry = _ENTRY.fullmatch(where)
+        if entry is not None:
+            table = entry[1] + (f".{entry[3]}" if entry[3] else "")
+            index = int(entry[2]) - 1
+            return self.spec.line(table, key, index) if key else self.spec.line(table, None, index)
+        m = _TABLE.fullmatch(where)
+        table = m[1] if m is not None else None
+        if key is None:
+            return self.spec.line(table) if table else None
+        return self.spec.line(table, key) or (self.spec.line(table) if table else None)
 
     def table(self, data: Any, where: str, allowed: Sequence[str]) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise self.fail(where, f"must be a table, got {_kind(data)}")
+            raise self.fail(where, f"must be a table, got {kind_of(data)}")
         unknown = [k for k in data if k not in allowed]
         if unknown:
             raise self.fail(
@@ -466,7 +488,7 @@ class _Reader:
             return ""
         value = data[key]
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(where, f"{key} must be a non-empty string, got {_kind(value)}", key)
+            raise self.fail(where, f"{key} must be a non-empty string, got {kind_of(value)}", key)
         return " ".join(value.split())  # TOML multi-line strings: one paragraph
 
     def choice(self, data: dict[str, Any], key: str, where: str, choices: Sequence[str]) -> str:
@@ -475,7 +497,7 @@ class _Reader:
             if key not in data:
                 raise self.fail(where, f"missing key {key!r} (one of: {', '.join(choices)})", key)
             raise self.fail(
-                where, f"{key} must be one of {', '.join(choices)}, got {_kind(value)}", key
+                where, f"{key} must be one of {', '.join(choices)}, got {kind_of(value)}", key
             )
         return value
 
@@ -484,7 +506,7 @@ class _Reader:
             return None
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise self.fail(where, f"{key} must be an integer >= {low}, got {_kind(value)}", key)
+            raise self.fail(where, f"{key} must be an integer >= {low}, got {kind_of(value)}", key)
         return value
 
     def real(self, data: dict[str, Any], key: str, where: str) -> float | None:
@@ -496,16 +518,8 @@ class _Reader:
             or not isinstance(value, int | float)
             or not math.isfinite(value)
         ):
-            raise self.fail(where, f"{key} must be a finite number, got {_kind(value)}", key)
+            raise self.fail(where, f"{key} must be a finite number, got {kind_of(value)}", key)
         return float(value)
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return _show(value)
 
 
 def _metric(r: _Reader, data: Any, where: str, allowed: Sequence[str]) -> Metric:
@@ -544,17 +558,18 @@ def _metric(r: _Reader, data: Any, where: str, allowed: Sequence[str]) -> Metric
 
 def _knob_table(r: _Reader, data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise r.fail(where, f"must be a table of knob = value, got {_kind(data)}")
+        raise r.fail(where, f"must be a table of knob = value, got {kind_of(data)}")
     return dict(data)
 
 
 def parse_lesson(name: str, experiment: Experiment, text: str, source: str) -> Lesson:
     """Validate lesson `text` (TOML) against its experiment; LessonError names the problem."""
-    r = _Reader(source)
     try:
-        data = parse_toml(text, source)
+        spec = specfile.parse(text, source)
     except ConfigError as err:
         raise LessonError(source, str(err).removeprefix(f"{source}: ")) from None
+    r = _Reader(spec)
+    data = spec.data
     r.table(data, "", TOP_KEYS)
     if experiment.steps is None:
         raise r.fail("", "its experiment must set `steps` (how long the lesson trains)", "steps")

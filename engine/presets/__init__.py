@@ -48,14 +48,14 @@ def source(name: str) -> str:
 def load(name: str) -> Any:
     """The preset as an `Experiment` (run or race), a `BenchSpec` (benchmark) or a
     `SweepSpec` (sweep)."""
-    from engine import bench, config, sweep_io
+    from engine import bench, config, specfile, sweep_io
 
-    body = text(name)
-    if bench.is_bench_text(body):
-        return bench.loads_spec(body, source(name))
-    if sweep_io.is_sweep_text(body):
-        return sweep_io.loads_spec(body, source(name))
-    return config.loads(body, source(name))
+    spec = specfile.parse(text(name), source(name))  # parsed once, whatever it holds
+    if spec.has_table("bench"):
+        return bench.loads_spec(spec)
+    if spec.has_table("sweep"):
+        return sweep_io.loads_spec(spec)
+    return config.loads(spec)
 
 
 def kind(name: str) -> str:

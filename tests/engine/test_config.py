@@ -4,10 +4,10 @@ import os
 import struct
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from conftest import finishes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -270,24 +270,6 @@ def test_experiment_holds_config_steps_and_name():
 
 
 # -- hostile files (issue 18, items 2, 3, 4) --------------------------------------------------
-
-
-def finishes(fn, seconds: float = 20.0):
-    """fn() on a daemon thread; fails the test if it runs past `seconds` (a hang guard with
-    a wide margin, not a speed target: the bugs it guards against took minutes)."""
-    out: list = []
-
-    def work() -> None:
-        try:
-            out.append(("ok", fn()))
-        except BaseException as err:  # returned for the test to inspect
-            out.append(("error", err))
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert out, f"still running after {seconds} s"
-    return out[0]
 
 
 HEAD = 'task = "quadratic"\noptimizer = "sgd"\n'

@@ -110,7 +110,7 @@ async def _start_training(tab: SocketTab, pid: int) -> None:
         (["--public-url", "ftp://example.org"], "--public-url must be an http:// or https://"),
         (["--config", "missing.toml"], "missing.toml"),
         (["--preset", "no-such-preset"], "no-such-preset"),
-        (["--preset", "benchmark"], "use `optplay bench --preset benchmark`"),
+        (["--preset", "benchmark"], "run it with `optplay bench --preset benchmark`"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_status_2(args, message, capsys) -> None:

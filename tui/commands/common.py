@@ -214,7 +214,7 @@ def load_source(config_path: str | None = None, preset: str | None = None) -> An
     launcher for `optplay --config/--preset`."""
     if config_path is None and preset is None:
         return None  # the app's default run: nothing to load (or import)
-    from engine import config
+    from engine import config, specfile
     from engine.config import ConfigError
 
     try:
@@ -223,35 +223,25 @@ def load_source(config_path: str | None = None, preset: str | None = None) -> An
 
             return presets.load(preset)
         if config_path is not None:
-            # Regular files of at most 1 MiB only: a FIFO or /dev/zero is refused unread.
-            text = config.read_text(config_path)
+            # Read (regular files of at most 1 MiB only: a FIFO or /dev/zero is refused
+            # unread) and parsed once, whatever the file holds.
+            spec = specfile.read(config_path)
             # The bench and sweep modules (and their process pools) load for their own files
             # only: an experiment opens the app without them.
-            if has_table(text, "bench"):
+            if spec.has_table("bench"):
                 from engine import bench
 
-                return bench.loads_spec(text, config_path)
-            if has_table(text, "sweep"):
+                return bench.loads_spec(spec)
+            if spec.has_table("sweep"):
                 from engine import sweep_io
 
-                return sweep_io.loads_spec(text, config_path)
-            return config.loads(text, config_path)
+                return sweep_io.loads_spec(spec)
+            return config.loads(spec)
     except ConfigError as err:
         raise UsageError(str(err)) from None
     except ValueError as err:  # unknown preset
         raise UsageError(str(err)) from None
     return None
-
-
-def has_table(text: str, table: str) -> bool:
-    """Whether TOML text has a top-level `[table]` (a [bench] or [sweep] spec), as
-    engine.bench.is_bench_text and engine.sweep_io.is_sweep_text decide."""
-    from engine.config import ConfigError, parse_toml
-
-    try:
-        return isinstance(parse_toml(text).get(table), dict)  # bounded, as every parse
-    except ConfigError:  # left to the experiment parser's message
-        return False
 
 
 def parse_sets(items: Sequence[str]) -> list[tuple[str, str]]:
