@@ -68,7 +68,10 @@ def gd_optimum(lam_min: float, lam_max: float) -> tuple[float, float]:
 
 
 def heavy_ball_lr_stable_max(lam_max: float, momentum: float, dampening: float = 0.0) -> float:
-    """torch's heavy ball converges for η(1 − τ) < 2(1 + μ)/λ_max (and μ < 1)."""
+    """torch's heavy ball converges for η(1 − τ) < 2(1 + μ)/λ_max (and μ < 1); inf for
+    τ = 1, where the buffer keeps only the first gradient and every lr is stable."""
+    if dampening >= 1.0:
+        return math.inf
     return 2.0 * (1.0 + momentum) / ((1.0 - dampening) * lam_max)
 
 
@@ -201,7 +204,7 @@ class Theory:
             "condition": None if flat else self.condition,
             "gd": {"lr_stable_max": gd_lr_stable_max(hi), "lr_opt": gd_lr, "rate_opt": gd_rate},
             "heavy_ball": {
-                "lr_opt": None if flat else hb[0] / (1.0 - dampening),
+                "lr_opt": None if flat or dampening >= 1.0 else hb[0] / (1.0 - dampening),
                 "momentum_opt": hb[1],
                 "rate_opt": hb[2],
                 "lr_stable_max": heavy_ball_lr_stable_max(hi, momentum, dampening),

@@ -107,11 +107,21 @@ class LinearRegression(Task):
         step on other quadratics: None."""
         if self.batch_size and self.batch_size < len(self.X):
             return None
-        A = np.column_stack([self.X.astype(np.float64), np.ones(len(self.X))])
+        return self._quadratic
+
+    @functools.cached_property
+    def _quadratic(self) -> QuadraticLoss:
+        """H = 2/m [[XᵀX, Xᵀ1], [1ᵀX, m]] without building [X 1]; computed once."""
+        X = self.X.astype(np.float64)
+        m = len(X)
+        f = X.shape[1]
+        gram = np.empty((f + 1, f + 1))
+        gram[:f, :f] = X.T @ X
+        gram[:f, f] = gram[f, :f] = X.sum(axis=0)
+        gram[f, f] = m
         theta = np.array(self._least_squares)
-        residual = A @ theta - self.y.astype(np.float64)
-        hessian = (2.0 / len(A)) * (A.T @ A)
-        return QuadraticLoss(hessian, theta, float(residual @ residual) / len(A))
+        residual = X @ theta[:f] + theta[f] - self.y.astype(np.float64)
+        return QuadraticLoss((2.0 / m) * gram, theta, float(residual @ residual) / m)
 
     def why_not_quadratic(self) -> str:
         return "mini-batches: each step descends a different quadratic (set batch_size=full)"

@@ -352,3 +352,24 @@ def test_sharpness_is_exported_only_when_recorded(tmp_path):
 def test_sharpness_every_is_validated():
     with pytest.raises(ValueError, match="sharpness_every: must be an integer >= 0"):
         RunConfig(task="quadratic", optimizer="sgd", sharpness_every=-1)
+
+
+@pytest.mark.parametrize("task, task_hypers", QUADRATIC_TASKS)
+def test_the_declared_quadratic_is_the_tasks_loss_and_gradient(task, task_hypers):
+    t = tasks.create(task, **task_hypers)
+    quad = t.quadratic_loss()
+    batch = next(iter(t.batches(np.random.default_rng(0))))
+    rng = np.random.default_rng(5)
+    shapes = t.param_shapes()
+    for _ in range(5):
+        flat = rng.standard_normal(sum(int(np.prod(s)) for s in shapes.values())) * 3.0
+        params, offset = {}, 0
+        for key, shape in shapes.items():
+            size = int(np.prod(shape))
+            params[key] = flat[offset : offset + size].reshape(shape).copy()
+            offset += size
+        loss, grads = t.loss_and_grads(params, batch)
+        e = flat - quad.minimizer
+        assert loss == pytest.approx(quad.min_loss + 0.5 * e @ quad.hessian @ e, rel=1e-12)
+        g = np.concatenate([np.ravel(grads[k]) for k in shapes])
+        np.testing.assert_allclose(g, quad.hessian @ e, rtol=1e-10, atol=1e-12)

@@ -115,3 +115,11 @@ def test_run_sharpness_every_zero_is_refused(capsys):
     status = main(["run", "--task", "quadratic", "--optimizer", "sgd", "--sharpness-every", "0"])
     _, err = capsys.readouterr()
     assert status == 2 and "--sharpness-every: must be an integer >= 1, got '0'" in err
+
+
+def test_full_dampening_has_no_heavy_ball_limit(capsys):
+    status, out, _ = run_cli(capsys, "--task", "ill-conditioned", "--optimizer", "momentum",
+                             "--set", "dampening=1", "--json")  # fmt: skip
+    data = json.loads(out)
+    assert status == 0 and data["heavy_ball"]["lr_stable_max"] is None  # every lr is stable
+    assert data["gd"]["lr_stable_max"] == pytest.approx(0.2)
