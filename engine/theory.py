@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import schedules, tasks
 from engine.tasks.base import Params, QuadraticLoss, Task, seeded_rngs
 
 #: Optimizers whose updates the theory predicts (torch.optim.SGD and its two presets).
@@ -375,6 +376,103 @@ def predict(
             errors[k + 1] = e + offset
         loss = quad.min_loss + 0.5 * (errors * errors) @ h  # inf once a diverging run overflows
     return Prediction(kind, loss, errors, h)
+
+
+# -- a run config's theory: what the CLI prints and the app shows ------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigTheory:
+    """The theory of one run config: the task's figures with the limits at the optimizer's
+    momentum, where its lr sits, the knobs of its optimum and (when exact) its predicted run."""
+
+    theory: Theory
+    optimizer: str
+    kind: str | None  # "gd" / "heavy_ball" / "nesterov" for sgd, momentum, nesterov; else None
+    momentum: float  # the momentum the limits are quoted at (the optimizer's, or 0.9)
+    dampening: float
+    figures: dict[str, Any]  # Theory.figures(momentum, dampening)
+    lr: float | None  # the optimizer's base lr
+    prediction: Prediction | None
+    why_not: str | None  # why there is no prediction
+
+    @property
+    def lr_limit(self) -> float | None:
+        """The stability limit of this optimizer's kind at its momentum (None: unknown)."""
+        if self.kind is None or not self.theory.known:
+            return None
+        return self.figures[self.kind]["lr_stable_max"]
+
+    @property
+    def rate_at_lr(self) -> float | None:
+        """The error's contraction per step at the base lr (> 1: diverges), None: unknown."""
+        if self.kind is None or self.lr is None or not self.theory.known:
+            return None
+        mu = 0.0 if self.kind == "gd" else self.momentum
+        return rate(self.kind, self.theory.eigenvalues, self.lr, mu, self.dampening)
+
+    def optimum(self) -> dict[str, float] | None:
+        """The knobs that set this optimizer to its optimal constant rate (and momentum), or
+        None when the theory has none for it (another optimizer, a flat direction, τ = 1)."""
+        if self.kind is None or not self.theory.known:
+            return None
+        best = self.figures[self.kind]
+        if best["lr_opt"] is None:
+            return None
+        if self.kind == "gd":
+            return {"lr": best["lr_opt"]}
+        return {"lr": best["lr_opt"], "momentum": best["momentum_opt"]}
+
+    def as_json(self) -> dict[str, Any]:
+        """The object of `optplay theory --json` (non-finite numbers as null)."""
+        out = dict(self.figures)
+        if self.prediction is not None:
+            out["predicted"] = {
+                "optimizer": self.optimizer,
+                "loss": [float(v) for v in self.prediction.loss],
+            }
+        return _finite(out)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def for_config(config: Any, steps: int, theory: Theory | None = None) -> ConfigTheory:
+    """The theory of a RunConfig, with the predicted loss of `steps` updates when exact (a
+    `theory` of the same task may be passed in to save its analysis)."""
+    task = tasks.create(config.task, dtype="float64", **config.task_hypers)
+    th = analyse(task) if theory is None else theory
+    hypers = config.optimizer_hypers
+    kind = optimizer_kind(config.optimizer, hypers)
+    momentum = float(hypers["momentum"]) if kind in ("heavy_ball", "nesterov") else DEFAULT_MOMENTUM
+    dampening = float(hypers.get("dampening", 0.0)) if kind == "heavy_ball" else 0.0
+    lr = config.lr
+    schedule = None
+    if lr is not None:
+        schedule = schedules.create(config.schedule, lr, **config.schedule_hypers)
+    why = why_not_predicted(th, config.optimizer, hypers, schedule)
+    prediction = None
+    if why is None:
+        start = start_params(task, config.seed)
+        prediction = predict(th, start, config.optimizer, hypers, schedule.curve(steps))
+    return ConfigTheory(
+        th,
+        config.optimizer,
+        kind,
+        momentum,
+        dampening,
+        th.figures(momentum, dampening),
+        lr,
+        prediction,
+        why,
+    )
 
 
 # -- sharpness -------------------------------------------------------------------------------

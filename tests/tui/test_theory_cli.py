@@ -89,6 +89,19 @@ def test_a_network_says_there_is_no_theory(capsys):
         (["--task", "nope"], "task: unknown task 'nope'"),
         (["--task", "quadratic", "--set", "task.a=-1"], "--set task.a must be a number"),
         (["--task", "quadratic", "--steps", "2000000"], "--steps must be an integer in [1, "),
+        (
+            [
+                "--task",
+                "linear-regression",
+                "--set",
+                "n_features=1000",
+                "--optimizer",
+                "sgd",
+                "--steps",
+                "100000",
+            ],
+            "--steps 100000 is too many for 1,001 parameters",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):

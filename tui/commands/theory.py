@@ -81,46 +81,13 @@ def resolve(args: argparse.Namespace) -> Any:
     return apply_sets(cfg, parse_sets(args.sets))
 
 
-def report(cfg: Any, steps: int, optimizer_given: bool) -> tuple[dict[str, Any], Any]:
-    """(the JSON object, the Theory) for `cfg`."""
-    from engine import schedules, tasks, theory
-
-    task = tasks.create(cfg.task, dtype="float64", **cfg.task_hypers)
-    th = theory.analyse(task)
-    hypers = cfg.optimizer_hypers
-    kind = theory.optimizer_kind(cfg.optimizer, hypers)
-    momentum = hypers["momentum"] if kind in ("heavy_ball", "nesterov") else None
-    dampening = hypers.get("dampening", 0.0) if kind == "heavy_ball" else 0.0
-    out = th.figures(momentum=theory.DEFAULT_MOMENTUM if momentum is None else momentum,
-                     dampening=dampening)  # fmt: skip
-    if optimizer_given and th.exact and cfg.lr is not None:
-        schedule = schedules.create(cfg.schedule, cfg.lr, **cfg.schedule_hypers)
-        if theory.why_not_predicted(th, cfg.optimizer, hypers, schedule) is None:
-            start = theory.start_params(task, cfg.seed)
-            pred = theory.predict(th, start, cfg.optimizer, hypers, schedule.curve(steps))
-            out["predicted"] = {"optimizer": cfg.optimizer, "loss": [float(v) for v in pred.loss]}
-    return out, th
-
-
-def _finite(value: Any) -> Any:
-    """JSON without NaN/Infinity: non-finite floats become null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
-def text_lines(cfg: Any, out: dict[str, Any], th: Any, optimizer_given: bool) -> list[str]:
-    """What `optplay theory` prints without --json."""
-    from engine import schedules, theory
-
+def text_lines(cfg: Any, ct: Any, optimizer_given: bool) -> list[str]:
+    """What `optplay theory` prints without --json, from engine.theory.for_config."""
+    th, out = ct.theory, ct.figures
     knobs = ", ".join(f"{k}={v}" for k, v in cfg.task_hypers.items())
     rows = [("task", f"{cfg.task} ({knobs})"), ("theory", th.where)]
     if th.known:
@@ -129,53 +96,39 @@ def text_lines(cfg: Any, out: dict[str, Any], th: Any, optimizer_given: bool) ->
         kappa = out["condition"]
         rows.append(("condition κ", "inf (a flat direction)" if kappa is None else f"{kappa:.6g}"))
         gd, hb, nes = out["gd"], out["heavy_ball"], out["nesterov"]
-        hypers = cfg.optimizer_hypers
-        kind = theory.optimizer_kind(cfg.optimizer, hypers)
-        mu = hypers["momentum"] if kind in ("heavy_ball", "nesterov") else theory.DEFAULT_MOMENTUM
-        rows.append(
+        mu = ct.momentum
+        rows += [
             (
                 "GD",
                 f"stable for lr < {_g(gd['lr_stable_max'])} (2/λmax); best lr {_g(gd['lr_opt'])} "
                 f"= 2/(λmin+λmax), error × {_g(gd['rate_opt'])} per step",
-            )
-        )
-        rows.append(
+            ),
             (
                 "heavy ball",
                 f"stable for lr < {_g(hb['lr_stable_max'])} at momentum {mu:g} (2(1+μ)/λmax); "
                 f"Polyak: lr {_g(hb['lr_opt'])}, momentum {_g(hb['momentum_opt'])}, "
                 f"rate {_g(hb['rate_opt'])}",
-            )
-        )
-        rows.append(
+            ),
             (
                 "Nesterov",
                 f"stable for lr < {_g(nes['lr_stable_max'])} at momentum {mu:g} "
                 f"(2(1+μ)/((1+2μ)λmax)); best: lr {_g(nes['lr_opt'])}, momentum "
                 f"{_g(nes['momentum_opt'])}, rate {_g(nes['rate_opt'])}",
-            )
-        )
-        if optimizer_given and kind is not None and cfg.lr is not None:
-            limit = {"gd": gd, "heavy_ball": hb, "nesterov": nes}[kind]["lr_stable_max"]
-            pace = theory.rate(
-                kind,
-                th.eigenvalues,
-                cfg.lr,
-                0.0 if kind == "gd" else mu,
-                hypers.get("dampening", 0.0) if kind == "heavy_ball" else 0.0,
-            )
+            ),
+        ]
+        pace = ct.rate_at_lr
+        if optimizer_given and pace is not None:
             verdict = "converges" if pace < 1.0 else "diverges"
             rows.append(
                 (
                     "this optimizer",
-                    f"{cfg.optimizer} lr {cfg.lr:g} = {cfg.lr / limit:.3g} × its stability limit: "
-                    f"{verdict}, error × {pace:.6g} per step at this lr",
+                    f"{cfg.optimizer} lr {ct.lr:g} = {ct.lr / ct.lr_limit:.3g} × its stability "
+                    f"limit: {verdict}, error × {pace:.6g} per step at this lr",
                 )
             )
     if optimizer_given:
-        predicted = out.get("predicted")
-        if predicted is not None:
-            loss = predicted["loss"]
+        if ct.prediction is not None:
+            loss = ct.prediction.loss
             n = len(loss) - 1
             marks = sorted({0, 1, 10, 100, n} & set(range(n + 1)))
             rows.append(
@@ -186,11 +139,7 @@ def text_lines(cfg: Any, out: dict[str, Any], th: Any, optimizer_given: bool) ->
                 )
             )
         else:
-            schedule = None
-            if cfg.lr is not None:
-                schedule = schedules.create(cfg.schedule, cfg.lr, **cfg.schedule_hypers)
-            why = theory.why_not_predicted(th, cfg.optimizer, cfg.optimizer_hypers, schedule)
-            rows.append(("predicted loss", f"none: {why}"))
+            rows.append(("predicted loss", f"none: {ct.why_not}"))
     width = max(len(k) for k, _ in rows)
     return [f"{k:<{width}}  {v}" for k, v in rows]
 
@@ -204,11 +153,27 @@ def handle(args: argparse.Namespace) -> int:
     steps = args.steps or DEFAULT_STEPS
     if steps > MAX_STEPS:
         return fail(args, f"--steps must be an integer in [1, {MAX_STEPS:,}], got {steps}")
+    from engine.theory import for_config
+
     given = args.optimizer is not None
-    out, th = report(cfg, steps, given)
+    if given:
+        from engine import tasks
+
+        shapes = tasks.create(cfg.task, **cfg.task_hypers).param_shapes().values()
+        size = sum(math.prod(shape) for shape in shapes)
+        if (steps + 1) * size > MAX_VALUES:
+            return fail(
+                args,
+                f"--steps {steps} is too many for {size:,} parameters: the predicted errors "
+                f"(steps + 1) × parameters must be at most {MAX_VALUES:,} values",
+            )
+    ct = for_config(cfg, steps if given else 0)
     if args.json:
-        say(json.dumps(_finite(out), allow_nan=False))
+        report = ct.as_json()
+        if not given:
+            report.pop("predicted", None)  # predicted only for an optimizer asked about
+        say(json.dumps(report, allow_nan=False))
         return 0
-    for line in text_lines(cfg, out, th, given):
+    for line in text_lines(cfg, ct, given):
         say(line)
     return 0
