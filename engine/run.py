@@ -663,6 +663,14 @@ class Run(Stepper[Progress]):
             elif self._summaries is not None:
                 self._summaries.every = self.config.state_every
 
+    def set_sharpness_every(self, every: int) -> None:
+        """Measure the sharpness every `every` steps from now on (0 stops and keeps what was
+        recorded). Changes no number of the run; RunConfigError for a bad value."""
+        with self._lock:
+            self.config = self.config.replace(sharpness_every=every)
+            if self.config.sharpness_every and self._sharpness is None:
+                self._sharpness = self._new_sharpness_probe()
+
     def reset(self) -> None:
         """Start over from the (possibly edited) config: fresh task, optimizer, schedule,
         params, data order and history; state "ready". Ends an active stream."""
