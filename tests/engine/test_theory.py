@@ -373,3 +373,12 @@ def test_the_declared_quadratic_is_the_tasks_loss_and_gradient(task, task_hypers
         assert loss == pytest.approx(quad.min_loss + 0.5 * e @ quad.hessian @ e, rel=1e-12)
         g = np.concatenate([np.ravel(grads[k]) for k in shapes])
         np.testing.assert_allclose(g, quad.hessian @ e, rtol=1e-10, atol=1e-12)
+
+
+def test_full_batch_gd_on_a_network_rises_to_the_edge_of_stability():
+    """Cohen et al. 2021 on sine-rnn: λ_max climbs to 2/η and hovers there."""
+    run = sharp_run("sine-rnn", {"batch_size": 0}, "sgd", {"lr": 0.5}, 50, 600)
+    sharp = run.history.buckets("sharpness")
+    assert run.diverged_at is None and sharp.lasts[0] < 3.6  # starts below the edge
+    late = sharp.lasts[sharp.steps >= 300]
+    np.testing.assert_allclose(late, 2.0 / 0.5, rtol=0.1)
