@@ -43,7 +43,8 @@ engine/stepping.py). `stream()` is the only async part.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -309,6 +310,10 @@ class Session:
         self._verdict: Verdict | None = None
         self._model_lane: tuple[Race, int] | None = None  # (race, lane) chosen for the Model tab
         self._fit: tuple[int, int, int, str | None] | None = None  # (run, task, step, fit)
+        #: Gets what the run store keeps of each run that finished (engine.store.RunRow
+        #: list); the app writes them off the UI thread. None: nothing is recorded.
+        self.recorder: Callable[[list[Any]], None] | None = None
+        self._started: tuple[Race, float] | None = None  # what is trained, since when
         steps = experiment.steps or planned_steps_for(experiment.config)
         self._solo = self._new_race([RaceEntry(self.config)])
         self._solo_steps = steps
@@ -604,6 +609,8 @@ class Session:
         progress after each chunk. A change of the planned length restarts the stream in the
         same state (a stream's length is fixed when it starts)."""
         race = self.race
+        if race.steps_done == 0 or self._started is None or self._started[0] is not race:
+            self._started = (race, time.time())
         while True:
             self._restart = None
             async for progress in race.stream(self.planned_steps, self.speed):
@@ -614,10 +621,31 @@ class Session:
             if restart == "paused":
                 race.pause()
 
+    def _record(self, race: Race) -> None:
+        """Hand the runs of `race`, which just finished, to the recorder (the run store)."""
+        if self.recorder is None:
+            return
+        from engine.store import snapshot
+
+        started = self._started[1] if self._started and self._started[0] is race else time.time()
+        rows = [
+            snapshot(
+                lane.run,
+                started=started,
+                planned_steps=self.planned_steps,
+                name=lane.name if self.racing else self.name,
+                source="app",
+            )
+            for lane in race.lanes
+        ]
+        self.recorder(rows)
+
     def stream_ended(self, race: Race) -> Change:
         """What to tell when the stream of `race` ended (the app's worker calls this)."""
         if race is not self.race:
             return Change()  # replaced since (a reset with new settings, a race...)
+        if race.steps_done >= self.planned_steps or race.all_diverged:
+            self._record(race)
         judged = self._judge_lesson()
         if self.racing:
             over = race.steps_done >= self.planned_steps or race.all_diverged
@@ -803,6 +831,22 @@ class Session:
         run = Run(config, history_capacity=self._capacity)
         run.step(steps)  # stops early at a divergence
         return run
+
+    def trained_race(self, config: RunConfig, steps: int) -> Race:
+        """A single run of `config` trained `steps` steps (or to its divergence), to open as
+        the run (`open_trained`). Pure computation: the app calls it off the UI thread."""
+        race = self._new_race([RaceEntry(config)])
+        race.step(steps)  # stops early at a divergence
+        return race
+
+    def open_trained(self, race: Race, steps: int, name: str | None = None) -> Change:
+        """Show `race` (a single run trained by `trained_race`, e.g. a stored run replayed)
+        as the single run, planned for `steps` steps, at the step it reached."""
+        change = self.load(Experiment(race.runs[0].config, steps=steps, name=name))
+        self._solo = self.race = race
+        race.set_speed(self.speed)
+        self.version += 1
+        return change
 
     def pin_run(self, run: Run, name: str) -> Change:
         """Keep `run` (trained elsewhere, e.g. a sweep's point) on the charts as an overlay

@@ -79,6 +79,8 @@ def _own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # shown at any width and full speed. Tests of the defaults remove this file.
     config.mkdir()
     (config / "settings.toml").write_text('sidebar = "shown"\nspeed = "max"\n')
+    # The run store (engine/store.py) too: no test writes to the user's data folder.
+    monkeypatch.setenv("OPTPLAY_DATA_DIR", str(tmp_path.parent / f"{tmp_path.name}-data"))
     return tmp_path
 
 

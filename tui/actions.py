@@ -116,6 +116,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("model_points", "d", "Points", "Model tab: test points instead of training "
            "points on the decision regions, and back", "Model tab: training / test points",
            when="model_points", rank=6),
+    Action("runs", "R", "Runs", "stored runs: every run kept across sessions; open one as the "
+           "run or pin it beside the current one", "Stored runs", footer=False),
+    Action("export_picture", "E", "Picture", "the chart in view as PNG and SVG and the whole "
+           "screen as SVG, into the working folder", "Export chart picture", footer=False),
     Action("sweep", "s", "Sweep", "final loss against lr (or any knob) per optimizer, a fresh "
            "run per point; open any point as the run", "Sweep a knob", rank=5),
 )  # fmt: skip

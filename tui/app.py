@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -94,6 +95,8 @@ CHART_SHARE = 0.05
 SETTINGS_WRITE_DELAY = 0.5
 #: Below this many columns the sidebar hides by itself (unless shown with `b`).
 SIDEBAR_MIN_WIDTH = 90
+#: The name an exported picture starts from (NAME-loss.png, NAME-screen.svg...).
+PICTURE_STEM = "optplay-picture"
 #: The Sweep screen's name: installed once, so leaving it keeps its sweep (and its worker).
 SWEEP_SCREEN = "sweep"
 
@@ -153,6 +156,7 @@ class OptplayApp(App[int]):
         self._settings_lock = threading.Lock()
         self._settings_unsaved = False
         self._settings_timer: Timer | None = None
+        self._store_lock = threading.Lock()
         # Progress arrived since the status line / the race panel was drawn (two flags: news
         # between their two ticks must reach both).
         self._status_due = False
@@ -202,6 +206,9 @@ class OptplayApp(App[int]):
         self.set_interval(1 / (3 * FRAME_HZ), self._frame, name="frame")
         if self.settings_warning:
             self.notify(self.settings_warning, severity="warning", markup=False)
+        if self.settings.record_runs:
+            self.session.recorder = self.record_runs
+            self._open_store()
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall the UI ~75 ms now and then while training.
         gc.freeze()
@@ -395,6 +402,35 @@ class OptplayApp(App[int]):
             and (self.main.query_one("#sidebar") in focused.ancestors)
         ):
             self.set_focus(None)  # keys act on the app again
+
+    # -- the run store (engine/store.py), written off the UI thread ---------------------------
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _open_store(self) -> None:
+        """Open (create, migrate) the run store once at start: a corrupt file is set aside
+        and the user told; a store that cannot be used is one warning, never a crash."""
+        from engine.store import Store, StoreError
+
+        try:
+            with Store() as store:
+                notice = store.notice
+        except (StoreError, OSError, sqlite3.Error) as err:
+            notice = f"runs are not recorded: {err}"
+        if notice:
+            self.call_from_thread(self.tell, notice, "warning", "Run store", "store")
+
+    def record_runs(self, rows: list[Any]) -> None:
+        """Keep finished runs in the run store (the session's recorder)."""
+        self._write_runs(rows)
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _write_runs(self, rows: list[Any]) -> None:
+        from engine.store import record_runs
+
+        with self._store_lock:  # one writer from this app at a time, in order
+            warning = record_runs(rows)
+        if warning:
+            self.call_from_thread(self.tell, warning, "warning", "Run store", "store")
 
     # -- the training worker -------------------------------------------------------------
 
@@ -696,6 +732,83 @@ class OptplayApp(App[int]):
             return
         self._confirm_overwrite(paths, lambda: self.do(self.session.export(text)))
 
+    def action_export_picture(self) -> None:
+        """The chart in view as PNG and SVG and the whole screen as SVG (`tui/figures.py`,
+        Textual's screenshot), into the working folder; asks before overwriting."""
+        from tui.screens.prompt import PromptScreen
+
+        tab = self._picture_tab()
+        self.push_screen(
+            PromptScreen(
+                "export picture",
+                f"File name (writes NAME-{tab}.png, NAME-{tab}.svg and NAME-screen.svg in "
+                f"{Path.cwd()}):",
+                PICTURE_STEM,
+                check=lambda text: self._picture_targets(text)[1],
+            ),
+            self._export_picture_to,
+        )
+
+    def _picture_tab(self) -> str:
+        """The chart in view, as `optplay plot --chart` names it ("loss", "lr", ...)."""
+        active = self.main.query_one("#chart-tabs", TabbedContent).active or "tab-loss"
+        return active.removeprefix("tab-")
+
+    def _picture_targets(self, text: str) -> tuple[list[str], str | None]:
+        from engine.session import export_stem, file_name_problem
+
+        stem = export_stem(text.strip())
+        tab = self._picture_tab()
+        paths = [f"{stem}-{tab}.png", f"{stem}-{tab}.svg", f"{stem}-screen.svg"]
+        return paths, file_name_problem(paths[-1]) if stem.strip() else "type a file name"
+
+    def _export_picture_to(self, text: str | None) -> None:
+        if text is None:
+            return
+        paths, problem = self._picture_targets(text)
+        if problem is not None:
+            self.tell(problem, "error", "not exported")
+            return
+        self._confirm_overwrite(paths, lambda: self._write_pictures(paths))
+
+    def _write_pictures(self, paths: list[str]) -> None:
+        """The screen now (it is what the user sees), the chart's pictures off the UI thread."""
+        from tui.figures import history_lanes
+
+        png, svg, screen = paths
+        folder = Path(screen).parent
+        try:
+            self.save_screenshot(filename=Path(screen).name, path=str(folder))
+        except OSError as err:
+            self.tell(f"{screen}: {err.strerror or err}", "error", "not exported")
+            return
+        lanes = history_lanes(self.session.shown_lanes())  # copied now: training goes on
+        self._draw_pictures(lanes, self._picture_tab(), png, svg, screen)
+
+    @work(thread=True, group="pictures", exit_on_error=False)
+    def _draw_pictures(self, lanes: list[Any], chart: str, png: str, svg: str,
+                       screen: str) -> None:  # fmt: skip
+        from tui.figures import FigureError, MissingExtra, Options, Plot, save
+
+        plot = Plot("history", lanes=lanes)
+        theme = "light" if "light" in self.theme else "dark"
+        try:
+            for path in (png, svg):
+                save(plot, path, Options(chart=chart, theme=theme))
+        except MissingExtra as err:
+            self.call_from_thread(self.tell, f"wrote {screen}; {err}", "warning", "picture")
+            return
+        except FigureError as err:
+            self.call_from_thread(self.tell, f"wrote {screen}; no chart picture: {err}",
+                                  "warning", "picture")  # fmt: skip
+            return
+        except OSError as err:
+            self.call_from_thread(self.tell, f"{err.filename}: {err.strerror or err}", "error",
+                                  "not exported")  # fmt: skip
+            return
+        self.call_from_thread(self.tell, f"wrote {png}, {svg} and {screen}", "information",
+                              "picture")  # fmt: skip
+
     def action_presets(self) -> None:
         from tui.screens.presets import PresetScreen
 
@@ -795,6 +908,57 @@ class OptplayApp(App[int]):
         """Train the point's run off the UI thread, then pin it."""
         run = self.session.trained_copy(config, steps)
         self.call_from_thread(lambda: self.do(self.session.pin_run(run, name)))
+
+    def action_runs(self) -> None:
+        """The Runs screen: the stored runs, to open as the run or pin beside it."""
+        from tui.screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen(), self._stored_picked)
+
+    def _stored_picked(self, pick: Any) -> None:
+        if pick is None:
+            return
+        self._open_stored(pick.run_id, pick.pin)
+
+    @work(thread=True, group="stored", exit_on_error=False)
+    def _open_stored(self, run_id: int, pin: bool) -> None:
+        """Read a stored run, retrain it to the step it reached (off the UI thread), then
+        open it as the run or pin it; say so when the history differs from the stored one."""
+        from engine.store import Store, StoreError, same_history
+
+        try:
+            with Store() as store:
+                stored = store.get(run_id)
+        except KeyError:
+            self.call_from_thread(self.tell, f"no stored run {run_id}", "error")
+            return
+        except (StoreError, OSError, sqlite3.Error) as err:
+            self.call_from_thread(self.tell, f"stored run {run_id}: {err}", "error")
+            return
+        experiment = stored.experiment()
+        steps = int(stored.summary["steps"])
+        name = stored.summary["name"] or f"run {run_id}"
+        if pin:
+            refused = self.call_from_thread(self.session.can_pin_config, experiment.config)
+            if refused is not None:
+                self.call_from_thread(self.do, refused)
+                return
+        race = self.session.trained_race(experiment.config, steps)
+        if not same_history(stored, race.runs[0]):
+            version = stored.summary["code_version"]
+            self.call_from_thread(
+                self.tell,
+                f"stored run {run_id} was trained by optplay {version}; trained again now it "
+                "gives another history",
+                "warning",
+            )
+        if pin:
+            self.call_from_thread(lambda: self.do(self.session.pin_run(race.runs[0], name)))
+        else:
+            planned = experiment.steps or steps
+            self.call_from_thread(
+                lambda: self.do(self.session.open_trained(race, planned, stored.summary["name"]))
+            )
 
     def load_experiment(self, experiment: Experiment) -> None:
         """Show an experiment (an opened file): a race opens as a race."""

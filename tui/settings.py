@@ -1,4 +1,5 @@
-"""What the app remembers between runs: theme, speed, sidebar and smoothing.
+"""What the app remembers between runs: theme, speed, sidebar, smoothing and whether runs are
+recorded (`record_runs = false`: no run is kept in the run store, engine/store.py).
 
 Kept as a small TOML file in the platform's config folder (`platformdirs.user_config_dir`,
 e.g. ~/.config/optplay/settings.toml on Linux; `OPTPLAY_CONFIG_DIR` overrides the folder, as
@@ -32,6 +33,7 @@ class Settings:
     speed: float | None = 200.0  # steps per second (None: max)
     sidebar: str = "auto"  # auto: hidden below 90 columns, shown above
     smoothing: bool = False  # EMA of the training loss on the Loss chart
+    record_runs: bool = True  # keep every trained run in the run store (engine/store.py)
 
     def replace(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -74,9 +76,9 @@ def _checked(data: dict[str, Any]) -> Settings:
                 raise ValueError(
                     f"sidebar must be one of {', '.join(SIDEBAR_MODES)}, got {kind_of(value)}"
                 )
-        elif key == "smoothing":
+        elif key in ("smoothing", "record_runs"):
             if not isinstance(value, bool):
-                raise ValueError(f"smoothing must be true or false, got {kind_of(value)}")
+                raise ValueError(f"{key} must be true or false, got {kind_of(value)}")
         else:
             continue  # a key of a newer version: ignored
         values[key] = value

@@ -2,6 +2,7 @@
 
 Run from the repository root (prints figures; asserts nothing):
     python tests/perf/bench_run.py    # engine, and torch side by side where torch is installed
+    python tests/perf/bench_run.py --recording    # only what keeping a run in the store costs
 
 One process, one thread: BLAS/OpenMP thread counts are pinned to 1 before numpy/torch load,
 and torch.set_num_threads(1). The engine step is `Run.step` (batch draw, forward, backward,
@@ -18,9 +19,10 @@ It also prints the cost of optimizer-state summaries (RunConfig.state_every: qua
 effective lr, |m| and √v̂ per parameter, engine/state_history.py): Run.step with summaries
 off, every 10 steps, every STATE_EVERY = 16 steps (what the app records once its State tab
 has been shown, engine/session.py) and every step, measured side by side, and the time of
-one record; then the app's setting on Rosenbrock, where a step is cheapest.
+one record; then the app's setting on Rosenbrock, where a step is cheapest. Then what
+recording a run in the run store costs against training it (`recording_cost`).
 
-Then the cost of sharpness (RunConfig.sharpness_every, engine/theory.py: power iteration on
+Last, the cost of sharpness (RunConfig.sharpness_every, engine/theory.py: power iteration on
 finite-difference Hessian-vector products, warm-started, plus λ_max(P⁻¹H) for Adam): Run.step
 with sharpness off and every 10 steps, side by side, for SGD and Adam (target: at most 30% of
 a step at every 10). `python tests/perf/bench_run.py --sharpness` prints only that part.
@@ -209,9 +211,53 @@ def sharpness_cost(steps: int = STEPS) -> None:
         )
 
 
+def recording_cost(steps: int = 1000, repeats: int = 5) -> None:
+    """What keeping a run in the run store (engine/store.py) costs against training it: a
+    digits-mlp run of the app's default length (1000 steps, eval every 100), trained, then
+    `store.snapshot` (on the app's UI thread) and `Store.add` (on a worker thread in the app,
+    at the end of `optplay run`), in a temporary store. Best of `repeats`, CPU time of this
+    thread; also the first record of a process (opening the store, imports)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["OPTPLAY_DATA_DIR"] = folder
+        from engine import store
+
+        def trained() -> tuple[Run, float]:
+            run = Run(RunConfig(task="digits-mlp", optimizer="adam", seed=0))
+            t0 = time.thread_time()
+            run.step(steps)
+            return run, time.thread_time() - t0
+
+        run, _ = trained()
+        t0 = time.perf_counter()
+        store.record_runs([store.snapshot(run, started=0.0, planned_steps=steps)])
+        first = time.perf_counter() - t0
+        train = snap = add = float("inf")
+        with store.Store() as s:
+            for _ in range(repeats):
+                run, seconds = trained()
+                train = min(train, seconds)
+                t0 = time.thread_time()
+                row = store.snapshot(run, started=0.0, planned_steps=steps)
+                t1 = time.thread_time()
+                s.add(row)
+                t2 = time.thread_time()
+                snap, add = min(snap, t1 - t0), min(add, t2 - t1)
+    print(f"[recording a run: digits-mlp, adam, {steps} steps (the app's default length)]")
+    print(f"  training {train * 1e3:7.1f} ms; snapshot {snap * 1e3:.2f} ms (UI thread in the app),")
+    print(f"  store add {add * 1e3:.2f} ms (worker thread in the app; end of `optplay run`)")
+    print(f"  recording costs {100 * (snap + add) / train:.2f}% of the training time "
+          f"(target <= 2%); the first record of a process {first * 1e3:.1f} ms "
+          f"({100 * first / train:.1f}%: opening the store)")  # fmt: skip
+
+
 def main() -> None:
     if "--sharpness" in sys.argv[1:]:
         sharpness_cost(500)
+        return
+    if "--recording" in sys.argv:  # only the run store's cost
+        recording_cost()
         return
     try:
         import torch
@@ -256,6 +302,8 @@ def main() -> None:
             print(f"  ratio Run.step / {label:<22} {t['Run.step(n)'] / t[label]:6.3f}")
         print()
     landscape_state_cost()
+    print()
+    recording_cost()
     print()
     sharpness_cost()
 

@@ -29,12 +29,11 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_every_command_is_one_module_with_name_parser_and_handler():
     names = [command.NAME for command in COMMANDS]
-    assert names == ["run", "bench", "list", "lesson", "sweep", "theory", "serve"]
+    assert names == ["run", "bench", "list", "lesson", "sweep", "theory", "serve", "plot", "runs"]
     parser = build_parser()
     for command in COMMANDS:
-        argv = {"lesson": ["lesson", "x"], "theory": ["theory", "--task", "x"]}.get(
-            command.NAME, [command.NAME]
-        )
+        needs = {"lesson": ["x"], "theory": ["--task", "x"], "plot": ["x"]}
+        argv = [command.NAME, *needs.get(command.NAME, [])]
         args = parser.parse_args(argv)
         assert args.handler is command.handle and args.command_name == command.NAME
         assert command.__name__.startswith("tui.commands.")

@@ -57,7 +57,12 @@ def modules_after(code: str, cwd: Path) -> set[str]:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PYTHONPATH": str(ROOT), "OPTPLAY_CONFIG_DIR": str(cwd), "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": str(ROOT),
+            "OPTPLAY_CONFIG_DIR": str(cwd),
+            "OPTPLAY_DATA_DIR": str(cwd / "data"),
+            "PATH": "/usr/bin:/bin",
+        },
     )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout.splitlines()[-1]))

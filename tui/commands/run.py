@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from typing import Any
 
 from tui.commands.common import (
@@ -123,7 +124,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--save", metavar="FILE", help="write the resolved experiment (TOML) before training"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-record", action="store_true", help="don't keep this run in the run store"
+    )
     return run
+
+
+def _record(args: argparse.Namespace, run: Any, started: float, steps: int, name: Any) -> None:
+    """Keep the run in the local run store (engine/store.py) unless the settings say not
+    to; a store that cannot be written costs a note, never the run."""
+    from tui.settings import load as load_settings
+
+    if not load_settings()[0].record_runs:
+        return
+    from engine.store import record_runs, snapshot
+
+    row = snapshot(run, started=started, planned_steps=steps, name=name, source="cli")
+    warning = record_runs([row])
+    if warning:
+        note(args, warning)
 
 
 def pick_entry(args: argparse.Namespace, experiment: Any, label: str) -> tuple[Any, str | None]:
@@ -367,6 +386,7 @@ def handle(args: argparse.Namespace) -> int:
     # The signal handlers stay until the command is done: a second Ctrl+C (or a SIGTERM, a
     # SIGHUP) during the export or the summary is counted, and the export finishes.
     with StopSignals() as stop:
+        started = time.time()
         try:
             train(run, steps, stop, show if bar.enabled else None)
         finally:
@@ -386,6 +406,8 @@ def handle(args: argparse.Namespace) -> int:
             args, state_out, lambda path: export_state(lane, path), "--state-out"
         )
         written, errors = written + states, errors + state_errors
+        if not args.no_record:  # after the files: the store never costs a history
+            _record(args, run, started, steps, name)
         early = stop.word if run.steps_done < steps and run.diverged_at is None else ""
         for line in summary_lines(run, steps, early):
             say(line)
