@@ -653,6 +653,16 @@ class SharpnessProbe:
         self._fd_error.clear()
 
 
+def start_sharpness(config: Any) -> Sharpness:
+    """The sharpness where a run of `config` starts: at its initial parameters, on its first
+    batch (converged power iteration)."""
+    task = tasks.create(config.task, dtype="float64", **config.task_hypers)
+    init_rng, batch_rng = seeded_rngs(config.seed)
+    params = task.init_params(init_rng)
+    batch = next(iter(task.batches(batch_rng)))
+    return SharpnessProbe(task, tol=1e-8, max_iter=300).measure(params, batch)
+
+
 def _power_iteration(
     product: Callable[[np.ndarray], np.ndarray], v: np.ndarray, tol: float, limit: int
 ) -> tuple[float, np.ndarray, float, int]:

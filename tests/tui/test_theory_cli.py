@@ -136,3 +136,21 @@ def test_full_dampening_has_no_heavy_ball_limit(capsys):
     data = json.loads(out)
     assert status == 0 and data["heavy_ball"]["lr_stable_max"] is None  # every lr is stable
     assert data["gd"]["lr_stable_max"] == pytest.approx(0.2)
+
+
+def test_a_network_gets_its_sharpness_at_the_start(capsys):
+    from engine.tasks.base import seeded_rngs
+    from engine.theory import SharpnessProbe
+
+    status, out, _ = run_cli(capsys, "--task", "binary-mlp", "--set", "task.hidden=4")
+    line = next(r for r in out.splitlines() if r.startswith("sharpness at start"))
+    assert status == 0 and "on the first batch (finite differences of gradients)" in line
+    value = float(line.split("λ_max ", 1)[1].split(" ", 1)[0])
+    # the run's own start: its initial parameters and first batch, from seed 0
+    run = Run(RunConfig(task="binary-mlp", optimizer="sgd", task_hypers={"hidden": 4}))
+    _, batch_rng = seeded_rngs(0)
+    first = next(iter(run.task.batches(batch_rng)))
+    exact = SharpnessProbe(run.task, tol=1e-10, max_iter=2000).measure(run.params, first)
+    assert value == pytest.approx(exact.value, rel=1e-5)
+    limit = float(line.split("GD overshoots there for lr > 2/λ_max = ", 1)[1])
+    assert limit == pytest.approx(2.0 / value, rel=1e-5)

@@ -85,8 +85,9 @@ def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
-def text_lines(cfg: Any, ct: Any, optimizer_given: bool) -> list[str]:
-    """What `optplay theory` prints without --json, from engine.theory.for_config."""
+def text_lines(cfg: Any, ct: Any, optimizer_given: bool, sharpness: Any = None) -> list[str]:
+    """What `optplay theory` prints without --json, from engine.theory.for_config (and, where
+    there are no figures, the sharpness where the run starts)."""
     th, out = ct.theory, ct.figures
     knobs = ", ".join(f"{k}={v}" for k, v in cfg.task_hypers.items())
     rows = [("task", f"{cfg.task} ({knobs})"), ("theory", th.where)]
@@ -126,6 +127,12 @@ def text_lines(cfg: Any, ct: Any, optimizer_given: bool) -> list[str]:
                     f"limit: {verdict}, error × {pace:.6g} per step at this lr",
                 )
             )
+    if sharpness is not None:
+        text = f"λ_max {sharpness.value:.6g} ± {sharpness.error:.2g} on the first batch "
+        text += f"({sharpness.method})"
+        if sharpness.value > 0.0:
+            text += f"; GD overshoots there for lr > 2/λ_max = {2.0 / sharpness.value:.6g}"
+        rows.append(("sharpness at start", text))
     if optimizer_given:
         if ct.prediction is not None:
             loss = ct.prediction.loss
@@ -174,6 +181,9 @@ def handle(args: argparse.Namespace) -> int:
             report.pop("predicted", None)  # predicted only for an optimizer asked about
         say(json.dumps(report, allow_nan=False))
         return 0
-    for line in text_lines(cfg, ct, given):
+    from engine.theory import start_sharpness
+
+    sharpness = None if ct.theory.known else start_sharpness(cfg)
+    for line in text_lines(cfg, ct, given, sharpness):
         say(line)
     return 0
