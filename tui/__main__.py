@@ -44,7 +44,9 @@ class VersionAction(argparse.Action):
         super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        sys.stdout.write(f"{parser.prog} {version()}\n")
+        from engine.optimizers.compiled import describe
+
+        sys.stdout.write(f"{parser.prog} {version()}\noptimizer kernels: {describe()}\n")
         parser.exit()
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from engine.hyper import Hyper, validate_all
 from engine.optimizer_state import Quantity, StateDoc, Summary, read_only
+from engine.optimizers import compiled
 from engine.registry import Registered, Registry
 
 # Bytes per array per block on the large-array path for a kernel that touches up to 5 arrays
@@ -299,6 +300,9 @@ class Optimizer(Registered):
     reference: ClassVar[str] = ""
     state_doc: ClassVar[StateDoc] = StateDoc()
     n_scratch: ClassVar[int] = 2
+    #: The family's compiled step (`compiled.adam_step`, ...), called as a method with flat
+    #: views when the compiled path is ready; None: NumPy only.
+    compiled_step: ClassVar[Any] = None
 
     kind = "optimizer"
     knob_attributes = True
@@ -518,6 +522,16 @@ class Optimizer(Registered):
         st.scalars = c
         st.hypers = self.hypers
         bufs = self._buffers(st)
+        if self.compiled_step is not None:
+            if compiled.ready:
+                if p.flags.c_contiguous and g.flags.c_contiguous:
+                    if p.ndim != 1:
+                        p, g = p.reshape(-1), g.reshape(-1)
+                        bufs = [None if b is None else b.reshape(-1) for b in bufs]
+                    self.compiled_step(p, g, bufs, c)
+                    return
+            elif not compiled.requested:
+                compiled.request()  # NumPy runs until the kernels are ready: the same numbers
         if (  # _takes_blocks(p, g), inlined: this runs for every key at every step
             p.nbytes >= BLOCKED_MIN_BLOCKS * BLOCK_BYTES
             and p.flags.c_contiguous
