@@ -379,7 +379,7 @@ class StateProbe:
         for key, (grad, prev) in self._key_arrays.items():
             if not opt.has_state(key):
                 return None
-            alpha = opt.derived(key, grad, prev).get("effective_lr")
+            alpha = opt.derived(key, grad, prev, {"effective_lr"}).get("effective_lr")
             if alpha is None or alpha.size != grad.size:
                 return None
             parts.append(np.asarray(alpha, np.float64).reshape(-1))
