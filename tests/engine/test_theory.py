@@ -382,3 +382,16 @@ def test_full_batch_gd_on_a_network_rises_to_the_edge_of_stability():
     assert run.diverged_at is None and sharp.lasts[0] < 3.6  # starts below the edge
     late = sharp.lasts[sharp.steps >= 300]
     np.testing.assert_allclose(late, 2.0 / 0.5, rtol=0.1)
+
+
+def test_a_lessons_verdict_says_what_the_exact_theory_predicted():
+    from engine import lessons
+
+    _, verdict = lessons.load("momentum-ravine").run()
+    assert verdict.theory == (
+        "Theory (exact: the loss is quadratic) predicts SGD 449 steps, Momentum 98 steps: "
+        "as measured.",
+    )
+    assert verdict.theory[0] in verdict.text
+    _, other = lessons.load("amsgrad-step").run()  # rosenbrock: no exact theory, no line
+    assert other.theory == ()
