@@ -53,6 +53,7 @@ from tui import settings as settings_file
 from tui.actions import ACTIONS, BY_NAME, Action, bindings, help_keys
 from tui.ascii_filter import AsciiFilter
 from tui.charts import ChartPanel, ChartView
+from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
@@ -77,15 +78,6 @@ if TYPE_CHECKING:
 guard_option_list_paging()  # see tui/textual_fixes.py
 fix_timer_catch_up()
 
-#: The chart tabs as the palette offers them.
-CHART_TABS = (
-    ("tab-loss", "loss"),
-    ("tab-lr", "learning rate"),
-    ("tab-norms", "norms"),
-    ("tab-state", "optimizer state"),
-)
-#: The tab whose showing switches on optimizer-state summaries (Session.watch_state).
-STATE_TAB = "tab-state"
 #: Frames a second while training: the status line, the race panel and the visible chart.
 FRAME_HZ = 10
 #: The share of the time charts may take to draw while training (see _draw_chart_when_due).
@@ -513,7 +505,8 @@ class OptplayApp(App[int]):
 
     @on(TabbedContent.TabActivated, "#chart-tabs")
     def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
-        if message.pane.id == STATE_TAB:
+        tab = chart_tabs.by_pane(message.pane.id)
+        if tab is not None and tab.watches_state:
             self.do(self.session.watch_state())
 
     @on(HyperForm.Changed)
@@ -849,9 +842,9 @@ class OptplayApp(App[int]):
         lesson = self.session.lesson
         if lesson is None:
             return
-        landscape = getattr(self.session.view().run.task, "is_landscape", False)
-        if lesson.watch.tab != "path" or landscape:
-            self.show_tab(f"tab-{lesson.watch.tab}")
+        tab = chart_tabs.by_id(lesson.watch.tab)
+        if tab is not None and tab.applies(self.session.view().run.task):
+            self.show_tab(tab.pane)
 
     def action_verdict(self) -> None:
         view = self.session.view()
@@ -965,8 +958,7 @@ class OptplayApp(App[int]):
         self.do(self.session.load(experiment))
 
     def show_tab(self, tab: str) -> None:
-        """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`,
-        `tab-model`, `tab-state`)."""
+        """Bring a chart tab into view (its `Tab.pane`: `tab-loss`, `tab-path`...)."""
         self.main.query_one(ChartPanel).activate(tab)
 
     # -- footer and palette ---------------------------------------------------------------
@@ -1015,16 +1007,11 @@ class OptplayApp(App[int]):
             )
         if self.session.pins:
             yield SystemCommand("Unpin all", "Remove every overlay from the charts", self.unpin)
-        tabs = list(CHART_TABS)
-        if getattr(self.session.view().run.task, "is_landscape", False):
-            tabs.append(("tab-path", "path"))
-        if getattr(self.session.view().run.task, "has_model_view", False):
-            tabs.append(("tab-model", "model"))
-        for tab, label in tabs:
+        for tab in chart_tabs.shown_for(self.session.view().run.task):
             yield SystemCommand(
-                f"Show {label} chart",
-                f"Switch to the {label} tab",
-                lambda tab=tab: self.show_tab(tab),
+                f"Show {tab.palette} chart",
+                f"Switch to the {tab.label} tab",
+                lambda pane=tab.pane: self.show_tab(pane),
             )
 
     def action_command_palette(self) -> None:

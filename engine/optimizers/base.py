@@ -608,3 +608,22 @@ def create(name: str, /, **hypers: Any) -> Optimizer:
 def get(name: str) -> type[Optimizer]:
     """The optimizer class registered as `name` (ValueError listing the names otherwise)."""
     return _REGISTRY.get(name)
+
+
+def _warm_compiled(kernels: dict[str, Any]) -> None:
+    """Compile (or load) each kernel for float32 and float64 by stepping tiny buffers (run in
+    the compiled path's build thread)."""
+    for dtype in (np.float32, np.float64):
+        for name in sorted(compiled._STEPPERS):
+            opt = create(name)
+            p = np.ones(3, dtype)
+            g = np.full(3, 0.5, dtype)
+            st = _KeyState(p)
+            c = opt._prepare(st, opt.lr if opt.lr is not None else 1e-3)
+            compiled._STEPPERS[name](opt, p, g, opt._buffers(st), c, kernels)
+        h = np.full((2, 3), 0.5, dtype)
+        kernels["tanh_backward"](h, h.copy())
+        kernels["softmax_grad"](h.copy(), np.ones((2, 1), dtype), h, 0.5)
+
+
+compiled.warm_up = _warm_compiled

@@ -27,6 +27,7 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,10 @@ compile_seconds: float | None = None
 error: str | None = None
 
 _enabled = True
+#: Steps tiny buffers through each kernel so the build thread compiles (or loads) all of them.
+#: engine/optimizers/base.py installs it: it builds optimizers, and this module never imports
+#: the base (the base imports this one).
+warm_up: Callable[[dict[str, Any]], None] | None = None
 _kernels: dict[str, Any] = {}
 _lock = threading.Lock()
 _done = threading.Event()
@@ -164,7 +169,8 @@ def _build() -> None:
     try:
         os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
         kernels = _compile()
-        _warm(kernels)
+        if warm_up is not None:
+            warm_up(kernels)
     except Exception as exc:  # numba too old for this NumPy, no compiler, ...: NumPy runs
         error = f"{type(exc).__name__}: {exc}"
     else:
@@ -173,23 +179,6 @@ def _build() -> None:
         ready = _enabled and not switched_off()
     finally:
         _done.set()
-
-
-def _warm(kernels: dict[str, Any]) -> None:
-    """Compile (or load) each kernel for float32 and float64 by stepping tiny buffers."""
-    from engine.optimizers import base
-
-    for dtype in (np.float32, np.float64):
-        for name in sorted(_STEPPERS):
-            opt = base.create(name)
-            p = np.ones(3, dtype)
-            g = np.full(3, 0.5, dtype)
-            st = base._KeyState(p)
-            c = opt._prepare(st, opt.lr if opt.lr is not None else 1e-3)
-            _STEPPERS[name](opt, p, g, opt._buffers(st), c, kernels)
-        h = np.full((2, 3), 0.5, dtype)
-        kernels["tanh_backward"](h, h.copy())
-        kernels["softmax_grad"](h.copy(), np.ones((2, 1), dtype), h, 0.5)
 
 
 def _compile() -> dict[str, Any]:

@@ -16,9 +16,7 @@ from engine.optimizers import compiled
 from engine.run import Run, RunConfig
 
 needs_numba = pytest.mark.skipif(
-    not compiled.installed() or compiled.switched_off(),
-    reason="numba is not installed (pip install '.[fast]') or OPTPLAY_COMPILED=0: "
-    "only the NumPy path runs",
+    not compiled.installed(), reason="numba is not installed (pip install '.[fast]')"
 )
 
 #: Every optimizer with a compiled kernel.
@@ -46,8 +44,10 @@ VARIANTS = {
 
 
 @pytest.fixture
-def compiled_ready():
-    """Wait for the kernels; restore the path that was active afterwards."""
+def compiled_ready(monkeypatch):
+    """Turn the compiled path on (the suite runs with OPTPLAY_COMPILED=0: tests/conftest.py)
+    and wait for the kernels; restore the path that was active afterwards."""
+    monkeypatch.delenv(compiled.ENV_SWITCH, raising=False)
     was = compiled.ready
     assert compiled.wait(600), compiled.error
     yield

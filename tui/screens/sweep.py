@@ -210,7 +210,7 @@ class SweepScreen(Dialog[SweepPick | None]):
         yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.set_interval(1 / REFRESH_HZ, self.redraw, name="sweep-redraw")
+        self.every(1 / REFRESH_HZ, self.redraw, name="sweep-redraw")  # dies with the screen
         if self.start_at_once:
             self.call_after_refresh(self.action_start)
         else:
@@ -329,7 +329,7 @@ class SweepScreen(Dialog[SweepPick | None]):
         except Exception as err:  # the screen stays up and says what happened
             failure = f"{type(err).__name__}: {err}"
         try:
-            self.app.call_from_thread(self._ended, sweep, failure)
+            self.app.call_from_thread(self.while_alive(self._ended), sweep, failure)
         except RuntimeError:
             pass  # the app has closed
 

@@ -29,11 +29,10 @@ from textual.widgets import Static
 from engine.lessons import Lesson, Verdict
 from tui.dialogs import Dialog
 from tui.screens.lessons import watch_heading
+from tui.widgets.lesson_line import OUTCOME_WORDS  # the words the lesson line uses too
 
 #: The seeds `s` judges the lesson over (what `optplay lesson NAME` runs by default).
 SEEDS = range(8)
-#: The verdict's outcome as the headline says it.
-OUTCOME_WORDS = {"holds": "HOLDS", "fails": "DOES NOT HOLD", "undecided": "IS UNDECIDED"}
 
 
 def verdict_headline(verdict: Verdict) -> str:
