@@ -508,6 +508,8 @@ class OptplayApp(App[int]):
         tab = chart_tabs.by_pane(message.pane.id)
         if tab is not None and tab.watches_state:
             self.do(self.session.watch_state())
+        if tab is not None and tab.watches_sharpness:
+            self.do(self.session.watch_sharpness())
 
     @on(HyperForm.Changed)
     def _edited(self, message: HyperForm.Changed) -> None:
