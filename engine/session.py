@@ -59,7 +59,7 @@ from engine.kinds import KINDS, registry
 from engine.numbers import format_number
 from engine.run import Run, RunConfig, RunConfigError, suggested_lr
 from engine.state_history import export_state
-from engine.theory import ConfigTheory, for_config
+from engine.theory import PREDICTED_OPTIMIZERS, ConfigTheory, for_config
 
 if TYPE_CHECKING:  # lessons load when one is opened (the app's first screen needs none)
     from engine.lessons import Lesson, Verdict
@@ -573,6 +573,14 @@ class Session:
         found = for_config(self.config, self.planned_steps, reuse)
         self._theory = (key, found)
         return found
+
+    def _has_optimum(self) -> bool:
+        """Whether `use_optimum` can apply (cheap: no analysis): sgd, momentum or nesterov on
+        a task with exact or local theory."""
+        if self.config.optimizer not in PREDICTED_OPTIMIZERS:
+            return False
+        task = self._solo.runs[0].task
+        return bool(getattr(task, "is_landscape", False)) or task.quadratic_loss() is not None
 
     def use_optimum(self) -> Change:
         """Set the optimizer's lr (and momentum) to the task's optimal constant values, from
@@ -1191,6 +1199,8 @@ class Session:
             available.add("model_lane")
         if kind == "regions":
             available.add("model_points")
+        if not self.racing and self._has_optimum():
+            available.add("optimum")
         leader = self._leader_lane(lanes)
         return SessionView(
             racing=self.racing,

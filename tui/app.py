@@ -856,6 +856,9 @@ class OptplayApp(App[int]):
             diverged = {lane.name: lane.diverged_at for lane in view.lanes}
             self.push_screen(VerdictScreen(view.lesson, view.verdict, diverged, view.status.step))
 
+    def action_use_optimum(self) -> None:
+        self.do(self.session.use_optimum())
+
     def action_sweep(self) -> None:
         """The Sweep screen as it was left, or a first sweep drafted from the run."""
         if self.is_screen_installed(SWEEP_SCREEN):

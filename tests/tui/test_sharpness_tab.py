@@ -51,3 +51,21 @@ async def test_showing_the_tab_measures_sharpness_and_draws_it() -> None:
         # the title names the newest value and the limit at the current lr
         assert f"λ_max {value_label(history.last('sharpness'))}" in text
         assert f"2/lr {value_label(2.0 / 0.1)}" in text
+
+
+async def test_o_sets_the_theorys_optimum_and_says_what_it_set() -> None:
+    ravine = RunConfig(task="ill-conditioned", optimizer="momentum",
+                       task_hypers={"condition": 100.0}, optimizer_hypers={"lr": 0.01})  # fmt: skip
+    app = create_app(ravine)
+    told = []
+    app.tell = lambda text, *args, **kwargs: told.append(text)  # type: ignore[method-assign]
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.set_focus(None)
+        assert "optimum" in app.session.view().available
+        await pilot.press("O")
+        await pilot.pause()
+        hypers = app.session.config.optimizer_hypers
+        assert round(hypers["lr"], 7) == 0.0330579 and round(hypers["momentum"], 6) == 0.669421
+        assert told[-1].startswith("set lr 0.0330579 and momentum 0.669421: Polyak's optimum")
+        app.session.pick("optimizer", "adam")
+        assert "optimum" not in app.session.view().available  # the theory has no Adam optimum
