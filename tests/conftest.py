@@ -160,9 +160,11 @@ class SteadyExecutor:
         import threading
 
         cancel = cancel or threading.Event()
-        for k, (index, score) in enumerate(self._serial.map_unordered(fn, jobs, cancel)):
-            fixed = {"seconds_per_update": 2.5e-5, "run_seconds": 0.01, "cpu_seconds": 0.01}
-            yield index, dataclasses.replace(score, worker="test", **fixed)
+        for k, (index, result) in enumerate(self._serial.map_unordered(fn, jobs, cancel)):
+            # An engine.jobs.TrainResult: its timings fixed.
+            outcome = dataclasses.replace(result.outcome, seconds_per_step=2.5e-5)
+            fixed = {"run_seconds": 0.01, "cpu_seconds": 0.01, "outcome": outcome}
+            yield index, dataclasses.replace(result, worker="test", **fixed)
             if self.hold_after is not None and k + 1 >= self.hold_after:
                 cancel.wait(30)
 

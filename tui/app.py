@@ -51,7 +51,7 @@ from engine.session import (
 )
 from tui import settings as settings_file
 from tui.actions import ACTIONS, BY_NAME, Action, bindings, help_keys
-from tui.ascii_filter import AsciiFilter
+from tui.ascii_filter import AsciiFilter, PrintableFilter
 from tui.charts import ChartPanel, ChartView
 from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
@@ -124,8 +124,8 @@ class OptplayApp(App[int]):
         (SIDEBAR_MIN_WIDTH, "-wide"),
     ]
     BINDINGS: ClassVar[list[BindingType]] = bindings()
-    #: The executor of a sweep of n runs (a process pool, as `optplay sweep`); tests set
-    #: one that runs in this process.
+    #: The executor of a sweep (or lesson seeds) of n runs (a process pool, as `optplay
+    #: sweep`; the session's Dask cluster after `use_dask`); tests set one of their own.
     sweep_executor: Callable[[int], Any] = staticmethod(pool_executor)
 
     def __init__(
@@ -141,6 +141,7 @@ class OptplayApp(App[int]):
         # An output that cannot show braille and box drawing gets every cell in ASCII.
         self.ascii_only = output_is_ascii() if ascii_only is None else ascii_only
         self._ascii_filter = AsciiFilter(enabled=self.ascii_only)
+        self._printable_filter = PrintableFilter()
         self._available: frozenset[str] = frozenset()
         self._topics: dict[str, Notification] = {}  # toasts that go when their reason does
         # Settings are written off the UI thread, a moment after the last change (an fsync
@@ -155,6 +156,17 @@ class OptplayApp(App[int]):
         self._panel_due = False
         self._tick = 0
         self._chart_due = 0.0  # when the chart may be drawn again (monotonic seconds)
+        #: The session's Dask executor (`use_dask`), None when jobs run on this machine.
+        self.shared_jobs: Any = None
+
+    def use_dask(self, address: str, workers: int | None = None) -> None:
+        """Run this session's sweeps (and lesson seeds: `sweep_executor`) on a Dask cluster:
+        "local" (of `workers` processes, default one per core) or a scheduler's address,
+        connected when the first jobs run."""
+        from tui.screens.sweep import shared_dask
+
+        self.shared_jobs = shared_dask(address, workers)
+        self.sweep_executor = lambda runs: self.shared_jobs
 
     # -- layout ------------------------------------------------------------------------
 
@@ -211,14 +223,17 @@ class OptplayApp(App[int]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # give it back to the collector (tests run many apps in one process)
+        if self.shared_jobs is not None:
+            self.shared_jobs.shutdown()  # the session's Dask client (and LocalCluster)
         if self._settings_timer is not None:
             self._settings_timer.stop()
         self._write_settings()  # the last change, if its write is still pending
 
     def get_line_filters(self) -> list[LineFilter]:
-        """Textual's filters (NO_COLOR's monochrome...), then ASCII where the terminal needs
-        it (tui/terminal.py)."""
-        return [*super().get_line_filters(), *([self._ascii_filter] if self.ascii_only else [])]
+        """Textual's filters (NO_COLOR's monochrome...), then no control character from any
+        text (tui/ascii_filter.py), then ASCII where the terminal needs it (tui/terminal.py)."""
+        ascii_filter = [self._ascii_filter] if self.ascii_only else []
+        return [*super().get_line_filters(), self._printable_filter, *ascii_filter]
 
     async def on_event(self, event: events.Event) -> None:
         """Keys first: while training, a key holds the training thread until the screen shows
@@ -1032,6 +1047,7 @@ def create_app(
     save_path: str | None = None,
     history_capacity: int | None = 4096,
     ascii_only: bool | None = None,
+    dask: str | None = None,
 ) -> OptplayApp:
     """The app, for the CLI, the Pilot tests and the snapshot tests alike.
 
@@ -1039,7 +1055,9 @@ def create_app(
     what the app shows first; one with [[race]] entries opens as a race. `steps` overrides
     its planned length; `save_path` is the file ctrl+s offers (the one opened with --config).
     The settings (theme, speed, sidebar, smoothing) come from the user's settings file;
-    `ascii_only` forces (or forbids) ASCII output, else the terminal's encoding decides."""
+    `ascii_only` forces (or forbids) ASCII output, else the terminal's encoding decides.
+    `dask` ("local" or a scheduler address; default: the `dask` setting) runs sweeps and
+    lesson seeds on that Dask cluster ("" or no setting: this machine's process pool)."""
     if isinstance(experiment, RunConfig):
         experiment = Experiment(experiment)
     if steps is not None:
@@ -1050,4 +1068,7 @@ def create_app(
     )
     app = OptplayApp(session, settings, ascii_only)
     app.settings_warning = warning
+    address = settings.dask if dask is None else dask
+    if address:
+        app.use_dask(address)
     return app

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.outcome import first_step_at_most
+
 #: Series a metric may read, and how the verdict text names them.
 SERIES = {
     "loss": "training loss",
@@ -157,10 +159,9 @@ class Metric:
             total = sum(float(np.vdot(a, a)) for a in arrays)
             return math.sqrt(total)
         if self.kind == "steps_to":
-            steps, mins = self._window(*self._stored(run))
-            hits = np.flatnonzero(mins <= self.target)
-            return int(steps[hits[0]]) if len(hits) else None
-        steps, values = self._window(*self._stored(run))
+            start = max(self.start or 1, 1) if self.series in EVAL_SERIES else self.start
+            return first_step_at_most(run.history, self.series, self.target, start, self.stop)
+        _, values = self._window(*self._stored(run))
         values = values[~np.isnan(values)]
         if not len(values):
             return None

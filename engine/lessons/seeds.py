@@ -235,13 +235,12 @@ def run_seeds(
 
     `progress(result)` is called as each seed finishes (in completion order). When `cancel`
     is set the verdict is judged on the seeds that finished."""
-    from engine.executors import SerialExecutor
+    from engine.jobs import run_jobs
 
     seeds = tuple(seeds)
-    executor = executor or SerialExecutor()
     jobs = [(lesson, seed) for seed in seeds]
     results: list[SeedResult] = []
-    for _, result in executor.map_unordered(seed_job, jobs, cancel):
+    for _, result in run_jobs(jobs, executor, cancel=cancel, fn=seed_job):  # each seed once
         results.append(result)
         if progress is not None:
             progress(result)

@@ -195,10 +195,11 @@ def _executor(args: argparse.Namespace, seeds: int) -> Any:
 
     if args.jobs is not None and args.jobs < 1:
         raise ExecutorError(f"--jobs must be an integer >= 1, got {args.jobs}")
-    if args.dask is not None:
-        if args.jobs is not None and args.dask != "local":
+    dask = args.dask if args.dask is not None else getattr(args, "global_dask", None)
+    if dask is not None:
+        if args.jobs is not None and dask != "local":
             raise ExecutorError("--jobs: the cluster at --dask ADDRESS has its own workers")
-        return DaskExecutor(args.dask, workers=args.jobs)
+        return DaskExecutor(dask, workers=args.jobs)
     return local_executor(seeds, args.jobs)
 
 

@@ -165,10 +165,12 @@ class VerdictScreen(Dialog[None]):
             done += 1
             self.app.call_from_thread(self._show_progress, done)
 
-        # In this worker thread, one seed after another: the app's own process keeps one core
-        # for the screen, and the numbers are the same as on any executor.
+        # On the session's Dask cluster when there is one (`optplay --dask`, the `dask`
+        # setting); else in this worker thread, one seed after another: the app's own process
+        # keeps one core for the screen. The numbers are the same on any executor.
+        executor = getattr(self.app, "shared_jobs", None) or SerialExecutor()
         try:
-            verdict = seeds.run_seeds(self.lesson, SEEDS, SerialExecutor(), progress, self._cancel)
+            verdict = seeds.run_seeds(self.lesson, SEEDS, executor, progress, self._cancel)
         except ValueError:  # cancelled before a seed finished
             return
         if not self._cancel.is_set():
