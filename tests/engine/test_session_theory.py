@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine.config import Experiment, RaceEntry
+from engine.outcome import first_step_at_most
 from engine.run import RunConfig
 from engine.session import SHARPNESS_EVERY, Session
 
@@ -36,7 +37,7 @@ def test_the_optimum_action_sets_polyaks_lr_and_momentum_and_says_so():
         (9.0 / 11.0) ** 2
     )
     s.race.step(100)
-    assert s.run.history.first_at_most("loss", 1e-3) == 53  # the exact optimum's step count
+    assert first_step_at_most(s.run.history, "loss", 1e-3) == 53  # the exact optimum's steps
 
 
 def test_sgd_gets_the_gd_rate_and_a_landscape_says_near_the_minimum():

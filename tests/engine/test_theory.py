@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from engine import tasks, theory
+from engine.outcome import first_step_at_most
 from engine.run import Run, RunConfig
 
 STEPS = 1000
@@ -153,7 +154,7 @@ def test_steps_to_target_on_the_ravine_match_the_engines_known_figures():
     def steps(optimizer: str, hypers: dict) -> int:
         pred = theory.predict(th, start, optimizer, hypers, np.full(STEPS, hypers["lr"]))
         run = train("ill-conditioned", RAVINE, optimizer, hypers)
-        measured = run.history.first_at_most("loss", 1e-3)
+        measured = first_step_at_most(run.history, "loss", 1e-3)
         assert pred.steps_to(1e-3) == measured
         return measured
 
