@@ -31,10 +31,10 @@ from typing import Any
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_optimizer_fixtures import (  # noqa: E402
+from make_optimizer_fixtures import (
     N_FACTORS,
     N_NOISE,
     _log_uniform,
