@@ -74,6 +74,12 @@ def generate(config: Any, steps: int, framework: str, data_name: str = "experime
             f"schedule: {config.schedule} is not covered by `optplay code` yet "
             f"(covered: {', '.join(SCHEDULES)})"
         )
+    flavour = config.optimizer_hypers.get("flavour", "torch")
+    if flavour != "torch":
+        raise CodegenError(
+            f"optimizer_hypers: flavour {flavour} is not written as code yet (the scripts "
+            "follow torch's rules); use flavour torch"
+        )
     if config.optimizer_hypers.get("maximize"):
         raise CodegenError("optimizer_hypers: maximize = true is not covered by `optplay code`")
     task = parts.TASKS[config.task](config)

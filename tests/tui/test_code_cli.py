@@ -129,6 +129,10 @@ def test_a_lesson_lane_becomes_a_script(capsys, tmp_path):
         (["--task", "rosenbrock", "--optimizer", "adagrad", "--framework", "optax"], "ε inside"),
         (["--task", "rosenbrock", "--optimizer", "adam", "--out", "x.txt"], "must name a .py"),
         (["--lesson", "no-such-lesson"], "--lesson"),
+        (
+            ["--task", "rosenbrock", "--optimizer", "adam", "--set", "flavour=keras"],
+            "flavour keras is not written as code yet",
+        ),
     ],
 )
 def test_what_is_not_covered_is_refused_in_one_line(capsys, argv, message):
@@ -138,3 +142,18 @@ def test_what_is_not_covered_is_refused_in_one_line(capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_list_optimizers_says_where_each_lives_and_shows_the_flavours(capsys):
+    assert main(["list", "optimizers"]) == 0
+    out = capsys.readouterr().out
+    assert "torch: none (no such optimizer); optax: optax.lion" in out
+    assert "optax: optax.radam; keras: none (no such optimizer)" in out
+    assert main(["list", "optimizers", "--flavours"]) == 0
+    out = capsys.readouterr().out
+    momentum = out.split("\n  momentum\n")[1].split("\n  nesterov\n")[0]
+    assert "* v ← μ·v − η·g" in momentum.split("    keras")[1]
+    assert "* v" not in momentum.split("    optax")[0]  # torch's own rule: nothing marked
+    amsgrad = out.split("\n  amsgrad\n")[1].split("\n  adamw\n")[0]
+    assert "* v̂ ← max(v̂, v)" in amsgrad.split("    paper")[1]
+    assert main(["list", "tasks", "--flavours"]) == 2

@@ -60,9 +60,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--entry", metavar="NAME|K", help="for a race or a lesson: which racer (default 1)"
     )
-    parser.add_argument(
-        "--framework", choices=FRAMEWORKS, help="the script's framework (required)"
-    )
+    parser.add_argument("--framework", choices=FRAMEWORKS, help="the script's framework (required)")
     parser.add_argument(
         "--out", metavar="FILE", help="write the script here (.py; the data beside it as .npz)"
     )
