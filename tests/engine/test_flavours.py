@@ -142,3 +142,43 @@ def test_amsgrad_paper_flavour_is_reddi_et_al_without_bias_correction():
     opt.step({"x": p}, {"x": g})
     # m = 0.1 g, v̂ = max(0, 0.001 g²): step = 0.1 · 0.1 g / (√0.001 |g|) = √10 · 0.1 · sign(g)
     np.testing.assert_allclose(p, [1.0 - 0.1 * math.sqrt(10), -2.0 - 0.1 * math.sqrt(10)])
+
+
+def test_as_written_presets_race_each_seed_formula_next_to_its_fix():
+    from engine import presets
+
+    for name, seed_formula, fix in (
+        ("as-written-amsgrad", "amsgrad-tutorial", "amsgrad"),
+        ("as-written-nadam", "nadam-tutorial", "nadam"),
+        ("flavours-momentum", "momentum", "momentum"),
+    ):
+        race = presets.load(name).race
+        labels = [e.name for e in race]
+        assert any("as written" in label for label in labels), name
+        assert race[0].config.optimizer == seed_formula or "as written" in labels[-1]
+        assert any(e.config.optimizer == fix for e in race)
+        # Never a default: the seed's formula is a hidden optimizer or a non-torch flavour.
+        for entry in race:
+            if "as written" in entry.name:
+                hidden = getattr(optimizers.get(entry.config.optimizer), "hidden", False)
+                assert hidden or entry.config.optimizer_hypers.get("flavour") != "torch"
+
+
+def test_keras_momentum_loses_ground_after_a_decay_in_its_preset():
+    """The momentum preset's point: the lanes agree until the first decay, then differ."""
+    from engine import presets
+    from engine.run import Run
+
+    race = presets.load("flavours-momentum").race
+    runs = [Run(e.config, history_capacity=None) for e in race]
+    for run in runs:
+        run.step(30)
+    torch_p, optax_p, keras_p = (np.concatenate([v.ravel() for v in r.params.values()])
+                                 for r in runs)  # fmt: skip
+    np.testing.assert_allclose(keras_p, torch_p, rtol=1e-9)
+    for run in runs:
+        run.step(10)
+    torch_p, optax_p, keras_p = (np.concatenate([v.ravel() for v in r.params.values()])
+                                 for r in runs)  # fmt: skip
+    np.testing.assert_allclose(optax_p, torch_p, rtol=1e-12)
+    assert np.max(np.abs(keras_p - torch_p)) > 1e-3
