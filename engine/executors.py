@@ -58,7 +58,7 @@ DASK_CONNECT_SECONDS = 5.0
 #: How the Dask extra is installed (in messages).
 DASK_INSTALL = "pip install 'optplay[dask]' (from a checkout: pip install -e '.[dask]')"
 #: Modules the pool's fork server imports once, so each worker starts with the engine loaded.
-_PRELOAD = ["numpy", "engine.run", "engine.sweep", "engine.bench"]
+_PRELOAD = ["numpy", "engine.run", "engine.jobs", "engine.sweep", "engine.bench"]
 #: Environment for the fork server: one BLAS/OpenMP thread per worker process.
 _ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -471,7 +471,12 @@ class DaskExecutor(_Base):
                 except Empty:
                     continue
                 running.discard(future)
-                outcome = future.result()
+                try:
+                    outcome = future.result()
+                except Exception as err:  # e.g. KilledWorker: its chunk killed 3 workers
+                    why = f"{type(err).__name__}: {err}".splitlines()[0]
+                    lost = f"--dask {self.address}: a chunk of jobs was lost ({why})"
+                    raise ExecutorError(lost) from None
                 chunker.observe(outcome)
                 yield from outcome.results
                 _raise_failure(outcome.failure)

@@ -14,6 +14,9 @@ and, every `eval_every` steps, the eval metrics. Charts redraw 10-20 times a sec
   buckets are identical however the run was chunked: histories can be compared bit for bit.
 - Steps are appended to small pending lists (cheap, O(1) per step, called from the hot loop) and
   folded into the buckets in vectorised form every `_FOLD_EVERY` rows or before any read.
+- The eval loss's new lows (each evaluation lower than every one before it) are also kept at
+  full resolution, however the eval series folds: steps to a target is read from them exactly
+  (`eval_descents`, `engine.outcome`). They grow only while the loss keeps improving.
 - 2-D landscape runs also keep a bounded trajectory of (x, y): every `stride`-th step's point,
   where the stride doubles when the capacity is reached, plus the exact first and last points.
 
@@ -107,18 +110,6 @@ class _Reads:
     (arrays `first`, `last`, `mins`, `maxs`, `lasts`) of `width` steps each."""
 
     __slots__ = ()
-
-    def first_at_most(self, threshold: float) -> int | None:
-        """The step of the first stored value <= threshold (exact while width is 1; otherwise
-        the last step of the first bucket whose min is <= threshold, at most width - 1 late)."""
-        n = self.n
-        if not n:
-            return None
-        hits = np.flatnonzero(self.mins[:n] <= threshold)
-        if not len(hits):
-            return None
-        i = int(hits[0])
-        return int(self.first[i] if self.width == 1 else self.last[i])
 
     def stored(self) -> Downsampled:
         """Every stored bucket (copies)."""
@@ -420,6 +411,11 @@ class History:
         self._p_cols: tuple[list[float], ...] = tuple([] for _ in STEP_SERIES)
         self._p_eval: list[tuple[int, float, float | None]] = []
         self._p_path: list[tuple[int, float, float]] = []
+        # The eval loss's new lows at full resolution, however the series folds (see
+        # `eval_descents`), and its lowest value after step 0 with the step it came at.
+        self._descent_steps: list[int] = []
+        self._descent_losses: list[float] = []
+        self._best_eval: tuple[float, int] | None = None
 
     # -- appending (hot path) ------------------------------------------------------------
 
@@ -476,6 +472,7 @@ class History:
             self._p_steps.clear()
         if self._p_eval:
             rows = self._p_eval
+            self._note_descents(rows)
             steps = np.array([r[0] for r in rows], np.int64)
             self._series["eval_loss"].extend(steps, np.array([r[1] for r in rows], np.float64))
             self._last["eval_loss"] = rows[-1][1]
@@ -493,6 +490,18 @@ class History:
             arr = np.array(self._p_path, np.float64)
             self._path.extend(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
             self._p_path.clear()
+
+    def _note_descents(self, rows: list[tuple[int, float, float | None]]) -> None:
+        low = self._descent_losses[-1] if self._descent_losses else math.inf
+        best = self._best_eval
+        for step, loss, _ in rows:
+            if loss < low:  # NaN never is
+                low = loss
+                self._descent_steps.append(step)
+                self._descent_losses.append(loss)
+            if step > 0 and (best is None or loss < best[0]):
+                best = (loss, step)  # the first of equal minima
+        self._best_eval = best
 
     # -- reading -------------------------------------------------------------------------
 
@@ -563,15 +572,24 @@ class History:
             self._fold()
             return buckets.stored()
 
-    def first_at_most(self, name: str, threshold: float) -> int | None:
-        """The first step whose value of series `name` is <= `threshold`, or None if none is.
-
-        Exact at full resolution (bucket width 1); once the series has folded, it is the last
-        step of the first bucket that reached the threshold (at most `width - 1` steps late)."""
-        buckets = self._check(name)
+    def eval_descents(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, losses) of the evaluations whose eval loss was lower than every one before
+        (step 0 first), kept at full resolution however the eval series folds: the first
+        evaluation at or below any threshold is one of them (`engine.outcome.steps_to`).
+        Grows with the evaluations only while the loss keeps reaching new lows."""
         with self._lock:
             self._fold()
-            return buckets.first_at_most(threshold)
+            return (
+                np.array(self._descent_steps, np.int64),
+                np.array(self._descent_losses, np.float64),
+            )
+
+    def best_eval(self) -> tuple[float, int] | None:
+        """(lowest eval loss after step 0, its first step), exact however the series folds;
+        None before an evaluation after step 0 (or when every one was NaN)."""
+        with self._lock:
+            self._fold()
+            return self._best_eval
 
     @property
     def nbytes(self) -> int:
@@ -580,7 +598,8 @@ class History:
         total = sum(a.nbytes for a in arrays.values()) + self._path.nbytes
         # Pending lists: at most _FOLD_EVERY rows of Python floats (~32 bytes per float + slot).
         pending = len(self._p_steps) * 6 + len(self._p_eval) * 3 + len(self._p_path) * 3
-        return total + pending * 40
+        descents = 72 * len(self._descent_steps)  # new lows: 2 list slots + 2 Python numbers
+        return total + descents + pending * 40
 
     def clear(self) -> None:
         """Forget everything (a run's reset)."""

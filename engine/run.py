@@ -360,6 +360,12 @@ class Run(Stepper[Progress]):
         self._eval = {k: float(v) for k, v in result.items()}
         self.history.record_eval(self._step, self._eval["loss"], self._eval.get("accuracy"))
 
+    def evaluate(self) -> None:
+        """Evaluate the parameters now and record it at the current step (the
+        evaluate-at-the-end rule of `engine.outcome.evaluate_at_end`)."""
+        with self._lock:
+            self._evaluate()
+
     # -- the step loop ---------------------------------------------------------------------
 
     def _advance(self, n: int, interruptible: bool) -> int:

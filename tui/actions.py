@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from tui.charts.tabs import DIGIT_KEYS
+
 
 @dataclass(frozen=True)
 class Action:
@@ -73,8 +75,9 @@ ACTIONS: tuple[Action, ...] = (
            "Next chart tab", key_display="]", priority=True, rank=2),
     Action("prev_tab", "left_square_bracket", "Tab", "previous chart tab (from anywhere)",
            "Previous chart tab", key_display="[", priority=True, footer=False),
-    Action("tab", "1,2,3,4,5,6", "Tab", "chart tab 1-6 (outside a text field)", None,
-           key_display="1-6", per_key=True, footer=False),
+    Action("tab", ",".join(DIGIT_KEYS), "Tab",
+           f"chart tab 1-{DIGIT_KEYS[-1]} (outside a text field)", None,
+           key_display=f"1-{DIGIT_KEYS[-1]}", per_key=True, footer=False),
     Action("toggle_log", "l", "Log", "log scale on the y axis of the chart in view",
            "Toggle log scale", rank=4),
     Action("toggle_smoothing", "S", "Smooth",

@@ -53,6 +53,7 @@ from tui import settings as settings_file
 from tui.actions import ACTIONS, BY_NAME, Action, bindings, help_keys
 from tui.ascii_filter import AsciiFilter
 from tui.charts import ChartPanel, ChartView
+from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
@@ -77,15 +78,6 @@ if TYPE_CHECKING:
 guard_option_list_paging()  # see tui/textual_fixes.py
 fix_timer_catch_up()
 
-#: The chart tabs as the palette offers them.
-CHART_TABS = (
-    ("tab-loss", "loss"),
-    ("tab-lr", "learning rate"),
-    ("tab-norms", "norms"),
-    ("tab-state", "optimizer state"),
-)
-#: The tab whose showing switches on optimizer-state summaries (Session.watch_state).
-STATE_TAB = "tab-state"
 #: Frames a second while training: the status line, the race panel and the visible chart.
 FRAME_HZ = 10
 #: The share of the time charts may take to draw while training (see _draw_chart_when_due).
@@ -132,8 +124,8 @@ class OptplayApp(App[int]):
         (SIDEBAR_MIN_WIDTH, "-wide"),
     ]
     BINDINGS: ClassVar[list[BindingType]] = bindings()
-    #: The executor of a sweep of n runs (a process pool, as `optplay sweep`); tests set
-    #: one that runs in this process.
+    #: The executor of a sweep (or lesson seeds) of n runs (a process pool, as `optplay
+    #: sweep`; the session's Dask cluster after `use_dask`); tests set one of their own.
     sweep_executor: Callable[[int], Any] = staticmethod(pool_executor)
 
     def __init__(
@@ -163,6 +155,17 @@ class OptplayApp(App[int]):
         self._panel_due = False
         self._tick = 0
         self._chart_due = 0.0  # when the chart may be drawn again (monotonic seconds)
+        #: The session's Dask executor (`use_dask`), None when jobs run on this machine.
+        self.shared_jobs: Any = None
+
+    def use_dask(self, address: str, workers: int | None = None) -> None:
+        """Run this session's sweeps (and lesson seeds: `sweep_executor`) on a Dask cluster:
+        "local" (of `workers` processes, default one per core) or a scheduler's address,
+        connected when the first jobs run."""
+        from tui.screens.sweep import shared_dask
+
+        self.shared_jobs = shared_dask(address, workers)
+        self.sweep_executor = lambda runs: self.shared_jobs
 
     # -- layout ------------------------------------------------------------------------
 
@@ -219,6 +222,8 @@ class OptplayApp(App[int]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # give it back to the collector (tests run many apps in one process)
+        if self.shared_jobs is not None:
+            self.shared_jobs.shutdown()  # the session's Dask client (and LocalCluster)
         if self._settings_timer is not None:
             self._settings_timer.stop()
         self._write_settings()  # the last change, if its write is still pending
@@ -513,7 +518,8 @@ class OptplayApp(App[int]):
 
     @on(TabbedContent.TabActivated, "#chart-tabs")
     def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
-        if message.pane.id == STATE_TAB:
+        tab = chart_tabs.by_pane(message.pane.id)
+        if tab is not None and tab.watches_state:
             self.do(self.session.watch_state())
 
     @on(HyperForm.Changed)
@@ -849,9 +855,9 @@ class OptplayApp(App[int]):
         lesson = self.session.lesson
         if lesson is None:
             return
-        landscape = getattr(self.session.view().run.task, "is_landscape", False)
-        if lesson.watch.tab != "path" or landscape:
-            self.show_tab(f"tab-{lesson.watch.tab}")
+        tab = chart_tabs.by_id(lesson.watch.tab)
+        if tab is not None and tab.applies(self.session.view().run.task):
+            self.show_tab(tab.pane)
 
     def action_verdict(self) -> None:
         view = self.session.view()
@@ -965,8 +971,7 @@ class OptplayApp(App[int]):
         self.do(self.session.load(experiment))
 
     def show_tab(self, tab: str) -> None:
-        """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`,
-        `tab-model`, `tab-state`)."""
+        """Bring a chart tab into view (its `Tab.pane`: `tab-loss`, `tab-path`...)."""
         self.main.query_one(ChartPanel).activate(tab)
 
     # -- footer and palette ---------------------------------------------------------------
@@ -1015,16 +1020,11 @@ class OptplayApp(App[int]):
             )
         if self.session.pins:
             yield SystemCommand("Unpin all", "Remove every overlay from the charts", self.unpin)
-        tabs = list(CHART_TABS)
-        if getattr(self.session.view().run.task, "is_landscape", False):
-            tabs.append(("tab-path", "path"))
-        if getattr(self.session.view().run.task, "has_model_view", False):
-            tabs.append(("tab-model", "model"))
-        for tab, label in tabs:
+        for tab in chart_tabs.shown_for(self.session.view().run.task):
             yield SystemCommand(
-                f"Show {label} chart",
-                f"Switch to the {label} tab",
-                lambda tab=tab: self.show_tab(tab),
+                f"Show {tab.palette} chart",
+                f"Switch to the {tab.label} tab",
+                lambda pane=tab.pane: self.show_tab(pane),
             )
 
     def action_command_palette(self) -> None:
@@ -1040,6 +1040,7 @@ def create_app(
     save_path: str | None = None,
     history_capacity: int | None = 4096,
     ascii_only: bool | None = None,
+    dask: str | None = None,
 ) -> OptplayApp:
     """The app, for the CLI, the Pilot tests and the snapshot tests alike.
 
@@ -1047,7 +1048,9 @@ def create_app(
     what the app shows first; one with [[race]] entries opens as a race. `steps` overrides
     its planned length; `save_path` is the file ctrl+s offers (the one opened with --config).
     The settings (theme, speed, sidebar, smoothing) come from the user's settings file;
-    `ascii_only` forces (or forbids) ASCII output, else the terminal's encoding decides."""
+    `ascii_only` forces (or forbids) ASCII output, else the terminal's encoding decides.
+    `dask` ("local" or a scheduler address; default: the `dask` setting) runs sweeps and
+    lesson seeds on that Dask cluster ("" or no setting: this machine's process pool)."""
     if isinstance(experiment, RunConfig):
         experiment = Experiment(experiment)
     if steps is not None:
@@ -1058,4 +1061,7 @@ def create_app(
     )
     app = OptplayApp(session, settings, ascii_only)
     app.settings_warning = warning
+    address = settings.dask if dask is None else dask
+    if address:
+        app.use_dask(address)
     return app

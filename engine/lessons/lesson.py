@@ -19,8 +19,9 @@ from engine.lessons.measure import EVAL_SERIES, KINDS, SERIES, Metric, number
 from engine.run import Run, RunConfigError
 from engine.specfile import ConfigError, SpecFile, at, kind_of
 
-#: What a lesson can expect of its verdict (`expect`, a flip's `expect`).
-OUTCOMES = ("holds", "fails")
+#: What a lesson can expect of its verdict (`expect`, a flip's `expect`): "undecided" where
+#: the honest answer is "it depends" (the text says on what).
+OUTCOMES = ("holds", "fails", "undecided")
 #: What a verdict can be: a claim holds, fails, or the run cannot decide (e.g. no lane
 #: reached the target).
 VERDICTS = ("holds", "fails", "undecided")
@@ -47,7 +48,7 @@ TOP_KEYS = (
 )
 WATCH_KEYS = ("tab", "what")
 MEASURE_KEYS = ("kind", "series", "target", "start", "stop", "floor", "key")
-COMPARE_KEYS = ("subject", "baseline", "compare", *THRESHOLDS)
+COMPARE_KEYS = ("subject", "baseline", "compare", "tie", *THRESHOLDS)
 FLIP_KEYS = ("when", "set", "lanes", "steps", "expect")
 
 
@@ -86,6 +87,9 @@ class Measure:
     compare: str
     op: str
     threshold: float
+    #: [lo, hi]: judged numbers inside it are a tie ("no difference"); None: the default,
+    #: ±5% around 1 for a ratio, around the threshold for a value (engine.lessons.stats).
+    tie_band: tuple[float, float] | None = None
 
     @property
     def condition(self) -> str:
@@ -369,15 +373,40 @@ class Lesson:
         return dataclasses.replace(self, experiment=experiment, expect=flip.expect, flips=())
 
     def with_seed(self, seed: int) -> Lesson:
-        """This lesson with another seed (initialization and data order) for every lane: does
-        the verdict survive it?"""
+        """This lesson with another seed for every lane: initialization and batch order, and
+        the data set too where the task generates one (`data_seed`). Does the verdict survive
+        it?"""
+        from engine.kinds import registry
+
         exp = self.experiment
-        entries = [RaceEntry(e.config.replace(seed=seed), e.name) for e in self.entries]
+        entries = []
+        for e in self.entries:
+            cfg = e.config.replace(seed=seed)
+            if any(h.name == "data_seed" for h in registry("task").specs(cfg.task)):
+                cfg = cfg.with_knobs({"task.data_seed": seed})
+            entries.append(RaceEntry(cfg, e.name))
         if exp.race:
             experiment = Experiment.of_race(entries, steps=exp.steps, name=exp.name)
         else:
             experiment = Experiment(entries[0].config, steps=exp.steps, name=exp.name)
         return dataclasses.replace(self, experiment=experiment)
+
+    def with_knobs(
+        self,
+        knobs: Mapping[str, Any],
+        lane_knobs: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Lesson:
+        """This lesson with knobs set on every lane and on named lanes ("what if"); its flips
+        are dropped (they were stated for the lesson as shipped). RunConfigError (or a
+        ValueError for an unknown lane) names the problem."""
+        lane_knobs = dict(lane_knobs or {})
+        for lane in lane_knobs:
+            if lane not in self.lanes:
+                raise ValueError(
+                    f"lesson {self.name}: no lane {lane!r} (its lanes: {', '.join(self.lanes)})"
+                )
+        experiment = _with_knobs(self, knobs, lane_knobs, None)
+        return dataclasses.replace(self, experiment=experiment, flips=())
 
     def with_lane_lr(self, lane: str, lr: float) -> Lesson:
         """This lesson with one lane's learning rate changed (the tests' tuning check)."""
@@ -625,7 +654,8 @@ def parse_lesson(name: str, experiment: Experiment, text: str, source: str) -> L
         )
     threshold = r.real(measure_data, ops[0], "[measure]")
     assert threshold is not None
-    measure = Measure(metric, subject, baseline, compare, ops[0], threshold)
+    tie_band = _tie_band(r, measure_data)
+    measure = Measure(metric, subject, baseline, compare, ops[0], threshold, tie_band)
 
     also_data = data.get("also", [])
     if not isinstance(also_data, list):
@@ -712,6 +742,27 @@ def parse_lesson(name: str, experiment: Experiment, text: str, source: str) -> L
             raise r.fail(where, str(err)) from None
         flips.append(flip)
     return dataclasses.replace(lesson, flips=tuple(flips))
+
+
+def _tie_band(r: _Reader, data: dict[str, Any]) -> tuple[float, float] | None:
+    """`tie = [lo, hi]` of [measure]: two finite numbers, lo <= hi."""
+    if "tie" not in data:
+        return None
+    band = data["tie"]
+    if (
+        not isinstance(band, list)
+        or len(band) != 2
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in band)
+        or not all(math.isfinite(x) for x in band)
+        or band[0] > band[1]
+    ):
+        raise r.fail(
+            "[measure]",
+            f"tie must be [lo, hi], two finite numbers lo <= hi, got "
+            f"{repr(band)[:40] if isinstance(band, list) else kind_of(band)}",
+            "tie",
+        )
+    return (float(band[0]), float(band[1]))
 
 
 def _is_classifier(task: str) -> bool:

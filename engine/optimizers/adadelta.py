@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _ALPHA_SUMMARY,
     _LR,
@@ -128,6 +129,8 @@ class Adadelta(Optimizer):
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("square_avg"), st.buf("acc_delta")]
+
+    compiled_step = compiled.adadelta_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: StepRate) -> None:
         sq, acc = bufs

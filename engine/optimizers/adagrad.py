@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _LR,
     _MAXIMIZE,
@@ -140,6 +141,8 @@ class Adagrad(Optimizer):
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("sum", self.initial_accumulator_value)]
+
+    compiled_step = compiled.adagrad_step
 
     def _kernel(
         self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: AdagradScalars

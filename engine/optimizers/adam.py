@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _ADAM_RMS,
     _ADAM_SUMMARIES,
@@ -155,6 +156,8 @@ class Adam(Optimizer):
             st.buf("exp_avg_sq"),
             st.buf("max_exp_avg_sq") if self.amsgrad else None,
         ]
+
+    compiled_step = compiled.adam_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: AdamScalars) -> None:
         m, v, vmax = bufs

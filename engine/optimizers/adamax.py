@@ -13,6 +13,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _B1,
     _BC1,
@@ -135,6 +136,8 @@ class Adamax(Optimizer):
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_inf")]
+
+    compiled_step = compiled.adamax_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: AdamaxScalars) -> None:
         m, u = bufs

@@ -29,6 +29,7 @@ import numpy as np
 
 from engine.hyper import Hyper, validate_all
 from engine.optimizer_state import Quantity, StateDoc, Summary, read_only
+from engine.optimizers import compiled
 from engine.registry import Registered, Registry
 
 # Bytes per array per block on the large-array path for a kernel that touches up to 5 arrays
@@ -313,6 +314,9 @@ class Optimizer(Registered):
     reference: ClassVar[str] = ""
     state_doc: ClassVar[StateDoc] = StateDoc()
     n_scratch: ClassVar[int] = 2
+    #: The family's compiled step (`compiled.adam_step`, ...), called as a method with flat
+    #: views when the compiled path is ready; None: NumPy only.
+    compiled_step: ClassVar[Any] = None
 
     kind = "optimizer"
     knob_attributes = True
@@ -538,6 +542,16 @@ class Optimizer(Registered):
             self._flavour_kernel(p, g, st, c)
             return
         bufs = self._buffers(st)
+        if self.compiled_step is not None:
+            if compiled.ready:
+                if p.flags.c_contiguous and g.flags.c_contiguous:
+                    if p.ndim != 1:
+                        p, g = p.reshape(-1), g.reshape(-1)
+                        bufs = [None if b is None else b.reshape(-1) for b in bufs]
+                    self.compiled_step(p, g, bufs, c)
+                    return
+            elif not compiled.requested:
+                compiled.request()  # NumPy runs until the kernels are ready: the same numbers
         if (  # _takes_blocks(p, g), inlined: this runs for every key at every step
             p.nbytes >= BLOCKED_MIN_BLOCKS * BLOCK_BYTES
             and p.flags.c_contiguous
@@ -613,3 +627,22 @@ def create(name: str, /, **hypers: Any) -> Optimizer:
 def get(name: str) -> type[Optimizer]:
     """The optimizer class registered as `name` (ValueError listing the names otherwise)."""
     return _REGISTRY.get(name)
+
+
+def _warm_compiled(kernels: dict[str, Any]) -> None:
+    """Compile (or load) each kernel for float32 and float64 by stepping tiny buffers (run in
+    the compiled path's build thread)."""
+    for dtype in (np.float32, np.float64):
+        for name in sorted(compiled._STEPPERS):
+            opt = create(name)
+            p = np.ones(3, dtype)
+            g = np.full(3, 0.5, dtype)
+            st = _KeyState(p)
+            c = opt._prepare(st, opt.lr if opt.lr is not None else 1e-3)
+            compiled._STEPPERS[name](opt, p, g, opt._buffers(st), c, kernels)
+        h = np.full((2, 3), 0.5, dtype)
+        kernels["tanh_backward"](h, h.copy())
+        kernels["softmax_grad"](h.copy(), np.ones((2, 1), dtype), h, 0.5)
+
+
+compiled.warm_up = _warm_compiled

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _ALPHA_SUMMARY,
     _LR,
@@ -76,6 +77,8 @@ class Lion(Optimizer):
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg")]
+
+    compiled_step = compiled.lion_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: StepRate) -> None:
         lr = c.lr

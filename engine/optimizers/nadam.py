@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _ADAM_SUMMARIES,
     _B1,
@@ -197,6 +198,8 @@ class NAdam(Optimizer):
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_avg_sq")]
+
+    compiled_step = compiled.nadam_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: NAdamScalars) -> None:
         m, v = bufs

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _ADAM_RMS,
     _ADAM_SUMMARIES,
@@ -160,6 +161,8 @@ class RAdam(Optimizer):
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_avg_sq")]
+
+    compiled_step = compiled.radam_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: RAdamScalars) -> None:
         m, v = bufs

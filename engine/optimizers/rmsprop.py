@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _LR,
     _MAXIMIZE,
@@ -168,6 +169,8 @@ class RMSprop(Optimizer):
             st.buf("grad_avg") if self.centered else None,
             st.buf("momentum_buffer") if self.momentum > 0 else None,
         ]
+
+    compiled_step = compiled.rmsprop_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: StepRate) -> None:
         lr = c.lr

@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _ALPHA_SUMMARY,
     _LR,
@@ -177,6 +178,8 @@ class SGD(Optimizer):
         if self.momentum != 0.0:
             return [st.buf("momentum_buffer")]
         return [None]
+
+    compiled_step = compiled.sgd_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: SGDScalars) -> None:
         d = _grad(p, g, self.weight_decay, self.maximize, s[0])

@@ -213,6 +213,21 @@ def test_finished_lesson_verdict(snap_compare) -> None:
     assert snap_compare(create_app(), terminal_size=(80, 24), run_before=run_before)
 
 
+def test_lesson_verdict_over_8_seeds(snap_compare) -> None:
+    """The same verdict after `s`: judged over seeds 0-7, with the count, the median, the
+    interval against the tie band and one dot per seed."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await finished_lesson(pilot, "momentum-ravine")
+        screen = pilot.app.screen
+        await pilot.press("s")
+        while screen.seeds_verdict is None:
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(create_app(), terminal_size=(80, 24), run_before=run_before)
+
+
 def test_finished_lesson_line(snap_compare) -> None:
     """The same lesson after closing its verdict: the race on the Path tab, the lesson line
     with the verdict."""

@@ -162,8 +162,10 @@ def test_version_is_printed_when_asked(tmp_path) -> None:
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0
-    name, version = done.stdout.split()
+    first, path = done.stdout.splitlines()
+    name, version = first.split()
     assert name == "optplay" and version[0].isdigit() and done.stderr == ""
+    assert path.startswith(("optimizer kernels: compiled (numba ", "optimizer kernels: NumPy ("))
 
 
 async def test_every_screen_opens_through_its_action() -> None:

@@ -63,30 +63,22 @@ def add_executor_args(parser: argparse.ArgumentParser) -> None:
 
 
 def make_executor(args: argparse.Namespace, runs: int) -> Any:
-    """The executor the flags ask for. Raises ExecutorError (Dask missing, no scheduler at the
-    address, --workers with a remote scheduler): a one-line message naming the flag."""
-    from engine.executors import DaskExecutor, ExecutorError
+    """The executor the flags ask for (a command's own --dask, else the global `optplay
+    --dask`). Raises ExecutorError (Dask missing, no scheduler at the address, --workers with
+    a remote scheduler): a one-line message naming the flag."""
+    from engine.jobs import executor_for
 
-    if args.dask is not None:
-        if args.workers is not None and args.dask != "local":
-            raise ExecutorError(
-                "--workers: the cluster at --dask ADDRESS has its own workers "
-                "(--workers sizes --dask local only)"
-            )
-        return DaskExecutor(args.dask, workers=args.workers)
-    return local_executor(runs, args.workers)
+    dask = args.dask if args.dask is not None else getattr(args, "global_dask", None)
+    return executor_for(dask, args.workers, runs)
 
 
 def local_executor(runs: int, workers: int | None = None) -> Any:
     """The executor for `runs` runs on this machine: a process pool of `workers` (default:
     one per core, never more than the runs), or this process when that is one. The app's
     sweep screen uses it too."""
-    from engine.executors import ProcessExecutor, SerialExecutor, machine_workers
+    from engine.jobs import executor_for
 
-    workers = min(workers or machine_workers(), max(1, runs))
-    if workers == 1:
-        return SerialExecutor()
-    return ProcessExecutor(workers)
+    return executor_for(None, workers, runs)
 
 
 def _is_tty(stream: TextIO) -> bool:

@@ -79,13 +79,13 @@ class BenchScreen(Dialog[None]):
                 yield Static("", id="bench-report", markup=False)
 
     def on_mount(self) -> None:
-        self.set_interval(1 / REFRESH_HZ, self._show_progress, name="bench-progress")
+        self.every(1 / REFRESH_HZ, self._show_progress, name="bench-progress")
         self._work()
 
     @work(thread=True, exclusive=True, group="bench", exit_on_error=False)
     def _work(self) -> None:
         def progress(p: BenchProgress) -> None:
-            if self._cancelled:
+            if self._cancelled or not self.alive:
                 raise _Cancelled
             self._latest = p  # read by the UI timer: no blocking call per chunk
 
@@ -94,9 +94,9 @@ class BenchScreen(Dialog[None]):
         except _Cancelled:
             return
         except Exception as error:  # shown on the screen; the app stays up
-            self.app.call_from_thread(self._failed, error)
+            self.app.call_from_thread(self.while_alive(self._failed), error)
             return
-        self.app.call_from_thread(self._done, report)
+        self.app.call_from_thread(self.while_alive(self._done), report)
 
     def _show_progress(self) -> None:
         p = self._latest

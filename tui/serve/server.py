@@ -38,7 +38,7 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from tui.serve.command import ServeOptions
+from tui.serve.options import ServeOptions
 
 DRIVER = "tui.serve.driver:ServedDriver"
 QUIT_GRACE = 3.0  # seconds an app gets to quit when asked, before its process group is ended
