@@ -29,10 +29,10 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_every_command_is_one_module_with_name_parser_and_handler():
     names = [command.NAME for command in COMMANDS]
-    assert names == ["run", "bench", "list", "lesson", "sweep", "serve"]
+    assert names == ["run", "bench", "list", "lesson", "sweep", "serve", "plot", "runs", "code"]
     parser = build_parser()
     for command in COMMANDS:
-        argv = [command.NAME, "x"] if command.NAME == "lesson" else [command.NAME]
+        argv = [command.NAME, "x"] if command.NAME in ("lesson", "plot") else [command.NAME]
         args = parser.parse_args(argv)
         assert args.handler is command.handle and args.command_name == command.NAME
         assert command.__name__.startswith("tui.commands.")
