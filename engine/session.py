@@ -577,7 +577,10 @@ class Session:
     def _has_optimum(self) -> bool:
         """Whether `use_optimum` can apply (cheap: no analysis): sgd, momentum or nesterov on
         a task with exact or local theory."""
-        if self.config.optimizer not in PREDICTED_OPTIMIZERS:
+        hypers = self.config.optimizer_hypers
+        if self.config.optimizer not in PREDICTED_OPTIMIZERS or (
+            hypers.get("flavour", "torch") != "torch"
+        ):
             return False
         task = self._solo.runs[0].task
         return bool(getattr(task, "is_landscape", False)) or task.quadratic_loss() is not None
@@ -590,6 +593,9 @@ class Session:
         if best is None:
             if not ct.theory.known:
                 why = ct.theory.where
+            elif ct.kind is None and ct.optimizer in PREDICTED_OPTIMIZERS:
+                flavour = self.config.optimizer_hypers.get("flavour")
+                why = f"the theory knows torch's form of {ct.optimizer}, not flavour {flavour}"
             elif ct.kind is None:
                 why = (
                     "the theory knows the optimum of sgd, momentum and nesterov, "

@@ -307,7 +307,7 @@ class Prediction:
 
 def optimizer_kind(optimizer: str, hypers: Mapping[str, Any]) -> str | None:
     """ "gd", "heavy_ball" or "nesterov" for an optimizer the theory predicts, else None."""
-    if optimizer not in PREDICTED_OPTIMIZERS:
+    if optimizer not in PREDICTED_OPTIMIZERS or hypers.get("flavour", "torch") != "torch":
         return None
     if hypers.get("momentum", 0.0) == 0.0:
         return "gd"
@@ -321,6 +321,8 @@ def why_not_predicted(
     if not theory.exact:
         return theory.where if not theory.local else "the theory is local (near the minimum)"
     if optimizer_kind(optimizer, hypers) is None:
+        if optimizer in PREDICTED_OPTIMIZERS:
+            return f"the theory predicts torch's form, not flavour {hypers.get('flavour')}"
         return f"the theory predicts {', '.join(PREDICTED_OPTIMIZERS)}, not {optimizer}"
     if hypers.get("maximize"):
         return "maximize climbs the quadratic: nothing to predict"

@@ -93,3 +93,13 @@ def test_sharpness_is_measured_once_watched_in_every_run_and_not_saved():
     s.race.step(SHARPNESS_EVERY)
     assert [r.history.count("sharpness") for r in s.race.runs] == [1, 1]
     assert all(e.config.sharpness_every == 0 for e in s.experiment().race)
+
+
+def test_other_flavours_are_not_predicted():
+    keras = RAVINE.replace(optimizer_hypers={"lr": 0.01, "flavour": "keras"})
+    s = Session(Experiment(keras))
+    assert s.theory().prediction is None
+    assert s.theory().why_not == "the theory predicts torch's form, not flavour keras"
+    assert "optimum" not in s.view().available
+    change = s.use_optimum()
+    assert not change.ok and "not flavour keras" in texts(change)

@@ -29,7 +29,18 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_every_command_is_one_module_with_name_parser_and_handler():
     names = [command.NAME for command in COMMANDS]
-    assert names == ["run", "bench", "list", "lesson", "sweep", "theory", "serve", "plot", "runs"]
+    assert names == [
+        "run",
+        "bench",
+        "list",
+        "lesson",
+        "sweep",
+        "theory",
+        "serve",
+        "plot",
+        "runs",
+        "code",
+    ]
     parser = build_parser()
     for command in COMMANDS:
         needs = {"lesson": ["x"], "theory": ["--task", "x"], "plot": ["x"]}
