@@ -6,6 +6,7 @@ and handler; this module only registers and dispatches them.
     optplay list [KIND]    optimizers, schedules, tasks, ...      tui/commands/listing.py
     optplay lesson NAME    a tutorial's claim and its verdict     tui/commands/lesson.py
     optplay sweep ...      loss against one or two knobs          tui/commands/sweep.py
+    optplay theory ...     limits, optimal rates, predicted loss  tui/commands/theory.py
     optplay serve          the app in a web browser               tui/commands/serve.py
     optplay plot INPUT...  pictures: PNG, SVG, PDF, GIF, text     tui/commands/plot.py
     optplay runs ...       the runs kept in the run store         tui/commands/runs.py
@@ -26,7 +27,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from tui.commands import bench, code, lesson, listing, plot, run, runs, serve, sweep
+from tui.commands import bench, code, lesson, listing, plot, run, runs, serve, sweep, theory
 from tui.commands.common import (
     PROG,
     UsageError,
@@ -43,6 +44,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     listing,
     lesson,
     sweep,
+    theory,
     serve,
     plot,
     runs,

@@ -377,7 +377,11 @@ class Optimizer(Registered):
         return self._state[key].hypers
 
     def derived(
-        self, key: str, grad: np.ndarray | None = None, prev: np.ndarray | None = None
+        self,
+        key: str,
+        grad: np.ndarray | None = None,
+        prev: np.ndarray | None = None,
+        want: set[str] | None = None,
     ) -> dict[str, np.ndarray]:
         """Per-element quantities of `key`'s last step, fresh read-only arrays of its shape:
         "effective_lr" and the optimizer's own (m̂, v̂, ... see `state_doc.derived`).
@@ -385,13 +389,14 @@ class Optimizer(Registered):
         `grad` is the gradient that step received and `prev` the parameters before it; they
         are needed only where a quantity involves the gradient the update used (Adadelta's
         effective_lr, NAdam's m̄, with L2 weight decay g + λθ); without them those quantities
-        are left out. Empty before the key's first step."""
+        are left out. Empty before the key's first step. `want` (names) computes only those.
+        """
         st = self._state[key]
         if st.scalars is None:
             return {}
         with np.errstate(all="ignore"):
             # asarray: arithmetic on a 0-d parameter's arrays gives NumPy scalars.
-            out = {k: np.asarray(v) for k, v in self._derive(st, None, grad, prev).items()}
+            out = {k: np.asarray(v) for k, v in self._derive(st, want, grad, prev).items()}
         for arr in out.values():
             arr.flags.writeable = False
         return out
