@@ -530,6 +530,8 @@ class OptplayApp(App[int]):
         tab = chart_tabs.by_pane(message.pane.id)
         if tab is not None and tab.watches_state:
             self.do(self.session.watch_state())
+        if tab is not None and tab.watches_sharpness:
+            self.do(self.session.watch_sharpness())
 
     @on(HyperForm.Changed)
     def _edited(self, message: HyperForm.Changed) -> None:
@@ -891,6 +893,9 @@ class OptplayApp(App[int]):
 
             diverged = {lane.name: lane.diverged_at for lane in view.lanes}
             self.push_screen(VerdictScreen(view.lesson, view.verdict, diverged, view.status.step))
+
+    def action_use_optimum(self) -> None:
+        self.do(self.session.use_optimum())
 
     def action_sweep(self) -> None:
         """The Sweep screen as it was left, or a first sweep drafted from the run."""

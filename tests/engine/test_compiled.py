@@ -184,6 +184,22 @@ def test_environment_switch_keeps_the_numpy_path(tmp_path):
         assert out == "False False NumPy (numba not installed)"
 
 
+@needs_numba
+def test_a_path_turned_on_after_a_step_found_it_off_still_builds(tmp_path):
+    """The suite's order: steps run with OPTPLAY_COMPILED=0 first, then a test turns it on."""
+    code = (
+        "import os\n"
+        "import numpy as np\n"
+        "from engine import optimizers\n"
+        "from engine.optimizers import compiled\n"
+        "optimizers.create('adam').step({'w': np.ones(3)}, {'w': np.ones(3)})\n"
+        "assert compiled.requested and not compiled.ready\n"
+        "del os.environ['OPTPLAY_COMPILED']\n"
+        "print(compiled.wait(600))\n"
+    )
+    assert _in_subprocess(code, tmp_path, OPTPLAY_COMPILED="0") == "True"
+
+
 def test_without_numba_the_numpy_path_runs(monkeypatch):
     monkeypatch.setattr(compiled, "installed", lambda: False)
     assert not compiled.available()

@@ -2,7 +2,7 @@
 
     optplay run --task T --optimizer O [--schedule S] [--set NAME=VALUE ...] [--steps N]
                 [--seed K] [--config exp.toml | --preset NAME] [--out h.csv|h.json ...]
-                [--state-out s.csv|s.json ...] [--state-every N]
+                [--state-out s.csv|s.json ...] [--state-every N] [--sharpness-every K]
 
 Exit status: 0 success; 1 the run diverged (a non-finite value, or the loss past
 divergence_factor times its start); 2 bad arguments, a bad experiment file (the message names
@@ -112,6 +112,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_at_least_one,  # its upper bound is checked with the outputs: one line
         metavar="N",
         help="record the state summaries every N steps (default 1; needs --state-out)",
+    )
+    run.add_argument(
+        "--sharpness-every",
+        type=_at_least_one,
+        metavar="K",
+        help="measure the sharpness (top Hessian eigenvalue; λ_max(P⁻¹H) too for adaptive "
+        "optimizers) every K steps into the history and --out files",
     )
     run.add_argument(
         "--save", metavar="FILE", help="write the resolved experiment (TOML) before training"
@@ -302,6 +309,9 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
     fit = run.task.fit_summary(run.params)  # e.g. linear regression's w, b vs least squares
     if fit is not None:
         rows.append(("final fit", fit))
+    sharpness = run.history.last("sharpness")
+    if sharpness is not None:
+        rows.append(("sharpness", sharpness_text(run)))
     rows.append(("time/step", format_seconds(r.seconds_per_step)))
     rows.append(("optimizer state", f"{run.state_bytes:,} bytes (its state arrays, measured)"))
     if r.diverged:
@@ -318,6 +328,22 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
     return [f"{k:<{width}}  {v}" for k, v in rows]
 
 
+def sharpness_text(run: Any) -> str:
+    """The last sharpness with its error, against GD's 2/lr, and its cost."""
+    h = run.history
+    step = h.last_step("sharpness")
+    text = f"λ_max {h.last('sharpness'):.6g} ± {h.last('sharpness_error'):.2g} at step {step}"
+    lr = h.last("lr")
+    if lr:
+        text += f" (2/lr = {2.0 / lr:.6g})"
+    pre = h.last("preconditioned_sharpness")
+    if pre is not None:
+        text += f"; preconditioned λ_max(P⁻¹H) {pre:.6g}"
+    if run.train_seconds:
+        text += f"; cost {100 * run.sharpness_seconds / run.train_seconds:.0f}% of training time"
+    return text
+
+
 def handle(args: argparse.Namespace) -> int:
     """`optplay run`: train one run headless. The history is written to the --out files
     before anything is printed; exit status in the module docstring."""
@@ -332,6 +358,12 @@ def handle(args: argparse.Namespace) -> int:
         check_state_outputs(args)
         if args.state_out:
             cfg = cfg.replace(state_every=args.state_every or cfg.state_every or 1)
+        if args.sharpness_every is not None:
+            if args.sharpness_every >= INT_LIMIT:
+                raise UsageError(
+                    f"--sharpness-every must be an integer in [1, 2^63), got {args.sharpness_every}"
+                )
+            cfg = cfg.replace(sharpness_every=args.sharpness_every)
         if args.save:
             try:
                 config.save(args.save, cfg, steps=steps, name=name)
