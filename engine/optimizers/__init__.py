@@ -67,9 +67,13 @@ from engine.optimizers.adamax import Adamax, AdamaxScalars
 from engine.optimizers.adafactor import Adafactor, AdafactorScalars
 from engine.optimizers.lion import Lion
 from engine.optimizers.adaptive_adam import AdaptiveAdam
+from engine.optimizers.rprop import Rprop
+from engine.optimizers.asgd import ASGD
+from engine.optimizers.muon import Muon
 # isort: on
 
 __all__ = [
+    "ASGD",
     "BLOCKED_MIN_BLOCKS",
     "BLOCK_BYTES",
     "SGD",
@@ -87,6 +91,7 @@ __all__ = [
     "AdaptiveAdam",
     "Lion",
     "Momentum",
+    "Muon",
     "NAdam",
     "NAdamScalars",
     "Nesterov",
@@ -94,6 +99,7 @@ __all__ = [
     "RAdam",
     "RAdamScalars",
     "RMSprop",
+    "Rprop",
     "SGDScalars",
     "StepRate",
     "create",

@@ -295,6 +295,15 @@ class Optimizer(Registered):
     """
 
     elementwise: ClassVar[bool] = True
+    # Where the update rule comes from, for `optplay list`: "torch twin", "reference package
+    # <name>", "paper" (empty: read from `reference`, see `source_of`).
+    source: ClassVar[str] = ""
+    # Closure optimizers (L-BFGS, SAM) re-evaluate the objective inside a step: their `step`
+    # takes `closure` (evaluates at the current params, returns (loss, grads)) and `loss` (the
+    # loss at the start, which `grads` is the gradient of). A Run passes both.
+    needs_closure: ClassVar[bool] = False
+    # Optimizers that only make sense on full-batch gradients (a Run refuses other tasks).
+    full_batch_only: ClassVar[bool] = False
     equations: ClassVar[str] = ""
     reference: ClassVar[str] = ""
     state_doc: ClassVar[StateDoc] = StateDoc()

@@ -225,6 +225,11 @@ class _Textbook:
         elif name == "lion":
             c = h["beta1"] * before["exp_avg"] + (1 - h["beta1"]) * g
             x = np.sign(c) + h["weight_decay"] * prev
+        elif name == "rprop":  # sign of g, 0 where it flipped (what the state remembers)
+            x = np.sign(st["prev"])
+        elif name == "asgd":
+            x = d
+            decay = 1 - h["lambd"] * sc.eta
         else:
             raise AssertionError(name)
         return prev * decay - extra - alpha * x
@@ -334,6 +339,8 @@ def test_each_optimizer_declares_its_state_and_effective_lr(name):
     applies = {q.key for q in doc.state if q.applies(opt.hypers)}
     if name == "adafactor":  # a matrix: the row and column factors, no full variance
         applies -= {"variance"}
+    if name == "muon":  # a matrix: Muon's momentum, not the AdamW fallback's moments
+        applies -= {"exp_avg", "exp_avg_sq"}
     assert kept == applies
     derived = opt.derived("x", np.sin(p), p)
     assert set(derived) == declared_derived
