@@ -70,12 +70,14 @@ from engine.optimizers.adaptive_adam import AdaptiveAdam
 from engine.optimizers.rprop import Rprop
 from engine.optimizers.asgd import ASGD
 from engine.optimizers.muon import Muon
+from engine.optimizers.lbfgs import LBFGS, LBFGSWolfe
 # isort: on
 
 __all__ = [
     "ASGD",
     "BLOCKED_MIN_BLOCKS",
     "BLOCK_BYTES",
+    "LBFGS",
     "SGD",
     "AMSGrad",
     "Adadelta",
@@ -89,6 +91,7 @@ __all__ = [
     "Adamax",
     "AdamaxScalars",
     "AdaptiveAdam",
+    "LBFGSWolfe",
     "Lion",
     "Momentum",
     "Muon",

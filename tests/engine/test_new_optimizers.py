@@ -79,6 +79,9 @@ def test_fixtures_cover_every_new_optimizer_with_30_random_configs():
         assert len(varying) >= 30 == RANDOM_CASES, name
         assert any(c["lr_mode"] == "constant" for c in f64), name
         assert any(c["dtype"] == "float32" for c in CASES if c["optimizer"] == name), name
+        # Most cases are compared at most checkpoints (L-BFGS: see the generator).
+        stable = [c["stable_checkpoints"] >= 4 for c in varying]
+        assert sum(stable) >= 0.7 * len(varying), name
         for knob, value in varying[0]["hypers"].items():
             if isinstance(value, bool):
                 assert {c["hypers"][knob] for c in varying} == {True, False}, (name, knob)
@@ -89,15 +92,18 @@ def test_fixtures_cover_every_new_optimizer_with_30_random_configs():
     "i", [i for i, c in enumerate(CASES) if c["dtype"] == "float64"], ids=_case_id
 )
 def test_float64_matches_the_reference(i):
-    """<= 1e-10 relative, elementwise, at every checkpoint; closure optimizers also make the
-    same number of function evaluations as the reference."""
+    """<= 1e-10 relative, elementwise, at every checkpoint where the reference is itself
+    reproducible (all of them but for L-BFGS: see make_new_optimizer_fixtures.py); closure
+    optimizers also make the same number of function evaluations up to there."""
     case = CASES[i]
     prob, ref = _case_arrays(case)
     out, evals = _run_case(case, prob)
-    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=0, err_msg=json.dumps(case))
-    if case["evals_start"] is not None:
+    k = case["stable_checkpoints"]
+    np.testing.assert_allclose(out[:k], ref[:k], rtol=1e-10, atol=0, err_msg=json.dumps(case))
+    if case["evals_start"] is not None and k:
         e0 = case["evals_start"]
-        assert evals == _Z["evals"][e0 : e0 + case["steps"]].tolist()
+        last = CHECKPOINTS[k - 1]
+        assert evals[:last] == _Z["evals"][e0 : e0 + last].tolist()
 
 
 @pytest.mark.parametrize(

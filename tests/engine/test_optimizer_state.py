@@ -334,7 +334,11 @@ def test_each_optimizer_declares_its_state_and_effective_lr(name):
     opt = optimizers.create(name, **RICH[name])
     p = np.ones(shape)
     for t in range(1, 4):
-        opt.step({"x": p}, {"x": np.sin(p + t)})
+        if opt.needs_closure:  # L-BFGS: the objective Σ −cos(θ + t) of that gradient
+            closure = lambda t=t: (float(np.sum(-np.cos(p + t))), {"x": np.sin(p + t)})  # noqa: E731
+            opt.step({"x": p}, {"x": np.sin(p + t)}, closure=closure, loss=closure()[0])
+        else:
+            opt.step({"x": p}, {"x": np.sin(p + t)})
     kept = set(opt.state("x"))
     applies = {q.key for q in doc.state if q.applies(opt.hypers)}
     if name == "adafactor":  # a matrix: the row and column factors, no full variance
