@@ -49,6 +49,7 @@ from engine.optimizers.base import (
     get,
     names,
     register,
+    source_of,
     specs,
     summary,
     validate,
@@ -71,6 +72,7 @@ from engine.optimizers.rprop import Rprop
 from engine.optimizers.asgd import ASGD
 from engine.optimizers.muon import Muon
 from engine.optimizers.lbfgs import LBFGS, LBFGSWolfe
+from engine.optimizers.adabound import AdaBound
 # isort: on
 
 __all__ = [
@@ -80,6 +82,7 @@ __all__ = [
     "LBFGS",
     "SGD",
     "AMSGrad",
+    "AdaBound",
     "Adadelta",
     "Adafactor",
     "AdafactorScalars",
@@ -109,6 +112,7 @@ __all__ = [
     "get",
     "names",
     "register",
+    "source_of",
     "specs",
     "summary",
     "validate",

@@ -590,6 +590,20 @@ summary = _REGISTRY.summary
 validate = _REGISTRY.validate
 
 
+def source_of(name: str) -> str:
+    """Where optimizer `name`'s rule comes from, for `optplay list`: "torch twin", "optax
+    twin", "reference package ..." (fixtures from that package) or "paper" (checked against
+    textbook code), followed by its reference."""
+    cls = get(name)
+    kind = cls.source
+    if not kind:
+        ref = cls.reference
+        kind = (
+            "torch twin" if "torch.optim." in ref else "optax twin" if "optax." in ref else "paper"
+        )
+    return f"{kind}: {cls.reference}"
+
+
 def create(name: str, /, **hypers: Any) -> Optimizer:
     """A new optimizer `name` with validated knobs (defaults filled in)."""
     return _REGISTRY.create(name, **hypers)

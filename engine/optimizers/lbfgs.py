@@ -432,10 +432,10 @@ class LBFGS(Optimizer):
 class LBFGSWolfe(LBFGS):
     """L-BFGS with torch's strong-Wolfe line search on by default.
 
-    The same as lbfgs with line_search_fn = strong_wolfe: each iteration searches for a step length t with enough decrease (c₁) and a
-    flattened slope (c₂), so η = 1 is a safe start on any scale. Liu & Nocedal (Math.
-    Programming 1989); More & Thuente 1994 (line search). torch.optim.LBFGS(line_search_fn=
-    "strong_wolfe").
+    The same as lbfgs with line_search_fn = strong_wolfe: each iteration searches for a step
+    length t with enough decrease (c₁) and a flattened slope (c₂), so η = 1 is a safe start
+    on any scale. Liu & Nocedal (Math. Programming 1989); More & Thuente 1994 (line search).
+    torch.optim.LBFGS(line_search_fn="strong_wolfe").
     """
 
     name = "lbfgs-wolfe"

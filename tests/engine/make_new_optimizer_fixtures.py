@@ -124,6 +124,20 @@ def draw(rng: np.random.Generator, name: str, i: int) -> dict[str, Any]:
             history_size=int(rng.integers(1, 21)),
             line_search_fn="strong_wolfe" if wolfe else "none",
         )
+    if name == "adabound":
+        return dict(
+            lr=_log_uniform(rng, 1e-4, 3e-2),
+            final_lr=_log_uniform(rng, 1e-3, 0.2),
+            beta1=float(rng.uniform(0.0, 0.99)),
+            beta2=1.0 - _log_uniform(rng, 1e-4, 0.6),
+            gamma=_log_uniform(rng, 1e-4, 0.1),
+            weight_decay=_wd(rng),
+            weight_decouple=flip,
+            fixed_decay=i % 4 < 2,
+            ams_bound=i % 3 == 0,
+            eps=_log_uniform(rng, 1e-10, 1e-3),
+            maximize=i % 5 < 2,
+        )
     raise KeyError(name)
 
 
@@ -255,12 +269,25 @@ def run_lbfgs(h, prob, noise, dtype, steps, lrs):
     return np.stack(out), np.array(evals)
 
 
+def run_adabound(h, prob, noise, dtype, steps, lrs):
+    import pytorch_optimizer
+
+    def make(p, h):
+        kw = dict(h)
+        if "beta1" in kw:
+            kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
+        return pytorch_optimizer.AdaBound([p], foreach=False, **kw)
+
+    return _torch_loop(make, h, prob, noise, dtype, steps, lrs)
+
+
 RUNNERS: dict[str, tuple[str, Runner]] = {
     "rprop": ("torch 2.13 torch.optim.Rprop", run_rprop),
     "asgd": ("torch 2.13 torch.optim.ASGD", run_asgd),
     "muon": ("torch 2.13 torch.optim.Muon (+ AdamW off matrices)", run_muon),
     "lbfgs": ("torch 2.13 torch.optim.LBFGS", run_lbfgs),
     "lbfgs-wolfe": ("torch 2.13 torch.optim.LBFGS(line_search_fn='strong_wolfe')", run_lbfgs),
+    "adabound": ("pytorch-optimizer 4.1.0 pytorch_optimizer.AdaBound", run_adabound),
 }
 SENSITIVE = {"lbfgs", "lbfgs-wolfe"}
 # Knobs that define a registered entry (kept in every case of it).

@@ -178,6 +178,8 @@ def _used_grad(h: dict, g: np.ndarray, prev: np.ndarray, decoupled: bool) -> np.
 
 
 def _decoupled(name: str, h: dict) -> bool:
+    if name == "adabound":
+        return bool(h["weight_decouple"])
     return name in ("adamw", "lion") or bool(h.get("decoupled_weight_decay"))
 
 
@@ -225,6 +227,10 @@ class _Textbook:
         elif name == "lion":
             c = h["beta1"] * before["exp_avg"] + (1 - h["beta1"]) * g
             x = np.sign(c) + h["weight_decay"] * prev
+        elif name == "adabound":
+            x = st["exp_avg"]
+            if h["weight_decay"] and h["weight_decouple"]:
+                decay = 1 - h["weight_decay"] * (1.0 if h["fixed_decay"] else lr)
         elif name == "rprop":  # sign of g, 0 where it flipped (what the state remembers)
             x = np.sign(st["prev"])
         elif name == "asgd":

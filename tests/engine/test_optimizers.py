@@ -47,6 +47,7 @@ ALL = [
     "muon",
     "lbfgs",
     "lbfgs-wolfe",
+    "adabound",
 ]
 # Optimizers whose update couples elements (norms, matrices, line searches).
 COUPLED = {"adafactor", "muon", "lbfgs", "lbfgs-wolfe"}
@@ -74,6 +75,7 @@ RICH = {
     "muon": dict(lr=0.01, nesterov=False, adjust_lr_fn="match_rms_adamw"),
     "lbfgs": dict(lr=0.5, max_iter=5, history_size=3),
     "lbfgs-wolfe": dict(max_iter=4, max_eval=9, tolerance_grad=1e-9),
+    "adabound": dict(lr=0.01, weight_decay=0.01, ams_bound=True, maximize=True),
 }
 
 
