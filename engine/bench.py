@@ -47,7 +47,9 @@ from engine.compare import format_number, format_seconds, format_table
 from engine.files import write_text_atomic
 from engine.history import export_format
 from engine.hyper import _show
-from engine.run import Run, RunConfig, RunConfigError
+from engine.jobs import JobProgress, TrainJob, TrainResult, run_jobs
+from engine.outcome import Outcome, over_seeds
+from engine.run import RunConfig, RunConfigError
 from engine.specfile import SpecFile
 from engine.textsafe import for_spreadsheet
 
@@ -189,14 +191,20 @@ class BenchRun:
     diverged_at: int | None
     eval_steps: tuple[int, ...]  # where the evaluation loss was measured
     eval_losses: tuple[float, ...]
+    outcome: Outcome | None = field(default=None, compare=False, repr=False)
 
     def steps_to(self, target: float) -> int | None:
         """First evaluation step whose eval loss is <= target (None if never): the
-        definition races use (`compare.TARGET_SERIES`)."""
-        for step, loss in zip(self.eval_steps, self.eval_losses, strict=True):
-            if loss <= target:
-                return step
-        return None
+        definition races use (`engine.outcome`)."""
+        if self.outcome is None:
+            raise ValueError("this BenchRun has no outcome (read from a file?)")
+        return self.outcome.steps_to(target)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The run as written to JSON (its outcome's numbers are the fields)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "outcome"}
+        out["eval_steps"], out["eval_losses"] = list(self.eval_steps), list(self.eval_losses)
+        return out
 
 
 @dataclass(frozen=True)
@@ -248,58 +256,26 @@ class BenchProgress:
     steps: int
 
 
-def _run_one(
-    spec: BenchSpec,
-    task: str,
-    size: int | None,
-    opt: str,
-    cfg: RunConfig,
-    report: Callable[[int], None] | None,
-) -> BenchRun:
-    # Full resolution: the eval series must not fold (steps to target is read from it).
-    run = Run(cfg, history_capacity=None)
-    chunk = spec.steps_between_checks
-    while run.steps_done < spec.steps and run.diverged_at is None:
-        run.step(min(chunk, spec.steps - run.steps_done))
-        if report is not None:
-            report(run.steps_done)
-    h = run.history
-    ev = h.buckets("eval_loss")
-    steps, losses = ev.steps.tolist(), ev.lasts.tolist()
-    final = final_acc = None
-    if run.diverged_at is None:
-        if steps[-1] != run.steps_done:  # the last step was not a checkpoint: evaluate now
-            result = run.task.evaluate(run.params)
-            steps.append(run.steps_done)
-            losses.append(float(result["loss"]))
-            final_acc = result.get("accuracy")
-        else:
-            final_acc = h.last("eval_accuracy")
-        final = losses[-1]
+def _bench_run(spec: BenchSpec, task: str, size: int | None, opt: str, result: TrainResult,
+               seed: int) -> BenchRun:  # fmt: skip
+    o = result.outcome
     return BenchRun(
         task=task,
         size_knob=spec.size_knob(task),
         size=size,
         optimizer=opt,
-        seed=cfg.seed,
-        steps=run.steps_done,
-        initial_loss=losses[0],
-        final_loss=final,
-        final_accuracy=None if final_acc is None else float(final_acc),
-        train_loss=h.last("loss"),
-        seconds_per_step=run.seconds_per_step,
-        diverged_at=run.diverged_at,
-        eval_steps=tuple(int(s) for s in steps),
-        eval_losses=tuple(float(x) for x in losses),
+        seed=seed,
+        steps=o.steps,
+        initial_loss=o.initial_eval_loss,
+        final_loss=o.final_eval_loss,
+        final_accuracy=o.final_eval_accuracy,
+        train_loss=o.batch_loss,
+        seconds_per_step=o.seconds_per_step,
+        diverged_at=o.diverged_at,
+        eval_steps=result.eval_steps,
+        eval_losses=result.eval_losses,
+        outcome=o,
     )
-
-
-def _stats(values: list[float]) -> tuple[float | None, float | None, float | None, float | None]:
-    if not values:
-        return None, None, None, None
-    arr = np.array(values, np.float64)
-    std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
-    return float(arr.mean()), std, float(arr.min()), float(arr.max())
 
 
 def summarise(spec: BenchSpec, runs: Sequence[BenchRun]) -> list[BenchGroup]:
@@ -318,40 +294,29 @@ def summarise(spec: BenchSpec, runs: Sequence[BenchRun]) -> list[BenchGroup]:
             # The initial loss depends on the task, its size and the seed, not the optimizer.
             same = [r for r in runs if (r.task, r.size) == (task, size)]
             target = spec.target_fraction * float(np.mean([r.initial_loss for r in same]))
-        ok = [r for r in mine if r.diverged_at is None]
-        mean, std, lo, hi = _stats([r.final_loss for r in ok if r.final_loss is not None])
-        accs = [r.final_accuracy for r in ok if r.final_accuracy is not None]
-        hits = [s for s in (r.steps_to(target) for r in mine) if s is not None]
-        times = [r.seconds_per_step for r in mine if r.seconds_per_step is not None]
+        seeds = over_seeds([r.outcome for r in mine], target)
         groups.append(
             BenchGroup(
                 task=task,
                 size_knob=mine[0].size_knob,
                 size=size,
                 optimizer=opt,
-                runs=len(mine),
-                diverged=len(mine) - len(ok),
-                final_loss_mean=mean,
-                final_loss_std=std,
-                final_loss_min=lo,
-                final_loss_max=hi,
-                accuracy_mean=float(np.mean(accs)) if accs else None,
+                runs=seeds.runs,
+                diverged=seeds.diverged,
+                final_loss_mean=seeds.final_mean,
+                final_loss_std=seeds.final_std,
+                final_loss_min=seeds.final_min,
+                final_loss_max=seeds.final_max,
+                accuracy_mean=seeds.accuracy_mean,
                 target=target,
-                reached=len(hits),
-                steps_to_target_mean=float(np.mean(hits)) if hits else None,
-                steps_to_target_min=min(hits) if hits else None,
-                steps_to_target_max=max(hits) if hits else None,
-                seconds_per_step_mean=float(np.mean(times)) if times else None,
+                reached=seeds.reached,
+                steps_to_target_mean=seeds.steps_mean,
+                steps_to_target_min=seeds.steps_min,
+                steps_to_target_max=seeds.steps_max,
+                seconds_per_step_mean=seeds.seconds_per_step_mean,
             )
         )
     return groups
-
-
-def bench_job(job: tuple[BenchSpec, str, int | None, str, RunConfig]) -> BenchRun:
-    """One benchmark run, as executors send it to a worker: (spec, task, size, optimizer,
-    config) in, its BenchRun out."""
-    spec, task, size, opt, cfg = job
-    return _run_one(spec, task, size, opt, cfg, None)
 
 
 def run_bench(
@@ -360,7 +325,8 @@ def run_bench(
     executor: Any = None,
     cancel: Any = None,
 ) -> BenchReport:
-    """Run every (task, size, optimizer, seed) of `spec`, one fresh Run each.
+    """Run every (task, size, optimizer, seed) of `spec`, one fresh Run each: a sweep whose
+    axes are task and size, on the job pipeline (`engine.jobs.run_jobs`).
 
     Without `executor`, in turn in this thread, `progress` (optional) called after every
     chunk of steps. With one (engine.executors), runs go to its workers and `progress` is
@@ -371,27 +337,19 @@ def run_bench(
     # Seed-major order interleaves optimizers, so machine noise spreads over all of them;
     # the report lists them grouped.
     total = len(plan)
+    jobs = [TrainJob(cfg, spec.steps) for _, (_, _, _, cfg) in plan]
+
+    def relay(p: JobProgress) -> None:
+        if executor is not None and not p.finished:
+            return
+        seed, (task, size, opt, _) = plan[p.index]
+        index = p.done if p.finished else p.done + 1
+        progress(BenchProgress(index, total, task, size, opt, seed, p.step, p.steps))
+
     runs: list[BenchRun] = []
-    if executor is not None:
-        jobs = [(spec, task, size, opt, cfg) for _, (task, size, opt, cfg) in plan]
-        for index, run in executor.map_unordered(bench_job, jobs, cancel):
-            runs.append(run)
-            if progress is not None:
-                seed, (task, size, opt, _) = plan[index]
-                steps = spec.steps
-                progress(BenchProgress(len(runs), total, task, size, opt, seed, steps, steps))
-    serial = plan if executor is None else []
-    for index, (seed, (task, size, opt, cfg)) in enumerate(serial, start=1):
-        if cancel is not None and cancel.is_set():
-            break
-        report = None
-        if progress is not None:
-
-            def report(step: int, *, _i=index, _t=task, _s=size, _o=opt, _seed=seed) -> None:
-                progress(BenchProgress(_i, total, _t, _s, _o, _seed, step, spec.steps))
-
-            report(0)
-        runs.append(_run_one(spec, task, size, opt, cfg, report))
+    for index, result in run_jobs(jobs, executor, relay if progress else None, cancel):
+        seed, (task, size, opt, _) = plan[index]
+        runs.append(_bench_run(spec, task, size, opt, result, seed))
     order = {(t, s, o): i for i, (t, s, o, _) in enumerate(spec.configs(0))}
     runs.sort(key=lambda r: (order[(r.task, r.size, r.optimizer)], r.seed))
     notes = spec.notes()
@@ -518,14 +476,7 @@ def write_report(report: BenchReport, path: str | os.PathLike[str]) -> None:
             "seconds": report.seconds,
             "notes": list(report.notes),
             "groups": [g.as_dict() for g in report.groups],
-            "runs": [
-                {
-                    **{k: getattr(r, k) for k in r.__dataclass_fields__},
-                    "eval_steps": list(r.eval_steps),
-                    "eval_losses": list(r.eval_losses),
-                }
-                for r in report.runs
-            ],
+            "runs": [r.as_dict() for r in report.runs],
         }
         write_text_atomic(Path(path), json.dumps(doc, indent=1, allow_nan=False) + "\n")
         return

@@ -27,10 +27,10 @@ named by the series it comes from (see "Loss series" in the README):
   lucky mini-batch does not count as reaching it. It is a multiple of eval_every;
 - wall time per update (evaluation excluded) and divergence.
 
-Values come from the runs' histories: exact while a history is at full resolution (the first
-4096 steps by default, or `history_capacity=None`); after that the best losses are still exact
-(buckets keep minima) and steps-to-target and the best loss's step are the end of the first
-bucket that qualified, at most one bucket width late.
+Every number is the lane's `engine.outcome.Outcome` (the one definition bench, sweeps and
+lessons use too): the eval numbers and steps to target are exact however far the history has
+been downsampled; the best batch loss's step is the end of its bucket once the "loss" series
+has folded (the first 4096 steps by default are exact).
 """
 
 from __future__ import annotations
@@ -41,18 +41,15 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from engine.config import MAX_RACE, SHARED_FIELDS, Experiment, RaceEntry
 from engine.numbers import format_number, format_seconds
+from engine.outcome import TARGET_SERIES, outcome_of
 from engine.run import Progress, Run, RunConfig
 from engine.stepping import Stepper
 
 RACE_STATES = ("ready", "running", "paused", "finished")
 #: A single run is a race of one lane (experiment files race 2 to 6: engine.config.MIN_RACE).
 MIN_LANES = 1
-#: The history series on which races and `optplay bench` measure steps to a target loss.
-TARGET_SERIES = "eval_loss"
 #: A streamed chunk is stepped in this many lockstep slices (where a hold can end it).
 _HOLD_SLICES = 8
 
@@ -148,42 +145,26 @@ def _as_lanes(items: Iterable[Any]) -> list[Lane]:
 
 
 def result_of(lane: Lane, target_loss: float | None = None) -> Result:
-    """The table row of one lane (see the module docstring for exactness)."""
-    run, h = lane.run, lane.run.history
-    best = best_step = to_target = best_eval = None
-    if len(h):
-        b = h.buckets("loss")
-        i = int(np.argmin(b.mins))  # the first bucket holding the minimum
-        best, best_step = float(b.mins[i]), int(b.steps[i])
-    if target_loss is not None:
-        to_target = h.first_at_most(TARGET_SERIES, float(target_loss))
-    ev = h.buckets(TARGET_SERIES)
-    after_start = ev.mins[ev.steps > 0]
-    if after_start.size and not np.all(np.isnan(after_start)):
-        best_eval = float(np.nanmin(after_start))
-    m = run.metrics()
-    eval_step = h.last_step("eval_loss")
-    if not eval_step:  # only the step-0 evaluation: not an outcome of training
-        eval_step = None
-        m["eval_loss"] = m["eval_accuracy"] = None
-    cfg = run.config
+    """The table row of one lane: its `engine.outcome` as the run stands now."""
+    o = outcome_of(lane.run)
+    cfg = lane.run.config
     return Result(
         name=lane.name,
         task=cfg.task,
         optimizer=cfg.optimizer,
         schedule=cfg.schedule,
-        steps=run.steps_done,
-        final_loss=h.last("loss"),
-        best_loss=best,
-        best_step=best_step,
-        steps_to_target=to_target,
-        seconds_per_step=run.seconds_per_step,
-        diverged_at=run.diverged_at,
-        eval_loss=m["eval_loss"],
-        eval_accuracy=m["eval_accuracy"],
-        eval_step=eval_step,
+        steps=o.steps,
+        final_loss=o.batch_loss,
+        best_loss=o.best_batch_loss,
+        best_step=o.best_batch_step,
+        steps_to_target=o.steps_to(target_loss),
+        seconds_per_step=o.seconds_per_step,
+        diverged_at=o.diverged_at,
+        eval_loss=o.eval_loss,
+        eval_accuracy=o.eval_accuracy,
+        eval_step=o.eval_step,
         pinned=lane.pinned,
-        best_eval_loss=best_eval,
+        best_eval_loss=o.best_eval_loss,
     )
 
 

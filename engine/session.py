@@ -43,7 +43,8 @@ engine/stepping.py). `stream()` is the only async part.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,7 @@ from engine.kinds import KINDS, registry
 from engine.numbers import format_number
 from engine.run import Run, RunConfig, RunConfigError, suggested_lr
 from engine.state_history import export_state
+from engine.theory import PREDICTED_OPTIMIZERS, ConfigTheory, for_config
 
 if TYPE_CHECKING:  # lessons load when one is opened (the app's first screen needs none)
     from engine.lessons import Lesson, Verdict
@@ -85,6 +87,9 @@ DEFAULT_EXPORT_STEM = "optplay-history"
 #: summaries every this many steps (0 before: no cost). A record costs about 0.6-1.6 steps
 #: (tests/perf/bench_run.py), so 16 adds about 4-10% once watched; see `watch_state`.
 STATE_EVERY = 16
+#: Once the sharpness is watched, every run of the session measures it every this many steps
+#: (about 30% of a step's time on digits-mlp, tests/perf/bench_run.py); see `watch_sharpness`.
+SHARPNESS_EVERY = 10
 
 #: Knobs of the run itself (not of the task, optimizer or schedule): the form's "run" section.
 RUN_SPECS: tuple[Hyper, ...] = (
@@ -297,12 +302,18 @@ class Session:
         self.target: float | None = None  # a race's target loss (None: automatic)
         self.version = 0
         self.state_every = 0  # optimizer-state summaries: STATE_EVERY once watched
+        self.sharpness_every = 0  # sharpness: SHARPNESS_EVERY once watched
+        self._theory: tuple[tuple[RunConfig, int], ConfigTheory] | None = None  # (key, theory)
         self._restart: str | None = None  # restart the stream in this state (new length)
         self._lesson: Lesson | None = None  # the lesson loaded last (see `lesson`)
         self._lesson_race: Race | None = None  # what was built to train it
         self._verdict: Verdict | None = None
         self._model_lane: tuple[Race, int] | None = None  # (race, lane) chosen for the Model tab
         self._fit: tuple[int, int, int, str | None] | None = None  # (run, task, step, fit)
+        #: Gets what the run store keeps of each run that finished (engine.store.RunRow
+        #: list); the app writes them off the UI thread. None: nothing is recorded.
+        self.recorder: Callable[[list[Any]], None] | None = None
+        self._started: tuple[Race, float] | None = None  # what is trained, since when
         steps = experiment.steps or planned_steps_for(experiment.config)
         self._solo = self._new_race([RaceEntry(self.config)])
         self._solo_steps = steps
@@ -340,8 +351,11 @@ class Session:
         """What `save` would write now."""
         if self.racing:
             experiment = self.race.experiment(steps=self.planned_steps, name=self.name)
-            # Recording state summaries is how the race is watched, not part of it.
-            entries = [(e.config.replace(state_every=0), e.name) for e in experiment.race]
+            # Recording state summaries or sharpness is how the race is watched, not part of it.
+            entries = [
+                (e.config.replace(state_every=0, sharpness_every=0), e.name)
+                for e in experiment.race
+            ]
             return Experiment.of_race(entries, experiment.steps, experiment.name)
         return Experiment(self.config, steps=self.planned_steps, name=self.name)
 
@@ -373,11 +387,13 @@ class Session:
         return race
 
     def _record_state(self, race: Race) -> None:
-        """Switch on optimizer-state summaries in `race`'s runs once they are watched."""
-        if self.state_every:
-            for run in race.runs:
-                if not run.config.state_every:
-                    run.set_state_every(self.state_every)
+        """Switch on optimizer-state summaries and sharpness in `race`'s runs once they are
+        watched."""
+        for run in race.runs:
+            if self.state_every and not run.config.state_every:
+                run.set_state_every(self.state_every)
+            if self.sharpness_every and not run.config.sharpness_every:
+                run.set_sharpness_every(self.sharpness_every)
 
     def _stop(self) -> None:
         """End the stream of what is trained (after the step or chunk in progress)."""
@@ -495,7 +511,9 @@ class Session:
             self.race.reset()
             self.version += 1
             return Change()
-        watched = self.run.config.replace(state_every=self.config.state_every)
+        watched = self.run.config.replace(
+            state_every=self.config.state_every, sharpness_every=self.config.sharpness_every
+        )
         if self.pending or watched != self.config:
             return self._rebuild_solo()
         self.race.reset()
@@ -526,11 +544,87 @@ class Session:
                 self._record_state(race)
         return Change()
 
+    def watch_sharpness(self) -> Change:
+        """Measure the sharpness (every SHARPNESS_EVERY steps) in every run trained from now
+        on and made later: the Sharpness chart calls this when it is shown. No number of any
+        run changes; it costs time only once someone looked."""
+        if not self.sharpness_every:
+            self.sharpness_every = SHARPNESS_EVERY
+            for race in {id(r): r for r in (self._solo, self.race)}.values():
+                self._record_state(race)
+        return Change()
+
+    # -- theory -----------------------------------------------------------------------------
+
+    def theory(self) -> ConfigTheory:
+        """The theory of the single run's settings (engine.theory.ConfigTheory): the task's
+        figures, the optimizer's lr against its limit, its optimum and, where the theory is
+        exact, the predicted loss over the planned steps. Recomputed only when they change
+        (the task's analysis only when the task or its knobs do)."""
+        key = (self.config, self.planned_steps)
+        old = self._theory
+        if old is not None and old[0] == key:
+            return old[1]
+        reuse = None
+        if old is not None:
+            was = old[0][0]
+            if (was.task, was.task_hypers) == (self.config.task, self.config.task_hypers):
+                reuse = old[1].theory
+        found = for_config(self.config, self.planned_steps, reuse)
+        self._theory = (key, found)
+        return found
+
+    def _has_optimum(self) -> bool:
+        """Whether `use_optimum` can apply (cheap: no analysis): sgd, momentum or nesterov on
+        a task with exact or local theory."""
+        hypers = self.config.optimizer_hypers
+        if self.config.optimizer not in PREDICTED_OPTIMIZERS or (
+            hypers.get("flavour", "torch") != "torch"
+        ):
+            return False
+        task = self._solo.runs[0].task
+        return bool(getattr(task, "is_landscape", False)) or task.quadratic_loss() is not None
+
+    def use_optimum(self) -> Change:
+        """Set the optimizer's lr (and momentum) to the task's optimal constant values, from
+        the next step, and say what was set; a notice says why when the theory has none."""
+        ct = self.theory()
+        best = ct.optimum()
+        if best is None:
+            if not ct.theory.known:
+                why = ct.theory.where
+            elif ct.kind is None and ct.optimizer in PREDICTED_OPTIMIZERS:
+                flavour = self.config.optimizer_hypers.get("flavour")
+                why = f"the theory knows torch's form of {ct.optimizer}, not flavour {flavour}"
+            elif ct.kind is None:
+                why = (
+                    "the theory knows the optimum of sgd, momentum and nesterov, "
+                    f"not {ct.optimizer}"
+                )
+            else:
+                why = "no optimum: a flat direction (κ = inf) or dampening 1"
+            return _notice(why, "warning", "theory", ok=False)
+        change = self.edit("optimizer", {**self.config.optimizer_hypers, **best})
+        if not change.ok:
+            return change
+        names = {"gd": "GD's optimal rate 2/(λmin+λmax)", "heavy_ball": "Polyak's optimum",
+                 "nesterov": "Nesterov's optimal tuning"}  # fmt: skip
+        shown = " and ".join(f"{k} {format_number(v, 6)}" for k, v in best.items())
+        rate = ct.figures[ct.kind]["rate_opt"]
+        where = " (near the minimum)" if ct.theory.local else ""
+        text = (
+            f"set {shown}: {names[ct.kind]} for κ = {format_number(ct.theory.condition, 6)}"
+            f"{where}, error × {format_number(rate, 6)} per step"
+        )
+        return change + _notice(text, topic="theory")
+
     async def stream(self) -> AsyncIterator[RaceProgress]:
         """Train what is trained until its planned length, divergence or `_stop`, yielding
         progress after each chunk. A change of the planned length restarts the stream in the
         same state (a stream's length is fixed when it starts)."""
         race = self.race
+        if race.steps_done == 0 or self._started is None or self._started[0] is not race:
+            self._started = (race, time.time())
         while True:
             self._restart = None
             async for progress in race.stream(self.planned_steps, self.speed):
@@ -541,10 +635,31 @@ class Session:
             if restart == "paused":
                 race.pause()
 
+    def _record(self, race: Race) -> None:
+        """Hand the runs of `race`, which just finished, to the recorder (the run store)."""
+        if self.recorder is None:
+            return
+        from engine.store import snapshot
+
+        started = self._started[1] if self._started and self._started[0] is race else time.time()
+        rows = [
+            snapshot(
+                lane.run,
+                started=started,
+                planned_steps=self.planned_steps,
+                name=lane.name if self.racing else self.name,
+                source="app",
+            )
+            for lane in race.lanes
+        ]
+        self.recorder(rows)
+
     def stream_ended(self, race: Race) -> Change:
         """What to tell when the stream of `race` ended (the app's worker calls this)."""
         if race is not self.race:
             return Change()  # replaced since (a reset with new settings, a race...)
+        if race.steps_done >= self.planned_steps or race.all_diverged:
+            self._record(race)
         judged = self._judge_lesson()
         if self.racing:
             over = race.steps_done >= self.planned_steps or race.all_diverged
@@ -730,6 +845,22 @@ class Session:
         run = Run(config, history_capacity=self._capacity)
         run.step(steps)  # stops early at a divergence
         return run
+
+    def trained_race(self, config: RunConfig, steps: int) -> Race:
+        """A single run of `config` trained `steps` steps (or to its divergence), to open as
+        the run (`open_trained`). Pure computation: the app calls it off the UI thread."""
+        race = self._new_race([RaceEntry(config)])
+        race.step(steps)  # stops early at a divergence
+        return race
+
+    def open_trained(self, race: Race, steps: int, name: str | None = None) -> Change:
+        """Show `race` (a single run trained by `trained_race`, e.g. a stored run replayed)
+        as the single run, planned for `steps` steps, at the step it reached."""
+        change = self.load(Experiment(race.runs[0].config, steps=steps, name=name))
+        self._solo = self.race = race
+        race.set_speed(self.speed)
+        self.version += 1
+        return change
 
     def pin_run(self, run: Run, name: str) -> Change:
         """Keep `run` (trained elsewhere, e.g. a sweep's point) on the charts as an overlay
@@ -1074,6 +1205,8 @@ class Session:
             available.add("model_lane")
         if kind == "regions":
             available.add("model_points")
+        if not self.racing and self._has_optimum():
+            available.add("optimum")
         leader = self._leader_lane(lanes)
         return SessionView(
             racing=self.racing,
@@ -1181,6 +1314,7 @@ __all__ = [
     "DEFAULT_SAVE_PATH",
     "DEFAULT_SPEED",
     "RUN_SPECS",
+    "SHARPNESS_EVERY",
     "SPEEDS",
     "STATE_EVERY",
     "Change",

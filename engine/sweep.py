@@ -59,8 +59,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -70,9 +68,11 @@ from typing import Any
 import numpy as np
 
 from engine import optimizers, schedules, specfields, tasks
-from engine.executors import Executor, SerialExecutor, Stopped, stop_requested
+from engine.executors import Executor, SerialExecutor
 from engine.hyper import Hyper, _show
+from engine.jobs import TrainJob, TrainResult, run_jobs, train
 from engine.kinds import registry
+from engine.outcome import Outcome, over_seeds
 from engine.run import KnobError, Run, RunConfig, RunConfigError
 
 DEFAULT_STEPS = 500
@@ -80,6 +80,9 @@ DEFAULT_SEEDS = 1
 DEFAULT_TARGET_FRACTION = 0.1
 #: A sweep with more runs than this needs explicit consent (`--yes` on the command line).
 MAX_RUNS = 1000
+#: No sweep may have more runs than this, consent or not: its plan alone (one config per run)
+#: would take ~5 s and ~0.5 GB to build, and the runs days.
+MAX_RUNS_WITH_CONSENT = 100_000
 MAX_AXES = 2
 #: Significant digits of generated grid values (so each value can be typed back exactly).
 GRID_DIGITS = 6
@@ -105,6 +108,20 @@ class SweepError(ValueError):
         if key is None or detail.startswith(f"{key} "):
             return detail
         return f"{key}: {detail}"
+
+
+class PlanTooLarge(SweepError):
+    """A plan of more runs than the spec's `max_runs` (field "runs"): `runs` it would have,
+    `limit` the most allowed."""
+
+    def __init__(self, runs: int, limit: int) -> None:
+        super().__init__(
+            "runs",
+            f"this sweep is {runs:,} runs, more than {limit:,}: sweep fewer points, optimizers "
+            "or seeds",
+        )
+        self.runs = runs
+        self.limit = limit
 
 
 # -- grids ---------------------------------------------------------------------------------------
@@ -231,6 +248,22 @@ def parse_grid(knob: str, raw: str | Sequence[Any], spec: Hyper, force_log: bool
     return Axis(knob, tuple(checked), scale)
 
 
+def _written_size(raw: Any) -> int:
+    """How many values a grid as written asks for, without making them: N of "A:B:N[:SCALE]",
+    the items of a list. 1 when it cannot tell (`parse_grid` then names the problem)."""
+    if isinstance(raw, str):
+        parts = raw.split(":")
+        if len(parts) in (3, 4):
+            try:
+                return max(1, int(parts[2].strip()))
+            except ValueError:
+                return 1
+        return raw.count(",") + 1
+    if isinstance(raw, Sequence) and not isinstance(raw, bytes | bytearray):
+        return max(1, len(raw))
+    return 1
+
+
 # -- the spec -------------------------------------------------------------------------------------
 
 
@@ -269,6 +302,9 @@ class SweepSpec:
     target_fraction: float = DEFAULT_TARGET_FRACTION
     check_every: int | None = None
     name: str | None = None
+    #: The most runs this spec may plan: checked, from the grid as written, before anything is
+    #: built (MAX_RUNS without the user's consent; never more than MAX_RUNS_WITH_CONSENT).
+    max_runs: int = field(default=MAX_RUNS_WITH_CONSENT, repr=False, compare=False)
     axes: tuple[Axis, ...] = field(init=False, default=())
     _plan: tuple[PlannedRun, ...] = field(init=False, default=(), repr=False, compare=False)
 
@@ -308,6 +344,7 @@ class SweepSpec:
             names = ", ".join(map(str, self.grid))
             raise SweepError("grid", f"at most {MAX_AXES} knobs can be swept, got {names}")
         put("grid", dict(self.grid))
+        self._check_size()
         bases = {opt: self._base(opt) for opt in self.optimizers}
         # Keep the given knobs as validated values ("16" typed on a command line -> 16).
         first = bases[self.optimizers[0]]
@@ -321,6 +358,20 @@ class SweepSpec:
         put("_plan", self._make_plan(bases))
 
     # -- building ----------------------------------------------------------------------------
+
+    def _check_size(self) -> None:
+        """Refuse a plan of more than `max_runs` runs, counted from the grid as written (the
+        N of "A:B:N", the length of a list), the optimizers and the seeds: constant time,
+        nothing built. (The count is before repeated values are dropped: a grid that asks for
+        a million points is refused even if most of them would round to the same value.)"""
+        limit = min(self.max_runs, MAX_RUNS_WITH_CONSENT)
+        points = 1
+        for raw in self.grid.values():
+            points *= _written_size(raw)
+        runs = points * len(self.optimizers) * self.seeds
+        if runs <= limit:
+            return
+        raise PlanTooLarge(runs, limit)
 
     def _base(self, opt: str) -> RunConfig:
         """The config of `opt` at seed 0 with the fixed knobs (the swept ones at default)."""
@@ -481,55 +532,32 @@ class RunScore:
     eval_losses: tuple[float, ...]
 
 
-def run_job(job: SweepJob) -> RunScore:
-    """Train one run and score it (the function executors send to workers). Checks
-    `stop_requested()` between evaluation intervals and raises Stopped when asked."""
-    started, cpu_started = time.perf_counter(), time.thread_time()
-    # Full resolution: the evaluation series must not fold (steps to target is read from it).
-    run = Run(job.config, history_capacity=None)
-    every = job.config.eval_every or job.steps
-    while run.steps_done < job.steps and run.diverged_at is None:
-        if stop_requested():
-            raise Stopped
-        run.step(min(every, job.steps - run.steps_done))
-    history = run.history
-    ev = history.buckets("eval_loss")
-    steps, losses = [int(s) for s in ev.steps.tolist()], [float(x) for x in ev.lasts.tolist()]
-    final = accuracy = None
-    if run.diverged_at is None:
-        if steps[-1] != run.steps_done:  # the last step was not a checkpoint: evaluate now
-            result = run.task.evaluate(run.params)
-            steps.append(run.steps_done)
-            losses.append(float(result["loss"]))
-            accuracy = result.get("accuracy")
-        else:
-            accuracy = history.last("eval_accuracy")
-        final = losses[-1]
-    best = best_step = None
-    later = [(loss, step) for step, loss in zip(steps, losses, strict=True) if step > 0]
-    finite = [(loss, step) for loss, step in later if math.isfinite(loss)]
-    if finite:
-        best, best_step = min(finite, key=lambda pair: pair[0])  # the first of equal minima
-    to_target = None
-    if job.target is not None:
-        to_target = next((s for s, x in zip(steps, losses, strict=True) if x <= job.target), None)
+def score_of(result: TrainResult, target: float | None) -> RunScore:
+    """A sweep's row score from a job's result (`engine.outcome` defines every number)."""
+    o = result.outcome
     return RunScore(
-        steps=run.steps_done,
-        initial_loss=losses[0],
-        final_loss=final,
-        best_loss=best,
-        best_step=best_step,
-        final_accuracy=None if accuracy is None else float(accuracy),
-        train_loss=history.last("loss"),
-        steps_to_target=to_target,
-        diverged_at=run.diverged_at,
-        seconds_per_update=run.seconds_per_step,
-        run_seconds=time.perf_counter() - started,
-        cpu_seconds=time.thread_time() - cpu_started,
-        worker=f"{socket.gethostname()}:{os.getpid()}",
-        eval_steps=tuple(steps),
-        eval_losses=tuple(losses),
+        steps=o.steps,
+        initial_loss=o.initial_eval_loss,
+        final_loss=o.final_eval_loss,
+        best_loss=o.best_eval_loss,
+        best_step=o.best_eval_step,
+        final_accuracy=o.final_eval_accuracy,
+        train_loss=o.batch_loss,
+        steps_to_target=o.steps_to(target),
+        diverged_at=o.diverged_at,
+        seconds_per_update=o.seconds_per_step,
+        run_seconds=result.run_seconds,
+        cpu_seconds=result.cpu_seconds,
+        worker=result.worker,
+        eval_steps=result.eval_steps,
+        eval_losses=result.eval_losses,
     )
+
+
+def run_job(job: SweepJob) -> RunScore:
+    """Train one run and score it. Checks `stop_requested()` between evaluation intervals and
+    raises Stopped when asked."""
+    return score_of(train(TrainJob(job.config, job.steps)), job.target)
 
 
 # -- rows and points -----------------------------------------------------------------------------
@@ -547,6 +575,7 @@ class SweepRow:
     target: float | None
     score: RunScore
     config: RunConfig
+    outcome: Outcome | None = field(default=None, compare=False, repr=False)
 
     @property
     def point(self) -> tuple[Any, ...]:
@@ -599,10 +628,6 @@ class SweepPoint:
         return out
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return float(np.mean(values)) if values else None
-
-
 def summarise(spec: SweepSpec, rows: Sequence[SweepRow]) -> list[SweepPoint]:
     """One SweepPoint per (optimizer, grid point) that has finished runs, in the spec's order
     (optimizer, then grid order), with each optimizer's best point marked."""
@@ -616,28 +641,20 @@ def summarise(spec: SweepSpec, rows: Sequence[SweepRow]) -> list[SweepPoint]:
             group = groups.get((opt, point))
             if not group:
                 continue
-            ok = [r for r in group if not r.diverged and r.score.final_loss is not None]
-            finals = [r.score.final_loss for r in ok]
-            bests = [r.score.best_loss for r in ok if r.score.best_loss is not None]
-            accs = [r.score.final_accuracy for r in ok if r.score.final_accuracy is not None]
-            hits = [r.score.steps_to_target for r in group if r.score.steps_to_target is not None]
-            times = [
-                r.score.seconds_per_update for r in group if r.score.seconds_per_update is not None
-            ]
-            std = float(np.std(finals, ddof=1)) if len(finals) > 1 else 0.0 if finals else None
+            seeds = over_seeds([r.outcome for r in group], group[0].target)
             mine.append(
                 SweepPoint(
                     optimizer=opt,
                     knobs=group[0].knobs,
-                    runs=len(group),
-                    diverged=len(group) - len(ok),
-                    final_loss_mean=_mean(finals),
-                    final_loss_std=std,
-                    best_loss_mean=_mean(bests),
-                    accuracy_mean=_mean(accs),
-                    reached=len(hits),
-                    steps_to_target_mean=_mean(hits),
-                    seconds_per_update_mean=_mean(times),
+                    runs=seeds.runs,
+                    diverged=seeds.diverged,
+                    final_loss_mean=seeds.final_mean,
+                    final_loss_std=seeds.final_std,
+                    best_loss_mean=seeds.best_mean,
+                    accuracy_mean=seeds.accuracy_mean,
+                    reached=seeds.reached,
+                    steps_to_target_mean=seeds.steps_mean,
+                    seconds_per_update_mean=seeds.seconds_per_step_mean,
                 )
             )
         candidates = [
@@ -761,9 +778,10 @@ class Sweep:
             if self._cancel.is_set():
                 return
             targets = self.targets()
-            jobs = [SweepJob(p.config, self.spec.steps, targets[p.index]) for p in self.plan]
-            for index, score in self.executor.map_unordered(run_job, jobs, self._cancel):
+            jobs = [TrainJob(p.config, self.spec.steps) for p in self.plan]
+            for index, result in run_jobs(jobs, self.executor, cancel=self._cancel):
                 planned = self.plan[index]
+                score = score_of(result, targets[index])
                 row = SweepRow(
                     index=index,
                     optimizer=planned.optimizer,
@@ -772,6 +790,7 @@ class Sweep:
                     target=targets[index],
                     score=score,
                     config=planned.config,
+                    outcome=result.outcome,
                 )
                 with self._lock:
                     self._rows.append(row)

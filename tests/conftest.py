@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,12 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# The suite runs the NumPy path, the reference, in this process and in every subprocess it
+# starts: tests/engine/test_compiled.py turns the compiled path on where it compares the two.
+# (Otherwise each short-lived `optplay` subprocess would start a background numba build of
+# every kernel, seconds of CPU each, and a cold cache on a new machine costs ~20 s a build.)
+os.environ.setdefault("OPTPLAY_COMPILED", "0")
 
 _QUIET_CHECKS = (HealthCheck.too_slow, HealthCheck.data_too_large)
 
@@ -79,6 +86,8 @@ def _own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # shown at any width and full speed. Tests of the defaults remove this file.
     config.mkdir()
     (config / "settings.toml").write_text('sidebar = "shown"\nspeed = "max"\n')
+    # The run store (engine/store.py) too: no test writes to the user's data folder.
+    monkeypatch.setenv("OPTPLAY_DATA_DIR", str(tmp_path.parent / f"{tmp_path.name}-data"))
     return tmp_path
 
 
@@ -151,9 +160,11 @@ class SteadyExecutor:
         import threading
 
         cancel = cancel or threading.Event()
-        for k, (index, score) in enumerate(self._serial.map_unordered(fn, jobs, cancel)):
-            fixed = {"seconds_per_update": 2.5e-5, "run_seconds": 0.01, "cpu_seconds": 0.01}
-            yield index, dataclasses.replace(score, worker="test", **fixed)
+        for k, (index, result) in enumerate(self._serial.map_unordered(fn, jobs, cancel)):
+            # An engine.jobs.TrainResult: its timings fixed.
+            outcome = dataclasses.replace(result.outcome, seconds_per_step=2.5e-5)
+            fixed = {"run_seconds": 0.01, "cpu_seconds": 0.01, "outcome": outcome}
+            yield index, dataclasses.replace(result, worker="test", **fixed)
             if self.hold_after is not None and k + 1 >= self.hold_after:
                 cancel.wait(30)
 

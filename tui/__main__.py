@@ -4,6 +4,7 @@
     optplay --config FILE        open the app with an experiment file's settings (a race
                                  file, with [[race]] entries, opens as that race)
     optplay --preset NAME        open the app with a shipped preset (optplay list presets)
+    optplay --dask ADDRESS|local the app's sweeps and lesson seeds run on a Dask cluster
     optplay run | bench | sweep | lesson | list   the headless commands
     optplay serve                the app in a web browser
 
@@ -44,7 +45,9 @@ class VersionAction(argparse.Action):
         super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        sys.stdout.write(f"{parser.prog} {version()}\n")
+        from engine.optimizers.compiled import describe
+
+        sys.stdout.write(f"{parser.prog} {version()}\noptimizer kernels: {describe()}\n")
         parser.exit()
 
 
@@ -60,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--preset", metavar="NAME", help="open the app with a shipped preset (optplay list presets)"
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        dest="global_dask",
+        help="run jobs (the app's sweeps and lesson seeds; sweep, bench and lesson without "
+        "their own --dask) on a Dask cluster: its scheduler address, or 'local'",
     )
     parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -92,7 +102,7 @@ def open_app(args: argparse.Namespace) -> int:
     from tui.app import create_app  # Textual loads only when the app opens
 
     # An experiment with [[race]] entries opens as a race (all its racers), not its first run.
-    app = create_app(experiment=source, save_path=args.config)
+    app = create_app(experiment=source, save_path=args.config, dask=args.global_dask)
     app.run()
     return app.return_code or 0
 

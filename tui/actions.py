@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from tui.charts.tabs import DIGIT_KEYS
+
 
 @dataclass(frozen=True)
 class Action:
@@ -73,8 +75,9 @@ ACTIONS: tuple[Action, ...] = (
            "Next chart tab", key_display="]", priority=True, rank=2),
     Action("prev_tab", "left_square_bracket", "Tab", "previous chart tab (from anywhere)",
            "Previous chart tab", key_display="[", priority=True, footer=False),
-    Action("tab", "1,2,3,4,5,6", "Tab", "chart tab 1-6 (outside a text field)", None,
-           key_display="1-6", per_key=True, footer=False),
+    Action("tab", ",".join(DIGIT_KEYS), "Tab",
+           f"chart tab 1-{DIGIT_KEYS[-1]} (outside a text field)", None,
+           key_display=f"1-{DIGIT_KEYS[-1]}", per_key=True, footer=False),
     Action("toggle_log", "l", "Log", "log scale on the y axis of the chart in view",
            "Toggle log scale", rank=4),
     Action("toggle_smoothing", "S", "Smooth",
@@ -116,8 +119,15 @@ ACTIONS: tuple[Action, ...] = (
     Action("model_points", "d", "Points", "Model tab: test points instead of training "
            "points on the decision regions, and back", "Model tab: training / test points",
            when="model_points", rank=6),
+    Action("runs", "R", "Runs", "stored runs: every run kept across sessions; open one as the "
+           "run or pin it beside the current one", "Stored runs", footer=False),
+    Action("export_picture", "E", "Picture", "the chart in view as PNG and SVG and the whole "
+           "screen as SVG, into the working folder", "Export chart picture", footer=False),
     Action("sweep", "s", "Sweep", "final loss against lr (or any knob) per optimizer, a fresh "
            "run per point; open any point as the run", "Sweep a knob", rank=5),
+    Action("use_optimum", "O", "Optimum", "set sgd, momentum or nesterov to the task's optimal "
+           "lr (and momentum) from the exact theory, and say what was set",
+           "Use the theory's optimal rate", footer=False, when="optimum"),
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}

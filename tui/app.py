@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -50,8 +51,9 @@ from engine.session import (
 )
 from tui import settings as settings_file
 from tui.actions import ACTIONS, BY_NAME, Action, bindings, help_keys
-from tui.ascii_filter import AsciiFilter
+from tui.ascii_filter import AsciiFilter, PrintableFilter
 from tui.charts import ChartPanel, ChartView
+from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
@@ -76,15 +78,6 @@ if TYPE_CHECKING:
 guard_option_list_paging()  # see tui/textual_fixes.py
 fix_timer_catch_up()
 
-#: The chart tabs as the palette offers them.
-CHART_TABS = (
-    ("tab-loss", "loss"),
-    ("tab-lr", "learning rate"),
-    ("tab-norms", "norms"),
-    ("tab-state", "optimizer state"),
-)
-#: The tab whose showing switches on optimizer-state summaries (Session.watch_state).
-STATE_TAB = "tab-state"
 #: Frames a second while training: the status line, the race panel and the visible chart.
 FRAME_HZ = 10
 #: The share of the time charts may take to draw while training (see _draw_chart_when_due).
@@ -94,6 +87,8 @@ CHART_SHARE = 0.05
 SETTINGS_WRITE_DELAY = 0.5
 #: Below this many columns the sidebar hides by itself (unless shown with `b`).
 SIDEBAR_MIN_WIDTH = 90
+#: The name an exported picture starts from (NAME-loss.png, NAME-screen.svg...).
+PICTURE_STEM = "optplay-picture"
 #: The Sweep screen's name: installed once, so leaving it keeps its sweep (and its worker).
 SWEEP_SCREEN = "sweep"
 
@@ -129,8 +124,8 @@ class OptplayApp(App[int]):
         (SIDEBAR_MIN_WIDTH, "-wide"),
     ]
     BINDINGS: ClassVar[list[BindingType]] = bindings()
-    #: The executor of a sweep of n runs (a process pool, as `optplay sweep`); tests set
-    #: one that runs in this process.
+    #: The executor of a sweep (or lesson seeds) of n runs (a process pool, as `optplay
+    #: sweep`; the session's Dask cluster after `use_dask`); tests set one of their own.
     sweep_executor: Callable[[int], Any] = staticmethod(pool_executor)
 
     def __init__(
@@ -146,6 +141,7 @@ class OptplayApp(App[int]):
         # An output that cannot show braille and box drawing gets every cell in ASCII.
         self.ascii_only = output_is_ascii() if ascii_only is None else ascii_only
         self._ascii_filter = AsciiFilter(enabled=self.ascii_only)
+        self._printable_filter = PrintableFilter()
         self._available: frozenset[str] = frozenset()
         self._topics: dict[str, Notification] = {}  # toasts that go when their reason does
         # Settings are written off the UI thread, a moment after the last change (an fsync
@@ -153,12 +149,24 @@ class OptplayApp(App[int]):
         self._settings_lock = threading.Lock()
         self._settings_unsaved = False
         self._settings_timer: Timer | None = None
+        self._store_lock = threading.Lock()
         # Progress arrived since the status line / the race panel was drawn (two flags: news
         # between their two ticks must reach both).
         self._status_due = False
         self._panel_due = False
         self._tick = 0
         self._chart_due = 0.0  # when the chart may be drawn again (monotonic seconds)
+        #: The session's Dask executor (`use_dask`), None when jobs run on this machine.
+        self.shared_jobs: Any = None
+
+    def use_dask(self, address: str, workers: int | None = None) -> None:
+        """Run this session's sweeps (and lesson seeds: `sweep_executor`) on a Dask cluster:
+        "local" (of `workers` processes, default one per core) or a scheduler's address,
+        connected when the first jobs run."""
+        from tui.screens.sweep import shared_dask
+
+        self.shared_jobs = shared_dask(address, workers)
+        self.sweep_executor = lambda runs: self.shared_jobs
 
     # -- layout ------------------------------------------------------------------------
 
@@ -202,6 +210,9 @@ class OptplayApp(App[int]):
         self.set_interval(1 / (3 * FRAME_HZ), self._frame, name="frame")
         if self.settings_warning:
             self.notify(self.settings_warning, severity="warning", markup=False)
+        if self.settings.record_runs:
+            self.session.recorder = self.record_runs
+            self._open_store()
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall the UI ~75 ms now and then while training.
         gc.freeze()
@@ -212,14 +223,17 @@ class OptplayApp(App[int]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # give it back to the collector (tests run many apps in one process)
+        if self.shared_jobs is not None:
+            self.shared_jobs.shutdown()  # the session's Dask client (and LocalCluster)
         if self._settings_timer is not None:
             self._settings_timer.stop()
         self._write_settings()  # the last change, if its write is still pending
 
     def get_line_filters(self) -> list[LineFilter]:
-        """Textual's filters (NO_COLOR's monochrome...), then ASCII where the terminal needs
-        it (tui/terminal.py)."""
-        return [*super().get_line_filters(), *([self._ascii_filter] if self.ascii_only else [])]
+        """Textual's filters (NO_COLOR's monochrome...), then no control character from any
+        text (tui/ascii_filter.py), then ASCII where the terminal needs it (tui/terminal.py)."""
+        ascii_filter = [self._ascii_filter] if self.ascii_only else []
+        return [*super().get_line_filters(), self._printable_filter, *ascii_filter]
 
     async def on_event(self, event: events.Event) -> None:
         """Keys first: while training, a key holds the training thread until the screen shows
@@ -396,6 +410,35 @@ class OptplayApp(App[int]):
         ):
             self.set_focus(None)  # keys act on the app again
 
+    # -- the run store (engine/store.py), written off the UI thread ---------------------------
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _open_store(self) -> None:
+        """Open (create, migrate) the run store once at start: a corrupt file is set aside
+        and the user told; a store that cannot be used is one warning, never a crash."""
+        from engine.store import Store, StoreError
+
+        try:
+            with Store() as store:
+                notice = store.notice
+        except (StoreError, OSError, sqlite3.Error) as err:
+            notice = f"runs are not recorded: {err}"
+        if notice:
+            self.call_from_thread(self.tell, notice, "warning", "Run store", "store")
+
+    def record_runs(self, rows: list[Any]) -> None:
+        """Keep finished runs in the run store (the session's recorder)."""
+        self._write_runs(rows)
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _write_runs(self, rows: list[Any]) -> None:
+        from engine.store import record_runs
+
+        with self._store_lock:  # one writer from this app at a time, in order
+            warning = record_runs(rows)
+        if warning:
+            self.call_from_thread(self.tell, warning, "warning", "Run store", "store")
+
     # -- the training worker -------------------------------------------------------------
 
     @work(exclusive=True, group="train", exit_on_error=False)
@@ -477,8 +520,11 @@ class OptplayApp(App[int]):
 
     @on(TabbedContent.TabActivated, "#chart-tabs")
     def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
-        if message.pane.id == STATE_TAB:
+        tab = chart_tabs.by_pane(message.pane.id)
+        if tab is not None and tab.watches_state:
             self.do(self.session.watch_state())
+        if tab is not None and tab.watches_sharpness:
+            self.do(self.session.watch_sharpness())
 
     @on(HyperForm.Changed)
     def _edited(self, message: HyperForm.Changed) -> None:
@@ -696,6 +742,83 @@ class OptplayApp(App[int]):
             return
         self._confirm_overwrite(paths, lambda: self.do(self.session.export(text)))
 
+    def action_export_picture(self) -> None:
+        """The chart in view as PNG and SVG and the whole screen as SVG (`tui/figures.py`,
+        Textual's screenshot), into the working folder; asks before overwriting."""
+        from tui.screens.prompt import PromptScreen
+
+        tab = self._picture_tab()
+        self.push_screen(
+            PromptScreen(
+                "export picture",
+                f"File name (writes NAME-{tab}.png, NAME-{tab}.svg and NAME-screen.svg in "
+                f"{Path.cwd()}):",
+                PICTURE_STEM,
+                check=lambda text: self._picture_targets(text)[1],
+            ),
+            self._export_picture_to,
+        )
+
+    def _picture_tab(self) -> str:
+        """The chart in view, as `optplay plot --chart` names it ("loss", "lr", ...)."""
+        active = self.main.query_one("#chart-tabs", TabbedContent).active or "tab-loss"
+        return active.removeprefix("tab-")
+
+    def _picture_targets(self, text: str) -> tuple[list[str], str | None]:
+        from engine.session import export_stem, file_name_problem
+
+        stem = export_stem(text.strip())
+        tab = self._picture_tab()
+        paths = [f"{stem}-{tab}.png", f"{stem}-{tab}.svg", f"{stem}-screen.svg"]
+        return paths, file_name_problem(paths[-1]) if stem.strip() else "type a file name"
+
+    def _export_picture_to(self, text: str | None) -> None:
+        if text is None:
+            return
+        paths, problem = self._picture_targets(text)
+        if problem is not None:
+            self.tell(problem, "error", "not exported")
+            return
+        self._confirm_overwrite(paths, lambda: self._write_pictures(paths))
+
+    def _write_pictures(self, paths: list[str]) -> None:
+        """The screen now (it is what the user sees), the chart's pictures off the UI thread."""
+        from tui.figures import history_lanes
+
+        png, svg, screen = paths
+        folder = Path(screen).parent
+        try:
+            self.save_screenshot(filename=Path(screen).name, path=str(folder))
+        except OSError as err:
+            self.tell(f"{screen}: {err.strerror or err}", "error", "not exported")
+            return
+        lanes = history_lanes(self.session.shown_lanes())  # copied now: training goes on
+        self._draw_pictures(lanes, self._picture_tab(), png, svg, screen)
+
+    @work(thread=True, group="pictures", exit_on_error=False)
+    def _draw_pictures(self, lanes: list[Any], chart: str, png: str, svg: str,
+                       screen: str) -> None:  # fmt: skip
+        from tui.figures import FigureError, MissingExtra, Options, Plot, save
+
+        plot = Plot("history", lanes=lanes)
+        theme = "light" if "light" in self.theme else "dark"
+        try:
+            for path in (png, svg):
+                save(plot, path, Options(chart=chart, theme=theme))
+        except MissingExtra as err:
+            self.call_from_thread(self.tell, f"wrote {screen}; {err}", "warning", "picture")
+            return
+        except FigureError as err:
+            self.call_from_thread(self.tell, f"wrote {screen}; no chart picture: {err}",
+                                  "warning", "picture")  # fmt: skip
+            return
+        except OSError as err:
+            self.call_from_thread(self.tell, f"{err.filename}: {err.strerror or err}", "error",
+                                  "not exported")  # fmt: skip
+            return
+        self.call_from_thread(self.tell, f"wrote {png}, {svg} and {screen}", "information",
+                              "picture")  # fmt: skip
+
     def action_presets(self) -> None:
         from tui.screens.presets import PresetScreen
 
@@ -736,9 +859,9 @@ class OptplayApp(App[int]):
         lesson = self.session.lesson
         if lesson is None:
             return
-        landscape = getattr(self.session.view().run.task, "is_landscape", False)
-        if lesson.watch.tab != "path" or landscape:
-            self.show_tab(f"tab-{lesson.watch.tab}")
+        tab = chart_tabs.by_id(lesson.watch.tab)
+        if tab is not None and tab.applies(self.session.view().run.task):
+            self.show_tab(tab.pane)
 
     def action_verdict(self) -> None:
         view = self.session.view()
@@ -747,6 +870,9 @@ class OptplayApp(App[int]):
 
             diverged = {lane.name: lane.diverged_at for lane in view.lanes}
             self.push_screen(VerdictScreen(view.lesson, view.verdict, diverged, view.status.step))
+
+    def action_use_optimum(self) -> None:
+        self.do(self.session.use_optimum())
 
     def action_sweep(self) -> None:
         """The Sweep screen as it was left, or a first sweep drafted from the run."""
@@ -796,13 +922,63 @@ class OptplayApp(App[int]):
         run = self.session.trained_copy(config, steps)
         self.call_from_thread(lambda: self.do(self.session.pin_run(run, name)))
 
+    def action_runs(self) -> None:
+        """The Runs screen: the stored runs, to open as the run or pin beside it."""
+        from tui.screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen(), self._stored_picked)
+
+    def _stored_picked(self, pick: Any) -> None:
+        if pick is None:
+            return
+        self._open_stored(pick.run_id, pick.pin)
+
+    @work(thread=True, group="stored", exit_on_error=False)
+    def _open_stored(self, run_id: int, pin: bool) -> None:
+        """Read a stored run, retrain it to the step it reached (off the UI thread), then
+        open it as the run or pin it; say so when the history differs from the stored one."""
+        from engine.store import Store, StoreError, same_history
+
+        try:
+            with Store() as store:
+                stored = store.get(run_id)
+        except KeyError:
+            self.call_from_thread(self.tell, f"no stored run {run_id}", "error")
+            return
+        except (StoreError, OSError, sqlite3.Error) as err:
+            self.call_from_thread(self.tell, f"stored run {run_id}: {err}", "error")
+            return
+        experiment = stored.experiment()
+        steps = int(stored.summary["steps"])
+        name = stored.summary["name"] or f"run {run_id}"
+        if pin:
+            refused = self.call_from_thread(self.session.can_pin_config, experiment.config)
+            if refused is not None:
+                self.call_from_thread(self.do, refused)
+                return
+        race = self.session.trained_race(experiment.config, steps)
+        if not same_history(stored, race.runs[0]):
+            version = stored.summary["code_version"]
+            self.call_from_thread(
+                self.tell,
+                f"stored run {run_id} was trained by optplay {version}; trained again now it "
+                "gives another history",
+                "warning",
+            )
+        if pin:
+            self.call_from_thread(lambda: self.do(self.session.pin_run(race.runs[0], name)))
+        else:
+            planned = experiment.steps or steps
+            self.call_from_thread(
+                lambda: self.do(self.session.open_trained(race, planned, stored.summary["name"]))
+            )
+
     def load_experiment(self, experiment: Experiment) -> None:
         """Show an experiment (an opened file): a race opens as a race."""
         self.do(self.session.load(experiment))
 
     def show_tab(self, tab: str) -> None:
-        """Bring a chart tab into view (`tab-loss`, `tab-lr`, `tab-norms`, `tab-path`,
-        `tab-model`, `tab-state`)."""
+        """Bring a chart tab into view (its `Tab.pane`: `tab-loss`, `tab-path`...)."""
         self.main.query_one(ChartPanel).activate(tab)
 
     # -- footer and palette ---------------------------------------------------------------
@@ -851,16 +1027,11 @@ class OptplayApp(App[int]):
             )
         if self.session.pins:
             yield SystemCommand("Unpin all", "Remove every overlay from the charts", self.unpin)
-        tabs = list(CHART_TABS)
-        if getattr(self.session.view().run.task, "is_landscape", False):
-            tabs.append(("tab-path", "path"))
-        if getattr(self.session.view().run.task, "has_model_view", False):
-            tabs.append(("tab-model", "model"))
-        for tab, label in tabs:
+        for tab in chart_tabs.shown_for(self.session.view().run.task):
             yield SystemCommand(
-                f"Show {label} chart",
-                f"Switch to the {label} tab",
-                lambda tab=tab: self.show_tab(tab),
+                f"Show {tab.palette} chart",
+                f"Switch to the {tab.label} tab",
+                lambda pane=tab.pane: self.show_tab(pane),
             )
 
     def action_command_palette(self) -> None:
@@ -876,6 +1047,7 @@ def create_app(
     save_path: str | None = None,
     history_capacity: int | None = 4096,
     ascii_only: bool | None = None,
+    dask: str | None = None,
 ) -> OptplayApp:
     """The app, for the CLI, the Pilot tests and the snapshot tests alike.
 
@@ -883,7 +1055,9 @@ def create_app(
     what the app shows first; one with [[race]] entries opens as a race. `steps` overrides
     its planned length; `save_path` is the file ctrl+s offers (the one opened with --config).
     The settings (theme, speed, sidebar, smoothing) come from the user's settings file;
-    `ascii_only` forces (or forbids) ASCII output, else the terminal's encoding decides."""
+    `ascii_only` forces (or forbids) ASCII output, else the terminal's encoding decides.
+    `dask` ("local" or a scheduler address; default: the `dask` setting) runs sweeps and
+    lesson seeds on that Dask cluster ("" or no setting: this machine's process pool)."""
     if isinstance(experiment, RunConfig):
         experiment = Experiment(experiment)
     if steps is not None:
@@ -894,4 +1068,7 @@ def create_app(
     )
     app = OptplayApp(session, settings, ascii_only)
     app.settings_warning = warning
+    address = settings.dask if dask is None else dask
+    if address:
+        app.use_dask(address)
     return app

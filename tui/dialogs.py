@@ -26,10 +26,23 @@ repaint (at 120x40 about 20 ms, 10-30 times a second: most of a core, and a key 
 for the frame in progress). A `Dialog` gathers those areas and repaints them together at
 most BACKDROP_HZ times a second; one that hides the screen below (an opaque background, as
 the race setup's) skips them. The dialog's own widgets repaint at once, as always.
+
+A dialog's timers and workers die with it. Textual calls an interval timer's callback from
+the timer's own task and a worker's `call_from_thread` callback from the app's loop, whatever
+state the screen is in: when the app closes, an installed screen off the stack (the Sweep
+screen left with its sweep) can lose its widgets before its timers stop, and a worker's result
+can arrive after the screen's widgets are gone (the Sweep screen's timer failed so with
+`NoMatches '#sweep-progress'`, a crash in the app). Timers made with `every` call back only
+while the dialog is `alive` and stop when it is dismissed for good; a worker hands its result
+back through `while_alive`, which drops it once the dialog is gone; its workers are cancelled
+with it (a thread worker checks `alive`). An installed dialog lives on when dismissed: the
+Sweep screen's sweep goes on while the user is away, until the screen is removed.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from textual.await_complete import AwaitComplete
@@ -37,6 +50,7 @@ from textual.dom import DOMNode
 from textual.geometry import Region
 from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
 from textual.widget import Widget
 
 from tui.textual_fixes import source_digest
@@ -50,6 +64,7 @@ NARROW_FOCUS_STYLES = source_digest(Screen._update_focus_styles) == FOCUS_STYLES
 BACKDROP_HZ = 4
 
 ResultType = TypeVar("ResultType")
+Callback = TypeVar("Callback", bound=Callable[..., Any])
 
 
 class Dialog(ModalScreen[ResultType]):
@@ -80,7 +95,9 @@ class Dialog(ModalScreen[ResultType]):
                 return self  # nothing below shows through
             if self._backdrop_due is None:
                 self._backdrop_due = set()
-                self.set_timer(1 / BACKDROP_HZ, self._repaint_backdrop, name="backdrop")
+                self.set_timer(
+                    1 / BACKDROP_HZ, self.while_alive(self._repaint_backdrop), name="backdrop"
+                )
             self._backdrop_due.update(regions)
             return self
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
@@ -100,7 +117,56 @@ class Dialog(ModalScreen[ResultType]):
     def dismiss(self, result: Any = None) -> AwaitComplete:
         if not self.on_top:
             return AwaitComplete.nothing()  # already answered by an earlier key
+        if not self.app.is_screen_installed(self):
+            self.end()  # popped and removed: nothing of it runs on
         return super().dismiss(result)
+
+    # -- lifetime of timers and workers ---------------------------------------------------------
+
+    _gone = False  # dismissed for good
+    _owned_timers: list[Timer] | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether this dialog still has its widgets: mounted, neither dismissed for good nor
+        being removed, and the app not shutting down (when the app closes, an installed
+        screen off the stack loses its widgets before its timers stop). Safe to read from a
+        worker thread."""
+        closing = self._gone or self._closing or self._closed or getattr(self, "_pruning", False)
+        if closing or not self.is_attached:
+            return False
+        try:
+            return self.app.is_running
+        except Exception:  # no app any more
+            return False
+
+    def while_alive(self, callback: Callback) -> Callback:
+        """`callback`, called only while this dialog is `alive` (timers, results from a
+        worker: `self.app.call_from_thread(self.while_alive(self._done), report)`)."""
+
+        @functools.wraps(callback)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return callback(*args, **kwargs) if self.alive else None
+
+        return call  # type: ignore[return-value]
+
+    def every(self, seconds: float, callback: Callable[[], object], *, name: str) -> Timer:
+        """An interval timer that lives as long as this dialog."""
+        timer = self.set_interval(seconds, self.while_alive(callback), name=name)
+        if self._owned_timers is None:
+            self._owned_timers = []
+        self._owned_timers.append(timer)
+        return timer
+
+    def end(self) -> None:
+        """Stop this dialog's timers and cancel its workers (it is going away)."""
+        self._gone = True
+        for timer in self._owned_timers or ():
+            timer.stop()
+        self.workers.cancel_node(self)
+
+    def _on_unmount(self) -> None:  # Textual calls each class's own handler (no super())
+        self.end()
 
     def _update_focus_styles(
         self, focused: Widget | None = None, blurred: Widget | None = None

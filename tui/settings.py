@@ -1,4 +1,6 @@
-"""What the app remembers between runs: theme, speed, sidebar and smoothing.
+"""What the app remembers between runs: theme, speed, sidebar, smoothing, whether runs are
+recorded (`record_runs = false`: no run is kept in the run store, engine/store.py) and where
+jobs run (`dask`: "" this machine's process pool, "local" or a Dask scheduler's address).
 
 Kept as a small TOML file in the platform's config folder (`platformdirs.user_config_dir`,
 e.g. ~/.config/optplay/settings.toml on Linux; `OPTPLAY_CONFIG_DIR` overrides the folder, as
@@ -32,6 +34,9 @@ class Settings:
     speed: float | None = 200.0  # steps per second (None: max)
     sidebar: str = "auto"  # auto: hidden below 90 columns, shown above
     smoothing: bool = False  # EMA of the training loss on the Loss chart
+    record_runs: bool = True  # keep every trained run in the run store (engine/store.py)
+    dask: str = ""  # where sweeps and lesson seeds run: "" this machine's pool, "local" or an
+    # address (a Dask scheduler); `optplay --dask` overrides it for one session
 
     def replace(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -74,9 +79,15 @@ def _checked(data: dict[str, Any]) -> Settings:
                 raise ValueError(
                     f"sidebar must be one of {', '.join(SIDEBAR_MODES)}, got {kind_of(value)}"
                 )
-        elif key == "smoothing":
+        elif key in ("smoothing", "record_runs"):
             if not isinstance(value, bool):
-                raise ValueError(f"smoothing must be true or false, got {kind_of(value)}")
+                raise ValueError(f"{key} must be true or false, got {kind_of(value)}")
+        elif key == "dask":
+            if not isinstance(value, str) or value != value.strip():
+                raise ValueError(
+                    'dask must be "" (this machine), "local" or a scheduler address, '
+                    f"got {kind_of(value)}"
+                )
         else:
             continue  # a key of a newer version: ignored
         values[key] = value

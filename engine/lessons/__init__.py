@@ -120,6 +120,7 @@ __all__ = [
     "Watch",
     "by_topic",
     "load",
+    "load_file",
     "loads",
     "names",
     "topics",
@@ -151,6 +152,33 @@ def loads(name: str, experiment_text: str, lesson_text: str) -> Lesson:
     except config.ConfigError as err:
         raise LessonError(err.path, str(err).removeprefix(f"{err.path}: "), err.key) from None
     return parse_lesson(name, experiment, lesson_text, f"lessons/{name}{_LESSON_SUFFIX}")
+
+
+def load_file(path: str | Any) -> Lesson:
+    """A lesson a user wrote: `PATH.lesson.toml` next to its experiment `PATH.toml`.
+    LessonError (naming the file and the key) for a missing or bad file."""
+    from pathlib import Path
+
+    from engine import config
+
+    lesson_path = Path(path)
+    if not lesson_path.name.endswith(_LESSON_SUFFIX):
+        raise LessonError(str(lesson_path), f"a lesson file's name must end in {_LESSON_SUFFIX}")
+    name = lesson_path.name[: -len(_LESSON_SUFFIX)]
+    experiment_path = lesson_path.with_name(name + _EXPERIMENT_SUFFIX)
+    texts = []
+    for p in (lesson_path, experiment_path):
+        try:
+            texts.append(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as err:
+            what = "cannot read its experiment file" if p is experiment_path else "cannot read"
+            reason = getattr(err, "strerror", None) or str(err)
+            raise LessonError(str(lesson_path), f"{what} {p}: {reason}") from None
+    try:
+        experiment = config.loads(texts[1], str(experiment_path))
+    except config.ConfigError as err:
+        raise LessonError(err.path, str(err).removeprefix(f"{err.path}: "), err.key) from None
+    return parse_lesson(name, experiment, texts[0], str(lesson_path))
 
 
 def load(name: str) -> Lesson:

@@ -19,8 +19,9 @@ from engine.lessons.measure import EVAL_SERIES, KINDS, SERIES, Metric, number
 from engine.run import Run, RunConfigError
 from engine.specfile import ConfigError, SpecFile, at, kind_of
 
-#: What a lesson can expect of its verdict (`expect`, a flip's `expect`).
-OUTCOMES = ("holds", "fails")
+#: What a lesson can expect of its verdict (`expect`, a flip's `expect`): "undecided" where
+#: the honest answer is "it depends" (the text says on what).
+OUTCOMES = ("holds", "fails", "undecided")
 #: What a verdict can be: a claim holds, fails, or the run cannot decide (e.g. no lane
 #: reached the target).
 VERDICTS = ("holds", "fails", "undecided")
@@ -47,7 +48,7 @@ TOP_KEYS = (
 )
 WATCH_KEYS = ("tab", "what")
 MEASURE_KEYS = ("kind", "series", "target", "start", "stop", "floor", "key")
-COMPARE_KEYS = ("subject", "baseline", "compare", *THRESHOLDS)
+COMPARE_KEYS = ("subject", "baseline", "compare", "tie", *THRESHOLDS)
 FLIP_KEYS = ("when", "set", "lanes", "steps", "expect")
 
 
@@ -86,6 +87,9 @@ class Measure:
     compare: str
     op: str
     threshold: float
+    #: [lo, hi]: judged numbers inside it are a tie ("no difference"); None: the default,
+    #: ±5% around 1 for a ratio, around the threshold for a value (engine.lessons.stats).
+    tie_band: tuple[float, float] | None = None
 
     @property
     def condition(self) -> str:
@@ -152,6 +156,8 @@ class Verdict:
     `summary` is the one-paragraph verdict ("Momentum reached loss 0.001 at step 98; SGD ...:
     the claim holds here."); `details` one line per lane and per extra measurement;
     `conditions` when the verdict would come out the other way. `text` joins them.
+    `theory` says what the exact theory predicted, where it predicts every lane (a steps-to
+    measure of the training loss on a quadratic task, engine/theory.py).
     `measured` holds every measurement (the judged one first, then the lesson's `also`) with
     its value per lane; `table()` lays them out as cells."""
 
@@ -163,6 +169,7 @@ class Verdict:
     details: tuple[str, ...] = ()
     conditions: tuple[str, ...] = ()
     measured: tuple[tuple[Metric, Mapping[str, float | None]], ...] = ()
+    theory: tuple[str, ...] = ()
 
     @property
     def holds(self) -> bool:
@@ -177,7 +184,7 @@ class Verdict:
 
     @property
     def text(self) -> str:
-        return "\n".join([self.summary, *self.details, *self.conditions])
+        return "\n".join([self.summary, *self.theory, *self.details, *self.conditions])
 
 
 @dataclass(frozen=True)
@@ -357,6 +364,7 @@ class Lesson:
             tuple(details),
             tuple(conditions),
             tuple(measured),
+            _theory_lines(metric, runs, self.lanes, values),
         )
 
     # -- variants ------------------------------------------------------------------------------
@@ -369,15 +377,40 @@ class Lesson:
         return dataclasses.replace(self, experiment=experiment, expect=flip.expect, flips=())
 
     def with_seed(self, seed: int) -> Lesson:
-        """This lesson with another seed (initialization and data order) for every lane: does
-        the verdict survive it?"""
+        """This lesson with another seed for every lane: initialization and batch order, and
+        the data set too where the task generates one (`data_seed`). Does the verdict survive
+        it?"""
+        from engine.kinds import registry
+
         exp = self.experiment
-        entries = [RaceEntry(e.config.replace(seed=seed), e.name) for e in self.entries]
+        entries = []
+        for e in self.entries:
+            cfg = e.config.replace(seed=seed)
+            if any(h.name == "data_seed" for h in registry("task").specs(cfg.task)):
+                cfg = cfg.with_knobs({"task.data_seed": seed})
+            entries.append(RaceEntry(cfg, e.name))
         if exp.race:
             experiment = Experiment.of_race(entries, steps=exp.steps, name=exp.name)
         else:
             experiment = Experiment(entries[0].config, steps=exp.steps, name=exp.name)
         return dataclasses.replace(self, experiment=experiment)
+
+    def with_knobs(
+        self,
+        knobs: Mapping[str, Any],
+        lane_knobs: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Lesson:
+        """This lesson with knobs set on every lane and on named lanes ("what if"); its flips
+        are dropped (they were stated for the lesson as shipped). RunConfigError (or a
+        ValueError for an unknown lane) names the problem."""
+        lane_knobs = dict(lane_knobs or {})
+        for lane in lane_knobs:
+            if lane not in self.lanes:
+                raise ValueError(
+                    f"lesson {self.name}: no lane {lane!r} (its lanes: {', '.join(self.lanes)})"
+                )
+        experiment = _with_knobs(self, knobs, lane_knobs, None)
+        return dataclasses.replace(self, experiment=experiment, flips=())
 
     def with_lane_lr(self, lane: str, lr: float) -> Lesson:
         """This lesson with one lane's learning rate changed (the tests' tuning check)."""
@@ -385,6 +418,33 @@ class Lesson:
             raise ValueError(f"lesson {self.name}: no lane {lane!r}")
         experiment = _with_knobs(self, {}, {lane: {"lr": lr}}, None)
         return dataclasses.replace(self, experiment=experiment, flips=())
+
+
+def _theory_lines(
+    metric: Metric, runs: Mapping[str, Run], lanes: Sequence[str], values: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """ "Theory (exact: ...): SGD 449 steps, Momentum 98 (as measured)." when the exact theory
+    predicts every lane's steps to the target training loss; nothing otherwise."""
+    if metric.kind != "steps_to" or metric.series != "loss" or metric.target is None:
+        return ()
+    from engine.theory import for_config
+
+    predicted = {}
+    for lane in lanes:
+        run = runs[lane]
+        if run.task.quadratic_loss() is None:
+            return ()
+        steps = max(len(run.history), 1)
+        found = for_config(run.config, steps)
+        if found.prediction is None:
+            return ()
+        predicted[lane] = found.prediction.steps_to(metric.target)
+    cells = ", ".join(
+        f"{lane} {'never' if k is None else f'{k:,} steps'}" for lane, k in predicted.items()
+    )
+    same = all(predicted[lane] == values[lane] for lane in lanes)
+    agree = "as measured" if same else "the measurement differs"
+    return (f"Theory ({found.theory.where}) predicts {cells}: {agree}.",)
 
 
 def _knob(value: Any) -> str:
@@ -625,7 +685,8 @@ def parse_lesson(name: str, experiment: Experiment, text: str, source: str) -> L
         )
     threshold = r.real(measure_data, ops[0], "[measure]")
     assert threshold is not None
-    measure = Measure(metric, subject, baseline, compare, ops[0], threshold)
+    tie_band = _tie_band(r, measure_data)
+    measure = Measure(metric, subject, baseline, compare, ops[0], threshold, tie_band)
 
     also_data = data.get("also", [])
     if not isinstance(also_data, list):
@@ -712,6 +773,27 @@ def parse_lesson(name: str, experiment: Experiment, text: str, source: str) -> L
             raise r.fail(where, str(err)) from None
         flips.append(flip)
     return dataclasses.replace(lesson, flips=tuple(flips))
+
+
+def _tie_band(r: _Reader, data: dict[str, Any]) -> tuple[float, float] | None:
+    """`tie = [lo, hi]` of [measure]: two finite numbers, lo <= hi."""
+    if "tie" not in data:
+        return None
+    band = data["tie"]
+    if (
+        not isinstance(band, list)
+        or len(band) != 2
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in band)
+        or not all(math.isfinite(x) for x in band)
+        or band[0] > band[1]
+    ):
+        raise r.fail(
+            "[measure]",
+            f"tie must be [lo, hi], two finite numbers lo <= hi, got "
+            f"{repr(band)[:40] if isinstance(band, list) else kind_of(band)}",
+            "tie",
+        )
+    return (float(band[0]), float(band[1]))
 
 
 def _is_classifier(task: str) -> bool:

@@ -11,6 +11,8 @@ Kinds (`kind` in a lesson file's `[measure]` / `[[also]]` tables; `series` is on
 - `final`: the newest value of `series` (eval series: the newest evaluation).
 - `best`: the lowest value of `series`.
 - `max`: the highest value of `series` over steps `start`..`stop` (inclusive; default the run).
+- `mean`: the mean of `series` over steps `start`..`stop`: where a noisy run settles (the size
+  of its noise ball), less at the mercy of one step than `final`.
 - `rise`: how far `series` climbs above its lowest value so far, over `start`..`stop`:
   max over t of s_t / min(s_u, u <= t); 1 means it never rose. Values below `floor` count as
   `floor`, so round-off at the bottom of a converged run is not read as growth.
@@ -29,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.outcome import first_step_at_most
+
 #: Series a metric may read, and how the verdict text names them.
 SERIES = {
     "loss": "training loss",
@@ -45,6 +49,7 @@ KINDS = {
     "final": ("series",),
     "best": ("series",),
     "max": ("series", "start", "stop"),
+    "mean": ("series", "start", "stop"),
     "rise": ("series", "start", "stop", "floor"),
     "param_norm": ("key",),
 }
@@ -119,6 +124,8 @@ class Metric:
             return f"best {what}"
         if self.kind == "max":
             return f"highest {what}{self._range()}"
+        if self.kind == "mean":
+            return f"mean {what}{self._range()}"
         if self.kind == "rise":
             return f"rise of the {what}{self._range()}"
         return "norm of the final weights" + (f" {self.key}" if self.key else "")
@@ -128,7 +135,7 @@ class Metric:
     def _stored(self, run: Any) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of the series as stored (exact at full resolution)."""
         b = run.history.buckets(self.series)
-        if self.kind in ("final", "rise"):
+        if self.kind in ("final", "rise", "mean"):
             return b.steps, b.lasts
         if self.kind == "max" or (self.kind == "best" and self.better == "higher"):
             return b.steps, b.maxs
@@ -152,10 +159,9 @@ class Metric:
             total = sum(float(np.vdot(a, a)) for a in arrays)
             return math.sqrt(total)
         if self.kind == "steps_to":
-            steps, mins = self._window(*self._stored(run))
-            hits = np.flatnonzero(mins <= self.target)
-            return int(steps[hits[0]]) if len(hits) else None
-        steps, values = self._window(*self._stored(run))
+            start = max(self.start or 1, 1) if self.series in EVAL_SERIES else self.start
+            return first_step_at_most(run.history, self.series, self.target, start, self.stop)
+        _, values = self._window(*self._stored(run))
         values = values[~np.isnan(values)]
         if not len(values):
             return None
@@ -165,6 +171,8 @@ class Metric:
             return float(values.max() if self.better == "higher" else values.min())
         if self.kind == "max":
             return float(values.max())
+        if self.kind == "mean":
+            return float(values.mean())
         clipped = np.maximum(values, self.floor)  # rise
         return float((clipped / np.minimum.accumulate(clipped)).max())
 
@@ -187,6 +195,8 @@ class Metric:
             return f"had a best {what} of {shown}"
         if self.kind == "max":
             return f"had a highest {what} of {shown}{self._range()}"
+        if self.kind == "mean":
+            return f"had a mean {what} of {shown}{self._range()}"
         if self.kind == "rise":
             return f"rose to {number(value)}× its lowest {what} so far{self._range()}"
         return f"ended with weights{' ' + self.key if self.key else ''} of norm {shown}"

@@ -29,6 +29,7 @@ import numpy as np
 
 from engine.hyper import Hyper, validate_all
 from engine.optimizer_state import Quantity, StateDoc, Summary, read_only
+from engine.optimizers import compiled
 from engine.registry import Registered, Registry
 
 # Bytes per array per block on the large-array path for a kernel that touches up to 5 arrays
@@ -80,6 +81,20 @@ def _weight_decay(default: float = 0.0, help: str = "L2 penalty λ added to the 
 
 
 _MAXIMIZE = Hyper("maximize", False, kind="bool", help="ascend the objective instead of descending")
+
+
+def _flavour(*others: str) -> Hyper:
+    """`flavour`: whose arithmetic the update follows: "torch" (the default, torch.optim's)
+    or one of `others` ("optax", "keras", "paper"): see the family module's `FLAVOURS`."""
+    return Hyper(
+        "flavour",
+        "torch",
+        kind="choice",
+        choices=("torch", *others),
+        help="whose formula: torch (default), " + ", ".join(others),
+    )
+
+
 _DECOUPLED = Hyper(
     "decoupled_weight_decay",
     False,
@@ -308,11 +323,17 @@ class Optimizer(Registered):
     reference: ClassVar[str] = ""
     state_doc: ClassVar[StateDoc] = StateDoc()
     n_scratch: ClassVar[int] = 2
+    #: The family's compiled step (`compiled.adam_step`, ...), called as a method with flat
+    #: views when the compiled path is ready; None: NumPy only.
+    compiled_step: ClassVar[Any] = None
 
     kind = "optimizer"
     knob_attributes = True
 
     lr: float  # every optimizer has the knob; set as an attribute like the others
+    #: Whose arithmetic the update follows (the `flavour` knob where declared): any other
+    #: than "torch" steps through `_flavour_kernel`, plain NumPy (never a fast kernel).
+    flavour = "torch"
 
     def __init__(self, **hypers: Any) -> None:
         super().__init__(**hypers)  # validated values in self.hypers and as attributes
@@ -365,7 +386,11 @@ class Optimizer(Registered):
         return self._state[key].hypers
 
     def derived(
-        self, key: str, grad: np.ndarray | None = None, prev: np.ndarray | None = None
+        self,
+        key: str,
+        grad: np.ndarray | None = None,
+        prev: np.ndarray | None = None,
+        want: set[str] | None = None,
     ) -> dict[str, np.ndarray]:
         """Per-element quantities of `key`'s last step, fresh read-only arrays of its shape:
         "effective_lr" and the optimizer's own (m̂, v̂, ... see `state_doc.derived`).
@@ -373,13 +398,14 @@ class Optimizer(Registered):
         `grad` is the gradient that step received and `prev` the parameters before it; they
         are needed only where a quantity involves the gradient the update used (Adadelta's
         effective_lr, NAdam's m̄, with L2 weight decay g + λθ); without them those quantities
-        are left out. Empty before the key's first step."""
+        are left out. Empty before the key's first step. `want` (names) computes only those.
+        """
         st = self._state[key]
         if st.scalars is None:
             return {}
         with np.errstate(all="ignore"):
             # asarray: arithmetic on a 0-d parameter's arrays gives NumPy scalars.
-            out = {k: np.asarray(v) for k, v in self._derive(st, None, grad, prev).items()}
+            out = {k: np.asarray(v) for k, v in self._derive(st, want, grad, prev).items()}
         for arr in out.values():
             arr.flags.writeable = False
         return out
@@ -526,7 +552,20 @@ class Optimizer(Registered):
         c = self._prepare(st, lr)
         st.scalars = c
         st.hypers = self.hypers
+        if self.flavour != "torch":
+            self._flavour_kernel(p, g, st, c)
+            return
         bufs = self._buffers(st)
+        if self.compiled_step is not None:
+            if compiled.ready:
+                if p.flags.c_contiguous and g.flags.c_contiguous:
+                    if p.ndim != 1:
+                        p, g = p.reshape(-1), g.reshape(-1)
+                        bufs = [None if b is None else b.reshape(-1) for b in bufs]
+                    self.compiled_step(p, g, bufs, c)
+                    return
+            elif not compiled.requested:
+                compiled.request()  # NumPy runs until the kernels are ready: the same numbers
         if (  # _takes_blocks(p, g), inlined: this runs for every key at every step
             p.nbytes >= BLOCKED_MIN_BLOCKS * BLOCK_BYTES
             and p.flags.c_contiguous
@@ -574,6 +613,10 @@ class Optimizer(Registered):
         """The key's state arrays the kernel uses under the current knobs (lazily created)."""
         raise NotImplementedError
 
+    def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
+        """One update of `p` in the arithmetic of `self.flavour` (not "torch"), in place."""
+        raise NotImplementedError(f"{self.name} has no flavour {self.flavour!r}")
+
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: Any) -> None:
         raise NotImplementedError
 
@@ -612,3 +655,22 @@ def create(name: str, /, **hypers: Any) -> Optimizer:
 def get(name: str) -> type[Optimizer]:
     """The optimizer class registered as `name` (ValueError listing the names otherwise)."""
     return _REGISTRY.get(name)
+
+
+def _warm_compiled(kernels: dict[str, Any]) -> None:
+    """Compile (or load) each kernel for float32 and float64 by stepping tiny buffers (run in
+    the compiled path's build thread)."""
+    for dtype in (np.float32, np.float64):
+        for name in sorted(compiled._STEPPERS):
+            opt = create(name)
+            p = np.ones(3, dtype)
+            g = np.full(3, 0.5, dtype)
+            st = _KeyState(p)
+            c = opt._prepare(st, opt.lr if opt.lr is not None else 1e-3)
+            compiled._STEPPERS[name](opt, p, g, opt._buffers(st), c, kernels)
+        h = np.full((2, 3), 0.5, dtype)
+        kernels["tanh_backward"](h, h.copy())
+        kernels["softmax_grad"](h.copy(), np.ones((2, 1), dtype), h, 0.5)
+
+
+compiled.warm_up = _warm_compiled

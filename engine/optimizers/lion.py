@@ -8,11 +8,12 @@ Chen et al. 2023, Symbolic Discovery of Optimization Algorithms (NeurIPS). optax
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _ALPHA_SUMMARY,
     _LR,
@@ -45,6 +46,11 @@ class Lion(Optimizer):
     """
 
     name = "lion"
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": None,
+        "optax": "optax.lion (the arithmetic here)",
+        "keras": "keras.optimizers.Lion",
+    }
     summary = "Lion: θ ← θ − η·sign(β₁m + (1 − β₁)g), a sign-momentum method"
     specs = (
         _lr(1e-4),
@@ -71,6 +77,8 @@ class Lion(Optimizer):
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg")]
+
+    compiled_step = compiled.lion_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: StepRate) -> None:
         lr = c.lr

@@ -11,11 +11,12 @@ torch.optim.RAdam (decoupled_weight_decay gives RAdamW).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from engine.optimizer_state import Quantity, StateDoc
+from engine.optimizers import compiled
 from engine.optimizers.base import (
     _ADAM_RMS,
     _ADAM_SUMMARIES,
@@ -78,6 +79,11 @@ class RAdam(Optimizer):
     """
 
     name = "radam"
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.RAdam",
+        "optax": "optax.radam",
+        "keras": None,
+    }
     summary = "RAdam: Adam with a variance-rectified (warmup-free) adaptive step"
     specs = (
         _lr(1e-3),
@@ -155,6 +161,8 @@ class RAdam(Optimizer):
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_avg_sq")]
+
+    compiled_step = compiled.radam_step
 
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: RAdamScalars) -> None:
         m, v = bufs

@@ -113,9 +113,15 @@ class SineRNN(Task):
         n_train, _ = self.split(n_points)
         lo, hi = raw[:n_train].min(), raw[:n_train].max()
         self.series = ((raw - lo) / (hi - lo)).astype(self.dtype)  # min-max with train range
+        self._scale = float(hi - lo)
         self.X, self.y = self._windows(self.series[:n_train])
         self.X_test, self.y_test = self._windows(self.series[n_train:])
         self._buffers: dict[int, _Buffers] = {}
+
+    def noise_floor(self) -> float:
+        """The mean squared error of predicting the clean sine exactly: the noise's variance
+        in the min-max scaled units the net sees (no predictor does better on average)."""
+        return float((self.noise / self._scale) ** 2)
 
     def _windows(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = len(s) - self.window

@@ -180,6 +180,10 @@ class SparseLogistic(Task):
         z = self.X_test.astype(np.float64) @ self.true_weights + self.true_bias
         return _cross_entropy(z, self.y_test.astype(np.float64)) / len(z)
 
+    def noise_floor(self) -> float:
+        """The floor of the held-out loss: `bayes_loss()` (the labels are noisy)."""
+        return self.bayes_loss()
+
 
 def _cross_entropy(z: np.ndarray, y: np.ndarray) -> float:
     """Σ BCE(z, y) = Σ softplus(z) − y·z, stable for any logit."""

@@ -11,6 +11,7 @@ from engine import config
 from engine.compare import TARGET_SERIES, Lane, Overlay, Race, format_results, pin, results
 from engine.config import ConfigError, Experiment, RaceEntry
 from engine.history import SERIES, STEP_SERIES, History, export_history, load_history_json
+from engine.outcome import first_step_at_most
 from engine.run import Run, RunConfig
 
 ROSEN = RunConfig(task="rosenbrock", optimizer="sgd", seed=11)
@@ -370,13 +371,13 @@ def test_full_resolution_history_never_folds():
         h.record(step, float(step), 0.1, 1.0, 0.1, 0.1)
     assert h.width("loss") == 1 and len(h) == n
     assert h.buckets("loss").lasts.tolist() == [float(s) for s in range(1, n + 1)]
-    assert h.first_at_most("loss", 0.5) is None
-    assert h.first_at_most("loss", 1.0) == 1
+    assert first_step_at_most(h, "loss", 0.5) is None
+    assert first_step_at_most(h, "loss", 1.0) == 1
     bounded = History(capacity=64)
     for step in range(1, 1001):
         bounded.record(step, 1000.0 - step, 0.1, 1.0, 0.1, 0.1)
     assert bounded.width("loss") > 1
-    hit = bounded.first_at_most("loss", 500.0)  # exact step is 500; at most a bucket late
+    hit = first_step_at_most(bounded, "loss", 500.0)  # exact step is 500; at most a bucket late
     assert 500 <= hit < 500 + bounded.width("loss")
     with pytest.raises(ValueError, match="capacity"):
         History(capacity=1)
@@ -471,7 +472,7 @@ def test_races_and_bench_measure_steps_to_target_on_the_same_series():
     assert all(s is not None and s % 20 == 0 for s in bench_steps)
     # The batch-loss series would answer differently (sgd: a lucky mini-batch at step 92,
     # long before its eval loss gets there at 120): not what the table says.
-    on_batches = [run.history.first_at_most("loss", 0.5) for run in race.runs]
+    on_batches = [first_step_at_most(run.history, "loss", 0.5) for run in race.runs]
     assert on_batches != bench_steps and on_batches[0] < bench_steps[0]
     # The default target is the worst racer's best eval loss: everyone reached it.
     target = race.default_target()

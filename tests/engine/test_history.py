@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engine.history import STEP_SERIES, History
+from engine.outcome import first_step_at_most
 
 
 def fill(h: History, values: np.ndarray, start: int = 1, fold_every: int | None = None) -> None:
@@ -99,7 +100,7 @@ def test_full_resolution_is_exact_and_compact():
     assert np.array_equal(b.steps, np.arange(1, n + 1))
     assert np.array_equal(b.lasts, 3 * values) and np.array_equal(b.mins, b.maxs)
     assert h.count("eval_loss") == 101 and h.count("eval_accuracy") == 50
-    assert h.first_at_most("loss", values.min()) == int(np.argmin(values)) + 1
+    assert first_step_at_most(h, "loss", values.min()) == int(np.argmin(values)) + 1
     # One shared step column + 8 bytes per series value, grown by doubling (<= 2x slack).
     assert h.nbytes < 2 * 48 * n
 

@@ -99,7 +99,11 @@ class Terminal:
         config.mkdir(exist_ok=True)
         (config / "settings.toml").write_text('speed = "max"\nsidebar = "shown"\n')
         # PYTHONPATH: the app of this checkout, whatever optplay is installed.
-        env = f"OPTPLAY_CONFIG_DIR={config} TERM=xterm-256color PYTHONPATH={ROOT}"
+        data = folder / "data"  # the run store of this measurement, not the user's
+        env = (
+            f"OPTPLAY_CONFIG_DIR={config} OPTPLAY_DATA_DIR={data} TERM=xterm-256color "
+            f"PYTHONPATH={ROOT}"
+        )
         command = f"cd {folder} && {env} {sys.executable} -m tui --config {path}"
         subprocess.run([*TMUX, "kill-session", "-t", self.name], capture_output=True)
         self.started = time.perf_counter()
@@ -894,6 +898,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown part {unknown[0]!r}: choose from {', '.join(PARTS)}")
     os.environ.setdefault("OPTPLAY_CONFIG_DIR", tempfile.mkdtemp())
+    os.environ.setdefault("OPTPLAY_DATA_DIR", tempfile.mkdtemp())
     tmux = shutil.which("tmux") is not None
     if not tmux and set(parts) - {"pilot"}:
         print("tmux is not installed: the terminal measurements are skipped")

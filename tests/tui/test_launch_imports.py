@@ -57,7 +57,12 @@ def modules_after(code: str, cwd: Path) -> set[str]:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PYTHONPATH": str(ROOT), "OPTPLAY_CONFIG_DIR": str(cwd), "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": str(ROOT),
+            "OPTPLAY_CONFIG_DIR": str(cwd),
+            "OPTPLAY_DATA_DIR": str(cwd / "data"),
+            "PATH": "/usr/bin:/bin",
+        },
     )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout.splitlines()[-1]))
@@ -129,6 +134,7 @@ def test_opening_an_experiment_file_loads_no_bench_nor_sweep(tmp_path) -> None:
         ["sweep", "--task", "quadratic", "--optimizers", "sgd", "--lr", "0.01,0.1", "--steps",
          "5", "--workers", "1"],
         ["lesson", "momentum-ravine", "--set", "lr=0.02"],
+        ["theory", "--task", "ill-conditioned", "--optimizer", "momentum", "--json"],
     ],
     ids=" ".join,
 )  # fmt: skip
@@ -157,8 +163,10 @@ def test_version_is_printed_when_asked(tmp_path) -> None:
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0
-    name, version = done.stdout.split()
+    first, path = done.stdout.splitlines()
+    name, version = first.split()
     assert name == "optplay" and version[0].isdigit() and done.stderr == ""
+    assert path.startswith(("optimizer kernels: compiled (numba ", "optimizer kernels: NumPy ("))
 
 
 async def test_every_screen_opens_through_its_action() -> None:

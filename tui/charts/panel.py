@@ -1,9 +1,10 @@
 """The chart tabs: one chart per tab, the visible one redrawn when its data changed (new
 steps, a log toggle, a resize, a reset): the app calls `redraw` on its frame timer.
 
-Tabs that don't apply to the task are hidden (Path for tasks that are not 2-D landscapes);
-a 2-D task opens on Path, the view that teaches there. `cycle` and `select` move between the
-tabs shown (the app's `[` `]` and 1-6 keys)."""
+The tabs are declared in tui/charts/tabs.py. Those that don't apply to the task are hidden
+(Path for tasks that are not 2-D landscapes); a new task opens on a tab declared `opens` that
+applies to it (a 2-D task on Path, the view that teaches there). `cycle` and `select` move
+between the tabs shown (the app's `[` `]` and digit keys)."""
 
 from __future__ import annotations
 
@@ -11,27 +12,11 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widget import Widget
 from textual.widgets import TabbedContent, TabPane
 
+from tui.charts import tabs as declared
 from tui.charts.base import ChartView, RunChart
 from tui.charts.loss import LossChart
-from tui.charts.lr import LrChart
-from tui.charts.model import ModelChart
-from tui.charts.norms import NormsChart
-from tui.charts.path import PathChart
-from tui.charts.state import StateTab
-
-#: The tabs, in order: (pane id, label, chart class, chart id). A chart class is a RunChart
-#: or a widget that draws like one (data_key, drawn_key, draw, log_y, color: StateTab).
-TABS: tuple[tuple[str, str, type[Widget], str], ...] = (
-    ("tab-loss", "Loss", LossChart, "loss-chart"),
-    ("tab-lr", "LR", LrChart, "lr-chart"),
-    ("tab-norms", "Norms", NormsChart, "norms-chart"),
-    ("tab-path", "Path", PathChart, "path-chart"),
-    ("tab-model", "Model", ModelChart, "model-chart"),
-    ("tab-state", "State", StateTab, "state-chart"),
-)
 
 
 class ChartPanel(Vertical):
@@ -44,9 +29,9 @@ class ChartPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="chart-tabs"):
-            for pane, label, chart, chart_id in TABS:
-                with TabPane(label, id=pane):
-                    yield chart(id=chart_id)
+            for tab in declared.TABS:
+                with TabPane(tab.label, id=tab.pane):
+                    yield tab.chart(id=tab.chart_id)
 
     def show(self, view: ChartView) -> None:
         """Chart this view from now on (a new run, new settings, a log toggle...): drawn now
@@ -60,20 +45,18 @@ class ChartPanel(Vertical):
         cfg = view.run.config
         task_key = (cfg.task, tuple(sorted(cfg.task_hypers.items())))
         new_task, self._task_key = task_key != self._task_key, task_key
-        if getattr(view.run.task, "is_landscape", False):
-            tabs.show_tab("tab-path")
-            if new_task:
-                tabs.active = "tab-path"  # a 2-D task opens on its path
-        else:
-            if tabs.active == "tab-path":
-                tabs.active = "tab-loss"
-            tabs.hide_tab("tab-path")
-        if getattr(view.run.task, "has_model_view", False):
-            tabs.show_tab("tab-model")
-        else:
-            if tabs.active == "tab-model":
-                tabs.active = "tab-loss"
-            tabs.hide_tab("tab-model")
+        shown = declared.shown_for(view.run.task)
+        first = shown[0].pane
+        for tab in declared.TABS:
+            if tab in shown:
+                tabs.show_tab(tab.pane)
+            else:
+                if tabs.active == tab.pane:
+                    tabs.active = first
+                tabs.hide_tab(tab.pane)
+        opening = next((tab for tab in shown if tab.opens), None)
+        if new_task and opening is not None:
+            tabs.active = opening.pane  # e.g. a 2-D task opens on its path
         if charted_changed:
             self.redraw()
 
@@ -87,7 +70,7 @@ class ChartPanel(Vertical):
         ]
 
     def activate(self, pane: str) -> None:
-        """Show the tab `pane` ("tab-loss"...)."""
+        """Show the tab `pane` ("tab-loss"...: `Tab.pane`)."""
         self.query_one(TabbedContent).active = pane
 
     def cycle(self, delta: int) -> None:
@@ -112,7 +95,8 @@ class ChartPanel(Vertical):
     def toggle_log(self) -> RunChart | None:
         """Flip the visible chart between linear and log y; returns that chart."""
         chart = self.active_chart()
-        if chart is not None and not isinstance(chart, PathChart | ModelChart):
+        tab = declared.by_pane(self.query_one(TabbedContent).active)
+        if chart is not None and tab is not None and tab.log_scale:
             chart.log_y = not chart.log_y
             self.redraw()
             return chart

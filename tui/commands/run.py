@@ -2,7 +2,7 @@
 
     optplay run --task T --optimizer O [--schedule S] [--set NAME=VALUE ...] [--steps N]
                 [--seed K] [--config exp.toml | --preset NAME] [--out h.csv|h.json ...]
-                [--state-out s.csv|s.json ...] [--state-every N]
+                [--state-out s.csv|s.json ...] [--state-every N] [--sharpness-every K]
 
 Exit status: 0 success; 1 the run diverged (a non-finite value, or the loss past
 divergence_factor times its start); 2 bad arguments, a bad experiment file (the message names
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from typing import Any
 
 from tui.commands.common import (
@@ -120,10 +121,35 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="record the state summaries every N steps (default 1; needs --state-out)",
     )
     run.add_argument(
+        "--sharpness-every",
+        type=_at_least_one,
+        metavar="K",
+        help="measure the sharpness (top Hessian eigenvalue; λ_max(P⁻¹H) too for adaptive "
+        "optimizers) every K steps into the history and --out files",
+    )
+    run.add_argument(
         "--save", metavar="FILE", help="write the resolved experiment (TOML) before training"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-record", action="store_true", help="don't keep this run in the run store"
+    )
     return run
+
+
+def _record(args: argparse.Namespace, run: Any, started: float, steps: int, name: Any) -> None:
+    """Keep the run in the local run store (engine/store.py) unless the settings say not
+    to; a store that cannot be written costs a note, never the run."""
+    from tui.settings import load as load_settings
+
+    if not load_settings()[0].record_runs:
+        return
+    from engine.store import record_runs, snapshot
+
+    row = snapshot(run, started=started, planned_steps=steps, name=name, source="cli")
+    warning = record_runs([row])
+    if warning:
+        note(args, warning)
 
 
 def pick_entry(args: argparse.Namespace, experiment: Any, label: str) -> tuple[Any, str | None]:
@@ -301,6 +327,9 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
     fit = run.task.fit_summary(run.params)  # e.g. linear regression's w, b vs least squares
     if fit is not None:
         rows.append(("final fit", fit))
+    sharpness = run.history.last("sharpness")
+    if sharpness is not None:
+        rows.append(("sharpness", sharpness_text(run)))
     rows.append(("time/step", format_seconds(r.seconds_per_step)))
     if r.diverged:
         state = (
@@ -314,6 +343,22 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
     rows.append(("state", state))
     width = max(len(k) for k, _ in rows)
     return [f"{k:<{width}}  {v}" for k, v in rows]
+
+
+def sharpness_text(run: Any) -> str:
+    """The last sharpness with its error, against GD's 2/lr, and its cost."""
+    h = run.history
+    step = h.last_step("sharpness")
+    text = f"λ_max {h.last('sharpness'):.6g} ± {h.last('sharpness_error'):.2g} at step {step}"
+    lr = h.last("lr")
+    if lr:
+        text += f" (2/lr = {2.0 / lr:.6g})"
+    pre = h.last("preconditioned_sharpness")
+    if pre is not None:
+        text += f"; preconditioned λ_max(P⁻¹H) {pre:.6g}"
+    if run.train_seconds:
+        text += f"; cost {100 * run.sharpness_seconds / run.train_seconds:.0f}% of training time"
+    return text
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -330,6 +375,12 @@ def handle(args: argparse.Namespace) -> int:
         check_state_outputs(args)
         if args.state_out:
             cfg = cfg.replace(state_every=args.state_every or cfg.state_every or 1)
+        if args.sharpness_every is not None:
+            if args.sharpness_every >= INT_LIMIT:
+                raise UsageError(
+                    f"--sharpness-every must be an integer in [1, 2^63), got {args.sharpness_every}"
+                )
+            cfg = cfg.replace(sharpness_every=args.sharpness_every)
         if args.save:
             try:
                 config.save(args.save, cfg, steps=steps, name=name)
@@ -353,6 +404,7 @@ def handle(args: argparse.Namespace) -> int:
     # The signal handlers stay until the command is done: a second Ctrl+C (or a SIGTERM, a
     # SIGHUP) during the export or the summary is counted, and the export finishes.
     with StopSignals() as stop:
+        started = time.time()
         try:
             train(run, steps, stop, show if bar.enabled else None)
         finally:
@@ -372,6 +424,8 @@ def handle(args: argparse.Namespace) -> int:
             args, state_out, lambda path: export_state(lane, path), "--state-out"
         )
         written, errors = written + states, errors + state_errors
+        if not args.no_record:  # after the files: the store never costs a history
+            _record(args, run, started, steps, name)
         early = stop.word if run.steps_done < steps and run.diverged_at is None else ""
         for line in summary_lines(run, steps, early):
             say(line)

@@ -23,10 +23,8 @@ from textual.widgets.option_list import Option
 
 from engine import lessons
 from engine.lessons import Lesson
+from tui.charts.tabs import label_of
 from tui.dialogs import Dialog
-
-#: The chart tabs as the lesson texts name them.
-TAB_LABELS = {"loss": "Loss", "lr": "LR", "norms": "Norms", "path": "Path"}
 
 
 def lesson_kind(lesson: Lesson) -> str:
@@ -41,7 +39,7 @@ def lesson_kind(lesson: Lesson) -> str:
 
 
 def watch_heading(lesson: Lesson) -> str:
-    return f"Watch: the {TAB_LABELS.get(lesson.watch.tab, lesson.watch.tab)} tab"
+    return f"Watch: the {label_of(lesson.watch.tab)} tab"
 
 
 def rule_text(lesson: Lesson) -> str:

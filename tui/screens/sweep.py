@@ -8,7 +8,8 @@ go), the chart (final loss against the knob per optimizer, or a heatmap for two 
 tui/charts/sweep_live.py) redrawn as results arrive, and the selected point.
 
 The sweep runs on a worker thread through an executor of `engine.executors` (by default the
-same process pool as `optplay sweep`: one worker per core); the screen's timer reads the
+same process pool as `optplay sweep`: one worker per core; with `optplay --dask ADDRESS|local`
+or the `dask` setting, the session's Dask cluster, `shared_dask`); the screen's timer reads the
 finished rows (`Sweep.rows`) and redraws. Escape cancels a running sweep: runs in flight
 stop, finished rows stay on the chart. Leaving the screen (or opening a point) lets a sweep
 go on; the app keeps the screen, so its key brings the same sweep back.
@@ -36,10 +37,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Button, ContentSwitcher, Input, Static
 
 from engine.executors import Executor, ExecutorError, JobError
+from engine.jobs import SharedExecutor
 from engine.numbers import format_number, format_seconds
 from engine.run import RunConfig
 from engine.sweep import Sweep, SweepError, SweepPoint, SweepRow, SweepSpec, summarise
@@ -118,6 +121,21 @@ def pool_executor(runs: int) -> Executor:
     fds_to_keep"), so the pool is made with the real stderr in place."""
     with _real_stderr():
         return local_executor(runs)
+
+
+def shared_dask(address: str, workers: int | None = None) -> SharedExecutor:
+    """The app's Dask executor: `address` ("local" or a scheduler's), connected (or the
+    LocalCluster of `workers` started) when the first sweep or lesson seeds run, on their thread,
+    and kept for the session (`OptplayApp.on_unmount` shuts it down). Worker processes are
+    started with the real stderr in place, as the pool's (see `pool_executor`)."""
+
+    def make() -> Executor:
+        from engine.executors import DaskExecutor
+
+        with _real_stderr():
+            return DaskExecutor(address, workers=workers)
+
+    return SharedExecutor(make, f"dask {address}")
 
 
 def clock_text(seconds: float) -> str:
@@ -210,7 +228,7 @@ class SweepScreen(Dialog[SweepPick | None]):
         yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.set_interval(1 / REFRESH_HZ, self.redraw, name="sweep-redraw")
+        self.every(1 / REFRESH_HZ, self.redraw, name="sweep-redraw")  # dies with the screen
         if self.start_at_once:
             self.call_after_refresh(self.action_start)
         else:
@@ -329,7 +347,7 @@ class SweepScreen(Dialog[SweepPick | None]):
         except Exception as err:  # the screen stays up and says what happened
             failure = f"{type(err).__name__}: {err}"
         try:
-            self.app.call_from_thread(self._ended, sweep, failure)
+            self.app.call_from_thread(self.while_alive(self._ended), sweep, failure)
         except RuntimeError:
             pass  # the app has closed
 
@@ -353,7 +371,11 @@ class SweepScreen(Dialog[SweepPick | None]):
         sweep = self.sweep
         if sweep is None:
             return
-        self.query_one("#sweep-progress", Static).update(self.progress_text())
+        try:
+            progress = self.query_one("#sweep-progress", Static)
+        except NoMatches:  # the app is taking the screen down (a timer's last tick)
+            return
+        progress.update(self.progress_text())
         key = (id(sweep), sweep.done, self.cursor, self.seed)
         if key == self._drawn:
             return

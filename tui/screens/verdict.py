@@ -6,12 +6,17 @@ what to watch and how far the run is. The verdict is the one `optplay lesson NAM
 the outcome in capitals (readable without colour), the sentence with the measured numbers,
 the table of every measurement per lane, the conditions under which it would flip, then the
 claim, what to watch and why. Escape, `v` or `q` close; the text scrolls at 80x24.
+
+`s` judges the lesson over 8 paired seeds (0-7) in a background thread
+(engine/lessons/seeds.py): the verdict it then shows, with its seed count, median, interval
+and one dot per seed, is the one `optplay lesson NAME` prints. Closing the screen cancels it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -24,9 +29,10 @@ from textual.widgets import Static
 from engine.lessons import Lesson, Verdict
 from tui.dialogs import Dialog
 from tui.screens.lessons import watch_heading
+from tui.widgets.lesson_line import OUTCOME_WORDS  # the words the lesson line uses too
 
-#: The verdict's outcome as the headline says it.
-OUTCOME_WORDS = {"holds": "HOLDS", "fails": "DOES NOT HOLD", "undecided": "IS UNDECIDED"}
+#: The seeds `s` judges the lesson over (what `optplay lesson NAME` runs by default).
+SEEDS = range(8)
 
 
 def verdict_headline(verdict: Verdict) -> str:
@@ -44,6 +50,17 @@ def measurements_table(verdict: Verdict, diverged: Mapping[str, int | None]) -> 
         name = row[0] if at is None else f"{row[0]} (diverged at step {at:,})"
         table.add_row(name, *row[1:])
     return table
+
+
+def seeds_body(verdict: Any) -> list[RenderableType]:
+    """A lesson's verdict over seeds (engine.lessons.seeds.SeedsVerdict), as the CLI says it."""
+    n = len(verdict.seeds)
+    head = f"Over {n} seeds: the claim {OUTCOME_WORDS[verdict.outcome]}"
+    return [
+        Text(head, style="bold reverse"),
+        Text(verdict.summary()),
+        Text(f"Per seed: {verdict.dots()}  (● holds, ○ does not, · tie)"),
+    ]
 
 
 def verdict_body(
@@ -70,6 +87,14 @@ def verdict_body(
         for condition in verdict.conditions:
             parts.append(Text(""))
             parts.append(Text(condition, style="italic"))
+        parts.append(Text(""))
+        parts.append(
+            Text(
+                f"One seed decides nothing: s judges the claim over {len(SEEDS)} seeds "
+                f"({SEEDS[0]}–{SEEDS[-1]}).",
+                style="dim",
+            )
+        )
     for heading, body in (
         ("Claim", lesson.claim),
         (watch_heading(lesson), lesson.watch.what),
@@ -88,6 +113,7 @@ class VerdictScreen(Dialog[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,v,q", "close", "Close verdict"),
+        Binding("s", "seeds", "Judge over 8 seeds"),
     ]
 
     def __init__(
@@ -102,13 +128,68 @@ class VerdictScreen(Dialog[None]):
         self.verdict = verdict
         self.diverged = dict(diverged or {})
         self.step = step
+        #: The verdict over SEEDS once `s` ran them (engine.lessons.seeds.SeedsVerdict).
+        self.seeds_verdict: Any = None
+        self._cancel = threading.Event()
+        self._judging = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="verdict-body") as body:
             body.border_title = f"lesson: {self.lesson.title}"
             body.border_subtitle = "esc closes"
+            yield Static("", id="verdict-seeds")
             parts = verdict_body(self.lesson, self.verdict, self.diverged, self.step)
             yield Static(Group(*parts), id="verdict-text")
 
+    def on_mount(self) -> None:
+        self.query_one("#verdict-seeds", Static).display = False
+
+    def action_seeds(self) -> None:
+        """Judge the lesson over SEEDS in a thread (once; the result stays shown)."""
+        if self._judging or self.seeds_verdict is not None:
+            return
+        self._judging = True
+        box = self.query_one("#verdict-seeds", Static)
+        box.display = True
+        box.update(Text(f"Judging over {len(SEEDS)} seeds: 0 done…", style="bold"))
+        self.run_worker(self._judge, thread=True, exclusive=True, group="seeds")
+
+    def _judge(self) -> None:
+        from engine.executors import SerialExecutor
+        from engine.lessons import seeds
+
+        done = 0
+
+        def progress(_: Any) -> None:
+            nonlocal done
+            done += 1
+            self.app.call_from_thread(self._show_progress, done)
+
+        # On the session's Dask cluster when there is one (`optplay --dask`, the `dask`
+        # setting); else in this worker thread, one seed after another: the app's own process
+        # keeps one core for the screen. The numbers are the same on any executor.
+        executor = getattr(self.app, "shared_jobs", None) or SerialExecutor()
+        try:
+            verdict = seeds.run_seeds(self.lesson, SEEDS, executor, progress, self._cancel)
+        except ValueError:  # cancelled before a seed finished
+            return
+        if not self._cancel.is_set():
+            self.app.call_from_thread(self._show_seeds, verdict)
+
+    def _show_progress(self, done: int) -> None:
+        if self.seeds_verdict is None:
+            text = f"Judging over {len(SEEDS)} seeds: {done} done…"
+            self.query_one("#verdict-seeds", Static).update(Text(text, style="bold"))
+
+    def _show_seeds(self, verdict: Any) -> None:
+        self.seeds_verdict = verdict
+        self._judging = False
+        parts = [*seeds_body(verdict), Text("")]
+        self.query_one("#verdict-seeds", Static).update(Group(*parts))
+
+    def on_unmount(self) -> None:
+        self._cancel.set()
+
     def action_close(self) -> None:
+        self._cancel.set()
         self.dismiss(None)

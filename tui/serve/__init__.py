@@ -1,10 +1,7 @@
-"""`optplay serve`: the app in a web browser, one app process per browser tab.
+"""The web server of `optplay serve`: the app in a web browser, one app process per tab.
 
-command.py holds the command (arguments, checks, messages; it imports no web library),
-server.py the web server (textual-serve's, with tab processes that always end), driver.py
-the Textual driver of a served app process.
+server.py is the web server (textual-serve's, with tab processes that always end; it needs the
+`serve` extra), options.py what it is started with, driver.py the Textual driver of a served
+app process. The command (arguments, checks, messages; no web library) is
+tui/commands/serve.py.
 """
-
-from tui.serve.command import add_serve_command, cmd_serve
-
-__all__ = ["add_serve_command", "cmd_serve"]

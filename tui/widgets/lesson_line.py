@@ -19,6 +19,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.session import SessionView
+from tui.charts.tabs import label_of
+
+#: A verdict's outcome as the lesson line and the verdict screen say it ("the claim HOLDS").
+OUTCOME_WORDS = {"holds": "HOLDS", "fails": "DOES NOT HOLD", "undecided": "IS UNDECIDED"}
 
 
 def lesson_rows(view: SessionView) -> Text | None:
@@ -26,17 +30,12 @@ def lesson_rows(view: SessionView) -> Text | None:
     lesson, verdict = view.lesson, view.verdict
     if lesson is None:
         return None
-    # The lesson screens (and the lessons) load with the first lesson, not at launch.
-    from tui.screens.lessons import TAB_LABELS
-    from tui.screens.verdict import OUTCOME_WORDS
-
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Lesson: ", style="bold")
     text.append(lesson.title)
     text.append("  (v: the lesson, L: lessons)\n", style="dim")
     if verdict is None:
-        tab = TAB_LABELS.get(lesson.watch.tab, lesson.watch.tab)
-        text.append(f"Watch the {tab} tab: ", style="bold")
+        text.append(f"Watch the {label_of(lesson.watch.tab)} tab: ", style="bold")
         text.append(lesson.watch.what)
     else:
         text.append(f"Verdict: the claim {OUTCOME_WORDS[verdict.outcome]}", style="bold")

@@ -8,7 +8,8 @@ first words), never cutting a word.
 
 During a race the line describes the race: ` running  race of 3  step 120  best adam 0.0123
 4,000 steps/s  speed max` (the racers' learning rates differ: no lr). The numbers are the
-session's `Status` (engine/session.py), written with the one shared number formatter.
+session's `Status` (engine/session.py), written with the one shared number formatter. The
+rate ends in "compiled" when the optimizers run numba kernels (engine/optimizers/compiled.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.numbers import format_number
+from engine.optimizers import compiled
 from engine.session import Status
 
 #: States the line can show; each sets a `-<state>` class that app.tcss colours.
@@ -49,7 +51,7 @@ def parts_of(status: Status) -> list[tuple[int, str, str]]:
             out.append((3, f"eval loss {value}", f"eval {value}"))
         out.append((4, f"lr {format_number(status.lr, 3, missing='—')}", ""))
     if status.state == "running" and status.steps_per_second:
-        rate = f"{status.steps_per_second:,.0f} steps/s"
+        rate = f"{status.steps_per_second:,.0f} steps/s" + (" compiled" if compiled.ready else "")
         out.append((3, rate, rate))
     # The speed limit is what + and - change: it stays while anything else can go.
     out.append((2, f"speed {format_speed(status.speed)}", ""))

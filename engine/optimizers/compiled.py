@@ -1,0 +1,373 @@
+"""The optional compiled path: numba kernels of the elementwise optimizers, bit-identical
+with their NumPy kernels.
+
+Each kernel is one loop over a flat parameter buffer doing, per element, exactly the rounded
+operations of the family's NumPy kernel in the same order (`_lerp`, `_ema_sq`, `_grad`, ...
+one scalar operation for each ufunc pass), in the array's dtype: the per-step scalars are
+rounded to that dtype first, as NumPy rounds a Python float operand of a float32 array. No
+fastmath, so LLVM neither reassociates nor contracts a·b + c into a fused multiply-add; sqrt
+and division are IEEE-exact in both. The loop streams θ, g and the state from memory once
+per step instead of once per ufunc pass, and a small buffer pays no Python call per pass.
+
+Used automatically when numba is installed (the `fast` extra), unless the environment sets
+OPTPLAY_COMPILED=0 or `set_enabled(False)` is called. The first elementwise step asks for
+the kernels (`request`): a background thread imports numba and compiles them (or loads them
+from numba's on-disk cache, kept in a writable folder: see `_cache_dir`) while the steps run
+on NumPy; once `ready` is set, the next step runs compiled, with the same numbers. `wait()`
+blocks until then (benchmarks, tests).
+
+A family opts in with one line, `compiled_step = compiled.adam_step`: the base class's
+`_step_key` calls it (as a method) with flat views when `ready`. The `*_step` functions here
+only unpack the optimizer's knobs and scalars into the kernel's arguments.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+ENV_SWITCH = "OPTPLAY_COMPILED"
+
+#: True once the kernels are compiled (or loaded) and the path is enabled: steps run compiled.
+ready = False
+#: Whether a step has asked for the kernels (`request`): steps stop asking once it is set.
+requested = False
+_started = False  # the background build has been started
+#: Seconds the background thread took to import numba and compile or load every kernel.
+compile_seconds: float | None = None
+#: Why the compiled path failed to build, if it did (then the NumPy path runs).
+error: str | None = None
+
+_enabled = True
+#: Steps tiny buffers through each kernel so the build thread compiles (or loads) all of them.
+#: engine/optimizers/base.py installs it: it builds optimizers, and this module never imports
+#: the base (the base imports this one).
+warm_up: Callable[[dict[str, Any]], None] | None = None
+_kernels: dict[str, Any] = {}
+_lock = threading.Lock()
+_done = threading.Event()
+
+
+def installed() -> bool:
+    """Whether numba can be imported (without importing it: that takes a while)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def switched_off() -> bool:
+    """Whether the environment turns the compiled path off (OPTPLAY_COMPILED=0/false/no/off)."""
+    return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "false", "no", "off")
+
+
+def available() -> bool:
+    """Whether the compiled path will run once compiled: numba installed and not turned off."""
+    return _enabled and not switched_off() and installed() and error is None
+
+
+def numba_version() -> str | None:
+    """numba's installed version, read from its metadata (no import), or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("numba")
+    except PackageNotFoundError:
+        return None
+
+
+def describe() -> str:
+    """Which path runs, for `--version`: 'compiled (numba 0.68.1)', 'compiling (numba
+    0.68.1)' while the background compile runs, or 'NumPy (<why>)'."""
+    if not installed():
+        return "NumPy (numba not installed)"
+    if switched_off():
+        return f"NumPy ({ENV_SWITCH}=0)"
+    if not _enabled:
+        return "NumPy (compiled path turned off)"
+    if error is not None:
+        return "NumPy (numba failed: see optplay --version)"
+    if ready:
+        return f"compiled (numba {numba_version()})"
+    if _started and not _done.is_set():
+        return f"compiling (numba {numba_version()})"
+    return f"compiled (numba {numba_version()})"  # what the first step asks for
+
+
+def set_enabled(enabled: bool) -> None:
+    """Turn the compiled path on or off for this process (a setting; the numbers are the
+    same either way). Turning it on starts the compile if it has not run yet."""
+    global _enabled, ready, requested
+    _enabled = enabled
+    if not enabled:
+        ready = False
+    elif _kernels:
+        ready = not switched_off()
+    else:
+        requested = False
+        request()
+
+
+def request() -> None:
+    """Start compiling the kernels in a background thread, once, if the path is available
+    (steps call it until `requested` is set; `wait` and `set_enabled` call it again, so a path
+    turned on after a step found it off still builds)."""
+    global requested, _started
+    with _lock:
+        requested = True
+        if _started or not available():
+            return
+        _started = True
+    threading.Thread(target=_build, name="optplay-compile", daemon=True).start()
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Request the kernels and block until they are ready (or the build failed, or the path
+    is unavailable). Returns `ready`."""
+    global ready
+    request()
+    if _started:
+        _done.wait(timeout)
+    if _kernels and available():
+        ready = True
+    return ready
+
+
+def _cache_dir() -> str:
+    """A writable folder for numba's cache: NUMBA_CACHE_DIR if set, else the user's cache
+    folder (an installed package's own folder may be read-only), else a temporary folder."""
+    import tempfile
+
+    given = os.environ.get("NUMBA_CACHE_DIR")
+    if given:
+        return given
+    candidates = []
+    try:
+        from platformdirs import user_cache_dir
+
+        candidates.append(os.path.join(user_cache_dir("optplay"), "numba"))
+    except Exception:  # platformdirs missing or no home: the temporary folder still works
+        pass
+    candidates.append(os.path.join(tempfile.gettempdir(), "optplay-numba-cache"))
+    for folder in candidates:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except OSError:
+            continue
+    return candidates[-1]
+
+
+def _build() -> None:
+    global ready, compile_seconds, error
+    started = time.perf_counter()
+    try:
+        os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
+        kernels = _compile()
+        if warm_up is not None:
+            warm_up(kernels)
+    except Exception as exc:  # numba too old for this NumPy, no compiler, ...: NumPy runs
+        error = f"{type(exc).__name__}: {exc}"
+    else:
+        _kernels.update(kernels)
+        compile_seconds = time.perf_counter() - started
+        ready = _enabled and not switched_off()
+    finally:
+        _done.set()
+
+
+def _compile() -> dict[str, Any]:
+    from engine.optimizers import _kernels
+
+    return {name: getattr(_kernels, name) for name in (*_STEPPERS, *NETWORK_KERNELS)}
+
+
+#: Kernels of the networks' elementwise passes (engine/tasks/mlp.py), by name.
+NETWORK_KERNELS = ("tanh_backward", "softmax_grad")
+
+
+def kernel(name: str) -> Any:
+    """The compiled kernel `name` when the path is ready, else None (then NumPy runs)."""
+    return _kernels[name] if ready else None
+
+
+# -- argument unpacking (one per family; each is the family's `compiled_step`) ---------------
+# Scalars go to the kernels as Python floats (each kernel rounds them to the dtype); what
+# depends only on the knobs is computed once per knob setting (`_knob_args`).
+
+
+def _knob_args(opt: Any, build: Any) -> tuple:
+    """build(opt), cached until the knobs change (`set_hypers` installs a new dict)."""
+    cached = opt.__dict__.get("_compiled_knobs")
+    if cached is None or cached[0] is not opt.hypers:
+        cached = opt._compiled_knobs = (opt.hypers, build(opt))
+    return cached[1]
+
+
+def _grad_mode(wd: float, maximize: bool) -> int:
+    """`_grad`'s case as the kernels number it."""
+    if wd != 0.0:
+        return 3 if maximize else 2
+    return 1 if maximize else 0
+
+
+def _lerp_args(w: float) -> tuple[float, bool]:
+    """`_lerp`'s factor and branch."""
+    return (w, True) if w < 0.5 else (1.0 - w, False)
+
+
+def _is_one(x: float, p: np.ndarray) -> bool:
+    """`base._is_one`: whether x rounds to exactly 1 in p's dtype."""
+    return x == 1.0 or (x > 0.999 and p.dtype == np.float32 and np.float32(x) == 1.0)
+
+
+def _adam_knobs(opt: Any) -> tuple:
+    b2 = float(opt.beta2)
+    return b2, 1.0 - b2, float(opt.eps), float(opt.weight_decay), bool(opt.maximize)
+
+
+def adam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """Adam, AMSGrad, AdamW and adaptive-adam (`Adam._kernel`)."""
+    b2, one_minus_b2, eps, weight_decay, maximize = _knob_args(opt, _adam_knobs)
+    m, v, vmax = bufs
+    decay = c.decay
+    wd = weight_decay if decay is None else 0.0
+    w1, low1 = _lerp_args(1 - c.beta1)
+    (k or _kernels)["adam"](
+        p, g, m, v, v if vmax is None else vmax, vmax is not None,
+        1.0 if decay is None else decay, decay is not None, wd, _grad_mode(wd, maximize),
+        w1, low1, b2, one_minus_b2, c.bias_correction2_sqrt,
+        not _is_one(c.bias_correction2_sqrt, p), eps, -c.step_size,
+    )  # fmt: skip
+
+
+def _nadam_knobs(opt: Any) -> tuple:
+    b2 = float(opt.beta2)
+    w1, low1 = _lerp_args(1 - opt.beta1)
+    return w1, low1, b2, 1.0 - b2, float(opt.eps), float(opt.weight_decay), bool(opt.maximize)
+
+
+def nadam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """NAdam (`NAdam._kernel`)."""
+    w1, low1, b2, one_minus_b2, eps, weight_decay, maximize = _knob_args(opt, _nadam_knobs)
+    m, v = bufs
+    decay = c.decay
+    wd = weight_decay if decay is None else 0.0
+    (k or _kernels)["nadam"](
+        p, g, m, v, 1.0 if decay is None else decay, decay is not None, wd,
+        _grad_mode(wd, maximize), w1, low1, b2, one_minus_b2, c.bias_correction2,
+        not _is_one(c.bias_correction2, p), eps, -c.grad_coef, -c.momentum_coef,
+    )  # fmt: skip
+
+
+def radam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """RAdam (`RAdam._kernel`)."""
+    w1, low1, b2, one_minus_b2, eps, weight_decay, maximize = _knob_args(opt, _nadam_knobs)
+    m, v = bufs
+    decay = c.decay
+    wd = weight_decay if decay is None else 0.0
+    (k or _kernels)["radam"](
+        p, g, m, v, 1.0 if decay is None else decay, decay is not None, wd,
+        _grad_mode(wd, maximize), w1, low1, b2, one_minus_b2, c.bias_correction1,
+        not _is_one(c.bias_correction1, p), c.lr, bool(c.rectified), c.bias_correction2_sqrt,
+        eps, c.rect if c.rectified else 1.0,
+    )  # fmt: skip
+
+
+def _adamax_knobs(opt: Any) -> tuple:
+    wd = float(opt.weight_decay)
+    w1, low1 = _lerp_args(1 - opt.beta1)
+    return wd, _grad_mode(wd, opt.maximize), w1, low1, float(opt.beta2), float(opt.eps)
+
+
+def adamax_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """Adamax (`Adamax._kernel`)."""
+    m, u = bufs
+    (k or _kernels)["adamax"](p, g, m, u, *_knob_args(opt, _adamax_knobs), -c.step_size)
+
+
+def _rmsprop_knobs(opt: Any) -> tuple:
+    wd, alpha = float(opt.weight_decay), float(opt.alpha)
+    wg, lowg = _lerp_args(1.0 - alpha)
+    return (
+        bool(opt.centered), opt.momentum > 0, wd, _grad_mode(wd, opt.maximize), alpha,
+        1.0 - alpha, wg, lowg, float(opt.eps), float(opt.momentum),
+    )  # fmt: skip
+
+
+def rmsprop_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """RMSprop, centered or not, with or without momentum (`RMSprop._kernel`)."""
+    sq, gavg, buf = bufs
+    (k or _kernels)["rmsprop"](
+        p, g, sq, sq if gavg is None else gavg, sq if buf is None else buf,
+        *_knob_args(opt, _rmsprop_knobs), -c.lr,
+    )  # fmt: skip
+
+
+def _adagrad_knobs(opt: Any) -> tuple:
+    wd = float(opt.weight_decay)
+    return wd, _grad_mode(wd, opt.maximize), float(opt.eps)
+
+
+def adagrad_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """Adagrad (`Adagrad._kernel`)."""
+    (k or _kernels)["adagrad"](p, g, bufs[0], *_knob_args(opt, _adagrad_knobs), -c.decayed_lr)
+
+
+def _adadelta_knobs(opt: Any) -> tuple:
+    wd, rho = float(opt.weight_decay), float(opt.rho)
+    return wd, _grad_mode(wd, opt.maximize), rho, 1.0 - rho, float(opt.eps)
+
+
+def adadelta_step(
+    opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None
+) -> None:
+    """Adadelta (`Adadelta._kernel`)."""
+    sq, acc = bufs
+    (k or _kernels)["adadelta"](p, g, sq, acc, *_knob_args(opt, _adadelta_knobs), -c.lr)
+
+
+def _sgd_knobs(opt: Any) -> tuple:
+    wd, mu, dampening = float(opt.weight_decay), float(opt.momentum), float(opt.dampening)
+    return (
+        mu != 0.0, dampening != 0.0, bool(opt.nesterov), wd, _grad_mode(wd, opt.maximize),
+        mu, 1.0 - dampening,
+    )  # fmt: skip
+
+
+def sgd_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """SGD, momentum and Nesterov (`SGD._kernel`)."""
+    buf = bufs[0]
+    momentum, dampen, nesterov, wd, grad_mode, mu, one_minus_dampening = _knob_args(opt, _sgd_knobs)
+    (k or _kernels)["sgd"](
+        p, g, p if buf is None else buf, momentum, bool(c.fresh_buffer), dampen, nesterov, wd,
+        grad_mode, mu, one_minus_dampening, -c.lr,
+    )  # fmt: skip
+
+
+def _lion_knobs(opt: Any) -> tuple:
+    wd, b1, b2 = float(opt.weight_decay), float(opt.beta1), float(opt.beta2)
+    return wd != 0.0, wd, b1, 1.0 - b1, b2, 1.0 - b2
+
+
+def lion_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
+    """Lion (`Lion._kernel`)."""
+    (k or _kernels)["lion"](p, g, bufs[0], *_knob_args(opt, _lion_knobs), c.lr)
+
+
+#: A registered optimizer of each kernel, for warming the kernels up.
+_STEPPERS = {
+    "adam": adam_step,
+    "nadam": nadam_step,
+    "radam": radam_step,
+    "adamax": adamax_step,
+    "rmsprop": rmsprop_step,
+    "adagrad": adagrad_step,
+    "adadelta": adadelta_step,
+    "sgd": sgd_step,
+    "lion": lion_step,
+}
