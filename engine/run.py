@@ -102,6 +102,25 @@ def suggested_lr(task: Any, optimizer: Any) -> float | None:
         return None
 
 
+def _check_full_batch(optimizer: str, task: str, task_hypers: Mapping[str, Any]) -> None:
+    """Closure optimizers that compare losses across evaluations (L-BFGS) need the same
+    objective at every evaluation: a full batch and no gradient noise."""
+    if not optimizers.get(optimizer).full_batch_only:
+        return
+    if task_hypers.get("batch_size", 0):
+        raise RunConfigError(
+            "optimizer",
+            f"{optimizer} needs full-batch gradients; task {task} has batch_size "
+            f"{task_hypers['batch_size']}: set batch_size=full",
+        )
+    if task_hypers.get("grad_noise", 0.0):
+        raise RunConfigError(
+            "optimizer",
+            f"{optimizer} needs full-batch gradients; task {task} has grad_noise "
+            f"{task_hypers['grad_noise']:g}: set grad_noise=0",
+        )
+
+
 def _hyper_error(field_name: str, err: ValueError, names: list[str]) -> RunConfigError:
     """Wrap a registry validation error, finding which knob it names (its first word)."""
     detail = str(err)
@@ -211,6 +230,7 @@ class RunConfig:
                                           given)  # fmt: skip
             put(kind, name)
             put(hypers_field, values)
+        _check_full_batch(self.optimizer, self.task, self.task_hypers)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A validated copy with `changes`. When the task, optimizer or schedule kind changes
@@ -334,6 +354,12 @@ class Run(Stepper[Progress]):
         else:
             self._opt_params, self._opt_grads = self._params, self._grads
 
+        # Closure optimizers (L-BFGS, SAM) re-evaluate the objective inside a step, into
+        # their own gradient buffers: the step's gradient stays what the step received.
+        self._closure_grads: dict[str, np.ndarray] | None = None
+        if getattr(self.optimizer, "needs_closure", False):
+            self._closure_grads = {k: np.zeros_like(v) for k, v in self._params.items()}
+        self._closure_evals = 0  # evaluations made inside steps (function_evals counts them)
         self._traced = bool(getattr(self.task, "records_trajectory", False)) and total <= 2
         landscape = bool(getattr(self.task, "is_landscape", False)) and total == 2
         self._probe = StateProbe(
@@ -396,6 +422,7 @@ class Run(Stepper[Progress]):
         params, grads = self._params, self._grads
         opt_step = self.optimizer.step
         opt_params, opt_grads = self._opt_params, self._opt_grads
+        closure_grads = self._closure_grads
         flat, gflat, prev, scratch = self._flat, self._grad_flat, self._prev, self._scratch
         schedule = self.schedule
         lr_of = schedule.lr if schedule is not None else None
@@ -438,7 +465,10 @@ class Run(Stepper[Progress]):
                     factor = self.config.divergence_factor
                     limit = self._loss_limit = loss + factor * max(abs(loss), 1.0)
                 copyto(prev, flat)
-                opt_step(opt_params, opt_grads, lr=lr)
+                if closure_grads is None:
+                    opt_step(opt_params, opt_grads, lr=lr)
+                else:
+                    opt_step(opt_params, opt_grads, lr=lr, closure=self._closure(batch), loss=loss)
                 subtract(flat, prev, out=scratch)
                 usq = float(dot(scratch, scratch))
                 if not isfinite(usq):
@@ -477,6 +507,24 @@ class Run(Stepper[Progress]):
         self._train_seconds += perf() - started - eval_seconds
         self._last = last
         return done
+
+    def _closure(self, batch: Any) -> Any:
+        """The closure of one step: the loss and gradients at the current parameters on the
+        step's batch (the same objective at every call), counted in `function_evals`."""
+        task_step, params, grads = self.task.loss_and_grads, self._params, self._closure_grads
+
+        def closure() -> tuple[float, dict[str, np.ndarray]]:
+            self._closure_evals += 1
+            loss, g = task_step(params, batch, grads)
+            return float(loss), g
+
+        return closure
+
+    @property
+    def function_evals(self) -> int:
+        """Evaluations of the objective so far: one per step, plus those a closure optimizer
+        (L-BFGS, SAM) made inside its steps."""
+        return self._step + self._closure_evals
 
     def _new_summaries(self) -> StateSummaries:
         groups, summaries, scalars = self._probe.summary_layout()

@@ -310,6 +310,15 @@ class Optimizer(Registered):
     """
 
     elementwise: ClassVar[bool] = True
+    # Where the update rule comes from, for `optplay list`: "torch twin", "reference package
+    # <name>", "paper" (empty: read from `reference`, see `source_of`).
+    source: ClassVar[str] = ""
+    # Closure optimizers (L-BFGS, SAM) re-evaluate the objective inside a step: their `step`
+    # takes `closure` (evaluates at the current params, returns (loss, grads)) and `loss` (the
+    # loss at the start, which `grads` is the gradient of). A Run passes both.
+    needs_closure: ClassVar[bool] = False
+    # Optimizers that only make sense on full-batch gradients (a Run refuses other tasks).
+    full_batch_only: ClassVar[bool] = False
     equations: ClassVar[str] = ""
     reference: ClassVar[str] = ""
     state_doc: ClassVar[StateDoc] = StateDoc()
@@ -627,6 +636,20 @@ names = _REGISTRY.names
 specs = _REGISTRY.specs
 summary = _REGISTRY.summary
 validate = _REGISTRY.validate
+
+
+def source_of(name: str) -> str:
+    """Where optimizer `name`'s rule comes from, for `optplay list`: "torch twin", "optax
+    twin", "reference package ..." (fixtures from that package) or "paper" (checked against
+    textbook code), followed by its reference."""
+    cls = get(name)
+    kind = cls.source
+    if not kind:
+        ref = cls.reference
+        kind = (
+            "torch twin" if "torch.optim." in ref else "optax twin" if "optax." in ref else "paper"
+        )
+    return f"{kind}: {cls.reference}"
 
 
 def create(name: str, /, **hypers: Any) -> Optimizer:

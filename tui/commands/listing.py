@@ -75,6 +75,8 @@ def list_lines(kind: str | None = None) -> list[str]:
         registry = registries[k]
         for name in registry.names():
             lines.append(f"  {name}  {registry.summary(name)}")
+            if k == "optimizers":
+                lines.append(f"      source: {optimizers.source_of(name)}")
             lines += hyper_rows(registry.specs(name))
             if k == "optimizers":
                 lines += state_rows(optimizers.get(name).state_doc)

@@ -70,6 +70,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_source_args(run, "experiment")
     run.add_argument("--task", metavar="T", help="task name (see `optplay list tasks`)")
     run.add_argument("--optimizer", metavar="O", help="optimizer name")
+    run.add_argument(
+        "--optimizer-file",
+        metavar="PATH.py",
+        help="load your own optimizer class from a Python file (contract: README, "
+        "engine/optimizer_file.py); this RUNS THE FILE'S CODE, so use only files you trust. "
+        "--optimizer then defaults to its name",
+    )
     run.add_argument("--schedule", metavar="S", help="learning-rate schedule (default constant)")
     add_set_arg(run, "set a knob, e.g. lr=0.01 or task.batch_size=64")
     run.add_argument(
@@ -222,6 +229,15 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
     """(RunConfig, steps, name) from --config/--preset, then the flags, then --set."""
     from engine.run import RunConfig, RunConfigError
 
+    if args.optimizer_file is not None:
+        from engine.optimizer_file import OptimizerFileError, load_optimizer_file
+
+        try:
+            loaded = load_optimizer_file(args.optimizer_file)
+        except OptimizerFileError as err:
+            raise UsageError(str(err)) from None
+        if args.optimizer is None:
+            args.optimizer = loaded
     source = load_source(args.config, args.preset)
     refuse_source(args, source, "Experiment")
     label = f"preset {args.preset}" if args.preset else args.config
@@ -286,6 +302,8 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
         ("seed", f"{cfg.seed} ({cfg.dtype})"),
         ("steps", f"{r.steps} of {steps}"),
     ]
+    if getattr(run.optimizer, "needs_closure", False):  # L-BFGS: several per step
+        rows.append(("function evals", f"{run.function_evals} (loss and gradient evaluations)"))
     if r.steps:
         rows += [
             (
