@@ -7,6 +7,7 @@
   therefore cannot retitle the window, clear the screen or reorder the text around it, and
   the escape shows the reader what is there. Printable text, accents and any script pass
   unchanged.
+- `shortened(text, width)`: a name cut to the room it has, with "…" saying it was cut.
 - `for_spreadsheet(cell)`: a text cell starting with =, +, -, @, a tab or a carriage return
   gets a leading apostrophe, which spreadsheets read as "this is text", so an exported CSV
   cannot run a formula when it is opened (OWASP's advice on CSV injection). Only text cells
@@ -32,6 +33,14 @@ def for_terminal(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def shortened(text: str, width: int) -> str:
+    """`text` cut to `width` characters with an ellipsis where it was cut (a name never
+    spills over into the next line or column)."""
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "…"
 
 
 def for_spreadsheet(cell: str) -> str:

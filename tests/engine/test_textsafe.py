@@ -7,7 +7,7 @@ import pytest
 from engine.compare import Race
 from engine.history import export_history
 from engine.run import RunConfig
-from engine.textsafe import for_spreadsheet, for_terminal
+from engine.textsafe import for_spreadsheet, for_terminal, shortened
 
 PWNED = "\x1b]0;PWNED\x07\x1b[2J\x9b31m"
 
@@ -43,3 +43,9 @@ def test_exported_csv_cells_cannot_be_formulas(tmp_path):
         rows = list(csv.reader(fh))
     assert {r[0] for r in rows[1:]} == {'\'=HYPERLINK("http://x","y")', "'-1"}
     assert all(not cell.startswith(("=", "+", "@")) for r in rows[1:] for cell in r)
+
+
+def test_a_long_name_is_shortened_with_an_ellipsis():
+    assert shortened("L" * 300, 10) == "L" * 9 + "…"
+    assert shortened("adam", 10) == "adam"
+    assert shortened("abcdefghij", 10) == "abcdefghij"

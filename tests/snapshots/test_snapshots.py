@@ -174,6 +174,33 @@ def test_race_paused(snap_compare, tab: str) -> None:
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_race_of_hostile_names(snap_compare, size: tuple[int, int]) -> None:
+    """Racer names read from a file with terminal escapes, Rich/Textual markup, bidi controls
+    and a 300-character name: shown as text, their control characters escaped (the same names
+    as tests/tui/test_hostile_names.py, which also checks the raw terminal output)."""
+    hostile = [
+        "\x1b]0;PWNED-TITLE\x07#0",
+        "\x1b[2J\x1b[Hcleared#1",
+        "[bold]BOLD[/]#2",
+        "[@click=app.quit]QUIT-LINK[/]#3",
+        "\u202eREVERSED#4",
+        "L" * 300 + "#5",
+    ]
+    base = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02})
+    optimizers = ("sgd", "momentum", "adam", "rmsprop", "nesterov", "adagrad")
+    entries = [
+        RaceEntry(base.replace(optimizer=o, optimizer_hypers={}), name)
+        for o, name in zip(optimizers, hostile, strict=True)
+    ]
+
+    async def run_before(pilot: Pilot) -> None:
+        await stepped(pilot, 20)
+
+    app = create_app(Experiment.of_race(entries, steps=50, name="[red]hostile[/] \x1b[2Jnames"))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
 # -- lessons (issue 19) ---------------------------------------------------------------------------
 
 

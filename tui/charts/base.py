@@ -29,6 +29,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
+from engine.textsafe import for_terminal
 from tui.charts import plotext_adapter as adapter
 from tui.charts.axes import (
     fit_title,
@@ -362,7 +363,7 @@ class RunChart(PlotextPlot):
             if layer.label:
                 entries.append((f"{layer.glyph} {layer.label}", layer.color))
         for name, color, pinned in picture.legend:
-            entries.append((f"{name}{' (pinned)' if pinned else ''}", color))
+            entries.append((f"{for_terminal(name)}{' (pinned)' if pinned else ''}", color))
         note_rows = 0
         lines = textwrap.wrap(picture.note, max(frame.cols - 1, 8))[: max(frame.rows - 1, 0)]
         for i, line in enumerate(lines):

@@ -20,9 +20,12 @@ from textual.widgets import Static
 from engine.compare import Ranking
 from engine.numbers import format_number
 from engine.session import LaneView
-from engine.textsafe import for_terminal
+from engine.textsafe import for_terminal, shortened
 
 HINT = "c edit race · x one run\nt table · e export"
+#: The room inside the panel when it has not been laid out yet (app.tcss: width 32, padding 1,
+#: a border).
+DEFAULT_ROOM = 29
 
 
 class RacePanel(Static):
@@ -46,6 +49,7 @@ class RacePanel(Static):
         if key == self._shown:
             return  # progress arrives many times a second: redraw only on a change
         self._shown = key
+        room = self.content_size.width or DEFAULT_ROOM
         text = Text(no_wrap=False)
         text.append(title + "\n", style="bold")
         text.append(settings + "\n", style="dim")
@@ -56,13 +60,16 @@ class RacePanel(Static):
                 continue
             lane, color = lanes[i], colors[i]
             swatch = Style(color=color, bold=True)
-            text.append("┅┅ " if lane.pinned else "━━ ", style=swatch)
-            text.append(for_terminal(lane.name), style=swatch)
             if lane.diverged_at is not None:
-                text.append(f"  diverged at {lane.diverged_at}", style="bold red")
+                figure, figure_style = f"  diverged at {lane.diverged_at}", "bold red"
             else:
                 value = lane.loss if ranking is None else ranking.values[i]
-                text.append(f"  {format_number(value, missing='—')}")
+                figure, figure_style = f"  {format_number(value, missing='—')}", ""
+            # a long name is cut with an ellipsis so the lane's figure stays on its line
+            name = shortened(for_terminal(lane.name), max(room - 3 - len(figure), 8))
+            text.append("┅┅ " if lane.pinned else "━━ ", style=swatch)
+            text.append(name, style=swatch)
+            text.append(figure, style=figure_style)
             text.append(f"\n   {lane.detail}\n", style="dim")
         text.append("\n" + HINT, style="italic dim")
         self.update(text, layout=False)  # its size is fixed (app.tcss): no layout pass

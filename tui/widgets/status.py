@@ -22,6 +22,7 @@ from textual.widgets import Static
 from engine.numbers import format_number
 from engine.optimizers import compiled
 from engine.session import Status
+from engine.textsafe import for_terminal, shortened
 
 #: States the line can show; each sets a `-<state>` class that app.tcss colours.
 STATES = ("ready", "running", "paused", "finished", "diverged", "failed")
@@ -44,8 +45,9 @@ def parts_of(status: Status) -> list[tuple[int, str, str]]:
     if status.racers:
         loss = format_number(status.loss, missing="—")
         if status.leader:
-            long = f"best {status.leader} {status.rank_by or 'loss'} {loss}"
-            short = f"best {status.leader} {loss}"
+            leader = shortened(for_terminal(status.leader), 24)
+            long = f"best {leader} {status.rank_by or 'loss'} {loss}"
+            short = f"best {leader} {loss}"
         else:
             long = short = "best —"
         out.append((2, long, short))
