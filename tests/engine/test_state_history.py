@@ -13,6 +13,7 @@ from engine import optimizers
 from engine.history import (
     SERIES,
     SERIES_HELP,
+    SHARPNESS_SERIES,
     STEP_SERIES,
     export_history,
     load_history_json,
@@ -342,7 +343,7 @@ def test_export_state_of_a_race_and_bad_requests(tmp_path):
 
 
 def test_every_history_series_has_help_and_the_ratio_is_not_called_a_rate():
-    assert set(SERIES_HELP) == set(SERIES)
+    assert set(SERIES_HELP) == set(SERIES) | set(SHARPNESS_SERIES)
     assert "not a learning rate" in SERIES_HELP["update_grad_ratio"]
     assert "update_grad_ratio" in STEP_SERIES and "effective_step" not in STEP_SERIES
 
