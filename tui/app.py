@@ -35,7 +35,7 @@ from textual.filter import LineFilter
 from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Static, TabbedContent
+from textual.widgets import Input, Static, TabbedContent, Tabs
 
 from engine import optimizers, schedules
 from engine.config import Experiment
@@ -60,7 +60,7 @@ from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
 from tui.textual_fixes import OnceCommandPalette, fix_timer_catch_up, guard_option_list_paging
-from tui.widgets.hyper_form import FormSection, HyperForm
+from tui.widgets.hyper_form import FormSection, HyperField, HyperForm
 from tui.widgets.keybar import KeyBar
 from tui.widgets.lesson_line import LessonLine
 from tui.widgets.pickers import Picker
@@ -525,6 +525,32 @@ class OptplayApp(App[int]):
     @on(HyperForm.Changed)
     def _edited(self, message: HyperForm.Changed) -> None:
         self.do(self.session.edit(message.section, message.values))
+
+    @on(Input.Submitted, "#form Input")
+    def _field_done(self, message: Input.Submitted) -> None:
+        """Enter in a field commits it (the form did) and gives the keys to the chart panel:
+        the next digit switches tabs instead of being typed into the number."""
+        self.main.query_one("#chart-tabs Tabs", Tabs).focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._show_editing()
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._show_editing()
+
+    def _show_editing(self) -> None:
+        """The key bar names the knob whose text field has the keys (nothing otherwise)."""
+        if not self.screen_stack:
+            return
+        focused = self.main.focused
+        field = None
+        if isinstance(focused, Input):
+            field = next((a for a in focused.ancestors if isinstance(a, HyperField)), None)
+        try:
+            keybar = self.main.query_one(KeyBar)
+        except NoMatches:
+            return
+        keybar.show_editing(field.spec.name if field is not None else None)
 
     def _form_ready(self) -> bool:
         """Apply what was typed but not committed yet; False (and the user is told why)
