@@ -97,8 +97,10 @@ RUN_SPECS: tuple[Hyper, ...] = (
           help="floating type of params, data and gradients"),
 )  # fmt: skip
 
-#: Knobs an optimizer switch keeps, where both optimizers have them.
-CARRIED_KNOBS = ("lr", "weight_decay")
+#: Knobs an optimizer switch keeps, where both optimizers have them and the user set them.
+#: Not lr: a rate means something for one optimizer only (Adam's 1000 diverges SGD at
+#: step 2), so the new optimizer starts at its own rate for the task (`lr_reset_notice`).
+CARRIED_KNOBS = ("weight_decay",)
 
 #: Optimizers offered, in order, for a new racer (the first not racing yet).
 NEXT_OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "nadam", "adamw")
@@ -139,16 +141,35 @@ def clamp_to_spec(spec: Hyper, value: Any) -> Any:
     return int(x) if spec.kind == "int" else x
 
 
+def unasked_lr(task: str, optimizer: str) -> Any:
+    """The rate `optimizer` runs `task` at unless the user types one: the task's suggestion
+    for it, else the optimizer's default (None: it has no lr)."""
+    suggested = suggested_lr(task, optimizer)
+    if suggested is not None:
+        return suggested
+    return next((h.default for h in optimizers.specs(optimizer) if h.name == "lr"), None)
+
+
+def lr_reset_notice(old: RunConfig, optimizer: str) -> str | None:
+    """What to tell when switching `old`'s optimizer to `optimizer` drops the lr the user set
+    (one that differs from what the old optimizer would use unasked): the new optimizer's own
+    rate for the task. None: the lr was the old optimizer's own, or nothing changes."""
+    typed = old.optimizer_hypers.get("lr")
+    new = unasked_lr(old.task, optimizer)
+    if typed is None or new is None or typed == unasked_lr(old.task, old.optimizer):
+        return None
+    if typed == new:
+        return None
+    return f"lr reset to {format_number(new)} for {optimizer} on {old.task}"
+
+
 def carried_knobs(old: RunConfig, optimizer: str) -> dict[str, Any]:
-    """The knobs switching `old`'s optimizer to `optimizer` keeps: `lr` and `weight_decay`
-    (where both optimizers have them) that the user set, i.e. that differ from what the old
-    optimizer would use unasked (its default, or the task's suggested lr); clamped to the new
-    optimizer's ranges. Knobs the user never set take the new optimizer's own values."""
+    """The knobs switching `old`'s optimizer to `optimizer` keeps: CARRIED_KNOBS (where both
+    optimizers have them) that the user set, i.e. that differ from what the old optimizer
+    would use unasked (its default); clamped to the new optimizer's ranges. Knobs the user
+    never set, and lr always, take the new optimizer's own values."""
     specs = {h.name: h for h in optimizers.specs(optimizer)}
     unasked = {h.name: h.default for h in optimizers.specs(old.optimizer)}
-    suggested = suggested_lr(old.task, old.optimizer)
-    if suggested is not None:
-        unasked["lr"] = suggested
     carried = {}
     for knob in CARRIED_KNOBS:
         value = old.optimizer_hypers.get(knob)
@@ -597,16 +618,21 @@ class Session:
         if name == old.kind_name(kind):
             return Change()
         carried: dict[str, Any] = {}
+        reset: str | None = None
         try:
             if kind == "optimizer":
                 carried = carried_knobs(old, name)
             self.config = old.replace(**{kind: name, f"{kind}_hypers": carried})
+            if kind == "optimizer":
+                reset = lr_reset_notice(old, name)
         except ValueError as err:  # an unknown name (RunConfigError is a ValueError too)
             return _notice(str(err), "error", ok=False)
         change = Change()
         if carried:
             shown = ", ".join(f"{k} {format_number(v)}" for k, v in carried.items())
             change = _notice(f"kept {shown} from {old.optimizer}", topic="carried")
+        if reset:
+            change += _notice(reset, topic="lr-reset")
         if kind == "schedule" and "total_steps" in self.config.schedule_hypers:
             # A schedule with a horizon plans the run to it by default, and back.
             self.config = self.config.replace(

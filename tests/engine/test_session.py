@@ -26,8 +26,10 @@ from engine.session import (
     Change,
     Session,
     clamp_to_spec,
+    lr_reset_notice,
     next_optimizer,
     planned_steps_for,
+    unasked_lr,
 )
 
 
@@ -118,12 +120,23 @@ async def _consume(session: Session) -> None:
 # -- pick ---------------------------------------------------------------------------------------
 
 
-def test_switching_optimizer_carries_only_lr_and_says_so():
-    s = solo()
+def test_switching_optimizer_resets_a_typed_lr_to_the_new_ones_rate_and_says_so():
+    s = solo()  # adam on rosenbrock at its suggested 0.02
     s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 1000.0, "beta1": 0.5})
     change = s.pick("optimizer", "sgd")
-    assert s.config.optimizer_hypers == {**defaults("optimizer", "sgd"), "lr": 1000.0}
-    assert "kept lr 1000 from adam" in texts(change)
+    assert s.config.optimizer_hypers == defaults("optimizer", "sgd")  # lr 0.001, not 1000
+    assert "lr reset to 0.001 for sgd on rosenbrock" in texts(change)
+    s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 0.5})
+    change = s.pick("optimizer", "adagrad")  # rosenbrock suggests 0.3 for adagrad
+    assert s.config.lr == 0.3 and "lr reset to 0.3 for adagrad on rosenbrock" in texts(change)
+
+
+def test_switching_optimizer_from_its_own_rate_takes_the_new_ones_silently():
+    s = solo()
+    change = s.pick("optimizer", "adagrad")  # adam's 0.02 was rosenbrock's suggestion
+    assert s.config.lr == 0.3 and "lr" not in texts(change)
+    assert lr_reset_notice(s.config, "sgd") is None  # adagrad's own rate: nothing to say
+    assert unasked_lr("rosenbrock", "adam") == 0.02 and unasked_lr("digits-mlp", "adam") == 0.001
 
 
 def test_switching_optimizer_carries_weight_decay_where_both_have_it():
