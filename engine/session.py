@@ -854,17 +854,38 @@ class Session:
         return self._keep_pins_of(race) + Change(start=go)
 
     def leave_race(self) -> Change:
-        """Back to the single run, where it was."""
+        """Back to a single run: the leading lane's run as it is (its settings, history and
+        step, to go on with it), and say so; with no leader yet (nothing trained, or every
+        lane diverged), the single run from before the race, where it was."""
         if not self.racing:
             return Change()
         self._stop()
+        race = self.race
+        leader = self._leader_lane(self.lane_views())
         self._drop_lesson()
+        change = Change()
+        if leader is not None:
+            lane = race.lanes[leader]
+            solo = self._new_race([RaceEntry(lane.run.config)])
+            # The lane's run itself, at the race's step: a one-lane race of it.
+            solo.runs[0] = lane.run
+            solo._step = race.steps_done
+            self._solo = solo
+            self.config = lane.run.config.replace(state_every=0)
+            self._solo_steps = self.planned_steps
+            self.name = None
+            self.pending = []
+            change = _notice(
+                f"the single run is now {lane.name}, the race's leader at step "
+                f"{race.steps_done:,}: its settings, history and step",
+                topic="left-race",
+            )
         self.race = self._solo
         self._solo.set_speed(self.speed)
         self.planned_steps = self._solo_steps
         self.target = None
         self.version += 1
-        return self._keep_pins_of(self._solo)
+        return change + self._keep_pins_of(self._solo)
 
     # -- experiments -------------------------------------------------------------------------
 

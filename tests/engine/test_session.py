@@ -438,8 +438,20 @@ def test_start_race_trains_every_lane_and_leave_race_returns_to_the_run():
     s.race.step(30)
     assert s.status().racers == 3 and s.status().leader in s.race.names
     assert s.stream_ended(s.race).open_table
-    s.leave_race()
-    assert not s.racing and s.run.steps_done == 2 and s.planned_steps == 1000
+    leader = s.race.lanes[s.view().leader_lane]
+    change = s.leave_race()  # to the leading lane's run, as it is
+    assert not s.racing and s.run is leader.run and s.run.steps_done == 30
+    assert s.config.optimizer == leader.run.config.optimizer and s.planned_steps == 30
+    assert f"the single run is now {leader.name}, the race's leader at step 30" in texts(change)
+
+
+def test_leaving_a_race_with_no_leader_returns_to_the_run_from_before():
+    s = solo()
+    s.step()
+    entries, _, _ = s.race_draft()
+    s.start_race(entries, 30, go=False)
+    assert texts(s.leave_race()) == ""  # nothing trained: no leader
+    assert not s.racing and s.run.steps_done == 1 and s.planned_steps == 1000
 
 
 def test_start_race_refuses_bad_entries():
