@@ -86,6 +86,10 @@ DEFAULT_EXPORT_STEM = "optplay-history"
 #: summaries every this many steps (0 before: no cost). A record costs about 0.6-1.6 steps
 #: (tests/perf/bench_run.py), so 16 adds about 4-10% once watched; see `watch_state`.
 STATE_EVERY = 16
+#: Runs with fewer parameters than this (every 2-D task, the small networks) record their
+#: optimizer-state summaries from step 0, watched or not: the State tab opened after the run
+#: (the natural order) shows its history. Bigger ones record once the tab is shown.
+SMALL_STATE_PARAMS = 100_000
 
 #: Knobs of the run itself (not of the task, optimizer or schedule): the form's "run" section.
 RUN_SPECS: tuple[Hyper, ...] = (
@@ -123,6 +127,11 @@ def next_optimizer(racing: Sequence[str]) -> str:
         if name not in racing:
             return name
     return NEXT_OPTIMIZERS[0]
+
+
+def parameter_count(run: Run) -> int:
+    """How many numbers the optimizer of `run` updates."""
+    return sum(math.prod(shape) for shape in run.task.param_shapes().values())
 
 
 def clamp_to_spec(spec: Hyper, value: Any) -> Any:
@@ -399,11 +408,13 @@ class Session:
         return race
 
     def _record_state(self, race: Race) -> None:
-        """Switch on optimizer-state summaries in `race`'s runs once they are watched."""
-        if self.state_every:
-            for run in race.runs:
-                if not run.config.state_every:
-                    run.set_state_every(self.state_every)
+        """Switch on optimizer-state summaries in `race`'s runs: small problems always (see
+        SMALL_STATE_PARAMS), the others once they are watched."""
+        for run in race.runs:
+            if run.config.state_every:
+                continue
+            if self.state_every or parameter_count(run) < SMALL_STATE_PARAMS:
+                run.set_state_every(self.state_every or STATE_EVERY)
 
     def _stop(self) -> None:
         """End the stream of what is trained (after the step or chunk in progress)."""

@@ -301,6 +301,8 @@ async def test_a_run_preset_fills_the_form_and_leaves_a_race() -> None:
         start_race(app, "adam", "sgd", length=10)
         app.open_preset("digits-adam")
         await pilot.pause()
+        await pilot.press("d")  # the race is unsaved, as quitting would say: discard it
+        await pilot.pause()
         assert not app.session.racing and app.query_one("#sidebar").display
         assert (
             app.session.run.config == app.session.config and app.session.config.task == "digits-mlp"
