@@ -966,7 +966,7 @@ class Session:
         stem = export_stem(text)
         lanes = self.shown_lanes()
         paths = [f"{stem}.csv", f"{stem}.json"]
-        recorded = [lane for lane in lanes if lane.run.state_summaries is not None]
+        recorded = [lane for lane in lanes if lane.run.state_summaries]  # a record or more
         state_paths = [f"{stem}-state.csv", f"{stem}-state.json"] if recorded else []
         try:
             for path in paths:
@@ -1013,8 +1013,9 @@ class Session:
         lesson = self._lesson
         if lesson is None or self.race is not self._lesson_race:
             return None
-        configs = [run.config for run in self.race.runs]
-        if configs != [entry.config for entry in lesson.entries]:
+        # Recording state summaries is how runs are watched, not part of the experiment.
+        configs = [run.config.replace(state_every=0) for run in self.race.runs]
+        if configs != [entry.config.replace(state_every=0) for entry in lesson.entries]:
             return None  # a single-run lesson whose knobs were edited is another experiment
         if self.planned_steps != lesson.steps:
             return None
