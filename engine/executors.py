@@ -28,18 +28,25 @@ The contract:
 Workers import only the engine (NumPy), never Textual, Rich or plotext. Pool workers are
 forked from a server process that has the engine imported already (the "forkserver" start
 method: cheap to start, and safe from a program that runs threads, such as the app); they
-ignore SIGINT (Ctrl+C belongs to the parent, which cancels) and use one BLAS thread each (one
-process per core; more threads per process only contend). Dask workers started by
-`DaskExecutor("local")` get one thread each, and Dask sets one BLAS thread per worker itself.
+ignore SIGINT and SIGHUP (a Ctrl+C or a closed terminal reaches the whole process group, and
+belongs to the parent, which cancels), exit at once when the parent process is gone (even
+killed with SIGKILL: each worker watches a pipe only the parent holds open), and use one BLAS
+thread each (one process per core; more threads per process only contend). The fork server and
+multiprocessing's resource tracker end on their own once the parent and the workers have. Dask
+workers started by `DaskExecutor("local")` get one thread each, and Dask sets one BLAS thread
+per worker itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import math
 import multiprocessing
 import os
+import re
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -106,10 +113,28 @@ def stop_requested() -> bool:
     return _worker_stop is not None and _worker_stop.is_set()
 
 
-def _init_pool_worker(stop: Any) -> None:
+def _init_pool_worker(stop: Any, parent_alive: Any) -> None:
     global _worker_stop
     _worker_stop = stop
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C by cancelling
+    # The terminal's signals reach the whole process group; the parent handles them by
+    # cancelling, and a worker that died of one would lose the runs it had finished.
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    watch = threading.Thread(
+        target=_exit_with_parent, args=(parent_alive,), name="parent-watch", daemon=True
+    )
+    watch.start()
+
+
+def _exit_with_parent(parent_alive: Any) -> None:
+    """Block on the parent's pipe (nothing is ever sent on it); its end of file means the
+    parent is gone, however it ended: exit now rather than run on unwatched."""
+    try:
+        parent_alive.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
 
 
 # -- chunks ------------------------------------------------------------------------------------
@@ -295,6 +320,10 @@ class ProcessExecutor(_Base):
         self._pool: ProcessPoolExecutor | None = None
         self._ctx = multiprocessing.get_context("forkserver")
         self._stop = self._ctx.Event()
+        # The pipe the workers watch (see the module docstring): our writing end, never
+        # written, and the reading end each new worker gets a copy of.
+        self._parent_alive: Any = None
+        self._watched: Any = None
 
     @property
     def workers(self) -> int:
@@ -310,11 +339,13 @@ class ProcessExecutor(_Base):
                 from multiprocessing import forkserver
 
                 forkserver.ensure_running()
+            if self._parent_alive is None:
+                self._watched, self._parent_alive = self._ctx.Pipe(duplex=False)
             self._pool = ProcessPoolExecutor(
                 self._workers,
                 mp_context=self._ctx,
                 initializer=_init_pool_worker,
-                initargs=(self._stop,),
+                initargs=(self._stop, self._watched),
             )
         return self._pool
 
@@ -370,6 +401,102 @@ class ProcessExecutor(_Base):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._parent_alive is not None:  # after the workers: closing it ends any left
+            self._parent_alive.close()
+            self._watched.close()
+            self._parent_alive = self._watched = None
+
+
+#: The port of a Dask scheduler address that gives none.
+DASK_DEFAULT_PORT = 8786
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")  # fmt: skip
+
+
+def dask_address(text: str) -> tuple[str, str, int]:
+    """A scheduler address as typed ("tcp://host:8786", "host:8786", "host", "[::1]:8786",
+    "tls://...") checked for its form only, nothing contacted: (scheme, host, port).
+    ExecutorError (one line, starting "--dask") for anything else."""
+    usage = "give tcp://HOST:PORT, HOST:PORT or local"
+    shown = repr(text) if not text or not text.isprintable() else text
+    if not isinstance(text, str) or not text.strip():
+        raise ExecutorError(f"--dask: the address is empty; {usage}")
+    scheme, sep, rest = text.strip().partition("://")
+    if not sep:
+        scheme, rest = "tcp", text.strip()
+    if scheme not in ("tcp", "tls"):
+        raise ExecutorError(
+            f"--dask {shown}: {scheme!r} is not a Dask protocol (tcp or tls); {usage}"
+        )
+    if rest.startswith("["):  # an IPv6 address
+        host, bracket, tail = rest[1:].partition("]")
+        if not bracket or not host:
+            raise ExecutorError(f"--dask {shown}: an unclosed [ in the host; {usage}")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ExecutorError(f"--dask {shown}: {host!r} is not an IPv6 address") from None
+        if tail and not tail.startswith(":"):
+            raise ExecutorError(f"--dask {shown}: expected :PORT after the host; {usage}")
+        port_text = tail[1:] if tail else ""
+    else:
+        host, colon, port_text = rest.partition(":")
+        if not host or not _HOST_NAME.match(host):
+            what = "no host" if not host else f"{host!r} is not a host name or address"
+            raise ExecutorError(f"--dask {shown}: {what}; {usage}")
+        if colon and not port_text:
+            raise ExecutorError(f"--dask {shown}: the port is missing after ':'; {usage}")
+    port = DASK_DEFAULT_PORT
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ExecutorError(
+                f"--dask {shown}: the port must be an integer in 1..65535, got {port_text!r}"
+            )
+        port = int(port_text)
+    return scheme, host, port
+
+
+def _reachable(text: str, scheme: str, host: str, port: int, timeout: float) -> None:
+    """A quick TCP connection to the scheduler's host and port (before Dask's client, which
+    can wait for ever on a peer that accepts and stays silent): ExecutorError naming the
+    address when the host is unknown, nothing listens there, or (tcp) what listens does not
+    greet us within `timeout` as a Dask scheduler does (it speaks first)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as err:
+        raise ExecutorError(f"--dask {text}: unknown host {host!r} ({err})") from None
+    last: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.settimeout(timeout)
+                probe.connect(address)
+                if scheme == "tcp":
+                    _greeted(probe, text, timeout)
+            return
+        except OSError as err:
+            last = err
+    why = (
+        "timed out"
+        if isinstance(last, TimeoutError)
+        else (last.strerror or str(last))
+        if last
+        else "?"
+    )
+    raise ExecutorError(f"--dask {text}: cannot connect to {host} port {port} ({why})")
+
+
+def _greeted(probe: socket.socket, text: str, timeout: float) -> None:
+    try:
+        first = probe.recv(1)
+    except TimeoutError:
+        first = None
+    if not first:
+        what = "closed the connection" if first == b"" else "said nothing"
+        raise ExecutorError(
+            f"--dask {text}: no Dask scheduler answered within {timeout:g} s (the port is open "
+            f"but {what})"
+        )
 
 
 class DaskExecutor(_Base):
@@ -390,6 +517,7 @@ class DaskExecutor(_Base):
         connect_seconds: float | None = None,
         chunk_seconds: float = 0.3,
     ) -> None:
+        remote = None if address == "local" else dask_address(address)  # before anything else
         try:
             import distributed
         except ImportError:
@@ -418,18 +546,20 @@ class DaskExecutor(_Base):
                 )
             self.client = distributed.Client(self._cluster, set_as_default=False)
         else:
+            assert remote is not None
+            scheme, host, port = remote
+            _reachable(address, scheme, host, port, timeout)
+            where = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
             try:
-                self.client = distributed.Client(
-                    address, timeout=f"{timeout}s", set_as_default=False
-                )
-            except (OSError, TimeoutError, ValueError) as err:
+                self.client = distributed.Client(where, timeout=f"{timeout}s", set_as_default=False)
+            except Exception as err:  # whatever Dask raises, one line (e.g. tls without keys)
                 why = str(err).splitlines()[0] if str(err) else type(err).__name__
                 raise ExecutorError(
                     f"--dask {address}: no Dask scheduler answered within {timeout:g} s ({why})"
                 ) from None
             try:
                 self.client.wait_for_workers(1, timeout=timeout)
-            except (OSError, TimeoutError) as err:
+            except Exception as err:
                 self.client.close()
                 raise ExecutorError(
                     f"--dask {address}: the scheduler has no workers ({type(err).__name__})"

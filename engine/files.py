@@ -14,7 +14,11 @@ history export, experiment files, bench reports, the app's saves):
   any moment leaves the old file or the new one, complete, never a mix or half a file.
 - Short temporary names (`.optplay-<pid>-<8 hex>.tmp`, under 32 bytes), so a legal target
   name of up to 255 bytes can be saved.
-- Symlinks are followed: saving to a link replaces the file it points to and keeps the link.
+- Symlinks are followed: saving to a link replaces the file it points to and keeps the link,
+  under the rule Linux applies to links (fs.protected_symlinks): a link in a sticky
+  world-writable folder (/tmp) is followed only when it belongs to the user saving or to the
+  folder's owner. Another user's link planted in a shared folder is refused (PermissionError
+  naming the link), so it cannot make a save overwrite the file it points to.
 - Modes and owners: a new file gets 0o666 minus the umask, as any program creating a file; a
   replaced file keeps its permission bits, and its owner and group where the process may set
   them (root; otherwise the new file belongs to whoever saved it, as with any editor).
@@ -123,10 +127,63 @@ def _name_max(folder: str) -> int:
         return 255
 
 
+#: The most links followed in resolving one path (the kernel's limit too).
+_MAX_LINKS = 40
+
+
+def _resolve(path: str) -> str:
+    """`os.path.realpath(path)`, each link on the way checked as the kernel checks it when
+    fs.protected_symlinks is on (`_check_link`). A missing part ends the resolution: the
+    rest is taken as written (a file to create)."""
+    pending = os.path.abspath(path).split(os.sep)[1:]
+    pending.reverse()  # a stack: the next part last
+    resolved = os.sep
+    links = 0
+    while pending:
+        part = pending.pop()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        candidate = os.path.join(resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            return os.path.join(candidate, *reversed(pending))
+        if not stat.S_ISLNK(st.st_mode):
+            resolved = candidate
+            continue
+        links += 1
+        if links > _MAX_LINKS:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+        _check_link(candidate, st, resolved, path)
+        content = os.readlink(candidate)
+        if os.path.isabs(content):
+            resolved = os.sep
+        pending.extend(reversed(content.split(os.sep)))
+    return resolved
+
+
+def _check_link(link: str, st: os.stat_result, folder: str, path: str) -> None:
+    """The kernel's fs.protected_symlinks rule: in a sticky world-writable folder, a link is
+    followed only by its owner or when it belongs to the folder's owner."""
+    folder_st = os.stat(folder)
+    shared = folder_st.st_mode & stat.S_ISVTX and folder_st.st_mode & stat.S_IWOTH
+    if not shared or st.st_uid in (os.geteuid(), folder_st.st_uid):
+        return
+    raise PermissionError(
+        errno.EACCES,
+        f"not following the link {link!r}: it belongs to another user (uid {st.st_uid}) in the "
+        f"shared folder {folder!r}, where the system would not follow it either",
+        path,
+    )
+
+
 def _target(path: str | os.PathLike[str]) -> tuple[str, os.stat_result | None]:
     """The real file a save of `path` writes (symlinks followed) and its stat (None when it
     does not exist yet). OSError for a name too long, a directory, a missing folder."""
-    target = os.path.realpath(os.fspath(path))
+    target = _resolve(os.fspath(path))
     folder, name = os.path.split(target)
     if len(os.fsencode(name)) > _name_max(folder or "."):
         raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), os.fspath(path))

@@ -61,6 +61,9 @@ STEP_SERIES = ("loss", "lr", "grad_norm", "update_norm", "update_grad_ratio")
 #: Metrics recorded every `eval_every` steps.
 EVAL_SERIES = ("eval_loss", "eval_accuracy")
 SERIES = STEP_SERIES + EVAL_SERIES
+#: Recorded every `sharpness_every` steps when a run measures sharpness (engine/theory.py):
+#: λ_max of the loss Hessian, its stated error, and for adaptive optimizers λ_max(P⁻¹H).
+SHARPNESS_SERIES = ("sharpness", "sharpness_error", "preconditioned_sharpness")
 #: One line per series, for chart legends and help screens.
 SERIES_HELP = {
     "loss": "training loss of the step's batch, before the update",
@@ -73,6 +76,12 @@ SERIES_HELP = {
     "per-parameter effective lr is in its state summaries)",
     "eval_loss": "loss on the evaluation set",
     "eval_accuracy": "accuracy on the evaluation set (classifiers)",
+    "sharpness": "λ_max: top eigenvalue of the loss Hessian on the step's batch, after the "
+    "update (GD is stable while it stays below 2/lr)",
+    "sharpness_error": "the stated error of the sharpness (power-iteration residual, plus the "
+    "finite-difference step's error where the product is not exact)",
+    "preconditioned_sharpness": "λ_max(P⁻¹H), P⁻¹ the optimizer's per-parameter effective lr "
+    "over its lr (adaptive optimizers)",
 }
 #: Former series names still accepted when reading (renamed series -> current name).
 RENAMED_SERIES = {"effective_step": "update_grad_ratio"}
@@ -399,10 +408,10 @@ class History:
         if grow:
             self._table = _Table(STEP_SERIES, capacity)
             self._series = {name: _Column(self._table, name) for name in STEP_SERIES}
-            for name in EVAL_SERIES:  # sparse, each at its own steps
+            for name in EVAL_SERIES + SHARPNESS_SERIES:  # sparse, each at its own steps
                 self._series[name] = _Column(_Table((name,), capacity), name)
         else:
-            self._series = {name: _Buckets(capacity) for name in SERIES}
+            self._series = {name: _Buckets(capacity) for name in SERIES + SHARPNESS_SERIES}
         self._path = _Path(capacity, grow)
         self._last: dict[str, float] = {}
         self._last_step: dict[str, int] = {}
@@ -411,6 +420,7 @@ class History:
         self._p_cols: tuple[list[float], ...] = tuple([] for _ in STEP_SERIES)
         self._p_eval: list[tuple[int, float, float | None]] = []
         self._p_path: list[tuple[int, float, float]] = []
+        self._p_sharp: list[tuple[int, float, float, float | None]] = []
         # The eval loss's new lows at full resolution, however the series folds (see
         # `eval_descents`), and its lowest value after step 0 with the step it came at.
         self._descent_steps: list[int] = []
@@ -445,6 +455,15 @@ class History:
         with self._lock:
             self._p_eval.append((step, loss, accuracy))
             if len(self._p_eval) >= _FOLD_EVERY:
+                self._fold()
+
+    def record_sharpness(
+        self, step: int, value: float, error: float, preconditioned: float | None = None
+    ) -> None:
+        """Append a sharpness measurement at `step` (see SHARPNESS_SERIES)."""
+        with self._lock:
+            self._p_sharp.append((step, value, error, preconditioned))
+            if len(self._p_sharp) >= _FOLD_EVERY:
                 self._fold()
 
     def record_point(self, step: int, x: float, y: float) -> None:
@@ -486,6 +505,18 @@ class History:
                 self._last["eval_accuracy"] = acc[-1][2]  # type: ignore[assignment]
                 self._last_step["eval_accuracy"] = acc[-1][0]
             rows.clear()
+        if self._p_sharp:
+            rows = self._p_sharp
+            for i, name in enumerate(SHARPNESS_SERIES):
+                kept = [r for r in rows if r[i + 1] is not None]
+                if kept:
+                    self._series[name].extend(
+                        np.array([r[0] for r in kept], np.int64),
+                        np.array([r[i + 1] for r in kept], np.float64),
+                    )
+                    self._last[name] = kept[-1][i + 1]  # type: ignore[assignment]
+                    self._last_step[name] = kept[-1][0]
+            rows.clear()
         if self._p_path:
             arr = np.array(self._p_path, np.float64)
             self._path.extend(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
@@ -510,7 +541,7 @@ class History:
             return self._series[RENAMED_SERIES.get(name, name)]
         except KeyError:
             raise ValueError(
-                f"unknown series {name!r} (expected one of: {', '.join(SERIES)})"
+                f"unknown series {name!r} (expected one of: {', '.join(SERIES + SHARPNESS_SERIES)})"
             ) from None
 
     def downsample(
@@ -598,6 +629,7 @@ class History:
         total = sum(a.nbytes for a in arrays.values()) + self._path.nbytes
         # Pending lists: at most _FOLD_EVERY rows of Python floats (~32 bytes per float + slot).
         pending = len(self._p_steps) * 6 + len(self._p_eval) * 3 + len(self._p_path) * 3
+        pending += len(self._p_sharp) * 4
         descents = 72 * len(self._descent_steps)  # new lows: 2 list slots + 2 Python numbers
         return total + descents + pending * 40
 
@@ -673,6 +705,17 @@ def run_record(run: Any, name: str | None = None) -> dict[str, Any]:
             "x": _float_list(path.xs),
             "y": _float_list(path.ys),
         }
+    if h.count("sharpness"):
+        sharp = h.buckets("sharpness")
+        record["sharpness"] = {
+            "step": sharp.steps.tolist(),
+            "value": _float_list(sharp.lasts),
+            "error": _float_list(h.buckets("sharpness_error").lasts),
+        }
+        if h.count("preconditioned_sharpness"):
+            pre = h.buckets("preconditioned_sharpness")
+            record["sharpness"]["preconditioned_step"] = pre.steps.tolist()
+            record["sharpness"]["preconditioned"] = _float_list(pre.lasts)
     if getattr(run, "state_summaries", None) is not None:
         from engine.state_history import state_record
 
@@ -689,7 +732,7 @@ def _csv_rows(name: str | None, run: Any, columns: list[str]) -> Iterable[list[s
     steps = h.buckets(STEP_SERIES[0]).steps
     cols = {s: h.buckets(s).lasts for s in STEP_SERIES}
     evals: dict[str, dict[int, float]] = {}
-    for series in EVAL_SERIES:
+    for series in EVAL_SERIES + SHARPNESS_SERIES:
         if series in columns:
             b = h.buckets(series)
             evals[series] = dict(zip(b.steps.tolist(), b.lasts.tolist(), strict=True))
@@ -698,7 +741,7 @@ def _csv_rows(name: str | None, run: Any, columns: list[str]) -> Iterable[list[s
         row = [] if shown is None else [shown]
         row.append(str(step))
         row += [_csv_number(cols[s][i]) for s in STEP_SERIES]
-        for series in EVAL_SERIES:
+        for series in EVAL_SERIES + SHARPNESS_SERIES:
             if series in columns:
                 value = evals[series].get(step)
                 row.append("" if value is None else _csv_number(value))
@@ -722,7 +765,9 @@ def export_history(runs: Any, path: str | os.PathLike[str], fmt: str | None = No
     Run with `history_capacity=None`; a folded app history gives one row per bucket, holding the
     exact metrics of the bucket's last step). Columns: step, loss, lr, grad_norm, update_norm,
     update_grad_ratio, then eval_loss (when the run evaluates during training, eval_every > 0) and
-    eval_accuracy (classifiers), filled on the rows where an evaluation happened. With several
+    eval_accuracy (classifiers), filled on the rows where an evaluation happened, then
+    sharpness, sharpness_error and preconditioned_sharpness when a run measured them
+    (`RunConfig.sharpness_every`), filled on the rows where it did. With several
     runs, a first column `run` names each row's run; a name starting with =, +, -, @, a tab
     or a carriage return is written with a leading apostrophe, so a spreadsheet shows it as
     text instead of running it as a formula. The step-0 evaluation (before training) is in
@@ -733,7 +778,8 @@ def export_history(runs: Any, path: str | os.PathLike[str], fmt: str | None = No
 
     JSON: {"format": "optplay-history", "version": 1, "runs": [...]}, one object per run with
     its config, state, and the arrays "step", "loss", ... (NaN as null), "eval" (step, loss,
-    accuracy, including step 0), for 2-D tasks "trajectory" (step, x, y) and, for a run that
+    accuracy, including step 0), "sharpness" (step, value, error; preconditioned_step and
+    preconditioned) when measured, for 2-D tasks "trajectory" (step, x, y) and, for a run that
     records them, "state_summaries" (engine.state_history.state_record). Read it back with
     `load_history_json`."""
     fmt = fmt or export_format(path)
@@ -758,6 +804,9 @@ def export_history(runs: Any, path: str | os.PathLike[str], fmt: str | None = No
         columns.append("eval_loss")
     if has_acc:
         columns.append("eval_accuracy")
+    for series in SHARPNESS_SERIES:  # only when some run measured it: old formats unchanged
+        if any(run.history.count(series) for _, run in named):
+            columns.append(series)
     multi = len(named) > 1
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -793,6 +842,15 @@ def load_history_json(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             ev["accuracy_step"] = np.array(ev["accuracy_step"], np.int64)
             ev["accuracy"] = floats(ev["accuracy"])
         rec["eval"] = ev
+        if "sharpness" in rec:
+            sharp = dict(rec["sharpness"])
+            for key in ("step", "preconditioned_step"):
+                if key in sharp:
+                    sharp[key] = np.array(sharp[key], np.int64)
+            for key in ("value", "error", "preconditioned"):
+                if key in sharp:
+                    sharp[key] = floats(sharp[key])
+            rec["sharpness"] = sharp
         if "trajectory" in rec:
             tr = rec["trajectory"]
             rec["trajectory"] = {

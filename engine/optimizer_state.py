@@ -371,6 +371,20 @@ class StateProbe:
             )
         return StateInspection(opt.name, step, live, opt.state_doc, params)
 
+    def effective_lr_flat(self) -> np.ndarray | None:
+        """The effective lr α of every parameter in the run's flat order (a fresh float64
+        array), None before the first step or when the optimizer does not define one."""
+        opt = self.optimizer
+        parts = []
+        for key, (grad, prev) in self._key_arrays.items():
+            if not opt.has_state(key):
+                return None
+            alpha = opt.derived(key, grad, prev, {"effective_lr"}).get("effective_lr")
+            if alpha is None or alpha.size != grad.size:
+                return None
+            parts.append(np.asarray(alpha, np.float64).reshape(-1))
+        return np.concatenate(parts)
+
     # -- summaries ----------------------------------------------------------------------
 
     def summary_layout(self) -> tuple[tuple[str, ...], tuple[Summary, ...], tuple[Quantity, ...]]:

@@ -66,12 +66,16 @@ from engine.knobs import apply_overrides, owners_of, route
 from engine.optimizer_state import StateInspection, StateProbe
 from engine.state_history import DEFAULT_CAPACITY, StateSummaries
 from engine.stepping import Stepper, _is_int
+from engine.tasks.base import seeded_rngs
+from engine.theory import SharpnessProbe
 
 DTYPES = ("float64", "float32")
 STATES = ("ready", "running", "paused", "finished", "diverged")
 _SEED_MAX = 2**63 - 1  # experiment files store the seed as a TOML (signed 64-bit) integer
 #: A run diverges when its loss exceeds L0 + DIVERGENCE_FACTOR * max(|L0|, 1) (module doc).
 DIVERGENCE_FACTOR = 1e6
+#: Hessian-vector products per sharpness measurement once the first one has converged.
+SHARPNESS_WARM_ITER = 2
 
 
 class RunConfigError(ValueError):
@@ -96,6 +100,25 @@ def suggested_lr(task: Any, optimizer: Any) -> float | None:
         return suggestions.get(optimizer)
     except TypeError:  # an unhashable optimizer name: its own error comes next
         return None
+
+
+def _check_full_batch(optimizer: str, task: str, task_hypers: Mapping[str, Any]) -> None:
+    """Closure optimizers that compare losses across evaluations (L-BFGS) need the same
+    objective at every evaluation: a full batch and no gradient noise."""
+    if not optimizers.get(optimizer).full_batch_only:
+        return
+    if task_hypers.get("batch_size", 0):
+        raise RunConfigError(
+            "optimizer",
+            f"{optimizer} needs full-batch gradients; task {task} has batch_size "
+            f"{task_hypers['batch_size']}: set batch_size=full",
+        )
+    if task_hypers.get("grad_noise", 0.0):
+        raise RunConfigError(
+            "optimizer",
+            f"{optimizer} needs full-batch gradients; task {task} has grad_noise "
+            f"{task_hypers['grad_noise']:g}: set grad_noise=0",
+        )
 
 
 def _hyper_error(field_name: str, err: ValueError, names: list[str]) -> RunConfigError:
@@ -136,6 +159,8 @@ class RunConfig:
     off (except at step 0).
     `state_every` = k > 0 records optimizer-state summaries every k steps (0: off, no cost);
     it changes no number of the run. Experiment files do not store it (a viewing choice).
+    `sharpness_every` = k > 0 measures the sharpness (engine/theory.py) every k steps, the
+    same way: recorded in the history, no number of the run changed, not stored in files.
     `divergence_factor` says when a finite loss counts as divergence (see the module doc)."""
 
     task: str
@@ -149,6 +174,7 @@ class RunConfig:
     eval_every: int = 100
     state_every: int = 0
     divergence_factor: float = DIVERGENCE_FACTOR
+    sharpness_every: int = 0
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -176,6 +202,12 @@ class RunConfig:
                 f"must be an integer >= 0 (0 = off) and < 2^63, got {_show(self.state_every)}",
             )
         put("state_every", int(self.state_every))
+        if not _is_int(self.sharpness_every) or not 0 <= self.sharpness_every <= _SEED_MAX:
+            raise RunConfigError(
+                "sharpness_every",
+                f"must be an integer >= 0 (0 = off) and < 2^63, got {_show(self.sharpness_every)}",
+            )
+        put("sharpness_every", int(self.sharpness_every))
         factor = self.divergence_factor
         if (
             isinstance(factor, bool)
@@ -198,6 +230,7 @@ class RunConfig:
                                           given)  # fmt: skip
             put(kind, name)
             put(hypers_field, values)
+        _check_full_batch(self.optimizer, self.task, self.task_hypers)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A validated copy with `changes`. When the task, optimizer or schedule kind changes
@@ -293,9 +326,9 @@ class Run(Stepper[Progress]):
         self.task = tasks.create(cfg.task, dtype=cfg.dtype, **cfg.task_hypers)
         self.optimizer = optimizers.create(cfg.optimizer, **cfg.optimizer_hypers)
         self.schedule = self._make_schedule(cfg)
-        init_seq, batch_seq = np.random.SeedSequence(cfg.seed).spawn(2)
-        init = self.task.init_params(np.random.default_rng(init_seq))
-        self._batches = iter(self.task.batches(np.random.default_rng(batch_seq)))
+        init_rng, batch_rng = seeded_rngs(cfg.seed)
+        init = self.task.init_params(init_rng)
+        self._batches = iter(self.task.batches(batch_rng))
 
         dtype = np.dtype(cfg.dtype)
         total = sum(int(np.size(a)) for a in init.values())
@@ -321,6 +354,12 @@ class Run(Stepper[Progress]):
         else:
             self._opt_params, self._opt_grads = self._params, self._grads
 
+        # Closure optimizers (L-BFGS, SAM) re-evaluate the objective inside a step, into
+        # their own gradient buffers: the step's gradient stays what the step received.
+        self._closure_grads: dict[str, np.ndarray] | None = None
+        if getattr(self.optimizer, "needs_closure", False):
+            self._closure_grads = {k: np.zeros_like(v) for k, v in self._params.items()}
+        self._closure_evals = 0  # evaluations made inside steps (function_evals counts them)
         self._traced = bool(getattr(self.task, "records_trajectory", False)) and total <= 2
         landscape = bool(getattr(self.task, "is_landscape", False)) and total == 2
         self._probe = StateProbe(
@@ -334,6 +373,10 @@ class Run(Stepper[Progress]):
         self._summaries: StateSummaries | None = None
         if cfg.state_every:
             self._summaries = self._new_summaries()
+        self._sharpness: SharpnessProbe | None = None
+        self._sharpness_seconds = 0.0
+        if cfg.sharpness_every:
+            self._sharpness = self._new_sharpness_probe()
         self._step = 0
         self._diverged_at: int | None = None
         self._divergence: str | None = None
@@ -379,6 +422,7 @@ class Run(Stepper[Progress]):
         params, grads = self._params, self._grads
         opt_step = self.optimizer.step
         opt_params, opt_grads = self._opt_params, self._opt_grads
+        closure_grads = self._closure_grads
         flat, gflat, prev, scratch = self._flat, self._grad_flat, self._prev, self._scratch
         schedule = self.schedule
         lr_of = schedule.lr if schedule is not None else None
@@ -388,6 +432,7 @@ class Run(Stepper[Progress]):
         eval_every = self.config.eval_every
         state_every = self.config.state_every if self._summaries is not None else 0
         summarize = self._summarize
+        sharpness_every = self.config.sharpness_every if self._sharpness is not None else 0
         epoch = self.task.steps_per_epoch if observe is not None and not eval_every else 0
         dot, copyto, subtract = np.dot, np.copyto, np.subtract
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
@@ -406,7 +451,8 @@ class Run(Stepper[Progress]):
                 if lr is not None and not isfinite(lr):  # e.g. exponential with gamma > 1
                     self._diverge(step + 1, f"the learning rate is not finite ({lr})")
                     break
-                loss, g = task_step(params, next(batches), grads)
+                batch = next(batches)
+                loss, g = task_step(params, batch, grads)
                 if g is not grads:
                     for key, arr in g.items():  # a task that ignored `grads`: copy in
                         copyto(grads[key], arr)
@@ -419,7 +465,10 @@ class Run(Stepper[Progress]):
                     factor = self.config.divergence_factor
                     limit = self._loss_limit = loss + factor * max(abs(loss), 1.0)
                 copyto(prev, flat)
-                opt_step(opt_params, opt_grads, lr=lr)
+                if closure_grads is None:
+                    opt_step(opt_params, opt_grads, lr=lr)
+                else:
+                    opt_step(opt_params, opt_grads, lr=lr, closure=self._closure(batch), loss=loss)
                 subtract(flat, prev, out=scratch)
                 usq = float(dot(scratch, scratch))
                 if not isfinite(usq):
@@ -438,6 +487,12 @@ class Run(Stepper[Progress]):
                     record_point(step, float(flat[0]), float(flat[-1]))
                 if state_every and step % state_every == 0:
                     summarize(step)
+                if sharpness_every and step % sharpness_every == 0:
+                    t_sharp = perf()
+                    self._measure_sharpness(step, batch, lr_value)
+                    spent = perf() - t_sharp
+                    self._sharpness_seconds += spent
+                    eval_seconds += spent  # not training time: time/step stays comparable
                 if eval_every and step % eval_every == 0:
                     t_eval = perf()
                     self._evaluate()
@@ -453,6 +508,24 @@ class Run(Stepper[Progress]):
         self._last = last
         return done
 
+    def _closure(self, batch: Any) -> Any:
+        """The closure of one step: the loss and gradients at the current parameters on the
+        step's batch (the same objective at every call), counted in `function_evals`."""
+        task_step, params, grads = self.task.loss_and_grads, self._params, self._closure_grads
+
+        def closure() -> tuple[float, dict[str, np.ndarray]]:
+            self._closure_evals += 1
+            loss, g = task_step(params, batch, grads)
+            return float(loss), g
+
+        return closure
+
+    @property
+    def function_evals(self) -> int:
+        """Evaluations of the objective so far: one per step, plus those a closure optimizer
+        (L-BFGS, SAM) made inside its steps."""
+        return self._step + self._closure_evals
+
     def _new_summaries(self) -> StateSummaries:
         groups, summaries, scalars = self._probe.summary_layout()
         capacity = None if self.history.capacity is None else DEFAULT_CAPACITY
@@ -465,6 +538,32 @@ class Run(Stepper[Progress]):
         row = np.empty(len(store.columns))
         self._probe.summary_row(store.summaries, store.scalars, row)
         store.record(step, row)
+
+    def _new_sharpness_probe(self) -> SharpnessProbe:
+        if self.task.quadratic_loss() is not None:  # exact products: converge every time
+            return SharpnessProbe(self.task, tol=1e-12, max_iter=1000)
+        # Finite differences: converge once, then track the eigenvector a few products a time.
+        return SharpnessProbe(self.task, tol=1e-4, max_iter=100, warm_iter=SHARPNESS_WARM_ITER)
+
+    def _measure_sharpness(self, step: int, batch: Any, lr: float) -> None:
+        """Record the sharpness of step `step`: at the parameters before its update, on its
+        batch, like its loss (and the preconditioned one, P⁻¹ from the optimizer's effective
+        lr after the update, for optimizers that are not SGD)."""
+        probe = self._sharpness
+        preconditioner = None
+        if not isinstance(self.optimizer, optimizers.get("sgd")) and lr > 0.0:
+            alpha = self._probe.effective_lr_flat()
+            if alpha is not None:
+                preconditioner = alpha / lr
+        # At the parameters the step's gradient was taken at (the point of the step's loss),
+        # so that gradient serves as the base of the finite differences.
+        measured = probe.measure(self._prev, batch, preconditioner, self._grad_flat)
+        self.history.record_sharpness(step, measured.value, measured.error, measured.preconditioned)
+
+    @property
+    def sharpness_seconds(self) -> float:
+        """Wall time spent measuring sharpness (not in `train_seconds`)."""
+        return self._sharpness_seconds
 
     def _why(self, loss: float, gsq: float, limit: float) -> str:
         """What made an update diverge (for `divergence`)."""
@@ -617,6 +716,14 @@ class Run(Stepper[Progress]):
                 self._summaries = self._new_summaries()
             elif self._summaries is not None:
                 self._summaries.every = self.config.state_every
+
+    def set_sharpness_every(self, every: int) -> None:
+        """Measure the sharpness every `every` steps from now on (0 stops and keeps what was
+        recorded). Changes no number of the run; RunConfigError for a bad value."""
+        with self._lock:
+            self.config = self.config.replace(sharpness_every=every)
+            if self.config.sharpness_every and self._sharpness is None:
+                self._sharpness = self._new_sharpness_probe()
 
     def reset(self) -> None:
         """Start over from the (possibly edited) config: fresh task, optimizer, schedule,

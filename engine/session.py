@@ -59,6 +59,7 @@ from engine.kinds import KINDS, registry
 from engine.numbers import format_number
 from engine.run import Run, RunConfig, RunConfigError, suggested_lr
 from engine.state_history import export_state
+from engine.theory import PREDICTED_OPTIMIZERS, ConfigTheory, for_config
 
 if TYPE_CHECKING:  # lessons load when one is opened (the app's first screen needs none)
     from engine.lessons import Lesson, Verdict
@@ -90,6 +91,9 @@ STATE_EVERY = 16
 #: optimizer-state summaries from step 0, watched or not: the State tab opened after the run
 #: (the natural order) shows its history. Bigger ones record once the tab is shown.
 SMALL_STATE_PARAMS = 100_000
+#: Once the sharpness is watched, every run of the session measures it every this many steps
+#: (about 30% of a step's time on digits-mlp, tests/perf/bench_run.py); see `watch_sharpness`.
+SHARPNESS_EVERY = 10
 
 #: Knobs of the run itself (not of the task, optimizer or schedule): the form's "run" section.
 RUN_SPECS: tuple[Hyper, ...] = (
@@ -328,6 +332,8 @@ class Session:
         self.target: float | None = None  # a race's target loss (None: automatic)
         self.version = 0
         self.state_every = 0  # optimizer-state summaries: STATE_EVERY once watched
+        self.sharpness_every = 0  # sharpness: SHARPNESS_EVERY once watched
+        self._theory: tuple[tuple[RunConfig, int], ConfigTheory] | None = None  # (key, theory)
         self._restart: str | None = None  # restart the stream in this state (new length)
         self._lesson: Lesson | None = None  # the lesson loaded last (see `lesson`)
         self._lesson_race: Race | None = None  # what was built to train it
@@ -375,8 +381,11 @@ class Session:
         """What `save` would write now."""
         if self.racing:
             experiment = self.race.experiment(steps=self.planned_steps, name=self.name)
-            # Recording state summaries is how the race is watched, not part of it.
-            entries = [(e.config.replace(state_every=0), e.name) for e in experiment.race]
+            # Recording state summaries or sharpness is how the race is watched, not part of it.
+            entries = [
+                (e.config.replace(state_every=0, sharpness_every=0), e.name)
+                for e in experiment.race
+            ]
             return Experiment.of_race(entries, experiment.steps, experiment.name)
         return Experiment(self.config, steps=self.planned_steps, name=self.name)
 
@@ -408,13 +417,14 @@ class Session:
         return race
 
     def _record_state(self, race: Race) -> None:
-        """Switch on optimizer-state summaries in `race`'s runs: small problems always (see
-        SMALL_STATE_PARAMS), the others once they are watched."""
+        """Switch on optimizer-state summaries in `race`'s runs (small problems always, see
+        SMALL_STATE_PARAMS; the others once they are watched) and sharpness once watched."""
         for run in race.runs:
-            if run.config.state_every:
-                continue
-            if self.state_every or parameter_count(run) < SMALL_STATE_PARAMS:
+            small = parameter_count(run) < SMALL_STATE_PARAMS
+            if not run.config.state_every and (self.state_every or small):
                 run.set_state_every(self.state_every or STATE_EVERY)
+            if self.sharpness_every and not run.config.sharpness_every:
+                run.set_sharpness_every(self.sharpness_every)
 
     def _stop(self) -> None:
         """End the stream of what is trained (after the step or chunk in progress)."""
@@ -532,7 +542,9 @@ class Session:
             self.race.reset()
             self.version += 1
             return Change()
-        watched = self.run.config.replace(state_every=self.config.state_every)
+        watched = self.run.config.replace(
+            state_every=self.config.state_every, sharpness_every=self.config.sharpness_every
+        )
         if self.pending or watched != self.config:
             return self._rebuild_solo()
         self.race.reset()
@@ -562,6 +574,80 @@ class Session:
             for race in {id(r): r for r in (self._solo, self.race)}.values():
                 self._record_state(race)
         return Change()
+
+    def watch_sharpness(self) -> Change:
+        """Measure the sharpness (every SHARPNESS_EVERY steps) in every run trained from now
+        on and made later: the Sharpness chart calls this when it is shown. No number of any
+        run changes; it costs time only once someone looked."""
+        if not self.sharpness_every:
+            self.sharpness_every = SHARPNESS_EVERY
+            for race in {id(r): r for r in (self._solo, self.race)}.values():
+                self._record_state(race)
+        return Change()
+
+    # -- theory -----------------------------------------------------------------------------
+
+    def theory(self) -> ConfigTheory:
+        """The theory of the single run's settings (engine.theory.ConfigTheory): the task's
+        figures, the optimizer's lr against its limit, its optimum and, where the theory is
+        exact, the predicted loss over the planned steps. Recomputed only when they change
+        (the task's analysis only when the task or its knobs do)."""
+        key = (self.config, self.planned_steps)
+        old = self._theory
+        if old is not None and old[0] == key:
+            return old[1]
+        reuse = None
+        if old is not None:
+            was = old[0][0]
+            if (was.task, was.task_hypers) == (self.config.task, self.config.task_hypers):
+                reuse = old[1].theory
+        found = for_config(self.config, self.planned_steps, reuse)
+        self._theory = (key, found)
+        return found
+
+    def _has_optimum(self) -> bool:
+        """Whether `use_optimum` can apply (cheap: no analysis): sgd, momentum or nesterov on
+        a task with exact or local theory."""
+        hypers = self.config.optimizer_hypers
+        if self.config.optimizer not in PREDICTED_OPTIMIZERS or (
+            hypers.get("flavour", "torch") != "torch"
+        ):
+            return False
+        task = self._solo.runs[0].task
+        return bool(getattr(task, "is_landscape", False)) or task.quadratic_loss() is not None
+
+    def use_optimum(self) -> Change:
+        """Set the optimizer's lr (and momentum) to the task's optimal constant values, from
+        the next step, and say what was set; a notice says why when the theory has none."""
+        ct = self.theory()
+        best = ct.optimum()
+        if best is None:
+            if not ct.theory.known:
+                why = ct.theory.where
+            elif ct.kind is None and ct.optimizer in PREDICTED_OPTIMIZERS:
+                flavour = self.config.optimizer_hypers.get("flavour")
+                why = f"the theory knows torch's form of {ct.optimizer}, not flavour {flavour}"
+            elif ct.kind is None:
+                why = (
+                    "the theory knows the optimum of sgd, momentum and nesterov, "
+                    f"not {ct.optimizer}"
+                )
+            else:
+                why = "no optimum: a flat direction (κ = inf) or dampening 1"
+            return _notice(why, "warning", "theory", ok=False)
+        change = self.edit("optimizer", {**self.config.optimizer_hypers, **best})
+        if not change.ok:
+            return change
+        names = {"gd": "GD's optimal rate 2/(λmin+λmax)", "heavy_ball": "Polyak's optimum",
+                 "nesterov": "Nesterov's optimal tuning"}  # fmt: skip
+        shown = " and ".join(f"{k} {format_number(v, 6)}" for k, v in best.items())
+        rate = ct.figures[ct.kind]["rate_opt"]
+        where = " (near the minimum)" if ct.theory.local else ""
+        text = (
+            f"set {shown}: {names[ct.kind]} for κ = {format_number(ct.theory.condition, 6)}"
+            f"{where}, error × {format_number(rate, 6)} per step"
+        )
+        return change + _notice(text, topic="theory")
 
     async def stream(self) -> AsyncIterator[RaceProgress]:
         """Train what is trained until its planned length, divergence or `_stop`, yielding
@@ -882,7 +968,7 @@ class Session:
             solo.runs[0] = lane.run
             solo._step = race.steps_done
             self._solo = solo
-            self.config = lane.run.config.replace(state_every=0)
+            self.config = lane.run.config.replace(state_every=0, sharpness_every=0)
             self._solo_steps = self.planned_steps
             self.name = None
             self.pending = []
@@ -1014,8 +1100,8 @@ class Session:
         if lesson is None or self.race is not self._lesson_race:
             return None
         # Recording state summaries is how runs are watched, not part of the experiment.
-        configs = [run.config.replace(state_every=0) for run in self.race.runs]
-        if configs != [entry.config.replace(state_every=0) for entry in lesson.entries]:
+        configs = [run.config.replace(state_every=0, sharpness_every=0) for run in self.race.runs]
+        if configs != [entry.config.replace(state_every=0, sharpness_every=0) for entry in lesson.entries]:
             return None  # a single-run lesson whose knobs were edited is another experiment
         if self.planned_steps != lesson.steps:
             return None
@@ -1177,6 +1263,8 @@ class Session:
             available.add("model_lane")
         if kind == "regions":
             available.add("model_points")
+        if not self.racing and self._has_optimum():
+            available.add("optimum")
         leader = self._leader_lane(lanes)
         return SessionView(
             racing=self.racing,
@@ -1284,6 +1372,7 @@ __all__ = [
     "DEFAULT_SAVE_PATH",
     "DEFAULT_SPEED",
     "RUN_SPECS",
+    "SHARPNESS_EVERY",
     "SPEEDS",
     "STATE_EVERY",
     "Change",

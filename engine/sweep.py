@@ -80,6 +80,9 @@ DEFAULT_SEEDS = 1
 DEFAULT_TARGET_FRACTION = 0.1
 #: A sweep with more runs than this needs explicit consent (`--yes` on the command line).
 MAX_RUNS = 1000
+#: No sweep may have more runs than this, consent or not: its plan alone (one config per run)
+#: would take ~5 s and ~0.5 GB to build, and the runs days.
+MAX_RUNS_WITH_CONSENT = 100_000
 MAX_AXES = 2
 #: Significant digits of generated grid values (so each value can be typed back exactly).
 GRID_DIGITS = 6
@@ -105,6 +108,20 @@ class SweepError(ValueError):
         if key is None or detail.startswith(f"{key} "):
             return detail
         return f"{key}: {detail}"
+
+
+class PlanTooLarge(SweepError):
+    """A plan of more runs than the spec's `max_runs` (field "runs"): `runs` it would have,
+    `limit` the most allowed."""
+
+    def __init__(self, runs: int, limit: int) -> None:
+        super().__init__(
+            "runs",
+            f"this sweep is {runs:,} runs, more than {limit:,}: sweep fewer points, optimizers "
+            "or seeds",
+        )
+        self.runs = runs
+        self.limit = limit
 
 
 # -- grids ---------------------------------------------------------------------------------------
@@ -231,6 +248,22 @@ def parse_grid(knob: str, raw: str | Sequence[Any], spec: Hyper, force_log: bool
     return Axis(knob, tuple(checked), scale)
 
 
+def _written_size(raw: Any) -> int:
+    """How many values a grid as written asks for, without making them: N of "A:B:N[:SCALE]",
+    the items of a list. 1 when it cannot tell (`parse_grid` then names the problem)."""
+    if isinstance(raw, str):
+        parts = raw.split(":")
+        if len(parts) in (3, 4):
+            try:
+                return max(1, int(parts[2].strip()))
+            except ValueError:
+                return 1
+        return raw.count(",") + 1
+    if isinstance(raw, Sequence) and not isinstance(raw, bytes | bytearray):
+        return max(1, len(raw))
+    return 1
+
+
 # -- the spec -------------------------------------------------------------------------------------
 
 
@@ -269,6 +302,9 @@ class SweepSpec:
     target_fraction: float = DEFAULT_TARGET_FRACTION
     check_every: int | None = None
     name: str | None = None
+    #: The most runs this spec may plan: checked, from the grid as written, before anything is
+    #: built (MAX_RUNS without the user's consent; never more than MAX_RUNS_WITH_CONSENT).
+    max_runs: int = field(default=MAX_RUNS_WITH_CONSENT, repr=False, compare=False)
     axes: tuple[Axis, ...] = field(init=False, default=())
     _plan: tuple[PlannedRun, ...] = field(init=False, default=(), repr=False, compare=False)
 
@@ -308,6 +344,7 @@ class SweepSpec:
             names = ", ".join(map(str, self.grid))
             raise SweepError("grid", f"at most {MAX_AXES} knobs can be swept, got {names}")
         put("grid", dict(self.grid))
+        self._check_size()
         bases = {opt: self._base(opt) for opt in self.optimizers}
         # Keep the given knobs as validated values ("16" typed on a command line -> 16).
         first = bases[self.optimizers[0]]
@@ -321,6 +358,20 @@ class SweepSpec:
         put("_plan", self._make_plan(bases))
 
     # -- building ----------------------------------------------------------------------------
+
+    def _check_size(self) -> None:
+        """Refuse a plan of more than `max_runs` runs, counted from the grid as written (the
+        N of "A:B:N", the length of a list), the optimizers and the seeds: constant time,
+        nothing built. (The count is before repeated values are dropped: a grid that asks for
+        a million points is refused even if most of them would round to the same value.)"""
+        limit = min(self.max_runs, MAX_RUNS_WITH_CONSENT)
+        points = 1
+        for raw in self.grid.values():
+            points *= _written_size(raw)
+        runs = points * len(self.optimizers) * self.seeds
+        if runs <= limit:
+            return
+        raise PlanTooLarge(runs, limit)
 
     def _base(self, opt: str) -> RunConfig:
         """The config of `opt` at seed 0 with the fixed knobs (the swept ones at default)."""

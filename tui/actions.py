@@ -125,6 +125,9 @@ ACTIONS: tuple[Action, ...] = (
            "screen as SVG, into the working folder", "Export chart picture", footer=False),
     Action("sweep", "s", "Sweep", "final loss against lr (or any knob) per optimizer, a fresh "
            "run per point; open any point as the run", "Sweep a knob", rank=5),
+    Action("use_optimum", "O", "Optimum", "set sgd, momentum or nesterov to the task's optimal "
+           "lr (and momentum) from the exact theory, and say what was set",
+           "Use the theory's optimal rate", footer=False, when="optimum"),
 )  # fmt: skip
 
 BY_NAME = {action.name: action for action in ACTIONS}

@@ -51,7 +51,7 @@ from engine.session import (
 )
 from tui import settings as settings_file
 from tui.actions import ACTIONS, BY_NAME, Action, bindings, help_keys
-from tui.ascii_filter import AsciiFilter
+from tui.ascii_filter import AsciiFilter, PrintableFilter
 from tui.charts import ChartPanel, ChartView
 from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
@@ -141,6 +141,7 @@ class OptplayApp(App[int]):
         # An output that cannot show braille and box drawing gets every cell in ASCII.
         self.ascii_only = output_is_ascii() if ascii_only is None else ascii_only
         self._ascii_filter = AsciiFilter(enabled=self.ascii_only)
+        self._printable_filter = PrintableFilter()
         self._available: frozenset[str] = frozenset()
         self._topics: dict[str, Notification] = {}  # toasts that go when their reason does
         # Settings are written off the UI thread, a moment after the last change (an fsync
@@ -229,9 +230,10 @@ class OptplayApp(App[int]):
         self._write_settings()  # the last change, if its write is still pending
 
     def get_line_filters(self) -> list[LineFilter]:
-        """Textual's filters (NO_COLOR's monochrome...), then ASCII where the terminal needs
-        it (tui/terminal.py)."""
-        return [*super().get_line_filters(), *([self._ascii_filter] if self.ascii_only else [])]
+        """Textual's filters (NO_COLOR's monochrome...), then no control character from any
+        text (tui/ascii_filter.py), then ASCII where the terminal needs it (tui/terminal.py)."""
+        ascii_filter = [self._ascii_filter] if self.ascii_only else []
+        return [*super().get_line_filters(), self._printable_filter, *ascii_filter]
 
     async def on_event(self, event: events.Event) -> None:
         """Keys first: while training, a key holds the training thread until the screen shows
@@ -521,6 +523,8 @@ class OptplayApp(App[int]):
         tab = chart_tabs.by_pane(message.pane.id)
         if tab is not None and tab.watches_state:
             self.do(self.session.watch_state())
+        if tab is not None and tab.watches_sharpness:
+            self.do(self.session.watch_sharpness())
 
     @on(HyperForm.Changed)
     def _edited(self, message: HyperForm.Changed) -> None:
@@ -918,6 +922,9 @@ class OptplayApp(App[int]):
 
             diverged = {lane.name: lane.diverged_at for lane in view.lanes}
             self.push_screen(VerdictScreen(view.lesson, view.verdict, diverged, view.status.step))
+
+    def action_use_optimum(self) -> None:
+        self.do(self.session.use_optimum())
 
     def action_sweep(self) -> None:
         """The Sweep screen as it was left, or a first sweep drafted from the run."""

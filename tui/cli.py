@@ -6,9 +6,11 @@ and handler; this module only registers and dispatches them.
     optplay list [KIND]    optimizers, schedules, tasks, ...      tui/commands/listing.py
     optplay lesson NAME    a tutorial's claim and its verdict     tui/commands/lesson.py
     optplay sweep ...      loss against one or two knobs          tui/commands/sweep.py
+    optplay theory ...     limits, optimal rates, predicted loss  tui/commands/theory.py
     optplay serve          the app in a web browser               tui/commands/serve.py
     optplay plot INPUT...  pictures: PNG, SVG, PDF, GIF, text     tui/commands/plot.py
     optplay runs ...       the runs kept in the run store         tui/commands/runs.py
+    optplay code ...       the experiment as a numpy/torch/optax script   tui/commands/code.py
 
 A command module defines `NAME` (the word typed), `add_parser(subparsers)` (adds its
 argparse parser and returns it) and `handle(args) -> exit status`; what commands share
@@ -25,7 +27,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from tui.commands import bench, lesson, listing, plot, run, runs, serve, sweep
+from tui.commands import bench, code, lesson, listing, plot, run, runs, serve, sweep, theory
 from tui.commands.common import (
     PROG,
     UsageError,
@@ -36,7 +38,18 @@ from tui.commands.common import (
 from tui.terminal import ascii_stdout_if_needed
 
 #: Every `optplay` command, in the order `optplay --help` lists them.
-COMMANDS: tuple[ModuleType, ...] = (run, bench, listing, lesson, sweep, serve, plot, runs)
+COMMANDS: tuple[ModuleType, ...] = (
+    run,
+    bench,
+    listing,
+    lesson,
+    sweep,
+    theory,
+    serve,
+    plot,
+    runs,
+    code,
+)
 
 
 def add_commands(subparsers: Any) -> None:

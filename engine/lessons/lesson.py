@@ -156,6 +156,8 @@ class Verdict:
     `summary` is the one-paragraph verdict ("Momentum reached loss 0.001 at step 98; SGD ...:
     the claim holds here."); `details` one line per lane and per extra measurement;
     `conditions` when the verdict would come out the other way. `text` joins them.
+    `theory` says what the exact theory predicted, where it predicts every lane (a steps-to
+    measure of the training loss on a quadratic task, engine/theory.py).
     `measured` holds every measurement (the judged one first, then the lesson's `also`) with
     its value per lane; `table()` lays them out as cells."""
 
@@ -167,6 +169,7 @@ class Verdict:
     details: tuple[str, ...] = ()
     conditions: tuple[str, ...] = ()
     measured: tuple[tuple[Metric, Mapping[str, float | None]], ...] = ()
+    theory: tuple[str, ...] = ()
 
     @property
     def holds(self) -> bool:
@@ -181,7 +184,7 @@ class Verdict:
 
     @property
     def text(self) -> str:
-        return "\n".join([self.summary, *self.details, *self.conditions])
+        return "\n".join([self.summary, *self.theory, *self.details, *self.conditions])
 
 
 @dataclass(frozen=True)
@@ -361,6 +364,7 @@ class Lesson:
             tuple(details),
             tuple(conditions),
             tuple(measured),
+            _theory_lines(metric, runs, self.lanes, values),
         )
 
     # -- variants ------------------------------------------------------------------------------
@@ -414,6 +418,33 @@ class Lesson:
             raise ValueError(f"lesson {self.name}: no lane {lane!r}")
         experiment = _with_knobs(self, {}, {lane: {"lr": lr}}, None)
         return dataclasses.replace(self, experiment=experiment, flips=())
+
+
+def _theory_lines(
+    metric: Metric, runs: Mapping[str, Run], lanes: Sequence[str], values: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """ "Theory (exact: ...): SGD 449 steps, Momentum 98 (as measured)." when the exact theory
+    predicts every lane's steps to the target training loss; nothing otherwise."""
+    if metric.kind != "steps_to" or metric.series != "loss" or metric.target is None:
+        return ()
+    from engine.theory import for_config
+
+    predicted = {}
+    for lane in lanes:
+        run = runs[lane]
+        if run.task.quadratic_loss() is None:
+            return ()
+        steps = max(len(run.history), 1)
+        found = for_config(run.config, steps)
+        if found.prediction is None:
+            return ()
+        predicted[lane] = found.prediction.steps_to(metric.target)
+    cells = ", ".join(
+        f"{lane} {'never' if k is None else f'{k:,} steps'}" for lane, k in predicted.items()
+    )
+    same = all(predicted[lane] == values[lane] for lane in lanes)
+    agree = "as measured" if same else "the measurement differs"
+    return (f"Theory ({found.theory.where}) predicts {cells}: {agree}.",)
 
 
 def _knob(value: Any) -> str:

@@ -49,6 +49,7 @@ from engine.optimizers.base import (
     get,
     names,
     register,
+    source_of,
     specs,
     summary,
     validate,
@@ -67,13 +68,21 @@ from engine.optimizers.adamax import Adamax, AdamaxScalars
 from engine.optimizers.adafactor import Adafactor, AdafactorScalars
 from engine.optimizers.lion import Lion
 from engine.optimizers.adaptive_adam import AdaptiveAdam
+from engine.optimizers.rprop import Rprop
+from engine.optimizers.asgd import ASGD
+from engine.optimizers.muon import Muon
+from engine.optimizers.lbfgs import LBFGS, LBFGSWolfe
+from engine.optimizers.adabound import AdaBound
 # isort: on
 
 __all__ = [
+    "ASGD",
     "BLOCKED_MIN_BLOCKS",
     "BLOCK_BYTES",
+    "LBFGS",
     "SGD",
     "AMSGrad",
+    "AdaBound",
     "Adadelta",
     "Adafactor",
     "AdafactorScalars",
@@ -85,8 +94,10 @@ __all__ = [
     "Adamax",
     "AdamaxScalars",
     "AdaptiveAdam",
+    "LBFGSWolfe",
     "Lion",
     "Momentum",
+    "Muon",
     "NAdam",
     "NAdamScalars",
     "Nesterov",
@@ -94,12 +105,14 @@ __all__ = [
     "RAdam",
     "RAdamScalars",
     "RMSprop",
+    "Rprop",
     "SGDScalars",
     "StepRate",
     "create",
     "get",
     "names",
     "register",
+    "source_of",
     "specs",
     "summary",
     "validate",

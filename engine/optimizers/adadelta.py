@@ -8,6 +8,8 @@ torch.optim.Adadelta.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 
 from engine.optimizer_state import Quantity, StateDoc
@@ -25,6 +27,7 @@ from engine.optimizers.base import (
     _beta,
     _ema_sq,
     _eps,
+    _flavour,
     _grad,
     _KeyState,
     _lr,
@@ -53,6 +56,7 @@ class Adadelta(Optimizer):
         _eps(1e-6),
         _weight_decay(),
         _MAXIMIZE,
+        _flavour("optax", "keras"),
     )
     equations = (
         "g ← ∇f(θ) + λθ\n"
@@ -84,6 +88,44 @@ class Adadelta(Optimizer):
         "step's update); θ ← θ − α·g. Read back after the step by solving "
         "u_t = ρ·u_{t−1} + (1 − ρ)·Δ² for u_{t−1} (NaN where ρ = 0 and g = 0).",
     )
+
+    flavour_equations: ClassVar[dict[str, str]] = {
+        "optax": (
+            "g ← ∇f(θ) + λθ\n"
+            "v ← (1 − ρ)·g² + ρ·v\n"
+            "Δ = √(u + ε) / √(v + ε) · g\n"
+            "u ← (1 − ρ)·Δ² + ρ·u,   θ ← θ − η·Δ"
+        ),
+        "keras": (
+            "g ← ∇f(θ) + λθ\n"
+            "v ← ρ·v + (1 − ρ)·g²\n"
+            "Δ = −√(u + ε)·g / √(v + ε)\n"
+            "u ← ρ·u + (1 − ρ)·Δ²,   θ ← θ + η·Δ     (Keras' defaults ρ = 0.95, ε = 1e-7)"
+        ),
+    }
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.Adadelta",
+        "optax": "optax.adadelta",
+        "keras": "keras.optimizers.Adadelta",
+    }
+
+    def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
+        """optax.adadelta (scale_by_adadelta, then −η) or Keras 3's Adadelta."""
+        d = -g if self.maximize else g
+        if self.weight_decay:
+            d = d + self.weight_decay * p
+        rho, eps, lr = self.rho, self.eps, c.lr
+        v, u = st.buf("square_avg"), st.buf("acc_delta")
+        if self.flavour == "optax":
+            v[...] = (1 - rho) * (d * d) + rho * v
+            delta = np.sqrt(u + eps) / np.sqrt(v + eps) * d
+            u[...] = (1 - rho) * (delta * delta) + rho * u
+            p += -lr * delta
+        else:
+            v[...] = rho * v + (1 - rho) * (d * d)
+            delta = -(np.sqrt(u + eps) * d) / np.sqrt(v + eps)
+            u[...] = rho * u + (1 - rho) * (delta * delta)
+            p += lr * delta
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("square_avg"), st.buf("acc_delta")]

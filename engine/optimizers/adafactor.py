@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -70,6 +70,11 @@ class Adafactor(Optimizer):
     """
 
     name = "adafactor"
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.Adafactor",
+        "optax": "optax.adafactor (Shazeer & Stern's, not torch's: another rule)",
+        "keras": "keras.optimizers.Adafactor (Shazeer & Stern's, not torch's)",
+    }
     summary = "Adafactor: factored second moment, relative step size, update clipping"
     specs = (
         _lr(1e-2),

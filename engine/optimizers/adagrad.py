@@ -8,7 +8,7 @@ Optimization (JMLR). torch.optim.Adagrad.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from engine.optimizers.base import (
     _Arr,
     _Arrays,
     _eps,
+    _flavour,
     _grad,
     _KeyState,
     _lr,
@@ -64,6 +65,7 @@ class Adagrad(Optimizer):
         Hyper("initial_accumulator_value", 0.0, low=0.0, help="starting value of the sum s"),
         _eps(1e-10),
         _MAXIMIZE,
+        _flavour("optax", "keras"),
     )
     equations = (
         "g ← ∇f(θ) + λθ\n"
@@ -94,6 +96,48 @@ class Adagrad(Optimizer):
     def _prepare(self, st: _KeyState, lr: float) -> AdagradScalars:
         st.t += 1
         return _scalars(AdagradScalars, (lr, lr / (1 + (st.t - 1) * self.lr_decay)))
+
+    flavour_equations: ClassVar[dict[str, str]] = {
+        "optax": (
+            "g ← ∇f(θ) + λθ\n"
+            "s ← g² + s                       (optax's default s₀ = 0.1)\n"
+            "θ ← θ − η·g / √(s + ε)  where s > 0, else θ   (ε inside the root; no lr_decay)"
+        ),
+        "keras": (
+            "g ← ∇f(θ) + λθ\n"
+            "s ← s + g²                       (Keras' default s₀ = 0.1)\n"
+            "θ ← θ − η·g / √(s + ε)          (ε inside the root; no lr_decay)"
+        ),
+    }
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.Adagrad",
+        "optax": "optax.adagrad",
+        "keras": "keras.optimizers.Adagrad",
+    }
+
+    @classmethod
+    def check(cls, values: dict[str, Any]) -> None:
+        flavour = values.get("flavour", "torch")
+        if flavour != "torch" and values["lr_decay"] != 0:
+            raise ValueError(
+                f"lr_decay must be 0 with flavour {flavour} (only torch has lr_decay), "
+                f"got {values['lr_decay']:g}"
+            )
+
+    def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
+        """optax.adagrad (scale_by_rss) or Keras 3's Adagrad: ε inside the root."""
+        d = -g if self.maximize else g
+        if self.weight_decay:
+            d = d + self.weight_decay * p
+        s = st.buf("sum", self.initial_accumulator_value)
+        if self.flavour == "optax":
+            s[...] = d * d + s
+            with np.errstate(divide="ignore"):
+                inv = np.where(s > 0, 1.0 / np.sqrt(s + self.eps), 0.0)
+            p += -c.lr * (inv * d)
+        else:
+            s += d * d
+            p -= c.lr * d / np.sqrt(s + self.eps)
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("sum", self.initial_accumulator_value)]

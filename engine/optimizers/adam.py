@@ -13,6 +13,7 @@ variant is in adaptive_adam.py.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 
@@ -43,6 +44,7 @@ from engine.optimizers.base import (
     _decayed_grad,
     _ema_sq,
     _eps,
+    _flavour,
     _is_one,
     _KeyState,
     _lerp,
@@ -89,6 +91,7 @@ class Adam(Optimizer):
         _weight_decay(),
         _AMSGRAD,
         _MAXIMIZE,
+        _flavour("optax", "keras"),
     )
     equations = (
         "g ← ∇f(θ) + λθ\n"
@@ -176,6 +179,65 @@ class Adam(Optimizer):
         np.divide(upd, denom, upd)
         _add(p, upd, p)
 
+    # Each flavour's rule, for `optplay list optimizers --flavours` (torch's is `equations`).
+    flavour_equations: ClassVar[dict[str, str]] = {
+        "optax": (
+            "g ← ∇f(θ) + λθ\n"
+            "m ← (1 − β₁)·g + β₁·m\n"
+            "v ← (1 − β₂)·g² + β₂·v\n"
+            "m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)   (amsgrad: v̂ ← max(v̂_max, v̂))\n"
+            "θ ← θ − η·m̂ / (√v̂ + ε)"
+        ),
+        "keras": (
+            "g ← ∇f(θ) + λθ\n"
+            "m ← m + (g − m)·(1 − β₁)\n"
+            "v ← v + (g² − v)·(1 − β₂)   (amsgrad: v̄ ← max(v̄, v), used for v)\n"
+            "α = η·√(1 − β₂ᵗ) / (1 − β₁ᵗ)\n"
+            "θ ← θ − α·m / (√v + ε)     (ε here is ε̂ = ε√(1 − β₂ᵗ) in torch's terms)"
+        ),
+    }
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.Adam",
+        "optax": "optax.adam",
+        "keras": "keras.optimizers.Adam",
+    }
+
+    def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
+        """optax's scale_by_adam / scale_by_amsgrad, Keras 3's Adam/AdamW, or the AMSGrad
+        paper (Reddi et al. 2018, Algorithm 2: no bias corrections), operation by operation."""
+        b1, b2, eps, wd, lr, t = c.beta1, self.beta2, self.eps, self.weight_decay, c.lr, st.t
+        d = -g if self.maximize else g
+        if wd and not self.decoupled:
+            d = d + wd * p
+        m, v = st.buf("exp_avg"), st.buf("exp_avg_sq")
+        if self.flavour == "keras":
+            if wd and self.decoupled:
+                p -= p * wd * lr  # Keras decays θ before the update, at this step's rate
+            alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+            m += (d - m) * (1 - b1)
+            v += (d * d - v) * (1 - b2)
+            if self.amsgrad:
+                v = np.maximum(st.buf("max_exp_avg_sq"), v, out=st.buf("max_exp_avg_sq"))
+            p -= (m * alpha) / (np.sqrt(v) + eps)
+        elif self.flavour == "optax":
+            m[...] = (1 - b1) * d + b1 * m
+            v[...] = (1 - b2) * (d * d) + b2 * v
+            m_hat = m / (1 - b1**t)
+            v_hat = v / (1 - b2**t)
+            if self.amsgrad:  # optax keeps the max of the bias-corrected v̂
+                v_hat = np.maximum(v_hat, st.buf("max_exp_avg_sq"), out=st.buf("max_exp_avg_sq"))
+            update = m_hat / (np.sqrt(v_hat) + eps)
+            if wd and self.decoupled:
+                update = update + wd * p  # optax.add_decayed_weights, then −η·update
+            p += -lr * update
+        else:  # paper: AMSGrad as Reddi et al. wrote it, ε kept for a zero v̂
+            m[...] = b1 * m + (1 - b1) * d
+            v[...] = b2 * v + (1 - b2) * (d * d)
+            vmax = np.maximum(st.buf("max_exp_avg_sq"), v, out=st.buf("max_exp_avg_sq"))
+            if wd and self.decoupled:
+                p *= 1 - lr * wd
+            p -= lr * m / (np.sqrt(vmax) + eps)
+
     def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
         return 0.0 if self.decoupled else float(knobs.get("weight_decay", 0.0))
 
@@ -223,6 +285,7 @@ class AMSGrad(Adam):
         _weight_decay(),
         Hyper("amsgrad", True, kind="bool", help="divide by the running max of v (AMSGrad)"),
         _MAXIMIZE,
+        _flavour("optax", "keras", "paper"),
     )
     equations = (
         "g ← ∇f(θ) + λθ\n"
@@ -234,6 +297,30 @@ class AMSGrad(Adam):
         "Reddi, Kale & Kumar 2018, On the Convergence of Adam and Beyond (ICLR); torch's "
         "bias-corrected variant. torch.optim.Adam(amsgrad=True)"
     )
+    flavour_equations: ClassVar[dict[str, str]] = {
+        "optax": (
+            "m ← (1 − β₁)·g + β₁·m,   v ← (1 − β₂)·g² + β₂·v\n"
+            "m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)\n"
+            "v̂_max ← max(v̂_max, v̂)           (the max of the corrected v̂)\n"
+            "θ ← θ − η·m̂ / (√v̂_max + ε)"
+        ),
+        "keras": (
+            "m ← m + (g − m)·(1 − β₁),   v ← v + (g² − v)·(1 − β₂)\n"
+            "v̄ ← max(v̄, v)\n"
+            "α = η·√(1 − β₂ᵗ) / (1 − β₁ᵗ)\n"
+            "θ ← θ − α·m / (√v̄ + ε)"
+        ),
+        "paper": (
+            "m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²\n"
+            "v̂ ← max(v̂, v)                   (no bias correction anywhere)\n"
+            "θ ← θ − η·m / (√v̂ + ε)"
+        ),
+    }
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.Adam(amsgrad=True)",
+        "optax": "optax.amsgrad",
+        "keras": "keras.optimizers.Adam(amsgrad=True)",
+    }
 
 
 @register
@@ -256,6 +343,7 @@ class AdamW(Adam):
         _weight_decay(1e-2, "decoupled decay λ: θ ← θ(1 − ηλ) each step"),
         _AMSGRAD,
         _MAXIMIZE,
+        _flavour("optax", "keras"),
     )
     equations = (
         "θ ← θ·(1 − η·λ)\n"
@@ -267,6 +355,24 @@ class AdamW(Adam):
         "Loshchilov & Hutter 2019, Decoupled Weight Decay Regularization (ICLR). torch.optim.AdamW"
     )
     decoupled = True
+    flavour_equations: ClassVar[dict[str, str]] = {
+        "optax": (
+            "m ← (1 − β₁)·g + β₁·m,   v ← (1 − β₂)·g² + β₂·v\n"
+            "m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)\n"
+            "θ ← θ − η·(m̂ / (√v̂ + ε) + λθ)   (decay added to the update)"
+        ),
+        "keras": (
+            "θ ← θ − θ·λ·η\n"
+            "m ← m + (g − m)·(1 − β₁),   v ← v + (g² − v)·(1 − β₂)\n"
+            "α = η·√(1 − β₂ᵗ) / (1 − β₁ᵗ)\n"
+            "θ ← θ − α·m / (√v + ε)"
+        ),
+    }
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.AdamW",
+        "optax": "optax.adamw",
+        "keras": "keras.optimizers.AdamW",
+    }
     state_doc = dataclasses.replace(
         Adam.state_doc,
         effective_lr="α = η / (√v̂ + ε) per coordinate; θ ← θ(1 − ηλ) − α·m̂: the decoupled "

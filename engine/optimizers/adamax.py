@@ -8,7 +8,7 @@ torch.optim.Adamax.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from engine.optimizers.base import (
     _Arrays,
     _beta,
     _eps,
+    _flavour,
     _grad,
     _KeyState,
     _lerp,
@@ -69,6 +70,7 @@ class Adamax(Optimizer):
         _eps(1e-8, "ε added to |g| inside the max"),
         _weight_decay(),
         _MAXIMIZE,
+        _flavour("optax", "keras"),
     )
     equations = (
         "g ← ∇f(θ) + λθ\nm ← β₁·m + (1 − β₁)·g\nu ← max(β₂·u, |g| + ε)\nθ ← θ − η/(1 − β₁ᵗ) · m / u"
@@ -95,6 +97,42 @@ class Adamax(Optimizer):
         st.t += 1
         bias_correction = 1 - self.beta1**st.t
         return _scalars(AdamaxScalars, (lr, bias_correction, lr / bias_correction))
+
+    flavour_equations: ClassVar[dict[str, str]] = {
+        "optax": (
+            "g ← ∇f(θ) + λθ\n"
+            "m ← (1 − β₁)·g + β₁·m\n"
+            "u ← max(β₂·u, |g| + ε)\n"
+            "θ ← θ − η·(m / (1 − β₁ᵗ)) / u"
+        ),
+        "keras": (
+            "g ← ∇f(θ) + λθ\n"
+            "m ← m + (g − m)·(1 − β₁)\n"
+            "u ← max(β₂·u, |g|)               (ε outside the max)\n"
+            "θ ← θ − η·m / ((1 − β₁ᵗ)·(u + ε))"
+        ),
+    }
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.Adamax",
+        "optax": "optax.adamax",
+        "keras": "keras.optimizers.Adamax",
+    }
+
+    def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
+        """optax.adamax (scale_by_adamax) or Keras 3's Adamax (ε outside the max)."""
+        d = -g if self.maximize else g
+        if self.weight_decay:
+            d = d + self.weight_decay * p
+        b1, b2, eps, lr, t = self.beta1, self.beta2, self.eps, c.lr, st.t
+        m, u = st.buf("exp_avg"), st.buf("exp_inf")
+        if self.flavour == "optax":
+            m[...] = (1 - b1) * d + b1 * m
+            np.maximum(b2 * u, np.abs(d) + eps, out=u)
+            p += -lr * ((m / (1 - b1**t)) / u)
+        else:
+            m += (d - m) * (1 - b1)
+            np.maximum(b2 * u, np.abs(d), out=u)
+            p -= (lr * m) / ((1 - b1**t) * (u + eps))
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_inf")]

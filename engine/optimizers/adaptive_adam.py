@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from engine.hyper import Hyper
 from engine.optimizer_state import Quantity
@@ -51,6 +51,7 @@ class AdaptiveAdam(Adam):
     """
 
     name = "adaptive-adam"
+    frameworks: ClassVar[dict[str, str | None]] = {"torch": None, "optax": None, "keras": None}
     summary = "Adam with a scheduled β₁ (constant / decay / cyclic) and exact bias correction"
     specs = (
         _lr(1e-3),

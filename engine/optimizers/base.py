@@ -81,6 +81,20 @@ def _weight_decay(default: float = 0.0, help: str = "L2 penalty λ added to the 
 
 
 _MAXIMIZE = Hyper("maximize", False, kind="bool", help="ascend the objective instead of descending")
+
+
+def _flavour(*others: str) -> Hyper:
+    """`flavour`: whose arithmetic the update follows: "torch" (the default, torch.optim's)
+    or one of `others` ("optax", "keras", "paper"): see the family module's `FLAVOURS`."""
+    return Hyper(
+        "flavour",
+        "torch",
+        kind="choice",
+        choices=("torch", *others),
+        help="whose formula: torch (default), " + ", ".join(others),
+    )
+
+
 _DECOUPLED = Hyper(
     "decoupled_weight_decay",
     False,
@@ -296,6 +310,15 @@ class Optimizer(Registered):
     """
 
     elementwise: ClassVar[bool] = True
+    # Where the update rule comes from, for `optplay list`: "torch twin", "reference package
+    # <name>", "paper" (empty: read from `reference`, see `source_of`).
+    source: ClassVar[str] = ""
+    # Closure optimizers (L-BFGS, SAM) re-evaluate the objective inside a step: their `step`
+    # takes `closure` (evaluates at the current params, returns (loss, grads)) and `loss` (the
+    # loss at the start, which `grads` is the gradient of). A Run passes both.
+    needs_closure: ClassVar[bool] = False
+    # Optimizers that only make sense on full-batch gradients (a Run refuses other tasks).
+    full_batch_only: ClassVar[bool] = False
     equations: ClassVar[str] = ""
     reference: ClassVar[str] = ""
     state_doc: ClassVar[StateDoc] = StateDoc()
@@ -308,6 +331,9 @@ class Optimizer(Registered):
     knob_attributes = True
 
     lr: float  # every optimizer has the knob; set as an attribute like the others
+    #: Whose arithmetic the update follows (the `flavour` knob where declared): any other
+    #: than "torch" steps through `_flavour_kernel`, plain NumPy (never a fast kernel).
+    flavour = "torch"
 
     def __init__(self, **hypers: Any) -> None:
         super().__init__(**hypers)  # validated values in self.hypers and as attributes
@@ -360,7 +386,11 @@ class Optimizer(Registered):
         return self._state[key].hypers
 
     def derived(
-        self, key: str, grad: np.ndarray | None = None, prev: np.ndarray | None = None
+        self,
+        key: str,
+        grad: np.ndarray | None = None,
+        prev: np.ndarray | None = None,
+        want: set[str] | None = None,
     ) -> dict[str, np.ndarray]:
         """Per-element quantities of `key`'s last step, fresh read-only arrays of its shape:
         "effective_lr" and the optimizer's own (m̂, v̂, ... see `state_doc.derived`).
@@ -368,13 +398,14 @@ class Optimizer(Registered):
         `grad` is the gradient that step received and `prev` the parameters before it; they
         are needed only where a quantity involves the gradient the update used (Adadelta's
         effective_lr, NAdam's m̄, with L2 weight decay g + λθ); without them those quantities
-        are left out. Empty before the key's first step."""
+        are left out. Empty before the key's first step. `want` (names) computes only those.
+        """
         st = self._state[key]
         if st.scalars is None:
             return {}
         with np.errstate(all="ignore"):
             # asarray: arithmetic on a 0-d parameter's arrays gives NumPy scalars.
-            out = {k: np.asarray(v) for k, v in self._derive(st, None, grad, prev).items()}
+            out = {k: np.asarray(v) for k, v in self._derive(st, want, grad, prev).items()}
         for arr in out.values():
             arr.flags.writeable = False
         return out
@@ -521,6 +552,9 @@ class Optimizer(Registered):
         c = self._prepare(st, lr)
         st.scalars = c
         st.hypers = self.hypers
+        if self.flavour != "torch":
+            self._flavour_kernel(p, g, st, c)
+            return
         bufs = self._buffers(st)
         if self.compiled_step is not None:
             if compiled.ready:
@@ -579,6 +613,10 @@ class Optimizer(Registered):
         """The key's state arrays the kernel uses under the current knobs (lazily created)."""
         raise NotImplementedError
 
+    def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
+        """One update of `p` in the arithmetic of `self.flavour` (not "torch"), in place."""
+        raise NotImplementedError(f"{self.name} has no flavour {self.flavour!r}")
+
     def _kernel(self, p: np.ndarray, g: np.ndarray, bufs: list, s: tuple, c: Any) -> None:
         raise NotImplementedError
 
@@ -593,6 +631,20 @@ names = _REGISTRY.names
 specs = _REGISTRY.specs
 summary = _REGISTRY.summary
 validate = _REGISTRY.validate
+
+
+def source_of(name: str) -> str:
+    """Where optimizer `name`'s rule comes from, for `optplay list`: "torch twin", "optax
+    twin", "reference package ..." (fixtures from that package) or "paper" (checked against
+    textbook code), followed by its reference."""
+    cls = get(name)
+    kind = cls.source
+    if not kind:
+        ref = cls.reference
+        kind = (
+            "torch twin" if "torch.optim." in ref else "optax twin" if "optax." in ref else "paper"
+        )
+    return f"{kind}: {cls.reference}"
 
 
 def create(name: str, /, **hypers: Any) -> Optimizer:

@@ -112,12 +112,11 @@ def set_enabled(enabled: bool) -> None:
 
 
 def request() -> None:
-    """Start compiling the kernels in a background thread, once, if the path is available.
-    Only the first call does anything (steps call it until `requested` is set)."""
+    """Start compiling the kernels in a background thread, once, if the path is available
+    (steps call it until `requested` is set; `wait` and `set_enabled` call it again, so a path
+    turned on after a step found it off still builds)."""
     global requested, _started
     with _lock:
-        if requested:
-            return
         requested = True
         if _started or not available():
             return

@@ -8,7 +8,7 @@ Chen et al. 2023, Symbolic Discovery of Optimization Algorithms (NeurIPS). optax
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,11 @@ class Lion(Optimizer):
     """
 
     name = "lion"
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": None,
+        "optax": "optax.lion (the arithmetic here)",
+        "keras": "keras.optimizers.Lion",
+    }
     summary = "Lion: θ ← θ − η·sign(β₁m + (1 − β₁)g), a sign-momentum method"
     specs = (
         _lr(1e-4),

@@ -10,7 +10,7 @@ Dozat 2016, Incorporating Nesterov Momentum into Adam (ICLR workshop). torch.opt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from engine.optimizers.base import (
     _decayed_grad,
     _ema_sq,
     _eps,
+    _flavour,
     _is_one,
     _KeyState,
     _lerp,
@@ -84,6 +85,7 @@ class NAdam(Optimizer):
         Hyper("momentum_decay", 4e-3, low=0.0, help="ψ in μ_t = β₁(1 − ½·0.96^(tψ))"),
         _DECOUPLED,
         _MAXIMIZE,
+        _flavour("optax", "keras"),
     )
     equations = (
         "g ← ∇f(θ) + λθ            (" + _DECOUPLED_WD + ")\n"
@@ -147,6 +149,52 @@ class NAdam(Optimizer):
                 decay,
             ),
         )
+
+    flavour_equations: ClassVar[dict[str, str]] = {
+        "optax": (
+            "g ← ∇f(θ) + λθ\n"
+            "m ← (1 − β₁)·g + β₁·m,   v ← (1 − β₂)·g² + β₂·v\n"
+            "m̄ = β₁·m / (1 − β₁ᵗ⁺¹) + (1 − β₁)·g / (1 − β₁ᵗ)   (no momentum schedule)\n"
+            "θ ← θ − η·m̄ / (√(v / (1 − β₂ᵗ)) + ε)"
+        ),
+        "keras": (
+            "g ← ∇f(θ) + λθ\n"
+            "μ_t = β₁·(1 − ½·0.96ᵗ),   Π_t = μ₁⋯μ_t          (ψ = 1: no momentum_decay)\n"
+            "m ← m + (g − m)·(1 − β₁),   v ← v + (g² − v)·(1 − β₂)\n"
+            "m̄ = μ_{t+1}·m / (1 − Π_t·μ_{t+1}) + (1 − μ_t)·g / (1 − Π_t)\n"
+            "θ ← θ − η·m̄ / (√(v / (1 − β₂ᵗ)) + ε)"
+        ),
+    }
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.NAdam",
+        "optax": "optax.nadam",
+        "keras": "keras.optimizers.Nadam",
+    }
+
+    def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
+        """optax.nadam (scale_by_adam(nesterov=True)) or Keras 3's Nadam (μ_t with 0.96ᵗ)."""
+        d = -g if self.maximize else g
+        wd, lr, t = self.weight_decay, c.lr, st.t
+        if wd and self.decoupled_weight_decay:
+            p *= 1 - lr * wd
+        elif wd:
+            d = d + wd * p
+        b1, b2, eps = self.beta1, self.beta2, self.eps
+        m, v = st.buf("exp_avg"), st.buf("exp_avg_sq")
+        if self.flavour == "optax":
+            m[...] = (1 - b1) * d + b1 * m
+            v[...] = (1 - b2) * (d * d) + b2 * v
+            m_bar = b1 * (m / (1 - b1 ** (t + 1))) + (1 - b1) * (d / (1 - b1**t))
+            p += -lr * (m_bar / (np.sqrt(v / (1 - b2**t)) + eps))
+            return
+        u_t = b1 * (1.0 - 0.5 * 0.96**t)
+        u_next = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+        u_product = st.extra.get("keras_u_product", 1.0) * u_t
+        st.extra["keras_u_product"] = u_product
+        m += (d - m) * (1 - b1)
+        v += (d * d - v) * (1 - b2)
+        m_bar = (u_next * m) / (1 - u_product * u_next) + ((1 - u_t) * d) / (1 - u_product)
+        p -= (m_bar * lr) / (np.sqrt(v / (1 - b2**t)) + eps)
 
     def _buffers(self, st: _KeyState) -> list:
         return [st.buf("exp_avg"), st.buf("exp_avg_sq")]

@@ -11,7 +11,7 @@ torch.optim.RAdam (decoupled_weight_decay gives RAdamW).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -79,6 +79,11 @@ class RAdam(Optimizer):
     """
 
     name = "radam"
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.RAdam",
+        "optax": "optax.radam",
+        "keras": None,
+    }
     summary = "RAdam: Adam with a variance-rectified (warmup-free) adaptive step"
     specs = (
         _lr(1e-3),

@@ -9,6 +9,8 @@ With Recurrent Neural Networks. torch.optim.RMSprop.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 
 from engine.hyper import Hyper
@@ -28,6 +30,7 @@ from engine.optimizers.base import (
     _beta,
     _ema_sq,
     _eps,
+    _flavour,
     _grad,
     _KeyState,
     _lerp,
@@ -61,6 +64,7 @@ class RMSprop(Optimizer):
         Hyper("momentum", 0.0, low=0.0, high=1.0, high_open=True, help="momentum μ"),
         Hyper("centered", False, kind="bool", help="normalise by the variance, not the 2nd moment"),
         _MAXIMIZE,
+        _flavour("optax", "keras"),
     )
     equations = (
         "g ← ∇f(θ) + λθ\n"
@@ -103,6 +107,61 @@ class RMSprop(Optimizer):
         "θ ← θ − α·g. With momentum μ the scaled gradient enters the buffer, "
         "b ← μ·b + g/(√v̂ + ε), and θ ← θ − η·b = θ − η·μ·b_{t−1} − α·g.",
     )
+
+    flavour_equations: ClassVar[dict[str, str]] = {
+        "optax": (
+            "g ← ∇f(θ) + λθ\n"
+            "v ← (1 − α)·g² + α·v            (centered: ḡ ← (1 − α)·g + α·ḡ, v̂ = v − ḡ²)\n"
+            "u = η·g / √(v̂ + ε)               (ε inside the root)\n"
+            "b ← μ·b + u,  θ ← θ − b           (η inside the momentum buffer)"
+        ),
+        "keras": (
+            "g ← ∇f(θ) + λθ\n"
+            "v ← α·v + (1 − α)·g²            (centered: ḡ ← α·ḡ + (1 − α)·g, v̂ = v − ḡ²)\n"
+            "u = η·g / √(v̂ + ε)               (ε inside the root; Keras' default ρ = 0.9)\n"
+            "b ← μ·b + u,  θ ← θ − b           (η inside the momentum buffer)"
+        ),
+    }
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.RMSprop",
+        "optax": "optax.rmsprop",
+        "keras": "keras.optimizers.RMSprop",
+    }
+
+    def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
+        """optax.rmsprop (scale_by_rms / scale_by_stddev, then −η, then optax.trace) or
+        Keras 3's RMSprop: ε inside the root, η inside the momentum buffer."""
+        d = -g if self.maximize else g
+        if self.weight_decay:
+            d = d + self.weight_decay * p
+        a, eps, mu, lr = self.alpha, self.eps, self.momentum, c.lr
+        sq = st.buf("square_avg")
+        if self.flavour == "optax":
+            sq[...] = (1 - a) * (d * d) + a * sq
+            den = sq
+            if self.centered:
+                ga = st.buf("grad_avg")
+                ga[...] = (1 - a) * d + a * ga
+                den = sq - ga * ga
+            step = -lr * (1 / np.sqrt(den + eps) * d)  # optax: rsqrt(v + ε)·g, then −η·u
+            if mu > 0:
+                buf = st.buf("momentum_buffer")
+                buf[...] = step + mu * buf
+                step = buf
+            p += step
+            return
+        sq[...] = a * sq + (1 - a) * (d * d)
+        den = sq + eps
+        if self.centered:
+            ga = st.buf("grad_avg")
+            ga[...] = a * ga + (1 - a) * d
+            den = sq - ga * ga + eps
+        increment = (lr * d) / np.sqrt(den)
+        if mu > 0:
+            buf = st.buf("momentum_buffer")
+            buf[...] = mu * buf + increment
+            increment = buf
+        p -= increment
 
     def _buffers(self, st: _KeyState) -> list:
         return [

@@ -11,7 +11,7 @@ Sutskever et al. 2013 (ICML) that torch.optim.SGD implements.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from engine.optimizers.base import (
     _alpha,
     _Arr,
     _Arrays,
+    _flavour,
     _grad,
     _KeyState,
     _lr,
@@ -55,6 +56,7 @@ def _sgd_specs(momentum: float, nesterov: bool, momentum_help: str) -> tuple[Hyp
         _weight_decay(),
         Hyper("nesterov", nesterov, kind="bool", help="Nesterov momentum (look-ahead gradient)"),
         _MAXIMIZE,
+        _flavour("optax", "keras"),
     )
 
 
@@ -90,6 +92,53 @@ class SGD(Optimizer):
                 "nesterov requires momentum > 0 and dampening = 0 "
                 f"(got momentum={values['momentum']:g}, dampening={values['dampening']:g})"
             )
+        flavour = values.get("flavour", "torch")
+        if flavour != "torch" and values["dampening"] != 0:
+            raise ValueError(
+                f"dampening must be 0 with flavour {flavour} (only torch has dampening), "
+                f"got {values['dampening']:g}"
+            )
+
+    flavour_equations: ClassVar[dict[str, str]] = {
+        "optax": (
+            "g ← ∇f(θ) + λθ\n"
+            "b ← g + μ·b                (b₀ = 0)\n"
+            "θ ← θ − η·b                (Nesterov: θ ← θ − η·(g + μ·b))"
+        ),
+        "keras": (
+            "g ← ∇f(θ) + λθ\n"
+            "v ← μ·v − η·g              (η inside the velocity)\n"
+            "θ ← θ + v                  (Nesterov: θ ← θ + μ·v − η·g)"
+        ),
+    }
+    frameworks: ClassVar[dict[str, str | None]] = {
+        "torch": "torch.optim.SGD",
+        "optax": "optax.sgd",
+        "keras": "keras.optimizers.SGD",
+    }
+
+    def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
+        """optax.sgd (optax.trace, then −η) or Keras 3's SGD (v ← μv − ηg)."""
+        d = -g if self.maximize else g
+        if self.weight_decay:
+            d = d + self.weight_decay * p
+        mu, lr = self.momentum, c.lr
+        if mu == 0.0:
+            if self.flavour == "optax":
+                p += -lr * d
+            else:
+                p -= lr * d
+            return
+        buf = st.buf("momentum_buffer")  # optax: the trace b; keras: the velocity v
+        if self.flavour == "optax":
+            buf[...] = d + mu * buf
+            p += -lr * (d + mu * buf if self.nesterov else buf)
+        else:
+            buf[...] = mu * buf - lr * d
+            if self.nesterov:
+                p += mu * buf - lr * d
+            else:
+                p += buf
 
     state_doc = StateDoc(
         state=(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -20,6 +20,22 @@ from engine.tasks.views import DEFAULT_HEIGHT, DEFAULT_WIDTH, ModelView, ViewKin
 DTYPES = ("float64", "float32")
 
 Params = dict[str, np.ndarray]
+
+
+class QuadraticLoss(NamedTuple):
+    """A loss that is exactly f(θ) = min_loss + ½ (θ − θ*)ᵀ H (θ − θ*), θ the parameters
+    flattened in `param_shapes` order (engine/theory.py reads it). float64 throughout."""
+
+    hessian: np.ndarray  # H, (n, n), symmetric
+    minimizer: np.ndarray  # θ*, (n,) (one of them when H is singular)
+    min_loss: float  # f(θ*)
+
+
+def seeded_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The two independent generators of a run's seed: (init, batches). A run and the theory's
+    prediction of it start from the same parameters through this one definition."""
+    init_seq, batch_seq = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(init_seq), np.random.default_rng(batch_seq)
 
 
 def resolve_dtype(dtype: Any) -> np.dtype:
@@ -125,6 +141,16 @@ class Task(Registered):
         `width` x `height` pixel grid where the view has one; None when the task has nothing
         to show beyond the charts every run has. Never modifies `params`."""
         return None
+
+    def quadratic_loss(self) -> QuadraticLoss | None:
+        """The loss as an exact quadratic when every step's gradient is that quadratic's
+        gradient (full batch, no gradient noise): then engine/theory.py predicts a run exactly.
+        None (the default) declares the task is not one."""
+        return None
+
+    def why_not_quadratic(self) -> str:
+        """Why `quadratic_loss` is None, in a few words (for the theory's figures)."""
+        return "the loss is not quadratic"
 
     def fit_summary(self, params: Params) -> str | None:
         """One line comparing `params` with the task's exact solution, for run summaries and

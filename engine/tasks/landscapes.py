@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from engine.hyper import Hyper
-from engine.tasks.base import REGISTRY, Params, Task
+from engine.tasks.base import REGISTRY, Params, QuadraticLoss, Task
 
 _NOISE_CHUNK = 1024  # noise rows drawn per rng call; the stream is the same whatever the chunk
 
@@ -293,6 +293,15 @@ class IllConditioned(Landscape):
         v = c * y - s * x
         kv = k * v
         return 0.5 * (u * u + kv * v), c * u - s * kv, s * u + c * kv
+
+    def quadratic_loss(self) -> QuadraticLoss | None:
+        """H = Rᵀ diag(1, κ) R, R the rotation by `angle`; None with gradient noise."""
+        if self.grad_noise:
+            return None
+        c, s = self._c, self._s
+        rotation = np.array([[c, s], [-s, c]])  # (x, y) -> (u, v)
+        hessian = rotation.T @ np.diag([1.0, self.kappa]) @ rotation
+        return QuadraticLoss(hessian, np.zeros(2), 0.0)
 
     def surface_values(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         U = self._c * X + self._s * Y

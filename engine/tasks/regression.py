@@ -16,6 +16,7 @@ from engine.tasks.base import (
     DATA_SEED,
     REGISTRY,
     Params,
+    QuadraticLoss,
     Task,
     batch_size_hyper,
     check_batch_size,
@@ -100,6 +101,30 @@ class LinearRegression(Task):
     def evaluate(self, params: Params) -> dict[str, float]:
         err = self.X_test @ params["w"] + params["b"] - self.y_test
         return {"loss": float(err @ err) / len(err)}
+
+    def quadratic_loss(self) -> QuadraticLoss | None:
+        """Full batch: H = 2/m AᵀA with A = [X 1] (w then b), θ* least squares. Mini-batches
+        step on other quadratics: None."""
+        if self.batch_size and self.batch_size < len(self.X):
+            return None
+        return self._quadratic
+
+    @functools.cached_property
+    def _quadratic(self) -> QuadraticLoss:
+        """H = 2/m [[XᵀX, Xᵀ1], [1ᵀX, m]] without building [X 1]; computed once."""
+        X = self.X.astype(np.float64)
+        m = len(X)
+        f = X.shape[1]
+        gram = np.empty((f + 1, f + 1))
+        gram[:f, :f] = X.T @ X
+        gram[:f, f] = gram[f, :f] = X.sum(axis=0)
+        gram[f, f] = m
+        theta = np.array(self._least_squares)
+        residual = X @ theta[:f] + theta[f] - self.y.astype(np.float64)
+        return QuadraticLoss((2.0 / m) * gram, theta, float(residual @ residual) / m)
+
+    def why_not_quadratic(self) -> str:
+        return "mini-batches: each step descends a different quadratic (set batch_size=full)"
 
     def solution(self) -> tuple[np.ndarray, float]:
         """The exact least-squares (w, b) on the training set, in float64 (computed once)."""
@@ -248,6 +273,9 @@ class Quadratic(Task):
     def evaluate(self, params: Params) -> dict[str, float]:
         xf = float(params["x"])
         return {"loss": self.a * xf * xf}
+
+    def quadratic_loss(self) -> QuadraticLoss | None:
+        return QuadraticLoss(np.array([[2.0 * self.a]]), np.zeros(1), 0.0)
 
     # -- what the model learned --------------------------------------------------------------
 

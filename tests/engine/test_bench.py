@@ -223,8 +223,13 @@ def test_spec_syntax_errors_name_the_line():
 
 def test_presets_ship_the_tutorial_scenarios():
     assert presets.names() == [
+        "as-written-amsgrad",
+        "as-written-nadam",
         "benchmark",
         "digits-adam",
+        "flavours-adam",
+        "flavours-momentum",
+        "flavours-rmsprop",
         "linreg-optimizers",
         "lr-sensitivity",
         "nadam-vs-adam",
@@ -232,6 +237,11 @@ def test_presets_ship_the_tutorial_scenarios():
     ]
     kinds = {n: presets.kind(n) for n in presets.names()}
     assert kinds == {
+        "as-written-amsgrad": "race",
+        "as-written-nadam": "race",
+        "flavours-adam": "race",
+        "flavours-momentum": "race",
+        "flavours-rmsprop": "race",
         "benchmark": "bench",
         "digits-adam": "run",
         "linreg-optimizers": "race",

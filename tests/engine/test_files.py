@@ -253,3 +253,93 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
     err = load_in_thread(path)
     assert isinstance(err, ConfigError)
     assert str(err) == f"{path}: the file is larger than 1 MiB (1048577 bytes)"
+
+
+# -- links in shared folders (fs.protected_symlinks) ---------------------------------------------
+
+OTHER_UID = 12345
+
+
+def _shared_folder(tmp_path: Path, owner: int | None = None) -> Path:
+    """A sticky world-writable folder, like /tmp."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    if owner is not None:
+        os.chown(shared, owner, owner)
+    return shared
+
+
+def _planted_link(folder: Path, target: Path, uid: int) -> Path:
+    link = folder / "notes.toml"
+    link.symlink_to(target)
+    os.lchown(link, uid, uid)
+    return link
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="giving a link to another uid needs root")
+
+
+@needs_root
+def test_another_users_link_in_a_shared_folder_is_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = _planted_link(_shared_folder(tmp_path), victim, OTHER_UID)
+    for save in (files.write_text_atomic, lambda p, _: files.check_writable(p)):
+        with pytest.raises(PermissionError) as caught:
+            save(link, "overwritten")
+        assert f"not following the link {str(link)!r}" in caught.value.strerror
+        assert f"another user (uid {OTHER_UID})" in caught.value.strerror
+    assert victim.read_text() == "precious" and link.is_symlink()
+    assert sorted(p.name for p in link.parent.iterdir()) == ["notes.toml"]
+
+
+@needs_root
+def test_a_link_on_the_way_to_the_file_is_checked_too(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    shared = _shared_folder(tmp_path)
+    (shared / "dir").symlink_to(real)
+    os.lchown(shared / "dir", OTHER_UID, OTHER_UID)
+    with pytest.raises(PermissionError, match="not following the link"):
+        files.write_text_atomic(shared / "dir" / "new.toml", "x")
+    assert list(real.iterdir()) == []
+
+
+@needs_root
+def test_links_the_kernel_would_follow_are_followed(tmp_path):
+    victim = tmp_path / "mine.txt"
+    # our own link in a shared folder
+    link = _planted_link(_shared_folder(tmp_path), victim, os.geteuid())
+    files.write_text_atomic(link, "one")
+    assert victim.read_text() == "one" and link.is_symlink()
+    # the folder's owner's link in the folder's owner's shared folder
+    owned = tmp_path / "owned"
+    owned.mkdir()
+    shared = _shared_folder(owned, owner=OTHER_UID)
+    link = _planted_link(shared, victim, OTHER_UID)
+    files.write_text_atomic(link, "two")
+    assert victim.read_text() == "two"
+    # another user's link in a folder that is not world-writable and sticky
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    link = _planted_link(plain, victim, OTHER_UID)
+    files.write_text_atomic(link, "three")
+    assert victim.read_text() == "three" and link.is_symlink()
+
+
+@needs_root
+def test_run_save_refuses_a_planted_link_in_one_line(tmp_path, monkeypatch, capsys):
+    from tui.cli import main
+
+    victim = tmp_path / "victim.toml"
+    victim.write_text("precious")
+    link = _planted_link(_shared_folder(tmp_path), victim, OTHER_UID)
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--task", "quadratic", "--optimizer", "sgd", "--steps", "5"]
+    status = main([*argv, "--save", str(link)])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert f"--save {link}: not following the link {str(link)!r}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert victim.read_text() == "precious"

@@ -169,10 +169,19 @@ def test_any_valid_optimizer_steps_and_refuses_bad_edits_by_name(entry, edits, d
     rng = np.random.default_rng(0)
     params = {"w": rng.standard_normal((3, 4)).astype(dtype), "b": np.zeros(4, dtype)}
     grads = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()}
+    extra = {}
+    if opt.needs_closure:  # L-BFGS: the closure of a quadratic with these gradients
+        fixed = {k: v.copy() for k, v in grads.items()}
+
+        def closure() -> tuple[float, dict]:
+            g = {k: fixed[k] + params[k] for k in params}
+            return float(sum(np.sum(fixed[k] * v + v * v / 2) for k, v in params.items())), g
+
+        extra = {"closure": closure}
     with np.errstate(all="ignore"):  # huge knobs may overflow: the run detects divergence
         for _ in range(3):
-            opt.step(params, grads)
-        opt.step(params, grads, lr=0.0)
+            opt.step(params, grads, **extra)
+        opt.step(params, grads, lr=0.0, **extra)
     assert opt.steps == 4 and all(p.dtype == dtype for p in params.values())
     # Edits while paused: applied when valid, refused by name (knobs unchanged) when not.
     edits = {k: v for k, v in edits.items() if k in opt.hypers}

@@ -32,6 +32,15 @@ SMALL = {
 }
 
 
+def small_hypers(task: str, optimizer: str) -> dict:
+    """SMALL's knobs, full-batch for the optimizers that refuse mini-batches (L-BFGS)."""
+    knobs = dict(SMALL.get(task, {}))
+    has_batches = any(h.name == "batch_size" for h in tasks.specs(task))
+    if optimizers.get(optimizer).full_batch_only and has_batches:
+        knobs["batch_size"] = 0
+    return knobs
+
+
 @contextlib.contextmanager
 def hostile_guard():
     """Warnings are errors (a NumPy RuntimeWarning would be printed over the UI) and
@@ -83,7 +92,7 @@ def test_every_optimizer_on_every_task_at_any_learning_rate(task, optimizer, cap
             cfg = RunConfig(
                 task=task,
                 optimizer=optimizer,
-                task_hypers=SMALL.get(task, {}),
+                task_hypers=small_hypers(task, optimizer),
                 optimizer_hypers={"lr": lr},
                 dtype=dtype,
                 eval_every=10,
@@ -105,7 +114,7 @@ def test_long_runs_at_every_learning_rate_and_schedule(task, capfd):
                     task=task,
                     optimizer=optimizer,
                     schedule=schedule,
-                    task_hypers=SMALL.get(task, {}),
+                    task_hypers=small_hypers(task, optimizer),
                     optimizer_hypers={"lr": lr},
                     eval_every=25,
                 )
@@ -138,7 +147,7 @@ def test_schedules_with_extreme_knobs_train_or_diverge(sched, optimizer, task, l
             schedule=name,
             schedule_hypers=knobs,
             optimizer_hypers={"lr": float(lr)},
-            task_hypers=SMALL.get(task, {}),
+            task_hypers=small_hypers(task, optimizer),
             dtype=dtype,
         )
     except RunConfigError as err:

@@ -25,6 +25,7 @@ from engine.run import Run
 NAMES = [
     "momentum-ravine",
     "noisy-momentum",
+    "critical-damping",
     "adagrad-sparse",
     "adagrad-decay",
     "rmsprop-sine",
@@ -36,6 +37,7 @@ NAMES = [
     "cosine-restarts",
     "noise-escape",
     "lr-overshoot",
+    "rate-that-diverges",
 ]
 FLIPS = [(name, i) for name in NAMES for i in range(len(lessons.load(name).flips))]
 TUNED = [(name, lane) for name in NAMES for lane in lessons.load(name).tuned]

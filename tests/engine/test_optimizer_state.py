@@ -178,6 +178,8 @@ def _used_grad(h: dict, g: np.ndarray, prev: np.ndarray, decoupled: bool) -> np.
 
 
 def _decoupled(name: str, h: dict) -> bool:
+    if name == "adabound":
+        return bool(h["weight_decouple"])
     return name in ("adamw", "lion") or bool(h.get("decoupled_weight_decay"))
 
 
@@ -225,6 +227,15 @@ class _Textbook:
         elif name == "lion":
             c = h["beta1"] * before["exp_avg"] + (1 - h["beta1"]) * g
             x = np.sign(c) + h["weight_decay"] * prev
+        elif name == "adabound":
+            x = st["exp_avg"]
+            if h["weight_decay"] and h["weight_decouple"]:
+                decay = 1 - h["weight_decay"] * (1.0 if h["fixed_decay"] else lr)
+        elif name == "rprop":  # sign of g, 0 where it flipped (what the state remembers)
+            x = np.sign(st["prev"])
+        elif name == "asgd":
+            x = d
+            decay = 1 - h["lambd"] * sc.eta
         else:
             raise AssertionError(name)
         return prev * decay - extra - alpha * x
@@ -329,11 +340,17 @@ def test_each_optimizer_declares_its_state_and_effective_lr(name):
     opt = optimizers.create(name, **RICH[name])
     p = np.ones(shape)
     for t in range(1, 4):
-        opt.step({"x": p}, {"x": np.sin(p + t)})
+        if opt.needs_closure:  # L-BFGS: the objective Σ −cos(θ + t) of that gradient
+            closure = lambda t=t: (float(np.sum(-np.cos(p + t))), {"x": np.sin(p + t)})  # noqa: E731
+            opt.step({"x": p}, {"x": np.sin(p + t)}, closure=closure, loss=closure()[0])
+        else:
+            opt.step({"x": p}, {"x": np.sin(p + t)})
     kept = set(opt.state("x"))
     applies = {q.key for q in doc.state if q.applies(opt.hypers)}
     if name == "adafactor":  # a matrix: the row and column factors, no full variance
         applies -= {"variance"}
+    if name == "muon":  # a matrix: Muon's momentum, not the AdamW fallback's moments
+        applies -= {"exp_avg", "exp_avg_sq"}
     assert kept == applies
     derived = opt.derived("x", np.sin(p), p)
     assert set(derived) == declared_derived

@@ -479,3 +479,36 @@ def test_results_are_written_one_row_per_run_and_read_back_exactly():
     assert first["eval_losses"] == list(report.rows[0].score.eval_losses)
     assert first["config"]["optimizer_hypers"]["lr"] == report.rows[0].config.lr
     assert len(doc["points"]) == 8
+
+
+# -- the plan's size, checked before anything is built -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("grid", "seeds", "runs"),
+    [
+        ({"lr": "1e-4:1:1000000000"}, 1, "2,000,000,000"),
+        ({"lr": "1e-4:1:10000", "momentum": "0:0.9:10000"}, 1, "200,000,000"),
+        ({"lr": "1e-4:1:10"}, 10_000_000, "200,000,000"),
+        ({"lr": [0.1] * 60_000}, 1, "120,000"),
+    ],
+)
+def test_a_huge_plan_is_refused_before_anything_is_built(monkeypatch, grid, seeds, runs):
+    import engine.sweep as sweep_module
+
+    def no_grid(*args, **kwargs):
+        raise AssertionError("a grid was built before the plan's size was checked")
+
+    monkeypatch.setattr(sweep_module, "parse_grid", no_grid)
+    with pytest.raises(SweepError) as caught:
+        SweepSpec(task="quadratic", optimizers=("sgd", "momentum"), grid=grid, seeds=seeds)
+    assert caught.value.field == "runs"
+    assert f"this sweep is {runs} runs, more than 100,000" in str(caught.value)
+
+
+def test_the_plan_limit_is_the_specs_own():
+    grid = {"lr": "1e-4:1:600"}
+    with pytest.raises(SweepError, match="this sweep is 1,200 runs, more than 1,000"):
+        SweepSpec(task="quadratic", optimizers=("sgd", "adam"), grid=grid, max_runs=1000)
+    spec = SweepSpec(task="quadratic", optimizers=("sgd", "adam"), grid=grid)
+    assert spec.total_runs == 1200

@@ -63,7 +63,29 @@ TRAFFIC: dict[str, tuple[int, int]] = {
     "adafactor": (3, 2),  # 1-D parameter: unfactored v
     "lion": (3, 2),
     "adaptive-adam": (4, 3),
+    "rprop": (4, 3),  # θ, g, prev, step sizes
+    "asgd": (2, 2),  # θ, g; writes θ and the average (a copy of θ before t₀)
+    "muon": (4, 3),  # a 1-D parameter takes the AdamW path (the matrix path is below)
+    "lbfgs": (2, 1),  # nominal, with BENCH_KNOBS: one iteration (one closure call) per step
+    "adabound": (4, 3),
 }
+
+# L-BFGS's defaults (20 iterations, 100 pairs) make one step seconds at N = 1e7: one
+# iteration per step with 10 pairs is what is timed.
+BENCH_KNOBS: dict[str, dict[str, Any]] = {"lbfgs": {"max_iter": 1, "history_size": 10}}
+
+
+def stepper(opt: Any, params: dict, grads: dict) -> Any:
+    """One step of `opt` as a call; closure optimizers (L-BFGS) get the closure of
+    ½‖θ‖² + g·θ (what they evaluate inside the step is part of their time)."""
+    if not opt.needs_closure:
+        return lambda: opt.step(params, grads)
+    p, g = params["w"], grads["w"]
+
+    def closure() -> tuple[float, dict]:
+        return 0.5 * float(np.dot(p, p)) + float(np.dot(g, p)), {"w": p + g}
+
+    return lambda: opt.step(params, {"w": p + g}, closure=closure, loss=closure()[0])
 
 
 def best_time(fn: Any, n_elems: int, budget: float = 0.4) -> float:
@@ -107,12 +129,13 @@ def bench(sizes: list[int]) -> dict[str, dict[str, dict[int, tuple[float, float,
             for path, use in PATHS:
                 compiled.ready = use
                 p = rng.standard_normal(n).astype(np.float32)
-                opt = optimizers.create(name, lr=1e-6)
+                opt = optimizers.create(name, lr=1e-6, **BENCH_KNOBS.get(name, {}))
                 params, grads = {"w": p}, {"w": g}
+                one_step = stepper(opt, params, grads)
                 for _ in range(8):  # past RAdam's un-rectified first steps
-                    opt.step(params, grads)
+                    one_step()
                 t, t_copy = paired_times(
-                    lambda o=opt, pp=params, gg=grads: o.step(pp, gg),
+                    one_step,
                     lambda s=src, d=dst: np.copyto(d, s),
                     n,
                 )
@@ -137,6 +160,8 @@ def alloc_per_step(n: int) -> dict[str, int]:
     for name in TRAFFIC:
         p = rng.standard_normal(n).astype(np.float32)
         opt = optimizers.create(name, lr=1e-6)
+        if opt.needs_closure:
+            continue  # L-BFGS keeps and builds vectors by design (its history)
         opt.step({"w": p}, {"w": g})
         tracemalloc.start()
         opt.step({"w": p}, {"w": g})
@@ -195,13 +220,22 @@ def main() -> None:
         cells = "".join(f"{results[path][name][big][2]:9.2f}x" for path, _ in PATHS)
         print(f"{name:15s}{cells}")
     print()
-    for name in ("adam", "adafactor"):
+    for name in ("adam", "adafactor", "rprop", "asgd", "muon", "lbfgs", "adabound"):
         for path, _ in PATHS:
             t, frac, ratio = results[path][name][big]
             print(
                 f"{name.capitalize()} ({path}), N={big:.0e} float32: {t * 1e3:.2f} ms/step, "
                 f"{frac:.2f} of copyto bandwidth, {ratio:.2f}x copyto's time"
             )
+
+    # Muon's own path: a matrix, Newton–Schulz in emulated bfloat16 (float64 products).
+    rng = np.random.default_rng(2)
+    for rows, cols in ((64, 128), (1000, 1000)):
+        w = rng.standard_normal((rows, cols)).astype(np.float32)
+        gw = rng.standard_normal((rows, cols)).astype(np.float32)
+        muon = optimizers.create("muon", lr=1e-6)
+        t = best_time(lambda m=muon, w=w, gw=gw: m.step({"w": w}, {"w": gw}), w.size, 0.5)
+        print(f"Muon, {rows}x{cols} matrix float32: {t * 1e3:.2f} ms/step")
 
     allocs = alloc_per_step(big)
     worst = max(allocs.values())

@@ -21,7 +21,7 @@ It also prints the cost of optimizer-state summaries (RunConfig.state_every: qua
 effective lr, |m| and √v̂ per parameter, engine/state_history.py): Run.step with summaries
 off, every 10 steps, every STATE_EVERY = 16 steps (what the app records once its State tab
 has been shown, engine/session.py) and every step, measured side by side, and the time of
-one record; then the app's setting on Rosenbrock, where a step is cheapest. Last, what
+one record; then the app's setting on Rosenbrock, where a step is cheapest. Then what
 recording a run in the run store costs against training it (`recording_cost`).
 
 Then the anchors, side by side in interleaved rounds (median of ROUNDS rounds, in CPU time of
@@ -31,6 +31,11 @@ on the NumPy path and on the compiled path, JAX with optax Adam jitted one step 
 under `lax.scan` 100 steps per call (when jax and optax are installed: not dependencies), and
 torch's default Adam loop (when torch is installed), float64 and float32, with their ratios;
 and the compiled path's first-use compile time, with a cold and a warm numba cache.
+
+Last, the cost of sharpness (RunConfig.sharpness_every, engine/theory.py: power iteration on
+finite-difference Hessian-vector products, warm-started, plus λ_max(P⁻¹H) for Adam): Run.step
+with sharpness off and every 10 steps, side by side, for SGD and Adam (target: at most 30% of
+a step at every 10). `python tests/perf/bench_run.py --sharpness` prints only that part.
 """
 
 from __future__ import annotations
@@ -81,16 +86,19 @@ def best_per_step(loops: dict[str, object], steps: int = STEPS) -> dict[str, flo
     return best
 
 
-def engine_run(dtype: str, state_every: int = 0) -> Run:
+def engine_run(
+    dtype: str, state_every: int = 0, sharpness_every: int = 0, optimizer: str = "adam"
+) -> Run:
     return Run(
         RunConfig(
             task="digits-mlp",
-            optimizer="adam",
+            optimizer=optimizer,
             seed=0,
             task_hypers={"hidden": 128, "batch_size": 32},
             dtype=dtype,
             eval_every=0,
             state_every=state_every,
+            sharpness_every=sharpness_every,
         )
     )
 
@@ -201,6 +209,26 @@ def landscape_state_cost() -> None:
           f"{100 * (t['on'] / t['off'] - 1):+.1f}% of a step (side by side)")  # fmt: skip
     print(f"  one state record {t['record'] * 1e6:6.2f} us = {100 * record:.0f}% of a step: "
           f"{100 * record / STATE_EVERY:.1f}% at {STATE_EVERY}")  # fmt: skip
+
+
+def sharpness_cost(steps: int = STEPS) -> None:
+    """Sharpness every 10 steps on digits-mlp, float64: its share of a step, side by side."""
+    print("[digits-mlp, float64: sharpness every 10 steps (target <= 30% of a step)]")
+    for optimizer in ("sgd", "adam"):
+        off = engine_run("float64", optimizer=optimizer)
+        on = engine_run("float64", sharpness_every=10, optimizer=optimizer)
+        on.step(10)  # the first measurement converges from a random vector: not the steady cost
+        t = best_per_step({"off": off.step, "on": on.step}, steps=steps)
+        h = on.history
+        rel = np.array(h.buckets("sharpness_error").lasts) / np.array(h.buckets("sharpness").lasts)
+        extra = ""
+        if h.count("preconditioned_sharpness"):
+            extra = f", λ_max(P⁻¹H) {h.last('preconditioned_sharpness'):.4g}"
+        print(
+            f"  {optimizer:<5} off {t['off'] * 1e6:6.1f} us, on {t['on'] * 1e6:6.1f} us: "
+            f"{100 * (t['on'] / t['off'] - 1):+.1f}% of a step; last λ_max "
+            f"{h.last('sharpness'):.4g}{extra}; stated error median {100 * np.median(rel):.0f}%"
+        )
 
 
 def recording_cost(steps: int = 1000, repeats: int = 5) -> None:
@@ -390,6 +418,9 @@ def compile_times() -> None:
 
 
 def main() -> None:
+    if "--sharpness" in sys.argv[1:]:
+        sharpness_cost(500)
+        return
     if "--recording" in sys.argv:  # only the run store's cost
         recording_cost()
         return
@@ -441,6 +472,8 @@ def main() -> None:
     compile_times()
     anchors(torch)
     recording_cost()
+    print()
+    sharpness_cost()
 
 
 if __name__ == "__main__":

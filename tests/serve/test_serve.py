@@ -111,6 +111,8 @@ async def _start_training(tab: SocketTab, pid: int) -> None:
         (["--config", "missing.toml"], "missing.toml"),
         (["--preset", "no-such-preset"], "no-such-preset"),
         (["--preset", "benchmark"], "run it with `optplay bench --preset benchmark`"),
+        (["--max-tabs", "0"], "--max-tabs must be an integer in [1, 256], got '0'"),
+        (["--max-tabs", "many"], "--max-tabs must be an integer in [1, 256], got 'many'"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_status_2(args, message, capsys) -> None:
@@ -308,3 +310,60 @@ async def test_an_app_that_does_not_quit_is_ended(serve_extra, serve) -> None:
         server.out
     )
     await tab.close()
+
+
+# -- bounded tabs: the terminal's size and their number ---------------------------------------
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode(errors="replace").partition("=")[::2] for item in raw if item)
+
+
+def _rows_drawn(text: str) -> set[int]:
+    """The rows the app's output moved the cursor to (ESC [ row ; column H)."""
+    import re
+
+    return {int(row) for row in re.findall(r"\x1b\[(\d+);\d+H", text)}
+
+
+async def test_a_huge_terminal_is_clamped_and_extra_tabs_get_the_full_page(
+    serve_extra, serve
+) -> None:
+    import aiohttp
+
+    server = serve("--max-tabs", "2")
+    url = await asyncio.to_thread(server.url)
+    huge = await SocketTab.open(url, width=100_000, height=100_000)
+    (pid,) = await asyncio.to_thread(server.wait_for_tabs, 1)
+    await asyncio.to_thread(
+        server.wait_for_line, "tab asked for a 100000x100000 terminal: given 500x200"
+    )
+    assert (_environ(pid)["COLUMNS"], _environ(pid)["ROWS"]) == ("500", "200")
+    await huge.wait_drawn()
+    assert max(_rows_drawn(huge.screen_text)) == 200
+    # a resize message asking for more gets the same bound
+    small = await SocketTab.open(url, width=80, height=24)
+    await small.wait_drawn()
+    since = small.received
+    await small.websocket.send_json(["resize", {"width": 100_000, "height": 100_000}])
+    await small.wait_for_text("Quit", since=since)
+    await asyncio.to_thread(
+        wait_until,
+        lambda: 200 in _rows_drawn(small.output_since(since)),
+        60,
+        "the tab redrawn at 200 rows",
+    )
+    assert max(_rows_drawn(small.output_since(since))) == 200
+    # a third tab: the server is full (the page and its websocket)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as page:
+            assert page.status == 503
+            assert "This optplay server is full" in await page.text()
+            assert "at most 2 browser tabs" in await page.text()
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await session.ws_connect(f"{url}ws?width=80&height=24")
+    await asyncio.to_thread(server.wait_for_line, r"tab refused from \S+: 2 tabs open")
+    assert len(server.app_pids()) == 2
+    await huge.close()
+    await small.close()

@@ -468,3 +468,39 @@ def test_ascii_terminal(snap_compare) -> None:
 
     app = create_app(ascii_only=True)
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+# -- theory (issue 24) ---------------------------------------------------------------------------
+
+#: Full-batch GD on the sine RNN: λ_max rises to 2/lr = 4 and hovers there (edge of stability).
+EDGE = RunConfig(task="sine-rnn", optimizer="sgd", task_hypers={"batch_size": 0},
+                 optimizer_hypers={"lr": 0.5}, eval_every=0)  # fmt: skip
+
+
+async def sharpness_tab(pilot: Pilot, steps: int) -> None:
+    """The Sharpness tab shown from the start (it switches measuring on), then `steps`."""
+    hold_still(pilot)
+    pilot.app.set_focus(None)
+    pilot.app.show_tab("tab-sharpness")
+    await pilot.pause()
+    await stepped(pilot, steps)
+    no_word_cut(rows_of(pilot), "λ_max", "2/lr 4")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sharpness_tab(snap_compare, size: tuple[int, int]) -> None:
+    """The edge of stability: λ_max (markers) climbs to the dashed 2/lr and stays there."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await sharpness_tab(pilot, 300)
+
+    assert snap_compare(create_app(EDGE), terminal_size=size, run_before=run_before)
+
+
+def test_sharpness_tab_without_colour(snap_compare) -> None:
+    """NO_COLOR: λ_max as ● markers over a dim line, 2/lr dashed: readable without colour."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await sharpness_tab(pilot, 300)
+
+    assert snap_compare(no_color_app(EDGE), terminal_size=(80, 24), run_before=run_before)

@@ -230,6 +230,12 @@ def test_list_shows_every_item_with_its_knobs(capsys):
             assert any(line.startswith(f"  {name}  ") for line in lines), name
             for h in registry.specs(name):
                 assert any(line.split()[:1] == [h.name] for line in lines), (name, h.name)
+    sources = [line.split()[1] for line in lines if line.startswith("      source: ")]
+    assert len(sources) == len(optimizers.names()) >= 20
+    assert "      source: torch twin: Riedmiller & Braun 1993" in out  # rprop
+    assert any(
+        line.startswith("      source: reference package pytorch-optimizer") for line in lines
+    )
     adam_lr = next(line for line in lines if line.split()[:2] == ["beta1", "0.9"])
     assert "[0, 1)" in adam_lr
     status, out, _ = run_cli(capsys, "list", "--presets")

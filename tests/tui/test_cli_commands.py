@@ -29,10 +29,22 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_every_command_is_one_module_with_name_parser_and_handler():
     names = [command.NAME for command in COMMANDS]
-    assert names == ["run", "bench", "list", "lesson", "sweep", "serve"]
+    assert names == [
+        "run",
+        "bench",
+        "list",
+        "lesson",
+        "sweep",
+        "theory",
+        "serve",
+        "plot",
+        "runs",
+        "code",
+    ]
     parser = build_parser()
     for command in COMMANDS:
-        argv = [command.NAME, "x"] if command.NAME == "lesson" else [command.NAME]
+        needs = {"lesson": ["x"], "theory": ["--task", "x"], "plot": ["x"]}
+        argv = [command.NAME, *needs.get(command.NAME, [])]
         args = parser.parse_args(argv)
         assert args.handler is command.handle and args.command_name == command.NAME
         assert command.__name__.startswith("tui.commands.")
@@ -57,6 +69,7 @@ COMMAND_ARGV = {
     "bench": ["bench", "--tasks", "ill-conditioned", "--optimizers", "sgd"],
     "sweep": ["sweep", "--task", "ill-conditioned", "--optimizers", "sgd", "--lr", "0.1"],
     "lesson": ["lesson", "momentum-ravine"],  # lanes SGD (sgd) and Momentum (momentum)
+    "theory": ["theory", "--task", "ill-conditioned", "--optimizer", "sgd"],
 }
 
 

@@ -38,15 +38,29 @@ TRIALS = 100 if long_profile() else 10
 KINDS = ("SIGKILL", "SIGTERM", "SIGHUP", "SIGINT twice")
 STEPS = 10_000  # quadratic: ~0.1 s of training, then a 10,000-row CSV and JSON export
 TEMP_PREFIX = ".optplay-"
+HUNG = 900.0  # seconds after which a child is stuck, whatever the load
 
 
 def temps(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(TEMP_PREFIX))
 
 
+def reset_signals() -> None:
+    """The signal dispositions of a program started from a terminal. A test run started in the
+    background (`pytest &` in a script: SIGINT ignored) or under nohup (SIGHUP ignored) would
+    otherwise hand its children ignored signals, and a child looping on saves would never end
+    (seen as "the child hung" in suite runs beside other work)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 class Child:
     """A forked child running `body()` (stdout/stderr to files); it writes one byte to a pipe
-    when `ready()` is called, so the parent can time its signals from that moment."""
+    when `ready()` is called, so the parent can time its signals from that moment. It starts
+    with the signals as a terminal gives them (`reset_signals`), and the parent waits for the
+    events it needs (the ready byte, the child's exit), never a time that load could pass."""
 
     def __init__(self, folder: Path, body: Callable[[Callable[[], None]], int]) -> None:
         self.err_path = folder / "child.err"
@@ -55,6 +69,7 @@ class Child:
         if self.pid == 0:  # never returns into pytest
             code = 99
             try:
+                reset_signals()
                 os.close(read)
                 sink = os.open(folder / "child.out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
                 err = os.open(self.err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -74,12 +89,10 @@ class Child:
         os.close(write)
         self._ready = read
 
-    def wait_ready(self, timeout: float = 60.0) -> bool:
-        """True once the child said it is ready (False if it ended first)."""
-        import select
-
-        ready, _, _ = select.select([self._ready], [], [], timeout)
-        got = os.read(self._ready, 1) if ready else b""
+    def wait_ready(self) -> bool:
+        """True once the child said it is ready (False if it ended first): a read of the
+        pipe, which ends with its byte or with the child's exit (end of file)."""
+        got = os.read(self._ready, 1)
         os.close(self._ready)
         return got == b"r"
 
@@ -89,9 +102,11 @@ class Child:
         except ProcessLookupError:  # it already ended: fine, the checks still apply
             pass
 
-    def wait(self, timeout: float = 120.0) -> tuple[int | None, int | None]:
-        """(exit status, killing signal), one of them None."""
-        deadline = time.monotonic() + timeout
+    def wait(self) -> tuple[int | None, int | None]:
+        """(exit status, killing signal), one of them None, once the child has ended. Only a
+        child still running after HUNG seconds (stuck, not slow: a trial takes well under a
+        second of CPU) is killed and fails the test."""
+        deadline = time.monotonic() + HUNG
         while True:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
@@ -100,7 +115,7 @@ class Child:
             if time.monotonic() > deadline:
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
-                raise AssertionError("the child hung")
+                raise AssertionError(f"the child hung (still running after {HUNG:g} s)")
             time.sleep(0.005)
 
     def stderr(self) -> str:

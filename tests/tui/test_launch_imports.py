@@ -134,6 +134,7 @@ def test_opening_an_experiment_file_loads_no_bench_nor_sweep(tmp_path) -> None:
         ["sweep", "--task", "quadratic", "--optimizers", "sgd", "--lr", "0.01,0.1", "--steps",
          "5", "--workers", "1"],
         ["lesson", "momentum-ravine", "--set", "lr=0.02"],
+        ["theory", "--task", "ill-conditioned", "--optimizer", "momentum", "--json"],
     ],
     ids=" ".join,
 )  # fmt: skip

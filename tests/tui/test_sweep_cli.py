@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import signal
+import socket
 import sys
 
 import pytest
@@ -266,10 +267,14 @@ def test_a_dead_scheduler_is_one_line_and_exit_2(capsys, monkeypatch, nothing_ma
     from engine import executors
 
     monkeypatch.setattr(executors, "DASK_CONNECT_SECONDS", 1.0)
-    status, _, err = run_cli(capsys, *SMALL, "--dask", "tcp://127.0.0.1:9")
+    with socket.socket() as silent:  # listens, never answers: not a Dask scheduler
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        status, _, err = run_cli(capsys, *SMALL, "--dask", address)
     assert status == 2
     assert err.startswith(
-        "optplay sweep: error: --dask tcp://127.0.0.1:9: no Dask scheduler answered within 1 s"
+        f"optplay sweep: error: --dask {address}: no Dask scheduler answered within 1 s"
     )
     assert len(err.strip().splitlines()) == 1
     status, _, err = run_cli(capsys, *SMALL, "--dask", "tcp://127.0.0.1:9", "--workers", "2")
@@ -314,3 +319,71 @@ def test_the_heatmap_shows_every_point_per_optimizer():
     body = lines[lines.index("adam") + 2 :]
     assert [line.split()[0] for line in body] == ["0.01", "0.1", "1"]
     assert sum(line.count("*") for line in body) == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--lr", "1e-4:1:1000000000"],
+         "--yes: this sweep is 2,000,000,000 runs, more than 1,000; add --yes to start it "
+         "(up to 100,000 runs)"),
+        (["--lr", "1e-4:1:10", "--seeds", "10000000"],
+         "--yes: this sweep is 200,000,000 runs, more than 1,000"),
+        (["--lr", "1e-4:1:10", "--seeds", "10000000", "--yes"],
+         "--lr, --grid, --seeds: this sweep is 200,000,000 runs, more than the 100,000 any "
+         "sweep may have (even with --yes)"),
+    ],
+)  # fmt: skip
+def test_a_huge_sweep_is_refused_at_once_with_its_count(capsys, monkeypatch, flags, message):
+    def no_plan(*args, **kwargs):
+        raise AssertionError("the plan was built before its size was checked")
+
+    monkeypatch.setattr(SweepSpec, "_make_plan", no_plan)
+    status, out, err = run_cli(
+        capsys, "sweep", "--task", "quadratic", "--optimizers", "sgd", "adam", *flags
+    )
+    assert status == 2 and out == ""
+    assert err.startswith(f"optplay sweep: error: {message}"), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("", "--dask: the address is empty; give tcp://HOST:PORT, HOST:PORT or local"),
+        ("file://", "--dask file://: 'file' is not a Dask protocol (tcp or tls)"),
+        ("file:///tmp/x", "--dask file:///tmp/x: 'file' is not a Dask protocol"),
+        ("tcp://", "--dask tcp://: no host"),
+        ("tcp://a b:8786", "--dask tcp://a b:8786: 'a b' is not a host name or address"),
+        ("host:99999", "--dask host:99999: the port must be an integer in 1..65535, got '99999'"),
+        ("host:http", "--dask host:http: the port must be an integer in 1..65535, got 'http'"),
+        ("host:", "--dask host:: the port is missing after ':'"),
+        ("[::1", "--dask [::1: an unclosed [ in the host"),
+        ("malformed.invalid", "--dask malformed.invalid: unknown host 'malformed.invalid'"),
+        ("CLOSED", "cannot connect to 127.0.0.1 port PORT ("),
+        ("x\x1b[2J", "--dask 'x\\x1b[2J': "),
+    ],
+)  # fmt: skip
+def test_a_bad_dask_address_is_one_line_before_dask_is_asked(
+    capsys, monkeypatch, nothing_may_start, address, message
+):
+    distributed = pytest.importorskip("distributed")
+
+    def no_client(*args, **kwargs):
+        raise AssertionError("Dask was asked to connect to a bad address")
+
+    monkeypatch.setattr(distributed, "Client", no_client)
+    if address == "CLOSED":
+        port = _closed_port()
+        address, message = f"tcp://127.0.0.1:{port}", message.replace("PORT", str(port))
+    for command in (SMALL, ["bench", "--tasks", "quadratic"]):
+        status, out, err = run_cli(capsys, *command, "--dask", address)
+        assert status == 2 and out == ""
+        assert err.startswith(f"optplay {command[0]}: error: --dask") and message in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

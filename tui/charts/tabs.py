@@ -23,6 +23,7 @@ from tui.charts.lr import LrChart
 from tui.charts.model import ModelChart
 from tui.charts.norms import NormsChart
 from tui.charts.path import PathChart
+from tui.charts.sharpness import SharpnessChart
 from tui.charts.state import StateTab
 
 
@@ -33,6 +34,15 @@ def every_task(task: object) -> bool:
 def landscapes(task: object) -> bool:
     """2-D loss landscapes (the tasks whose parameters are a point on a picture)."""
     return bool(getattr(task, "is_landscape", False))
+
+
+def models_without_exact_theory(task: object) -> bool:
+    """Networks and other models whose curvature changes as they train (not the 2-D
+    landscapes, not the tasks whose loss is exactly quadratic): where sharpness tells."""
+    if getattr(task, "is_landscape", False):
+        return False
+    quadratic = getattr(task, "quadratic_loss", None)
+    return quadratic is None or quadratic() is None
 
 
 def tasks_with_a_model_view(task: object) -> bool:
@@ -53,6 +63,7 @@ class Tab:
     opens: bool = False  # a new task this tab applies to opens on it
     log_scale: bool = True  # `l` flips its y axis between linear and log
     watches_state: bool = False  # showing it starts optimizer-state summaries (watch_state)
+    watches_sharpness: bool = False  # showing it starts measuring sharpness (watch_sharpness)
 
     @property
     def pane(self) -> str:
@@ -73,6 +84,14 @@ TABS: tuple[Tab, ...] = (
     Tab("path", "Path", "path", PathChart, applies=landscapes, opens=True, log_scale=False),
     Tab("model", "Model", "model", ModelChart, applies=tasks_with_a_model_view, log_scale=False),
     Tab("state", "State", "optimizer state", StateTab, watches_state=True),
+    Tab(
+        "sharpness",
+        "Sharpness",
+        "sharpness",
+        SharpnessChart,
+        applies=models_without_exact_theory,
+        watches_sharpness=True,
+    ),
 )
 
 

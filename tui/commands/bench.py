@@ -163,6 +163,7 @@ def handle(args: argparse.Namespace) -> int:
                 report = run_bench(spec, show, executor, cancel.event)
             except (JobError, ExecutorError) as err:
                 return fail(args, str(err))
+            cancel.hold()  # the finished runs are written whatever signal comes next
         # Finished results are written first, then printed; further signals wait.
         written, errors = write_outputs(args, args.out, lambda path: write_report(report, path))
     for line in format_report(report, terminal_width(sys.stdout)).split("\n"):
@@ -170,6 +171,6 @@ def handle(args: argparse.Namespace) -> int:
     if finish_outputs(args, written, errors):
         return 2
     if cancel.hit:
-        emit(sys.stderr, f"{PROG} bench: interrupted")
-        return 130
+        emit(sys.stderr, f"{PROG} bench: {cancel.word or 'interrupted'}")
+        return cancel.exit_status or 130
     return 0

@@ -157,6 +157,8 @@ def report_lines(lesson: Any, verdict: Any, trained: Any) -> list[str]:
     shout = {"holds": "HOLDS", "fails": "DOES NOT HOLD", "undecided": "IS UNDECIDED"}
     lines.append(f"Verdict: the claim {shout[verdict.outcome]} on this run")
     lines += _wrap(verdict.summary)
+    for line in verdict.theory:
+        lines += _wrap(line)
     for condition in verdict.conditions:
         lines += _wrap(condition)
     lines.append("Why")

@@ -32,6 +32,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     listing.add_argument(
         "--presets", action="store_true", help="list only the shipped presets (= list presets)"
     )
+    listing.add_argument(
+        "--flavours",
+        action="store_true",
+        help="with optimizers: each flavour's update rule (torch, optax, keras, paper), the "
+        "lines that differ from torch's marked with *",
+    )
     return listing
 
 
@@ -69,9 +75,12 @@ def list_lines(kind: str | None = None) -> list[str]:
         registry = registries[k]
         for name in registry.names():
             lines.append(f"  {name}  {registry.summary(name)}")
+            if k == "optimizers":
+                lines.append(f"      source: {optimizers.source_of(name)}")
             lines += hyper_rows(registry.specs(name))
             if k == "optimizers":
                 lines += state_rows(optimizers.get(name).state_doc)
+                lines += framework_rows(optimizers.get(name))
             if k == "tasks" and tasks.get(name).suggested_lr:
                 lr = ", ".join(f"{o} {v:g}" for o, v in tasks.get(name).suggested_lr.items())
                 lines.append(f"      suggested lr: {lr} (when a run sets no lr)")
@@ -84,11 +93,52 @@ def state_rows(doc: Any) -> list[str]:
     return [f"      state: {', '.join(kept)}", f"      effective lr: {doc.effective_lr}"]
 
 
+def framework_rows(cls: Any) -> list[str]:
+    """Where the optimizer lives in torch, optax and Keras, and where it does not."""
+    where = getattr(cls, "frameworks", None)
+    if not where:
+        return []
+    cells = [f"{fw}: {name or 'none (no such optimizer)'}" for fw, name in where.items()]
+    return [f"      in: {'; '.join(cells)}"]
+
+
+def flavour_lines() -> list[str]:
+    """What `optplay list optimizers --flavours` prints: for every optimizer with a
+    `flavour` knob, each flavour's update rule, lines not in torch's rule marked with *."""
+    from engine import optimizers
+
+    lines = ["optimizer flavours (* = differs from torch's rule; set with flavour=NAME)"]
+    for name in optimizers.names():
+        flavour = {h.name: h for h in optimizers.specs(name)}.get("flavour")
+        if flavour is None:
+            continue
+        cls = optimizers.get(name)
+        torch_rule = cls.equations.splitlines()
+        where = getattr(cls, "frameworks", {})
+        lines.append(f"  {name}")
+        for choice in flavour.choices:
+            rule = torch_rule if choice == "torch" else cls.flavour_equations[choice].splitlines()
+            source = where.get(choice) or ("the paper" if choice == "paper" else choice)
+            lines.append(f"    {choice}  ({source})")
+            same = {" ".join(t.split()) for t in torch_rule}
+            for row in rule:
+                mark = " " if choice == "torch" or " ".join(row.split()) in same else "*"
+                lines.append(f"     {mark} {row}")
+    return lines
+
+
 def handle(args: argparse.Namespace) -> int:
     """`optplay list`: every optimizer, schedule and task with knobs, defaults and ranges;
-    `list presets` and `list --presets` alike: the presets only."""
+    `list presets` and `list --presets` alike: the presets only; `list optimizers
+    --flavours` the flavours' update rules."""
     if args.presets and args.kind not in (None, "presets"):
         return fail(args, f"--presets lists only presets: drop it, or `{args.kind}`")
+    if args.flavours:
+        if args.kind not in (None, "optimizers"):
+            return fail(args, f"--flavours lists optimizers: drop it, or `{args.kind}`")
+        for line in flavour_lines():
+            say(line)
+        return 0
     for line in list_lines("presets" if args.presets else args.kind):
         say(line)
     return 0

@@ -2,7 +2,7 @@
 
     optplay run --task T --optimizer O [--schedule S] [--set NAME=VALUE ...] [--steps N]
                 [--seed K] [--config exp.toml | --preset NAME] [--out h.csv|h.json ...]
-                [--state-out s.csv|s.json ...] [--state-every N]
+                [--state-out s.csv|s.json ...] [--state-every N] [--sharpness-every K]
 
 Exit status: 0 success; 1 the run diverged (a non-finite value, or the loss past
 divergence_factor times its start); 2 bad arguments, a bad experiment file (the message names
@@ -70,6 +70,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_source_args(run, "experiment")
     run.add_argument("--task", metavar="T", help="task name (see `optplay list tasks`)")
     run.add_argument("--optimizer", metavar="O", help="optimizer name")
+    run.add_argument(
+        "--optimizer-file",
+        metavar="PATH.py",
+        help="load your own optimizer class from a Python file (contract: README, "
+        "engine/optimizer_file.py); this RUNS THE FILE'S CODE, so use only files you trust. "
+        "--optimizer then defaults to its name",
+    )
     run.add_argument("--schedule", metavar="S", help="learning-rate schedule (default constant)")
     add_set_arg(run, "set a knob, e.g. lr=0.01 or task.batch_size=64")
     run.add_argument(
@@ -112,6 +119,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_at_least_one,  # its upper bound is checked with the outputs: one line
         metavar="N",
         help="record the state summaries every N steps (default 1; needs --state-out)",
+    )
+    run.add_argument(
+        "--sharpness-every",
+        type=_at_least_one,
+        metavar="K",
+        help="measure the sharpness (top Hessian eigenvalue; λ_max(P⁻¹H) too for adaptive "
+        "optimizers) every K steps into the history and --out files",
     )
     run.add_argument(
         "--save", metavar="FILE", help="write the resolved experiment (TOML) before training"
@@ -215,6 +229,15 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
     """(RunConfig, steps, name) from --config/--preset, then the flags, then --set."""
     from engine.run import RunConfig, RunConfigError
 
+    if args.optimizer_file is not None:
+        from engine.optimizer_file import OptimizerFileError, load_optimizer_file
+
+        try:
+            loaded = load_optimizer_file(args.optimizer_file)
+        except OptimizerFileError as err:
+            raise UsageError(str(err)) from None
+        if args.optimizer is None:
+            args.optimizer = loaded
     source = load_source(args.config, args.preset)
     refuse_source(args, source, "Experiment")
     label = f"preset {args.preset}" if args.preset else args.config
@@ -279,6 +302,8 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
         ("seed", f"{cfg.seed} ({cfg.dtype})"),
         ("steps", f"{r.steps} of {steps}"),
     ]
+    if getattr(run.optimizer, "needs_closure", False):  # L-BFGS: several per step
+        rows.append(("function evals", f"{run.function_evals} (loss and gradient evaluations)"))
     if r.steps:
         rows += [
             (
@@ -302,6 +327,9 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
     fit = run.task.fit_summary(run.params)  # e.g. linear regression's w, b vs least squares
     if fit is not None:
         rows.append(("final fit", fit))
+    sharpness = run.history.last("sharpness")
+    if sharpness is not None:
+        rows.append(("sharpness", sharpness_text(run)))
     rows.append(("time/step", format_seconds(r.seconds_per_step)))
     if r.diverged:
         state = (
@@ -315,6 +343,22 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
     rows.append(("state", state))
     width = max(len(k) for k, _ in rows)
     return [f"{k:<{width}}  {v}" for k, v in rows]
+
+
+def sharpness_text(run: Any) -> str:
+    """The last sharpness with its error, against GD's 2/lr, and its cost."""
+    h = run.history
+    step = h.last_step("sharpness")
+    text = f"λ_max {h.last('sharpness'):.6g} ± {h.last('sharpness_error'):.2g} at step {step}"
+    lr = h.last("lr")
+    if lr:
+        text += f" (2/lr = {2.0 / lr:.6g})"
+    pre = h.last("preconditioned_sharpness")
+    if pre is not None:
+        text += f"; preconditioned λ_max(P⁻¹H) {pre:.6g}"
+    if run.train_seconds:
+        text += f"; cost {100 * run.sharpness_seconds / run.train_seconds:.0f}% of training time"
+    return text
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -331,6 +375,12 @@ def handle(args: argparse.Namespace) -> int:
         check_state_outputs(args)
         if args.state_out:
             cfg = cfg.replace(state_every=args.state_every or cfg.state_every or 1)
+        if args.sharpness_every is not None:
+            if args.sharpness_every >= INT_LIMIT:
+                raise UsageError(
+                    f"--sharpness-every must be an integer in [1, 2^63), got {args.sharpness_every}"
+                )
+            cfg = cfg.replace(sharpness_every=args.sharpness_every)
         if args.save:
             try:
                 config.save(args.save, cfg, steps=steps, name=name)

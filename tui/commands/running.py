@@ -1,5 +1,6 @@
 """What `optplay sweep` and `optplay bench` share to run many runs: the executor flags
-(`--workers`, `--dask`), a Rich progress bar with an ETA, and Ctrl+C as "cancel".
+(`--workers`, `--dask`), a Rich progress bar with an ETA, and Ctrl+C (or SIGTERM, SIGHUP) as
+"cancel".
 
     add_executor_args(parser)
     executor = make_executor(args, runs)          # ExecutorError (exit 2) before anything runs
@@ -145,33 +146,67 @@ class RunsProgress:
             self._progress = None
 
 
+#: The signals that cancel a run of many runs, as Ctrl+C does.
+CANCEL_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 class Cancel:
-    """Ctrl+C (SIGINT) sets `event` (and calls `on_cancel`) instead of raising: runs in
-    flight stop, finished results are kept and written. A second Ctrl+C raises
-    KeyboardInterrupt as usual."""
+    """SIGINT (Ctrl+C), SIGTERM and SIGHUP set `event` (and call `on_cancel`) instead of ending
+    the process: runs in flight stop, finished results are kept and written, and the command
+    exits with `exit_status` (128 + the signal). `signum` is the first signal received. A second
+    signal raises KeyboardInterrupt (stop waiting for the runs in flight), unless `hold()` was
+    called: from then on (writing the results) further signals are only counted."""
 
     def __init__(self, on_cancel: Callable[[], None] | None = None) -> None:
         self.event = threading.Event()
         self.on_cancel = on_cancel
-        self._old: Any = None
+        self.signum: int | None = None
+        self.count = 0
+        self._holding = False
+        self._old: dict[int, Any] = {}
 
     @property
     def hit(self) -> bool:
         return self.event.is_set()
 
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal that cancelled (130 for Ctrl+C, 143 SIGTERM, 129 SIGHUP); 0 if none."""
+        return 128 + self.signum if self.signum is not None else 0
+
+    @property
+    def word(self) -> str:
+        """ "interrupted (SIGINT)", "terminated (SIGTERM)", "hung up (SIGHUP)"; "" if none."""
+        if self.signum is None:
+            return ""
+        name = signal.Signals(self.signum).name
+        words = {"SIGINT": "interrupted", "SIGTERM": "terminated", "SIGHUP": "hung up"}
+        return f"{words.get(name, 'stopped')} ({name})"
+
+    def hold(self) -> None:
+        """Further signals are only counted (the finished results are being written)."""
+        self._holding = True
+
     def __enter__(self) -> Cancel:
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            for signum in CANCEL_SIGNALS:
+                self._old[signum] = signal.signal(signum, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
         if self.event.is_set():
+            if self._holding:
+                return
             raise KeyboardInterrupt
+        self.signum = signum
         self.event.set()
         if self.on_cancel is not None:
             self.on_cancel()
 
     def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-            self._old = None
+        for signum, old in self._old.items():
+            signal.signal(signum, old)
+        self._old.clear()

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.commands.common import PROG, UsageError, load_source, refuse_source
-from tui.serve.options import ServeOptions
+from tui.serve.options import DEFAULT_MAX_TABS, MAX_TABS_LIMIT, ServeOptions
 
 NAME = "serve"
 COMMAND = f"{PROG} {NAME}"
@@ -73,6 +73,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="URL",
         help="the server's address as browsers reach it, when behind a proxy "
         "(e.g. https://example.org/optplay); by default the address the browser used",
+    )
+    serve.add_argument(
+        "--max-tabs",
+        default=str(DEFAULT_MAX_TABS),
+        metavar="N",
+        help=f"browser tabs served at once, each its own app process (default "
+        f"{DEFAULT_MAX_TABS}); a tab beyond them gets a page saying the server is full",
     )
     serve.set_defaults(handler=handle, command_name=NAME)
     return serve
@@ -121,7 +128,19 @@ def resolve_options(args: argparse.Namespace) -> ServeOptions:
         working_folder=Path.cwd(),
         public_url=public_url,
         loopback_only=all(_is_loopback(address) for address in addresses),
+        max_tabs=parse_max_tabs(args.max_tabs),
     )
+
+
+def parse_max_tabs(text: str) -> int:
+    """The --max-tabs value: an integer in [1, MAX_TABS_LIMIT]."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_TABS_LIMIT:
+        raise UsageError(f"--max-tabs must be an integer in [1, {MAX_TABS_LIMIT}], got {text!r}")
+    return count
 
 
 def parse_port(text: str) -> int:

@@ -17,9 +17,10 @@ terminal, a chart: final loss against the knob per optimizer, or a heatmap for t
 `--out` writes one row per run (.csv or .json), before anything else is printed.
 
 Runs go to a process pool (one worker per core; `--workers N`), or to a Dask cluster
-(`--dask ADDRESS`, `--dask local`). Ctrl+C cancels: finished runs are kept, printed and
-written (exit 130). Exit status: 0 done, 1 a run failed (an error, not a divergence), 2 bad
-arguments (nothing started), 130 interrupted.
+(`--dask ADDRESS`, `--dask local`). Ctrl+C, SIGTERM and SIGHUP cancel: finished runs are kept,
+printed and written (exit 128 + the signal). Exit status: 0 done, 1 a run failed (an error, not
+a divergence), 2 bad arguments (nothing started), 130/143/129 interrupted by SIGINT, SIGTERM,
+SIGHUP.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Sweep one or two knobs: every grid point of every optimizer and seed is "
         "a fresh run, scored like `optplay bench`. Prints a table (and a chart on a "
         "terminal); --out writes one row per run. Runs on all cores by default, or on a Dask "
-        "cluster. Exit status 0 done, 1 a run failed, 2 bad arguments, 130 interrupted.",
+        "cluster. Exit status 0 done, 1 a run failed, 2 bad arguments, 128 + the signal when "
+        "interrupted (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP: the finished runs are kept).",
     )
     add_source_args(sweep, "sweep spec")
     sweep.add_argument("--task", metavar="T", help="task name (see `optplay list tasks`)")
@@ -90,7 +92,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_scoring_args(sweep, seeds_default=1)
     add_executor_args(sweep)
     sweep.add_argument(
-        "--yes", action="store_true", help="start a sweep of more runs than the usual maximum"
+        "--yes",
+        action="store_true",
+        help="start a sweep of more than 1,000 runs (at most 100,000 even so)",
     )
     sweep.add_argument(
         "--out",
@@ -169,7 +173,7 @@ def resolve_sweep(args: argparse.Namespace) -> Any:
     """The SweepSpec of --config/--preset, overridden by the flags; UsageError naming the flag
     or field on any problem (the whole plan is validated: nothing has run)."""
     from engine import optimizers, schedules, tasks
-    from engine.sweep import SweepError, SweepSpec
+    from engine.sweep import MAX_RUNS, MAX_RUNS_WITH_CONSENT, SweepError, SweepSpec
 
     source = load_source(args.config, args.preset)
     refuse_source(args, source, "SweepSpec")
@@ -234,6 +238,7 @@ def resolve_sweep(args: argparse.Namespace) -> Any:
             task_hypers=task_hypers,
             optimizer_hypers=opt_hypers,
             schedule_hypers=schedule_hypers,
+            max_runs=MAX_RUNS_WITH_CONSENT if getattr(args, "yes", False) else MAX_RUNS,
             **kwargs,
         )
     except SweepError as err:
@@ -242,7 +247,7 @@ def resolve_sweep(args: argparse.Namespace) -> Any:
 
 def _flag_message(err: Any, args: argparse.Namespace) -> str:
     """A SweepError as the flag that set the field would name it."""
-    from engine.sweep import SweepError
+    from engine.sweep import PlanTooLarge, SweepError
 
     flags = {
         "steps": "--steps",
@@ -254,6 +259,8 @@ def _flag_message(err: Any, args: argparse.Namespace) -> str:
         "task": "--task",
         "schedule": "--schedule",
     }
+    if isinstance(err, PlanTooLarge):  # the plan's size, checked before it is built
+        return _too_many_runs(err.runs, err.limit)
     if err.field == "grid":
         if err.key == "lr" and args.lr is not None:
             return f"--lr: {err.detail}"
@@ -266,6 +273,21 @@ def _flag_message(err: Any, args: argparse.Namespace) -> str:
         return f"--set {err.detail}"
     flag = flags.get(err.field, err.field)
     return f"{flag} {err.detail}" if err.detail.startswith("must") else f"{flag}: {err.detail}"
+
+
+def _too_many_runs(runs: int, limit: int) -> str:
+    from engine.sweep import MAX_RUNS_WITH_CONSENT
+
+    if limit < MAX_RUNS_WITH_CONSENT:
+        return (
+            f"--yes: this sweep is {runs:,} runs, more than {limit:,}; add --yes to start it "
+            f"(up to {MAX_RUNS_WITH_CONSENT:,} runs), or sweep fewer points, optimizers or seeds"
+        )
+    return (
+        f"--lr, --grid, --seeds: this sweep is {runs:,} runs, more than the "
+        f"{MAX_RUNS_WITH_CONSENT:,} any sweep may have (even with --yes); sweep fewer points, "
+        "optimizers or seeds"
+    )
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -297,47 +319,46 @@ def handle(args: argparse.Namespace) -> int:
     try:
         spec = resolve_sweep(args)
         check_outputs(args.out)
-        if spec.total_runs > MAX_RUNS and not args.yes:
-            raise UsageError(
-                f"--yes: this sweep is {spec.total_runs:,} runs, more than {MAX_RUNS:,}; add "
-                "--yes to start it (or sweep fewer points, optimizers or seeds)"
-            )
+        if spec.total_runs > MAX_RUNS and not args.yes:  # (the planned count was at most)
+            raise UsageError(_too_many_runs(spec.total_runs, MAX_RUNS))
         executor = make_executor(args, spec.total_runs)
     except (UsageError, ExecutorError) as err:
         return fail(args, str(err))
 
     failure: str | None = None
     sweep = Sweep(spec, executor)
-    with executor, Cancel(sweep.cancel):
-        label = f"sweep ({executor.describe()})"
-        with RunsProgress(sweep.total, label, enabled=not args.no_progress) as progress:
-            try:
-                for row in sweep.results():
-                    progress.advance(diverged=row.diverged)
-            except (JobError, ExecutorError) as err:
-                failure = str(err)
-            except KeyboardInterrupt:  # a second Ctrl+C: stop waiting, keep what finished
-                sweep.cancel()
-        report = sweep.report()
     status = 0
-    for path in args.out:  # finished results first: nothing after this can lose them
-        try:
-            write_results(report, path)
-        except OSError as err:
-            fail(args, f"--out {path}: {err.strerror or err}")
-            status = 2
-    for line in format_report(report).split("\n"):
-        say(line)
-    if _is_tty(sys.stdout) and not args.no_chart and report.points:
-        for chart in _chart_lines(report):
-            for line in chart.split("\n"):
-                emit(sys.stdout, line, raw=True)  # keeps plotext's colour codes
-    for path in args.out:
-        say(f"wrote {path}")
+    with Cancel(sweep.cancel) as cancel:
+        with executor:
+            label = f"sweep ({executor.describe()})"
+            with RunsProgress(sweep.total, label, enabled=not args.no_progress) as progress:
+                try:
+                    for row in sweep.results():
+                        progress.advance(diverged=row.diverged)
+                except (JobError, ExecutorError) as err:
+                    failure = str(err)
+                except KeyboardInterrupt:  # a second signal: stop waiting, keep what finished
+                    sweep.cancel()
+                cancel.hold()  # the finished rows are written whatever signal comes next
+            report = sweep.report()
+        for path in args.out:  # finished results first: nothing after this can lose them
+            try:
+                write_results(report, path)
+            except OSError as err:
+                fail(args, f"--out {path}: {err.strerror or err}")
+                status = 2
+        for line in format_report(report).split("\n"):
+            say(line)
+        if _is_tty(sys.stdout) and not args.no_chart and report.points:
+            for chart in _chart_lines(report):
+                for line in chart.split("\n"):
+                    emit(sys.stdout, line, raw=True)  # keeps plotext's colour codes
+        for path in args.out:
+            say(f"wrote {path}")
     if failure is not None:
         fail(args, failure)
         return 1
     if report.cancelled:
-        emit(sys.stderr, f"{PROG} sweep: interrupted")
-        return 130
+        emit(sys.stderr, f"{PROG} sweep: {cancel.word or 'interrupted'}")
+        return cancel.exit_status or 130
     return status

@@ -511,6 +511,7 @@ class SweepSetup(VerticalScroll):
             dtype=str(values["dtype"]),
             target=target,
             name=self.draft.name,
+            max_runs=MAX_RUNS,  # refused before its plan is built
         )  # fmt: skip
 
     def check(self) -> SweepSpec | None:

@@ -7,6 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_MAX_TABS = 8  # app processes at once (~110 MB each): more tabs get a "full" page
+#: The most tabs --max-tabs may allow.
+MAX_TABS_LIMIT = 256
+
 
 @dataclass(frozen=True)
 class ServeOptions:
@@ -18,3 +22,4 @@ class ServeOptions:
     working_folder: Path  # the app processes' working folder (saves and exports land here)
     public_url: str | None  # the server's address as browsers see it (behind a proxy)
     loopback_only: bool  # every address of `host` is a loopback address
+    max_tabs: int = DEFAULT_MAX_TABS  # tabs (app processes) at once; more get a "full" page

@@ -38,6 +38,7 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
+from engine.textsafe import for_terminal
 from tui.serve.options import ServeOptions
 
 DRIVER = "tui.serve.driver:ServedDriver"
@@ -46,6 +47,28 @@ TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL for an app that did not 
 OUTPUT_GRACE = 2.0  # seconds to read what an ended app still wrote
 SHUTDOWN_TIMEOUT = 5.0  # aiohttp's wait for open requests once every app has ended
 HEARTBEAT = 15.0  # seconds between websocket pings: a vanished browser is noticed in 2 of them
+#: The largest terminal a tab gets, whatever its page asks (the app's memory grows with the
+#: screen's cells: at this size an app process stays near 150 MB; unclamped, a page asking
+#: for 100000x100000 drove one past 3.9 GiB).
+MAX_COLUMNS = 500
+MAX_ROWS = 200
+FULL_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>optplay: server full</title></head>
+<body style="font-family: sans-serif; margin: 3em">
+<h1>This optplay server is full</h1>
+<p>It serves at most {max_tabs} browser tabs at once, and all of them are in use.
+Close one of them, or try again later.</p>
+</body></html>
+"""
+
+
+def clamp_size(width: Any, height: Any) -> tuple[int, int]:
+    """A terminal size a page asked for, within 1..MAX_COLUMNS x 1..MAX_ROWS (80x24 for a
+    value that is not a number)."""
+    return (
+        min(max(to_int(str(width), 80), 1), MAX_COLUMNS),
+        min(max(to_int(str(height), 24), 1), MAX_ROWS),
+    )
 
 
 class CannotListen(Exception):
@@ -80,6 +103,13 @@ class TabProcess(AppService):
     def returncode(self) -> int | None:
         """The app process's exit status (None while it runs)."""
         return None if self._process is None else self._process.returncode
+
+    async def start(self, width: int, height: int) -> None:
+        await super().start(*clamp_size(width, height))
+
+    async def set_terminal_size(self, width: int, height: int) -> None:
+        """A resize from the page, clamped (see MAX_COLUMNS)."""
+        await super().set_terminal_size(*clamp_size(width, height))
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
         environment = super()._build_environment(width=width, height=height)
@@ -182,13 +212,26 @@ class OptplayServer(Server):
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """The page; its websocket address follows the address the browser used, unless
         --public-url fixed it."""
+        if len(self.tabs) >= self.options.max_tabs:
+            return self._full_page()
         if self.options.public_url is None:
             # No await between this and the page's rendering: safe with concurrent requests.
             self.public_url = f"{request.scheme}://{request.host}"
         return await super().handle_index(request)
 
-    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+    def _full_page(self) -> web.Response:
+        return web.Response(
+            status=503,
+            text=FULL_PAGE.format(max_tabs=self.options.max_tabs),
+            content_type="text/html",
+            headers={"Retry-After": "60"},
+        )
+
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
         """One browser tab: its own app process, relayed until the tab or the app closes."""
+        if len(self.tabs) >= self.options.max_tabs:  # a page opened before the others
+            self.say(f"tab refused from {request.remote}: {len(self.tabs)} tabs open (--max-tabs)")
+            return self._full_page()
         websocket = web.WebSocketResponse(heartbeat=HEARTBEAT)
         await websocket.prepare(request)
         if self.stopping:
@@ -205,8 +248,11 @@ class OptplayServer(Server):
         )
         self.tabs.add(tab)
         try:
-            width = to_int(request.query.get("width", "80"), 80)
-            height = to_int(request.query.get("height", "24"), 24)
+            asked = (request.query.get("width", "80"), request.query.get("height", "24"))
+            width, height = clamp_size(*asked)
+            if (str(width), str(height)) != asked:
+                shown = for_terminal(f"{asked[0]:.12}x{asked[1]:.12}")  # the page's text
+                self.say(f"tab asked for a {shown} terminal: given {width}x{height}")
             await tab.start(width, height)
             self.say(
                 f"tab opened from {request.remote}: app process {tab.pid} "

@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from engine.numbers import format_number
 from engine.session import LaneView
+from engine.textsafe import for_terminal
 
 HINT = "c edit race · x one run\nt table · e export"
 
@@ -43,7 +44,7 @@ class RacePanel(Static):
         for lane, color in zip(lanes, colors, strict=False):
             swatch = Style(color=color, bold=True)
             text.append("┅┅ " if lane.pinned else "━━ ", style=swatch)
-            text.append(lane.name, style=swatch)
+            text.append(for_terminal(lane.name), style=swatch)
             if lane.diverged_at is not None:
                 text.append(f"  diverged at {lane.diverged_at}", style="bold red")
             else:

@@ -24,6 +24,7 @@ from textual.widgets import Static
 
 from engine.compare import Result
 from engine.numbers import format_number, format_seconds
+from engine.textsafe import for_terminal
 
 #: Gap between columns, and the lane's colour swatch before the name.
 GAP = 1
@@ -55,7 +56,7 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("run", "run", lambda r, t: r.name + (" (pinned)" if r.pinned else ""), None, 0,
+    Column("run", "run", lambda r, t: for_terminal(r.name) + (" (pinned)" * r.pinned), None, 0,
            right=False),
     Column("steps", "steps", lambda r, t: f"{r.steps:,}", None, 6),
     Column("final", "last batch loss", lambda r, t: format_number(r.final_loss),
