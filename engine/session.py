@@ -1099,9 +1099,13 @@ class Session:
         lesson = self._lesson
         if lesson is None or self.race is not self._lesson_race:
             return None
+
         # Recording state summaries is how runs are watched, not part of the experiment.
-        configs = [run.config.replace(state_every=0, sharpness_every=0) for run in self.race.runs]
-        if configs != [entry.config.replace(state_every=0, sharpness_every=0) for entry in lesson.entries]:
+        def unwatched(config: RunConfig) -> RunConfig:
+            return config.replace(state_every=0, sharpness_every=0)
+
+        configs = [unwatched(run.config) for run in self.race.runs]
+        if configs != [unwatched(entry.config) for entry in lesson.entries]:
             return None  # a single-run lesson whose knobs were edited is another experiment
         if self.planned_steps != lesson.steps:
             return None
