@@ -892,7 +892,8 @@ class Session:
     def open_trained(self, race: Race, steps: int, name: str | None = None) -> Change:
         """Show `race` (a single run trained by `trained_race`, e.g. a stored run replayed)
         as the single run, planned for `steps` steps, at the step it reached."""
-        change = self.load(Experiment(race.runs[0].config, steps=steps, name=name))
+        unwatched = race.runs[0].config.replace(state_every=0, sharpness_every=0)
+        change = self.load(Experiment(unwatched, steps=steps, name=name))
         self._solo = self.race = race
         race.set_speed(self.speed)
         self.version += 1
