@@ -29,6 +29,7 @@ Spec files: a `[bench]` table (see `loads_spec`); the shipped "benchmark" preset
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -86,6 +87,10 @@ class BenchSpec:
     task_hypers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     optimizer_hypers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     name: str | None = None
+    #: Learning rates tuned per task ({task: {optimizer: lr}}, `tune_lrs`), over `lr_grid`;
+    #: they override optimizer_hypers' lr for that task.
+    tuned_lr: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    lr_grid: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -132,7 +137,7 @@ class BenchSpec:
                             optimizer=opt,
                             seed=seed,
                             task_hypers=task_knobs,
-                            optimizer_hypers=dict(self.optimizer_hypers.get(opt, {})),
+                            optimizer_hypers=self._optimizer_knobs(task, opt),
                             dtype=self.dtype,
                             eval_every=self.steps_between_checks,
                         )
@@ -144,9 +149,31 @@ class BenchSpec:
                     out.append((task, size, opt, cfg))
         return out
 
+    def _optimizer_knobs(self, task: str, opt: str) -> dict[str, Any]:
+        knobs = dict(self.optimizer_hypers.get(opt, {}))
+        tuned = self.tuned_lr.get(task, {}).get(opt)
+        if tuned is not None:
+            knobs["lr"] = tuned
+        return knobs
+
+    def lr_of(self, task: str, opt: str) -> float | None:
+        """The learning rate `opt` runs at on `task` (None: an optimizer with its own step
+        size, such as Adadelta's)."""
+        return self.configs_of(task, opt).lr
+
+    def configs_of(self, task: str, opt: str) -> RunConfig:
+        """The config of `opt` on `task` at seed 0 (its first size)."""
+        return next(c for t, _, o, c in self.configs(0) if (t, o) == (task, opt))
+
     def notes(self) -> list[str]:
         """Remarks to print with the results (e.g. tasks that ignore --sizes)."""
         out = []
+        if self.tuned_lr:
+            grid = ", ".join(format_number(x, 3) for x in self.lr_grid)
+            out.append(
+                f"learning rates tuned per task and optimizer on the grid {grid}: the rate with "
+                f"the lowest held-out loss after {self.steps} steps at seed 0 (column lr)"
+            )
         if self.sizes:
             for task in self.tasks:
                 if self.size_knob(task) is None:
@@ -167,7 +194,12 @@ class BenchSpec:
             "dtype": self.dtype,
             "task_hypers": {k: dict(v) for k, v in self.task_hypers.items()},
             "optimizer_hypers": {k: dict(v) for k, v in self.optimizer_hypers.items()},
+            **(self._tuned_dict() if self.tuned_lr else {}),
         }
+
+    def _tuned_dict(self) -> dict[str, Any]:
+        tuned = {k: dict(v) for k, v in self.tuned_lr.items()}
+        return {"tuned_lr": tuned, "lr_grid": list(self.lr_grid)}
 
 
 # -- running ------------------------------------------------------------------------------
@@ -364,6 +396,43 @@ def run_bench(
     )
 
 
+def tune_lrs(
+    spec: BenchSpec,
+    grid: Sequence[float],
+    executor: Any = None,
+    cancel: Any = None,
+) -> BenchSpec:
+    """`spec` with each optimizer's learning rate tuned per task on `grid`: every (task,
+    optimizer, rate) trains once at seed 0 (the first size) for spec.steps, and the rate with
+    the lowest held-out loss at the end wins (a diverged run never does). Optimizers without
+    an lr (their own step size) keep theirs. The spec's notes then say it was done."""
+    grid = tuple(sorted({float(x) for x in grid}))
+    if not grid or any(not (math.isfinite(x) and x > 0) for x in grid):
+        raise BenchError(f"tune-lr grid must be positive numbers, got {_show(list(grid))}")
+    plan = []
+    for task in spec.tasks:
+        for opt in spec.optimizers:
+            cfg = spec.configs_of(task, opt)
+            if cfg.lr is None:
+                continue
+            for lr in grid:
+                try:
+                    plan.append((task, opt, lr, cfg.with_knobs({"lr": lr})))
+                except RunConfigError as err:
+                    raise BenchError(f"tune-lr: {opt}: {err.detail}") from None
+    jobs = [TrainJob(cfg, spec.steps) for _, _, _, cfg in plan]
+    scores: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for index, result in run_jobs(jobs, executor, None, cancel):
+        task, opt, lr, _ = plan[index]
+        loss = result.outcome.final_eval_loss
+        bad = loss is None or not math.isfinite(loss) or result.outcome.diverged_at is not None
+        scores.setdefault((task, opt), []).append((math.inf if bad else loss, lr))
+    tuned: dict[str, dict[str, float]] = {}
+    for (task, opt), found in scores.items():
+        tuned.setdefault(task, {})[opt] = min(found)[1]
+    return dataclasses.replace(spec, tuned_lr=tuned, lr_grid=grid)
+
+
 # -- output -------------------------------------------------------------------------------
 
 
@@ -383,6 +452,7 @@ _BENCH_COLUMNS = (
     ("task", 0),
     ("size", 2),
     ("optimizer", 0),
+    ("lr", 0),  # what a comparison of optimizers at different rates needs to say
     ("eval loss (mean ± sd)", 0),
     ("accuracy", 3),
     ("target", 4),
@@ -404,6 +474,8 @@ def format_report(report: BenchReport, width: int | None = None) -> str:
         columns["task"].append(g.task)
         columns["size"].append("-" if g.size is None else f"{g.size_knob}={g.size}")
         columns["optimizer"].append(g.optimizer)
+        lr = spec.lr_of(g.task, g.optimizer) if g.optimizer in spec.optimizers else None
+        columns["lr"].append("own" if lr is None else format_number(lr, 3))
         columns["eval loss (mean ± sd)"].append(mean_and_spread(g.final_loss_mean,
                                                                 g.final_loss_std))  # fmt: skip
         columns["accuracy"].append(

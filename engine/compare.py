@@ -36,6 +36,7 @@ has folded (the first 4096 steps by default are exact).
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -180,6 +181,79 @@ def default_target(rows: Iterable[Result]) -> float | None:
     return max(bests) if bests else None
 
 
+# -- ranking: what "best", "leads" and the order of lanes mean ------------------------------
+
+#: The series races rank by, best first: the newest evaluation after step 0 (held-out loss, or
+#: the whole objective where the task has no held-out data); the last batch loss only when no
+#: ranked lane has an evaluation after step 0 (eval_every = 0, or before the first one).
+RANK_SERIES = ("eval_loss", "loss")
+RANK_LABELS = {"eval_loss": "eval loss", "loss": "batch loss"}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What one lane is ranked on: its newest evaluation after step 0 and its last batch
+    loss; `ranked` is False for lanes that do not compete (pinned overlays, diverged)."""
+
+    eval_loss: float | None
+    batch_loss: float | None
+    ranked: bool = True
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Lanes in rank order, on one series for all of them."""
+
+    series: str  # "eval_loss" or "loss" (see RANK_SERIES)
+    values: tuple[float | None, ...]  # each lane's value on that series (None: not ranked)
+    order: tuple[int, ...]  # every lane: the ranked ones best first, then the rest as given
+
+    @property
+    def label(self) -> str:
+        """The series as the screens name it ("eval loss" / "batch loss")."""
+        return RANK_LABELS[self.series]
+
+    @property
+    def leader(self) -> int | None:
+        """The best lane's index (None: no lane has a finite value)."""
+        first = self.order[0] if self.order else None
+        return first if first is not None and self.values[first] is not None else None
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def rank(standings: Sequence[Standing]) -> Ranking:
+    """The one ranking rule: every competing lane by its newest eval loss when all of them
+    have one (else all by their last batch loss: one series for all, never mixed), lowest
+    first; lanes without a finite value, pins and diverged lanes after them, in entry order."""
+    competing = [s for s in standings if s.ranked]
+    on_eval = bool(competing) and all(_finite(s.eval_loss) is not None for s in competing)
+    series = "eval_loss" if on_eval else "loss"
+    values = tuple(
+        _finite(s.eval_loss if on_eval else s.batch_loss) if s.ranked else None for s in standings
+    )
+    ranked = sorted((v, i) for i, v in enumerate(values) if v is not None)
+    rest = [i for i, v in enumerate(values) if v is None]
+    return Ranking(series, values, tuple([i for _, i in ranked] + rest))
+
+
+def standing_of_run(run: Run, pinned: bool = False) -> Standing:
+    """A run's standing from its history: the two numbers `engine.outcome.Outcome` calls
+    eval_loss and batch_loss, read without the rest of the outcome (the status line asks for
+    them every frame)."""
+    h = run.history
+    eval_loss = h.last("eval_loss") if h.last_step("eval_loss") else None
+    batch = h.last("loss") if len(h) else None
+    return Standing(eval_loss, batch, ranked=not pinned and run.diverged_at is None)
+
+
+def rank_results(rows: Sequence[Result]) -> Ranking:
+    """The ranking of table rows (the same rule as the status line and the race panel)."""
+    return rank([Standing(r.eval_loss, r.final_loss, not (r.pinned or r.diverged)) for r in rows])
+
+
 # -- text tables (shared with the bench) ----------------------------------------------------
 
 
@@ -208,7 +282,8 @@ def target_header(target_loss: float | None) -> str:
 
 
 def format_results(rows: Sequence[Result], target_loss: float | None = None) -> str:
-    """The comparison table as text (what the CLI prints; the app may draw its own)."""
+    """The comparison table as text (what the CLI prints; the app may draw its own), rows in
+    rank order (`rank_results`)."""
     target = target_header(target_loss)
     headers = [
         "run",
@@ -226,7 +301,7 @@ def format_results(rows: Sequence[Result], target_loss: float | None = None) -> 
     if has_acc:
         headers.insert(5, "eval acc")
     body = []
-    for r in rows:
+    for r in (rows[i] for i in rank_results(rows).order):
         cells = [
             r.name + (" (pinned)" if r.pinned else ""),
             str(r.steps),

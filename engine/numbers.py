@@ -51,3 +51,16 @@ def format_seconds(seconds: float | None, missing: str = MISSING) -> str:
     if seconds < 1.0:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
+
+
+def format_bytes(n: int | None, missing: str = MISSING) -> str:
+    """A size in bytes with a binary unit: "468 B", "150.2 KiB", "3.1 MiB"."""
+    if n is None:
+        return missing
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n /= 1024
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}"
+    return f"{n:.1f} GiB"

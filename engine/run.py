@@ -686,6 +686,13 @@ class Run(Stepper[Progress]):
         change with the next step (copy to keep); reading changes nothing."""
         return self._probe.optimizer_state()
 
+    @property
+    def state_bytes(self) -> int:
+        """Bytes of optimizer state this run keeps (its state arrays; 0 before a step):
+        Adam's m and v are two parameter-sized arrays, Adafactor's factored v a row and a
+        column per matrix."""
+        return self.optimizer.state_bytes()
+
     def inspect(self, names: Iterable[str] | None = None, wait: bool = False) -> StateInspection:
         """Everything the optimizer did at the last step, per parameter (all, or `names`):
         gradient, actual step θ_t − θ_{t−1}, state (read-only views), derived quantities

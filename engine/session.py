@@ -50,7 +50,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import optimizers
-from engine.compare import Lane, Overlay, Race, RaceProgress, Result, default_target, pin, results
+from engine.compare import (
+    Lane,
+    Overlay,
+    Race,
+    RaceProgress,
+    Ranking,
+    Result,
+    Standing,
+    default_target,
+    pin,
+    rank,
+    rank_results,
+    results,
+    standing_of_run,
+)
 from engine.config import MAX_RACE, Experiment, RaceEntry
 from engine.config import save as save_experiment
 from engine.history import export_history
@@ -256,7 +270,7 @@ class Status:
 
     state: str = "ready"  # ready, running, paused, finished, diverged
     step: int = 0
-    loss: float | None = None  # the last training-batch loss (the leader's in a race)
+    loss: float | None = None  # the last batch loss (a race: the leader's value on rank_by)
     eval_loss: float | None = None  # the newest evaluation after step 0
     lr: float | None = None  # the rate the next update will use (single run)
     steps_per_second: float | None = None  # measured while running
@@ -264,7 +278,8 @@ class Status:
     diverged_at: int | None = None
     diverged_reason: str | None = None  # why (a loss past the divergence factor, a NaN...)
     racers: int = 0  # > 0: a race of this many lanes
-    leader: str | None = None  # the racer with the lowest current loss
+    leader: str | None = None  # the racer ranked first (engine.compare.rank)
+    rank_by: str | None = None  # a race: the series it is ranked on ("eval loss"/"batch loss")
     #: The single run's fit against the exact solution once it stopped (paused, finished):
     #: `task.fit_summary`, e.g. linear regression's w and b next to least squares.
     fit: str | None = None
@@ -278,8 +293,15 @@ class LaneView:
     run: Run
     pinned: bool = False
     detail: str = ""  # optimizer · lr · schedule
-    loss: float | None = None
+    loss: float | None = None  # the last batch loss
     diverged_at: int | None = None
+    eval_loss: float | None = None  # the newest evaluation after step 0
+
+    @property
+    def standing(self) -> Standing:
+        """What this lane is ranked on (engine.compare.rank)."""
+        ranked = not self.pinned and self.diverged_at is None
+        return Standing(self.eval_loss, self.loss, ranked)
 
 
 @dataclass(frozen=True)
@@ -302,9 +324,10 @@ class SessionView:
     lesson: Lesson | None = None  # the lesson whose experiment is trained
     verdict: Verdict | None = None  # its verdict, once it finished
     #: The lane the Model tab shows (an index into `lanes`: the leader unless the user chose
-    #: one with `next_model_lane`) and the racer with the lowest loss (None: no race).
+    #: one with `next_model_lane`) and the racer ranked first (None: no race).
     model_lane: int = 0
     leader_lane: int | None = None
+    ranking: Ranking | None = None  # a race: its lanes in rank order (engine.compare.rank)
 
 
 # -- the session --------------------------------------------------------------------------------
@@ -1083,12 +1106,18 @@ class Session:
             title = f"race results · {task} · step {self.race.steps_done:,}"
         else:
             title = f"results · {task}"
+        ranking = rank_results(rows)  # the table shows the rows in this order
         note = (
-            "steps to target: the first evaluation whose eval loss is at or below it "
+            f"ranked by {ranking.label}"
+            + (" (no evaluation after step 0)" if ranking.series == "loss" else "")
+            + "; steps to target: the first evaluation whose eval loss is at or below it "
             f"(evaluated every {self.race.runs[0].config.eval_every} steps)"
         )
-        if not self.racing or self.target is None:
-            note += "; target: the highest best eval loss among the runs that did not diverge"
+        if target is not None and (not self.racing or self.target is None):
+            note += (
+                "; target: the highest best eval loss among the runs that did not diverge, "
+                "so every one of them reached it and can be compared on it"
+            )
         return rows, target, title, note
 
     # -- lessons ----------------------------------------------------------------------------
@@ -1188,19 +1217,17 @@ class Session:
             state = "paused"  # stepped by hand: to a user this is a paused run
         rate = race.rate if state == "running" else None
         if self.racing:
-            leader, best = None, None
-            for name, run in zip(race.names, race.runs, strict=True):
-                loss = run.history.last("loss") if run.diverged_at is None else None
-                if loss is not None and math.isfinite(loss) and (best is None or loss < best):
-                    leader, best = name, loss
+            ranking = rank([standing_of_run(run) for run in race.runs])
+            first = ranking.leader
             return Status(
                 state=state,
                 step=race.steps_done,
-                loss=best,
+                loss=None if first is None else ranking.values[first],
                 steps_per_second=rate,
                 speed=self.speed,
                 racers=len(race.runs),
-                leader=leader,
+                leader=None if first is None else race.names[first],
+                rank_by=ranking.label,
             )
         run = self.run
         step = run.steps_done
@@ -1270,7 +1297,8 @@ class Session:
             available.add("model_points")
         if not self.racing and self._has_optimum():
             available.add("optimum")
-        leader = self._leader_lane(lanes)
+        ranking = self.ranking(lanes)
+        leader = None if ranking is None else ranking.leader
         return SessionView(
             racing=self.racing,
             picks={kind: self.config.kind_name(kind) for kind in KINDS},
@@ -1289,22 +1317,20 @@ class Session:
             verdict=verdict,
             model_lane=self._shown_model_lane(lanes, leader),
             leader_lane=leader,
+            ranking=ranking,
         )
 
     # -- the Model tab's lane ---------------------------------------------------------------
 
+    def ranking(self, lanes: Sequence[LaneView]) -> Ranking | None:
+        """A race's lanes in rank order (engine.compare.rank: eval loss, pins and diverged
+        racers last); None for a single run."""
+        return rank([lane.standing for lane in lanes]) if self.racing else None
+
     def _leader_lane(self, lanes: Sequence[LaneView]) -> int | None:
-        """The racer with the lowest finite current loss (None: no race, or no loss yet)."""
-        if not self.racing:
-            return None
-        best: tuple[float, int] | None = None
-        for i, lane in enumerate(lanes):
-            loss = lane.loss
-            if lane.pinned or lane.diverged_at is not None or loss is None:
-                continue
-            if math.isfinite(loss) and (best is None or loss < best[0]):
-                best = (loss, i)
-        return None if best is None else best[1]
+        """The racer ranked first (None: no race, or no finite loss yet)."""
+        ranking = self.ranking(lanes)
+        return None if ranking is None else ranking.leader
 
     def _shown_model_lane(self, lanes: Sequence[LaneView], leader: int | None) -> int:
         """The lane chosen for what is trained now, else the leader, else lane 0."""
@@ -1336,6 +1362,7 @@ class Session:
             detail=f"{c.optimizer} · {lr}{schedule}",
             loss=run.history.last("loss"),
             diverged_at=run.diverged_at,
+            eval_loss=standing_of_run(run).eval_loss,
         )
 
 

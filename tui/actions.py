@@ -119,6 +119,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("model_points", "d", "Points", "Model tab: test points instead of training "
            "points on the decision regions, and back", "Model tab: training / test points",
            when="model_points", rank=6),
+    Action("norms_series", "u", "Series", "Norms tab with several lanes: gradient norm, "
+           "update norm or update/grad ratio per lane, one at a time", "Norms tab: next series",
+           footer=False),
     Action("runs", "R", "Runs", "stored runs: every run kept across sessions; open one as the "
            "run or pin it beside the current one", "Stored runs", footer=False),
     Action("export_picture", "E", "Picture", "the chart in view as PNG and SVG and the whole "

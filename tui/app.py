@@ -314,7 +314,11 @@ class OptplayApp(App[int]):
             self._panel_due = True  # the racers' numbers move anyway: the next frame shows them
         elif view.racing:
             self.main.query_one(RacePanel).show(
-                view.panel_title, view.panel_settings, view.lanes, self.lane_colors(len(view.lanes))
+                view.panel_title,
+                view.panel_settings,
+                view.lanes,
+                self.lane_colors(len(view.lanes)),
+                view.ranking,
             )
         self.main.query_one(ChartPanel).show(
             ChartView(
@@ -481,7 +485,10 @@ class OptplayApp(App[int]):
                 if session.racing:
                     lanes = session.lane_views()
                     self.main.query_one(RacePanel).show(
-                        *session.panel_text(), lanes, self.lane_colors(len(lanes))
+                        *session.panel_text(),
+                        lanes,
+                        self.lane_colors(len(lanes)),
+                        session.ranking(lanes),
                     )
         except NoMatches:  # shutting down
             pass
@@ -617,6 +624,18 @@ class OptplayApp(App[int]):
     def action_model_lane(self) -> None:
         self.do(self.session.next_model_lane())
         self.show_tab("tab-model")
+
+    def action_norms_series(self) -> None:
+        from tui.charts.norms import NormsChart
+
+        chart = self.main.query_one(NormsChart)
+        title = chart.next_series()
+        self.show_tab("tab-norms")
+        self.main.query_one(ChartPanel).redraw()
+        if not self.session.view().overlaid:
+            self.notify("one run: the Norms tab shows all three series", timeout=2)
+        else:
+            self.notify(f"Norms tab: {title} per lane", timeout=2)
 
     def action_model_points(self) -> None:
         from tui.charts.model import ModelChart
@@ -912,6 +931,10 @@ class OptplayApp(App[int]):
         if lesson is None:
             return
         tab = chart_tabs.by_id(lesson.watch.tab)
+        if lesson.watch.series is not None and lesson.watch.tab == "norms":
+            from tui.charts.norms import NormsChart
+
+            self.main.query_one(NormsChart).show_series(lesson.watch.series)
         if tab is not None and tab.applies(self.session.view().run.task):
             self.show_tab(tab.pane)
 

@@ -49,11 +49,14 @@ Files: each lesson is two files in engine/lessons/library/, shipped as package d
     expect = "holds"                # the verdict with the shipped seeds (checked by tests)
 
     [watch]
-    tab = "path"                    # loss | lr | norms | path (the app's "tab-" + this)
+    tab = "path"                    # loss | lr | norms | path | state (the app's "tab-" + this)
     what = "..."                    # what to read there
+    series = "update"               # optional, the Norms tab's: grad | update | ratio (the
+                                    #   app opens the tab drawing that series per lane)
 
     [measure]
-    kind = "steps_to"               # steps_to | final | best | max | rise | param_norm
+    kind = "steps_to"               # steps_to | final | best | max | mean | rise |
+                                    #   param_norm | state_bytes
     series = "loss"                 # loss | eval_loss | eval_accuracy | lr | grad_norm |
     target = 1e-3                   #   update_norm | update_grad_ratio; parameters:
                                     #   target, start, stop, floor, key (engine.lessons.measure)

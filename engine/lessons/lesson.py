@@ -26,7 +26,7 @@ OUTCOMES = ("holds", "fails", "undecided")
 #: reached the target).
 VERDICTS = ("holds", "fails", "undecided")
 #: The app's chart tabs a lesson may point at (`[watch] tab`; the tab ids are "tab-" + this).
-TABS = ("loss", "lr", "norms", "path")
+TABS = ("loss", "lr", "norms", "path", "state")
 #: How the subject's value is turned into the number compared with the threshold.
 COMPARES = ("ratio", "value")
 #: Threshold keys of `[measure]`: exactly one is given.
@@ -46,7 +46,11 @@ TOP_KEYS = (
     "tuned",
     "flips",
 )
-WATCH_KEYS = ("tab", "what")
+WATCH_KEYS = ("tab", "what", "series")
+#: The series a tab can show one at a time (`[watch] series`): the Norms tab's three.
+WATCH_SERIES = {"norms": ("grad", "update", "ratio")}
+#: How texts name them.
+SERIES_LABELS = {"grad": "gradient norm", "update": "update norm", "ratio": "update/grad ratio"}
 MEASURE_KEYS = ("kind", "series", "target", "start", "stop", "floor", "key")
 COMPARE_KEYS = ("subject", "baseline", "compare", "tie", *THRESHOLDS)
 FLIP_KEYS = ("when", "set", "lanes", "steps", "expect")
@@ -70,6 +74,17 @@ class Watch:
 
     tab: str
     what: str
+    series: str | None = None  # one of WATCH_SERIES[tab] (None: the tab's default view)
+
+    @property
+    def view(self) -> str:
+        """ "norms:update": the tab and the series in it ("loss": the tab alone)."""
+        return self.tab if self.series is None else f"{self.tab}:{self.series}"
+
+    @property
+    def series_label(self) -> str | None:
+        """How texts name the series ("update norm"), or None."""
+        return None if self.series is None else SERIES_LABELS[self.series]
 
 
 @dataclass(frozen=True)
@@ -645,9 +660,15 @@ def parse_lesson(name: str, experiment: Experiment, text: str, source: str) -> L
     expect = r.choice(data, "expect", "", OUTCOMES)
 
     watch_data = r.table(data.get("watch", {}), "[watch]", WATCH_KEYS)
-    watch = Watch(
-        r.choice(watch_data, "tab", "[watch]", TABS), r.text(watch_data, "what", "[watch]")
-    )
+    tab = r.choice(watch_data, "tab", "[watch]", TABS)
+    series = None
+    if "series" in watch_data:
+        if tab not in WATCH_SERIES:
+            with_series = ", ".join(WATCH_SERIES)
+            raise r.fail("[watch]", f"series: the {tab} tab has one view (series: {with_series})",
+                         "series")  # fmt: skip
+        series = r.choice(watch_data, "series", "[watch]", WATCH_SERIES[tab])
+    watch = Watch(tab, r.text(watch_data, "what", "[watch]"), series)
 
     lanes = (
         tuple(e.name or e.config.optimizer for e in experiment.race)

@@ -17,6 +17,8 @@ Kinds (`kind` in a lesson file's `[measure]` / `[[also]]` tables; `series` is on
   max over t of s_t / min(s_u, u <= t); 1 means it never rose. Values below `floor` count as
   `floor`, so round-off at the bottom of a converged run is not read as growth.
 - `param_norm`: the Euclidean norm of the final parameters (all of them, or `key` only).
+- `state_bytes`: the bytes of optimizer state the run keeps at its end (`Run.state_bytes`:
+  every state array of the optimizer, measured, not computed from a formula).
 
 Values are exact while the history is at full resolution (`Run(..., history_capacity=None)`,
 or runs shorter than the history's capacity). A diverged run is measured up to its last
@@ -52,6 +54,7 @@ KINDS = {
     "mean": ("series", "start", "stop"),
     "rise": ("series", "start", "stop", "floor"),
     "param_norm": ("key",),
+    "state_bytes": (),
 }
 #: Parameters every kind must be given.
 REQUIRED = {"steps_to": ("target",)}
@@ -128,6 +131,8 @@ class Metric:
             return f"mean {what}{self._range()}"
         if self.kind == "rise":
             return f"rise of the {what}{self._range()}"
+        if self.kind == "state_bytes":
+            return "bytes of optimizer state"
         return "norm of the final weights" + (f" {self.key}" if self.key else "")
 
     # -- measuring ---------------------------------------------------------------------------
@@ -154,6 +159,8 @@ class Metric:
     def value(self, run: Any) -> float | None:
         """The measured number on `run` (None when there is nothing to measure: a target never
         reached, a series with no value in the window)."""
+        if self.kind == "state_bytes":
+            return int(run.state_bytes)
         if self.kind == "param_norm":
             arrays = run.params.values() if self.key is None else [run.params[self.key]]
             total = sum(float(np.vdot(a, a)) for a in arrays)
@@ -179,6 +186,8 @@ class Metric:
     def phrase(self, value: float | None, run: Any) -> str:
         """The measurement in words, after a lane's name ("reached loss 0.001 at step 98")."""
         what = self.series_label
+        if self.kind == "state_bytes":
+            return f"keeps {number(value)} bytes of optimizer state"
         if self.kind == "steps_to":
             short = "loss" if self.series == "loss" else what
             if value is None:

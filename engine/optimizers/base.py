@@ -376,6 +376,11 @@ class Optimizer(Registered):
         out.update(self._state_scalars(st))
         return out
 
+    def state_bytes(self) -> int:
+        """Bytes held by the optimizer's state arrays over every key (what its memory costs
+        beyond the parameters and gradients; scratch buffers excluded). 0 before a step."""
+        return sum(int(a.nbytes) for st in self._state.values() for a in st.bufs.values())
+
     def scalars(self, key: str) -> Any:
         """The per-step scalars of `key`'s last step (the optimizer's NamedTuple: lr, bias
         corrections, β₁,t, μ_t, ρ_t ...), or None before its first step."""

@@ -301,3 +301,48 @@ def test_bench_errors_echo_values_cut_short(line):
     with pytest.raises(ConfigError) as info:
         loads_spec("[bench]\n" + line + "\n", "b.toml")
     assert len(str(info.value)) < 400, str(info.value)
+
+
+# -- learning rates: shown, and tuned per task on request ------------------------------------
+
+
+def test_the_table_shows_each_optimizers_learning_rate(small_report):
+    text = format_report(small_report)
+    header, _, *rows = text.split("\n")
+    assert " lr " in header
+    sgd_rows = [r for r in rows if " sgd " in r]
+    adam_rows = [r for r in rows if " adam " in r]
+    assert sgd_rows and all(" 0.05 " in r for r in sgd_rows)  # set in the spec
+    assert adam_rows and all(" 0.001 " in r for r in adam_rows)  # Adam's default
+
+
+def test_tune_lr_picks_each_optimizers_best_rate_per_task_on_held_out_loss():
+    from engine.bench import tune_lrs
+    from engine.outcome import evaluate_at_end
+
+    spec = BenchSpec(
+        tasks=("linear-regression", "quadratic"),
+        optimizers=("sgd", "adam"),
+        seeds=2,
+        steps=60,
+        check_every=10,
+    )
+    grid = (0.003, 0.03, 0.5)
+    tuned = tune_lrs(spec, grid)
+    for task in spec.tasks:
+        for opt in spec.optimizers:
+            losses = {}
+            for lr in grid:
+                run = Run(spec.configs_of(task, opt).with_knobs({"lr": lr}))
+                run.step(spec.steps)
+                evaluate_at_end(run)
+                losses[lr] = run.history.last("eval_loss")
+            assert tuned.tuned_lr[task][opt] == min(losses, key=losses.get)
+            assert tuned.lr_of(task, opt) == min(losses, key=losses.get)
+    # The rates differ per task, and the report says it tuned them, on which grid.
+    assert tuned.tuned_lr["linear-regression"] != tuned.tuned_lr["quadratic"]
+    text = format_report(run_bench(tuned))
+    assert "learning rates tuned per task and optimizer on the grid 0.003, 0.03, 0.5" in text
+    assert json.loads(json.dumps(tuned.as_dict()))["lr_grid"] == list(grid)
+    with pytest.raises(BenchError, match="tune-lr grid must be positive"):
+        tune_lrs(spec, (0.01, -1.0))

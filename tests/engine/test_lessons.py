@@ -33,8 +33,12 @@ NAMES = [
     "nadam-quadratic",
     "amsgrad-step",
     "adamw-decoupled",
+    "adam-rnn-gradients",
+    "adafactor-memory",
+    "adaptive-adam-momentum",
     "warmup-adam",
     "cosine-restarts",
+    "schedules-tuned",
     "noise-escape",
     "lr-overshoot",
     "rate-that-diverges",
@@ -331,6 +335,8 @@ def edited(text: str, old: str, new: str) -> str:
         ("[watch]", "[tuned]\nSGD = [0.1, 0.3]\n[watch]", r"SGD's lr 0.01 is not in its grid"),
         ("= 1e-3", "= [1]", r"target must be a finite number, got an array"),
         ("TOML", "TOML\n= oops", r"line \d+: "),
+        ('tab = "path"', 'tab = "path"\nseries = "update"', r"series: the path tab has one view"),
+        ('tab = "path"', 'tab = "norms"\nseries = "speed"', r"series must be one of grad, update"),
     ],
 )
 def test_bad_lesson_files_are_named(old, new, message):
@@ -402,3 +408,27 @@ def test_a_lessons_tie_band_is_read_and_checked():
         lessons.loads(
             "t", experiment, text.replace("at_most = 0.5", "at_most = 0.5\ntie = [2.0, 1.0]")
         )
+
+
+def test_state_bytes_is_the_optimizers_measured_state():
+    """Adam keeps m and v (two parameter-sized float64 arrays); Adafactor a row and a column
+    per matrix and a full v per vector; nothing before the first step."""
+    lesson = lessons.load("adafactor-memory")
+    metric = lesson.measure.metric
+    adam, adafactor = (Run(entry.config) for entry in lesson.entries)
+    assert adam.state_bytes == 0
+    adam.step(1)
+    adafactor.step(1)
+    sizes = {name: a.shape for name, a in adam.params.items()}
+    n = sum(math.prod(shape) for shape in sizes.values())
+    assert metric.value(adam) == adam.state_bytes == 2 * n * 8
+    factored = sum(sum(shape) if len(shape) == 2 else math.prod(shape) for shape in sizes.values())
+    assert metric.value(adafactor) == factored * 8
+    assert metric.label == "bytes of optimizer state"
+
+
+def test_lessons_that_measure_update_norms_watch_that_series():
+    for name in ("adam-bias-correction", "amsgrad-step", "adagrad-decay"):
+        watch = lessons.load(name).watch
+        assert watch.view == "norms:update" and watch.series_label == "update norm"
+    assert lessons.load("momentum-ravine").watch.view == "path"

@@ -784,3 +784,52 @@ def test_status_shows_the_fit_next_to_least_squares_once_the_run_stops():
     s.reset()
     s.step()
     assert s.status().fit is None  # no exact solution to compare with
+
+
+# -- one ranking: eval loss everywhere ----------------------------------------------------------
+
+#: A spiral race whose last batch losses and eval losses order the racers differently at step
+#: 100: adam has the lowest batch loss, sgd the lowest eval loss.
+RANKED_BY_EVAL = (("sgd", 0.1), ("adam", 0.01), ("momentum", 0.05))
+
+
+def ranked_race(s: Session, steps: int = 100) -> None:
+    base = RunConfig(
+        task="binary-mlp", optimizer="adam", task_hypers={"dataset": "spiral"}, eval_every=50
+    )
+    entries = [RaceEntry(base.replace(optimizer=o, optimizer_hypers={"lr": lr}))
+               for o, lr in RANKED_BY_EVAL]  # fmt: skip
+    assert s.start_race(entries, 300, go=False).ok
+    s.race.step(steps)
+
+
+def test_a_race_is_ranked_by_eval_loss_in_the_status_panel_model_tab_and_table():
+    from engine.compare import rank_results
+
+    s = Session()
+    ranked_race(s)
+    runs = s.race.runs
+    batch = [run.history.last("loss") for run in runs]
+    evals = [run.history.last("eval_loss") for run in runs]
+    by_batch = sorted(range(3), key=batch.__getitem__)
+    by_eval = sorted(range(3), key=evals.__getitem__)
+    assert by_batch != by_eval and by_batch[0] != by_eval[0]  # the two orders differ
+    status, view = s.status(), s.view()
+    assert status.leader == s.race.names[by_eval[0]] == "sgd" and status.rank_by == "eval loss"
+    assert status.loss == evals[by_eval[0]]
+    assert view.leader_lane == by_eval[0] and view.model_lane == by_eval[0]
+    assert view.ranking is not None and list(view.ranking.order) == by_eval
+    rows, _, _, note = s.results()
+    assert [rows[i].name for i in rank_results(rows).order] == [s.race.names[i] for i in by_eval]
+    assert note.startswith("ranked by eval loss")
+    assert "every one of them reached it" in note
+    assert all(r.steps_to_target is not None for r in rows)  # every survivor is comparable
+
+
+def test_before_any_evaluation_a_race_is_ranked_by_batch_loss_and_says_so():
+    s = Session()
+    ranked_race(s, steps=20)  # eval every 50: only the step-0 evaluation so far
+    batch = [run.history.last("loss") for run in s.race.runs]
+    status = s.status()
+    assert status.rank_by == "batch loss" and status.loss == min(batch)
+    assert s.results()[3].startswith("ranked by batch loss (no evaluation after step 0)")

@@ -64,6 +64,10 @@ def test_run_writes_one_row_per_step(tmp_path, capsys):
     assert "state            finished" in stdout
     assert f"last batch loss  {run.history.last('loss'):.6g} (training loss of update 120" in stdout
     assert "eval accuracy" in stdout and "time/step" in stdout
+    # Adam's state: m and v, two float64 arrays the size of the parameters.
+    n = sum(a.size for a in run.params.values())
+    assert run.state_bytes == 2 * n * 8
+    assert f"optimizer state  {2 * n * 8:,} bytes" in stdout
     assert f"wrote {out}" in stdout
     assert "\r" not in err  # no progress bar when stderr is not a terminal
 
@@ -281,6 +285,20 @@ def test_bench_knob_errors_exit_2(capsys):
     assert status == 2 and "unknown task 'nope'" in err
     status, _, err = run_cli(capsys, "bench", "--preset", "schedules")
     assert status == 2 and "not a bench spec" in err
+
+
+def test_bench_tune_lr_tunes_before_comparing_and_says_so(capsys):
+    status, out, err = run_cli(
+        capsys, "bench", "--tasks", "quadratic", "--optimizers", "sgd", "adam", "--steps", "30",
+        "--seeds", "1", "--tune-lr", "0.01,0.1", "0.5", "--no-progress",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "learning rates tuned per task and optimizer on the grid 0.01, 0.1, 0.5" in out
+    header, _, *rows = out.split("\n")
+    assert " lr " in header
+    assert any(" sgd " in r and " 0.5 " in r for r in rows)  # x² at lr 0.5: one step to 0
+    status, _, err = run_cli(capsys, "bench", "--tune-lr", "0.1,fast")
+    assert status == 2 and "--tune-lr: each rate must be a number > 0, got 'fast'" in err
 
 
 def test_bench_preset_is_used_and_overridable(capsys):

@@ -14,6 +14,7 @@ from textual.widgets import Input, TabbedContent
 
 from engine import lessons
 from tui.app import OptplayApp, create_app
+from tui.charts import ChartPanel
 from tui.cli import main as cli_main
 from tui.screens.lessons import LessonsScreen
 from tui.screens.verdict import VerdictScreen
@@ -121,9 +122,11 @@ async def test_a_race_lesson_runs_to_the_verdict_optplay_lesson_prints(capsys) -
         assert not isinstance(app.screen, LessonsScreen)
         assert session.racing and session.race.names == ["Adam", "Adam, uncorrected"]
         assert session.planned_steps == 50 and session.lesson is lesson
-        assert app.query_one("#chart-tabs", TabbedContent).active == "tab-loss"  # its tab
+        # Its view: the Norms tab, drawing each lane's update norm.
+        assert app.query_one("#chart-tabs", TabbedContent).active == "tab-norms"
         line = text_of(app, "LessonLine")
-        assert line.startswith(f"Lesson: {lesson.title}") and "Watch the Loss tab:" in line
+        assert line.startswith(f"Lesson: {lesson.title}")
+        assert "Watch the Norms tab (update norm):" in line
         assert "race of 2" in str(app.query_one(StatusLine).render())
 
         await pilot.press("space")
@@ -259,3 +262,26 @@ async def test_s_judges_the_lesson_over_8_seeds_as_optplay_lesson_json_does(caps
         assert shown.startswith("Over 8 seeds: the claim HOLDS")
         assert flat(screen.seeds_verdict.summary()) in shown
         assert "Per seed: ●●●●●●●●" in shown
+
+
+async def test_a_lesson_that_measures_update_norms_opens_the_norms_tab_on_them() -> None:
+    """amsgrad-step measures the update norm: loading it opens the Norms tab drawing each
+    lane's update norm (not the gradient norm), and `u` moves on to the ratio."""
+    from tui.charts.norms import NormsChart
+
+    app = create_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_lesson("amsgrad-step")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "tab-norms"
+        chart = app.query_one(NormsChart)
+        assert chart.LANE_SERIES[chart.lane_series][0] == "update_norm"
+        assert "Watch the Norms tab (update norm)" in screen_text(app)
+        app.set_focus(None)
+        app.session.race.step(20)
+        await pilot.press("u")
+        await pilot.pause()
+        assert chart.LANE_SERIES[chart.lane_series][0] == "update_grad_ratio"
+        app.query_one(ChartPanel).redraw()
+        lanes = len(app.session.race.runs)
+        await wait_for(lambda: f"‖Δθ‖/‖g‖ · {lanes} runs" in screen_text(app))

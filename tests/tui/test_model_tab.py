@@ -393,3 +393,41 @@ def test_a_diverged_network_still_gets_a_picture(task, knobs) -> None:
         computed = computed_for(run, 48, 20, look)
         canvas = paint(48, 20, run, computed, look, INK)
         assert canvas.lines()[0].strip()  # the title is there; nothing raised
+
+
+async def test_a_race_names_its_eval_loss_leader_in_the_status_panel_model_tab_and_table() -> None:
+    """Batch-loss order and eval-loss order differ (adam has the lowest batch loss at step
+    100, sgd the lowest eval loss): every screen names sgd, ranked by eval loss."""
+    from tui.widgets.race_panel import RacePanel
+    from tui.widgets.race_table import RaceTable
+
+    base = SPIRAL.replace(eval_every=50)
+    app = create_app(base)
+    async with app.run_test(size=(140, 40)) as pilot:
+        entries = [RaceEntry(base.replace(optimizer=o, optimizer_hypers={"lr": lr}))
+                   for o, lr in (("sgd", 0.1), ("adam", 0.01), ("momentum", 0.05))]  # fmt: skip
+        app.do(app.session.start_race(entries, 300, go=False))
+        race = app.session.race
+        await stepped(pilot, 100)
+        batch = [run.history.last("loss") for run in race.runs]
+        assert min(range(3), key=batch.__getitem__) == 1  # adam leads on batch loss
+        text = screen_text(app)
+        assert "best sgd eval loss" in text
+        panel = str(app.query_one(RacePanel).render())
+        assert "ranked by eval loss" in panel
+        assert panel.index("sgd") < panel.index("momentum") < panel.index("adam")
+        app.show_tab("tab-model")
+        await settle(pilot)
+        assert "sgd (leads) · lane 1/3 · m: next" in chart_text(app)
+        await pilot.press("t")
+        for _ in range(200):
+            await pilot.pause()
+            if app.screen.query(RaceTable):
+                break
+        table = app.screen.query_one(RaceTable)
+        order = [r.name for r in table.rows]
+        assert order == ["sgd", "adam", "momentum"]  # the rows as given, in entry order...
+        shown = screen_text(app)
+        rows_at = [shown.index(f"━━ {name}") for name in ("sgd", "momentum", "adam")]
+        assert rows_at == sorted(rows_at)  # ...drawn in rank order
+        assert "ranked by eval loss" in shown

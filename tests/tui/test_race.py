@@ -274,9 +274,13 @@ async def test_a_race_preset_opens_as_a_race_from_the_preset_screen() -> None:
         app.set_focus(None)
         await pilot.press("o")
         assert isinstance(app.screen, PresetScreen)
-        assert "race of 4: constant, step decay" in screen_text(app)
         app.screen.query_one(OptionList).focus()
-        await pilot.press(*["down"] * presets.names().index("schedules"), "enter")
+        await pilot.press(*["down"] * presets.names().index("schedules"))
+        await pilot.pause()
+        # the highlighted preset is scrolled into view with its description (12 presets
+        # are more than 80x24 shows at once)
+        assert "race of 4: constant, step decay" in screen_text(app)
+        await pilot.press("enter")
         await pilot.pause()
         race = app.session.race
         assert race is not None and race.names == [

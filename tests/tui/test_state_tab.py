@@ -228,3 +228,26 @@ async def test_state_opened_after_a_finished_2d_run_shows_its_history() -> None:
         await drawn(pilot)
         assert "none recorded yet" not in screen_text(app)
         assert not app.session.dirty  # recording is not a change to save
+
+
+async def test_the_header_gives_each_runs_optimizer_state_in_bytes() -> None:
+    """Adam keeps m and v in full; Adafactor a row and a column per matrix: the α chart's
+    title says how many bytes each run's state holds (what the adafactor-memory lesson
+    measures)."""
+    from engine.numbers import format_bytes
+
+    adafactor = DIGITS.replace(optimizer="adafactor", optimizer_hypers={})
+    app = create_app(Experiment.of_race([RaceEntry(DIGITS), RaceEntry(adafactor)], steps=100))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await show_state(pilot)
+        app.session.race.step(29)
+        await pilot.press("n")
+        await drawn(pilot)
+        adam_run, adafactor_run = app.session.race.runs
+        n = sum(a.size for a in adam_run.params.values())
+        assert adam_run.state_bytes == 2 * n * 8 > 10 * adafactor_run.state_bytes
+        expected = (
+            f"state adam {format_bytes(adam_run.state_bytes)}, "
+            f"adafactor {format_bytes(adafactor_run.state_bytes)}"
+        )
+        await wait_for(lambda: expected in screen_text(app))

@@ -2,7 +2,11 @@
 
 The ratio is how far the parameters moved per unit of gradient: the lr for plain SGD, but
 with momentum or per-coordinate scaling it mixes past gradients and per-parameter rates in,
-so it is not a learning rate (the State tab shows the optimizer's per-parameter rates)."""
+so it is not a learning rate (the State tab shows the optimizer's per-parameter rates).
+
+A race (or a run with pins) draws one series per lane, one series at a time: the gradient
+norm, the update norm or the ratio (`u` cycles them; a lesson's `[watch] series` opens the
+one it measures)."""
 
 from __future__ import annotations
 
@@ -20,6 +24,29 @@ class NormsChart(RunChart):
         ("update_norm", "update", "update"),
         ("update_grad_ratio", "‖Δθ‖/‖g‖", "ratio"),
     )
+
+    #: The series a race's lanes show, one at a time: (history series, title, lesson name).
+    LANE_SERIES = (
+        ("grad_norm", "gradient norm", "grad"),
+        ("update_norm", "update norm", "update"),
+        ("update_grad_ratio", "‖Δθ‖/‖g‖", "ratio"),
+    )
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lane_series = 0  # an index into LANE_SERIES
+
+    def show_series(self, name: str) -> None:
+        """Show `name` ("grad", "update", "ratio": a lesson's `[watch] series`) per lane."""
+        self.lane_series = [short for _, _, short in self.LANE_SERIES].index(name)
+
+    def next_series(self) -> str:
+        """The next series per lane (wrapping around); its title."""
+        self.lane_series = (self.lane_series + 1) % len(self.LANE_SERIES)
+        return self.LANE_SERIES[self.lane_series][1]
+
+    def view_key(self, view: ChartView) -> tuple:
+        return (*super().view_key(view), self.lane_series)
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         history = view.run.history
@@ -39,20 +66,22 @@ class NormsChart(RunChart):
         picture.x_range = (0, max(len(history), 1))
 
     def lanes_picture(self, view: ChartView, picture: Picture) -> None:
-        """One series per lane: the gradient norm (three series times six lanes would be
+        """One series per lane, the one chosen (three series times six lanes would be
         unreadable; the single-run view shows all three)."""
         n = 2 * self.columns()
         end = 1
+        series, title, _ = self.LANE_SERIES[self.lane_series]
         for i, lane in enumerate(view.lanes):
             history = lane.run.history
-            data = history.downsample("grad_norm", n)
+            data = history.downsample(series, n)
             if len(data.steps):
                 color = self.lane_color(i)
                 picture.band(data.steps, data.mins, data.maxs, color, pattern=i)
                 picture.marks(data.steps[-1:], data.lasts[-1:], str(i + 1), color)
             end = max(end, len(history))
-        parts = ["gradient norm", f"{len(view.lanes)} runs"]
+        parts = [title, f"{len(view.lanes)} runs"]
         if picture.log_y:
             parts.append("log")
+        parts.append("u: next series")
         picture.title = parts
         picture.x_range = (0, end)

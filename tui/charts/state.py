@@ -17,7 +17,8 @@ What it shows depends on what is trained (one widget, no mode in the app):
 Data: the table and histograms read `Run.inspect()` (never waiting for a running stream);
 the bands and curves read `Run.state_summaries`, which a run records only once the tab has
 been shown (`Session.watch_state`; the app calls it when this tab is activated). Reading
-changes nothing in any run.
+changes nothing in any run. The α chart's title ends with the bytes of optimizer state each
+run keeps (`Run.state_bytes`: Adam's m and v against Adafactor's factored v, say).
 
 The tab draws like a chart: `ChartPanel` calls `draw(view)` on its timer when `data_key`
 changed; the heights of the parts are set from the view and the tab's size, and a part that
@@ -36,6 +37,7 @@ from rich.color import Color
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
+from engine.numbers import format_bytes
 from engine.session import STATE_EVERY
 from tui.charts.axes import step_label, to_plot
 from tui.charts.base import ChartView, Picture, RunChart
@@ -167,6 +169,7 @@ class AlphaChart(RunChart):
         picture.x_range = self._x_range(end, names)
         what = "per coordinate" if self.per_coordinate else "per group"
         picture.title = self._title(run, what, bool(names), picture.log_y)
+        picture.title.append(f"state {format_bytes(run.state_bytes)}")
 
     def lanes_picture(self, view: ChartView, picture: Picture) -> None:
         picture.legend = []  # each band is labelled at its end instead
@@ -189,6 +192,8 @@ class AlphaChart(RunChart):
             names.append(lane.name)
         picture.x_range = self._x_range(end, names)
         picture.title = self._title(view.run, "per run", bool(names), picture.log_y)
+        sizes = ", ".join(f"{ln.name} {format_bytes(ln.run.state_bytes)}" for ln in view.lanes)
+        picture.title.append(f"state {sizes}")
 
     @staticmethod
     def _title(run: Any, what: str, drawn: bool, log_y: bool) -> list[str]:

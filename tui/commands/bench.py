@@ -2,16 +2,19 @@
 
     optplay bench [--tasks ...] [--optimizers ...] [--sizes ...] [--steps N] [--seeds K]
                   [--target LOSS | --target-fraction F] [--out b.csv|b.json] [--preset NAME]
-                  [--set NAME=VALUE ...] [--workers N | --dask ADDRESS|local]
+                  [--set NAME=VALUE ...] [--tune-lr LR ...] [--workers N | --dask ADDRESS|local]
 
 `--set` is the override grammar of engine/knobs.py over the benchmarked tasks and optimizers:
 `lr=0.01` for every optimizer that has lr, `sgd.lr=0.05` or `digits-mlp.batch_size=64` for
-one. Ctrl+C keeps and reports the runs that finished (exit 130); 2 for bad arguments.
+one. `--tune-lr GRID` tunes each optimizer's lr per task on the grid first (`engine.bench.
+tune_lrs`: lowest held-out loss at seed 0) and the table's note says so. Ctrl+C keeps and
+reports the runs that finished (exit 130); 2 for bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -73,6 +76,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--out", action="append", default=[], metavar="FILE", help="write results: .csv or .json"
+    )
+    bench.add_argument(
+        "--tune-lr",
+        nargs="+",
+        metavar="LR",
+        help="tune each optimizer's lr per task on this grid (e.g. 1e-3,3e-3,1e-2) before "
+        "comparing: the rate with the lowest held-out loss at seed 0",
     )
     bench.add_argument("--no-progress", action="store_true", help="no progress line")
     add_executor_args(bench)
@@ -137,15 +147,33 @@ def resolve_bench(args: argparse.Namespace) -> Any:
         raise UsageError(str(err)) from None
 
 
+def tune_grid(args: argparse.Namespace) -> tuple[float, ...]:
+    """The --tune-lr grid (values separated by spaces or commas; empty: no tuning)."""
+    values = split_list(args.tune_lr)
+    if values is None:
+        return ()
+    grid = []
+    for text in values:
+        try:
+            x = float(text)
+        except ValueError:
+            x = math.nan
+        if not (math.isfinite(x) and x > 0):
+            raise UsageError(f"--tune-lr: each rate must be a number > 0, got {text!r}")
+        grid.append(x)
+    return tuple(grid)
+
+
 def handle(args: argparse.Namespace) -> int:
     """`optplay bench`: run the benchmark on the executor (--workers / --dask), print the
     table, write --out files. Ctrl+C keeps and reports the runs that finished (exit 130)."""
     single_threaded_blas()  # before NumPy loads: parallelism comes from the workers
-    from engine.bench import format_report, run_bench, write_report
+    from engine.bench import BenchError, format_report, run_bench, tune_lrs, write_report
     from engine.executors import ExecutorError, JobError
 
     try:
         spec = resolve_bench(args)
+        grid = tune_grid(args)
         check_outputs(args.out)
         total = spec.seeds * len(spec.configs(0))
         executor = make_executor(args, total)
@@ -160,8 +188,10 @@ def handle(args: argparse.Namespace) -> int:
                 progress.advance(note=f"{p.task}{size} {p.optimizer} seed {p.seed}")
 
             try:
+                if grid:
+                    spec = tune_lrs(spec, grid, executor, cancel.event)
                 report = run_bench(spec, show, executor, cancel.event)
-            except (JobError, ExecutorError) as err:
+            except (JobError, ExecutorError, BenchError) as err:
                 return fail(args, str(err))
             cancel.hold()  # the finished runs are written whatever signal comes next
         # Finished results are written first, then printed; further signals wait.

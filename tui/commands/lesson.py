@@ -134,7 +134,8 @@ def report_lines(lesson: Any, verdict: Any, trained: Any) -> list[str]:
     lines += _wrap(f"Source: {lesson.source}")
     lines.append("Experiment")
     lines += _wrap(lesson.setup())
-    lines.append(f"Watch (the {lesson.watch.tab} tab in the app)")
+    series = f", {lesson.watch.series_label}," if lesson.watch.series else ""
+    lines.append(f"Watch (the {lesson.watch.tab} tab{series} in the app)")
     lines += _wrap(lesson.watch.what)
     lines.append("")
 
@@ -324,7 +325,8 @@ def seeds_report_lines(lesson: Any, verdict: Any) -> list[str]:
     lines += _wrap(f"Source: {lesson.source}")
     lines.append("Experiment")
     lines += _wrap(lesson.setup())
-    lines.append(f"Watch (the {lesson.watch.tab} tab in the app)")
+    series = f", {lesson.watch.series_label}," if lesson.watch.series else ""
+    lines.append(f"Watch (the {lesson.watch.tab} tab{series} in the app)")
     lines += _wrap(lesson.watch.what)
     lines.append("")
 

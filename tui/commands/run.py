@@ -331,6 +331,7 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
     if sharpness is not None:
         rows.append(("sharpness", sharpness_text(run)))
     rows.append(("time/step", format_seconds(r.seconds_per_step)))
+    rows.append(("optimizer state", f"{run.state_bytes:,} bytes (its state arrays, measured)"))
     if r.diverged:
         state = (
             f"diverged at step {r.diverged_at} ({run.divergence}; "

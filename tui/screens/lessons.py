@@ -39,7 +39,8 @@ def lesson_kind(lesson: Lesson) -> str:
 
 
 def watch_heading(lesson: Lesson) -> str:
-    return f"Watch: the {label_of(lesson.watch.tab)} tab"
+    series = f" ({lesson.watch.series_label})" if lesson.watch.series else ""
+    return f"Watch: the {label_of(lesson.watch.tab)} tab{series}"
 
 
 def rule_text(lesson: Lesson) -> str:

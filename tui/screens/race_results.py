@@ -2,8 +2,9 @@
 
 Shown when a race finishes, and on `t` at any time (a paused race gives the table so far).
 The rows are `Race.results(target)`; the target loss is the one set in the race setup, or
-(auto) the highest best loss among the racers that did not diverge, so "steps to target"
-ranks the racers by how fast each reached the slowest one's best. Escape, `t` or `q` close.
+(auto) the highest best eval loss among the racers that did not diverge, so every one of them
+has a "steps to target". Rows are in rank order (eval loss; README "Ranking"). Escape, `t`
+or `q` close.
 """
 
 from __future__ import annotations

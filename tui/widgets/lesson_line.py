@@ -35,7 +35,8 @@ def lesson_rows(view: SessionView) -> Text | None:
     text.append(lesson.title)
     text.append("  (v: the lesson, L: lessons)\n", style="dim")
     if verdict is None:
-        text.append(f"Watch the {label_of(lesson.watch.tab)} tab: ", style="bold")
+        series = f" ({lesson.watch.series_label})" if lesson.watch.series else ""
+        text.append(f"Watch the {label_of(lesson.watch.tab)} tab{series}: ", style="bold")
         text.append(lesson.watch.what)
     else:
         text.append(f"Verdict: the claim {OUTCOME_WORDS[verdict.outcome]}", style="bold")

@@ -1,8 +1,10 @@
 """The left column during a race: what races, in which colour, and how each racer is doing.
 
-The race's shared settings (task, seed, length), then one entry per lane: a swatch in the
-lane's chart colour, its name and newest loss (or where it diverged), and a line with its
-optimizer, learning rate and schedule. The racers are edited in the race setup screen (`c`),
+The race's shared settings (task, seed, length), then one entry per lane in rank order (the
+session's `Ranking`: newest eval loss, or batch loss where there is no evaluation after step
+0, as the line above the lanes says; pins and diverged lanes last): a swatch in the lane's
+chart colour, its name and the value it is ranked on (or where it diverged), and a line with
+its optimizer, learning rate and schedule. The racers are edited in the race setup screen (`c`),
 so this panel only shows the session's lanes (`engine.session.LaneView`).
 """
 
@@ -15,6 +17,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from engine.compare import Ranking
 from engine.numbers import format_number
 from engine.session import LaneView
 from engine.textsafe import for_terminal
@@ -30,25 +33,36 @@ class RacePanel(Static):
         self._shown: tuple[Any, ...] | None = None
 
     def show(
-        self, title: str, settings: str, lanes: Sequence[LaneView], colors: Sequence[Any]
+        self,
+        title: str,
+        settings: str,
+        lanes: Sequence[LaneView],
+        colors: Sequence[Any],
+        ranking: Ranking | None = None,
     ) -> None:
-        key = (title, settings, tuple((lane.name, lane.detail, lane.loss,
+        key = (title, settings, tuple((lane.name, lane.detail, lane.loss, lane.eval_loss,
                                        lane.diverged_at, lane.pinned) for lane in lanes),
-               tuple(colors))  # fmt: skip
+               tuple(colors), ranking)  # fmt: skip
         if key == self._shown:
             return  # progress arrives many times a second: redraw only on a change
         self._shown = key
         text = Text(no_wrap=False)
         text.append(title + "\n", style="bold")
-        text.append(settings + "\n\n", style="dim")
-        for lane, color in zip(lanes, colors, strict=False):
+        text.append(settings + "\n", style="dim")
+        order = range(len(lanes)) if ranking is None else ranking.order
+        text.append(f"ranked by {ranking.label}\n" if ranking else "\n", style="dim")
+        for i in order:
+            if i >= len(colors):
+                continue
+            lane, color = lanes[i], colors[i]
             swatch = Style(color=color, bold=True)
             text.append("┅┅ " if lane.pinned else "━━ ", style=swatch)
             text.append(for_terminal(lane.name), style=swatch)
             if lane.diverged_at is not None:
                 text.append(f"  diverged at {lane.diverged_at}", style="bold red")
             else:
-                text.append(f"  {format_number(lane.loss, missing='—')}")
+                value = lane.loss if ranking is None else ranking.values[i]
+                text.append(f"  {format_number(value, missing='—')}")
             text.append(f"\n   {lane.detail}\n", style="dim")
         text.append("\n" + HINT, style="italic dim")
         self.update(text, layout=False)  # its size is fixed (app.tcss): no layout pass

@@ -8,7 +8,9 @@ important columns are left out first (`COLUMNS`, by priority) and the note under
 says which: nothing is ever cut mid-word, and the run's name and what decides a race (eval
 loss, steps to target, divergence) stay. The numbers are `engine.compare.Result`s written
 with the one shared formatter (`engine.numbers`), as the race panel and the status line
-write them; the best value of each loss / steps / speed column is bold.
+write them; the best value of each loss / steps / speed column is bold. Rows are in rank order
+(`engine.compare.rank_results`: eval loss, batch loss only when there is no evaluation after
+step 0; pins and diverged runs last), each in its own lane's colour.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.compare import Result
+from engine.compare import Result, rank_results
 from engine.numbers import format_number, format_seconds
 from engine.textsafe import for_terminal
 
@@ -141,7 +143,8 @@ class RaceTable(Static):
             for c in self.columns
             if c.best is not None
         }
-        for i, row in enumerate(rows):
+        for i in rank_results(rows).order:
+            row = rows[i]
             style = Style(color=colors[i % len(colors)] if colors else None)
             cells: list[Text] = []
             for c in self.columns:

@@ -6,8 +6,10 @@ the newest evaluation. The rate in steps per second is shown only while running.
 is too narrow, the least important parts go first (the speed limit, the rate, the labels'
 first words), never cutting a word.
 
-During a race the line describes the race: ` running  race of 3  step 120  best adam 0.0123
-4,000 steps/s  speed max` (the racers' learning rates differ: no lr). The numbers are the
+During a race the line describes the race: ` running  race of 3  step 120  best adam eval loss
+0.0123  4,000 steps/s  speed max` (the racers' learning rates differ: no lr); best is the
+racer ranked first (`engine.compare.rank`: eval loss, batch loss only when there is no
+evaluation after step 0, as the line says). The numbers are the
 session's `Status` (engine/session.py), written with the one shared number formatter. The
 rate ends in "compiled" when the optimizers run numba kernels (engine/optimizers/compiled.py).
 """
@@ -41,8 +43,12 @@ def parts_of(status: Status) -> list[tuple[int, str, str]]:
     out.append((0, f"step {status.step:,}", f"step {status.step:,}"))
     if status.racers:
         loss = format_number(status.loss, missing="—")
-        best = f"best {status.leader} {loss}" if status.leader else "best —"
-        out.append((2, best, best))
+        if status.leader:
+            long = f"best {status.leader} {status.rank_by or 'loss'} {loss}"
+            short = f"best {status.leader} {loss}"
+        else:
+            long = short = "best —"
+        out.append((2, long, short))
     else:
         loss = format_number(status.loss, missing="—")
         out.append((1, f"batch loss {loss}", f"loss {loss}"))
