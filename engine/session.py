@@ -101,6 +101,10 @@ DEFAULT_EXPORT_STEM = "optplay-history"
 #: summaries every this many steps (0 before: no cost). A record costs about 0.6-1.6 steps
 #: (tests/perf/bench_run.py), so 16 adds about 4-10% once watched; see `watch_state`.
 STATE_EVERY = 16
+#: Runs with fewer parameters than this (every 2-D task, the small networks) record their
+#: optimizer-state summaries from step 0, watched or not: the State tab opened after the run
+#: (the natural order) shows its history. Bigger ones record once the tab is shown.
+SMALL_STATE_PARAMS = 100_000
 #: Once the sharpness is watched, every run of the session measures it every this many steps
 #: (about 30% of a step's time on digits-mlp, tests/perf/bench_run.py); see `watch_sharpness`.
 SHARPNESS_EVERY = 10
@@ -115,8 +119,10 @@ RUN_SPECS: tuple[Hyper, ...] = (
           help="floating type of params, data and gradients"),
 )  # fmt: skip
 
-#: Knobs an optimizer switch keeps, where both optimizers have them.
-CARRIED_KNOBS = ("lr", "weight_decay")
+#: Knobs an optimizer switch keeps, where both optimizers have them and the user set them.
+#: Not lr: a rate means something for one optimizer only (Adam's 1000 diverges SGD at
+#: step 2), so the new optimizer starts at its own rate for the task (`lr_reset_notice`).
+CARRIED_KNOBS = ("weight_decay",)
 
 #: Optimizers offered, in order, for a new racer (the first not racing yet).
 NEXT_OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "nadam", "adamw")
@@ -141,6 +147,11 @@ def next_optimizer(racing: Sequence[str]) -> str:
     return NEXT_OPTIMIZERS[0]
 
 
+def parameter_count(run: Run) -> int:
+    """How many numbers the optimizer of `run` updates."""
+    return sum(math.prod(shape) for shape in run.task.param_shapes().values())
+
+
 def clamp_to_spec(spec: Hyper, value: Any) -> Any:
     """`value` moved into `spec`'s range (an open bound is approached by one ulp)."""
     if not isinstance(value, int | float) or isinstance(value, bool):
@@ -157,16 +168,35 @@ def clamp_to_spec(spec: Hyper, value: Any) -> Any:
     return int(x) if spec.kind == "int" else x
 
 
+def unasked_lr(task: str, optimizer: str) -> Any:
+    """The rate `optimizer` runs `task` at unless the user types one: the task's suggestion
+    for it, else the optimizer's default (None: it has no lr)."""
+    suggested = suggested_lr(task, optimizer)
+    if suggested is not None:
+        return suggested
+    return next((h.default for h in optimizers.specs(optimizer) if h.name == "lr"), None)
+
+
+def lr_reset_notice(old: RunConfig, optimizer: str) -> str | None:
+    """What to tell when switching `old`'s optimizer to `optimizer` drops the lr the user set
+    (one that differs from what the old optimizer would use unasked): the new optimizer's own
+    rate for the task. None: the lr was the old optimizer's own, or nothing changes."""
+    typed = old.optimizer_hypers.get("lr")
+    new = unasked_lr(old.task, optimizer)
+    if typed is None or new is None or typed == unasked_lr(old.task, old.optimizer):
+        return None
+    if typed == new:
+        return None
+    return f"lr reset to {format_number(new)} for {optimizer} on {old.task}"
+
+
 def carried_knobs(old: RunConfig, optimizer: str) -> dict[str, Any]:
-    """The knobs switching `old`'s optimizer to `optimizer` keeps: `lr` and `weight_decay`
-    (where both optimizers have them) that the user set, i.e. that differ from what the old
-    optimizer would use unasked (its default, or the task's suggested lr); clamped to the new
-    optimizer's ranges. Knobs the user never set take the new optimizer's own values."""
+    """The knobs switching `old`'s optimizer to `optimizer` keeps: CARRIED_KNOBS (where both
+    optimizers have them) that the user set, i.e. that differ from what the old optimizer
+    would use unasked (its default); clamped to the new optimizer's ranges. Knobs the user
+    never set, and lr always, take the new optimizer's own values."""
     specs = {h.name: h for h in optimizers.specs(optimizer)}
     unasked = {h.name: h.default for h in optimizers.specs(old.optimizer)}
-    suggested = suggested_lr(old.task, old.optimizer)
-    if suggested is not None:
-        unasked["lr"] = suggested
     carried = {}
     for knob in CARRIED_KNOBS:
         value = old.optimizer_hypers.get(knob)
@@ -410,11 +440,12 @@ class Session:
         return race
 
     def _record_state(self, race: Race) -> None:
-        """Switch on optimizer-state summaries and sharpness in `race`'s runs once they are
-        watched."""
+        """Switch on optimizer-state summaries in `race`'s runs (small problems always, see
+        SMALL_STATE_PARAMS; the others once they are watched) and sharpness once watched."""
         for run in race.runs:
-            if self.state_every and not run.config.state_every:
-                run.set_state_every(self.state_every)
+            small = parameter_count(run) < SMALL_STATE_PARAMS
+            if not run.config.state_every and (self.state_every or small):
+                run.set_state_every(self.state_every or STATE_EVERY)
             if self.sharpness_every and not run.config.sharpness_every:
                 run.set_sharpness_every(self.sharpness_every)
 
@@ -707,16 +738,21 @@ class Session:
         if name == old.kind_name(kind):
             return Change()
         carried: dict[str, Any] = {}
+        reset: str | None = None
         try:
             if kind == "optimizer":
                 carried = carried_knobs(old, name)
             self.config = old.replace(**{kind: name, f"{kind}_hypers": carried})
+            if kind == "optimizer":
+                reset = lr_reset_notice(old, name)
         except ValueError as err:  # an unknown name (RunConfigError is a ValueError too)
             return _notice(str(err), "error", ok=False)
         change = Change()
         if carried:
             shown = ", ".join(f"{k} {format_number(v)}" for k, v in carried.items())
             change = _notice(f"kept {shown} from {old.optimizer}", topic="carried")
+        if reset:
+            change += _notice(reset, topic="lr-reset")
         if kind == "schedule" and "total_steps" in self.config.schedule_hypers:
             # A schedule with a horizon plans the run to it by default, and back.
             self.config = self.config.replace(
@@ -879,7 +915,8 @@ class Session:
     def open_trained(self, race: Race, steps: int, name: str | None = None) -> Change:
         """Show `race` (a single run trained by `trained_race`, e.g. a stored run replayed)
         as the single run, planned for `steps` steps, at the step it reached."""
-        change = self.load(Experiment(race.runs[0].config, steps=steps, name=name))
+        unwatched = race.runs[0].config.replace(state_every=0, sharpness_every=0)
+        change = self.load(Experiment(unwatched, steps=steps, name=name))
         self._solo = self.race = race
         race.set_speed(self.speed)
         self.version += 1
@@ -938,17 +975,38 @@ class Session:
         return self._keep_pins_of(race) + Change(start=go)
 
     def leave_race(self) -> Change:
-        """Back to the single run, where it was."""
+        """Back to a single run: the leading lane's run as it is (its settings, history and
+        step, to go on with it), and say so; with no leader yet (nothing trained, or every
+        lane diverged), the single run from before the race, where it was."""
         if not self.racing:
             return Change()
         self._stop()
+        race = self.race
+        leader = self._leader_lane(self.lane_views())
         self._drop_lesson()
+        change = Change()
+        if leader is not None:
+            lane = race.lanes[leader]
+            solo = self._new_race([RaceEntry(lane.run.config)])
+            # The lane's run itself, at the race's step: a one-lane race of it.
+            solo.runs[0] = lane.run
+            solo._step = race.steps_done
+            self._solo = solo
+            self.config = lane.run.config.replace(state_every=0, sharpness_every=0)
+            self._solo_steps = self.planned_steps
+            self.name = None
+            self.pending = []
+            change = _notice(
+                f"the single run is now {lane.name}, the race's leader at step "
+                f"{race.steps_done:,}: its settings, history and step",
+                topic="left-race",
+            )
         self.race = self._solo
         self._solo.set_speed(self.speed)
         self.planned_steps = self._solo_steps
         self.target = None
         self.version += 1
-        return self._keep_pins_of(self._solo)
+        return change + self._keep_pins_of(self._solo)
 
     # -- experiments -------------------------------------------------------------------------
 
@@ -1018,7 +1076,7 @@ class Session:
         stem = export_stem(text)
         lanes = self.shown_lanes()
         paths = [f"{stem}.csv", f"{stem}.json"]
-        recorded = [lane for lane in lanes if lane.run.state_summaries is not None]
+        recorded = [lane for lane in lanes if lane.run.state_summaries]  # a record or more
         state_paths = [f"{stem}-state.csv", f"{stem}-state.json"] if recorded else []
         try:
             for path in paths:
@@ -1071,8 +1129,13 @@ class Session:
         lesson = self._lesson
         if lesson is None or self.race is not self._lesson_race:
             return None
-        configs = [run.config for run in self.race.runs]
-        if configs != [entry.config for entry in lesson.entries]:
+
+        # Recording state summaries is how runs are watched, not part of the experiment.
+        def unwatched(config: RunConfig) -> RunConfig:
+            return config.replace(state_every=0, sharpness_every=0)
+
+        configs = [unwatched(run.config) for run in self.race.runs]
+        if configs != [unwatched(entry.config) for entry in lesson.entries]:
             return None  # a single-run lesson whose knobs were edited is another experiment
         if self.planned_steps != lesson.steps:
             return None

@@ -201,7 +201,8 @@ def snapshot(
     from engine.compare import Lane, result_of
     from engine.config import dumps
 
-    cfg = run.config
+    # What was trained, not how it was watched (small runs record their state unasked).
+    cfg = run.config.replace(state_every=0, sharpness_every=0)
     h = run.history
     result = result_of(Lane(name or cfg.optimizer, run))
     arrays: dict[str, np.ndarray] = {}

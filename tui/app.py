@@ -35,7 +35,7 @@ from textual.filter import LineFilter
 from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Static, TabbedContent
+from textual.widgets import Input, Static, TabbedContent, Tabs
 
 from engine import optimizers, schedules
 from engine.config import Experiment
@@ -60,7 +60,7 @@ from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
 from tui.textual_fixes import OnceCommandPalette, fix_timer_catch_up, guard_option_list_paging
-from tui.widgets.hyper_form import FormSection, HyperForm
+from tui.widgets.hyper_form import FormSection, HyperField, HyperForm
 from tui.widgets.keybar import KeyBar
 from tui.widgets.lesson_line import LessonLine
 from tui.widgets.pickers import Picker
@@ -537,6 +537,32 @@ class OptplayApp(App[int]):
     def _edited(self, message: HyperForm.Changed) -> None:
         self.do(self.session.edit(message.section, message.values))
 
+    @on(Input.Submitted, "#form Input")
+    def _field_done(self, message: Input.Submitted) -> None:
+        """Enter in a field commits it (the form did) and gives the keys to the chart panel:
+        the next digit switches tabs instead of being typed into the number."""
+        self.main.query_one("#chart-tabs Tabs", Tabs).focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._show_editing()
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._show_editing()
+
+    def _show_editing(self) -> None:
+        """The key bar names the knob whose text field has the keys (nothing otherwise)."""
+        if not self.screen_stack:
+            return
+        focused = self.main.focused
+        field = None
+        if isinstance(focused, Input):
+            field = next((a for a in focused.ancestors if isinstance(a, HyperField)), None)
+        try:
+            keybar = self.main.query_one(KeyBar)
+        except NoMatches:
+            return
+        keybar.show_editing(field.spec.name if field is not None else None)
+
     def _form_ready(self) -> bool:
         """Apply what was typed but not committed yet; False (and the user is told why)
         when an invalid field blocks training or saving."""
@@ -629,9 +655,9 @@ class OptplayApp(App[int]):
 
     def action_save(self) -> None:
         if self._form_ready():
-            self._ask_save(then_quit=False)
+            self._ask_save()
 
-    def _ask_save(self, then_quit: bool) -> None:
+    def _ask_save(self, then: Callable[[], None] | None = None) -> None:
         """The save dialog; a name it can't take keeps it open with the reason."""
         from tui.screens.save import SaveScreen
 
@@ -640,9 +666,9 @@ class OptplayApp(App[int]):
             folder=str(Path.cwd()),
             check=lambda text: self.session.save_target(text)[1],
         )
-        self.push_screen(screen, lambda text: self._save_to(text, then_quit))
+        self.push_screen(screen, lambda text: self._save_to(text, then))
 
-    def _save_to(self, text: str | None, then_quit: bool = False) -> None:
+    def _save_to(self, text: str | None, then: Callable[[], None] | None = None) -> None:
         if text is None:
             return
         path, problem = self.session.save_target(text)
@@ -650,16 +676,16 @@ class OptplayApp(App[int]):
             self.tell(problem, "error", "not saved")
             return
         if Path(path) == Path(self.session.save_path):  # saving the experiment's own file
-            self._write_save(path, then_quit)
+            self._write_save(path, then)
             return
-        self._confirm_overwrite([path], lambda: self._write_save(path, then_quit))
+        self._confirm_overwrite([path], lambda: self._write_save(path, then))
 
-    def _write_save(self, path: str, then_quit: bool) -> None:
+    def _write_save(self, path: str, then: Callable[[], None] | None) -> None:
+        """Save; then (saved) go on with what asked for the save (quit, load a preset...)."""
         change = self.session.save(path)
-        if change.ok and then_quit:
-            self.exit()
-            return
         self.do(change)
+        if change.ok and then is not None:
+            then()
 
     def _confirm_overwrite(self, paths: list[str], then: Any) -> None:
         """Run `then()` now, or after the user agreed to replace files that exist."""
@@ -690,7 +716,7 @@ class OptplayApp(App[int]):
             self.exit()
         elif choice == "save" and self._form_ready():
             # The save dialog shows where; enter writes and quits, escape stays in the app.
-            self._ask_save(then_quit=True)
+            self._ask_save(then=self.exit)
 
     def action_race(self) -> None:
         from tui.screens.race_setup import RaceSetupScreen
@@ -859,9 +885,31 @@ class OptplayApp(App[int]):
 
             self.push_screen(BenchScreen(presets.load(name), title, command))
             return
-        change = self.session.load(presets.load(name))
-        self.do(change)
+        self.unless_unsaved(f"loading preset {name}", lambda: self._load_preset(name))
+
+    def _load_preset(self, name: str) -> None:
+        from engine import presets
+
+        self.do(self.session.load(presets.load(name)))
         self.notify(f"preset {name}: {presets.title(name)}", timeout=3, markup=False)
+
+    def unless_unsaved(self, doing: str, then: Callable[[], None]) -> None:
+        """Run `then()` (which replaces the experiment) now, or after asking what to do with
+        unsaved changes as quitting does: save first, discard, or cancel."""
+        changes = self.session.unsaved_changes()
+        if not changes:
+            then()
+            return
+        from tui.screens.confirm import ConfirmQuitScreen
+
+        def answer(choice: QuitChoice | None) -> None:
+            if choice == "discard":
+                then()
+            elif choice == "save" and self._form_ready():
+                self._ask_save(then=then)
+
+        screen = ConfirmQuitScreen(", ".join(changes), self.session.save_path, doing=doing)
+        self.push_screen(screen, answer)
 
     def action_lessons(self) -> None:
         from tui.screens.lessons import LessonsScreen
@@ -874,6 +922,10 @@ class OptplayApp(App[int]):
         to watch into view."""
         if lesson is None:
             return
+        name = lesson if isinstance(lesson, str) else lesson.name
+        self.unless_unsaved(f"loading lesson {name}", lambda: self._load_lesson(lesson))
+
+    def _load_lesson(self, lesson: Lesson | str) -> None:
         self.do(self.session.open_lesson(lesson))
         lesson = self.session.lesson
         if lesson is None:
@@ -954,7 +1006,12 @@ class OptplayApp(App[int]):
     def _stored_picked(self, pick: Any) -> None:
         if pick is None:
             return
-        self._open_stored(pick.run_id, pick.pin)
+        if pick.pin:  # a pin adds to the run: nothing is replaced
+            self._open_stored(pick.run_id, pick.pin)
+            return
+        self.unless_unsaved(
+            f"opening stored run {pick.run_id}", lambda: self._open_stored(pick.run_id, False)
+        )
 
     @work(thread=True, group="stored", exit_on_error=False)
     def _open_stored(self, run_id: int, pin: bool) -> None:

@@ -26,8 +26,10 @@ from engine.session import (
     Change,
     Session,
     clamp_to_spec,
+    lr_reset_notice,
     next_optimizer,
     planned_steps_for,
+    unasked_lr,
 )
 
 
@@ -118,12 +120,23 @@ async def _consume(session: Session) -> None:
 # -- pick ---------------------------------------------------------------------------------------
 
 
-def test_switching_optimizer_carries_only_lr_and_says_so():
-    s = solo()
+def test_switching_optimizer_resets_a_typed_lr_to_the_new_ones_rate_and_says_so():
+    s = solo()  # adam on rosenbrock at its suggested 0.02
     s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 1000.0, "beta1": 0.5})
     change = s.pick("optimizer", "sgd")
-    assert s.config.optimizer_hypers == {**defaults("optimizer", "sgd"), "lr": 1000.0}
-    assert "kept lr 1000 from adam" in texts(change)
+    assert s.config.optimizer_hypers == defaults("optimizer", "sgd")  # lr 0.001, not 1000
+    assert "lr reset to 0.001 for sgd on rosenbrock" in texts(change)
+    s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 0.5})
+    change = s.pick("optimizer", "adagrad")  # rosenbrock suggests 0.3 for adagrad
+    assert s.config.lr == 0.3 and "lr reset to 0.3 for adagrad on rosenbrock" in texts(change)
+
+
+def test_switching_optimizer_from_its_own_rate_takes_the_new_ones_silently():
+    s = solo()
+    change = s.pick("optimizer", "adagrad")  # adam's 0.02 was rosenbrock's suggestion
+    assert s.config.lr == 0.3 and "lr" not in texts(change)
+    assert lr_reset_notice(s.config, "sgd") is None  # adagrad's own rate: nothing to say
+    assert unasked_lr("rosenbrock", "adam") == 0.02 and unasked_lr("digits-mlp", "adam") == 0.001
 
 
 def test_switching_optimizer_carries_weight_decay_where_both_have_it():
@@ -204,7 +217,7 @@ def test_an_invalid_value_never_reaches_the_run():
     before = s.config
     change = s.edit("optimizer", {**before.optimizer_hypers, "beta1": 1.5})
     assert not change.ok and "beta1 must be a number in [0, 1)" in texts(change)
-    assert s.config == before and s.run.config == before
+    assert s.config == before and s.run.config.replace(state_every=0) == before
     change = s.edit("schedule", {"nope": 1})
     assert not change.ok and s.config == before
 
@@ -369,7 +382,7 @@ def test_a_sweep_point_opens_as_the_single_run_with_its_numbers():
     s.pin("rosenbrock pin")
     change = s.open_run(row.config, spec.steps, name="sgd at lr=0.1", go=True)
     assert change.start and not s.racing
-    assert s.config == row.config and s.run.config == row.config
+    assert s.config == row.config and s.run.config.replace(state_every=0) == row.config
     assert s.planned_steps == 40 and s.name == "sgd at lr=0.1"
     assert s.run.steps_done == 0 and s.pins == []  # the rosenbrock pin went with its task
     assert "unpinned 'rosenbrock pin'" in texts(change)
@@ -425,8 +438,20 @@ def test_start_race_trains_every_lane_and_leave_race_returns_to_the_run():
     s.race.step(30)
     assert s.status().racers == 3 and s.status().leader in s.race.names
     assert s.stream_ended(s.race).open_table
-    s.leave_race()
-    assert not s.racing and s.run.steps_done == 2 and s.planned_steps == 1000
+    leader = s.race.lanes[s.view().leader_lane]
+    change = s.leave_race()  # to the leading lane's run, as it is
+    assert not s.racing and s.run is leader.run and s.run.steps_done == 30
+    assert s.config.optimizer == leader.run.config.optimizer and s.planned_steps == 30
+    assert f"the single run is now {leader.name}, the race's leader at step 30" in texts(change)
+
+
+def test_leaving_a_race_with_no_leader_returns_to_the_run_from_before():
+    s = solo()
+    s.step()
+    entries, _, _ = s.race_draft()
+    s.start_race(entries, 30, go=False)
+    assert texts(s.leave_race()) == ""  # nothing trained: no leader
+    assert not s.racing and s.run.steps_done == 1 and s.planned_steps == 1000
 
 
 def test_start_race_refuses_bad_entries():

@@ -1,4 +1,5 @@
-"""The session and optimizer-state summaries: off until the State tab is shown, then on for
+"""The session and optimizer-state summaries: on from step 0 for small problems (under
+SMALL_STATE_PARAMS parameters); for big ones off until the State tab is shown, then on for
 every run trained (also after a reset, a new race or a preset), never part of the experiment
 that is saved, and written by export next to the history."""
 
@@ -12,18 +13,28 @@ import numpy as np
 from engine.config import Experiment, RaceEntry
 from engine.history import SERIES
 from engine.run import Run, RunConfig
-from engine.session import STATE_EVERY, Session
+from engine.session import SMALL_STATE_PARAMS, STATE_EVERY, Session, parameter_count
 
 ADAM = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02})
 DIGITS = RunConfig(task="digits-mlp", optimizer="adam", task_hypers={"hidden": 8}, seed=3)
+#: 64·2048 + 2048 + 2048·10 + 10 = 153,610 parameters: records only once watched.
+BIG = DIGITS.replace(task_hypers={"hidden": 2048})
 
 
 def race_of(base: RunConfig, *others: RunConfig) -> Experiment:
     return Experiment.of_race([RaceEntry(c) for c in (base, *others)], steps=100)
 
 
+def test_small_problems_record_from_the_start_big_ones_once_watched():
+    for config, recorded in ((ADAM, True), (DIGITS, True), (BIG, False)):
+        s = Session(Experiment(config))
+        assert (s.run.state_summaries is not None) == recorded, config.task_hypers
+        assert parameter_count(s.run) < SMALL_STATE_PARAMS or not recorded
+        assert s.experiment().config.state_every == 0  # never part of what is saved
+
+
 def test_summaries_cost_nothing_until_the_state_tab_is_shown():
-    s = Session(Experiment(ADAM))
+    s = Session(Experiment(BIG))
     s.race.step(40)
     assert s.run.state_summaries is None  # nothing recorded, nothing paid
     s.watch_state()
@@ -112,7 +123,7 @@ def test_export_writes_the_state_summaries_next_to_the_history(tmp_path):
 
 
 def test_export_without_summaries_says_how_to_record_them(tmp_path):
-    s = Session(Experiment(ADAM))
+    s = Session(Experiment(BIG))
     s.race.step(5)
     change = s.export(str(tmp_path / "h"))
     assert change.ok and (tmp_path / "h.csv").exists()

@@ -142,8 +142,8 @@ async def test_changing_optimizer_mid_run_offers_a_reset() -> None:
 async def test_bad_input_shows_the_message_inline_and_blocks_starting() -> None:
     app = create_app()
     async with app.run_test(size=SMALL, notifications=True) as pilot:
-        await type_into(pilot, "optimizer-lr", "fast")
-        assert "lr must be a number in (0, inf), got 'fast'" in text_of(app, "#sidebar")
+        await type_into(pilot, "optimizer-lr", "-1")
+        assert "lr must be a number in (0, inf), got '-1'" in text_of(app, "#sidebar")
         await pilot.press("space")  # run/pause works from the form, but not with bad input
         await pilot.pause()
         assert app.session.status().state == "ready" and app.session.run.steps_done == 0
@@ -178,10 +178,10 @@ async def test_space_in_a_form_field_runs_instead_of_typing() -> None:
 async def test_escape_leaves_the_form_so_letter_keys_act() -> None:
     app = create_app()
     async with app.run_test(size=SMALL) as pilot:
-        field = await type_into(pilot, "optimizer-lr", "0.05")
-        await pilot.press("n")  # typed into the field
-        assert field.value == "0.05n" and app.session.run.steps_done == 0
-        await pilot.press("backspace", "escape", "n")
+        field = await type_into(pilot, "optimizer-lr", "0.05", commit=False)
+        await pilot.press("n")  # refused: a number has no n
+        assert field.value == "0.05" and app.session.run.steps_done == 0
+        await pilot.press("enter", "escape", "n")
         assert app.session.run.steps_done == 1
         assert "paused" in status_text(app) and "step 1" in status_text(app)
 

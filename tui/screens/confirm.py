@@ -23,7 +23,8 @@ QuitChoice = Literal["save", "discard", "cancel"]
 
 
 class ConfirmQuitScreen(Dialog[QuitChoice]):
-    """Ask what to do with unsaved changes before quitting."""
+    """Ask what to do with unsaved changes before quitting (or before `doing` something else
+    that replaces the experiment: "loading preset fast-adam")."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "choose('save')", "Save and quit"),
@@ -31,11 +32,13 @@ class ConfirmQuitScreen(Dialog[QuitChoice]):
         Binding("escape,c", "choose('cancel')", "Cancel"),
     ]
 
-    def __init__(self, what: str, path: str) -> None:
-        """`what`: the changes in a few words; `path`: the file `s` offers to write."""
+    def __init__(self, what: str, path: str, doing: str = "quitting") -> None:
+        """`what`: the changes in a few words; `path`: the file `s` offers to write;
+        `doing`: what would lose them."""
         super().__init__()
         self.what = what
         self.path = path
+        self.doing = doing
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-body") as body:
@@ -48,12 +51,14 @@ class ConfirmQuitScreen(Dialog[QuitChoice]):
                 markup=False,
             )
             yield Label(
-                f"Save them before quitting? (save offers {self.path})",
+                f"Save them before {self.doing}? (save offers {self.path})",
                 id="confirm-ask",
                 markup=False,
             )
             with Horizontal(id="confirm-buttons"):
-                yield Button("Save and quit", id="confirm-save", variant="primary", compact=True)
+                then = "quit" if self.doing == "quitting" else "go on"
+                yield Button(f"Save and {then}", id="confirm-save", variant="primary",
+                             compact=True)  # fmt: skip
                 yield Button("Discard", id="confirm-discard", variant="error", compact=True)
                 yield Button("Cancel", id="confirm-cancel", compact=True)
 

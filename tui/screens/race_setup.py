@@ -32,7 +32,7 @@ from engine.config import MAX_RACE, MIN_RACE, RaceEntry
 from engine.hyper import Hyper
 from engine.kinds import registry as registry_of
 from engine.run import RunConfig
-from engine.session import carried_knobs, next_optimizer
+from engine.session import carried_knobs, next_optimizer, unasked_lr
 from tui.dialogs import Dialog
 from tui.widgets.footer import SteadyFooter
 from tui.widgets.hyper_form import FormSection, HyperForm
@@ -128,7 +128,8 @@ class RacerEditor(VerticalGroup):
     @on(Picker.Changed)
     async def _picked(self, message: Picker.Changed) -> None:
         message.stop()
-        # The playground's rule: a new optimizer keeps lr (and a weight decay that was set).
+        # The playground's rule: a new optimizer keeps a weight decay that was set; its lr is
+        # its own for the task.
         kept = carried_knobs(self.config, message.name) if message.kind == "optimizer" else {}
         self.config = self.config.replace(
             **{message.kind: message.name, f"{message.kind}_hypers": kept}
@@ -140,6 +141,23 @@ class RacerEditor(VerticalGroup):
         if message.kind == "optimizer":  # an optimizer without lr turns the schedule off
             await form.replace_section(
                 registry_section(f"r{self.uid}-schedule", "schedule", self.config)
+            )
+
+    async def follow_task(self, old: str, new: str) -> None:
+        """The race's task changed from `old` to `new`: a rate the user did not type (the
+        one `old` suggested for this optimizer) becomes the one `new` suggests."""
+        self.commit()
+        cfg = self.config
+        hypers = dict(cfg.optimizer_hypers)
+        retune = "lr" in hypers and hypers["lr"] == unasked_lr(old, cfg.optimizer)
+        if retune:
+            hypers["lr"] = unasked_lr(new, cfg.optimizer)
+        # The racer's own task (the shared one replaces it at the start) is what a new
+        # racer copied from this one is suggested rates for.
+        self.config = cfg.replace(task=new, task_hypers={}, optimizer_hypers=hypers)
+        if retune:
+            await self.query_one(HyperForm).replace_section(
+                registry_section(f"r{self.uid}-optimizer", "optimizer", self.config)
             )
 
     @on(HyperForm.Changed)
@@ -253,10 +271,14 @@ class RaceSetupScreen(Dialog[RaceSetup | None]):
     @on(Picker.Changed)
     async def _task_picked(self, message: Picker.Changed) -> None:
         message.stop()  # the racers' pickers stop their own: this is the task picker
+        old = self.base.task
         self.base = self.base.replace(task=message.name)
         await self.query_one("#race-task-form", HyperForm).replace_section(
             registry_section("race-task", "task", self.base)
         )
+        if message.name != old:
+            for editor in self.editors:  # rates suggested for the old task follow the new one
+                await editor.follow_task(old, message.name)
 
     @on(HyperForm.Changed)
     def _shared_edited(self, message: HyperForm.Changed) -> None:

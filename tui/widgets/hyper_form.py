@@ -7,10 +7,13 @@ section's cross-knob rule (the registry's `validate`, e.g. warmup_steps < total_
 failure is shown under the field it names at once.
 
 An edit is committed when it is complete: Enter in a text field, focus leaving it, or a
-checkbox / choice changed. A valid commit posts `HyperForm.Changed(section, values)` with the
-whole section's typed values, so the app never sees a bad or half-typed value (typing `600`
-never applies `6` first) and the form never needs to know what the values are for. `commit()`
-applies what was typed but not committed yet (space to run right after typing a value).
+checkbox / choice changed. Escape leaves a field without committing: the field shows the
+committed value again. A character that can't be part of a number is refused in a numeric
+field (with a message under it), so a key meant for the app never changes a number.
+A valid commit posts `HyperForm.Changed(section, values)` with the whole section's typed
+values, so the app never sees a bad or half-typed value (typing `600` never applies `6`
+first) and the form never needs to know what the values are for. `commit()` applies what was
+typed but not committed yet (space to run right after typing a value).
 """
 
 from __future__ import annotations
@@ -52,9 +55,48 @@ def control_id(section: str, name: str) -> str:
     return f"{section}-{name}"
 
 
+#: What a number can be typed with (1e-3, -2, 1_000); a list of them adds its separators.
+NUMBER_CHARACTERS = frozenset("0123456789.eE+-_")
+LIST_CHARACTERS = frozenset(",; ()")
+
+
+def typeable(spec: Hyper) -> frozenset[str] | None:
+    """The characters a text field for `spec` accepts (None: any, for non-numeric kinds)."""
+    if spec.kind not in ("float", "int", "ints"):
+        return None
+    alias_letters = {c for word in spec.aliases for c in (word.lower() + word.upper())}
+    extra = LIST_CHARACTERS if spec.kind == "ints" else frozenset()
+    return NUMBER_CHARACTERS | extra | alias_letters
+
+
 class HyperInput(Input):
     """A compact text field for one knob. It leaves `space` (run/pause) and `[` `]` (chart tabs)
-    to the app: knob values never contain them, and a habit should not corrupt a number."""
+    to the app: knob values never contain them, and a habit should not corrupt a number. A
+    numeric field refuses characters no number has (`Refused`: its field says so)."""
+
+    class Refused(Message):
+        """A typed or pasted character was refused (it can't be part of a number)."""
+
+        def __init__(self, field: HyperInput, character: str) -> None:
+            super().__init__()
+            self.field = field
+            self.character = character
+
+        @property
+        def control(self) -> HyperInput:
+            return self.field
+
+    def __init__(self, *args: Any, allowed: frozenset[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed = allowed
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        if self.allowed is not None:
+            bad = next((c for c in text if c not in self.allowed), None)
+            if bad is not None:
+                self.post_message(self.Refused(self, bad))
+                return
+        super().replace(text, start, end)
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
         if character in (" ", "[", "]"):  # run/pause and the chart tabs, from any field
@@ -78,7 +120,16 @@ class HyperCheckbox(Checkbox):
 
 
 class HyperField(VerticalGroup):
-    """One knob: name, control, inline error, and its help while focused."""
+    """One knob: name, control, inline error, and its help while focused. The focused
+    field's name is drawn reversed: it reads without colour, at a glance. (A class, not
+    `:focus-within`: Textual caches a label's style without its ancestors' focus, so one
+    label of many could keep the look of another.)"""
+
+    DEFAULT_CSS = """
+    HyperField.-focused .hyper-name {
+        text-style: reverse bold;
+    }
+    """
 
     def __init__(self, section: str, spec: Hyper, value: Any) -> None:
         super().__init__(classes="hyper-field")
@@ -104,11 +155,21 @@ class HyperField(VerticalGroup):
                 )
             else:
                 yield HyperInput(
-                    spec.format(self.value), compact=True, id=ident, select_on_focus=False
+                    spec.format(self.value),
+                    compact=True,
+                    id=ident,
+                    select_on_focus=False,
+                    allowed=typeable(spec),
                 )
         yield Static("", classes="hyper-error", markup=False)
         help_text = f"{spec.help} {spec.range_text}" if spec.help else spec.range_text
         yield Static(help_text, classes="hyper-help", markup=False)
+
+    def on_descendant_focus(self) -> None:
+        self.add_class("-focused")
+
+    def on_descendant_blur(self) -> None:
+        self.remove_class("-focused")
 
     @property
     def control(self) -> Widget:
@@ -121,6 +182,12 @@ class HyperField(VerticalGroup):
             return control.value
         assert isinstance(control, Select)
         return control.value
+
+    def revert(self) -> None:
+        """Show the committed value again in a text field (what was typed is dropped)."""
+        control = self.control
+        if isinstance(control, Input):
+            control.value = self.spec.format(self.value)
 
     def show_error(self, message: str | None) -> None:
         self.set_class(message is not None, "-invalid")
@@ -169,6 +236,13 @@ class HyperSection(VerticalGroup):
             event.stop()  # Submitted goes on up: a dialog may act on Enter too
         self._check(event.control)
         self._post_commit()
+
+    @on(HyperInput.Refused)
+    def _refused(self, event: HyperInput.Refused) -> None:
+        event.stop()
+        target = next((a for a in event.field.ancestors if isinstance(a, HyperField)), None)
+        if target is not None:
+            target.show_error(f"{target.spec.name} takes a number: {event.character!r} refused")
 
     @on(Checkbox.Changed)
     @on(Select.Changed)
@@ -322,4 +396,13 @@ class HyperForm(VerticalGroup):
         return out
 
     def action_leave(self) -> None:
+        """Leave the field without committing what was typed in it."""
+        focused = self.screen.focused
+        field = next((a for a in focused.ancestors if isinstance(a, HyperField)), None) \
+            if focused is not None else None  # fmt: skip
+        if field is not None and isinstance(focused, Input):
+            section = next(a for a in field.ancestors if isinstance(a, HyperSection))
+            field.value = section.values[field.spec.name]
+            field.parse_error = None
+            field.revert()
         self.screen.set_focus(None)

@@ -49,6 +49,14 @@ class KeyBar(Static):
         self.applies: Callable[[Action], bool] = lambda action: True
         self.shown: list[Action] = []
         self._key: tuple[object, ...] | None = None
+        self.editing: str | None = None  # the knob whose field has the keys, if any
+
+    def show_editing(self, knob: str | None) -> None:
+        """While a form field has the keys, say what Enter and Escape do instead of the
+        app's keys (which the field would take as typing)."""
+        if knob != self.editing:
+            self.editing = knob
+            self._draw()
 
     def show(self, applies: Callable[[Action], bool]) -> None:
         """Show the keys of the actions for which `applies(action)` holds."""
@@ -61,13 +69,16 @@ class KeyBar(Static):
     def _draw(self) -> None:
         width = self.size.width or 80
         available = [a for a in self.actions if self.applies(a)]
-        shown = fit(available, width)
-        key = (width, tuple(a.name for a in shown))
+        shown = [] if self.editing else fit(available, width)
+        key = (width, self.editing, tuple(a.name for a in shown))
         if key == self._key:
             return
         self._key, self.shown = key, shown
         text = Text(no_wrap=True, overflow="crop")
         text.append(" ")
+        if self.editing:
+            text.append(f"editing {self.editing}", style="bold")
+            text.append(f" — Enter to apply, Esc to cancel{GAP}")
         for action in shown:
             text.append(action.shown_key, style="bold")
             text.append(f" {action.label}{GAP}")

@@ -1,0 +1,106 @@
+"""Pilot tests: a form field's focus is visible and easy to leave, and keys meant for the app
+never edit a knob by accident (issue 25, "Focus you can see and leave")."""
+
+from __future__ import annotations
+
+from conftest import screen_text
+from textual.widgets import Input, Label, Static, TabbedContent, Tabs
+
+from engine.run import RunConfig
+from tui.app import create_app
+from tui.widgets.keybar import KeyBar
+
+SMALL = (80, 24)
+
+
+async def focus_field(pilot, field_id: str, text: str) -> Input:
+    """Focus a form field and replace its text by typing (not committed)."""
+    field = pilot.app.query_one(f"#{field_id}", Input)
+    field.focus()
+    await pilot.press("ctrl+a", "ctrl+k", *text)
+    await pilot.pause()
+    return field
+
+
+def keybar_text(app) -> str:
+    return str(app.query_one(KeyBar).render())
+
+
+async def test_enter_commits_and_the_next_digit_switches_tabs() -> None:
+    app = create_app()  # rosenbrock: Loss, LR, Norms, Path, State
+    async with app.run_test(size=SMALL) as pilot:
+        await focus_field(pilot, "optimizer-lr", "0.05")
+        await pilot.press("enter", "3")
+        await pilot.pause()
+        assert app.session.run.config.lr == 0.05  # not 0.053
+        assert app.query_one("#optimizer-lr", Input).value == "0.05"
+        assert app.query_one(TabbedContent).active == "tab-norms"
+        assert isinstance(app.focused, Tabs)  # the chart panel has the keys
+
+
+async def test_escape_leaves_a_field_without_committing() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        before = app.session.run.config.lr
+        field = await focus_field(pilot, "optimizer-lr", "0.07")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is None
+        assert app.session.run.config.lr == before  # nothing applied
+        assert field.value == "0.02"  # the committed value is shown again
+        await pilot.press("n")  # keys act on the app again
+        assert app.session.run.steps_done == 1 and app.session.run.config.lr == before
+
+
+async def test_the_focused_field_has_a_reverse_label() -> None:
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        label = app.query_one("#section-optimizer .hyper-name", Label)
+        assert "reverse" not in str(label.styles.text_style)
+        app.query_one("#optimizer-lr", Input).focus()
+        await pilot.pause()
+        assert "reverse" in str(label.styles.text_style)  # reads without colour too
+        app.set_focus(None)
+        await pilot.pause()
+        assert "reverse" not in str(label.styles.text_style)
+
+
+async def test_key_bar_says_what_enter_and_escape_do_while_editing() -> None:
+    app = create_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "editing" not in keybar_text(app)
+        app.query_one("#optimizer-lr", Input).focus()
+        await pilot.pause()
+        assert "editing lr — Enter to apply, Esc to cancel" in keybar_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "editing" not in keybar_text(app) and "space" in keybar_text(app)
+
+
+async def test_a_letter_typed_into_a_number_is_refused_with_a_message() -> None:
+    app = create_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        field = await focus_field(pilot, "optimizer-lr", "0.05n")
+        assert field.value == "0.05"  # never appended
+        error = app.query_one("#section-optimizer .hyper-error", Static)
+        assert str(error.render()) == "lr takes a number: 'n' refused"
+        assert "lr takes a number: 'n'" in screen_text(app)  # shown under the field
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.session.run.config.lr == 0.05
+        assert "refused" not in screen_text(app)
+
+
+async def test_exponents_signs_lists_and_aliases_still_type() -> None:
+    config = RunConfig(task="quadratic", optimizer="sgd", schedule="multistep")
+    app = create_app(config)
+    async with app.run_test(size=(120, 50)) as pilot:
+        field = await focus_field(pilot, "optimizer-lr", "1e-3")
+        assert field.value == "1e-3"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.session.run.config.lr == 0.001
+        ids = {w.id for w in app.query(Input)}
+        list_field = next(i for i in ids if i and i.startswith("schedule-") and "mile" in i)
+        field = await focus_field(pilot, list_field, "10,20")
+        assert field.value == "10,20"
