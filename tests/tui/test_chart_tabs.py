@@ -56,6 +56,7 @@ async def test_panel_palette_and_digits_follow_the_table() -> None:
             "Show norms chart",
             "Show model chart",
             "Show optimizer state chart",
+            "Show sharpness chart",  # a network has no exact theory: its sharpness is shown
         ]
         app.set_focus(None)
         await pilot.press("4")
