@@ -38,7 +38,7 @@ def active_tab(app) -> str:
 
 
 async def test_brackets_switch_tabs_from_any_focus_and_digits_outside_a_field() -> None:
-    app = create_app(DIGITS)  # tabs: Loss, LR, Norms, Model, State
+    app = create_app(DIGITS)  # tabs: Loss, LR, Norms, Model, State, Sharpness
     async with app.run_test(size=(120, 40)) as pilot:
         field = app.query_one("#optimizer-lr", Input)
         field.focus()
@@ -46,23 +46,24 @@ async def test_brackets_switch_tabs_from_any_focus_and_digits_outside_a_field() 
         assert active_tab(app) == "tab-loss"
         await pilot.press("right_square_bracket")  # from inside a form field
         assert active_tab(app) == "tab-lr" and field.value == "0.001" and app.focused is field
-        await pilot.press(*["right_square_bracket"] * 4)
+        await pilot.press(*["right_square_bracket"] * 5)
         assert active_tab(app) == "tab-loss"  # around
         await pilot.press("left_square_bracket")
-        assert active_tab(app) == "tab-state"
+        assert active_tab(app) == "tab-sharpness"
         await pilot.press("3")  # in a field a digit is typed
-        assert field.value == "0.0013" and active_tab(app) == "tab-state"
+        assert field.value == "0.0013" and active_tab(app) == "tab-sharpness"
         await pilot.press("backspace", "escape")  # leave the form: digits pick tabs
         for key, tab in (
             ("2", "tab-lr"),
             ("3", "tab-norms"),
             ("4", "tab-model"),
             ("5", "tab-state"),
+            ("6", "tab-sharpness"),
             ("1", "tab-loss"),
         ):
             await pilot.press(key)
             assert active_tab(app) == tab
-        await pilot.press("6")  # no sixth tab for this task: nothing happens
+        await pilot.press("7")  # no seventh tab for this task: nothing happens
         assert active_tab(app) == "tab-loss"
         app.query_one("#task-select").focus()  # a picker has the focus: digits still work
         await pilot.press("2")
