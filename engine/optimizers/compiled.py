@@ -186,8 +186,12 @@ def _compile() -> dict[str, Any]:
     return {name: getattr(_kernels, name) for name in (*_STEPPERS, *NETWORK_KERNELS)}
 
 
-#: Kernels of the networks' elementwise passes (engine/tasks/mlp.py), by name.
-NETWORK_KERNELS = ("tanh_backward", "softmax_grad")
+#: Kernels of the networks' elementwise passes (engine/tasks/mlp.py) and of a step's
+#: bookkeeping (engine/run.py), by name.
+NETWORK_KERNELS = (
+    "tanh_backward", "softmax_grad", "bias_add", "softmax_shift", "row_sums", "softmax_finish",
+    "copy_into", "difference",
+)  # fmt: skip
 
 
 def kernel(name: str) -> Any:
