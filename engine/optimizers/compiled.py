@@ -10,7 +10,8 @@ and division are IEEE-exact in both. The loop streams θ, g and the state from m
 per step instead of once per ufunc pass, and a small buffer pays no Python call per pass.
 
 Used automatically when numba is installed (the `fast` extra), unless the environment sets
-OPTPLAY_COMPILED=0 or `set_enabled(False)` is called. The first elementwise step asks for
+OPTPLAY_COMPILED=0, the app's settings file says `compiled = false` (tui/settings.py) or
+`set_enabled(False)` is called. The first elementwise step asks for
 the kernels (`request`): a background thread imports numba and compiles them (or loads them
 from numba's on-disk cache, kept in a writable folder: see `_cache_dir`) while the steps run
 on NumPy; once `ready` is set, the next step runs compiled, with the same numbers. `wait()`
@@ -45,6 +46,7 @@ compile_seconds: float | None = None
 error: str | None = None
 
 _enabled = True
+_off_by_setting = False  # the settings file's `compiled = false` (`turn_off_by_setting`)
 #: Steps tiny buffers through each kernel so the build thread compiles (or loads) all of them.
 #: engine/optimizers/base.py installs it: it builds optimizers, and this module never imports
 #: the base (the base imports this one).
@@ -84,6 +86,8 @@ def describe() -> str:
     0.68.1)' while the background compile runs, or 'NumPy (<why>)'."""
     if not installed():
         return "NumPy (numba not installed)"
+    if _off_by_setting and switched_off():
+        return "NumPy (compiled = false in settings.toml)"
     if switched_off():
         return f"NumPy ({ENV_SWITCH}=0)"
     if not _enabled:
@@ -109,6 +113,18 @@ def set_enabled(enabled: bool) -> None:
     else:
         requested = False
         request()
+
+
+def turn_off_by_setting() -> None:
+    """The app's settings say `compiled = false`: the NumPy path in this process and in the
+    worker processes it starts (through the environment switch, which they inherit), unless
+    the environment already sets OPTPLAY_COMPILED: it decides for this launch."""
+    global _off_by_setting, ready
+    if ENV_SWITCH in os.environ:
+        return
+    os.environ[ENV_SWITCH] = "0"
+    _off_by_setting = True
+    ready = False
 
 
 def request() -> None:
