@@ -215,6 +215,12 @@ def kernel(name: str) -> Any:
     return _kernels[name] if ready else None
 
 
+def kernels() -> dict[str, Any] | None:
+    """Every compiled kernel by name when the path is ready, else None (one look-up for a
+    pass that calls several)."""
+    return _kernels if ready else None
+
+
 # -- argument unpacking (one per family; each is the family's `compiled_step`) ---------------
 # Scalars go to the kernels as Python floats (each kernel rounds them to the dtype); what
 # depends only on the knobs is computed once per knob setting (`_knob_args`).

@@ -136,22 +136,22 @@ class MLPClassifier(Task):
         H, Z = buf.H, buf.Z
         # Ufuncs with a positional `out`, not in-place operators: less call overhead.
         add, multiply = np.add, np.multiply
-        # The compiled passes (bit for bit the same) where every array has one dtype (np.dot
-        # succeeded), so no kernel is compiled for a mix of dtypes on the training thread.
-        bias_add = compiled.kernel("bias_add")
-        if bias_add is not None and (b1.dtype is not H.dtype or b2.dtype is not H.dtype):
-            bias_add = None
+        # The compiled passes (bit for bit the same) when the biases have the activations'
+        # dtype, so no kernel is compiled for a mix of dtypes on the training thread.
+        kernels = compiled.kernels()
+        if kernels is not None and (b1.dtype is not H.dtype or b2.dtype is not H.dtype):
+            kernels = None
         # forward: H = tanh(X W1 + b1), Z = H W2 + b2
         dot(X, params["W1"], H)
-        if bias_add is not None:
-            bias_add(H, b1)
+        if kernels is not None:
+            kernels["bias_add"](H, b1)
         else:
             add(H, b1, H)
         np.tanh(H, H)
         dot(H, W2, Z)
         loss = None
-        if bias_add is not None:
-            loss = self._compiled_output(Z, b2, Y, m, buf)
+        if kernels is not None:
+            loss = self._compiled_output(Z, b2, Y, m, buf, kernels)
         if loss is None:
             add(Z, b2, Z)
             loss = self._output(Z, Y, m, buf)  # Z now holds dLoss/dZ
@@ -160,9 +160,8 @@ class MLPClassifier(Task):
         dot(buf.ones, Z, grads["b2"])
         dH, T = buf.dH, buf.T
         dot(Z, W2.T, dH)
-        fused = compiled.kernel("tanh_backward")
-        if fused is not None:
-            fused(H, dH)  # the same three passes in one loop, bit for bit
+        if kernels is not None:
+            kernels["tanh_backward"](H, dH)  # the same three passes in one loop, bit for bit
         else:
             multiply(H, H, T)
             np.subtract(1.0, T, T)
@@ -176,7 +175,13 @@ class MLPClassifier(Task):
         raise NotImplementedError
 
     def _compiled_output(
-        self, Z: np.ndarray, b: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers
+        self,
+        Z: np.ndarray,
+        b: np.ndarray,
+        Y: np.ndarray,
+        m: int,
+        buf: _Buffers,
+        kernels: dict[str, Any],
     ) -> float | None:
         """Add the output bias b to Z, then `_output`, with compiled passes; None when this
         task has none for these arrays (the caller then runs the NumPy passes)."""
@@ -406,22 +411,25 @@ class SoftmaxMLP(MLPClassifier):
         return loss
 
     def _compiled_output(
-        self, Z: np.ndarray, b: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers
+        self,
+        Z: np.ndarray,
+        b: np.ndarray,
+        Y: np.ndarray,
+        m: int,
+        buf: _Buffers,
+        kernels: dict[str, Any],
     ) -> float | None:
         # NumPy's passes in the same order, its reductions summed in its pairwise order (one
         # block: at most 128 rows and classes); exp, log and the dot product stay NumPy's.
         if m > 128 or Z.shape[1] > 128 or Y.dtype is not Z.dtype or not Y.flags.c_contiguous:
             return None
-        shift = compiled.kernel("softmax_shift")
-        if shift is None:
-            return None
         s = buf.s
-        shift(Z, b, buf.mx)
+        kernels["softmax_shift"](Z, b, buf.mx)
         zy = float(np.vdot(Z, Y))  # sum of the true classes' shifted logits
         np.exp(Z, Z)
-        compiled.kernel("row_sums")(Z, s)
+        kernels["row_sums"](Z, s)
         np.log(s, buf.logs)
-        total = compiled.kernel("softmax_finish")(Z, s, buf.logs, Y, 1.0 / m)
+        total = kernels["softmax_finish"](Z, s, buf.logs, Y, 1.0 / m)
         return (float(total) - zy) / m
 
 
