@@ -436,9 +436,11 @@ class Run(Stepper[Progress]):
         sharpness_every = self.config.sharpness_every if self._sharpness is not None else 0
         epoch = self.task.steps_per_epoch if observe is not None and not eval_every else 0
         dot, copyto, subtract = np.dot, np.copyto, np.subtract
-        # The compiled copy and difference when ready (the same numbers, less call overhead).
-        copy_into = compiled.kernel("copy_into") or copyto
-        difference = compiled.kernel("difference") or subtract
+        # The compiled copy and difference when ready (the same numbers, less call overhead;
+        # flat, prev and scratch are this run's own 1-D contiguous buffers of one dtype).
+        fast = compiled.kernels_for(flat.dtype)
+        copy_into = fast["copy_into"] if fast is not None else copyto
+        difference = fast["difference"] if fast is not None else subtract
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
         step = self._step
         done = 0

@@ -136,10 +136,16 @@ class MLPClassifier(Task):
         H, Z = buf.H, buf.Z
         # Ufuncs with a positional `out`, not in-place operators: less call overhead.
         add, multiply = np.add, np.multiply
-        # The compiled passes (bit for bit the same) when the biases have the activations'
-        # dtype, so no kernel is compiled for a mix of dtypes on the training thread.
-        kernels = compiled.kernels()
-        if kernels is not None and (b1.dtype is not H.dtype or b2.dtype is not H.dtype):
+        # The compiled passes (bit for bit the same) when the biases are contiguous arrays of
+        # the activations' dtype: what the kernels' entry points take (`compiled._entries`).
+        kernels = compiled.kernels_for(H.dtype)
+        if kernels is not None and not (
+            b1.dtype is H.dtype
+            and b2.dtype is H.dtype
+            and b1.flags.c_contiguous
+            and b2.flags.c_contiguous
+            and b1.ndim == b2.ndim == 1
+        ):
             kernels = None
         # forward: H = tanh(X W1 + b1), Z = H W2 + b2
         dot(X, params["W1"], H)

@@ -109,11 +109,10 @@ def test_mlp_runs_are_bit_identical(task, hypers, dtype):
 def test_a_step_runs_the_compiled_passes(monkeypatch):
     """The kernels above are the ones a digits-mlp step calls (so the runs compare them)."""
     called = []
+    table = compiled.kernels_for(np.dtype(np.float32))
     for name in ("bias_add", "softmax_shift", "row_sums", "softmax_finish", "copy_into"):
-        kernel = compiled._kernels[name]
-        monkeypatch.setitem(
-            compiled._kernels, name, lambda *a, _k=kernel, _n=name: called.append(_n) or _k(*a)
-        )
+        kernel = table[name]
+        monkeypatch.setitem(table, name, lambda *a, _k=kernel, _n=name: called.append(_n) or _k(*a))
     compiled.ready = True
     cfg = RunConfig(task="digits-mlp", optimizer="adam", dtype="float32", eval_every=0)
     _run(cfg, True, 1)
@@ -132,3 +131,25 @@ def test_diverging_mlp_stops_at_the_same_step(lr, factor):
     a, b = _run(cfg, False, 200), _run(cfg, True, 200)
     assert a.diverged_at is not None
     _same_runs(a, b)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_strided_or_mixed_parameters_fall_back_to_numpy_with_the_same_numbers(dtype):
+    """The kernels' entry points take contiguous arrays of one dtype: other parameters (a
+    strided bias, float64 weights of a float32 task) go through NumPy, with the same result."""
+    from engine import tasks
+
+    task = tasks.create("digits-mlp", dtype=dtype)
+    rng = np.random.default_rng(6)
+    params = task.init_params(rng)
+    wide = np.zeros(2 * len(params["b1"]), params["b1"].dtype)
+    wide[::2] = rng.standard_normal(len(params["b1"]))
+    params["b1"] = wide[::2]  # strided
+    params["b2"] = rng.standard_normal(10)  # float64 whatever the task's dtype
+    batch = next(task.batches(np.random.default_rng(0)))
+    results = []
+    for use in (False, True):
+        compiled.ready = use
+        loss, grads = task.loss_and_grads(params, batch)
+        results.append((loss, {k: v.tobytes() for k, v in grads.items()}))
+    assert results[0] == results[1]
