@@ -64,6 +64,7 @@ from engine.kinds import KINDS, registry
 from engine.knobs import KnobError as KnobError  # re-exported: callers catch it from here
 from engine.knobs import apply_overrides, owners_of, route
 from engine.optimizer_state import StateInspection, StateProbe
+from engine.optimizers import compiled
 from engine.state_history import DEFAULT_CAPACITY, StateSummaries
 from engine.stepping import Stepper, _is_int
 from engine.tasks.base import seeded_rngs
@@ -435,6 +436,11 @@ class Run(Stepper[Progress]):
         sharpness_every = self.config.sharpness_every if self._sharpness is not None else 0
         epoch = self.task.steps_per_epoch if observe is not None and not eval_every else 0
         dot, copyto, subtract = np.dot, np.copyto, np.subtract
+        # The compiled copy and difference when ready (the same numbers, less call overhead;
+        # flat, prev and scratch are this run's own 1-D contiguous buffers of one dtype).
+        fast = compiled.kernels_for(flat.dtype)
+        copy_into = fast["copy_into"] if fast is not None else copyto
+        difference = fast["difference"] if fast is not None else subtract
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
         step = self._step
         done = 0
@@ -464,12 +470,12 @@ class Run(Stepper[Progress]):
                 if step == 0:
                     factor = self.config.divergence_factor
                     limit = self._loss_limit = loss + factor * max(abs(loss), 1.0)
-                copyto(prev, flat)
+                copy_into(prev, flat)
                 if closure_grads is None:
                     opt_step(opt_params, opt_grads, lr=lr)
                 else:
                     opt_step(opt_params, opt_grads, lr=lr, closure=self._closure(batch), loss=loss)
-                subtract(flat, prev, out=scratch)
+                difference(flat, prev, scratch)
                 usq = float(dot(scratch, scratch))
                 if not isfinite(usq):
                     copyto(flat, prev)  # keep the params of the last finite step

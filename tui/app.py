@@ -1143,6 +1143,7 @@ def create_app(
     if steps is not None:
         experiment = dataclasses.replace(experiment or default_experiment(), steps=steps)
     settings, warning = settings_file.load()
+    settings_file.apply_compiled(settings)
     session = Session(
         experiment, save_path=save_path, history_capacity=history_capacity, speed=settings.speed
     )

@@ -675,7 +675,14 @@ def _warm_compiled(kernels: dict[str, Any]) -> None:
             compiled._STEPPERS[name](opt, p, g, opt._buffers(st), c, kernels)
         h = np.full((2, 3), 0.5, dtype)
         kernels["tanh_backward"](h, h.copy())
-        kernels["softmax_grad"](h.copy(), np.ones((2, 1), dtype), h, 0.5)
+        column = np.ones((2, 1), dtype)
+        kernels["softmax_grad"](h.copy(), column, h, 0.5)
+        kernels["bias_add"](h.copy(), h[0].copy())
+        kernels["softmax_shift"](h.copy(), h[0].copy(), column.copy())
+        kernels["row_sums"](h, column.copy())
+        kernels["softmax_finish"](h.copy(), column, column.copy(), h, 0.5)
+        kernels["copy_into"](p.copy(), p)
+        kernels["difference"](p, p.copy(), p.copy())
 
 
 compiled.warm_up = _warm_compiled
