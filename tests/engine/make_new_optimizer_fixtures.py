@@ -13,8 +13,11 @@ The layout, the objective and the lr changes are those of make_optimizer_fixture
 with optplay's defaults at a constant lr and `RANDOM_CASES` float64 cases with random knobs and
 an lr that changes every step, plus `F32_CASES` float32 cases. Optimizers that re-evaluate the
 objective inside a step (closure: lbfgs, sam) use the smooth non-quadratic objective
-`closure_objective` (the step's noise fixed during the step). Each case's `reference` names
-what produced it.
+`closure_objective` (the step's noise fixed during the step). Schedule-free cases also store
+the reference's evaluation point (the params after `optimizer.eval()`) at the checkpoints
+(`eval_traj`). The wrappers (sam, lookahead) wrap torch twins (`torch_inner`). Each case's
+`reference` names what produced it; appending an optimizer to RUNNERS leaves the earlier
+cases' random draws, and so their data, unchanged.
 """
 
 from __future__ import annotations
