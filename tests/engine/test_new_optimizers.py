@@ -175,3 +175,17 @@ def test_optimizers_without_an_evaluation_point_evaluate_at_the_params():
     run.step(10)
     assert run.optimizer.eval_params(run._opt_params) is None
     assert run.step(0)["eval_loss"] == run.task.evaluate(run._params)["loss"]
+
+
+def test_sam_in_a_run_evaluates_twice_per_step_on_the_steps_batch():
+    """SAM's second gradient comes through the run's closure (as L-BFGS's evaluations): two
+    evaluations a step, on the step's mini-batch, and the same history every time."""
+    cfg = RunConfig(task="digits-mlp", optimizer="sam", optimizer_hypers={"rho": 0.1}, seed=4)
+    a, b = Run(cfg), Run(cfg)
+    a.step(7)
+    b.step(7)
+    assert a.function_evals == 14
+    assert np.array_equal(a._flat, b._flat)
+    plain = Run(RunConfig(task="digits-mlp", optimizer="momentum", seed=4))
+    plain.step(7)
+    assert plain.function_evals == 7 and not np.array_equal(a._flat, plain._flat)
