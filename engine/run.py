@@ -361,6 +361,7 @@ class Run(Stepper[Progress]):
         if getattr(self.optimizer, "needs_closure", False):
             self._closure_grads = {k: np.zeros_like(v) for k, v in self._params.items()}
         self._closure_evals = 0  # evaluations made inside steps (function_evals counts them)
+        self._eval_flat: np.ndarray | None = None  # the optimizer's evaluation point, if any
         self._traced = bool(getattr(self.task, "records_trajectory", False)) and total <= 2
         landscape = bool(getattr(self.task, "is_landscape", False)) and total == 2
         self._probe = StateProbe(
@@ -400,9 +401,32 @@ class Run(Stepper[Progress]):
         return schedules.create(cfg.schedule, base_lr, **cfg.schedule_hypers)
 
     def _evaluate(self) -> None:
-        result = self.task.evaluate(self._params)
+        result = self.task.evaluate(self._eval_params())
         self._eval = {k: float(v) for k, v in result.items()}
         self.history.record_eval(self._step, self._eval["loss"], self._eval.get("accuracy"))
+
+    def _eval_params(self) -> dict[str, np.ndarray]:
+        """Where the model is evaluated: the parameters, or the optimizer's own evaluation
+        point where it has one (schedule-free's average x, `Optimizer.eval_params`), copied
+        into per-key views of one buffer so the task sees the usual layout."""
+        shifted = self.optimizer.eval_params(self._opt_params)
+        if shifted is None:
+            return self._params
+        if self._eval_flat is None:
+            self._eval_flat = np.empty_like(self._flat)
+        target = self._eval_flat
+        if self._opt_params is self._params:  # per-key optimizer: one view per key
+            offset = 0
+            for arr in shifted.values():
+                target[offset : offset + arr.size] = arr.ravel()
+                offset += arr.size
+        else:
+            np.copyto(target, shifted["flat"])
+        out, offset = {}, 0
+        for key, p in self._params.items():
+            out[key] = target[offset : offset + p.size].reshape(p.shape)
+            offset += p.size
+        return out
 
     def evaluate(self) -> None:
         """Evaluate the parameters now and record it at the current step (the

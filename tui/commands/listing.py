@@ -47,8 +47,18 @@ def hyper_rows(hypers: Sequence[Any]) -> list[str]:
     cells = [(h.name, h.format(h.default) or "-", h.range_text, h.help) for h in hypers]
     w0 = max(len(c[0]) for c in cells)
     w1 = max(len(c[1]) for c in cells)
-    w2 = max(len(c[2]) for c in cells)
-    return [f"      {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip() for a, b, c, d in cells]
+    # A long range (a wrapper's list of inner optimizers) goes on its own line after the
+    # help instead of widening the range column of every row.
+    wide = 40
+    w2 = max((len(c[2]) for c in cells if len(c[2]) <= wide), default=0)
+    rows = []
+    for a, b, c, d in cells:
+        if len(c) > wide:
+            rows.append(f"      {a:<{w0}}  {b:<{w1}}  {d}".rstrip())
+            rows.append(f"      {'':<{w0}}  {'':<{w1}}  {c}")
+        else:
+            rows.append(f"      {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip())
+    return rows
 
 
 def list_lines(kind: str | None = None) -> list[str]:
