@@ -1,9 +1,10 @@
 """`optplay code`: the generated scripts reproduce `optplay run`'s eval losses.
 
-The NumPy scripts always run (a subprocess of this interpreter). The torch and optax scripts
-run under the interpreter named by OPTPLAY_REFERENCE_PYTHON (a venv with torch, jax and optax;
-neither is a dependency of optplay), else this one; they are skipped, saying so, when that
-interpreter cannot import the framework.
+The NumPy scripts always run (a subprocess of this interpreter). The torch, optax and Keras
+scripts run under the interpreter named by OPTPLAY_REFERENCE_PYTHON (a venv with torch, jax,
+optax and keras; none is a dependency of optplay), else this one; they are skipped, saying so,
+when that interpreter cannot import the framework. The Keras scripts reproduce the run with
+`flavour = "keras"` (keras.optimizers' arithmetic), the others torch's default flavour.
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ EXPERIMENTS = {
     ],
 }  # fmt: skip
 
-_MODULES = {"numpy": "numpy", "torch": "torch", "optax": "optax"}
+# What the reference interpreter must import (Keras 3 on jax: the scripts set KERAS_BACKEND).
+_IMPORTS = {
+    "numpy": "import numpy",
+    "torch": "import torch",
+    "optax": "import optax",
+    "keras": "import os; os.environ['KERAS_BACKEND'] = 'jax'; import keras",
+}
+# Keras scripts write keras.optimizers' classes, which compute the keras flavour.
+_FLAVOUR = {"keras": ["--set", "flavour=keras"]}
 
 
 def run_losses(argv: list[str], tmp: Path) -> list[float]:
@@ -63,11 +72,11 @@ def reference_python(framework: str) -> str | None:
     python = os.environ.get("OPTPLAY_REFERENCE_PYTHON") or sys.executable
     if framework == "numpy":
         return sys.executable
-    found = subprocess.run([python, "-c", f"import {_MODULES[framework]}"], capture_output=True)
+    found = subprocess.run([python, "-c", _IMPORTS[framework]], capture_output=True)
     return python if found.returncode == 0 else None
 
 
-@pytest.mark.parametrize("framework", ["numpy", "torch", "optax"])
+@pytest.mark.parametrize("framework", ["numpy", "torch", "optax", "keras"])
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_script_prints_the_runs_eval_losses(capsys, tmp_path, framework, name):
     python = reference_python(framework)
@@ -76,7 +85,7 @@ def test_script_prints_the_runs_eval_losses(capsys, tmp_path, framework, name):
             f"{framework} is not installed here (set OPTPLAY_REFERENCE_PYTHON to a python "
             f"that has it to run this check)"
         )
-    argv = EXPERIMENTS[name]
+    argv = EXPERIMENTS[name] + _FLAVOUR.get(framework, [])
     script = tmp_path / f"{name}.py"
     assert main(["code", *argv, "--framework", framework, "--out", str(script)]) == 0
     assert f"wrote {script}" in capsys.readouterr().out
@@ -131,7 +140,11 @@ def test_a_lesson_lane_becomes_a_script(capsys, tmp_path):
         (["--lesson", "no-such-lesson"], "--lesson"),
         (
             ["--task", "rosenbrock", "--optimizer", "adam", "--set", "flavour=keras"],
-            "flavour keras is not written as code yet",
+            "flavour keras is not written as code for numpy (use --framework keras)",
+        ),
+        (
+            ["--task", "rosenbrock", "--optimizer", "adam", "--framework", "keras"],
+            "flavour torch: keras.optimizers compute the keras flavour; add --set flavour=keras",
         ),
     ],
 )
