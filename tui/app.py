@@ -649,7 +649,10 @@ class OptplayApp(App[int]):
         config = self.session.config
         self.push_screen(
             HelpScreen(
-                optimizers.get(config.optimizer), schedules.get(config.schedule), help_keys()
+                optimizers.get(config.optimizer),
+                schedules.get(config.schedule),
+                help_keys(),
+                flavour=config.optimizer_hypers.get("flavour", "torch"),
             )
         )
 
