@@ -170,3 +170,34 @@ def test_list_optimizers_says_where_each_lives_and_shows_the_flavours(capsys):
     amsgrad = out.split("\n  amsgrad\n")[1].split("\n  adamw\n")[0]
     assert "* v̂ ← max(v̂, v)" in amsgrad.split("    paper")[1]
     assert main(["list", "tasks", "--flavours"]) == 2
+
+
+# Every optimizer a Keras script covers, with the knobs where Keras differs (centered RMSprop
+# with momentum, Adagrad's accumulator, Nesterov, AMSGrad, L2 decay added to the gradient).
+KERAS_OPTIMIZERS = {
+    "rmsprop": ["--set", "centered=true", "--set", "momentum=0.5", "--set", "lr=0.003",
+                "--set", "weight_decay=0.01"],
+    "adagrad": ["--set", "lr=0.1", "--set", "initial_accumulator_value=0.1"],
+    "nesterov": ["--set", "lr=0.01", "--set", "weight_decay=0.001"],
+    "amsgrad": ["--set", "lr=0.01"],
+    "adam": ["--set", "lr=0.01", "--set", "weight_decay=0.05"],
+    "sgd": ["--set", "lr=0.01"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("optimizer", list(KERAS_OPTIMIZERS))
+def test_keras_scripts_cover_every_optimizer_in_its_keras_flavour(capsys, tmp_path, optimizer):
+    python = reference_python("keras")
+    if python is None:
+        pytest.skip("keras is not installed here (set OPTPLAY_REFERENCE_PYTHON to run this check)")
+    argv = [
+        "--task", "linear-regression", "--optimizer", optimizer, *KERAS_OPTIMIZERS[optimizer],
+        "--schedule", "exponential", "--set", "gamma=0.99", "--set", "task.batch_size=16",
+        "--steps", "100", "--eval-every", "20", "--set", "flavour=keras",
+    ]  # fmt: skip
+    script = tmp_path / "keras_script.py"
+    assert main(["code", *argv, "--framework", "keras", "--out", str(script)]) == 0
+    expected = run_losses(argv, tmp_path)
+    got = script_losses(python, script)
+    assert len(got) == len(expected) == 6
+    assert got == pytest.approx(expected, rel=1e-9, abs=0.0)
