@@ -223,6 +223,8 @@ class RunConfig:
         for kind in KINDS:  # the task first: it may suggest the optimizer's lr
             hypers_field = f"{kind}_hypers"
             given = getattr(self, hypers_field)
+            if kind == "schedule" and isinstance(given, Mapping):
+                given = self._epochs_in_steps(given)
             if kind == "optimizer" and isinstance(given, Mapping) and "lr" not in given:
                 suggested = suggested_lr(self.task, self.optimizer)
                 if suggested is not None:
@@ -232,6 +234,30 @@ class RunConfig:
             put(kind, name)
             put(hypers_field, values)
         _check_full_batch(self.optimizer, self.task, self.task_hypers)
+
+    def _epochs_in_steps(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The schedule's knobs with those given in epochs ("3 epochs") in steps: the task's
+        steps per epoch (one pass over its training set at its batch size) times the count.
+        RunConfigError naming the knob when the task has no data set (no epochs)."""
+        wanted = {k: v for k, v in given.items() if schedules.is_epochs(str(k), v)}
+        if not wanted:
+            return given
+        task = tasks.create(self.task, dtype=self.dtype, **self.task_hypers)
+        knob = next(iter(wanted))
+        if getattr(task, "X", None) is None:
+            raise RunConfigError(
+                "schedule_hypers",
+                f"{knob} = {wanted[knob]!r}: task {self.task} has no data set, so no epochs; "
+                "give the steps (an integer)",
+                knob,
+            )
+        converted = dict(given)
+        for name, raw in wanted.items():
+            try:
+                converted[name] = schedules.in_steps(name, raw, task.steps_per_epoch)
+            except ValueError as err:
+                raise RunConfigError("schedule_hypers", str(err), name) from None
+        return converted
 
     def replace(self, **changes: Any) -> RunConfig:
         """A validated copy with `changes`. When the task, optimizer or schedule kind changes

@@ -128,6 +128,9 @@ ACTIONS: tuple[Action, ...] = (
            "screen as SVG, into the working folder", "Export chart picture", footer=False),
     Action("sweep", "s", "Sweep", "final loss against lr (or any knob) per optimizer, a fresh "
            "run per point; open any point as the run", "Sweep a knob", rank=5),
+    Action("code", "C", "Code", "the run as a standalone script (numpy by default; torch, "
+           "optax or keras after the name) with its data, into the working folder",
+           "Experiment as code", footer=False),
     Action("use_optimum", "O", "Optimum", "set sgd, momentum or nesterov to the task's optimal "
            "lr (and momentum) from the exact theory, and say what was set",
            "Use the theory's optimal rate", footer=False, when="optimum"),

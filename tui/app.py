@@ -649,7 +649,10 @@ class OptplayApp(App[int]):
         config = self.session.config
         self.push_screen(
             HelpScreen(
-                optimizers.get(config.optimizer), schedules.get(config.schedule), help_keys()
+                optimizers.get(config.optimizer),
+                schedules.get(config.schedule),
+                help_keys(),
+                flavour=config.optimizer_hypers.get("flavour", "torch"),
             )
         )
 
@@ -803,6 +806,41 @@ class OptplayApp(App[int]):
             ),
             self._export_picture_to,
         )
+
+    def action_code(self) -> None:
+        """The run in view (the first racer in a race) as a script (tui/code_export.py)."""
+        from tui.code_export import code_target, suggestion
+        from tui.screens.prompt import PromptScreen
+
+        config, steps = self.session.race.runs[0].config, self.session.planned_steps
+        self.push_screen(
+            PromptScreen(
+                "experiment as code",
+                f"Script name, then the framework (numpy, torch, optax or keras); writes it "
+                f"and its data in {Path.cwd()}:",
+                suggestion(config),
+                check=lambda text: code_target(text, config, steps)[1],
+            ),
+            lambda text: self._write_code(text, config, steps),
+        )
+
+    def _write_code(self, text: str | None, config: RunConfig, steps: int) -> None:
+        from tui.code_export import code_target, write_code
+
+        if text is None:
+            return
+        target, problem = code_target(text, config, steps)
+        if target is None:
+            self.tell(problem or "", "error", "no code written")
+            return
+
+        def write() -> None:
+            try:
+                self.tell(write_code(target), "information", "code")
+            except OSError as err:
+                self.tell(f"{err.filename}: {err.strerror or err}", "error", "no code written")
+
+        self._confirm_overwrite(target.paths, write)
 
     def _picture_tab(self) -> str:
         """The chart in view, as `optplay plot --chart` names it ("loss", "lr", ...)."""

@@ -32,6 +32,7 @@ from textual_plotext import PlotextPlot
 from engine.textsafe import for_terminal
 from tui.charts import plotext_adapter as adapter
 from tui.charts.axes import (
+    epoch_label,
     fit_title,
     log_ticks,
     nice_ticks,
@@ -102,6 +103,8 @@ class Picture:
     y_range: tuple[float, float] | None = None  # None: fit the data
     log_y: bool = False
     step_axis: bool = True  # x ticks as step numbers (0, 500, 1k) rather than values
+    #: > 0: the step ticks also say the epoch ("300 3ep"): updates per epoch of the task.
+    steps_per_epoch: int = 0
     note: str = ""  # shown at the bottom of the data area, wrapped (e.g. plateau's preview)
     note_color: Any = None
     #: Lanes' legend, packed into as few rows as fit at the top: (name, colour, pinned).
@@ -310,6 +313,11 @@ class RunChart(PlotextPlot):
                 y0, y1 = y0 - pad, y1 + pad
         xt = nice_ticks(x0, x1, 5 if width >= 60 else 3)
         x_labels = [step_label(t) for t in xt] if picture.step_axis else tick_labels(xt)
+        if picture.step_axis and picture.steps_per_epoch > 0:
+            x_labels = [
+                f"{label} {epoch_label(t / picture.steps_per_epoch)}ep"
+                for label, t in zip(x_labels, xt, strict=True)
+            ]
         if picture.log_y:
             yt, y_labels = log_ticks(y0, y1)
         else:

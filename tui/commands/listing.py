@@ -116,24 +116,17 @@ def flavour_lines() -> list[str]:
     """What `optplay list optimizers --flavours` prints: for every optimizer with a
     `flavour` knob, each flavour's update rule, lines not in torch's rule marked with *."""
     from engine import optimizers
+    from engine.flavours import flavour_rules
 
     lines = ["optimizer flavours (* = differs from torch's rule; set with flavour=NAME)"]
     for name in optimizers.names():
-        flavour = {h.name: h for h in optimizers.specs(name)}.get("flavour")
-        if flavour is None:
+        rules = flavour_rules(name)
+        if not rules:
             continue
-        cls = optimizers.get(name)
-        torch_rule = cls.equations.splitlines()
-        where = getattr(cls, "frameworks", {})
         lines.append(f"  {name}")
-        for choice in flavour.choices:
-            rule = torch_rule if choice == "torch" else cls.flavour_equations[choice].splitlines()
-            source = where.get(choice) or ("the paper" if choice == "paper" else choice)
-            lines.append(f"    {choice}  ({source})")
-            same = {" ".join(t.split()) for t in torch_rule}
-            for row in rule:
-                mark = " " if choice == "torch" or " ".join(row.split()) in same else "*"
-                lines.append(f"     {mark} {row}")
+        for rule in rules:
+            lines.append(f"    {rule.flavour}  ({rule.source})")
+            lines += [f"     {'*' if differs else ' '} {row}" for differs, row in rule.rows]
     return lines
 
 
