@@ -1,0 +1,92 @@
+"""The Theory tab: for a task whose loss is exactly quadratic, κ, the limits and optima of GD,
+heavy ball and Nesterov, the run's own lr against them, and heavy ball's rate phase diagram
+with the run's point marked; `O` moves the run to the optimum and the tab follows."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import wait_for
+
+from engine import tasks
+from engine.run import RunConfig
+from engine.theory import analyse, heavy_ball_lr_stable_max, rate
+from tui.app import create_app
+from tui.charts import ChartPanel
+from tui.charts.tabs import shown_for
+from tui.charts.theory import NOW, OPTIMUM, SHADES, TheoryTab, phase_grid
+
+RAVINE = RunConfig(task="ill-conditioned", optimizer="momentum",
+                   task_hypers={"condition": 100.0}, optimizer_hypers={"lr": 0.01})  # fmt: skip
+
+
+def test_the_tab_is_for_tasks_with_exact_theory():
+    def ids(name: str, **knobs) -> list[str]:
+        return [t.id for t in shown_for(tasks.create(name, **knobs))]
+
+    for name in ("quadratic", "ill-conditioned", "linear-regression"):
+        assert "theory" in ids(name), name
+    for name in ("rosenbrock", "digits-mlp"):
+        assert "theory" not in ids(name), name
+    assert "theory" not in ids("linear-regression", batch_size=8)  # mini-batches: not exact
+
+
+@pytest.mark.parametrize("condition", [10.0, 100.0])
+def test_the_phase_diagram_is_blank_exactly_where_heavy_ball_diverges(condition):
+    eig = analyse(tasks.create("ill-conditioned", condition=condition)).eigenvalues
+    alphas, betas, rates = phase_grid(eig, 60, 12)
+    for r, beta in enumerate(betas):
+        limit = heavy_ball_lr_stable_max(float(eig[-1]), float(beta))
+        for c, alpha in enumerate(alphas[1:], start=1):  # α = 0 never moves (rate 1)
+            assert (rates[r, c] < 1.0) == (alpha < limit), (beta, alpha)
+            assert rates[r, c] == pytest.approx(rate("heavy_ball", eig, alpha, beta), rel=1e-9)
+
+
+async def _theory_text(app, pilot) -> str:
+    tab = app.query_one(TheoryTab)
+    panel = app.query_one(ChartPanel)
+
+    def drawn() -> bool:  # drawn from the view shown now
+        panel.redraw()
+        return panel.view is not None and tab.drawn_key == tab.data_key(panel.view)
+
+    await wait_for(drawn)
+    return tab.plain
+
+
+async def test_the_tab_shows_the_figures_and_o_moves_the_point_to_the_optimum() -> None:
+    app = create_app(RAVINE)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.set_focus(None)
+        app.show_tab("tab-theory")
+        await pilot.pause()
+        text = await _theory_text(app, pilot)
+        assert "exact: the loss is quadratic" in text
+        assert "κ = λmax/λmin = 100" in text
+        # Polyak's optimum and heavy ball's limit at μ 0.9: 2(1 + 0.9)/100
+        assert "0.0330579" in text and "0.669421" in text and "0.038" in text
+        assert "momentum lr 0.01 μ 0.9" in text and "converges" in text
+        diagram = text.split("heavy ball")[-1]
+        assert NOW in diagram and OPTIMUM in diagram and any(s in diagram for s in SHADES)
+        await pilot.press("O")
+        await pilot.pause()
+        text = await _theory_text(app, pilot)
+        assert "momentum lr 0.0330579 μ 0.6694: error × 0.8182/step" in text
+        # the run's point sits on the optimum's cell now: one mark, the run's
+        diagram = text.split("heavy ball")[-1]
+        assert NOW in diagram and OPTIMUM not in diagram.split("\n", 1)[1]
+
+
+async def test_an_lr_past_the_limit_is_said_to_diverge() -> None:
+    config = RunConfig(
+        task="ill-conditioned",
+        optimizer="sgd",
+        task_hypers={"condition": 100.0},
+        optimizer_hypers={"lr": 0.0202},
+    )
+    app = create_app(config)
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.set_focus(None)
+        app.show_tab("tab-theory")
+        await pilot.pause()
+        text = await _theory_text(app, pilot)
+        assert "sgd lr 0.0202: error × 1.02/step, diverges, lr 1.01× limit" in text
