@@ -41,27 +41,35 @@ PREDICT_HORIZON = 5000
 SHADES = "·░▒▓█"
 #: The run's own point, the optimum and the stability limit.
 NOW, OPTIMUM, LIMIT = "●", "◆", "│"
-#: The most rows the phase diagram takes.
-MAX_DIAGRAM_ROWS = 16
+#: The rows the phase diagram may take (β steps of 0.05, 0.1, 0.2, 0.25: 0.9 or 0.8 is a row).
+DIAGRAM_ROWS = (20, 10, 5, 4)
 
 _NAMES = {"gd": "GD", "heavy_ball": "heavy ball", "nesterov": "Nesterov"}
 
+#: The last few answers of `config_theory`, newest last (the Theory tab and the Loss chart
+#: ask every frame, with their own step counts; the settings rarely change).
 _cache: list[tuple[tuple[Any, int], ConfigTheory]] = []
+_CACHED = 4
 
 
 def config_theory(config: Any, steps: int) -> ConfigTheory:
     """engine.theory.for_config of a run config, predicted over min(steps, PREDICT_HORIZON)
-    steps; the last answer is kept (charts ask every frame, the settings rarely change)."""
+    steps, remembered (the task's analysis is reused while the task and its knobs stay)."""
     key = (config, min(int(steps), PREDICT_HORIZON))
-    if _cache and _cache[0][0] == key:
-        return _cache[0][1]
-    reuse = None
-    if _cache:
-        was = _cache[0][0][0]
-        if (was.task, was.task_hypers) == (config.task, config.task_hypers):
-            reuse = _cache[0][1].theory
+    for cached_key, found in _cache:
+        if cached_key == key:
+            return found
+    reuse = next(
+        (
+            found.theory
+            for (was, _), found in reversed(_cache)
+            if (was.task, was.task_hypers) == (config.task, config.task_hypers)
+        ),
+        None,
+    )
     found = for_config(config, key[1], reuse)
-    _cache[:] = [(key, found)]
+    _cache.append((key, found))
+    del _cache[:-_CACHED]
     return found
 
 
@@ -75,15 +83,39 @@ def _pad(text: str, width: int) -> str:
     return text[:width].ljust(width)
 
 
+Segment = tuple[str, Any]  # a piece of a line and its style
+
+
+def pack(segments: list[Segment], width: int, indent: int = 2) -> list[Text]:
+    """Segments laid out in as few lines as fit `width`, broken between segments only (the
+    lines after the first indented)."""
+    words: list[Segment] = []
+    for piece, style in segments:  # a segment wider than a line breaks between its words
+        if len(piece) > width - indent:
+            words += [(word, style) for word in piece.split(" ") if word]
+        else:
+            words.append((piece, style))
+    lines: list[Text] = [Text()]
+    for piece, style in words:
+        line = lines[-1]
+        sep = " " if line.plain.strip() else ""
+        if line.plain and len(line) + len(sep) + len(piece) > width:
+            line = Text(" " * indent)
+            lines.append(line)
+            sep = ""
+        line.append(sep + piece, style=style)
+    return lines
+
+
 def theory_lines(
     ct: ConfigTheory, width: int, height: int, colors: dict[str, Any] | None = None
 ) -> list[Text]:
-    """The tab's rows for `ct` at width × height (rows that do not fit are left out: the
-    gauge before the phase diagram, the diagram before the table)."""
+    """The tab's rows for `ct` at width × height (narrow: a compact table and wrapped lines;
+    short: the gauge is left out before the phase diagram, the diagram before the table)."""
     colors = colors or {}
-    bold, dim = Style(bold=True), Style(dim=True)
+    bold = Style(bold=True)
     th = ct.theory
-    lines = [Text(f"{th.task}: {th.where}"[:width], style=bold)]
+    lines = pack([(f"{th.task}:", bold), (th.where, bold)], width)
     if not th.known:
         lines.append(Text("no eigenvalues: nothing to show (the Sharpness tab measures networks)"))
         return [_crop(line, width) for line in lines]
@@ -93,33 +125,51 @@ def theory_lines(
     else:
         listed = f"{_n(float(eig[0]), 4)} … {_n(float(eig[-1]), 4)} ({eig.size} of them)"
     kappa = "inf (a flat direction)" if not math.isfinite(th.condition) else _n(th.condition)
-    lines.append(Text(f"Hessian eigenvalues λ {listed}   κ = λmax/λmin = {kappa}"))
-    fig = ct.figures
-    name_w = 20
-    head = _pad("", name_w) + _pad("stable lr <", 13) + _pad("optimal lr", 13)
-    head += _pad("momentum", 11) + "error×/step"
-    lines.append(Text(head, style=dim))
-    for kind in ("gd", "heavy_ball", "nesterov"):
-        row = fig[kind]
-        label = _NAMES[kind] if kind == "gd" else f"{_NAMES[kind]} μ {_n(ct.momentum, 3)}"
-        mark = "▸ " if kind == ct.kind else "  "
-        text = Text(mark + _pad(label, name_w - 2), style=bold if kind == ct.kind else "")
-        text.append(_pad(_n(row["lr_stable_max"]), 13))
-        text.append(_pad(_n(row["lr_opt"]), 13))
-        text.append(_pad("0" if kind == "gd" else _n(row["momentum_opt"]), 11))
-        text.append(_n(row["rate_opt"]))
-        lines.append(text)
-    lines.append(_yours(ct, width, colors))
+    lines += pack([("Hessian eigenvalues", ""), (f"λ {listed}  ", ""),
+                   (f"κ = λmax/λmin = {kappa}", bold)], width)  # fmt: skip
+    lines += _table(ct, width)
+    lines += _yours(ct, width, colors)
     rest = height - len(lines)
     gauge = _gauge(ct, width, colors)
-    diagram_rows = rest - (len(gauge) if rest >= len(gauge) + 6 else 0) - 3
-    if gauge and rest >= len(gauge) + 6:
+    title = _diagram_title(ct, width)
+    room = rest - len(title) - 1  # the diagram's rows: after its title, before its α axis
+    if gauge and room - len(gauge) >= 5:
         lines.extend(gauge)
-    if diagram_rows >= 3:
-        lines.extend(_phase_diagram(ct, width, min(diagram_rows, MAX_DIAGRAM_ROWS), colors))
+        room -= len(gauge)
+    if room >= 3:
+        lines.extend(title)
+        lines.extend(_phase_diagram(ct, width, _diagram_rows(room), colors))
     elif gauge and rest >= len(gauge):
         lines.extend(gauge)
     return [_crop(line, width) for line in lines[: max(height, 1)]]
+
+
+def _table(ct: ConfigTheory, width: int) -> list[Text]:
+    """GD, heavy ball and Nesterov: stable lr, optimal lr and momentum, rate at the optimum
+    (compact columns below 72 cells)."""
+    bold, dim = Style(bold=True), Style(dim=True)
+    wide = width >= 72
+    name_w, col_w, digits = (20, 13, 6) if wide else (13, 9, 4)
+    heads = ("stable lr <", "optimal lr", "momentum", "error×/step")
+    if not wide:
+        heads = ("lr <", "best lr", "best μ", "rate")
+    head = _pad("", name_w) + "".join(_pad(h, col_w) for h in heads[:3]) + heads[3]
+    lines = [Text(head, style=dim)]
+    for kind in ("gd", "heavy_ball", "nesterov"):
+        row = ct.figures[kind]
+        label = _NAMES[kind]
+        if wide and kind != "gd":
+            label += f" μ {_n(ct.momentum, 3)}"
+        mark = "▸ " if kind == ct.kind else "  "
+        text = Text(mark + _pad(label, name_w - 2), style=bold if kind == ct.kind else "")
+        text.append(_pad(_n(row["lr_stable_max"], digits), col_w))
+        text.append(_pad(_n(row["lr_opt"], digits), col_w))
+        text.append(_pad("0" if kind == "gd" else _n(row["momentum_opt"], digits), col_w))
+        text.append(_n(row["rate_opt"], digits))
+        lines.append(text)
+    if not wide and ct.kind in ("heavy_ball", "nesterov"):
+        lines.append(Text(f"  (limits at your μ {_n(ct.momentum, 3)})", style=dim))
+    return lines
 
 
 def _crop(line: Text, width: int) -> Text:
@@ -128,28 +178,26 @@ def _crop(line: Text, width: int) -> Text:
     return line
 
 
-def _yours(ct: ConfigTheory, width: int, colors: dict[str, Any]) -> Text:
+def _yours(ct: ConfigTheory, width: int, colors: dict[str, Any]) -> list[Text]:
     """The run's optimizer against the theory, in words."""
     now = Style(color=colors.get("now"), bold=True)
+    dim = Style(dim=True)
     if ct.kind is None:
         why = ct.why_not or "the theory covers sgd, momentum and nesterov"
-        return Text(f"{ct.optimizer}: no limits or optimum here ({why})")
-    text = Text(f"{NOW} {ct.optimizer} ", style=now)
-    knobs = f"lr {_n(ct.lr)}"
-    if ct.kind != "gd":
-        knobs += f" μ {_n(ct.momentum, 4)}"
-    text.append(knobs)
+        return pack([(f"{ct.optimizer}:", now), ("no limits or optimum here", ""),
+                     (f"({why})", dim)], width)  # fmt: skip
+    knobs = f"lr {_n(ct.lr)}" + ("" if ct.kind == "gd" else f" μ {_n(ct.momentum, 4)}")
+    segments: list[Segment] = [(f"{NOW} {ct.optimizer}", now), (f"{knobs}:", "")]
     rate, limit = ct.rate_at_lr, ct.lr_limit
-    if rate is None or ct.lr is None:
-        return text
-    verdict = "converges" if rate < 1.0 else "diverges"
-    text.append(f": error × {_n(rate, 4)}/step, {verdict}")
-    if limit is not None and math.isfinite(limit):
-        text.append(f", lr {_n(ct.lr / limit, 3)}× limit")
-    hint = "  O: use the optimum"
-    if ct.optimum() is not None and len(text) + len(hint) <= width:
-        text.append(hint, style=Style(dim=True))
-    return text
+    if rate is not None and ct.lr is not None:
+        verdict = "converges" if rate < 1.0 else "diverges"
+        segments.append((f"error × {_n(rate, 4)}/step, {verdict}", ""))
+        if limit is not None and math.isfinite(limit):
+            segments[-1] = (segments[-1][0] + ",", "")
+            segments.append((f"lr {_n(ct.lr / limit, 3)}× limit", ""))
+    if ct.optimum() is not None:
+        segments.append((" O: use the optimum", dim))
+    return pack(segments, width)
 
 
 def _gauge(ct: ConfigTheory, width: int, colors: dict[str, Any]) -> list[Text]:
@@ -170,24 +218,46 @@ def _gauge(ct: ConfigTheory, width: int, colors: dict[str, Any]) -> list[Text]:
     at_limit = col(limit)
     for c in range(at_limit + 1, cols):
         cells[c] = "╌"
-    styles: dict[int, Style] = {at_limit: Style(color=colors.get("eval"), bold=True)}
+    limit_style = Style(color=colors.get("eval"), bold=True)
+    styles: dict[int, Style] = {at_limit: limit_style}
     cells[at_limit] = LIMIT
+    best_style = Style(color=colors.get("optimum"), bold=True)
     if best:
         cells[col(best["lr"])] = OPTIMUM
-        styles[col(best["lr"])] = Style(color=colors.get("optimum"), bold=True)
+        styles[col(best["lr"])] = best_style
+    now_style = Style(color=colors.get("now"), bold=True)
     cells[col(lr)] = NOW
-    styles[col(lr)] = Style(color=colors.get("now"), bold=True)
+    styles[col(lr)] = now_style
     axis = Text(prefix, style=Style(dim=True))
     for c, char in enumerate(cells):
         axis.append(char, style=styles.get(c, Style(dim=True)))
-    legend = Text("   ")
-    legend.append(f"{NOW} lr {_n(lr)}  ", style=styles[col(lr)])
+    segments: list[Segment] = [(f"   {NOW} lr {_n(lr)}", now_style)]
     if best:
         at = f" (μ {_n(best['momentum'], 3)})" if "momentum" in best else ""
-        legend.append(f"{OPTIMUM} optimal {_n(best['lr'])}{at}  ")
-    legend.append(f"{LIMIT} limit {_n(limit)}  ╌ diverges  ")
-    legend.append(f"(log {_n(10**lo, 2)}…{_n(10**hi, 2)})", style=Style(dim=True))
-    return [axis, legend]
+        segments.append((f" {OPTIMUM} optimal {_n(best['lr'])}{at}", best_style))
+    segments += [(f" {LIMIT} limit {_n(limit)}", limit_style), (" ╌ diverges", ""),
+                 (f" (log axis {_n(10**lo, 2)}…{_n(10**hi, 2)})", Style(dim=True))]  # fmt: skip
+    return [axis, *pack(segments, width, indent=3)]
+
+
+def _diagram_rows(room: int) -> int:
+    """Rows of the phase diagram: β in steps of 0.05, 0.1, 0.2 or 0.25 (so 0.9 or 0.8 is a
+    row), as many as fit in `room`."""
+    return next((rows for rows in DIAGRAM_ROWS if rows <= room), max(room, 1))
+
+
+def _diagram_title(ct: ConfigTheory, width: int) -> list[Text]:
+    dim = Style(dim=True)
+    mine = ct.kind in ("gd", "heavy_ball") and ct.lr is not None
+    segments: list[Segment] = [
+        ("heavy ball's rate over (α lr, β momentum):", Style(bold=True)),
+        (f"{SHADES[::-1]} fast→slow,", dim),
+        ("blank diverges,", dim),
+        (f"{OPTIMUM} Polyak's optimum" + (f", {NOW} yours" if mine else ""), dim),
+    ]
+    if not mine:
+        segments.append((f"(your {ct.optimizer} is not heavy ball: not marked)", dim))
+    return pack(segments, width)
 
 
 def phase_grid(
@@ -196,7 +266,7 @@ def phase_grid(
     """(alphas, betas, rates): heavy ball's rate at each cell, rows from β = 1 − 1/rows (top)
     down to β = 0, columns from α = 0 to a bit past 4/λ_max (the widest stable lr, β → 1)."""
     alpha_max = 4.2 / float(eigenvalues[-1])
-    alphas = np.arange(cols) / max(cols - 1, 1) * alpha_max
+    alphas = (np.arange(cols) + 1) / cols * alpha_max  # α = 0 (no step) is left out
     betas = (rows - 1 - np.arange(rows)) / rows
     return alphas, betas, heavy_ball_rates(eigenvalues, alphas, betas)
 
@@ -204,8 +274,8 @@ def phase_grid(
 def phase_cell(alphas: np.ndarray, betas: np.ndarray, alpha: float, beta: float) -> tuple[int, int]:
     """The (row, column) of the grid point nearest to (α, β), clamped to the grid."""
     rows, cols = len(betas), len(alphas)
-    step = alphas[-1] / max(cols - 1, 1)
-    c = min(cols - 1, max(0, round(alpha / step)))
+    step = alphas[-1] / cols
+    c = min(cols - 1, max(0, round(alpha / step) - 1))
     r = min(rows - 1, max(0, rows - 1 - round(beta * rows)))
     return r, c
 
@@ -237,14 +307,7 @@ def _phase_diagram(ct: ConfigTheory, width: int, rows: int, colors: dict[str, An
         lr = float(ct.lr) * (1.0 - ct.dampening)
         marks[phase_cell(alphas, betas, lr, mu)] = (NOW, Style(color=colors.get("now"), bold=True))
     dim = Style(dim=True)
-    legend = f"{SHADES[::-1]} fast→slow, blank diverges, {OPTIMUM} Polyak"
-    legend += f", {NOW} yours" if mine else f" ({ct.optimizer}: not marked)"
-    head = "heavy ball's rate over (α lr, β momentum): "
-    if len(head) + len(legend) > width:
-        head = "heavy ball (α, β): "
-    title = Text(head, style=Style(bold=True))
-    title.append(legend, style=dim)
-    out = [title]
+    out: list[Text] = []
     labelled = {0, rows // 2, rows - 1}
     for r in range(rows):
         label = f"β {betas[r]:.2f}" if r in labelled else ""
@@ -260,7 +323,7 @@ def _phase_diagram(ct: ConfigTheory, width: int, rows: int, colors: dict[str, An
         out.append(line)
     axis = [" "] * cols
     for c in (0, cols // 2, cols - 1):
-        text = ("α " if c == 0 else "") + _n(float(alphas[c]), 3)
+        text = ("α " if c == 0 else "") + _n(float(alphas[c]), 2 if c == 0 else 3)
         start = min(max(0, c - len(text) // 2 if c else 0), cols - len(text))
         axis[start : start + len(text)] = list(text)
     out.append(Text(" " * prefix_w + "".join(axis), style=dim))
@@ -303,7 +366,7 @@ class TheoryTab(Static):
         width, height = self.size.width, self.size.height
         if width <= 0 or height <= 0:
             return
-        ct = config_theory(view.run.config, view.planned_steps)
+        ct = config_theory(view.run.config, 1)  # the figures: no prediction needed
         colors = {role: self.color(role) for role in ("now", "optimum", "train", "eval")}
         self.lines = theory_lines(ct, width, height, colors)
         text = Text("\n").join(self.lines)
