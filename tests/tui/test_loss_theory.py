@@ -68,8 +68,9 @@ async def test_y_splits_the_predicted_loss_into_eigen_directions() -> None:
         assert picture.title[0] == "loss − f* by eigen-direction: ½λe²"
         steep, flat = layer(picture, "λ 100").data[1], layer(picture, "λ 1").data[1]
         predicted = for_config(app.session.run.config, 100).prediction.loss[:100]
-        np.testing.assert_allclose(np.nan_to_num(steep) + np.nan_to_num(flat), predicted,
-                                   rtol=1e-9)  # fmt: skip (the minimum of this task is 0)
+        # the parts sum to the predicted loss (this task's minimum is 0)
+        total = np.nan_to_num(steep) + np.nan_to_num(flat)
+        np.testing.assert_allclose(total, predicted, rtol=1e-9)
         # GD: each part shrinks by its own (1 − ηλ)² per step, the flat one slowly
         np.testing.assert_allclose(flat[1:11] / flat[:10], (1 - 0.015) ** 2, rtol=1e-9)
         np.testing.assert_allclose(steep[1:11] / steep[:10], (1 - 1.5) ** 2, rtol=1e-9)
