@@ -145,6 +145,35 @@ class LossChart(RunChart):
         picture.title = title
         picture.x_range = (0, shown)
 
+    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
+        """Every lane's training loss in its colour and line style, its number at its end;
+        divergences marked."""
+        n = 2 * self.columns()
+        end = 1
+        for i, lane in enumerate(view.lanes):
+            run, color = lane.run, self.lane_color(i)
+            train = run.history.downsample("loss", n)
+            if len(train.steps):
+                lows, highs = train.mins, train.maxs
+                if self.smooth:
+                    lows = highs = ema(train.lasts)
+                picture.band(train.steps, lows, highs, color, pattern=i)
+                picture.marks(train.steps[-1:], train.lasts[-1:], str(i + 1), color)
+            if run.diverged_at is not None:
+                picture.vlines.append((run.diverged_at, color))
+            end = max(end, len(run.history), run.diverged_at or 0)
+        step = max(len(lane.run.history) for lane in view.lanes)
+        # No single run's loss here: the legend names the curves, the status line the leader.
+        parts = ["loss", f"{len(view.lanes)} runs", f"step {step_label(step)}"]
+        if self.smooth:
+            parts.append("smoothed")
+        if picture.log_y:
+            parts.append("log")
+        if not step:
+            parts.append("space starts")
+        picture.title = parts
+        picture.x_range = (0, end)
+
 
 #: The eigen-directions drawn at most (the flattest, the steepest, and between them).
 MAX_COMPONENTS = 5
@@ -207,32 +236,3 @@ def _directions_shown(eigenvalues: np.ndarray) -> list[int]:
         return list(range(n - 1, -1, -1))
     picks = np.unique(np.round(np.linspace(0, n - 1, MAX_COMPONENTS)).astype(int))
     return [int(i) for i in picks[::-1]]
-
-    def lanes_picture(self, view: ChartView, picture: Picture) -> None:
-        """Every lane's training loss in its colour and line style, its number at its end;
-        divergences marked."""
-        n = 2 * self.columns()
-        end = 1
-        for i, lane in enumerate(view.lanes):
-            run, color = lane.run, self.lane_color(i)
-            train = run.history.downsample("loss", n)
-            if len(train.steps):
-                lows, highs = train.mins, train.maxs
-                if self.smooth:
-                    lows = highs = ema(train.lasts)
-                picture.band(train.steps, lows, highs, color, pattern=i)
-                picture.marks(train.steps[-1:], train.lasts[-1:], str(i + 1), color)
-            if run.diverged_at is not None:
-                picture.vlines.append((run.diverged_at, color))
-            end = max(end, len(run.history), run.diverged_at or 0)
-        step = max(len(lane.run.history) for lane in view.lanes)
-        # No single run's loss here: the legend names the curves, the status line the leader.
-        parts = ["loss", f"{len(view.lanes)} runs", f"step {step_label(step)}"]
-        if self.smooth:
-            parts.append("smoothed")
-        if picture.log_y:
-            parts.append("log")
-        if not step:
-            parts.append("space starts")
-        picture.title = parts
-        picture.x_range = (0, end)
