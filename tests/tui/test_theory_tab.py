@@ -4,6 +4,7 @@ with the run's point marked; `O` moves the run to the optimum and the tab follow
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import wait_for
 
@@ -90,3 +91,37 @@ async def test_an_lr_past_the_limit_is_said_to_diverge() -> None:
         await pilot.pause()
         text = await _theory_text(app, pilot)
         assert "sgd lr 0.0202: error × 1.02/step, diverges, lr 1.01× limit" in text
+
+
+async def test_the_path_tab_draws_the_eigen_directions_and_says_kappa() -> None:
+    from tui.charts.base import Picture
+    from tui.charts.path import PathChart
+
+    tilted = RunConfig(task="ill-conditioned", optimizer="sgd",
+                       task_hypers={"condition": 10.0, "angle": 30.0})  # fmt: skip
+    app = create_app(tilted)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.set_focus(None)
+        app.show_tab("tab-path")
+        await pilot.pause()
+        panel = app.query_one(ChartPanel)
+        picture = Picture()
+        app.query_one(PathChart).picture(panel.view, picture)
+        assert "κ 10" in picture.title
+        theory = analyse(app.session.run.task)
+        centre = theory.quadratic.minimizer
+        for k, label in ((1, "λ 10 axis"), (0, "λ 1 axis")):
+            xs, ys, _ = next(layer for layer in picture.layers if layer.label == label).data
+            assert len(xs) > 10
+            vx, vy = theory.eigenvectors[:, k]
+            # every dot on the line through the minimum along the eigenvector
+            np.testing.assert_allclose((xs - centre[0]) * vy - (ys - centre[1]) * vx, 0,
+                                       atol=1e-9)  # fmt: skip
+        # 30° from the axes: the steep direction is the rotated y axis
+        assert abs(theory.eigenvectors[:, 1] @ [-0.5, 3**0.5 / 2]) == pytest.approx(1.0)
+        app.do(app.session.pick("task", "rosenbrock"))  # no exact theory: no axes, no κ
+        await pilot.pause()
+        picture = Picture()
+        app.query_one(PathChart).picture(panel.view, picture)
+        assert not any(layer.label and "axis" in layer.label for layer in picture.layers)
+        assert not any(part.startswith("κ") for part in picture.title)

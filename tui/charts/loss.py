@@ -15,6 +15,7 @@ import numpy as np
 
 from tui.charts.axes import step_label, value_label
 from tui.charts.base import ChartView, Picture, RunChart
+from tui.charts.theory import PREDICT_HORIZON, config_theory, run_theory
 
 #: EMA weight of the smoothed training loss (TensorBoard's default).
 SMOOTHING = 0.6
@@ -179,25 +180,12 @@ class LossChart(RunChart):
 MAX_COMPONENTS = 5
 
 
-def run_theory(run: Any) -> Any:
-    """The exact theory of a run's task (engine.theory.Theory), None when not exact; cheap
-    to ask every frame (tui/charts/theory.py keeps the last answer)."""
-    quadratic = getattr(run.task, "quadratic_loss", None)
-    if quadratic is None or quadratic() is None:
-        return None
-    from tui.charts.theory import config_theory  # the tab module imports this one's neighbours
-
-    return config_theory(run.config, 1).theory
-
-
 def predicted_run(run: Any) -> Any:
     """engine.theory's exact prediction of a run of `run`'s settings from step 0 (to
     tui.charts.theory.PREDICT_HORIZON steps), None where the theory does not predict it."""
     quadratic = getattr(run.task, "quadratic_loss", None)
     if quadratic is None or quadratic() is None:
         return None
-    from tui.charts.theory import PREDICT_HORIZON, config_theory
-
     steps = min(max(len(run.history), 1), PREDICT_HORIZON)
     # Predicted in blocks of 500 steps, so a growing run asks anew every 500 steps only.
     steps = min(PREDICT_HORIZON, -(-steps // 500) * 500)

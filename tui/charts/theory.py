@@ -73,6 +73,15 @@ def config_theory(config: Any, steps: int) -> ConfigTheory:
     return found
 
 
+def run_theory(run: Any) -> Any:
+    """The exact theory of a run's task (engine.theory.Theory), None when not exact; cheap to
+    ask every frame (`config_theory` keeps its answers)."""
+    quadratic = getattr(run.task, "quadratic_loss", None)
+    if quadratic is None or quadratic() is None:
+        return None
+    return config_theory(run.config, 1).theory
+
+
 def _n(value: float | None, digits: int = 6) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
