@@ -125,3 +125,25 @@ async def test_the_path_tab_draws_the_eigen_directions_and_says_kappa() -> None:
         app.query_one(PathChart).picture(panel.view, picture)
         assert not any(layer.label and "axis" in layer.label for layer in picture.layers)
         assert not any(part.startswith("κ") for part in picture.title)
+
+
+def test_the_sweep_chart_marks_the_stability_limit_and_runs_past_it_diverge():
+    from engine import sweep as sweep_module
+    from engine.sweep import SweepSpec
+    from tui.charts.sweep import lr_limits, sweep_chart_text
+
+    spec = SweepSpec(task="ill-conditioned", optimizers=("sgd", "momentum"),
+                     grid={"lr": "1e-3:1e-1:9"}, steps=100, seeds=1,
+                     task_hypers={"condition": 100.0})  # fmt: skip
+    assert lr_limits(spec) == [("sgd", pytest.approx(0.02)), ("momentum", pytest.approx(0.038))]
+    report = sweep_module.Sweep(spec).run()
+    limits = dict(lr_limits(spec))
+    for point in report.points:  # the theory's limit is where training starts to diverge
+        assert point.diverged == (point.point[0] > limits[point.optimizer]), point
+    text = sweep_chart_text(spec, report.points, 100, 20, color=False)
+    assert "│ stable lr < 0.02 sgd, 0.038 momentum (theory)" in text
+    rosenbrock = SweepSpec(task="rosenbrock", optimizers=("sgd",), grid={"lr": "1e-3:1e-1:3"})
+    assert lr_limits(rosenbrock) == []  # no exact theory: no limit drawn
+    momenta = SweepSpec(task="ill-conditioned", optimizers=("momentum",),
+                        grid={"momentum": "0:0.9:3"})  # fmt: skip
+    assert lr_limits(momenta) == []  # not an lr axis
