@@ -83,6 +83,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("toggle_smoothing", "S", "Smooth",
            "smooth the training loss (EMA, as TensorBoard does); the raw band stays",
            "Toggle smoothing", rank=6),
+    Action("eigen_components", "y", "Eigen",
+           "Loss tab: the predicted loss split into its eigen-directions, ½λe² each (exact "
+           "theory only), and back", "Loss split by eigen-direction", footer=False),
     Action("toggle_sidebar", "b", "Sidebar",
            "show or hide the settings column (hidden by itself below 90 columns)",
            "Toggle sidebar", rank=2),

@@ -55,6 +55,7 @@ from tui.ascii_filter import AsciiFilter, PrintableFilter
 from tui.charts import ChartPanel, ChartView
 from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
+from tui.charts.loss import predicted_run
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.settings import Settings
@@ -616,6 +617,19 @@ class OptplayApp(App[int]):
         self.main.query_one(ChartPanel).set_smoothing(smooth)
         self.remember(smoothing=smooth)
         self.tell(f"smoothed training loss {'on' if smooth else 'off'}", timeout=2)
+
+    def action_eigen_components(self) -> None:
+        """The Loss tab splits the predicted error into its eigen-directions, and back."""
+        panel = self.main.query_one(ChartPanel)
+        on = not panel.components
+        if on and predicted_run(self.session.run) is None:
+            why = self.session.theory().why_not or "the theory does not predict this run"
+            self.tell(f"no eigen-components: {why}", severity="warning")
+            return
+        panel.set_components(on)
+        if on:
+            self.show_tab("tab-loss")
+        self.tell(f"loss split by eigen-direction {'on' if on else 'off'}", timeout=2)
 
     def action_toggle_log(self) -> None:
         if self.main.query_one(ChartPanel).toggle_log() is None:

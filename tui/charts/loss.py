@@ -9,10 +9,13 @@ line through the gaps, and the training band stays visible under it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tui.charts.axes import step_label, value_label
 from tui.charts.base import ChartView, Picture, RunChart
+from tui.charts.theory import PREDICT_HORIZON, config_theory, run_theory
 
 #: EMA weight of the smoothed training loss (TensorBoard's default).
 SMOOTHING = 0.6
@@ -38,9 +41,11 @@ class LossChart(RunChart):
 
     #: Smooth the training loss (the app's `s`).
     smooth = False
+    #: Split the predicted error into its eigen-directions (the app's `y`; exact theory only).
+    components = False
 
     def data_key(self, view: ChartView) -> tuple[object, ...]:
-        return (*super().data_key(view), self.smooth)
+        return (*super().data_key(view), self.smooth, self.components)
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         run = view.run
@@ -50,6 +55,9 @@ class LossChart(RunChart):
         evals = history.downsample("eval_loss", self.columns())
         step = len(history)
         color = self.color("train")
+        if self.components and predicted_run(view.run) is not None:
+            self._components(view, picture)
+            return
         if len(train.steps):
             if self.smooth:
                 picture.band(train.steps, train.mins, train.maxs, color, style="dim")
@@ -72,12 +80,71 @@ class LossChart(RunChart):
             parts.append(f"acc {accuracy:.1%}")
         if self.smooth:
             parts.append("smoothed")
+        parts[1:1] = self._predicted(view, picture, train)  # after the loss: kept when narrow
         if picture.log_y:
             parts.append("log")
         if not step:
             parts.append("space starts")
         picture.title = parts
         picture.x_range = (0, max(step, diverged_at or 0, 1))
+
+    # -- the exact theory beside the run (engine/theory.py) --------------------------------
+
+    def _predicted(self, view: ChartView, picture: Picture, train: Any) -> list[str]:
+        """The predicted loss to the current step, dashed, when the theory is exact; the
+        title says whether the run still follows it (a setting changed mid-run does not)."""
+        prediction = predicted_run(view.run)
+        step = len(view.run.history)
+        if prediction is None or not step:
+            return []
+        ys = prediction.loss[: min(step, len(prediction.loss))]
+        xs = np.arange(1, len(ys) + 1)  # step s records the loss after s − 1 updates
+        color = self.color("schedule")
+        picture.path(xs, ys, color, "predicted (exact theory)", pattern=1, glyph="╍")
+        dtype = view.run.config.dtype
+        off = first_departure(prediction.loss, train.steps, train.lasts, dtype)
+        if off is not None:  # the bucket that departs: look at its steps one by one
+            earlier = train.steps[train.steps < off]
+            start = int(earlier[-1]) + 1 if earlier.size else 1
+            fine = view.run.history.downsample("loss", off - start + 1, start=start, end=off)
+            off = first_departure(prediction.loss, fine.steps, fine.lasts, dtype) or off
+        if off is None:
+            return ["theory: exact"]
+        return [f"theory: off from step {step_label(off)} (settings changed?)"]
+
+    def _components(self, view: ChartView, picture: Picture) -> None:
+        """Distill's milestones: the predicted loss above the minimum, ½λᵢeᵢ², per
+        eigen-direction, beside the observed loss above the minimum."""
+        run = view.run
+        prediction = predicted_run(run)
+        assert prediction is not None
+        step = len(run.history)
+        shown = max(step, 1)
+        n = min(shown, len(prediction.loss))
+        xs = np.arange(1, n + 1)
+        eig = prediction.eigenvalues
+        parts = eigen_components(prediction, n)
+        floor = 1e-12 * max(float(np.nanmax(parts[0])) if parts.size else 1.0, 1e-300)
+        order = _directions_shown(eig)
+        for rank, i in enumerate(order):
+            ys = np.where(parts[:, i] > floor, parts[:, i], np.nan)
+            picture.path(xs, ys, self.lane_color(rank + 1), f"λ {value_label(float(eig[i]))}",
+                         pattern=rank + 1)  # fmt: skip
+        theory = run_theory(run)
+        minimum = theory.quadratic.min_loss if theory and theory.quadratic else 0.0
+        train = run.history.downsample("loss", 2 * self.columns())
+        if len(train.steps):
+            above = np.maximum(train.lasts - minimum, 0.0)
+            picture.path(train.steps, np.where(above > floor, above, np.nan), self.color("train"),
+                         "observed", style="bold")  # fmt: skip
+        title = ["loss − f* by eigen-direction: ½λe²", f"κ {value_label(theory.condition)}"]
+        if len(order) < eig.size:
+            title.append(f"{len(order)} of {eig.size} directions")
+        if picture.log_y:
+            title.append("log")
+        title.append("y: total")
+        picture.title = title
+        picture.x_range = (0, shown)
 
     def lanes_picture(self, view: ChartView, picture: Picture) -> None:
         """Every lane's training loss in its colour and line style, its number at its end;
@@ -107,3 +174,53 @@ class LossChart(RunChart):
             parts.append("space starts")
         picture.title = parts
         picture.x_range = (0, end)
+
+
+#: The eigen-directions drawn at most (the flattest, the steepest, and between them).
+MAX_COMPONENTS = 5
+
+
+def predicted_run(run: Any) -> Any:
+    """engine.theory's exact prediction of a run of `run`'s settings from step 0 (to
+    tui.charts.theory.PREDICT_HORIZON steps), None where the theory does not predict it."""
+    quadratic = getattr(run.task, "quadratic_loss", None)
+    if quadratic is None or quadratic() is None:
+        return None
+    steps = min(max(len(run.history), 1), PREDICT_HORIZON)
+    # Predicted in blocks of 500 steps, so a growing run asks anew every 500 steps only.
+    steps = min(PREDICT_HORIZON, -(-steps // 500) * 500)
+    return config_theory(run.config, steps).prediction
+
+
+def eigen_components(prediction: Any, n: int) -> np.ndarray:
+    """½λᵢeᵢ² of the first n predicted losses: [k, i] the part of loss − f* after k updates
+    that lies along eigen-direction i (the parts sum to the predicted loss − f*)."""
+    errors = prediction.errors[:n]
+    return 0.5 * errors * errors * prediction.eigenvalues[None, :]
+
+
+def first_departure(
+    predicted: np.ndarray, steps: np.ndarray, observed: np.ndarray, dtype: str
+) -> int | None:
+    """The first recorded step whose loss is not the predicted one (relative 1e-6 in float64,
+    1e-3 in float32), None when every recorded step within the prediction agrees."""
+    steps = np.asarray(steps, np.int64)
+    keep = (steps >= 1) & (steps <= len(predicted))
+    steps, observed = steps[keep], np.asarray(observed, np.float64)[keep]
+    want = predicted[steps - 1]
+    tol = 1e-6 if dtype == "float64" else 1e-3
+    with np.errstate(invalid="ignore", over="ignore"):
+        off = ~(np.abs(observed - want) <= tol * np.maximum(np.abs(want), 1e-300))
+    both_inf = ~np.isfinite(observed) & ~np.isfinite(want)
+    off &= ~both_inf
+    hits = np.flatnonzero(off)
+    return int(steps[hits[0]]) if hits.size else None
+
+
+def _directions_shown(eigenvalues: np.ndarray) -> list[int]:
+    """Indices of the directions drawn, steepest first: all when few, else spread."""
+    n = eigenvalues.size
+    if n <= MAX_COMPONENTS:
+        return list(range(n - 1, -1, -1))
+    picks = np.unique(np.round(np.linspace(0, n - 1, MAX_COMPONENTS)).astype(int))
+    return [int(i) for i in picks[::-1]]

@@ -92,6 +92,17 @@ class ChartPanel(Vertical):
             chart.smooth = smooth
         self.redraw()
 
+    @property
+    def components(self) -> bool:
+        """Whether the Loss chart splits the predicted error into eigen-directions."""
+        return any(chart.components for chart in self.query(LossChart))
+
+    def set_components(self, on: bool) -> None:
+        """Split the Loss chart's predicted error into eigen-directions (or not)."""
+        for chart in self.query(LossChart):
+            chart.components = on
+        self.redraw()
+
     def toggle_log(self) -> RunChart | None:
         """Flip the visible chart between linear and log y; returns that chart."""
         chart = self.active_chart()

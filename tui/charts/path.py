@@ -16,6 +16,7 @@ from tui.charts.axes import nice_ticks, step_label, tick_labels, value_label
 from tui.charts.base import ChartView, Layer, Picture, RunChart
 from tui.charts.braille import DotGrid, Frame
 from tui.charts.step_arrows import step_arrows
+from tui.charts.theory import run_theory
 
 
 def level_set_mask(task: Any, frame: Frame, levels: int) -> np.ndarray:
@@ -83,11 +84,32 @@ class PathChart(RunChart):
             picture.layers.append(Layer("mask", self.color("contour"), (mask,), style="dim"))
         return task
 
+    def eigen_axes(self, view: ChartView, picture: Picture) -> list[str]:
+        """Where the theory is exact: the Hessian's eigen-directions through the minimum, as
+        rows of dots (∙ the steep one, where GD zig-zags; · the flat one, where it crawls),
+        named by their curvature; returns the title's part saying κ."""
+        theory = run_theory(view.run)
+        if theory is None or theory.quadratic is None or theory.eigenvalues.size != 2:
+            return []
+        (x0, x1), (y0, y1) = picture.x_range, picture.y_range or (0.0, 1.0)
+        centre = np.asarray(theory.quadratic.minimizer, np.float64)
+        reach = np.hypot(x1 - x0, y1 - y0)
+        t = np.linspace(-reach, reach, 801)
+        for k in (1, 0):  # the steep direction first in the legend
+            direction = theory.eigenvectors[:, k]
+            xs, ys = centre[0] + t * direction[0], centre[1] + t * direction[1]
+            inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+            label = f"λ {value_label(float(theory.eigenvalues[k]))} axis"
+            glyph = "∙" if k else "·"
+            picture.marks(xs[inside], ys[inside], glyph, self.color("minimum"), label, style="")
+        return [f"κ {value_label(theory.condition)}"]
+
     def picture(self, view: ChartView, picture: Picture) -> None:
         run = view.run
         task = self.contour_backdrop(view, picture)
         if task is None:
             return
+        axes = self.eigen_axes(view, picture)
         path = run.history.trajectory(8 * self.columns())
         picture.path(path.xs, path.ys, self.color("path"), style="bold")
         mx, my = task.minimum
@@ -101,6 +123,7 @@ class PathChart(RunChart):
         picture.title = [
             f"● ({value_label(nx)}, {value_label(ny)})",
             f"step {step_label(len(run.history))}",
+            *axes,
             *arrows[:1],
             "○ start",
             "✕ minimum",
@@ -114,6 +137,7 @@ class PathChart(RunChart):
         task = self.contour_backdrop(view, picture)
         if task is None:
             return
+        axes = self.eigen_axes(view, picture)
         same = (run.config.task, run.config.task_hypers)
         ends = []
         points = 8 * self.columns()
@@ -134,7 +158,7 @@ class PathChart(RunChart):
         picture.mark(sx, sy, "○", ink)
         for x, y, color, number in ends:
             picture.mark(x, y, number, color)  # the lane's number, as in the legend
-        picture.title = [f"step {step_label(len(run.history))}", "○ start", "✕ minimum"]
+        picture.title = [f"step {step_label(len(run.history))}", *axes, "○ start", "✕ minimum"]
 
     def planned_frame(self, picture: Picture) -> Frame | None:
         """The data area `render_picture` will use for this picture (fixed y range)."""
