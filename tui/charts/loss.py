@@ -9,6 +9,9 @@ line through the gaps, and the training band stays visible under it.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from tui.charts.axes import step_label, value_label
@@ -18,6 +21,9 @@ from tui.charts.base import ChartView, Picture, RunChart
 SMOOTHING = 0.6
 #: The glyph of an evaluation.
 EVAL_MARK = "◆"
+#: A race's Loss goes to a log axis by itself when its lanes span more than this ratio
+#: (two decades): on a linear axis all but the worst lane would lie on the bottom row.
+AUTO_LOG_SPAN = 100.0
 
 
 def ema(values: np.ndarray, weight: float = SMOOTHING) -> np.ndarray:
@@ -39,10 +45,30 @@ class LossChart(RunChart):
     #: Smooth the training loss (the app's `s`).
     smooth = False
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        #: The user's choice of scale (`l`); None: linear for one run, and for a race log
+        #: by itself when its lanes span more than two decades (`auto_log`).
+        self._log_choice: bool | None = None
+        self._log_shown = False  # the scale of the last frame
+        self.auto_log = False  # the last frame went to log by itself
+
+    @property  # type: ignore[override]
+    def log_y(self) -> bool:
+        """The scale shown (what `l` flips): the user's choice, else the automatic one."""
+        return self._log_choice if self._log_choice is not None else self._log_shown
+
+    @log_y.setter
+    def log_y(self, value: bool) -> None:
+        if hasattr(self, "_log_choice"):  # not RunChart.__init__'s default: the user's `l`
+            self._log_choice = value
+
     def data_key(self, view: ChartView) -> tuple[object, ...]:
         return (*super().data_key(view), self.smooth)
 
     def picture(self, view: ChartView, picture: Picture) -> None:
+        picture.log_y = self._log_shown = bool(self._log_choice)
+        self.auto_log = False
         run = view.run
         history = run.history
         n = 2 * self.columns()
@@ -84,9 +110,12 @@ class LossChart(RunChart):
         divergences marked."""
         n = 2 * self.columns()
         end = 1
-        for i, lane in enumerate(view.lanes):
+        trains = [lane.run.history.downsample("loss", n) for lane in view.lanes]
+        span = lanes_span(trains)
+        self.auto_log = self._log_choice is None and span > AUTO_LOG_SPAN
+        picture.log_y = self._log_shown = bool(self._log_choice) or self.auto_log
+        for i, (lane, train) in enumerate(zip(view.lanes, trains, strict=True)):
             run, color = lane.run, self.lane_color(i)
-            train = run.history.downsample("loss", n)
             if len(train.steps):
                 lows, highs = train.mins, train.maxs
                 if self.smooth:
@@ -99,11 +128,27 @@ class LossChart(RunChart):
         step = max(len(lane.run.history) for lane in view.lanes)
         # No single run's loss here: the legend names the curves, the status line the leader.
         parts = ["loss", f"{len(view.lanes)} runs", f"step {step_label(step)}"]
+        if self.auto_log:
+            parts.append(f"log: lanes span {math.log10(span):.0f} decades")
+        elif picture.log_y:
+            parts.append("log")
         if self.smooth:
             parts.append("smoothed")
-        if picture.log_y:
-            parts.append("log")
         if not step:
             parts.append("space starts")
         picture.title = parts
         picture.x_range = (0, end)
+
+
+def lanes_span(series: list[Any]) -> float:
+    """max / min of the lanes' plotted losses (1.0 when a value is not positive: such a
+    chart cannot go to log by itself)."""
+    lows, highs = [], []
+    for s in series:
+        lo, hi = s.mins[np.isfinite(s.mins)], s.maxs[np.isfinite(s.maxs)]
+        if lo.size and hi.size:
+            lows.append(float(lo.min()))
+            highs.append(float(hi.max()))
+    if not lows or min(lows) <= 0:
+        return 1.0
+    return max(highs) / min(lows)

@@ -1,0 +1,78 @@
+"""Pilot tests of how a race's charts read: the Loss axis that picks its own scale, lanes told
+apart without colour, the State tab's α bands of a race.
+
+Races are started as in test_race.py (`Session.start_race`, lockstep steps, not streamed), so
+every screen is the engine's numbers at a known step.
+"""
+
+from __future__ import annotations
+
+import re
+
+from conftest import screen_text
+
+from engine.compare import Race
+from engine.run import RunConfig
+from tui.app import OptplayApp, create_app
+from tui.charts import LossChart
+
+LARGE = (120, 40)
+
+
+def race(app: OptplayApp, task: str, *optimizers: str, steps: int, **hypers: float) -> Race:
+    """A race of `optimizers` on `task` after `steps` lockstep steps (not streaming)."""
+    base = RunConfig(task=task, optimizer="adam", optimizer_hypers={"lr": 0.02})
+    entries = Race.of(base, list(optimizers)).experiment().race
+    app.do(app.session.start_race(entries, steps, go=False))
+    app.session.race.step(steps)
+    app.render_view()
+    return app.session.race
+
+
+def y_tick_labels(text: str) -> list[str]:
+    """The labels left of the chart's frame (a number just left of a tick on the axis)."""
+    found = []
+    for line in text.splitlines():
+        m = re.search(r"([-+0-9.e]+)┤", line)
+        if m:
+            found.append(m.group(1))
+    return found
+
+
+async def test_a_rosenbrock_race_of_four_goes_to_a_log_loss_axis_and_says_so() -> None:
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        r = race(app, "rosenbrock", "adam", "sgd", "momentum", "rmsprop", steps=1000)
+        app.show_tab("tab-loss")
+        await pilot.pause()
+        chart = app.query_one(LossChart)
+        losses = [lane.run.history.downsample("loss", 10_000) for lane in r.lanes]
+        lo = min(float(s.mins.min()) for s in losses)
+        hi = max(float(s.maxs.max()) for s in losses)
+        assert hi / lo > 100  # the lanes span more than two decades
+        text = screen_text(app)
+        assert "log: lanes span" in text
+        labels = y_tick_labels(text)
+        # Ticks at powers of ten, at least three decades of them (a linear axis would show
+        # evenly spaced values from 0).
+        decades = [label for label in labels if re.fullmatch(r"1e-?\d+", label)]
+        assert len(decades) >= 3, labels
+        assert chart.log_y
+        # `l` is the user's say: back to linear, the note gone.
+        app.set_focus(None)
+        await pilot.press("l")
+        await pilot.pause()
+        text = screen_text(app)
+        (title,) = [line for line in text.splitlines() if "loss · 4 runs" in line]
+        assert not chart.log_y and "log" not in title
+        assert not [label for label in y_tick_labels(text) if "e-" in label]
+
+
+async def test_lanes_within_two_decades_keep_a_linear_loss_axis() -> None:
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        race(app, "rosenbrock", "adam", "adam", steps=3)
+        app.show_tab("tab-loss")
+        await pilot.pause()
+        assert not app.query_one(LossChart).log_y
+        assert "log" not in screen_text(app)
