@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 
-from conftest import screen_text
+import numpy as np
+from conftest import screen_text, wait_for
 
 from engine.compare import Race
-from engine.run import RunConfig
+from engine.run import Run, RunConfig
 from tui.app import OptplayApp, create_app
 from tui.charts import LossChart
+from tui.charts.state import AlphaChart
 
 LARGE = (120, 40)
 
@@ -76,3 +78,47 @@ async def test_lanes_within_two_decades_keep_a_linear_loss_axis() -> None:
         await pilot.pause()
         assert not app.query_one(LossChart).log_y
         assert "log" not in screen_text(app)
+
+
+# -- the State tab's α bands -------------------------------------------------------------------
+
+
+def never_moved(run: Run) -> np.ndarray:
+    """Which parameters of `run` are still where a fresh run of its config starts them."""
+    start = Run(run.config).params
+    now = run.params
+    return np.concatenate([(now[k] == start[k]).reshape(-1) for k in start])
+
+
+async def test_a_digits_race_leaves_never_updated_coordinates_out_of_its_alpha_bands() -> None:
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        r = race(app, "digits-mlp", "adam", "rmsprop", "adagrad", steps=96)
+        app.show_tab("tab-state")
+        chart = app.query_one(AlphaChart)
+        await wait_for(lambda: chart.drawn_key is not None and chart.cells)
+        await pilot.pause()
+        counts = {int(never_moved(lane.run).sum()) for lane in r.lanes}
+        (count,) = counts  # blank pixels: the same weights in every run
+        size = never_moved(r.lanes[0].run).size
+        assert 0 < count < size
+        note = f"{count:,} of {size:,} coordinates never updated in each run: left out"
+        assert note in screen_text(app)
+        for lane in r.lanes:
+            run = lane.run
+            never = never_moved(run)
+            alpha = {name: p.derived["effective_lr"].reshape(-1)
+                     for name, p in run.inspect().params.items()}  # fmt: skip
+            flat = np.concatenate(list(alpha.values()))
+            # α there is η/ε, the largest of all: what made the bands reach 1e9.
+            assert flat[never].min() == flat.max() > 1e4
+            # Each group's recorded quantiles are those of its coordinates that moved.
+            s = run.state_summaries
+            offset = 0
+            for name, values in alpha.items():
+                moved = values[~never[offset : offset + values.size]]
+                offset += values.size
+                band = s.band(name, "effective_lr")
+                assert band.steps[-1] == 96
+                want = np.quantile(moved, [0.1, 0.9], method="lower").tolist()
+                assert [band.q10[-1], band.q90[-1]] == want, name
