@@ -7,10 +7,14 @@ every screen is the engine's numbers at a known step.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 
 import numpy as np
+import pytest
 from conftest import screen_text, wait_for
+from textual.color import Color, rgb_to_lab
 
 from engine.compare import Race
 from engine.run import Run, RunConfig
@@ -122,3 +126,81 @@ async def test_a_digits_race_leaves_never_updated_coordinates_out_of_its_alpha_b
                 assert band.steps[-1] == 96
                 want = np.quantile(moved, [0.1, 0.9], method="lower").tolist()
                 assert [band.q10[-1], band.q90[-1]] == want, name
+
+
+# -- lanes told apart --------------------------------------------------------------------------
+
+
+def delta_e(a: Color, b: Color) -> float:
+    """CIE76 colour difference (about 2.3 is just noticeable; 20 reads as another colour)."""
+    la, lb = rgb_to_lab(a), rgb_to_lab(b)
+    return math.dist((la.L, la.a, la.b), (lb.L, lb.a, lb.b))
+
+
+def contrast(a: Color, b: Color) -> float:
+    """WCAG contrast ratio (3 is the minimum for graphics)."""
+
+    def luminance(c: Color) -> float:
+        def channel(v: int) -> float:
+            v = v / 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b)
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_six_lanes_differ_from_each_other_from_the_text_and_read_on_the_background(
+    theme: str,
+) -> None:
+    app = create_app()
+    app.theme = theme
+    async with app.run_test(size=LARGE) as pilot:
+        race(app, "rosenbrock", "adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad",
+             steps=20)  # fmt: skip
+        app.show_tab("tab-loss")
+        await pilot.pause()
+        chart = app.query_one(LossChart)
+        lanes = [Color.from_rich_color(chart.lane_color(i)) for i in range(6)]
+        text = Color.parse(app.current_theme.foreground or "white")
+        background = Color.parse(app.current_theme.background or "black")
+        for i, j in itertools.combinations(range(6), 2):
+            assert delta_e(lanes[i], lanes[j]) > 20, (i + 1, j + 1)
+        for i, lane in enumerate(lanes):
+            assert delta_e(lane, text) > 20, i + 1
+            assert contrast(lane, background) >= 3, i + 1
+        # The race panel shows the same colours.
+        assert [Color.from_rich_color(c) for c in app.lane_colors(6)] == lanes
+
+
+async def test_without_colour_six_lanes_carry_six_markers_in_chart_panel_and_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    names = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad")
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        assert app.no_color
+        race(app, "rosenbrock", *names, steps=300)
+        app.show_tab("tab-loss")
+        await pilot.pause()
+        text = screen_text(app)
+        # The race panel: each lane's swatch starts with its own marker.
+        panel = {m.group(2): m.group(1) for m in re.finditer(r"([1-6])━ (\w+)  ", text)}
+        assert panel == {name: str(i) for i, name in enumerate(names, start=1)}
+        # The chart: each lane's marker along its curve, not only at its end and in the
+        # legend (cells in the lane's colour holding its digit).
+        chart = app.query_one(LossChart)
+        for i in range(6):
+            color = chart.lane_color(i)
+            marks = sum(chars.count(str(i + 1)) for _, _, chars, c, _ in chart.cells if c == color)
+            assert marks >= 3, (i + 1, marks)
+        # The results table: the same swatches.
+        app.set_focus(None)
+        await pilot.press("t")
+        await pilot.pause()
+        table = screen_text(app)
+        for i, name in enumerate(names, start=1):
+            assert re.search(rf"│ {i}━ {name} ", table), name

@@ -41,6 +41,8 @@ from tui.charts.axes import (
     to_plot,
 )
 from tui.charts.braille import DotGrid, Frame
+from tui.charts.cells import look_of
+from tui.charts.lanes import lane_marker
 
 #: Data cells of one layer: rows (from the top of the data area), columns, characters, colour
 #: and a style word ("", "bold", "dim").
@@ -106,6 +108,8 @@ class Picture:
     note_color: Any = None
     #: Lanes' legend, packed into as few rows as fit at the top: (name, colour, pinned).
     legend: list[tuple[str, Any, bool]] = field(default_factory=list)
+    #: No colour on screen (NO_COLOR): each lane's lines carry its marker (`lane_marker`).
+    plain: bool = False
 
     def band(
         self, xs: Any, lo: Any, hi: Any, color: Any, label: str | None = None, **how: Any
@@ -147,10 +151,37 @@ class Picture:
         return min(lows), max(highs)
 
 
+#: Six lane colours on a dark background and on a light one: Okabe and Ito's colour-blind
+#: safe hues (sky blue, orange, bluish green, vermillion, reddish purple, yellow), lightened
+#: for dark themes and darkened for light ones. Fixed rather than the theme's variables:
+#: a theme has five hues at most (textual-dark's accent is its warning orange, its primary and
+#: secondary are both blue), and the text colour is no lane's. Each is far from the others and
+#: from the theme's text and background (tests/tui/test_race_charts.py measures it).
+LANE_PALETTES: dict[str, tuple[str, ...]] = {
+    "dark": ("#56B4E9", "#E69F00", "#2EC27E", "#FF6B57", "#D58FC8", "#F0E442"),
+    "light": ("#0060A8", "#B86E00", "#00805C", "#C8321E", "#94307F", "#6E6A00"),
+}
+
+
+#: Without colour, a lane's digit or letter is written along its curve every this many
+#: columns (each lane shifted, so two lanes' marks do not fall on one column).
+MARKER_SPACING = 12
+
+
+def _lane_css() -> str:
+    rules = []
+    for mode, colors in LANE_PALETTES.items():
+        for i, color in enumerate(colors):
+            rules.append(f"RunChart:{mode} > .chart--lane-{i} {{ color: {color}; }}")
+    return "\n".join(rules)
+
+
 class RunChart(PlotextPlot):
     """A chart drawn from a `ChartView` on request; remembers what it last drew."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {f"chart--{role}" for role in ROLES}
+    # Lane colours (the other roles' are in app.tcss, from the theme's variables).
+    DEFAULT_CSS: ClassVar[str] = _lane_css()
 
     #: Whether the y axis starts on a log scale (`l` toggles it per chart).
     LOG_Y_DEFAULT = False
@@ -264,6 +295,7 @@ class RunChart(PlotextPlot):
     def draw(self, view: ChartView) -> None:
         """Rebuild the plot from the view and schedule a render."""
         picture = Picture(log_y=self.log_y, note_color=self.color("note"))
+        picture.plain = not look_of(self.app).colors
         if view.lanes:
             picture.legend = [
                 (f"{i + 1} {lane.name}", self.lane_color(i), bool(getattr(lane, "pinned", False)))
@@ -340,6 +372,13 @@ class RunChart(PlotextPlot):
         out: list[Cells] = []
         occupied = np.zeros((frame.rows, frame.cols), bool)
         entries: list[tuple[str, Any]] = []
+        # Without colour, a lane's lines are known by their colour (each lane has its own)
+        # and marked with its digit or letter.
+        lane_of = {}
+        if picture.plain:
+            lane_of = {color: i for i, (_, color, _) in enumerate(picture.legend)}
+            if len(lane_of) != len(picture.legend):
+                lane_of = {}
         for layer in picture.layers:
             if layer.kind in ("mark", "marks"):
                 xs, ys, char = layer.data
@@ -357,6 +396,9 @@ class RunChart(PlotextPlot):
                     grid.add_mask(layer.data[0])
                 grid.dash(layer.pattern)
                 rows, cols, chars = grid.cells()
+                lane = lane_of.get(layer.color) if layer.kind != "mask" else None
+                if lane is not None:
+                    _mark_lane(rows, cols, chars, lane)
                 out.append((rows, cols, chars, layer.color, layer.style))
             if layer.kind != "mask":  # a backdrop (contours) may lie under the legend
                 occupied[rows, cols] = True
@@ -411,6 +453,17 @@ class RunChart(PlotextPlot):
                 out.append((np.full(len(text), top + i), cols, list(text), color, "bold"))
                 col += len(text) + 2
         return out
+
+
+def _mark_lane(rows: np.ndarray, cols: np.ndarray, chars: list[str], lane: int) -> None:
+    """Write lane `lane`'s marker over one of its cells about every MARKER_SPACING columns
+    (in place); lanes start at different columns, so two lanes' marks rarely coincide."""
+    marker = lane_marker(lane)
+    due = (2 * lane) % MARKER_SPACING
+    for k in np.lexsort((rows, cols)).tolist():
+        if cols[k] >= due:
+            chars[k] = marker
+            due = int(cols[k]) + MARKER_SPACING
 
 
 def _plotext_color(color: Any) -> Any:
