@@ -612,10 +612,17 @@ class OptplayApp(App[int]):
         self.main.query_one(ChartPanel).select(int(key) - 1)
 
     def action_toggle_smoothing(self) -> None:
-        smooth = not self.settings.smoothing
-        self.main.query_one(ChartPanel).set_smoothing(smooth)
+        panel = self.main.query_one(ChartPanel)
+        smooth = not panel.smoothing_shown()  # a noisy race may be smoothed by itself
+        panel.set_smoothing(smooth, chosen=True)
         self.remember(smoothing=smooth)
         self.tell(f"smoothed training loss {'on' if smooth else 'off'}", timeout=2)
+
+    def action_chart_cursor(self) -> None:
+        chart = self.main.query_one(ChartPanel).active_chart()
+        start = getattr(chart, "start_cursor", None)
+        if start is None or not start():
+            self.notify("this chart has no cursor", timeout=2)
 
     def action_toggle_log(self) -> None:
         if self.main.query_one(ChartPanel).toggle_log() is None:

@@ -19,7 +19,8 @@ from textual.color import Color, rgb_to_lab
 from engine.compare import Race
 from engine.run import Run, RunConfig
 from tui.app import OptplayApp, create_app
-from tui.charts import LossChart
+from tui.charts import LossChart, LrChart, NormsChart
+from tui.charts.axes import value_label
 from tui.charts.state import AlphaChart
 
 LARGE = (120, 40)
@@ -204,3 +205,149 @@ async def test_without_colour_six_lanes_carry_six_markers_in_chart_panel_and_tab
         table = screen_text(app)
         for i, name in enumerate(names, start=1):
             assert re.search(rf"│ {i}━ {name} ", table), name
+
+
+def loss_title(app: OptplayApp) -> str:
+    (title,) = [line for line in screen_text(app).splitlines() if "loss · " in line]
+    return title
+
+
+async def test_more_than_three_noisy_lanes_are_smoothed_until_the_user_says_otherwise() -> None:
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        r = race(app, "digits-mlp", "adam", "sgd", "momentum", "rmsprop", steps=60)
+        app.show_tab("tab-loss")
+        await pilot.pause()
+        chart = app.query_one(LossChart)
+        assert "smoothed: noisy lanes" in loss_title(app)
+        assert chart.smoothed
+        app.set_focus(None)
+        await pilot.press("S")
+        await pilot.pause()
+        assert not chart.smoothed and "smoothed" not in loss_title(app)
+        await pilot.press("S")
+        await pilot.pause()
+        assert chart.smoothed and "smoothed" in loss_title(app)
+        assert len(r.lanes) == 4
+
+
+@pytest.mark.parametrize(
+    ("task", "optimizers"),
+    [
+        ("digits-mlp", ("adam", "sgd", "rmsprop")),
+        ("rosenbrock", ("adam", "sgd", "momentum", "rmsprop")),
+    ],
+)
+async def test_three_noisy_lanes_or_exact_losses_stay_raw(task: str, optimizers: tuple) -> None:
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        race(app, task, *optimizers, steps=30)
+        app.show_tab("tab-loss")
+        await pilot.pause()
+        assert not app.query_one(LossChart).smoothed
+        assert "smoothed" not in loss_title(app)
+
+
+# -- the chart cursor and zoom -----------------------------------------------------------------
+
+
+def readout_line(app: OptplayApp) -> str:
+    """The cursor's readout (the data area's row starting "step "), without the frame's
+    edges or the curves' dots right of its last value."""
+    for line in screen_text(app).splitlines():
+        m = re.search(r"[│┤]\s?(step [\d,]+ · [^\u2800-\u28ff│]*?)\s*(?:[\u2800-\u28ff│]|$)", line)
+        if m:
+            return m.group(1)
+    raise AssertionError("no readout on screen")
+
+
+def recorded(run: Run, series: str, step: int) -> float:
+    """The value the history recorded for `series` at `step` (every step kept: short runs)."""
+    assert run.history.width(series) == 1
+    data = run.history.downsample(series, 1_000_000)
+    (index,) = np.flatnonzero(data.steps == step)
+    return float(data.lasts[index])
+
+
+@pytest.mark.parametrize(
+    ("tab", "chart_type", "series"),
+    [
+        ("tab-loss", LossChart, "loss"),
+        ("tab-lr", LrChart, "lr"),
+        ("tab-norms", NormsChart, "grad_norm"),
+    ],
+)
+async def test_the_cursor_reads_every_lane_as_its_history_recorded_it(
+    tab: str, chart_type: type, series: str
+) -> None:
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        r = race(app, "rosenbrock", "adam", "sgd", "momentum", steps=200)
+        app.show_tab(tab)
+        await pilot.pause()
+        app.set_focus(None)
+        await pilot.press("i")  # on the last step
+        await pilot.pause()
+        chart = app.query_one(chart_type)
+        assert chart.cursor == 200 and chart.has_focus
+        await pilot.press("left", "left", "shift+left", "right")  # 200 - 2 - 20 + 1
+        await pilot.pause()
+        assert chart.cursor == 179
+
+        def expected(step: int) -> str:
+            values = [
+                f"{i} {lane.name} {value_label(recorded(lane.run, series, step))}"
+                for i, lane in enumerate(r.lanes, start=1)
+            ]
+            return " · ".join([f"step {step:,}", *values])
+
+        assert readout_line(app) == expected(179)
+        # Zoom to a window around the cursor and back: the view as it was.
+        before = screen_text(app)
+        await pilot.press("z")
+        await pilot.pause()
+        zoomed = screen_text(app)
+        assert "zoom " in zoomed and zoomed != before
+        low, high = chart.zoom
+        assert low <= 179 <= high and high - low == pytest.approx(40)  # 20% of 200 steps
+        assert readout_line(app) == expected(179)
+        await pilot.press("Z")
+        await pilot.pause()
+        assert screen_text(app) == before
+        # Leaving: no cursor line nor readout, the keys back to the app.
+        await pilot.press("escape")
+        await pilot.pause()
+        assert chart.cursor is None and not chart.has_focus
+        assert "step 179 ·" not in screen_text(app)
+
+
+async def test_the_cursor_on_the_path_reads_each_lanes_point_and_loss() -> None:
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        r = race(app, "rosenbrock", "adam", "sgd", steps=100)
+        app.show_tab("tab-path")
+        await pilot.pause()
+        app.set_focus(None)
+        await pilot.press("i", "shift+left", "left")  # 100 - 10 - 1
+        await pilot.pause()
+        parts = ["step 89"]
+        for i, lane in enumerate(r.lanes, start=1):
+            path = lane.run.history.trajectory()
+            (k,) = np.flatnonzero(path.steps == 89)
+            x, y = float(path.xs[k]), float(path.ys[k])
+            loss = lane.run.task.value(x, y)
+            parts.append(f"{i} {lane.name} ({value_label(x)}, {value_label(y)}) loss "
+                         f"{value_label(loss)}")  # fmt: skip
+        assert readout_line(app) == " · ".join(parts)
+        assert "◇" in screen_text(app)
+
+
+async def test_a_chart_without_a_cursor_says_so() -> None:
+    app = create_app(RunConfig(task="digits-mlp", optimizer="adam"))
+    async with app.run_test(size=LARGE) as pilot:
+        app.show_tab("tab-state")
+        await pilot.pause()
+        app.set_focus(None)
+        await pilot.press("i")
+        await wait_for(lambda: any("no cursor" in n.message for n in app._notifications))
+        assert app.focused is None

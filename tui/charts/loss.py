@@ -1,10 +1,12 @@
 """The Loss chart: training loss per step and the evaluation loss, or every lane's loss.
 
 The training loss ("loss" series: each update's mini-batch loss) is a min/max band per bucket;
-with smoothing on (`s`), an exponential moving average of it is drawn bold over the dimmed raw
-band, debiased as TensorBoard does. The evaluation loss ("eval_loss": held-out data, or the
-whole objective) is sparse, so it is drawn as markers at the steps it was measured, never as a
-line through the gaps, and the training band stays visible under it.
+with smoothing on (`S`; by itself in a race of more than three noisy lanes), an exponential
+moving average of it is drawn bold over the dimmed raw band, debiased as TensorBoard does. A
+race whose lanes span more than two decades goes to a log axis by itself (`l` decides). The
+evaluation loss ("eval_loss": held-out data, or the whole objective) is sparse, so it is
+drawn as markers at the steps it was measured, never as a line through the gaps, and the
+training band stays visible under it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from tui.charts.base import ChartView, Picture, RunChart
 SMOOTHING = 0.6
 #: The glyph of an evaluation.
 EVAL_MARK = "◆"
+#: A race of more than this many noisy lanes (mini-batch losses) is smoothed by itself: six
+#: raw bands make one thicket.
+AUTO_SMOOTH_LANES = 3
 #: A race's Loss goes to a log axis by itself when its lanes span more than this ratio
 #: (two decades): on a linear axis all but the worst lane would lie on the bottom row.
 AUTO_LOG_SPAN = 100.0
@@ -42,8 +47,11 @@ def ema(values: np.ndarray, weight: float = SMOOTHING) -> np.ndarray:
 class LossChart(RunChart):
     """Training loss as a band (or smoothed over it), eval loss as markers, divergence marked."""
 
-    #: Smooth the training loss (the app's `s`).
+    #: Smooth the training loss (the app's `S`, remembered in the settings).
     smooth = False
+    #: The user chose `smooth` in this session; until then a race of more than
+    #: AUTO_SMOOTH_LANES noisy lanes (mini-batch losses) is smoothed by itself.
+    smooth_chosen = False
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -52,6 +60,8 @@ class LossChart(RunChart):
         self._log_choice: bool | None = None
         self._log_shown = False  # the scale of the last frame
         self.auto_log = False  # the last frame went to log by itself
+        self.smoothed = False  # the last frame was smoothed (by choice or by itself)
+        self.auto_smooth = False  # ... by itself
 
     @property  # type: ignore[override]
     def log_y(self) -> bool:
@@ -64,11 +74,26 @@ class LossChart(RunChart):
             self._log_choice = value
 
     def data_key(self, view: ChartView) -> tuple[object, ...]:
-        return (*super().data_key(view), self.smooth)
+        return (*super().data_key(view), self.smooth, self.smooth_chosen)
+
+    def cursor_series(self, view: ChartView) -> list[tuple[str, str]]:
+        return [("loss", "loss"), ("eval_loss", "eval")]
+
+    def _smoothing(self, view: ChartView) -> bool:
+        """Whether this frame smooths: the user's choice, else for a race of more than
+        AUTO_SMOOTH_LANES noisy lanes (tasks trained on mini-batches)."""
+        self.auto_smooth = False
+        if self.smooth or self.smooth_chosen or not view.lanes:
+            self.smoothed = self.smooth
+        else:
+            noisy = sum(lane.run.task.steps_per_epoch > 1 for lane in view.lanes)
+            self.smoothed = self.auto_smooth = noisy > AUTO_SMOOTH_LANES
+        return self.smoothed
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         picture.log_y = self._log_shown = bool(self._log_choice)
         self.auto_log = False
+        smooth = self._smoothing(view)
         run = view.run
         history = run.history
         n = 2 * self.columns()
@@ -77,7 +102,7 @@ class LossChart(RunChart):
         step = len(history)
         color = self.color("train")
         if len(train.steps):
-            if self.smooth:
+            if smooth:
                 picture.band(train.steps, train.mins, train.maxs, color, style="dim")
                 picture.path(train.steps, ema(train.lasts), color, "train (smoothed)",
                              style="bold")  # fmt: skip
@@ -96,7 +121,7 @@ class LossChart(RunChart):
         accuracy = history.last("eval_accuracy")
         if accuracy is not None:
             parts.append(f"acc {accuracy:.1%}")
-        if self.smooth:
+        if smooth:
             parts.append("smoothed")
         if picture.log_y:
             parts.append("log")
@@ -108,6 +133,7 @@ class LossChart(RunChart):
     def lanes_picture(self, view: ChartView, picture: Picture) -> None:
         """Every lane's training loss in its colour and line style, its number at its end;
         divergences marked."""
+        smooth = self._smoothing(view)
         n = 2 * self.columns()
         end = 1
         trains = [lane.run.history.downsample("loss", n) for lane in view.lanes]
@@ -118,7 +144,7 @@ class LossChart(RunChart):
             run, color = lane.run, self.lane_color(i)
             if len(train.steps):
                 lows, highs = train.mins, train.maxs
-                if self.smooth:
+                if smooth:
                     lows = highs = ema(train.lasts)
                 picture.band(train.steps, lows, highs, color, pattern=i)
                 picture.marks(train.steps[-1:], train.lasts[-1:], str(i + 1), color)
@@ -132,7 +158,9 @@ class LossChart(RunChart):
             parts.append(f"log: lanes span {math.log10(span):.0f} decades")
         elif picture.log_y:
             parts.append("log")
-        if self.smooth:
+        if self.auto_smooth:
+            parts.append("smoothed: noisy lanes (S)")
+        elif smooth:
             parts.append("smoothed")
         if not step:
             parts.append("space starts")

@@ -136,6 +136,36 @@ class PathChart(RunChart):
             picture.mark(x, y, number, color)  # the lane's number, as in the legend
         picture.title = [f"step {step_label(len(run.history))}", "○ start", "✕ minimum"]
 
+    # -- the cursor: a step of the path, its point and loss ------------------------------
+
+    def cursor_series(self, view: ChartView) -> list[tuple[str, str]]:
+        return [("loss", "loss")] if getattr(view.run.task, "is_landscape", False) else []
+
+    def cursor_readout(self, view: ChartView, step: int) -> str:
+        parts = [f"step {step:,}"]
+        lanes = view.lanes or (None,)
+        for i, lane in enumerate(lanes):
+            run = view.run if lane is None else lane.run
+            point = point_at(run, step)
+            if point is None:
+                continue
+            x, y = point
+            name = "" if lane is None else f"{i + 1} {lane.name} "
+            loss = run.task.value(x, y)
+            parts.append(f"{name}({value_label(x)}, {value_label(y)}) loss {value_label(loss)}")
+        return " · ".join(parts)
+
+    def show_cursor(self, view: ChartView, picture: Picture, step: int) -> None:
+        """The readout, and a ◇ on each path at the cursor's step (not a vertical line: x
+        here is a coordinate, not a step)."""
+        for lane in view.lanes or (None,):
+            run = view.run if lane is None else lane.run
+            point = point_at(run, step)
+            if point is not None:
+                picture.mark(*point, "◇", self.color("ink"))
+        readout = self.cursor_readout(view, step)
+        picture.note = f"{readout}\n{picture.note}" if picture.note else readout
+
     def planned_frame(self, picture: Picture) -> Frame | None:
         """The data area `render_picture` will use for this picture (fixed y range)."""
         if picture.y_range is None:
@@ -145,3 +175,13 @@ class PathChart(RunChart):
         label_width = max((len(label) for label in tick_labels(yt)), default=0)
         x0, x1 = picture.x_range
         return Frame(self.size.width - 2 - label_width, self.size.height - 4, x0, x1, y0, y1)
+
+
+def point_at(run: Any, step: int) -> tuple[float, float] | None:
+    """Where `run`'s parameters were at `step` (its last point if it stopped before)."""
+    path = run.history.trajectory()
+    if not len(path.steps):
+        return None
+    i = min(int(np.searchsorted(path.steps, step, side="right")) - 1, len(path.steps) - 1)
+    i = max(i, 0)
+    return float(path.xs[i]), float(path.ys[i])
