@@ -55,6 +55,7 @@ from tui.ascii_filter import AsciiFilter, PrintableFilter
 from tui.charts import ChartPanel, ChartView
 from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
+from tui.charts.path import PathChart
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.settings import Settings
@@ -617,6 +618,21 @@ class OptplayApp(App[int]):
         panel.set_smoothing(smooth, chosen=True)
         self.remember(smoothing=smooth)
         self.tell(f"smoothed training loss {'on' if smooth else 'off'}", timeout=2)
+
+    @on(PathChart.StartPicked)
+    def _start_picked(self, message: PathChart.StartPicked) -> None:
+        """A point picked on the Path chart: the task's start (x0, y0), from step 0."""
+        if self.session.racing:
+            self.notify("a race keeps its start: x leaves it, then pick a start", timeout=3)
+            return
+        x, y = (float(f"{v:.3g}") for v in (message.x, message.y))
+        task = self.session.run.task
+        change = self.session.edit("task", {**task.hypers, "x0": x, "y0": y})
+        if change.ok and self.session.run.steps_done:
+            change += self.session.reset()
+        self.do(change)
+        if change.ok:
+            self.tell(f"start at ({x:g}, {y:g})", timeout=3)
 
     def action_chart_cursor(self) -> None:
         chart = self.main.query_one(ChartPanel).active_chart()

@@ -19,7 +19,7 @@ from textual.color import Color, rgb_to_lab
 from engine.compare import Race
 from engine.run import Run, RunConfig
 from tui.app import OptplayApp, create_app
-from tui.charts import LossChart, LrChart, NormsChart
+from tui.charts import LossChart, LrChart, NormsChart, PathChart
 from tui.charts.axes import value_label
 from tui.charts.state import AlphaChart
 
@@ -351,3 +351,41 @@ async def test_a_chart_without_a_cursor_says_so() -> None:
         await pilot.press("i")
         await wait_for(lambda: any("no cursor" in n.message for n in app._notifications))
         assert app.focused is None
+
+
+# -- picking a start on the Path chart ---------------------------------------------------------
+
+
+async def test_enter_on_the_path_cursor_starts_the_run_from_that_point() -> None:
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        app.session.run.step(30)
+        app.render_view()
+        app.show_tab("tab-path")
+        await pilot.pause()
+        path = app.session.run.history.trajectory()
+        (k,) = np.flatnonzero(path.steps == 27)
+        want = (float(f"{path.xs[k]:.3g}"), float(f"{path.ys[k]:.3g}"))
+        app.set_focus(None)
+        await pilot.press("i", "shift+left", "enter")  # 30 - 3
+        await wait_for(lambda: app.session.run.steps_done == 0)
+        hypers = app.session.run.config.task_hypers
+        assert (hypers["x0"], hypers["y0"]) == want
+        assert app.session.run.task.start == want
+        await wait_for(lambda: any("start at" in n.message for n in app._notifications))
+
+
+async def test_a_click_on_the_path_chart_starts_the_run_under_it() -> None:
+    app = create_app()
+    async with app.run_test(size=LARGE) as pilot:
+        app.show_tab("tab-path")
+        await pilot.pause()
+        chart = app.query_one(PathChart)
+        await wait_for(lambda: chart.frame is not None)
+        frame = chart.frame
+        col, row = frame.cols // 4, frame.rows // 4
+        x, y = frame.point_of(col, row)
+        assert frame.cell_of(x, y) == (col, row)
+        await pilot.click(PathChart, offset=(chart._origin[0] + col, 2 + row))
+        await wait_for(lambda: app.session.run.task.start != (-1.5, 2.0))
+        assert app.session.run.task.start == (float(f"{x:.3g}"), float(f"{y:.3g}"))

@@ -8,9 +8,12 @@ the last step's −g and Δθ as arrows from the current point (tui/charts/step_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
 
 from tui.charts.axes import nice_ticks, step_label, tick_labels, value_label
 from tui.charts.base import ChartView, Layer, Picture, RunChart
@@ -40,7 +43,22 @@ def level_set_mask(task: Any, frame: Frame, levels: int) -> np.ndarray:
 
 
 class PathChart(RunChart):
-    """The parameters' path over level sets of the loss surface (2-D tasks only)."""
+    """The parameters' path over level sets of the loss surface (2-D tasks only).
+
+    A click on the surface (where the terminal sends clicks), or enter with the cursor on a
+    step, asks for a run from that point: `StartPicked`, which the app turns into the task's
+    start (x0, y0)."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("enter", "start_here", "Start here", show=False),
+    ]
+
+    class StartPicked(Message):
+        """Start the run at (x, y)."""
+
+        def __init__(self, x: float, y: float) -> None:
+            super().__init__()
+            self.x, self.y = x, y
 
     MAX_LEVELS = 5
     #: Contours kept (a few tasks and sizes: switching back, or a reset, draws from here).
@@ -165,6 +183,25 @@ class PathChart(RunChart):
                 picture.mark(*point, "◇", self.color("ink"))
         readout = self.cursor_readout(view, step)
         picture.note = f"{readout}\n{picture.note}" if picture.note else readout
+
+    def action_start_here(self) -> None:
+        """Enter with the cursor on: start from the live run's point at the cursor's step."""
+        view = self.last_view
+        if view is None or self.cursor is None:
+            return
+        point = point_at(view.run, self.cursor)
+        if point is not None:
+            self.post_message(self.StartPicked(*point))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on the data area: start from the point under it."""
+        frame, view = self.frame, self.last_view
+        if frame is None or view is None or not self.cursor_series(view):
+            return
+        col = event.x - self._origin[0]
+        row = event.y - 2  # the title row, then the frame's top edge
+        if 0 <= col < frame.cols and 0 <= row < frame.rows:
+            self.post_message(self.StartPicked(*frame.point_of(col, row)))
 
     def planned_frame(self, picture: Picture) -> Frame | None:
         """The data area `render_picture` will use for this picture (fixed y range)."""
