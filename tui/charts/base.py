@@ -196,6 +196,19 @@ def value_at(history: Any, name: str, step: int) -> float | None:
     return float(found.lasts[0])
 
 
+def legend_name(index: int, lane: Any, pins: bool) -> str:
+    """A lane's legend entry: its number and name; with pins, the live run's rate too (what
+    the pins are compared with, and what `lr` edits)."""
+    name = f"{index + 1} {lane.name}"
+    if pins and not getattr(lane, "pinned", False):
+        lr = lane.run.history.last("lr")
+        if lr is None:
+            lr = getattr(lane.run.optimizer, "lr", None)
+        if lr is not None:
+            name += f" lr {value_label(lr)}"
+    return name
+
+
 class RunChart(PlotextPlot):
     """A chart drawn from a `ChartView` on request; remembers what it last drew.
 
@@ -428,8 +441,13 @@ class RunChart(PlotextPlot):
         picture = Picture(log_y=self.log_y, note_color=self.color("note"))
         picture.plain = not look_of(self.app).colors
         if view.lanes:
+            pins = any(getattr(lane, "pinned", False) for lane in view.lanes)
             picture.legend = [
-                (f"{i + 1} {lane.name}", self.lane_color(i), bool(getattr(lane, "pinned", False)))
+                (
+                    legend_name(i, lane, pins),
+                    self.lane_color(i),
+                    bool(getattr(lane, "pinned", False)),
+                )
                 for i, lane in enumerate(view.lanes)
             ]
             self.lanes_picture(view, picture)
