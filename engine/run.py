@@ -397,6 +397,8 @@ class Run(Stepper[Progress]):
             self._prev,
             self._scratch,
             split_xy=landscape,
+            now_flat=self._flat,
+            start_flat=self._flat.copy(),
         )
         self._summaries: StateSummaries | None = None
         if cfg.state_every:
@@ -763,6 +765,12 @@ class Run(Stepper[Progress]):
             finally:
                 self._lock.release()
         return self._probe.inspect(self._step, True, names)
+
+    def never_updated(self) -> np.ndarray | None:
+        """Which parameters (flat order) are still at their start value, never given a
+        gradient (a fresh bool array); None before anything moved. State summaries leave
+        these out of their quantiles (α there is η/ε, not a rate anything was trained at)."""
+        return self._probe.never_updated()
 
     @property
     def state_summaries(self) -> StateSummaries | None:

@@ -80,6 +80,11 @@ ACTIONS: tuple[Action, ...] = (
            key_display=f"1-{DIGIT_KEYS[-1]}", per_key=True, footer=False),
     Action("toggle_log", "l", "Log", "log scale on the y axis of the chart in view",
            "Toggle log scale", rank=4),
+    Action("chart_cursor", "i", "Cursor",
+           "a cursor on the chart reading every series or lane at a step: ←/→ a step, "
+           "shift+←/→ 10%, z zooms around it, Z back, enter on Path starts the run there "
+           "(a click does too), i or esc leaves", "Chart cursor",
+           footer=False),
     Action("toggle_smoothing", "S", "Smooth",
            "smooth the training loss (EMA, as TensorBoard does); the raw band stays",
            "Toggle smoothing", rank=6),

@@ -56,6 +56,7 @@ from tui.charts import ChartPanel, ChartView
 from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
 from tui.charts.loss import predicted_run
+from tui.charts.path import PathChart
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.settings import Settings
@@ -613,8 +614,9 @@ class OptplayApp(App[int]):
         self.main.query_one(ChartPanel).select(int(key) - 1)
 
     def action_toggle_smoothing(self) -> None:
-        smooth = not self.settings.smoothing
-        self.main.query_one(ChartPanel).set_smoothing(smooth)
+        panel = self.main.query_one(ChartPanel)
+        smooth = not panel.smoothing_shown()  # a noisy race may be smoothed by itself
+        panel.set_smoothing(smooth, chosen=True)
         self.remember(smoothing=smooth)
         self.tell(f"smoothed training loss {'on' if smooth else 'off'}", timeout=2)
 
@@ -630,6 +632,26 @@ class OptplayApp(App[int]):
         if on:
             self.show_tab("tab-loss")
         self.tell(f"loss split by eigen-direction {'on' if on else 'off'}", timeout=2)
+    @on(PathChart.StartPicked)
+    def _start_picked(self, message: PathChart.StartPicked) -> None:
+        """A point picked on the Path chart: the task's start (x0, y0), from step 0."""
+        if self.session.racing:
+            self.notify("a race keeps its start: x leaves it, then pick a start", timeout=3)
+            return
+        x, y = (float(f"{v:.3g}") for v in (message.x, message.y))
+        task = self.session.run.task
+        change = self.session.edit("task", {**task.hypers, "x0": x, "y0": y})
+        if change.ok and self.session.run.steps_done:
+            change += self.session.reset()
+        self.do(change)
+        if change.ok:
+            self.tell(f"start at ({x:g}, {y:g})", timeout=3)
+
+    def action_chart_cursor(self) -> None:
+        chart = self.main.query_one(ChartPanel).active_chart()
+        start = getattr(chart, "start_cursor", None)
+        if start is None or not start():
+            self.notify("this chart has no cursor", timeout=2)
 
     def action_toggle_log(self) -> None:
         if self.main.query_one(ChartPanel).toggle_log() is None:

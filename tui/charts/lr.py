@@ -142,6 +142,9 @@ class LrChart(RunChart):
         self._view = view
         super().draw(view)
 
+    def cursor_series(self, view: ChartView) -> list[tuple[str, str]]:
+        return [("lr", "lr")]
+
     def picture(self, view: ChartView, picture: Picture) -> None:
         run = view.run
         history, schedule = run.history, run.schedule
