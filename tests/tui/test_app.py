@@ -99,10 +99,17 @@ async def test_picking_each_optimizer_rebuilds_the_form_and_the_run() -> None:
         assert app.session.run.config.optimizer == "nadam"
         for name in optimizers.names():
             await choose(pilot, "optimizer", name)
-            # The sidebar's column, its rows joined: a long name wraps onto the next row.
-            sidebar = " ".join(row.split("▕")[0] for row in screen_text(app).splitlines())
-            assert f"optimizer · {name}" in " ".join(sidebar.split())
-            assert optimizers.summary(name) in text_of(app, "#optimizer-picker")
+
+            def sidebar_says(name: str = name) -> bool:
+                # The sidebar's column, its rows joined: a long name wraps onto the next row.
+                rows = screen_text(app).splitlines()
+                sidebar = " ".join(" ".join(row.split("▕")[0] for row in rows).split())
+                return f"optimizer · {name}" in sidebar and optimizers.summary(name) in text_of(
+                    app, "#optimizer-picker"
+                )
+
+            # The form is rebuilt over a few frames: on a loaded machine, more than one pause.
+            await wait_for(sidebar_says)
             for spec in optimizers.specs(name):
                 assert app.query_one(f"#optimizer-{spec.name}")  # one field per knob
             assert app.session.run.config.optimizer == name  # at step 0 the pick applies at once
@@ -113,13 +120,17 @@ async def test_picking_each_task_and_schedule_applies_at_step_zero() -> None:
     async with app.run_test(size=(100, 50)) as pilot:
         for name in tasks.names():
             await choose(pilot, "task", name)
-            assert tasks.summary(name) in text_of(app, "#task-picker")
             assert app.session.run.config.task == name
             landscape = bool(getattr(app.session.run.task, "is_landscape", False))
-            assert ("Path" in screen_text(app).splitlines()[0]) == landscape
+            await wait_for(  # the pickers and tabs settle over a few frames
+                lambda name=name, landscape=landscape: (
+                    tasks.summary(name) in text_of(app, "#task-picker")
+                    and ("Path" in screen_text(app).splitlines()[0]) == landscape
+                )
+            )
         for name in schedules.names():
             await choose(pilot, "schedule", name)
-            assert f"schedule · {name}" in screen_text(app)
+            await wait_for(lambda name=name: f"schedule · {name}" in screen_text(app))
             assert app.session.run.config.schedule == name
 
 

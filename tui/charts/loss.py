@@ -282,6 +282,8 @@ def _directions_shown(eigenvalues: np.ndarray) -> list[int]:
         return list(range(n - 1, -1, -1))
     picks = np.unique(np.round(np.linspace(0, n - 1, MAX_COMPONENTS)).astype(int))
     return [int(i) for i in picks[::-1]]
+
+
 def lanes_span(series: list[Any]) -> float:
     """max / min of the lanes' plotted losses (1.0 when a value is not positive: such a
     chart cannot go to log by itself)."""

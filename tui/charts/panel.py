@@ -104,6 +104,7 @@ class ChartPanel(Vertical):
         for chart in self.query(LossChart):
             chart.components = on
         self.redraw()
+
     def smoothing_shown(self) -> bool:
         """Whether the Loss chart's last frame was smoothed (by choice or by itself)."""
         return any(chart.smoothed for chart in self.query(LossChart))
