@@ -151,12 +151,13 @@ async def test_setup_keeps_two_to_six_racers_and_checks_their_knobs() -> None:
         screen = app.screen
         await pilot.press(*["ctrl+n"] * 5)
         assert len(screen.editors) == 6
-        assert "at most 6 racers" in screen_text(app)
+        await wait_for(lambda: "at most 6 racers" in screen_text(app))
         await pilot.press(*["ctrl+r"] * 5)
         assert len(screen.editors) == 2
-        assert "at least 2 racers" in screen_text(app)
+        await wait_for(lambda: "at least 2 racers" in screen_text(app))
         await type_into(pilot, "r2-optimizer-lr", "-1")
-        assert "lr must be a number in (0, inf)," in screen_text(app)  # under the field
+        # The message shows under the field.
+        await wait_for(lambda: "lr must be a number in (0, inf)," in screen_text(app))
         errors = screen.query_one("#racer-2 HyperForm").errors()
         assert errors == {"r2-optimizer.lr": "lr must be a number in (0, inf), got '-1'"}
         await pilot.press("ctrl+g")
