@@ -490,6 +490,22 @@ class Race(Stepper[RaceProgress]):
             entries.append((base.replace(**changes), name))
         return cls(entries, history_capacity=history_capacity)
 
+    @classmethod
+    def continuing(
+        cls,
+        run: Run,
+        *,
+        step: int | None = None,
+        name: str | None = None,
+        history_capacity: int | None = 4096,
+    ) -> Race:
+        """A one-lane race that goes on with `run` as it is (its settings, history, optimizer
+        state), at `step` (default: the run's own steps done): a race's lane, by itself."""
+        race = cls([(run.config, name)], history_capacity=history_capacity)
+        race.runs[0] = run
+        race._step = run.steps_done if step is None else step
+        return race
+
     def experiment(self, steps: int | None = None, name: str | None = None) -> Experiment:
         """The race as an experiment (for `engine.config.save`)."""
         entries = [

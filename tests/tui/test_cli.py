@@ -170,6 +170,15 @@ def test_missing_task_and_argparse_errors_exit_2(capsys):
     assert status == 2 and "not allowed with" in err
 
 
+def test_a_misspelt_name_is_named_before_what_is_missing(capsys):
+    # Issue 25: `run --task nope` said first that --optimizer is required.
+    status, _, err = run_cli(capsys, "run", "--task", "nope")
+    assert status == 2 and "unknown task 'nope'" in err and "required" not in err
+    assert err.count("\n") == 1  # one line
+    status, _, err = run_cli(capsys, "run", "--optimizer", "adamm")
+    assert status == 2 and "unknown optimizer 'adamm'" in err and "required" not in err
+
+
 def test_bad_config_file_exits_2_naming_the_field(tmp_path, capsys):
     path = tmp_path / "exp.toml"
     path.write_text('task = "quadratic"\noptimizer = "adam"\n\n[optimizer_hypers]\nbeta1 = 1.5\n')

@@ -37,6 +37,11 @@ def step_label(x: float) -> str:
     return str(x)
 
 
+def step_text(step: float) -> str:
+    """A step in a title, as the status line writes it: 1,523 (ticks use `step_label`)."""
+    return f"{round(step):,}"
+
+
 def value_label(x: float | None) -> str:
     """A value in a title: 4 significant digits (0.01234, 1.234e-05)."""
     if x is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tui.charts.axes import step_label, value_label
+from tui.charts.axes import step_text, value_label
 from tui.charts.base import ChartView, Picture, RunChart
 
 #: EMA weight of the smoothed training loss (TensorBoard's default).
@@ -98,7 +98,7 @@ class LossChart(RunChart):
             end = max(end, len(run.history), run.diverged_at or 0)
         step = max(len(lane.run.history) for lane in view.lanes)
         # No single run's loss here: the legend names the curves, the status line the leader.
-        parts = ["loss", f"{len(view.lanes)} runs", f"step {step_label(step)}"]
+        parts = ["loss", f"{len(view.lanes)} runs", f"step {step_text(step)}"]
         if self.smooth:
             parts.append("smoothed")
         if picture.log_y:

@@ -9,7 +9,7 @@ import numpy as np
 from textual.worker import Worker, WorkerState
 
 from engine import schedules
-from tui.charts.axes import step_label, value_label
+from tui.charts.axes import step_text, value_label
 from tui.charts.base import ChartView, Picture, RunChart
 
 #: Previews up to this many steps use the schedule's exact `curve(n)` (min and max per bucket,
@@ -150,7 +150,7 @@ class LrChart(RunChart):
             parts = ["lr set by the optimizer itself (no schedule)"]
         else:
             current = history.last("lr") if step else float(schedule.lr(0))
-            parts = [f"lr {value_label(current)} · step {step_label(step)} of {step_label(span)}"]
+            parts = [f"lr {value_label(current)} · step {step_text(step)} of {step_text(span)}"]
             note = getattr(schedule, "preview_note", "")
             if note:  # plateau: the future rate depends on the loss
                 picture.note = f"{schedule.name}: {note}"
@@ -181,7 +181,7 @@ class LrChart(RunChart):
         step = len(view.run.history)
         if step:
             picture.vlines.append((step, self.color("note")))
-        parts = ["lr", f"step {step_label(step)} of {step_label(span)}"]
+        parts = ["lr", f"step {step_text(step)} of {step_text(span)}"]
         if picture.log_y:
             parts.append("log")
         picture.title = parts

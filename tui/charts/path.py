@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tui.charts.axes import nice_ticks, step_label, tick_labels, value_label
+from tui.charts.axes import nice_ticks, step_text, tick_labels, value_label
 from tui.charts.base import ChartView, Layer, Picture, RunChart
 from tui.charts.braille import DotGrid, Frame
 from tui.charts.step_arrows import step_arrows
@@ -100,7 +100,7 @@ class PathChart(RunChart):
         picture.mark(nx, ny, "●", self.color("now"))
         picture.title = [
             f"● ({value_label(nx)}, {value_label(ny)})",
-            f"step {step_label(len(run.history))}",
+            f"step {step_text(len(run.history))}",
             *arrows[:1],
             "○ start",
             "✕ minimum",
@@ -134,7 +134,7 @@ class PathChart(RunChart):
         picture.mark(sx, sy, "○", ink)
         for x, y, color, number in ends:
             picture.mark(x, y, number, color)  # the lane's number, as in the legend
-        picture.title = [f"step {step_label(len(run.history))}", "○ start", "✕ minimum"]
+        picture.title = [f"step {step_text(len(run.history))}", "○ start", "✕ minimum"]
 
     def planned_frame(self, picture: Picture) -> Frame | None:
         """The data area `render_picture` will use for this picture (fixed y range)."""

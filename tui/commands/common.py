@@ -200,10 +200,19 @@ def output_width() -> int:
 MIN_WIDTH = 40
 
 
+def for_stdout(text: str) -> str:
+    """`text` as stdout will show it: on an ASCII terminal spelled out (α -> alpha) before
+    it is wrapped, so the wrapped lines keep their width."""
+    from tui.terminal import AsciiWriter, ascii_words
+
+    return ascii_words(text) if isinstance(sys.stdout, AsciiWriter) else text
+
+
 def wrap_row(prefix: str, text: str, width: int) -> list[str]:
     """`prefix` + `text`, the text wrapped at `width` between words, its next lines starting
     under its first (or 4 cells in from the prefix's indent when the prefix leaves no room).
     A word longer than a line is split: no line is wider than `width`."""
+    prefix, text = for_stdout(prefix), for_stdout(text)
     hang = len(prefix)
     if width - hang < 24:
         hang = len(prefix) - len(prefix.lstrip()) + 4
@@ -217,6 +226,7 @@ def wrap_row(prefix: str, text: str, width: int) -> list[str]:
 
 def wrap_line(line: str, width: int, hang: int = 2) -> list[str]:
     """A line wrapped at `width`, its next lines indented `hang` cells more than it is."""
+    line = for_stdout(line)
     indent = len(line) - len(line.lstrip())
     if len(line) <= width:
         return [line]
