@@ -44,9 +44,9 @@ from tui.charts.axes import (
     value_label,
 )
 from tui.charts.braille import DotGrid, Frame
-from tui.terminal import ascii_words
 from tui.charts.cells import look_of
 from tui.charts.lanes import lane_marker
+from tui.terminal import ascii_words
 
 #: Data cells of one layer: rows (from the top of the data area), columns, characters, colour
 #: and a style word ("", "bold", "dim").

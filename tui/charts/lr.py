@@ -9,7 +9,7 @@ import numpy as np
 from textual.worker import Worker, WorkerState
 
 from engine import schedules
-from tui.charts.axes import epoch_label, step_label, step_text, value_label
+from tui.charts.axes import epoch_label, step_text, value_label
 from tui.charts.base import ChartView, Picture, RunChart
 
 #: Previews up to this many steps use the schedule's exact `curve(n)` (min and max per bucket,
