@@ -274,6 +274,65 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: in
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
+def ellipsize(text: str, width: int) -> str:
+    """`text` in at most `width` characters: cut with an ellipsis, never into the next column."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def fit_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    left: int = 1,
+    width: int | None = None,
+    drop: Sequence[str] = (),
+) -> tuple[str, list[str]]:
+    """`format_table` in at most `width` characters a line (None: whole). To fit, headers
+    wider than their cells are cut with an ellipsis (the widest first, to 10 characters at
+    least), then the left-aligned names (to 10), then the columns named in `drop` are left
+    out, in that order. Returns the table and the headers it left out."""
+    names = list(headers)  # the columns' own names, for `drop` and the note
+    shown, body = list(headers), [list(r) for r in rows]
+
+    def cells(i: int) -> int:
+        return max((len(r[i]) for r in body), default=0)
+
+    def excess() -> int:
+        widths = [max(len(h), cells(i)) for i, h in enumerate(shown)]
+        return sum(widths) + 2 * (len(widths) - 1) - (width or 0)
+
+    if width is None or excess() <= 0:
+        return format_table(shown, body, left), []
+    # Long headers over short cells, the widest overhang first.
+    for i in sorted(range(len(shown)), key=lambda i: cells(i) - len(shown[i])):
+        over = excess()
+        room = len(shown[i]) - max(cells(i), MIN_CUT)
+        if over > 0 and room > 0:
+            shown[i] = ellipsize(shown[i], len(shown[i]) - min(room, over))
+    for i in range(left):  # then the names
+        over = excess()
+        room = max(len(shown[i]), cells(i)) - MIN_CUT
+        if over > 0 and room > 0:
+            cut = max(len(shown[i]), cells(i)) - min(room, over)
+            shown[i] = ellipsize(shown[i], cut)
+            for r in body:
+                r[i] = ellipsize(r[i], cut)
+    left_out: list[str] = []
+    for name in drop:
+        if excess() <= 0:
+            break
+        if name in names:
+            i = names.index(name)
+            left_out.append(name)
+            for column in (names, shown, *body):
+                del column[i]
+    return format_table(shown, body, left), left_out
+
+
+#: `fit_table` cuts no header or name to fewer characters than this.
+MIN_CUT = 10
+
+
 def target_header(target_loss: float | None) -> str:
     """The steps-to-target column's title, naming the series it is measured on."""
     if target_loss is None:
@@ -430,6 +489,22 @@ class Race(Stepper[RaceProgress]):
                     changes["schedule_hypers"] = {}
             entries.append((base.replace(**changes), name))
         return cls(entries, history_capacity=history_capacity)
+
+    @classmethod
+    def continuing(
+        cls,
+        run: Run,
+        *,
+        step: int | None = None,
+        name: str | None = None,
+        history_capacity: int | None = 4096,
+    ) -> Race:
+        """A one-lane race that goes on with `run` as it is (its settings, history, optimizer
+        state), at `step` (default: the run's own steps done): a race's lane, by itself."""
+        race = cls([(run.config, name)], history_capacity=history_capacity)
+        race.runs[0] = run
+        race._step = run.steps_done if step is None else step
+        return race
 
     def experiment(self, steps: int | None = None, name: str | None = None) -> Experiment:
         """The race as an experiment (for `engine.config.save`)."""

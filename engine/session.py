@@ -283,6 +283,9 @@ class Status:
     #: The single run's fit against the exact solution once it stopped (paused, finished):
     #: `task.fit_summary`, e.g. linear regression's w and b next to least squares.
     fit: str | None = None
+    #: What `loss` is: "batch loss" on data, "loss" on a 2-D function (no batch: the exact
+    #: value at the point, gradient noise or not).
+    loss_label: str = "batch loss"
 
 
 @dataclass(frozen=True)
@@ -987,11 +990,10 @@ class Session:
         change = Change()
         if leader is not None:
             lane = race.lanes[leader]
-            solo = self._new_race([RaceEntry(lane.run.config)])
             # The lane's run itself, at the race's step: a one-lane race of it.
-            solo.runs[0] = lane.run
-            solo._step = race.steps_done
-            self._solo = solo
+            self._solo = Race.continuing(
+                lane.run, step=race.steps_done, history_capacity=self._capacity
+            )
             self.config = lane.run.config.replace(state_every=0, sharpness_every=0)
             self._solo_steps = self.planned_steps
             self.name = None
@@ -1251,6 +1253,7 @@ class Session:
             diverged_at=run.diverged_at,
             diverged_reason=run.divergence,
             fit=self._fit_of(run) if state in ("paused", "finished") and step else None,
+            loss_label="loss" if getattr(run.task, "is_landscape", False) else "batch loss",
         )
 
     def _fit_of(self, run: Run) -> str | None:

@@ -42,11 +42,12 @@ import io
 import json
 import math
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from engine import specfile
-from engine.compare import format_number, format_seconds, format_table
+from engine.compare import fit_table, format_number, format_seconds
 from engine.history import export_format, write_text_atomic
 from engine.specfields import SHARED_FIELDS
 from engine.specfile import ConfigError, SpecFile
@@ -206,9 +207,11 @@ def write_results(report: SweepReport, path: str | os.PathLike[str]) -> None:
 # -- the table --------------------------------------------------------------------------------
 
 
-def format_report(report: SweepReport) -> str:
+def format_report(report: SweepReport, width: int | None = None) -> str:
     """One row per grid point (seeds summarised) with each optimizer's best point marked,
-    then a note on what the numbers are and how the sweep ran."""
+    then a note on what the numbers are and how the sweep ran. With `width` (a terminal's),
+    long headers and names are cut with an ellipsis and the least telling columns left out
+    until the table fits, the note saying which, and the notes are wrapped to it."""
     spec = report.spec
     many_seeds = spec.seeds > 1
     has_acc = any(p.accuracy_mean is not None for p in report.points)
@@ -242,7 +245,10 @@ def format_report(report: SweepReport) -> str:
         row.append(f"{p.diverged}/{p.runs}" if p.diverged else "-")
         row.append("*" if p.best else "")
         rows.append(row)
-    lines = [format_table(headers, rows, left=1 + len(axes))]
+    table, left_out = fit_table(
+        headers, rows, left=1 + len(axes), width=width, drop=_SWEEP_DROP_ORDER
+    )
+    lines = [table]
     seeds = "seed 0" if spec.seeds == 1 else f"seeds 0-{spec.seeds - 1}"
     every = spec.steps_between_checks
     target = (
@@ -263,4 +269,19 @@ def format_report(report: SweepReport) -> str:
         else f"{finished} runs"
     )
     lines.append(f"{state} on {report.executor}, {report.seconds:.1f} s.")
-    return "\n".join(lines)
+    if left_out:
+        lines.append(f"(left out to fit the terminal: {', '.join(left_out)})")
+    if width is None:
+        return "\n".join(lines)
+    text = "\n".join(lines).split("\n")
+    return "\n".join(
+        wrapped
+        for line in text
+        for wrapped in (
+            [line] if len(line) <= width else textwrap.wrap(line, width, break_on_hyphens=False)
+        )
+    )
+
+
+#: The columns a narrow terminal loses first, in order.
+_SWEEP_DROP_ORDER = ("time/update", "best loss", "accuracy", "best", "steps to target")

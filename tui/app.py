@@ -115,6 +115,14 @@ def _freeze_then_collect(enable: bool) -> None:
         gc.enable()
 
 
+#: Keys that answer with the reason where they do not apply (p: the session's own refusal).
+EXPLAINED = {
+    "pin": "",
+    "table": "t shows a race's results table: start a race (c) or pin a run (p) first",
+    "verdict": "v shows a lesson's claim and verdict: load a lesson first (L)",
+}
+
+
 class OptplayApp(App[int]):
     """Pick, tune, run and watch an optimizer train, in the terminal."""
 
@@ -799,6 +807,9 @@ class OptplayApp(App[int]):
     def action_table(self) -> None:
         from tui.screens.race_results import RaceResultsScreen
 
+        if "table" not in self._available:
+            self.notify(EXPLAINED["table"], timeout=3, markup=False)
+            return
         rows, target, title, note = self.session.results()
         colors = self.lane_colors()
         self.push_screen(RaceResultsScreen(title, rows, target, colors, note))
@@ -1015,7 +1026,9 @@ class OptplayApp(App[int]):
 
     def action_verdict(self) -> None:
         view = self.session.view()
-        if view.lesson is not None:
+        if view.lesson is None:
+            self.notify(EXPLAINED["verdict"], timeout=3, markup=False)
+        else:
             from tui.screens.verdict import VerdictScreen
 
             diverged = {lane.name: lane.diverged_at for lane in view.lanes}
@@ -1146,7 +1159,8 @@ class OptplayApp(App[int]):
         if action == "toggle_run" and isinstance(self.screen, Dialog) and self.screen.takes_space:
             return False
         if declared.when is not None:
-            return declared.when in self._available
+            # p, t and v say why where they do not apply (issue 25): never silence.
+            return declared.when in self._available or action in EXPLAINED
         return True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import unicodedata
 from typing import Any, TextIO
@@ -133,6 +134,40 @@ def to_ascii(text: str) -> str:
     return "".join(ascii_char(ch) for ch in text)
 
 
+#: Greek letters spelled out where text may grow (`ascii_words`): one letter lost meaning
+#: (α -> a, θ -> 0).
+_GREEK = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "eps", "ζ": "zeta",
+    "η": "eta", "θ": "theta", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu", "ξ": "xi",
+    "π": "pi", "ρ": "rho", "σ": "sigma", "τ": "tau", "φ": "phi", "χ": "chi", "ψ": "psi",
+    "ω": "omega", "Σ": "sum", "Π": "prod", "Φ": "Phi", "Ω": "Omega",
+}  # fmt: skip
+_WORDS = {"≤": "<=", "≥": ">=", "≠": "!=", "≈": "~=", "←": "<-", "→": "->", "±": "+/-",
+          "∞": "inf", "⊙": "*", "∇": "grad "}  # fmt: skip
+_ACCENTS = {"\u0302": "_hat", "\u0304": "_bar", "\u0303": "_tilde", "\u0307": "_dot"}
+
+
+def ascii_words(text: str) -> str:
+    """`text` in ASCII that keeps its meaning where it may take more cells than it had (the
+    CLI, labels measured after this): m̂ -> m_hat, √v̂ -> sqrt(v_hat), α -> alpha,
+    Δθ -> dtheta, ≤ -> <=; what is left goes through `to_ascii`, one for one."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFD", text)  # ḡ -> g + a combining macron
+    text = re.sub(
+        "([A-Za-z\u0370-\u03ff])([\u0302\u0304\u0303\u0307])",
+        lambda m: m[1] + _ACCENTS[m[2]], text,
+    )  # fmt: skip
+    text = re.sub("Δ([\u0370-\u03ff])", lambda m: "d" + _GREEK.get(m[1], m[1]), text)  # Δθ
+    text = re.sub("(?<=[\\w)])·(?=[\\w(])", "*", text)  # η·g: a product
+    # Letters side by side are a product (λθ, μb): spelled out they need a sign between.
+    text = re.sub("(?<=[\u03b1-\u03c9])(?=[A-Za-z\u03b1-\u03c9])", "*", text)
+    text = re.sub("(?<=[A-Za-z])(?=[\u03b1-\u03c9])", "*", text)
+    text = "".join(_GREEK.get(ch, _WORDS.get(ch, ch)) for ch in text)
+    text = re.sub("√(\\w+)", r"sqrt(\1)", text).replace("√", "sqrt")
+    return to_ascii(unicodedata.normalize("NFC", text))
+
+
 def encoding_of(stream: Any) -> str:
     """The encoding a stream writes with ("utf-8" when it does not say)."""
     return getattr(stream, "encoding", None) or "utf-8"
@@ -148,12 +183,22 @@ def can_show(text: str, stream: Any = None) -> bool:
     return True
 
 
+def c_locale() -> bool:
+    """Whether the locale the terminal was given is C (or POSIX): ASCII only. Python writes
+    UTF-8 there all the same (PEP 538, 540), so the stream's encoding does not tell."""
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return value.split(".")[0] in ("C", "POSIX") and "." not in value
+    return False
+
+
 def output_is_ascii(stream: Any = None) -> bool:
-    """True when the terminal's encoding cannot show braille and box drawing (or
-    OPTPLAY_ASCII=1 asks for ASCII)."""
+    """True when the terminal's encoding cannot show braille and box drawing, or its locale
+    is C (`LC_ALL=C`), or OPTPLAY_ASCII=1 asks for ASCII."""
     if os.environ.get("OPTPLAY_ASCII", "").strip() not in ("", "0"):
         return True
-    return not can_show(PROBE, stream)
+    return c_locale() or not can_show(PROBE, stream)
 
 
 class AsciiWriter:
@@ -163,7 +208,7 @@ class AsciiWriter:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        self._stream.write(to_ascii(text))
+        self._stream.write(ascii_words(text))
         return len(text)
 
     def __getattr__(self, name: str) -> Any:

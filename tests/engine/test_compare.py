@@ -478,3 +478,20 @@ def test_races_and_bench_measure_steps_to_target_on_the_same_series():
     target = race.default_target()
     assert target == max(r.best_eval_loss for r in rows)
     assert all(r.steps_to_target is not None for r in race.results(target))
+
+
+def test_a_lane_goes_on_by_itself_as_a_one_lane_race() -> None:
+    base = RunConfig(task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02})
+    race = Race.of(base, ["adam", "sgd"])
+    race.step(10)
+    lane = race.runs[1]
+    before = lane.history.buckets("loss").lasts.copy()
+    solo = Race.continuing(lane, step=race.steps_done, name="sgd alone")
+    assert solo.runs == [lane] and solo.steps_done == 10 and solo.names == ["sgd alone"]
+    solo.step(5)  # the same run goes on: its history grows from where the race left it
+    assert solo.steps_done == 15 and lane.steps_done == 15
+    after = lane.history.buckets("loss").lasts
+    assert np.array_equal(after[:10], before) and len(after) == 15
+    fresh = Race([lane.config])
+    fresh.step(15)  # and it is the run a single run of 15 steps would be
+    assert np.array_equal(fresh.runs[0].history.buckets("loss").lasts, after)

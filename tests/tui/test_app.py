@@ -407,7 +407,7 @@ async def test_lr_tab_previews_the_whole_schedule_before_the_run() -> None:
         await pilot.pause()
         chart = app.query_one(LrChart)
         assert chart.drawn_key is not None
-        assert "step 0 of 1k" in screen_text(app)
+        assert "step 0 of 1,000" in screen_text(app)
         view = app.query_one(ChartPanel).view
         x, lo, hi = chart.preview(view, app.session.run, 1000, 100)
         assert x[0] <= 10 and x[-1] == 1000 and hi[0] > lo[-1]  # decays over the planned run

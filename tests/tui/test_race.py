@@ -120,6 +120,43 @@ async def test_a_race_of_three_runs_to_its_table_from_the_keyboard() -> None:
         assert "finished" in status_text(app) and "race of 3" in status_text(app)
 
 
+@pytest.mark.parametrize("size", [LARGE, (100, 30)])
+async def test_the_results_table_uses_the_width_it_has_and_names_what_it_left_out(size) -> None:
+    # Issue 25: at 120x40 the table stayed ~80 columns wide, cropped diverged and time/step and
+    # emptied the steps-to-target column without the "left out" note.
+    app = create_app(RunConfig(task="rosenbrock", optimizer="adam", eval_every=10))
+    async with app.run_test(size=size) as pilot:
+        base = RunConfig(task="rosenbrock", optimizer="adam", eval_every=10)
+        entries = Race.of(base, ["adam", "sgd", "momentum"]).experiment().race
+        app.do(app.session.start_race(entries, 60, go=False))
+        app.session.race.step(60)
+        app.render_view()
+        app.set_focus(None)
+        await pilot.press("t")
+        await wait_for(lambda: isinstance(app.screen, RaceResultsScreen))
+        await pilot.pause()
+        widget = app.screen.query_one("#race-table", RaceTable)
+        if size == LARGE:
+            assert not widget.left_out
+            assert {"diverged", "time", "target", "best_eval"} <= {c.key for c in widget.columns}
+        else:
+            assert widget.left_out
+            note = str(app.screen.query_one("#results-note").render()).replace("\n", " ")
+            assert all(header in note for header in widget.left_out)
+        text = screen_text(app)
+        table = widget.content_region
+        lines = [row[table.x : table.right] for row in text.splitlines()[table.y : table.bottom]]
+        target = app.session.race.default_target()
+        header = lines[0].split()
+        for column in widget.columns:  # every kept column is on screen, header and cells
+            title = column.header if column.key != "target" else f"steps to {format_number(target)}"
+            assert " ".join(header).count(title) >= 1, column.key
+        for row in app.session.race.results(target):
+            cells = next(line for line in lines if line.startswith(f"━━ {row.name} ")).split()
+            for column in widget.columns[1:]:
+                assert column.cell(row, target).split()[-1] in cells, column.key
+
+
 async def test_pausing_a_race_pauses_every_racer() -> None:
     app = create_app(steps=100_000)
     async with app.run_test(size=SMALL) as pilot:

@@ -7,7 +7,9 @@ own: a row on screen equals `Run(row.config)` trained by hand.
 
 from __future__ import annotations
 
+import pytest
 from conftest import SteadyExecutor, screen_text, wait_for
+from rich.style import Style
 from textual.widgets import Input
 
 from engine import presets
@@ -316,3 +318,17 @@ def test_cursor_moves_stay_on_the_grid() -> None:
     assert two.moved(TWO_KNOBS, 1, 1) == Cursor(1, (0, 2))  # into nesterov's first row
     assert Cursor(1, (0, 0)).moved(TWO_KNOBS, 0, -1) == Cursor(0, (2, 0))
     assert Cursor(1, (2, 0)).moved(TWO_KNOBS, 0, 1) == Cursor(1, (2, 0))  # the last row
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "textual-dark"])
+async def test_the_progress_bar_takes_the_themes_accent(theme: str) -> None:
+    # Issue 25: in the text colour the bar was a black block on the light theme.
+    app = sweep_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.theme = theme
+        screen = await finished_sweep(pilot, ONE_KNOB)
+        row = screen.query_one("#sweep-progress").render_line(0)  # what the terminal gets
+        colors = {seg.style.color.get_truecolor().hex for seg in row if "█" in seg.text}
+        accent = app.current_theme.accent
+        assert colors == {Style(color=accent).color.get_truecolor().hex}
+        assert accent.lower() not in ("#000000", "black")

@@ -16,10 +16,11 @@ from textual.widgets import Input, TabbedContent
 
 from engine.run import RunConfig
 from tui.app import create_app
+from tui.charts.state_rows import CoordinateTable
 from tui.screens.confirm import ConfirmOverwriteScreen
 from tui.screens.save import SaveScreen
 from tui.settings import Settings, settings_path
-from tui.terminal import output_is_ascii, to_ascii
+from tui.terminal import ascii_words, output_is_ascii, to_ascii
 
 SMALL = (80, 24)
 DIGITS = RunConfig(task="digits-mlp", optimizer="adam")
@@ -304,6 +305,44 @@ async def test_the_app_draws_only_ascii_on_an_ascii_terminal() -> None:
         assert text.isascii() and "rosenbrock" in text and "[ ]" in text
 
 
+def test_the_c_locale_is_an_ascii_terminal(monkeypatch) -> None:
+    # Python writes UTF-8 under LC_ALL=C (PEP 538/540): the locale, not the stream, tells.
+    utf8 = open(os.devnull, "w", encoding="utf-8")
+    monkeypatch.delenv("OPTPLAY_ASCII", raising=False)
+    monkeypatch.setenv("LC_ALL", "C")
+    assert output_is_ascii(utf8)
+    monkeypatch.setenv("LC_ALL", "POSIX")
+    assert output_is_ascii(utf8)
+    monkeypatch.delenv("LC_ALL")
+    monkeypatch.delenv("LC_CTYPE", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    assert not output_is_ascii(utf8)
+
+
+def test_ascii_words_keep_the_meaning() -> None:
+    assert ascii_words("m̂") == "m_hat" and ascii_words("√v̂") == "sqrt(v_hat)"
+    assert ascii_words("α = η / (√v̂ + ε)") == "alpha = eta / (sqrt(v_hat) + eps)"
+    assert ascii_words("‖Δθ‖/‖g‖") == "|dtheta|/|g|"
+    assert ascii_words("θ ← θ − η·g") == "theta <- theta - eta*g"
+    assert ascii_words("b ← μb + g; λθ") == "b <- mu*b + g; lambda*theta"
+    assert ascii_words("β₁ 0.9, ḡ ≤ 1") == "beta1 0.9, g_bar <= 1"
+
+
+async def test_the_c_locale_draws_ascii_and_spells_the_state_symbols(monkeypatch) -> None:
+    monkeypatch.setenv("LC_ALL", "C")
+    app = create_app(RunConfig(task="rosenbrock", optimizer="adam"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.set_focus(None)
+        await pilot.press(*"nnnn")
+        app.show_tab("tab-state")
+        await pilot.pause()
+        await pilot.pause()
+        table = app.query_one(CoordinateTable).plain
+        assert "m_hat" in table and "sqrt(v_hat)" in table and "alpha" in table
+        assert "dtheta" in table
+        assert screen_text(app).isascii()  # no braille: the charts are ASCII too
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 
@@ -341,6 +380,14 @@ def test_an_ascii_terminal_gets_ascii(args: tuple[str, ...]) -> None:
     done = optplay(*args, env={"PYTHONIOENCODING": "ascii"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.isascii() and done.stderr.isascii() and "\\u" not in done.stdout
+
+
+def test_the_c_locale_gets_ascii_that_keeps_the_meaning() -> None:
+    done = optplay("list", "optimizers", env={"LC_ALL": "C", "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.isascii() and "\\u" not in done.stdout
+    assert "sqrt(v_hat)" in done.stdout and "alpha = eta" in done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80
 
 
 def test_list_presets_and_the_presets_flag_agree() -> None:

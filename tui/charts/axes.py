@@ -37,6 +37,11 @@ def step_label(x: float) -> str:
     return str(x)
 
 
+def step_text(step: float) -> str:
+    """A step in a title, as the status line writes it: 1,523 (ticks use `step_label`)."""
+    return f"{round(step):,}"
+
+
 def epoch_label(x: float) -> str:
     """An epoch count on the x axis: 0, 2.5, 12, 1.2k (one decimal below 10)."""
     if abs(x) >= 10:

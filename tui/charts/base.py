@@ -46,6 +46,7 @@ from tui.charts.axes import (
 from tui.charts.braille import DotGrid, Frame
 from tui.charts.cells import look_of
 from tui.charts.lanes import lane_marker
+from tui.terminal import ascii_words
 
 #: Data cells of one layer: rows (from the top of the data area), columns, characters, colour
 #: and a style word ("", "bold", "dim").
@@ -483,6 +484,9 @@ class RunChart(PlotextPlot):
         plotext gets the axes, ticks, title and vertical lines; the data itself is kept as
         cells (`self.cells`) and painted into plotext's matrix after it is built, so plotext
         never walks the data point by point."""
+        if getattr(self.app, "ascii_only", False):  # α -> alpha, before the title is fitted
+            picture.title = [ascii_words(part) for part in picture.title]
+            picture.legend = [(ascii_words(n), c, p) for n, c, p in picture.legend]
         adapter.discard(self._figure)
         self._figure = plt = adapter.new_plot()
         self.cells = []

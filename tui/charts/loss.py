@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tui.charts.axes import step_label, value_label
+from tui.charts.axes import step_text, value_label
 from tui.charts.base import ChartView, Picture, RunChart
 from tui.charts.theory import PREDICT_HORIZON, config_theory, run_theory
 
@@ -160,7 +160,7 @@ class LossChart(RunChart):
             off = first_departure(prediction.loss, fine.steps, fine.lasts, dtype) or off
         if off is None:
             return ["theory: exact"]
-        return [f"theory: off from step {step_label(off)} (settings changed?)"]
+        return [f"theory: off from step {step_text(off)} (settings changed?)"]
 
     def _components(self, view: ChartView, picture: Picture) -> None:
         """Distill's milestones: the predicted loss above the minimum, ½λᵢeᵢ², per
@@ -219,7 +219,7 @@ class LossChart(RunChart):
             end = max(end, len(run.history), run.diverged_at or 0)
         step = max(len(lane.run.history) for lane in view.lanes)
         # No single run's loss here: the legend names the curves, the status line the leader.
-        parts = ["loss", f"{len(view.lanes)} runs", f"step {step_label(step)}"]
+        parts = ["loss", f"{len(view.lanes)} runs", f"step {step_text(step)}"]
         if self.auto_log:
             parts.append(f"log: lanes span {math.log10(span):.0f} decades")
         elif picture.log_y:

@@ -9,7 +9,7 @@ import numpy as np
 from textual.worker import Worker, WorkerState
 
 from engine import schedules
-from tui.charts.axes import epoch_label, step_label, value_label
+from tui.charts.axes import epoch_label, step_text, value_label
 from tui.charts.base import ChartView, Picture, RunChart
 
 #: Previews up to this many steps use the schedule's exact `curve(n)` (min and max per bucket,
@@ -163,7 +163,7 @@ class LrChart(RunChart):
             parts = ["lr set by the optimizer itself (no schedule)"]
         else:
             current = history.last("lr") if step else float(schedule.lr(0))
-            parts = [f"lr {value_label(current)} · step {step_label(step)} of {step_label(span)}"]
+            parts = [f"lr {value_label(current)} · step {step_text(step)} of {step_text(span)}"]
             per_epoch = steps_per_epoch(run)
             if per_epoch:
                 picture.steps_per_epoch = per_epoch
@@ -199,7 +199,7 @@ class LrChart(RunChart):
         step = len(view.run.history)
         if step:
             picture.vlines.append((step, self.color("note")))
-        parts = ["lr", f"step {step_label(step)} of {step_label(span)}"]
+        parts = ["lr", f"step {step_text(step)} of {step_text(span)}"]
         per_epoch = steps_per_epoch(view.run)
         if per_epoch:
             picture.steps_per_epoch = per_epoch

@@ -15,7 +15,7 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 
-from tui.charts.axes import nice_ticks, step_label, tick_labels, value_label
+from tui.charts.axes import nice_ticks, step_text, tick_labels, value_label
 from tui.charts.base import ChartView, Layer, Picture, RunChart
 from tui.charts.braille import DotGrid, Frame
 from tui.charts.step_arrows import step_arrows
@@ -140,7 +140,7 @@ class PathChart(RunChart):
         picture.mark(nx, ny, "●", self.color("now"))
         picture.title = [
             f"● ({value_label(nx)}, {value_label(ny)})",
-            f"step {step_label(len(run.history))}",
+            f"step {step_text(len(run.history))}",
             *axes,
             *arrows[:1],
             "○ start",
@@ -176,7 +176,7 @@ class PathChart(RunChart):
         picture.mark(sx, sy, "○", ink)
         for x, y, color, number in ends:
             picture.mark(x, y, number, color)  # the lane's number, as in the legend
-        picture.title = [f"step {step_label(len(run.history))}", *axes, "○ start", "✕ minimum"]
+        picture.title = [f"step {step_text(len(run.history))}", *axes, "○ start", "✕ minimum"]
 
     # -- the cursor: a step of the path, its point and loss ------------------------------
 

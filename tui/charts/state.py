@@ -39,7 +39,7 @@ from textual.containers import Vertical
 
 from engine.numbers import format_bytes
 from engine.session import STATE_EVERY
-from tui.charts.axes import step_label, to_plot
+from tui.charts.axes import step_text, to_plot
 from tui.charts.base import ChartView, Picture, RunChart
 from tui.charts.state_data import (
     ALPHA,
@@ -455,7 +455,7 @@ class StateTab(Vertical):
         chart.per_coordinate = small_problem(tuple(shapes), shapes)
         if chart.per_coordinate:
             rows_ = tuple(coordinate_rows(insp)) if insp.step else ()
-            title = f"{insp.optimizer} · step {step_label(insp.step)} · each coordinate"
+            title = f"{insp.optimizer} · step {step_text(insp.step)} · each coordinate"
             note = "" if rows_ else "no update yet: n steps once, space runs"
             return TablePart(title, tuple(insp.params), rows_, note), None, curves
         rows, logs = [], []

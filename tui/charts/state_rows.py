@@ -10,7 +10,7 @@ parameters; an ASCII terminal's " .:#"), small curves in braille like every char
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from engine.numbers import format_number
 from tui.charts.axes import log_ticks
 from tui.charts.braille import DotGrid, Frame
 from tui.charts.state_data import CoordinateRow, log_histogram, shade_levels
+from tui.terminal import ascii_words
 
 #: Histogram shades by level 0..4 (empty, then more and more parameters in the bin).
 SHADES = " ░▒▓█"
@@ -87,6 +88,12 @@ class CoordinateTable(TextRows):
     ) -> None:
         head = Style(bold=True)
         dim = Style(dim=True)
+        if getattr(self.app, "ascii_only", False):  # m̂ -> m_hat before the columns are sized
+            title, coords, note = ascii_words(title), [ascii_words(c) for c in coords], (
+                ascii_words(note))  # fmt: skip
+            rows = [
+                replace(r, symbol=ascii_words(r.symbol), help=ascii_words(r.help)) for r in rows
+            ]
         lines = [Text(title[:width], style=head)]
         if note:
             lines.append(Text(note[:width], style=dim))

@@ -28,12 +28,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine.compare import format_number
+from tui.charts.axes import nice_ticks, tick_labels
 
 #: One marker per optimizer, in order (x and * are taken by divergence and the best point).
 MARKERS = ("o", "+", "#", "@", "%", "&", "=", "$", "~", "^")
 COLORS = ("blue+", "orange+", "green+", "red+", "magenta+", "cyan+", "gray+", "blue")
 DIVERGED_MARK = "x"
 BEST_MARK = "*"
+#: Rows between two optimizers' diverged marks, as a fraction of the loss range.
+DIVERGED_ROW = 0.07
 #: Heatmap shades from high loss (light) to low loss (dark).
 SHADES = "░▒▓█"
 
@@ -51,6 +54,26 @@ def _use_log_y(points: Sequence[Any]) -> bool:
 
 
 def _ticks(axis: Any, max_ticks: int) -> tuple[list[float], list[str]]:
+    """Round ticks on a numeric axis (1e-3, 2e-3, 5e-3 on a log one; 0.2, 0.4 on a linear
+    one), not the grid's own values (0.0006813); a category axis: its values."""
+    if axis.scale != "category" and len(axis.values) > 1:
+        xs = [_x_of(axis, v) for v in axis.values]
+        lo, hi = min(xs), max(xs)
+        if axis.scale == "log":
+            for mantissas in ((1,), (1, 3), (1, 2, 5)):
+                values = [m * 10.0**k for k in range(math.floor(lo), math.ceil(hi) + 1)
+                          for m in mantissas]  # fmt: skip
+                shown = [v for v in values if lo - 1e-9 <= math.log10(v) <= hi + 1e-9]
+                if len(shown) >= 3 or mantissas == (1, 2, 5):
+                    break
+            step = max(1, math.ceil(len(shown) / max(1, max_ticks)))
+            shown = shown[::step]
+            if len(shown) >= 2:
+                return [math.log10(v) for v in shown], [f"{v:g}" for v in shown]
+        else:
+            ticks = nice_ticks(lo, hi, max(2, min(max_ticks, 6)))
+            if len(ticks) >= 2:
+                return ticks, tick_labels(ticks)
     step = max(1, math.ceil(len(axis.values) / max(1, max_ticks)))
     shown = list(axis.values)[::step]
     return [_x_of(axis, v) for v in shown], [axis.label(v) for v in shown]
@@ -112,6 +135,7 @@ def draw_curves(
     span = high - low or 1.0
     top = high + 0.08 * span  # where diverged points are marked
     marks: list[tuple[str, str, list[float], list[float], str | None]] = []  # over every line
+    diverged_rows: dict[str, float] = {}  # optimizer -> the y of its diverged marks
     for i, opt in enumerate(spec.optimizers):
         mine = [p for p in points if p.optimizer == opt]
         color = COLORS[i % len(COLORS)]
@@ -125,7 +149,10 @@ def draw_curves(
         bad = [_x_of(axis, p.point[0]) for p in mine if p.diverged]
         if bad:  # an optimizer with no loss to plot is named by its divergence marks
             label = None if xs else f"{opt} (diverged)"
-            marks.append((DIVERGED_MARK, color, bad, [top] * len(bad), label))
+            # Each optimizer's marks on a row of their own: on one row they hid each other.
+            row = top + DIVERGED_ROW * span * len(diverged_rows)
+            diverged_rows[opt] = row
+            marks.append((DIVERGED_MARK, color, bad, [row] * len(bad), label))
         best = [p for p in mine if p.best]
         if best:
             marks.append((BEST_MARK, color, [_x_of(axis, best[0].point[0])],
@@ -133,7 +160,7 @@ def draw_curves(
     for mark, color, xs, ys, label in marks:
         plt.scatter(xs, ys, marker=mark, color=color, label=label)
     if cursor is not None:
-        _draw_cursor(plt, spec, points, cursor, y_of, top)
+        _draw_cursor(plt, spec, points, cursor, y_of, diverged_rows.get(cursor[0], top))
     any_diverged = any(mark == DIVERGED_MARK for mark, *_ in marks)
     xticks, xlabels = _ticks(axis, max(2, (width - 12) // 9))
     plt.xticks(xticks, xlabels)
@@ -143,7 +170,7 @@ def draw_curves(
         plt.xlim(min(xs) - pad, max(xs) + pad)
     ys = [low + k * (high - low) / 4 for k in range(5)] if high > low else [low]
     plt.yticks(ys, [format_number(10**y if log_y else y, 3) for y in ys])
-    plt.ylim(low - 0.05 * span, top + 0.04 * span)
+    plt.ylim(low - 0.05 * span, max([top, *diverged_rows.values()]) + 0.04 * span)
     legend = f"{BEST_MARK} best" + (f", {DIVERGED_MARK} diverged" if any_diverged else "")
     plt.title(f"final loss vs {axis.knob} · {spec.task}, {spec.steps} steps · {legend}")
     xlabel = f"{axis.knob}{' (log)' if axis.scale == 'log' else ''}"

@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -180,6 +181,59 @@ def terminal_width(stream: TextIO) -> int | None:
     except (AttributeError, ValueError):
         return None
     return shutil.get_terminal_size((80, 24)).columns
+
+
+def output_width() -> int:
+    """Columns the commands' text and tables fit in: COLUMNS when it is set, else the
+    terminal's width, 80 when stdout is not a terminal (issue 25: nothing wider)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(int(columns), MIN_WIDTH)
+    try:
+        tty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return max(shutil.get_terminal_size((80, 24)).columns, MIN_WIDTH) if tty else 80
+
+
+#: Narrower terminals are written to as if they had this many columns.
+MIN_WIDTH = 40
+
+
+def for_stdout(text: str) -> str:
+    """`text` as stdout will show it: on an ASCII terminal spelled out (α -> alpha) before
+    it is wrapped, so the wrapped lines keep their width."""
+    from tui.terminal import AsciiWriter, ascii_words
+
+    return ascii_words(text) if isinstance(sys.stdout, AsciiWriter) else text
+
+
+def wrap_row(prefix: str, text: str, width: int) -> list[str]:
+    """`prefix` + `text`, the text wrapped at `width` between words, its next lines starting
+    under its first (or 4 cells in from the prefix's indent when the prefix leaves no room).
+    A word longer than a line is split: no line is wider than `width`."""
+    prefix, text = for_stdout(prefix), for_stdout(text)
+    hang = len(prefix)
+    if width - hang < 24:
+        hang = len(prefix) - len(prefix.lstrip()) + 4
+    first, *rest = textwrap.wrap(
+        text, width - hang, break_on_hyphens=False, break_long_words=True
+    ) or [""]
+    if len(prefix) + len(first) > width:  # the prefix is too long for the text beside it
+        return [prefix.rstrip()[:width], *wrap_row(" " * hang, text, width)]
+    return [(prefix + first).rstrip(), *(" " * hang + line for line in rest)]
+
+
+def wrap_line(line: str, width: int, hang: int = 2) -> list[str]:
+    """A line wrapped at `width`, its next lines indented `hang` cells more than it is."""
+    line = for_stdout(line)
+    indent = len(line) - len(line.lstrip())
+    if len(line) <= width:
+        return [line]
+    return textwrap.wrap(
+        line.strip(), width, initial_indent=" " * indent,
+        subsequent_indent=" " * min(indent + hang, width // 2), break_on_hyphens=False,
+    )  # fmt: skip
 
 
 def say(text: str) -> None:

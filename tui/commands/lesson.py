@@ -34,14 +34,16 @@ from tui.commands.common import (
     UsageError,
     add_set_arg,
     fail,
+    output_width,
     parse_sets,
     say,
     set_error,
     train,
+    wrap_line,
+    wrap_row,
 )
 
 NAME = "lesson"
-_WIDTH = 88
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -120,7 +122,10 @@ def with_sets(lesson: Any, sets: list[tuple[str, str]]) -> Any:
 
 
 def _wrap(text: str, indent: str = "  ") -> list[str]:
-    return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent)
+    return textwrap.wrap(
+        text, output_width(), initial_indent=indent, subsequent_indent=indent,
+        break_on_hyphens=False,
+    )  # fmt: skip
 
 
 def report_lines(lesson: Any, verdict: Any, trained: Any) -> list[str]:
@@ -147,7 +152,7 @@ def report_lines(lesson: Any, verdict: Any, trained: Any) -> list[str]:
             row[0] += f" (diverged at step {run.diverged_at:,})"
     table = format_table(headers, rows).splitlines()
     extra: list[str] = []
-    if max(len(line) for line in table) > _WIDTH - 2:
+    if max(len(line) for line in table) > output_width() - 2:
         # Too wide for a terminal: the judged measurement as a table, the others as lines.
         table = format_table(headers[:2], [row[:2] for row in rows]).splitlines()
         for column, label in enumerate(headers[2:], start=2):
@@ -258,7 +263,8 @@ def handle(args: argparse.Namespace) -> int:
         if cancel.hit:
             lines.append(f"(interrupted: judged on {len(verdict.seeds)} of {len(seeds)} seeds)")
         for line in lines:
-            say(line)
+            for part in wrap_line(line, output_width()):
+                say(part)
     return 130 if cancel.hit else 0
 
 
@@ -308,7 +314,8 @@ def _one_seed(args: argparse.Namespace, lesson: Any) -> int:
     if interrupt.hit:
         lines.append(f"(interrupted at step {trained.steps_done:,} of {lesson.steps:,})")
     for line in lines:
-        say(line)
+        for part in wrap_line(line, output_width()):
+            say(part)
     return 128 + interrupt.signum if interrupt.signum is not None else 0
 
 
@@ -343,7 +350,7 @@ def seeds_report_lines(lesson: Any, verdict: Any) -> list[str]:
             row[0] += f" (diverged on {diverged} of {n} seeds)"
     table = format_table(headers, rows).splitlines()
     extra: list[str] = []
-    if max(len(line) for line in table) > _WIDTH - 2:
+    if max(len(line) for line in table) > output_width() - 2:
         table = format_table(headers[:2], [row[:2] for row in rows]).splitlines()
         for column, label in enumerate(headers[2:], start=2):
             cells = ", ".join(f"{row[0]} {row[column]}" for row in rows)
@@ -372,16 +379,17 @@ def _shown(value: float | None, metric: Any) -> float | None:
     return value
 
 
-def list_lines() -> list[str]:
-    """What `optplay list lessons` prints: the lessons by topic, one line each."""
+def list_lines(width: int = 10**6) -> list[str]:
+    """What `optplay list lessons` prints: the lessons by topic, one line each (its title
+    wrapped under itself past `width` cells)."""
     from engine import lessons
 
     groups = lessons.by_topic()
-    width = max(len(lesson.name) for group in groups.values() for lesson in group)
+    name_width = max(len(lesson.name) for group in groups.values() for lesson in group)
     lines = ["lessons (run one with `optplay lesson NAME`)"]
     for topic, group in groups.items():
         lines.append(f"  {topic}")
         for lesson in group:
             kind = "race" if lesson.is_race else "run"
-            lines.append(f"    {lesson.name:<{width}}  {kind:<4}  {lesson.title}")
+            lines += wrap_row(f"    {lesson.name:<{name_width}}  {kind:<4}  ", lesson.title, width)
     return lines

@@ -8,10 +8,13 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from tui.commands.common import fail, say
+from tui.commands.common import fail, output_width, say, wrap_line, wrap_row
 from tui.commands.lesson import list_lines as lesson_lines
 
 NAME = "list"
+
+#: A width no line reaches: rows as they are, unwrapped.
+UNWRAPPED = 10**6
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -41,29 +44,31 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return listing
 
 
-def hyper_rows(hypers: Sequence[Any]) -> list[str]:
+def hyper_rows(hypers: Sequence[Any], width: int = UNWRAPPED) -> list[str]:
+    """One row per knob: name, default, allowed range, meaning (wrapped under itself)."""
     if not hypers:
         return ["      (no knobs)"]
     cells = [(h.name, h.format(h.default) or "-", h.range_text, h.help) for h in hypers]
     w0 = max(len(c[0]) for c in cells)
     w1 = max(len(c[1]) for c in cells)
-    # A long range (a wrapper's list of inner optimizers) goes on its own line after the
+    # A long range (a wrapper's list of inner optimizers) goes on its own lines after the
     # help instead of widening the range column of every row.
     wide = 40
     w2 = max((len(c[2]) for c in cells if len(c[2]) <= wide), default=0)
-    rows = []
+    rows: list[str] = []
     for a, b, c, d in cells:
         if len(c) > wide:
-            rows.append(f"      {a:<{w0}}  {b:<{w1}}  {d}".rstrip())
-            rows.append(f"      {'':<{w0}}  {'':<{w1}}  {c}")
+            rows += wrap_row(f"      {a:<{w0}}  {b:<{w1}}  ", d, width)
+            rows += wrap_row(f"      {'':<{w0}}  {'':<{w1}}  ", c, width)
         else:
-            rows.append(f"      {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip())
+            rows += wrap_row(f"      {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  ", d, width)
     return rows
 
 
-def list_lines(kind: str | None = None) -> list[str]:
+def list_lines(kind: str | None = None, width: int = UNWRAPPED) -> list[str]:
     """What `optplay list` prints: every item with its summary and knobs (name, default,
-    range, help); presets with their kind and title; lessons by topic."""
+    range, help); presets with their kind and title; lessons by topic; every line at most
+    `width` cells, wrapped between words under the text it continues."""
     from engine import optimizers, presets, schedules, tasks
 
     registries = {"optimizers": optimizers, "schedules": schedules, "tasks": tasks}
@@ -73,43 +78,47 @@ def list_lines(kind: str | None = None) -> list[str]:
         if lines:
             lines.append("")
         if k == "lessons":
-            lines += lesson_lines()
+            lines += lesson_lines(width)
             continue
         lines.append(k)
         if k == "presets":
             names = presets.names()
-            width = max(len(n) for n in names)
+            name_width = max(len(n) for n in names)
             for n in names:
-                lines.append(f"  {n:<{width}}  {presets.kind(n):<5}  {presets.title(n)}")
+                lines += wrap_row(f"  {n:<{name_width}}  {presets.kind(n):<5}  ", presets.title(n),
+                                  width)  # fmt: skip
             continue
         registry = registries[k]
         for name in registry.names():
-            lines.append(f"  {name}  {registry.summary(name)}")
+            lines += wrap_row(f"  {name}  ", registry.summary(name), width)
             if k == "optimizers":
-                lines.append(f"      source: {optimizers.source_of(name)}")
-            lines += hyper_rows(registry.specs(name))
+                lines += wrap_row("      source: ", optimizers.source_of(name), width)
+            lines += hyper_rows(registry.specs(name), width)
             if k == "optimizers":
-                lines += state_rows(optimizers.get(name).state_doc)
-                lines += framework_rows(optimizers.get(name))
+                lines += state_rows(optimizers.get(name).state_doc, width)
+                lines += framework_rows(optimizers.get(name), width)
             if k == "tasks" and tasks.get(name).suggested_lr:
                 lr = ", ".join(f"{o} {v:g}" for o, v in tasks.get(name).suggested_lr.items())
-                lines.append(f"      suggested lr: {lr} (when a run sets no lr)")
+                lines += wrap_row("      suggested lr: ", f"{lr} (when a run sets no lr)", width)
     return lines
 
 
-def state_rows(doc: Any) -> list[str]:
+def state_rows(doc: Any, width: int = UNWRAPPED) -> list[str]:
     """What an optimizer keeps and how its effective lr is defined (under its knobs)."""
     kept = [f"{q.key} ({q.symbol}{'; when ' + q.knob if q.knob else ''})" for q in doc.state]
-    return [f"      state: {', '.join(kept)}", f"      effective lr: {doc.effective_lr}"]
+    return [
+        *wrap_row("      state: ", ", ".join(kept), width),
+        *wrap_row("      effective lr: ", doc.effective_lr, width),
+    ]
 
 
-def framework_rows(cls: Any) -> list[str]:
+def framework_rows(cls: Any, width: int = UNWRAPPED) -> list[str]:
     """Where the optimizer lives in torch, optax and Keras, and where it does not."""
     where = getattr(cls, "frameworks", None)
     if not where:
         return []
     cells = [f"{fw}: {name or 'none (no such optimizer)'}" for fw, name in where.items()]
-    return [f"      in: {'; '.join(cells)}"]
+    return wrap_row("      in: ", "; ".join(cells), width)
 
 
 def flavour_lines() -> list[str]:
@@ -139,9 +148,11 @@ def handle(args: argparse.Namespace) -> int:
     if args.flavours:
         if args.kind not in (None, "optimizers"):
             return fail(args, f"--flavours lists optimizers: drop it, or `{args.kind}`")
+        width = output_width()
         for line in flavour_lines():
-            say(line)
+            for part in wrap_line(line, width, hang=4):
+                say(part)
         return 0
-    for line in list_lines("presets" if args.presets else args.kind):
+    for line in list_lines("presets" if args.presets else args.kind, output_width()):
         say(line)
     return 0

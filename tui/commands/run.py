@@ -225,6 +225,20 @@ def _no_state_note(args: argparse.Namespace, run: Any) -> None:
     )
 
 
+def check_names(args: argparse.Namespace) -> None:
+    """UsageError for a --task or --optimizer name that no registry knows (the registry's own
+    message: what was given and the names allowed)."""
+    from engine import optimizers, tasks
+
+    for key, registry in (("task", tasks), ("optimizer", optimizers)):
+        name = getattr(args, key)
+        if isinstance(name, str) and name not in registry.names():
+            try:
+                registry.get(name)
+            except (KeyError, ValueError) as err:
+                raise UsageError(f"{key}: {err.args[0] if err.args else err}") from None
+
+
 def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
     """(RunConfig, steps, name) from --config/--preset, then the flags, then --set."""
     from engine.run import RunConfig, RunConfigError
@@ -245,6 +259,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, int, str | None]:
     name = None
     try:
         if source is None:
+            check_names(args)  # a misspelt name first: it is what the user just typed
             missing = [f"--{k}" for k in ("task", "optimizer") if getattr(args, k) is None]
             if missing:
                 raise UsageError(

@@ -39,6 +39,7 @@ from tui.commands.common import (
     emit,
     fail,
     load_source,
+    output_width,
     parse_sets,
     refuse_source,
     say,
@@ -347,7 +348,7 @@ def handle(args: argparse.Namespace) -> int:
             except OSError as err:
                 fail(args, f"--out {path}: {err.strerror or err}")
                 status = 2
-        for line in format_report(report).split("\n"):
+        for line in format_report(report, output_width()).split("\n"):
             say(line)
         if _is_tty(sys.stdout) and not args.no_chart and report.points:
             for chart in _chart_lines(report):

@@ -21,6 +21,11 @@ from engine.compare import Result
 from tui.dialogs import Dialog
 from tui.widgets.race_table import RaceTable
 
+#: Cells around the table: the dialog's border and padding.
+FRAME = 4
+#: The note wraps at the table's width, and at no fewer cells than this.
+NOTE_WIDTH = 76
+
 
 class RaceResultsScreen(Dialog[None]):
     """The table of a race (or of a run and its pinned overlays)."""
@@ -49,8 +54,12 @@ class RaceResultsScreen(Dialog[None]):
             body.border_title = self.title_text
             body.border_subtitle = "esc closes"
             table = RaceTable(id="race-table")
-            # Sized from the start, to the screen (border and padding: 4 cells).
-            table.show(self.rows, self.target, self.lane_colors, width=self.app.size.width - 4)
+            # Sized from the start, to the screen (border and padding: 4 cells). The body is
+            # given the table's width: an auto width would be measured from the note, and the
+            # columns chosen to fit would be cropped without a word (issue 25).
+            room = self.app.size.width - FRAME
+            table.show(self.rows, self.target, self.lane_colors, width=room)
+            body.styles.width = min(room, max(table.width_needed, NOTE_WIDTH)) + FRAME
             yield table
             note = self.note
             if table.left_out:

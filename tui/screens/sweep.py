@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.style import Style
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -375,7 +377,7 @@ class SweepScreen(Dialog[SweepPick | None]):
             progress = self.query_one("#sweep-progress", Static)
         except NoMatches:  # the app is taking the screen down (a timer's last tick)
             return
-        progress.update(self.progress_text())
+        progress.update(self.progress_view())
         key = (id(sweep), sweep.done, self.cursor, self.seed)
         if key == self._drawn:
             return
@@ -388,6 +390,17 @@ class SweepScreen(Dialog[SweepPick | None]):
         else:
             self.query_one(SweepHeatmap).show(spec, points, (opt, point))
         self.query_one("#sweep-point", Static).update(self.point_text(points))
+
+    def progress_view(self) -> Text:
+        """`progress_text` with its bar in the theme's accent: in the text colour it was a
+        black block on a light theme (issue 25)."""
+        text = self.progress_text()
+        bar = len(text) - len(text.lstrip("█░"))
+        shown = Text(text, no_wrap=True, overflow="ellipsis")
+        accent = getattr(self.app.current_theme, "accent", None)
+        if bar and accent:
+            shown.stylize(Style(color=accent), 0, bar)
+        return shown
 
     def progress_text(self) -> str:
         """ "█████░░░ 12/39 runs · 2 diverged · 4 s · eta 9 s · process pool, 2 workers"."""

@@ -70,14 +70,18 @@ class SteadyFooter(Footer):
             palette and show_palette and self.app.ENABLE_COMMAND_PALETTE
         ):
             return False
+        resized = False
         for key, (binding, enabled, tooltip) in zip(shown, first.values(), strict=True):
             display = self.app.get_key_display(binding)
             width_changed = (key.key_display, key.description) != (display, binding.description)
+            resized = resized or width_changed
             key.key, key.key_display, key.action = binding.key, display, binding.action
             key.description = binding.description
             key._disabled = not enabled
             key.set_class(not enabled, "-disabled")
             key.tooltip = tooltip or None
             key.refresh(layout=width_changed)
+        if resized:  # the keys moved: repaint the whole row, or a shorter label leaves the old
+            self.refresh()  # one's last letters on the terminal ("Leave formd^g", issue 25)
         self._shown = keys
         return True

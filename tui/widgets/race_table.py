@@ -86,20 +86,23 @@ def fitted_columns(rows: Sequence[Result], target: float | None, width: int | No
         c for c in COLUMNS if c.key != "acc" or any(r.eval_accuracy is not None for r in rows)
     ]
 
-    def header(c: Column) -> str:
-        return target_header(target) if c.key == "target" else c.header
-
-    def wide(c: Column) -> int:
-        cells = [len(c.cell(r, target)) for r in rows]
-        extra = len(SWATCH) + GAP if c.key == "run" else 0
-        return max([len(header(c)), *cells]) + extra
-
     while width is not None and len(columns) > 1:
-        total = sum(wide(c) for c in columns) + GAP * (len(columns) - 1)
-        if total <= width:
+        if table_width(columns, rows, target) <= width:
             break
         columns.remove(max(columns, key=lambda c: (c.priority, COLUMNS.index(c))))
     return columns
+
+
+def table_width(columns: Sequence[Column], rows: Sequence[Result], target: float | None) -> int:
+    """Cells the table of `columns` takes: its widest header or cell per column, the gaps."""
+
+    def wide(c: Column) -> int:
+        header = target_header(target) if c.key == "target" else c.header
+        cells = [len(c.cell(r, target)) for r in rows]
+        extra = len(SWATCH) + GAP if c.key == "run" else 0
+        return max([len(header), *cells]) + extra
+
+    return sum(wide(c) for c in columns) + GAP * (len(columns) - 1)
 
 
 def _best(values: Sequence[float | int | None]) -> int | None:
@@ -118,6 +121,7 @@ class RaceTable(Static):
         self.target: float | None = None
         self.columns: list[Column] = []
         self.left_out: list[str] = []
+        self.width_needed = 0
 
     def show(
         self,
@@ -128,6 +132,7 @@ class RaceTable(Static):
     ) -> None:
         self.rows, self.target = list(rows), target
         self.columns = fitted_columns(rows, target, width)
+        self.width_needed = table_width(self.columns, rows, target)
         shown = {c.key for c in self.columns}
         self.left_out = [c.header for c in COLUMNS if c.key not in shown and (
             c.key != "acc" or any(r.eval_accuracy is not None for r in rows))]  # fmt: skip

@@ -53,7 +53,7 @@ def parts_of(status: Status) -> list[tuple[int, str, str]]:
         out.append((2, long, short))
     else:
         loss = format_number(status.loss, missing="—")
-        out.append((1, f"batch loss {loss}", f"loss {loss}"))
+        out.append((1, f"{status.loss_label} {loss}", f"loss {loss}"))
         if status.eval_loss is not None:
             value = format_number(status.eval_loss)
             out.append((3, f"eval loss {value}", f"eval {value}"))
