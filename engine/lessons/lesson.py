@@ -502,7 +502,10 @@ def _knob(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return number(value)
+        shown = number(value)
+        if float(shown.replace(",", "")) in (0.0, 1.0) and value not in (0.0, 1.0):
+            return f"{value:.6g}"  # β₂ = 0.99999 is not 1: its distance from 1 is the point
+        return shown
     return str(value)
 
 
