@@ -120,14 +120,15 @@ async def test_a_race_lesson_runs_to_the_verdict_optplay_lesson_prints(capsys) -
         await pilot.pause()
         session = app.session
         assert not isinstance(app.screen, LessonsScreen)
-        assert session.racing and session.race.names == ["Adam", "Adam, uncorrected"]
+        assert session.racing and session.race.names == list(lesson.lanes)
+        assert lesson.lanes[:2] == ("Adam", "Adam, uncorrected")
         assert session.planned_steps == 50 and session.lesson is lesson
         # Its view: the Norms tab, drawing each lane's update norm.
         assert app.query_one("#chart-tabs", TabbedContent).active == "tab-norms"
         line = text_of(app, "LessonLine")
         assert line.startswith(f"Lesson: {lesson.title}")
         assert "Watch the Norms tab (update norm):" in line
-        assert "race of 2" in str(app.query_one(StatusLine).render())
+        assert f"race of {len(lesson.lanes)}" in str(app.query_one(StatusLine).render())
 
         await pilot.press("space")
         await wait_for(lambda: isinstance(app.screen, VerdictScreen))
