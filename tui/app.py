@@ -160,6 +160,8 @@ class OptplayApp(App[int]):
         self.shared_jobs: Any = None
         #: The lesson last loaded as shipped (the verdict's `f` loads its flips).
         self.lesson_shipped: Lesson | None = None
+        #: The learner's predictions (tui/screens/verdict.py `prediction_key` -> outcome).
+        self.lesson_predictions: dict[tuple[str, str | None, str], str] = {}
 
     def use_dask(self, address: str, workers: int | None = None) -> None:
         """Run this session's sweeps (and lesson seeds: `sweep_executor`) on a Dask cluster:

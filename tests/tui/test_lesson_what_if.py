@@ -143,3 +143,32 @@ async def test_a_single_run_lessons_knob_edited_mid_run_waits_for_a_reset():
         assert app.session.run.steps_done == 0
         assert app.session.lesson.label == "your variant"
         assert "your variant" in screen_text(app)
+
+
+async def test_a_prediction_before_the_run_is_shown_next_to_the_verdict():
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        app.open_lesson("momentum-ravine")
+        await pilot.pause()
+        await pilot.press("v")
+        assert "Your prediction? h: it holds, d: it does not, u: not sure" in screen_text(app)
+        await pilot.press("d")
+        await pilot.pause()
+        assert "Your prediction: it does not hold" in screen_text(app)
+        await pilot.press("escape")
+        await finish(pilot, app)
+        assert app.session.verdict.outcome == "holds"
+        shown = flat(" ".join(screen_text(app).splitlines()))
+        assert "You predicted: it does not hold - the verdict says otherwise." in shown
+        await pilot.press("h")  # too late: the run is judged
+        assert "You predicted: it does not hold" in flat(" ".join(screen_text(app).splitlines()))
+
+        await pilot.press("f")  # flip 1: a prediction of its own
+        await wait_for(lambda: app.session.lesson.label == "flip 1")
+        await pilot.press("v")
+        assert "Your prediction? h:" in screen_text(app)
+        await pilot.press("d", "escape")
+        await finish(pilot, app)
+        shown = flat(" ".join(screen_text(app).splitlines()))
+        assert "You predicted: it does not hold - as the verdict says." in shown

@@ -16,6 +16,9 @@ number of seeds, `>`/`<` move to the next or previous block of seeds (`--seeds N
 `f` loads the lesson under its next flip condition (where the verdict should come out the
 other way), then back to the lesson as shipped. A lesson whose knobs the learner edited is
 "your variant" (engine/session.py): judged the same way and labelled so here.
+
+Before the verdict, `h`, `d` or `u` record the learner's prediction (holds, does not hold,
+not sure); the verdict then shows it next to the outcome.
 """
 
 from __future__ import annotations
@@ -52,6 +55,26 @@ def lesson_label(lesson: Lesson) -> str:
 def verdict_headline(verdict: Verdict, lesson: Lesson | None = None) -> str:
     on = f" on {lesson.label}" if lesson is not None and lesson.label else ""
     return f"Verdict{on}: the claim {OUTCOME_WORDS[verdict.outcome]} on this run"
+
+
+#: A learner's prediction before the run (the keys h, d, u), as the screen says it.
+PREDICTIONS = {"holds": "it holds", "fails": "it does not hold", "unsure": "not sure"}
+PREDICT_KEYS = "h: it holds, d: it does not, u: not sure"
+
+
+def prediction_line(prediction: str, outcome: str) -> str:
+    """ "You predicted: it holds - as the verdict says." next to the verdict."""
+    said = f"You predicted: {PREDICTIONS[prediction]}"
+    if prediction == "unsure" or outcome == "undecided":
+        return f"{said}; the verdict: {OUTCOME_WORDS[outcome].lower()}."
+    if prediction == outcome:
+        return f"{said} - as the verdict says."
+    return f"{said} - the verdict says otherwise."
+
+
+def prediction_key(lesson: Lesson) -> tuple[str, str | None, str]:
+    """What a prediction is about: this lesson, flip or variant (its setup)."""
+    return (lesson.name, lesson.label, lesson.setup())
 
 
 def seeds_text(seeds: range) -> str:
@@ -111,6 +134,7 @@ def verdict_body(
     step: int,
     seeds: range = SEEDS,
     flips: Sequence[Flip] = (),
+    prediction: str | None = None,
 ) -> list[RenderableType]:
     """What the screen shows, top to bottom."""
     parts: list[RenderableType] = []
@@ -125,8 +149,15 @@ def verdict_body(
                 f"{lesson.steps:,} now. Space runs it."
             )
         )
+        if prediction is None:
+            parts.append(Text(f"Your prediction? {PREDICT_KEYS}.", style="bold"))
+        else:
+            said = PREDICTIONS[prediction]
+            parts.append(Text(f"Your prediction: {said} ({PREDICT_KEYS} to change).", style="bold"))
     else:
         parts.append(Text(verdict_headline(verdict, lesson), style="bold reverse"))
+        if prediction is not None:
+            parts.append(Text(prediction_line(prediction, verdict.outcome), style="bold"))
         parts.append(Text(verdict.summary))
         parts.append(Text(""))
         parts.append(measurements_table(verdict, diverged))
@@ -168,6 +199,9 @@ class VerdictScreen(Dialog[None]):
         Binding("greater_than_sign", "seed_block(1)", "Next seeds"),
         Binding("less_than_sign", "seed_block(-1)", "Previous seeds"),
         Binding("f", "flip", "Try the next flip"),
+        Binding("h", "predict('holds')", "Predict: holds"),
+        Binding("d", "predict('fails')", "Predict: does not hold"),
+        Binding("u", "predict('unsure')", "Predict: not sure"),
     ]
 
     def __init__(
@@ -199,10 +233,29 @@ class VerdictScreen(Dialog[None]):
             yield Static("", id="verdict-seeds")
             yield Static(Group(*self._body()), id="verdict-text")
 
+    @property
+    def prediction(self) -> str | None:
+        """The learner's prediction for this lesson (kept by the app while it runs)."""
+        return getattr(self.app, "lesson_predictions", {}).get(prediction_key(self.lesson))
+
     def _body(self) -> list[RenderableType]:
         return verdict_body(
-            self.lesson, self.verdict, self.diverged, self.step, self.seeds, self.flips
+            self.lesson,
+            self.verdict,
+            self.diverged,
+            self.step,
+            self.seeds,
+            self.flips,
+            self.prediction,
         )
+
+    def action_predict(self, outcome: str) -> None:
+        """Record the learner's prediction; only before the verdict is known."""
+        if self.verdict is not None:
+            self.notify("predictions are made before the run ends", severity="warning")
+            return
+        self.app.lesson_predictions[prediction_key(self.lesson)] = outcome
+        self.query_one("#verdict-text", Static).update(Group(*self._body()))
 
     def on_mount(self) -> None:
         self.query_one("#verdict-seeds", Static).display = False
