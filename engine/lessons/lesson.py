@@ -15,7 +15,7 @@ from typing import Any
 
 from engine import specfile
 from engine.config import Experiment, RaceEntry
-from engine.lessons.measure import EVAL_SERIES, KINDS, SERIES, Metric, number
+from engine.lessons.measure import EVAL_SERIES, KINDS, SERIES, STATE_SERIES, Metric, number
 from engine.run import Run, RunConfigError
 from engine.specfile import ConfigError, SpecFile, at, kind_of
 
@@ -388,8 +388,8 @@ class Lesson:
         conditions = []
         for flip in self.flips:
             if flip.expect != outcome:
-                verb = "hold" if flip.expect == "holds" else "not hold"
-                conditions.append(f"It would {verb} {flip.when}.")
+                verb = {"holds": "hold", "fails": "not hold", "undecided": "be undecided"}
+                conditions.append(f"It would {verb[flip.expect]} {flip.when}.")
         return Verdict(
             self.name,
             outcome,
@@ -419,7 +419,13 @@ class Lesson:
         "your variant"; its flips are dropped (they were stated for the settings shipped)."""
         if len(configs) != len(self.lanes):
             raise ValueError(f"lesson {self.name}: {len(self.lanes)} lanes, got {len(configs)}")
-        entries = [RaceEntry(cfg, e.name) for cfg, e in zip(configs, self.entries, strict=True)]
+        # Recording state summaries is how runs are watched (the app strips it): keep this
+        # lesson's recording, which its measurement may read.
+        every = [e.config.state_every for e in self.entries]
+        entries = [
+            RaceEntry(cfg.replace(state_every=k), e.name)
+            for cfg, e, k in zip(configs, self.entries, every, strict=True)
+        ]
         exp = self.experiment
         if exp.race:
             experiment = Experiment.of_race(entries, steps=steps, name=exp.name)
@@ -530,6 +536,16 @@ def _score(x: float | None) -> str:
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _recording_state(experiment: Experiment) -> Experiment:
+    """The experiment with every lane recording its optimizer-state summaries at every step
+    (a lesson that measures the effective rate reads them; the app's runs record them too)."""
+    entries = [RaceEntry(e.config.replace(state_every=1), e.name) for e in experiment.race]
+    if experiment.race:
+        return Experiment.of_race(entries, steps=experiment.steps, name=experiment.name)
+    config = experiment.config.replace(state_every=1)
+    return Experiment(config, steps=experiment.steps, name=experiment.name)
 
 
 def _with_knobs(
@@ -793,6 +809,8 @@ def parse_lesson(name: str, experiment: Experiment, text: str, source: str) -> L
             raise r.fail("[tuned]", f"{lane}'s lr {number(lr)} is not in its grid", lane)
         tuned[lane] = tuple(float(x) for x in grid)
 
+    if any(m.series in STATE_SERIES for m in (measure.metric, *also)):
+        experiment = _recording_state(experiment)
     lesson = Lesson(
         name=name,
         title=title,

@@ -123,3 +123,23 @@ def test_warmup_adam_removes_the_spike_and_the_end_is_no_better_on_average():
     held_out = also(verdict, "final held-out loss")
     lower = [w < c for w, c in zip(held_out["warmup"], held_out["constant lr"], strict=True)]
     assert any(lower) and not all(lower)
+
+
+def test_amsgrad_step_its_rate_rises_by_its_bias_correction_and_adams_about_twice_as_far():
+    text = text_of("amsgrad-step")
+    verdict = judged("amsgrad-step")
+    assert verdict.outcome == "holds"
+    factor = cited(text, r"that is a factor (\d+\.\d+)")
+    lanes = verdict.lanes
+    assert all(abs(v - factor) < 0.01 for v in lanes["AMSGrad"])  # "by exactly that"
+    assert "Adam's rises about twice as far" in text
+    assert all(1.6 < a / m < 2.4 for a, m in zip(lanes["Adam"], lanes["AMSGrad"], strict=True))
+    # "tutorial 000's formula (an uncorrected max, first step about 30 times the rate)":
+    # per coordinate; the update norm of the 2-D step is √2 times that.
+    times = cited(text, r"first step about (\d+) times the rate")
+    first = also(verdict, "highest update norm in steps 1–10")
+    lr = lessons.load("amsgrad-step").entries[2].config.lr
+    per_coordinate = median(first["AMSGrad, tutorial's formula"]) / 2**0.5 / lr
+    assert abs(per_coordinate - times) / times < 0.1
+    assert "starting at (0, 0)" in text and judged("amsgrad-step", 0).outcome == "undecided"
+    assert "with β₂ = 0.9999" in text and judged("amsgrad-step", 1).outcome == "fails"

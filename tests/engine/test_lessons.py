@@ -428,10 +428,27 @@ def test_state_bytes_is_the_optimizers_measured_state():
 
 
 def test_lessons_that_measure_update_norms_watch_that_series():
-    for name in ("adam-bias-correction", "amsgrad-step", "adagrad-decay"):
+    for name in ("adam-bias-correction", "adagrad-decay"):
         watch = lessons.load(name).watch
         assert watch.view == "norms:update" and watch.series_label == "update norm"
     assert lessons.load("momentum-ravine").watch.view == "path"
+    # amsgrad-step measures the effective rate, from the optimizer's state: the State tab.
+    assert lessons.load("amsgrad-step").watch.view == "state"
+
+
+def test_the_effective_rate_is_read_from_the_state_summaries_every_step():
+    """amsgrad-step's lanes record their state at every step (the app's too), and the rise of
+    AMSGrad's effective rate from step 1,000 is its bias correction's growth, exactly."""
+    lesson = lessons.load("amsgrad-step")
+    assert {e.config.state_every for e in lesson.entries} == {1}
+    race, verdict = lesson.run()
+    beta2 = 0.999
+    corrected = math.sqrt((1 - beta2**3000) / (1 - beta2**1000))
+    assert math.isclose(verdict.values["AMSGrad"], corrected, rel_tol=1e-6)
+    assert verdict.values["AMSGrad, tutorial's formula"] is None  # it records no such summary
+    summaries = race.runs[1].state_summaries
+    band = summaries.band("x", "effective_lr")
+    assert len(band.steps) == lesson.steps
 
 
 def test_the_setup_lists_the_knobs_a_lesson_is_about_at_their_defaults_too():
