@@ -467,6 +467,7 @@ class Session:
         if lesson_solo and self._keeps_lesson([self.config.optimizer], [self.config]):
             # A single-run lesson's knobs edited: its variant, trained from step 0.
             self._lesson_race, self._verdict = self._solo, None
+            self._record_lesson_state()
         if not trained:
             self.race = self._solo
         self.pending = []
@@ -983,6 +984,7 @@ class Session:
         self.race = race
         if keep:  # the lesson's lanes edited: the learner's variant, judged when it finishes
             self._lesson_race, self._verdict = race, None
+            self._record_lesson_state()
         self.planned_steps = int(steps)
         self.target = target
         self.version += 1
@@ -1192,11 +1194,20 @@ class Session:
         finally:
             self._capacity = capacity
         self._lesson, self._lesson_race = lesson, self.race
+        self._record_lesson_state()
         label = f" ({lesson.label})" if lesson.label else ""
         return change + _notice(
             f"lesson: {lesson.title}{label}. Watch the {lesson.watch.tab} tab; space runs it.",
             topic="lesson",
         )
+
+    def _record_lesson_state(self) -> None:
+        """A lesson that measures the optimizer's state records it at every step (as
+        `Lesson.start` does), so its verdict here is the headless one."""
+        lesson, race = self._lesson, self._lesson_race
+        if lesson is not None and race is not None and lesson.records_state:
+            for run in race.runs:
+                run.set_state_every(1)
 
     def _drop_lesson(self) -> None:
         self._lesson = self._lesson_race = self._verdict = self._variant = None

@@ -303,9 +303,24 @@ class Lesson:
         Full-resolution history by default, so every measurement is exact."""
         from engine.compare import Race
 
+        every = 1 if self.records_state else 0  # else as the experiment says (off)
         if self.experiment.race:
-            return Race(list(self.experiment.race), history_capacity=history_capacity)
-        return Run(self.experiment.config, history_capacity=history_capacity)
+            entries = [
+                RaceEntry(e.config.replace(state_every=every or e.config.state_every), e.name)
+                for e in self.experiment.race
+            ]
+            return Race(entries, history_capacity=history_capacity)
+        config = self.experiment.config
+        return Run(
+            config.replace(state_every=every or config.state_every),
+            history_capacity=history_capacity,
+        )
+
+    @property
+    def records_state(self) -> bool:
+        """Whether the measurements read the optimizer's state summaries (the effective rate):
+        then every lane records them at every step (`start`; the app does the same)."""
+        return any(m.series in STATE_SERIES for m in (self.measure.metric, *self.also))
 
     def run(self, history_capacity: int | None = None) -> tuple[Any, Verdict]:
         """Train the experiment for `steps` (blocking) and return it with its verdict."""
@@ -419,13 +434,7 @@ class Lesson:
         "your variant"; its flips are dropped (they were stated for the settings shipped)."""
         if len(configs) != len(self.lanes):
             raise ValueError(f"lesson {self.name}: {len(self.lanes)} lanes, got {len(configs)}")
-        # Recording state summaries is how runs are watched (the app strips it): keep this
-        # lesson's recording, which its measurement may read.
-        every = [e.config.state_every for e in self.entries]
-        entries = [
-            RaceEntry(cfg.replace(state_every=k), e.name)
-            for cfg, e, k in zip(configs, self.entries, every, strict=True)
-        ]
+        entries = [RaceEntry(cfg, e.name) for cfg, e in zip(configs, self.entries, strict=True)]
         exp = self.experiment
         if exp.race:
             experiment = Experiment.of_race(entries, steps=steps, name=exp.name)
@@ -536,16 +545,6 @@ def _score(x: float | None) -> str:
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def _recording_state(experiment: Experiment) -> Experiment:
-    """The experiment with every lane recording its optimizer-state summaries at every step
-    (a lesson that measures the effective rate reads them; the app's runs record them too)."""
-    entries = [RaceEntry(e.config.replace(state_every=1), e.name) for e in experiment.race]
-    if experiment.race:
-        return Experiment.of_race(entries, steps=experiment.steps, name=experiment.name)
-    config = experiment.config.replace(state_every=1)
-    return Experiment(config, steps=experiment.steps, name=experiment.name)
 
 
 def _with_knobs(
@@ -809,8 +808,6 @@ def parse_lesson(name: str, experiment: Experiment, text: str, source: str) -> L
             raise r.fail("[tuned]", f"{lane}'s lr {number(lr)} is not in its grid", lane)
         tuned[lane] = tuple(float(x) for x in grid)
 
-    if any(m.series in STATE_SERIES for m in (measure.metric, *also)):
-        experiment = _recording_state(experiment)
     lesson = Lesson(
         name=name,
         title=title,
