@@ -19,6 +19,10 @@ from engine.lessons.measure import EVAL_SERIES, KINDS, SERIES, STATE_SERIES, Met
 from engine.run import Run, RunConfigError
 from engine.specfile import ConfigError, SpecFile, at, kind_of
 
+#: How often a lesson that reads the optimizer's state records it: every 10th step costs a
+#: tenth of recording every step, and the measured windows start and end on multiples of 10.
+STATE_EVERY = 10
+
 #: What a lesson can expect of its verdict (`expect`, a flip's `expect`): "undecided" where
 #: the honest answer is "it depends" (the text says on what).
 OUTCOMES = ("holds", "fails", "undecided")
@@ -303,7 +307,7 @@ class Lesson:
         Full-resolution history by default, so every measurement is exact."""
         from engine.compare import Race
 
-        every = 1 if self.records_state else 0  # else as the experiment says (off)
+        every = STATE_EVERY if self.records_state else 0  # else as the experiment says (off)
         if self.experiment.race:
             entries = [
                 RaceEntry(e.config.replace(state_every=every or e.config.state_every), e.name)
@@ -319,7 +323,7 @@ class Lesson:
     @property
     def records_state(self) -> bool:
         """Whether the measurements read the optimizer's state summaries (the effective rate):
-        then every lane records them at every step (`start`; the app does the same)."""
+        then every lane records them every STATE_EVERY steps (`start`; the app does too)."""
         return any(m.series in STATE_SERIES for m in (self.measure.metric, *self.also))
 
     def run(self, history_capacity: int | None = None) -> tuple[Any, Verdict]:

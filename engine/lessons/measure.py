@@ -22,7 +22,7 @@ Kinds (`kind` in a lesson file's `[measure]` / `[[also]]` tables; `series` is on
 
 `effective_lr` is read from the optimizer's state summaries (engine.state_history), not the
 history: per step, the largest effective learning rate over the parameter groups. A lesson
-that measures it records its lanes' state at every step (engine/lessons/lesson.py); an
+that measures it records its lanes' state every 10 steps (engine/lessons/lesson.py); an
 optimizer that declares no effective rate measures nothing (None).
 
 Values are exact while the history is at full resolution (`Run(..., history_capacity=None)`,
