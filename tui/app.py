@@ -951,6 +951,8 @@ class OptplayApp(App[int]):
 
             diverged = {lane.name: lane.diverged_at for lane in view.lanes}
             shipped = self.lesson_shipped
+            if (shipped is None or shipped.name != view.lesson.name) and not view.lesson.label:
+                self.lesson_shipped = shipped = view.lesson  # loaded by the session itself
             flips = shipped.flips if shipped is not None else ()
             self.push_screen(
                 VerdictScreen(view.lesson, view.verdict, diverged, view.status.step, flips)
