@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine import schedules
 from engine.kinds import KINDS, registry
 
 
@@ -128,11 +129,20 @@ def route(name: str, owners: Sequence[Owner]) -> list[tuple[Owner, str]]:
     return found
 
 
+def _validate(owner: Owner, knob: str, raw: Any) -> Any:
+    """The knob's value; a schedule's step knob given in epochs stays text ("3 epochs"): the
+    RunConfig converts it with its task's steps per epoch."""
+    if owner.kind == "schedule" and schedules.is_epochs(knob, raw):
+        schedules.epochs(knob, raw)  # the numbers checked here, the steps by the RunConfig
+        return raw.strip()
+    return owner.spec(knob).validate(raw)
+
+
 def check(name: str, owner: Owner, knob: str, raw: Any) -> Any:
     """`raw` (text as typed, or a typed value) checked by the knob's spec; KnobError
     "NAME must be ... (optimizer adam)" naming the override as written."""
     try:
-        return owner.spec(knob).validate(raw)
+        return _validate(owner, knob, raw)
     except ValueError as err:
         detail = str(err)
         if detail.startswith(f"{knob} "):  # the spec's message starts with the knob's name
@@ -170,7 +180,7 @@ def apply_lanes(
     owners = [o for lane, cfg in lanes for o in owners_of(cfg, lane)]
     changes: dict[tuple[str | None, str], dict[str, Any]] = {}
     for owner, knob, raw in resolve(overrides, owners):
-        changes.setdefault((owner.lane, owner.kind), {})[knob] = owner.spec(knob).validate(raw)
+        changes.setdefault((owner.lane, owner.kind), {})[knob] = _validate(owner, knob, raw)
     out = []
     for lane, cfg in lanes:
         merged = {

@@ -258,11 +258,18 @@ class StateProbe:
         prev_flat: np.ndarray,
         update_flat: np.ndarray,
         split_xy: bool = False,
+        now_flat: np.ndarray | None = None,
+        start_flat: np.ndarray | None = None,
     ) -> None:
         self.optimizer = optimizer
         self._grad_flat = grad_flat
         self._prev_flat = prev_flat
         self._update_flat = update_flat
+        # The run's parameters now and at step 0: a coordinate still at its start value was
+        # never updated (it never got a gradient: α there is η/ε, up to 1e9), and is left out
+        # of the summaries' quantiles (`never_updated`).
+        self._now_flat = now_flat
+        self._start_flat = start_flat
         elementwise = bool(getattr(optimizer, "elementwise", False))
         groups: list[_Group] = []
         offset = 0
@@ -385,6 +392,15 @@ class StateProbe:
             parts.append(np.asarray(alpha, np.float64).reshape(-1))
         return np.concatenate(parts)
 
+    def never_updated(self) -> np.ndarray | None:
+        """Which parameters (in the run's flat order) are still at their start value: never
+        updated, so never given a gradient (a fresh bool array); None when not tracked or
+        when nothing moved yet (before the first step every coordinate is at its start)."""
+        if self._now_flat is None or self._start_flat is None:
+            return None
+        same = self._now_flat == self._start_flat
+        return None if same.all() else same
+
     # -- summaries ----------------------------------------------------------------------
 
     def summary_layout(self) -> tuple[tuple[str, ...], tuple[Summary, ...], tuple[Quantity, ...]]:
@@ -410,6 +426,7 @@ class StateProbe:
         arrays: dict[str, dict[str, np.ndarray | None]] = {}
         stats = np.empty((len(direct), 10))
         col = 0
+        never = self.never_updated()
         for g in self.groups:
             if g.key not in arrays:
                 if opt.has_state(g.key):
@@ -420,12 +437,19 @@ class StateProbe:
             per_key = arrays[g.key]
             size = self._key_size(g.key)
             found: dict[str, np.ndarray | None] = {}
+            moved = None
+            if never is not None:
+                moved = ~never[g.offset : g.offset + (g.stop - g.start)]
+                moved = None if moved.all() or not moved.any() else moved
             for i, q in enumerate(direct):
                 a = per_key.get(q.key)
                 if a is None or a.size != size:
                     found[q.key] = None
                     continue
-                order_statistics_into(a.reshape(-1)[g.start : g.stop], stats[i], q.key in mirrored)
+                values = a.reshape(-1)[g.start : g.stop]
+                if moved is not None:
+                    values = values[moved]
+                order_statistics_into(values, stats[i], q.key in mirrored)
                 found[q.key] = stats[i]
             for q in summaries:
                 base = found.get(q.via or q.key)

@@ -64,6 +64,7 @@ from engine.kinds import KINDS, registry
 from engine.knobs import KnobError as KnobError  # re-exported: callers catch it from here
 from engine.knobs import apply_overrides, owners_of, route
 from engine.optimizer_state import StateInspection, StateProbe
+from engine.optimizers import compiled
 from engine.state_history import DEFAULT_CAPACITY, StateSummaries
 from engine.stepping import Stepper, _is_int
 from engine.tasks.base import seeded_rngs
@@ -222,6 +223,8 @@ class RunConfig:
         for kind in KINDS:  # the task first: it may suggest the optimizer's lr
             hypers_field = f"{kind}_hypers"
             given = getattr(self, hypers_field)
+            if kind == "schedule" and isinstance(given, Mapping):
+                given = self._epochs_in_steps(given)
             if kind == "optimizer" and isinstance(given, Mapping) and "lr" not in given:
                 suggested = suggested_lr(self.task, self.optimizer)
                 if suggested is not None:
@@ -231,6 +234,30 @@ class RunConfig:
             put(kind, name)
             put(hypers_field, values)
         _check_full_batch(self.optimizer, self.task, self.task_hypers)
+
+    def _epochs_in_steps(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The schedule's knobs with those given in epochs ("3 epochs") in steps: the task's
+        steps per epoch (one pass over its training set at its batch size) times the count.
+        RunConfigError naming the knob when the task has no data set (no epochs)."""
+        wanted = {k: v for k, v in given.items() if schedules.is_epochs(str(k), v)}
+        if not wanted:
+            return given
+        task = tasks.create(self.task, dtype=self.dtype, **self.task_hypers)
+        knob = next(iter(wanted))
+        if getattr(task, "X", None) is None:
+            raise RunConfigError(
+                "schedule_hypers",
+                f"{knob} = {wanted[knob]!r}: task {self.task} has no data set, so no epochs; "
+                "give the steps (an integer)",
+                knob,
+            )
+        converted = dict(given)
+        for name, raw in wanted.items():
+            try:
+                converted[name] = schedules.in_steps(name, raw, task.steps_per_epoch)
+            except ValueError as err:
+                raise RunConfigError("schedule_hypers", str(err), name) from None
+        return converted
 
     def replace(self, **changes: Any) -> RunConfig:
         """A validated copy with `changes`. When the task, optimizer or schedule kind changes
@@ -360,6 +387,7 @@ class Run(Stepper[Progress]):
         if getattr(self.optimizer, "needs_closure", False):
             self._closure_grads = {k: np.zeros_like(v) for k, v in self._params.items()}
         self._closure_evals = 0  # evaluations made inside steps (function_evals counts them)
+        self._eval_flat: np.ndarray | None = None  # the optimizer's evaluation point, if any
         self._traced = bool(getattr(self.task, "records_trajectory", False)) and total <= 2
         landscape = bool(getattr(self.task, "is_landscape", False)) and total == 2
         self._probe = StateProbe(
@@ -369,6 +397,8 @@ class Run(Stepper[Progress]):
             self._prev,
             self._scratch,
             split_xy=landscape,
+            now_flat=self._flat,
+            start_flat=self._flat.copy(),
         )
         self._summaries: StateSummaries | None = None
         if cfg.state_every:
@@ -399,9 +429,32 @@ class Run(Stepper[Progress]):
         return schedules.create(cfg.schedule, base_lr, **cfg.schedule_hypers)
 
     def _evaluate(self) -> None:
-        result = self.task.evaluate(self._params)
+        result = self.task.evaluate(self._eval_params())
         self._eval = {k: float(v) for k, v in result.items()}
         self.history.record_eval(self._step, self._eval["loss"], self._eval.get("accuracy"))
+
+    def _eval_params(self) -> dict[str, np.ndarray]:
+        """Where the model is evaluated: the parameters, or the optimizer's own evaluation
+        point where it has one (schedule-free's average x, `Optimizer.eval_params`), copied
+        into per-key views of one buffer so the task sees the usual layout."""
+        shifted = self.optimizer.eval_params(self._opt_params)
+        if shifted is None:
+            return self._params
+        if self._eval_flat is None:
+            self._eval_flat = np.empty_like(self._flat)
+        target = self._eval_flat
+        if self._opt_params is self._params:  # per-key optimizer: one view per key
+            offset = 0
+            for arr in shifted.values():
+                target[offset : offset + arr.size] = arr.ravel()
+                offset += arr.size
+        else:
+            np.copyto(target, shifted["flat"])
+        out, offset = {}, 0
+        for key, p in self._params.items():
+            out[key] = target[offset : offset + p.size].reshape(p.shape)
+            offset += p.size
+        return out
 
     def evaluate(self) -> None:
         """Evaluate the parameters now and record it at the current step (the
@@ -435,6 +488,11 @@ class Run(Stepper[Progress]):
         sharpness_every = self.config.sharpness_every if self._sharpness is not None else 0
         epoch = self.task.steps_per_epoch if observe is not None and not eval_every else 0
         dot, copyto, subtract = np.dot, np.copyto, np.subtract
+        # The compiled copy and difference when ready (the same numbers, less call overhead;
+        # flat, prev and scratch are this run's own 1-D contiguous buffers of one dtype).
+        fast = compiled.kernels_for(flat.dtype)
+        copy_into = fast["copy_into"] if fast is not None else copyto
+        difference = fast["difference"] if fast is not None else subtract
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
         step = self._step
         done = 0
@@ -464,12 +522,12 @@ class Run(Stepper[Progress]):
                 if step == 0:
                     factor = self.config.divergence_factor
                     limit = self._loss_limit = loss + factor * max(abs(loss), 1.0)
-                copyto(prev, flat)
+                copy_into(prev, flat)
                 if closure_grads is None:
                     opt_step(opt_params, opt_grads, lr=lr)
                 else:
                     opt_step(opt_params, opt_grads, lr=lr, closure=self._closure(batch), loss=loss)
-                subtract(flat, prev, out=scratch)
+                difference(flat, prev, scratch)
                 usq = float(dot(scratch, scratch))
                 if not isfinite(usq):
                     copyto(flat, prev)  # keep the params of the last finite step
@@ -707,6 +765,12 @@ class Run(Stepper[Progress]):
             finally:
                 self._lock.release()
         return self._probe.inspect(self._step, True, names)
+
+    def never_updated(self) -> np.ndarray | None:
+        """Which parameters (flat order) are still at their start value, never given a
+        gradient (a fresh bool array); None before anything moved. State summaries leave
+        these out of their quantiles (α there is η/ε, not a rate anything was trained at)."""
+        return self._probe.never_updated()
 
     @property
     def state_summaries(self) -> StateSummaries | None:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import bisect
 import math
 import operator
+import re
 import threading
 from itertools import pairwise
 from typing import Any, ClassVar
@@ -317,6 +318,46 @@ def get(name: str) -> type[Schedule]:
 def create(name: str, base_lr: float, **hypers: Any) -> Schedule:
     """A schedule `name` peaking at (or starting from) `base_lr`, knobs validated."""
     return _REGISTRY.create(name, base_lr, **hypers)
+
+
+# -- knobs in epochs ---------------------------------------------------------------------------
+
+#: The knobs that count update steps; each may be given in epochs instead ("3 epochs", and
+#: for milestones "3, 6 epochs"), converted with the task's steps per epoch (`in_steps`).
+STEP_KNOBS = frozenset({"step_size", "milestones", "period", "warmup_steps", "total_steps"})
+
+_EPOCHS = re.compile(r"^\s*(.*?)\s*epochs?\s*$")
+
+
+def is_epochs(knob: str, raw: Any) -> bool:
+    """Whether `raw` is a step knob's value written in epochs ("3 epochs", "0.5 epoch")."""
+    return knob in STEP_KNOBS and isinstance(raw, str) and _EPOCHS.match(raw) is not None
+
+
+def epochs(knob: str, raw: str) -> tuple[float, ...]:
+    """The epoch counts of `raw` ("3 epochs" -> (3.0,), "2, 4 epochs" -> (2.0, 4.0));
+    ValueError naming the knob when they are not numbers >= 0."""
+    text = _EPOCHS.match(raw)
+    items = text.group(1).split(",") if text and text.group(1) else []
+    try:
+        values = tuple(float(item) for item in items)
+    except ValueError:
+        values = ()
+    if not values or not all(math.isfinite(v) and v >= 0 for v in values):
+        example = "'3 epochs'" + (" or '2, 4 epochs'" if knob == "milestones" else "")
+        raise ValueError(
+            f"{knob} in epochs must be a number >= 0 and 'epochs', e.g. {example}, got {raw!r}"
+        )
+    if len(values) > 1 and knob != "milestones":
+        raise ValueError(f"{knob} in epochs takes one number, e.g. '3 epochs', got {raw!r}")
+    return values
+
+
+def in_steps(knob: str, raw: str, steps_per_epoch: int) -> int | tuple[int, ...]:
+    """A step knob given in epochs as steps: each count times `steps_per_epoch`, rounded to
+    the nearest step, halves up (a tuple for milestones)."""
+    steps = tuple(math.floor(v * steps_per_epoch + 0.5) for v in epochs(knob, raw))
+    return steps if knob == "milestones" else steps[0]
 
 
 # -- shared knobs ----------------------------------------------------------------------------

@@ -13,7 +13,9 @@ per-step scalars it tracks (bias corrections, β₁,t, μ_t, ρ_t and whether RA
 
 Quantiles: the order statistic at rank floor(q·(n − 1)) of the group's n values (numpy's
 `method="lower"`): exact values of the group, never interpolated; min and max are exact.
-A group holding a NaN gives NaN for all five.
+A group holding a NaN gives NaN for all five. Coordinates still at their start value (never
+given a gradient, e.g. weights of always-blank pixels: α there is η/ε, up to 1e9) are left
+out once anything has moved (`Run.never_updated` counts them).
 
 Memory: like `History`, bounded by bucket count. Each bucket covers the steps
 `k·width .. (k + 1)·width − 1` (width doubles when the buckets run out, merging neighbours),

@@ -46,7 +46,9 @@ class VersionAction(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         from engine.optimizers.compiled import describe
+        from tui.settings import apply_compiled
 
+        apply_compiled()
         sys.stdout.write(f"{parser.prog} {version()}\noptimizer kernels: {describe()}\n")
         parser.exit()
 

@@ -80,9 +80,17 @@ ACTIONS: tuple[Action, ...] = (
            key_display=f"1-{DIGIT_KEYS[-1]}", per_key=True, footer=False),
     Action("toggle_log", "l", "Log", "log scale on the y axis of the chart in view",
            "Toggle log scale", rank=4),
+    Action("chart_cursor", "i", "Cursor",
+           "a cursor on the chart reading every series or lane at a step: ←/→ a step, "
+           "shift+←/→ 10%, z zooms around it, Z back, enter on Path starts the run there "
+           "(a click does too), i or esc leaves", "Chart cursor",
+           footer=False),
     Action("toggle_smoothing", "S", "Smooth",
            "smooth the training loss (EMA, as TensorBoard does); the raw band stays",
            "Toggle smoothing", rank=6),
+    Action("eigen_components", "y", "Eigen",
+           "Loss tab: the predicted loss split into its eigen-directions, ½λe² each (exact "
+           "theory only), and back", "Loss split by eigen-direction", footer=False),
     Action("toggle_sidebar", "b", "Sidebar",
            "show or hide the settings column (hidden by itself below 90 columns)",
            "Toggle sidebar", rank=2),
@@ -128,6 +136,9 @@ ACTIONS: tuple[Action, ...] = (
            "screen as SVG, into the working folder", "Export chart picture", footer=False),
     Action("sweep", "s", "Sweep", "final loss against lr (or any knob) per optimizer, a fresh "
            "run per point; open any point as the run", "Sweep a knob", rank=5),
+    Action("code", "C", "Code", "the run as a standalone script (numpy by default; torch, "
+           "optax or keras after the name) with its data, into the working folder",
+           "Experiment as code", footer=False),
     Action("use_optimum", "O", "Optimum", "set sgd, momentum or nesterov to the task's optimal "
            "lr (and momentum) from the exact theory, and say what was set",
            "Use the theory's optimal rate", footer=False, when="optimum"),

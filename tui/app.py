@@ -55,6 +55,8 @@ from tui.ascii_filter import AsciiFilter, PrintableFilter
 from tui.charts import ChartPanel, ChartView
 from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
+from tui.charts.loss import predicted_run
+from tui.charts.path import PathChart
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.settings import Settings
@@ -616,10 +618,44 @@ class OptplayApp(App[int]):
         self.main.query_one(ChartPanel).select(int(key) - 1)
 
     def action_toggle_smoothing(self) -> None:
-        smooth = not self.settings.smoothing
-        self.main.query_one(ChartPanel).set_smoothing(smooth)
+        panel = self.main.query_one(ChartPanel)
+        smooth = not panel.smoothing_shown()  # a noisy race may be smoothed by itself
+        panel.set_smoothing(smooth, chosen=True)
         self.remember(smoothing=smooth)
         self.tell(f"smoothed training loss {'on' if smooth else 'off'}", timeout=2)
+
+    def action_eigen_components(self) -> None:
+        """The Loss tab splits the predicted error into its eigen-directions, and back."""
+        panel = self.main.query_one(ChartPanel)
+        on = not panel.components
+        if on and predicted_run(self.session.run) is None:
+            why = self.session.theory().why_not or "the theory does not predict this run"
+            self.tell(f"no eigen-components: {why}", severity="warning")
+            return
+        panel.set_components(on)
+        if on:
+            self.show_tab("tab-loss")
+        self.tell(f"loss split by eigen-direction {'on' if on else 'off'}", timeout=2)
+    @on(PathChart.StartPicked)
+    def _start_picked(self, message: PathChart.StartPicked) -> None:
+        """A point picked on the Path chart: the task's start (x0, y0), from step 0."""
+        if self.session.racing:
+            self.notify("a race keeps its start: x leaves it, then pick a start", timeout=3)
+            return
+        x, y = (float(f"{v:.3g}") for v in (message.x, message.y))
+        task = self.session.run.task
+        change = self.session.edit("task", {**task.hypers, "x0": x, "y0": y})
+        if change.ok and self.session.run.steps_done:
+            change += self.session.reset()
+        self.do(change)
+        if change.ok:
+            self.tell(f"start at ({x:g}, {y:g})", timeout=3)
+
+    def action_chart_cursor(self) -> None:
+        chart = self.main.query_one(ChartPanel).active_chart()
+        start = getattr(chart, "start_cursor", None)
+        if start is None or not start():
+            self.notify("this chart has no cursor", timeout=2)
 
     def action_toggle_log(self) -> None:
         if self.main.query_one(ChartPanel).toggle_log() is None:
@@ -653,7 +689,10 @@ class OptplayApp(App[int]):
         config = self.session.config
         self.push_screen(
             HelpScreen(
-                optimizers.get(config.optimizer), schedules.get(config.schedule), help_keys()
+                optimizers.get(config.optimizer),
+                schedules.get(config.schedule),
+                help_keys(),
+                flavour=config.optimizer_hypers.get("flavour", "torch"),
             )
         )
 
@@ -807,6 +846,41 @@ class OptplayApp(App[int]):
             ),
             self._export_picture_to,
         )
+
+    def action_code(self) -> None:
+        """The run in view (the first racer in a race) as a script (tui/code_export.py)."""
+        from tui.code_export import code_target, suggestion
+        from tui.screens.prompt import PromptScreen
+
+        config, steps = self.session.race.runs[0].config, self.session.planned_steps
+        self.push_screen(
+            PromptScreen(
+                "experiment as code",
+                f"Script name, then the framework (numpy, torch, optax or keras); writes it "
+                f"and its data in {Path.cwd()}:",
+                suggestion(config),
+                check=lambda text: code_target(text, config, steps)[1],
+            ),
+            lambda text: self._write_code(text, config, steps),
+        )
+
+    def _write_code(self, text: str | None, config: RunConfig, steps: int) -> None:
+        from tui.code_export import code_target, write_code
+
+        if text is None:
+            return
+        target, problem = code_target(text, config, steps)
+        if target is None:
+            self.tell(problem or "", "error", "no code written")
+            return
+
+        def write() -> None:
+            try:
+                self.tell(write_code(target), "information", "code")
+            except OSError as err:
+                self.tell(f"{err.filename}: {err.strerror or err}", "error", "no code written")
+
+        self._confirm_overwrite(target.paths, write)
 
     def _picture_tab(self) -> str:
         """The chart in view, as `optplay plot --chart` names it ("loss", "lr", ...)."""
@@ -1166,6 +1240,7 @@ def create_app(
     if steps is not None:
         experiment = dataclasses.replace(experiment or default_experiment(), steps=steps)
     settings, warning = settings_file.load()
+    settings_file.apply_compiled(settings)
     session = Session(
         experiment, save_path=save_path, history_capacity=history_capacity, speed=settings.speed
     )

@@ -88,6 +88,9 @@ def dispatch(
         if handler is None:
             parser.print_usage(sys.stderr)
             return 2
+        from tui.settings import apply_compiled
+
+        apply_compiled()  # `compiled = false` in the settings: NumPy for every command
         return handler(args)
     except UsageError as err:
         emit(sys.stderr, f"{PROG}: error: {err}")

@@ -1,6 +1,8 @@
 """What the app remembers between runs: theme, speed, sidebar, smoothing, whether runs are
-recorded (`record_runs = false`: no run is kept in the run store, engine/store.py) and where
-jobs run (`dask`: "" this machine's process pool, "local" or a Dask scheduler's address).
+recorded (`record_runs = false`: no run is kept in the run store, engine/store.py), where
+jobs run (`dask`: "" this machine's process pool, "local" or a Dask scheduler's address) and
+whether the optimizers may run compiled (`compiled = false`: NumPy only; see
+engine/optimizers/compiled.py).
 
 Kept as a small TOML file in the platform's config folder (`platformdirs.user_config_dir`,
 e.g. ~/.config/optplay/settings.toml on Linux; `OPTPLAY_CONFIG_DIR` overrides the folder, as
@@ -37,6 +39,8 @@ class Settings:
     record_runs: bool = True  # keep every trained run in the run store (engine/store.py)
     dask: str = ""  # where sweeps and lesson seeds run: "" this machine's pool, "local" or an
     # address (a Dask scheduler); `optplay --dask` overrides it for one session
+    compiled: bool = True  # the compiled path (numba) when installed; false: NumPy only
+    # (the same numbers either way; OPTPLAY_COMPILED in the environment overrides it)
 
     def replace(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -79,7 +83,7 @@ def _checked(data: dict[str, Any]) -> Settings:
                 raise ValueError(
                     f"sidebar must be one of {', '.join(SIDEBAR_MODES)}, got {kind_of(value)}"
                 )
-        elif key in ("smoothing", "record_runs"):
+        elif key in ("smoothing", "record_runs", "compiled"):
             if not isinstance(value, bool):
                 raise ValueError(f"{key} must be true or false, got {kind_of(value)}")
         elif key == "dask":
@@ -116,6 +120,17 @@ def load(path: Path | None = None) -> tuple[Settings, str | None]:
         return _checked(data), None
     except ValueError as err:
         return Settings(), f"settings ignored: {path}: {err}"
+
+
+def apply_compiled(settings: Settings | None = None) -> None:
+    """Apply the `compiled` setting (read from the file when not given): `compiled = false`
+    runs the NumPy path here and in the worker processes started from here."""
+    if settings is None:
+        settings, _ = load()
+    if not settings.compiled:
+        from engine.optimizers import compiled
+
+        compiled.turn_off_by_setting()
 
 
 def dumps(settings: Settings) -> str:

@@ -1,4 +1,4 @@
-"""An experiment as code: a standalone script that reproduces a run in NumPy, torch or optax.
+"""An experiment as code: a standalone script reproducing a run in NumPy, torch, optax or Keras.
 
     script = generate(config, steps=1000, framework="torch", data_name="exp.npz")
     script.text      # the script: imports numpy and the framework, never optplay
@@ -15,7 +15,9 @@ frameworks round a few operations differently; tests/engine/test_codegen.py chec
 
 What is covered (anything else is refused with `CodegenError` naming the field): the tasks
 of `TASKS`, the optimizers of `OPTIMIZERS` (per framework: optax has no dampening, and its
-RMSprop/Adagrad put ε elsewhere, see `_optax_optimizer`), the schedules of `SCHEDULES`.
+RMSprop/Adagrad put ε elsewhere), the schedules of `SCHEDULES`. The numpy, torch and optax
+scripts follow torch's rules (flavour torch); the Keras scripts use keras.optimizers' classes,
+which compute the keras flavour, so they are written for `flavour = "keras"` only.
 The parts are in engine/codegen/parts.py, one function per task, optimizer and schedule.
 """
 
@@ -29,7 +31,7 @@ import numpy as np
 from engine.codegen import parts
 from engine.codegen.parts import CodegenError
 
-FRAMEWORKS = ("numpy", "torch", "optax")
+FRAMEWORKS = ("numpy", "torch", "optax", "keras")
 TASKS = tuple(parts.TASKS)
 OPTIMIZERS = tuple(parts.OPTIMIZERS)
 SCHEDULES = tuple(parts.SCHEDULES)
@@ -74,16 +76,10 @@ def generate(config: Any, steps: int, framework: str, data_name: str = "experime
             f"schedule: {config.schedule} is not covered by `optplay code` yet "
             f"(covered: {', '.join(SCHEDULES)})"
         )
-    flavour = config.optimizer_hypers.get("flavour", "torch")
-    if flavour != "torch":
-        raise CodegenError(
-            f"optimizer_hypers: flavour {flavour} is not written as code yet (the scripts "
-            "follow torch's rules); use flavour torch"
-        )
     if config.optimizer_hypers.get("maximize"):
         raise CodegenError("optimizer_hypers: maximize = true is not covered by `optplay code`")
     task = parts.TASKS[config.task](config)
-    optimizer = parts.OPTIMIZERS[config.optimizer](config, framework)
+    optimizer = parts.optimizer_code(config, framework)
     schedule = parts.SCHEDULES[config.schedule](config)
     text = parts.assemble(config, steps, framework, data_name, task, optimizer, schedule)
     return Script(text, task.data)

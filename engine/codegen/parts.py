@@ -1,9 +1,10 @@
 """The pieces of a generated script: one function per task, optimizer and schedule.
 
-Each returns source text for the chosen framework (numpy, torch, optax); `assemble` puts
+Each returns source text for the chosen framework (numpy, torch, optax, keras); `assemble` puts
 them into one script. Knob values are written with `repr`, so a float64 reads back exactly.
 The NumPy optimizers are torch.optim's single-tensor formulas written out (what the engine
-computes); torch and optax scripts use the framework's own optimizer classes.
+computes); torch and optax scripts use the framework's own optimizer classes for torch's
+rules, Keras scripts keras.optimizers' classes for the keras flavour (`optimizer_code`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ def _engine_init(config: Any) -> tuple[Any, dict[str, np.ndarray]]:
 
 def _load_lines(names: list[str], fw: str) -> str:
     """Lines loading `names` from the .npz into framework arrays."""
-    conv = {"numpy": "{}", "torch": "torch.from_numpy({})", "optax": "jnp.asarray({})"}[fw]
+    conv = {
+        "numpy": "{}",
+        "torch": "torch.from_numpy({})",
+        "optax": "jnp.asarray({})",
+        "keras": "jnp.asarray({})",
+    }[fw]
     return "\n".join(n + " = " + conv.format(f'data["{n}"]') for n in names)
 
 
@@ -71,6 +77,7 @@ def _params_lines(keys: list[str], fw: str) -> str:
         "numpy": 'data["init_{k}"].copy()',
         "torch": 'torch.tensor(data["init_{k}"], requires_grad=True)',
         "optax": 'jnp.asarray(data["init_{k}"])',
+        "keras": 'keras.Variable(data["init_{k}"], dtype=DTYPE, name="{k}")',
     }[fw]
     rows = "".join(f'    "{k}": {inner.format(k=k)},\n' for k in keys)
     return "params = {\n" + rows + "}"
@@ -130,8 +137,21 @@ def _rosenbrock(config: Any) -> TaskCode:
         def eval_loss(params):
             return float(loss_fn(params, None))
     """)
+    keras = _code(f"""
+        N_TRAIN = BATCH_SIZE = None  # no data set: every step sees the whole function
+        params = {{"xy": keras.Variable(np.array({start}), dtype=DTYPE, name="xy")}}
+
+
+        def loss_fn(values, idx):
+            x, y = values["xy"][0], values["xy"][1]
+            return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2
+
+
+        def eval_loss(values):
+            return float(loss_fn(values, None))
+    """)
     return TaskCode(
-        {"numpy": numpy, "torch": torch, "optax": optax},
+        {"numpy": numpy, "torch": torch, "optax": optax, "keras": keras},
         None,
         f"Rosenbrock (1 - x)^2 + 100 (y - x^2)^2 from ({_r(h['x0'])}, {_r(h['y0'])})",
     )
@@ -175,8 +195,13 @@ def _linear_regression(config: Any) -> TaskCode:
     optax_body = framework_body.format(no_grad="", indent="")
     torch = _prefix(loads, head, ["w", "b"], "torch") + _code(torch_body)
     optax = _prefix(loads, head, ["w", "b"], "optax") + _code(optax_body)
+    keras = _prefix(loads, head, ["w", "b"], "keras") + _code(
+        optax_body.replace("(params, idx)", "(values, idx)")
+        .replace("eval_loss(params)", "eval_loss(values)")
+        .replace('params["', 'values["')
+    )
     return TaskCode(
-        {"numpy": numpy, "torch": torch, "optax": optax},
+        {"numpy": numpy, "torch": torch, "optax": optax, "keras": keras},
         data,
         f"linear regression, {task.n_samples} points, {task.n_features} feature(s), "
         "mean squared error",
@@ -263,8 +288,27 @@ def _softmax_mlp(config: Any) -> TaskCode:
         def eval_loss(params):
             return float(cross_entropy(logits(params, X_test), labels_test))
     """)
+    keras = _prefix(loads, head, keys, "keras") + _code("""
+        def logits(values, Xb):
+            H = jnp.tanh(Xb @ values["W1"] + values["b1"])
+            return H @ values["W2"] + values["b2"]
+
+
+        def cross_entropy(Z, lb):
+            log_p = jax.nn.log_softmax(Z, axis=1)
+            return -jnp.take_along_axis(log_p, lb[:, None], axis=1).mean()
+
+
+        def loss_fn(values, idx):
+            Xb, lb = (X, labels) if idx is None else (X[idx], labels[idx])
+            return cross_entropy(logits(values, Xb), lb)
+
+
+        def eval_loss(values):
+            return float(cross_entropy(logits(values, X_test), labels_test))
+    """)
     return TaskCode(
-        {"numpy": numpy, "torch": torch, "optax": optax},
+        {"numpy": numpy, "torch": torch, "optax": optax, "keras": keras},
         data,
         f"{task.name}: {task.n_in} inputs -> {task.hidden} tanh -> {task.n_out} softmax, "
         "cross-entropy",
@@ -496,6 +540,69 @@ def _adagrad(config: Any, fw: str) -> OptimizerCode:
     )
 
 
+def _keras(config: Any, fw: str) -> OptimizerCode:
+    """keras.optimizers' own class for the run's keras flavour (what `flavour = "keras"`
+    computes in optplay; tests/engine/fixtures/flavours.npz holds Keras 3's trajectories)."""
+    name, h = config.optimizer, config.optimizer_hypers
+    lr, wd = _r(h["lr"]), h.get("weight_decay", 0.0)
+    if name in ("adam", "amsgrad", "adamw"):
+        ams = bool(h.get("amsgrad"))
+        cls, what = ("AdamW", "AdamW") if name == "adamw" else ("Adam", "Adam")
+        what += " (AMSGrad)" if ams else ""
+        decay = f", weight_decay={_r(wd)}" if name == "adamw" else ""
+        code = (
+            f"optimizer = keras.optimizers.{cls}(\n"
+            f"    learning_rate={lr}, beta_1={_r(h['beta1'])}, beta_2={_r(h['beta2'])}, "
+            f"epsilon={_r(h['eps'])}{decay},\n    amsgrad={_r(ams)}\n)\n"
+        )
+        if name == "adamw":
+            wd = 0.0  # decoupled: inside keras' AdamW
+    elif name in ("sgd", "momentum", "nesterov"):
+        mu, nest = h["momentum"], bool(h.get("nesterov"))
+        what = "SGD" + (f" with {'Nesterov ' if nest else ''}momentum {mu!r}" if mu else "")
+        code = (
+            f"optimizer = keras.optimizers.SGD(\n    learning_rate={lr}, momentum={_r(mu)}, "
+            f"nesterov={_r(nest)}\n)\n"
+        )
+    elif name == "rmsprop":
+        centered, mu = bool(h["centered"]), h["momentum"]
+        what = "RMSprop" + (" (centered)" if centered else "")
+        what += f", momentum {mu!r}" if mu else ""
+        code = (
+            f"optimizer = keras.optimizers.RMSprop(\n    learning_rate={lr}, rho={_r(h['alpha'])}, "
+            f"momentum={_r(mu)}, epsilon={_r(h['eps'])},\n    centered={_r(centered)}\n)\n"
+        )
+    else:  # adagrad (the keras flavour has no lr_decay: optplay refuses one)
+        what = "Adagrad"
+        code = (
+            f"optimizer = keras.optimizers.Adagrad(\n    learning_rate={lr}, "
+            f"initial_accumulator_value={_r(h['initial_accumulator_value'])}, "
+            f"epsilon={_r(h['eps'])}\n)\n"
+        )
+    if wd:
+        code += f"L2_WEIGHT_DECAY = {_r(wd)}  # optplay's keras flavour adds λθ to the gradient\n"
+    return OptimizerCode(code, what + " (Keras 3)")
+
+
+def optimizer_code(config: Any, fw: str) -> OptimizerCode:
+    """The optimizer's code in `fw`: keras.optimizers for the keras flavour, else torch's rules."""
+    flavour = config.optimizer_hypers.get("flavour", "torch")
+    if fw == "keras":
+        if flavour != "keras":
+            raise CodegenError(
+                f"optimizer_hypers: flavour {flavour}: keras.optimizers compute the keras "
+                "flavour; add --set flavour=keras, or use --framework numpy, torch or optax"
+            )
+        return _keras(config, fw)
+    if flavour != "torch":
+        where = " (use --framework keras)" if flavour == "keras" else ""
+        raise CodegenError(
+            f"optimizer_hypers: flavour {flavour} is not written as code for {fw}{where}; the "
+            "numpy, torch and optax scripts follow torch's rules (flavour torch)"
+        )
+    return OPTIMIZERS[config.optimizer](config, fw)
+
+
 OPTIMIZERS: dict[str, Callable[[Any, str], OptimizerCode]] = {
     "sgd": _sgd,
     "momentum": _sgd,
@@ -613,6 +720,16 @@ _HEADERS = {
         "import jax.numpy as jnp  # noqa: E402\nimport numpy as np  # noqa: E402\n"
         "import optax  # noqa: E402\n\nDTYPE = jnp.{dtype}\n"
     ),
+    "keras": (
+        'os.environ["KERAS_BACKEND"] = "jax"  # jax differentiates the loss below\n\n'
+        "import jax  # noqa: E402\n\n"
+        'jax.config.update("jax_enable_x64", True)  # float64, as the run\n\n'
+        "import jax.numpy as jnp  # noqa: E402\nimport keras  # noqa: E402\n"
+        "import numpy as np  # noqa: E402\n\n"
+        "# The loss is written in jax.numpy (the backend): Keras 3's keras.ops reduce some\n"
+        "# float64 arrays in float32 (ops.mean, ops.tanh).\n"
+        'DTYPE = "{dtype}"\nkeras.config.set_floatx(DTYPE)\n'
+    ),
 }
 
 _LOOPS = {
@@ -656,12 +773,36 @@ for step in range(1, STEPS + 1):
 """,
 }
 
+_LOOPS["keras"] = """
+grad_fn = jax.jit(jax.value_and_grad(loss_fn))
+batches = batch_indices(N_TRAIN, BATCH_SIZE, SEED)
+
+
+def values():
+    \"\"\"The parameters' current arrays (what jax differentiates).\"\"\"
+    return {name: variable.value for name, variable in params.items()}
+
+
+print(f"step 0 eval_loss {eval_loss(values())!r}")
+for step in range(1, STEPS + 1):
+    optimizer.learning_rate = lr_at(step - 1)  # the schedule, set before each update
+    loss, grads = grad_fn(values(), next(batches))
+{l2}    optimizer.apply_gradients([(grads[name], params[name]) for name in params])
+    if EVAL_EVERY and step % EVAL_EVERY == 0:
+        print(f"step {step} eval_loss {eval_loss(values())!r}")
+"""
+
+_L2_KERAS = (
+    "    grads = {name: g + L2_WEIGHT_DECAY * params[name].value for name, g in grads.items()}\n"
+)
+
 _L2 = "    grads = jax.tree.map(lambda g, p: g + L2_WEIGHT_DECAY * p, grads, params)  # L2 decay\n"
 
 _NEEDS = {
     "numpy": "numpy",
     "torch": "numpy and torch",
     "optax": "numpy, jax and optax",
+    "keras": "numpy, jax and keras (Keras 3)",
 }
 
 
@@ -687,15 +828,16 @@ def assemble(
         f"Prints the evaluation loss at step 0 and every {config.eval_every} steps, as "
         f'`optplay run`\nrecords it.\n"""\n\n'
     )
-    head = "import math\nfrom pathlib import Path\n\n" + _HEADERS[framework].format(
-        dtype=config.dtype
-    )
+    imports = "import math\n" + ("import os\n" if framework == "keras" else "")
+    head = imports + "from pathlib import Path\n\n" + _HEADERS[framework].format(dtype=config.dtype)
     constants = f"\nSTEPS = {steps}\nEVAL_EVERY = {config.eval_every}\nSEED = {config.seed}\n"
     if framework == "torch":
         constants += "torch.set_default_dtype(DTYPE)\n"
     if task.data is not None:
         constants += f'data = np.load(Path(__file__).with_name("{data_name}"))\n'
-    l2 = _L2 if "L2_WEIGHT_DECAY" in optimizer.code else ""
+    l2 = ""
+    if "L2_WEIGHT_DECAY" in optimizer.code:
+        l2 = _L2_KERAS if framework == "keras" else _L2
     parts = [
         doc + head + constants,
         task.setup[framework],

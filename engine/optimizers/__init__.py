@@ -28,7 +28,9 @@ One module per family, as torch.optim does: base.py (the `Optimizer` base class,
 registry, shared knob and state declarations, the in-place building blocks and the blocked
 large-array path), sgd.py (sgd, momentum, nesterov), adagrad.py, rmsprop.py, adadelta.py,
 adam.py (adam, amsgrad, adamw: one kernel), nadam.py, radam.py, adamax.py, adafactor.py,
-lion.py, adaptive_adam.py. The large-array tuning constants live in base.py (`BLOCK_BYTES`,
+lion.py, adaptive_adam.py, rprop.py, asgd.py, muon.py, lbfgs.py, adabound.py,
+schedulefree.py, prodigy.py, sam.py and lookahead.py (wrappers of an inner optimizer,
+wrapped.py). The large-array tuning constants live in base.py (`BLOCK_BYTES`,
 `BLOCKED_MIN_BLOCKS`; set them there, the copies here are for reading).
 
 Adding an optimizer: write one module here with a `@register`-ed subclass of `Optimizer`
@@ -73,6 +75,10 @@ from engine.optimizers.asgd import ASGD
 from engine.optimizers.muon import Muon
 from engine.optimizers.lbfgs import LBFGS, LBFGSWolfe
 from engine.optimizers.adabound import AdaBound
+from engine.optimizers.schedulefree import ScheduleFreeAdamW, ScheduleFreeSGD
+from engine.optimizers.prodigy import Prodigy
+from engine.optimizers.sam import SAM
+from engine.optimizers.lookahead import Lookahead
 # isort: on
 
 __all__ = [
@@ -80,6 +86,7 @@ __all__ = [
     "BLOCKED_MIN_BLOCKS",
     "BLOCK_BYTES",
     "LBFGS",
+    "SAM",
     "SGD",
     "AMSGrad",
     "AdaBound",
@@ -96,17 +103,21 @@ __all__ = [
     "AdaptiveAdam",
     "LBFGSWolfe",
     "Lion",
+    "Lookahead",
     "Momentum",
     "Muon",
     "NAdam",
     "NAdamScalars",
     "Nesterov",
     "Optimizer",
+    "Prodigy",
     "RAdam",
     "RAdamScalars",
     "RMSprop",
     "Rprop",
     "SGDScalars",
+    "ScheduleFreeAdamW",
+    "ScheduleFreeSGD",
     "StepRate",
     "create",
     "get",

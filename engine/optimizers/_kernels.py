@@ -355,3 +355,97 @@ def softmax_grad(Z, s, Y, inv_m):
         si = s[i, 0]
         for j in range(cols):
             Z[i, j] = (Z[i, j] / si - Y[i, j]) * inv_m
+
+
+@jit
+def bias_add(A, b):
+    """A ← A + b on every row (mlp: add(H, b1, H))."""
+    rows, cols = A.shape
+    for i in range(rows):
+        for j in range(cols):
+            A[i, j] = A[i, j] + b[j]
+
+
+@jit
+def softmax_shift(Z, b, mx):
+    """Z ← Z + b; mx ← the row maxima; Z ← Z − mx (mlp: add(Z, b2, Z),
+    maximum.reduce(Z, 1, None, mx, True), subtract(Z, mx, Z)). A NaN in a row makes its
+    maximum NaN, as np.maximum propagates it."""
+    rows, cols = Z.shape
+    for i in range(rows):
+        top = Z[i, 0] + b[0]
+        Z[i, 0] = top
+        for j in range(1, cols):
+            z = Z[i, j] + b[j]
+            Z[i, j] = z
+            if top == top and not (top >= z):  # z is larger, or NaN
+                top = z
+        mx[i, 0] = top
+        for j in range(cols):
+            Z[i, j] = Z[i, j] - top
+
+
+@_inline
+def pairwise_sum(a, start, n):
+    """NumPy's pairwise summation of a[start : start + n] for n <= 128 (one block: eight
+    running sums combined as a tree, then the rest in order; below 8 elements, in order),
+    added to a zero start as np.add.reduce does."""
+    res = a.dtype.type(0.0)
+    if n < 8:
+        for i in range(start, start + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = start + 8
+    whole = start + n - n % 8
+    while i < whole:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    block = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < start + n:
+        block += a[i]
+        i += 1
+    return res + block
+
+
+@jit
+def row_sums(Z, s):
+    """s ← the row sums of Z (mlp: add.reduce(Z, 1, None, s, True)); at most 128 columns."""
+    rows, cols = Z.shape
+    flat = Z.reshape(-1)
+    for i in range(rows):
+        s[i, 0] = pairwise_sum(flat, i * cols, cols)
+
+
+@jit
+def softmax_finish(Z, s, logs, Y, inv_m):
+    """Returns the sum of `logs` (mlp: add.reduce(logs, None); at most 128 rows) and turns
+    the exponentials Z into the gradient (Z / s − Y)·(1/m) (`softmax_grad`)."""
+    total = pairwise_sum(logs.reshape(-1), 0, logs.size)
+    softmax_grad(Z, s, Y, inv_m)
+    return total
+
+
+# -- a step's bookkeeping (engine/run.py) ----------------------------------------------------
+
+
+@jit
+def copy_into(dst, src):
+    """dst ← src (run: copyto(prev, flat)): one call costs less than np.copyto's."""
+    for i in range(dst.size):
+        dst[i] = src[i]
+
+
+@jit
+def difference(a, b, out):
+    """out ← a − b (run: subtract(flat, prev, out=scratch))."""
+    for i in range(out.size):
+        out[i] = a[i] - b[i]

@@ -117,6 +117,8 @@ class Adadelta(Optimizer):
         rho, eps, lr = self.rho, self.eps, c.lr
         v, u = st.buf("square_avg"), st.buf("acc_delta")
         if self.flavour == "optax":
+            # inject_hyperparams holds ρ and ε in the parameters' dtype: 1 − ρ is computed there
+            rho, eps = p.dtype.type(rho), p.dtype.type(eps)
             v[...] = (1 - rho) * (d * d) + rho * v
             delta = np.sqrt(u + eps) / np.sqrt(v + eps) * d
             u[...] = (1 - rho) * (delta * delta) + rho * u

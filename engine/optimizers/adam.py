@@ -13,7 +13,6 @@ variant is in adaptive_adam.py.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 
@@ -213,22 +212,27 @@ class Adam(Optimizer):
         if self.flavour == "keras":
             if wd and self.decoupled:
                 p -= p * wd * lr  # Keras decays θ before the update, at this step's rate
-            alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+            # Keras computes βᵗ and α in the variable's dtype (float32 runs round like it)
+            dt = p.dtype.type
+            alpha = dt(lr) * np.sqrt(1 - dt(b2) ** dt(t)) / (1 - dt(b1) ** dt(t))
             m += (d - m) * (1 - b1)
             v += (d * d - v) * (1 - b2)
             if self.amsgrad:
                 v = np.maximum(st.buf("max_exp_avg_sq"), v, out=st.buf("max_exp_avg_sq"))
             p -= (m * alpha) / (np.sqrt(v) + eps)
         elif self.flavour == "optax":
+            # inject_hyperparams holds β₁, β₂ and ε in the parameters' dtype: 1 − β and the
+            # bias corrections 1 − βᵗ are computed there (float32 runs round like optax)
+            b1, b2, eps = p.dtype.type(b1), p.dtype.type(b2), p.dtype.type(eps)
             m[...] = (1 - b1) * d + b1 * m
             v[...] = (1 - b2) * (d * d) + b2 * v
-            m_hat = m / (1 - b1**t)
-            v_hat = v / (1 - b2**t)
+            m_hat = m / (1 - b1 ** p.dtype.type(t))
+            v_hat = v / (1 - b2 ** p.dtype.type(t))
             if self.amsgrad:  # optax keeps the max of the bias-corrected v̂
                 v_hat = np.maximum(v_hat, st.buf("max_exp_avg_sq"), out=st.buf("max_exp_avg_sq"))
             update = m_hat / (np.sqrt(v_hat) + eps)
             if wd and self.decoupled:
-                update = update + wd * p  # optax.add_decayed_weights, then −η·update
+                update = update + p.dtype.type(wd) * p  # add_decayed_weights, then −η·update
             p += -lr * update
         else:  # paper: AMSGrad as Reddi et al. wrote it, ε kept for a zero v̂
             m[...] = b1 * m + (1 - b1) * d

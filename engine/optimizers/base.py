@@ -235,6 +235,31 @@ def _decayed_grad(
     return _grad(p, g, wd, maximize, out)
 
 
+_SPLIT = 134217729.0  # 2^27 + 1: Veltkamp's splitter for float64
+
+
+def fused_multiply_add(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """a·b + c rounded once (elementwise): float32 through exact float64 arithmetic, float64
+    through the error-free product and sum (Dekker, Knuth), exact but for double-rounding
+    ties; where the error terms overflow, the plain result."""
+    if c.dtype == np.float32:
+        return (a.astype(np.float64) * b.astype(np.float64) + c).astype(np.float32)
+    with np.errstate(all="ignore"):
+        p = a * b
+        t = _SPLIT * a
+        ah = t - (t - a)
+        al = a - ah
+        t = _SPLIT * b
+        bh = t - (t - b)
+        bl = b - bh
+        pe = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+        s = p + c
+        bb = s - p
+        se = (p - (s - bb)) + (c - bb)
+        out = s + (pe + se)
+    return np.where(np.isfinite(out), out, s)
+
+
 def _block_size(arrays: int, itemsize: int) -> int:
     """Elements per block for a kernel touching `arrays` arrays of `itemsize`-byte elements."""
     return max(1, BLOCK_BYTES * 5 // max(5, arrays) // itemsize)
@@ -461,6 +486,13 @@ class Optimizer(Registered):
         st = self._state[key]
         return self._summary_map(summary, st, x.astype(st.dtype)).astype(np.float64)
 
+    def eval_params(self, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """Where the model is to be evaluated, when that is not `params` (the point the
+        gradients are taken at): fresh arrays of the same keys and shapes, as the reference's
+        `optimizer.eval()` would load them (schedule-free: the average x). None (the default):
+        evaluate at `params` themselves. A Run evaluates its eval loss there."""
+        return None
+
     def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{self.name} declares no summary map for {summary!r}")
 
@@ -675,7 +707,14 @@ def _warm_compiled(kernels: dict[str, Any]) -> None:
             compiled._STEPPERS[name](opt, p, g, opt._buffers(st), c, kernels)
         h = np.full((2, 3), 0.5, dtype)
         kernels["tanh_backward"](h, h.copy())
-        kernels["softmax_grad"](h.copy(), np.ones((2, 1), dtype), h, 0.5)
+        column = np.ones((2, 1), dtype)
+        kernels["softmax_grad"](h.copy(), column, h, 0.5)
+        kernels["bias_add"](h.copy(), h[0].copy())
+        kernels["softmax_shift"](h.copy(), h[0].copy(), column.copy())
+        kernels["row_sums"](h, column.copy())
+        kernels["softmax_finish"](h.copy(), column, column.copy(), h, 0.5)
+        kernels["copy_into"](p.copy(), p)
+        kernels["difference"](p, p.copy(), p.copy())
 
 
 compiled.warm_up = _warm_compiled

@@ -10,7 +10,8 @@ and division are IEEE-exact in both. The loop streams θ, g and the state from m
 per step instead of once per ufunc pass, and a small buffer pays no Python call per pass.
 
 Used automatically when numba is installed (the `fast` extra), unless the environment sets
-OPTPLAY_COMPILED=0 or `set_enabled(False)` is called. The first elementwise step asks for
+OPTPLAY_COMPILED=0, the app's settings file says `compiled = false` (tui/settings.py) or
+`set_enabled(False)` is called. The first elementwise step asks for
 the kernels (`request`): a background thread imports numba and compiles them (or loads them
 from numba's on-disk cache, kept in a writable folder: see `_cache_dir`) while the steps run
 on NumPy; once `ready` is set, the next step runs compiled, with the same numbers. `wait()`
@@ -45,11 +46,18 @@ compile_seconds: float | None = None
 error: str | None = None
 
 _enabled = True
+_off_by_setting = False  # the settings file's `compiled = false` (`turn_off_by_setting`)
 #: Steps tiny buffers through each kernel so the build thread compiles (or loads) all of them.
 #: engine/optimizers/base.py installs it: it builds optimizers, and this module never imports
 #: the base (the base imports this one).
 warm_up: Callable[[dict[str, Any]], None] | None = None
 _kernels: dict[str, Any] = {}
+#: Per dtype, every kernel by name as its compiled entry point for the argument types the
+#: build warmed it up with (`_entry_points`): a call skips numba's dispatcher, whose type
+#: matching costs more than a small kernel's work (~1 µs of an 18-argument call against
+#: ~0.3). Callers pass exactly those types: C-contiguous arrays of the dtype with the warmed
+#: number of dimensions (an entry point reads any array as that layout).
+_entries: dict[np.dtype, dict[str, Any]] = {}
 _lock = threading.Lock()
 _done = threading.Event()
 
@@ -84,6 +92,8 @@ def describe() -> str:
     0.68.1)' while the background compile runs, or 'NumPy (<why>)'."""
     if not installed():
         return "NumPy (numba not installed)"
+    if _off_by_setting and switched_off():
+        return "NumPy (compiled = false in settings.toml)"
     if switched_off():
         return f"NumPy ({ENV_SWITCH}=0)"
     if not _enabled:
@@ -109,6 +119,18 @@ def set_enabled(enabled: bool) -> None:
     else:
         requested = False
         request()
+
+
+def turn_off_by_setting() -> None:
+    """The app's settings say `compiled = false`: the NumPy path in this process and in the
+    worker processes it starts (through the environment switch, which they inherit), unless
+    the environment already sets OPTPLAY_COMPILED: it decides for this launch."""
+    global _off_by_setting, ready
+    if ENV_SWITCH in os.environ:
+        return
+    os.environ[ENV_SWITCH] = "0"
+    _off_by_setting = True
+    ready = False
 
 
 def request() -> None:
@@ -173,6 +195,7 @@ def _build() -> None:
     except Exception as exc:  # numba too old for this NumPy, no compiler, ...: NumPy runs
         error = f"{type(exc).__name__}: {exc}"
     else:
+        _entries.update(_entry_points(kernels))
         _kernels.update(kernels)
         compile_seconds = time.perf_counter() - started
         ready = _enabled and not switched_off()
@@ -186,8 +209,27 @@ def _compile() -> dict[str, Any]:
     return {name: getattr(_kernels, name) for name in (*_STEPPERS, *NETWORK_KERNELS)}
 
 
-#: Kernels of the networks' elementwise passes (engine/tasks/mlp.py), by name.
-NETWORK_KERNELS = ("tanh_backward", "softmax_grad")
+#: Kernels of the networks' elementwise passes (engine/tasks/mlp.py) and of a step's
+#: bookkeeping (engine/run.py), by name.
+NETWORK_KERNELS = (
+    "tanh_backward", "softmax_grad", "bias_add", "softmax_shift", "row_sums", "softmax_finish",
+    "copy_into", "difference",
+)  # fmt: skip
+
+
+def _entry_points(kernels: dict[str, Any]) -> dict[np.dtype, dict[str, Any]]:
+    """`_entries` from the warmed-up dispatchers: a kernel with one compiled signature for a
+    dtype gets its entry point; one with several keeps its dispatcher (which picks)."""
+    out: dict[np.dtype, dict[str, Any]] = {np.dtype(np.float32): {}, np.dtype(np.float64): {}}
+    for name, dispatcher in kernels.items():
+        by_dtype: dict[np.dtype, list] = {}
+        for signature, result in dispatcher.overloads.items():
+            dtype = np.dtype(str(signature[0].dtype))
+            by_dtype.setdefault(dtype, []).append(result.entry_point)
+        for dtype, table in out.items():
+            points = by_dtype.get(dtype, [])
+            table[name] = points[0] if len(points) == 1 else dispatcher
+    return out
 
 
 def kernel(name: str) -> Any:
@@ -195,7 +237,15 @@ def kernel(name: str) -> Any:
     return _kernels[name] if ready else None
 
 
+def kernels_for(dtype: np.dtype) -> dict[str, Any] | None:
+    """Every kernel by name as its entry point for arrays of `dtype` (see `_entries`: only
+    for C-contiguous arrays of the warmed shapes) when the path is ready, else None."""
+    return _entries.get(dtype) if ready else None
+
+
 # -- argument unpacking (one per family; each is the family's `compiled_step`) ---------------
+# `Optimizer._step_key` calls them with 1-D C-contiguous arrays of one dtype (what the entry
+# points take); the build's warm-up passes its dispatchers as `k`.
 # Scalars go to the kernels as Python floats (each kernel rounds them to the dtype); what
 # depends only on the knobs is computed once per knob setting (`_knob_args`).
 
@@ -237,7 +287,7 @@ def adam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any
     decay = c.decay
     wd = weight_decay if decay is None else 0.0
     w1, low1 = _lerp_args(1 - c.beta1)
-    (k or _kernels)["adam"](
+    (k or _entries[p.dtype])["adam"](
         p, g, m, v, v if vmax is None else vmax, vmax is not None,
         1.0 if decay is None else decay, decay is not None, wd, _grad_mode(wd, maximize),
         w1, low1, b2, one_minus_b2, c.bias_correction2_sqrt,
@@ -257,7 +307,7 @@ def nadam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: An
     m, v = bufs
     decay = c.decay
     wd = weight_decay if decay is None else 0.0
-    (k or _kernels)["nadam"](
+    (k or _entries[p.dtype])["nadam"](
         p, g, m, v, 1.0 if decay is None else decay, decay is not None, wd,
         _grad_mode(wd, maximize), w1, low1, b2, one_minus_b2, c.bias_correction2,
         not _is_one(c.bias_correction2, p), eps, -c.grad_coef, -c.momentum_coef,
@@ -270,7 +320,7 @@ def radam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: An
     m, v = bufs
     decay = c.decay
     wd = weight_decay if decay is None else 0.0
-    (k or _kernels)["radam"](
+    (k or _entries[p.dtype])["radam"](
         p, g, m, v, 1.0 if decay is None else decay, decay is not None, wd,
         _grad_mode(wd, maximize), w1, low1, b2, one_minus_b2, c.bias_correction1,
         not _is_one(c.bias_correction1, p), c.lr, bool(c.rectified), c.bias_correction2_sqrt,
@@ -287,7 +337,7 @@ def _adamax_knobs(opt: Any) -> tuple:
 def adamax_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """Adamax (`Adamax._kernel`)."""
     m, u = bufs
-    (k or _kernels)["adamax"](p, g, m, u, *_knob_args(opt, _adamax_knobs), -c.step_size)
+    (k or _entries[p.dtype])["adamax"](p, g, m, u, *_knob_args(opt, _adamax_knobs), -c.step_size)
 
 
 def _rmsprop_knobs(opt: Any) -> tuple:
@@ -302,7 +352,7 @@ def _rmsprop_knobs(opt: Any) -> tuple:
 def rmsprop_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """RMSprop, centered or not, with or without momentum (`RMSprop._kernel`)."""
     sq, gavg, buf = bufs
-    (k or _kernels)["rmsprop"](
+    (k or _entries[p.dtype])["rmsprop"](
         p, g, sq, sq if gavg is None else gavg, sq if buf is None else buf,
         *_knob_args(opt, _rmsprop_knobs), -c.lr,
     )  # fmt: skip
@@ -315,7 +365,8 @@ def _adagrad_knobs(opt: Any) -> tuple:
 
 def adagrad_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """Adagrad (`Adagrad._kernel`)."""
-    (k or _kernels)["adagrad"](p, g, bufs[0], *_knob_args(opt, _adagrad_knobs), -c.decayed_lr)
+    knobs = _knob_args(opt, _adagrad_knobs)
+    (k or _entries[p.dtype])["adagrad"](p, g, bufs[0], *knobs, -c.decayed_lr)
 
 
 def _adadelta_knobs(opt: Any) -> tuple:
@@ -328,7 +379,7 @@ def adadelta_step(
 ) -> None:
     """Adadelta (`Adadelta._kernel`)."""
     sq, acc = bufs
-    (k or _kernels)["adadelta"](p, g, sq, acc, *_knob_args(opt, _adadelta_knobs), -c.lr)
+    (k or _entries[p.dtype])["adadelta"](p, g, sq, acc, *_knob_args(opt, _adadelta_knobs), -c.lr)
 
 
 def _sgd_knobs(opt: Any) -> tuple:
@@ -343,7 +394,7 @@ def sgd_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any 
     """SGD, momentum and Nesterov (`SGD._kernel`)."""
     buf = bufs[0]
     momentum, dampen, nesterov, wd, grad_mode, mu, one_minus_dampening = _knob_args(opt, _sgd_knobs)
-    (k or _kernels)["sgd"](
+    (k or _entries[p.dtype])["sgd"](
         p, g, p if buf is None else buf, momentum, bool(c.fresh_buffer), dampen, nesterov, wd,
         grad_mode, mu, one_minus_dampening, -c.lr,
     )  # fmt: skip
@@ -356,7 +407,7 @@ def _lion_knobs(opt: Any) -> tuple:
 
 def lion_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any = None) -> None:
     """Lion (`Lion._kernel`)."""
-    (k or _kernels)["lion"](p, g, bufs[0], *_knob_args(opt, _lion_knobs), c.lr)
+    (k or _entries[p.dtype])["lion"](p, g, bufs[0], *_knob_args(opt, _lion_knobs), c.lr)
 
 
 #: A registered optimizer of each kernel, for warming the kernels up.

@@ -32,6 +32,7 @@ from engine.optimizers.base import (
     _summary,
     _Want,
     _wants,
+    fused_multiply_add,
     register,
 )
 
@@ -50,31 +51,10 @@ class LBFGSScalars(NamedTuple):
     evaluations: int  # function evaluations this step (its first one included)
 
 
-_SPLIT = 134217729.0  # 2^27 + 1: Veltkamp's splitter for float64
-
-
 def _fused_add(x: np.ndarray, alpha: Any, y: np.ndarray) -> np.ndarray:
     """x + alpha·y rounded once, as torch's `x.add(y, alpha=alpha)` computes it on CPU (a
-    fused multiply-add): float32 through exact float64 arithmetic, float64 through the
-    error-free product and sum (Dekker, Knuth), exact but for double-rounding ties."""
-    if x.dtype == np.float32:
-        return (x.astype(np.float64) + float(alpha) * y.astype(np.float64)).astype(np.float32)
-    a = float(alpha)
-    with np.errstate(all="ignore"):
-        p = a * y
-        t = _SPLIT * a
-        ah = t - (t - a)
-        al = a - ah
-        t = _SPLIT * y
-        yh = t - (t - y)
-        yl = y - yh
-        pe = ((ah * yh - p) + ah * yl + al * yh) + al * yl
-        s = p + x
-        bb = s - p
-        se = (p - (s - bb)) + (x - bb)
-        out = s + (pe + se)
-    # Where the error terms are not finite (overflow), the plain result is what remains.
-    return np.where(np.isfinite(out), out, s)
+    fused multiply-add, see `fused_multiply_add`)."""
+    return fused_multiply_add(np.asarray(float(alpha)), y, x)
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):

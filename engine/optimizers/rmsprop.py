@@ -137,6 +137,8 @@ class RMSprop(Optimizer):
         a, eps, mu, lr = self.alpha, self.eps, self.momentum, c.lr
         sq = st.buf("square_avg")
         if self.flavour == "optax":
+            # inject_hyperparams holds the decay, ε and μ in the parameters' dtype
+            a, eps, mu = p.dtype.type(a), p.dtype.type(eps), p.dtype.type(mu)
             sq[...] = (1 - a) * (d * d) + a * sq
             den = sq
             if self.centered:

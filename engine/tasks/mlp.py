@@ -132,25 +132,42 @@ class MLPClassifier(Task):
         grads: Params,
         dot: Any,
     ) -> tuple[float, Params]:
-        W2 = params["W2"]
+        W2, b1, b2 = params["W2"], params["b1"], params["b2"]
         H, Z = buf.H, buf.Z
         # Ufuncs with a positional `out`, not in-place operators: less call overhead.
         add, multiply = np.add, np.multiply
+        # The compiled passes (bit for bit the same) when the biases are contiguous arrays of
+        # the activations' dtype: what the kernels' entry points take (`compiled._entries`).
+        kernels = compiled.kernels_for(H.dtype)
+        if kernels is not None and not (
+            b1.dtype is H.dtype
+            and b2.dtype is H.dtype
+            and b1.flags.c_contiguous
+            and b2.flags.c_contiguous
+            and b1.ndim == b2.ndim == 1
+        ):
+            kernels = None
         # forward: H = tanh(X W1 + b1), Z = H W2 + b2
         dot(X, params["W1"], H)
-        add(H, params["b1"], H)
+        if kernels is not None:
+            kernels["bias_add"](H, b1)
+        else:
+            add(H, b1, H)
         np.tanh(H, H)
         dot(H, W2, Z)
-        add(Z, params["b2"], Z)
-        loss = self._output(Z, Y, m, buf)  # Z now holds dLoss/dZ
+        loss = None
+        if kernels is not None:
+            loss = self._compiled_output(Z, b2, Y, m, buf, kernels)
+        if loss is None:
+            add(Z, b2, Z)
+            loss = self._output(Z, Y, m, buf)  # Z now holds dLoss/dZ
         # backward
         dot(H.T, Z, grads["W2"])
         dot(buf.ones, Z, grads["b2"])
         dH, T = buf.dH, buf.T
         dot(Z, W2.T, dH)
-        fused = compiled.kernel("tanh_backward")
-        if fused is not None:
-            fused(H, dH)  # the same three passes in one loop, bit for bit
+        if kernels is not None:
+            kernels["tanh_backward"](H, dH)  # the same three passes in one loop, bit for bit
         else:
             multiply(H, H, T)
             np.subtract(1.0, T, T)
@@ -162,6 +179,19 @@ class MLPClassifier(Task):
     def _output(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
         """Loss from logits Z; overwrite Z with the gradient of the loss with respect to Z."""
         raise NotImplementedError
+
+    def _compiled_output(
+        self,
+        Z: np.ndarray,
+        b: np.ndarray,
+        Y: np.ndarray,
+        m: int,
+        buf: _Buffers,
+        kernels: dict[str, Any],
+    ) -> float | None:
+        """Add the output bias b to Z, then `_output`, with compiled passes; None when this
+        task has none for these arrays (the caller then runs the NumPy passes)."""
+        return None
 
     def logits(self, params: Params, X: np.ndarray) -> np.ndarray:
         """Network outputs before the sigmoid/softmax (allocates; for evaluation)."""
@@ -385,6 +415,28 @@ class SoftmaxMLP(MLPClassifier):
             subtract(Z, Y, Z)
             np.multiply(Z, 1.0 / m, Z)
         return loss
+
+    def _compiled_output(
+        self,
+        Z: np.ndarray,
+        b: np.ndarray,
+        Y: np.ndarray,
+        m: int,
+        buf: _Buffers,
+        kernels: dict[str, Any],
+    ) -> float | None:
+        # NumPy's passes in the same order, its reductions summed in its pairwise order (one
+        # block: at most 128 rows and classes); exp, log and the dot product stay NumPy's.
+        if m > 128 or Z.shape[1] > 128 or Y.dtype is not Z.dtype or not Y.flags.c_contiguous:
+            return None
+        s = buf.s
+        kernels["softmax_shift"](Z, b, buf.mx)
+        zy = float(np.vdot(Z, Y))  # sum of the true classes' shifted logits
+        np.exp(Z, Z)
+        kernels["row_sums"](Z, s)
+        np.log(s, buf.logs)
+        total = kernels["softmax_finish"](Z, s, buf.logs, Y, 1.0 / m)
+        return (float(total) - zy) / m
 
 
 class BinaryMLP(MLPClassifier):

@@ -13,8 +13,11 @@ The layout, the objective and the lr changes are those of make_optimizer_fixture
 with optplay's defaults at a constant lr and `RANDOM_CASES` float64 cases with random knobs and
 an lr that changes every step, plus `F32_CASES` float32 cases. Optimizers that re-evaluate the
 objective inside a step (closure: lbfgs, sam) use the smooth non-quadratic objective
-`closure_objective` (the step's noise fixed during the step). Each case's `reference` names
-what produced it.
+`closure_objective` (the step's noise fixed during the step). Schedule-free cases also store
+the reference's evaluation point (the params after `optimizer.eval()`) at the checkpoints
+(`eval_traj`). The wrappers (sam, lookahead) wrap torch twins (`torch_inner`). Each case's
+`reference` names what produced it; appending an optimizer to RUNNERS leaves the earlier
+cases' random draws, and so their data, unchanged.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ RANDOM_CASES = 30
 F32_CASES = 3
 # Steps per case: 300 as the older fixtures, fewer where one step is many evaluations.
 STEPS = {"lbfgs": 20, "lbfgs-wolfe": 20, "sam": 150}
+# The other knob values of a case's inner optimizer are its optplay (= torch) defaults.
 DEFAULT_STEPS = 300
 QUARTIC = 0.05  # weight of the quartic term of closure_objective
 
@@ -138,7 +142,74 @@ def draw(rng: np.random.Generator, name: str, i: int) -> dict[str, Any]:
             eps=_log_uniform(rng, 1e-10, 1e-3),
             maximize=i % 5 < 2,
         )
+    if name in ("schedulefree-adamw", "schedulefree-sgd"):
+        knobs = dict(
+            lr=_log_uniform(rng, 1e-4, 3e-2),
+            beta1=float(rng.uniform(0.1, 0.99)),
+            beta2=1.0 - _log_uniform(rng, 1e-4, 0.6),
+            eps=_log_uniform(rng, 1e-10, 1e-3),
+            weight_decay=_wd(rng),
+            warmup_steps=0 if flip else int(rng.integers(1, 60)),
+            r=0.0 if i % 3 else float(rng.uniform(0.0, 2.0)),
+            weight_lr_power=float(rng.uniform(0.0, 3.0)),
+        )
+        if name == "schedulefree-sgd":
+            knobs["momentum"] = knobs.pop("beta1")
+            knobs["lr"] = _log_uniform(rng, 1e-3, 0.2)
+            del knobs["beta2"], knobs["eps"]
+        return knobs
+    if name == "prodigy":
+        return dict(
+            lr=float(rng.uniform(0.2, 1.5)),
+            beta1=float(rng.uniform(0.0, 0.99)),
+            beta2=1.0 - _log_uniform(rng, 1e-4, 0.6),
+            beta3=None if _coin(rng) else float(rng.uniform(0.5, 0.999)),
+            d0=_log_uniform(rng, 1e-7, 1e-3),
+            d_coef=float(rng.uniform(0.3, 2.0)),
+            growth_rate=None if _coin(rng) else float(rng.uniform(1.01, 2.0)),
+            weight_decay=_wd(rng),
+            fixed_decay=i % 4 < 2,
+            bias_correction=flip,
+            safeguard_warmup=i % 3 == 0,
+            eps=_log_uniform(rng, 1e-10, 1e-3),
+            maximize=i % 5 < 2,
+        )
+    if name == "sam":
+        return dict(
+            lr=_log_uniform(rng, 1e-3, 0.05),
+            inner=SAM_INNER[i % len(SAM_INNER)],
+            rho=_log_uniform(rng, 1e-3, 0.3),
+            adaptive=flip,
+            perturb_eps=_log_uniform(rng, 1e-13, 1e-9),
+        )
+    if name == "lookahead":
+        return dict(
+            lr=_log_uniform(rng, 1e-3, 0.05),
+            inner=LOOKAHEAD_INNER[i % len(LOOKAHEAD_INNER)],
+            k=int(rng.integers(1, 11)),
+            alpha=float(rng.uniform(0.0, 1.0)),
+        )
     raise KeyError(name)
+
+
+# The inner optimizers the wrappers' fixtures use: torch twins with torch's defaults.
+SAM_INNER = ("sgd", "momentum", "nesterov", "adam", "adamw")
+LOOKAHEAD_INNER = ("adam", "sgd", "momentum", "adamw", "rmsprop", "nadam")
+
+
+def torch_inner(name: str) -> tuple[Any, dict[str, Any]]:
+    """The torch class and keyword arguments (optplay's defaults) of an inner optimizer."""
+    import torch
+
+    return {
+        "sgd": (torch.optim.SGD, {}),
+        "momentum": (torch.optim.SGD, {"momentum": 0.9}),
+        "nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+        "adam": (torch.optim.Adam, {}),
+        "adamw": (torch.optim.AdamW, {}),
+        "rmsprop": (torch.optim.RMSprop, {}),
+        "nadam": (torch.optim.NAdam, {}),
+    }[name]
 
 
 # -- references --------------------------------------------------------------------------------
@@ -281,6 +352,101 @@ def run_adabound(h, prob, noise, dtype, steps, lrs):
     return _torch_loop(make, h, prob, noise, dtype, steps, lrs)
 
 
+def _run_schedulefree(name, h, prob, noise, dtype, steps, lrs):
+    """schedulefree's AdamWScheduleFree / SGDScheduleFree (foreach=False) in train mode with
+    optplay's knob values; the checkpoints of y (the params) and, under "eval_traj", of x (the
+    params after `eval()`)."""
+    import schedulefree
+    import torch
+
+    from engine import optimizers
+
+    kw = optimizers.validate(name, h)
+    if name == "schedulefree-sgd":
+        cls = schedulefree.SGDScheduleFree
+    else:
+        cls = schedulefree.AdamWScheduleFree
+        kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
+    p = torch.nn.Parameter(torch.tensor(prob["p0"], dtype=dtype))
+    opt = cls([p], foreach=False, **kw)
+    opt.train()
+    out, out_eval = [], []
+    for t in range(1, steps + 1):
+        p.grad = torch.from_numpy(gradient(p.detach().numpy().copy(), t, prob, noise))
+        if lrs is not None:
+            opt.param_groups[0]["lr"] = lrs[t - 1]
+        opt.step()
+        if t in CHECKPOINTS:
+            out.append(p.detach().numpy().copy())
+            opt.eval()
+            out_eval.append(p.detach().numpy().copy())
+            opt.train()
+    return {"traj": np.stack(out), "eval_traj": np.stack(out_eval)}
+
+
+def run_sf_adamw(h, prob, noise, dtype, steps, lrs):
+    return _run_schedulefree("schedulefree-adamw", h, prob, noise, dtype, steps, lrs)
+
+
+def run_sf_sgd(h, prob, noise, dtype, steps, lrs):
+    return _run_schedulefree("schedulefree-sgd", h, prob, noise, dtype, steps, lrs)
+
+
+def run_prodigy(h, prob, noise, dtype, steps, lrs):
+    import pytorch_optimizer
+
+    from engine import optimizers
+
+    def make(p, h):
+        kw = optimizers.validate("prodigy", h)
+        kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
+        if kw["growth_rate"] is None:
+            kw["growth_rate"] = float("inf")
+        return pytorch_optimizer.Prodigy([p], foreach=False, **kw)
+
+    return _torch_loop(make, h, prob, noise, dtype, steps, lrs)
+
+
+def run_sam(h, prob, noise, dtype, steps, lrs):
+    """pytorch_optimizer.SAM over a torch inner optimizer: the gradient at θ before `step`,
+    the closure evaluating closure_objective (the step's noise) at the perturbed point."""
+    import pytorch_optimizer
+    import torch
+
+    cls, kw = torch_inner(h.get("inner", "momentum"))
+    p = torch.nn.Parameter(torch.tensor(prob["p0"], dtype=dtype))
+    opt = pytorch_optimizer.SAM(
+        [p], cls, rho=h.get("rho", 0.05), adaptive=h.get("adaptive", False),
+        perturb_eps=h.get("perturb_eps", 1e-12), foreach=False, lr=h.get("lr", 1e-2), **kw,
+    )  # fmt: skip
+    out = []
+    for t in range(1, steps + 1):
+        if lrs is not None:
+            opt.param_groups[0]["lr"] = lrs[t - 1]
+
+        def closure(t=t):
+            loss, g = closure_objective(p.detach().numpy().copy(), t, prob, noise)
+            p.grad = torch.from_numpy(g)
+            return torch.tensor(loss, dtype=torch.float64)
+
+        closure()
+        opt.step(closure)
+        if t in CHECKPOINTS:
+            out.append(p.detach().numpy().copy())
+    return np.stack(out)
+
+
+def run_lookahead(h, prob, noise, dtype, steps, lrs):
+    import pytorch_optimizer
+
+    def make(p, h):
+        cls, kw = torch_inner(h.get("inner", "adam"))
+        inner = cls([p], lr=h.get("lr", 1e-3), foreach=False, **kw)
+        return pytorch_optimizer.Lookahead(inner, k=h.get("k", 5), alpha=h.get("alpha", 0.5))
+
+    return _torch_loop(make, h, prob, noise, dtype, steps, lrs)
+
+
 RUNNERS: dict[str, tuple[str, Runner]] = {
     "rprop": ("torch 2.13 torch.optim.Rprop", run_rprop),
     "asgd": ("torch 2.13 torch.optim.ASGD", run_asgd),
@@ -288,7 +454,13 @@ RUNNERS: dict[str, tuple[str, Runner]] = {
     "lbfgs": ("torch 2.13 torch.optim.LBFGS", run_lbfgs),
     "lbfgs-wolfe": ("torch 2.13 torch.optim.LBFGS(line_search_fn='strong_wolfe')", run_lbfgs),
     "adabound": ("pytorch-optimizer 4.1.0 pytorch_optimizer.AdaBound", run_adabound),
-}
+    "schedulefree-adamw": ("schedulefree 1.4.1 AdamWScheduleFree", run_sf_adamw),
+    "schedulefree-sgd": ("schedulefree 1.4.1 SGDScheduleFree", run_sf_sgd),
+    "prodigy": ("pytorch-optimizer 4.1.0 pytorch_optimizer.Prodigy", run_prodigy),
+    "sam": ("pytorch-optimizer 4.1.0 pytorch_optimizer.SAM (torch inner)", run_sam),
+    "lookahead": ("pytorch-optimizer 4.1.0 pytorch_optimizer.Lookahead (torch inner)",
+                  run_lookahead),
+}  # fmt: skip
 SENSITIVE = {"lbfgs", "lbfgs-wolfe"}
 # Knobs that define a registered entry (kept in every case of it).
 DEFINING: dict[str, dict[str, Any]] = {"lbfgs-wolfe": {"line_search_fn": "strong_wolfe"}}
@@ -321,6 +493,7 @@ def main() -> None:
     }
     flat_dtype = dict(p0=np.float64, a=np.float64, c=np.float64, stride=np.int16, offset=np.int16)
     evals: list[np.ndarray] = []
+    eval_trajs: list[np.ndarray] = []
     meta: list[dict[str, Any]] = []
     for name, (reference, runner) in RUNNERS.items():
         if only and name not in only:
@@ -346,7 +519,11 @@ def main() -> None:
             if lr_mode == "varying":
                 lrs = [lr_at(t, base_lr, factors) for t in range(1, n_steps + 1)]
             result = runner(hypers, prob, noise, dtype, n_steps, lrs)
-            traj, ev = result if isinstance(result, tuple) else (result, None)
+            eval_traj = None
+            if isinstance(result, dict):  # the evaluation point too (schedule-free)
+                traj, ev, eval_traj = result["traj"], None, result["eval_traj"]
+            else:
+                traj, ev = result if isinstance(result, tuple) else (result, None)
             stable = len(traj)
             if name in SENSITIVE:
                 # L-BFGS branches on its own rounding (tolerances, the line search): torch's
@@ -376,11 +553,16 @@ def main() -> None:
                     "start": sum(x.size for x in flat["p0"]),
                     "traj_start": sum(x.size for x in flat["traj"]),
                     "evals_start": sum(x.size for x in evals) if ev is not None else None,
+                    "eval_traj_start": (
+                        sum(x.size for x in eval_trajs) if eval_traj is not None else None
+                    ),
                     "stable_checkpoints": stable,
                 }
             )
             if ev is not None:
                 evals.append(ev.astype(np.int32))
+            if eval_traj is not None:
+                eval_trajs.append(np.ravel(eval_traj).astype(np.float64))
             for key in ("p0", "a", "c", "stride", "offset"):
                 flat[key].append(np.ravel(prob[key]).astype(flat_dtype[key]))
             flat["traj"].append(np.ravel(traj).astype(np.float64))
@@ -388,6 +570,7 @@ def main() -> None:
     for key, parts in flat.items():
         arrays[key] = np.concatenate(parts)
     arrays["evals"] = np.concatenate(evals) if evals else np.zeros(0, np.int32)
+    arrays["eval_traj"] = np.concatenate(eval_trajs) if eval_trajs else np.zeros(0)
     arrays["meta"] = np.array(json.dumps(meta))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT, **arrays)

@@ -67,7 +67,7 @@ def _steps(name: str, knobs: dict, dtype: type, use: bool, n: int, size: int) ->
 
 
 # Elementwise optimizers of issue 28 that step through NumPy only (no compiled kernel yet).
-NUMPY_ONLY = {"rprop", "asgd", "adabound"}
+NUMPY_ONLY = {"rprop", "asgd", "adabound", "schedulefree-adamw", "schedulefree-sgd"}
 
 
 def test_every_elementwise_optimizer_has_a_compiled_kernel_and_variants_here():

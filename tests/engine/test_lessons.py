@@ -39,6 +39,7 @@ NAMES = [
     "warmup-adam",
     "cosine-restarts",
     "schedules-tuned",
+    "keras-momentum-step",
     "noise-escape",
     "lr-overshoot",
     "rate-that-diverges",

@@ -18,6 +18,7 @@ from make_new_optimizer_fixtures import RANDOM_CASES, closure_objective
 from make_optimizer_fixtures import CHECKPOINTS, gradient, lr_at
 
 from engine import optimizers
+from engine.run import Run, RunConfig
 
 FIXTURES = Path(__file__).parent / "fixtures" / "new_optimizers.npz"
 _Z = np.load(FIXTURES)
@@ -38,9 +39,18 @@ def _case_arrays(case: dict) -> tuple[dict, np.ndarray]:
     return prob, ref
 
 
-def _run_case(case: dict, prob: dict) -> tuple[np.ndarray, list[int]]:
+def _eval_reference(case: dict, ref: np.ndarray) -> np.ndarray | None:
+    """The reference's evaluation point at the checkpoints (schedule-free's x), or None."""
+    e0 = case.get("eval_traj_start")
+    if e0 is None:
+        return None
+    return _Z["eval_traj"][e0 : e0 + ref.size].reshape(ref.shape)
+
+
+def _run_case(case: dict, prob: dict, at_eval: list | None = None) -> tuple[np.ndarray, list[int]]:
     """The case's checkpoints, and (closure optimizers) the function evaluations so far after
-    each step, counted as a Run counts them (its own evaluation + the closure's)."""
+    each step, counted as a Run counts them (its own evaluation + the closure's). `at_eval`
+    collects the optimizer's evaluation point at the checkpoints."""
     dtype = np.dtype(case["dtype"])
     p = prob["p0"].astype(dtype)
     opt = optimizers.create(case["optimizer"], **case["hypers"])
@@ -64,6 +74,9 @@ def _run_case(case: dict, prob: dict) -> tuple[np.ndarray, list[int]]:
         assert p.dtype == dtype
         if t in CHECKPOINTS:
             out.append(p.copy())
+            if at_eval is not None:
+                shifted = opt.eval_params({"x": p})
+                at_eval.append(p.copy() if shifted is None else shifted["x"])
     return np.stack(out), evals
 
 
@@ -97,9 +110,13 @@ def test_float64_matches_the_reference(i):
     optimizers also make the same number of function evaluations up to there."""
     case = CASES[i]
     prob, ref = _case_arrays(case)
-    out, evals = _run_case(case, prob)
+    at_eval: list[np.ndarray] = []
+    out, evals = _run_case(case, prob, at_eval)
     k = case["stable_checkpoints"]
     np.testing.assert_allclose(out[:k], ref[:k], rtol=1e-10, atol=0, err_msg=json.dumps(case))
+    ref_eval = _eval_reference(case, ref)
+    if ref_eval is not None:  # where the reference evaluates (its `optimizer.eval()`)
+        np.testing.assert_allclose(np.stack(at_eval), ref_eval, rtol=1e-10, atol=0)
     if case["evals_start"] is not None and k:
         e0 = case["evals_start"]
         last = CHECKPOINTS[k - 1]
@@ -115,7 +132,60 @@ def test_float32_stays_close_to_the_reference(i):
     take a different branch on such a difference: a relative 1e-4 shows the same path)."""
     case = CASES[i]
     prob, ref = _case_arrays(case)
-    out = _run_case(case, prob)[0].astype(np.float64)
+    at_eval: list[np.ndarray] = []
+    out = _run_case(case, prob, at_eval)[0].astype(np.float64)
+    ref_eval = _eval_reference(case, ref)
+    if ref_eval is not None:
+        out, ref = np.concatenate([out, np.stack(at_eval)]), np.concatenate([ref, ref_eval])
     for k in range(len(ref)):
         scale = max(float(np.max(np.abs(ref[k]))), 1e-3)
         assert np.max(np.abs(out[k] - ref[k])) <= 1e-4 * scale, (json.dumps(case), CHECKPOINTS[k])
+
+
+# -- where a run evaluates ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "hypers"),
+    [("schedulefree-adamw", {"lr": 0.01}), ("lookahead", {"inner": "schedulefree-sgd"})],
+)
+def test_a_run_evaluates_schedule_free_at_the_average_x_not_at_y(name, hypers):
+    """The eval loss is the task's loss at x = y + (1 − 1/β)(z − y) (the reference's
+    `optimizer.eval()`), not at the params y the gradients are taken at; training continues
+    from y unchanged."""
+    cfg = RunConfig(task="digits-mlp", optimizer=name, optimizer_hypers=hypers, seed=2,
+                    eval_every=10)  # fmt: skip
+    run = Run(cfg)
+    run.step(30)
+    y = {k: v.copy() for k, v in run._params.items()}
+    x = run.optimizer.eval_params(run._opt_params)
+    if "flat" in x:  # the elementwise fast path steps one flat buffer
+        flat, x, offset = x["flat"], {}, 0
+        for k, v in y.items():
+            x[k] = flat[offset : offset + v.size].reshape(v.shape)
+            offset += v.size
+    at_x = run.task.evaluate(x)["loss"]
+    at_y = run.task.evaluate(y)["loss"]
+    assert run.step(0)["eval_loss"] == at_x != at_y
+    assert all(np.array_equal(run._params[k], y[k]) for k in y)
+
+
+def test_optimizers_without_an_evaluation_point_evaluate_at_the_params():
+    run = Run(RunConfig(task="digits-mlp", optimizer="adam", seed=2, eval_every=10))
+    run.step(10)
+    assert run.optimizer.eval_params(run._opt_params) is None
+    assert run.step(0)["eval_loss"] == run.task.evaluate(run._params)["loss"]
+
+
+def test_sam_in_a_run_evaluates_twice_per_step_on_the_steps_batch():
+    """SAM's second gradient comes through the run's closure (as L-BFGS's evaluations): two
+    evaluations a step, on the step's mini-batch, and the same history every time."""
+    cfg = RunConfig(task="digits-mlp", optimizer="sam", optimizer_hypers={"rho": 0.1}, seed=4)
+    a, b = Run(cfg), Run(cfg)
+    a.step(7)
+    b.step(7)
+    assert a.function_evals == 14
+    assert np.array_equal(a._flat, b._flat)
+    plain = Run(RunConfig(task="digits-mlp", optimizer="momentum", seed=4))
+    plain.step(7)
+    assert plain.function_evals == 7 and not np.array_equal(a._flat, plain._flat)

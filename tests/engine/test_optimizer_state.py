@@ -236,6 +236,11 @@ class _Textbook:
         elif name == "asgd":
             x = d
             decay = 1 - h["lambd"] * sc.eta
+        elif name in ("schedulefree-adamw", "schedulefree-sgd"):
+            # θ ← θ + c(z − θ) + η(β(1 − c) − 1)·(ĝ + λθ), ĝ = g (SGD) or g/(√v̂ + ε)
+            x = g
+            extra = -sc.ckp1 * (before.get("z", prev) - prev)
+            decay = 1 + sc.y_step * h["weight_decay"]
         else:
             raise AssertionError(name)
         return prev * decay - extra - alpha * x

@@ -48,9 +48,15 @@ ALL = [
     "lbfgs",
     "lbfgs-wolfe",
     "adabound",
+    "schedulefree-adamw",
+    "schedulefree-sgd",
+    "prodigy",
+    "sam",
+    "lookahead",
 ]
-# Optimizers whose update couples elements (norms, matrices, line searches).
-COUPLED = {"adafactor", "muon", "lbfgs", "lbfgs-wolfe"}
+# Optimizers whose update couples elements (norms, matrices, line searches, a model-wide d,
+# wrappers of any inner optimizer).
+COUPLED = {"adafactor", "muon", "lbfgs", "lbfgs-wolfe", "prodigy", "sam", "lookahead"}
 ELEMENTWISE = [n for n in ALL if n not in COUPLED]
 
 # Knob sets that switch every optional path on (momentum buffers, centering, amsgrad, ...).
@@ -76,6 +82,17 @@ RICH = {
     "lbfgs": dict(lr=0.5, max_iter=5, history_size=3),
     "lbfgs-wolfe": dict(max_iter=4, max_eval=9, tolerance_grad=1e-9),
     "adabound": dict(lr=0.01, weight_decay=0.01, ams_bound=True, maximize=True),
+    "schedulefree-adamw": dict(lr=0.01, beta1=0.8, weight_decay=0.01, warmup_steps=3),
+    "schedulefree-sgd": dict(lr=0.05, momentum=0.8, weight_decay=0.01, warmup_steps=3, r=0.5),
+    "prodigy": dict(
+        weight_decay=0.01,
+        bias_correction=True,
+        safeguard_warmup=True,
+        growth_rate=1.5,
+        maximize=True,
+    ),
+    "sam": dict(lr=0.05, inner="adam", rho=0.1, adaptive=True),
+    "lookahead": dict(lr=0.01, inner="momentum", k=2, alpha=0.6),
 }
 
 
@@ -208,18 +225,26 @@ _DECAY_KNOBS = {"beta1", "beta2", "alpha", "rho", "momentum", "beta1_min"}
 
 @pytest.mark.parametrize("name", ALL)
 def test_betas_of_one_or_more_are_rejected(name):
-    # ASGD's alpha is the power of its rate decay, not a decay factor.
+    # ASGD's alpha is the power of its rate decay, SAM's rho a radius, Lookahead's alpha a
+    # fraction in [0, 1]: not decay factors.
+    others = {("asgd", "alpha"), ("sam", "rho"), ("lookahead", "alpha")}
     decays = [
         h.name
         for h in optimizers.specs(name)
-        if h.name in _DECAY_KNOBS and (name, h.name) != ("asgd", "alpha")
+        if h.name in _DECAY_KNOBS and (name, h.name) not in others
     ]
-    if name not in ("sgd", "adagrad", "adafactor", "rprop", "asgd", "lbfgs", "lbfgs-wolfe"):
+    no_decay = ("sgd", "adagrad", "adafactor", "rprop", "asgd", "lbfgs", "lbfgs-wolfe")
+    if name not in (*no_decay, "sam", "lookahead"):
         assert decays, name
     for knob in decays:
+        # Schedule-free divides by its β (the evaluation point): 0 is refused there too.
+        low = "\\(" if name.startswith("schedulefree") and knob in ("beta1", "momentum") else "\\["
         for bad in (1.0, 1.5, -0.1, math.nan, "high"):
-            with pytest.raises(ValueError, match=rf"^{knob} must be a number in \[0, 1\), got "):
+            with pytest.raises(ValueError, match=rf"^{knob} must be a number in {low}0, 1\), got "):
                 optimizers.create(name, **{knob: bad})
+        if low == "\\(":
+            with pytest.raises(ValueError, match=rf"^{knob} must be a number in \(0, 1\)"):
+                optimizers.create(name, **{knob: 0.0})
 
 
 @pytest.mark.parametrize("name", ALL)

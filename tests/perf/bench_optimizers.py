@@ -68,7 +68,15 @@ TRAFFIC: dict[str, tuple[int, int]] = {
     "muon": (4, 3),  # a 1-D parameter takes the AdamW path (the matrix path is below)
     "lbfgs": (2, 1),  # nominal, with BENCH_KNOBS: one iteration (one closure call) per step
     "adabound": (4, 3),
+    "schedulefree-adamw": (4, 3),  # θ, g, z, v
+    "schedulefree-sgd": (3, 2),  # θ, g, z
+    "prodigy": (6, 4),  # θ, g, θ₀, s, m, v
+    "sam": (3, 3),  # nominal: θ, g, the momentum buffer; writes θ, the buffer and ε
+    "lookahead": (4, 3),  # nominal: Adam's (the slow weights move every k = 5 steps)
 }
+#: The optimizers of issue 28, each summarised at the largest N.
+NEW = ("rprop", "asgd", "muon", "lbfgs", "adabound", "schedulefree-adamw", "schedulefree-sgd",
+       "prodigy", "sam", "lookahead")  # fmt: skip
 
 # L-BFGS's defaults (20 iterations, 100 pairs) make one step seconds at N = 1e7: one
 # iteration per step with 10 pairs is what is timed.
@@ -115,17 +123,20 @@ def paired_times(fn: Any, ref: Any, n_elems: int, rounds: int = 3) -> tuple[floa
     return t_fn, t_ref
 
 
-def bench(sizes: list[int]) -> dict[str, dict[str, dict[int, tuple[float, float, float]]]]:
+def bench(
+    sizes: list[int], names: list[str]
+) -> dict[str, dict[str, dict[int, tuple[float, float, float]]]]:
     """results[path][optimizer][N] = (seconds per step, bandwidth fraction of copyto, time
-    as a multiple of copyto's)."""
+    as a multiple of copyto's), for the optimizers `names`."""
     rng = np.random.default_rng(0)
-    results = {path: {name: {} for name in TRAFFIC} for path, _ in PATHS}
+    results = {path: {name: {} for name in names} for path, _ in PATHS}
     for n in sizes:
         src = rng.standard_normal(n).astype(np.float32)
         dst = np.empty_like(src)
         g = (rng.standard_normal(n) * 1e-3).astype(np.float32)
         best_copy = float("inf")
-        for name, (reads, writes) in TRAFFIC.items():
+        for name in names:
+            reads, writes = TRAFFIC[name]
             for path, use in PATHS:
                 compiled.ready = use
                 p = rng.standard_normal(n).astype(np.float32)
@@ -152,12 +163,12 @@ def bench(sizes: list[int]) -> dict[str, dict[str, dict[int, tuple[float, float,
     return results
 
 
-def alloc_per_step(n: int) -> dict[str, int]:
+def alloc_per_step(n: int, names: list[str]) -> dict[str, int]:
     """Peak bytes allocated during one step (after warm-up), per optimizer."""
     rng = np.random.default_rng(1)
     g = rng.standard_normal(n).astype(np.float32)
     out = {}
-    for name in TRAFFIC:
+    for name in names:
         p = rng.standard_normal(n).astype(np.float32)
         opt = optimizers.create(name, lr=1e-6)
         if opt.needs_closure:
@@ -192,8 +203,14 @@ def torch_adam(sizes: list[int]) -> dict[int, tuple[float, float]] | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1e3,1e4,1e5,1e6,1e7")
+    ap.add_argument("--only", default="", help="comma-separated optimizers (default: all)")
     args = ap.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
+    only = [s for s in args.only.split(",") if s]
+    unknown = sorted(set(only) - set(TRAFFIC))
+    if unknown:
+        ap.error(f"--only: unknown optimizer {unknown[0]!r}; one of {', '.join(TRAFFIC)}")
+    names = only or list(TRAFFIC)
     kib = optimizers.BLOCK_BYTES // 1024
     print(
         f"numpy {np.__version__}; blocks of up to {kib} KiB per array (less for kernels "
@@ -201,7 +218,7 @@ def main() -> None:
         f"{optimizers.BLOCKED_MIN_BLOCKS * kib} KiB"
     )
     print(f"optimizer path: {compiled.describe()}")
-    results = bench(sizes)
+    results = bench(sizes, names)
     big = max(sizes)
     for path, _ in PATHS:
         print(
@@ -216,11 +233,11 @@ def main() -> None:
 
     print(f"\ntime of one step / np.copyto's time, N={big:.0e} float32")
     print("optimizer      " + "".join(f"{path:>10s}" for path, _ in PATHS))
-    for name in TRAFFIC:
+    for name in names:
         cells = "".join(f"{results[path][name][big][2]:9.2f}x" for path, _ in PATHS)
         print(f"{name:15s}{cells}")
     print()
-    for name in ("adam", "adafactor", "rprop", "asgd", "muon", "lbfgs", "adabound"):
+    for name in [n for n in ("adam", "adafactor", *NEW) if n in names]:
         for path, _ in PATHS:
             t, frac, ratio = results[path][name][big]
             print(
@@ -230,22 +247,22 @@ def main() -> None:
 
     # Muon's own path: a matrix, Newton–Schulz in emulated bfloat16 (float64 products).
     rng = np.random.default_rng(2)
-    for rows, cols in ((64, 128), (1000, 1000)):
+    for rows, cols in ((64, 128), (1000, 1000)) if "muon" in names else ():
         w = rng.standard_normal((rows, cols)).astype(np.float32)
         gw = rng.standard_normal((rows, cols)).astype(np.float32)
         muon = optimizers.create("muon", lr=1e-6)
         t = best_time(lambda m=muon, w=w, gw=gw: m.step({"w": w}, {"w": gw}), w.size, 0.5)
         print(f"Muon, {rows}x{cols} matrix float32: {t * 1e3:.2f} ms/step")
 
-    allocs = alloc_per_step(big)
-    worst = max(allocs.values())
+    allocs = alloc_per_step(big, names)
+    worst = max(allocs.values(), default=0)
     print(
         f"peak allocation during one step at N={big:.0e}: max {worst} bytes "
         f"({worst / (4 * big):.4f} of one parameter array), "
         + ", ".join(f"{k} {v}" for k, v in allocs.items() if v == worst)
     )
 
-    ta = torch_adam(sizes)
+    ta = torch_adam(sizes) if "adam" in names else None
     if ta is not None:
         print(
             "\ntorch.optim.Adam on the same N (1 thread): us/step single-tensor | foreach | "

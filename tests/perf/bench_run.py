@@ -35,7 +35,8 @@ and the compiled path's first-use compile time, with a cold and a warm numba cac
 Last, the cost of sharpness (RunConfig.sharpness_every, engine/theory.py: power iteration on
 finite-difference Hessian-vector products, warm-started, plus λ_max(P⁻¹H) for Adam): Run.step
 with sharpness off and every 10 steps, side by side, for SGD and Adam (target: at most 30% of
-a step at every 10). `python tests/perf/bench_run.py --sharpness` prints only that part.
+a step at every 10). `python tests/perf/bench_run.py --sharpness` prints only that part,
+`--anchors` only the compile times and the anchors.
 """
 
 from __future__ import annotations
@@ -417,12 +418,25 @@ def compile_times() -> None:
     print()
 
 
+def _torch_or_none() -> object:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
 def main() -> None:
     if "--sharpness" in sys.argv[1:]:
         sharpness_cost(500)
         return
     if "--recording" in sys.argv:  # only the run store's cost
         recording_cost()
+        return
+    if "--anchors" in sys.argv:  # only the side-by-side anchors (JAX, torch) and compile times
+        compile_times()
+        anchors(_torch_or_none())
         return
     try:
         import torch

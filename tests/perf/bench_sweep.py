@@ -5,6 +5,7 @@ executor, and checks that every executor gives the same losses.
 Run from the repository root (prints figures; asserts nothing but equal results):
     python tests/perf/bench_sweep.py                 # 4 optimizers x 12 rates, 1000 steps
     python tests/perf/bench_sweep.py --steps 300 --repeats 1
+    python tests/perf/bench_sweep.py --paths         # serial only: NumPy vs compiled path
 
 Targets on 2 cores: pool >= 1.7x serial, Dask >= 1.5x serial.
 
@@ -100,8 +101,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000, help="updates per run")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many")
     parser.add_argument("--workers", type=int, default=2, help="pool and cluster size")
+    parser.add_argument("--paths", action="store_true", help="only: NumPy vs compiled, serial")
     args = parser.parse_args()
     spec = make_spec(args.steps)
+    if args.paths:
+        from compiled_paths import compare
+
+        work = lambda: numbers(Sweep(spec, SerialExecutor()).run())  # noqa: E731
+        if not compare(f"{spec.total_runs}-run sweep, {args.steps} steps, serial", work):
+            raise SystemExit(1)
+        return
     print(
         f"{spec.total_runs} runs: {', '.join(OPTIMIZERS)} x 12 lr on digits-mlp, "
         f"{args.steps} steps each; {os.cpu_count()} cores; best of {args.repeats}"

@@ -25,6 +25,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
     os.environ[_var] = "1"  # before numpy is imported
 
 import argparse  # noqa: E402
+import importlib  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -186,6 +187,13 @@ def main() -> None:
         from engine import run as new_run
 
         print(f"before: {args.rev} (as {BASE}); after: this checkout; numpy {np.__version__}")
+        for label, package in (("before", "engine_base"), ("after", "engine")):
+            try:  # each engine's compiled path (if it has one) built before the clock starts
+                paths = importlib.import_module(f"{package}.optimizers.compiled")
+            except ImportError:
+                continue
+            paths.wait()
+            print(f"{label}: optimizer path {paths.describe()}")
         if args.only in (None, "run"):
             compare_runs(old_run, new_run, max(args.rounds * 3, 15))
         if args.only in (None, "optimizers"):

@@ -531,3 +531,49 @@ def test_sharpness_tab_without_colour(snap_compare) -> None:
         await sharpness_tab(pilot, 300)
 
     assert snap_compare(no_color_app(EDGE), terminal_size=(80, 24), run_before=run_before)
+
+
+#: The κ = 100 ravine with heavy ball at lr 0.01, μ 0.9: exact theory, the run below the optimum.
+RAVINE = RunConfig(task="ill-conditioned", optimizer="momentum", task_hypers={"condition": 100.0},
+                   optimizer_hypers={"lr": 0.01}, eval_every=0)  # fmt: skip
+
+
+async def theory_tab(pilot: Pilot) -> None:
+    """The Theory tab of the ravine, after 100 steps (the figures do not move with steps)."""
+    await stepped(pilot, 100)
+    pilot.app.show_tab("tab-theory")
+    await pilot.pause()
+    no_word_cut(rows_of(pilot), "κ = λmax/λmin = 100", "heavy ball", "Polyak")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_theory_tab(snap_compare, size: tuple[int, int]) -> None:
+    """κ, the limits and optima of GD, heavy ball and Nesterov, the run's lr on its axis and
+    heavy ball's rate phase diagram with the run (●) and Polyak's optimum (◆)."""
+    assert snap_compare(create_app(RAVINE), terminal_size=size, run_before=theory_tab)
+
+
+def test_theory_tab_without_colour(snap_compare) -> None:
+    """NO_COLOR: shades and marks are glyphs; the phase diagram reads in monochrome."""
+    assert snap_compare(no_color_app(RAVINE), terminal_size=(80, 24), run_before=theory_tab)
+
+
+async def predicted_loss(pilot: Pilot) -> None:
+    """The Loss tab of the ravine after 300 steps on a log axis: the observed loss and the
+    dashed prediction over it."""
+    await stepped(pilot, 300)
+    pilot.app.show_tab("tab-loss")
+    await pilot.press("l")
+    await pilot.pause()
+    no_word_cut(rows_of(pilot), "predicted (exact theory)", "theory: exact")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_predicted_loss(snap_compare, size: tuple[int, int]) -> None:
+    """The exact theory's loss (dashed, in the legend) on top of the observed one."""
+    assert snap_compare(create_app(RAVINE), terminal_size=size, run_before=predicted_loss)
+
+
+def test_predicted_loss_without_colour(snap_compare) -> None:
+    """NO_COLOR: the prediction is a dashed line named in the legend."""
+    assert snap_compare(no_color_app(RAVINE), terminal_size=(80, 24), run_before=predicted_loss)

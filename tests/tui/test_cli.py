@@ -235,13 +235,16 @@ def test_list_shows_every_item_with_its_knobs(capsys):
             for h in registry.specs(name):
                 assert any(line.split()[:1] == [h.name] for line in lines), (name, h.name)
     sources = [line.split()[1] for line in lines if line.startswith("      source: ")]
-    assert len(sources) == len(optimizers.names()) >= 20
+    assert len(sources) == len(optimizers.names()) >= 26
     assert "      source: torch twin: Riedmiller & Braun 1993" in out  # rprop
-    assert any(
-        line.startswith("      source: reference package pytorch-optimizer") for line in lines
-    )
+    for package in ("pytorch-optimizer", "schedulefree"):
+        assert any(line.startswith(f"      source: reference package {package}") for line in lines)
     adam_lr = next(line for line in lines if line.split()[:2] == ["beta1", "0.9"])
     assert "[0, 1)" in adam_lr
+    # A wrapper's long list of inner optimizers goes on its own line, not into a wide column.
+    inner = next(i for i, line in enumerate(lines) if line.split()[:2] == ["inner", "momentum"])
+    assert lines[inner + 1].split()[:3] == ["one", "of", "sgd,"]
+    assert max(len(line) for line in lines if line.split()[:1] == ["k"]) < 80
     status, out, _ = run_cli(capsys, "list", "--presets")
     for name in presets.names():
         assert name in out

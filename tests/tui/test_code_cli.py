@@ -1,9 +1,10 @@
 """`optplay code`: the generated scripts reproduce `optplay run`'s eval losses.
 
-The NumPy scripts always run (a subprocess of this interpreter). The torch and optax scripts
-run under the interpreter named by OPTPLAY_REFERENCE_PYTHON (a venv with torch, jax and optax;
-neither is a dependency of optplay), else this one; they are skipped, saying so, when that
-interpreter cannot import the framework.
+The NumPy scripts always run (a subprocess of this interpreter). The torch, optax and Keras
+scripts run under the interpreter named by OPTPLAY_REFERENCE_PYTHON (a venv with torch, jax,
+optax and keras; none is a dependency of optplay), else this one; they are skipped, saying so,
+when that interpreter cannot import the framework. The Keras scripts reproduce the run with
+`flavour = "keras"` (keras.optimizers' arithmetic), the others torch's default flavour.
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ EXPERIMENTS = {
     ],
 }  # fmt: skip
 
-_MODULES = {"numpy": "numpy", "torch": "torch", "optax": "optax"}
+# What the reference interpreter must import (Keras 3 on jax: the scripts set KERAS_BACKEND).
+_IMPORTS = {
+    "numpy": "import numpy",
+    "torch": "import torch",
+    "optax": "import optax",
+    "keras": "import os; os.environ['KERAS_BACKEND'] = 'jax'; import keras",
+}
+# Keras scripts write keras.optimizers' classes, which compute the keras flavour.
+_FLAVOUR = {"keras": ["--set", "flavour=keras"]}
 
 
 def run_losses(argv: list[str], tmp: Path) -> list[float]:
@@ -63,11 +72,11 @@ def reference_python(framework: str) -> str | None:
     python = os.environ.get("OPTPLAY_REFERENCE_PYTHON") or sys.executable
     if framework == "numpy":
         return sys.executable
-    found = subprocess.run([python, "-c", f"import {_MODULES[framework]}"], capture_output=True)
+    found = subprocess.run([python, "-c", _IMPORTS[framework]], capture_output=True)
     return python if found.returncode == 0 else None
 
 
-@pytest.mark.parametrize("framework", ["numpy", "torch", "optax"])
+@pytest.mark.parametrize("framework", ["numpy", "torch", "optax", "keras"])
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_script_prints_the_runs_eval_losses(capsys, tmp_path, framework, name):
     python = reference_python(framework)
@@ -76,7 +85,7 @@ def test_script_prints_the_runs_eval_losses(capsys, tmp_path, framework, name):
             f"{framework} is not installed here (set OPTPLAY_REFERENCE_PYTHON to a python "
             f"that has it to run this check)"
         )
-    argv = EXPERIMENTS[name]
+    argv = EXPERIMENTS[name] + _FLAVOUR.get(framework, [])
     script = tmp_path / f"{name}.py"
     assert main(["code", *argv, "--framework", framework, "--out", str(script)]) == 0
     assert f"wrote {script}" in capsys.readouterr().out
@@ -131,7 +140,11 @@ def test_a_lesson_lane_becomes_a_script(capsys, tmp_path):
         (["--lesson", "no-such-lesson"], "--lesson"),
         (
             ["--task", "rosenbrock", "--optimizer", "adam", "--set", "flavour=keras"],
-            "flavour keras is not written as code yet",
+            "flavour keras is not written as code for numpy (use --framework keras)",
+        ),
+        (
+            ["--task", "rosenbrock", "--optimizer", "adam", "--framework", "keras"],
+            "flavour torch: keras.optimizers compute the keras flavour; add --set flavour=keras",
         ),
     ],
 )
@@ -157,3 +170,34 @@ def test_list_optimizers_says_where_each_lives_and_shows_the_flavours(capsys):
     amsgrad = out.split("\n  amsgrad\n")[1].split("\n  adamw\n")[0]
     assert "* v̂ ← max(v̂, v)" in amsgrad.split("    paper")[1]
     assert main(["list", "tasks", "--flavours"]) == 2
+
+
+# Every optimizer a Keras script covers, with the knobs where Keras differs (centered RMSprop
+# with momentum, Adagrad's accumulator, Nesterov, AMSGrad, L2 decay added to the gradient).
+KERAS_OPTIMIZERS = {
+    "rmsprop": ["--set", "centered=true", "--set", "momentum=0.5", "--set", "lr=0.003",
+                "--set", "weight_decay=0.01"],
+    "adagrad": ["--set", "lr=0.1", "--set", "initial_accumulator_value=0.1"],
+    "nesterov": ["--set", "lr=0.01", "--set", "weight_decay=0.001"],
+    "amsgrad": ["--set", "lr=0.01"],
+    "adam": ["--set", "lr=0.01", "--set", "weight_decay=0.05"],
+    "sgd": ["--set", "lr=0.01"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("optimizer", list(KERAS_OPTIMIZERS))
+def test_keras_scripts_cover_every_optimizer_in_its_keras_flavour(capsys, tmp_path, optimizer):
+    python = reference_python("keras")
+    if python is None:
+        pytest.skip("keras is not installed here (set OPTPLAY_REFERENCE_PYTHON to run this check)")
+    argv = [
+        "--task", "linear-regression", "--optimizer", optimizer, *KERAS_OPTIMIZERS[optimizer],
+        "--schedule", "exponential", "--set", "gamma=0.99", "--set", "task.batch_size=16",
+        "--steps", "100", "--eval-every", "20", "--set", "flavour=keras",
+    ]  # fmt: skip
+    script = tmp_path / "keras_script.py"
+    assert main(["code", *argv, "--framework", "keras", "--out", str(script)]) == 0
+    expected = run_losses(argv, tmp_path)
+    got = script_losses(python, script)
+    assert len(got) == len(expected) == 6
+    assert got == pytest.approx(expected, rel=1e-9, abs=0.0)

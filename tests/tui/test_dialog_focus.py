@@ -95,24 +95,37 @@ async def test_the_footer_shows_what_textuals_footer_shows_after_each_focus_move
 
 async def test_changes_behind_a_dialog_reach_its_backdrop_together(monkeypatch):
     """The screen below changing many times (a run training behind the help) repaints the
-    help's dimmed backdrop once per BACKDROP_HZ tick, every changed area included; behind
-    the race setup screen (opaque) nothing is repainted at all."""
-    import asyncio
-
+    help's dimmed backdrop once per backdrop tick, every changed area included; behind the
+    race setup screen (opaque) nothing is repainted at all. The tick is driven by hand (the
+    timer is captured, not scheduled), so a loaded machine cannot make it fire early."""
     from textual.widget import Widget
 
     from tui.dialogs import BACKDROP_HZ, Dialog
     from tui.widgets.status import StatusLine
 
     repaints: list[tuple[Any, tuple]] = []
+    ticks: list[tuple[float, Any]] = []
     widget_refresh = Widget.refresh
+    dialog_set_timer = Dialog.set_timer
 
     def spy(self, *regions, **kwargs):
         if isinstance(self, Dialog) and regions:
             repaints.append((self, regions))
         return widget_refresh(self, *regions, **kwargs)
 
+    def capture_backdrop_tick(self, delay, callback=None, *args, name=None, **kwargs):
+        if name == "backdrop":
+            ticks.append((delay, callback))
+            return None
+        return dialog_set_timer(self, delay, callback, *args, name=name, **kwargs)
+
+    def tick() -> None:
+        due, ticks[:] = list(ticks), []
+        for _, callback in due:
+            callback()
+
     monkeypatch.setattr(Widget, "refresh", spy)
+    monkeypatch.setattr(Dialog, "set_timer", capture_backdrop_tick)
     app = race_setup_app()
     async with app.run_test(size=(120, 40)) as pilot:
         status = app.main.query_one(StatusLine)
@@ -122,18 +135,23 @@ async def test_changes_behind_a_dialog_reach_its_backdrop_together(monkeypatch):
             await pilot.pause()
             dialog = app.screen
             assert isinstance(dialog, Dialog)
-            await asyncio.sleep(2 / BACKDROP_HZ)  # what opening it changed below is shown
+            tick()  # what opening it changed below is shown
+            await pilot.pause()
             repaints.clear()
-            for _ in range(5):  # five changes behind it, quicker than the backdrop's pace
+            for _ in range(5):  # five changes behind it within one tick
                 status.refresh()
                 await pilot.pause()
             assert repaints == []  # not yet
-            await asyncio.sleep(2 / BACKDROP_HZ)
+            if opaque:
+                assert ticks == []  # nothing below shows through: no tick is even asked for
+            else:
+                assert [delay for delay, _ in ticks] == [1 / BACKDROP_HZ]  # one tick for all five
+            tick()
             await pilot.pause()
             if opaque:
                 assert repaints == []
             else:
                 assert len(repaints) == 1 and repaints[0][0] is dialog
-                assert any(r.y == status.region.y for r in repaints[0][1])
+                assert any(r.contains_region(status.region) for r in repaints[0][1])
             await pilot.press(close_key)
             await pilot.pause()

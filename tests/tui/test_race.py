@@ -231,8 +231,9 @@ async def test_pin_keeps_the_run_as_a_named_overlay_and_restarts_the_live_run() 
         assert overlay.run.steps_done == 5  # frozen
         app.show_tab("tab-loss")
         await pilot.pause()
-        # The legend: the live run, then the pin (numbered, as the curves' ends are).
-        assert "1 adam  2 first [try] (pinned)" in screen_text(app)
+        # The legend: the live run with its rate, then the pin (numbered, as the curves'
+        # ends are).
+        assert "1 adam lr 0.02  2 first [try] (pinned)" in screen_text(app)
         await pilot.press("t")  # the table compares the live run with the overlay
         text = screen_text(app)
         assert "first [try] (pinned)" in text

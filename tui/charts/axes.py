@@ -37,6 +37,13 @@ def step_label(x: float) -> str:
     return str(x)
 
 
+def epoch_label(x: float) -> str:
+    """An epoch count on the x axis: 0, 2.5, 12, 1.2k (one decimal below 10)."""
+    if abs(x) >= 10:
+        return step_label(x)
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
 def value_label(x: float | None) -> str:
     """A value in a title: 4 significant digits (0.01234, 1.234e-05)."""
     if x is None:

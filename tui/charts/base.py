@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from rich.color import Color
+from textual.binding import Binding
 from textual.geometry import Region
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
@@ -32,6 +33,7 @@ from textual_plotext import PlotextPlot
 from engine.textsafe import for_terminal
 from tui.charts import plotext_adapter as adapter
 from tui.charts.axes import (
+    epoch_label,
     fit_title,
     log_ticks,
     nice_ticks,
@@ -39,8 +41,11 @@ from tui.charts.axes import (
     step_label,
     tick_labels,
     to_plot,
+    value_label,
 )
 from tui.charts.braille import DotGrid, Frame
+from tui.charts.cells import look_of
+from tui.charts.lanes import lane_marker
 
 #: Data cells of one layer: rows (from the top of the data area), columns, characters, colour
 #: and a style word ("", "bold", "dim").
@@ -102,10 +107,14 @@ class Picture:
     y_range: tuple[float, float] | None = None  # None: fit the data
     log_y: bool = False
     step_axis: bool = True  # x ticks as step numbers (0, 500, 1k) rather than values
+    #: > 0: the step ticks also say the epoch ("300 3ep"): updates per epoch of the task.
+    steps_per_epoch: int = 0
     note: str = ""  # shown at the bottom of the data area, wrapped (e.g. plateau's preview)
     note_color: Any = None
     #: Lanes' legend, packed into as few rows as fit at the top: (name, colour, pinned).
     legend: list[tuple[str, Any, bool]] = field(default_factory=list)
+    #: No colour on screen (NO_COLOR): each lane's lines carry its marker (`lane_marker`).
+    plain: bool = False
 
     def band(
         self, xs: Any, lo: Any, hi: Any, color: Any, label: str | None = None, **how: Any
@@ -130,7 +139,8 @@ class Picture:
         data = (np.asarray(xs, np.float64), ys, char)
         self.layers.append(Layer("marks", color, data, label, style=style, glyph=char))
 
-    def y_extent(self) -> tuple[float, float] | None:
+    def y_extent(self, x_window: tuple[float, float] | None = None) -> tuple[float, float] | None:
+        """The data's [low, high] (inside `x_window` when given)."""
         lows, highs = [], []
         for layer in self.layers:
             if layer.kind in ("band", "path", "marks"):
@@ -139,6 +149,8 @@ class Picture:
                 else:
                     xs, lo, hi = layer.data[0], layer.data[1], layer.data[1]
                 ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(xs)
+                if x_window is not None:
+                    ok &= (xs >= x_window[0]) & (xs <= x_window[1])
                 if ok.any():
                     lows.append(float(lo[ok].min()))
                     highs.append(float(hi[ok].max()))
@@ -147,10 +159,83 @@ class Picture:
         return min(lows), max(highs)
 
 
+#: Six lane colours on a dark background and on a light one: Okabe and Ito's colour-blind
+#: safe hues (sky blue, orange, bluish green, vermillion, reddish purple, yellow), lightened
+#: for dark themes and darkened for light ones. Fixed rather than the theme's variables:
+#: a theme has five hues at most (textual-dark's accent is its warning orange, its primary and
+#: secondary are both blue), and the text colour is no lane's. Each is far from the others and
+#: from the theme's text and background (tests/tui/test_race_charts.py measures it).
+LANE_PALETTES: dict[str, tuple[str, ...]] = {
+    "dark": ("#56B4E9", "#E69F00", "#2EC27E", "#FF6B57", "#D58FC8", "#F0E442"),
+    "light": ("#0060A8", "#B86E00", "#00805C", "#C8321E", "#94307F", "#6E6A00"),
+}
+
+
+#: Without colour, a lane's digit or letter is written along its curve every this many
+#: columns (each lane shifted, so two lanes' marks do not fall on one column).
+MARKER_SPACING = 12
+
+
+def _lane_css() -> str:
+    rules = []
+    for mode, colors in LANE_PALETTES.items():
+        for i, color in enumerate(colors):
+            rules.append(f"RunChart:{mode} > .chart--lane-{i} {{ color: {color}; }}")
+    return "\n".join(rules)
+
+
+def value_at(history: Any, name: str, step: int) -> float | None:
+    """Series `name`'s value at `step` as the history keeps it: the value recorded there, or
+    the last of the bucket holding it once steps are merged; None where it has none (an
+    evaluation series between evaluations)."""
+    try:
+        found = history.downsample(name, 1, start=step, end=step)
+    except (KeyError, ValueError):
+        return None
+    if not len(found.steps):
+        return None
+    if history.width(name) == 1 and int(found.steps[0]) != step:
+        return None  # a sparse series (evaluations) not measured at this step
+    return float(found.lasts[0])
+
+
+def legend_name(index: int, lane: Any, pins: bool) -> str:
+    """A lane's legend entry: its number and name; with pins, the live run's rate too (what
+    the pins are compared with, and what `lr` edits)."""
+    name = f"{index + 1} {lane.name}"
+    if pins and not getattr(lane, "pinned", False):
+        lr = lane.run.history.last("lr")
+        if lr is None:
+            lr = getattr(lane.run.optimizer, "lr", None)
+        if lr is not None:
+            name += f" lr {value_label(lr)}"
+    return name
+
+
 class RunChart(PlotextPlot):
-    """A chart drawn from a `ChartView` on request; remembers what it last drew."""
+    """A chart drawn from a `ChartView` on request; remembers what it last drew.
+
+    The cursor (the app's `i`): a vertical line at a step and a readout of every series or
+    lane there; the chart takes the focus while it is on, so its keys are its own: ←/→ a
+    step, shift+←/→ a tenth of the steps shown, `z` zooms to a window around it, `Z` back,
+    `i` or escape leaves. A chart that reads a series per step names them in
+    `cursor_series` (the others have no cursor)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {f"chart--{role}" for role in ROLES}
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("left", "move_cursor(-1)", "Step back", show=False),
+        Binding("right", "move_cursor(1)", "Step on", show=False),
+        Binding("shift+left", "jump_cursor(-1)", "10% back", show=False),
+        Binding("shift+right", "jump_cursor(1)", "10% on", show=False),
+        Binding("z", "zoom", "Zoom", show=False),
+        Binding("Z", "unzoom", "Unzoom", show=False),
+        Binding("escape,i", "leave_cursor", "Leave cursor", show=False),
+    ]
+    #: The zoom window is this share of the steps shown (at least ZOOM_MIN_STEPS).
+    ZOOM_SHARE = 0.2
+    ZOOM_MIN_STEPS = 10
+    # Lane colours (the other roles' are in app.tcss, from the theme's variables).
+    DEFAULT_CSS: ClassVar[str] = _lane_css()
 
     #: Whether the y axis starts on a log scale (`l` toggles it per chart).
     LOG_Y_DEFAULT = False
@@ -168,6 +253,97 @@ class RunChart(PlotextPlot):
         self._origin = (0, 0)
         self._figure = adapter.new_plot()
         self._colors: dict[str, Color | None] = {}
+        self.cursor: int | None = None  # the cursor's step, None when off
+        self.zoom: tuple[float, float] | None = None  # the x window shown, None: all
+        self.last_view: ChartView | None = None
+        self._steps_shown = (0.0, 1.0)  # the x range of the last frame, before zooming
+        self._step_axis = True  # the last frame's x axis was steps
+
+    # -- the cursor and zoom ------------------------------------------------------------
+
+    def cursor_series(self, view: ChartView) -> list[tuple[str, str]]:
+        """(history series, label) the cursor reads, for one run; for a race the first
+        series is read per lane. Empty: this chart has no cursor."""
+        return []
+
+    def cursor_readout(self, view: ChartView, step: int) -> str:
+        """The readout at `step`: the step and each series' (or each lane's) value."""
+        series = self.cursor_series(view)
+        parts = [f"step {step:,}"]
+        if view.lanes:
+            name = series[0][0]
+            for i, lane in enumerate(view.lanes):
+                value = value_at(lane.run.history, name, step)
+                parts.append(f"{lane_marker(i)} {lane.name} {value_label(value)}")
+        else:
+            for name, label in series:
+                value = value_at(view.run.history, name, step)
+                if value is not None:
+                    parts.append(f"{label} {value_label(value)}")
+        return " · ".join(parts)
+
+    def cursor_end(self, view: ChartView) -> int:
+        """The last step the cursor can reach."""
+        runs = [lane.run for lane in view.lanes] or [view.run]
+        return max(len(run.history) for run in runs)
+
+    def start_cursor(self) -> bool:
+        """Put the cursor on the last step and take the keys; False when this chart has no
+        cursor (or nothing drawn yet)."""
+        view = self.last_view
+        if view is None or not self.cursor_series(view):
+            return False
+        self.cursor = self.cursor_end(view)
+        self.can_focus = True
+        self.focus()
+        self.redraw()
+        return True
+
+    def action_leave_cursor(self) -> None:
+        self.cursor = None
+        self.can_focus = False
+        self.screen.set_focus(None)
+        self.redraw()
+
+    def on_blur(self) -> None:
+        if self.cursor is not None:  # another tab, a dialog, the form: the cursor goes
+            self.cursor = None
+            self.can_focus = False
+            self.redraw()
+
+    def action_move_cursor(self, steps: int) -> None:
+        if self.cursor is None or self.last_view is None:
+            return
+        self.cursor = min(max(self.cursor + steps, 0), self.cursor_end(self.last_view))
+        self.redraw()
+
+    def action_jump_cursor(self, direction: int) -> None:
+        if self.last_view is None:
+            return
+        x0, x1 = self.zoom or self._steps_shown
+        if not self._step_axis:  # e.g. Path: x is a coordinate, not a step
+            x0, x1 = 0, self.cursor_end(self.last_view)
+        self.action_move_cursor(direction * max(round((x1 - x0) / 10), 1))
+
+    def action_zoom(self) -> None:
+        """A window of ZOOM_SHARE of the steps shown, centred on the cursor."""
+        if self.cursor is None:
+            return
+        x0, x1 = self.zoom or self._steps_shown
+        half = max((x1 - x0) * self.ZOOM_SHARE, self.ZOOM_MIN_STEPS) / 2
+        lo, hi = self._steps_shown
+        start = min(max(self.cursor - half, lo), max(hi - 2 * half, lo))
+        self.zoom = (start, min(start + 2 * half, hi))
+        self.redraw()
+
+    def action_unzoom(self) -> None:
+        self.zoom = None
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the last view again now (the cursor or zoom changed)."""
+        if self.last_view is not None and self.size.area:
+            self.draw(self.last_view)
 
     # -- colours ------------------------------------------------------------------------
 
@@ -237,8 +413,9 @@ class RunChart(PlotextPlot):
         return max(self.size.width - 8, 8)
 
     def data_key(self, view: ChartView) -> tuple[Any, ...]:
-        """What a frame shows: the view's runs and their progress (`view_key`), the size."""
-        return (*self.view_key(view), self.size.width, self.size.height)
+        """What a frame shows: the view's runs and their progress (`view_key`), the size,
+        the cursor and zoom."""
+        return (*self.view_key(view), self.size.width, self.size.height, self.cursor, self.zoom)
 
     def view_key(self, view: ChartView) -> tuple[Any, ...]:
         """What a frame shows of `view`, whatever the chart's size."""
@@ -263,18 +440,34 @@ class RunChart(PlotextPlot):
 
     def draw(self, view: ChartView) -> None:
         """Rebuild the plot from the view and schedule a render."""
+        self.last_view = view
         picture = Picture(log_y=self.log_y, note_color=self.color("note"))
+        picture.plain = not look_of(self.app).colors
         if view.lanes:
+            pins = any(getattr(lane, "pinned", False) for lane in view.lanes)
             picture.legend = [
-                (f"{i + 1} {lane.name}", self.lane_color(i), bool(getattr(lane, "pinned", False)))
+                (
+                    legend_name(i, lane, pins),
+                    self.lane_color(i),
+                    bool(getattr(lane, "pinned", False)),
+                )
                 for i, lane in enumerate(view.lanes)
             ]
             self.lanes_picture(view, picture)
         else:
             self.picture(view, picture)
+        if self.cursor is not None:
+            self.cursor = min(self.cursor, self.cursor_end(view))
+            self.show_cursor(view, picture, self.cursor)
         self.render_picture(picture)
         self.drawn_key = self.data_key(view)
         self.show_frame()
+
+    def show_cursor(self, view: ChartView, picture: Picture, step: int) -> None:
+        """The cursor's line at `step` and its readout (above any note of the chart)."""
+        picture.vlines.append((step, self.color("ink")))
+        readout = self.cursor_readout(view, step)
+        picture.note = f"{readout}\n{picture.note}" if picture.note else readout
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         """Describe what to draw for one run (subclasses)."""
@@ -294,12 +487,18 @@ class RunChart(PlotextPlot):
         self._figure = plt = adapter.new_plot()
         self.cells = []
         width, height = self.size.width, self.size.height
+        self._step_axis = picture.step_axis
+        if picture.step_axis:
+            self._steps_shown = picture.x_range
+            if self.zoom is not None:
+                picture.x_range = self.zoom
+                picture.title.append(f"zoom {step_label(self.zoom[0])}-{step_label(self.zoom[1])}")
         x0, x1 = picture.x_range
         x1 = max(x1, x0 + 1e-12)
         if picture.y_range is not None:
             y0, y1 = picture.y_range
         else:
-            extent = picture.y_extent()
+            extent = picture.y_extent((x0, x1) if self.zoom is not None else None)
             if extent is None:  # nothing to show yet: a frame and the title
                 self.frame = None
                 plt.title(fit_title(picture.title, width - 4))
@@ -310,6 +509,11 @@ class RunChart(PlotextPlot):
                 y0, y1 = y0 - pad, y1 + pad
         xt = nice_ticks(x0, x1, 5 if width >= 60 else 3)
         x_labels = [step_label(t) for t in xt] if picture.step_axis else tick_labels(xt)
+        if picture.step_axis and picture.steps_per_epoch > 0:
+            x_labels = [
+                f"{label} {epoch_label(t / picture.steps_per_epoch)}ep"
+                for label, t in zip(x_labels, xt, strict=True)
+            ]
         if picture.log_y:
             yt, y_labels = log_ticks(y0, y1)
         else:
@@ -340,6 +544,13 @@ class RunChart(PlotextPlot):
         out: list[Cells] = []
         occupied = np.zeros((frame.rows, frame.cols), bool)
         entries: list[tuple[str, Any]] = []
+        # Without colour, a lane's lines are known by their colour (each lane has its own)
+        # and marked with its digit or letter.
+        lane_of = {}
+        if picture.plain:
+            lane_of = {color: i for i, (_, color, _) in enumerate(picture.legend)}
+            if len(lane_of) != len(picture.legend):
+                lane_of = {}
         for layer in picture.layers:
             if layer.kind in ("mark", "marks"):
                 xs, ys, char = layer.data
@@ -357,6 +568,9 @@ class RunChart(PlotextPlot):
                     grid.add_mask(layer.data[0])
                 grid.dash(layer.pattern)
                 rows, cols, chars = grid.cells()
+                lane = lane_of.get(layer.color) if layer.kind != "mask" else None
+                if lane is not None:
+                    _mark_lane(rows, cols, chars, lane)
                 out.append((rows, cols, chars, layer.color, layer.style))
             if layer.kind != "mask":  # a backdrop (contours) may lie under the legend
                 occupied[rows, cols] = True
@@ -365,7 +579,11 @@ class RunChart(PlotextPlot):
         for name, color, pinned in picture.legend:
             entries.append((f"{for_terminal(name)}{' (pinned)' if pinned else ''}", color))
         note_rows = 0
-        lines = textwrap.wrap(picture.note, max(frame.cols - 1, 8))[: max(frame.rows - 1, 0)]
+        lines = [
+            line
+            for part in picture.note.splitlines()
+            for line in textwrap.wrap(part, max(frame.cols - 1, 8))
+        ][: max(frame.rows - 1, 0)]
         for i, line in enumerate(lines):
             row = frame.rows - len(lines) + i
             cells = (np.full(len(line), row), np.arange(len(line)), list(line))
@@ -373,13 +591,16 @@ class RunChart(PlotextPlot):
             occupied[row, : len(line)] = True
             note_rows += 1
         if entries:
-            out.extend(self._legend(entries, frame, occupied))
+            out.extend(self._legend(entries, frame, occupied, note_rows))
         return out
 
     @staticmethod
-    def _legend(entries: list[tuple[str, Any]], frame: Frame, occupied: np.ndarray) -> list[Cells]:
+    def _legend(
+        entries: list[tuple[str, Any]], frame: Frame, occupied: np.ndarray, note_rows: int = 0
+    ) -> list[Cells]:
         """The legend, packed into as few rows as fit (at most half the data area), in the
-        corner where it covers the fewest data cells. Its whole box is painted, so no data
+        corner where it covers the fewest data cells, never over the note (the bottom
+        `note_rows`) when a top corner is free of it. Its whole box is painted, so no data
         runs between its words."""
         rows: list[list[tuple[str, Any]]] = [[]]
         width = 0
@@ -398,7 +619,8 @@ class RunChart(PlotextPlot):
 
         def covered(corner: tuple[int, int]) -> int:
             r, c = corner
-            return int(occupied[r : r + height, c : c + width].sum())
+            over_note = r + height > frame.rows - note_rows
+            return int(occupied[r : r + height, c : c + width].sum()) + over_note * occupied.size
 
         top, left = min(corners, key=covered)
         out: list[Cells] = []
@@ -411,6 +633,17 @@ class RunChart(PlotextPlot):
                 out.append((np.full(len(text), top + i), cols, list(text), color, "bold"))
                 col += len(text) + 2
         return out
+
+
+def _mark_lane(rows: np.ndarray, cols: np.ndarray, chars: list[str], lane: int) -> None:
+    """Write lane `lane`'s marker over one of its cells about every MARKER_SPACING columns
+    (in place); lanes start at different columns, so two lanes' marks rarely coincide."""
+    marker = lane_marker(lane)
+    due = (2 * lane) % MARKER_SPACING
+    for k in np.lexsort((rows, cols)).tolist():
+        if cols[k] >= due:
+            chars[k] = marker
+            due = int(cols[k]) + MARKER_SPACING
 
 
 def _plotext_color(color: Any) -> Any:

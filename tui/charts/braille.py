@@ -74,6 +74,12 @@ class Frame:
         r = np.floor(0.5 + (self.rows - 1) * (y - self.y0) / (self.y1 - self.y0))
         return int(c), int(self.rows - 1 - r)
 
+    def point_of(self, col: int, row: int) -> tuple[float, float]:
+        """The (x, y) at the centre of cell (column, row from the top): `cell_of` inverted."""
+        x = self.x0 + col * (self.x1 - self.x0) / max(self.cols - 1, 1)
+        y = self.y0 + (self.rows - 1 - row) * (self.y1 - self.y0) / max(self.rows - 1, 1)
+        return float(x), float(y)
+
     def cells_of(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`cell_of` for arrays of points: (columns, rows from the top); points that are not
         finite land outside the area (-1)."""

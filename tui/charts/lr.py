@@ -9,7 +9,7 @@ import numpy as np
 from textual.worker import Worker, WorkerState
 
 from engine import schedules
-from tui.charts.axes import step_label, value_label
+from tui.charts.axes import epoch_label, step_label, value_label
 from tui.charts.base import ChartView, Picture, RunChart
 
 #: Previews up to this many steps use the schedule's exact `curve(n)` (min and max per bucket,
@@ -33,6 +33,16 @@ def schedule_preview(schedule: Any, span: int, n: int) -> tuple[np.ndarray, ...]
         lo = hi = np.array([schedule.lr(int(s)) for s in steps], np.float64)
     # lr(k) is the rate of update k + 1, drawn at step k + 1 like the history.
     return (steps + 1, lo, hi)
+
+
+def steps_per_epoch(run: Any) -> int:
+    """Updates per epoch of the run's task when it has a data set and mini-batches (then the
+    LR axis says epochs too), else 0."""
+    task = getattr(run, "task", None)
+    if getattr(task, "X", None) is None:
+        return 0
+    steps = int(task.steps_per_epoch)
+    return steps if steps > 1 else 0
 
 
 def preview_key(schedule: Any, history_length: int) -> tuple[Any, ...]:
@@ -132,6 +142,9 @@ class LrChart(RunChart):
         self._view = view
         super().draw(view)
 
+    def cursor_series(self, view: ChartView) -> list[tuple[str, str]]:
+        return [("lr", "lr")]
+
     def picture(self, view: ChartView, picture: Picture) -> None:
         run = view.run
         history, schedule = run.history, run.schedule
@@ -151,6 +164,11 @@ class LrChart(RunChart):
         else:
             current = history.last("lr") if step else float(schedule.lr(0))
             parts = [f"lr {value_label(current)} · step {step_label(step)} of {step_label(span)}"]
+            per_epoch = steps_per_epoch(run)
+            if per_epoch:
+                picture.steps_per_epoch = per_epoch
+                epochs = f"epoch {epoch_label(step / per_epoch)} of {epoch_label(span / per_epoch)}"
+                parts.append(epochs)
             note = getattr(schedule, "preview_note", "")
             if note:  # plateau: the future rate depends on the loss
                 picture.note = f"{schedule.name}: {note}"
@@ -182,6 +200,10 @@ class LrChart(RunChart):
         if step:
             picture.vlines.append((step, self.color("note")))
         parts = ["lr", f"step {step_label(step)} of {step_label(span)}"]
+        per_epoch = steps_per_epoch(view.run)
+        if per_epoch:
+            picture.steps_per_epoch = per_epoch
+            parts.append(f"epoch {epoch_label(step / per_epoch)}")
         if picture.log_y:
             parts.append("log")
         picture.title = parts

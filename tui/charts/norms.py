@@ -45,6 +45,12 @@ class NormsChart(RunChart):
         self.lane_series = (self.lane_series + 1) % len(self.LANE_SERIES)
         return self.LANE_SERIES[self.lane_series][1]
 
+    def cursor_series(self, view: ChartView) -> list[tuple[str, str]]:
+        if view.lanes:
+            name, title, _ = self.LANE_SERIES[self.lane_series]
+            return [(name, title)]
+        return [(name, label) for name, label, _ in self.SERIES]
+
     def view_key(self, view: ChartView) -> tuple:
         return (*super().view_key(view), self.lane_series)
 

@@ -86,11 +86,27 @@ class ChartPanel(Vertical):
         if 0 <= index < len(shown):
             self.activate(shown[index])
 
-    def set_smoothing(self, smooth: bool) -> None:
-        """Smooth the training loss on the Loss chart (an EMA over the raw band)."""
+    def set_smoothing(self, smooth: bool, chosen: bool = False) -> None:
+        """Smooth the training loss on the Loss chart (an EMA over the raw band); `chosen`:
+        the user's say, which also ends the smoothing a noisy race gets by itself."""
         for chart in self.query(LossChart):
             chart.smooth = smooth
+            chart.smooth_chosen = chart.smooth_chosen or chosen
         self.redraw()
+
+    @property
+    def components(self) -> bool:
+        """Whether the Loss chart splits the predicted error into eigen-directions."""
+        return any(chart.components for chart in self.query(LossChart))
+
+    def set_components(self, on: bool) -> None:
+        """Split the Loss chart's predicted error into eigen-directions (or not)."""
+        for chart in self.query(LossChart):
+            chart.components = on
+        self.redraw()
+    def smoothing_shown(self) -> bool:
+        """Whether the Loss chart's last frame was smoothed (by choice or by itself)."""
+        return any(chart.smoothed for chart in self.query(LossChart))
 
     def toggle_log(self) -> RunChart | None:
         """Flip the visible chart between linear and log y; returns that chart."""

@@ -8,14 +8,18 @@ the last step's −g and Δθ as arrows from the current point (tui/charts/step_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
 
 from tui.charts.axes import nice_ticks, step_label, tick_labels, value_label
 from tui.charts.base import ChartView, Layer, Picture, RunChart
 from tui.charts.braille import DotGrid, Frame
 from tui.charts.step_arrows import step_arrows
+from tui.charts.theory import run_theory
 
 
 def level_set_mask(task: Any, frame: Frame, levels: int) -> np.ndarray:
@@ -40,7 +44,22 @@ def level_set_mask(task: Any, frame: Frame, levels: int) -> np.ndarray:
 
 
 class PathChart(RunChart):
-    """The parameters' path over level sets of the loss surface (2-D tasks only)."""
+    """The parameters' path over level sets of the loss surface (2-D tasks only).
+
+    A click on the surface (where the terminal sends clicks), or enter with the cursor on a
+    step, asks for a run from that point: `StartPicked`, which the app turns into the task's
+    start (x0, y0)."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("enter", "start_here", "Start here", show=False),
+    ]
+
+    class StartPicked(Message):
+        """Start the run at (x, y)."""
+
+        def __init__(self, x: float, y: float) -> None:
+            super().__init__()
+            self.x, self.y = x, y
 
     MAX_LEVELS = 5
     #: Contours kept (a few tasks and sizes: switching back, or a reset, draws from here).
@@ -83,11 +102,32 @@ class PathChart(RunChart):
             picture.layers.append(Layer("mask", self.color("contour"), (mask,), style="dim"))
         return task
 
+    def eigen_axes(self, view: ChartView, picture: Picture) -> list[str]:
+        """Where the theory is exact: the Hessian's eigen-directions through the minimum, as
+        rows of dots (∙ the steep one, where GD zig-zags; · the flat one, where it crawls),
+        named by their curvature; returns the title's part saying κ."""
+        theory = run_theory(view.run)
+        if theory is None or theory.quadratic is None or theory.eigenvalues.size != 2:
+            return []
+        (x0, x1), (y0, y1) = picture.x_range, picture.y_range or (0.0, 1.0)
+        centre = np.asarray(theory.quadratic.minimizer, np.float64)
+        reach = np.hypot(x1 - x0, y1 - y0)
+        t = np.linspace(-reach, reach, 801)
+        for k in (1, 0):  # the steep direction first in the legend
+            direction = theory.eigenvectors[:, k]
+            xs, ys = centre[0] + t * direction[0], centre[1] + t * direction[1]
+            inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+            label = f"λ {value_label(float(theory.eigenvalues[k]))} axis"
+            glyph = "∙" if k else "·"
+            picture.marks(xs[inside], ys[inside], glyph, self.color("minimum"), label, style="")
+        return [f"κ {value_label(theory.condition)}"]
+
     def picture(self, view: ChartView, picture: Picture) -> None:
         run = view.run
         task = self.contour_backdrop(view, picture)
         if task is None:
             return
+        axes = self.eigen_axes(view, picture)
         path = run.history.trajectory(8 * self.columns())
         picture.path(path.xs, path.ys, self.color("path"), style="bold")
         mx, my = task.minimum
@@ -101,6 +141,7 @@ class PathChart(RunChart):
         picture.title = [
             f"● ({value_label(nx)}, {value_label(ny)})",
             f"step {step_label(len(run.history))}",
+            *axes,
             *arrows[:1],
             "○ start",
             "✕ minimum",
@@ -114,6 +155,7 @@ class PathChart(RunChart):
         task = self.contour_backdrop(view, picture)
         if task is None:
             return
+        axes = self.eigen_axes(view, picture)
         same = (run.config.task, run.config.task_hypers)
         ends = []
         points = 8 * self.columns()
@@ -134,7 +176,56 @@ class PathChart(RunChart):
         picture.mark(sx, sy, "○", ink)
         for x, y, color, number in ends:
             picture.mark(x, y, number, color)  # the lane's number, as in the legend
-        picture.title = [f"step {step_label(len(run.history))}", "○ start", "✕ minimum"]
+        picture.title = [f"step {step_label(len(run.history))}", *axes, "○ start", "✕ minimum"]
+
+    # -- the cursor: a step of the path, its point and loss ------------------------------
+
+    def cursor_series(self, view: ChartView) -> list[tuple[str, str]]:
+        return [("loss", "loss")] if getattr(view.run.task, "is_landscape", False) else []
+
+    def cursor_readout(self, view: ChartView, step: int) -> str:
+        parts = [f"step {step:,}"]
+        lanes = view.lanes or (None,)
+        for i, lane in enumerate(lanes):
+            run = view.run if lane is None else lane.run
+            point = point_at(run, step)
+            if point is None:
+                continue
+            x, y = point
+            name = "" if lane is None else f"{i + 1} {lane.name} "
+            loss = run.task.value(x, y)
+            parts.append(f"{name}({value_label(x)}, {value_label(y)}) loss {value_label(loss)}")
+        return " · ".join(parts)
+
+    def show_cursor(self, view: ChartView, picture: Picture, step: int) -> None:
+        """The readout, and a ◇ on each path at the cursor's step (not a vertical line: x
+        here is a coordinate, not a step)."""
+        for lane in view.lanes or (None,):
+            run = view.run if lane is None else lane.run
+            point = point_at(run, step)
+            if point is not None:
+                picture.mark(*point, "◇", self.color("ink"))
+        readout = self.cursor_readout(view, step)
+        picture.note = f"{readout}\n{picture.note}" if picture.note else readout
+
+    def action_start_here(self) -> None:
+        """Enter with the cursor on: start from the live run's point at the cursor's step."""
+        view = self.last_view
+        if view is None or self.cursor is None:
+            return
+        point = point_at(view.run, self.cursor)
+        if point is not None:
+            self.post_message(self.StartPicked(*point))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on the data area: start from the point under it."""
+        frame, view = self.frame, self.last_view
+        if frame is None or view is None or not self.cursor_series(view):
+            return
+        col = event.x - self._origin[0]
+        row = event.y - 2  # the title row, then the frame's top edge
+        if 0 <= col < frame.cols and 0 <= row < frame.rows:
+            self.post_message(self.StartPicked(*frame.point_of(col, row)))
 
     def planned_frame(self, picture: Picture) -> Frame | None:
         """The data area `render_picture` will use for this picture (fixed y range)."""
@@ -145,3 +236,13 @@ class PathChart(RunChart):
         label_width = max((len(label) for label in tick_labels(yt)), default=0)
         x0, x1 = picture.x_range
         return Frame(self.size.width - 2 - label_width, self.size.height - 4, x0, x1, y0, y1)
+
+
+def point_at(run: Any, step: int) -> tuple[float, float] | None:
+    """Where `run`'s parameters were at `step` (its last point if it stopped before)."""
+    path = run.history.trajectory()
+    if not len(path.steps):
+        return None
+    i = min(int(np.searchsorted(path.steps, step, side="right")) - 1, len(path.steps) - 1)
+    i = max(i, 0)
+    return float(path.xs[i]), float(path.ys[i])

@@ -126,10 +126,19 @@ class AlphaChart(RunChart):
         end = max(end, 1)
         return 0.0, end * cols / max(cols - room, 1)
 
-    def _band(self, picture: Picture, steps: Any, lo: Any, hi: Any, color: Any) -> None:
+    def _band(
+        self,
+        picture: Picture,
+        steps: Any,
+        lo: Any,
+        hi: Any,
+        color: Any,
+        outline: int | None = None,
+    ) -> None:
         """A band through sparse records (one every k steps): edges joined straight between
         records (in log units on a log axis), as a line chart joins its points, instead of
-        one stroke per record."""
+        one stroke per record. With `outline` (a line style, braille.PATTERNS), only its two
+        edges are drawn in that style: several bands then cross without hiding each other."""
         steps = np.asarray(steps, np.float64)
         lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
         dense = 2 * self.columns()
@@ -144,7 +153,11 @@ class AlphaChart(RunChart):
                 else:
                     lo, hi = np.interp(xs, steps, lo), np.interp(xs, steps, hi)
             steps = xs
-        picture.band(steps, lo, hi, color)
+        if outline is None:
+            picture.band(steps, lo, hi, color)
+        else:
+            picture.path(steps, lo, color, pattern=outline)
+            picture.path(steps, hi, color, pattern=outline)
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         run = view.run
@@ -155,12 +168,14 @@ class AlphaChart(RunChart):
         end = run.steps_done
         medians = []
         if s is not None and ALPHA in {q.key for q in s.summaries}:
+            outline = None if self.per_coordinate or len(s.groups) < 2 else 0
             for i, group in enumerate(s.groups):
                 band = s.band(group, ALPHA, n)
                 if not len(band.steps):
                     continue
                 color = self.lane_color(i)
-                self._band(picture, band.steps, band.q10, band.q90, color)
+                style = None if outline is None else i
+                self._band(picture, band.steps, band.q10, band.q90, color, style)
                 medians.append((band.steps, band.median, color))
                 self._labels.append((band.steps[-1], band.median[-1], group, color))
                 names.append(group)
@@ -170,6 +185,8 @@ class AlphaChart(RunChart):
         what = "per coordinate" if self.per_coordinate else "per group"
         picture.title = self._title(run, what, bool(names), picture.log_y)
         picture.title.append(f"state {format_bytes(run.state_bytes)}")
+        if names and not self.per_coordinate:
+            picture.note = never_updated_note([("", run)])
 
     def lanes_picture(self, view: ChartView, picture: Picture) -> None:
         picture.legend = []  # each band is labelled at its end instead
@@ -185,7 +202,7 @@ class AlphaChart(RunChart):
                 continue
             steps, low, high = found
             color = self.lane_color(i)
-            self._band(picture, steps, low, high, color)
+            self._band(picture, steps, low, high, color, i if len(view.lanes) > 1 else None)
             with np.errstate(all="ignore"):
                 middle = float(np.sqrt(low[-1] * high[-1]))
             self._labels.append((steps[-1], middle, lane.name, color))
@@ -194,6 +211,8 @@ class AlphaChart(RunChart):
         picture.title = self._title(view.run, "per run", bool(names), picture.log_y)
         sizes = ", ".join(f"{ln.name} {format_bytes(ln.run.state_bytes)}" for ln in view.lanes)
         picture.title.append(f"state {sizes}")
+        if names:
+            picture.note = never_updated_note([(lane.name, lane.run) for lane in view.lanes])
 
     @staticmethod
     def _title(run: Any, what: str, drawn: bool, log_y: bool) -> list[str]:
@@ -236,6 +255,45 @@ class AlphaChart(RunChart):
             self.cells.append(
                 (np.full(len(text), row), np.arange(c, c + len(text)), list(text), color, "bold")
             )
+
+
+def updated_alphas(
+    insp: Any, never: np.ndarray | None, keep_missing: bool = False
+) -> list[np.ndarray]:
+    """Each parameter's α (flattened) without the coordinates never updated (`never`, in
+    the run's flat order, as `Run.never_updated`); a parameter without α gives an empty
+    array with `keep_missing`, else is skipped."""
+    out, offset = [], 0
+    for p in insp.params.values():
+        size = int(np.prod(p.shape))
+        alpha = p.derived.get(ALPHA)
+        if alpha is not None:
+            alpha = alpha.reshape(-1)
+            if never is not None and alpha.size == size:
+                alpha = alpha[~never[offset : offset + size]]
+            out.append(alpha)
+        elif keep_missing:
+            out.append(np.empty(0))
+        offset += size
+    return out
+
+
+def never_updated_note(runs: list[tuple[str, Any]]) -> str:
+    """ "412 of 9,738 coordinates never updated: left out" (per run when they differ); ""
+    when every coordinate of every run moved."""
+    counts = []
+    for name, run in runs:
+        never = run.never_updated()
+        if never is not None:
+            counts.append((name, int(never.sum()), never.size))
+    if not any(n for _, n, _ in counts):
+        return ""
+    if len({(n, size) for _, n, size in counts}) == 1 and len(counts) == len(runs):
+        _, n, size = counts[0]
+        each = " in each run" if len(runs) > 1 else ""
+        return f"{n:,} of {size:,} coordinates never updated{each}: left out"
+    parts = ", ".join(f"{name} {n:,} of {size:,}" for name, n, size in counts if n)
+    return f"coordinates never updated: {parts}: left out"
 
 
 @dataclass(frozen=True)
@@ -380,8 +438,7 @@ class StateTab(Vertical):
                 insp = _inspect(lane.run)
                 if insp is None:
                     return None
-                alphas = [p.derived[ALPHA].reshape(-1) for p in insp.params.values()
-                          if ALPHA in p.derived]  # fmt: skip
+                alphas = updated_alphas(insp, lane.run.never_updated())
                 found, dropped = positive_log10(np.concatenate(alphas) if alphas else np.empty(0))
                 color = chart.lane_color(i)
                 rows.append(HistogramRow(lane.name, found, dropped, color))
@@ -402,9 +459,9 @@ class StateTab(Vertical):
             note = "" if rows_ else "no update yet: n steps once, space runs"
             return TablePart(title, tuple(insp.params), rows_, note), None, curves
         rows, logs = [], []
-        for i, (name, p) in enumerate(insp.params.items()):
-            alpha = p.derived.get(ALPHA)
-            found, dropped = positive_log10(alpha if alpha is not None else np.empty(0))
+        alphas = updated_alphas(insp, run.never_updated(), keep_missing=True)
+        for i, (name, alpha) in enumerate(zip(insp.params, alphas, strict=True)):
+            found, dropped = positive_log10(alpha)
             rows.append(HistogramRow(name, found, dropped, chart.lane_color(i)))
             logs.append(found)
         title = "α now per group · log"

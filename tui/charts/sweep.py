@@ -56,6 +56,31 @@ def _ticks(axis: Any, max_ticks: int) -> tuple[list[float], list[str]]:
     return [_x_of(axis, v) for v in shown], [axis.label(v) for v in shown]
 
 
+_limits_cache: list[tuple[Any, list[tuple[str, float]]]] = []
+
+
+def lr_limits(spec: Any) -> list[tuple[str, float]]:
+    """(optimizer, largest stable lr) for each optimizer of a sweep over lr on a task whose
+    loss is exactly quadratic, where engine.theory knows the limit (sgd, momentum, nesterov at
+    their swept settings); [] otherwise. Remembered for the last spec asked."""
+    if _limits_cache and _limits_cache[0][0] is spec:
+        return _limits_cache[0][1]
+    found: list[tuple[str, float]] = []
+    if len(spec.axes) == 1 and spec.axes[0].knob == "lr" and spec.plan():
+        from engine import tasks, theory  # only for sweeps over lr
+
+        task = tasks.create(spec.task, dtype="float64", **dict(spec.task_hypers))
+        if task.quadratic_loss() is not None:
+            analysed = theory.analyse(task)
+            for opt in spec.optimizers:
+                planned = next(run for run in spec.plan() if run.optimizer == opt)
+                limit = theory.for_config(planned.config, 0, analysed).lr_limit
+                if limit is not None and math.isfinite(limit):
+                    found.append((opt, limit))
+    _limits_cache[:] = [(spec, found)]
+    return found
+
+
 def draw_curves(
     plt: Any,
     spec: Any,
@@ -69,6 +94,10 @@ def draw_curves(
     axis = spec.axes[0]
     if cursor is not None:  # first: every marker is drawn over the line
         plt.vline(_x_of(axis, cursor[1]), "default")
+    limits = lr_limits(spec)
+    for opt, limit in limits:  # the theory's stability limit: larger rates diverge
+        i = spec.optimizers.index(opt)
+        plt.vline(_x_of(axis, limit), COLORS[i % len(COLORS)])
     log_y = _use_log_y(points)
 
     def y_of(loss: float) -> float:
@@ -117,7 +146,15 @@ def draw_curves(
     plt.ylim(low - 0.05 * span, top + 0.04 * span)
     legend = f"{BEST_MARK} best" + (f", {DIVERGED_MARK} diverged" if any_diverged else "")
     plt.title(f"final loss vs {axis.knob} · {spec.task}, {spec.steps} steps · {legend}")
-    plt.xlabel(f"{axis.knob}{' (log)' if axis.scale == 'log' else ''}")
+    xlabel = f"{axis.knob}{' (log)' if axis.scale == 'log' else ''}"
+    if limits:  # plotext leaves out a label wider than the chart: the longest that fits
+        named = ", ".join(f"{format_number(limit, 3)} {opt}" for opt, limit in limits)
+        short = ", ".join(format_number(limit, 3) for _, limit in limits)
+        for text in (f" · │ stable lr < {named} (theory)", f" · │ stable < {short}", ""):
+            if len(xlabel + text) <= width - 4:
+                break
+        xlabel += text
+    plt.xlabel(xlabel)
 
 
 def _draw_cursor(

@@ -25,6 +25,7 @@ from tui.charts.norms import NormsChart
 from tui.charts.path import PathChart
 from tui.charts.sharpness import SharpnessChart
 from tui.charts.state import StateTab
+from tui.charts.theory import TheoryTab
 
 
 def every_task(task: object) -> bool:
@@ -43,6 +44,13 @@ def models_without_exact_theory(task: object) -> bool:
         return False
     quadratic = getattr(task, "quadratic_loss", None)
     return quadratic is None or quadratic() is None
+
+
+def tasks_with_exact_theory(task: object) -> bool:
+    """Tasks whose loss is exactly quadratic (engine/theory.py): limits, optima and the
+    predicted run are exact there."""
+    quadratic = getattr(task, "quadratic_loss", None)
+    return quadratic is not None and quadratic() is not None
 
 
 def tasks_with_a_model_view(task: object) -> bool:
@@ -92,6 +100,7 @@ TABS: tuple[Tab, ...] = (
         applies=models_without_exact_theory,
         watches_sharpness=True,
     ),
+    Tab("theory", "Theory", "theory", TheoryTab, applies=tasks_with_exact_theory, log_scale=False),
 )
 
 

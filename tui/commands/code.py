@@ -1,15 +1,16 @@
-"""`optplay code`: the experiment as a standalone script in NumPy, torch or optax.
+"""`optplay code`: the experiment as a standalone script in NumPy, torch, optax or Keras.
 
     optplay code [--config FILE | --preset NAME | --lesson NAME] [--task T --optimizer O
                  --schedule S --set NAME=VALUE ... --steps N --seed K --dtype D]
-                 [--entry NAME|K] --framework numpy|torch|optax [--out FILE]
+                 [--entry NAME|K] --framework numpy|torch|optax|keras [--out FILE]
 
 Writes a readable script (no optplay import) reproducing the run: the same data and initial
 parameters (saved beside it as FILE's name with .npz when the task has data), the same batch
 order, optimizer and schedule; it prints the evaluation loss every eval step, as `optplay
 run` records it (engine/codegen). Without --out the script goes to stdout (a task with data
 needs --out: the .npz goes beside it). Exit status 0; 2 for bad arguments or an experiment
-the generator does not cover (the message names the task, optimizer or schedule).
+the generator does not cover (the message names the task, optimizer or schedule). Keras
+scripts use keras.optimizers' classes, so they need the run's flavour to be keras.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     parser = subparsers.add_parser(
         "code",
-        help="write the experiment as a standalone numpy, torch or optax script",
+        help="write the experiment as a standalone numpy, torch, optax or keras script",
         description="Write a standalone script (no optplay import) that reproduces the "
         "experiment in the chosen framework: same data (saved beside it as .npz), initial "
         "parameters, batches, optimizer and schedule; it prints the eval loss every eval step.",
@@ -121,7 +122,7 @@ def handle(args: argparse.Namespace) -> int:
     from tui.commands.common import fail
 
     if args.framework is None:
-        return fail(args, "--framework is required: numpy, torch or optax")
+        return fail(args, "--framework is required: numpy, torch, optax or keras")
     try:
         config, steps, _ = _experiment(args)
     except UsageError as err:

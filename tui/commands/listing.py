@@ -47,8 +47,18 @@ def hyper_rows(hypers: Sequence[Any]) -> list[str]:
     cells = [(h.name, h.format(h.default) or "-", h.range_text, h.help) for h in hypers]
     w0 = max(len(c[0]) for c in cells)
     w1 = max(len(c[1]) for c in cells)
-    w2 = max(len(c[2]) for c in cells)
-    return [f"      {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip() for a, b, c, d in cells]
+    # A long range (a wrapper's list of inner optimizers) goes on its own line after the
+    # help instead of widening the range column of every row.
+    wide = 40
+    w2 = max((len(c[2]) for c in cells if len(c[2]) <= wide), default=0)
+    rows = []
+    for a, b, c, d in cells:
+        if len(c) > wide:
+            rows.append(f"      {a:<{w0}}  {b:<{w1}}  {d}".rstrip())
+            rows.append(f"      {'':<{w0}}  {'':<{w1}}  {c}")
+        else:
+            rows.append(f"      {a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d}".rstrip())
+    return rows
 
 
 def list_lines(kind: str | None = None) -> list[str]:
@@ -106,24 +116,17 @@ def flavour_lines() -> list[str]:
     """What `optplay list optimizers --flavours` prints: for every optimizer with a
     `flavour` knob, each flavour's update rule, lines not in torch's rule marked with *."""
     from engine import optimizers
+    from engine.flavours import flavour_rules
 
     lines = ["optimizer flavours (* = differs from torch's rule; set with flavour=NAME)"]
     for name in optimizers.names():
-        flavour = {h.name: h for h in optimizers.specs(name)}.get("flavour")
-        if flavour is None:
+        rules = flavour_rules(name)
+        if not rules:
             continue
-        cls = optimizers.get(name)
-        torch_rule = cls.equations.splitlines()
-        where = getattr(cls, "frameworks", {})
         lines.append(f"  {name}")
-        for choice in flavour.choices:
-            rule = torch_rule if choice == "torch" else cls.flavour_equations[choice].splitlines()
-            source = where.get(choice) or ("the paper" if choice == "paper" else choice)
-            lines.append(f"    {choice}  ({source})")
-            same = {" ".join(t.split()) for t in torch_rule}
-            for row in rule:
-                mark = " " if choice == "torch" or " ".join(row.split()) in same else "*"
-                lines.append(f"     {mark} {row}")
+        for rule in rules:
+            lines.append(f"    {rule.flavour}  ({rule.source})")
+            lines += [f"     {'*' if differs else ' '} {row}" for differs, row in rule.rows]
     return lines
 
 

@@ -1,8 +1,9 @@
 """The help screen: the selected optimizer's update rule, its defaults, the state it keeps
 (its `state_doc`: each key, what it means, how its effective lr is defined) and its reference.
 
-Also the selected schedule's formula (when it declares one) and the keys. Opened with `?`,
-closed with escape, `?` or `q`.
+Also each flavour's rule (torch, optax, keras, paper) with the lines that differ from
+torch's marked, the selected schedule's formula (when it declares one) and the keys. Opened
+with `?`, closed with escape, `?` or `q`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from engine.flavours import flavour_rules
 from engine.hyper import Hyper
 from engine.optimizer_state import StateDoc
 from tui.dialogs import Dialog
@@ -55,6 +57,30 @@ def state_table(doc: StateDoc) -> Table:
     return table
 
 
+def flavours_table(name: str, current: str) -> Table | None:
+    """Each flavour's update rule of optimizer `name`, the lines that differ from torch's
+    marked `*` (bold), the run's flavour labelled; None when it has no flavours. Two columns,
+    so a long line wraps under its own text, not under the marks."""
+    rules = flavour_rules(name)
+    if not rules:
+        return None
+    table = Table(
+        box=None, pad_edge=False, show_header=False, show_edge=False, expand=True, padding=(0, 1)
+    )
+    table.add_column("mark", no_wrap=True, width=1)
+    table.add_column("rule", ratio=1)
+    for rule in rules:
+        title = Text(rule.flavour, style="bold")
+        title.append(f"  {rule.source}", style="italic")
+        if rule.flavour == current:
+            title.append("  (this run)", style="bold")
+        table.add_row("", title)
+        for differs, row in rule.rows:
+            style = "bold" if differs else ""
+            table.add_row(Text("*" if differs else "", style=style), Text(row, style=style))
+    return table
+
+
 def keys_table(keys: Iterable[tuple[str, str]]) -> Table:
     table = Table(box=None, pad_edge=False, show_header=False, expand=True)
     table.add_column("key", no_wrap=True, style="bold")
@@ -74,12 +100,17 @@ class HelpScreen(Dialog[None]):
     ]
 
     def __init__(
-        self, optimizer: type[Any], schedule: type[Any], keys: Iterable[tuple[str, str]]
+        self,
+        optimizer: type[Any],
+        schedule: type[Any],
+        keys: Iterable[tuple[str, str]],
+        flavour: str = "torch",
     ) -> None:
         super().__init__()
         self.optimizer = optimizer
         self.schedule = schedule
         self.keys = list(keys)
+        self.flavour = flavour
 
     def compose(self) -> ComposeResult:
         opt, sch = self.optimizer, self.schedule
@@ -106,6 +137,14 @@ class HelpScreen(Dialog[None]):
             if reference:
                 yield Static("Reference", classes="help-heading")
                 yield Static(Text(reference.strip()), id="help-reference")
+            flavours = flavours_table(opt.name, self.flavour)
+            if flavours is not None:
+                yield Static(
+                    "Flavours (* = differs from torch's rule; set with flavour=NAME)",
+                    id="help-flavours-heading",
+                    classes="help-heading",
+                )
+                yield Static(flavours, id="help-flavours")
             yield Static(f"Schedule: {sch.name}", classes="help-heading")
             yield Static(Text(sch.summary))
             sch_equations = getattr(sch, "equations", "")

@@ -21,6 +21,7 @@ from engine.compare import Ranking
 from engine.numbers import format_number
 from engine.session import LaneView
 from engine.textsafe import for_terminal, shortened
+from tui.charts.lanes import lane_swatch
 
 HINT = "c edit race · x one run\nt table · e export"
 #: The room inside the panel when it has not been laid out yet (app.tcss: width 32, padding 1,
@@ -67,7 +68,8 @@ class RacePanel(Static):
                 figure, figure_style = f"  {format_number(value, missing='—')}", ""
             # a long name is cut with an ellipsis so the lane's figure stays on its line
             name = shortened(for_terminal(lane.name), max(room - 3 - len(figure), 8))
-            text.append("┅┅ " if lane.pinned else "━━ ", style=swatch)
+            plain = getattr(self.app, "no_color", False)
+            text.append(lane_swatch(i, not plain, lane.pinned) + " ", style=swatch)
             text.append(name, style=swatch)
             text.append(figure, style=figure_style)
             text.append(f"\n   {lane.detail}\n", style="dim")

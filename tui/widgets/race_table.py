@@ -27,6 +27,7 @@ from textual.widgets import Static
 from engine.compare import Result, rank_results
 from engine.numbers import format_number, format_seconds
 from engine.textsafe import for_terminal
+from tui.charts.lanes import lane_swatch
 
 #: Gap between columns, and the lane's colour swatch before the name.
 GAP = 1
@@ -151,7 +152,8 @@ class RaceTable(Static):
                 text = c.cell(row, target)
                 bold = bold_at.get(c.key) == i and len(rows) > 1
                 if c.key == "run":
-                    cells.append(Text.assemble((SWATCH, style), " ", (text, style)))
+                    swatch = lane_swatch(i, colors=not getattr(self.app, "no_color", False))
+                    cells.append(Text.assemble((swatch, style), " ", (text, style)))
                 elif c.key == "diverged" and row.diverged:
                     cells.append(Text(text, style="bold red"))
                 else:
