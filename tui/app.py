@@ -636,6 +636,7 @@ class OptplayApp(App[int]):
         if on:
             self.show_tab("tab-loss")
         self.tell(f"loss split by eigen-direction {'on' if on else 'off'}", timeout=2)
+
     @on(PathChart.StartPicked)
     def _start_picked(self, message: PathChart.StartPicked) -> None:
         """A point picked on the Path chart: the task's start (x0, y0), from step 0."""
