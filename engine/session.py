@@ -31,7 +31,9 @@ that and holds no playground state of its own, so every rule below is tested wit
   notice.
 - A lesson (engine/lessons) loads like an experiment (a race opens as a race), trained at
   full history resolution so its verdict reads exact histories. It stays the `lesson` while
-  what is trained is its experiment, unchanged (another experiment, race or edit ends it).
+  what is trained is its experiment; edited (a race of the same lanes on the same task, or
+  the single run's knobs, applied from step 0) it is the learner's variant ("your variant",
+  `Lesson.variant`), judged the same way. Another experiment, lanes or task ends it.
   When it reaches its step count (or every lane diverged) the session computes its
   `verdict` from the trained runs: the verdict `optplay lesson NAME` prints. A reset clears
   the verdict; the next finish computes it again.
@@ -363,6 +365,7 @@ class Session:
         self._restart: str | None = None  # restart the stream in this state (new length)
         self._lesson: Lesson | None = None  # the lesson loaded last (see `lesson`)
         self._lesson_race: Race | None = None  # what was built to train it
+        self._variant: tuple[Any, Lesson] | None = None  # the learner's variant, cached
         self._verdict: Verdict | None = None
         self._model_lane: tuple[Race, int] | None = None  # (race, lane) chosen for the Model tab
         self._fit: tuple[int, int, int, str | None] | None = None  # (run, task, step, fit)
@@ -462,7 +465,12 @@ class Session:
         trained = self.racing
         if not trained:
             self._stop()
+        lesson_solo = self._lesson_race is not None and self._lesson_race is self._solo
         self._solo = self._new_race([RaceEntry(self.config)])
+        if lesson_solo and self._keeps_lesson([self.config.optimizer], [self.config]):
+            # A single-run lesson's knobs edited: its variant, trained from step 0.
+            self._lesson_race, self._verdict = self._solo, None
+            self._record_lesson_state()
         if not trained:
             self.race = self._solo
         self.pending = []
@@ -784,6 +792,9 @@ class Session:
         live = self.run.config
         if config.optimizer != live.optimizer or config.schedule != live.schedule:
             return Change()  # a reset is pending anyway; it will use these values
+        if self.lesson is not None and not self.racing:
+            # A lesson's variant is judged on a run trained with its knobs from step 0.
+            return self._needs_reset(f"{section} knobs")
         self.run.set_hypers(**{section: config.knobs(section)})
         self.version += 1
         return Change()
@@ -967,11 +978,16 @@ class Session:
         if len(race.runs) < 2:
             return _notice("a race needs 2 to 6 racers", "error", ok=False)
         self._stop()
-        self._drop_lesson()
+        keep = self._keeps_lesson(race.names, [run.config for run in race.runs])
+        if not keep:
+            self._drop_lesson()
         if not self.racing:
             self._solo_steps = self.planned_steps
             self.name = None  # a new experiment, not the single run's file
         self.race = race
+        if keep:  # the lesson's lanes edited: the learner's variant, judged when it finishes
+            self._lesson_race, self._verdict = race, None
+            self._record_lesson_state()
         self.planned_steps = int(steps)
         self.target = target
         self.version += 1
@@ -1126,8 +1142,9 @@ class Session:
 
     @property
     def lesson(self) -> Lesson | None:
-        """The lesson being trained: the one loaded last, while what is trained is its
-        experiment exactly (same race, same settings, same length); else None."""
+        """The lesson being trained: the one loaded last while what is trained is its
+        experiment; when the learner edited its knobs or length (same lanes, same task), the
+        lesson on those settings, labelled "your variant" and judged the same way; else None."""
         lesson = self._lesson
         if lesson is None or self.race is not self._lesson_race:
             return None
@@ -1136,12 +1153,24 @@ class Session:
         def unwatched(config: RunConfig) -> RunConfig:
             return config.replace(state_every=0, sharpness_every=0)
 
-        configs = [unwatched(run.config) for run in self.race.runs]
-        if configs != [unwatched(entry.config) for entry in lesson.entries]:
-            return None  # a single-run lesson whose knobs were edited is another experiment
-        if self.planned_steps != lesson.steps:
-            return None
-        return lesson
+        configs = tuple(unwatched(run.config) for run in self.race.runs)
+        if configs == tuple(unwatched(e.config) for e in lesson.entries) and (
+            self.planned_steps == lesson.steps
+        ):
+            return lesson
+        key = (configs, self.planned_steps)
+        if self._variant is None or self._variant[0] != key:
+            self._variant = (key, lesson.variant(configs, self.planned_steps))
+        return self._variant[1]
+
+    def _keeps_lesson(self, names: Sequence[str], configs: Sequence[RunConfig]) -> bool:
+        """Whether lanes `names` with `configs` are the loaded lesson's lanes (by name, in
+        order, on its task): its experiment edited, judged as the learner's variant."""
+        lesson = self._lesson
+        if lesson is None:
+            return False
+        task = lesson.experiment.config.task
+        return list(names) == list(lesson.lanes) and all(c.task == task for c in configs)
 
     @property
     def verdict(self) -> Verdict | None:
@@ -1167,13 +1196,25 @@ class Session:
         finally:
             self._capacity = capacity
         self._lesson, self._lesson_race = lesson, self.race
+        self._record_lesson_state()
+        label = f" ({lesson.label})" if lesson.label else ""
         return change + _notice(
-            f"lesson: {lesson.title}. Watch the {lesson.watch.tab} tab; space runs it.",
+            f"lesson: {lesson.title}{label}. Watch the {lesson.watch.tab} tab; space runs it.",
             topic="lesson",
         )
 
+    def _record_lesson_state(self) -> None:
+        """A lesson that measures the optimizer's state records it as often as `Lesson.start`
+        does, so its verdict here is the headless one."""
+        from engine.lessons.lesson import STATE_EVERY as lesson_state_every
+
+        lesson, race = self._lesson, self._lesson_race
+        if lesson is not None and race is not None and lesson.records_state:
+            for run in race.runs:
+                run.set_state_every(lesson_state_every)
+
     def _drop_lesson(self) -> None:
-        self._lesson = self._lesson_race = self._verdict = None
+        self._lesson = self._lesson_race = self._verdict = self._variant = None
 
     def _judge_lesson(self) -> Change:
         """The lesson's verdict once its experiment finished (its step count, or every lane

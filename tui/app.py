@@ -168,6 +168,10 @@ class OptplayApp(App[int]):
         self._chart_due = 0.0  # when the chart may be drawn again (monotonic seconds)
         #: The session's Dask executor (`use_dask`), None when jobs run on this machine.
         self.shared_jobs: Any = None
+        #: The lesson last loaded as shipped (the verdict's `f` loads its flips).
+        self.lesson_shipped: Lesson | None = None
+        #: The learner's predictions (tui/screens/verdict.py `prediction_key` -> outcome).
+        self.lesson_predictions: dict[tuple[str, str | None, str], str] = {}
 
     def use_dask(self, address: str, workers: int | None = None) -> None:
         """Run this session's sweeps (and lesson seeds: `sweep_executor`) on a Dask cluster:
@@ -1016,6 +1020,8 @@ class OptplayApp(App[int]):
         lesson = self.session.lesson
         if lesson is None:
             return
+        if lesson.label is None:
+            self.lesson_shipped = lesson  # what `f` on the verdict flips
         tab = chart_tabs.by_id(lesson.watch.tab)
         if lesson.watch.series is not None and lesson.watch.tab == "norms":
             from tui.charts.norms import NormsChart
@@ -1032,7 +1038,24 @@ class OptplayApp(App[int]):
             from tui.screens.verdict import VerdictScreen
 
             diverged = {lane.name: lane.diverged_at for lane in view.lanes}
-            self.push_screen(VerdictScreen(view.lesson, view.verdict, diverged, view.status.step))
+            shipped = self.lesson_shipped
+            if (shipped is None or shipped.name != view.lesson.name) and not view.lesson.label:
+                self.lesson_shipped = shipped = view.lesson  # loaded by the session itself
+            flips = shipped.flips if shipped is not None else ()
+            self.push_screen(
+                VerdictScreen(view.lesson, view.verdict, diverged, view.status.step, flips)
+            )
+
+    def try_flip(self, index: int) -> None:
+        """Load the lesson as shipped under its flip `index` (0-based), or as shipped when
+        there is no such flip: the verdict should come out the other way there."""
+        shipped = self.lesson_shipped
+        if shipped is None:
+            return
+        if 0 <= index < len(shipped.flips):
+            self.open_lesson(shipped.flipped(index))
+        else:
+            self.open_lesson(shipped)
 
     def action_use_optimum(self) -> None:
         self.do(self.session.use_optimum())

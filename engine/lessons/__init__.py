@@ -58,8 +58,9 @@ Files: each lesson is two files in engine/lessons/library/, shipped as package d
     kind = "steps_to"               # steps_to | final | best | max | mean | rise |
                                     #   param_norm | state_bytes
     series = "loss"                 # loss | eval_loss | eval_accuracy | lr | grad_norm |
-    target = 1e-3                   #   update_norm | update_grad_ratio; parameters:
-                                    #   target, start, stop, floor, key (engine.lessons.measure)
+    target = 1e-3                   #   update_norm | update_grad_ratio | effective_lr (from
+                                    #   the state summaries); parameters: target, start,
+                                    #   stop, floor, key (engine.lessons.measure)
     subject = "Momentum"            # the lane the claim is about
     compare = "ratio"               # "ratio" (subject / baseline) or "value" (subject's)
     baseline = "SGD"                # (ratio only)

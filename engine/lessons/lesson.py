@@ -9,15 +9,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine import specfile
 from engine.config import Experiment, RaceEntry
-from engine.lessons.measure import EVAL_SERIES, KINDS, SERIES, Metric, number
+from engine.lessons.measure import EVAL_SERIES, KINDS, SERIES, STATE_SERIES, Metric, number
 from engine.run import Run, RunConfigError
 from engine.specfile import ConfigError, SpecFile, at, kind_of
+
+#: How often a lesson that reads the optimizer's state records it: every 10th step costs a
+#: tenth of recording every step, and the measured windows start and end on multiples of 10.
+STATE_EVERY = 10
 
 #: What a lesson can expect of its verdict (`expect`, a flip's `expect`): "undecided" where
 #: the honest answer is "it depends" (the text says on what).
@@ -225,6 +229,9 @@ class Lesson:
     also: tuple[Metric, ...] = ()
     flips: tuple[Flip, ...] = ()
     tuned: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    #: What this is when not the lesson as shipped: "flip 1" (`flipped`), "your variant"
+    #: (`variant`: the knobs a learner edited). None for the lesson as shipped.
+    label: str | None = None
 
     # -- the experiment ------------------------------------------------------------------------
 
@@ -250,23 +257,40 @@ class Lesson:
         """The lanes' names, in order (what `Verdict.values` is keyed by)."""
         return tuple(e.name or e.config.optimizer for e in self.entries)
 
+    def about(self) -> frozenset[str]:
+        """The optimizer and task knobs this lesson is about, shown in its setup even at their
+        defaults: the rate, the knobs whose value differs between lanes (momentum 0.9 against
+        SGD's 0) and the knobs a flip changes."""
+        names = {"lr"}
+        seen: dict[str, set[Any]] = {}
+        for entry in self.entries:
+            for key, value in entry.config.optimizer_hypers.items():
+                seen.setdefault(key, set()).add(repr(value))
+        names |= {key for key, values in seen.items() if len(values) > 1}
+        for flip in self.flips:
+            keys = [*flip.knobs, *(k for knobs in flip.lane_knobs.values() for k in knobs)]
+            names |= {key.split(".")[-1] for key in keys}
+        return frozenset(names)
+
     def setup(self) -> str:
-        """The experiment in one line: task, steps, seed and each lane's optimizer knobs."""
+        """The experiment in one line: task, steps, seed and each lane's optimizer knobs (those
+        set off their defaults, and every knob the lesson is about: `about`)."""
         from engine.kinds import registry
 
+        about = self.about()
         cfg = self.experiment.config
-        task = cfg.task + _changed(registry("task").specs(cfg.task), cfg.task_hypers, "")
+        task = cfg.task + _changed(registry("task").specs(cfg.task), cfg.task_hypers, about)
         lanes = []
         for entry, lane in zip(self.entries, self.lanes, strict=True):
             c = entry.config
             opt = c.optimizer + _changed(
-                registry("optimizer").specs(c.optimizer), c.optimizer_hypers, "lr"
+                registry("optimizer").specs(c.optimizer), c.optimizer_hypers, about
             )
             if c.schedule != "constant":
                 opt += (
                     ", schedule "
                     + c.schedule
-                    + _changed(registry("schedule").specs(c.schedule), c.schedule_hypers, "")
+                    + _changed(registry("schedule").specs(c.schedule), c.schedule_hypers, about)
                 )
             lanes.append(f"{lane}: {opt}")
         text = f"{task}, {self.steps:,} steps, seed {cfg.seed}. " + "; ".join(lanes)
@@ -283,9 +307,24 @@ class Lesson:
         Full-resolution history by default, so every measurement is exact."""
         from engine.compare import Race
 
+        every = STATE_EVERY if self.records_state else 0  # else as the experiment says (off)
         if self.experiment.race:
-            return Race(list(self.experiment.race), history_capacity=history_capacity)
-        return Run(self.experiment.config, history_capacity=history_capacity)
+            entries = [
+                RaceEntry(e.config.replace(state_every=every or e.config.state_every), e.name)
+                for e in self.experiment.race
+            ]
+            return Race(entries, history_capacity=history_capacity)
+        config = self.experiment.config
+        return Run(
+            config.replace(state_every=every or config.state_every),
+            history_capacity=history_capacity,
+        )
+
+    @property
+    def records_state(self) -> bool:
+        """Whether the measurements read the optimizer's state summaries (the effective rate):
+        then every lane records them every STATE_EVERY steps (`start`; the app does too)."""
+        return any(m.series in STATE_SERIES for m in (self.measure.metric, *self.also))
 
     def run(self, history_capacity: int | None = None) -> tuple[Any, Verdict]:
         """Train the experiment for `steps` (blocking) and return it with its verdict."""
@@ -368,8 +407,8 @@ class Lesson:
         conditions = []
         for flip in self.flips:
             if flip.expect != outcome:
-                verb = "hold" if flip.expect == "holds" else "not hold"
-                conditions.append(f"It would {verb} {flip.when}.")
+                verb = {"holds": "hold", "fails": "not hold", "undecided": "be undecided"}
+                conditions.append(f"It would {verb[flip.expect]} {flip.when}.")
         return Verdict(
             self.name,
             outcome,
@@ -389,7 +428,23 @@ class Lesson:
         (and no flips of its own). What the tests run, and what an app can offer to try."""
         flip = self.flips[index]
         experiment = _with_knobs(self, flip.knobs, flip.lane_knobs, flip.steps)
-        return dataclasses.replace(self, experiment=experiment, expect=flip.expect, flips=())
+        return dataclasses.replace(
+            self, experiment=experiment, expect=flip.expect, flips=(), label=f"flip {index + 1}"
+        )
+
+    def variant(self, configs: Sequence[Any], steps: int) -> Lesson:
+        """This lesson on other settings for its lanes (`configs`, one RunConfig per lane, in
+        order) and `steps`: a learner's "what if", judged by the same measurement. Labelled
+        "your variant"; its flips are dropped (they were stated for the settings shipped)."""
+        if len(configs) != len(self.lanes):
+            raise ValueError(f"lesson {self.name}: {len(self.lanes)} lanes, got {len(configs)}")
+        entries = [RaceEntry(cfg, e.name) for cfg, e in zip(configs, self.entries, strict=True)]
+        exp = self.experiment
+        if exp.race:
+            experiment = Experiment.of_race(entries, steps=steps, name=exp.name)
+        else:
+            experiment = Experiment(entries[0].config, steps=steps, name=exp.name)
+        return dataclasses.replace(self, experiment=experiment, flips=(), label="your variant")
 
     def with_seed(self, seed: int) -> Lesson:
         """This lesson with another seed for every lane: initialization and batch order, and
@@ -466,16 +521,20 @@ def _knob(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return number(value)
+        shown = number(value)
+        if float(shown.replace(",", "")) in (0.0, 1.0) and value not in (0.0, 1.0):
+            return f"{value:.6g}"  # β₂ = 0.99999 is not 1: its distance from 1 is the point
+        return shown
     return str(value)
 
 
-def _changed(specs: Sequence[Any], values: Mapping[str, Any], always: str) -> str:
-    """ " (lr 0.01, momentum 0.5)": the knobs that differ from their defaults (and `always`)."""
+def _changed(specs: Sequence[Any], values: Mapping[str, Any], always: Set[str]) -> str:
+    """ " (lr 0.01, momentum 0.5)": the knobs that differ from their defaults, and those named
+    in `always` at any value."""
     shown = [
         f"{h.name} {_knob(values[h.name])}"
         for h in specs
-        if h.name in values and (h.name == always or values[h.name] != h.default)
+        if h.name in values and (h.name in always or values[h.name] != h.default)
     ]
     return f" ({', '.join(shown)})" if shown else ""
 

@@ -20,6 +20,11 @@ Kinds (`kind` in a lesson file's `[measure]` / `[[also]]` tables; `series` is on
 - `state_bytes`: the bytes of optimizer state the run keeps at its end (`Run.state_bytes`:
   every state array of the optimizer, measured, not computed from a formula).
 
+`effective_lr` is read from the optimizer's state summaries (engine.state_history), not the
+history: per step, the largest effective learning rate over the parameter groups. A lesson
+that measures it records its lanes' state every 10 steps (engine/lessons/lesson.py); an
+optimizer that declares no effective rate measures nothing (None).
+
 Values are exact while the history is at full resolution (`Run(..., history_capacity=None)`,
 or runs shorter than the history's capacity). A diverged run is measured up to its last
 finite step.
@@ -44,7 +49,11 @@ SERIES = {
     "grad_norm": "gradient norm",
     "update_norm": "update norm",
     "update_grad_ratio": "update-to-gradient ratio",
+    "effective_lr": "effective learning rate",
 }
+#: Series read from the optimizer's state summaries (engine.state_history; the run must record
+#: them: `state_every = 1` in the experiment): the largest value over the parameters.
+STATE_SERIES = ("effective_lr",)
 #: Metric kinds and the parameters each takes (besides `kind`).
 KINDS = {
     "steps_to": ("series", "target"),
@@ -139,6 +148,8 @@ class Metric:
 
     def _stored(self, run: Any) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of the series as stored (exact at full resolution)."""
+        if self.series in STATE_SERIES:
+            return _state_series(run, self.series)
         b = run.history.buckets(self.series)
         if self.kind in ("final", "rise", "mean"):
             return b.steps, b.lasts
@@ -219,3 +230,17 @@ class Metric:
         if self.kind == "rise":
             return f"{number(value)}×"
         return number(value)
+
+
+def _state_series(run: Any, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of a state summary: per recorded step, the largest value over every
+    parameter group (the coordinate with the largest effective rate); empty when the run
+    recorded no summaries or its optimizer declares no such summary."""
+    summaries = run.state_summaries
+    empty = (np.zeros(0, np.int64), np.zeros(0))
+    if summaries is None or key not in {q.key for q in summaries.summaries}:
+        return empty
+    bands = [summaries.band(group, key) for group in summaries.groups]
+    if not bands or not len(bands[0].steps):
+        return empty
+    return bands[0].steps, np.max([band.max for band in bands], axis=0)

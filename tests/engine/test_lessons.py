@@ -429,7 +429,54 @@ def test_state_bytes_is_the_optimizers_measured_state():
 
 
 def test_lessons_that_measure_update_norms_watch_that_series():
-    for name in ("adam-bias-correction", "amsgrad-step", "adagrad-decay"):
+    for name in ("adam-bias-correction", "adagrad-decay"):
         watch = lessons.load(name).watch
         assert watch.view == "norms:update" and watch.series_label == "update norm"
     assert lessons.load("momentum-ravine").watch.view == "path"
+    # amsgrad-step measures the effective rate, from the optimizer's state: the State tab.
+    assert lessons.load("amsgrad-step").watch.view == "state"
+
+
+def test_the_effective_rate_is_read_from_the_state_summaries_every_10_steps():
+    """amsgrad-step's lanes record their state every 10 steps (the app's too), and the rise of
+    AMSGrad's effective rate from step 1,000 is its bias correction's growth, exactly."""
+    lesson = lessons.load("amsgrad-step")
+    assert lesson.records_state and not lessons.load("momentum-ravine").records_state
+    race, verdict = lesson.run()
+    assert {run.config.state_every for run in race.runs} == {10}
+    beta2 = 0.999
+    corrected = math.sqrt((1 - beta2**3000) / (1 - beta2**1000))
+    assert math.isclose(verdict.values["AMSGrad"], corrected, rel_tol=1e-6)
+    assert verdict.values["AMSGrad, tutorial's formula"] is None  # it records no such summary
+    summaries = race.runs[1].state_summaries
+    band = summaries.band("x", "effective_lr")
+    assert list(band.steps) == list(range(10, lesson.steps + 1, 10))
+
+
+def test_the_setup_lists_the_knobs_a_lesson_is_about_at_their_defaults_too():
+    """momentum 0.9 and AdamW's λ 0.01 are the defaults, and the very knobs the lessons are
+    about: the setup names them (and the value they are compared with on the other lanes)."""
+    ravine = lessons.load("momentum-ravine").setup()
+    assert "SGD: sgd (lr 0.01, momentum 0); Momentum: momentum (lr 0.01, momentum 0.9)" in ravine
+    adamw = lessons.load("adamw-decoupled").setup()
+    assert "AdamW: adamw (lr 0.001, weight_decay 0.01)" in adamw
+    assert "Adam, no decay: adam (lr 0.001, weight_decay 0)" in adamw
+    # A knob a flip changes is shown at its shipped value: beta2 for the bias correction.
+    bias = lessons.load("adam-bias-correction")
+    flipped = {k.split(".")[-1] for f in bias.flips for k in f.knobs}
+    assert flipped <= bias.about()
+    for key in flipped - {"lr"}:
+        assert f"{key} " in bias.setup()
+
+
+def test_a_variant_and_a_flip_are_labelled_and_judged_by_the_same_measurement():
+    lesson = lessons.load("momentum-ravine")
+    assert lesson.label is None and lesson.flipped(0).label == "flip 1"
+    configs = [e.config.with_knobs({"momentum": 0.5}) if e.name == "Momentum" else e.config
+               for e in lesson.entries]  # fmt: skip
+    variant = lesson.variant(configs, 600)
+    assert variant.label == "your variant" and variant.measure == lesson.measure
+    assert variant.lanes == lesson.lanes and variant.flips == ()
+    assert variant.run()[1] == lesson.with_knobs({}, {"Momentum": {"momentum": 0.5}}).run()[1]
+    with pytest.raises(ValueError, match="2 lanes, got 1"):
+        lesson.variant(configs[:1], 600)

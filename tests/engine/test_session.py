@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import math
 
 import pytest
@@ -671,7 +672,16 @@ def test_a_lesson_lasts_until_another_experiment_is_loaded():
 
     s.open_lesson("momentum-ravine")
     entries, steps, _ = s.race_draft()
-    s.start_race(entries, steps, go=False)  # the same racers, built anew: a new experiment
+    s.start_race(entries[::-1], steps, go=False)  # the lanes in another order: another race
+    assert s.lesson is None
+    s.open_lesson("momentum-ravine")
+    renamed = [RaceEntry(e.config, f"{e.name}!") for e in entries]
+    s.start_race(renamed, steps, go=False)  # other lanes: not the lesson's measurement
+    assert s.lesson is None
+    s.open_lesson("momentum-ravine")
+    other_task = [RaceEntry(e.config.replace(task="quadratic", task_hypers={}), e.name)
+                  for e in entries]  # fmt: skip
+    s.start_race(other_task, steps, go=False)
     assert s.lesson is None
 
     s.open_lesson("momentum-ravine")
@@ -683,7 +693,7 @@ def test_a_lesson_lasts_until_another_experiment_is_loaded():
     assert s.lesson.name == "nadam-quadratic" and len(s.race.runs) == 3
 
 
-def test_a_single_run_lesson_loads_as_the_single_run_and_an_edit_ends_it():
+def test_a_single_run_lesson_loads_as_the_single_run_and_an_edit_is_your_variant():
     lesson = solo_lesson()
     s = solo()
     s.open_lesson(lesson)
@@ -692,8 +702,59 @@ def test_a_single_run_lesson_loads_as_the_single_run_and_an_edit_ends_it():
     s.race.step(39)
     assert s.step().open_verdict
     assert s.verdict == lesson.run()[1] and s.verdict.outcome == "holds"
-    s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 0.01})  # applies live
-    assert s.lesson is None and s.verdict is None  # no longer the lesson's experiment
+    change = s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 0.01})
+    # Not applied halfway: the variant is judged on a run with its knobs from step 0.
+    assert "r resets the run to apply it" in texts(change)
+    assert s.run.config.lr == 0.1 and s.lesson is lesson and s.verdict is not None
+    s.reset()
+    variant = s.lesson
+    assert variant.label == "your variant" and variant.experiment.config.lr == 0.01
+    assert s.verdict is None
+    s.race.step(39)
+    assert s.step().open_verdict
+    assert s.verdict == lesson.with_knobs({"lr": 0.01}).run()[1]
+    assert s.verdict.outcome == "fails"  # at lr 0.01 the bowl takes longer than 40 steps
+    s.pick("optimizer", "adam")
+    s.reset()
+    assert s.lesson is None  # another optimizer: the lesson's lane is gone
+
+
+def test_a_lesson_that_reads_the_optimizers_state_records_it_in_the_app_too():
+    s = Session()
+    s.open_lesson("amsgrad-step")
+    assert {run.config.state_every for run in s.race.runs} == {10}
+    s.race.step(2999)
+    assert s.step().open_verdict
+    assert s.verdict == shipped_verdict("amsgrad-step")
+    entries, steps, _ = s.race_draft()
+    s.start_race([RaceEntry(e.config.with_knobs({"lr": 0.05}), e.name) for e in entries], steps)
+    assert s.lesson.label == "your variant"
+    assert {run.config.state_every for run in s.race.runs} == {10}
+
+
+def test_a_race_lessons_lanes_edited_are_your_variant_judged_as_the_cli_judges_it():
+    """momentum-ravine with Momentum at momentum 0.5 and 700 steps, from the race setup's
+    draft: the lesson stays, labelled, and its verdict is `optplay lesson --set` 's."""
+    s = Session()
+    s.open_lesson("momentum-ravine")
+    shipped = s.lesson
+    entries, _, target = s.race_draft()
+    entries[1] = RaceEntry(entries[1].config.with_knobs({"momentum": 0.5}), entries[1].name)
+    s.start_race(entries, 700, target, go=False)
+    variant = s.lesson
+    assert variant.label == "your variant" and variant.name == shipped.name
+    assert variant.steps == 700 and variant.flips == ()
+    assert "Momentum: momentum (lr 0.01, momentum 0.5)" in variant.setup()
+    s.race.step(699)
+    assert s.step().open_verdict
+    headless = shipped.with_knobs({}, {"Momentum": {"momentum": 0.5}})
+    headless = dataclasses.replace(
+        headless, experiment=dataclasses.replace(headless.experiment, steps=700)
+    )
+    assert s.verdict == headless.run()[1]
+    assert s.view().lesson == variant and s.view().verdict == s.verdict
+    s.start_race(shipped.experiment.race, shipped.steps, go=False)  # edited back
+    assert s.lesson == shipped and s.lesson.label is None and s.verdict is None
 
 
 def test_a_single_run_lesson_that_diverges_is_judged_when_it_stops():

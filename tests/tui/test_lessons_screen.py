@@ -120,14 +120,15 @@ async def test_a_race_lesson_runs_to_the_verdict_optplay_lesson_prints(capsys) -
         await pilot.pause()
         session = app.session
         assert not isinstance(app.screen, LessonsScreen)
-        assert session.racing and session.race.names == ["Adam", "Adam, uncorrected"]
+        assert session.racing and session.race.names == list(lesson.lanes)
+        assert lesson.lanes[:2] == ("Adam", "Adam, uncorrected")
         assert session.planned_steps == 50 and session.lesson is lesson
         # Its view: the Norms tab, drawing each lane's update norm.
         assert app.query_one("#chart-tabs", TabbedContent).active == "tab-norms"
         line = text_of(app, "LessonLine")
         assert line.startswith(f"Lesson: {lesson.title}")
         assert "Watch the Norms tab (update norm):" in line
-        assert "race of 2" in str(app.query_one(StatusLine).render())
+        assert f"race of {len(lesson.lanes)}" in str(app.query_one(StatusLine).render())
 
         await pilot.press("space")
         await wait_for(lambda: isinstance(app.screen, VerdictScreen))
@@ -169,8 +170,11 @@ async def test_stepping_to_the_end_opens_the_verdict_and_a_preset_ends_the_lesso
         assert isinstance(app.screen, VerdictScreen)
         shown = text_of(app, "#verdict-text")
         assert shown.startswith("Verdict: the claim HOLDS on this run")
-        assert "AMSGrad rose to 1.201× its lowest update norm so far from step 100" in shown
-        assert "It would not hold starting at (0, 0)" in shown
+        assert (
+            "AMSGrad rose to 1.226× its lowest effective learning rate so far from step 1,000"
+            in shown
+        )
+        assert "It would be undecided starting at (0, 0)" in shown
         await pilot.press("end")  # the rest (claim, why) scrolls into view at 80x24
         assert "Headless: optplay lesson amsgrad-step" in screen_text(app)
         await pilot.press("escape")
@@ -265,13 +269,13 @@ async def test_s_judges_the_lesson_over_8_seeds_as_optplay_lesson_json_does(caps
 
 
 async def test_a_lesson_that_measures_update_norms_opens_the_norms_tab_on_them() -> None:
-    """amsgrad-step measures the update norm: loading it opens the Norms tab drawing each
-    lane's update norm (not the gradient norm), and `u` moves on to the ratio."""
+    """adam-bias-correction measures the update norm: loading it opens the Norms tab drawing
+    each lane's update norm (not the gradient norm), and `u` moves on to the ratio."""
     from tui.charts.norms import NormsChart
 
     app = create_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.open_lesson("amsgrad-step")
+        app.open_lesson("adam-bias-correction")
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "tab-norms"
         chart = app.query_one(NormsChart)

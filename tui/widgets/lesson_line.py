@@ -7,6 +7,9 @@ Once the lesson finished, the second row is the verdict with its numbers:
 
     Verdict: the claim HOLDS - Momentum reached loss 0.001 at step 98; SGD ...
 
+A lesson the learner edited (same lanes, other knobs) is labelled "your variant", a flip
+"flip 1", on both rows: "Verdict on your variant: the claim HOLDS - ...".
+
 Each row is cut to the width with an ellipsis (the full texts are on `v`). Hidden (no room
 taken) when no lesson is loaded. The rows come from the session's view (`lesson`, `verdict`).
 """
@@ -33,13 +36,16 @@ def lesson_rows(view: SessionView) -> Text | None:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Lesson: ", style="bold")
     text.append(lesson.title)
+    if lesson.label:
+        text.append(f" - {lesson.label}", style="bold")
     text.append("  (v: the lesson, L: lessons)\n", style="dim")
     if verdict is None:
         series = f" ({lesson.watch.series_label})" if lesson.watch.series else ""
         text.append(f"Watch the {label_of(lesson.watch.tab)} tab{series}: ", style="bold")
         text.append(lesson.watch.what)
     else:
-        text.append(f"Verdict: the claim {OUTCOME_WORDS[verdict.outcome]}", style="bold")
+        on = f" on {lesson.label}" if lesson.label else ""
+        text.append(f"Verdict{on}: the claim {OUTCOME_WORDS[verdict.outcome]}", style="bold")
         text.append(" - " + verdict.summary)
     return text
 
