@@ -71,6 +71,11 @@ CONFIGS = {
         task="rosenbrock", optimizer="adam", optimizer_hypers={"lr": 0.02}
     ),
     "digits-mlp/adam (9.6k params)": RunConfig(task="digits-mlp", optimizer="adam"),
+    # The sharpness (power iteration on Hessian-vector products) every 10 steps, as the
+    # Sharpness tab records it: what it costs the app's training and its keys.
+    "digits-mlp/adam, sharpness/10": RunConfig(
+        task="digits-mlp", optimizer="adam", sharpness_every=10
+    ),
 }
 
 
@@ -90,11 +95,18 @@ def headless_rate(config: RunConfig) -> float:
     return done / (time.perf_counter() - t0)
 
 
+def full_speed(app: OptplayApp) -> None:
+    """Lift the speed limit (the app starts at DEFAULT_SPEED steps per second)."""
+    while app.session.speed is not None:
+        app.session.faster()
+
+
 async def app_rate(config: RunConfig) -> float:
     """Steps per second while the app trains at full speed with everything on screen."""
     app = create_app(config, steps=NEVER_ENDS)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
+        full_speed(app)
         app.action_toggle_run()
         await asyncio.sleep(0.5)  # warm up: stream chunk sizing, first frames
         start, t0 = app.session.run.steps_done, time.perf_counter()
@@ -119,6 +131,7 @@ async def key_latency(config: RunConfig, presses: int = 20) -> list[float]:
             toggle()
 
         app.action_toggle_log = timed_toggle  # type: ignore[method-assign]
+        full_speed(app)
         app.action_toggle_run()
         await asyncio.sleep(0.5)
         latencies = []
