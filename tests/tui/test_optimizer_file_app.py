@@ -3,6 +3,7 @@ from file…" entry and its dialog; broken files are one error line and the opti
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,29 @@ async def test_the_app_command_line_opens_with_the_file_s_optimizer(tmp_path, mo
         await pilot.pause()
         assert app.query_one("#optimizer-picker", Picker).value == "heavy-ball"
         assert "momentum_buffer" in str(app.session.run.optimizer.state_doc.state)
+
+
+async def state_tab_buffer(config: RunConfig, optimizer_file: str | None = None) -> str:
+    """The State tab's momentum_buffer value after 5 steps (`n`), as the screen shows it."""
+    app = create_app(config)
+    async with app.run_test(size=SIZE) as pilot:
+        if optimizer_file is not None:
+            app.load_optimizer_file(optimizer_file)
+        app.show_tab("tab-state")
+        app.set_focus(None)
+        await pilot.pause()
+        for _ in range(5):
+            await pilot.press("n")
+        await wait_for(lambda: app.session.run.steps_done == 5)
+        row = r"momentum_buffer +([-\d.]\S*) "  # the name, then its value
+        await wait_for(lambda: re.search(r"step 5 · each coordinate", screen_text(app)))
+        return re.search(row, screen_text(app))[1]
+
+
+async def test_the_state_tab_follows_the_file_s_named_state(tmp_path) -> None:
+    Path("heavy_ball.py").write_text(readme_example(), encoding="utf-8")
+    mine = await state_tab_buffer(RunConfig(task="quadratic", optimizer="sgd"), "heavy_ball.py")
+    built_in = await state_tab_buffer(
+        RunConfig(task="quadratic", optimizer="momentum", optimizer_hypers={"lr": 0.01})
+    )
+    assert mine == built_in != "4"  # the buffer at step 5, not the copy kept from step 1
