@@ -64,7 +64,10 @@ class Picker(VerticalGroup):
         # Several pickers of one kind on a screen (the race setup) need their own ids.
         self.select_id = select_id or f"{kind}-select"
         self._names = list(names)
-        if value not in self._names:  # a name outside the list (an optimizer file's): shown
+        # A file may name an item the picker does not offer (a hidden lesson formula such as
+        # nadam-tutorial, an optimizer file's class): it is what runs, so it is shown, last,
+        # rather than refused.
+        if value not in self._names:
             self._names.append(value)
         self._summary = summary
         self._value = value
@@ -92,7 +95,8 @@ class Picker(VerticalGroup):
         return self._value
 
     def pick(self, name: str) -> None:
-        """Show `name` without reporting it as the user's choice (e.g. undoing a change)."""
+        """Show `name` without reporting it as the user's choice (e.g. undoing a change);
+        a name the picker does not offer (a hidden formula a lesson loads) is added first."""
         self.add(name)
         self._value = name
         select = self.query_one(Select)
