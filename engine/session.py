@@ -1204,14 +1204,19 @@ class Session:
         )
 
     def _record_lesson_state(self) -> None:
-        """A lesson that measures the optimizer's state records it as often as `Lesson.start`
-        does, so its verdict here is the headless one."""
+        """A lesson that measures the optimizer's state or the sharpness records it as often
+        as `Lesson.start` does, so its verdict here is the headless one."""
+        from engine.lessons.lesson import SHARPNESS_EVERY as lesson_sharpness_every
         from engine.lessons.lesson import STATE_EVERY as lesson_state_every
 
         lesson, race = self._lesson, self._lesson_race
-        if lesson is not None and race is not None and lesson.records_state:
-            for run in race.runs:
+        if lesson is None or race is None:
+            return
+        for run in race.runs:
+            if lesson.records_state:
                 run.set_state_every(lesson_state_every)
+            if lesson.records_sharpness:
+                run.set_sharpness_every(lesson_sharpness_every)
 
     def _drop_lesson(self) -> None:
         self._lesson = self._lesson_race = self._verdict = self._variant = None

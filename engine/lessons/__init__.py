@@ -49,7 +49,8 @@ Files: each lesson is two files in engine/lessons/library/, shipped as package d
     expect = "holds"                # the verdict with the shipped seeds (checked by tests)
 
     [watch]
-    tab = "path"                    # loss | lr | norms | path | state (the app's "tab-" + this)
+    tab = "path"                    # loss | lr | norms | path | state | sharpness (the app's
+                                    #   "tab-" + this)
     what = "..."                    # what to read there
     series = "update"               # optional, the Norms tab's: grad | update | ratio (the
                                     #   app opens the tab drawing that series per lane)
@@ -59,8 +60,9 @@ Files: each lesson is two files in engine/lessons/library/, shipped as package d
                                     #   param_norm | state_bytes
     series = "loss"                 # loss | eval_loss | eval_accuracy | lr | grad_norm |
     target = 1e-3                   #   update_norm | update_grad_ratio | effective_lr (from
-                                    #   the state summaries); parameters: target, start,
-                                    #   stop, floor, key (engine.lessons.measure)
+                                    #   the state summaries) | sharpness | sharpness_lr
+                                    #   (λ_max × lr/2, measured every 10 steps); parameters:
+                                    #   target, start, stop, floor, key (engine.lessons.measure)
     subject = "Momentum"            # the lane the claim is about
     compare = "ratio"               # "ratio" (subject / baseline) or "value" (subject's)
     baseline = "SGD"                # (ratio only)

@@ -15,13 +15,23 @@ from typing import Any
 
 from engine import specfile
 from engine.config import Experiment, RaceEntry
-from engine.lessons.measure import EVAL_SERIES, KINDS, SERIES, STATE_SERIES, Metric, number
-from engine.run import Run, RunConfigError
+from engine.lessons.measure import (
+    EVAL_SERIES,
+    KINDS,
+    SERIES,
+    SHARPNESS_SERIES,
+    STATE_SERIES,
+    Metric,
+    number,
+)
+from engine.run import Run, RunConfig, RunConfigError
 from engine.specfile import ConfigError, SpecFile, at, kind_of
 
 #: How often a lesson that reads the optimizer's state records it: every 10th step costs a
 #: tenth of recording every step, and the measured windows start and end on multiples of 10.
 STATE_EVERY = 10
+#: How often a lesson that reads the sharpness measures it (the app's Sharpness chart too).
+SHARPNESS_EVERY = 10
 
 #: What a lesson can expect of its verdict (`expect`, a flip's `expect`): "undecided" where
 #: the honest answer is "it depends" (the text says on what).
@@ -30,7 +40,7 @@ OUTCOMES = ("holds", "fails", "undecided")
 #: reached the target).
 VERDICTS = ("holds", "fails", "undecided")
 #: The app's chart tabs a lesson may point at (`[watch] tab`; the tab ids are "tab-" + this).
-TABS = ("loss", "lr", "norms", "path", "state")
+TABS = ("loss", "lr", "norms", "path", "state", "sharpness")
 #: How the subject's value is turned into the number compared with the threshold.
 COMPARES = ("ratio", "value")
 #: Threshold keys of `[measure]`: exactly one is given.
@@ -307,17 +317,19 @@ class Lesson:
         Full-resolution history by default, so every measurement is exact."""
         from engine.compare import Race
 
-        every = STATE_EVERY if self.records_state else 0  # else as the experiment says (off)
         if self.experiment.race:
-            entries = [
-                RaceEntry(e.config.replace(state_every=every or e.config.state_every), e.name)
-                for e in self.experiment.race
-            ]
+            entries = [RaceEntry(self._recording(e.config), e.name) for e in self.experiment.race]
             return Race(entries, history_capacity=history_capacity)
-        config = self.experiment.config
-        return Run(
-            config.replace(state_every=every or config.state_every),
-            history_capacity=history_capacity,
+        return Run(self._recording(self.experiment.config), history_capacity=history_capacity)
+
+    def _recording(self, config: RunConfig) -> RunConfig:
+        """`config` recording what the measurements read: the optimizer's state every
+        STATE_EVERY steps, the sharpness every SHARPNESS_EVERY (else as the experiment says)."""
+        state = STATE_EVERY if self.records_state else 0
+        sharpness = SHARPNESS_EVERY if self.records_sharpness else 0
+        return config.replace(
+            state_every=state or config.state_every,
+            sharpness_every=sharpness or config.sharpness_every,
         )
 
     @property
@@ -325,6 +337,12 @@ class Lesson:
         """Whether the measurements read the optimizer's state summaries (the effective rate):
         then every lane records them every STATE_EVERY steps (`start`; the app does too)."""
         return any(m.series in STATE_SERIES for m in (self.measure.metric, *self.also))
+
+    @property
+    def records_sharpness(self) -> bool:
+        """Whether the measurements read the sharpness: then every lane measures it every
+        SHARPNESS_EVERY steps (`start`; the app does too)."""
+        return any(m.series in SHARPNESS_SERIES for m in (self.measure.metric, *self.also))
 
     def run(self, history_capacity: int | None = None) -> tuple[Any, Verdict]:
         """Train the experiment for `steps` (blocking) and return it with its verdict."""

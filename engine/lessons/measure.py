@@ -20,6 +20,10 @@ Kinds (`kind` in a lesson file's `[measure]` / `[[also]]` tables; `series` is on
 - `state_bytes`: the bytes of optimizer state the run keeps at its end (`Run.state_bytes`:
   every state array of the optimizer, measured, not computed from a formula).
 
+`sharpness` (λ_max, the top eigenvalue of the loss Hessian) and `sharpness_lr` (λ_max × lr/2,
+1 at gradient descent's stability limit 2/lr) are read from the run's sharpness measurements;
+a lesson that measures them has its lanes measure the sharpness every 10 steps.
+
 `effective_lr` is read from the optimizer's state summaries (engine.state_history), not the
 history: per step, the largest effective learning rate over the parameter groups. A lesson
 that measures it records its lanes' state every 10 steps (engine/lessons/lesson.py); an
@@ -50,10 +54,16 @@ SERIES = {
     "update_norm": "update norm",
     "update_grad_ratio": "update-to-gradient ratio",
     "effective_lr": "effective learning rate",
+    "sharpness": "sharpness λ_max",
+    "sharpness_lr": "sharpness × lr/2",
 }
 #: Series read from the optimizer's state summaries (engine.state_history; the run must record
 #: them: `state_every = 1` in the experiment): the largest value over the parameters.
 STATE_SERIES = ("effective_lr",)
+#: Series read from the run's sharpness measurements (engine/theory.py; a lesson that measures
+#: them records them every 10 steps, engine/lessons/lesson.py): λ_max itself, and λ_max × lr/2,
+#: the sharpness as a share of gradient descent's stability limit 2/lr (1: at the edge).
+SHARPNESS_SERIES = ("sharpness", "sharpness_lr")
 #: Metric kinds and the parameters each takes (besides `kind`).
 KINDS = {
     "steps_to": ("series", "target"),
@@ -150,6 +160,8 @@ class Metric:
         """(steps, values) of the series as stored (exact at full resolution)."""
         if self.series in STATE_SERIES:
             return _state_series(run, self.series)
+        if self.series == "sharpness_lr":
+            return _sharpness_over_limit(run)
         b = run.history.buckets(self.series)
         if self.kind in ("final", "rise", "mean"):
             return b.steps, b.lasts
@@ -244,3 +256,14 @@ def _state_series(run: Any, key: str) -> tuple[np.ndarray, np.ndarray]:
     if not bands or not len(bands[0].steps):
         return empty
     return bands[0].steps, np.max([band.max for band in bands], axis=0)
+
+
+def _sharpness_over_limit(run: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, λ_max × lr/2) at the steps where the run measured its sharpness, each with the
+    learning rate of that step (a schedule's value): 1 is gradient descent's stability limit."""
+    sharp = run.history.buckets("sharpness")
+    lr = run.history.buckets("lr")
+    if not len(sharp.steps) or not len(lr.steps):
+        return np.zeros(0, np.int64), np.zeros(0)
+    at = np.clip(np.searchsorted(lr.steps, sharp.steps), 0, len(lr.steps) - 1)
+    return sharp.steps, sharp.lasts * lr.lasts[at] / 2

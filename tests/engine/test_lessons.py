@@ -19,7 +19,7 @@ from engine import config, lessons
 from engine.compare import Race
 from engine.executors import ProcessExecutor
 from engine.lessons import TABS, LessonError, seeds
-from engine.lessons.measure import number
+from engine.lessons.measure import Metric, number
 from engine.run import Run
 
 NAMES = [
@@ -43,6 +43,7 @@ NAMES = [
     "noise-escape",
     "lr-overshoot",
     "rate-that-diverges",
+    "edge-of-stability",
 ]
 FLIPS = [(name, i) for name in NAMES for i in range(len(lessons.load(name).flips))]
 TUNED = [(name, lane) for name in NAMES for lane in lessons.load(name).tuned]
@@ -378,7 +379,6 @@ def test_readme_lists_every_lesson_once():
 
 
 def test_the_mean_metric_averages_the_series_over_its_window():
-    from engine.lessons.measure import Metric
     from engine.run import RunConfig
 
     cfg = RunConfig(
@@ -451,6 +451,33 @@ def test_the_effective_rate_is_read_from_the_state_summaries_every_10_steps():
     summaries = race.runs[1].state_summaries
     band = summaries.band("x", "effective_lr")
     assert list(band.steps) == list(range(10, lesson.steps + 1, 10))
+
+
+def test_the_sharpness_is_measured_every_10_steps_and_judged_against_2_over_lr():
+    """edge-of-stability's run measures λ_max every 10 steps; its measure is the mean of
+    λ_max × lr/2 over steps 151-300, each λ_max with the lr of its own step (a schedule's)."""
+    lesson = lessons.load("edge-of-stability")
+    assert lesson.records_sharpness and not lesson.records_state
+    assert not lessons.load("amsgrad-step").records_sharpness
+    run, verdict = lesson.run()
+    assert run.config.sharpness_every == 10
+    sharp = run.history.buckets("sharpness")
+    assert list(sharp.steps) == list(range(10, 301, 10))
+    late = [v for step, v in zip(sharp.steps, sharp.lasts, strict=True) if step > 150]
+    assert verdict.values["sgd"] == pytest.approx(sum(late) / len(late) * 0.3 / 2, rel=1e-12)
+    assert 0.8 < verdict.values["sgd"] < 1.2  # at the edge: λ_max near 2/lr
+    scheduled = lesson.experiment.config.replace(
+        schedule="step", schedule_hypers={"step_size": 30}, sharpness_every=10
+    )
+    run = Run(scheduled, history_capacity=None)
+    run.step(100)
+    lrs = dict(zip(run.history.buckets("lr").steps, run.history.buckets("lr").lasts, strict=True))
+    sharp = run.history.buckets("sharpness")
+    assert len(set(lrs.values())) > 1  # the schedule changed the rate within the run
+    expected = [v * lrs[step] / 2 for step, v in zip(sharp.steps, sharp.lasts, strict=True)]
+    metric = Metric("mean", series="sharpness_lr")
+    assert metric.value(run) == pytest.approx(sum(expected) / len(expected), rel=1e-12)
+    assert metric.label == "mean sharpness × lr/2"
 
 
 def test_the_setup_lists_the_knobs_a_lesson_is_about_at_their_defaults_too():

@@ -732,6 +732,26 @@ def test_a_lesson_that_reads_the_optimizers_state_records_it_in_the_app_too():
     assert {run.config.state_every for run in s.race.runs} == {10}
 
 
+def test_a_lesson_that_reads_the_sharpness_measures_it_in_the_app_too():
+    """edge-of-stability judges λ_max × lr/2: the app's run measures the sharpness every 10
+    steps as `optplay lesson` does, so it reaches the same verdict, and a variant does too."""
+    s = Session()
+    s.open_lesson("edge-of-stability")
+    assert {run.config.sharpness_every for run in s.race.runs} == {10}
+    assert not s.dirty  # measuring is how the lesson is watched, not an edit
+    s.race.step(299)
+    assert s.step().open_verdict
+    assert s.verdict == shipped_verdict("edge-of-stability")
+    assert s.verdict.outcome == "holds"
+    s.edit("optimizer", {**s.config.optimizer_hypers, "lr": 0.03})
+    s.reset()
+    assert s.lesson.label == "your variant"
+    assert {run.config.sharpness_every for run in s.race.runs} == {10}
+    s.race.step(299)
+    assert s.step().open_verdict
+    assert s.verdict.outcome == "fails"  # 2/η ten times higher: the sharpness ends far below
+
+
 def test_a_race_lessons_lanes_edited_are_your_variant_judged_as_the_cli_judges_it():
     """momentum-ravine with Momentum at momentum 0.5 and 700 steps, from the race setup's
     draft: the lesson stays, labelled, and its verdict is `optplay lesson --set` 's."""

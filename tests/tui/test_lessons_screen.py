@@ -13,6 +13,7 @@ from conftest import screen_text, shipped_verdict, wait_for
 from textual.widgets import Input, TabbedContent
 
 from engine import lessons
+from engine.lessons.measure import number
 from tui.app import OptplayApp, create_app
 from tui.charts import ChartPanel
 from tui.cli import main as cli_main
@@ -289,3 +290,21 @@ async def test_a_lesson_that_measures_update_norms_opens_the_norms_tab_on_them()
         app.query_one(ChartPanel).redraw()
         lanes = len(app.session.race.runs)
         await wait_for(lambda: f"‖Δθ‖/‖g‖ · {lanes} runs" in screen_text(app))
+
+
+async def test_the_edge_of_stability_lesson_opens_on_the_sharpness_chart() -> None:
+    """Its verdict reads λ_max × lr/2: the app's run measures the sharpness as the CLI's does,
+    and the lesson opens on the chart that draws it against 2/η."""
+    app = create_app()
+    async with app.run_test(size=SMALL) as pilot:
+        app.set_focus(None)
+        app.open_lesson("edge-of-stability")
+        await pilot.pause()
+        assert app.query_one("#chart-tabs", TabbedContent).active == "tab-sharpness"
+        assert {run.config.sharpness_every for run in app.session.race.runs} == {10}
+        app.session.race.step(299)
+        await pilot.press("n")
+        assert isinstance(app.screen, VerdictScreen)
+        assert app.session.verdict == shipped_verdict("edge-of-stability")
+        mean = number(app.session.verdict.values["sgd"])
+        assert f"mean sharpness × lr/2 of {mean} in steps 151–300" in text_of(app, "#verdict-text")
