@@ -187,8 +187,15 @@ def _make_optimizer(
             np.copyto(p, np.asarray(out), casting="unsafe")
             for s in state_names:
                 value = state.get(s)
-                if isinstance(value, np.ndarray) and value.shape == p.shape:
-                    st.bufs[s] = value.astype(p.dtype, copy=False)
+                if isinstance(value, np.generic):  # arithmetic on a 0-d array gives these
+                    value = np.asarray(value)
+                if not (isinstance(value, np.ndarray) and value.shape == p.shape):
+                    continue
+                buf = st.bufs.get(s)
+                if buf is None:
+                    st.bufs[s] = value.astype(p.dtype, copy=True)
+                else:  # in place: state views handed out (the State tab's) follow the run
+                    np.copyto(buf, value, casting="unsafe")
 
         def _derive(self, st: _KeyState, want: Any, grad: Any, prev: Any) -> dict:
             return {"effective_lr": np.full(st.shape, st.scalars.lr, st.dtype)}

@@ -5,6 +5,7 @@
                                  file, with [[race]] entries, opens as that race)
     optplay --preset NAME        open the app with a shipped preset (optplay list presets)
     optplay --dask ADDRESS|local the app's sweeps and lesson seeds run on a Dask cluster
+    optplay --optimizer-file PATH.py   open the app with your own optimizer (runs the file)
     optplay run | bench | sweep | lesson | list   the headless commands
     optplay serve                the app in a web browser
 
@@ -73,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run jobs (the app's sweeps and lesson seeds; sweep, bench and lesson without "
         "their own --dask) on a Dask cluster: its scheduler address, or 'local'",
     )
+    parser.add_argument(
+        "--optimizer-file",
+        metavar="PATH.py",
+        dest="app_optimizer_file",
+        help="open the app with your own optimizer class from a Python file, picked unless "
+        "--config/--preset names another (contract: README); this RUNS THE FILE'S CODE, so "
+        "use only files you trust",
+    )
     parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_commands(commands)
@@ -95,6 +104,7 @@ def open_app(args: argparse.Namespace) -> int:
     """The app of `--config` / `--preset` (or the default run), run until the user quits;
     2 with a message when the source is not a run."""
     try:
+        loaded = load_named_optimizer_file(args.app_optimizer_file)
         source = load_source(args.config, args.preset)
         refuse_source(args, source, "Experiment")
     except UsageError as error:
@@ -103,10 +113,28 @@ def open_app(args: argparse.Namespace) -> int:
 
     from tui.app import create_app  # Textual loads only when the app opens
 
+    if source is None and loaded is not None:
+        from engine.run import RunConfig
+        from engine.session import DEFAULT_TASK
+
+        source = RunConfig(task=DEFAULT_TASK, optimizer=loaded)
     # An experiment with [[race]] entries opens as a race (all its racers), not its first run.
     app = create_app(experiment=source, save_path=args.config, dask=args.global_dask)
     app.run()
     return app.return_code or 0
+
+
+def load_named_optimizer_file(path: str | None) -> str | None:
+    """Register the optimizer of `--optimizer-file` (the user named it: its code runs); its
+    name, None without the flag; UsageError with the message `optplay run` gives."""
+    if path is None:
+        return None
+    from engine.optimizer_file import OptimizerFileError, load_optimizer_file
+
+    try:
+        return load_optimizer_file(path)
+    except OptimizerFileError as err:
+        raise UsageError(str(err)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

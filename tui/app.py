@@ -91,6 +91,8 @@ SETTINGS_WRITE_DELAY = 0.5
 #: Below this many columns the sidebar hides by itself (unless shown with `b`).
 SIDEBAR_MIN_WIDTH = 90
 #: The name an exported picture starts from (NAME-loss.png, NAME-screen.svg...).
+#: The optimizer picker's last entry: asks for a Python file with your own optimizer.
+OPTIMIZER_FILE_ENTRY = "optimizer from file…"
 PICTURE_STEM = "optplay-picture"
 #: The Sweep screen's name: installed once, so leaving it keeps its sweep (and its worker).
 SWEEP_SCREEN = "sweep"
@@ -199,6 +201,7 @@ class OptplayApp(App[int]):
                         view.picks[kind],
                         registry.summary,
                         id=f"{kind}-picker",
+                        more=OPTIMIZER_FILE_ENTRY if kind == "optimizer" else None,
                     )
                 yield Static("", id="pending", markup=False)
                 yield HyperForm([form_section(s) for s in view.sections], id="form")
@@ -542,6 +545,10 @@ class OptplayApp(App[int]):
     @on(Picker.Changed)
     def _picked(self, message: Picker.Changed) -> None:
         self.do(self.session.pick(message.kind, message.name))
+
+    @on(Picker.More, "#optimizer-picker")
+    def _optimizer_file_entry(self, message: Picker.More) -> None:
+        self.action_optimizer_file()
 
     @on(TabbedContent.TabActivated, "#chart-tabs")
     def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
@@ -958,6 +965,35 @@ class OptplayApp(App[int]):
         self.call_from_thread(self.tell, f"wrote {png}, {svg} and {screen}", "information",
                               "picture")  # fmt: skip
 
+    def action_optimizer_file(self) -> None:
+        """Ask for an optimizer file (the picker's last entry, the palette) and load it."""
+        from tui.screens.optimizer_file import OptimizerFileScreen
+
+        def remember(folder: str) -> None:
+            self.remember(optimizer_folder=folder)
+
+        self.push_screen(
+            OptimizerFileScreen(self.settings.optimizer_folder, remember), self.load_optimizer_file
+        )
+
+    def load_optimizer_file(self, path: str | None) -> None:
+        """Load the optimizer class of `path` (user code: only a file the user named) and pick
+        it; a file that breaks the contract is one error line and the optimizer stays."""
+        if path is None:
+            return
+        from engine.optimizer_file import OptimizerFileError
+        from engine.optimizer_file import load_optimizer_file as load
+
+        try:
+            name = load(path)
+        except OptimizerFileError as err:
+            self.tell(str(err), "error", "optimizer file not loaded", timeout=10)
+            return
+        folder = str(Path(path).parent)
+        self.remember(optimizer_folder="" if folder == "." else folder)
+        self.main.query_one("#optimizer-picker", Picker).add(name)
+        self.do(self.session.pick("optimizer", name))
+
     def action_presets(self) -> None:
         from tui.screens.presets import PresetScreen
 
@@ -1203,6 +1239,11 @@ class OptplayApp(App[int]):
                 f"{action.help[0].upper()}{action.help[1:]} ({action.shown_key})",
                 getattr(self, f"action_{action.name}"),
             )
+        yield SystemCommand(
+            "Optimizer from file",
+            "Load your own optimizer class from a Python file (this runs its code)",
+            self.action_optimizer_file,
+        )
         for name in presets.names():
             yield SystemCommand(
                 f"Load preset: {name}",

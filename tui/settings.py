@@ -2,7 +2,8 @@
 recorded (`record_runs = false`: no run is kept in the run store, engine/store.py), where
 jobs run (`dask`: "" this machine's process pool, "local" or a Dask scheduler's address) and
 whether the optimizers may run compiled (`compiled = false`: NumPy only; see
-engine/optimizers/compiled.py).
+engine/optimizers/compiled.py) and the folder whose .py files "optimizer from file…" lists
+(`optimizer_folder`: a folder, never a file loaded by itself).
 
 Kept as a small TOML file in the platform's config folder (`platformdirs.user_config_dir`,
 e.g. ~/.config/optplay/settings.toml on Linux; `OPTPLAY_CONFIG_DIR` overrides the folder, as
@@ -41,6 +42,8 @@ class Settings:
     # address (a Dask scheduler); `optplay --dask` overrides it for one session
     compiled: bool = True  # the compiled path (numba) when installed; false: NumPy only
     # (the same numbers either way; OPTPLAY_COMPILED in the environment overrides it)
+    optimizer_folder: str = ""  # where "optimizer from file…" lists .py files ("": the
+    # working folder); only a folder is remembered, never a file to load by itself
 
     def replace(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -92,6 +95,9 @@ def _checked(data: dict[str, Any]) -> Settings:
                     'dask must be "" (this machine), "local" or a scheduler address, '
                     f"got {kind_of(value)}"
                 )
+        elif key == "optimizer_folder":
+            if not isinstance(value, str):
+                raise ValueError(f"optimizer_folder must be a folder's path, got {kind_of(value)}")
         else:
             continue  # a key of a newer version: ignored
         values[key] = value

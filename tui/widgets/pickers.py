@@ -2,7 +2,9 @@
 
 A picker is a compact `Select` (one line, keyboard friendly: enter/up/down open it, typing
 searches) with a label in front and the chosen item's summary below. It reports a choice with
-`Picker.Changed`; the app decides whether the choice applies now or needs a reset.
+`Picker.Changed`; the app decides whether the choice applies now or needs a reset. A picker
+may end with one more entry that is an action, not a name (the optimizer picker's "optimizer
+from file…"): choosing it keeps the name shown and reports `Picker.More`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ class Picker(VerticalGroup):
         def control(self) -> Picker:
             return self.picker
 
+    class More(Message):
+        """The user chose the picker's extra entry (`more`); the name shown stays."""
+
+        def __init__(self, picker: Picker) -> None:
+            super().__init__()
+            self.picker = picker
+
+        @property
+        def control(self) -> Picker:
+            return self.picker
+
+    #: The Select value of the extra entry (no registry name starts with a NUL).
+    MORE = "\x00more"
+
     def __init__(
         self,
         kind: str,
@@ -41,6 +57,7 @@ class Picker(VerticalGroup):
         *,
         id: str | None = None,
         select_id: str | None = None,
+        more: str | None = None,
     ) -> None:
         super().__init__(id=id, classes="picker")
         self.kind = kind
@@ -48,17 +65,23 @@ class Picker(VerticalGroup):
         self.select_id = select_id or f"{kind}-select"
         self._names = list(names)
         # A file may name an item the picker does not offer (a hidden lesson formula such as
-        # nadam-tutorial): it is what runs, so it is shown, last, rather than refused.
+        # nadam-tutorial, an optimizer file's class): it is what runs, so it is shown, last,
+        # rather than refused.
         if value not in self._names:
             self._names.append(value)
         self._summary = summary
         self._value = value
+        self._more = more
+
+    def _options(self) -> list[tuple[str, str]]:
+        options = [(name, name) for name in self._names]
+        return options + ([(self._more, self.MORE)] if self._more else [])
 
     def compose(self) -> ComposeResult:
         with HorizontalGroup(classes="picker-row"):
             yield Label(self.kind, classes="picker-label")
             yield Select(
-                [(name, name) for name in self._names],
+                self._options(),
                 value=self._value,
                 allow_blank=False,
                 compact=True,
@@ -72,20 +95,34 @@ class Picker(VerticalGroup):
         return self._value
 
     def pick(self, name: str) -> None:
-        """Show `name` without reporting it as the user's choice (e.g. undoing a change)."""
+        """Show `name` without reporting it as the user's choice (e.g. undoing a change);
+        a name the picker does not offer (a hidden formula a lesson loads) is added first."""
+        self.add(name)
         self._value = name
         select = self.query_one(Select)
         with select.prevent(Select.Changed):
-            if name not in self._names:
-                self._names.append(name)
-                select.set_options([(n, n) for n in self._names])
             select.value = name
         self.query_one(".picker-summary", Static).update(self._summary(name))
+
+    def add(self, name: str) -> None:
+        """Offer `name` too (after the registry's names; before the extra entry)."""
+        if name in self._names:
+            return
+        self._names.append(name)
+        select = self.query_one(Select)
+        with select.prevent(Select.Changed):
+            select.set_options(self._options())
+            select.value = self._value
 
     @on(Select.Changed)
     def _chosen(self, event: Select.Changed) -> None:
         event.stop()
         name = event.value
+        if name == self.MORE:
+            with event.select.prevent(Select.Changed):
+                event.select.value = self._value
+            self.post_message(self.More(self))
+            return
         if not isinstance(name, str) or name == self._value:
             return
         self._value = name
