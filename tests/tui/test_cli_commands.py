@@ -100,10 +100,13 @@ def test_lesson_set_reaches_every_lane_or_one(capsys):
     status, out, _ = run_cli(capsys, "lesson", "momentum-ravine", "--set", "Momentum.lr=0.002",
                              "--no-progress")  # fmt: skip
     assert status == 0
-    assert "SGD: sgd (lr 0.01); Momentum: momentum (lr 0.002)" in " ".join(out.split())
+    # The setup lists every knob the lesson is about, momentum included.
+    setup = " ".join(out.split())
+    assert "SGD: sgd (lr 0.01, momentum 0); Momentum: momentum (lr 0.002, momentum 0.9)" in setup
     status, out, _ = run_cli(capsys, "lesson", "momentum-ravine", "--set", "lr=0.002",
                              "--no-progress")  # fmt: skip
-    assert "SGD: sgd (lr 0.002); Momentum: momentum (lr 0.002)" in " ".join(out.split())
+    setup = " ".join(out.split())
+    assert "SGD: sgd (lr 0.002, momentum 0); Momentum: momentum (lr 0.002, momentum 0.9)" in setup
 
 
 # -- issue 26: a knob swept and set ---------------------------------------------------------------
