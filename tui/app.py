@@ -56,6 +56,7 @@ from tui.charts import ChartPanel, ChartView
 from tui.charts import tabs as chart_tabs
 from tui.charts.base import LANE_ROLES
 from tui.charts.loss import predicted_run
+from tui.charts.measured import measured_steps
 from tui.charts.path import PathChart
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
@@ -342,6 +343,9 @@ class OptplayApp(App[int]):
                 view.lanes if view.overlaid else (),
                 model_lane=view.model_lane,
                 leader_lane=view.leader_lane,
+                measured=measured_steps(
+                    view.lesson, view.verdict, tuple(lane.name for lane in view.lanes)
+                ),
             )
         )
         if view.available != self._available:

@@ -12,6 +12,15 @@ with `hidden = True`: experiment files and races can name them, but the app's pi
 - `amsgrad-tutorial`: tutorial 000's AMSGrad: the running max of the raw v, not bias-corrected
   (torch's `amsgrad` divides that max by √(1 − β₂ᵗ)); m is bias-corrected.
 
+Each also computes, at every step, the update its fix would take from the same state and
+gradient (the formula with the erratum removed, nothing else changed) and keeps two per-step
+scalars that a run's state summaries record and the State tab draws: `fix_distance`
+‖Δθ − Δθ_fix‖ / ‖Δθ_fix‖ and `fix_ratio` ‖Δθ‖ / ‖Δθ_fix‖ (norms over every parameter the
+optimizer steps under one key: the whole run for a Run's flat buffer). `differs` names the
+formula that differs, in one line. The fix is the erratum removed, not another framework's
+variant: torch's NAdam keeps a momentum schedule (its own state), so the distance to it would
+mix the erratum with a different algorithm.
+
 They rely only on the public surface of `engine.optimizers.Optimizer` (declared `specs`,
 validated `hypers`, `step`, `reset`, `state`): each keeps its own per-key state and does its
 arithmetic in plain NumPy, so they stay correct whatever the fast kernels of the registered
@@ -22,14 +31,68 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from engine.hyper import Hyper
+from engine.optimizer_state import Quantity, StateDoc
 from engine.optimizers import Optimizer, register
 
-__all__ = ["AdamNoCorrection", "TutorialAMSGrad", "TutorialFormula", "TutorialNAdam"]
+__all__ = [
+    "AdamNoCorrection",
+    "FixScalars",
+    "TutorialAMSGrad",
+    "TutorialFormula",
+    "TutorialNAdam",
+    "fix_distance",
+]
+
+
+class FixScalars(NamedTuple):
+    """Per-step scalars of a formula as written: how far its step is from its fix's."""
+
+    lr: float  # η of this step
+    fix_distance: float  # ‖Δθ − Δθ_fix‖ / ‖Δθ_fix‖ (inf when the fix does not move)
+    fix_ratio: float  # ‖Δθ‖ / ‖Δθ_fix‖
+
+
+def fix_distance(update: np.ndarray, fixed: np.ndarray) -> tuple[float, float]:
+    """(‖update − fixed‖ / ‖fixed‖, ‖update‖ / ‖fixed‖) in float64; NaN when both are zero,
+    inf when only the fix is zero."""
+    a = np.asarray(update, np.float64).reshape(-1)
+    f = np.asarray(fixed, np.float64).reshape(-1)
+    d = a - f
+    nf = math.sqrt(float(np.dot(f, f)))
+    nd = math.sqrt(float(np.dot(d, d)))
+    na = math.sqrt(float(np.dot(a, a)))
+    if nf == 0.0:
+        return (math.nan, math.nan) if na == 0.0 else (math.inf, math.inf)
+    return nd / nf, na / nf
+
+
+_FIX_STATE_DOC_SCALARS = (
+    Quantity("lr", "η", "learning rate of this step"),
+    Quantity(
+        "fix_distance",
+        "‖Δ−Δfix‖/‖Δfix‖",
+        "distance of the step as written from the fixed formula's step (same state and g)",
+    ),
+    Quantity("fix_ratio", "‖Δ‖/‖Δfix‖", "norm of the step as written over the fixed step's"),
+)
+
+
+def _fix_state_doc(*state: Quantity) -> StateDoc:
+    return StateDoc(
+        state=(Quantity("step", "t", "steps taken"), *state),
+        scalars=_FIX_STATE_DOC_SCALARS,
+        tracked=("fix_distance", "fix_ratio"),
+        effective_lr="",
+    )
+
+
+_M = Quantity("exp_avg", "m", "first moment: average of g")
+_V = Quantity("exp_avg_sq", "v", "second moment: average of g²")
 
 
 def _lr(default: float) -> Hyper:
@@ -57,6 +120,10 @@ class TutorialFormula(Optimizer):
     elementwise = True
     #: Names of the state arrays each key keeps (zeros at the start).
     buffers: ClassVar[tuple[str, ...]] = ()
+    #: The formula that differs from the fix, in one line (the State tab shows it).
+    differs: ClassVar[str] = ""
+    #: The fixed formula, in one line.
+    fixed: ClassVar[str] = ""
 
     def __init__(self, **hypers: Any) -> None:
         super().__init__(**hypers)
@@ -82,10 +149,17 @@ class TutorialFormula(Optimizer):
                 for name in self.buffers:
                     slot[name] = np.zeros_like(p)
             slot["step"] += 1
-            self._update(p, g, slot, rate)
+            with np.errstate(all="ignore"):
+                update, fixed = self._updates(g, slot, rate)
+                distance, ratio = fix_distance(update, fixed)
+            p += update
+            slot["scalars"] = FixScalars(rate, distance, ratio)
         self.steps += 1
 
-    def _update(self, p: np.ndarray, g: np.ndarray, slot: dict[str, Any], lr: float) -> None:
+    def _updates(
+        self, g: np.ndarray, slot: dict[str, Any], lr: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Advance `slot`'s state with `g`; return (Δθ as written, Δθ of the fix) from it."""
         raise NotImplementedError
 
     def reset(self) -> None:
@@ -94,7 +168,43 @@ class TutorialFormula(Optimizer):
 
     def state(self, key: str) -> dict[str, Any]:
         """One key's step count and state arrays (live: do not write)."""
-        return dict(self._slots[key])
+        return {k: v for k, v in self._slots[key].items() if k != "scalars"}
+
+    # The reading surface the State tab and state summaries use (see engine.optimizer_state).
+
+    def keys(self) -> list[str]:
+        return list(self._slots)
+
+    def has_state(self, key: str) -> bool:
+        return key in self._slots
+
+    def scalars(self, key: str) -> FixScalars | None:
+        """`key`'s last step: η, and the distance and norm ratio to the fix's step."""
+        return self._slots[key].get("scalars")
+
+    def derived(
+        self,
+        key: str,
+        grad: np.ndarray | None = None,
+        prev: np.ndarray | None = None,
+        want: set[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        return {}
+
+    def summary_arrays(
+        self,
+        key: str,
+        summaries: Any,
+        grad: np.ndarray | None = None,
+        prev: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray | None]:
+        return {}
+
+    def state_bytes(self) -> int:
+        return sum(
+            int(v.nbytes) for s in self._slots.values() for v in s.values()
+            if isinstance(v, np.ndarray)
+        )  # fmt: skip
 
 
 def _checked_lr(lr: Any) -> float:
@@ -134,11 +244,19 @@ class AdamNoCorrection(TutorialFormula):
     )
     reference = "Kingma & Ba 2015 (Adam), section 3, with the bias corrections left out"
     buffers = ("exp_avg", "exp_avg_sq")
+    state_doc = _fix_state_doc(_M, _V)
+    differs = "θ ← θ − η·m/(√v + ε): m and v not divided by 1 − β₁ᵗ, 1 − β₂ᵗ"
+    fixed = "Adam: θ ← θ − η·m̂/(√v̂ + ε)"
 
-    def _update(self, p: np.ndarray, g: np.ndarray, slot: dict[str, Any], lr: float) -> None:
+    def _updates(
+        self, g: np.ndarray, slot: dict[str, Any], lr: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         h = self.hypers
-        _moments(slot, g, h["beta1"], h["beta2"])
-        p -= lr * slot["exp_avg"] / (np.sqrt(slot["exp_avg_sq"]) + h["eps"])
+        b1, b2, t, eps = h["beta1"], h["beta2"], slot["step"], h["eps"]
+        _moments(slot, g, b1, b2)
+        m, v = slot["exp_avg"], slot["exp_avg_sq"]
+        fixed = -lr * (m / (1.0 - b1**t)) / (np.sqrt(v / (1.0 - b2**t)) + eps)
+        return -lr * m / (np.sqrt(v) + eps), fixed
 
 
 @register
@@ -163,16 +281,21 @@ class TutorialNAdam(TutorialFormula):
     )
     reference = "Seed tutorial 001's NAdam (see the errata); correct: Dozat 2016, torch NAdam"
     buffers = ("exp_avg", "exp_avg_sq")
+    state_doc = _fix_state_doc(_M, _V)
+    differs = "m̄ = (β₁·m̂ + (1 − β₁)·g) / (1 − β₁ᵗ): m̂ is corrected a second time"
+    fixed = "m̄ = β₁·m̂ + (1 − β₁)·g (one correction)"
 
-    def _update(self, p: np.ndarray, g: np.ndarray, slot: dict[str, Any], lr: float) -> None:
+    def _updates(
+        self, g: np.ndarray, slot: dict[str, Any], lr: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         h = self.hypers
         b1, b2, t = h["beta1"], h["beta2"], slot["step"]
         _moments(slot, g, b1, b2)
         bias1 = 1.0 - b1**t
         m_hat = slot["exp_avg"] / bias1
-        v_hat = slot["exp_avg_sq"] / (1.0 - b2**t)
-        m_bar = (b1 * m_hat + (1.0 - b1) * g) / bias1
-        p -= lr * m_bar / (np.sqrt(v_hat) + h["eps"])
+        denom = np.sqrt(slot["exp_avg_sq"] / (1.0 - b2**t)) + h["eps"]
+        m_fix = b1 * m_hat + (1.0 - b1) * g
+        return -lr * (m_fix / bias1) / denom, -lr * m_fix / denom
 
 
 @register
@@ -196,11 +319,18 @@ class TutorialAMSGrad(TutorialFormula):
     )
     reference = "Seed tutorial 000's AMSGrad; Reddi, Kale & Kumar 2018 (ICLR)"
     buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    state_doc = _fix_state_doc(_M, _V, Quantity("max_exp_avg_sq", "v̄", "running max of v"))
+    differs = "θ ← θ − η·m̂/(√v̄ + ε): v̄ not divided by 1 − β₂ᵗ"
+    fixed = "torch: θ ← θ − η·m̂/(√v̄/√(1 − β₂ᵗ) + ε)"
 
-    def _update(self, p: np.ndarray, g: np.ndarray, slot: dict[str, Any], lr: float) -> None:
+    def _updates(
+        self, g: np.ndarray, slot: dict[str, Any], lr: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         h = self.hypers
-        b1, t = h["beta1"], slot["step"]
-        _moments(slot, g, b1, h["beta2"])
+        b1, b2, t, eps = h["beta1"], h["beta2"], slot["step"], h["eps"]
+        _moments(slot, g, b1, b2)
         vmax = slot["max_exp_avg_sq"]
         np.maximum(vmax, slot["exp_avg_sq"], out=vmax)
-        p -= lr * (slot["exp_avg"] / (1.0 - b1**t)) / (np.sqrt(vmax) + h["eps"])
+        m_hat = slot["exp_avg"] / (1.0 - b1**t)
+        fixed = -lr * m_hat / (np.sqrt(vmax) / math.sqrt(1.0 - b2**t) + eps)
+        return -lr * m_hat / (np.sqrt(vmax) + eps), fixed

@@ -159,3 +159,61 @@ def test_a_fresh_process_knows_them_without_importing_lessons():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "3"
+
+
+# -- how far the step as written is from its fix's step (the State tab's figures) -----------
+
+
+def _norm(a: np.ndarray) -> float:
+    return float(np.sqrt(np.sum(a * a)))
+
+
+def test_nadams_distance_from_its_fix_equals_the_hand_computation_at_steps_1_to_3():
+    """Both steps worked out from the same m, v and g: as written m̄ is divided by 1 − β₁ᵗ a
+    second time, so Δ = Δfix / (1 − β₁ᵗ): the distance is β₁ᵗ/(1 − β₁ᵗ) = 9, 81/19, 729/271
+    and the ratio 1/(1 − β₁ᵗ) = 10, 100/19, 1000/271."""
+    grads = [np.array([0.5, -2.0, 0.01]), np.array([1.0, 3.0, -0.2]), np.array([-0.3, 0.1, 4.0])]
+    lr = 0.1
+    opt = optimizers.create("nadam-tutorial", lr=lr)
+    params = {"w": np.zeros(3)}
+    m = np.zeros(3)
+    v = np.zeros(3)
+    for t, g in enumerate(grads, start=1):
+        before = params["w"].copy()
+        opt.step(params, {"w": g})
+        m = B1 * m + (1 - B1) * g
+        v = B2 * v + (1 - B2) * g * g
+        m_hat, v_hat = m / (1 - B1**t), v / (1 - B2**t)
+        fixed = -lr * (B1 * m_hat + (1 - B1) * g) / (np.sqrt(v_hat) + EPS)
+        as_written = -lr * ((B1 * m_hat + (1 - B1) * g) / (1 - B1**t)) / (np.sqrt(v_hat) + EPS)
+        np.testing.assert_allclose(params["w"] - before, as_written, rtol=1e-12)
+        scalars = opt.scalars("w")
+        distance = _norm(as_written - fixed) / _norm(fixed)
+        assert scalars.fix_distance == pytest.approx(distance, rel=1e-12)
+        assert scalars.fix_ratio == pytest.approx(_norm(as_written) / _norm(fixed), rel=1e-12)
+        assert scalars.fix_distance == pytest.approx(B1**t / (1 - B1**t), rel=1e-12)
+
+
+def test_amsgrads_first_step_is_31_times_its_fix():
+    """v̄₁ = (1 − β₂)g² uncorrected: the step is 1/√(1 − β₂) ≈ 31.6 times torch's (ε = 0)."""
+    opt = optimizers.create("amsgrad-tutorial", lr=0.1, eps=0.0)
+    opt.step({"w": np.zeros(3)}, {"w": np.array([0.5, -2.0, 0.01])})
+    assert opt.scalars("w").fix_ratio == pytest.approx(1 / np.sqrt(1 - B2), rel=1e-12)
+    assert opt.scalars("w").fix_distance == pytest.approx(1 / np.sqrt(1 - B2) - 1, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", HIDDEN)
+def test_a_run_records_the_distance_from_the_fix_in_its_state_summaries(name):
+    run = Run(RunConfig(task="rosenbrock", optimizer=name, optimizer_hypers={"lr": 0.02},
+                        state_every=1))  # fmt: skip
+    run.step(3)
+    s = run.state_summaries
+    assert s.scalars and {q.key for q in s.scalars} == {"fix_distance", "fix_ratio"}
+    distance = s.scalar("fix_distance")
+    assert distance.steps.tolist() == [1, 2, 3]
+    assert np.all(np.isfinite(distance.values)) and np.all(distance.values > 0)
+    assert run.inspect().scalars["fix_distance"] == distance.values[-1]
+    if name == "nadam-tutorial":
+        expected = [B1**t / (1 - B1**t) for t in (1, 2, 3)]
+        np.testing.assert_allclose(distance.values, expected, rtol=1e-12)
+    assert optimizers.get(name).differs and optimizers.get(name).fixed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 from conftest import screen_text, wait_for
 
 from engine.config import Experiment, RaceEntry
@@ -251,3 +252,39 @@ async def test_the_header_gives_each_runs_optimizer_state_in_bytes() -> None:
             f"adafactor {format_bytes(adafactor_run.state_bytes)}"
         )
         await wait_for(lambda: expected in screen_text(app))
+
+
+async def test_the_as_written_nadam_preset_shows_its_distance_from_the_fix() -> None:
+    """A race lane running tutorial 001's NAdam: the State tab names the formula that differs
+    and shows how far the step is from the fix's (β₁ᵗ/(1 − β₁ᵗ) at step t: 2.69 at step 3)."""
+    from engine import presets
+    from tui.charts.state import FixRows
+
+    app = create_app(presets.load("as-written-nadam"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_state(pilot)
+        app.session.race.step(2)
+        await pilot.press("n")
+        await drawn(pilot)
+        await wait_for(lambda: "step 3" in app.query_one(FixRows).plain)
+        fix = app.query_one(FixRows).plain
+        race = app.session.race
+        run, name = race.runs[0], race.names[0]
+        assert run.optimizer.name == "nadam-tutorial"
+        distance = run.inspect().scalars["fix_distance"]
+        assert distance == pytest.approx(0.9**3 / (1 - 0.9**3), rel=1e-12)
+        first, second = fix.splitlines()
+        assert first.startswith(f"as written vs fix · step 3: ‖Δ−Δfix‖/‖Δfix‖ {distance:.4g}")
+        assert "2.69" in first and f" · {name[:5]}" in first
+        assert "differs: m̄ = (β₁·m̂ + (1 − β₁)·g) / (1 − β₁ᵗ)" in second
+        assert len(fix.splitlines()) == 2  # the fixed lanes have no line of their own
+        race.step(2 * STATE_EVERY - 3)  # the summaries' second record: the curves' newest
+        await drawn(pilot)
+        recorded = run.state_summaries.scalar("fix_distance")
+        assert recorded.steps.tolist() == [STATE_EVERY, 2 * STATE_EVERY]
+        t = 2 * STATE_EVERY
+        assert recorded.values[-1] == pytest.approx(0.9**t / (1 - 0.9**t), rel=1e-12)
+        await wait_for(lambda: "‖Δ−Δfix‖/‖Δfix‖" in app.query_one(CurveRows).plain)
+        curve = next(line for line in app.query_one(CurveRows).plain.splitlines()
+                     if "‖Δ−Δfix‖/‖Δfix‖" in line)  # fmt: skip
+        assert curve.startswith(name) and curve.endswith(format_number(recorded.values[-1], 4))

@@ -81,6 +81,9 @@ class ChartView:
     #: The lane the Model tab shows (an index into `lanes`) and the leading lane, if any.
     model_lane: int = 0
     leader_lane: int | None = None
+    #: The steps a lesson's verdict measured, marked on the chart it watches
+    #: (tui/charts/measured.py), or None.
+    measured: Any = None
 
 
 @dataclass
@@ -429,6 +432,7 @@ class RunChart(PlotextPlot):
             self.log_y,
             view.planned_steps,
             self.app.theme,
+            view.measured,
         )
         if view.lanes:  # every lane's progress
             key += (

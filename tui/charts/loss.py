@@ -18,6 +18,7 @@ import numpy as np
 
 from tui.charts.axes import step_text, value_label
 from tui.charts.base import ChartView, Picture, RunChart
+from tui.charts.measured import draw as draw_measured
 from tui.charts.theory import PREDICT_HORIZON, config_theory, run_theory
 
 #: EMA weight of the smoothed training loss (TensorBoard's default).
@@ -131,6 +132,9 @@ class LossChart(RunChart):
         if smooth:
             parts.append("smoothed")
         parts[1:1] = self._predicted(view, picture, train)  # after the loss: kept when narrow
+        measured = draw_measured(self, view, "loss", picture)
+        if measured:
+            parts.insert(1, measured)
         if picture.log_y:
             parts.append("log")
         if not step:
@@ -220,6 +224,9 @@ class LossChart(RunChart):
         step = max(len(lane.run.history) for lane in view.lanes)
         # No single run's loss here: the legend names the curves, the status line the leader.
         parts = ["loss", f"{len(view.lanes)} runs", f"step {step_text(step)}"]
+        measured = draw_measured(self, view, "loss", picture)
+        if measured:
+            parts.insert(1, measured)
         if self.auto_log:
             parts.append(f"log: lanes span {math.log10(span):.0f} decades")
         elif picture.log_y:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tui.charts.axes import value_label
 from tui.charts.base import ChartView, Picture, RunChart
+from tui.charts.measured import draw as draw_measured
 
 
 class NormsChart(RunChart):
@@ -66,6 +67,9 @@ class NormsChart(RunChart):
                 parts.append(f"{label} {value_label(history.last(name))}")
         if not parts:
             parts = ["gradient norm · update norm · ‖Δθ‖/‖g‖"]
+        measured = draw_measured(self, view, "norms", picture)
+        if measured:
+            parts.insert(1, measured)
         if picture.log_y:
             parts.append("log")
         picture.title = parts
@@ -76,7 +80,7 @@ class NormsChart(RunChart):
         unreadable; the single-run view shows all three)."""
         n = 2 * self.columns()
         end = 1
-        series, title, _ = self.LANE_SERIES[self.lane_series]
+        series, title, short = self.LANE_SERIES[self.lane_series]
         for i, lane in enumerate(view.lanes):
             history = lane.run.history
             data = history.downsample(series, n)
@@ -86,6 +90,9 @@ class NormsChart(RunChart):
                 picture.marks(data.steps[-1:], data.lasts[-1:], str(i + 1), color)
             end = max(end, len(history))
         parts = [title, f"{len(view.lanes)} runs"]
+        measured = draw_measured(self, view, f"norms:{short}", picture)
+        if measured:
+            parts.insert(1, measured)
         if picture.log_y:
             parts.append("log")
         parts.append("u: next series")

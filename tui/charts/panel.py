@@ -146,4 +146,4 @@ def _charted(view: ChartView) -> tuple[object, ...]:
     lanes = tuple(
         (lane.name, id(lane.run), lane.pinned, getattr(lane, "detail", "")) for lane in view.lanes
     )
-    return (id(view.run), view.planned_steps, view.version, lanes, view.model_lane)
+    return (id(view.run), view.planned_steps, view.version, lanes, view.model_lane, view.measured)

@@ -10,6 +10,10 @@ What it shows depends on what is trained (one widget, no mode in the app):
   time on a log axis (the band from its 10% to its 90% quantile, labelled with the group's
   name at its end), today's distribution of α over the group's parameters (a histogram row
   per group), and the bias corrections / β₁,t / μ_t / ρ_t over time as small curves;
+- a formula as written (a seed tutorial's, `engine.lessons.formulas`), alone or as a race
+  lane: above the rest, a line naming the formula that differs from its fix and how far this
+  step is from the fix's step from the same state and g (‖Δ−Δfix‖/‖Δfix‖, ‖Δ‖/‖Δfix‖); the
+  two also appear over time among the curves;
 - a race (or a run with pins): the same band per run, covering every group's 10-90% range,
   so Adam's per-parameter rates sit next to SGD's single lr; a histogram row per run (all
   of its parameters) and each run's scalars.
@@ -34,6 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from rich.color import Color
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
@@ -56,7 +61,9 @@ from tui.charts.state_rows import (
     CurveRows,
     HistogramRow,
     HistogramRows,
+    TextRows,
 )
+from tui.terminal import ascii_words
 
 #: The α chart is left out below this height (title, frame, 3 data rows, ticks).
 MIN_CHART_ROWS = 7
@@ -296,6 +303,46 @@ def never_updated_note(runs: list[tuple[str, Any]]) -> str:
     return f"coordinates never updated: {parts}: left out"
 
 
+def _figure(x: Any) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.4g}"
+
+
+def fix_lines(name: str, run: Any, insp: Any) -> list[str]:
+    """Two lines for a formula as written (none for any other optimizer): how far the last
+    step is from the fix's step (from the same state and g), then which formula differs and
+    the fix. The figures come first: a narrow tab crops the ends of the lines."""
+    opt = getattr(run, "optimizer", None)
+    differs = getattr(opt, "differs", "")
+    if not differs:
+        return []
+    sc = insp.scalars if insp is not None else {}
+    if "fix_distance" in sc:
+        figures = (
+            f"step {step_text(insp.step)}: ‖Δ−Δfix‖/‖Δfix‖ {_figure(sc['fix_distance'])}"
+            f" · ‖Δ‖/‖Δfix‖ {_figure(sc['fix_ratio'])}"
+        )
+    else:
+        figures = "no step yet"
+    return [
+        f"as written vs fix · {figures}" + (f" · {name}" if name else ""),
+        f"  differs: {differs} · fix: {opt.fixed}",
+    ]
+
+
+class FixRows(TextRows):
+    """The as-written formulas' distance from their fix (see `fix_lines`)."""
+
+    def show_fix(self, lines: list[str], width: int) -> None:
+        if getattr(self.app, "ascii_only", False):
+            lines = [ascii_words(line) for line in lines]
+        texts = []
+        for line in lines:
+            text = Text(line)
+            text.truncate(width, overflow="ellipsis")
+            texts.append(text)
+        self.show_lines(texts)
+
+
 @dataclass(frozen=True)
 class TablePart:
     """The coordinate table's content."""
@@ -332,18 +379,20 @@ class Layout:
     histogram: int
     curves: int  # curves shown
     rows_each: int  # rows per curve
+    fix: int = 0  # the as-written formulas' lines (FixRows)
 
 
-def plan_layout(height: int, table: int, histogram: int, curves: int) -> Layout:
+def plan_layout(height: int, table: int, histogram: int, curves: int, fix: int = 0) -> Layout:
     """Share `height` rows: the table and the histogram always get theirs; then each curve
     one row (two when the chart still keeps ROOMY_CHART_ROWS); the α chart the rest if that
-    is at least MIN_CHART_ROWS. Without room for the chart, as many curves as fit."""
-    left = max(height - table - histogram, 0)
+    is at least MIN_CHART_ROWS. Without room for the chart, as many curves as fit. The `fix`
+    lines (as-written formulas) are kept like the table's."""
+    left = max(height - table - histogram - fix, 0)
     rows_each = 2 if left - 2 * curves >= ROOMY_CHART_ROWS else 1
     chart = left - rows_each * curves
     if chart < MIN_CHART_ROWS:
-        return Layout(table, 0, histogram, min(curves, left), 1)
-    return Layout(table, chart, histogram, curves, rows_each)
+        return Layout(table, 0, histogram, min(curves, left), 1, fix)
+    return Layout(table, chart, histogram, curves, rows_each, fix)
 
 
 class StateTab(Vertical):
@@ -360,6 +409,7 @@ class StateTab(Vertical):
         self.layout_now: Layout | None = None
 
     def compose(self) -> ComposeResult:
+        yield FixRows(id="state-fix", classes="state-part")
         yield CoordinateTable(id="state-table", classes="state-part")
         yield AlphaChart(id="state-alpha")
         yield HistogramRows(id="state-hist", classes="state-part")
@@ -400,11 +450,14 @@ class StateTab(Vertical):
             self.drawn_key = None  # the state was growing under the reader: next frame
             return
         table, histogram, curves = found
+        fix = self._fix_lines(view)
+        self.query_one(FixRows).show_fix(fix, width)
         layout = plan_layout(
             height,
             table.height if table else 0,
             histogram.height if histogram else 0,
             len(curves),
+            len(fix),
         )
         if table:
             self.query_one(CoordinateTable).show_table(
@@ -468,6 +521,16 @@ class StateTab(Vertical):
         return None, HistogramPart(title, tuple(rows), log_range(logs)), curves
 
     @staticmethod
+    def _fix_lines(view: ChartView) -> list[str]:
+        """Every as-written run's distance from its fix (lanes named in a race)."""
+        if view.lanes:
+            lines: list[str] = []
+            for lane in view.lanes:
+                lines += fix_lines(lane.name, lane.run, _inspect(lane.run))
+            return lines
+        return fix_lines("", view.run, _inspect(view.run))
+
+    @staticmethod
     def _curves(run: Any, prefix: str, color: Any) -> list[Curve]:
         """The run's tracked per-step scalars over time (none before summaries record)."""
         s = run.state_summaries
@@ -484,6 +547,7 @@ class StateTab(Vertical):
 
     def _apply(self, layout: Layout) -> None:
         for widget, rows in (
+            (self.query_one(FixRows), layout.fix),
             (self.query_one(CoordinateTable), layout.table),
             (self.query_one(HistogramRows), layout.histogram),
             (self.query_one(CurveRows), layout.curves * layout.rows_each),

@@ -47,6 +47,10 @@ class Picker(VerticalGroup):
         # Several pickers of one kind on a screen (the race setup) need their own ids.
         self.select_id = select_id or f"{kind}-select"
         self._names = list(names)
+        # A file may name an item the picker does not offer (a hidden lesson formula such as
+        # nadam-tutorial): it is what runs, so it is shown, last, rather than refused.
+        if value not in self._names:
+            self._names.append(value)
         self._summary = summary
         self._value = value
 
@@ -72,6 +76,9 @@ class Picker(VerticalGroup):
         self._value = name
         select = self.query_one(Select)
         with select.prevent(Select.Changed):
+            if name not in self._names:
+                self._names.append(name)
+                select.set_options([(n, n) for n in self._names])
             select.value = name
         self.query_one(".picker-summary", Static).update(self._summary(name))
 
