@@ -281,7 +281,8 @@ def _draw_path(ax: Any, plot: Plot, theme: dict[str, Any], until: float | None) 
         if keep.any():
             ax.plot(px[keep][-1], py[keep][-1], marker=MARKERS[i % 6], markersize=7,
                     color=theme["lanes"][i % 6])  # fmt: skip
-    mx, my = task.minimum
+    minima = tuple(getattr(task, "minima", (task.minimum,)))  # the saddle has two
+    mx, my = [m[0] for m in minima], [m[1] for m in minima]
     sx, sy = task.start
     ax.plot(sx, sy, marker="o", markersize=8, markerfacecolor="none",
             markeredgecolor=theme["foreground"], linestyle="none", label="start")  # fmt: skip

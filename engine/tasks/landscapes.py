@@ -53,6 +53,12 @@ class Landscape(Task):
         super().__init__(dtype, **knobs)  # x0, y0, grad_noise (+ the subclass's knobs)
         self.start = (self.x0, self.y0)
 
+    @property
+    def minima(self) -> tuple[tuple[float, float], ...]:
+        """Every global minimum (the Path chart marks each); `minimum` is the one a run from
+        the start is expected to reach."""
+        return (self.minimum,)
+
     # No model view (`model_view_kind` None, `model_view` None, from Task): the parameters are
     # the picture, and the Path view draws them over `surface` with history.trajectory().
 
@@ -241,6 +247,10 @@ class Saddle(Landscape):
     @property
     def minimum(self) -> tuple[float, float]:  # type: ignore[override]
         return (0.0, 1.0) if self.start[1] >= 0.0 else (0.0, -1.0)
+
+    @property
+    def minima(self) -> tuple[tuple[float, float], ...]:
+        return ((0.0, 1.0), (0.0, -1.0))
 
     def value_grad(self, x: float, y: float) -> tuple[float, float, float]:
         y2 = y * y

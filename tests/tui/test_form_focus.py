@@ -104,3 +104,25 @@ async def test_exponents_signs_lists_and_aliases_still_type() -> None:
         list_field = next(i for i in ids if i and i.startswith("schedule-") and "mile" in i)
         field = await focus_field(pilot, list_field, "10,20")
         assert field.value == "10,20"
+
+
+async def test_one_help_line_per_section_follows_the_focus() -> None:
+    """The focused knob's help shows under its section (one line for all its fields, so a
+    Tab between fields lays out no screen), and goes when the focus leaves the section."""
+    app = create_app(RunConfig(task="rosenbrock", optimizer="adam"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        help_line = app.query_one("#section-optimizer > .hyper-help", Static)
+        assert not help_line.display
+        app.query_one("#optimizer-lr", Input).focus()
+        await pilot.pause()
+        lr_spec = app.query_one("#optimizer-lr").parent.parent.spec
+        assert help_line.display and lr_spec.help in str(help_line.render())
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.focused.id == "optimizer-beta1"
+        beta1_help = app.focused.parent.parent.help_text
+        assert str(help_line.render()) == beta1_help != lr_spec.help
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not help_line.display
+        assert len(app.query(".hyper-help")) == len(app.query(".hyper-section"))

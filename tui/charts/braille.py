@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,13 @@ def pattern_columns(pattern: int, width: int) -> np.ndarray | None:
     return keep
 
 
+def nearest(scaled: Any) -> Any:
+    """The nearest whole cell or dot to a scaled coordinate, halves up. Rounded to 1e-6 of a
+    cell first, so a point equal to another but for float noise (a run converged to 1 -
+    1e-15 next to a minimum at 1, on a cell's edge) lands in the same cell."""
+    return np.floor(0.5 + np.round(scaled, 6))
+
+
 @dataclass(frozen=True)
 class Frame:
     """The data area of a plot: `cols` x `rows` character cells showing [x0, x1] x [y0, y1]."""
@@ -70,8 +78,8 @@ class Frame:
 
     def cell_of(self, x: float, y: float) -> tuple[int, int]:
         """The (column, row from the top) cell plotext puts the point (x, y) in."""
-        c = np.floor(0.5 + (self.cols - 1) * (x - self.x0) / (self.x1 - self.x0))
-        r = np.floor(0.5 + (self.rows - 1) * (y - self.y0) / (self.y1 - self.y0))
+        c = nearest((self.cols - 1) * (x - self.x0) / (self.x1 - self.x0))
+        r = nearest((self.rows - 1) * (y - self.y0) / (self.y1 - self.y0))
         return int(c), int(self.rows - 1 - r)
 
     def point_of(self, col: int, row: int) -> tuple[float, float]:
@@ -84,8 +92,8 @@ class Frame:
         """`cell_of` for arrays of points: (columns, rows from the top); points that are not
         finite land outside the area (-1)."""
         with np.errstate(all="ignore"):
-            c = np.floor(0.5 + (self.cols - 1) * (xs - self.x0) / (self.x1 - self.x0))
-            r = np.floor(0.5 + (self.rows - 1) * (ys - self.y0) / (self.y1 - self.y0))
+            c = nearest((self.cols - 1) * (xs - self.x0) / (self.x1 - self.x0))
+            r = nearest((self.rows - 1) * (ys - self.y0) / (self.y1 - self.y0))
         ok = np.isfinite(c) & np.isfinite(r)
         cols = np.where(ok, c, -1).astype(np.int64)
         rows = np.where(ok, self.rows - 1 - r, -1).astype(np.int64)
@@ -107,13 +115,13 @@ class DotGrid:
         """Dot column of each x (may fall outside the grid)."""
         f = self.frame
         with np.errstate(all="ignore"):
-            return np.floor(0.5 + (self.width - 1) * (xs - f.x0) / (f.x1 - f.x0))
+            return nearest((self.width - 1) * (xs - f.x0) / (f.x1 - f.x0))
 
     def dot_y(self, ys: np.ndarray) -> np.ndarray:
         """Dot row from the bottom of each y (may fall outside the grid)."""
         f = self.frame
         with np.errstate(all="ignore"):
-            return np.floor(0.5 + (self.height - 1) * (ys - f.y0) / (f.y1 - f.y0))
+            return nearest((self.height - 1) * (ys - f.y0) / (f.y1 - f.y0))
 
     # -- drawing --------------------------------------------------------------------------
 

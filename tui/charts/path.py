@@ -130,11 +130,11 @@ class PathChart(RunChart):
         axes = self.eigen_axes(view, picture)
         path = run.history.trajectory(8 * self.columns())
         picture.path(path.xs, path.ys, self.color("path"), style="bold")
-        mx, my = task.minimum
         sx, sy = task.start
         keep = np.isfinite(path.xs) & np.isfinite(path.ys)
         nx, ny = (path.xs[keep][-1], path.ys[keep][-1]) if keep.any() else (sx, sy)
-        picture.mark(mx, my, "✕", self.color("minimum"))
+        for mx, my in minima(task):
+            picture.mark(mx, my, "✕", self.color("minimum"))
         picture.mark(sx, sy, "○", self.color("start"))
         arrows = step_arrows(self, run, picture, nx, ny)
         picture.mark(nx, ny, "●", self.color("now"))
@@ -144,7 +144,7 @@ class PathChart(RunChart):
             *axes,
             *arrows[:1],
             "○ start",
-            "✕ minimum",
+            minima_label(task),
             *arrows[1:],
         ]
 
@@ -170,13 +170,18 @@ class PathChart(RunChart):
             if keep.any():
                 ends.append((path.xs[keep][-1], path.ys[keep][-1], color, str(i + 1)))
         ink = self.color("ink")
-        mx, my = task.minimum
         sx, sy = task.start
-        picture.mark(mx, my, "✕", ink)
+        for mx, my in minima(task):
+            picture.mark(mx, my, "✕", ink)
         picture.mark(sx, sy, "○", ink)
         for x, y, color, number in ends:
             picture.mark(x, y, number, color)  # the lane's number, as in the legend
-        picture.title = [f"step {step_text(len(run.history))}", *axes, "○ start", "✕ minimum"]
+        picture.title = [
+            f"step {step_text(len(run.history))}",
+            *axes,
+            "○ start",
+            minima_label(task),
+        ]
 
     # -- the cursor: a step of the path, its point and loss ------------------------------
 
@@ -236,6 +241,15 @@ class PathChart(RunChart):
         label_width = max((len(label) for label in tick_labels(yt)), default=0)
         x0, x1 = picture.x_range
         return Frame(self.size.width - 2 - label_width, self.size.height - 4, x0, x1, y0, y1)
+
+
+def minima(task: Any) -> tuple[tuple[float, float], ...]:
+    """Every minimum of a 2-D task (the saddle has two, at (0, ±1))."""
+    return tuple(getattr(task, "minima", (task.minimum,)))
+
+
+def minima_label(task: Any) -> str:
+    return "✕ minima" if len(minima(task)) > 1 else "✕ minimum"
 
 
 def point_at(run: Any, step: int) -> tuple[float, float] | None:

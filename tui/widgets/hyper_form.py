@@ -120,7 +120,8 @@ class HyperCheckbox(Checkbox):
 
 
 class HyperField(VerticalGroup):
-    """One knob: name, control, inline error, and its help while focused. The focused
+    """One knob: name, control, inline error (its help shows under its section while it is
+    focused). The focused
     field's name is drawn reversed: it reads without colour, at a glance. (A class, not
     `:focus-within`: Textual caches a label's style without its ancestors' focus, so one
     label of many could keep the look of another.)"""
@@ -162,8 +163,11 @@ class HyperField(VerticalGroup):
                     allowed=typeable(spec),
                 )
         yield Static("", classes="hyper-error", markup=False)
-        help_text = f"{spec.help} {spec.range_text}" if spec.help else spec.range_text
-        yield Static(help_text, classes="hyper-help", markup=False)
+
+    @property
+    def help_text(self) -> str:
+        spec = self.spec
+        return f"{spec.help} {spec.range_text}" if spec.help else spec.range_text
 
     def on_descendant_focus(self) -> None:
         self.add_class("-focused")
@@ -211,6 +215,36 @@ class HyperSection(VerticalGroup):
             yield Static(self.section.note, classes="section-note", markup=False)
         for spec in self.section.specs:
             yield HyperField(self.section.key, spec, self.values[spec.name])
+        # One help line per section, under its fields, for the field in focus: a line per
+        # field shown on focus made every Tab a layout of the whole screen (~2/3 of a key's
+        # time in a setup screen); this one is laid out again only when it appears, leaves
+        # or changes height.
+        yield Static("", classes="hyper-help", markup=False)
+
+    def on_descendant_focus(self, event: Any) -> None:
+        target = next((a for a in event.widget.ancestors if isinstance(a, HyperField)), None)
+        if target is not None:
+            self._show_help(target.help_text)
+
+    def on_descendant_blur(self) -> None:
+        # After the focus move: a Tab to the next field of this section keeps the line.
+        self.call_later(self._hide_help_unless_focused)
+
+    def _show_help(self, text: str) -> None:
+        line = self.query_one(".hyper-help", Static)
+        width = line.content_region.width
+        same_height = (
+            line.display
+            and width > 0
+            and Content(text).get_height(line.styles, width) == line.content_region.height
+        )
+        line.update(text, layout=not same_height)
+        line.display = True
+
+    def _hide_help_unless_focused(self) -> None:
+        focused = self.screen.focused if self.is_attached else None
+        if focused is None or self not in focused.ancestors:
+            self.query_one(".hyper-help", Static).display = False
 
     @property
     def fields(self) -> list[HyperField]:
