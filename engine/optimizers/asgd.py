@@ -27,8 +27,8 @@ from engine.optimizers.base import (
     _grad,
     _KeyState,
     _lr,
+    _magnitude,
     _scalars,
-    _summary,
     _Want,
     _wants,
     _weight_decay,
@@ -91,10 +91,7 @@ class ASGD(Optimizer):
             Quantity("eta", "η_t", "the step size this step used"),
             Quantity("mu", "μ_t", "the averaging weight this step used"),
         ),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_ax", "|θ̄|", "magnitude of the averaged iterate", "ax", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _magnitude("ax", "θ̄", "the averaged iterate")),
         effective_lr="α = η_t for every coordinate; θ ← θ(1 − λ·α) − α·g. g includes λ_wd·θ "
         "(weight decay) and is negated with maximize.",
     )

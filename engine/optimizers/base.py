@@ -22,8 +22,8 @@ steps a large vector in two blocked passes (v and u, then θ) with float64 norms
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple, NoReturn
 
 import numpy as np
 
@@ -120,6 +120,12 @@ def _summary(
     return Summary(key, symbol, help, knob, source, op)
 
 
+def _magnitude(name: str, symbol: str, what: str, source: str = "") -> Summary:
+    """Summary "abs_<name>": |symbol|, the magnitude of `what`, the state array `source`
+    (default: `name`)."""
+    return _summary(f"abs_{name}", f"|{symbol}|", f"magnitude of {what}", source or name, "abs")
+
+
 _ALPHA_SUMMARY = _summary(
     "effective_lr", "α", "effective learning rate (see effective_lr)", "effective_lr"
 )
@@ -151,11 +157,14 @@ _V_HAT = Quantity("exp_avg_sq_hat", "v̂", "v / (1 − β₂ᵗ): the bias-corre
 _BC1 = Quantity("bias_correction1", "1 − β₁ᵗ", "bias correction of m at this step")
 _BC2 = Quantity("bias_correction2", "1 − β₂ᵗ", "bias correction of v at this step")
 _ADAM_RMS = Quantity("rms", "√v̂", "√v / √(1 − β₂ᵗ): the gradient RMS the step divides by")
-_ADAM_SUMMARIES = (
-    _alpha_via("rms"),
-    _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
-    _RMS_SUMMARY,
-)
+_ABS_M = _magnitude("m", "m", "the first moment", "exp_avg")
+_ADAM_SUMMARIES = (_alpha_via("rms"), _ABS_M, _RMS_SUMMARY)
+
+
+def _decoupled_decay(lr: float, wd: float, decoupled: bool) -> float | None:
+    """The factor 1 − ηλ by which decoupled (AdamW-style) weight decay shrinks θ this step;
+    None when the decay is off or enters the gradient instead."""
+    return 1 - lr * wd if decoupled and wd != 0 else None
 
 
 # Signature parts of `Optimizer._derive`.
@@ -235,6 +244,15 @@ def _decayed_grad(
     return _grad(p, g, wd, maximize, out)
 
 
+def _flavour_grad(p: np.ndarray, g: np.ndarray, wd: float, maximize: bool) -> np.ndarray:
+    """The gradient of a non-torch flavour's update (plain NumPy, a new array where it
+    differs from `g`): ±g, + wd·θ for L2 weight decay (wd 0: none)."""
+    d = -g if maximize else g
+    if wd:
+        d = d + wd * p
+    return d
+
+
 _SPLIT = 134217729.0  # 2^27 + 1: Veltkamp's splitter for float64
 
 
@@ -287,6 +305,11 @@ def _takes_blocks(p: np.ndarray, g: np.ndarray) -> bool:
         and p.flags.c_contiguous
         and g.flags.c_contiguous
     )
+
+
+#: A closure optimizer's way to evaluate the objective at the current parameters: (loss,
+#: gradients by parameter key).
+Closure = Callable[[], tuple[float, Mapping[str, np.ndarray]]]
 
 
 # -- per-key state -----------------------------------------------------------------------------
@@ -511,7 +534,10 @@ class Optimizer(Registered):
         return {}
 
     def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
-        """The weight decay added to the gradient (0 where it is decoupled)."""
+        """The weight decay added to the gradient (0 where the `decoupled_weight_decay` knob
+        decouples it; optimizers that decouple otherwise override this)."""
+        if knobs.get("decoupled_weight_decay"):
+            return 0.0
         return float(knobs.get("weight_decay", 0.0))
 
     def _used_grad(
@@ -578,6 +604,13 @@ class Optimizer(Registered):
                 )
             self._step_key(p, g, st, lr)
         self.steps += 1
+
+    def _refuse_without_closure(self, lr: float | None, why: str) -> NoReturn:
+        """Raise for a closure optimizer's `step` called without its closure: ValueError
+        saying `why` it needs one, or the usual message when `lr` is a bad rate."""
+        if lr is not None and not 0.0 <= float(lr) < math.inf:
+            Optimizer.step(self, {}, {}, lr)  # the usual message for a bad rate
+        raise ValueError(f"{self.name} needs a closure ({why})")
 
     def _check_new(self, key: str, p: np.ndarray) -> None:
         if not isinstance(p, np.ndarray) or p.dtype not in _FLOAT_DTYPES:

@@ -26,7 +26,7 @@ from engine.optimizers.base import (
     _beta,
     _KeyState,
     _lr,
-    _summary,
+    _magnitude,
     _Want,
     _wants,
     _weight_decay,
@@ -67,10 +67,7 @@ class Lion(Optimizer):
         state=(_STEP, Quantity("exp_avg", "m", "momentum: running mean of g (decay β₂)")),
         derived=(_alpha("η, the same for every coordinate"),),
         scalars=(_LR,),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_m", "|m|", "magnitude of the momentum", "exp_avg", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _magnitude("m", "m", "the momentum", "exp_avg")),
         effective_lr="α = η for every coordinate; θ ← θ − α·(sign(β₁·m + (1 − β₁)·g) + λθ): "
         "each coordinate moves by ±α, plus the decoupled decay.",
     )

@@ -31,6 +31,7 @@ from engine.optimizers.base import (
     _ema_sq,
     _eps,
     _flavour,
+    _flavour_grad,
     _grad,
     _KeyState,
     _lerp,
@@ -131,9 +132,7 @@ class RMSprop(Optimizer):
     def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
         """optax.rmsprop (scale_by_rms / scale_by_stddev, then −η, then optax.trace) or
         Keras 3's RMSprop: ε inside the root, η inside the momentum buffer."""
-        d = -g if self.maximize else g
-        if self.weight_decay:
-            d = d + self.weight_decay * p
+        d = _flavour_grad(p, g, self.weight_decay, self.maximize)
         a, eps, mu, lr = self.alpha, self.eps, self.momentum, c.lr
         sq = st.buf("square_avg")
         if self.flavour == "optax":

@@ -28,6 +28,7 @@ from engine.optimizers.base import (
     _Arr,
     _Arrays,
     _flavour,
+    _flavour_grad,
     _grad,
     _KeyState,
     _lr,
@@ -119,9 +120,7 @@ class SGD(Optimizer):
 
     def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
         """optax.sgd (optax.trace, then −η) or Keras 3's SGD (v ← μv − ηg)."""
-        d = -g if self.maximize else g
-        if self.weight_decay:
-            d = d + self.weight_decay * p
+        d = _flavour_grad(p, g, self.weight_decay, self.maximize)
         mu, lr = self.momentum, c.lr
         if mu == 0.0:
             if self.flavour == "optax":
