@@ -38,6 +38,7 @@ from engine.optimizers.base import (
     Optimizer,
     _add,
     _alpha,
+    _alpha_of_rms,
     _Arr,
     _Arrays,
     _decayed_grad,
@@ -270,8 +271,7 @@ class Adam(Optimizer):
             rms = np.sqrt(v)  # √v̂ as torch computes it
             rms /= sc.bias_correction2_sqrt
             if _wants(want, "effective_lr"):
-                den = rms + st.hypers["eps"]
-                out["effective_lr"] = np.divide(sc.lr, den, out=den)
+                out["effective_lr"] = _alpha_of_rms(st, rms)
             if _wants(want, "rms"):
                 out["rms"] = rms
         return out

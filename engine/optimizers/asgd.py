@@ -28,9 +28,9 @@ from engine.optimizers.base import (
     _KeyState,
     _lr,
     _magnitude,
+    _same_alpha,
     _scalars,
     _Want,
-    _wants,
     _weight_decay,
     register,
 )
@@ -128,7 +128,4 @@ class ASGD(Optimizer):
         return {"eta": ex["eta"], "mu": ex["mu"]} if "eta" in ex else {}
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
-        out = {}
-        if _wants(want, "effective_lr"):
-            out["effective_lr"] = np.full(st.shape, st.scalars.eta, st.dtype)
-        return out
+        return _same_alpha(st, want, st.scalars.eta)

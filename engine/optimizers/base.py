@@ -120,12 +120,15 @@ def _summary(
     return Summary(key, symbol, help, knob, source, op)
 
 
-def _magnitude(name: str, symbol: str, what: str, source: str = "") -> Summary:
+def _magnitude(name: str, symbol: str, what: str, source: str = "", knob: str = "") -> Summary:
     """Summary "abs_<name>": |symbol|, the magnitude of `what`, the state array `source`
-    (default: `name`)."""
-    return _summary(f"abs_{name}", f"|{symbol}|", f"magnitude of {what}", source or name, "abs")
+    (default: `name`); with `knob`, kept only while that knob is on (see Summary)."""
+    return _summary(
+        f"abs_{name}", f"|{symbol}|", f"magnitude of {what}", source or name, "abs", knob
+    )
 
 
+_ABS_B = _magnitude("b", "b", "the momentum buffer", "momentum_buffer", knob="momentum")
 _ALPHA_SUMMARY = _summary(
     "effective_lr", "α", "effective learning rate (see effective_lr)", "effective_lr"
 )
@@ -177,6 +180,14 @@ def _wants(want: _Want, key: str) -> bool:
     return want is None or key in want
 
 
+def _same_alpha(st: _KeyState, want: _Want, alpha: float) -> _Arrays:
+    """`_derive` of an optimizer whose effective lr is one number `alpha` for every
+    coordinate: that number in an array of the key's shape and dtype (if wanted)."""
+    if not _wants(want, "effective_lr"):
+        return {}
+    return {"effective_lr": np.full(st.shape, alpha, st.dtype)}
+
+
 #: Builds a per-step NamedTuple from a tuple of its fields in order: NamedTuple's own
 #: `__new__` is a Python function, ~0.3 us a step more on small arrays.
 _scalars = tuple.__new__
@@ -186,6 +197,13 @@ class StepRate(NamedTuple):
     """Per-step scalars of the optimizers whose kernel needs only the rate."""
 
     lr: float  # η of this step
+
+
+def _alpha_of_rms(st: _KeyState, rms: np.ndarray) -> np.ndarray:
+    """α = η / (rms + ε) of the key's last step (a new array): the effective lr of the
+    optimizers whose step divides by the gradient RMS plus ε (Adam, NAdam, RMSprop)."""
+    den = rms + st.hypers["eps"]
+    return np.divide(st.scalars.lr, den, out=den)
 
 
 # -- in-place building blocks (torch's formulas) -----------------------------------------------

@@ -31,8 +31,8 @@ from engine.optimizers.base import (
     _KeyState,
     _lr,
     _magnitude,
+    _same_alpha,
     _Want,
-    _wants,
     fused_multiply_add,
     register,
 )
@@ -394,11 +394,7 @@ class LBFGS(Optimizer):
         }
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
-        out = {}
-        if _wants(want, "effective_lr"):
-            sc = st.scalars
-            out["effective_lr"] = np.full(st.shape, sc.t * sc.H_diag, st.dtype)
-        return out
+        return _same_alpha(st, want, st.scalars.t * st.scalars.H_diag)
 
 
 @register

@@ -27,8 +27,8 @@ from engine.optimizers.base import (
     _KeyState,
     _lr,
     _magnitude,
+    _same_alpha,
     _Want,
-    _wants,
     _weight_decay,
     register,
 )
@@ -100,7 +100,4 @@ class Lion(Optimizer):
         return 0.0  # decoupled: θ − ηλθ
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
-        out = {}
-        if _wants(want, "effective_lr"):
-            out["effective_lr"] = np.full(st.shape, st.scalars.lr, st.dtype)
-        return out
+        return _same_alpha(st, want, st.scalars.lr)

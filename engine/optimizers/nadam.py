@@ -31,6 +31,7 @@ from engine.optimizers.base import (
     _V_HAT,
     Optimizer,
     _alpha,
+    _alpha_of_rms,
     _Arr,
     _Arrays,
     _decayed_grad,
@@ -239,8 +240,7 @@ class NAdam(Optimizer):
             if _wants(want, "rms") or _wants(want, "effective_lr"):
                 rms = np.sqrt(v_hat)
                 if _wants(want, "effective_lr"):
-                    den = rms + st.hypers["eps"]
-                    out["effective_lr"] = np.divide(sc.lr, den, out=den)
+                    out["effective_lr"] = _alpha_of_rms(st, rms)
                 if _wants(want, "rms"):
                     out["rms"] = rms
             if _wants(want, "exp_avg_sq_hat"):

@@ -17,6 +17,7 @@ from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
 from engine.optimizers import compiled
 from engine.optimizers.base import (
+    _ABS_B,
     _LR,
     _MAXIMIZE,
     _RMS_SUMMARY,
@@ -24,6 +25,7 @@ from engine.optimizers.base import (
     Optimizer,
     StepRate,
     _alpha,
+    _alpha_of_rms,
     _alpha_via,
     _Arr,
     _Arrays,
@@ -36,7 +38,6 @@ from engine.optimizers.base import (
     _KeyState,
     _lerp,
     _lr,
-    _summary,
     _Want,
     _wants,
     _weight_decay,
@@ -95,14 +96,7 @@ class RMSprop(Optimizer):
         summaries=(
             _alpha_via("rms"),
             _RMS_SUMMARY,
-            _summary(
-                "abs_b",
-                "|b|",
-                "magnitude of the momentum buffer",
-                "momentum_buffer",
-                "abs",
-                "momentum",
-            ),
+            _ABS_B,
         ),
         effective_lr="α = η / (√v̂ + ε) per coordinate (v̂ = v, or v − ḡ² when centered); "
         "θ ← θ − α·g. With momentum μ the scaled gradient enters the buffer, "
@@ -217,6 +211,5 @@ class RMSprop(Optimizer):
         if _wants(want, "rms"):
             out["rms"] = rms
         if _wants(want, "effective_lr"):
-            den = rms + st.hypers["eps"]
-            out["effective_lr"] = np.divide(st.scalars.lr, den, out=den)
+            out["effective_lr"] = _alpha_of_rms(st, rms)
         return out

@@ -12,7 +12,7 @@ the AlgoPerf 2024 self-tuning track winner). Reference package schedulefree 1.4.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from engine.optimizers.base import (
     _lerp,
     _lr,
     _magnitude,
+    _same_alpha,
     _scalars,
     _Want,
     _wants,
@@ -250,7 +251,4 @@ class ScheduleFreeSGD(_ScheduleFree):
         _move_y_and_z(p, z, d, c, tmp)
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
-        out: dict[str, Any] = {}
-        if _wants(want, "effective_lr"):
-            out["effective_lr"] = np.full(st.shape, -st.scalars.y_step, st.dtype)
-        return out
+        return _same_alpha(st, want, -st.scalars.y_step)
