@@ -2,9 +2,12 @@
 
 `Optimizer` keeps lazy per-key state (`_KeyState`), validates knobs and runs an elementwise
 optimizer's kernel whole or in blocks; the registry functions (`register`, `names`, `create`,
-...) are re-exported by the package. Also here: the knob declarations (`_lr`, `_beta`, ...)
-and state declarations (`_STEP`, `_EXP_AVG`, ...) several optimizers use, and the in-place
-building blocks of torch's formulas (`_lerp`, `_ema_sq`, `_grad`, ...).
+...) are re-exported by the package. Also here, what several optimizers share: the knob
+declarations (`_lr`, `_beta`, ...), state declarations and summaries (`_STEP`, `_EXP_AVG`,
+`_magnitude`, ...), inspection helpers (`_same_alpha`, `_alpha_of_rms`), per-step scalars
+(`_decoupled_decay`), the in-place building blocks of torch's formulas (`_lerp`, `_ema_sq`,
+`_grad`, ...), the plain gradient of the other flavours (`_flavour_grad`) and the closure
+type of the optimizers that re-evaluate the objective (`Closure`).
 
 Speed: elementwise optimizers run one small "kernel" of in-place ufunc calls (`out=` into
 preallocated scratch, so nothing is allocated per step). Small arrays go through it whole (a
@@ -188,6 +191,13 @@ def _same_alpha(st: _KeyState, want: _Want, alpha: float) -> _Arrays:
     return {"effective_lr": np.full(st.shape, alpha, st.dtype)}
 
 
+def _alpha_of_rms(st: _KeyState, rms: np.ndarray) -> np.ndarray:
+    """α = η / (rms + ε) of the key's last step (a new array): the effective lr of the
+    optimizers whose step divides by the gradient RMS plus ε (Adam, NAdam, RMSprop)."""
+    den = rms + st.hypers["eps"]
+    return np.divide(st.scalars.lr, den, out=den)
+
+
 #: Builds a per-step NamedTuple from a tuple of its fields in order: NamedTuple's own
 #: `__new__` is a Python function, ~0.3 us a step more on small arrays.
 _scalars = tuple.__new__
@@ -197,13 +207,6 @@ class StepRate(NamedTuple):
     """Per-step scalars of the optimizers whose kernel needs only the rate."""
 
     lr: float  # η of this step
-
-
-def _alpha_of_rms(st: _KeyState, rms: np.ndarray) -> np.ndarray:
-    """α = η / (rms + ε) of the key's last step (a new array): the effective lr of the
-    optimizers whose step divides by the gradient RMS plus ε (Adam, NAdam, RMSprop)."""
-    den = rms + st.hypers["eps"]
-    return np.divide(st.scalars.lr, den, out=den)
 
 
 # -- in-place building blocks (torch's formulas) -----------------------------------------------
