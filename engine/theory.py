@@ -739,9 +739,14 @@ def _power_iteration(
         if shift:
             square += shift * (shift - 2.0 * new)
             new -= shift
-            a = shift * k / scale  # next iterate z − a·u ∝ (DH − shift)·u
-            next_norm += a * (a * norm - 2.0 * uy / scale)
-            z -= a * u
+            z -= (shift * k / scale) * u  # the next iterate ∝ (DH − shift)·u
+            # its norm from the vector: the two terms may all but cancel (u near an eigenvector
+            # of eigenvalue `shift`); iterates are 0 where the weight is (rare path: allocates)
+            if spare is None:
+                next_norm = float(dot(z, z))
+            else:
+                over = np.divide(z, weight, out=np.zeros_like(z), where=weight > 0.0)
+                next_norm = float(dot(z, over)) / scale
         # ‖Aû − λû‖² = ‖Aû‖² − λ² for a unit û and λ = ⟨û, Aû⟩ (no temporary vector)
         residual = sqrt(max(square - new * new, 0.0))
         done = abs(new - value) <= tol * abs(new) or residual <= tol * abs(new)

@@ -248,10 +248,10 @@ def sharpness_cost(steps: int = STEPS, rounds: int = ROUNDS) -> None:
             f"{rounds} rounds (range {100 * (min(ratios) - 1):+.1f}% .. "
             f"{100 * (max(ratios) - 1):+.1f}%)"
         )
+        each = on.sharpness_seconds / h.count("sharpness")
         print(
             f"        last λ_max {h.last('sharpness'):.4g}{extra}; stated error median "
-            f"{100 * np.median(rel):.0f}%; measuring took {on.sharpness_seconds / h.count('sharpness') * 1e6:.0f} us "
-            "each (wall time)"
+            f"{100 * np.median(rel):.0f}%; a measurement {each * 1e6:.0f} us (wall time)"
         )
 
 
