@@ -127,17 +127,21 @@ def test_split_steps_are_bit_identical(compiled_ready, split_small_buffers, name
 @needs_numba
 def test_split_steps_run_on_several_threads(compiled_ready, split_small_buffers, monkeypatch):
     seen = set()
+    second = threading.Event()
     kernel = compiled.adam_step
 
     def watched(*args, **kwargs):
         seen.add(threading.get_ident())
+        if len(seen) > 1:
+            second.set()
+        else:  # the first thread holds its chunk until another thread takes one (or 60 s)
+            second.wait(60)
         return kernel(*args, **kwargs)
 
     monkeypatch.setattr(optimizers.get("adam"), "compiled_step", watched)
     opt = optimizers.create("adam")
     p = np.ones(64 * 1024, np.float32)
-    for _ in range(20):  # a helper may find the chunks taken on one step, not on all
-        opt.step({"w": p}, {"w": np.full_like(p, 0.5)})
+    opt.step({"w": p}, {"w": np.full_like(p, 0.5)})
     assert len(seen) > 1
 
 
