@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.hyper import Hyper
+from engine.optimizers import compiled
 from engine.tasks import views
 from engine.tasks.base import (
     DATA_SEED,
@@ -34,6 +35,50 @@ from engine.tasks.base import (
 )
 
 TRAIN_FRACTION = 0.8
+
+#: NumPy's float64 tanh table once the compiled recurrences (engine/tasks/_rnn_kernels.py)
+#: proved bit-identical with np.tanh and np.matmul in the compiled path's build; None: the
+#: recurrences step on NumPy.
+compiled_tanh_table: np.ndarray | None = None
+#: (rows, hidden) -> whether the compiled recurrences reproduce NumPy's on that shape
+#: (`_rnn_kernels.shape_ok`), probed once per process.
+_SHAPES_OK: dict[tuple[int, int], bool] = {}
+
+
+def _build_recurrences(kernels: dict[str, Any]) -> None:
+    """The compiled path's build step for the recurrences (`compiled.extra_builds`, run in its
+    thread): compile, check and warm them up, and add them to `kernels` when they pass."""
+    global compiled_tanh_table
+    try:
+        from engine.tasks import _rnn_kernels
+
+        own = {name: getattr(_rnn_kernels, name) for name in _rnn_kernels.KERNELS}
+        table = _rnn_kernels.check(own)
+    except Exception:  # no NumPy table found, an unexpected build: NumPy's passes run
+        table = None
+    if table is not None:
+        kernels.update(own)
+    compiled_tanh_table = table
+
+
+compiled.extra_builds.append(_build_recurrences)
+
+
+def _compiled_recurrences(dtype: np.dtype, rows: int, hidden: int) -> tuple | None:
+    """(forward, backward, tanh table) of the compiled path when it runs the recurrences of
+    `rows` windows bit for bit as NumPy does (float64, a probed shape), else None."""
+    table = compiled_tanh_table
+    if not compiled.ready or table is None or dtype != np.float64:
+        return None
+    ok = _SHAPES_OK.get((rows, hidden))
+    if ok is None:
+        from engine.tasks import _rnn_kernels
+
+        matmul = compiled.kernel("matmul_small")
+        ok = _SHAPES_OK[(rows, hidden)] = _rnn_kernels.shape_ok(matmul, rows, hidden)
+    if not ok:
+        return None
+    return compiled.kernel("rnn_forward"), compiled.kernel("rnn_backward"), table
 
 
 class _Buffers:
@@ -151,10 +196,19 @@ class SineRNN(Task):
             buf = self._buffers[m] = _Buffers(m, self.window, self.hidden, self.dtype)
         return buf
 
-    def _forward(self, params: Params, X: np.ndarray, buf: _Buffers) -> np.ndarray:
-        """Run the RNN over the windows X (m, T); return the predictions in buf.e."""
+    def _forward(
+        self, params: Params, X: np.ndarray, buf: _Buffers, fast: tuple | None = None
+    ) -> np.ndarray:
+        """Run the RNN over the windows X (m, T); return the predictions in buf.e. `fast`:
+        the compiled recurrences (`_compiled_recurrences`), or None for NumPy's passes."""
         W_hh = params["W_hh"]
         h = buf.h_t
+        if fast is not None:
+            forward, _, table = fast
+            forward(X, params["W_xh"], params["b_h"], W_hh, buf.xt, buf.Hs, buf.D, table)
+            np.matmul(h[self.window], params["W_hy"], out=buf.e)
+            buf.e += params["b_y"]
+            return buf.e
         # Input terms x_t W_xh + b_h for all t at once, kept in D (free until backward).
         np.copyto(buf.xt, X.T)
         np.multiply(buf.xt[:, :, None], params["W_xh"], out=buf.D)
@@ -181,13 +235,28 @@ class SineRNN(Task):
         buf = self._buffers_for(m)
         if grads is None:
             grads = self.new_grads()
-        e = self._forward(params, X, buf)
+        fast = _compiled_recurrences(self.dtype, m, self.hidden) if X.flags.c_contiguous else None
+        e = self._forward(params, X, buf, fast)
         e -= y
         loss = float(np.vdot(e, e)) / m
         e *= 2.0 / m  # dLoss/dy
-        Hs, D, dH, dA = buf.Hs, buf.D_t, buf.dH, buf.dA_t
+        Hs = buf.Hs
         np.matmul(Hs[T].T, e, out=grads["W_hy"])
         np.matmul(buf.ones[:m], e, out=grads["b_y"])
+        if fast is not None:
+            fast[1](e, params["W_hy"], params["W_hh"], Hs, buf.D, buf.dA, buf.dH)
+        else:
+            self._backward_numpy(params, buf, T)
+        # Weight gradients summed over all steps with one matmul each.
+        np.matmul(buf.H2.T, buf.dA2, out=grads["W_hh"])
+        np.matmul(buf.ones, buf.dA2, out=grads["b_h"])
+        np.matmul(buf.x2, buf.dA2, out=grads["W_xh"])
+        return loss, grads
+
+    def _backward_numpy(self, params: Params, buf: _Buffers, T: int) -> None:
+        """dH, D = 1 − h², dA of every step by NumPy's passes (the compiled path's
+        `rnn_backward` does the same, bit for bit)."""
+        Hs, D, dH, dA, e = buf.Hs, buf.D_t, buf.dH, buf.dA_t, buf.e
         np.matmul(e, params["W_hy"].T, out=dH)
         # tanh' = 1 - h^2 for every step at once
         np.multiply(Hs[1:], Hs[1:], out=buf.D)
@@ -197,11 +266,6 @@ class SineRNN(Task):
             np.multiply(dH, D[t], out=dA[t])
             np.matmul(dA[t], W_hh_T, out=dH)
         np.multiply(dH, D[0], out=dA[0])
-        # Weight gradients summed over all steps with one matmul each.
-        np.matmul(buf.H2.T, buf.dA2, out=grads["W_hh"])
-        np.matmul(buf.ones, buf.dA2, out=grads["b_h"])
-        np.matmul(buf.x2, buf.dA2, out=grads["W_xh"])
-        return loss, grads
 
     def evaluate(self, params: Params) -> dict[str, float]:
         # In row blocks (the activations of every step of every window add up fast).
@@ -209,7 +273,8 @@ class SineRNN(Task):
         total = 0.0
         for rows in eval_chunks(n, (3 * self.window + 1) * self.hidden):
             X = self.X_test[rows]
-            e = self._forward(params, X, self._buffers_for(len(X)))
+            fast = _compiled_recurrences(self.dtype, len(X), self.hidden)
+            e = self._forward(params, X, self._buffers_for(len(X)), fast)
             err = e - self.y_test[rows]
             total += float(np.vdot(err, err))
         return {"loss": total / n}
