@@ -159,17 +159,48 @@ def _row_times(a, a0, w, n_in, n_out, acc):
             acc[j] = fma(ak, w[w0 + j], acc[j])
 
 
+@_inline
+def _two_rows_times(a, a0, a1, w, n_in, n_out, acc0, acc1):
+    """`_row_times` of the rows at a0 and a1 together: twice the independent chains, which
+    the CPU overlaps (each element still summed in order from +0)."""
+    for j in range(n_out):
+        acc0[j] = 0.0
+        acc1[j] = 0.0
+    for k in range(n_in):
+        x0 = a[a0 + k]
+        x1 = a[a1 + k]
+        w0 = k * n_out
+        for j in range(n_out):
+            wj = w[w0 + j]
+            acc0[j] = fma(x0, wj, acc0[j])
+            acc1[j] = fma(x1, wj, acc1[j])
+
+
+@_inline
+def _rows_times(a, a_start, w, rows, n_in, n_out, out, o_start, acc0, acc1):
+    """out[o_start:] rows ← a[a_start:] rows @ w, two rows at a time (flat arrays, rows of
+    n_in and n_out values)."""
+    for i in range(0, rows - 1, 2):
+        a0 = a_start + i * n_in
+        _two_rows_times(a, a0, a0 + n_in, w, n_in, n_out, acc0, acc1)
+        o = o_start + i * n_out
+        for j in range(n_out):
+            out[o + j] = acc0[j]
+            out[o + n_out + j] = acc1[j]
+    if rows % 2:
+        _row_times(a, a_start + (rows - 1) * n_in, w, n_in, n_out, acc0)
+        o = o_start + (rows - 1) * n_out
+        for j in range(n_out):
+            out[o + j] = acc0[j]
+
+
 @jit
 def matmul_small(a, b, out):
-    """out ← a @ b for 2-D C-contiguous float64 arrays (`_row_times` for each row)."""
+    """out ← a @ b for 2-D C-contiguous float64 arrays (`_rows_times`)."""
     m, inner = a.shape
     n = b.shape[1]
     af, bf, of = a.reshape(a.size), b.reshape(b.size), out.reshape(out.size)
-    acc = np.empty(n)
-    for i in range(m):
-        _row_times(af, i * inner, bf, inner, n, acc)
-        for j in range(n):
-            of[i * n + j] = acc[j]
+    _rows_times(af, 0, bf, m, inner, n, of, 0, np.empty(n), np.empty(n))
 
 
 @jit
@@ -190,14 +221,13 @@ def rnn_forward(X, W_xh, b_h, W_hh, xt, Hs, D, lut):
             for j in range(hidden):
                 Df[o + j] = x * W_xh[0, j] + b_h[j]
     _tanh_into(Df, H[step:], step, lut)  # h_1 = tanh(D[0]): h_0 = 0
-    acc = np.empty(hidden)
+    acc0, acc1 = np.empty(hidden), np.empty(hidden)
     for t in range(1, T):
-        for i in range(m):
-            o = t * step + i * hidden
-            _row_times(H, o, W, hidden, hidden, acc)
-            for j in range(hidden):
-                acc[j] = acc[j] + Df[o + j]
-            _tanh_into(acc, H[o + step :], hidden, lut)
+        o = t * step  # Hs[t] and D[t]; Hs[t + 1] at o + step
+        _rows_times(H, o, W, m, hidden, hidden, H, o + step, acc0, acc1)
+        for q in range(step):
+            H[o + step + q] = H[o + step + q] + Df[o + q]
+        _tanh_into(H[o + step :], H[o + step :], step, lut)
 
 
 @jit
@@ -218,15 +248,12 @@ def rnn_backward(e, W_hy, W_hh, Hs, D, dA, dH):
     for q in range(T * step):
         h = H[step + q]
         Df[q] = 1.0 - h * h
-    acc = np.empty(hidden)
+    acc0, acc1 = np.empty(hidden), np.empty(hidden)
     for t in range(T - 1, 0, -1):
         o = t * step
         for q in range(step):
             dAf[o + q] = dHf[q] * Df[o + q]
-        for i in range(m):
-            _row_times(dAf, o + i * hidden, Wt, hidden, hidden, acc)
-            for j in range(hidden):
-                dHf[i * hidden + j] = acc[j]
+        _rows_times(dAf, o, Wt, m, hidden, hidden, dHf, 0, acc0, acc1)
     for q in range(step):
         dAf[q] = dHf[q] * Df[q]
 

@@ -14,6 +14,7 @@ through time: gradients flow through every step of a window and stop at its star
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,6 +44,10 @@ compiled_tanh_table: np.ndarray | None = None
 #: (rows, hidden) -> whether the compiled recurrences reproduce NumPy's on that shape
 #: (`_rnn_kernels.shape_ok`), probed once per process.
 _SHAPES_OK: dict[tuple[int, int], bool] = {}
+#: Set once `_build_recurrences` has run (in the compiled path's build, or late: `_late_build`).
+_built = threading.Event()
+_late_lock = threading.Lock()
+_late_started = False
 
 
 def _build_recurrences(kernels: dict[str, Any]) -> None:
@@ -59,9 +64,25 @@ def _build_recurrences(kernels: dict[str, Any]) -> None:
     if table is not None:
         kernels.update(own)
     compiled_tanh_table = table
+    _built.set()
 
 
 compiled.extra_builds.append(_build_recurrences)
+
+
+def _late_build() -> None:
+    """Build the recurrences in a thread of their own when the compiled path was built before
+    this module was imported (so without them); NumPy's passes run meanwhile, with the same
+    numbers."""
+    global _late_started
+    with _late_lock:
+        if _late_started or _built.is_set():
+            return
+        _late_started = True
+    threading.Thread(
+        target=_build_recurrences, args=(compiled._kernels,), name="optplay-compile-rnn",
+        daemon=True,
+    ).start()  # fmt: skip
 
 
 def _compiled_recurrences(dtype: np.dtype, rows: int, hidden: int) -> tuple | None:
@@ -69,6 +90,8 @@ def _compiled_recurrences(dtype: np.dtype, rows: int, hidden: int) -> tuple | No
     `rows` windows bit for bit as NumPy does (float64, a probed shape), else None."""
     table = compiled_tanh_table
     if not compiled.ready or table is None or dtype != np.float64:
+        if compiled.ready and not _built.is_set():
+            _late_build()
         return None
     ok = _SHAPES_OK.get((rows, hidden))
     if ok is None:

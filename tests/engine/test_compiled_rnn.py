@@ -137,3 +137,14 @@ def test_diverging_rnn_stops_at_the_same_step(dtype):
     a, b = _run(cfg, False, 300), _run(cfg, True, 300)
     assert a.diverged_at is not None
     _same_runs(a, b)
+
+
+def test_a_build_that_ran_before_the_task_was_imported_catches_up(monkeypatch):
+    """A process that built the compiled path before importing the RNN task: its first
+    steps run NumPy's passes while the recurrences build in a thread, then compiled ones."""
+    monkeypatch.setattr(rnn, "compiled_tanh_table", None)
+    monkeypatch.setattr(rnn, "_built", rnn.threading.Event())
+    monkeypatch.setattr(rnn, "_late_started", False)
+    assert rnn._compiled_recurrences(np.dtype(np.float64), 32, 16) is None
+    assert rnn._built.wait(600)
+    assert rnn._compiled_recurrences(np.dtype(np.float64), 32, 16) is not None
