@@ -85,6 +85,18 @@ def _late_build() -> None:
     ).start()  # fmt: skip
 
 
+def compiled_tanh(dtype: np.dtype) -> tuple | None:
+    """(tanh_array, table): the port of NumPy's float64 tanh (`out ← tanh(x)` on flat arrays,
+    bit for bit `np.tanh`, about twice as fast on a few thousand values) when the compiled
+    path is ready and the port passed its check, for float64; else None. The MLPs use it too."""
+    table = compiled_tanh_table
+    if not compiled.ready or table is None or dtype != np.float64:
+        if compiled.ready and not _built.is_set():
+            _late_build()
+        return None
+    return compiled.kernel("tanh_array"), table
+
+
 def _compiled_recurrences(dtype: np.dtype, rows: int, hidden: int) -> tuple | None:
     """(forward, backward, tanh table) of the compiled path when it runs the recurrences of
     `rows` windows bit for bit as NumPy does (float64, a probed shape), else None."""

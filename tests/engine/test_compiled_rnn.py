@@ -148,3 +148,21 @@ def test_a_build_that_ran_before_the_task_was_imported_catches_up(monkeypatch):
     assert rnn._compiled_recurrences(np.dtype(np.float64), 32, 16) is None
     assert rnn._built.wait(600)
     assert rnn._compiled_recurrences(np.dtype(np.float64), 32, 16) is not None
+
+
+def test_mlp_steps_use_the_ported_tanh_with_the_same_numbers(monkeypatch):
+    """The MLPs' hidden layer runs the same port in float64 (their runs are compared bit for
+    bit in test_compiled_network.py); here: it is the one a digits-mlp step calls."""
+    called = []
+    real = rnn.compiled_tanh
+
+    def spy(dtype):
+        found = real(dtype)
+        called.append(found is not None)
+        return found
+
+    monkeypatch.setattr(rnn, "compiled_tanh", spy)
+    cfg = RunConfig(task="digits-mlp", optimizer="adam", eval_every=0, state_every=5)
+    compiled_run = _run(cfg, True, 30)
+    assert called and all(called)
+    _same_runs(_run(cfg, False, 30), compiled_run)
