@@ -97,6 +97,14 @@ def compiled_tanh(dtype: np.dtype) -> tuple | None:
     return compiled.kernel("tanh_array"), table
 
 
+def _takes(X: np.ndarray, params: Params) -> bool:
+    """Whether the compiled recurrences take these arrays as they are (C-contiguous: what they
+    were compiled for; other layouts go through NumPy's passes rather than a new compile)."""
+    return X.flags.c_contiguous and all(
+        params[k].flags.c_contiguous for k in ("W_xh", "b_h", "W_hh", "W_hy")
+    )
+
+
 def _compiled_recurrences(dtype: np.dtype, rows: int, hidden: int) -> tuple | None:
     """(forward, backward, tanh table) of the compiled path when it runs the recurrences of
     `rows` windows bit for bit as NumPy does (float64, a probed shape), else None."""
@@ -270,7 +278,7 @@ class SineRNN(Task):
         buf = self._buffers_for(m)
         if grads is None:
             grads = self.new_grads()
-        fast = _compiled_recurrences(self.dtype, m, self.hidden) if X.flags.c_contiguous else None
+        fast = _compiled_recurrences(self.dtype, m, self.hidden) if _takes(X, params) else None
         e = self._forward(params, X, buf, fast)
         e -= y
         loss = float(np.vdot(e, e)) / m
@@ -308,7 +316,9 @@ class SineRNN(Task):
         total = 0.0
         for rows in eval_chunks(n, (3 * self.window + 1) * self.hidden):
             X = self.X_test[rows]
-            fast = _compiled_recurrences(self.dtype, len(X), self.hidden)
+            fast = None
+            if _takes(X, params):
+                fast = _compiled_recurrences(self.dtype, len(X), self.hidden)
             e = self._forward(params, X, self._buffers_for(len(X)), fast)
             err = e - self.y_test[rows]
             total += float(np.vdot(err, err))

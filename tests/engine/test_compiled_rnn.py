@@ -166,3 +166,14 @@ def test_mlp_steps_use_the_ported_tanh_with_the_same_numbers(monkeypatch):
     compiled_run = _run(cfg, True, 30)
     assert called and all(called)
     _same_runs(_run(cfg, False, 30), compiled_run)
+
+
+def test_strided_parameters_take_numpys_passes_with_the_same_numbers():
+    task = tasks.create("sine-rnn", hidden=8, window=6, batch_size=16)
+    params = task.init_params(np.random.default_rng(8))
+    wide = np.zeros((8, 16))
+    wide[:, ::2] = params["W_hh"]
+    params["W_hh"] = wide[:, ::2]  # strided
+    assert not rnn._takes(np.zeros((16, 6)), params)
+    batch = next(task.batches(np.random.default_rng(9)))
+    assert _grads(task, params, batch, True) == _grads(task, params, batch, False)
