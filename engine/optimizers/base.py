@@ -599,7 +599,10 @@ class Optimizer(Registered):
                     if p.ndim != 1:
                         p, g = p.reshape(-1), g.reshape(-1)
                         bufs = [None if b is None else b.reshape(-1) for b in bufs]
-                    self.compiled_step(p, g, bufs, c)
+                    if p.size < compiled.parallel_min:
+                        self.compiled_step(p, g, bufs, c)
+                    else:  # chunks on several threads: the same numbers, elementwise
+                        compiled.split_step(self.compiled_step, p, g, bufs, c)
                     return
             elif not compiled.requested:
                 compiled.request()  # NumPy runs until the kernels are ready: the same numbers
