@@ -62,6 +62,10 @@ _off_by_setting = False  # the settings file's `compiled = false` (`turn_off_by_
 #: engine/optimizers/base.py installs it: it builds optimizers, and this module never imports
 #: the base (the base imports this one).
 warm_up: Callable[[dict[str, Any]], None] | None = None
+#: Further builds, installed by the modules whose kernels they are (the sine RNN's:
+#: engine/tasks/rnn.py), so that this module imports no task: each adds its compiled and
+#: warmed-up kernels to the build's dict (or none, when they fail its own checks).
+extra_builds: list[Callable[[dict[str, Any]], None]] = []
 _kernels: dict[str, Any] = {}
 #: Per dtype, every kernel by name as its compiled entry point for the argument types the
 #: build warmed it up with (`_entry_points`): a call skips numba's dispatcher, whose type
@@ -203,6 +207,8 @@ def _build() -> None:
         kernels = _compile()
         if warm_up is not None:
             warm_up(kernels)
+        for build in extra_builds:
+            build(kernels)
     except Exception as exc:  # numba too old for this NumPy, no compiler, ...: NumPy runs
         error = f"{type(exc).__name__}: {exc}"
     else:
