@@ -159,7 +159,7 @@ class MLPClassifier(Task):
             from engine.tasks.rnn import compiled_tanh
 
             fast_tanh = compiled_tanh(H.dtype)
-        if fast_tanh is not None:  # NumPy's own tanh, ported: the same numbers
+        if fast_tanh is not None:  # NumPy's own tanh (float64 or float32), ported: the same numbers
             flat = H.reshape(-1)
             fast_tanh[0](flat, flat, fast_tanh[1])
         else:
