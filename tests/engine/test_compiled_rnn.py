@@ -106,6 +106,29 @@ def test_float32_tanh_matches_numpy_on_every_float32_near_its_subintervals(port_
         _same_tanh_f32(-x, port_f32)
 
 
+def test_a_float32_table_that_does_not_reproduce_numpy_is_refused(monkeypatch, port_f32):
+    """The build's check: one coefficient a unit in the last place off (what another NumPy's
+    table could be) and the port is refused, so the MLPs keep NumPy's tanh."""
+    k = _kernels()
+    nudged = port_f32.copy()
+    nudged[20, 3] = np.nextafter(nudged[20, 3], np.float32(1))
+    monkeypatch.setattr(k, "numpy_tanh_tables_f32", lambda: [nudged])
+    assert k.check_f32({"tanh_array_f32": compiled.kernel("tanh_array_f32")}) is None
+    monkeypatch.setattr(k, "numpy_tanh_tables_f32", lambda: [nudged, port_f32])
+    found = k.check_f32({"tanh_array_f32": compiled.kernel("tanh_array_f32")})
+    assert found is port_f32
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_mlp_runs_without_a_port_step_on_numpys_tanh_with_the_same_numbers(monkeypatch, dtype):
+    """A build that refused the ports (another CPU): the hidden layer runs np.tanh."""
+    monkeypatch.setattr(rnn, "compiled_tanh_table", None)
+    monkeypatch.setattr(rnn, "compiled_tanh_table_f32", None)
+    assert rnn.compiled_tanh(np.dtype(dtype)) is None
+    cfg = RunConfig(task="digits-mlp", optimizer="adam", dtype=dtype, eval_every=10)
+    _same_runs(_run(cfg, False, 30), _run(cfg, True, 30))
+
+
 def test_tanh_matches_numpy_bit_for_bit(port):
     k = _kernels()
     rng = np.random.default_rng(11)
