@@ -599,6 +599,9 @@ class RunChart(PlotextPlot):
             lane_of = {color: i for i, (_, color, _) in enumerate(picture.legend)}
             if len(lane_of) != len(picture.legend):
                 lane_of = {}
+        # Each lane's markers go over every layer: a lane drawn under the others (three
+        # lanes ending on one bottom row) still shows its digit.
+        markers: list[Cells] = []
         for layer in picture.layers:
             if layer.kind in ("mark", "marks"):
                 xs, ys, char = layer.data
@@ -618,12 +621,13 @@ class RunChart(PlotextPlot):
                 rows, cols, chars = grid.cells()
                 lane = lane_of.get(layer.color) if layer.kind != "mask" else None
                 if lane is not None:
-                    _mark_lane(rows, cols, chars, lane)
+                    markers.append(_lane_marks(rows, cols, lane, layer.color, layer.style))
                 out.append((rows, cols, chars, layer.color, layer.style))
             if layer.kind != "mask":  # a backdrop (contours) may lie under the legend
                 occupied[rows, cols] = True
             if layer.label:
                 entries.append((f"{layer.glyph} {layer.label}", layer.color))
+        out.extend(markers)
         for name, color, pinned in picture.legend:
             entries.append((f"{for_terminal(name)}{' (pinned)' if pinned else ''}", color))
         note_rows = 0
@@ -683,15 +687,17 @@ class RunChart(PlotextPlot):
         return out
 
 
-def _mark_lane(rows: np.ndarray, cols: np.ndarray, chars: list[str], lane: int) -> None:
-    """Write lane `lane`'s marker over one of its cells about every MARKER_SPACING columns
-    (in place); lanes start at different columns, so two lanes' marks rarely coincide."""
+def _lane_marks(rows: np.ndarray, cols: np.ndarray, lane: int, color: Any, style: str) -> Cells:
+    """Lane `lane`'s marker on one of its cells about every MARKER_SPACING columns; lanes
+    start at different columns, so two lanes' marks rarely coincide."""
     marker = lane_marker(lane)
     due = (2 * lane) % MARKER_SPACING
+    picked = []
     for k in np.lexsort((rows, cols)).tolist():
         if cols[k] >= due:
-            chars[k] = marker
+            picked.append(k)
             due = int(cols[k]) + MARKER_SPACING
+    return rows[picked], cols[picked], [marker] * len(picked), color, style
 
 
 def _plotext_color(color: Any) -> Any:
