@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from tui.cli import add_commands, dispatch
-from tui.commands.common import PROG, UsageError, emit, load_source, refuse_source
+from tui.commands.common import (
+    PROG,
+    HelpFormatter,
+    UsageError,
+    emit,
+    load_source,
+    refuse_source,
+)
 
 
 def version() -> str:
@@ -59,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="A terminal playground for gradient-based optimizers: "
         "pick, tune, run and watch live. Without a command, opens the app.",
+        formatter_class=HelpFormatter,
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
