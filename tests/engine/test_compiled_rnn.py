@@ -1,8 +1,10 @@
 """The compiled recurrences of the sine RNN (engine/tasks/_rnn_kernels.py) against NumPy's
-passes, bit for bit: the port of NumPy's tanh on every subinterval and its edges, the small
-products on the shapes they run and refuse, and whole runs (histories, evaluations,
-sharpness, state summaries, parameters, divergence) in float64 and float32 (which stays on
-NumPy), at batch sizes the kernels take and at ones that fall back to NumPy."""
+passes, bit for bit: the ports of NumPy's float64 and float32 tanh on every subinterval and
+its edges (float32: every number from 2⁻¹⁵ to 11 as well), the small products on the shapes
+they run and refuse, and whole runs (histories, evaluations, sharpness, state summaries,
+parameters, divergence) in float64 and float32 (whose recurrences stay on NumPy), at batch
+sizes the kernels take and at ones that fall back to NumPy; the MLPs' hidden layer through
+the ported tanh in both dtypes."""
 
 import numpy as np
 import pytest
