@@ -137,7 +137,10 @@ class OptimizerEditor(VerticalGroup):
             optimizers.summary,
             select_id=f"s{self.uid}-optimizer-select",
         )
-        yield HyperForm([registry_section(f"s{self.uid}-optimizer", "optimizer", self.config)])
+        yield HyperForm(
+            [registry_section(f"s{self.uid}-optimizer", "optimizer", self.config)],
+            reserve_help=True,
+        )
 
     @property
     def optimizer(self) -> str:
@@ -271,11 +274,14 @@ class SweepSetup(VerticalScroll):
                     "task", tasks.names(), base.task, tasks.summary, select_id="sweep-task-select"
                 )
                 yield HyperForm(
-                    [registry_section("sweep-task", "task", base)], id="sweep-task-form"
+                    [registry_section("sweep-task", "task", base)],
+                    id="sweep-task-form",
+                    reserve_help=True,
                 )
             yield HyperForm(
                 [FormSection("sweep-run", "sweep", SWEEP_HYPERS, self.values)],
                 id="sweep-run-form",
+                reserve_help=True,
             )
         with Horizontal(id="sweep-middle"):
             with VerticalGroup(id="sweep-schedule"):
@@ -286,7 +292,9 @@ class SweepSetup(VerticalScroll):
                     schedules.summary,
                     select_id="sweep-schedule-select",
                 )
-                yield HyperForm([self._schedule_section()], id="sweep-schedule-form")
+                yield HyperForm(
+                    [self._schedule_section()], id="sweep-schedule-form", reserve_help=True
+                )
             with VerticalGroup(id="sweep-grid"):
                 yield Label("swept knobs", classes="section-title")
                 knobs = list(self.draft.grid.items())
