@@ -172,12 +172,11 @@ class SteadyFooter(Footer):
             first.setdefault(binding.action, (binding, enabled, tooltip))
         shown = [key for key in self.query_children(FooterKey)
                  if not key.has_class("-command-palette")]  # fmt: skip
+        with_palette = bool(palette and show_palette and self.app.ENABLE_COMMAND_PALETTE)
         if (
             not all(isinstance(key, SteadyKey) for key in shown)
             or len(shown) != len(first)
-            or len(shown) != len(list(self.children)) - bool(
-                palette and show_palette and self.app.ENABLE_COMMAND_PALETTE
-            )
+            or len(shown) != len(self.children) - with_palette
         ):
             return False
         for key, (binding, enabled, tooltip) in zip(shown, first.values(), strict=True):

@@ -264,9 +264,7 @@ class HyperSection(VerticalGroup):
         # field shown on focus made every Tab a layout of the whole screen (~2/3 of a key's
         # time in a setup screen). Not reserved, it is laid out again when it appears,
         # leaves or changes height; reserved (the setup screens), never.
-        yield HelpLine(
-            (HyperField.help_of(spec) for spec in self.section.specs), self.reserve_help
-        )
+        yield HelpLine((HyperField.help_of(spec) for spec in self.section.specs), self.reserve_help)
 
     def on_descendant_focus(self, event: Any) -> None:
         target = next((a for a in event.widget.ancestors if isinstance(a, HyperField)), None)
