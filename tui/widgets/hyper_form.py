@@ -122,13 +122,14 @@ class HyperCheckbox(Checkbox):
 
 class HyperField(VerticalGroup):
     """One knob: name, control, inline error (its help shows under its section while it is
-    focused). The focused
-    field's name is drawn reversed: it reads without colour, at a glance. (A class, not
-    `:focus-within`: Textual caches a label's style without its ancestors' focus, so one
-    label of many could keep the look of another.)"""
+    focused). The focused field's name is drawn reversed: it reads without colour, at a
+    glance. (A class on the name itself, not `:focus-within`: Textual caches a label's style
+    without its ancestors' focus, so one label of many could keep the look of another; and
+    not on the field, whose whole subtree a class change restyles, the Select's parts
+    included, on every Tab.)"""
 
     DEFAULT_CSS = """
-    HyperField.-focused .hyper-name {
+    HyperField .hyper-name.-focused {
         text-style: reverse bold;
     }
     """
@@ -174,10 +175,10 @@ class HyperField(VerticalGroup):
         return f"{spec.help} {spec.range_text}" if spec.help else spec.range_text
 
     def on_descendant_focus(self) -> None:
-        self.add_class("-focused")
+        self.query_one(".hyper-name").add_class("-focused")
 
     def on_descendant_blur(self) -> None:
-        self.remove_class("-focused")
+        self.query_one(".hyper-name").remove_class("-focused")
 
     @property
     def control(self) -> Widget:
