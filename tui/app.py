@@ -187,6 +187,16 @@ class OptplayApp(App[int]):
 
     # -- layout ------------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen:
+        """The main screen, its width's breakpoint class ("-narrow" / "-wide") set before
+        its widgets are styled: Textual adds it at the first resize, and a class added then
+        restyles every widget of the screen a second time (a fifth of the first screen's
+        work). The resize finds it in place and changes nothing."""
+        screen = super().get_default_screen()
+        classes = screen._get_breakpoint_classes(self.size.width, self.HORIZONTAL_BREAKPOINTS)
+        screen.add_class(*classes, update=False)
+        return screen
+
     def compose(self) -> ComposeResult:
         view = self.session.view()
         # Placed as the settings say from the start: a class added after mounting restyles
