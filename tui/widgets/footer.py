@@ -13,9 +13,11 @@ layout of the screen:
   widget binds anew, escape in a field, stays where the screen shows it), not in Textual's
   order, which puts the focused widget's keys first and so moved every key when the focus
   entered a field;
-- a key keeps its width: each key is as wide as the widest label it has shown in this
-  footer, so a shorter label is drawn in the same cells (padded) and only a longer one than
-  ever before lays the screen out again, once.
+- the last key keeps its width: it is as wide as the widest label it has shown in this
+  footer, so a shorter label is drawn in the same cells (padded, blank at the row's end)
+  and only a longer one than ever before lays the screen out again, once. (Escape, whose
+  label changes with the focus, is the setup screens' last key.) Any other key takes the
+  width of its label, a gap never opens between two keys.
 Anything else (keys added or removed, groups) is rebuilt by `compose`, which draws what
 Textual's Footer draws, in this order and at these widths.
 """
@@ -38,7 +40,8 @@ Shown = tuple[Binding, bool, str]
 
 
 class SteadyKey(FooterKey):
-    """A footer key no narrower than the widest label its key has shown in its footer."""
+    """A footer key; the last one is no narrower than the widest label its key has shown in
+    its footer."""
 
     def __init__(self, *args: Any, widest: dict[str, int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,8 +51,17 @@ class SteadyKey(FooterKey):
         """Cells its current label takes (key, description and their padding)."""
         return self.render().cell_len
 
+    def is_last(self) -> bool:
+        """Whether it is the row's last key (the command palette's, docked right, aside)."""
+        keys = [key for key in self.parent.children if isinstance(key, FooterKey)
+                and not key.has_class("-command-palette")] if self.parent else []  # fmt: skip
+        return bool(keys) and keys[-1] is self
+
     def get_content_width(self, container: Size, viewport: Size) -> int:
-        width = max(super().get_content_width(container, viewport), self._widest.get(self.key, 0))
+        width = super().get_content_width(container, viewport)
+        if not self.is_last():
+            return width
+        width = max(width, self._widest.get(self.key, 0))
         self._widest[self.key] = width
         return width
 
@@ -188,11 +200,13 @@ class SteadyFooter(Footer):
             key._disabled = not enabled
             key.set_class(not enabled, "-disabled")
             key.tooltip = tooltip or None
-            # Wider than it has been: the row is laid out again (once for this label).
-            # Otherwise the label is drawn in the key's cells, the rest of them blank.
-            wider = relabelled and key.label_width() > key.content_region.width
+            # Wider than it has been, or narrower and not last (a gap would open): the row
+            # is laid out again. Otherwise the label is drawn in the key's cells, the rest
+            # of them blank.
+            width, room = key.label_width(), key.content_region.width
+            resized = relabelled and (width > room or (width < room and not key.is_last()))
             if relabelled:
                 key.clear_cached_dimensions()
-            key.refresh(layout=wider)
+            key.refresh(layout=resized)
         self._shown = keys
         return True
