@@ -201,6 +201,10 @@ class OptplayApp(App[int]):
         screen = super().get_default_screen()
         classes = screen._get_breakpoint_classes(self.size.width, self.HORIZONTAL_BREAKPOINTS)
         screen.add_class(*classes, update=False)
+        if self.defer_sidebar:
+            # No widget takes the focus by itself until the sidebar is there: it gets it then
+            # (its task picker, as when it is built with the rest), not the charts' tabs.
+            screen.AUTO_FOCUS = ""
         return screen
 
     def compose(self) -> ComposeResult:
@@ -240,6 +244,9 @@ class OptplayApp(App[int]):
         sidebar = self.main.query_one("#sidebar", VerticalScroll)
         await sidebar.mount_all(list(self._sidebar_widgets()))
         self.sidebar_built = True
+        self.main.AUTO_FOCUS = type(self.main).AUTO_FOCUS
+        if self.screen is self.main:
+            self.main._update_auto_focus()  # the first field, unless a key moved the focus
         self.render_view()
         gc.freeze()  # lives as long as the app, as what on_mount froze
 

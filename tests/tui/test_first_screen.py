@@ -30,6 +30,7 @@ async def test_a_deferred_sidebar_comes_after_the_first_frame_and_reads_the_same
         await wait_for(lambda: "lr" in screen_text(plain))
         await pilot.pause()
         expected = screen_text(plain)
+        focused = plain.main.focused.id  # the task picker: Textual's auto focus
 
     empty_at_build: list[bool] = []
     build = OptplayApp._build_sidebar
@@ -46,6 +47,7 @@ async def test_a_deferred_sidebar_comes_after_the_first_frame_and_reads_the_same
         await pilot.pause()
         assert empty_at_build == [True]  # composed without it, built once
         assert screen_text(deferred) == expected
+        assert deferred.main.focused is not None and deferred.main.focused.id == focused
         # The form works as the first one: a typed lr commits and reaches the session.
         field = deferred.main.query_one("#optimizer-lr")
         deferred.main.set_focus(field)
