@@ -153,7 +153,17 @@ class MLPClassifier(Task):
             kernels["bias_add"](H, b1)
         else:
             add(H, b1, H)
-        np.tanh(H, H)
+        fast_tanh = None
+        if kernels is not None:
+            # Imported here: importing the RNN's module first would reorder the task list.
+            from engine.tasks.rnn import compiled_tanh
+
+            fast_tanh = compiled_tanh(H.dtype)
+        if fast_tanh is not None:  # NumPy's own tanh, ported: the same numbers
+            flat = H.reshape(-1)
+            fast_tanh[0](flat, flat, fast_tanh[1])
+        else:
+            np.tanh(H, H)
         dot(H, W2, Z)
         loss = None
         if kernels is not None:
