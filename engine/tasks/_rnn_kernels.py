@@ -15,7 +15,10 @@ What makes them identical, and why only these parts:
 - The products summed over the batch and the window (the weight gradients, the output layer,
   the loss) go through OpenBLAS's gemv and dot kernels, whose split accumulators a loop does
   not reproduce: they stay NumPy calls (engine/tasks/rnn.py).
-float32 stays on NumPy: OpenBLAS's sgemm does not sum in that order.
+float32 recurrences stay on NumPy: OpenBLAS's sgemm does not sum in that order. NumPy's
+float32 tanh is ported too (`tanh_array_f32`, for the MLPs' float32 hidden layer): 32
+subintervals, a degree-6 polynomial each, by fused multiply-adds, eight numbers at a time;
+`check_f32` refuses it unless it reproduces `np.tanh` bit for bit.
 """
 
 import glob
@@ -26,6 +29,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
@@ -258,7 +262,155 @@ def rnn_backward(e, W_hy, W_hh, Hs, D, dA, dH):
         dAf[q] = dHf[q] * Df[q]
 
 
+# -- NumPy's float32 tanh ----------------------------------------------------------------------
+# numpy/_core/src/umath/loops_hyperbolic.dispatch.cpp.src (`simd_tanh_f32`, NumPy 2.x, the
+# targets with fused multiply-adds): from the bits of x, the subinterval
+# j = clamp((bits & 0x7FE00000) − 0x3D400000, 0, 0x3E00000) >> 21 (the exponent and the first
+# two mantissa bits, 0 .. 31); y = |x| − b_j; r = c0 + y·(c1 + y·(... c6)), one fused
+# multiply-add a coefficient; 1 where bits & 0x7FE00000 > 0x7F000000 (|x| ≥ 2¹²⁷ and ±inf); the
+# sign of x ORed in; NumPy's quiet NaN (0x7FC00000) for NaN. Its table (b, c0 .. c6 by rows of
+# 32 subintervals, `lut32x8` there) is read out of the installed NumPy (`numpy_tanh_tables_f32`)
+# and used here as (32, 8): each subinterval's eight numbers side by side.
+
+
+@intrinsic
+def _bits32(typingctx, x):
+    """The bits of a float32 as a non-negative int64."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.zext(builder.bitcast(args[0], ir.IntType(32)), ir.IntType(64))
+
+    return types.int64(x), codegen
+
+
+@intrinsic
+def _from_bits32(typingctx, i):
+    """The float32 of an int64's low 32 bits."""
+    if i != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(builder.trunc(args[0], ir.IntType(32)), ir.FloatType())
+
+    return types.float32(i), codegen
+
+
+_F32_ONE = np.int64(0x3F800000)
+_F32_NAN = np.int64(0x7FC00000)
+
+
+@_inline
+def tanh32(x, lut):
+    """NumPy's float32 SIMD tanh of one number; lut is its (32, 8) table (`tanh_array_f32`)."""
+    ux = _bits32(x)
+    top = ux & 0x7FE00000
+    j = min(max(top - 0x3D400000, 0), 0x3E00000) >> 21
+    y = abs(x) - lut[j, 0]
+    r = fma(lut[j, 7], y, lut[j, 6])
+    for k in range(5, 0, -1):
+        r = fma(r, y, lut[j, k])
+    rb = _bits32(r)
+    if top > 0x7F000000:
+        rb = _F32_ONE
+    r = _from_bits32(rb | (ux & 0x80000000))
+    if x != x:
+        r = _from_bits32(_F32_NAN)
+    return r
+
+
+def _splat(vector_type: ir.VectorType, value: int) -> ir.Constant:
+    return ir.Constant(vector_type, [ir.Constant(vector_type.element, value)] * vector_type.count)
+
+
+# The 8 x 8 transpose of eight table rows (one per number) into eight coefficient vectors:
+# interleave pairs of rows, then pairs of pairs, then the 128-bit halves (the shuffles an AVX
+# compiler emits for it).
+_PAIRS = ([0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15])
+_QUADS = ([0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15])
+_HALVES = ([0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15])
+
+
+@intrinsic
+def _tanh8_f32(typingctx, x, out, lut, i):
+    """out[i : i + 8] ← `tanh32` of x[i : i + 8] as one 8-wide vector: its operations lane by
+    lane (generic LLVM: vector loads, shuffles, llvm.fma.v8f32, selects), the table rows
+    fetched by each lane's subinterval and transposed. x, out: 1-D C-contiguous float32
+    arrays; lut: the C-contiguous (32, 8) float32 table."""
+    if not (
+        all(isinstance(a, types.Array) and a.dtype == types.float32 for a in (x, out, lut))
+        and isinstance(i, types.Integer)
+    ):
+        return None
+
+    def codegen(context, builder, signature, args):
+        f32, i32, i64 = ir.FloatType(), ir.IntType(32), ir.IntType(64)
+        vf, vi = ir.VectorType(f32, 8), ir.VectorType(i32, 8)
+        xs, outs, luts, at = args
+        xa = context.make_array(signature.args[0])(context, builder, xs)
+        oa = context.make_array(signature.args[1])(context, builder, outs)
+        la = context.make_array(signature.args[2])(context, builder, luts)
+        at = builder.sext(at, i64) if at.type.width < 64 else at
+
+        def vector_at(data, index):
+            return builder.bitcast(builder.gep(data, [index]), vf.as_pointer())
+
+        xv = builder.load(vector_at(xa.data, at), align=4)
+        xi = builder.bitcast(xv, vi)
+        top = builder.and_(xi, _splat(vi, 0x7FE00000))
+        j = builder.sub(top, _splat(vi, 0x3D400000))
+        zero, last = _splat(vi, 0), _splat(vi, 0x3E00000)
+        j = builder.select(builder.icmp_signed(">", j, zero), j, zero)
+        j = builder.select(builder.icmp_signed("<", j, last), j, last)
+        j = builder.lshr(j, _splat(vi, 21))
+        rows = []
+        for lane in range(8):
+            jl = builder.zext(builder.extract_element(j, ir.Constant(i32, lane)), i64)
+            row = vector_at(la.data, builder.shl(jl, ir.Constant(i64, 3)))
+            rows.append(builder.load(row, align=4))  # any float32 array's alignment
+
+        def shuffle(a, b, mask):
+            return builder.shuffle_vector(a, b, ir.Constant(vi, mask))
+
+        pairs = [[shuffle(rows[q], rows[q + 1], m) for m in _PAIRS] for q in range(0, 8, 2)]
+        quads = [
+            [shuffle(a, b, m) for a, b in zip(left, right, strict=True) for m in _QUADS]
+            for left, right in ((pairs[0], pairs[1]), (pairs[2], pairs[3]))
+        ]  # per half: (b, c0, c1, c2) interleaved, then (c3 .. c6): columns 0, 1, 2, 3 and 4 .. 7
+        col = [shuffle(quads[0][k], quads[1][k], m) for m in _HALVES for k in range(4)]
+        fma8 = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vf, [vf, vf, vf]), "llvm.fma.v8f32"
+        )
+        y = builder.fsub(builder.bitcast(builder.and_(xi, _splat(vi, 0x7FFFFFFF)), vf), col[0])
+        r = builder.call(fma8, [col[7], y, col[6]])
+        for k in range(5, 0, -1):
+            r = builder.call(fma8, [r, y, col[k]])
+        ordinary = builder.icmp_signed("<=", top, _splat(vi, 0x7F000000))
+        rb = builder.select(ordinary, builder.bitcast(r, vi), _splat(vi, 0x3F800000))
+        rb = builder.or_(rb, builder.and_(xi, _splat(vi, -0x80000000)))
+        rb = builder.select(builder.fcmp_unordered("uno", xv, xv), _splat(vi, 0x7FC00000), rb)
+        builder.store(builder.bitcast(rb, vf), vector_at(oa.data, at), align=4)
+        return context.get_dummy_value()
+
+    return types.none(x, out, lut, i), codegen
+
+
+@jit
+def tanh_array_f32(x, out, lut):
+    """out ← tanh(x) elementwise (flat float32 arrays), as `np.tanh(x, out=out)`: eight at a
+    time (`_tanh8_f32`), the rest one by one (`tanh32`)."""
+    n = x.size
+    n8 = n - n % 8
+    for i in range(0, n8, 8):
+        _tanh8_f32(x, out, lut, i)
+    for i in range(n8, n):
+        out[i] = tanh32(x[i], lut)
+
+
 KERNELS = ("tanh_array", "matmul_small", "rnn_forward", "rnn_backward")
+#: The float32 tanh: checked apart (`check_f32`), so either port runs without the other.
+KERNELS_F32 = ("tanh_array_f32",)
 
 # -- NumPy's tanh table ----------------------------------------------------------------------
 
@@ -349,3 +501,72 @@ def warm(kernels: dict, table: np.ndarray) -> None:
     kernels["rnn_backward"](
         np.ones((m, 1)), np.ones((hidden, 1)), W, Hs, D, np.empty_like(D), np.empty((m, hidden))
     )
+
+
+# -- NumPy's float32 tanh table --------------------------------------------------------------
+
+#: The subintervals' offsets b, row 0 of the float32 table: 0; 1.875·2⁻⁵; (1.125, 1.375, 1.625,
+#: 1.875)·2ᵉ for e = −4 .. 2; 9; then 0 for the saturated subinterval (32 in all).
+_OFFSETS_F32 = np.array(
+    [0.0, 1.875 / 32, *(m * 2.0**e for e in range(-4, 3) for m in (1.125, 1.375, 1.625, 1.875)),
+     9.0, 0.0],
+    np.float32,
+)  # fmt: skip
+
+
+def numpy_tanh_tables_f32() -> list[np.ndarray]:
+    """Candidate (32, 8) tables of NumPy's float32 tanh, read out of the installed NumPy's
+    extension module: every place its row of 32 offsets appears, with the 7 rows of
+    coefficients that follow, transposed. `check_f32` keeps the one that reproduces
+    `np.tanh` (another build may hold older tables with the same offsets: they fail it)."""
+    pattern = _OFFSETS_F32.tobytes()
+    size = 8 * 32 * 4
+    out = []
+    folder = os.path.join(os.path.dirname(np.__file__), "_core")
+    for path in sorted(glob.glob(os.path.join(folder, "_multiarray_umath*"))):
+        with open(path, "rb") as f:
+            data = f.read()
+        at = data.find(pattern)
+        while at >= 0 and at + size <= len(data):
+            rows = np.frombuffer(data, np.float32, 8 * 32, at).reshape(8, 32)
+            table = np.ascontiguousarray(rows.T)
+            if not any(np.array_equal(table, seen) for seen in out):
+                out.append(table)
+            at = data.find(pattern, at + 1)
+    return out
+
+
+def probe_f32(stride: int = 9973) -> np.ndarray:
+    """float32 inputs over every subinterval and its edges: every `stride`-th bit pattern of
+    all 2³² (a prime stride, so every exponent, sign and low mantissa bits are met), each
+    offset and its neighbours, the saturation and overflow thresholds, zeros, subnormals,
+    infinities and NaNs (quiet and signalling, both signs)."""
+    spread = np.arange(0, 1 << 32, stride, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    edges = [_OFFSETS_F32, np.nextafter(_OFFSETS_F32, np.float32(0))]
+    edges.append(np.nextafter(_OFFSETS_F32, np.float32(99)))
+    bits = np.array(
+        [0, 1, 0x7FFFFF, 0x800000, 0x3D3FFFFF, 0x3D400000, 0x41200000, 0x411FFFFF, 0x7EFFFFFF,
+         0x7F000000, 0x7F1FFFFF, 0x7F200000, 0x7F7FFFFF, 0x7F800000, 0x7F800001, 0x7FC00000,
+         0x7FFFFFFF],
+        np.uint32,
+    ).view(np.float32)  # fmt: skip
+    x = np.concatenate([spread, *edges, bits])
+    return np.concatenate([x, -x])
+
+
+def check_f32(kernels: dict) -> np.ndarray | None:
+    """NumPy's float32 tanh table, (32, 8), when `tanh_array_f32` with it reproduces
+    `np.tanh` bit for bit on the probe (at every offset into an 8-wide block: the vector and
+    the one-by-one code both run); else None (then the MLPs' float32 tanh is NumPy's)."""
+    x = probe_f32()
+    expected = np.tanh(x).view(np.uint32)
+    got = np.empty_like(x)
+    for candidate in numpy_tanh_tables_f32():
+        kernels["tanh_array_f32"](x, got, candidate)
+        if not np.array_equal(got.view(np.uint32), expected):
+            continue
+        tail = x[3:20]  # 17 numbers: two vectors and a remainder, shifted off the blocks
+        kernels["tanh_array_f32"](tail, got[:17], candidate)
+        if np.array_equal(got[:17].view(np.uint32), expected[3:20]):
+            return candidate
+    return None

@@ -36,6 +36,18 @@ from engine.tasks.base import (
     glorot_uniform,
 )
 
+#: engine/tasks/rnn.py, whose `compiled_tanh` the hidden layer uses, once imported (by
+#: `_import_rnn`: importing it with this module would reorder the task list).
+_rnn: Any = None
+
+
+def _import_rnn() -> Any:
+    global _rnn
+    from engine.tasks import rnn
+
+    _rnn = rnn
+    return rnn
+
 
 class _Buffers:
     """Activations for one batch size (m rows)."""
@@ -165,11 +177,8 @@ class MLPClassifier(Task):
             add(H, b1, H)
         fast_tanh = None
         if kernels is not None:
-            # Imported here: importing the RNN's module first would reorder the task list.
-            from engine.tasks.rnn import compiled_tanh
-
-            fast_tanh = compiled_tanh(H.dtype)
-        if fast_tanh is not None:  # NumPy's own tanh, ported: the same numbers
+            fast_tanh = (_rnn or _import_rnn()).compiled_tanh(H.dtype)
+        if fast_tanh is not None:  # NumPy's own tanh (float64 or float32), ported: the same numbers
             flat = H.reshape(-1)
             fast_tanh[0](flat, flat, fast_tanh[1])
         else:

@@ -41,6 +41,9 @@ TRAIN_FRACTION = 0.8
 #: proved bit-identical with np.tanh and np.matmul in the compiled path's build; None: the
 #: recurrences step on NumPy.
 compiled_tanh_table: np.ndarray | None = None
+#: NumPy's float32 tanh table once its port (`_rnn_kernels.tanh_array_f32`) proved bit-identical
+#: with np.tanh in the same build (the MLPs' float32 hidden layer); None: NumPy's tanh runs.
+compiled_tanh_table_f32: np.ndarray | None = None
 #: (rows, hidden) -> whether the compiled recurrences reproduce NumPy's on that shape
 #: (`_rnn_kernels.shape_ok`), probed once per process.
 _SHAPES_OK: dict[tuple[int, int], bool] = {}
@@ -53,7 +56,7 @@ _late_started = False
 def _build_recurrences(kernels: dict[str, Any]) -> None:
     """The compiled path's build step for the recurrences (`compiled.extra_builds`, run in its
     thread): compile, check and warm them up, and add them to `kernels` when they pass."""
-    global compiled_tanh_table
+    global compiled_tanh_table, compiled_tanh_table_f32
     try:
         from engine.tasks import _rnn_kernels
 
@@ -63,7 +66,15 @@ def _build_recurrences(kernels: dict[str, Any]) -> None:
         table = None
     if table is not None:
         kernels.update(own)
+    try:
+        own_f32 = {name: getattr(_rnn_kernels, name) for name in _rnn_kernels.KERNELS_F32}
+        table_f32 = _rnn_kernels.check_f32(own_f32)
+    except Exception:  # as above: NumPy's float32 tanh runs
+        table_f32 = None
+    if table_f32 is not None:
+        kernels.update(own_f32)
     compiled_tanh_table = table
+    compiled_tanh_table_f32 = table_f32
     _built.set()
 
 
@@ -86,15 +97,23 @@ def _late_build() -> None:
 
 
 def compiled_tanh(dtype: np.dtype) -> tuple | None:
-    """(tanh_array, table): the port of NumPy's float64 tanh (`out ← tanh(x)` on flat arrays,
-    bit for bit `np.tanh`, about twice as fast on a few thousand values) when the compiled
-    path is ready and the port passed its check, for float64; else None. The MLPs use it too."""
-    table = compiled_tanh_table
-    if not compiled.ready or table is None or dtype != np.float64:
+    """(tanh, table): the port of NumPy's tanh for float64 or float32 (`tanh(x, out, table)`
+    writes tanh(x) into out, flat C-contiguous arrays of the dtype; bit for bit `np.tanh`,
+    about twice as fast on a few thousand values) when the compiled path is ready and that
+    port passed its check; else None. The MLPs use it too."""
+    if dtype == np.float64:
+        table, name = compiled_tanh_table, "tanh_array"
+    elif dtype == np.float32:
+        table, name = compiled_tanh_table_f32, "tanh_array_f32"
+    else:
+        return None
+    if not compiled.ready or table is None:
         if compiled.ready and not _built.is_set():
             _late_build()
         return None
-    return compiled.kernel("tanh_array"), table
+    entries = compiled.kernels_for(np.dtype(dtype))
+    kernel = entries.get(name) if entries is not None else None
+    return kernel or compiled.kernel(name), table
 
 
 def _takes(X: np.ndarray, params: Params) -> bool:

@@ -1,8 +1,10 @@
 """The compiled recurrences of the sine RNN (engine/tasks/_rnn_kernels.py) against NumPy's
-passes, bit for bit: the port of NumPy's tanh on every subinterval and its edges, the small
-products on the shapes they run and refuse, and whole runs (histories, evaluations,
-sharpness, state summaries, parameters, divergence) in float64 and float32 (which stays on
-NumPy), at batch sizes the kernels take and at ones that fall back to NumPy."""
+passes, bit for bit: the ports of NumPy's float64 and float32 tanh on every subinterval and
+its edges (float32: every number from 2⁻¹⁵ to 11 as well), the small products on the shapes
+they run and refuse, and whole runs (histories, evaluations, sharpness, state summaries,
+parameters, divergence) in float64 and float32 (whose recurrences stay on NumPy), at batch
+sizes the kernels take and at ones that fall back to NumPy; the MLPs' hidden layer through
+the ported tanh in both dtypes."""
 
 import numpy as np
 import pytest
@@ -28,6 +30,15 @@ def port():
     return rnn.compiled_tanh_table
 
 
+@pytest.fixture
+def port_f32():
+    """The float32 port in use: the build reproduced this CPU's float32 `np.tanh`. Elsewhere
+    the MLPs' float32 tanh is NumPy's, and the tests that read the port are skipped."""
+    if rnn.compiled_tanh_table_f32 is None:
+        pytest.skip("float32 np.tanh on this CPU is not what the port follows")
+    return rnn.compiled_tanh_table_f32
+
+
 def _kernels():
     from engine.tasks import _rnn_kernels
 
@@ -42,6 +53,82 @@ def test_the_build_found_numpys_tanh_table():
     if not (features.get("AVX2") and features.get("FMA3")):
         pytest.skip("NumPy runs another tanh on this CPU: the RNN steps on NumPy")
     assert rnn.compiled_tanh_table is not None
+
+
+def test_the_build_found_numpys_float32_tanh_table():
+    """The float32 port follows the kernel of NumPy's targets with fused multiply-adds."""
+    from numpy._core._multiarray_umath import __cpu_features__ as features
+
+    if not (features.get("AVX2") and features.get("FMA3")):
+        pytest.skip("NumPy runs another float32 tanh on this CPU: the MLPs use NumPy's")
+    assert rnn.compiled_tanh_table_f32 is not None
+
+
+def _same_tanh_f32(x: np.ndarray, table: np.ndarray) -> None:
+    got = np.empty_like(x)
+    compiled.kernel("tanh_array_f32")(x, got, table)
+    expected = np.tanh(x)
+    differ = np.flatnonzero(got.view(np.uint32) != expected.view(np.uint32))
+    assert differ.size == 0, (x[differ[:5]], got[differ[:5]], expected[differ[:5]])
+
+
+def test_float32_tanh_matches_numpy_bit_for_bit(port_f32):
+    """Every subinterval's offset and neighbours, the thresholds, zeros, subnormals, infinities
+    and NaNs (`probe_f32`), a denser stride of bit patterns, random activations, and every
+    length and start around the 8-wide blocks."""
+    k = _kernels()
+    rng = np.random.default_rng(12)
+    scales = rng.choice([1e-30, 1e-6, 0.03, 0.3, 1.0, 3.0, 9.0, 1e3], 200_000)
+    x = np.concatenate(
+        [
+            k.probe_f32(1009),
+            (rng.standard_normal(200_000) * scales).astype(np.float32),
+            np.array([-0.0, 0.0, -np.inf, np.inf, np.nan, -np.nan], np.float32),
+        ]
+    )
+    _same_tanh_f32(x, port_f32)
+    for start in range(9):
+        for length in range(0, 26):
+            _same_tanh_f32(x[start : start + length], port_f32)
+
+
+def test_float32_tanh_matches_numpy_on_every_float32_near_its_subintervals(port_f32):
+    """Every float32 (both signs) from 2⁻¹⁵ to past the last subinterval (10.0), in chunks:
+    where the polynomials of the table's subintervals differ from x and from 1. The bit
+    patterns outside (down to the subnormals, up to NaN) are met by `probe_f32`'s stride
+    above. (All 2³² were checked once by hand: 40 s, too long for the suite.)"""
+    chunk = 1 << 22
+    bits = np.empty(chunk, np.uint32)
+    steps = np.arange(chunk, dtype=np.uint32)
+    start, stop = 0x38000000, 0x41300000  # 2⁻¹⁵ .. 11.0
+    for first in range(start, stop, chunk):
+        np.add(steps, np.uint32(first), out=bits)
+        x = bits[: min(chunk, stop - first)].view(np.float32)
+        _same_tanh_f32(x, port_f32)
+        _same_tanh_f32(-x, port_f32)
+
+
+def test_a_float32_table_that_does_not_reproduce_numpy_is_refused(monkeypatch, port_f32):
+    """The build's check: one coefficient a unit in the last place off (what another NumPy's
+    table could be) and the port is refused, so the MLPs keep NumPy's tanh."""
+    k = _kernels()
+    nudged = port_f32.copy()
+    nudged[20, 3] = np.nextafter(nudged[20, 3], np.float32(1))
+    monkeypatch.setattr(k, "numpy_tanh_tables_f32", lambda: [nudged])
+    assert k.check_f32({"tanh_array_f32": compiled.kernel("tanh_array_f32")}) is None
+    monkeypatch.setattr(k, "numpy_tanh_tables_f32", lambda: [nudged, port_f32])
+    found = k.check_f32({"tanh_array_f32": compiled.kernel("tanh_array_f32")})
+    assert found is port_f32
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_mlp_runs_without_a_port_step_on_numpys_tanh_with_the_same_numbers(monkeypatch, dtype):
+    """A build that refused the ports (another CPU): the hidden layer runs np.tanh."""
+    monkeypatch.setattr(rnn, "compiled_tanh_table", None)
+    monkeypatch.setattr(rnn, "compiled_tanh_table_f32", None)
+    assert rnn.compiled_tanh(np.dtype(dtype)) is None
+    cfg = RunConfig(task="digits-mlp", optimizer="adam", dtype=dtype, eval_every=10)
+    _same_runs(_run(cfg, False, 30), _run(cfg, True, 30))
 
 
 def test_tanh_matches_numpy_bit_for_bit(port):
@@ -182,6 +269,25 @@ def test_mlp_steps_use_the_ported_tanh_with_the_same_numbers(monkeypatch, port):
     compiled_run = _run(cfg, True, 30)
     assert called and all(called)
     _same_runs(_run(cfg, False, 30), compiled_run)
+
+
+def test_float32_mlp_steps_use_the_ported_tanh_with_the_same_numbers(monkeypatch, port_f32):
+    """The float32 hidden layer runs the float32 port (and the runs agree bit for bit)."""
+    called = []
+    real = rnn.compiled_tanh
+
+    def spy(dtype):
+        found = real(dtype)
+        called.append(found is not None and found[1] is port_f32)
+        return found
+
+    monkeypatch.setattr(rnn, "compiled_tanh", spy)
+    cfg = RunConfig(
+        task="digits-mlp", optimizer="adam", dtype="float32", eval_every=10, state_every=5
+    )
+    compiled_run = _run(cfg, True, 40)
+    assert called and all(called)
+    _same_runs(_run(cfg, False, 40), compiled_run)
 
 
 def test_strided_parameters_take_numpys_passes_with_the_same_numbers():
