@@ -31,7 +31,8 @@ method: cheap to start, and safe from a program that runs threads, such as the a
 ignore SIGINT and SIGHUP (a Ctrl+C or a closed terminal reaches the whole process group, and
 belongs to the parent, which cancels), exit at once when the parent process is gone (even
 killed with SIGKILL: each worker watches a pipe only the parent holds open), and use one BLAS
-thread each (one process per core; more threads per process only contend). The fork server and
+thread each and one thread for the compiled path's split steps (one process per core; more
+threads per process only contend). The fork server and
 multiprocessing's resource tracker end on their own once the parent and the workers have. Dask
 workers started by `DaskExecutor("local")` get one thread each, and Dask sets one BLAS thread
 per worker itself.
@@ -66,8 +67,9 @@ DASK_CONNECT_SECONDS = 5.0
 DASK_INSTALL = "pip install 'optplay[dask]' (from a checkout: pip install -e '.[dask]')"
 #: Modules the pool's fork server imports once, so each worker starts with the engine loaded.
 _PRELOAD = ["numpy", "engine.run", "engine.jobs", "engine.sweep", "engine.bench"]
-#: Environment for the fork server: one BLAS/OpenMP thread per worker process.
-_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: Environment for the fork server: one BLAS/OpenMP thread per worker process, and one thread
+#: for the compiled path's split steps (engine/optimizers/compiled.py reads NUMBA_NUM_THREADS).
+_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 class Stopped(Exception):
@@ -535,6 +537,7 @@ class DaskExecutor(_Base):
             # mapped and unmapped again; a run then costs ~30% more CPU).
             environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
             environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+            environ.setdefault("NUMBA_NUM_THREADS", "1")  # one thread per worker, as BLAS
             with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
                 self._cluster = distributed.LocalCluster(
                     n_workers=n,

@@ -379,8 +379,8 @@ class StateProbe:
         return StateInspection(opt.name, step, live, opt.state_doc, params)
 
     def effective_lr_flat(self) -> np.ndarray | None:
-        """The effective lr α of every parameter in the run's flat order (a fresh float64
-        array), None before the first step or when the optimizer does not define one."""
+        """The effective lr α of every parameter in the run's flat order (a float64 array,
+        read-only), None before the first step or when the optimizer does not define one."""
         opt = self.optimizer
         parts = []
         for key, (grad, prev) in self._key_arrays.items():
@@ -390,7 +390,8 @@ class StateProbe:
             if alpha is None or alpha.size != grad.size:
                 return None
             parts.append(np.asarray(alpha, np.float64).reshape(-1))
-        return np.concatenate(parts)
+        # One key (an elementwise optimizer's flat buffer): its array as it is, no copy.
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def never_updated(self) -> np.ndarray | None:
         """Which parameters (in the run's flat order) are still at their start value: never

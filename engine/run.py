@@ -608,14 +608,13 @@ class Run(Stepper[Progress]):
         batch, like its loss (and the preconditioned one, P⁻¹ from the optimizer's effective
         lr after the update, for optimizers that are not SGD)."""
         probe = self._sharpness
-        preconditioner = None
+        alpha = None
         if not isinstance(self.optimizer, optimizers.get("sgd")) and lr > 0.0:
             alpha = self._probe.effective_lr_flat()
-            if alpha is not None:
-                preconditioner = alpha / lr
         # At the parameters the step's gradient was taken at (the point of the step's loss),
-        # so that gradient serves as the base of the finite differences.
-        measured = probe.measure(self._prev, batch, preconditioner, self._grad_flat)
+        # so that gradient serves as the base of the finite differences. P⁻¹ = α/η.
+        scale = 1.0 / lr if alpha is not None else 1.0
+        measured = probe.measure(self._prev, batch, alpha, self._grad_flat, scale)
         self.history.record_sharpness(step, measured.value, measured.error, measured.preconditioned)
 
     @property

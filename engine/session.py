@@ -108,7 +108,8 @@ STATE_EVERY = 16
 #: (the natural order) shows its history. Bigger ones record once the tab is shown.
 SMALL_STATE_PARAMS = 100_000
 #: Once the sharpness is watched, every run of the session measures it every this many steps
-#: (about 30% of a step's time on digits-mlp, tests/perf/bench_run.py); see `watch_sharpness`.
+#: (about 25% of a step's time on digits-mlp, SGD and Adam: tests/perf/bench_run.py --sharpness);
+#: see `watch_sharpness`.
 SHARPNESS_EVERY = 10
 
 #: Knobs of the run itself (not of the task, optimizer or schedule): the form's "run" section.

@@ -207,11 +207,13 @@ def write_results(report: SweepReport, path: str | os.PathLike[str]) -> None:
 # -- the table --------------------------------------------------------------------------------
 
 
-def format_report(report: SweepReport, width: int | None = None) -> str:
+def format_report(report: SweepReport, width: int | None = None, ascii_only: bool = False) -> str:
     """One row per grid point (seeds summarised) with each optimizer's best point marked,
     then a note on what the numbers are and how the sweep ran. With `width` (a terminal's),
     long headers and names are cut with an ellipsis and the least telling columns left out
-    until the table fits, the note saying which, and the notes are wrapped to it."""
+    until the table fits, the note saying which, and the notes are wrapped to it.
+    `ascii_only`: the table is laid out with "+/-" for "±" (an ASCII terminal spells it so,
+    and a table measured with "±" came out two columns wider there)."""
     spec = report.spec
     many_seeds = spec.seeds > 1
     has_acc = any(p.accuracy_mean is not None for p in report.points)
@@ -245,9 +247,11 @@ def format_report(report: SweepReport, width: int | None = None) -> str:
         row.append(f"{p.diverged}/{p.runs}" if p.diverged else "-")
         row.append("*" if p.best else "")
         rows.append(row)
-    table, left_out = fit_table(
-        headers, rows, left=1 + len(axes), width=width, drop=_SWEEP_DROP_ORDER
-    )
+    if ascii_only:
+        headers = [h.replace("±", "+/-") for h in headers]
+        rows = [[c.replace("±", "+/-") for c in row] for row in rows]
+    drop = tuple(d.replace("±", "+/-") if ascii_only else d for d in _SWEEP_DROP_ORDER)
+    table, left_out = fit_table(headers, rows, left=1 + len(axes), width=width, drop=drop)
     lines = [table]
     seeds = "seed 0" if spec.seeds == 1 else f"seeds 0-{spec.seeds - 1}"
     every = spec.steps_between_checks

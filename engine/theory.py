@@ -497,9 +497,14 @@ class SharpnessProbe:
     """Power iteration on Hessian-vector products of `task`'s loss, warm-started from the
     previous call's eigenvector (so a run measuring every K steps tracks it in a few products).
 
-    Products are exact (H·v) when the task's loss is quadratic, else forward differences
-    (g(θ + εv) − g(θ))/ε with ε = √eps·max(1, ‖θ‖). `measure` works on its own copy of the
-    parameters and gradients: it never touches the caller's arrays.
+    Products are exact (H·s) when the task's loss is quadratic, else forward differences
+    g(θ + s) − g(θ) ≈ H·s along a step s of length ε = √eps·max(1, ‖θ‖). `measure` works on its
+    own copy of the parameters and gradients: it never touches the caller's arrays.
+
+    The iterate is that step itself (its direction is the eigenvector's estimate), in buffers
+    the probe keeps from call to call: a difference product costs one gradient and two passes
+    over the parameters (θ + s, then g − g(θ)), the next step is the product rescaled (one
+    more), and the Rayleigh quotient and the residual come from two dot products.
     """
 
     def __init__(
@@ -515,8 +520,11 @@ class SharpnessProbe:
         shapes = task.param_shapes()
         sizes = [int(np.prod(s)) for s in shapes.values()]
         total = sum(sizes)
+        self._size = total
         self._x = np.zeros(total, task.dtype)
         self._g = np.zeros(total, task.dtype)
+        # θ + s in float64, before it is rounded into a float32 task's parameters
+        self._point = None if self._x.dtype == np.float64 else np.zeros(total)
         self._params: Params = {}
         self._grads: Params = {}
         offset = 0
@@ -524,7 +532,10 @@ class SharpnessProbe:
             self._params[key] = self._x[offset : offset + size].reshape(shape)
             self._grads[key] = self._g[offset : offset + size].reshape(shape)
             offset += size
-        self._vectors: dict[str, np.ndarray] = {}  # warm starts, per series
+        self._root_eps = math.sqrt(float(np.finfo(task.dtype).eps))
+        # Per series: the iterate u (the warm start), the last product, scratch; and ‖u‖².
+        self._vectors: dict[str, list[np.ndarray]] = {}
+        self._norms: dict[str, float] = {}
         self._fd_error: dict[str, float] = {}  # relative truncation of the difference step
         self._rng = np.random.default_rng(0)
 
@@ -552,99 +563,117 @@ class SharpnessProbe:
         batch: Any = None,
         preconditioner: np.ndarray | None = None,
         gradient: np.ndarray | None = None,
+        preconditioner_scale: float = 1.0,
     ) -> Sharpness:
         """λ_max of the Hessian of the loss on `batch` at `params` (a dict in `param_shapes`
-        order or a flat vector); with `preconditioner` (P⁻¹ per parameter, flat) also
-        λ_max(P⁻¹H). `gradient`, the gradient at `params` on `batch` when the caller has it
-        (flat), saves one gradient evaluation."""
+        order or a flat vector); with `preconditioner` also λ_max(P⁻¹H), P⁻¹ = `preconditioner`
+        (per parameter, flat, ≥ 0) × `preconditioner_scale` (> 0). `gradient`, the gradient at
+        `params` on `batch` when the caller has it (flat), saves one gradient evaluation."""
         if isinstance(params, np.ndarray):
             theta = np.asarray(params, np.float64).ravel()
         else:
             theta = np.concatenate(
                 [np.ravel(np.asarray(params[k], np.float64)) for k in self.task.param_shapes()]
             )
-        product = self._product(theta, batch, gradient)
+        if self._hessian is not None:
+            hessian = self._hessian
+
+            def product(s: np.ndarray, out: np.ndarray) -> np.ndarray:
+                return np.dot(hessian, s, out=out)
+
+            length = 1.0
+        else:
+            product, length = self._difference(theta, batch, gradient)
         # Warm calls share their products between the two series (the cost stays the same).
         share = 2 if preconditioner is not None else 1
-        value, error, iterations = self._power("plain", product, theta.size, share)
+        value, error, iterations = self._power("plain", product, length, share)
         pre = pre_error = None
         if preconditioner is not None:
-            root = np.sqrt(np.asarray(preconditioner, np.float64).ravel())
-
-            def scaled(v: np.ndarray) -> np.ndarray:  # D^½ H D^½: the eigenvalues of P⁻¹H
-                return root * product(root * v)
-
-            pre, pre_error, more = self._power("preconditioned", scaled, theta.size, share)
+            weight = np.asarray(preconditioner, np.float64).ravel()
+            pre, pre_error, more = self._power(
+                "preconditioned", product, length, share, weight, float(preconditioner_scale)
+            )
             iterations += more
         return Sharpness(value, error, self.method, iterations, pre, pre_error)
 
-    def _product(
+    def _difference(
         self, theta: np.ndarray, batch: Any, gradient: np.ndarray | None
-    ) -> Callable[[np.ndarray], np.ndarray]:
-        if self._hessian is not None:
-            hessian = self._hessian
-            return lambda v: hessian @ v
+    ) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], float]:
+        """(product, ε): product(s, out) writes g(θ + s) − g(θ) (≈ H·s for a step s of length
+        ε) into `out` and returns it; it reads `s` before it writes `out` (they may be one)."""
         if gradient is None:
             base = self._gradient(theta, batch)
         else:
             base = np.asarray(gradient, np.float64).ravel()
-        eps = math.sqrt(np.finfo(self.task.dtype).eps) * max(1.0, float(np.linalg.norm(theta)))
-        self._eps = eps
-        self._base = base
-        self._theta = theta
-        self._batch = batch
-        x = self._x
-        g = self._g
-        out = np.empty(theta.size)
-        inv = 1.0 / eps
-        same = x.dtype == np.float64
+        eps = self._root_eps * max(1.0, math.sqrt(float(np.dot(theta, theta))))
+        self._theta, self._batch, self._base = theta, batch, base
+        x, g, point = self._x, self._g, self._point
+        params, grads, loss_and_grads = self._params, self._grads, self.task.loss_and_grads
+        add, subtract = np.add, np.subtract
 
-        def product(v: np.ndarray) -> np.ndarray:
-            # In place (a hot path every K steps): x = θ + εv, out = (g(x) − g(θ))/ε; `out`
-            # is reused by the next call (the power iteration keeps only its own vectors).
-            if same:
-                np.multiply(v, eps, out=x)
-                np.add(x, theta, out=x)
+        def product(s: np.ndarray, out: np.ndarray) -> np.ndarray:
+            # A hot path every K steps: in place, in the probe's own buffers.
+            if point is None:
+                add(theta, s, out=x)
             else:
-                np.multiply(v, eps, out=out)
-                np.add(out, theta, out=out)
-                np.copyto(x, out, casting="unsafe")
-            _, grads = self.task.loss_and_grads(self._params, batch, self._grads)
-            if grads is not self._grads:
-                for key, arr in grads.items():
-                    np.copyto(self._grads[key], arr)
-            np.subtract(g, base, out=out)
-            np.multiply(out, inv, out=out)
-            return out
+                add(theta, s, out=point)
+                np.copyto(x, point, casting="unsafe")
+            _, found = loss_and_grads(params, batch, grads)
+            if found is not grads:
+                for key, arr in found.items():
+                    np.copyto(grads[key], arr)
+            return subtract(g, base, out=out)
 
-        return product
+        return product, eps
 
     def _power(
-        self, series: str, product: Callable[[np.ndarray], np.ndarray], n: int, share: int = 1
+        self,
+        series: str,
+        product: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        length: float,
+        share: int = 1,
+        weight: np.ndarray | None = None,
+        scale: float = 1.0,
     ) -> tuple[float, float, int]:
-        """(λ, error, products) for the algebraically largest eigenvalue of the operator."""
-        v = self._vectors.get(series)
-        cold = v is None
-        if v is None:
-            v = self._rng.standard_normal(n)
-            v /= np.linalg.norm(v)
+        """(λ, error, products) for the algebraically largest eigenvalue of DH, D = scale ×
+        diag(weight) (the identity without a weight)."""
+        vectors = self._vectors.get(series)
+        cold = vectors is None
+        for fresh in (False, True):
+            if vectors is None or fresh:
+                cold = True
+                vectors = [np.empty(self._size) for _ in range(3 if weight is None else 4)]
+                self._rng.standard_normal(self._size, out=vectors[0 if weight is None else 1])
+                self._vectors[series] = vectors
+                if weight is None:
+                    self._norms[series] = float(np.dot(vectors[0], vectors[0]))
+            if weight is not None:
+                # From the last product y ∝ H·u: D·y, one more step of the iteration under this
+                # call's D, whose norm needs no division by the weights (‖D·y‖² = D·y·y/scale).
+                u, last = vectors[0], vectors[1]
+                np.multiply(weight, last, out=u)
+                self._norms[series] = float(np.dot(u, last)) / scale
+            norm = self._norms[series]
+            if norm > 0.0 and math.isfinite(norm):
+                break  # else a product that was not finite (or zero): start afresh, once
         limit = self.max_iter if cold or self.warm_iter is None else self.warm_iter // share
-        value, v, residual, used = _power_iteration(product, v, self.tol, limit)
+        value, residual, used, norm = _power_iteration(
+            product, vectors, self._norms[series], length, self.tol, limit, weight, scale
+        )
         if value < 0.0:
             # The largest |λ| curves down: shift so the top of the spectrum dominates.
-            def shifted(u: np.ndarray) -> np.ndarray:
-                return product(u) - value * u
-
-            top, v, residual, more = _power_iteration(shifted, v, self.tol, limit)
+            top, residual, more, norm = _power_iteration(
+                product, vectors, norm, length, self.tol, limit, weight, scale, shift=value
+            )
             value, used = top + value, used + more
-        self._vectors[series] = v
+        self._norms[series] = norm
         error = residual
         if not self.exact:
-            if cold:  # the difference step's truncation: the same quotient at 2ε
-                eps, theta, batch, base = self._eps, self._theta, self._batch, self._base
-                wide = (self._gradient(theta + 2.0 * eps * v, batch) - base) / (2.0 * eps)
-                if series == "plain":
-                    self._fd_error[series] = abs(float(v @ wide) - value) / max(abs(value), 1e-300)
+            if cold and series == "plain":  # the difference step's truncation: against 2ε
+                step = vectors[0] * (length / math.sqrt(norm))
+                wide = self._gradient(self._theta + 2.0 * step, self._batch) - self._base
+                quotient = float(np.dot(step, wide)) / (2.0 * length * length)
+                self._fd_error[series] = abs(quotient - value) / max(abs(value), 1e-300)
                 used += 1
             error += self._fd_error.get("plain", 0.0) * abs(value)
         return value, error, used
@@ -652,6 +681,7 @@ class SharpnessProbe:
     def reset(self) -> None:
         """Forget the warm starts (a run that starts over)."""
         self._vectors.clear()
+        self._norms.clear()
         self._fd_error.clear()
 
 
@@ -666,27 +696,72 @@ def start_sharpness(config: Any) -> Sharpness:
 
 
 def _power_iteration(
-    product: Callable[[np.ndarray], np.ndarray], v: np.ndarray, tol: float, limit: int
-) -> tuple[float, np.ndarray, float, int]:
-    """(Rayleigh quotient, unit vector, residual ‖Av − λv‖, products) after up to `limit`
-    products, stopping when the quotient changes by less than tol relative."""
+    product: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    vectors: list[np.ndarray],
+    norm: float,
+    length: float,
+    tol: float,
+    limit: int,
+    weight: np.ndarray | None = None,
+    scale: float = 1.0,
+    shift: float = 0.0,
+) -> tuple[float, float, int, float]:
+    """(Rayleigh quotient, residual ‖Aû − λû‖, products, ‖u‖² of the next iterate) of power
+    iteration on A = DH − shift, D = scale × diag(weight) (the identity without a weight), after
+    up to `limit` products, stopping when the quotient changes by less than tol relative or
+    the residual falls below tol·|λ|.
+
+    DH is self-adjoint in the inner product ⟨a, b⟩ = a·D⁻¹b, in which u is normalised: its
+    eigenvalues are those of P⁻¹H for D = P⁻¹, and no division by the weights is needed, since
+    the next iterate is D·y for a product y ∝ H·u and ‖D·y‖² = D·y·y/scale. vectors = [u (of
+    norm² `norm`), y, s, z]: each product is `product(s, y)`, y ≈ H·s for the step s = u
+    rescaled to `length`; z holds D·y/scale. On return vectors[0] is the next iterate and
+    vectors[1] the last product (what the next call starts from)."""
+    u, y, step = vectors[0], vectors[1], vectors[2]
+    spare = vectors[3] if weight is not None else None
+    dot, sqrt, multiply = np.dot, math.sqrt, np.multiply
     value = math.nan
     residual = math.inf
     used = 0
-    dot = np.dot
     for _ in range(max(1, limit)):
-        w = product(v)
+        if not (norm > 0.0 and math.isfinite(norm)):
+            break
+        k = length / sqrt(norm)
+        multiply(u, k, out=step)
+        y = product(step, y)
         used += 1
-        new = float(dot(v, w))
-        square = float(dot(w, w))
-        # ‖w − λv‖² = ‖w‖² − λ² for a unit v and λ = v·w (no temporary vector)
-        residual = math.sqrt(max(square - new * new, 0.0))
-        norm = math.sqrt(square)
+        uy = float(dot(u, y))
+        z = y if spare is None else multiply(y, weight, out=spare)  # D·y / scale
+        zy = float(dot(z, y))
+        new = uy / (k * norm)  # u·Hu / ‖u‖² = ⟨u, DHu⟩ / ⟨u, u⟩
+        square = scale * zy / (k * k * norm)  # ‖DHû‖²
+        next_norm = zy / scale
+        if shift:
+            square += shift * (shift - 2.0 * new)
+            new -= shift
+            z -= (shift * k / scale) * u  # the next iterate ∝ (DH − shift)·u
+            # its norm from the vector: the two terms may all but cancel (u near an eigenvector
+            # of eigenvalue `shift`); iterates are 0 where the weight is (rare path: allocates)
+            if spare is None:
+                next_norm = float(dot(z, z))
+            else:
+                over = np.divide(z, weight, out=np.zeros_like(z), where=weight > 0.0)
+                next_norm = float(dot(z, over)) / scale
+        # ‖Aû − λû‖² = ‖Aû‖² − λ² for a unit û and λ = ⟨û, Aû⟩ (no temporary vector)
+        residual = sqrt(max(square - new * new, 0.0))
         done = abs(new - value) <= tol * abs(new) or residual <= tol * abs(new)
         value = new
-        if norm == 0.0 or not math.isfinite(norm):
+        if not (square > 0.0 and math.isfinite(square)):
+            norm = next_norm
             break
-        v = w / norm
+        if spare is None:  # z is y: the next iterate, and u's buffer takes the next product
+            u, y = y, u
+        else:
+            u, spare = spare, u
+        norm = next_norm
         if done:
             break
-    return value, v, residual, used
+    vectors[0], vectors[1], vectors[2] = u, y, step
+    if spare is not None:
+        vectors[3] = spare
+    return value, residual, used, norm

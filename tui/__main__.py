@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from tui.cli import add_commands, dispatch
-from tui.commands.common import PROG, UsageError, emit, load_source, refuse_source
+from tui.commands.common import (
+    PROG,
+    HelpFormatter,
+    UsageError,
+    emit,
+    load_source,
+    refuse_source,
+)
 
 
 def version() -> str:
@@ -59,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="A terminal playground for gradient-based optimizers: "
         "pick, tune, run and watch live. Without a command, opens the app.",
+        formatter_class=HelpFormatter,
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
@@ -120,6 +128,7 @@ def open_app(args: argparse.Namespace) -> int:
         source = RunConfig(task=DEFAULT_TASK, optimizer=loaded)
     # An experiment with [[race]] entries opens as a race (all its racers), not its first run.
     app = create_app(experiment=source, save_path=args.config, dask=args.global_dask)
+    app.defer_sidebar = True  # the first screen drawn sooner, the sidebar a moment later
     app.run()
     return app.return_code or 0
 

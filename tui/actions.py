@@ -83,7 +83,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("chart_cursor", "i", "Cursor",
            "a cursor on the chart reading every series or lane at a step: ←/→ a step, "
            "shift+←/→ 10%, z zooms around it, Z back, enter on Path starts the run there "
-           "(a click does too), i or esc leaves", "Chart cursor",
+           "(a click does too), i or esc leaves; Sharpness and State stop at the steps "
+           "measured; none on Theory and Model (not series over steps)", "Chart cursor",
            footer=False),
     Action("toggle_smoothing", "S", "Smooth",
            "smooth the training loss (EMA, as TensorBoard does); the raw band stays",

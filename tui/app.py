@@ -175,6 +175,12 @@ class OptplayApp(App[int]):
         self.lesson_shipped: Lesson | None = None
         #: The learner's predictions (tui/screens/verdict.py `prediction_key` -> outcome).
         self.lesson_predictions: dict[tuple[str, str | None, str], str] = {}
+        #: Whether the sidebar's pickers and form exist yet.
+        self.sidebar_built = False
+        #: Build the sidebar's content after the first frame (the launcher sets it, for
+        #: a first screen drawn sooner: three quarters of its widgets are the sidebar's);
+        #: tests and `optplay serve` build it with the rest.
+        self.defer_sidebar = False
 
     def use_dask(self, address: str, workers: int | None = None) -> None:
         """Run this session's sweeps (and lesson seeds: `sweep_executor`) on a Dask cluster:
@@ -187,29 +193,62 @@ class OptplayApp(App[int]):
 
     # -- layout ------------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen:
+        """The main screen, its width's breakpoint class ("-narrow" / "-wide") set before
+        its widgets are styled: Textual adds it at the first resize, and a class added then
+        restyles every widget of the screen a second time (a fifth of the first screen's
+        work). The resize finds it in place and changes nothing."""
+        screen = super().get_default_screen()
+        classes = screen._get_breakpoint_classes(self.size.width, self.HORIZONTAL_BREAKPOINTS)
+        screen.add_class(*classes, update=False)
+        if self.defer_sidebar:
+            # No widget takes the focus by itself until the sidebar is there: it gets it then
+            # (its task picker, as when it is built with the rest), not the charts' tabs.
+            screen.AUTO_FOCUS = ""
+        return screen
+
     def compose(self) -> ComposeResult:
-        view = self.session.view()
         # Placed as the settings say from the start: a class added after mounting restyles
         # every widget in #main (see _place_sidebar).
         with Horizontal(id="main", classes=f"-sidebar-{self.settings.sidebar}"):
             with VerticalScroll(id="sidebar", can_focus=False):
-                for kind in KINDS:
-                    registry = registry_of(kind)
-                    yield Picker(
-                        kind,
-                        registry.names(),
-                        view.picks[kind],
-                        registry.summary,
-                        id=f"{kind}-picker",
-                        more=OPTIMIZER_FILE_ENTRY if kind == "optimizer" else None,
-                    )
-                yield Static("", id="pending", markup=False)
-                yield HyperForm([form_section(s) for s in view.sections], id="form")
+                if not self.defer_sidebar:
+                    self.sidebar_built = True
+                    yield from self._sidebar_widgets()
             yield RacePanel(id="race-panel")  # replaces the sidebar during a race
             yield ChartPanel(id="charts")
         yield LessonLine(id="lesson-line")
         yield StatusLine(id="status")
         yield KeyBar(ACTIONS, id="keybar")
+
+    def _sidebar_widgets(self) -> ComposeResult:
+        """The sidebar's content: the pickers, the pending note and the knobs' form."""
+        view = self.session.view()
+        for kind in KINDS:
+            registry = registry_of(kind)
+            yield Picker(
+                kind,
+                registry.names(),
+                view.picks[kind],
+                registry.summary,
+                id=f"{kind}-picker",
+                more=OPTIMIZER_FILE_ENTRY if kind == "optimizer" else None,
+            )
+        yield Static("", id="pending", markup=False)
+        yield HyperForm([form_section(s) for s in view.sections], id="form")
+
+    async def _build_sidebar(self) -> None:
+        """Fill the sidebar after the first frame (`defer_sidebar`), as the session is now."""
+        if self.sidebar_built or not self.main.is_attached:
+            return
+        sidebar = self.main.query_one("#sidebar", VerticalScroll)
+        await sidebar.mount_all(list(self._sidebar_widgets()))
+        self.sidebar_built = True
+        self.main.AUTO_FOCUS = type(self.main).AUTO_FOCUS
+        if self.screen is self.main:
+            self.main._update_auto_focus()  # the first field, unless a key moved the focus
+        self.render_view()
+        gc.freeze()  # lives as long as the app, as what on_mount froze
 
     @property
     def main(self) -> Screen:
@@ -225,6 +264,8 @@ class OptplayApp(App[int]):
         self.main.query_one(ChartPanel).set_smoothing(self.settings.smoothing)
         self._place_sidebar()
         self.render_view()
+        if not self.sidebar_built:
+            self.call_after_refresh(self._build_sidebar)
         self.set_interval(1 / (3 * FRAME_HZ), self._frame, name="frame")
         if self.settings_warning:
             self.notify(self.settings_warning, severity="warning", markup=False)
@@ -320,12 +361,13 @@ class OptplayApp(App[int]):
             main.set_class(view.racing, "-race")
             if view.racing:
                 self.set_focus(None)  # the form is hidden
-        for kind in KINDS:
-            picker = self.main.query_one(f"#{kind}-picker", Picker)
-            if picker.value != view.picks[kind]:
-                picker.pick(view.picks[kind])
-        self.main.query_one(HyperForm).show([form_section(s) for s in view.sections])
-        self._show_pending(view)
+        if self.sidebar_built:  # else it is built from the session as it is then
+            for kind in KINDS:
+                picker = self.main.query_one(f"#{kind}-picker", Picker)
+                if picker.value != view.picks[kind]:
+                    picker.pick(view.picks[kind])
+            self.main.query_one(HyperForm).show([form_section(s) for s in view.sections])
+            self._show_pending(view)
         self.main.query_one(LessonLine).show(view)
         self.main.query_one(StatusLine).show(view.status)
         if view.racing and self.session.streaming:
@@ -591,7 +633,7 @@ class OptplayApp(App[int]):
     def _form_ready(self) -> bool:
         """Apply what was typed but not committed yet; False (and the user is told why)
         when an invalid field blocks training or saving."""
-        if self.session.racing:
+        if self.session.racing or not self.sidebar_built:
             return True  # the race was checked in its setup; the hidden form is not used
         form = self.main.query_one(HyperForm)
         for section, values in form.commit():
@@ -675,7 +717,15 @@ class OptplayApp(App[int]):
         chart = self.main.query_one(ChartPanel).active_chart()
         start = getattr(chart, "start_cursor", None)
         if start is None or not start():
-            self.notify("this chart has no cursor", timeout=2)
+            why = getattr(chart, "why_no_cursor", None)
+            reason = getattr(chart, "NO_CURSOR", "")
+            if why is not None:
+                message = why()
+            elif reason:
+                message = f"no cursor on this tab: {reason}"
+            else:
+                message = "this chart has no cursor"
+            self.notify(message, timeout=3)
 
     def action_toggle_log(self) -> None:
         if self.main.query_one(ChartPanel).toggle_log() is None:
@@ -991,7 +1041,8 @@ class OptplayApp(App[int]):
             return
         folder = str(Path(path).parent)
         self.remember(optimizer_folder="" if folder == "." else folder)
-        self.main.query_one("#optimizer-picker", Picker).add(name)
+        if self.sidebar_built:  # else the picker is built with it
+            self.main.query_one("#optimizer-picker", Picker).add(name)
         self.do(self.session.pick("optimizer", name))
 
     def action_presets(self) -> None:

@@ -30,10 +30,12 @@ from typing import Any
 from tui.commands import bench, code, lesson, listing, plot, run, runs, serve, sweep, theory
 from tui.commands.common import (
     PROG,
+    HelpFormatter,
     UsageError,
     emit,
     flush_quietly,
     refuse_double_dash_values,
+    use_help_formatter,
 )
 from tui.terminal import ascii_stdout_if_needed
 
@@ -58,11 +60,14 @@ def add_commands(subparsers: Any) -> None:
     for command in COMMANDS:
         parser = command.add_parser(subparsers)
         parser.set_defaults(handler=command.handle, command_name=command.NAME)
+        use_help_formatter(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """A parser with just the commands (what `main` uses)."""
-    parser = argparse.ArgumentParser(prog=PROG, description="optplay's commands.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="optplay's commands.", formatter_class=HelpFormatter
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_commands(sub)
     return parser

@@ -18,6 +18,7 @@ import numpy as np
 from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
 from engine.optimizers.base import (
+    _ABS_M,
     _ALPHA_SUMMARY,
     _B1,
     _B2,
@@ -37,7 +38,6 @@ from engine.optimizers.base import (
     _lerp,
     _lr,
     _scalars,
-    _summary,
     _Want,
     _wants,
     _weight_decay,
@@ -111,10 +111,7 @@ class AdaBound(Optimizer):
             Quantity("lower_bound", "lo", "the lower bound of α this step"),
             Quantity("upper_bound", "hi", "the upper bound of α this step"),
         ),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _ABS_M),
         effective_lr="α = clip(η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)/(√v + ε), lower, upper) per coordinate; "
         "θ ← θ − α·m. The bounds close on final_lr, turning Adam into SGD with momentum.",
     )

@@ -28,6 +28,7 @@ from engine.optimizers.base import (
     _ema_sq,
     _eps,
     _flavour,
+    _flavour_grad,
     _grad,
     _KeyState,
     _lr,
@@ -111,9 +112,7 @@ class Adadelta(Optimizer):
 
     def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
         """optax.adadelta (scale_by_adadelta, then −η) or Keras 3's Adadelta."""
-        d = -g if self.maximize else g
-        if self.weight_decay:
-            d = d + self.weight_decay * p
+        d = _flavour_grad(p, g, self.weight_decay, self.maximize)
         rho, eps, lr = self.rho, self.eps, c.lr
         v, u = st.buf("square_avg"), st.buf("acc_delta")
         if self.flavour == "optax":

@@ -26,6 +26,7 @@ from engine.optimizers.base import (
     _Arrays,
     _eps,
     _flavour,
+    _flavour_grad,
     _grad,
     _KeyState,
     _lr,
@@ -126,9 +127,7 @@ class Adagrad(Optimizer):
 
     def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
         """optax.adagrad (scale_by_rss) or Keras 3's Adagrad: ε inside the root."""
-        d = -g if self.maximize else g
-        if self.weight_decay:
-            d = d + self.weight_decay * p
+        d = _flavour_grad(p, g, self.weight_decay, self.maximize)
         s = st.buf("sum", self.initial_accumulator_value)
         if self.flavour == "optax":
             s[...] = d * d + s

@@ -38,12 +38,15 @@ from engine.optimizers.base import (
     Optimizer,
     _add,
     _alpha,
+    _alpha_of_rms,
     _Arr,
     _Arrays,
     _decayed_grad,
+    _decoupled_decay,
     _ema_sq,
     _eps,
     _flavour,
+    _flavour_grad,
     _is_one,
     _KeyState,
     _lerp,
@@ -69,6 +72,24 @@ class AdamScalars(NamedTuple):
     decay: float | None  # decoupled weight decay factor 1 − ηλ (AdamW), else None
 
 
+_AMSGRAD_ON = dataclasses.replace(_AMSGRAD, default=True)
+
+
+def _adam_specs(weight_decay: Hyper, amsgrad: Hyper, *flavours: str) -> tuple[Hyper, ...]:
+    """torch.optim.Adam's knobs; Adam, AMSGrad and AdamW differ in the weight decay's and
+    amsgrad's defaults and in the flavours they offer."""
+    return (
+        _lr(1e-3),
+        _B1,
+        _B2,
+        _eps(1e-8),
+        weight_decay,
+        amsgrad,
+        _MAXIMIZE,
+        _flavour(*flavours),
+    )
+
+
 @register
 class Adam(Optimizer):
     """Adam: momentum on the gradient, scaled per coordinate by a running RMS, bias-corrected.
@@ -82,16 +103,7 @@ class Adam(Optimizer):
 
     name = "adam"
     summary = "Adam: momentum + per-coordinate RMS scaling, bias-corrected"
-    specs = (
-        _lr(1e-3),
-        _B1,
-        _B2,
-        _eps(1e-8),
-        _weight_decay(),
-        _AMSGRAD,
-        _MAXIMIZE,
-        _flavour("optax", "keras"),
-    )
+    specs = _adam_specs(_weight_decay(), _AMSGRAD, "optax", "keras")
     equations = (
         "g ← ∇f(θ) + λθ\n"
         "m ← β₁·m + (1 − β₁)·g\n"
@@ -134,8 +146,7 @@ class Adam(Optimizer):
         t = st.t
         b1, bias_correction1 = self._beta1(st)
         bias_correction2 = 1 - self.beta2**t
-        wd = self.weight_decay
-        decay = 1 - lr * wd if self.decoupled and wd != 0 else None
+        decay = _decoupled_decay(lr, self.weight_decay, self.decoupled)
         return _scalars(
             AdamScalars,
             (
@@ -205,9 +216,7 @@ class Adam(Optimizer):
         """optax's scale_by_adam / scale_by_amsgrad, Keras 3's Adam/AdamW, or the AMSGrad
         paper (Reddi et al. 2018, Algorithm 2: no bias corrections), operation by operation."""
         b1, b2, eps, wd, lr, t = c.beta1, self.beta2, self.eps, self.weight_decay, c.lr, st.t
-        d = -g if self.maximize else g
-        if wd and not self.decoupled:
-            d = d + wd * p
+        d = _flavour_grad(p, g, 0.0 if self.decoupled else wd, self.maximize)
         m, v = st.buf("exp_avg"), st.buf("exp_avg_sq")
         if self.flavour == "keras":
             if wd and self.decoupled:
@@ -262,8 +271,7 @@ class Adam(Optimizer):
             rms = np.sqrt(v)  # √v̂ as torch computes it
             rms /= sc.bias_correction2_sqrt
             if _wants(want, "effective_lr"):
-                den = rms + st.hypers["eps"]
-                out["effective_lr"] = np.divide(sc.lr, den, out=den)
+                out["effective_lr"] = _alpha_of_rms(st, rms)
             if _wants(want, "rms"):
                 out["rms"] = rms
         return out
@@ -281,16 +289,7 @@ class AMSGrad(Adam):
 
     name = "amsgrad"
     summary = "AMSGrad: Adam normalised by the running max of v"
-    specs = (
-        _lr(1e-3),
-        _B1,
-        _B2,
-        _eps(1e-8),
-        _weight_decay(),
-        Hyper("amsgrad", True, kind="bool", help="divide by the running max of v (AMSGrad)"),
-        _MAXIMIZE,
-        _flavour("optax", "keras", "paper"),
-    )
+    specs = _adam_specs(_weight_decay(), _AMSGRAD_ON, "optax", "keras", "paper")
     equations = (
         "g ← ∇f(θ) + λθ\n"
         "m ← β₁·m + (1 − β₁)·g\n"
@@ -339,15 +338,11 @@ class AdamW(Adam):
 
     name = "adamw"
     summary = "AdamW: Adam with decoupled weight decay θ ← θ(1 − ηλ)"
-    specs = (
-        _lr(1e-3),
-        _B1,
-        _B2,
-        _eps(1e-8),
+    specs = _adam_specs(
         _weight_decay(1e-2, "decoupled decay λ: θ ← θ(1 − ηλ) each step"),
         _AMSGRAD,
-        _MAXIMIZE,
-        _flavour("optax", "keras"),
+        "optax",
+        "keras",
     )
     equations = (
         "θ ← θ·(1 − η·λ)\n"

@@ -15,6 +15,7 @@ import numpy as np
 from engine.optimizer_state import Quantity, StateDoc
 from engine.optimizers import compiled
 from engine.optimizers.base import (
+    _ABS_M,
     _B1,
     _BC1,
     _EXP_AVG,
@@ -30,6 +31,7 @@ from engine.optimizers.base import (
     _beta,
     _eps,
     _flavour,
+    _flavour_grad,
     _grad,
     _KeyState,
     _lerp,
@@ -86,7 +88,7 @@ class Adamax(Optimizer):
         scalars=(_LR, _BC1),
         summaries=(
             _alpha_via("exp_inf"),
-            _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
+            _ABS_M,
             _summary("exp_inf", "u", "the decaying max of |g| (the denominator)", "exp_inf"),
         ),
         effective_lr="α = η / u per coordinate; θ ← θ − α·m̂ with m̂ = m / (1 − β₁ᵗ). "
@@ -120,9 +122,7 @@ class Adamax(Optimizer):
 
     def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
         """optax.adamax (scale_by_adamax) or Keras 3's Adamax (ε outside the max)."""
-        d = -g if self.maximize else g
-        if self.weight_decay:
-            d = d + self.weight_decay * p
+        d = _flavour_grad(p, g, self.weight_decay, self.maximize)
         b1, b2, eps, lr, t = self.beta1, self.beta2, self.eps, c.lr, st.t
         m, u = st.buf("exp_avg"), st.buf("exp_inf")
         if self.flavour == "optax":

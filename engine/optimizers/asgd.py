@@ -27,10 +27,10 @@ from engine.optimizers.base import (
     _grad,
     _KeyState,
     _lr,
+    _magnitude,
+    _same_alpha,
     _scalars,
-    _summary,
     _Want,
-    _wants,
     _weight_decay,
     register,
 )
@@ -91,10 +91,7 @@ class ASGD(Optimizer):
             Quantity("eta", "η_t", "the step size this step used"),
             Quantity("mu", "μ_t", "the averaging weight this step used"),
         ),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_ax", "|θ̄|", "magnitude of the averaged iterate", "ax", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _magnitude("ax", "θ̄", "the averaged iterate")),
         effective_lr="α = η_t for every coordinate; θ ← θ(1 − λ·α) − α·g. g includes λ_wd·θ "
         "(weight decay) and is negated with maximize.",
     )
@@ -131,7 +128,4 @@ class ASGD(Optimizer):
         return {"eta": ex["eta"], "mu": ex["mu"]} if "eta" in ex else {}
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
-        out = {}
-        if _wants(want, "effective_lr"):
-            out["effective_lr"] = np.full(st.shape, st.scalars.eta, st.dtype)
-        return out
+        return _same_alpha(st, want, st.scalars.eta)

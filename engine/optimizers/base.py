@@ -2,9 +2,12 @@
 
 `Optimizer` keeps lazy per-key state (`_KeyState`), validates knobs and runs an elementwise
 optimizer's kernel whole or in blocks; the registry functions (`register`, `names`, `create`,
-...) are re-exported by the package. Also here: the knob declarations (`_lr`, `_beta`, ...)
-and state declarations (`_STEP`, `_EXP_AVG`, ...) several optimizers use, and the in-place
-building blocks of torch's formulas (`_lerp`, `_ema_sq`, `_grad`, ...).
+...) are re-exported by the package. Also here, what several optimizers share: the knob
+declarations (`_lr`, `_beta`, ...), state declarations and summaries (`_STEP`, `_EXP_AVG`,
+`_magnitude`, ...), inspection helpers (`_same_alpha`, `_alpha_of_rms`), per-step scalars
+(`_decoupled_decay`), the in-place building blocks of torch's formulas (`_lerp`, `_ema_sq`,
+`_grad`, ...), the plain gradient of the other flavours (`_flavour_grad`) and the closure
+type of the optimizers that re-evaluate the objective (`Closure`).
 
 Speed: elementwise optimizers run one small "kernel" of in-place ufunc calls (`out=` into
 preallocated scratch, so nothing is allocated per step). Small arrays go through it whole (a
@@ -22,8 +25,8 @@ steps a large vector in two blocked passes (v and u, then θ) with float64 norms
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple, NoReturn
 
 import numpy as np
 
@@ -120,6 +123,15 @@ def _summary(
     return Summary(key, symbol, help, knob, source, op)
 
 
+def _magnitude(name: str, symbol: str, what: str, source: str = "", knob: str = "") -> Summary:
+    """Summary "abs_<name>": |symbol|, the magnitude of `what`, the state array `source`
+    (default: `name`); with `knob`, kept only while that knob is on (see Summary)."""
+    return _summary(
+        f"abs_{name}", f"|{symbol}|", f"magnitude of {what}", source or name, "abs", knob
+    )
+
+
+_ABS_B = _magnitude("b", "b", "the momentum buffer", "momentum_buffer", knob="momentum")
 _ALPHA_SUMMARY = _summary(
     "effective_lr", "α", "effective learning rate (see effective_lr)", "effective_lr"
 )
@@ -151,11 +163,14 @@ _V_HAT = Quantity("exp_avg_sq_hat", "v̂", "v / (1 − β₂ᵗ): the bias-corre
 _BC1 = Quantity("bias_correction1", "1 − β₁ᵗ", "bias correction of m at this step")
 _BC2 = Quantity("bias_correction2", "1 − β₂ᵗ", "bias correction of v at this step")
 _ADAM_RMS = Quantity("rms", "√v̂", "√v / √(1 − β₂ᵗ): the gradient RMS the step divides by")
-_ADAM_SUMMARIES = (
-    _alpha_via("rms"),
-    _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
-    _RMS_SUMMARY,
-)
+_ABS_M = _magnitude("m", "m", "the first moment", "exp_avg")
+_ADAM_SUMMARIES = (_alpha_via("rms"), _ABS_M, _RMS_SUMMARY)
+
+
+def _decoupled_decay(lr: float, wd: float, decoupled: bool) -> float | None:
+    """The factor 1 − ηλ by which decoupled (AdamW-style) weight decay shrinks θ this step;
+    None when the decay is off or enters the gradient instead."""
+    return 1 - lr * wd if decoupled and wd != 0 else None
 
 
 # Signature parts of `Optimizer._derive`.
@@ -166,6 +181,21 @@ _Arrays = dict[str, np.ndarray]
 
 def _wants(want: _Want, key: str) -> bool:
     return want is None or key in want
+
+
+def _same_alpha(st: _KeyState, want: _Want, alpha: float) -> _Arrays:
+    """`_derive` of an optimizer whose effective lr is one number `alpha` for every
+    coordinate: that number in an array of the key's shape and dtype (if wanted)."""
+    if not _wants(want, "effective_lr"):
+        return {}
+    return {"effective_lr": np.full(st.shape, alpha, st.dtype)}
+
+
+def _alpha_of_rms(st: _KeyState, rms: np.ndarray) -> np.ndarray:
+    """α = η / (rms + ε) of the key's last step (a new array): the effective lr of the
+    optimizers whose step divides by the gradient RMS plus ε (Adam, NAdam, RMSprop)."""
+    den = rms + st.hypers["eps"]
+    return np.divide(st.scalars.lr, den, out=den)
 
 
 #: Builds a per-step NamedTuple from a tuple of its fields in order: NamedTuple's own
@@ -235,6 +265,15 @@ def _decayed_grad(
     return _grad(p, g, wd, maximize, out)
 
 
+def _flavour_grad(p: np.ndarray, g: np.ndarray, wd: float, maximize: bool) -> np.ndarray:
+    """The gradient of a non-torch flavour's update (plain NumPy, a new array where it
+    differs from `g`): ±g, + wd·θ for L2 weight decay (wd 0: none)."""
+    d = -g if maximize else g
+    if wd:
+        d = d + wd * p
+    return d
+
+
 _SPLIT = 134217729.0  # 2^27 + 1: Veltkamp's splitter for float64
 
 
@@ -287,6 +326,11 @@ def _takes_blocks(p: np.ndarray, g: np.ndarray) -> bool:
         and p.flags.c_contiguous
         and g.flags.c_contiguous
     )
+
+
+#: A closure optimizer's way to evaluate the objective at the current parameters: (loss,
+#: gradients by parameter key).
+Closure = Callable[[], tuple[float, Mapping[str, np.ndarray]]]
 
 
 # -- per-key state -----------------------------------------------------------------------------
@@ -511,7 +555,10 @@ class Optimizer(Registered):
         return {}
 
     def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
-        """The weight decay added to the gradient (0 where it is decoupled)."""
+        """The weight decay added to the gradient (0 where the `decoupled_weight_decay` knob
+        decouples it; optimizers that decouple otherwise override this)."""
+        if knobs.get("decoupled_weight_decay"):
+            return 0.0
         return float(knobs.get("weight_decay", 0.0))
 
     def _used_grad(
@@ -579,6 +626,13 @@ class Optimizer(Registered):
             self._step_key(p, g, st, lr)
         self.steps += 1
 
+    def _refuse_without_closure(self, lr: float | None, why: str) -> NoReturn:
+        """Raise for a closure optimizer's `step` called without its closure: ValueError
+        saying `why` it needs one, or the usual message when `lr` is a bad rate."""
+        if lr is not None and not 0.0 <= float(lr) < math.inf:
+            Optimizer.step(self, {}, {}, lr)  # the usual message for a bad rate
+        raise ValueError(f"{self.name} needs a closure ({why})")
+
     def _check_new(self, key: str, p: np.ndarray) -> None:
         if not isinstance(p, np.ndarray) or p.dtype not in _FLOAT_DTYPES:
             raise ValueError(f"params[{key!r}] must be a float32 or float64 numpy array")
@@ -599,7 +653,10 @@ class Optimizer(Registered):
                     if p.ndim != 1:
                         p, g = p.reshape(-1), g.reshape(-1)
                         bufs = [None if b is None else b.reshape(-1) for b in bufs]
-                    self.compiled_step(p, g, bufs, c)
+                    if p.size < compiled.parallel_min:
+                        self.compiled_step(p, g, bufs, c)
+                    else:  # chunks on several threads: the same numbers, elementwise
+                        compiled.split_step(self.compiled_step, p, g, bufs, c)
                     return
             elif not compiled.requested:
                 compiled.request()  # NumPy runs until the kernels are ready: the same numbers

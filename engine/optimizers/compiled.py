@@ -20,6 +20,17 @@ blocks until then (benchmarks, tests).
 A family opts in with one line, `compiled_step = compiled.adam_step`: the base class's
 `_step_key` calls it (as a method) with flat views when `ready`. The `*_step` functions here
 only unpack the optimizer's knobs and scalars into the kernel's arguments.
+
+A buffer of at least `parallel_min` elements is split into chunks stepped on `threads()`
+threads at once (`split_step`). Every kernel is elementwise, so a chunk's numbers are those of
+the whole buffer's loop: the split changes the time, never a bit. One thread's loop of the
+Adam family is bound by the divide and square-root unit (two divisions and a root per
+element), not by memory, so a second core nearly halves it. The chunks run the same compiled
+kernels (they release the GIL) on a small pool of Python threads rather than through numba's
+`parallel=True`: no second set of kernels to compile, and numba's only threading layer that
+ships with it (workqueue) aborts the process when two threads (the app's workers) launch
+parallel loops at once. Worker processes of a sweep get one thread (engine/executors.py sets
+NUMBA_NUM_THREADS=1 for them): the runs side by side are the parallelism there.
 """
 
 from __future__ import annotations
@@ -51,6 +62,10 @@ _off_by_setting = False  # the settings file's `compiled = false` (`turn_off_by_
 #: engine/optimizers/base.py installs it: it builds optimizers, and this module never imports
 #: the base (the base imports this one).
 warm_up: Callable[[dict[str, Any]], None] | None = None
+#: Further builds, installed by the modules whose kernels they are (the sine RNN's:
+#: engine/tasks/rnn.py), so that this module imports no task: each adds its compiled and
+#: warmed-up kernels to the build's dict (or none, when they fail its own checks).
+extra_builds: list[Callable[[dict[str, Any]], None]] = []
 _kernels: dict[str, Any] = {}
 #: Per dtype, every kernel by name as its compiled entry point for the argument types the
 #: build warmed it up with (`_entry_points`): a call skips numba's dispatcher, whose type
@@ -192,6 +207,8 @@ def _build() -> None:
         kernels = _compile()
         if warm_up is not None:
             warm_up(kernels)
+        for build in extra_builds:
+            build(kernels)
     except Exception as exc:  # numba too old for this NumPy, no compiler, ...: NumPy runs
         error = f"{type(exc).__name__}: {exc}"
     else:
@@ -230,6 +247,96 @@ def _entry_points(kernels: dict[str, Any]) -> dict[np.dtype, dict[str, Any]]:
             points = by_dtype.get(dtype, [])
             table[name] = points[0] if len(points) == 1 else dispatcher
     return out
+
+
+# -- splitting large buffers over threads ----------------------------------------------------
+
+#: Buffers of at least this many elements are stepped on several threads (`split_step`). Below
+#: it, waking a helper thread costs more than it can save (tests/perf/bench_optimizers.py
+#: --threads): a split costs 20-40 us when the other core is busy (split / one thread: 4.5x
+#: at 8K elements, 1.3x at 256K on a loaded 2-core machine), while one thread's Adam takes
+#: ~0.6 ns per float32 element, so from 1M elements (~0.6 ms) the cost is at most a few per
+#: cent when no core is free and the split nearly halves the step when one is.
+PARALLEL_MIN = 1 << 20
+#: The threshold in force (tests lower it to split small buffers).
+parallel_min = PARALLEL_MIN
+#: Elements per chunk of a split step, at most: chunks are handed out one at a time to
+#: whichever thread is free, so a thread the machine's load delays takes fewer. A multiple of
+#: 1024 elements keeps each chunk's start on its own cache lines.
+CHUNK = 1 << 18
+_thread_limit: int | None = None
+_pool: Any = None  # (ThreadPoolExecutor, its worker count, the process id that started it)
+_pool_lock = threading.Lock()
+
+
+def set_threads(count: int | None) -> None:
+    """Use at most `count` threads for a split step in this process (None: the default, see
+    `threads`)."""
+    global _thread_limit
+    if count is not None and (isinstance(count, bool) or int(count) < 1):
+        raise ValueError(f"threads must be an integer >= 1, got {count!r}")
+    _thread_limit = None if count is None else int(count)
+
+
+def threads() -> int:
+    """Threads a split step uses: `set_threads`'s count, else NUMBA_NUM_THREADS (numba's own
+    limit, which sweep workers set to 1), else the cores this process may run on."""
+    if _thread_limit is not None:
+        return _thread_limit
+    given = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if given:
+        try:
+            return max(1, int(given))
+        except ValueError:
+            pass
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _workers(count: int) -> Any:
+    """The pool of `count` helper threads (the caller is one more), started on first use and
+    again after a fork (a forked child has none of its parent's threads)."""
+    global _pool
+    pid = os.getpid()
+    with _pool_lock:
+        if _pool is None or _pool[1] != count or _pool[2] != pid:
+            from concurrent.futures import ThreadPoolExecutor
+
+            if _pool is not None and _pool[2] == pid:
+                _pool[0].shutdown(wait=False)
+            pool = ThreadPoolExecutor(count, thread_name_prefix="optplay-step")
+            _pool = (pool, count, pid)
+        return _pool[0]
+
+
+def split_step(step: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any) -> None:
+    """step(p, g, bufs, c) (a family's bound `compiled_step`) over chunks of the flat buffers
+    on `threads()` threads: the calling thread and helpers each take the next chunk until none
+    is left. Elementwise kernels give the same numbers as one call on the whole buffers."""
+    count = threads()
+    n = p.size
+    if count <= 1:
+        step(p, g, bufs, c)
+        return
+    size = min(CHUNK, -(-n // count))
+    size = -(-size // 1024) * 1024
+    chunks = iter(range(0, n, size))
+
+    def work() -> None:
+        for i in chunks:  # next() on a shared iterator: each chunk goes to one thread
+            j = i + size
+            step(p[i:j], g[i:j], [None if b is None else b[i:j] for b in bufs], c)
+
+    pool = _workers(count - 1)
+    helpers = [pool.submit(work) for _ in range(count - 1)]
+    try:
+        work()
+    finally:
+        for helper in helpers:
+            if not helper.cancel():  # started: wait for its chunks (a pending one has none)
+                helper.result()
 
 
 def kernel(name: str) -> Any:

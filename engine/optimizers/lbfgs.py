@@ -12,7 +12,7 @@ torch.optim.LBFGS (which follows minFunc).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,21 +23,19 @@ from engine.optimizers.base import (
     _ALPHA_SUMMARY,
     _LR,
     _STEP,
+    Closure,
     Optimizer,
     _alpha,
     _Arr,
     _Arrays,
     _KeyState,
     _lr,
-    _summary,
+    _magnitude,
+    _same_alpha,
     _Want,
-    _wants,
     fused_multiply_add,
     register,
 )
-
-#: Evaluates the objective at the current parameters: (loss, gradients by parameter key).
-Closure = Callable[[], tuple[float, Mapping[str, np.ndarray]]]
 
 
 class LBFGSScalars(NamedTuple):
@@ -215,10 +213,7 @@ class LBFGS(Optimizer):
             Quantity("t", "t", "the last step length of this step"),
             Quantity("evaluations", "evals", "function evaluations of this step"),
         ),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_d", "|d|", "magnitude of the search direction", "d", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _magnitude("d", "d", "the search direction")),
         effective_lr="α = t·γ for every coordinate (γ = sᵀy/yᵀy, t the step length): the rate "
         "at which θ ← θ + t·d would follow −g if H were γI; the curvature pairs then bend d "
         "away from −g.",
@@ -244,9 +239,7 @@ class LBFGS(Optimizer):
         """One torch `step(closure)`: `grads` is the gradient at the current `params` and
         `loss` the loss there (evaluated by `closure` when None); `closure` re-evaluates."""
         if closure is None:
-            if lr is not None and not 0.0 <= float(lr) < math.inf:
-                super().step({}, {}, lr)  # the usual message for a bad rate
-            raise ValueError(f"{self.name} needs a closure (it re-evaluates the objective)")
+            self._refuse_without_closure(lr, "it re-evaluates the objective")
         super().step(params, grads, lr)  # validates and keeps per-key state (_step_key)
         keys = list(params)
         if loss is None:
@@ -401,11 +394,7 @@ class LBFGS(Optimizer):
         }
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
-        out = {}
-        if _wants(want, "effective_lr"):
-            sc = st.scalars
-            out["effective_lr"] = np.full(st.shape, sc.t * sc.H_diag, st.dtype)
-        return out
+        return _same_alpha(st, want, st.scalars.t * st.scalars.H_diag)
 
 
 @register

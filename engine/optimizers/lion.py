@@ -26,9 +26,9 @@ from engine.optimizers.base import (
     _beta,
     _KeyState,
     _lr,
-    _summary,
+    _magnitude,
+    _same_alpha,
     _Want,
-    _wants,
     _weight_decay,
     register,
 )
@@ -67,10 +67,7 @@ class Lion(Optimizer):
         state=(_STEP, Quantity("exp_avg", "m", "momentum: running mean of g (decay β₂)")),
         derived=(_alpha("η, the same for every coordinate"),),
         scalars=(_LR,),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_m", "|m|", "magnitude of the momentum", "exp_avg", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _magnitude("m", "m", "the momentum", "exp_avg")),
         effective_lr="α = η for every coordinate; θ ← θ − α·(sign(β₁·m + (1 − β₁)·g) + λθ): "
         "each coordinate moves by ±α, plus the decoupled decay.",
     )
@@ -103,7 +100,4 @@ class Lion(Optimizer):
         return 0.0  # decoupled: θ − ηλθ
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
-        out = {}
-        if _wants(want, "effective_lr"):
-            out["effective_lr"] = np.full(st.shape, st.scalars.lr, st.dtype)
-        return out
+        return _same_alpha(st, want, st.scalars.lr)

@@ -25,7 +25,7 @@ from engine.optimizers.base import (
     _KeyState,
     _lerp,
     _lr,
-    _summary,
+    _magnitude,
     register,
 )
 from engine.optimizers.wrapped import Wrapper, inner_knob
@@ -74,10 +74,7 @@ class Lookahead(Wrapper):
         ),
         derived=(_alpha("of the inner optimizer (between pull-backs)"),),
         scalars=(_LR, Quantity("synced", "sync", "this step pulled θ back to the slow weights")),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_slow", "|φ|", "magnitude of the slow weights", "slow_params", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _magnitude("slow", "φ", "the slow weights", "slow_params")),
         effective_lr="α is the inner optimizer's (θ ← θ − α·its direction) on the k − 1 steps "
         "between pull-backs; every k-th step also moves θ to φ + α_la·(θ − φ).",
     )

@@ -33,8 +33,8 @@ from engine.optimizers.base import (
     _KeyState,
     _lerp,
     _lr,
+    _magnitude,
     _scalars,
-    _summary,
     _Want,
     _wants,
     _weight_decay,
@@ -165,10 +165,7 @@ class Muon(Optimizer):
         ),
         derived=(_alpha("η·√max(1, A/B) for a matrix, AdamW's η/(√v̂ + ε) otherwise"),),
         scalars=(_LR,),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_b", "|B|", "magnitude of the momentum buffer", "momentum_buffer", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _magnitude("b", "B", "the momentum buffer", "momentum_buffer")),
         effective_lr="α = η·√max(1, A/B) for an A×B matrix (the same for every element); "
         "θ ← θ(1 − ηλ) − α·O with O the orthogonalised momentum. Other parameters: AdamW's "
         "α = η_AdamW/(√v̂ + ε), θ ← θ − α·m̂.",

@@ -9,7 +9,6 @@ Dozat 2016, Incorporating Nesterov Momentum into Adam (ICLR workshop). torch.opt
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -32,12 +31,15 @@ from engine.optimizers.base import (
     _V_HAT,
     Optimizer,
     _alpha,
+    _alpha_of_rms,
     _Arr,
     _Arrays,
     _decayed_grad,
+    _decoupled_decay,
     _ema_sq,
     _eps,
     _flavour,
+    _flavour_grad,
     _is_one,
     _KeyState,
     _lerp,
@@ -134,8 +136,7 @@ class NAdam(Optimizer):
         mu_product = st.extra.get("mu_product", 1.0) * mu
         st.extra["mu_product"] = mu_product
         mu_product_next = mu_product * mu_next
-        wd = self.weight_decay
-        decay = 1 - lr * wd if self.decoupled_weight_decay and wd != 0 else None
+        decay = _decoupled_decay(lr, self.weight_decay, self.decoupled_weight_decay)
         return _scalars(
             NAdamScalars,
             (
@@ -173,12 +174,10 @@ class NAdam(Optimizer):
 
     def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
         """optax.nadam (scale_by_adam(nesterov=True)) or Keras 3's Nadam (μ_t with 0.96ᵗ)."""
-        d = -g if self.maximize else g
         wd, lr, t = self.weight_decay, c.lr, st.t
         if wd and self.decoupled_weight_decay:
             p *= 1 - lr * wd
-        elif wd:
-            d = d + wd * p
+        d = _flavour_grad(p, g, 0.0 if self.decoupled_weight_decay else wd, self.maximize)
         b1, b2, eps = self.beta1, self.beta2, self.eps
         m, v = st.buf("exp_avg"), st.buf("exp_avg_sq")
         if self.flavour == "optax":
@@ -224,11 +223,6 @@ class NAdam(Optimizer):
     def _state_scalars(self, st: _KeyState) -> dict[str, float]:
         return {"mu_product": st.extra["mu_product"]} if "mu_product" in st.extra else {}
 
-    def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
-        if knobs.get("decoupled_weight_decay"):
-            return 0.0
-        return float(knobs.get("weight_decay", 0.0))
-
     def _summary_map(self, summary: str, st: _KeyState, x: np.ndarray) -> np.ndarray:
         return np.divide(st.scalars.lr, x + st.hypers["eps"])  # α of √v̂, as _derive does
 
@@ -246,8 +240,7 @@ class NAdam(Optimizer):
             if _wants(want, "rms") or _wants(want, "effective_lr"):
                 rms = np.sqrt(v_hat)
                 if _wants(want, "effective_lr"):
-                    den = rms + st.hypers["eps"]
-                    out["effective_lr"] = np.divide(sc.lr, den, out=den)
+                    out["effective_lr"] = _alpha_of_rms(st, rms)
                 if _wants(want, "rms"):
                     out["rms"] = rms
             if _wants(want, "exp_avg_sq_hat"):

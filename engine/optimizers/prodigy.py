@@ -19,6 +19,7 @@ import numpy as np
 from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
 from engine.optimizers.base import (
+    _ABS_M,
     _ALPHA_SUMMARY,
     _B1,
     _B2,
@@ -34,7 +35,6 @@ from engine.optimizers.base import (
     _eps,
     _KeyState,
     _lr,
-    _summary,
     _Want,
     _wants,
     _weight_decay,
@@ -118,10 +118,7 @@ class Prodigy(Optimizer):
             Quantity("d_hat", "d̂", "this step's estimate d_coef·r/‖s‖₁"),
             Quantity("d_lr", "η_d", "d·η: the rate this step's update used"),
         ),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_m", "|m|", "magnitude of the first moment", "exp_avg", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _ABS_M),
         effective_lr="α = η_d/(√v + d·ε) per coordinate, η_d = d·η; θ ← θ − α·m (m carries a "
         "factor d). d grows from d₀ as the run finds how far it has to go.",
     )

@@ -10,8 +10,7 @@ torch.optim.RAdam (decoupled_weight_decay gives RAdamW).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -39,6 +38,7 @@ from engine.optimizers.base import (
     _Arr,
     _Arrays,
     _decayed_grad,
+    _decoupled_decay,
     _ema_sq,
     _eps,
     _is_one,
@@ -143,8 +143,7 @@ class RAdam(Optimizer):
             rect = (
                 (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
             ) ** 0.5
-        wd = self.weight_decay
-        decay = 1 - lr * wd if self.decoupled_weight_decay and wd != 0 else None
+        decay = _decoupled_decay(lr, self.weight_decay, self.decoupled_weight_decay)
         return _scalars(
             RAdamScalars,
             (
@@ -182,11 +181,6 @@ class RAdam(Optimizer):
             upd *= s[1]
             upd *= c.rect
         p -= upd
-
-    def _l2_decay(self, knobs: Mapping[str, Any]) -> float:
-        if knobs.get("decoupled_weight_decay"):
-            return 0.0
-        return float(knobs.get("weight_decay", 0.0))
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
         sc, b = st.scalars, st.bufs

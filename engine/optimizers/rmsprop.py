@@ -17,6 +17,7 @@ from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
 from engine.optimizers import compiled
 from engine.optimizers.base import (
+    _ABS_B,
     _LR,
     _MAXIMIZE,
     _RMS_SUMMARY,
@@ -24,6 +25,7 @@ from engine.optimizers.base import (
     Optimizer,
     StepRate,
     _alpha,
+    _alpha_of_rms,
     _alpha_via,
     _Arr,
     _Arrays,
@@ -31,11 +33,11 @@ from engine.optimizers.base import (
     _ema_sq,
     _eps,
     _flavour,
+    _flavour_grad,
     _grad,
     _KeyState,
     _lerp,
     _lr,
-    _summary,
     _Want,
     _wants,
     _weight_decay,
@@ -94,14 +96,7 @@ class RMSprop(Optimizer):
         summaries=(
             _alpha_via("rms"),
             _RMS_SUMMARY,
-            _summary(
-                "abs_b",
-                "|b|",
-                "magnitude of the momentum buffer",
-                "momentum_buffer",
-                "abs",
-                "momentum",
-            ),
+            _ABS_B,
         ),
         effective_lr="α = η / (√v̂ + ε) per coordinate (v̂ = v, or v − ḡ² when centered); "
         "θ ← θ − α·g. With momentum μ the scaled gradient enters the buffer, "
@@ -131,9 +126,7 @@ class RMSprop(Optimizer):
     def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
         """optax.rmsprop (scale_by_rms / scale_by_stddev, then −η, then optax.trace) or
         Keras 3's RMSprop: ε inside the root, η inside the momentum buffer."""
-        d = -g if self.maximize else g
-        if self.weight_decay:
-            d = d + self.weight_decay * p
+        d = _flavour_grad(p, g, self.weight_decay, self.maximize)
         a, eps, mu, lr = self.alpha, self.eps, self.momentum, c.lr
         sq = st.buf("square_avg")
         if self.flavour == "optax":
@@ -218,6 +211,5 @@ class RMSprop(Optimizer):
         if _wants(want, "rms"):
             out["rms"] = rms
         if _wants(want, "effective_lr"):
-            den = rms + st.hypers["eps"]
-            out["effective_lr"] = np.divide(st.scalars.lr, den, out=den)
+            out["effective_lr"] = _alpha_of_rms(st, rms)
         return out

@@ -27,8 +27,8 @@ from engine.optimizers.base import (
     _grad,
     _KeyState,
     _lr,
+    _magnitude,
     _scalars,
-    _summary,
     _Want,
     _wants,
     register,
@@ -86,10 +86,7 @@ class Rprop(Optimizer):
         ),
         derived=(_alpha("Δ, the step size of each coordinate"),),
         scalars=(_LR,),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_prev", "|g_prev|", "magnitude of the remembered gradient", "prev", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _magnitude("prev", "g_prev", "the remembered gradient")),
         effective_lr="α = Δ per coordinate; θ ← θ − α·sign(g) (the gradient's size is not "
         "used). Δ grows by η₊ while g keeps its sign and shrinks by η₋ when it flips.",
     )

@@ -11,8 +11,7 @@ Generalization (ICLR); Kwon et al. 2021, ASAM (ICML). Reference package pytorch-
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -23,16 +22,14 @@ from engine.optimizers.base import (
     _ALPHA_SUMMARY,
     _LR,
     _STEP,
+    Closure,
     _alpha,
     _KeyState,
     _lr,
-    _summary,
+    _magnitude,
     register,
 )
 from engine.optimizers.wrapped import Wrapper, inner_knob
-
-#: Evaluates the objective at the current parameters: (loss, gradients by parameter key).
-Closure = Callable[[], tuple[float, Mapping[str, np.ndarray]]]
 
 
 class SAMScalars(NamedTuple):
@@ -85,10 +82,7 @@ class SAM(Wrapper):
             Quantity("scale", "ρ/‖g‖", "the factor from g to ε this step"),
             Quantity("perturbed_loss", "f(θ+ε)", "the loss at the perturbed point"),
         ),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_e_w", "|ε|", "magnitude of the perturbation", "e_w", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _magnitude("e_w", "ε", "the perturbation")),
         effective_lr="α is the inner optimizer's, applied to g_SAM = ∇f(θ + ε) instead of "
         "g: θ ← θ − α·(its direction from g_SAM).",
     )
@@ -104,9 +98,7 @@ class SAM(Wrapper):
         """One SAM step: `grads` is the gradient at `params`; `closure` evaluates at the
         current params (it is called once, at θ + ε)."""
         if closure is None:
-            if lr is not None and not 0.0 <= float(lr) < math.inf:
-                super().step({}, {}, lr)  # the usual message for a bad rate
-            raise ValueError(f"{self.name} needs a closure (it evaluates at θ + ε)")
+            self._refuse_without_closure(lr, "it evaluates at θ + ε")
         self._lr_now = self.lr if lr is None else lr
         super().step(params, grads, lr)  # validates; `_step_key` counts each key's step
         keys = list(params)

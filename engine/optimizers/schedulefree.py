@@ -12,7 +12,7 @@ the AlgoPerf 2024 self-tuning track winner). Reference package schedulefree 1.4.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,8 +33,9 @@ from engine.optimizers.base import (
     _KeyState,
     _lerp,
     _lr,
+    _magnitude,
+    _same_alpha,
     _scalars,
-    _summary,
     _Want,
     _wants,
     _weight_decay,
@@ -54,12 +55,25 @@ class ScheduleFreeScalars(NamedTuple):
 _Z = Quantity("z", "z", "the base iterate: z ← z − η·d (started at θ₀)")
 _WEIGHT_SUM = Quantity("weight_sum", "Σw", "sum of the averaging weights w = tʳ·η_max^p so far")
 _LR_MAX = Quantity("lr_max", "η_max", "the largest rate so far (weights the average)")
+_ABS_Z = _magnitude("z", "z", "the base iterate z")
 _CKP1 = Quantity("ckp1", "c", "weight of z in the new average x this step")
 _WARMUP = Hyper("warmup_steps", 0, kind="int", low=0, high=1_000_000,
                 help="linear warmup of η over this many steps (no schedule needed)")  # fmt: skip
 _R = Hyper("r", 0.0, low=0.0, high=100.0, help="polynomial weighting tʳ of the average")
 _POWER = Hyper("weight_lr_power", 2.0, low=0.0, high=100.0,
                help="the average weights η_max to this power")  # fmt: skip
+
+
+def _move_y_and_z(
+    y: np.ndarray, z: np.ndarray, d: np.ndarray, c: ScheduleFreeScalars, tmp: np.ndarray
+) -> None:
+    """The step both share, given the update direction d (the reference's order):
+    y ← lerp(y, z, c) + η(β(1 − c) − 1)·d, then z ← z − η·d."""
+    _lerp(y, z, c.ckp1, tmp)
+    np.multiply(d, c.y_step, out=tmp)
+    np.add(y, tmp, out=y)
+    np.multiply(d, c.lr, out=tmp)
+    np.subtract(z, tmp, out=z)
 
 
 class _ScheduleFree(Optimizer):
@@ -153,10 +167,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
         state=(_STEP, _Z, _EXP_AVG_SQ, _LR_MAX, _WEIGHT_SUM, _CKP1),
         derived=(_alpha("η(1 − β₁(1 − c)) / (√v̂ + ε) per coordinate"),),
         scalars=(_LR, _CKP1),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_z", "|z|", "magnitude of the base iterate z", "z", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _ABS_Z),
         effective_lr="α = η(1 − β₁(1 − c))/(√v̂ + ε) per coordinate; θ ← (1 − c)θ + cz − "
         "α·g (decay: also − η(1 − β₁(1 − c))λθ). The model is evaluated at the average x.",
     )
@@ -177,11 +188,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
         if self.weight_decay != 0:
             np.multiply(p, self.weight_decay, out=tmp)
             np.add(d, tmp, out=d)
-        _lerp(p, z, c.ckp1, tmp)
-        np.multiply(d, c.y_step, out=tmp)
-        np.add(p, tmp, out=p)
-        np.multiply(d, c.lr, out=tmp)
-        np.subtract(z, tmp, out=z)
+        _move_y_and_z(p, z, d, c, tmp)
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
         out = {}
@@ -226,10 +233,7 @@ class ScheduleFreeSGD(_ScheduleFree):
         state=(_STEP, _Z, _LR_MAX, _WEIGHT_SUM, _CKP1),
         derived=(_alpha("η(1 − β(1 − c)), the same for every coordinate"),),
         scalars=(_LR, _CKP1),
-        summaries=(
-            _ALPHA_SUMMARY,
-            _summary("abs_z", "|z|", "magnitude of the base iterate z", "z", "abs"),
-        ),
+        summaries=(_ALPHA_SUMMARY, _ABS_Z),
         effective_lr="α = η(1 − β(1 − c)) for every coordinate; θ ← (1 − c)θ + cz − α·(g + "
         "λθ). The model is evaluated at the average x.",
     )
@@ -244,14 +248,7 @@ class ScheduleFreeSGD(_ScheduleFree):
             np.add(g, d, out=d)
         else:
             d = g
-        _lerp(p, z, c.ckp1, tmp)
-        np.multiply(d, c.y_step, out=tmp)
-        np.add(p, tmp, out=p)
-        np.multiply(d, c.lr, out=tmp)
-        np.subtract(z, tmp, out=z)
+        _move_y_and_z(p, z, d, c, tmp)
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
-        out: dict[str, Any] = {}
-        if _wants(want, "effective_lr"):
-            out["effective_lr"] = np.full(st.shape, -st.scalars.y_step, st.dtype)
-        return out
+        return _same_alpha(st, want, -st.scalars.y_step)

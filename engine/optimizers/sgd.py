@@ -19,6 +19,7 @@ from engine.hyper import Hyper
 from engine.optimizer_state import Quantity, StateDoc
 from engine.optimizers import compiled
 from engine.optimizers.base import (
+    _ABS_B,
     _ALPHA_SUMMARY,
     _LR,
     _MAXIMIZE,
@@ -28,13 +29,13 @@ from engine.optimizers.base import (
     _Arr,
     _Arrays,
     _flavour,
+    _flavour_grad,
     _grad,
     _KeyState,
     _lr,
+    _same_alpha,
     _scalars,
-    _summary,
     _Want,
-    _wants,
     _weight_decay,
     register,
 )
@@ -119,9 +120,7 @@ class SGD(Optimizer):
 
     def _flavour_kernel(self, p: np.ndarray, g: np.ndarray, st: _KeyState, c: Any) -> None:
         """optax.sgd (optax.trace, then −η) or Keras 3's SGD (v ← μv − ηg)."""
-        d = -g if self.maximize else g
-        if self.weight_decay:
-            d = d + self.weight_decay * p
+        d = _flavour_grad(p, g, self.weight_decay, self.maximize)
         mu, lr = self.momentum, c.lr
         if mu == 0.0:
             if self.flavour == "optax":
@@ -154,14 +153,7 @@ class SGD(Optimizer):
         scalars=(_LR,),
         summaries=(
             _ALPHA_SUMMARY,
-            _summary(
-                "abs_b",
-                "|b|",
-                "magnitude of the momentum buffer",
-                "momentum_buffer",
-                "abs",
-                "momentum",
-            ),
+            _ABS_B,
         ),
         effective_lr="α = η for every coordinate. Plain: θ ← θ − α·g; with momentum "
         "θ ← θ − α·b (b the momentum buffer); with Nesterov θ ← θ − α·(g + μ·b). g includes "
@@ -205,10 +197,7 @@ class SGD(Optimizer):
         p += s[1]
 
     def _derive(self, st: _KeyState, want: _Want, grad: _Arr, prev: _Arr) -> _Arrays:
-        out = {}
-        if _wants(want, "effective_lr"):
-            out["effective_lr"] = np.full(st.shape, st.scalars.lr, st.dtype)
-        return out
+        return _same_alpha(st, want, st.scalars.lr)
 
 
 @register

@@ -36,6 +36,18 @@ from engine.tasks.base import (
     glorot_uniform,
 )
 
+#: engine/tasks/rnn.py, whose `compiled_tanh` the hidden layer uses, once imported (by
+#: `_import_rnn`: importing it with this module would reorder the task list).
+_rnn: Any = None
+
+
+def _import_rnn() -> Any:
+    global _rnn
+    from engine.tasks import rnn
+
+    _rnn = rnn
+    return rnn
+
 
 class _Buffers:
     """Activations for one batch size (m rows)."""
@@ -111,16 +123,26 @@ class MLPClassifier(Task):
         buf = self._buffers.get(m)
         if buf is None:
             buf = self._buffers[m] = _Buffers(m, self.hidden, self.n_out, self.dtype)
-        if grads is None:
+        target = grads
+        if grads is None or not all(
+            g.flags.c_contiguous and g.dtype == self.dtype for g in grads.values()
+        ):
+            # Strided (or other-dtype) outputs are written from contiguous ones: a product
+            # into a strided array takes NumPy's own loop, not BLAS, and sums in another order.
             grads = self.new_grads()
         try:
             # np.dot: the same BLAS calls as np.matmul (gemm; gemv for the bias sums) with
             # less call overhead, which is much of the cost at these sizes.
-            return self._forward_backward(params, X, Y, m, buf, grads, np.dot)
+            loss, grads = self._forward_backward(params, X, Y, m, buf, grads, np.dot)
         except ValueError:
-            # np.dot writes only into C-contiguous arrays of its result's dtype (e.g. not into
-            # strided gradient views, or float32 buffers from float64 params): np.matmul casts.
-            return self._forward_backward(params, X, Y, m, buf, grads, np.matmul)
+            # np.dot writes only into arrays of its result's dtype (not float32 buffers from
+            # float64 params): np.matmul casts.
+            loss, grads = self._forward_backward(params, X, Y, m, buf, grads, np.matmul)
+        if target is None or target is grads:
+            return loss, grads
+        for key, value in grads.items():
+            np.copyto(target[key], value)
+        return loss, target
 
     def _forward_backward(
         self,
@@ -153,7 +175,14 @@ class MLPClassifier(Task):
             kernels["bias_add"](H, b1)
         else:
             add(H, b1, H)
-        np.tanh(H, H)
+        fast_tanh = None
+        if kernels is not None:
+            fast_tanh = (_rnn or _import_rnn()).compiled_tanh(H.dtype)
+        if fast_tanh is not None:  # NumPy's own tanh (float64 or float32), ported: the same numbers
+            flat = H.reshape(-1)
+            fast_tanh[0](flat, flat, fast_tanh[1])
+        else:
+            np.tanh(H, H)
         dot(H, W2, Z)
         loss = None
         if kernels is not None:

@@ -14,12 +14,14 @@ through time: gradients flow through every step of a window and stop at its star
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from engine.hyper import Hyper
+from engine.optimizers import compiled
 from engine.tasks import views
 from engine.tasks.base import (
     DATA_SEED,
@@ -34,6 +36,111 @@ from engine.tasks.base import (
 )
 
 TRAIN_FRACTION = 0.8
+
+#: NumPy's float64 tanh table once the compiled recurrences (engine/tasks/_rnn_kernels.py)
+#: proved bit-identical with np.tanh and np.matmul in the compiled path's build; None: the
+#: recurrences step on NumPy.
+compiled_tanh_table: np.ndarray | None = None
+#: NumPy's float32 tanh table once its port (`_rnn_kernels.tanh_array_f32`) proved bit-identical
+#: with np.tanh in the same build (the MLPs' float32 hidden layer); None: NumPy's tanh runs.
+compiled_tanh_table_f32: np.ndarray | None = None
+#: (rows, hidden) -> whether the compiled recurrences reproduce NumPy's on that shape
+#: (`_rnn_kernels.shape_ok`), probed once per process.
+_SHAPES_OK: dict[tuple[int, int], bool] = {}
+#: Set once `_build_recurrences` has run (in the compiled path's build, or late: `_late_build`).
+_built = threading.Event()
+_late_lock = threading.Lock()
+_late_started = False
+
+
+def _build_recurrences(kernels: dict[str, Any]) -> None:
+    """The compiled path's build step for the recurrences (`compiled.extra_builds`, run in its
+    thread): compile, check and warm them up, and add them to `kernels` when they pass."""
+    global compiled_tanh_table, compiled_tanh_table_f32
+    try:
+        from engine.tasks import _rnn_kernels
+
+        own = {name: getattr(_rnn_kernels, name) for name in _rnn_kernels.KERNELS}
+        table = _rnn_kernels.check(own)
+    except Exception:  # no NumPy table found, an unexpected build: NumPy's passes run
+        table = None
+    if table is not None:
+        kernels.update(own)
+    try:
+        own_f32 = {name: getattr(_rnn_kernels, name) for name in _rnn_kernels.KERNELS_F32}
+        table_f32 = _rnn_kernels.check_f32(own_f32)
+    except Exception:  # as above: NumPy's float32 tanh runs
+        table_f32 = None
+    if table_f32 is not None:
+        kernels.update(own_f32)
+    compiled_tanh_table = table
+    compiled_tanh_table_f32 = table_f32
+    _built.set()
+
+
+compiled.extra_builds.append(_build_recurrences)
+
+
+def _late_build() -> None:
+    """Build the recurrences in a thread of their own when the compiled path was built before
+    this module was imported (so without them); NumPy's passes run meanwhile, with the same
+    numbers."""
+    global _late_started
+    with _late_lock:
+        if _late_started or _built.is_set():
+            return
+        _late_started = True
+    threading.Thread(
+        target=_build_recurrences, args=(compiled._kernels,), name="optplay-compile-rnn",
+        daemon=True,
+    ).start()  # fmt: skip
+
+
+def compiled_tanh(dtype: np.dtype) -> tuple | None:
+    """(tanh, table): the port of NumPy's tanh for float64 or float32 (`tanh(x, out, table)`
+    writes tanh(x) into out, flat C-contiguous arrays of the dtype; bit for bit `np.tanh`,
+    about twice as fast on a few thousand values) when the compiled path is ready and that
+    port passed its check; else None. The MLPs use it too."""
+    if dtype == np.float64:
+        table, name = compiled_tanh_table, "tanh_array"
+    elif dtype == np.float32:
+        table, name = compiled_tanh_table_f32, "tanh_array_f32"
+    else:
+        return None
+    if not compiled.ready or table is None:
+        if compiled.ready and not _built.is_set():
+            _late_build()
+        return None
+    entries = compiled.kernels_for(np.dtype(dtype))
+    kernel = entries.get(name) if entries is not None else None
+    return kernel or compiled.kernel(name), table
+
+
+def _takes(X: np.ndarray, params: Params) -> bool:
+    """Whether the compiled recurrences take these arrays as they are (C-contiguous: what they
+    were compiled for; other layouts go through NumPy's passes rather than a new compile)."""
+    return X.flags.c_contiguous and all(
+        params[k].flags.c_contiguous for k in ("W_xh", "b_h", "W_hh", "W_hy")
+    )
+
+
+def _compiled_recurrences(dtype: np.dtype, rows: int, hidden: int) -> tuple | None:
+    """(forward, backward, tanh table) of the compiled path when it runs the recurrences of
+    `rows` windows bit for bit as NumPy does (float64, a probed shape), else None."""
+    table = compiled_tanh_table
+    if not compiled.ready or table is None or dtype != np.float64:
+        if compiled.ready and not _built.is_set():
+            _late_build()
+        return None
+    ok = _SHAPES_OK.get((rows, hidden))
+    if ok is None:
+        from engine.tasks import _rnn_kernels
+
+        matmul = compiled.kernel("matmul_small")
+        ok = _SHAPES_OK[(rows, hidden)] = _rnn_kernels.shape_ok(matmul, rows, hidden)
+    if not ok:
+        return None
+    return compiled.kernel("rnn_forward"), compiled.kernel("rnn_backward"), table
 
 
 class _Buffers:
@@ -151,10 +258,19 @@ class SineRNN(Task):
             buf = self._buffers[m] = _Buffers(m, self.window, self.hidden, self.dtype)
         return buf
 
-    def _forward(self, params: Params, X: np.ndarray, buf: _Buffers) -> np.ndarray:
-        """Run the RNN over the windows X (m, T); return the predictions in buf.e."""
+    def _forward(
+        self, params: Params, X: np.ndarray, buf: _Buffers, fast: tuple | None = None
+    ) -> np.ndarray:
+        """Run the RNN over the windows X (m, T); return the predictions in buf.e. `fast`:
+        the compiled recurrences (`_compiled_recurrences`), or None for NumPy's passes."""
         W_hh = params["W_hh"]
         h = buf.h_t
+        if fast is not None:
+            forward, _, table = fast
+            forward(X, params["W_xh"], params["b_h"], W_hh, buf.xt, buf.Hs, buf.D, table)
+            np.matmul(h[self.window], params["W_hy"], out=buf.e)
+            buf.e += params["b_y"]
+            return buf.e
         # Input terms x_t W_xh + b_h for all t at once, kept in D (free until backward).
         np.copyto(buf.xt, X.T)
         np.multiply(buf.xt[:, :, None], params["W_xh"], out=buf.D)
@@ -181,13 +297,28 @@ class SineRNN(Task):
         buf = self._buffers_for(m)
         if grads is None:
             grads = self.new_grads()
-        e = self._forward(params, X, buf)
+        fast = _compiled_recurrences(self.dtype, m, self.hidden) if _takes(X, params) else None
+        e = self._forward(params, X, buf, fast)
         e -= y
         loss = float(np.vdot(e, e)) / m
         e *= 2.0 / m  # dLoss/dy
-        Hs, D, dH, dA = buf.Hs, buf.D_t, buf.dH, buf.dA_t
+        Hs = buf.Hs
         np.matmul(Hs[T].T, e, out=grads["W_hy"])
         np.matmul(buf.ones[:m], e, out=grads["b_y"])
+        if fast is not None:
+            fast[1](e, params["W_hy"], params["W_hh"], Hs, buf.D, buf.dA, buf.dH)
+        else:
+            self._backward_numpy(params, buf, T)
+        # Weight gradients summed over all steps with one matmul each.
+        np.matmul(buf.H2.T, buf.dA2, out=grads["W_hh"])
+        np.matmul(buf.ones, buf.dA2, out=grads["b_h"])
+        np.matmul(buf.x2, buf.dA2, out=grads["W_xh"])
+        return loss, grads
+
+    def _backward_numpy(self, params: Params, buf: _Buffers, T: int) -> None:
+        """dH, D = 1 − h², dA of every step by NumPy's passes (the compiled path's
+        `rnn_backward` does the same, bit for bit)."""
+        Hs, D, dH, dA, e = buf.Hs, buf.D_t, buf.dH, buf.dA_t, buf.e
         np.matmul(e, params["W_hy"].T, out=dH)
         # tanh' = 1 - h^2 for every step at once
         np.multiply(Hs[1:], Hs[1:], out=buf.D)
@@ -197,11 +328,6 @@ class SineRNN(Task):
             np.multiply(dH, D[t], out=dA[t])
             np.matmul(dA[t], W_hh_T, out=dH)
         np.multiply(dH, D[0], out=dA[0])
-        # Weight gradients summed over all steps with one matmul each.
-        np.matmul(buf.H2.T, buf.dA2, out=grads["W_hh"])
-        np.matmul(buf.ones, buf.dA2, out=grads["b_h"])
-        np.matmul(buf.x2, buf.dA2, out=grads["W_xh"])
-        return loss, grads
 
     def evaluate(self, params: Params) -> dict[str, float]:
         # In row blocks (the activations of every step of every window add up fast).
@@ -209,7 +335,10 @@ class SineRNN(Task):
         total = 0.0
         for rows in eval_chunks(n, (3 * self.window + 1) * self.hidden):
             X = self.X_test[rows]
-            e = self._forward(params, X, self._buffers_for(len(X)))
+            fast = None
+            if _takes(X, params):
+                fast = _compiled_recurrences(self.dtype, len(X), self.hidden)
+            e = self._forward(params, X, self._buffers_for(len(X)), fast)
             err = e - self.y_test[rows]
             total += float(np.vdot(err, err))
         return {"loss": total / n}

@@ -6,6 +6,7 @@ are skipped and the NumPy path is what the rest of the suite tests."""
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -97,6 +98,78 @@ def test_large_buffers_match_the_blocked_numpy_path(compiled_ready, name, dtype)
     """Buffers large enough for the NumPy path's cache-sized blocks."""
     size = 3 * optimizers.base.BLOCKED_MIN_BLOCKS * optimizers.base.BLOCK_BYTES // 8 + 5
     assert _steps(name, {}, dtype, True, 4, size) == _steps(name, {}, dtype, False, 4, size)
+
+
+@pytest.fixture
+def split_small_buffers(monkeypatch):
+    """Split steps over 3 threads from 64 elements (the real threshold is ~1M elements): small
+    buffers take the parallel path, in chunks of 1,024 elements."""
+    monkeypatch.setattr(compiled, "parallel_min", 64)
+    monkeypatch.setattr(compiled, "CHUNK", 1024)
+    compiled.set_threads(3)
+    yield
+    compiled.set_threads(None)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("name", "knobs"), [(n, k) for n, ks in VARIANTS.items() for k in ks], ids=str
+)
+def test_split_steps_are_bit_identical(compiled_ready, split_small_buffers, name, knobs, dtype):
+    """A buffer split over threads (4,100 elements: four chunks and a short last one, ragged
+    against the chunk size) gives the NumPy path's numbers."""
+    numpy_path = _steps(name, knobs, dtype, False, 40, 4100)
+    compiled_path = _steps(name, knobs, dtype, True, 40, 4100)
+    assert compiled_path == numpy_path
+
+
+@needs_numba
+def test_split_steps_run_on_several_threads(compiled_ready, split_small_buffers, monkeypatch):
+    seen = set()
+    second = threading.Event()
+    kernel = compiled.adam_step
+
+    def watched(*args, **kwargs):
+        seen.add(threading.get_ident())
+        if len(seen) > 1:
+            second.set()
+        else:  # the first thread holds its chunk until another thread takes one (or 60 s)
+            second.wait(60)
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(optimizers.get("adam"), "compiled_step", watched)
+    opt = optimizers.create("adam")
+    p = np.ones(64 * 1024, np.float32)
+    opt.step({"w": p}, {"w": np.full_like(p, 0.5)})
+    assert len(seen) > 1
+
+
+def test_thread_limit_comes_from_the_setting_then_numba_then_the_cores(monkeypatch):
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
+    assert compiled.threads() == 1
+    try:
+        compiled.set_threads(2)
+        assert compiled.threads() == 2
+    finally:
+        compiled.set_threads(None)
+    monkeypatch.delenv("NUMBA_NUM_THREADS")
+    assert compiled.threads() == len(os.sched_getaffinity(0))
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        compiled.set_threads(0)
+
+
+def test_sweep_workers_split_no_step(tmp_path):
+    """Pool workers get NUMBA_NUM_THREADS=1: the runs side by side are the parallelism."""
+    from engine.executors import ProcessExecutor
+
+    with ProcessExecutor(workers=1) as executor:
+        [(_, threads)] = list(executor.map_unordered(_threads_in_worker, [None]))
+    assert threads == 1
+
+
+def _threads_in_worker(_job: object) -> int:
+    return compiled.threads()
 
 
 def _run(cfg: RunConfig, use: bool, steps: int) -> Run:

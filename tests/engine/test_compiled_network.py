@@ -95,6 +95,7 @@ def test_bias_and_bookkeeping_passes_match_numpy(dtype):
         ("digits-mlp", {"batch_size": 200}),  # past one pairwise block: NumPy's passes
         ("digits-mlp", {"batch_size": 0}),  # full batch
         ("blobs-mlp", {"n_classes": 9, "batch_size": 17}),
+        ("blobs-mlp", {"hidden": 7, "batch_size": 17}),  # 119 activations: the ported tanh's tail
         ("binary-mlp", {}),
     ],
 )

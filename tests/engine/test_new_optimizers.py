@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +190,20 @@ def test_sam_in_a_run_evaluates_twice_per_step_on_the_steps_batch():
     plain = Run(RunConfig(task="digits-mlp", optimizer="momentum", seed=4))
     plain.step(7)
     assert plain.function_evals == 7 and not np.array_equal(a._flat, plain._flat)
+
+
+@pytest.mark.parametrize(
+    ("name", "why"), [("sam", "it evaluates at θ + ε"), ("lbfgs", "it re-evaluates the objective")]
+)
+def test_a_closure_optimizer_stepped_without_a_closure_says_why_and_changes_nothing(name, why):
+    """Without its closure a step refuses, naming what the closure is for; a bad rate gets the
+    usual rate message first. The parameters and the state are left as they were."""
+    opt = optimizers.create(name)
+    p = {"w": np.array([1.0, -2.0])}
+    g = {"w": np.array([0.5, 0.25])}
+    with pytest.raises(ValueError, match=re.escape(f"{name} needs a closure ({why})")):
+        opt.step(p, g)
+    with pytest.raises(ValueError, match=r"^lr must be a number in \[0, inf\), got -1.0$"):
+        opt.step(p, g, lr=-1.0)
+    assert np.array_equal(p["w"], [1.0, -2.0])
+    assert opt.steps == 0 and not opt.has_state("w")

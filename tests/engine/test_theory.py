@@ -12,6 +12,7 @@ import pytest
 from engine import tasks, theory
 from engine.outcome import first_step_at_most
 from engine.run import Run, RunConfig
+from engine.tasks.base import QuadraticLoss
 
 STEPS = 1000
 RAVINE = {"condition": 100.0, "angle": 0.0, "x0": -4.0, "y0": 1.5}  # the momentum-ravine lesson
@@ -279,6 +280,71 @@ def test_sharpness_by_finite_differences_on_a_small_mlp():
     assert 0.0 < measured.error < 1e-3 * abs(top)
     # the caller's parameters are untouched
     np.testing.assert_array_equal(np.concatenate([np.ravel(params[k]) for k in params]), flat)
+
+
+def _small_mlp():
+    t = tasks.create("binary-mlp", hidden=5, batch_size=0, n_samples=40)
+    params = t.init_params(np.random.default_rng(3))
+    batch = next(iter(t.batches(np.random.default_rng(4))))
+    flat = np.concatenate([np.ravel(params[k]) for k in t.param_shapes()])
+    probe = theory.SharpnessProbe(t, tol=1e-10, max_iter=2000)
+    dense = theory.finite_difference_hessian(lambda x: probe._gradient(x, batch), flat.copy(),
+                                             step=1e-5)  # fmt: skip
+    return t, params, batch, flat, 0.5 * (dense + dense.T)
+
+
+def test_preconditioned_sharpness_by_finite_differences_on_a_small_mlp():
+    """λ_max(P⁻¹H) against the dense Hessian, with zeros in P⁻¹ too (parameters an optimizer
+    does not move), and P⁻¹ given as weights times a scale (α and 1/η) the same."""
+    t, params, batch, flat, dense = _small_mlp()
+    rng = np.random.default_rng(5)
+    for weights in (rng.uniform(0.2, 5.0, flat.size), np.where(np.arange(flat.size) % 3, 2.0, 0.0)):
+        root = np.sqrt(weights)
+        top = float(np.linalg.eigvalsh(root[:, None] * dense * root[None, :])[-1])
+        probe = theory.SharpnessProbe(t, tol=1e-10, max_iter=2000)
+        measured = probe.measure(params, batch, preconditioner=weights)
+        assert measured.preconditioned == pytest.approx(top, rel=1e-3)
+        scaled = theory.SharpnessProbe(t, tol=1e-10, max_iter=2000).measure(
+            params, batch, preconditioner=weights * 4.0, preconditioner_scale=0.25
+        )
+        assert scaled.preconditioned == pytest.approx(measured.preconditioned, rel=1e-6)
+
+
+def test_a_warm_started_measurement_agrees_with_a_converged_one_in_fewer_products():
+    """A run's probe tracks the eigenvector from call to call: started from the previous
+    call's, a few products give the value a cold, converged call gives, within its stated
+    error, and within the tolerance when it may iterate to it."""
+    t, params, batch, flat, _ = _small_mlp()
+    moved = {k: v + 1e-3 * np.random.default_rng(6).standard_normal(v.shape)
+             for k, v in params.items()}  # fmt: skip
+    weights = np.random.default_rng(7).uniform(0.5, 2.0, flat.size)
+    cold = theory.SharpnessProbe(t, tol=1e-10, max_iter=2000).measure(moved, batch, weights)
+    tracking = theory.SharpnessProbe(t, tol=1e-4, max_iter=2000, warm_iter=4)
+    tracking.measure(params, batch, weights)  # converges from a random vector
+    warm = tracking.measure(moved, batch, weights)
+    assert warm.iterations == 4 < cold.iterations  # two products a series
+    assert abs(warm.value - cold.value) <= warm.error
+    assert abs(warm.preconditioned - cold.preconditioned) <= warm.preconditioned_error
+    to_tol = theory.SharpnessProbe(t, tol=1e-8, max_iter=2000)
+    to_tol.measure(params, batch, weights)
+    again = to_tol.measure(moved, batch, weights)
+    assert again.iterations < cold.iterations
+    assert again.value == pytest.approx(cold.value, rel=1e-6)
+    assert again.preconditioned == pytest.approx(cold.preconditioned, rel=1e-6)
+
+
+def test_sharpness_is_the_top_of_the_spectrum_when_a_negative_eigenvalue_is_larger():
+    """An indefinite Hessian whose largest |λ| is negative: the measured λ_max is still the
+    algebraically largest eigenvalue (power iteration shifted by the first estimate)."""
+    t = tasks.create("ill-conditioned", condition=10.0, angle=30.0)
+    hessian = np.array([[1.0, 0.5], [0.5, -6.0]])
+    t.quadratic_loss = lambda: QuadraticLoss(hessian, np.zeros(2), 0.0)
+    probe = theory.SharpnessProbe(t, tol=1e-12, max_iter=5000)
+    params = t.init_params(np.random.default_rng(1))
+    measured = probe.measure(params, None, preconditioner=np.array([2.0, 0.5]))
+    assert measured.value == pytest.approx(np.linalg.eigvalsh(hessian)[-1], rel=1e-6)
+    top = np.max(np.linalg.eigvals(np.diag([2.0, 0.5]) @ hessian).real)
+    assert measured.preconditioned == pytest.approx(top, rel=1e-6)
 
 
 # -- sharpness recorded by a run -------------------------------------------------------------

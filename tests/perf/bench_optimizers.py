@@ -9,11 +9,16 @@ measured in this process. Effective bandwidth counts the minimal bytes an update
 bytes (read + write). A fraction of 1 means the update streams its arrays as fast as a copy.
 Each optimizer is timed in rounds alternating with copyto, and its fraction uses the copyto of
 its own rounds (memory bandwidth on a shared machine drifts between optimizers); times are
-the best batch, in CPU time of this thread (time spent descheduled is not counted).
+the best batch, in wall time (a split step's work runs on several threads, which CPU time of
+this thread would not count; the best batch is the one the machine's load disturbed least).
 
-Both optimizer paths are timed: NumPy (the reference) and, when numba is installed, the
-compiled kernels (engine/optimizers/compiled.py); the summary prints each optimizer's time as
-a multiple of np.copyto's on the largest N for both (the issue's target: Adam at most 2.0x).
+The optimizer paths timed: NumPy (the reference) and, when numba is installed, the compiled
+kernels (engine/optimizers/compiled.py) on one thread and, where this process may use more
+than one core, split over `compiled.threads()` threads as buffers of at least
+`compiled.parallel_min` elements are; the summary prints each optimizer's time as a multiple
+of np.copyto's (one thread) on the largest N for each (the issue's target: Adam at most 2.0x).
+`--threads` prints only where a split Adam step starts to beat one thread's (the threshold
+`compiled.PARALLEL_MIN`), in interleaved rounds.
 
 It also checks that a step allocates no memory proportional to N (tracemalloc peak during
 one step at the largest N) and, when torch is importable, times torch.optim.Adam on the same
@@ -43,8 +48,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from engine import optimizers  # noqa: E402
 from engine.optimizers import compiled  # noqa: E402
 
-#: Paths timed: (label, compiled.ready while timing).
-PATHS = [("numpy", False)] + ([("compiled", True)] if compiled.wait() else [])
+#: Paths timed: (label, compiled.ready while timing, threads of a split step).
+PATHS: list[tuple[str, bool, int]] = [("numpy", False, 1)]
+if compiled.wait():
+    PATHS.append(("compiled", True, 1))
+    if compiled.threads() > 1:
+        PATHS.append((f"compiled x{compiled.threads()}", True, compiled.threads()))
+
+
+def use_path(ready: bool, threads: int) -> None:
+    """Make the next steps run on a path of PATHS."""
+    compiled.ready = ready
+    compiled.set_threads(threads)
+
 
 # Arrays an update must read (θ and g included) and write, per optimizer with these knobs.
 TRAFFIC: dict[str, tuple[int, int]] = {
@@ -98,7 +114,7 @@ def stepper(opt: Any, params: dict, grads: dict) -> Any:
 
 def best_time(fn: Any, n_elems: int, budget: float = 0.4) -> float:
     """Seconds per call: the best of several timed batches (noise only ever adds time)."""
-    clock = time.thread_time
+    clock = time.perf_counter
     fn()
     t0 = clock()
     fn()
@@ -129,7 +145,7 @@ def bench(
     """results[path][optimizer][N] = (seconds per step, bandwidth fraction of copyto, time
     as a multiple of copyto's), for the optimizers `names`."""
     rng = np.random.default_rng(0)
-    results = {path: {name: {} for name in names} for path, _ in PATHS}
+    results = {path: {name: {} for name in names} for path, _, _ in PATHS}
     for n in sizes:
         src = rng.standard_normal(n).astype(np.float32)
         dst = np.empty_like(src)
@@ -137,8 +153,8 @@ def bench(
         best_copy = float("inf")
         for name in names:
             reads, writes = TRAFFIC[name]
-            for path, use in PATHS:
-                compiled.ready = use
+            for path, use, threads in PATHS:
+                use_path(use, threads)
                 p = rng.standard_normal(n).astype(np.float32)
                 opt = optimizers.create(name, lr=1e-6, **BENCH_KNOBS.get(name, {}))
                 params, grads = {"w": p}, {"w": g}
@@ -159,8 +175,45 @@ def bench(
             " (the best of all rounds)",
             flush=True,
         )
-    compiled.ready = len(PATHS) > 1
+    use_path(len(PATHS) > 1, compiled.threads())
+    compiled.set_threads(None)
     return results
+
+
+def thread_threshold(names: list[str], rounds: int = 5) -> None:
+    """Time per step of each optimizer on the compiled path, one thread against split over
+    `compiled.threads()` threads, for N around the threshold; best of interleaved rounds."""
+    count = compiled.threads()
+    print(f"\n[split steps: {count} threads against one, compiled, float32; "
+          f"threshold in force {compiled.parallel_min}]")  # fmt: skip
+    if len(PATHS) < 2 or count < 2:
+        print("  nothing to compare: no compiled path or one core")
+        return
+    rng = np.random.default_rng(3)
+    sizes = [1 << k for k in range(13, 24)]
+    print("N          " + "".join(f"{name:>22s}" for name in names))
+    for n in sizes:
+        cells = []
+        for name in names:
+            p = rng.standard_normal(n).astype(np.float32)
+            g = (rng.standard_normal(n) * 1e-3).astype(np.float32)
+            opt = optimizers.create(name, lr=1e-6)
+            one_step = stepper(opt, {"w": p}, {"w": g})
+            compiled.ready = True
+            compiled.parallel_min = 0  # split at every size
+            best = {1: float("inf"), count: float("inf")}
+            try:
+                for _ in range(rounds):
+                    for threads in best:
+                        compiled.set_threads(threads)
+                        best[threads] = min(best[threads], best_time(one_step, n, 0.3 / rounds))
+            finally:
+                compiled.parallel_min = compiled.PARALLEL_MIN
+                compiled.set_threads(None)
+            ratio = best[count] / best[1]
+            cells.append(f"{best[1] * 1e6:8.1f} {best[count] * 1e6:8.1f} {ratio:4.2f}")
+        print(f"{n:<11d}" + "".join(f"{c:>22s}" for c in cells), flush=True)
+    print("  (each cell: us one thread, us split, split / one; < 1: the split pays)")
 
 
 def alloc_per_step(n: int, names: list[str]) -> dict[str, int]:
@@ -204,6 +257,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1e3,1e4,1e5,1e6,1e7")
     ap.add_argument("--only", default="", help="comma-separated optimizers (default: all)")
+    ap.add_argument(
+        "--threads", action="store_true", help="only where split steps beat one thread's"
+    )
     args = ap.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     only = [s for s in args.only.split(",") if s]
@@ -211,16 +267,22 @@ def main() -> None:
     if unknown:
         ap.error(f"--only: unknown optimizer {unknown[0]!r}; one of {', '.join(TRAFFIC)}")
     names = only or list(TRAFFIC)
+    if args.threads:
+        print(f"optimizer path: {compiled.describe()}; load average {os.getloadavg()}")
+        thread_threshold(only or ["adam", "amsgrad", "nadam", "adadelta", "sgd"])
+        return
     kib = optimizers.BLOCK_BYTES // 1024
     print(
         f"numpy {np.__version__}; blocks of up to {kib} KiB per array (less for kernels "
         f"touching more than 5 arrays) for arrays of at least "
         f"{optimizers.BLOCKED_MIN_BLOCKS * kib} KiB"
     )
-    print(f"optimizer path: {compiled.describe()}")
+    print(f"optimizer path: {compiled.describe()}; split steps from N = "
+          f"{compiled.parallel_min} on {compiled.threads()} threads; "
+          f"load average {os.getloadavg()}")  # fmt: skip
     results = bench(sizes, names)
     big = max(sizes)
-    for path, _ in PATHS:
+    for path, _, _ in PATHS:
         print(
             f"\n[{path}] time per step (us) and effective bandwidth / np.copyto bandwidth, float32"
         )
@@ -232,13 +294,13 @@ def main() -> None:
             print(f"{name:15s}{cells}")
 
     print(f"\ntime of one step / np.copyto's time, N={big:.0e} float32")
-    print("optimizer      " + "".join(f"{path:>10s}" for path, _ in PATHS))
+    print("optimizer      " + "".join(f"{path:>12s}" for path, _, _ in PATHS))
     for name in names:
-        cells = "".join(f"{results[path][name][big][2]:9.2f}x" for path, _ in PATHS)
+        cells = "".join(f"{results[path][name][big][2]:11.2f}x" for path, _, _ in PATHS)
         print(f"{name:15s}{cells}")
     print()
     for name in [n for n in ("adam", "adafactor", *NEW) if n in names]:
-        for path, _ in PATHS:
+        for path, _, _ in PATHS:
             t, frac, ratio = results[path][name][big]
             print(
                 f"{name.capitalize()} ({path}), N={big:.0e} float32: {t * 1e3:.2f} ms/step, "
@@ -256,6 +318,7 @@ def main() -> None:
 
     allocs = alloc_per_step(big, names)
     worst = max(allocs.values(), default=0)
+    print(f"load average {os.getloadavg()}")
     print(
         f"peak allocation during one step at N={big:.0e}: max {worst} bytes "
         f"({worst / (4 * big):.4f} of one parameter array), "

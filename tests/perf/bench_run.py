@@ -34,8 +34,9 @@ and the compiled path's first-use compile time, with a cold and a warm numba cac
 
 Last, the cost of sharpness (RunConfig.sharpness_every, engine/theory.py: power iteration on
 finite-difference Hessian-vector products, warm-started, plus λ_max(P⁻¹H) for Adam): Run.step
-with sharpness off and every 10 steps, side by side, for SGD and Adam (target: at most 30% of
-a step at every 10). `python tests/perf/bench_run.py --sharpness` prints only that part,
+with sharpness off and every 10 steps, side by side, for SGD and Adam (target: at most 25% of
+a step at every 10), in interleaved rounds: the median of the rounds' ratios.
+`python tests/perf/bench_run.py --sharpness` prints only that part,
 `--anchors` only the compile times and the anchors.
 """
 
@@ -212,23 +213,45 @@ def landscape_state_cost() -> None:
           f"{100 * record / STATE_EVERY:.1f}% at {STATE_EVERY}")  # fmt: skip
 
 
-def sharpness_cost(steps: int = STEPS) -> None:
-    """Sharpness every 10 steps on digits-mlp, float64: its share of a step, side by side."""
-    print("[digits-mlp, float64: sharpness every 10 steps (target <= 30% of a step)]")
+def sharpness_cost(steps: int = STEPS, rounds: int = ROUNDS) -> None:
+    """Sharpness every 10 steps on digits-mlp, float64: its share of a step, side by side.
+
+    Per optimizer, the run without sharpness and the run with it take turns for `rounds`
+    rounds of `steps` steps (a multiple of 10: each turn holds the same number of
+    measurements), CPU time of this thread; each round gives a ratio on/off measured under
+    the same load, and the median of those ratios is the figure (the spread beside it)."""
+    print(f"[digits-mlp, float64: sharpness every 10 steps (target <= 25% of a step); "
+          f"optimizer path: {'compiled' if compiled.ready else 'NumPy'}]")  # fmt: skip
     for optimizer in ("sgd", "adam"):
         off = engine_run("float64", optimizer=optimizer)
         on = engine_run("float64", sharpness_every=10, optimizer=optimizer)
-        on.step(10)  # the first measurement converges from a random vector: not the steady cost
-        t = best_per_step({"off": off.step, "on": on.step}, steps=steps)
+        off.step(300)  # warm up; the first measurement converges from a random vector
+        on.step(300)
+        times: dict[str, list[float]] = {"off": [], "on": []}
+        ratios = []
+        for _ in range(rounds):
+            for label, run in (("off", off), ("on", on)):
+                t0 = time.thread_time()
+                run.step(steps)
+                times[label].append((time.thread_time() - t0) / steps)
+            ratios.append(times["on"][-1] / times["off"][-1])
         h = on.history
         rel = np.array(h.buckets("sharpness_error").lasts) / np.array(h.buckets("sharpness").lasts)
         extra = ""
         if h.count("preconditioned_sharpness"):
             extra = f", λ_max(P⁻¹H) {h.last('preconditioned_sharpness'):.4g}"
+        median_off = statistics.median(times["off"])
+        median_on = statistics.median(times["on"])
         print(
-            f"  {optimizer:<5} off {t['off'] * 1e6:6.1f} us, on {t['on'] * 1e6:6.1f} us: "
-            f"{100 * (t['on'] / t['off'] - 1):+.1f}% of a step; last λ_max "
-            f"{h.last('sharpness'):.4g}{extra}; stated error median {100 * np.median(rel):.0f}%"
+            f"  {optimizer:<5} off {median_off * 1e6:6.1f} us, on {median_on * 1e6:6.1f} us "
+            f"(medians): {100 * (statistics.median(ratios) - 1):+.1f}% of a step, median of "
+            f"{rounds} rounds (range {100 * (min(ratios) - 1):+.1f}% .. "
+            f"{100 * (max(ratios) - 1):+.1f}%)"
+        )
+        each = on.sharpness_seconds / h.count("sharpness")
+        print(
+            f"        last λ_max {h.last('sharpness'):.4g}{extra}; stated error median "
+            f"{100 * np.median(rel):.0f}%; a measurement {each * 1e6:.0f} us (wall time)"
         )
 
 
@@ -429,6 +452,8 @@ def _torch_or_none() -> object:
 
 def main() -> None:
     if "--sharpness" in sys.argv[1:]:
+        compiled.request()  # the path the app runs, ready before the first round
+        compiled.wait()
         sharpness_cost(500)
         return
     if "--recording" in sys.argv:  # only the run store's cost

@@ -32,6 +32,11 @@ Run from the repository root (prints figures; asserts nothing; about a minute):
    a reset or a task switch are at step 0, so they do not depend on it either.
    Select sections with arguments: `python tests/perf/bench_tui.py 5` runs only this one
    (about 10 minutes), `python tests/perf/bench_tui.py 5 rosenbrock` one case of it.
+6. Frames while training digits-mlp/adam at full speed (120x40, 2 x SECONDS per case), with the
+   sharpness measured every 10 steps (the Sharpness tab shown: it switches measuring on)
+   beside the same with it off (the Loss tab): p50/p90/max of the chart frames on the UI
+   thread (`FrameMeter`) against TARGET_MS, training steps/s, and on which threads the
+   measurements ran (the training worker's, never the UI thread).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import asyncio  # noqa: E402
 import gc  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -552,8 +558,75 @@ def print_chart_frames(selected: tuple[str, ...] = ()) -> None:
         print(f"   No full garbage collection started inside any of the {frames_seen} frames")
 
 
+async def frames_while_training(sharpness: bool) -> tuple[list[float], float, set[str]]:
+    """Chart frames (ms) on the UI thread while digits-mlp/adam trains at full speed for
+    2 x SECONDS, on the Sharpness tab (measuring every 10 steps) or the Loss tab (not measuring);
+    steps/s; the names of the threads the sharpness measurements ran on."""
+    app = create_app(CONFIGS["digits-mlp/adam (9.6k params)"], steps=NEVER_ENDS)
+    threads: set[str] = set()
+    meter = FrameMeter()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.set_focus(None)
+        instrument(app, meter)
+        app.show_tab("tab-sharpness" if sharpness else "tab-loss")
+        await settle(pilot, app)
+        run = app.session.run
+        if sharpness:
+            assert run.config.sharpness_every == 10, run.config.sharpness_every
+            probe = run._sharpness
+            measure = probe.measure
+
+            def traced(*args: Any, **kwargs: Any) -> Any:
+                threads.add(threading.current_thread().name)
+                return measure(*args, **kwargs)
+
+            probe.measure = traced  # type: ignore[method-assign]
+        full_speed(app)
+        app.action_toggle_run()
+        await asyncio.sleep(0.5)  # warm up: stream chunk sizing, first frames
+        meter.take()
+        start, t0 = run.steps_done, time.perf_counter()
+        await asyncio.sleep(2 * SECONDS)
+        rate = (run.steps_done - start) / (time.perf_counter() - t0)
+        frames = meter.take()
+        app.session.pause()
+        await pilot.pause()
+        if sharpness:
+            assert run.history.count("sharpness") > 0
+    meter.close()
+    return frames, rate, threads
+
+
+def sharpness_frames() -> None:
+    print(
+        "\n6. digits-mlp/adam training at full speed (120x40): chart frames on the UI thread\n"
+        f"   in ms (p50 / p90 / max, target {TARGET_MS:g} ms), sharpness every 10 steps and off"
+    )
+    ui = threading.main_thread().name
+    for _ in range(REPEATS - 1):
+        for sharpness in (False, True):
+            frames, rate, threads = asyncio.run(frames_while_training(sharpness))
+            if not frames:
+                print("   no frame drawn")
+                continue
+            ordered = sorted(frames)
+            p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+            over = sum(f > TARGET_MS for f in frames)
+            label = "sharpness/10 (Sharpness tab)" if sharpness else "no sharpness (Loss tab)  "
+            where = ""
+            if sharpness:
+                on_ui = ui in threads
+                where = f"   measured on {sorted(threads)}{' (UI THREAD!)' if on_ui else ''}"
+            p50, worst = statistics.median(frames), max(frames)
+            print(
+                f"   {label} {len(frames):3} frames {p50:5.1f} / {p90:5.1f} / {worst:5.1f}   "
+                f"over target {over:2}   {rate:7,.0f} steps/s{where}"
+            )
+
+
 def main() -> None:
-    sections = {arg for arg in sys.argv[1:] if arg.isdigit()} or {"1", "2", "3", "4", "5"}
+    sections = {arg for arg in sys.argv[1:] if arg.isdigit()} or {"1", "2", "3", "4", "5", "6"}
     cases = tuple(arg for arg in sys.argv[1:] if not arg.isdigit())
     if "1" in sections:
         training_speed()
@@ -563,6 +636,8 @@ def main() -> None:
         frame_sections(sections)
     if "5" in sections:
         print_chart_frames(cases)
+    if "6" in sections:
+        sharpness_frames()
 
 
 def training_speed() -> None:

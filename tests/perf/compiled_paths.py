@@ -15,6 +15,7 @@ def compare(label: str, work: Callable[[], Any]) -> bool:
     """Time work() on NumPy, then compiled; print both (wall and CPU time), the speedups and
     the load average.
     Returns whether both gave equal results (True when the compiled path is unavailable)."""
+    import engine.tasks  # noqa: F401  (the sine RNN adds its kernels to the build: first)
     from engine.optimizers import compiled
 
     if not compiled.wait():

@@ -99,7 +99,8 @@ def test_diverging_run_exits_1(tmp_path, capsys):
     assert len(read_csv(tmp_path / "h.csv")) - 1 == 1  # the kept steps are still written
 
 
-def test_linear_regression_summary_shows_w_and_b_next_to_least_squares(capsys):
+def test_linear_regression_summary_shows_w_and_b_next_to_least_squares(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a row per line (at 80 the fit wraps: test_cli_width)
     status, stdout, err = run_cli(
         capsys, "run", "--task", "linear-regression", "--optimizer", "sgd", "--steps", "300",
         "--set", "lr=0.1",

@@ -6,6 +6,9 @@ a name is whole, or cut with an ellipsis."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 
 import pytest
 from rich.cells import cell_len
@@ -117,3 +120,79 @@ def test_a_lesson_report_fits_eighty_columns(capsys) -> None:
     out = run_cli(capsys, "lesson", "momentum-ravine", "--seed", "0", "--no-progress")
     check_fits(out)
     assert "Verdict: the claim HOLDS on this run" in out
+
+
+# -- found in tmux by tests/perf/audit_terminals.py (80 columns, LC_ALL=C) ----------------------
+
+
+def ascii_cli(*argv: str, columns: int = WIDTH) -> str:
+    """`optplay ARGV` in a C locale (ASCII output) at `columns`, as a terminal user runs it."""
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "COLUMNS": str(columns), "NO_COLOR": "1"}
+    env.pop("PYTHONIOENCODING", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", *argv], capture_output=True, text=True, env=env,
+        cwd=os.getcwd(), check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_run_summary_wraps_its_knobs_and_fit_to_the_terminal(capsys) -> None:
+    # The knob list of adagrad (141 columns) and linear regression's fit (85) ran past 80.
+    out = run_cli(
+        capsys, "run", "--task", "linear-regression", "--optimizer", "adagrad", "--steps", "20",
+        "--set", "optimizer.initial_accumulator_value=0.1", "--no-progress", "--no-record",
+    )  # fmt: skip
+    check_fits(out)
+    flat = " ".join(out.split())
+    assert "initial_accumulator_value=0.1" in flat and "(least squares: w =" in flat
+    optimizer = [line for line in out.splitlines() if line.startswith("optimizer ")]
+    assert optimizer and optimizer[0].split()[1] == "adagrad"  # the key, then its value
+
+
+@pytest.mark.parametrize("task", ["ill-conditioned", "linear-regression"])
+def test_theory_wraps_its_limits_and_predictions_to_the_terminal(capsys, task: str) -> None:
+    out = run_cli(capsys, "theory", "--task", task, "--optimizer", "momentum", "--steps", "50")
+    check_fits(out)
+    assert "stable for lr <" in out and "predicted loss" in out
+
+
+def test_a_two_knob_sweeps_heatmap_title_wraps_to_the_terminal() -> None:
+    from engine.sweep import SweepSpec, summarise
+    from tui.charts.sweep import sweep_chart_text
+
+    spec = SweepSpec(task="linear-regression", optimizers=("adagrad",), steps=5,
+                     grid={"lr": "0.01,0.1", "initial_accumulator_value": "0,0.1"})  # fmt: skip
+    text = sweep_chart_text(spec, summarise(spec, []), WIDTH, 24)
+    check_fits(text)
+    title = " ".join(text.split("\n\n")[0].split())
+    assert title.startswith("final loss by lr (rows) and initial_accumulator_value (columns)")
+
+
+def test_a_sweep_table_in_ascii_is_measured_as_it_is_printed() -> None:
+    # "±" became "+/-" after the table was laid out: a row of 81 columns at 80.
+    out = ascii_cli(
+        "sweep", "--task", "linear-regression", "--optimizers", "adagrad", "--lr", "0.01,0.1",
+        "--grid", "initial_accumulator_value=0,0.1", "--steps", "10", "--seeds", "2",
+        "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert out.isascii()
+    check_fits(out)
+    assert "+/-" in out
+
+
+def test_help_in_ascii_is_spelled_out_before_it_is_wrapped() -> None:
+    # "λ_max(P⁻¹H)" became "lambda_max(P?1H)" after wrapping: 83 columns, and a "?".
+    out = ascii_cli("run", "--help")
+    assert out.isascii()
+    check_fits(out)
+    assert "lambda_max(P^-1H)" in out
+
+
+def test_help_never_splits_a_name_at_its_hyphen(capsys, monkeypatch) -> None:
+    # argparse broke "linear-regression" after its hyphen at 200 columns.
+    for columns in (80, 120, 200):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        out = run_cli(capsys, "theory", "--help")
+        assert "linear-regression" in out.replace("linear-\n", "!"), columns
+        assert not any(line.rstrip().endswith("linear-") for line in out.splitlines())

@@ -16,6 +16,7 @@ import pytest
 from conftest import screen_text, wait_for
 from textual.color import Color, rgb_to_lab
 
+from engine import presets
 from engine.compare import Race
 from engine.run import Run, RunConfig
 from tui.app import OptplayApp, create_app
@@ -205,6 +206,32 @@ async def test_without_colour_six_lanes_carry_six_markers_in_chart_panel_and_tab
         table = screen_text(app)
         for i, name in enumerate(names, start=1):
             assert re.search(rf"│ {i}━ {name} ", table), name
+
+
+async def test_without_colour_a_lane_drawn_under_the_others_still_shows_its_marker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 25, found in tmux at 80x24 (tests/perf/audit_terminals.py): in the linear
+    # regression race SGD ends under Momentum and Adam on the bottom row, and its "1" was
+    # drawn over by theirs: on screen lane 1 had its digit in the legend only.
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = create_app(presets.load("linreg-optimizers"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.session.race.step(1000)
+        app.render_view()
+        app.show_tab("tab-loss")
+        await pilot.pause()
+        lanes = app.session.race.lanes
+        rows = []
+        for line in screen_text(app).splitlines():
+            m = re.search(r"[│┤](.*)│", line)
+            if m:
+                row = m.group(1)
+                for i, lane in enumerate(lanes, start=1):
+                    row = row.replace(f"{i} {lane.name}", "")  # the legend
+                rows.append(row)
+        for i in range(1, len(lanes) + 1):
+            assert any(str(i) in row for row in rows), f"lane {i} has no marker on screen"
 
 
 def loss_title(app: OptplayApp) -> str:

@@ -14,6 +14,20 @@ from tui.cli import main
 KEYS = {"task", "exact", "local", "eigenvalues", "condition", "gd", "heavy_ball", "nesterov"}
 
 
+def rows_of(out: str) -> dict[str, str]:
+    """The text's rows by their key, each value's wrapped lines joined again (the text is
+    wrapped to the terminal: 80 columns here)."""
+    rows: dict[str, str] = {}
+    key = ""
+    for line in out.splitlines():
+        if line[:1].strip():
+            key = line.split("  ", 1)[0]
+            rows[key] = line
+        elif key:
+            rows[key] += " " + line.strip()
+    return rows
+
+
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     status = main(["theory", *argv])
     out, err = capsys.readouterr()
@@ -55,7 +69,7 @@ def test_text_places_the_lr_against_its_limit(capsys):
         "sgd", "--set", "lr=0.0202",
     )  # fmt: skip
     assert status == 0
-    lines = {line.split("  ", 1)[0]: line for line in out.splitlines()}
+    lines = rows_of(out)
     assert "exact: the loss is quadratic" in lines["theory"]
     assert "stable for lr < 0.02 (2/λmax)" in lines["GD"]
     assert "Polyak: lr 0.0330579, momentum 0.669421, rate 0.818182" in lines["heavy ball"]
@@ -120,7 +134,7 @@ def test_run_sharpness_every_records_it_into_the_history_and_the_summary(capsys,
     rows = (tmp_path / "h.csv").read_text().splitlines()
     assert rows[0].endswith(",sharpness,sharpness_error")
     assert rows[10].split(",")[-2] == "100.0" and rows[9].split(",")[-2] == ""
-    line = next(r for r in out.splitlines() if r.startswith("sharpness"))
+    line = rows_of(out)["sharpness"]
     assert "λ_max 100 ± " in line and "at step 20 (2/lr = 400)" in line
 
 
@@ -143,7 +157,7 @@ def test_a_network_gets_its_sharpness_at_the_start(capsys):
     from engine.theory import SharpnessProbe
 
     status, out, _ = run_cli(capsys, "--task", "binary-mlp", "--set", "task.hidden=4")
-    line = next(r for r in out.splitlines() if r.startswith("sharpness at start"))
+    line = rows_of(out)["sharpness at start"]
     assert status == 0 and "on the first batch (finite differences of gradients)" in line
     value = float(line.split("λ_max ", 1)[1].split(" ", 1)[0])
     # the run's own start: its initial parameters and first batch, from seed 0

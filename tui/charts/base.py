@@ -243,6 +243,8 @@ class RunChart(PlotextPlot):
 
     #: Whether the y axis starts on a log scale (`l` toggles it per chart).
     LOG_Y_DEFAULT = False
+    #: Why a chart that shows no series over steps has no cursor (the `i` key says it).
+    NO_CURSOR: ClassVar[str] = ""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -286,16 +288,51 @@ class RunChart(PlotextPlot):
                     parts.append(f"{label} {value_label(value)}")
         return " · ".join(parts)
 
+    def cursor_stops(self, view: ChartView) -> np.ndarray | None:
+        """The steps the cursor stops at when the chart's values are recorded only at some
+        steps (sharpness every 10, the State tab's α every 16): sorted, or None when every
+        step has its values. An empty array: nothing recorded yet (no cursor)."""
+        return None
+
     def cursor_end(self, view: ChartView) -> int:
         """The last step the cursor can reach."""
+        stops = self.cursor_stops(view)
+        if stops is not None:
+            return int(stops[-1]) if len(stops) else 0
         runs = [lane.run for lane in view.lanes] or [view.run]
         return max(len(run.history) for run in runs)
+
+    def _snap(self, view: ChartView, step: int, direction: int, away: int | None = None) -> int:
+        """`step` moved onto a recorded step (`cursor_stops`): the nearest one at or after it
+        (`direction` 1) or at or before it (-1), and one stop further when that is `away`
+        (the step the cursor leaves)."""
+        stops = self.cursor_stops(view)
+        if stops is None or not len(stops):
+            return step
+        side = "left" if direction > 0 else "right"
+        k = int(np.searchsorted(stops, step, side=side)) - (direction <= 0)
+        k = min(max(k, 0), len(stops) - 1)
+        if away is not None and int(stops[k]) == away:
+            k = min(max(k + direction, 0), len(stops) - 1)
+        return int(stops[k])
+
+    def why_no_cursor(self) -> str:
+        """What `i` says when `start_cursor` declines."""
+        if self.NO_CURSOR:
+            return f"no cursor on this tab: {self.NO_CURSOR}"
+        view = self.last_view
+        if view is not None and self.cursor_series(view):
+            return "no cursor yet: nothing recorded on this chart"
+        return "this chart has no cursor"
 
     def start_cursor(self) -> bool:
         """Put the cursor on the last step and take the keys; False when this chart has no
         cursor (or nothing drawn yet)."""
         view = self.last_view
         if view is None or not self.cursor_series(view):
+            return False
+        stops = self.cursor_stops(view)
+        if stops is not None and not len(stops):
             return False
         self.cursor = self.cursor_end(view)
         self.can_focus = True
@@ -318,7 +355,8 @@ class RunChart(PlotextPlot):
     def action_move_cursor(self, steps: int) -> None:
         if self.cursor is None or self.last_view is None:
             return
-        self.cursor = min(max(self.cursor + steps, 0), self.cursor_end(self.last_view))
+        step = min(max(self.cursor + steps, 0), self.cursor_end(self.last_view))
+        self.cursor = self._snap(self.last_view, step, 1 if steps > 0 else -1, self.cursor)
         self.redraw()
 
     def action_jump_cursor(self, direction: int) -> None:
@@ -462,7 +500,7 @@ class RunChart(PlotextPlot):
         else:
             self.picture(view, picture)
         if self.cursor is not None:
-            self.cursor = min(self.cursor, self.cursor_end(view))
+            self.cursor = self._snap(view, min(self.cursor, self.cursor_end(view)), -1)
             self.show_cursor(view, picture, self.cursor)
         self.render_picture(picture)
         self.drawn_key = self.data_key(view)
@@ -500,7 +538,9 @@ class RunChart(PlotextPlot):
             self._steps_shown = picture.x_range
             if self.zoom is not None:
                 picture.x_range = self.zoom
-                picture.title.append(f"zoom {step_label(self.zoom[0])}-{step_label(self.zoom[1])}")
+                # second: a narrow title keeps its leading parts only, and this one matters
+                zoom = f"zoom {step_label(self.zoom[0])}-{step_label(self.zoom[1])}"
+                picture.title.insert(1, zoom)
         x0, x1 = picture.x_range
         x1 = max(x1, x0 + 1e-12)
         if picture.y_range is not None:
@@ -559,6 +599,9 @@ class RunChart(PlotextPlot):
             lane_of = {color: i for i, (_, color, _) in enumerate(picture.legend)}
             if len(lane_of) != len(picture.legend):
                 lane_of = {}
+        # Each lane's markers go over every layer: a lane drawn under the others (three
+        # lanes ending on one bottom row) still shows its digit.
+        markers: list[Cells] = []
         for layer in picture.layers:
             if layer.kind in ("mark", "marks"):
                 xs, ys, char = layer.data
@@ -578,12 +621,13 @@ class RunChart(PlotextPlot):
                 rows, cols, chars = grid.cells()
                 lane = lane_of.get(layer.color) if layer.kind != "mask" else None
                 if lane is not None:
-                    _mark_lane(rows, cols, chars, lane)
+                    markers.append(_lane_marks(rows, cols, lane, layer.color, layer.style))
                 out.append((rows, cols, chars, layer.color, layer.style))
             if layer.kind != "mask":  # a backdrop (contours) may lie under the legend
                 occupied[rows, cols] = True
             if layer.label:
                 entries.append((f"{layer.glyph} {layer.label}", layer.color))
+        out.extend(markers)
         for name, color, pinned in picture.legend:
             entries.append((f"{for_terminal(name)}{' (pinned)' if pinned else ''}", color))
         note_rows = 0
@@ -643,15 +687,17 @@ class RunChart(PlotextPlot):
         return out
 
 
-def _mark_lane(rows: np.ndarray, cols: np.ndarray, chars: list[str], lane: int) -> None:
-    """Write lane `lane`'s marker over one of its cells about every MARKER_SPACING columns
-    (in place); lanes start at different columns, so two lanes' marks rarely coincide."""
+def _lane_marks(rows: np.ndarray, cols: np.ndarray, lane: int, color: Any, style: str) -> Cells:
+    """Lane `lane`'s marker on one of its cells about every MARKER_SPACING columns; lanes
+    start at different columns, so two lanes' marks rarely coincide."""
     marker = lane_marker(lane)
     due = (2 * lane) % MARKER_SPACING
+    picked = []
     for k in np.lexsort((rows, cols)).tolist():
         if cols[k] >= due:
-            chars[k] = marker
+            picked.append(k)
             due = int(cols[k]) + MARKER_SPACING
+    return rows[picked], cols[picked], [marker] * len(picked), color, style
 
 
 def _plotext_color(color: Any) -> Any:

@@ -5,14 +5,17 @@ Sharpness is measured every SHARPNESS_EVERY steps once the chart has been shown
 products). Full-batch gradient descent on a network drives λ_max up to about 2/lr and holds
 it there (the edge of stability, Cohen et al. 2021); for adaptive optimizers the
 preconditioned sharpness λ_max(P⁻¹H) is drawn too (their threshold is 38/lr for Adam at
-β₁ = 0.9). Measurements are markers joined by a thin line; 2/lr is dashed."""
+β₁ = 0.9). Measurements are markers joined by a thin line; 2/lr is dashed.
+
+The cursor (`i`) stops at the steps measured (every lane's, in a race) and reads λ_max,
+λ_max(P⁻¹H) and 2/lr there (each lane's λ_max in a race), as the history recorded them."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tui.charts.axes import value_label
-from tui.charts.base import ChartView, Picture, RunChart
+from tui.charts.base import ChartView, Picture, RunChart, value_at
 
 #: The glyphs of a measurement: λ_max and λ_max(P⁻¹H).
 MARKS = ("●", "▲")
@@ -23,6 +26,26 @@ class SharpnessChart(RunChart):
     preconditioned sharpness and 2/lr can be decades apart)."""
 
     LOG_Y_DEFAULT = True
+    #: (history series, label) of the measurements, in the order drawn.
+    SERIES = (("sharpness", "λ_max"), ("preconditioned_sharpness", "λ_max(P⁻¹H)"))
+
+    # -- the cursor: the steps measured ------------------------------------------------------
+
+    def cursor_series(self, view: ChartView) -> list[tuple[str, str]]:
+        return list(self.SERIES[:1] if view.lanes else self.SERIES)
+
+    def cursor_stops(self, view: ChartView) -> np.ndarray:
+        runs = [lane.run for lane in view.lanes] or [view.run]
+        found = [run.history.buckets(name).steps for run in runs for name, _ in self.SERIES]
+        return np.unique(np.concatenate(found)).astype(np.int64)
+
+    def cursor_readout(self, view: ChartView, step: int) -> str:
+        """As every chart's, then (one run) the limit 2/lr at that step."""
+        readout = super().cursor_readout(view, step)
+        lr = None if view.lanes else value_at(view.run.history, "lr", step)
+        if lr:
+            readout += f" · 2/lr {value_label(2.0 / lr)}"
+        return readout
 
     def picture(self, view: ChartView, picture: Picture) -> None:
         history = view.run.history

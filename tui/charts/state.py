@@ -33,6 +33,7 @@ size after a layout, and the two together would make one frame of ~15 ms in a ra
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -44,8 +45,9 @@ from textual.containers import Vertical
 
 from engine.numbers import format_bytes
 from engine.session import STATE_EVERY
-from tui.charts.axes import step_text, to_plot
+from tui.charts.axes import step_text, to_plot, value_label
 from tui.charts.base import ChartView, Picture, RunChart
+from tui.charts.lanes import lane_marker
 from tui.charts.state_data import (
     ALPHA,
     CoordinateRow,
@@ -99,6 +101,54 @@ class AlphaChart(RunChart):
     def draw(self, view: ChartView) -> None:
         self._view = view
         super().draw(view)
+
+    # -- the cursor: the steps recorded ---------------------------------------------------
+
+    def cursor_series(self, view: ChartView) -> list[tuple[str, str]]:
+        runs = [lane.run for lane in view.lanes] or [view.run]
+        if any(_records_alpha(run) for run in runs):
+            return [(ALPHA, "α")]
+        return []
+
+    def cursor_stops(self, view: ChartView) -> np.ndarray:
+        """The steps the summaries recorded (every STATE_EVERY, in any run of a race)."""
+        runs = [lane.run for lane in view.lanes] or [view.run]
+        found = [run.state_summaries.table()[0] for run in runs if _records_alpha(run)]
+        if not found:
+            return np.zeros(0, np.int64)
+        return np.unique(np.concatenate(found)).astype(np.int64)
+
+    def cursor_readout(self, view: ChartView, step: int) -> str:
+        """The step, then each group's α as recorded there: its 10%..90% quantiles and
+        median (one number per coordinate on a small problem); in a race each run's band,
+        the lowest 10% to the highest 90% over its groups."""
+        parts = [f"step {step:,}"]
+        if view.lanes:
+            for i, lane in enumerate(view.lanes):
+                found = lanes_alpha_band(lane.run.state_summaries)
+                text = "—"
+                if found is not None:
+                    k = np.flatnonzero(found[0] == step)
+                    if len(k):
+                        text = f"{value_label(found[1][k[0]])}..{value_label(found[2][k[0]])}"
+                parts.append(f"{lane_marker(i)} {lane.name} α {text}")
+            return " · ".join(parts)
+        s = view.run.state_summaries
+        if not _records_alpha(view.run):
+            return parts[0]
+        for group in s.groups:
+            band = s.band(group, ALPHA)
+            k = np.flatnonzero(band.steps == step)
+            if not len(k):
+                parts.append(f"{group} α —")
+            elif self.per_coordinate:
+                parts.append(f"{group} α {value_label(band.median[k[0]])}")
+            else:
+                q10, median, q90 = (float(a[k[0]]) for a in (band.q10, band.median, band.q90))
+                parts.append(
+                    f"{group} α {value_label(q10)}..{value_label(q90)} median {value_label(median)}"
+                )
+        return " · ".join(parts)
 
     def on_resize(self) -> None:
         """Laid out anew (the State tab's parts changed height): draw at the new size now,
@@ -243,7 +293,14 @@ class AlphaChart(RunChart):
         frame = self.frame
         if frame is None or not frame.usable or not self.cells:
             return
-        taken: set[tuple[int, int]] = set()
+        # The note (the cursor's readout, the never-updated count) is not written over.
+        lines = [
+            line
+            for part in picture.note.splitlines()
+            for line in textwrap.wrap(part, max(frame.cols - 1, 8))
+        ][: max(frame.rows - 1, 0)]
+        top = frame.rows - len(lines)
+        taken = {(top + i, col) for i, line in enumerate(lines) for col in range(len(line))}
         for x, y, text, color in self._labels:
             yp = float(to_plot(np.array([y], np.float64), picture.log_y)[0])
             if not np.isfinite(yp):
@@ -262,6 +319,12 @@ class AlphaChart(RunChart):
             self.cells.append(
                 (np.full(len(text), row), np.arange(c, c + len(text)), list(text), color, "bold")
             )
+
+
+def _records_alpha(run: Any) -> bool:
+    """Whether `run`'s state summaries record α and hold a record yet."""
+    s = run.state_summaries
+    return s is not None and len(s) > 0 and ALPHA in {q.key for q in s.summaries}
 
 
 def updated_alphas(
@@ -431,6 +494,16 @@ class StateTab(Vertical):
 
     def color(self, role: str) -> Color | None:
         return self.chart.color(role)
+
+    def start_cursor(self) -> bool:
+        """The α chart's cursor (`RunChart.start_cursor`), when the chart is shown."""
+        chart = self.chart
+        return bool(chart.display and chart.size.area) and chart.start_cursor()
+
+    def why_no_cursor(self) -> str:
+        if not (self.chart.display and self.chart.size.area):
+            return "no cursor: the α chart has no room in this window"
+        return self.chart.why_no_cursor()
 
     def data_key(self, view: ChartView) -> tuple[Any, ...]:
         runs = [lane.run for lane in view.lanes] or [view.run]

@@ -24,6 +24,7 @@ diverged seed, `*` the optimizer's best point.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -275,5 +276,8 @@ def sweep_chart_text(
     """What `optplay sweep` prints on a terminal: the curves for one knob, the heatmap for
     two."""
     if len(spec.axes) == 2:
-        return "\n".join(heatmap_lines(spec, points))
+        title, *grid = heatmap_lines(spec, points)
+        # The title wrapped to the terminal between words (it ran to 120 columns at 80).
+        title_lines = textwrap.wrap(title, max(width, 20), break_on_hyphens=False)
+        return "\n".join([*title_lines, *grid])
     return curves_text(spec, points, width, height, color)

@@ -342,6 +342,9 @@ def _phase_diagram(ct: ConfigTheory, width: int, rows: int, colors: dict[str, An
 class TheoryTab(Static):
     """The Theory tab (see the module docstring); draws like a chart for `ChartPanel`."""
 
+    #: What `i` says here (the tab shows figures of the settings, nothing per step).
+    NO_CURSOR = "the Theory tab shows figures of the settings, not a series over steps"
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "theory--now",
         "theory--optimum",

@@ -208,6 +208,30 @@ def for_stdout(text: str) -> str:
     return ascii_words(text) if isinstance(sys.stdout, AsciiWriter) else text
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, wrapped between words only: a name with a hyphen is never split over
+    two lines (`linear-` / `regression`), and on an ASCII terminal the text is spelled out
+    (λ -> lambda) before it is wrapped, so its lines keep their width (issue 25)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        text = " ".join(for_stdout(text).split())
+        return textwrap.wrap(text, width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        text = " ".join(for_stdout(text).split())
+        return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False)  # fmt: skip
+
+
+def use_help_formatter(parser: argparse.ArgumentParser) -> None:
+    """`HelpFormatter` for `parser` and every sub-command parser under it."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                use_help_formatter(sub)
+
+
 def wrap_row(prefix: str, text: str, width: int) -> list[str]:
     """`prefix` + `text`, the text wrapped at `width` between words, its next lines starting
     under its first (or 4 cells in from the prefix's indent when the prefix leaves no room).

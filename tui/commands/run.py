@@ -45,12 +45,14 @@ from tui.commands.common import (
     load_source,
     nonneg_int,
     note,
+    output_width,
     parse_sets,
     positive_int,
     refuse_source,
     say,
     set_error,
     train,
+    wrap_row,
     write_outputs,
 )
 
@@ -358,7 +360,10 @@ def summary_lines(run: Any, steps: int, stopped: str = "") -> list[str]:
         state = "finished"
     rows.append(("state", state))
     width = max(len(k) for k, _ in rows)
-    return [f"{k:<{width}}  {v}" for k, v in rows]
+    # Wrapped to the terminal between words, each value's next lines under its first (a
+    # knob list or a fit is wider than 80 columns; issue 25).
+    columns = output_width()
+    return [line for k, v in rows for line in wrap_row(f"{k:<{width}}  ", v, columns)]
 
 
 def sharpness_text(run: Any) -> str:

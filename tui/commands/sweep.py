@@ -53,6 +53,7 @@ from tui.commands.running import (
     make_executor,
     single_threaded_blas,
 )
+from tui.terminal import AsciiWriter
 
 NAME = "sweep"
 
@@ -348,7 +349,8 @@ def handle(args: argparse.Namespace) -> int:
             except OSError as err:
                 fail(args, f"--out {path}: {err.strerror or err}")
                 status = 2
-        for line in format_report(report, output_width()).split("\n"):
+        ascii_only = isinstance(sys.stdout, AsciiWriter)
+        for line in format_report(report, output_width(), ascii_only).split("\n"):
             say(line)
         if _is_tty(sys.stdout) and not args.no_chart and report.points:
             for chart in _chart_lines(report):

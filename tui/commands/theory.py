@@ -25,9 +25,11 @@ from tui.commands.common import (
     add_set_arg,
     fail,
     nonneg_int,
+    output_width,
     parse_sets,
     positive_int,
     say,
+    wrap_row,
 )
 
 NAME = "theory"
@@ -148,7 +150,10 @@ def text_lines(cfg: Any, ct: Any, optimizer_given: bool, sharpness: Any = None) 
         else:
             rows.append(("predicted loss", f"none: {ct.why_not}"))
     width = max(len(k) for k, _ in rows)
-    return [f"{k:<{width}}  {v}" for k, v in rows]
+    # Wrapped to the terminal between words, each value's next lines under its first (the
+    # limits and predictions run past 80 columns; issue 25).
+    columns = output_width()
+    return [line for k, v in rows for line in wrap_row(f"{k:<{width}}  ", v, columns)]
 
 
 def handle(args: argparse.Namespace) -> int:

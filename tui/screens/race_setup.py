@@ -114,7 +114,8 @@ class RacerEditor(VerticalGroup):
             [
                 registry_section(f"r{uid}-optimizer", "optimizer", cfg),
                 registry_section(f"r{uid}-schedule", "schedule", cfg),
-            ]
+            ],
+            reserve_help=True,
         )
 
     @property
@@ -222,7 +223,9 @@ class RaceSetupScreen(Dialog[RaceSetup | None]):
                         select_id="race-task-select",
                     )
                     yield HyperForm(
-                        [registry_section("race-task", "task", base)], id="race-task-form"
+                        [registry_section("race-task", "task", base)],
+                        id="race-task-form",
+                        reserve_help=True,
                     )
                 yield HyperForm(
                     [
@@ -239,6 +242,7 @@ class RaceSetupScreen(Dialog[RaceSetup | None]):
                         )
                     ],
                     id="race-run-form",
+                    reserve_help=True,
                 )
             with Grid(id="racers"):
                 for entry in self.initial:

@@ -27,6 +27,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import HorizontalGroup, VerticalGroup
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
@@ -121,13 +122,14 @@ class HyperCheckbox(Checkbox):
 
 class HyperField(VerticalGroup):
     """One knob: name, control, inline error (its help shows under its section while it is
-    focused). The focused
-    field's name is drawn reversed: it reads without colour, at a glance. (A class, not
-    `:focus-within`: Textual caches a label's style without its ancestors' focus, so one
-    label of many could keep the look of another.)"""
+    focused). The focused field's name is drawn reversed: it reads without colour, at a
+    glance. (A class on the name itself, not `:focus-within`: Textual caches a label's style
+    without its ancestors' focus, so one label of many could keep the look of another; and
+    not on the field, whose whole subtree a class change restyles, the Select's parts
+    included, on every Tab.)"""
 
     DEFAULT_CSS = """
-    HyperField.-focused .hyper-name {
+    HyperField .hyper-name.-focused {
         text-style: reverse bold;
     }
     """
@@ -166,14 +168,17 @@ class HyperField(VerticalGroup):
 
     @property
     def help_text(self) -> str:
-        spec = self.spec
+        return self.help_of(self.spec)
+
+    @staticmethod
+    def help_of(spec: Hyper) -> str:
         return f"{spec.help} {spec.range_text}" if spec.help else spec.range_text
 
     def on_descendant_focus(self) -> None:
-        self.add_class("-focused")
+        self.query_one(".hyper-name").add_class("-focused")
 
     def on_descendant_blur(self) -> None:
-        self.remove_class("-focused")
+        self.query_one(".hyper-name").remove_class("-focused")
 
     @property
     def control(self) -> Widget:
@@ -200,12 +205,53 @@ class HyperField(VerticalGroup):
             self.query_one(".hyper-error", Static).update(message or "")
 
 
+class HelpLine(Static):
+    """The help of the focused field of a section, under its fields.
+
+    `reserved`: always on screen, as tall as the longest help of the section's fields at its
+    width (blank while no field of the section has the focus), so that a focus move changes
+    its text only and never the layout of the screen; else shown only while a field of the
+    section has the focus, as tall as its text."""
+
+    def __init__(self, helps: Iterable[str], reserved: bool) -> None:
+        super().__init__("", classes="hyper-help" + (" -reserved" if reserved else ""),
+                         markup=False)  # fmt: skip
+        self.helps = tuple(helps)
+        self.reserved = reserved
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if not self.reserved:
+            return super().get_content_height(container, viewport, width)
+        return max((Content(text).get_height(self.styles, width) for text in self.helps),
+                   default=0)  # fmt: skip
+
+    def show(self, text: str) -> None:
+        if self.reserved:
+            self.update(text, layout=False)  # the same cells, new text
+            return
+        width = self.content_region.width
+        same_height = (
+            self.display
+            and width > 0
+            and Content(text).get_height(self.styles, width) == self.content_region.height
+        )
+        self.update(text, layout=not same_height)
+        self.display = True
+
+    def hide(self) -> None:
+        if self.reserved:
+            self.update("", layout=False)
+        else:
+            self.display = False
+
+
 class HyperSection(VerticalGroup):
     """The fields of one configured thing, validated together, committed together."""
 
-    def __init__(self, section: FormSection) -> None:
+    def __init__(self, section: FormSection, reserve_help: bool = False) -> None:
         super().__init__(id=f"section-{section.key}", classes="hyper-section")
         self.section = section
+        self.reserve_help = reserve_help
         self.values: dict[str, Any] = dict(section.values)
         self._check_error: tuple[str, str] | None = None
 
@@ -217,9 +263,9 @@ class HyperSection(VerticalGroup):
             yield HyperField(self.section.key, spec, self.values[spec.name])
         # One help line per section, under its fields, for the field in focus: a line per
         # field shown on focus made every Tab a layout of the whole screen (~2/3 of a key's
-        # time in a setup screen); this one is laid out again only when it appears, leaves
-        # or changes height.
-        yield Static("", classes="hyper-help", markup=False)
+        # time in a setup screen). Not reserved, it is laid out again when it appears,
+        # leaves or changes height; reserved (the setup screens), never.
+        yield HelpLine((HyperField.help_of(spec) for spec in self.section.specs), self.reserve_help)
 
     def on_descendant_focus(self, event: Any) -> None:
         target = next((a for a in event.widget.ancestors if isinstance(a, HyperField)), None)
@@ -231,20 +277,12 @@ class HyperSection(VerticalGroup):
         self.call_later(self._hide_help_unless_focused)
 
     def _show_help(self, text: str) -> None:
-        line = self.query_one(".hyper-help", Static)
-        width = line.content_region.width
-        same_height = (
-            line.display
-            and width > 0
-            and Content(text).get_height(line.styles, width) == line.content_region.height
-        )
-        line.update(text, layout=not same_height)
-        line.display = True
+        self.query_one(HelpLine).show(text)
 
     def _hide_help_unless_focused(self) -> None:
         focused = self.screen.focused if self.is_attached else None
         if focused is None or self not in focused.ancestors:
-            self.query_one(".hyper-help", Static).display = False
+            self.query_one(HelpLine).hide()
 
     @property
     def fields(self) -> list[HyperField]:
@@ -348,15 +386,21 @@ class HyperForm(VerticalGroup):
             self.section = section
             self.values = values
 
-    def __init__(self, sections: Iterable[FormSection], *, id: str | None = None) -> None:
+    def __init__(
+        self, sections: Iterable[FormSection], *, id: str | None = None, reserve_help: bool = False
+    ) -> None:
+        """`reserve_help`: each section keeps the room of its help line while its fields do
+        not have the focus (`HelpLine`): a Tab never lays the screen out again (the setup
+        screens, whose layouts cost most)."""
         super().__init__(id=id)
+        self.reserve_help = reserve_help
         self._initial = list(sections)
         self._wanted: dict[str, FormSection] = {sec.key: sec for sec in self._initial}
         self._replacing = False
 
     def compose(self) -> ComposeResult:
         for section in self._initial:
-            yield HyperSection(section)
+            yield HyperSection(section, self.reserve_help)
 
     def section(self, key: str) -> HyperSection:
         return self.query_one(f"#section-{key}", HyperSection)
@@ -366,7 +410,7 @@ class HyperForm(VerticalGroup):
         old = self.section(section.key)
         index = self.children.index(old)
         await old.remove()  # first: the new section reuses the old one's id
-        await self.mount(HyperSection(section), before=index)
+        await self.mount(HyperSection(section, self.reserve_help), before=index)
 
     def show(self, sections: Iterable[FormSection]) -> None:
         """Show these sections: those whose specs or committed values differ from what is

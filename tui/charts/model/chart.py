@@ -101,6 +101,8 @@ def subject(run: Any) -> str:
 class ModelChart(RunChart):
     """What the model learned: see the module docstring."""
 
+    NO_CURSOR = "the Model tab draws the model as it is now, not a series over steps"
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.show_test = False
