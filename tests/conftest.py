@@ -211,6 +211,20 @@ def summary() -> Callable[[str], None]:
     return add
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its summary lines to the controller, which prints
+    the summary (see `pytest_testnodedown`)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["optplay_summary"] = list(_SUMMARY)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: defined only when it is installed
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller collects the summary lines of a worker that has finished."""
+    _SUMMARY.extend(getattr(node, "workeroutput", {}).get("optplay_summary", []))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _SUMMARY:
         terminalreporter.section("optplay serve in a real browser (timings measured now)")
