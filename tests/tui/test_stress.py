@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import screen_text
+from conftest import screen_text, wait_for
 from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.geometry import Size
@@ -47,6 +47,7 @@ from engine.run import RunConfig
 from tui.app import OptplayApp, create_app
 from tui.charts import ChartPanel
 from tui.screens.confirm import ConfirmQuitScreen
+from tui.screens.prompt import PromptScreen
 from tui.widgets.hyper_form import HyperForm, HyperSection
 from tui.widgets.pickers import Picker
 from tui.widgets.status import StatusLine
@@ -574,10 +575,11 @@ async def test_brackets_in_typed_text_are_shown_not_parsed(tmp_path: Any) -> Non
         assert app_alive(app) is None
         text = screen_text(app)  # ([ and ] switch tabs from a knob's field)
         assert "lr takes a number: '/'" in text and "Fix optimizer.lr first" in text
-        await pilot.press("ctrl+a", "ctrl+k", *"0.01", "enter", "e", "ctrl+a", "ctrl+k")
-        await pilot.press(*"h[/b]", "enter")  # a file name with brackets, in a notification
-        await pilot.pause()
-        assert app_alive(app) is None and "h[/b].csv" in screen_text(app)
+        await pilot.press("ctrl+a", "ctrl+k", *"0.01", "enter", "e")
+        await wait_for(lambda: isinstance(app.screen, PromptScreen))  # the export prompt
+        await pilot.press("ctrl+a", "ctrl+k", *"h[/b]", "enter")  # a name with brackets
+        await wait_for(lambda: app_alive(app) is not None or "h[/b].csv" in screen_text(app))
+        assert app_alive(app) is None
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmQuitScreen)
         assert "a[x=.toml)" in str(app.screen.query_one("#confirm-ask", Label).render())
