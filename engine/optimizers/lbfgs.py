@@ -334,7 +334,11 @@ class LBFGS(Optimizer):
                 if gtd > -tol_change:
                     break
                 ls_func_evals = 0
-                if self.line_search_fn == "strong_wolfe":
+                if self.line_search_fn == "strong_wolfe" and t == 0:
+                    # lr 0 (a warmup's first step): no step to search along (torch's cubic
+                    # interpolation divides by zero here); the point and its loss stay.
+                    opt_cond = np.max(np.abs(flat_grad)) <= tol_grad
+                elif self.line_search_fn == "strong_wolfe":
                     x_init = {k: params[k].copy() for k in keys}
 
                     def obj(step: Any, direction: np.ndarray, x_init=x_init) -> tuple:

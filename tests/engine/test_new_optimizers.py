@@ -207,3 +207,24 @@ def test_a_closure_optimizer_stepped_without_a_closure_says_why_and_changes_noth
         opt.step(p, g, lr=-1.0)
     assert np.array_equal(p["w"], [1.0, -2.0])
     assert opt.steps == 0 and not opt.has_state("w")
+
+
+@pytest.mark.parametrize("name", ["lbfgs", "lbfgs-wolfe"])
+def test_lbfgs_at_rate_zero_stays_put_then_trains(name):
+    """A step at lr 0 (allowed: a schedule may reach it): L-BFGS with the strong-Wolfe line
+    search divided by zero in its cubic interpolation there (torch's does too). Now the point
+    stays, and the next steps at a positive rate train."""
+    opt = optimizers.create(name)
+    p = {"w": np.array([1.5, -2.0, 0.5])}
+    scale = np.array([1.0, 10.0, 100.0])
+
+    def closure() -> tuple[float, dict]:
+        return float(np.sum(scale * p["w"] ** 2) / 2), {"w": scale * p["w"]}
+
+    for _ in range(2):
+        opt.step(p, closure()[1], lr=0.0, closure=closure)
+        assert np.array_equal(p["w"], [1.5, -2.0, 0.5])
+    start = closure()[0]
+    for _ in range(3):
+        opt.step(p, closure()[1], lr=1.0, closure=closure)
+    assert closure()[0] < 1e-6 * start
