@@ -718,14 +718,7 @@ class OptplayApp(App[int]):
         start = getattr(chart, "start_cursor", None)
         if start is None or not start():
             why = getattr(chart, "why_no_cursor", None)
-            reason = getattr(chart, "NO_CURSOR", "")
-            if why is not None:
-                message = why()
-            elif reason:
-                message = f"no cursor on this tab: {reason}"
-            else:
-                message = "this chart has no cursor"
-            self.notify(message, timeout=3)
+            self.notify(why() if why is not None else "this chart has no cursor", timeout=3)
 
     def action_toggle_log(self) -> None:
         if self.main.query_one(ChartPanel).toggle_log() is None:

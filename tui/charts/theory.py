@@ -342,9 +342,6 @@ def _phase_diagram(ct: ConfigTheory, width: int, rows: int, colors: dict[str, An
 class TheoryTab(Static):
     """The Theory tab (see the module docstring); draws like a chart for `ChartPanel`."""
 
-    #: What `i` says here (the tab shows figures of the settings, nothing per step).
-    NO_CURSOR = "the Theory tab shows figures of the settings, not a series over steps"
-
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "theory--now",
         "theory--optimum",
@@ -364,6 +361,13 @@ class TheoryTab(Static):
         self.drawn_key: tuple[Any, ...] | None = None
         self.log_y = False  # nothing to put on a log scale (ChartPanel asks)
         self.lines: list[Text] = []
+
+    def why_no_cursor(self) -> str:
+        """What `i` says here (as a chart's `RunChart.why_no_cursor`): nothing is per step."""
+        return (
+            "no cursor on this tab: the Theory tab shows figures of the settings, "
+            "not a series over steps"
+        )
 
     def color(self, role: str) -> Color | None:
         return self.get_component_rich_style(f"theory--{role}").color
