@@ -60,10 +60,11 @@ from tui.charts.measured import measured_steps
 from tui.charts.path import PathChart
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
+from tui.screens.main import MainScreen
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
 from tui.textual_fixes import OnceCommandPalette, fix_timer_catch_up, guard_option_list_paging
-from tui.widgets.hyper_form import FormSection, HyperField, HyperForm
+from tui.widgets.hyper_form import FORM_HINT, FormSection, HelpLine, HyperField, HyperForm
 from tui.widgets.keybar import KeyBar
 from tui.widgets.lesson_line import LessonLine
 from tui.widgets.pickers import Picker
@@ -198,7 +199,7 @@ class OptplayApp(App[int]):
         its widgets are styled: Textual adds it at the first resize, and a class added then
         restyles every widget of the screen a second time (a fifth of the first screen's
         work). The resize finds it in place and changes nothing."""
-        screen = super().get_default_screen()
+        screen = MainScreen(id="_default")  # as Textual's, a focus move repaints less
         classes = screen._get_breakpoint_classes(self.size.width, self.HORIZONTAL_BREAKPOINTS)
         screen.add_class(*classes, update=False)
         if self.defer_sidebar:
@@ -235,7 +236,8 @@ class OptplayApp(App[int]):
                 more=OPTIMIZER_FILE_ENTRY if kind == "optimizer" else None,
             )
         yield Static("", id="pending", markup=False)
-        yield HyperForm([form_section(s) for s in view.sections], id="form")
+        yield HyperForm([form_section(s) for s in view.sections], id="form", help_line="#form-help")
+        yield HelpLine((), reserved=True, idle=FORM_HINT, id="form-help")  # docked under
 
     async def _build_sidebar(self) -> None:
         """Fill the sidebar after the first frame (`defer_sidebar`), as the session is now."""
