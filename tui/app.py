@@ -33,8 +33,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.filter import LineFilter
 from textual.notifications import Notification, Notify
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, Static, TabbedContent, Tabs
 
 from engine import optimizers, schedules
@@ -60,7 +62,6 @@ from tui.charts.measured import measured_steps
 from tui.charts.path import PathChart
 from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
-from tui.screens.main import MainScreen
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
 from tui.textual_fixes import OnceCommandPalette, fix_timer_catch_up, guard_option_list_paging
@@ -125,6 +126,15 @@ EXPLAINED = {
     "table": "t shows a race's results table: start a race (c) or pin a run (p) first",
     "verdict": "v shows a lesson's claim and verdict: load a lesson first (L)",
 }
+
+
+class MainScreen(Screen):
+    """The playground's screen. Textual's screens repaint every widget when the focus moves
+    (the `focused` reactive's default): a Tab between two knobs repainted the charts and
+    every row. The widgets that lost or got the focus, and those the move restyles, repaint
+    themselves (as in a `Dialog`, tui/dialogs.py)."""
+
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
 
 class OptplayApp(App[int]):
