@@ -7,7 +7,9 @@ are means over the batch and are computed from the logits (stable for any logit 
 
 The forward and backward passes write into activation buffers preallocated per batch size,
 and into the caller's gradient arrays when given, so a training step allocates almost
-nothing; that step is the hot path of the speed benchmarks.
+nothing; that step is the hot path of the speed benchmarks. On the compiled path a softmax
+MLP's whole pass is one kernel making NumPy's own BLAS and exp/log calls (`_build_fused`,
+engine/tasks/_mlp_kernels.py), with the same numbers.
 """
 
 from __future__ import annotations
