@@ -43,6 +43,7 @@ import contextlib
 import errno
 import os
 import re
+import secrets
 import signal
 import stat
 from collections.abc import Iterator
@@ -254,7 +255,7 @@ def _signals_held() -> Iterator[None]:
 def _create_temp(folder: str, mode: int) -> tuple[int, str]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(100):
-        path = os.path.join(folder, f".optplay-{os.getpid()}-{os.urandom(4).hex()}.tmp")
+        path = os.path.join(folder, f".optplay-{os.getpid()}-{secrets.token_hex(4)}.tmp")
         try:
             return os.open(path, flags, mode), path
         except FileExistsError:

@@ -289,7 +289,9 @@ class OptplayApp(App[int]):
             self.notify(self.settings_warning, severity="warning", markup=False)
         if self.settings.record_runs:
             self.session.recorder = self.record_runs
-            self._open_store()
+            # Opened (created, migrated) after the first frame: its thread would take turns
+            # with drawing it.
+            self.call_after_refresh(self._open_store)
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall the UI ~75 ms now and then while training.
         gc.freeze()
