@@ -3,7 +3,8 @@ never edit a knob by accident (issue 25, "Focus you can see and leave")."""
 
 from __future__ import annotations
 
-from conftest import screen_text
+import pytest
+from conftest import screen_text, wait_for
 from textual.widgets import Input, Label, Static, TabbedContent, Tabs
 
 from engine.run import RunConfig
@@ -126,3 +127,29 @@ async def test_one_help_line_per_section_follows_the_focus() -> None:
         await pilot.pause()
         assert not help_line.display
         assert len(app.query(".hyper-help")) == len(app.query(".hyper-section"))
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["built whole", "deferred"])
+async def test_the_focused_pickers_name_is_highlighted_and_only_its(deferred) -> None:
+    """The highlight follows the focus from picker to picker (it stayed on the task picker:
+    a `:focus-within` rule on the name was applied only by full restyles), and is there on a
+    launched first screen too, whose sidebar comes after the first frame."""
+    app = create_app(RunConfig(task="digits-mlp", optimizer="adam"))
+    app.defer_sidebar = deferred
+
+    def highlighted() -> list[str]:
+        labels = {p.id: p.query_one(".picker-label", Label) for p in app.query(".picker")}
+        plain = labels["schedule-picker"].styles.background  # never focused here
+        return [id for id, label in labels.items() if label.styles.background != plain]
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: app.sidebar_built and app.focused is not None)
+        await pilot.pause()
+        assert highlighted() == ["task-picker"]
+        await pilot.press("tab")
+        await wait_for(lambda: app.focused.id == "optimizer-select")
+        await pilot.pause()
+        assert highlighted() == ["optimizer-picker"]
+        app.set_focus(None)
+        await pilot.pause()
+        assert highlighted() == []
