@@ -277,6 +277,8 @@ class Control:
         self.outputs = 0  # %output lines read
         self.last_output = 0.0  # when the latest one arrived
         self.watch: Callable[[float, str], None] | None = None  # called per output, text
+        self._wanted: str | None = None  # text `wait_text` waits for
+        self.found_at: float | None = None  # when the output holding it arrived
         self.command("display-message -p ready")  # attached: the answers are in step
 
     # -- reading --------------------------------------------------------------------------
@@ -320,6 +322,8 @@ class Control:
             self.tail = ANSI.sub("", self._raw_tail)
             if self.watch is not None:
                 self.watch(now, self.tail)
+            if self._wanted is not None and self._wanted in self.tail:
+                self._wanted, self.found_at = None, now
 
     def mark(self) -> None:
         """Forget the output so far: `tail` then holds what comes after this."""
@@ -394,12 +398,20 @@ class Control:
     def wait_text(self, text: str, timeout: float = 10.0) -> float:
         """When (perf_counter) the output that put `text` in `tail` arrived: the first
         output after the last `key()` / `mark()` that holds it."""
+        if text in self.tail:
+            return self.last_output
+        # Looked for in each output line as it is read: one read may bring more output than
+        # `tail` keeps (training at full speed), and the text would scroll out unseen.
+        self._wanted, self.found_at = text, None
         t0 = time.perf_counter()
-        while text not in self.tail:
-            if time.perf_counter() - t0 > timeout:
-                raise TimeoutError(f"{text!r} did not show in time")
-            self.read(timeout)
-        return self.last_output
+        try:
+            while self.found_at is None:
+                if time.perf_counter() - t0 > timeout:
+                    raise TimeoutError(f"{text!r} did not show in time")
+                self.read(timeout)
+        finally:
+            self._wanted = None
+        return self.found_at
 
     def close(self) -> None:
         try:
