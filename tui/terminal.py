@@ -160,6 +160,8 @@ def ascii_words(text: str) -> str:
     )  # fmt: skip
     text = re.sub("Δ([\u0370-\u03ff])", lambda m: "d" + _GREEK.get(m[1], m[1]), text)  # Δθ
     text = re.sub("(?<=[\\w)])·(?=[\\w(])", "*", text)  # η·g: a product
+    # λmax, λmin: a name with its subscript, not a product (λ_max, as the theory writes it).
+    text = re.sub("([\u03b1-\u03c9])(max|min)\\b", r"\1_\2", text)
     # Letters side by side are a product (λθ, μb): spelled out they need a sign between.
     text = re.sub("(?<=[\u03b1-\u03c9])(?=[A-Za-z\u03b1-\u03c9])", "*", text)
     text = re.sub("(?<=[A-Za-z])(?=[\u03b1-\u03c9])", "*", text)

@@ -179,6 +179,11 @@ _Arr = np.ndarray | None
 _Arrays = dict[str, np.ndarray]
 
 
+def _as_vector(arr: np.ndarray | None, st: _KeyState) -> np.ndarray | None:
+    """`arr` with the shape of `st` (a (1,) view of a 0-d array, see `_KeyState.as_vector`)."""
+    return arr if arr is None or arr.shape == st.shape else np.reshape(arr, st.shape)
+
+
 def _wants(want: _Want, key: str) -> bool:
     return want is None or key in want
 
@@ -360,6 +365,19 @@ class _KeyState:
             arr.fill(fill)
         return arr
 
+    def as_vector(self) -> _KeyState:
+        """This state seen as one of shape (1,) when it is 0-d (itself otherwise): NumPy
+        gives scalars, not arrays, for arithmetic on 0-d arrays, and the `_derive` methods
+        write into their intermediates (`out=`). The arrays are views: nothing is copied."""
+        if self.shape != ():
+            return self
+        view = _KeyState.__new__(_KeyState)
+        for slot in _KeyState.__slots__:
+            setattr(view, slot, getattr(self, slot))
+        view.shape = (1,)
+        view.bufs = {k: v.reshape(1) for k, v in self.bufs.items()}
+        return view
+
 
 # -- base class --------------------------------------------------------------------------------
 
@@ -477,9 +495,10 @@ class Optimizer(Registered):
         st = self._state[key]
         if st.scalars is None:
             return {}
+        vec = st.as_vector()
         with np.errstate(all="ignore"):
-            # asarray: arithmetic on a 0-d parameter's arrays gives NumPy scalars.
-            out = {k: np.asarray(v) for k, v in self._derive(st, want, grad, prev).items()}
+            derived = self._derive(vec, want, _as_vector(grad, vec), _as_vector(prev, vec))
+            out = {k: np.asarray(v).reshape(st.shape) for k, v in derived.items()}
         for arr in out.values():
             arr.flags.writeable = False
         return out
@@ -498,6 +517,8 @@ class Optimizer(Registered):
         if st.scalars is None:
             return {}
         h = st.hypers
+        shape, st = st.shape, st.as_vector()  # a 0-d key's arrays as (1,) views
+        grad, prev = _as_vector(grad, st), _as_vector(prev, st)
         with np.errstate(all="ignore"):
             derived = self._derive(st, {q.source for q in summaries}, grad, prev)
             out: dict[str, np.ndarray | None] = {}
@@ -520,6 +541,8 @@ class Optimizer(Registered):
                     arr = src.copy()
                 handed.add(id(arr))
                 out[q.key] = arr
+        if shape == ():
+            return {k: None if a is None else a.reshape(()) for k, a in out.items()}
         return out
 
     def summary_map(self, key: str, summary: str, x: np.ndarray) -> np.ndarray:

@@ -366,6 +366,30 @@ def test_each_optimizer_declares_its_state_and_effective_lr(name):
     assert doc.lines()[0] == "state:" and any(x.startswith("effective lr: ") for x in doc.lines())
 
 
+@pytest.mark.parametrize("name", optimizers.names())
+def test_derived_on_a_scalar_parameter_equals_its_one_element_vector(name):
+    # A 0-d parameter (a bias b, the quadratic's x) read directly, not through a Run's flat
+    # buffer: NumPy gives scalars for arithmetic on 0-d arrays, which `out=` cannot take.
+    runs = {}
+    for shape in ((), (1,)):
+        opt = optimizers.create(name, **RICH[name])
+        p = np.full(shape, 0.7)
+        for t in range(1, 4):
+            prev = p.copy()
+            g = np.asarray(np.sin(p + t))
+            if opt.needs_closure:
+                closure = lambda g=g, p=p: (float(np.sum(-np.cos(p))), {"x": g})  # noqa: E731
+                opt.step({"x": p}, {"x": g}, closure=closure, loss=closure()[0])
+            else:
+                opt.step({"x": p}, {"x": g})
+        runs[shape] = opt.derived("x", g, prev)
+    scalar, vector = runs[()], runs[(1,)]
+    assert set(scalar) == set(vector) and "effective_lr" in scalar
+    for key, arr in scalar.items():
+        assert isinstance(arr, np.ndarray) and arr.shape == () and not arr.flags.writeable, key
+        np.testing.assert_array_equal(arr.reshape(1), vector[key], err_msg=key)
+
+
 def test_state_views_are_read_only_and_reading_creates_nothing():
     opt = optimizers.create("sgd", lr=0.1)
     p = np.ones(4)

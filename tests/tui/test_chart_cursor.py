@@ -10,6 +10,7 @@ Every expected value is read from the run's own records (`History.buckets`,
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import numpy as np
 from conftest import SteadyExecutor, screen_text, wait_for
@@ -316,3 +317,74 @@ async def test_the_alpha_cursor_reads_each_coordinate_of_a_2d_run() -> None:
             (k,) = np.flatnonzero(band.steps == steps[-2])
             parts.append(f"{group} α {value_label(band.median[k])}")
         await wait_for(lambda: on_screen(app, chart, " · ".join(parts)))
+
+
+ZOOMED_SWEEP = SweepSpec(
+    task="rosenbrock", optimizers=("sgd", "adam"), grid={"lr": "1e-4:1:9"}, steps=60
+)
+
+
+async def test_the_sweep_chart_zooms_around_its_cursor_follows_it_and_comes_back() -> None:
+    app = create_app()
+    app.sweep_executor = lambda runs: SteadyExecutor(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_sweep(ZOOMED_SWEEP, start=True)
+        await wait_for(lambda: isinstance(app.screen, SweepScreen))
+        screen = app.screen
+        await wait_for(lambda: screen.ended)
+        values = ZOOMED_SWEEP.axes[0].values
+        for _ in range(4):
+            await pilot.press("right")
+        await wait_for(lambda: screen.cursor == Cursor(0, (4,)))
+        await pilot.pause()
+        before = screen_text(app)
+        assert "zoom" not in before
+        await pilot.press("z")
+        # five of the nine rates, the cursor's in the middle, and the axis says which
+        label = f"zoom {values[2]:.4g}-{values[6]:.4g} (Z: all)"
+        await wait_for(lambda: label in screen_text(app))
+        assert screen.zoom == (2, 6)
+        # the loss axis is fitted to the points shown: its top tick is their highest loss
+        points = summarise(ZOOMED_SWEEP, screen.sweep.rows)
+
+        def top_tick(window: tuple[Any, ...]) -> str:
+            losses = [p.final_loss_mean for p in points if p.point[0] in window]
+            finite = [v for v in losses if v is not None and np.isfinite(v)]
+            return format_number(max(finite), 3)
+
+        zoomed, whole = top_tick(values[2:7]), top_tick(values)
+        assert zoomed != whole
+        assert zoomed in screen_text(app) and whole not in screen_text(app)
+        assert whole in before
+        # the window follows the cursor past its edge
+        for _ in range(3):
+            await pilot.press("right")
+        await wait_for(lambda: screen.cursor == Cursor(0, (7,)))
+        await wait_for(lambda: screen.zoom == (3, 7))
+        await wait_for(lambda: f"zoom {values[3]:.4g}-{values[7]:.4g}" in screen_text(app))
+        for _ in range(3):
+            await pilot.press("left")
+        await wait_for(lambda: screen.cursor == Cursor(0, (4,)))
+        assert screen.zoom == (3, 7)
+        await pilot.press("left", "left")
+        await wait_for(lambda: screen.cursor == Cursor(0, (2,)))
+        assert screen.zoom == (2, 6)
+        await pilot.press("right", "right")  # back to where the zoom began, inside the window
+        await wait_for(lambda: screen.cursor == Cursor(0, (4,)))
+        assert screen.zoom == (2, 6)
+        await pilot.press("Z")
+        await wait_for(lambda: screen.zoom is None)
+        await wait_for(lambda: screen_text(app) == before)
+
+
+async def test_the_sweep_says_why_it_does_not_zoom() -> None:
+    app = create_app()
+    app.sweep_executor = lambda runs: SteadyExecutor(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_sweep(SWEEP, start=True)  # five rates: all already on screen
+        await wait_for(lambda: isinstance(app.screen, SweepScreen))
+        screen = app.screen
+        await wait_for(lambda: screen.ended)
+        await pilot.press("z")
+        await wait_for(lambda: told(app, "all 5 values of lr are already shown"))
+        assert screen.zoom is None

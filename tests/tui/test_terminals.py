@@ -326,6 +326,9 @@ def test_ascii_words_keep_the_meaning() -> None:
     assert ascii_words("θ ← θ − η·g") == "theta <- theta - eta*g"
     assert ascii_words("b ← μb + g; λθ") == "b <- mu*b + g; lambda*theta"
     assert ascii_words("β₁ 0.9, ḡ ≤ 1") == "beta1 0.9, g_bar <= 1"
+    # a subscript spelled on the line is a name, not a product
+    assert ascii_words("lr < 2/λmax") == "lr < 2/lambda_max"
+    assert ascii_words("2/(λmin+λmax)") == "2/(lambda_min+lambda_max)"
 
 
 async def test_the_c_locale_draws_ascii_and_spells_the_state_symbols(monkeypatch) -> None:

@@ -23,6 +23,7 @@ diverged seed, `*` the optimizer's best point.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import textwrap
 from collections.abc import Callable, Sequence
@@ -111,14 +112,24 @@ def draw_curves(
     points: Sequence[Any],
     width: int = 80,
     cursor: tuple[str, Any] | None = None,
+    window: tuple[int, int] | None = None,
 ) -> None:
     """Draw the one-knob chart on `plt` (plotext or textual-plotext's `plt`); size, clearing
     and building are the caller's. `cursor` (optimizer, knob value): a point to highlight
-    (the app's selection), drawn as a vertical line at its value and its marker inverted."""
+    (the app's selection), drawn as a vertical line at its value and its marker inverted.
+    `window` (first, last index into the knob's values): a zoom, only those values drawn, the
+    loss axis fitted to their points, and the x label saying so."""
     axis = spec.axes[0]
+    if window is not None:
+        first, last = window
+        axis = dataclasses.replace(axis, values=axis.values[first : last + 1])
+        points = [p for p in points if p.point[0] in axis.values]
     if cursor is not None:  # first: every marker is drawn over the line
         plt.vline(_x_of(axis, cursor[1]), "default")
     limits = lr_limits(spec)
+    if window is not None and axis.scale != "category":  # the limits inside the window
+        xs = [_x_of(axis, v) for v in axis.values]
+        limits = [(o, lim) for o, lim in limits if min(xs) <= _x_of(axis, lim) <= max(xs)]
     for opt, limit in limits:  # the theory's stability limit: larger rates diverge
         i = spec.optimizers.index(opt)
         plt.vline(_x_of(axis, limit), COLORS[i % len(COLORS)])
@@ -161,7 +172,7 @@ def draw_curves(
     for mark, color, xs, ys, label in marks:
         plt.scatter(xs, ys, marker=mark, color=color, label=label)
     if cursor is not None:
-        _draw_cursor(plt, spec, points, cursor, y_of, diverged_rows.get(cursor[0], top))
+        _draw_cursor(plt, spec, axis, points, cursor, y_of, diverged_rows.get(cursor[0], top))
     any_diverged = any(mark == DIVERGED_MARK for mark, *_ in marks)
     xticks, xlabels = _ticks(axis, max(2, (width - 12) // 9))
     plt.xticks(xticks, xlabels)
@@ -175,6 +186,8 @@ def draw_curves(
     legend = f"{BEST_MARK} best" + (f", {DIVERGED_MARK} diverged" if any_diverged else "")
     plt.title(f"final loss vs {axis.knob} · {spec.task}, {spec.steps} steps · {legend}")
     xlabel = f"{axis.knob}{' (log)' if axis.scale == 'log' else ''}"
+    if window is not None:
+        xlabel += f" · zoom {axis.label(axis.values[0])}-{axis.label(axis.values[-1])} (Z: all)"
     if limits:  # plotext leaves out a label wider than the chart: the longest that fits
         named = ", ".join(f"{format_number(limit, 3)} {opt}" for opt, limit in limits)
         short = ", ".join(format_number(limit, 3) for _, limit in limits)
@@ -186,7 +199,13 @@ def draw_curves(
 
 
 def _draw_cursor(
-    plt: Any, spec: Any, points: Sequence[Any], cursor: tuple[str, Any], y_of: Any, top: float
+    plt: Any,
+    spec: Any,
+    axis: Any,
+    points: Sequence[Any],
+    cursor: tuple[str, Any],
+    y_of: Any,
+    top: float,
 ) -> None:
     """The selected point's marker, inverted (a diverged point: its `x` at the top edge)."""
     opt, value = cursor
@@ -199,7 +218,7 @@ def _draw_cursor(
         y, marker = top, DIVERGED_MARK
     else:
         y, marker = y_of(loss), BEST_MARK if point.best else MARKERS[i % len(MARKERS)]
-    x = _x_of(spec.axes[0], value)
+    x = _x_of(axis, value)
     plt.scatter([x], [y], marker=marker, color=COLORS[i % len(COLORS)], style="inverted")
 
 

@@ -36,14 +36,22 @@ GAP = 2
 
 class SweepCurves(PlotextPlot):
     """Final loss against the one swept knob, one curve per optimizer (see the module
-    docstring). `show(spec, points, cursor)`; cursor: (optimizer, knob value) or None."""
+    docstring). `show(spec, points, cursor, window)`; cursor: (optimizer, knob value) or None;
+    window: a zoom to some of the knob's values (`draw_curves`)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: tuple[Any, ...] | None = None
 
-    def show(self, spec: Any, points: Sequence[Any], cursor: tuple[str, Any] | None) -> None:
-        shown = (spec, tuple(points), cursor)
+    def show(
+        self,
+        spec: Any,
+        points: Sequence[Any],
+        cursor: tuple[str, Any] | None,
+        window: tuple[int, int] | None = None,
+    ) -> None:
+        """`window`: the zoom (first, last index into the knob's values), None for all."""
+        shown = (spec, tuple(points), cursor, window)
         if shown != self._shown:
             self._shown = shown
             self.refresh()
@@ -51,8 +59,8 @@ class SweepCurves(PlotextPlot):
     def render(self) -> RenderResult:
         self.plt.clear_figure()
         if self._shown is not None:
-            spec, points, cursor = self._shown
-            draw_curves(self.plt, spec, points, self.size.width, cursor)
+            spec, points, cursor, window = self._shown
+            draw_curves(self.plt, spec, points, self.size.width, cursor, window)
         return super().render()
 
 

@@ -16,10 +16,12 @@ go on; the app keeps the screen, so its key brings the same sweep back.
 
 Keys on the results: arrows move the cursor over the points (the curves: left/right along the
 knob, up/down between optimizers; the heatmap: over its cells, down into the next
-optimizer's grid), `s` picks the seed of the point, enter opens that run in the playground
-as the single run and starts it (same config, same numbers: watch it break), `p` pins it
-next to the single run (`SweepScreen.PinPoint`, answered by the app), `e` edits the setup
-(starting it replaces the sweep shown), escape cancels a running sweep, then closes the screen.
+optimizer's grid), `z` zooms the curves to the knob values around the cursor (the window
+follows it) and `Z` shows them all again, `s` picks the seed of the point, enter opens that
+run in the playground as the single run and starts it (same config, same numbers: watch it
+break), `p` pins it next to the single run (`SweepScreen.PinPoint`, answered by the app), `e`
+edits the setup (starting it replaces the sweep shown), escape cancels a running sweep, then
+closes the screen.
 
 The screen returns a `SweepPick` (the run to open) or None.
 """
@@ -178,11 +180,15 @@ class SweepScreen(Dialog[SweepPick | None]):
         Binding("p", "pin", "Pin", tooltip="pin this point next to the single run"),
         Binding("s", "seed", "Seed", tooltip="the next seed of this point"),
         Binding("e", "edit", "Edit", tooltip="change the setup (a new sweep)"),
+        Binding("z", "zoom", "Zoom", show=False),
+        Binding("Z", "unzoom", "Unzoom", show=False),
     ]  # fmt: skip
 
     #: Which bindings apply in which view.
     SETUP_ACTIONS = frozenset({"start", "add", "remove"})
-    RESULT_ACTIONS = frozenset({"move", "open", "pin", "seed", "edit"})
+    RESULT_ACTIONS = frozenset({"move", "open", "pin", "seed", "edit", "zoom", "unzoom"})
+    #: Knob values a zoom shows (the cursor's and half of the rest on each side).
+    ZOOM_VALUES = 5
 
     class PinPoint(Message):
         """Pin the run of `config`, trained `steps` steps, as `name` (the app does it)."""
@@ -211,6 +217,8 @@ class SweepScreen(Dialog[SweepPick | None]):
         self.clock = clock
         self.sweep: Sweep | None = None
         self.cursor = Cursor()
+        #: The curves' zoom: (first, last) index into the knob's values, None for all.
+        self.zoom: tuple[int, int] | None = None
         self.seed = 0
         self.failure: str | None = None
         self._started_at = 0.0
@@ -325,6 +333,7 @@ class SweepScreen(Dialog[SweepPick | None]):
         self.sweep = Sweep(spec, executor)
         self.failure = None
         self.cursor = Cursor(0, tuple(0 for _ in spec.axes))
+        self.zoom = None
         self.seed = 0
         self._started_at = self.clock()
         self._ended_at = None
@@ -378,7 +387,7 @@ class SweepScreen(Dialog[SweepPick | None]):
         except NoMatches:  # the app is taking the screen down (a timer's last tick)
             return
         progress.update(self.progress_view())
-        key = (id(sweep), sweep.done, self.cursor, self.seed)
+        key = (id(sweep), sweep.done, self.cursor, self.seed, self.zoom)
         if key == self._drawn:
             return
         self._drawn = key
@@ -386,7 +395,7 @@ class SweepScreen(Dialog[SweepPick | None]):
         opt = spec.optimizers[self.cursor.optimizer]
         point = self.cursor.point(spec)
         if len(spec.axes) == 1:
-            self.query_one(SweepCurves).show(spec, points, (opt, point[0]))
+            self.query_one(SweepCurves).show(spec, points, (opt, point[0]), self.zoom)
         else:
             self.query_one(SweepHeatmap).show(spec, points, (opt, point))
         self.query_one("#sweep-point", Static).update(self.point_text(points))
@@ -486,6 +495,34 @@ class SweepScreen(Dialog[SweepPick | None]):
     def action_move(self, dx: int, dy: int) -> None:
         if self.spec is not None:
             self.cursor = self.cursor.moved(self.spec, dx, dy)
+            if self.zoom is not None:  # the window follows the cursor
+                first, last = self.zoom
+                i = self.cursor.index[-1]
+                shift = min(0, i - first) or max(0, i - last)
+                self.zoom = (first + shift, last + shift)
+            self.redraw()
+
+    def action_zoom(self) -> None:
+        """The curves around the cursor: ZOOM_VALUES of the knob's values, the loss axis
+        fitted to them (`Z` shows them all again)."""
+        spec = self.spec
+        if spec is None:
+            return
+        if len(spec.axes) != 1:
+            self.notify("no zoom on the heatmap: every cell is already shown", timeout=3)
+            return
+        count = len(spec.axes[0].values)
+        if count <= self.ZOOM_VALUES:
+            self.notify(f"all {count} values of {spec.axes[0].knob} are already shown", timeout=3)
+            return
+        i = self.cursor.index[0]
+        first = max(0, min(count - self.ZOOM_VALUES, i - self.ZOOM_VALUES // 2))
+        self.zoom = (first, first + self.ZOOM_VALUES - 1)
+        self.redraw()
+
+    def action_unzoom(self) -> None:
+        if self.zoom is not None:
+            self.zoom = None
             self.redraw()
 
     def action_seed(self) -> None:
