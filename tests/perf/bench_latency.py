@@ -770,6 +770,8 @@ def learn_and_time(ctl: Control, dialog: Dialog) -> tuple[list[float], int]:
 def replay(ctl: Control, dialog: Dialog) -> tuple[list[float], int]:
     """The dialog's keys again (training running behind it): latency to the cells learned
     while paused. Returns (latencies, keys whose answer never showed within 3 s)."""
+    if len(dialog.expected) != len(dialog.keys):
+        raise RuntimeError("its keys were not learned (the paused round failed)")
     out, missed = [], 0
     for key, cells in zip(dialog.keys, dialog.expected, strict=True):
         if not cells:  # the key changed nothing while paused: nothing to wait for
@@ -835,12 +837,16 @@ def prepare(ctl: Control, dialog: Dialog) -> None:
 
 
 def toast_rows(grid: Grid) -> list[int]:
-    """Rows showing a toast: Textual draws one at the bottom right, a `▌` on its left edge
-    followed by text on a background."""
+    """Rows showing a toast: Textual draws one at the bottom right, a `▌` on its left edge,
+    then text on a background up to two cells from the right edge."""
     rows = []
-    for r, row in enumerate(grid):
-        for c in range(len(row) // 3, len(row) - 1):
-            if row[c][0] == "▌" and row[c + 1][1][1] is not None:
+    for r in range(len(grid) // 2, len(grid)):
+        row = grid[r]
+        edge = len(row) - 3
+        if edge > 0 and row[edge][1][1] is None:
+            continue
+        for c in range(len(row) // 3, edge):
+            if row[c][0] == "▌" and all(cell[1][1] is not None for cell in row[c + 1 : edge]):
                 rows.append(r)
                 break
     return rows
