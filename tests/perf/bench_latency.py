@@ -889,12 +889,35 @@ def on_main(ctl: Control, main: Grid | None) -> bool:
     return "Run/pause" in ctl.text().rstrip().splitlines()[-1]
 
 
+def run(ctl: Control) -> None:
+    """Start the training (space) from the main screen: a dialog still open (an export prompt
+    slow to close on a loaded machine) would take the space."""
+    for _ in range(3):
+        if "Run/pause" in ctl.text().rstrip().splitlines()[-1]:
+            break
+        ctl.press("Escape", timeout=1.0)
+    toggle(ctl, "running")
+
+
 def pause(ctl: Control) -> None:
     """Pause the training (space) and wait until the screen is quiet."""
     if "running" in ctl.text():
-        ctl.key("Space")
-        ctl.wait_text("paused")
+        toggle(ctl, "paused")
     ctl.quiet()
+
+
+def toggle(ctl: Control, state: str, tries: int = 3) -> None:
+    """Space until the status line says `state` (a space pressed while the app was busy, on
+    a loaded machine, was sometimes not answered within 10 s)."""
+    for _ in range(tries):
+        ctl.key("Space")
+        try:
+            ctl.wait_text(state, timeout=5.0)
+            return
+        except TimeoutError:
+            if state in ctl.text():  # shown, the output not seen as it came
+                return
+    raise TimeoutError(f"{state!r} did not show after {tries} spaces")
 
 
 def dialogs_part(rounds: int, poll: float, names: Sequence[str] = (), each: bool = False) -> None:
@@ -957,8 +980,7 @@ def dialogs_part(rounds: int, poll: float, names: Sequence[str] = (), each: bool
             ctl = Control(term.name, 120)
             ctl.drain(0.5)
             idle = dialog_rounds(ctl, single, training=False)
-            ctl.key("Space")
-            ctl.wait_text("running")
+            run(ctl)
             busy = dialog_rounds(ctl, single, training=True)
             # A race (started from the setup screen: the experiment now has unsaved changes),
             # paused: the quit question, the results table, an overwrite question (after a
@@ -968,8 +990,7 @@ def dialogs_part(rounds: int, poll: float, names: Sequence[str] = (), each: bool
             pause(ctl)
             ctl.keys(("e", "Enter"), pause=0.5)
             idle |= dialog_rounds(ctl, raced, training=False)
-            ctl.key("Space")
-            ctl.wait_text("running")
+            run(ctl)
             busy |= dialog_rounds(ctl, raced, training=True)
             pause(ctl)
             idle |= dialog_rounds(ctl, paused_only, training=False)
