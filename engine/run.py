@@ -493,6 +493,12 @@ class Run(Stepper[Progress]):
         fast = compiled.kernels_for(flat.dtype)
         copy_into = fast["copy_into"] if fast is not None else copyto
         difference = fast["difference"] if fast is not None else subtract
+        # The squared norms by NumPy's own BLAS dot in one compiled call each (the same
+        # numbers: `_mlp_kernels.sum_sq`), when the build found that BLAS.
+        blas = compiled.blas_tables.get(flat.dtype) if fast is not None else None
+        sum_sq = difference_sum_sq = None
+        if blas is not None and "sum_sq" in fast and 2 <= flat.size < 1 << 30:
+            sum_sq, difference_sum_sq = fast["sum_sq"], fast["difference_sum_sq"]
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
         step = self._step
         done = 0
@@ -515,7 +521,7 @@ class Run(Stepper[Progress]):
                     for key, arr in g.items():  # a task that ignored `grads`: copy in
                         copyto(grads[key], arr)
                 loss = float(loss)
-                gsq = float(dot(gflat, gflat))
+                gsq = float(dot(gflat, gflat)) if sum_sq is None else sum_sq(gflat, blas)
                 if not (isfinite(loss) and isfinite(gsq)) or loss > limit:
                     self._diverge(step + 1, self._why(loss, gsq, limit))
                     break
@@ -527,8 +533,11 @@ class Run(Stepper[Progress]):
                     opt_step(opt_params, opt_grads, lr=lr)
                 else:
                     opt_step(opt_params, opt_grads, lr=lr, closure=self._closure(batch), loss=loss)
-                difference(flat, prev, scratch)
-                usq = float(dot(scratch, scratch))
+                if difference_sum_sq is None:
+                    difference(flat, prev, scratch)
+                    usq = float(dot(scratch, scratch))
+                else:
+                    usq = difference_sum_sq(flat, prev, scratch, blas)
                 if not isfinite(usq):
                     copyto(flat, prev)  # keep the params of the last finite step
                     self._diverge(step + 1, "the update is not finite")

@@ -19,8 +19,11 @@ Profiles (pick one with `--hypothesis-profile=NAME`):
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +31,13 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis keeps files (the constants it collects from our code) in `.hypothesis` of the
+# working folder: a folder of its own instead, so that nothing is written into the checkout.
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="optplay-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
 
 # The suite runs the NumPy path, the reference, in this process and in every subprocess it
 # starts: tests/engine/test_compiled.py turns the compiled path on where it compares the two.

@@ -128,7 +128,7 @@ def open_app(args: argparse.Namespace) -> int:
         source = RunConfig(task=DEFAULT_TASK, optimizer=loaded)
     # An experiment with [[race]] entries opens as a race (all its racers), not its first run.
     app = create_app(experiment=source, save_path=args.config, dask=args.global_dask)
-    app.defer_sidebar = True  # the first screen drawn sooner, the sidebar a moment later
+    app.defer_sidebar = True  # the first screen drawn sooner; sidebar, other charts a moment later
     app.run()
     return app.return_code or 0
 

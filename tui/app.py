@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -129,12 +128,25 @@ EXPLAINED = {
 
 
 class MainScreen(Screen):
-    """The playground's screen. Textual's screens repaint every widget when the focus moves
-    (the `focused` reactive's default): a Tab between two knobs repainted the charts and
-    every row. The widgets that lost or got the focus, and those the move restyles, repaint
-    themselves (as in a `Dialog`, tui/dialogs.py)."""
+    """The playground's screen (the app's default screen). Its first showing does not
+    restyle it whole as Textual's Screen does: every widget was styled as it mounted, a
+    moment before, by the same stylesheet with the same classes (the breakpoint's included:
+    `OptplayApp.get_default_screen`); that second pass was a sixth of the first screen's
+    work. Later showings (after a dialog) restyle as usual.
+
+    A focus move repaints what it changes: Textual's screens repaint every widget when the
+    focus moves (the `focused` reactive's default), and a Tab between two knobs repainted the
+    charts and every row. The widgets that lost or got the focus, and those the move
+    restyles, repaint themselves (as in a `Dialog`, tui/dialogs.py)."""
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
+    _shown = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        if not self._shown:
+            self._shown = True
+            event.refresh_styles = False  # read by Screen's handler, which runs next
 
 
 class OptplayApp(App[int]):
@@ -188,9 +200,9 @@ class OptplayApp(App[int]):
         self.lesson_predictions: dict[tuple[str, str | None, str], str] = {}
         #: Whether the sidebar's pickers and form exist yet.
         self.sidebar_built = False
-        #: Build the sidebar's content after the first frame (the launcher sets it, for
-        #: a first screen drawn sooner: three quarters of its widgets are the sidebar's);
-        #: tests and `optplay serve` build it with the rest.
+        #: Build the sidebar's content and the charts of the tabs not shown after the first
+        #: frame (the launcher sets it, for a first screen drawn sooner: four fifths of its
+        #: widgets are those); tests and `optplay serve` build them with the rest.
         self.defer_sidebar = False
 
     def use_dask(self, address: str, workers: int | None = None) -> None:
@@ -209,7 +221,7 @@ class OptplayApp(App[int]):
         its widgets are styled: Textual adds it at the first resize, and a class added then
         restyles every widget of the screen a second time (a fifth of the first screen's
         work). The resize finds it in place and changes nothing."""
-        screen = MainScreen(id="_default")  # as Textual's, a focus move repaints less
+        screen = MainScreen(id="_default")
         classes = screen._get_breakpoint_classes(self.size.width, self.HORIZONTAL_BREAKPOINTS)
         screen.add_class(*classes, update=False)
         if self.defer_sidebar:
@@ -227,7 +239,9 @@ class OptplayApp(App[int]):
                     self.sidebar_built = True
                     yield from self._sidebar_widgets()
             yield RacePanel(id="race-panel")  # replaces the sidebar during a race
-            yield ChartPanel(id="charts")
+            # Deferred: only the chart of the tab the run opens on; the others after.
+            first = chart_tabs.opening_for(self.session.race.runs[0].task).id
+            yield ChartPanel(id="charts", first=first if self.defer_sidebar else None)
         yield LessonLine(id="lesson-line")
         yield StatusLine(id="status")
         yield KeyBar(ACTIONS, id="keybar")
@@ -250,9 +264,11 @@ class OptplayApp(App[int]):
         yield HelpLine((), reserved=True, idle=FORM_HINT, id="form-help")  # docked under
 
     async def _build_sidebar(self) -> None:
-        """Fill the sidebar after the first frame (`defer_sidebar`), as the session is now."""
+        """Fill the sidebar after the first frame (`defer_sidebar`), as the session is now,
+        and build the charts of the tabs not shown."""
         if self.sidebar_built or not self.main.is_attached:
             return
+        await self.main.query_one(ChartPanel).build_charts()
         sidebar = self.main.query_one("#sidebar", VerticalScroll)
         await sidebar.mount_all(list(self._sidebar_widgets()))
         self.sidebar_built = True
@@ -283,7 +299,9 @@ class OptplayApp(App[int]):
             self.notify(self.settings_warning, severity="warning", markup=False)
         if self.settings.record_runs:
             self.session.recorder = self.record_runs
-            self._open_store()
+            # Opened (created, migrated) after the first frame: its thread would take turns
+            # with drawing it.
+            self.call_after_refresh(self._open_store)
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall the UI ~75 ms now and then while training.
         gc.freeze()
@@ -495,6 +513,8 @@ class OptplayApp(App[int]):
     def _open_store(self) -> None:
         """Open (create, migrate) the run store once at start: a corrupt file is set aside
         and the user told; a store that cannot be used is one warning, never a crash."""
+        import sqlite3
+
         from engine.store import Store, StoreError
 
         try:
@@ -741,9 +761,7 @@ class OptplayApp(App[int]):
         self.show_tab("tab-model")
 
     def action_norms_series(self) -> None:
-        from tui.charts.norms import NormsChart
-
-        chart = self.main.query_one(NormsChart)
+        chart = self.main.query_one(ChartPanel).chart("norms")
         title = chart.next_series()
         self.show_tab("tab-norms")
         self.main.query_one(ChartPanel).redraw()
@@ -753,10 +771,8 @@ class OptplayApp(App[int]):
             self.notify(f"Norms tab: {title} per lane", timeout=2)
 
     def action_model_points(self) -> None:
-        from tui.charts.model import ModelChart
-
         self.show_tab("tab-model")
-        self.main.query_one(ModelChart).toggle_test_points()
+        self.main.query_one(ChartPanel).chart("model").toggle_test_points()
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
@@ -1120,9 +1136,7 @@ class OptplayApp(App[int]):
             self.lesson_shipped = lesson  # what `f` on the verdict flips
         tab = chart_tabs.by_id(lesson.watch.tab)
         if lesson.watch.series is not None and lesson.watch.tab == "norms":
-            from tui.charts.norms import NormsChart
-
-            self.main.query_one(NormsChart).show_series(lesson.watch.series)
+            self.main.query_one(ChartPanel).chart("norms").show_series(lesson.watch.series)
         if tab is not None and tab.applies(self.session.view().run.task):
             self.show_tab(tab.pane)
 
@@ -1224,6 +1238,8 @@ class OptplayApp(App[int]):
     def _open_stored(self, run_id: int, pin: bool) -> None:
         """Read a stored run, retrain it to the step it reached (off the UI thread), then
         open it as the run or pin it; say so when the history differs from the stored one."""
+        import sqlite3
+
         from engine.store import Store, StoreError, same_history
 
         try:

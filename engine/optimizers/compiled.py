@@ -66,7 +66,15 @@ warm_up: Callable[[dict[str, Any]], None] | None = None
 #: engine/tasks/rnn.py), so that this module imports no task: each adds its compiled and
 #: warmed-up kernels to the build's dict (or none, when they fail its own checks).
 extra_builds: list[Callable[[dict[str, Any]], None]] = []
+#: Notes on parts of a build that fell back to NumPy's passes (the MLPs' whole pass when
+#: NumPy's BLAS is not found: engine/tasks/mlp.py), each a function giving a phrase or None;
+#: `describe` adds them once the path is ready.
+build_notes: list[Callable[[], str | None]] = []
 _kernels: dict[str, Any] = {}
+#: Per dtype, the addresses of NumPy's own BLAS functions and ufunc loops that the kernels
+#: calling them take as an argument (engine/tasks/_mlp_kernels.py `blas_functions`), filled
+#: by the build when they were found and checked; empty otherwise.
+blas_tables: dict[np.dtype, np.ndarray] = {}
 #: Per dtype, every kernel by name as its compiled entry point for the argument types the
 #: build warmed it up with (`_entry_points`): a call skips numba's dispatcher, whose type
 #: matching costs more than a small kernel's work (~1 µs of an 18-argument call against
@@ -116,7 +124,9 @@ def describe() -> str:
     if error is not None:
         return "NumPy (numba failed: see optplay --version)"
     if ready:
-        return f"compiled (numba {numba_version()})"
+        notes = [note for note in (f() for f in build_notes) if note]
+        extra = "".join(f"; {note}" for note in notes)
+        return f"compiled (numba {numba_version()}{extra})"
     if _started and not _done.is_set():
         return f"compiling (numba {numba_version()})"
     return f"compiled (numba {numba_version()})"  # what the first step asks for

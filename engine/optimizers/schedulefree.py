@@ -12,6 +12,7 @@ the AlgoPerf 2024 self-tuning track winner). Reference package schedulefree 1.4.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -94,7 +95,10 @@ class _ScheduleFree(Optimizer):
         warmup = self.warmup_steps
         lr = lr * ((k + 1) / warmup if k < warmup else 1.0)
         lr_max = ex["lr_max"] = max(lr, ex.get("lr_max", -1.0))
-        weight = ((k + 1) ** self.r) * (lr_max**self.weight_lr_power)
+        try:
+            weight = ((k + 1) ** self.r) * (lr_max**self.weight_lr_power)
+        except OverflowError:  # float ** raises past 1.8e308 (lr 1e155 squared): inf, as
+            weight = math.inf  # NumPy would give, and the run diverges instead of the app
         weight_sum = ex["weight_sum"] = ex.get("weight_sum", 0.0) + weight
         ckp1 = weight / weight_sum if weight_sum != 0 else 0.0
         beta = getattr(self, self.beta_knob)

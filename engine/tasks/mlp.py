@@ -7,7 +7,9 @@ are means over the batch and are computed from the logits (stable for any logit 
 
 The forward and backward passes write into activation buffers preallocated per batch size,
 and into the caller's gradient arrays when given, so a training step allocates almost
-nothing; that step is the hot path of the speed benchmarks.
+nothing; that step is the hot path of the speed benchmarks. On the compiled path a softmax
+MLP's whole pass is one kernel making NumPy's own BLAS and exp/log calls (`_build_fused`,
+engine/tasks/_mlp_kernels.py), with the same numbers.
 """
 
 from __future__ import annotations
@@ -47,6 +49,132 @@ def _import_rnn() -> Any:
 
     _rnn = rnn
     return rnn
+
+
+#: Per dtype, (kernel, BLAS and ufunc-loop addresses, tanh table) of the whole softmax-MLP pass
+#: (`_mlp_kernels.softmax_mlp`) once the build has checked it; absent: the passes one by one.
+_fused: dict[np.dtype, tuple[Any, np.ndarray, np.ndarray]] = {}
+#: Why the whole pass is not used, when the build found it unusable (for `fused_status`).
+_fused_error: str | None = None
+
+
+def _build_fused(kernels: dict[str, Any]) -> None:
+    """The compiled path's build step for the whole softmax-MLP pass (`compiled.extra_builds`,
+    run in its thread): compile it, check it against the NumPy passes bit for bit on both
+    dtypes, and install it when NumPy's BLAS and loops were found and it passes. Needs the
+    tanh ports' tables: builds the recurrences first if they have not been built."""
+    global _fused_error
+    rnn = _rnn or _import_rnn()
+    if not rnn._built.is_set():
+        rnn._build_recurrences(kernels)
+    try:
+        from engine.tasks import _mlp_kernels
+
+        found = {}
+        for dtype, table in (
+            (np.dtype(np.float64), rnn.compiled_tanh_table),
+            (np.dtype(np.float32), rnn.compiled_tanh_table_f32),
+        ):
+            fns = _mlp_kernels.blas_functions(dtype)
+            if fns is None:
+                _fused_error = "NumPy's BLAS (scipy-openblas, 64-bit) or its exp/log not found"
+                continue
+            if table is None:
+                _fused_error = f"no ported tanh for {dtype}"
+                continue
+            if not _check_fused(_mlp_kernels.softmax_mlp, fns, table, dtype):
+                _fused_error = f"the whole pass differs from NumPy's in {dtype}"
+                continue
+            found[dtype] = (fns, table)
+        norms = all(_check_norms(_mlp_kernels, fns, dtype) for dtype, (fns, _) in found.items())
+    except Exception as exc:  # an unexpected NumPy or numba: the passes one by one run
+        _fused_error = f"{type(exc).__name__}: {exc}"
+        return
+    if found:
+        kernels["softmax_mlp"] = _mlp_kernels.softmax_mlp
+        if norms:
+            kernels["sum_sq"] = _mlp_kernels.sum_sq
+            kernels["difference_sum_sq"] = _mlp_kernels.difference_sum_sq
+            compiled.blas_tables.update((dtype, fns) for dtype, (fns, _) in found.items())
+    for dtype, (fns, table) in found.items():
+        _fused[dtype] = (_entry_point(_mlp_kernels.softmax_mlp, dtype), fns, table)
+
+
+def _entry_point(dispatcher: Any, dtype: np.dtype) -> Any:
+    """The dispatcher's compiled entry point for arrays of dtype when it has one (a call skips
+    the dispatcher's type matching: see `compiled._entries`), else the dispatcher."""
+    points = [
+        result.entry_point
+        for signature, result in dispatcher.overloads.items()
+        if np.dtype(str(signature[0].dtype)) == dtype
+    ]
+    return points[0] if len(points) == 1 else dispatcher
+
+
+def fused_note() -> str | None:
+    """None when a softmax MLP's step runs as one compiled pass in both dtypes, else why not
+    (for `compiled.describe`, once the build has run)."""
+    if len(_fused) == 2 or _fused_error is None:
+        return None
+    return f"MLP passes one by one: {_fused_error}"
+
+
+compiled.extra_builds.append(_build_fused)
+compiled.build_notes.append(fused_note)
+
+
+def _check_norms(module: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether a step's norm kernels (`sum_sq`, `difference_sum_sq`) give NumPy's numbers
+    bit for bit (compiling them for dtype on the way)."""
+    rng = np.random.default_rng(20260302)
+    for n in (2, 3, 100, 9738):
+        a, b = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+        out, expected = np.empty_like(a), np.empty_like(a)
+        np.subtract(a, b, out=expected)
+        if module.sum_sq(a, fns) != float(np.dot(a, a)):
+            return False
+        if module.difference_sum_sq(a, b, out, fns) != float(np.dot(expected, expected)):
+            return False
+        if out.tobytes() != expected.tobytes():
+            return False
+    return True
+
+
+#: (rows, inputs, hidden, classes) the build checks the whole pass on.
+_CHECK_SHAPES = ((2, 2, 2, 2), (5, 7, 9, 3), (17, 64, 128, 10), (32, 64, 128, 10))
+
+
+def _check_fused(kernel: Any, fns: np.ndarray, table: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether `kernel` gives the NumPy passes' loss and gradients bit for bit on random
+    batches of a few shapes (compiling it for dtype on the way)."""
+    rng = np.random.default_rng(20260301)
+    for m, n_in, hidden, n_out in _CHECK_SHAPES:
+        X = rng.standard_normal((m, n_in)).astype(dtype)
+        Y = np.eye(n_out, dtype=dtype)[rng.integers(0, n_out, m)]
+        params = {
+            "W1": rng.standard_normal((n_in, hidden)).astype(dtype),
+            "b1": rng.standard_normal(hidden).astype(dtype),
+            "W2": rng.standard_normal((hidden, n_out)).astype(dtype),
+            "b2": rng.standard_normal(n_out).astype(dtype),
+        }
+        shapes = {k: v.shape for k, v in params.items()}
+        expected = {k: np.empty(v, dtype) for k, v in shapes.items()}
+        buf = _Buffers(m, hidden, n_out, dtype)
+        loss = MLPClassifier._forward_backward(
+            SoftmaxMLP.__new__(SoftmaxMLP), params, X, Y, m, buf, expected, np.dot, None
+        )[0]
+        got = {k: np.empty(v, dtype) for k, v in shapes.items()}
+        buf = _Buffers(m, hidden, n_out, dtype)
+        got_loss = kernel(
+            X, Y, params["W1"], params["b1"], params["W2"], params["b2"], buf.H, buf.Z,
+            buf.dH, buf.mx, buf.s, buf.logs, buf.ones, got["W1"], got["b1"], got["W2"],
+            got["b2"], table, fns,
+        )  # fmt: skip
+        if np.float64(got_loss).tobytes() != np.float64(loss).tobytes():
+            return False
+        if any(got[k].tobytes() != expected[k].tobytes() for k in shapes):
+            return False
+    return True
 
 
 class _Buffers:
@@ -130,14 +258,15 @@ class MLPClassifier(Task):
             # Strided (or other-dtype) outputs are written from contiguous ones: a product
             # into a strided array takes NumPy's own loop, not BLAS, and sums in another order.
             grads = self.new_grads()
+        kernels = compiled.kernels_for(self.dtype)
         try:
             # np.dot: the same BLAS calls as np.matmul (gemm; gemv for the bias sums) with
             # less call overhead, which is much of the cost at these sizes.
-            loss, grads = self._forward_backward(params, X, Y, m, buf, grads, np.dot)
+            loss, grads = self._forward_backward(params, X, Y, m, buf, grads, np.dot, kernels)
         except ValueError:
             # np.dot writes only into arrays of its result's dtype (not float32 buffers from
             # float64 params): np.matmul casts.
-            loss, grads = self._forward_backward(params, X, Y, m, buf, grads, np.matmul)
+            loss, grads = self._forward_backward(params, X, Y, m, buf, grads, np.matmul, kernels)
         if target is None or target is grads:
             return loss, grads
         for key, value in grads.items():
@@ -153,14 +282,15 @@ class MLPClassifier(Task):
         buf: _Buffers,
         grads: Params,
         dot: Any,
+        kernels: dict[str, Any] | None,
     ) -> tuple[float, Params]:
+        """The NumPy passes, with the compiled path's `kernels` (None: NumPy's alone)."""
         W2, b1, b2 = params["W2"], params["b1"], params["b2"]
         H, Z = buf.H, buf.Z
         # Ufuncs with a positional `out`, not in-place operators: less call overhead.
         add, multiply = np.add, np.multiply
         # The compiled passes (bit for bit the same) when the biases are contiguous arrays of
         # the activations' dtype: what the kernels' entry points take (`compiled._entries`).
-        kernels = compiled.kernels_for(H.dtype)
         if kernels is not None and not (
             b1.dtype is H.dtype
             and b2.dtype is H.dtype
@@ -423,6 +553,79 @@ def _points_text(points: views.PointSet, what: str) -> str:
 
 class SoftmaxMLP(MLPClassifier):
     """Multi-class: softmax over C logits, mean cross-entropy against one-hot targets."""
+
+    #: (params, grads, their arrays) the whole compiled pass was last found to take.
+    _fused_for: tuple | None = None
+
+    def loss_and_grads(
+        self, params: Params, batch: tuple[np.ndarray, np.ndarray], grads: Params | None = None
+    ) -> tuple[float, Params]:
+        # The whole pass in one compiled call (`_mlp_kernels.softmax_mlp`: NumPy's own BLAS
+        # calls and loops, so the same numbers) when it was built and takes these arrays.
+        dtype = self.dtype
+        fused = _fused.get(dtype) if compiled.ready and grads is not None else None
+        if fused is not None:
+            X, Y = batch
+            m = len(X)
+            if (
+                2 <= m <= 128
+                and X.dtype is dtype
+                and Y.dtype is dtype
+                and X.shape == (m, self.n_in)
+                and Y.shape == (m, self.n_out)
+                and X.flags.c_contiguous
+                and Y.flags.c_contiguous
+                and self._fused_takes(params, grads)
+            ):
+                buf = self._buffers.get(m)
+                if buf is None:
+                    buf = self._buffers[m] = _Buffers(m, self.hidden, self.n_out, dtype)
+                W1, b1, W2, b2, gW1, gb1, gW2, gb2 = self._fused_for[2]
+                kernel, fns, table = fused
+                loss = kernel(
+                    X, Y, W1, b1, W2, b2, buf.H, buf.Z, buf.dH, buf.mx, buf.s, buf.logs,
+                    buf.ones, gW1, gb1, gW2, gb2, table, fns,
+                )  # fmt: skip
+                return loss, grads
+        return super().loss_and_grads(params, batch, grads)
+
+    def _fused_takes(self, params: Params, grads: Params) -> bool:
+        """Whether the whole compiled pass takes these parameters and gradients: C-contiguous
+        arrays of the task's dtype and shapes, each dimension at least 2 and at most 128
+        classes. Checked once for a pair of dicts holding the same arrays (a run's)."""
+        known = self._fused_for
+        if known is not None and known[0] is params and known[1] is grads:
+            arrays = known[2]
+            if (
+                params["W1"] is arrays[0]
+                and params["b1"] is arrays[1]
+                and params["W2"] is arrays[2]
+                and params["b2"] is arrays[3]
+                and grads["W1"] is arrays[4]
+                and grads["b1"] is arrays[5]
+                and grads["W2"] is arrays[6]
+                and grads["b2"] is arrays[7]
+            ):
+                return True
+        shapes = self.param_shapes()
+        if min(self.n_in, self.hidden, self.n_out) < 2 or self.n_out > 128:
+            return False
+        arrays = []
+        for source in (params, grads):
+            for key in ("W1", "b1", "W2", "b2"):
+                a = source.get(key)
+                if not (
+                    isinstance(a, np.ndarray)
+                    and a.dtype is self.dtype
+                    and a.flags.c_contiguous
+                    and a.shape == shapes[key]
+                ):
+                    return False
+                arrays.append(a)
+        if len(params) != 4 or len(grads) != 4:
+            return False
+        self._fused_for = (params, grads, tuple(arrays))
+        return True
 
     def _output(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
         # Shift by the row max so exp never overflows; softmax and the loss are unchanged.

@@ -57,6 +57,8 @@ def _build_recurrences(kernels: dict[str, Any]) -> None:
     """The compiled path's build step for the recurrences (`compiled.extra_builds`, run in its
     thread): compile, check and warm them up, and add them to `kernels` when they pass."""
     global compiled_tanh_table, compiled_tanh_table_f32
+    if _built.is_set():  # already built (the MLPs' whole pass builds it first: it needs tanh)
+        return
     try:
         from engine.tasks import _rnn_kernels
 

@@ -13,7 +13,7 @@ from test_compiled import _run, _same_runs, compiled_ready, needs_numba  # noqa:
 from engine import tasks
 from engine.optimizers import compiled
 from engine.run import RunConfig
-from engine.tasks import rnn
+from engine.tasks import mlp, rnn
 
 # compiled_ready (imported: a fixture) turns the compiled path on for every test here.
 pytestmark = [needs_numba, pytest.mark.usefixtures("compiled_ready")]
@@ -256,6 +256,7 @@ def test_a_build_that_ran_before_the_task_was_imported_catches_up(monkeypatch, p
 def test_mlp_steps_use_the_ported_tanh_with_the_same_numbers(monkeypatch, port):
     """The MLPs' hidden layer runs the same port in float64 (their runs are compared bit for
     bit in test_compiled_network.py); here: it is the one a digits-mlp step calls."""
+    monkeypatch.setattr(mlp, "_fused", {})  # the passes one by one (not the whole pass)
     called = []
     real = rnn.compiled_tanh
 
@@ -273,6 +274,7 @@ def test_mlp_steps_use_the_ported_tanh_with_the_same_numbers(monkeypatch, port):
 
 def test_float32_mlp_steps_use_the_ported_tanh_with_the_same_numbers(monkeypatch, port_f32):
     """The float32 hidden layer runs the float32 port (and the runs agree bit for bit)."""
+    monkeypatch.setattr(mlp, "_fused", {})  # the passes one by one (not the whole pass)
     called = []
     real = rnn.compiled_tanh
 

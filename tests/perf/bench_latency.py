@@ -2,6 +2,7 @@
 
 Run from the repository root (prints figures; asserts nothing; ~5 minutes with defaults):
     python tests/perf/bench_latency.py [--rounds N] [--poll SECONDS] [--only PART,...]
+        [--dialog TEXT,...] [--each]
 
 Parts (`--only launch,keys,pilot,dialogs`; all by default):
 - launch: launch to the first drawn screen (tmux, 120x40: from starting `optplay` until the
@@ -27,7 +28,11 @@ Parts (`--only launch,keys,pilot,dialogs`; all by default):
   cell by cell (characters and styles, `capture-pane -e` sent on the same control
   connection), with the state the key leads to. That state is learned with training paused
   (the cells a key changes, once the screen is quiet); the same keys are then replayed with
-  training running behind the dialog, where only those cells are compared.
+  training running behind the dialog, where only those cells are compared (a toast still
+  shown is waited out first: its leaving would count as a key's answer). `--dialog lessons,pin`
+  times only the cases whose name holds one of those words (the steps between the cases, that
+  train, race and export, still run: later cases need them); `--each` lists every key's
+  latency in the order pressed, and where a key's answer never showed, the cells it lacked.
 
 The machine may be shared: run it when it is quiet, and compare figures measured in the same
 run.
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import os
 import random
 import re
@@ -272,6 +278,8 @@ class Control:
         self.outputs = 0  # %output lines read
         self.last_output = 0.0  # when the latest one arrived
         self.watch: Callable[[float, str], None] | None = None  # called per output, text
+        self._wanted: str | None = None  # text `wait_text` waits for
+        self.found_at: float | None = None  # when the output holding it arrived
         self.command("display-message -p ready")  # attached: the answers are in step
 
     # -- reading --------------------------------------------------------------------------
@@ -315,6 +323,8 @@ class Control:
             self.tail = ANSI.sub("", self._raw_tail)
             if self.watch is not None:
                 self.watch(now, self.tail)
+            if self._wanted is not None and self._wanted in self.tail:
+                self._wanted, self.found_at = None, now
 
     def mark(self) -> None:
         """Forget the output so far: `tail` then holds what comes after this."""
@@ -389,12 +399,20 @@ class Control:
     def wait_text(self, text: str, timeout: float = 10.0) -> float:
         """When (perf_counter) the output that put `text` in `tail` arrived: the first
         output after the last `key()` / `mark()` that holds it."""
+        if text in self.tail:
+            return self.last_output
+        # Looked for in each output line as it is read: one read may bring more output than
+        # `tail` keeps (training at full speed), and the text would scroll out unseen.
+        self._wanted, self.found_at = text, None
         t0 = time.perf_counter()
-        while text not in self.tail:
-            if time.perf_counter() - t0 > timeout:
-                raise TimeoutError(f"{text!r} did not show in time")
-            self.read(timeout)
-        return self.last_output
+        try:
+            while self.found_at is None:
+                if time.perf_counter() - t0 > timeout:
+                    raise TimeoutError(f"{text!r} did not show in time")
+                self.read(timeout)
+        finally:
+            self._wanted = None
+        return self.found_at
 
     def close(self) -> None:
         try:
@@ -503,7 +521,12 @@ def launch_part(poll: float) -> None:
     if compiled.available():
         compiled.wait()  # fills the user's numba cache: every launch below finds it warm
         paths[f"{compiled.describe()}, warm cache"] = "OPTPLAY_COMPILED=1"
-    print("1. Launch to the first drawn screen (tmux, 120x40, capture-pane polling)")
+    # Bytecode cached, as after any launch that could write it: where PYTHONDONTWRITEBYTECODE
+    # is set, every launch would otherwise compile the project's ~120 modules anew.
+    for package in ("engine", "tui"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+    print("1. Launch to the first drawn screen (tmux, 120x40, capture-pane polling; bytecode "
+          "cached)")  # fmt: skip
     times: dict[str, list[float]] = {label: [] for label in paths}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(3):
@@ -645,36 +668,59 @@ class Dialog:
     #: Per key (in the order of `keys`): the cells it changes and what they then show,
     #: learned with training paused.
     expected: list[dict[tuple[int, int], Cell]] = field(default_factory=list)
+    #: Each key's latency (ms) or what it lacked, in the order pressed (`--each`).
+    log: list[str] = field(default_factory=list)
+    #: Timed in this run (`--dialog` chooses by name).
+    chosen: bool = True
 
 
 def there_and_back(forward: str, back: str, n: int) -> tuple[str, ...]:
     return (forward,) * n + (back,) * n
 
 
-def key_to_screen(ctl: Control, key: str, cells: dict, timeout: float) -> float | None:
-    """Seconds from sending `key` until tmux's screen holds `cells` (None: not in time).
-    The screen is captured after each output burst, one capture at a time; a match is
-    dated by the latest output the capture includes."""
+def key_to_screen(
+    ctl: Control, key: str, cells: dict, timeout: float
+) -> tuple[float | None, Grid | None]:
+    """Seconds from sending `key` until tmux's screen holds `cells` (None: not in time), and
+    the last screen captured. The screen is captured after each output burst, one capture at
+    a time; a match is dated by the latest output the capture includes."""
     t0 = ctl.key(key)
     pending: tuple[int, float] | None = None
     seen = ctl.outputs
+    last: Grid | None = None
     while time.perf_counter() - t0 < timeout:
         ctl.read(0.002 if pending else 0.02)
         if pending is not None:
             lines = ctl.answer(pending[0])
             if lines is None:
                 continue
-            if shows(parse_screen(lines, ctl.width), cells):
-                return pending[1] - t0
+            last = parse_screen(lines, ctl.width)
+            if shows(last, cells):
+                return pending[1] - t0, last
             pending = None
         if ctl.outputs != seen:
             seen = ctl.outputs
             pending = (ctl.request(f"capture-pane -p -e -t {ctl.session}", keep=True),
                        ctl.last_output)  # fmt: skip
     if pending is not None:  # let the last answer arrive before the next command
-        while ctl.answer(pending[0]) is None:
+        while (lines := ctl.answer(pending[0])) is None:
             ctl.read(0.05)
-    return None
+        last = parse_screen(lines, ctl.width)
+    return None, last
+
+
+def lacking(grid: Grid | None, cells: dict[tuple[int, int], Cell]) -> str:
+    """The cells `grid` lacks, row by row: "row 12, columns 40-47: 'Discard '"."""
+    rows: dict[int, list[int]] = {}
+    for (r, c), cell in sorted(cells.items()):
+        have = grid[r][c] if grid is not None and r < len(grid) and c < len(grid[r]) else BLANK
+        if have != cell:
+            rows.setdefault(r, []).append(c)
+    parts = []
+    for r, columns in rows.items():
+        text = "".join(cells[(r, c)][0] or "" for c in columns)
+        parts.append(f"row {r}, columns {columns[0]}-{columns[-1]}: {text!r}")
+    return "; ".join(parts) or "(none)"
 
 
 def learn_and_time(ctl: Control, dialog: Dialog) -> tuple[list[float], int]:
@@ -711,10 +757,18 @@ def learn_and_time(ctl: Control, dialog: Dialog) -> tuple[list[float], int]:
         dialog.expected.append(cells)
         if not cells:
             unchanged += 1
+            dialog.log.append(f"{key} changed nothing")
         else:
             first = next((t for t, grid in bursts if shows(grid, cells)), None)
+            rows = sorted({r for r, _ in cells})
             if first is not None:
                 out.append(first - t0)
+                dialog.log.append(f"{key} {(first - t0) * 1e3:.1f} ({len(cells)} cells, rows "
+                                  f"{rows[0]}-{rows[-1]})")  # fmt: skip
+            else:
+                dialog.log.append(f"{key}: its answer was never one output burst")
+            if len(rows) > 1:  # more than a line: what changed, to tell a stray change
+                dialog.log.append(f"   changed {lacking(None, cells)[:300]}")
         before = after
     return out, unchanged
 
@@ -722,26 +776,34 @@ def learn_and_time(ctl: Control, dialog: Dialog) -> tuple[list[float], int]:
 def replay(ctl: Control, dialog: Dialog) -> tuple[list[float], int]:
     """The dialog's keys again (training running behind it): latency to the cells learned
     while paused. Returns (latencies, keys whose answer never showed within 3 s)."""
+    if len(dialog.expected) != len(dialog.keys):
+        raise RuntimeError("its keys were not learned (the paused round failed)")
     out, missed = [], 0
     for key, cells in zip(dialog.keys, dialog.expected, strict=True):
         if not cells:  # the key changed nothing while paused: nothing to wait for
             ctl.key(key)
             ctl.drain(0.2)
             continue
-        latency = key_to_screen(ctl, key, cells, timeout=3.0)
+        latency, last = key_to_screen(ctl, key, cells, timeout=3.0)
         if latency is None:
             missed += 1
+            dialog.log.append(f"{key} never showed; lacking {lacking(last, cells)}")
         else:
             out.append(latency)
+            dialog.log.append(f"{key} {latency * 1e3:.1f}")
         ctl.drain(0.08 + 0.08 * random.random())
     return out, missed
 
 
 def dialog_rounds(ctl: Control, dialogs: Sequence[Dialog], training: bool) -> dict[str, tuple]:
     """Open each dialog, time its keys (paused: learning what they change; training: against
-    what was learned), close it."""
+    what was learned), close it. A dialog left out by `--dialog` is skipped (its prepare keys
+    still pressed: the cases after it may need the state they lead to)."""
     results = {}
     for dialog in dialogs:
+        if not dialog.chosen:
+            prepare(ctl, dialog)
+            continue
         try:
             results[dialog.name] = dialog_round(ctl, dialog, training)
         except (TimeoutError, RuntimeError) as error:
@@ -751,8 +813,7 @@ def dialog_rounds(ctl: Control, dialogs: Sequence[Dialog], training: bool) -> di
 
 
 def dialog_round(ctl: Control, dialog: Dialog, training: bool) -> tuple[list[float], int]:
-    for key in dialog.prepare:
-        ctl.press(key, settle=0.5)
+    prepare(ctl, dialog)
     if not training:
         ctl.quiet(0.3)
     main = None if training else ctl.grid()
@@ -760,9 +821,49 @@ def dialog_round(ctl: Control, dialog: Dialog, training: bool) -> tuple[list[flo
         open_dialog(ctl, dialog)
         close_dialog(ctl, dialog, main)
     open_dialog(ctl, dialog)
+    if not training:
+        # A toast still shown (an export's, "the single run is now adam..." after x) goes
+        # after its timeout: while the keys are learned, its cells would count as the answer
+        # of the key pressed then, an answer never seen again (a late "latency" paused, a key
+        # "never shown" while training).
+        wait_toasts_gone(ctl)
+    dialog.log.append("training:" if training else "idle:")
     result = learn_and_time(ctl, dialog) if not training else replay(ctl, dialog)
     close_dialog(ctl, dialog, main)
     return result
+
+
+def prepare(ctl: Control, dialog: Dialog) -> None:
+    """Press the dialog's prepare keys; a question about unsaved changes that one of them
+    raises (loading a lesson after a race) is answered: discard."""
+    for key in dialog.prepare:
+        ctl.press(key, settle=0.5)
+        if "unsaved changes" in ctl.text():
+            ctl.press("d", settle=0.5)
+
+
+def toast_rows(grid: Grid) -> list[int]:
+    """Rows showing a toast: Textual draws one at the bottom right, a `▌` on its left edge,
+    then text on a background up to two cells from the right edge."""
+    rows = []
+    for r in range(len(grid) // 2, len(grid)):
+        row = grid[r]
+        edge = len(row) - 3
+        if edge > 0 and row[edge][1][1] is None:
+            continue
+        for c in range(len(row) // 3, edge):
+            if row[c][0] == "▌" and all(cell[1][1] is not None for cell in row[c + 1 : edge]):
+                rows.append(r)
+                break
+    return rows
+
+
+def wait_toasts_gone(ctl: Control, timeout: float = 12.0) -> None:
+    """Wait until no toast shows (the app's last longer than 10 s), then for quiet."""
+    t0 = time.perf_counter()
+    while toast_rows(ctl.grid()) and time.perf_counter() - t0 < timeout:
+        ctl.drain(0.25)
+    ctl.quiet(0.3)
 
 
 def open_dialog(ctl: Control, dialog: Dialog) -> None:
@@ -794,15 +895,38 @@ def on_main(ctl: Control, main: Grid | None) -> bool:
     return "Run/pause" in ctl.text().rstrip().splitlines()[-1]
 
 
+def run(ctl: Control) -> None:
+    """Start the training (space) from the main screen: a dialog still open (an export prompt
+    slow to close on a loaded machine) would take the space."""
+    for _ in range(3):
+        if "Run/pause" in ctl.text().rstrip().splitlines()[-1]:
+            break
+        ctl.press("Escape", timeout=1.0)
+    toggle(ctl, "running")
+
+
 def pause(ctl: Control) -> None:
     """Pause the training (space) and wait until the screen is quiet."""
     if "running" in ctl.text():
-        ctl.key("Space")
-        ctl.wait_text("paused")
+        toggle(ctl, "paused")
     ctl.quiet()
 
 
-def dialogs_part(rounds: int, poll: float) -> None:
+def toggle(ctl: Control, state: str, tries: int = 3) -> None:
+    """Space until the status line says `state` (a space pressed while the app was busy, on
+    a loaded machine, was sometimes not answered within 10 s)."""
+    for _ in range(tries):
+        ctl.key("Space")
+        try:
+            ctl.wait_text(state, timeout=5.0)
+            return
+        except TimeoutError:
+            if state in ctl.text():  # shown, the output not seen as it came
+                return
+    raise TimeoutError(f"{state!r} did not show after {tries} spaces")
+
+
+def dialogs_part(rounds: int, poll: float, names: Sequence[str] = (), each: bool = False) -> None:
     n = max(10, rounds)  # at least 20 keys per dialog
     single = [
         Dialog("race setup: tab", ("c",), "Race 2", there_and_back("Tab", "BTab", n)),
@@ -845,8 +969,13 @@ def dialogs_part(rounds: int, poll: float) -> None:
     paused_only = [  # these pause the run, or end it, when they open
         Dialog("pin prompt: left/right", ("p",), "pin run", there_and_back("Left", "Right", n),
                prepare=("x",)),
-        Dialog("verdict: up/down", ("v",), "lesson:", ("Down", "Up"), prepare=("L", "Enter")),
+        # The verdict before the run (a lesson loaded, unsaved changes discarded): its text
+        # fits at 120x40, nothing to scroll; its keys h / d record a prediction in place.
+        Dialog("verdict: h/d (prediction)", ("v",), "Verdict: not yet", ("h", "d") * n,
+               prepare=("L", "Enter")),
     ]  # fmt: skip
+    for dialog in single + raced + paused_only:
+        dialog.chosen = not names or any(name in dialog.name for name in names)
     print("\n4. Navigation keys in dialogs, key to screen in tmux (control mode), 120x40, "
           "digits-mlp; target <= 30 ms")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -857,8 +986,7 @@ def dialogs_part(rounds: int, poll: float) -> None:
             ctl = Control(term.name, 120)
             ctl.drain(0.5)
             idle = dialog_rounds(ctl, single, training=False)
-            ctl.key("Space")
-            ctl.wait_text("running")
+            run(ctl)
             busy = dialog_rounds(ctl, single, training=True)
             # A race (started from the setup screen: the experiment now has unsaved changes),
             # paused: the quit question, the results table, an overwrite question (after a
@@ -868,8 +996,7 @@ def dialogs_part(rounds: int, poll: float) -> None:
             pause(ctl)
             ctl.keys(("e", "Enter"), pause=0.5)
             idle |= dialog_rounds(ctl, raced, training=False)
-            ctl.key("Space")
-            ctl.wait_text("running")
+            run(ctl)
             busy |= dialog_rounds(ctl, raced, training=True)
             pause(ctl)
             idle |= dialog_rounds(ctl, paused_only, training=False)
@@ -878,6 +1005,8 @@ def dialogs_part(rounds: int, poll: float) -> None:
                 ctl.close()
             term.close()
     for dialog in single + raced + paused_only:
+        if dialog.name not in idle:
+            continue  # not chosen
         if isinstance(idle[dialog.name], Exception):
             print(f"   {dialog.name}: not measured ({idle[dialog.name]})")
             continue
@@ -891,6 +1020,9 @@ def dialogs_part(rounds: int, poll: float) -> None:
             blat, missed = busy[dialog.name]
             late = f"  ({missed} never showed within 3 s)" if missed else ""
             print(f"      training {summary(blat)}{late}")
+        if each:
+            for line in dialog.log:
+                print(f"      {line}" if line.endswith(":") else f"         {line}")
 
 
 PARTS = ("launch", "keys", "pilot", "dialogs")
@@ -910,6 +1042,15 @@ def main() -> None:
         default=",".join(PARTS),
         help=f"comma-separated parts to run, of {', '.join(PARTS)} (default: all)",
     )
+    parser.add_argument(
+        "--dialog",
+        default="",
+        help="dialogs part: time only the cases whose name holds one of these comma-separated "
+        "words (e.g. lessons,pin)",
+    )
+    parser.add_argument(
+        "--each", action="store_true", help="dialogs part: every key's latency, in order"
+    )
     args = parser.parse_args()
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = sorted(set(parts) - set(PARTS))
@@ -928,7 +1069,8 @@ def main() -> None:
     if "pilot" in parts:
         pilot_part(args.rounds)
     if tmux and "dialogs" in parts:
-        dialogs_part(args.rounds, args.poll)
+        names = [n.strip() for n in args.dialog.split(",") if n.strip()]
+        dialogs_part(args.rounds, args.poll, names, args.each)
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)")
 
 

@@ -79,7 +79,8 @@ class EchoChart(NormsChart):
 
 
 async def test_a_new_tab_is_one_row(monkeypatch) -> None:
-    echo = tabs.Tab("echo", "Echo", "echo norms", EchoChart, applies=tabs.landscapes)
+    chart = f"{EchoChart.__module__}:EchoChart"
+    echo = tabs.Tab("echo", "Echo", "echo norms", chart, applies=tabs.landscapes)
     monkeypatch.setattr(tabs, "TABS", (*tabs.TABS, echo))
     app = create_app()  # a 2-D task: the new tab applies
     async with app.run_test(size=(120, 40)) as pilot:

@@ -221,3 +221,134 @@ async def test_the_footer_keeps_escape_in_place_and_the_help_line_its_room():
         assert footer_row().startswith("^g Start race ^n Add racer ^r Remove racer")
         await wait_for(lambda: field.help_text.split()[0] not in screen_text(app))
         assert help_line.region == room
+
+
+# -- lessons, help, pin prompt: what an up/down or left/right costs ---------------------------
+
+
+class UpdateCounter(LayoutCounter):
+    """Counts the layouts of one screen and its paints to the terminal (each a pass over every
+    widget under the painted area: `Screen._compositor_refresh` of the screen on top)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        super().__init__(monkeypatch)
+        self.paints = 0
+        compositor_refresh = Screen._compositor_refresh
+
+        def counted(screen: Screen) -> None:
+            if screen is self.screen and screen.is_current:
+                self.paints += 1
+            compositor_refresh(screen)
+
+        monkeypatch.setattr(Screen, "_compositor_refresh", counted)
+
+
+async def press_each(pilot: Any, counter: UpdateCounter, keys: list[str], answered: Any) -> None:
+    """Press `keys` one at a time, each answered (`answered()` changed) before the next,
+    counting from the first."""
+    screen = pilot.app.screen
+    counter.screen, counter.count, counter.paints = screen, 0, 0
+    for key in keys:
+        before = answered()
+        await pilot.press(key)
+        await wait_for(lambda before=before: answered() != before)
+        await pilot.pause()
+
+
+UP_DOWN = ["down"] * 10 + ["up"] * 10
+#: Paints besides the keys' own that may fall in the 20 keys' window (one extra in about 1 run
+#: of 4 of the lessons test, not tied to a key); the old code took 39 to 76.
+STRAY_PAINTS = 2
+
+
+async def test_up_down_in_the_lessons_lays_out_and_paints_once_per_key(monkeypatch):
+    """Each key shows another lesson's card, of another height: one layout (the card's
+    Static set its virtual size with a second one), and one paint for the list's two options
+    and the card (the list repainted all of itself, the card came a moment later in a paint
+    of its own, and each layout repainted the list's scroll bar). Before: 36 layouts and 76
+    paints for 20 keys."""
+    from engine import lessons
+    from tui.screens.lessons import LessonsScreen, lesson_card
+
+    counter = UpdateCounter(monkeypatch)
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("L")
+        await wait_for(lambda: isinstance(app.screen, LessonsScreen))
+        await pilot.pause()
+        screen = app.screen
+        card = screen.query_one("#lesson-card")
+        await press_each(pilot, counter, UP_DOWN, lambda: card.content)
+        shown = screen.query_one("#lesson-list").highlighted_option.id
+        assert card.content == lesson_card(lessons.load(shown))
+        assert card.region.height == len(card.render_lines(card.region.reset_offset))
+        assert counter.count <= len(UP_DOWN), f"{counter.count} layouts for 20 keys"
+        assert counter.paints <= len(UP_DOWN) + STRAY_PAINTS, f"{counter.paints} paints, 20 keys"
+
+
+async def test_the_lessons_list_repaints_only_the_options_whose_highlight_moved():
+    from tui.screens.lessons import LessonsScreen
+
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("L")
+        await wait_for(lambda: isinstance(app.screen, LessonsScreen))
+        await pilot.pause()
+        listing = app.screen.query_one("#lesson-list")
+        repainted = []
+        set_dirty = listing._set_dirty
+        listing._set_dirty = lambda *regions: (repainted.append(regions), set_dirty(*regions))
+        await pilot.press("down")
+        await wait_for(lambda: repainted)
+        await pilot.pause()
+        assert repainted and all(regions for regions in repainted)  # never the whole list
+        rows = {y for regions in repainted for region in regions for y in region.line_range}
+        assert 2 <= len(rows) <= 6, rows  # the two options (a title may take two lines)
+
+
+async def test_up_down_in_the_help_scrolls_in_one_paint_per_key(monkeypatch):
+    """A key scrolls the help at once: Textual animated each line's scroll (two paints or
+    more per key, the key's answer the last). Before: 39-41 paints for 20 keys."""
+    from tui.screens.help import HelpScreen
+
+    counter = UpdateCounter(monkeypatch)
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        body = app.screen.query_one("#help-body")
+        await press_each(pilot, counter, UP_DOWN, lambda: body.scroll_y)
+        assert body.scroll_y == 0
+        assert counter.count == 0
+        assert counter.paints <= len(UP_DOWN) + STRAY_PAINTS, f"{counter.paints} paints, 20 keys"
+
+
+async def test_left_right_in_the_pin_prompt_lays_nothing_out(monkeypatch):
+    """The pin prompt (over a paused run): a cursor move lays out neither the prompt nor the
+    screen behind it (its p90 of 109 ms in bench_latency was a toast leaving the screen
+    during the keys, counted as a key's answer: the bench now waits toasts out)."""
+    from tui.screens.prompt import PromptScreen
+
+    counter = UpdateCounter(monkeypatch)
+    behind = []
+    refresh_layout = Screen._refresh_layout
+
+    def counted(screen: Screen, size: Any = None, scroll: bool = False) -> None:
+        if not screen.is_current:
+            behind.append(screen)
+        refresh_layout(screen, size, scroll)
+
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.action_step()
+        await wait_for(lambda: app.session.run.steps_done > 0)
+        await pilot.press("p")
+        await wait_for(lambda: isinstance(app.screen, PromptScreen))
+        await pilot.pause()
+        monkeypatch.setattr(Screen, "_refresh_layout", counted)
+        field = app.screen.query_one("#prompt-value")
+        keys = ["left"] * 5 + ["right"] * 5
+        await press_each(pilot, counter, keys, lambda: field.cursor_position)
+        assert field.cursor_position == len(field.value)
+        assert counter.count == 0 and not behind

@@ -3,6 +3,7 @@ never edit a knob by accident (issue 25, "Focus you can see and leave")."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import screen_text, wait_for
 from textual.widgets import Input, Label, Static, TabbedContent, Tabs
 
@@ -126,11 +127,37 @@ async def test_the_sidebar_help_line_follows_the_focus_in_place() -> None:
         assert app.focused.id == "optimizer-beta1"
         beta1_help = app.focused.parent.parent.help_text
         assert str(help_line.render()) == beta1_help != lr_spec.help
-        assert not app.query_one("#optimizer-lr").parent.query_one(".hyper-name").has_class(
-            "-focused"
+        assert (
+            not app.query_one("#optimizer-lr").parent.query_one(".hyper-name").has_class("-focused")
         )
         await pilot.press("escape")
         await pilot.pause()
         assert str(help_line.render()) == FORM_HINT
         assert help_line.region == room
         assert len(app.query(".hyper-help")) == 1
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["built whole", "deferred"])
+async def test_the_focused_pickers_name_is_highlighted_and_only_its(deferred) -> None:
+    """The highlight follows the focus from picker to picker (it stayed on the task picker:
+    a `:focus-within` rule on the name was applied only by full restyles), and is there on a
+    launched first screen too, whose sidebar comes after the first frame."""
+    app = create_app(RunConfig(task="digits-mlp", optimizer="adam"))
+    app.defer_sidebar = deferred
+
+    def highlighted() -> list[str]:
+        labels = {p.id: p.query_one(".picker-label", Label) for p in app.query(".picker")}
+        plain = labels["schedule-picker"].styles.background  # never focused here
+        return [id for id, label in labels.items() if label.styles.background != plain]
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: app.sidebar_built and app.focused is not None)
+        await pilot.pause()
+        assert highlighted() == ["task-picker"]
+        await pilot.press("tab")
+        await wait_for(lambda: app.focused.id == "optimizer-select")
+        await pilot.pause()
+        assert highlighted() == ["optimizer-picker"]
+        app.set_focus(None)
+        await pilot.pause()
+        assert highlighted() == []

@@ -43,6 +43,17 @@ NOT_AT_LAUNCH = (
     "tui.serve.server",
     "importlib.metadata",
 )
+#: The charts of the tabs the default run's first screen does not show (it opens on Path):
+#: built, and loaded, after its first frame when launched from a terminal.
+LATER_CHARTS = (
+    "tui.charts.lr",
+    "tui.charts.norms",
+    "tui.charts.model",
+    "tui.charts.state",
+    "tui.charts.state_rows",
+    "tui.charts.state_data",
+    "tui.charts.sharpness",
+)
 #: Textual and what only the app draws with: not loaded by commands that print text.
 APP_ONLY = ("textual", "textual_plotext", "plotext", "tui.app", "tui.charts.base")
 
@@ -57,15 +68,20 @@ def modules_after(code: str, cwd: Path) -> set[str]:
         capture_output=True,
         text=True,
         timeout=120,
-        env={
-            "PYTHONPATH": str(ROOT),
-            "OPTPLAY_CONFIG_DIR": str(cwd),
-            "OPTPLAY_DATA_DIR": str(cwd / "data"),
-            "PATH": "/usr/bin:/bin",
-        },
+        env=child_env(cwd),
     )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def child_env(cwd: Path) -> dict[str, str]:
+    """A fresh interpreter's environment: this checkout, settings and run store in `cwd`."""
+    return {
+        "PYTHONPATH": str(ROOT),
+        "OPTPLAY_CONFIG_DIR": str(cwd),
+        "OPTPLAY_DATA_DIR": str(cwd / "data"),
+        "PATH": "/usr/bin:/bin",
+    }
 
 
 def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
@@ -106,6 +122,49 @@ def test_the_first_screen_drawn_loads_no_screen_nor_the_sweep_machinery(tmp_path
     )
     assert "tui.charts.path" in modules  # it drew the default run's chart
     assert loaded(modules, NOT_AT_LAUNCH) == []
+
+
+def test_optplay_draws_its_first_screen_with_only_the_chart_it_shows_loaded(tmp_path) -> None:
+    """`optplay` as launched from a terminal (tui/__main__.py: the sidebar and the other
+    tabs' charts come after the first frame), driven headless: at its first frame it has
+    loaded neither the screens nor the charts of the tabs not shown; they load right after."""
+    code = """
+        import asyncio, json, sys
+        from tui.__main__ import main
+        from tui.app import OptplayApp
+
+        first = {}
+        build = OptplayApp._build_sidebar
+
+        async def after_first_frame(app):
+            first.setdefault("modules", sorted(sys.modules))
+            await build(app)
+
+        async def drive(app):
+            async with app.run_test(size=(120, 40)) as pilot:
+                while not app.sidebar_built:
+                    await pilot.pause()
+
+        OptplayApp._build_sidebar = after_first_frame
+        OptplayApp.run = lambda app, **kwargs: asyncio.run(drive(app))
+        assert main([]) == 0
+        print(json.dumps(first["modules"]))
+    """
+    script = textwrap.dedent(code) + "print(json.dumps(sorted(sys.modules)))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=child_env(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    at_first_frame, at_end = (set(json.loads(line)) for line in done.stdout.splitlines()[-2:])
+    assert "tui.charts.path" in at_first_frame  # it drew the default run's chart
+    assert loaded(at_first_frame, NOT_AT_LAUNCH) == []
+    assert loaded(at_first_frame, LATER_CHARTS) == []
+    assert set(LATER_CHARTS) <= at_end  # built after the first frame
 
 
 def test_opening_an_experiment_file_loads_no_bench_nor_sweep(tmp_path) -> None:

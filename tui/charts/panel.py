@@ -4,7 +4,11 @@ steps, a log toggle, a resize, a reset): the app calls `redraw` on its frame tim
 The tabs are declared in tui/charts/tabs.py. Those that don't apply to the task are hidden
 (Path for tasks that are not 2-D landscapes); a new task opens on a tab declared `opens` that
 applies to it (a 2-D task on Path, the view that teaches there). `cycle` and `select` move
-between the tabs shown (the app's `[` `]` and digit keys)."""
+between the tabs shown (the app's `[` `]` and digit keys).
+
+A panel made with `first` (the launcher's, for a first screen drawn sooner) composes only that
+tab's chart; `build_charts` adds the others after the first frame, and `chart` builds one at
+once if asked before then."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import TabbedContent, TabPane
 
 from tui.charts import tabs as declared
@@ -22,16 +27,47 @@ from tui.charts.loss import LossChart
 class ChartPanel(Vertical):
     """Tabs of charts; `redraw` draws the visible one when its data changed."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, first: str | None = None) -> None:
         super().__init__(id=id)
         self.view: ChartView | None = None
         self._task_key: tuple[object, ...] | None = None
+        #: Compose only this tab's chart (a tab id); None: every tab's.
+        self.first = first
+        self._smoothing = (False, False)  # (smooth, chosen): a Loss chart built later gets it
 
     def compose(self) -> ComposeResult:
-        with TabbedContent(id="chart-tabs"):
+        first = declared.by_id(self.first) if self.first is not None else None
+        with TabbedContent(id="chart-tabs", initial=first.pane if first is not None else ""):
             for tab in declared.TABS:
                 with TabPane(tab.label, id=tab.pane):
-                    yield tab.chart(id=tab.chart_id)
+                    if self.first is None or tab.id == self.first:
+                        yield self._new_chart(tab)
+
+    def _new_chart(self, tab: declared.Tab) -> Widget:
+        chart = tab.chart(id=tab.chart_id)
+        if isinstance(chart, LossChart):
+            chart.smooth, chart.smooth_chosen = self._smoothing
+        return chart
+
+    def chart(self, tab_id: str) -> Any:
+        """The chart of the tab `tab_id` ("norms"), built now if it was not yet (None while
+        the app closes)."""
+        tab = declared.by_id(tab_id)
+        assert tab is not None, tab_id
+        pane = self.query_one(f"#{tab.pane}", TabPane)
+        if not pane.children and pane.is_attached and not pane._closing:
+            pane.mount(self._new_chart(tab))
+        return pane.children[0] if pane.children else None
+
+    async def build_charts(self) -> None:
+        """Build the charts `first` left out (after the first frame), then draw the one shown
+        if it was among them."""
+        panes = [(tab, self.query_one(f"#{tab.pane}", TabPane)) for tab in declared.TABS]
+        mounts = [pane.mount(self._new_chart(tab)) for tab, pane in panes if not pane.children]
+        for mounted in mounts:
+            await mounted
+        self.first = None
+        self.call_after_refresh(self.redraw)
 
     def show(self, view: ChartView) -> None:
         """Chart this view from now on (a new run, new settings, a log toggle...): drawn now
@@ -89,6 +125,7 @@ class ChartPanel(Vertical):
     def set_smoothing(self, smooth: bool, chosen: bool = False) -> None:
         """Smooth the training loss on the Loss chart (an EMA over the raw band); `chosen`:
         the user's say, which also ends the smoothing a noisy race gets by itself."""
+        self._smoothing = (smooth, self._smoothing[1] or chosen)
         for chart in self.query(LossChart):
             chart.smooth = smooth
             chart.smooth_chosen = chart.smooth_chosen or chosen
@@ -101,6 +138,7 @@ class ChartPanel(Vertical):
 
     def set_components(self, on: bool) -> None:
         """Split the Loss chart's predicted error into eigen-directions (or not)."""
+        self.chart("loss")
         for chart in self.query(LossChart):
             chart.components = on
         self.redraw()
@@ -122,9 +160,10 @@ class ChartPanel(Vertical):
     def active_chart(self) -> Any:
         """The visible tab's chart (a RunChart, or a widget drawing like one), or None."""
         pane = self.query_one(TabbedContent).active_pane
-        if pane is None or not pane.children:
+        tab = declared.by_pane(pane.id if pane is not None else None)
+        if pane is None or tab is None:
             return None
-        return pane.children[0]
+        return self.chart(tab.id)
 
     def redraw(self, force: bool = False) -> None:
         """Redraw the visible chart if what it shows changed since its last frame."""

@@ -15,13 +15,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.flavours import flavour_rules
 from engine.hyper import Hyper
 from engine.optimizer_state import StateDoc
 from tui.dialogs import Dialog
+from tui.widgets.steady import SteadyScroll
 
 
 def defaults_table(specs: Iterable[Hyper]) -> Table:
@@ -114,7 +114,7 @@ class HelpScreen(Dialog[None]):
 
     def compose(self) -> ComposeResult:
         opt, sch = self.optimizer, self.schedule
-        with VerticalScroll(id="help-body") as body:
+        with SteadyScroll(id="help-body") as body:
             body.border_title = f"{opt.name} — help"
             body.border_subtitle = "esc closes"
             yield Static(Text(opt.summary), classes="help-summary")

@@ -10,6 +10,7 @@ screen reads at 80x24.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.padding import Padding
@@ -17,7 +18,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -25,6 +26,7 @@ from engine import lessons
 from engine.lessons import Lesson
 from tui.charts.tabs import label_of
 from tui.dialogs import Dialog
+from tui.widgets.steady import SteadyOptionList, SteadyScroll, SteadyStatic
 
 
 def lesson_kind(lesson: Lesson) -> str:
@@ -75,6 +77,23 @@ def lesson_card(lesson: Lesson) -> Text:
     return text
 
 
+class LessonList(SteadyOptionList):
+    """The lessons by topic. The card follows the highlight in the same frame: `show` (the
+    screen's `show_card`) is called from the highlight's watcher, so the list's two repainted
+    options and the new card are drawn in one update, where the `OptionHighlighted` message,
+    handled a moment later, drew them in two (each a pass over every widget under them)."""
+
+    def __init__(self, *options: Option, show: Callable[[str | None], None], id: str) -> None:
+        self._show: Callable[[str | None], None] | None = None  # not while constructed
+        super().__init__(*options, id=id)
+        self._show = show
+
+    def _watch_highlighted(self, old: int | None, new: int | None) -> None:
+        super()._watch_highlighted(old, new)
+        if new is not None and self._show is not None and self.is_mounted:
+            self._show(self.options[new].id)
+
+
 class LessonsScreen(Dialog[str | None]):
     """Choose a lesson; returns its name (or None)."""
 
@@ -83,6 +102,7 @@ class LessonsScreen(Dialog[str | None]):
     def __init__(self, current: str | None = None) -> None:
         super().__init__()
         self.current = current  # the lesson loaded now: highlighted first
+        self.card_of: str | None = None  # the lesson whose card is shown
 
     def compose(self) -> ComposeResult:
         options: list[Option] = []
@@ -95,9 +115,9 @@ class LessonsScreen(Dialog[str | None]):
             body.border_title = "lessons: the tutorials' claims, tested"
             body.border_subtitle = "enter loads - tab: to the text - esc cancels"
             with Horizontal(id="lessons-panes"):
-                yield OptionList(*options, id="lesson-list")
-                with VerticalScroll(id="lesson-card-scroll"):
-                    yield Static("", id="lesson-card")
+                yield LessonList(*options, show=self.show_card, id="lesson-list")
+                with SteadyScroll(id="lesson-card-scroll"):
+                    yield SteadyStatic("", id="lesson-card")
 
     def on_mount(self) -> None:
         listing = self.query_one("#lesson-list", OptionList)
@@ -109,10 +129,15 @@ class LessonsScreen(Dialog[str | None]):
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
-        name = event.option.id
-        if name is not None:
-            self.query_one("#lesson-card", Static).update(lesson_card(lessons.load(name)))
-            self.query_one("#lesson-card-scroll", VerticalScroll).scroll_home(animate=False)
+        self.show_card(event.option.id)
+
+    def show_card(self, name: str | None) -> None:
+        """Lesson `name`'s card on the right, from its top (once per lesson)."""
+        if name is None or name == self.card_of:
+            return
+        self.card_of = name
+        self.query_one("#lesson-card", Static).update(lesson_card(lessons.load(name)))
+        self.query_one("#lesson-card-scroll", SteadyScroll).scroll_home(animate=False)
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:

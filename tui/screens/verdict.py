@@ -32,7 +32,6 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.lessons import Lesson, Verdict
@@ -40,6 +39,7 @@ from engine.lessons.lesson import Flip
 from tui.dialogs import Dialog
 from tui.screens.lessons import watch_heading
 from tui.widgets.lesson_line import OUTCOME_WORDS  # the words the lesson line uses too
+from tui.widgets.steady import SteadyScroll
 
 #: The seeds `s` judges the lesson over (what `optplay lesson NAME` runs by default).
 SEEDS = range(8)
@@ -227,7 +227,7 @@ class VerdictScreen(Dialog[None]):
         self._judging = False
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="verdict-body") as body:
+        with SteadyScroll(id="verdict-body") as body:
             body.border_title = f"lesson: {self.lesson.title}{lesson_label(self.lesson)}"
             body.border_subtitle = "esc closes"
             yield Static("", id="verdict-seeds")

@@ -89,6 +89,17 @@ class Picker(VerticalGroup):
             )
         yield Static(self._summary(self._value), classes="picker-summary", markup=False)
 
+    def on_descendant_focus(self) -> None:
+        self._show_focus()
+
+    def on_descendant_blur(self) -> None:
+        self._show_focus()
+
+    def _show_focus(self) -> None:
+        """The label is highlighted while the focus is in this picker (app.tcss); read from
+        the focus itself: a blur and a focus within the picker may arrive in either order."""
+        self.query_one(".picker-label").set_class(self.has_focus_within, "-focused")
+
     @property
     def value(self) -> str:
         """The name currently shown."""

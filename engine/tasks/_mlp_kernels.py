@@ -1,0 +1,289 @@
+"""One numba kernel for a whole softmax-MLP forward and backward pass (engine/tasks/mlp.py),
+bit-identical with its NumPy passes because it makes the very calls NumPy makes. Imported
+by the compiled path's build thread (`_build_fused` in engine/tasks/mlp.py), never at
+start-up: importing numba takes a while.
+
+What NumPy's `np.dot` does for the network's products is one call into the BLAS it was
+built with (numpy/_core/src/common/cblasfuncs.c): gemm for matrix products (a transposed
+view passed as a transpose flag), gemv for the bias gradients (a vector of ones times a
+matrix), and its vdot one BLAS dot. Its exp and log are its own SIMD loops. The kernel calls
+the same functions with the same arguments, through their addresses (`blas_functions`):
+the BLAS symbols are looked up in NumPy's extension module (the dynamic linker searches the
+BLAS library it loaded), the ufunc loops read out of the ufunc objects (the C layout of
+`PyUFuncObject`, public in NumPy's headers). The addresses are arguments, not constants, so
+numba can cache the kernel on disk. Everything between (bias adds, tanh, softmax, tanh's
+derivative) is the compiled path's existing ports of NumPy's passes.
+
+Only NumPy's scipy-openblas builds (64-bit integers, `scipy_cblas_*64_`) are supported;
+elsewhere `blas_functions` returns None and the NumPy passes run. `check` compares the kernel
+with the NumPy passes bit for bit before the build installs it.
+"""
+
+import ctypes
+from typing import Any
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+from engine.optimizers._kernels import (
+    bias_add,
+    row_sums,
+    softmax_finish,
+    softmax_shift,
+    tanh_backward,
+)
+from engine.tasks._rnn_kernels import tanh_array, tanh_array_f32
+
+jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enum values
+
+
+def _data(context: Any, builder: Any, array_type: Any, value: Any, pointer_type: Any) -> Any:
+    """An array argument's data pointer, as `pointer_type`."""
+    data = context.make_array(array_type)(context, builder, value).data
+    return builder.bitcast(data, pointer_type)
+
+
+@intrinsic
+def _gemm(typingctx, fn, ta, tb, m, n, k, A, lda, B, ldb, C, ldc):
+    """cblas_?gemm(RowMajor, ta, tb, m, n, k, 1, A, lda, B, ldb, 0, C, ldc) at address fn."""
+    if not isinstance(C, types.Array) or C.dtype not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn, ta, tb, m, n, k, A, lda, B, ldb, C, ldc = args
+        f = context.get_value_type(signature.args[10].dtype)
+        p = f.as_pointer()
+        params = [_I32, _I32, _I32, _I64, _I64, _I64, f, p, _I64, p, _I64, f, p, _I64]
+        target = builder.inttoptr(fn, ir.FunctionType(ir.VoidType(), params).as_pointer())
+        a = _data(context, builder, signature.args[6], A, p)
+        b = _data(context, builder, signature.args[8], B, p)
+        c = _data(context, builder, signature.args[10], C, p)
+        ta, tb = builder.trunc(ta, _I32), builder.trunc(tb, _I32)
+        one, zero = ir.Constant(f, 1.0), ir.Constant(f, 0.0)
+        row_major = ir.Constant(_I32, _ROW_MAJOR)
+        builder.call(target, [row_major, ta, tb, m, n, k, one, a, lda, b, ldb, zero, c, ldc])
+        return context.get_dummy_value()
+
+    return types.none(fn, ta, tb, m, n, k, A, lda, B, ldb, C, ldc), codegen
+
+
+@intrinsic
+def _gemv_t(typingctx, fn, m, n, A, lda, x, y):
+    """cblas_?gemv(RowMajor, Trans, m, n, 1, A, lda, x, 1, 0, y, 1) at address fn: y ← x·A,
+    what np.dot(vector, matrix) calls."""
+    if not isinstance(y, types.Array) or y.dtype not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn, m, n, A, lda, x, y = args
+        f = context.get_value_type(signature.args[6].dtype)
+        p = f.as_pointer()
+        params = [_I32, _I32, _I64, _I64, f, p, _I64, p, _I64, f, p, _I64]
+        target = builder.inttoptr(fn, ir.FunctionType(ir.VoidType(), params).as_pointer())
+        a = _data(context, builder, signature.args[3], A, p)
+        xs = _data(context, builder, signature.args[5], x, p)
+        ys = _data(context, builder, signature.args[6], y, p)
+        one, zero, inc = ir.Constant(f, 1.0), ir.Constant(f, 0.0), ir.Constant(_I64, 1)
+        order, trans = ir.Constant(_I32, _ROW_MAJOR), ir.Constant(_I32, _TRANS)
+        builder.call(target, [order, trans, m, n, one, a, lda, xs, inc, zero, ys, inc])
+        return context.get_dummy_value()
+
+    return types.none(fn, m, n, A, lda, x, y), codegen
+
+
+@intrinsic
+def _dot(typingctx, fn, n, x, y):
+    """cblas_?dot(n, x, 1, y, 1) at address fn, as float64 (NumPy's vdot sums the BLAS dot's
+    result into a double, then rounds it to the dtype: the same number)."""
+    if not isinstance(x, types.Array) or x.dtype not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn, n, x, y = args
+        f = context.get_value_type(signature.args[2].dtype)
+        p = f.as_pointer()
+        target = builder.inttoptr(fn, ir.FunctionType(f, [_I64, p, _I64, p, _I64]).as_pointer())
+        xs = _data(context, builder, signature.args[2], x, p)
+        ys = _data(context, builder, signature.args[3], y, p)
+        inc = ir.Constant(_I64, 1)
+        r = builder.call(target, [n, xs, inc, ys, inc])
+        if f != ir.DoubleType():
+            r = builder.fpext(r, ir.DoubleType())
+        return r
+
+    return types.float64(fn, n, x, y), codegen
+
+
+@intrinsic
+def _unary_loop(typingctx, fn, data, x, out):
+    """NumPy's ufunc inner loop at address fn (with its `data`) over the n = x.size
+    contiguous elements of x into out: loop(args={x, out}, dimensions={n}, steps={itemsize,
+    itemsize}, data), what the ufunc's call on contiguous arrays does."""
+    if not isinstance(x, types.Array) or not isinstance(out, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn, data, x, out = args
+        char_p = ir.IntType(8).as_pointer()
+        params = [char_p.as_pointer(), _I64.as_pointer(), _I64.as_pointer(), char_p]
+        target = builder.inttoptr(fn, ir.FunctionType(ir.VoidType(), params).as_pointer())
+        xa = context.make_array(signature.args[2])(context, builder, x)
+        oa = context.make_array(signature.args[3])(context, builder, out)
+        pointers = cgutils.alloca_once(builder, char_p, size=2)
+        builder.store(builder.bitcast(xa.data, char_p), pointers)
+        builder.store(builder.bitcast(oa.data, char_p), builder.gep(pointers, [_I64(1)]))
+        dims = cgutils.alloca_once(builder, _I64)
+        builder.store(xa.nitems, dims)
+        steps = cgutils.alloca_once(builder, _I64, size=2)
+        size = ir.Constant(_I64, context.get_abi_sizeof(xa.data.type.pointee))
+        builder.store(size, steps)
+        builder.store(size, builder.gep(steps, [_I64(1)]))
+        builder.call(target, [pointers, dims, steps, builder.inttoptr(data, char_p)])
+        return context.get_dummy_value()
+
+    return types.none(fn, data, x, out), codegen
+
+
+def _tanh_flat(x, out, lut):  # pragma: no cover  (numba compiles the overload below)
+    raise NotImplementedError
+
+
+@overload(_tanh_flat, jit_options={"fastmath": False, "error_model": "numpy"})
+def _tanh_flat_impl(x, out, lut):
+    """The port of NumPy's tanh for the arrays' dtype (engine/tasks/_rnn_kernels.py)."""
+    if x.dtype == types.float32:
+        return lambda x, out, lut: tanh_array_f32(x, out, lut)
+    if x.dtype == types.float64:
+        return lambda x, out, lut: tanh_array(x, out, lut)
+    return None
+
+
+# Positions in the function table (`blas_functions`).
+GEMM, GEMV, DOT, EXP, EXP_DATA, LOG, LOG_DATA = range(7)
+
+
+@jit
+def softmax_mlp(X, Y, W1, b1, W2, b2, H, Z, dH, mx, s, logs, ones, gW1, gb1, gW2, gb2, lut, fns):
+    """The loss of SoftmaxMLP on the batch (X, Y), and its gradients into gW1, gb1, gW2, gb2:
+    `MLPClassifier._forward_backward` with `SoftmaxMLP._compiled_output`, call for call.
+    Every array C-contiguous, each dimension at least 2, at most 128 rows and classes."""
+    m, n_in = X.shape
+    h = W1.shape[1]
+    o = W2.shape[1]
+    gemm, gemv = fns[GEMM], fns[GEMV]
+    # forward: H = tanh(X W1 + b1), Z = H W2 + b2
+    _gemm(gemm, _NO_TRANS, _NO_TRANS, m, h, n_in, X, n_in, W1, h, H, h)
+    bias_add(H, b1)
+    flat = H.reshape(-1)
+    _tanh_flat(flat, flat, lut)
+    _gemm(gemm, _NO_TRANS, _NO_TRANS, m, o, h, H, h, W2, o, Z, o)
+    softmax_shift(Z, b2, mx)
+    zy = _dot(fns[DOT], m * o, Z, Y)  # sum of the true classes' shifted logits
+    _unary_loop(fns[EXP], fns[EXP_DATA], Z, Z)
+    row_sums(Z, s)
+    _unary_loop(fns[LOG], fns[LOG_DATA], s, logs)
+    total = softmax_finish(Z, s, logs, Y, 1.0 / m)
+    # backward (Z holds dLoss/dZ)
+    _gemm(gemm, _TRANS, _NO_TRANS, h, o, m, H, h, Z, o, gW2, o)  # H.T @ Z
+    _gemv_t(gemv, m, o, Z, o, ones, gb2)  # ones @ Z
+    _gemm(gemm, _NO_TRANS, _TRANS, m, h, o, Z, o, W2, o, dH, h)  # Z @ W2.T
+    tanh_backward(H, dH)
+    _gemm(gemm, _TRANS, _NO_TRANS, n_in, h, m, X, n_in, dH, h, gW1, h)  # X.T @ dH
+    _gemv_t(gemv, m, h, dH, h, ones, gb1)  # ones @ dH
+    return (np.float64(total) - zy) / m
+
+
+@jit
+def sum_sq(x, fns):
+    """float(np.dot(x, x)) of a flat array of at least 2 elements (run: the gradient's
+    squared norm): the BLAS dot NumPy calls."""
+    return _dot(fns[DOT], x.size, x, x)
+
+
+@jit
+def difference_sum_sq(a, b, out, fns):
+    """out ← a − b, then float(np.dot(out, out)) (run: the update and its squared norm)."""
+    for i in range(out.size):
+        out[i] = a[i] - b[i]
+    return _dot(fns[DOT], out.size, out, out)
+
+
+KERNELS = ("softmax_mlp", "sum_sq", "difference_sum_sq")
+
+# -- the functions' addresses ----------------------------------------------------------------
+
+_NUMPY_CODES = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}
+
+
+def _ufunc_loop(ufunc: np.ufunc, dtype: np.dtype) -> tuple[int, int] | None:
+    """(loop, data) addresses of `ufunc`'s first inner loop for dtype -> dtype, the one its
+    type resolution picks, read from the `PyUFuncObject` (numpy/ufuncobject.h: PyObject_HEAD,
+    int nin, nout, nargs, identity; functions; data; int ntypes, reserved1; name; types)."""
+    base = id(ufunc)
+    head = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
+    ints = (ctypes.c_int * 4).from_address(base + head)
+    nin, nout, nargs = ints[0], ints[1], ints[2]
+    at = head + 4 * ctypes.sizeof(ctypes.c_int)
+    functions = ctypes.c_void_p.from_address(base + at).value
+    data = ctypes.c_void_p.from_address(base + at + 8).value
+    ntypes = ctypes.c_int.from_address(base + at + 16).value
+    name = ctypes.c_char_p.from_address(base + at + 24).value
+    type_codes = ctypes.c_void_p.from_address(base + at + 32).value
+    if (nin, nout, nargs) != (1, 1, 2) or name != ufunc.__name__.encode():
+        return None
+    if ntypes != ufunc.ntypes or not functions or not type_codes:
+        return None
+    codes = ctypes.string_at(type_codes, ntypes * nargs)
+    want = bytes([dtype.num, dtype.num])
+    for i in range(ntypes):
+        if codes[2 * i : 2 * i + 2] == want:
+            loop = ctypes.c_void_p.from_address(functions + 8 * i).value
+            loop_data = ctypes.c_void_p.from_address(data + 8 * i).value if data else None
+            return (loop, loop_data or 0) if loop else None
+    return None
+
+
+def _blas_symbols() -> Any:
+    """NumPy's BLAS as a ctypes library with `scipy_cblas_*64_` symbols, or None."""
+    from numpy import __config__
+    from numpy._core import _multiarray_umath
+
+    blas = __config__.CONFIG.get("Build Dependencies", {}).get("blas", {})
+    if blas.get("name") != "scipy-openblas" or "USE64BITINT" not in str(
+        blas.get("openblas configuration", "")
+    ):
+        return None
+    # dlsym on NumPy's extension module searches the libraries it loaded: its BLAS.
+    return ctypes.CDLL(_multiarray_umath.__file__)
+
+
+def blas_functions(dtype: np.dtype) -> np.ndarray | None:
+    """The kernel's function table for dtype (int64 addresses, in `GEMM ... LOG_DATA`
+    order), or None when NumPy's BLAS or its ufunc loops are not where this module looks."""
+    code = _NUMPY_CODES.get(np.dtype(dtype))
+    try:
+        lib = _blas_symbols()
+        if code is None or lib is None:
+            return None
+        table = [
+            ctypes.cast(getattr(lib, f"scipy_cblas_{code}{name}64_"), ctypes.c_void_p).value
+            for name in ("gemm", "gemv", "dot")
+        ]
+        for ufunc in (np.exp, np.log):
+            loop = _ufunc_loop(ufunc, np.dtype(dtype))
+            if loop is None:
+                return None
+            table.extend(loop)
+    except (AttributeError, OSError, ValueError):
+        return None
+    if not all(table[: DOT + 1]) or not table[EXP] or not table[LOG]:
+        return None
+    return np.array(table, np.int64)

@@ -1,0 +1,197 @@
+"""The softmax MLP's whole forward and backward pass in one compiled kernel
+(engine/tasks/_mlp_kernels.py: NumPy's own BLAS calls and exp/log loops through their
+addresses) and a step's norm kernels, against the NumPy path bit for bit: the loss and the
+gradients on random batches (several seeds, batch sizes, both dtypes), whole runs with a last
+partial batch, and the fallback when NumPy's BLAS symbols are not found."""
+
+import numpy as np
+import pytest
+from test_compiled import _run, _same_runs, compiled_ready, needs_numba  # noqa: F401
+
+from engine import tasks
+from engine.optimizers import compiled
+from engine.run import RunConfig
+from engine.tasks import mlp
+
+# compiled_ready (imported: a fixture) turns the compiled path on for every test here.
+pytestmark = [needs_numba, pytest.mark.usefixtures("compiled_ready")]
+
+DTYPES = [np.dtype(np.float64), np.dtype(np.float32)]
+
+
+@pytest.fixture
+def fused():
+    """The whole pass as the build installed it (skipped where NumPy's BLAS is not
+    scipy-openblas: the runs elsewhere compare the passes one by one)."""
+    if len(mlp._fused) != 2:
+        pytest.skip(f"the whole pass is not built here: {mlp._fused_error}")
+    return mlp._fused
+
+
+def _spied(monkeypatch, dtype: np.dtype) -> list:
+    """Count the calls of the whole pass for dtype."""
+    calls = []
+    kernel, fns, table = mlp._fused[dtype]
+
+    def spy(*args):
+        calls.append(len(args[0]))
+        return kernel(*args)
+
+    monkeypatch.setitem(mlp._fused, dtype, (spy, fns, table))
+    return calls
+
+
+def _loss_and_grads(task, params, batch, use: bool) -> tuple:
+    compiled.ready = use
+    grads = task.new_grads()
+    loss, out = task.loss_and_grads(params, batch, grads)
+    assert out is grads
+    return np.float64(loss).tobytes(), {k: v.tobytes() for k, v in grads.items()}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_whole_pass_matches_numpy_bit_for_bit(monkeypatch, fused, dtype, seed):
+    calls = _spied(monkeypatch, dtype)
+    rng = np.random.default_rng(seed)
+    digits = tasks.create("digits-mlp", dtype=dtype.name)
+    blobs = tasks.create("blobs-mlp", dtype=dtype.name, n_features=5, n_classes=4, hidden=7)
+    for task in (digits, blobs):
+        params = task.init_params(rng)
+        for value in params.values():  # biases away from zero, weights off their start
+            value += (rng.standard_normal(value.shape) * 0.3).astype(dtype)
+        for m in (2, 3, 17, 30, 32, 100, 128):
+            rows = rng.choice(len(task.X), m, replace=False)
+            batch = (task.X[rows], task.Y[rows])
+            expected = _loss_and_grads(task, params, batch, False)
+            assert _loss_and_grads(task, params, batch, True) == expected, (task.name, m)
+    assert len(calls) == 2 * 7
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_runs_through_the_whole_pass_are_bit_identical(monkeypatch, fused, dtype):
+    """digits-mlp at batch 100 (1,438 = 14 × 100 + 38: every epoch ends on a partial batch)
+    and at 32, Adam and SGD, with evaluations and state summaries."""
+    calls = _spied(monkeypatch, np.dtype(dtype))
+    for batch_size in (100, 32):
+        for name in ("adam", "sgd"):
+            cfg = RunConfig(
+                task="digits-mlp", optimizer=name, seed=3, dtype=dtype, eval_every=7,
+                state_every=5, task_hypers={"batch_size": batch_size},
+            )  # fmt: skip
+            _same_runs(_run(cfg, False, 50), _run(cfg, True, 50))
+    assert 38 in calls and 100 in calls and 32 in calls
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_arrays_the_kernel_does_not_take_go_through_the_passes(monkeypatch, fused, dtype):
+    """Batches past 128 rows, a strided batch, gradients in a fresh dict and strided or
+    other-dtype parameters: the passes one by one, with the same numbers."""
+    calls = _spied(monkeypatch, dtype)
+    task = tasks.create("digits-mlp", dtype=dtype.name)
+    rng = np.random.default_rng(9)
+    params = task.init_params(rng)
+    big = (task.X[:200], task.Y[:200])
+    strided = (task.X[:64:2], task.Y[:64:2])
+    for batch in (big, strided):
+        assert _loss_and_grads(task, params, batch, True) == _loss_and_grads(
+            task, params, batch, False
+        )
+    other = dict(params, b2=params["b2"].astype(np.float32 if dtype == np.float64 else None))
+    wide = np.zeros(2 * task.hidden, dtype)
+    wide[::2] = rng.standard_normal(task.hidden)
+    for changed in (other, dict(params, b1=wide[::2])):
+        batch = (task.X[:32], task.Y[:32])
+        assert _loss_and_grads(task, changed, batch, True) == _loss_and_grads(
+            task, changed, batch, False
+        )
+    compiled.ready = True
+    task.loss_and_grads(params, (task.X[:32], task.Y[:32]))  # no grads given: the passes
+    assert calls == []
+
+
+def test_norm_kernels_match_numpy(fused):
+    table = compiled.kernels_for(np.dtype(np.float32))
+    assert "sum_sq" in table and "difference_sum_sq" in table
+    rng = np.random.default_rng(5)
+    for dtype in DTYPES:
+        fns = compiled.blas_tables[dtype]
+        entries = compiled.kernels_for(dtype)
+        for n in (2, 7, 1000, 9738, 70001):
+            a, b = rng.standard_normal((2, n)).astype(dtype)
+            a[rng.integers(n)] = -0.0
+            assert entries["sum_sq"](a, fns) == float(np.dot(a, a))
+            out, expected = np.empty_like(a), a - b
+            assert entries["difference_sum_sq"](a, b, out, fns) == float(np.dot(expected, expected))
+            assert out.tobytes() == expected.tobytes()
+
+
+def _build_without(monkeypatch, **patches) -> dict:
+    """Run the whole pass's build step again with `patches` on _mlp_kernels; return the
+    kernels it added (mlp._fused and compiled.blas_tables restored afterwards)."""
+    from engine.tasks import _mlp_kernels
+
+    for name, value in patches.items():
+        monkeypatch.setattr(_mlp_kernels, name, value)
+    monkeypatch.setattr(mlp, "_fused", {})
+    monkeypatch.setattr(mlp, "_fused_error", None)
+    monkeypatch.setattr(compiled, "blas_tables", {})
+    kernels: dict = {}
+    mlp._build_fused(kernels)
+    return kernels
+
+
+def test_without_numpys_blas_symbols_the_passes_run_one_by_one(monkeypatch):
+    """Another BLAS (no scipy_cblas_*64_ symbols): no whole pass, no norm kernels, the
+    reason in `compiled.describe()`, and runs still bit-identical with the NumPy path."""
+
+    class NoSymbols:
+        def __getattr__(self, name):
+            raise AttributeError(name)
+
+    kernels = _build_without(monkeypatch, _blas_symbols=lambda: NoSymbols())
+    assert kernels == {} and mlp._fused == {} and compiled.blas_tables == {}
+    compiled.ready = True
+    assert "MLP passes one by one: NumPy's BLAS" in compiled.describe()
+    cfg = RunConfig(task="digits-mlp", optimizer="adam", seed=4, dtype="float32", eval_every=9)
+    _same_runs(_run(cfg, False, 50), _run(cfg, True, 50))
+
+
+def test_a_numpy_built_with_another_blas_is_not_probed(monkeypatch):
+    """NumPy's config naming another BLAS: the build does not look for symbols at all."""
+    from numpy import __config__
+
+    blas = dict(__config__.CONFIG["Build Dependencies"]["blas"], name="accelerate")
+    deps = dict(__config__.CONFIG["Build Dependencies"], blas=blas)
+    monkeypatch.setitem(__config__.CONFIG, "Build Dependencies", deps)
+    from engine.tasks import _mlp_kernels
+
+    assert _mlp_kernels.blas_functions(np.dtype(np.float64)) is None
+    assert _build_without(monkeypatch) == {}
+
+
+def test_a_pass_that_differs_from_numpy_is_refused(monkeypatch, fused):
+    """The build's check compares with the NumPy passes: a kernel whose numbers differ (here
+    a table pointing exp at log's loop) is not installed."""
+    from engine.tasks import _mlp_kernels
+
+    real = _mlp_kernels.blas_functions
+
+    def swapped(dtype):
+        table = real(dtype).copy()
+        table[_mlp_kernels.EXP] = table[_mlp_kernels.LOG]
+        return table
+
+    assert _build_without(monkeypatch, blas_functions=swapped) == {}
+    assert "differs from NumPy's" in mlp.fused_note()
+
+
+def test_the_function_table_names_numpys_own_loops(fused):
+    """The exp and log loops read out of the ufunc objects compute what the ufuncs do."""
+    from engine.tasks import _mlp_kernels
+
+    for dtype in DTYPES:
+        assert _mlp_kernels.blas_functions(dtype).tobytes() == fused[dtype][1].tobytes()
+        for ufunc in (np.exp, np.log):
+            assert _mlp_kernels._ufunc_loop(ufunc, dtype) is not None
+    assert _mlp_kernels._ufunc_loop(np.add, DTYPES[0]) is None  # two inputs: not a unary loop
