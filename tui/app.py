@@ -32,8 +32,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.filter import LineFilter
 from textual.notifications import Notification, Notify
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, Static, TabbedContent, Tabs
 
 from engine import optimizers, schedules
@@ -62,7 +64,7 @@ from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
 from tui.textual_fixes import OnceCommandPalette, fix_timer_catch_up, guard_option_list_paging
-from tui.widgets.hyper_form import FormSection, HyperField, HyperForm
+from tui.widgets.hyper_form import FORM_HINT, FormSection, HelpLine, HyperField, HyperForm
 from tui.widgets.keybar import KeyBar
 from tui.widgets.lesson_line import LessonLine
 from tui.widgets.pickers import Picker
@@ -130,7 +132,14 @@ class MainScreen(Screen):
     restyle it whole as Textual's Screen does: every widget was styled as it mounted, a
     moment before, by the same stylesheet with the same classes (the breakpoint's included:
     `OptplayApp.get_default_screen`); that second pass was a sixth of the first screen's
-    work. Later showings (after a dialog) restyle as usual."""
+    work. Later showings (after a dialog) restyle as usual.
+
+    A focus move repaints what it changes: Textual's screens repaint every widget when the
+    focus moves (the `focused` reactive's default), and a Tab between two knobs repainted the
+    charts and every row. The widgets that lost or got the focus, and those the move
+    restyles, repaint themselves (as in a `Dialog`, tui/dialogs.py)."""
+
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     _shown = False
 
@@ -251,7 +260,8 @@ class OptplayApp(App[int]):
                 more=OPTIMIZER_FILE_ENTRY if kind == "optimizer" else None,
             )
         yield Static("", id="pending", markup=False)
-        yield HyperForm([form_section(s) for s in view.sections], id="form")
+        yield HyperForm([form_section(s) for s in view.sections], id="form", help_line="#form-help")
+        yield HelpLine((), reserved=True, idle=FORM_HINT, id="form-help")  # docked under
 
     async def _build_sidebar(self) -> None:
         """Fill the sidebar after the first frame (`defer_sidebar`), as the session is now,

@@ -15,7 +15,8 @@ that could change: those with a `:focus-within` rule under an ancestor that gain
 the focus, within the same subtrees Textual looks at, so the styles come out the same
 (tests/tui/test_dialog_focus.py compares them after every Tab). It also skips Textual's
 repaint of the whole screen on a focus move: the widgets whose style or focus changed
-repaint themselves. The restyle is Textual's own whenever `Screen._update_focus_styles` is
+repaint themselves, and the keys in its footer follow the focus in the same frame. The
+restyle is Textual's own whenever `Screen._update_focus_styles` is
 not the method this was written for (Textual 8.2.8, checked by its source like the guards
 in tui/textual_fixes.py).
 
@@ -167,6 +168,17 @@ class Dialog(ModalScreen[ResultType]):
 
     def _on_unmount(self) -> None:  # Textual calls each class's own handler (no super())
         self.end()
+
+    def set_focus(
+        self, widget: Widget | None, scroll_visible: bool = True, from_app_focus: bool = False
+    ) -> None:
+        before = self.focused
+        super().set_focus(widget, scroll_visible, from_app_focus)
+        if self.focused is not before:
+            # Textual tells a footer about the new focus's keys after the next frame: the
+            # footer's escape ("Leave form" / "Cancel") came a frame after the focus. Told
+            # now, they are drawn together (Textual's own call finds nothing new).
+            self.refresh_bindings()
 
     def _update_focus_styles(
         self, focused: Widget | None = None, blurred: Widget | None = None

@@ -1,10 +1,18 @@
-"""Keys in the setup screens lay the screen out again only when they must (issue 25).
+"""Keys in the setup screens and the sidebar lay the screen out again only when they must,
+repaint only what they change, and are answered in one frame (issue 25).
 
 A layout of a dialog (Textual's `Screen._refresh_layout`, a reflow of every widget on it) was
 most of what a Tab cost in the race and sweep setup screens: the footer moved its keys when
 escape became "Leave form", and each section's help line appeared and left. Here the layouts
 are counted while the focus goes through the fields, pickers and racers' boxes and back:
-counts, never times, so the figure does not depend on the machine's load.
+counts, never times, so the figure does not depend on the machine's load. On the main screen
+the sidebar's help lines did the same, and each Tab repainted the whole screen.
+
+A key is answered when its whole answer is on screen: the focused field's name marked, its
+help shown, the footer's escape saying what it does now. These came in two or three frames
+(each a repaint, the last one the answer): the help and the name from handlers that ran after
+the screen had drawn the new focus, the footer after the next frame. Every frame drawn during
+the walk is checked: none shows the focus without the rest of its answer.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import screen_text, wait_for
+from textual._compositor import Compositor
 from textual.screen import Screen
 
 from engine.config import Experiment
@@ -21,6 +30,7 @@ from tui.app import create_app
 from tui.screens.race_setup import RaceSetupScreen
 from tui.screens.sweep import SweepScreen
 from tui.widgets.footer import SteadyFooter
+from tui.widgets.hyper_form import FORM_HINT, HelpLine, HyperField, HyperForm, HyperSection
 
 #: Through the shared settings into the first racer's (optimizer's) box, and back.
 KEYS = ["tab"] * 10 + ["shift+tab"] * 10
@@ -43,6 +53,65 @@ class LayoutCounter:
             refresh_layout(screen, size, scroll)
 
         monkeypatch.setattr(Screen, "_refresh_layout", counted)
+
+
+class FrameChecker:
+    """At every frame the screen draws (`Screen._compositor_refresh`), what shows the focus
+    must agree with it: the focused field's name marked (and no other), the help line of its
+    section (or the form's) showing its help, the footer's escape its label for that focus.
+    Also sums the cells each frame repaints."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.screen: Screen | None = None
+        self.frames = 0
+        self.cells = 0
+        self.wrong: list[str] = []
+        compositor_refresh = Screen._compositor_refresh
+        render_update = Compositor.render_update
+
+        def checked(screen: Screen) -> None:
+            if screen is self.screen and screen.is_current:
+                self.frames += 1
+                self.check(screen)
+            compositor_refresh(screen)
+
+        def counted(compositor: Compositor, full: bool = False, **kwargs: Any) -> Any:
+            if self.screen is not None and compositor is self.screen._compositor:
+                region = compositor.size.region
+                dirty = compositor._dirty_regions
+                whole = full or region in dirty
+                self.cells += region.area if whole else sum(r.area for r in dirty)
+            return render_update(compositor, full, **kwargs)
+
+        monkeypatch.setattr(Screen, "_compositor_refresh", checked)
+        monkeypatch.setattr(Compositor, "render_update", counted)
+
+    def check(self, screen: Screen) -> None:
+        focused = screen.focused
+        field = next((a for a in focused.ancestors_with_self if isinstance(a, HyperField)),
+                     None) if focused is not None else None  # fmt: skip
+        marked = [f for f in screen.query(HyperField) if f.query_one(".hyper-name").has_class(
+            "-focused")]  # fmt: skip
+        where = f"focus on {focused.id if focused is not None else None}"
+        if marked != ([field] if field is not None else []):
+            self.wrong.append(f"{where}: names marked {[f.spec.name for f in marked]}")
+        for line in screen.query(HelpLine):
+            scope = line.parent if isinstance(line.parent, HyperSection) else screen
+            inside = field is not None and scope in field.ancestors
+            want = field.help_text if inside else line.idle
+            if line.id == "form-help":  # the sidebar's: any field of the form
+                want = field.help_text if field is not None else FORM_HINT
+            if str(line.render()) != want:
+                self.wrong.append(f"{where}: help line shows {str(line.render())[:30]!r}")
+        footers = screen.query(SteadyFooter)
+        if footers:
+            in_form = focused is not None and any(
+                isinstance(a, HyperForm) for a in focused.ancestors
+            )
+            labels = [k.description for k in footers.first().children if hasattr(k, "key")
+                      and k.key == "escape"]  # fmt: skip
+            if len(labels) != 1 or (labels[0] == "Leave form") != in_form:  # else Cancel, Close
+                self.wrong.append(f"{where}: footer's escape says {labels}")
 
 
 async def focus_moves(pilot: Any, counter: LayoutCounter, start: str) -> list[str]:
@@ -69,27 +138,56 @@ def app_of_digits() -> Any:
 
 async def test_tab_through_the_race_setup_lays_the_screen_out_at_most_twice(monkeypatch):
     counter = LayoutCounter(monkeypatch)
+    frames = FrameChecker(monkeypatch)
     app = app_of_digits()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("c")
         await wait_for(lambda: isinstance(app.screen, RaceSetupScreen))
         await pilot.pause()
+        frames.screen = app.screen
         visited = await focus_moves(pilot, counter, "race-task-select")
         # The walk went through knob fields (help line, "Leave form") and pickers ("Cancel").
         assert {"race-task-hidden", "race-run-steps", "r1-optimizer-select"} <= set(visited)
         assert counter.count <= MAX_LAYOUTS, f"{counter.count} layouts for {len(KEYS)} keys"
+        assert frames.frames >= len(KEYS)
+        assert frames.wrong == []  # before: 15-20 frames showed half an answer
 
 
 async def test_tab_through_the_sweep_setup_lays_the_screen_out_at_most_twice(monkeypatch):
     counter = LayoutCounter(monkeypatch)
+    frames = FrameChecker(monkeypatch)
     app = app_of_digits()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
         await wait_for(lambda: isinstance(app.screen, SweepScreen))
         await pilot.pause()
+        frames.screen = app.screen
         visited = await focus_moves(pilot, counter, "sweep-task-select")
         assert {"sweep-task-hidden", "sweep-run-steps", "sweep-schedule-select"} <= set(visited)
         assert counter.count <= MAX_LAYOUTS, f"{counter.count} layouts for {len(KEYS)} keys"
+        assert frames.frames >= len(KEYS)
+        assert frames.wrong == []
+
+
+async def test_tab_through_the_sidebar_lays_out_nothing_and_repaints_what_changed(monkeypatch):
+    """The sidebar's help line keeps its cells (docked, a fixed height): a Tab from a picker
+    into the form, or between sections, lays out no screen (before: one or two per key,
+    each a repaint of the whole screen), and a focus move repaints the widgets it changes,
+    not the whole screen (before: 120x40 cells per key)."""
+    counter = LayoutCounter(monkeypatch)
+    frames = FrameChecker(monkeypatch)
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: app.sidebar_built and app.screen.query(HyperField))
+        await pilot.pause()
+        frames.screen = app.screen
+        frames.cells = 0
+        visited = await focus_moves(pilot, counter, "task-select")
+        assert {"optimizer-select", "optimizer-lr", "optimizer-flavour"} <= set(visited)
+        assert counter.count == 0, f"{counter.count} layouts for {len(KEYS)} keys"
+        assert frames.wrong == []
+        per_key = frames.cells / len(KEYS)
+        assert per_key < 120 * 40 / 4, f"{per_key:.0f} cells repainted per key"
 
 
 async def test_the_footer_keeps_escape_in_place_and_the_help_line_its_room():

@@ -9,6 +9,7 @@ from textual.widgets import Input, Label, Static, TabbedContent, Tabs
 
 from engine.run import RunConfig
 from tui.app import create_app
+from tui.widgets.hyper_form import FORM_HINT
 from tui.widgets.keybar import KeyBar
 
 SMALL = (80, 24)
@@ -107,26 +108,33 @@ async def test_exponents_signs_lists_and_aliases_still_type() -> None:
         assert field.value == "10,20"
 
 
-async def test_one_help_line_per_section_follows_the_focus() -> None:
-    """The focused knob's help shows under its section (one line for all its fields, so a
-    Tab between fields lays out no screen), and goes when the focus leaves the section."""
+async def test_the_sidebar_help_line_follows_the_focus_in_place() -> None:
+    """The focused knob's help shows in the sidebar's one help line, docked under it (the
+    same cells whichever section the knob is in, so a Tab lays out no screen); the hint
+    while no knob has the focus. No section has a help line of its own."""
     app = create_app(RunConfig(task="rosenbrock", optimizer="adam"))
     async with app.run_test(size=(120, 40)) as pilot:
-        help_line = app.query_one("#section-optimizer > .hyper-help", Static)
-        assert not help_line.display
+        help_line = app.query_one("#form-help", Static)
+        await wait_for(lambda: FORM_HINT in str(help_line.render()))
+        room = help_line.region
         app.query_one("#optimizer-lr", Input).focus()
         await pilot.pause()
         lr_spec = app.query_one("#optimizer-lr").parent.parent.spec
-        assert help_line.display and lr_spec.help in str(help_line.render())
+        assert lr_spec.help in str(help_line.render())
+        assert app.query_one("#optimizer-lr").parent.query_one(".hyper-name").has_class("-focused")
         await pilot.press("tab")
         await pilot.pause()
         assert app.focused.id == "optimizer-beta1"
         beta1_help = app.focused.parent.parent.help_text
         assert str(help_line.render()) == beta1_help != lr_spec.help
+        assert (
+            not app.query_one("#optimizer-lr").parent.query_one(".hyper-name").has_class("-focused")
+        )
         await pilot.press("escape")
         await pilot.pause()
-        assert not help_line.display
-        assert len(app.query(".hyper-help")) == len(app.query(".hyper-section"))
+        assert str(help_line.render()) == FORM_HINT
+        assert help_line.region == room
+        assert len(app.query(".hyper-help")) == 1
 
 
 @pytest.mark.parametrize("deferred", [False, True], ids=["built whole", "deferred"])

@@ -56,6 +56,9 @@ def control_id(section: str, name: str) -> str:
     return f"{section}-{name}"
 
 
+#: The sidebar's help line while no knob has the focus.
+FORM_HINT = "tab: the next knob; the focused knob's help shows here"
+
 #: What a number can be typed with (1e-3, -2, 1_000); a list of them adds its separators.
 NUMBER_CHARACTERS = frozenset("0123456789.eE+-_")
 LIST_CHARACTERS = frozenset(",; ()")
@@ -174,11 +177,9 @@ class HyperField(VerticalGroup):
     def help_of(spec: Hyper) -> str:
         return f"{spec.help} {spec.range_text}" if spec.help else spec.range_text
 
-    def on_descendant_focus(self) -> None:
-        self.query_one(".hyper-name").add_class("-focused")
-
-    def on_descendant_blur(self) -> None:
-        self.query_one(".hyper-name").remove_class("-focused")
+    def show_focus(self, focused: bool) -> None:
+        """Draw the name as the focused field's (called by the form as the focus moves)."""
+        self.query_one(".hyper-name").set_class(focused, "-focused")
 
     @property
     def control(self) -> Widget:
@@ -211,13 +212,19 @@ class HelpLine(Static):
     `reserved`: always on screen, as tall as the longest help of the section's fields at its
     width (blank while no field of the section has the focus), so that a focus move changes
     its text only and never the layout of the screen; else shown only while a field of the
-    section has the focus, as tall as its text."""
+    section has the focus, as tall as its text.
 
-    def __init__(self, helps: Iterable[str], reserved: bool) -> None:
-        super().__init__("", classes="hyper-help" + (" -reserved" if reserved else ""),
-                         markup=False)  # fmt: skip
+    A form's own line (`HyperForm(help_line=...)`, the sidebar's) is reserved with a height
+    its CSS sets, and shows `idle` while no field has the focus."""
+
+    def __init__(
+        self, helps: Iterable[str], reserved: bool, *, idle: str = "", id: str | None = None
+    ) -> None:
+        super().__init__(idle, classes="hyper-help" + (" -reserved" if reserved else ""),
+                         markup=False, id=id)  # fmt: skip
         self.helps = tuple(helps)
         self.reserved = reserved
+        self.idle = idle
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if not self.reserved:
@@ -240,7 +247,7 @@ class HelpLine(Static):
 
     def hide(self) -> None:
         if self.reserved:
-            self.update("", layout=False)
+            self.update(self.idle, layout=False)
         else:
             self.display = False
 
@@ -248,7 +255,8 @@ class HelpLine(Static):
 class HyperSection(VerticalGroup):
     """The fields of one configured thing, validated together, committed together."""
 
-    def __init__(self, section: FormSection, reserve_help: bool = False) -> None:
+    def __init__(self, section: FormSection, reserve_help: bool | None = False) -> None:
+        """`reserve_help`: see `HelpLine.reserved`; None: no help line (the form has one)."""
         super().__init__(id=f"section-{section.key}", classes="hyper-section")
         self.section = section
         self.reserve_help = reserve_help
@@ -263,26 +271,11 @@ class HyperSection(VerticalGroup):
             yield HyperField(self.section.key, spec, self.values[spec.name])
         # One help line per section, under its fields, for the field in focus: a line per
         # field shown on focus made every Tab a layout of the whole screen (~2/3 of a key's
-        # time in a setup screen). Not reserved, it is laid out again when it appears,
-        # leaves or changes height; reserved (the setup screens), never.
-        yield HelpLine((HyperField.help_of(spec) for spec in self.section.specs), self.reserve_help)
-
-    def on_descendant_focus(self, event: Any) -> None:
-        target = next((a for a in event.widget.ancestors if isinstance(a, HyperField)), None)
-        if target is not None:
-            self._show_help(target.help_text)
-
-    def on_descendant_blur(self) -> None:
-        # After the focus move: a Tab to the next field of this section keeps the line.
-        self.call_later(self._hide_help_unless_focused)
-
-    def _show_help(self, text: str) -> None:
-        self.query_one(HelpLine).show(text)
-
-    def _hide_help_unless_focused(self) -> None:
-        focused = self.screen.focused if self.is_attached else None
-        if focused is None or self not in focused.ancestors:
-            self.query_one(HelpLine).hide()
+        # time in a setup screen). Reserved (the setup screens), it is never laid out again.
+        # A form with a help line of its own (the sidebar's) has none per section.
+        if self.reserve_help is not None:
+            helps = (HyperField.help_of(spec) for spec in self.section.specs)
+            yield HelpLine(helps, self.reserve_help)
 
     @property
     def fields(self) -> list[HyperField]:
@@ -387,13 +380,21 @@ class HyperForm(VerticalGroup):
             self.values = values
 
     def __init__(
-        self, sections: Iterable[FormSection], *, id: str | None = None, reserve_help: bool = False
+        self,
+        sections: Iterable[FormSection],
+        *,
+        id: str | None = None,
+        reserve_help: bool = False,
+        help_line: str | None = None,
     ) -> None:
         """`reserve_help`: each section keeps the room of its help line while its fields do
         not have the focus (`HelpLine`): a Tab never lays the screen out again (the setup
-        screens, whose layouts cost most)."""
+        screens, whose layouts cost most). `help_line`: the selector of a `HelpLine` on the
+        same screen that shows the focused field's help for every section instead (the
+        sidebar's, docked under it: the sections' own lines would take a row or three each)."""
         super().__init__(id=id)
-        self.reserve_help = reserve_help
+        self.reserve_help: bool | None = None if help_line else reserve_help
+        self.help_line = help_line
         self._initial = list(sections)
         self._wanted: dict[str, FormSection] = {sec.key: sec for sec in self._initial}
         self._replacing = False
@@ -401,6 +402,43 @@ class HyperForm(VerticalGroup):
     def compose(self) -> ComposeResult:
         for section in self._initial:
             yield HyperSection(section, self.reserve_help)
+
+    def on_mount(self) -> None:
+        # The focused field's name and help change in the same call as the screen's focus
+        # (`Screen.set_focus`), so they are drawn in the same frame as the field's own focus.
+        # A handler of DescendantFocus ran later, in the field's and the section's message
+        # queues: the screen often drew the key's answer in two frames (a frame later).
+        self.watch(self.screen, "focused", self._focus_moved, init=False)
+
+    def _field_of(self, widget: Widget | None) -> HyperField | None:
+        if widget is None or self not in widget.ancestors:
+            return None
+        return next((a for a in widget.ancestors if isinstance(a, HyperField)), None)
+
+    def _focus_moved(self, old: Widget | None, new: Widget | None) -> None:
+        if not self.is_attached:
+            return
+        before, after = self._field_of(old), self._field_of(new)
+        if before is after:
+            return
+        if before is not None and before.is_attached:
+            before.show_focus(False)
+        if after is not None:
+            after.show_focus(True)
+        if self.help_line is not None:
+            line = self.screen.query_one(self.help_line, HelpLine)
+            if after is None:
+                line.hide()
+            else:
+                line.show(after.help_text)
+            return
+        section_before = before.parent.parent if before is not None else None  # type: ignore[union-attr]
+        section_after = after.parent.parent if after is not None else None  # type: ignore[union-attr]
+        if section_before is not None and section_before is not section_after:
+            if section_before.is_attached and section_before.reserve_help is not None:
+                section_before.query_one(HelpLine).hide()
+        if after is not None and section_after.reserve_help is not None:
+            section_after.query_one(HelpLine).show(after.help_text)
 
     def section(self, key: str) -> HyperSection:
         return self.query_one(f"#section-{key}", HyperSection)

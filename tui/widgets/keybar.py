@@ -86,4 +86,4 @@ class KeyBar(Static):
             text.append(k, style="bold")
             text.append(f" {label}{GAP}")
         text.rstrip()
-        self.update(text)
+        self.update(text, layout=False)  # one row, always: new text, the same cells
