@@ -537,7 +537,7 @@ class Run(Stepper[Progress]):
                     limit = self._loss_limit = loss + factor * max(abs(loss), 1.0)
                 copy_into(prev, flat)
                 if closure_grads is None:
-                    opt_step(opt_params, opt_grads, lr=lr)
+                    opt_step(opt_params, opt_grads, lr)
                 else:
                     opt_step(opt_params, opt_grads, lr=lr, closure=self._closure(batch), loss=loss)
                 if difference_sum_sq is None:
