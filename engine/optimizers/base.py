@@ -658,8 +658,8 @@ class Optimizer(Registered):
         or float64 writable NumPy arrays, `grads` holding each key of `params` with the same
         shape and dtype, and the shape and dtype of the key's state if it has one (a Run's own
         buffers). The rate is still checked (a schedule's need not be valid). A Run steps
-        through it when `step` is not overridden: the checks cost about a microsecond a step,
-        a few per cent of a small network's step."""
+        through it when `step` is not overridden: the checks cost ~0.5 us a step, a few
+        per cent of the Python around a small network's step."""
         lr = self._rate(lr)
         states = self._state
         for key, p in params.items():
