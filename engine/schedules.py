@@ -159,7 +159,11 @@ class Schedule(Registered):
     def lr(self, step: int) -> float:
         """The rate of update number step + 1 (step counts from 0). Bounded work for any
         step (see the module docstring); a run stepping forward reads a cached block."""
-        step = _as_step(step)
+        return self._lr(_as_step(step))
+
+    def _lr(self, step: int) -> float:
+        """`lr` of a step known to be an int >= 0 (a Run's own count: it calls this one,
+        without the check, at every step)."""
         if self._horizon is not None and step > self._horizon:
             step = self._horizon
         block, i = divmod(step, _BLOCK)
@@ -858,8 +862,7 @@ class Plateau(Schedule):
             self.num_bad_steps = 0
         self.observed = step
 
-    def lr(self, step: int) -> float:
-        step = _as_step(step)
+    def _lr(self, step: int) -> float:
         if step >= self.observed:
             return self.current_lr
         i = bisect.bisect_right(self._cuts, step, key=lambda cut: cut[0])

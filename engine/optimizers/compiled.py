@@ -387,9 +387,18 @@ def _lerp_args(w: float) -> tuple[float, bool]:
     return (w, True) if w < 0.5 else (1.0 - w, False)
 
 
+#: The floats that float32 rounds to exactly 1: [1 − 2⁻²⁵, 1 + 2⁻²⁴], 1 and its two half-way
+#: points (ties round to 1, whose significand is even). float64 rounds only 1.0 itself to 1.
+_F32_ONE_LOW, _F32_ONE_HIGH = 1.0 - 2.0**-25, 1.0 + 2.0**-24
+
+
 def _is_one(x: float, p: np.ndarray) -> bool:
-    """`base._is_one`: whether x rounds to exactly 1 in p's dtype."""
-    return x == 1.0 or (x > 0.999 and p.dtype == np.float32 and np.float32(x) == 1.0)
+    """Whether `x` (a float) is exactly 1 as p's dtype (float32 or float64) rounds it, so
+    `p / x` is `p` itself: bias corrections 1 − βᵗ get there after a few thousand steps
+    (float32 sooner), and their pass over the array is then skipped, with the same numbers.
+    Both paths ask this (`base._is_one`); comparing with float32's range costs ~30 ns a step,
+    rounding x to float32 and back ~250 ns."""
+    return x == 1.0 or (p.itemsize == 4 and _F32_ONE_LOW <= x <= _F32_ONE_HIGH)
 
 
 def _adam_knobs(opt: Any) -> tuple:

@@ -233,15 +233,17 @@ def check_batch_size(values: dict[str, Any], n_train: int) -> None:
 
 
 def epoch_batches(
-    rng: np.random.Generator, arrays: tuple[np.ndarray, ...], batch_size: int
-) -> Iterator[tuple[np.ndarray, ...]]:
-    """Epoch-shuffled mini-batches of the rows of `arrays` (the last one may be short).
+    rng: np.random.Generator, arrays: tuple[np.ndarray, np.ndarray], batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Epoch-shuffled mini-batches of the rows of `arrays`, (inputs, targets) (the last batch
+    may be short).
 
     Each epoch draws one permutation from `rng`; a batch gathers its rows into new arrays,
     so a batch stays valid after the iterator moves on. batch_size 0 (or >= the set size)
     yields the whole training set every time, without copying and without using `rng`.
     """
-    n = len(arrays[0])
+    inputs, targets = arrays
+    n = len(inputs)
     if batch_size == 0 or batch_size >= n:
         while True:
             yield arrays
@@ -249,8 +251,9 @@ def epoch_batches(
         perm = rng.permutation(n)
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
-            # The array method, not np.take: a few microseconds less per batch (a hot path).
-            yield tuple([a.take(idx, 0) for a in arrays])
+            # The array method, not np.take, and the pair by name, not a comprehension over
+            # `arrays`: a few microseconds less per batch (a hot path).
+            yield inputs.take(idx, 0), targets.take(idx, 0)
 
 
 def glorot_uniform(

@@ -100,6 +100,98 @@ def test_large_buffers_match_the_blocked_numpy_path(compiled_ready, name, dtype)
     assert _steps(name, {}, dtype, True, 4, size) == _steps(name, {}, dtype, False, 4, size)
 
 
+#: Knob edits made between steps, one after another: each kernel's knob-dependent state
+#: arrays (AMSGrad's max, momentum buffers, centered RMSprop's average), which a key looks up
+#: once per knob setting (`_KeyState.kernel_bufs`), and the arguments the compiled path
+#: derives from the knobs once per setting (`compiled._knob_args`).
+EDITS = {
+    "adam": [
+        {"amsgrad": True},
+        {"beta2": 0.9, "eps": 1e-4},
+        {"amsgrad": False, "weight_decay": 0.1},
+        {"maximize": True, "beta1": 0.3},
+    ],
+    "adamw": [{"weight_decay": 0.0}, {"weight_decay": 0.2, "amsgrad": True}],
+    "sgd": [
+        {"momentum": 0.9},
+        {"nesterov": True},
+        {"nesterov": False, "dampening": 0.5},
+        {"momentum": 0.0, "weight_decay": 0.1},
+    ],
+    "rmsprop": [{"centered": True}, {"momentum": 0.5}, {"centered": False, "alpha": 0.9}],
+    "nadam": [{"decoupled_weight_decay": True, "weight_decay": 0.1}, {"beta2": 0.95}],
+    "radam": [{"weight_decay": 0.1}, {"decoupled_weight_decay": True, "beta1": 0.2}],
+    "adamax": [{"beta1": 0.4, "maximize": True}],
+    "adagrad": [{"eps": 1e-3, "weight_decay": 0.1}],
+    "adadelta": [{"rho": 0.5}],
+    "lion": [{"weight_decay": 0.1, "beta2": 0.9}],
+}
+
+
+def _edited_steps(name: str, dtype: type, use: bool, lookup_each_step: bool = False) -> list:
+    """Three steps of a 257-element buffer under the defaults, then three after each edit of
+    EDITS[name] in turn: the parameters and the whole state after every step. With
+    `lookup_each_step`, the key's state arrays are looked up afresh at every step (as before
+    they were kept per knob setting): the reference for what an edit must change."""
+    compiled.ready = use
+    rng = np.random.default_rng(3)
+    opt = optimizers.create(name)
+    p = rng.standard_normal(257).astype(dtype)
+    seen = []
+    for knobs in [{}, *EDITS[name]]:
+        opt.set_hypers(**knobs)
+        for _ in range(3):
+            if lookup_each_step and opt.has_state("w"):
+                opt._state["w"].kernel_bufs = None
+            g = (rng.standard_normal(257) * (1.0 + p)).astype(dtype)
+            opt.step({"w": p}, {"w": g}, lr=1e-2)
+            state = {k: np.asarray(v).tobytes() for k, v in opt.state("w").items()}
+            seen.append((p.tobytes(), state))
+    return seen
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_knob_edits_between_steps_take_effect_at_the_next_step(compiled_ready, name, dtype):
+    """An edit between two steps changes the next step exactly as on the NumPy path, and
+    as when nothing is kept per knob setting."""
+    reference = _edited_steps(name, dtype, False, lookup_each_step=True)
+    assert _edited_steps(name, dtype, False) == reference
+    assert _edited_steps(name, dtype, True) == reference
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_knob_edits_between_run_steps_match_the_numpy_path(compiled_ready, dtype):
+    """A Run steps its optimizer without the per-array checks (`Optimizer._step_checked`):
+    edits between its steps apply from the next step, on both paths alike."""
+    cfg = RunConfig(task="digits-mlp", optimizer="adam", seed=4, dtype=dtype, state_every=3)
+    runs = []
+    for use in (False, True):
+        compiled.ready = use
+        run = Run(cfg)
+        for edit in ({"amsgrad": True, "lr": 0.01}, {"beta2": 0.9}, {"amsgrad": False}, {}):
+            run.step(5)
+            run.set_hypers(optimizer=edit)
+        runs.append(run)
+    assert runs[0].optimizer.knobs_used("flat")["amsgrad"] is False
+    _same_runs(*runs)
+
+
+def test_is_one_is_exactly_whether_the_dtype_rounds_to_one():
+    """`compiled._is_one` (both paths' test) compares with the range float32 rounds to 1:
+    the same answer as rounding, at the range's ends (ties) and the floats next to them."""
+    ends = (1.0 - 2.0**-25, 1.0, 1.0 + 2.0**-24)
+    near = [np.nextafter(x, d) for x in ends for d in (0.0, 2.0)]
+    rng = np.random.default_rng(5)
+    xs = [*ends, *near, 0.999, 0.5, 2.0, float("nan"), float("inf"), *1 + rng.normal(0, 1e-7, 200)]
+    for dtype in (np.float32, np.float64):
+        a = np.ones(2, dtype)
+        for x in map(float, xs):
+            assert compiled._is_one(x, a) == bool(dtype(x) == 1.0), (dtype, x)
+
+
 @pytest.fixture
 def split_small_buffers(monkeypatch):
     """Split steps over 3 threads from 64 elements (the real threshold is ~1M elements): small

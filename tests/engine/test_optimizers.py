@@ -456,6 +456,14 @@ def test_bad_inputs_are_reported():
         opt.step({"w": np.zeros(4)}, {"w": np.zeros(4)})
 
 
+def test_a_bad_array_is_reported_before_any_array_is_updated():
+    opt = optimizers.create("adam", lr=0.1)
+    p = {"a": np.zeros(3), "b": np.zeros(2)}
+    with pytest.raises(ValueError, match=r"grads\['b'\] is float64\[3\] but params\['b'\]"):
+        opt.step(p, {"a": np.ones(3), "b": np.ones(3)})
+    assert not p["a"].any() and opt.keys() == [] and opt.steps == 0
+
+
 def test_lr_override_set_hypers_and_reset():
     rng = np.random.default_rng(0)
     start = rng.normal(size=6)

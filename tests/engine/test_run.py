@@ -604,3 +604,23 @@ def test_run_equals_a_plain_per_key_loop(optimizer):
         losses.append(loss)
     assert all(params[k].tobytes() == run.params[k].tobytes() for k in params)
     assert run.history.buckets("loss").lasts.tolist() == losses
+
+
+def test_a_run_skips_the_checks_of_its_own_arrays_unless_the_optimizer_steps_itself(
+    monkeypatch,
+):
+    """A Run's buffers are its own: it steps through `Optimizer._step_checked`, not the public
+    `step` and its checks of the arrays, unless the optimizer has its own `step` (wrappers,
+    closures): that one runs as before."""
+    checked = []
+    public = optimizers.Optimizer.step
+
+    def step(self, *args, **kwargs):
+        checked.append(self.name)
+        return public(self, *args, **kwargs)
+
+    monkeypatch.setattr(optimizers.Optimizer, "step", step)
+    Run(RunConfig(task="digits-mlp", optimizer="adam", eval_every=0)).step(3)
+    assert checked == []
+    Run(RunConfig(task="digits-mlp", optimizer="lookahead", eval_every=0)).step(2)
+    assert checked == ["lookahead", "adam"] * 2  # the wrapper's step, then its inner adam's
