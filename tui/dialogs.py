@@ -55,6 +55,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tui.textual_fixes import source_digest
+from tui.widgets.footer import SteadyFooter
 
 #: sha256 (first 16 hex digits) of the `Screen._update_focus_styles` that `Dialog` narrows.
 FOCUS_STYLES_SOURCE = "cc50d6be558c8751"
@@ -175,9 +176,12 @@ class Dialog(ModalScreen[ResultType]):
         before = self.focused
         super().set_focus(widget, scroll_visible, from_app_focus)
         if self.focused is not before:
-            # Textual tells a footer about the new focus's keys after the next frame: the
-            # footer's escape ("Leave form" / "Cancel") came a frame after the focus. Told
-            # now, they are drawn together (Textual's own call finds nothing new).
+            # Textual tells a footer about the new focus's keys from the footer's own queue,
+            # often after the next frame: the footer's escape ("Leave form" / "Cancel") came a
+            # frame after the focus. Told now, they are drawn together (Textual's own call
+            # finds nothing new).
+            for footer in self.query_children(SteadyFooter):
+                footer.relabel_now(self)
             self.refresh_bindings()
 
     def _update_focus_styles(
@@ -204,3 +208,9 @@ class Dialog(ModalScreen[ResultType]):
                     nodes.add(node)
         if nodes:
             self.app.stylesheet.update_nodes(nodes, animate=True)
+            # Those whose look changed (a racer's box taking its focus border) tell the screen
+            # now, not from their own queues once idle, which came after the screen's next
+            # frame: they were drawn a frame after the rest of the key's answer.
+            for node in nodes:
+                if isinstance(node, Widget):
+                    node._check_refresh()

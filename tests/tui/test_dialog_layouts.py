@@ -352,3 +352,117 @@ async def test_left_right_in_the_pin_prompt_lays_nothing_out(monkeypatch):
         await press_each(pilot, counter, keys, lambda: field.cursor_position)
         assert field.cursor_position == len(field.value)
         assert counter.count == 0 and not behind
+
+
+# -- the setup screens' drop-downs: what a Tab onto one, or its opening, costs -----------------
+
+
+class ApplyCounter:
+    """Counts the style applications (`Stylesheet.apply`, a component style's included) while
+    `on` is set: all of them, and those to the parts of the drop-down lists (a Select's
+    `SelectOverlay` and its component styles)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from textual.css.stylesheet import Stylesheet
+        from textual.widgets._select import SelectOverlay
+
+        self.on = False
+        self.all = 0
+        self.lists = 0
+        apply = Stylesheet.apply
+
+        def counted(stylesheet: Stylesheet, node: Any, **kwargs: Any) -> None:
+            self.all += self.on
+            if self.on and any(isinstance(n, SelectOverlay) for n in (node, *node.ancestors)):
+                self.lists += 1
+            apply(stylesheet, node, **kwargs)
+
+        monkeypatch.setattr(Stylesheet, "apply", counted)
+
+
+#: Style applications allowed per Tab in the walk: the fields' names, the old and the new focus
+#: (an Input and its four component styles), a Select and its value's box. Before: 24-28 per
+#: key (a drop-down's hidden list; an Input restyled twice, the dialog's focus-within pass
+#: counting it in because one rule styled `Input:focus` and `Select:focus-within`).
+MAX_APPLIES = 16
+
+
+@pytest.mark.parametrize("setup", ["race", "sweep"])
+async def test_a_tab_is_drawn_in_one_frame_and_restyles_no_hidden_list(monkeypatch, setup):
+    """Each Tab draws its whole answer in one frame: a Tab onto or off a drop-down drew the
+    value's box a frame later (its parts asked for their repaint from their own queues), and
+    one into or out of a form drew the footer's escape a frame later. Only the footer's
+    first widening (to "Leave form") takes a layout and a frame of its own. Before: 37
+    frames for 20 keys (race and sweep setup). And no Tab restyles the hidden list of a
+    drop-down (before: its five component styles and itself, on every Tab onto or off one:
+    84-102 style applications for the 20 keys), nor an Input twice."""
+    counter = LayoutCounter(monkeypatch)
+    frames = FrameChecker(monkeypatch)
+    applies = ApplyCounter(monkeypatch)
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c" if setup == "race" else "s")
+        await wait_for(lambda: isinstance(app.screen, (RaceSetupScreen, SweepScreen)))
+        await pilot.pause()
+        frames.screen = app.screen
+        applies.on = True
+        visited = await focus_moves(pilot, counter, f"{setup}-task-select")
+        assert any(v.endswith("-select") and v != f"{setup}-task-select" for v in visited)
+        assert frames.wrong == []
+        # The footer's widening (a layout, a frame), and paints not tied to a key.
+        most = len(KEYS) + 1 + STRAY_PAINTS
+        assert frames.frames <= most, f"{frames.frames} frames for {len(KEYS)} keys"
+        assert applies.lists == 0, f"{applies.lists} style applications to hidden lists"
+        assert applies.all <= MAX_APPLIES * len(KEYS), f"{applies.all} style applications"
+
+
+async def test_a_drop_down_closes_with_the_footer_and_the_focus_in_one_frame(monkeypatch):
+    """Enter opens the task's drop-down, up/down move in it, enter closes it: every frame
+    shows the footer's escape for the list's state ("Dismiss menu" while it is open, the
+    setup's "Cancel" once it is closed), repaints the footer's keys whose label changed since
+    the frame before, and has the focus back on the Select once the list is closed. Before:
+    the closing frame drew the closed list with the footer's old label (the new one was
+    painted a frame later: Textual gave the focus back after the next frame, and the keys
+    asked for their repaint from their own queues)."""
+    wrong: list[str] = []
+    seen: list[bool] = []
+    drawn: dict[Any, str] = {}  # footer key -> the label its last repaint drew
+    armed = [False]  # from the first key on
+    compositor_refresh = Screen._compositor_refresh
+    app = app_of_digits()
+
+    def checked(screen: Screen) -> None:
+        if armed[0] and isinstance(screen, RaceSetupScreen) and screen.is_current:
+            select = screen.query_one("#race-task-select")
+            keys = [k for k in screen.query_one(SteadyFooter).children if hasattr(k, "key")]
+            labels = [k.description for k in keys if k.key == "escape"]
+            open_ = bool(select.expanded)
+            seen.append(open_)
+            if labels != ["Dismiss menu" if open_ else "Cancel"]:
+                wrong.append(f"list {'open' if open_ else 'closed'}, footer {labels}")
+            if not open_ and screen.focused is not select:
+                wrong.append(f"list closed, focus on {screen.focused}")
+            for key in keys:
+                if key in screen._dirty_widgets:
+                    drawn[key] = key.description
+                elif drawn.setdefault(key, key.description) != key.description:
+                    wrong.append(f"{key.description!r} not painted, {drawn[key]!r} shows")
+        compositor_refresh(screen)
+
+    monkeypatch.setattr(Screen, "_compositor_refresh", checked)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        await wait_for(lambda: isinstance(app.screen, RaceSetupScreen))
+        await pilot.pause()
+        select = app.screen.query_one("#race-task-select")
+        await wait_for(lambda: app.screen.focused is select)
+        await pilot.pause()
+        armed[0] = True
+        for _ in range(3):
+            for key, want in (("enter", True), ("down", True), ("up", True), ("enter", False)):
+                before = len(seen)
+                await pilot.press(key)
+                await wait_for(lambda want=want, before=before: len(seen) > before
+                               and select.expanded == want)  # fmt: skip
+                await pilot.pause()
+        assert True in seen and wrong == []

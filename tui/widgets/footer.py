@@ -170,6 +170,15 @@ class SteadyFooter(Footer):
                 return
         super().bindings_changed(screen)
 
+    def relabel_now(self, screen: Screen) -> None:
+        """Show the keys of `screen`'s bindings now if that takes only new labels (called
+        as the focus moves, so that the footer is drawn with it); a rebuild is left to
+        `bindings_changed`, which Textual calls from this footer's queue."""
+        if self._shown is not None and self.is_attached and screen is self.screen:
+            keys = self._keys()
+            if keys != self._shown:
+                self._relabel(keys)
+
     def _relabel(self, keys: tuple) -> bool:
         """Give the keys on screen new labels, states and actions when the new bindings
         make as many keys, ungrouped, with the same command palette entry. False: rebuild."""
@@ -208,5 +217,9 @@ class SteadyFooter(Footer):
             if relabelled:
                 key.clear_cached_dimensions()
             key.refresh(layout=resized)
+            # Told the screen now, not from the key's own queue once it is idle: that came
+            # after the screen's next frame, and the key's new label took a frame of its own
+            # after the rest of a Tab's answer.
+            key._check_refresh()
         self._shown = keys
         return True

@@ -33,6 +33,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine.hyper import Hyper
+from tui.widgets.pickers import QuietSelect
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ class HyperField(VerticalGroup):
             if spec.kind == "bool":
                 yield HyperCheckbox("", bool(self.value), compact=True, id=ident)
             elif spec.kind == "choice":
-                yield Select(
+                yield QuietSelect(
                     [(c, c) for c in spec.choices],
                     value=self.value,
                     allow_blank=False,

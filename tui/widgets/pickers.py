@@ -14,8 +14,57 @@ from collections.abc import Callable, Sequence
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup, VerticalGroup
+from textual.dom import DOMNode
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Label, Select, Static
+from textual.widgets._select import SelectCurrent, SelectOverlay
+
+
+class QuietSelect(Select):
+    """Textual's `Select`, restyled on a focus move only where its focus can change a style.
+
+    Textual restyles a widget's whole subtree when it gains or loses the focus: for a Select,
+    its current value's box and three labels, and the drop-down list with its five component
+    styles (11 style applications, 6 of them the list's), on every Tab onto or off one. Only
+    the value's box has a rule that looks at the Select's focus (`Select:focus >
+    SelectCurrent`); its labels take their background from it, so they are restyled too
+    (cheap). The list, hidden until the Select opens, has no such rule: it is restyled only
+    while open.
+
+    The restyled parts are drawn by the Select's own repaint in the same frame (they lie
+    inside it): Textual had each of them ask the screen for a repaint of its own from its own
+    message queue, which came after the screen's frame, so a Tab onto or off a Select drew a
+    second frame with the same cells."""
+
+    def _watch_expanded(self, expanded: bool) -> None:
+        overlay = next((c for c in self.children if isinstance(c, SelectOverlay)), None)
+        if not expanded and overlay is not None and self.screen.focused is overlay:
+            # Closed with a choice or escape: the focus comes back to the Select now, so the
+            # footer's keys ("Dismiss menu" again "Cancel") are drawn with the closed list.
+            # Textual's `focus()` moved it after the next frame, a frame of its own.
+            self.screen.set_focus(self, scroll_visible=False)
+        super()._watch_expanded(expanded)
+        # The value shown (a new choice: its label's new width) is laid out and drawn with
+        # the list's opening or closing, not after it from the label's own queue.
+        for child in self.children:
+            if isinstance(child, SelectCurrent):
+                for node in child.walk_children(with_self=True):
+                    if isinstance(node, Widget):
+                        node._check_refresh()
+
+    def watch_has_focus(self, _has_focus: bool) -> None:
+        current = [n for c in self.children if isinstance(c, SelectCurrent)
+                   for n in c.walk_children(with_self=True)]  # fmt: skip
+        nodes: list[DOMNode] = [self, *current]
+        if self.expanded:
+            nodes.extend(n for c in self.children if not isinstance(c, SelectCurrent)
+                         for n in c.walk_children(with_self=True))  # fmt: skip
+        self.app.stylesheet.update_nodes(nodes, animate=True)
+        self.refresh()
+        for node in current:  # drawn by the Select's repaint (see above)
+            if isinstance(node, Widget):
+                node._repaint_required = False
 
 
 class Picker(VerticalGroup):
@@ -80,7 +129,7 @@ class Picker(VerticalGroup):
     def compose(self) -> ComposeResult:
         with HorizontalGroup(classes="picker-row"):
             yield Label(self.kind, classes="picker-label")
-            yield Select(
+            yield QuietSelect(
                 self._options(),
                 value=self._value,
                 allow_blank=False,
@@ -89,16 +138,23 @@ class Picker(VerticalGroup):
             )
         yield Static(self._summary(self._value), classes="picker-summary", markup=False)
 
-    def on_descendant_focus(self) -> None:
-        self._show_focus()
-
-    def on_descendant_blur(self) -> None:
+    def on_mount(self) -> None:
+        # The label follows the screen's focus in the same call (`Screen.set_focus`), so it is
+        # drawn in the same frame as the Select's own focus: DescendantFocus / DescendantBlur
+        # handlers ran later, in this picker's queue, and the screen often drew the label a
+        # frame after the rest of the key's answer.
+        self.watch(self.screen, "focused", self._show_focus, init=False)
         self._show_focus()
 
     def _show_focus(self) -> None:
-        """The label is highlighted while the focus is in this picker (app.tcss); read from
-        the focus itself: a blur and a focus within the picker may arrive in either order."""
-        self.query_one(".picker-label").set_class(self.has_focus_within, "-focused")
+        """The label is highlighted while the focus is in this picker (app.tcss)."""
+        if not self.is_attached:
+            return
+        focused = self.screen.focused
+        inside = focused is not None and (focused is self or self in focused.ancestors)
+        label = self.query_one(".picker-label")
+        if label.has_class("-focused") != inside:
+            label.set_class(inside, "-focused")
 
     @property
     def value(self) -> str:
