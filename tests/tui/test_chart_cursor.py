@@ -251,6 +251,18 @@ async def test_theory_and_model_say_why_they_have_no_cursor() -> None:
 
 # -- the Sweep screen: every point, read as the sweep recorded it ----------------------------------
 
+
+async def finished_sweep(app: OptplayApp, spec: SweepSpec) -> SweepScreen:
+    """Open and start the sweep of `spec` in `app` (its runs in this process) and wait until
+    every run has finished; the Sweep screen."""
+    app.sweep_executor = lambda runs: SteadyExecutor(None)
+    app.open_sweep(spec, start=True)
+    await wait_for(lambda: isinstance(app.screen, SweepScreen))
+    screen = app.screen
+    await wait_for(lambda: screen.ended)
+    return screen
+
+
 SWEEP = SweepSpec(task="rosenbrock", optimizers=("sgd", "adam"), grid={"lr": "1e-4:1:5"}, steps=150)
 
 
@@ -273,12 +285,8 @@ def point_lines(spec: SweepSpec, rows, opt: str, lr: float) -> tuple[str, str]:
 
 async def test_the_sweep_cursor_reaches_every_point_and_reads_its_results() -> None:
     app = create_app()
-    app.sweep_executor = lambda runs: SteadyExecutor(None)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.open_sweep(SWEEP, start=True)
-        await wait_for(lambda: isinstance(app.screen, SweepScreen))
-        screen = app.screen
-        await wait_for(lambda: screen.ended)
+        screen = await finished_sweep(app, SWEEP)
         rows = screen.sweep.rows
         values = SWEEP.axes[0].values
         seen = set()
@@ -326,12 +334,8 @@ ZOOMED_SWEEP = SweepSpec(
 
 async def test_the_sweep_chart_zooms_around_its_cursor_follows_it_and_comes_back() -> None:
     app = create_app()
-    app.sweep_executor = lambda runs: SteadyExecutor(None)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.open_sweep(ZOOMED_SWEEP, start=True)
-        await wait_for(lambda: isinstance(app.screen, SweepScreen))
-        screen = app.screen
-        await wait_for(lambda: screen.ended)
+        screen = await finished_sweep(app, ZOOMED_SWEEP)
         values = ZOOMED_SWEEP.axes[0].values
         for _ in range(4):
             await pilot.press("right")
@@ -379,12 +383,8 @@ async def test_the_sweep_chart_zooms_around_its_cursor_follows_it_and_comes_back
 
 async def test_the_sweep_says_why_it_does_not_zoom() -> None:
     app = create_app()
-    app.sweep_executor = lambda runs: SteadyExecutor(None)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.open_sweep(SWEEP, start=True)  # five rates: all already on screen
-        await wait_for(lambda: isinstance(app.screen, SweepScreen))
-        screen = app.screen
-        await wait_for(lambda: screen.ended)
+        screen = await finished_sweep(app, SWEEP)  # five rates: all already on screen
         await pilot.press("z")
         await wait_for(lambda: told(app, "all 5 values of lr are already shown"))
         assert screen.zoom is None

@@ -132,6 +132,14 @@ async def focus_moves(pilot: Any, counter: LayoutCounter, start: str) -> list[st
     return visited
 
 
+async def open_screen(pilot: Any, key: str, screen_type: type) -> Any:
+    """Press `key` and wait until the app shows a `screen_type` screen, settled; return it."""
+    await pilot.press(key)
+    await wait_for(lambda: isinstance(pilot.app.screen, screen_type))
+    await pilot.pause()
+    return pilot.app.screen
+
+
 def app_of_digits() -> Any:
     return create_app(Experiment(RunConfig(task="digits-mlp", optimizer="adam"), steps=500))
 
@@ -141,9 +149,7 @@ async def test_tab_through_the_race_setup_lays_the_screen_out_at_most_twice(monk
     frames = FrameChecker(monkeypatch)
     app = app_of_digits()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("c")
-        await wait_for(lambda: isinstance(app.screen, RaceSetupScreen))
-        await pilot.pause()
+        await open_screen(pilot, "c", RaceSetupScreen)
         frames.screen = app.screen
         visited = await focus_moves(pilot, counter, "race-task-select")
         # The walk went through knob fields (help line, "Leave form") and pickers ("Cancel").
@@ -158,9 +164,7 @@ async def test_tab_through_the_sweep_setup_lays_the_screen_out_at_most_twice(mon
     frames = FrameChecker(monkeypatch)
     app = app_of_digits()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("s")
-        await wait_for(lambda: isinstance(app.screen, SweepScreen))
-        await pilot.pause()
+        await open_screen(pilot, "s", SweepScreen)
         frames.screen = app.screen
         visited = await focus_moves(pilot, counter, "sweep-task-select")
         assert {"sweep-task-hidden", "sweep-run-steps", "sweep-schedule-select"} <= set(visited)
@@ -196,9 +200,7 @@ async def test_the_footer_keeps_escape_in_place_and_the_help_line_its_room():
     when none of its fields has the focus, and shows the focused field's help in place."""
     app = app_of_digits()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("c")
-        await wait_for(lambda: isinstance(app.screen, RaceSetupScreen))
-        await pilot.pause()
+        await open_screen(pilot, "c", RaceSetupScreen)
         screen = app.screen
         footer = screen.query_one(SteadyFooter)
 
@@ -273,10 +275,7 @@ async def test_up_down_in_the_lessons_lays_out_and_paints_once_per_key(monkeypat
     counter = UpdateCounter(monkeypatch)
     app = app_of_digits()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("L")
-        await wait_for(lambda: isinstance(app.screen, LessonsScreen))
-        await pilot.pause()
-        screen = app.screen
+        screen = await open_screen(pilot, "L", LessonsScreen)
         card = screen.query_one("#lesson-card")
         await press_each(pilot, counter, UP_DOWN, lambda: card.content)
         shown = screen.query_one("#lesson-list").highlighted_option.id
@@ -291,9 +290,7 @@ async def test_the_lessons_list_repaints_only_the_options_whose_highlight_moved(
 
     app = app_of_digits()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("L")
-        await wait_for(lambda: isinstance(app.screen, LessonsScreen))
-        await pilot.pause()
+        await open_screen(pilot, "L", LessonsScreen)
         listing = app.screen.query_one("#lesson-list")
         repainted = []
         set_dirty = listing._set_dirty
@@ -314,9 +311,7 @@ async def test_up_down_in_the_help_scrolls_in_one_paint_per_key(monkeypatch):
     counter = UpdateCounter(monkeypatch)
     app = app_of_digits()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("question_mark")
-        await wait_for(lambda: isinstance(app.screen, HelpScreen))
-        await pilot.pause()
+        await open_screen(pilot, "question_mark", HelpScreen)
         body = app.screen.query_one("#help-body")
         await press_each(pilot, counter, UP_DOWN, lambda: body.scroll_y)
         assert body.scroll_y == 0
@@ -343,9 +338,7 @@ async def test_left_right_in_the_pin_prompt_lays_nothing_out(monkeypatch):
     async with app.run_test(size=(120, 40)) as pilot:
         app.action_step()
         await wait_for(lambda: app.session.run.steps_done > 0)
-        await pilot.press("p")
-        await wait_for(lambda: isinstance(app.screen, PromptScreen))
-        await pilot.pause()
+        await open_screen(pilot, "p", PromptScreen)
         monkeypatch.setattr(Screen, "_refresh_layout", counted)
         field = app.screen.query_one("#prompt-value")
         keys = ["left"] * 5 + ["right"] * 5
@@ -451,9 +444,7 @@ async def test_a_drop_down_closes_with_the_footer_and_the_focus_in_one_frame(mon
 
     monkeypatch.setattr(Screen, "_compositor_refresh", checked)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("c")
-        await wait_for(lambda: isinstance(app.screen, RaceSetupScreen))
-        await pilot.pause()
+        await open_screen(pilot, "c", RaceSetupScreen)
         select = app.screen.query_one("#race-task-select")
         await wait_for(lambda: app.screen.focused is select)
         await pilot.pause()

@@ -59,8 +59,13 @@ APP_ONLY = ("textual", "textual_plotext", "plotext", "tui.app", "tui.charts.base
 
 
 def modules_after(code: str, cwd: Path) -> set[str]:
-    """The modules a fresh interpreter has loaded after running `code` (its stdout must end
-    with the JSON line this adds)."""
+    """The modules a fresh interpreter has loaded after running `code`."""
+    return set(json.loads(printed_lines(code, cwd)[-1]))
+
+
+def printed_lines(code: str, cwd: Path) -> list[str]:
+    """What a fresh interpreter prints running `code`, one string a line, then the JSON list
+    of the modules it has loaded at its end as the last line."""
     script = textwrap.dedent(code) + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -71,7 +76,7 @@ def modules_after(code: str, cwd: Path) -> set[str]:
         env=child_env(cwd),
     )
     assert done.returncode == 0, done.stderr
-    return set(json.loads(done.stdout.splitlines()[-1]))
+    return done.stdout.splitlines()
 
 
 def child_env(cwd: Path) -> dict[str, str]:
@@ -150,17 +155,8 @@ def test_optplay_draws_its_first_screen_with_only_the_chart_it_shows_loaded(tmp_
         assert main([]) == 0
         print(json.dumps(first["modules"]))
     """
-    script = textwrap.dedent(code) + "print(json.dumps(sorted(sys.modules)))\n"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=child_env(tmp_path),
-    )
-    assert done.returncode == 0, done.stderr
-    at_first_frame, at_end = (set(json.loads(line)) for line in done.stdout.splitlines()[-2:])
+    first_frame_line, end_line = printed_lines(code, tmp_path)[-2:]
+    at_first_frame, at_end = set(json.loads(first_frame_line)), set(json.loads(end_line))
     assert "tui.charts.path" in at_first_frame  # it drew the default run's chart
     assert loaded(at_first_frame, NOT_AT_LAUNCH) == []
     assert loaded(at_first_frame, LATER_CHARTS) == []

@@ -18,6 +18,8 @@ layout (it does not scroll: its virtual size is its size, read by no one else).
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.actions import SkipAction
 from textual.containers import VerticalScroll
 from textual.geometry import Region, Size
@@ -80,22 +82,21 @@ class SteadyScroll(VerticalScroll):
     a page: frames over a tenth of a second or so, each laid out and painted over the whole
     screen), and the key's answer is the last frame."""
 
-    def action_scroll_up(self) -> None:
+    def _at_once(self, scroll: Any) -> None:
+        """Scroll with `scroll` (one of the widget's scroll methods) without animation; the
+        key goes on to others when this cannot scroll vertically."""
         if not self.allow_vertical_scroll:
             raise SkipAction()
-        self.scroll_up(animate=False)
+        scroll(animate=False)
+
+    def action_scroll_up(self) -> None:
+        self._at_once(self.scroll_up)
 
     def action_scroll_down(self) -> None:
-        if not self.allow_vertical_scroll:
-            raise SkipAction()
-        self.scroll_down(animate=False)
+        self._at_once(self.scroll_down)
 
     def action_page_up(self) -> None:
-        if not self.allow_vertical_scroll:
-            raise SkipAction()
-        self.scroll_page_up(animate=False)
+        self._at_once(self.scroll_page_up)
 
     def action_page_down(self) -> None:
-        if not self.allow_vertical_scroll:
-            raise SkipAction()
-        self.scroll_page_down(animate=False)
+        self._at_once(self.scroll_page_down)
