@@ -30,6 +30,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from engine.optimizers._kernels import (
+    _adam,
     bias_add,
     row_sums,
     softmax_finish,
@@ -279,7 +280,32 @@ def difference_sum_sq(a, b, out, fns):
     return _dot(fns[DOT], out.size, out, out)
 
 
-KERNELS = ("softmax_mlp", "softmax_mlp_run", "sum_sq", "difference_sum_sq")
+@jit
+def adam_norm(
+    p, g, m, v, vmax, has_vmax, decay, has_decay, wd, grad_mode,
+    w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step, prev, out, fns,
+):  # fmt: skip
+    """The Adam family's step (`_kernels.adam`, the same arguments) and, in the same loop,
+    out ← p − prev; then float(np.dot(out, out)), returned: a Run's step and its update's
+    squared norm (`difference_sum_sq` after the step) in one call, prev holding θ before it."""
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    decay, wd, w1, b2, one_minus_b2, bc2_sqrt, eps, neg_step = (
+        f(decay), f(wd), f(w1), f(b2), f(one_minus_b2), f(bc2_sqrt), f(eps), f(neg_step),
+    )  # fmt: skip
+    if has_vmax:
+        _adam(
+            p, g, m, v, vmax, True, decay, has_decay, wd, grad_mode,
+            w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step, prev, out, True,
+        )  # fmt: skip
+    else:
+        _adam(
+            p, g, m, v, vmax, False, decay, has_decay, wd, grad_mode,
+            w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step, prev, out, True,
+        )  # fmt: skip
+    return _dot(fns[DOT], out.size, out, out)
+
+
+KERNELS = ("softmax_mlp", "softmax_mlp_run", "sum_sq", "difference_sum_sq", "adam_norm")
 
 # -- the functions' addresses ----------------------------------------------------------------
 

@@ -90,6 +90,10 @@ def _build_fused(kernels: dict[str, Any]) -> None:
                 continue
             found[dtype] = (fns, table)
         norms = all(_check_norms(_mlp_kernels, fns, dtype) for dtype, (fns, _) in found.items())
+        adam_norm = norms and all(
+            _check_adam_norm(_mlp_kernels, kernels["adam"], fns, dtype)
+            for dtype, (fns, _) in found.items()
+        )
         run_pass = norms and all(
             _check_run_pass(_mlp_kernels, fns, table, dtype)
             for dtype, (fns, table) in found.items()
@@ -102,6 +106,8 @@ def _build_fused(kernels: dict[str, Any]) -> None:
         if norms:
             kernels["sum_sq"] = _mlp_kernels.sum_sq
             kernels["difference_sum_sq"] = _mlp_kernels.difference_sum_sq
+            if adam_norm:
+                kernels["adam_norm"] = _mlp_kernels.adam_norm
             compiled.blas_tables.update((dtype, fns) for dtype, (fns, _) in found.items())
     for dtype, (fns, table) in found.items():
         _fused[dtype] = (_entry_point(_mlp_kernels.softmax_mlp, dtype), fns, table)
@@ -146,6 +152,41 @@ def _check_norms(module: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
             return False
         if out.tobytes() != expected.tobytes():
             return False
+    return True
+
+
+def _check_adam_norm(module: Any, adam: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether the Adam step with its update's squared norm (`adam_norm`) gives what the
+    Adam kernel `adam` and `difference_sum_sq` after it give, bit for bit, with and without
+    AMSGrad's max, decoupled decay, L2 decay and maximize (compiling it for dtype with the
+    argument types `compiled.adam_flat` passes)."""
+    rng = np.random.default_rng(20260304)
+    for n in (2, 3, 9738):
+        for has_vmax, has_decay, wd, grad_mode in (
+            (False, False, 0.0, 0), (True, False, 0.0, 1), (False, True, 0.0, 0),
+            (True, False, 0.01, 2), (False, False, 0.01, 3),
+        ):  # fmt: skip
+            state = [rng.standard_normal(n).astype(dtype) for _ in range(2)]
+            state.append(np.abs(rng.standard_normal(n)).astype(dtype))
+            state.append(np.abs(rng.standard_normal(n)).astype(dtype))
+            g = rng.standard_normal(n).astype(dtype)
+            runs = []
+            for fused in (False, True):
+                p, m, v, vmax = (a.copy() for a in state)
+                prev, out = p.copy(), np.empty_like(p)
+                args = (
+                    p, g, m, v, vmax if has_vmax else v, has_vmax, 0.999 if has_decay else 1.0,
+                    has_decay, wd, grad_mode, 0.1, True, 0.999, 1.0 - 0.999, 0.3, True, 1e-8,
+                    -1e-3,
+                )  # fmt: skip
+                if fused:
+                    usq = module.adam_norm(*args, prev, out, fns)
+                else:
+                    adam(*args)
+                    usq = module.difference_sum_sq(p, prev, out, fns)
+                runs.append((usq, b"".join(a.tobytes() for a in (p, m, v, vmax, out))))
+            if runs[0] != runs[1]:
+                return False
     return True
 
 
