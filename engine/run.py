@@ -479,14 +479,9 @@ class Run(Stepper[Progress]):
         optimizer = self.optimizer
         opt_params, opt_grads = self._opt_params, self._opt_grads
         closure_grads = self._closure_grads
-        flat_step = None  # on the compiled path, that step as a function of the rate alone
-        if type(optimizer).step is optimizers.Optimizer.step:
-            opt_step = optimizer._step_checked
-            if opt_params is not self._params:  # one flat buffer (an elementwise rule)
-                flat_step = optimizer._compiled_flat_step("flat", self._flat, self._grad_flat)
-        else:
-            opt_step = optimizer.step
         flat, gflat, prev, scratch = self._flat, self._grad_flat, self._prev, self._scratch
+        unchecked = type(optimizer).step is optimizers.Optimizer.step
+        opt_step = optimizer._step_checked if unchecked else optimizer.step
         schedule = self.schedule
         lr_of = schedule._lr if schedule is not None else None  # `lr` without the step's check
         observe = schedule.observe if schedule is not None and schedule.stateful else None
@@ -509,6 +504,13 @@ class Run(Stepper[Progress]):
         sum_sq = difference_sum_sq = None
         if blas is not None and "sum_sq" in fast and 2 <= flat.size < 1 << 30:
             sum_sq, difference_sum_sq = fast["sum_sq"], fast["difference_sum_sq"]
+        # On the compiled path, one flat buffer's step (an elementwise rule) as a function of
+        # the rate alone; its kernel may also give the update and its squared norm by that
+        # BLAS dot (the same numbers as `difference_sum_sq` after it: `adam_norm`).
+        flat_step = None
+        if unchecked and opt_params is not self._params:
+            norm = (prev, scratch, blas) if difference_sum_sq is not None else None
+            flat_step = optimizer._compiled_flat_step("flat", flat, gflat, norm)
         # The task's compiled step up to the update, in one call where it has one (the batch
         # drawn, loss, gradients, their norm, prev ← flat: `SoftmaxMLP._run_pass`), when
         # no closure and no sharpness needs the batch itself.
@@ -551,17 +553,19 @@ class Run(Stepper[Progress]):
                     limit = self._loss_limit = loss + factor * max(abs(loss), 1.0)
                 if run_pass is None:
                     copy_into(prev, flat)
+                usq = None  # the flat step's kernel may give the update's squared norm
                 if flat_step is not None:
-                    flat_step(lr)
+                    usq = flat_step(lr)
                 elif closure_grads is None:
                     opt_step(opt_params, opt_grads, lr)
                 else:
                     opt_step(opt_params, opt_grads, lr=lr, closure=self._closure(batch), loss=loss)
-                if difference_sum_sq is None:
-                    difference(flat, prev, scratch)
-                    usq = float(dot(scratch, scratch))
-                else:
-                    usq = difference_sum_sq(flat, prev, scratch, blas)
+                if usq is None:  # else the flat step left scratch ← flat − prev as here
+                    if difference_sum_sq is None:
+                        difference(flat, prev, scratch)
+                        usq = float(dot(scratch, scratch))
+                    else:
+                        usq = difference_sum_sq(flat, prev, scratch, blas)
                 if not isfinite(usq):
                     copyto(flat, prev)  # keep the params of the last finite step
                     self._diverge(step + 1, "the update is not finite")
@@ -571,7 +575,7 @@ class Run(Stepper[Progress]):
                 self._step = step
                 gn = sqrt(gsq)
                 un = sqrt(usq)
-                lr_value = float(lr) if lr is not None else float(self.optimizer.lr or nan)
+                lr_value = float(lr) if lr is not None else float(optimizer.lr or nan)
                 last = (loss, lr_value, gn, un, un / gn if gn > 0.0 else nan)
                 record(step, *last)
                 if record_point is not None:

@@ -64,20 +64,22 @@ def adam(
     if has_vmax:
         _adam(
             p, g, m, v, vmax, True, decay, has_decay, wd, grad_mode,
-            w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step,
+            w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step, p, p, False,
         )  # fmt: skip
     else:
         _adam(
             p, g, m, v, vmax, False, decay, has_decay, wd, grad_mode,
-            w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step,
+            w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step, p, p, False,
         )  # fmt: skip
 
 
 @_inline
 def _adam(
     p, g, m, v, vmax, has_vmax, decay, has_decay, wd, grad_mode,
-    w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step,
+    w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step, prev, out, with_diff,
 ):  # fmt: skip
+    # with_diff (a constant): out ← p − prev as well, the update when prev holds θ before the
+    # step (`_mlp_kernels.adam_norm`), the loop `difference` runs after it otherwise.
     for i in range(p.size):
         pi = p[i]
         if has_decay:
@@ -94,7 +96,10 @@ def _adam(
         if divide_bc2:
             den = den / bc2_sqrt
         den = den + eps
-        p[i] = pi + mi * neg_step / den
+        pi = pi + mi * neg_step / den
+        p[i] = pi
+        if with_diff:
+            out[i] = pi - prev[i]
 
 
 @jit

@@ -670,15 +670,22 @@ class Optimizer(Registered):
         self.steps += 1
 
     def _compiled_flat_step(
-        self, key: str, p: np.ndarray, g: np.ndarray
-    ) -> Callable[[float | None], None] | None:
+        self, key: str, p: np.ndarray, g: np.ndarray, norm: tuple | None = None
+    ) -> Callable[[float | None], float | None] | None:
         """`_step_checked({key: p}, {key: g}, lr)` as a function of lr alone, for a caller
         stepping one flat buffer on the compiled path (a Run's chunk of steps: it asks again
         for each chunk, so a knob edit or the path switched off between chunks is seen), or
         None where that step would not run the family's compiled kernel whole: no kernel,
         another flavour, a buffer split over threads, or the path not ready. The same calls
         as `_step_key` in the same order (the same numbers and state), without the per-key
-        dictionary walks and layout tests, which cost ~0.5 us a step on a small network."""
+        dictionary walks and layout tests, which cost ~0.5 us a step on a small network.
+
+        A family with a flat step of its own (`compiled.flat_steps`: the knobs' arguments
+        computed once per knob setting) runs that; given `norm` = (prev, out, fns) (prev
+        holding p before the step, fns the BLAS table `compiled.blas_tables` of p's dtype),
+        its kernel may also leave the update p − prev in out and return its squared norm
+        (what `_mlp_kernels.difference_sum_sq` gives after the step); the function returns
+        that float when it did, else None."""
         if (
             self.compiled_step is None
             or not compiled.ready
@@ -690,10 +697,15 @@ class Optimizer(Registered):
         ):
             return None
         states, rate, prepare = self._state, self._rate, self._prepare
-        kernel = self.compiled_step
+        kernel, inf = self.compiled_step, math.inf
+        make = compiled.flat_steps.get(type(self).compiled_step)
+        made: list = [None, None]  # (the buffers list, `make`'s function for them)
 
-        def step(lr: float | None) -> None:
-            lr = rate(lr)
+        def step(lr: float | None) -> float | None:
+            if lr is None:  # `_rate`, its common cases inlined
+                lr = self.lr
+            elif not (type(lr) is float and 0.0 <= lr < inf):
+                lr = rate(lr)
             st = states.get(key)
             if st is None:
                 st = states[key] = _KeyState(p)
@@ -702,11 +714,18 @@ class Optimizer(Registered):
             known = st.kernel_bufs
             if known is not None and known[0] is hypers:
                 bufs = known[1]
-            else:
+            else:  # a new list under new knobs: `make` runs again
                 bufs = self._buffers(st)
                 st.kernel_bufs = (hypers, bufs)
-            kernel(p, g, bufs, c)
+            if make is None:
+                kernel(p, g, bufs, c)
+                usq = None
+            else:
+                if made[0] is not bufs:
+                    made[:] = bufs, make(self, p, g, bufs, norm)
+                usq = made[1](c)
             self.steps += 1
+            return usq
 
         return step
 

@@ -421,6 +421,48 @@ def adam_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any
     )  # fmt: skip
 
 
+def adam_flat(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, norm: tuple | None) -> Any:
+    """`adam_step` on these buffers as a function of the step's scalars alone, for a caller
+    stepping one flat buffer under unchanged knobs (`Optimizer._compiled_flat_step`): the
+    arguments that depend only on the knobs and buffers are computed here, once. With `norm`
+    = (prev, out, fns), the kernel that also leaves the update p − prev in out and returns
+    its squared norm (`_mlp_kernels.adam_norm`, when the build installed it): the function
+    returns that float, else None."""
+    b2, one_minus_b2, eps, weight_decay, maximize = _adam_knobs(opt)
+    m, v, vmax = bufs
+    vm, has_vmax = (v, False) if vmax is None else (vmax, True)
+    entries = _entries[p.dtype]
+    kernel = entries["adam"]
+    fused = entries.get("adam_norm") if norm is not None else None
+    prev, out, fns = norm if fused is not None else (None, None, None)
+    mode_l2, mode = _grad_mode(weight_decay, maximize), _grad_mode(0.0, maximize)
+    f32 = p.itemsize == 4
+    lerp = [None, 0.0, False]  # β₁ and `_lerp_args(1 − β₁)` (adaptive-adam schedules β₁)
+
+    def step(c: Any) -> float | None:
+        _, b1, _, _, step_size, bc2_sqrt, decay = c  # AdamScalars
+        if decay is None:
+            decay, has_decay, wd, grad_mode = 1.0, False, weight_decay, mode_l2
+        else:
+            has_decay, wd, grad_mode = True, 0.0, mode
+        if b1 != lerp[0]:
+            lerp[:] = (b1, *_lerp_args(1 - b1))
+        # not `_is_one(bc2_sqrt, p)`, inlined
+        divide = not (bc2_sqrt == 1.0 or (f32 and _F32_ONE_LOW <= bc2_sqrt <= _F32_ONE_HIGH))
+        if fused is not None:
+            return fused(
+                p, g, m, v, vm, has_vmax, decay, has_decay, wd, grad_mode, lerp[1], lerp[2],
+                b2, one_minus_b2, bc2_sqrt, divide, eps, -step_size, prev, out, fns,
+            )  # fmt: skip
+        kernel(
+            p, g, m, v, vm, has_vmax, decay, has_decay, wd, grad_mode, lerp[1], lerp[2],
+            b2, one_minus_b2, bc2_sqrt, divide, eps, -step_size,
+        )  # fmt: skip
+        return None
+
+    return step
+
+
 def _nadam_knobs(opt: Any) -> tuple:
     b2 = float(opt.beta2)
     w1, low1 = _lerp_args(1 - opt.beta1)
@@ -535,6 +577,10 @@ def lion_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any
     """Lion (`Lion._kernel`)."""
     (k or _entries[p.dtype])["lion"](p, g, bufs[0], *_knob_args(opt, _lion_knobs), c.lr)
 
+
+#: Each family's flat step (`Optimizer._compiled_flat_step`) by its `compiled_step`, where it
+#: has one: flat(opt, p, g, bufs, norm) gives the kernel's call as a function of the scalars.
+flat_steps: dict[Any, Any] = {adam_step: adam_flat}
 
 #: A registered optimizer of each kernel, for warming the kernels up.
 _STEPPERS = {

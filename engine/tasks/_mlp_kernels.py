@@ -6,12 +6,14 @@ start-up: importing numba takes a while.
 What NumPy's `np.dot` does for the network's products is one call into the BLAS it was
 built with (numpy/_core/src/common/cblasfuncs.c): gemm for matrix products (a transposed
 view passed as a transpose flag), gemv for the bias gradients (a vector of ones times a
-matrix), and its vdot one BLAS dot. Its exp and log are its own SIMD loops. The kernel calls
+matrix), and its vdot one BLAS dot. Its exp, log and tanh are its own SIMD loops (the tanh
+loop 3-5x faster than the port in engine/tasks/_rnn_kernels.py on the hidden layer's 4,096
+values, float32 and float64). The kernel calls
 the same functions with the same arguments, through their addresses (`blas_functions`):
 the BLAS symbols are looked up in NumPy's extension module (the dynamic linker searches the
 BLAS library it loaded), the ufunc loops read out of the ufunc objects (the C layout of
 `PyUFuncObject`, public in NumPy's headers). The addresses are arguments, not constants, so
-numba can cache the kernel on disk. Everything between (bias adds, tanh, softmax, tanh's
+numba can cache the kernel on disk. Everything between (bias adds, softmax, tanh's
 derivative) is the compiled path's existing ports of NumPy's passes.
 
 Only NumPy's scipy-openblas builds (64-bit integers, `scipy_cblas_*64_`) are supported;
@@ -27,16 +29,16 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from engine.optimizers._kernels import (
+    _adam,
     bias_add,
     row_sums,
     softmax_finish,
     softmax_shift,
     tanh_backward,
 )
-from engine.tasks._rnn_kernels import tanh_array, tanh_array_f32
 
 jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 
@@ -152,26 +154,12 @@ def _unary_loop(typingctx, fn, data, x, out):
     return types.none(fn, data, x, out), codegen
 
 
-def _tanh_flat(x, out, lut):  # pragma: no cover  (numba compiles the overload below)
-    raise NotImplementedError
-
-
-@overload(_tanh_flat, jit_options={"fastmath": False, "error_model": "numpy"})
-def _tanh_flat_impl(x, out, lut):
-    """The port of NumPy's tanh for the arrays' dtype (engine/tasks/_rnn_kernels.py)."""
-    if x.dtype == types.float32:
-        return lambda x, out, lut: tanh_array_f32(x, out, lut)
-    if x.dtype == types.float64:
-        return lambda x, out, lut: tanh_array(x, out, lut)
-    return None
-
-
 # Positions in the function table (`blas_functions`).
-GEMM, GEMV, DOT, EXP, EXP_DATA, LOG, LOG_DATA = range(7)
+GEMM, GEMV, DOT, EXP, EXP_DATA, LOG, LOG_DATA, TANH, TANH_DATA = range(9)
 
 
 @jit
-def softmax_mlp(X, Y, W1, b1, W2, b2, H, Z, dH, mx, s, logs, ones, gW1, gb1, gW2, gb2, lut, fns):
+def softmax_mlp(X, Y, W1, b1, W2, b2, H, Z, dH, mx, s, logs, ones, gW1, gb1, gW2, gb2, fns):
     """The loss of SoftmaxMLP on the batch (X, Y), and its gradients into gW1, gb1, gW2, gb2:
     `MLPClassifier._forward_backward` with `SoftmaxMLP._compiled_output`, call for call.
     Every array C-contiguous, each dimension at least 2, at most 128 rows and classes."""
@@ -182,8 +170,7 @@ def softmax_mlp(X, Y, W1, b1, W2, b2, H, Z, dH, mx, s, logs, ones, gW1, gb1, gW2
     # forward: H = tanh(X W1 + b1), Z = H W2 + b2
     _gemm(gemm, _NO_TRANS, _NO_TRANS, m, h, n_in, X, n_in, W1, h, H, h)
     bias_add(H, b1)
-    flat = H.reshape(-1)
-    _tanh_flat(flat, flat, lut)
+    _unary_loop(fns[TANH], fns[TANH_DATA], H, H)  # np.tanh(H, H)
     _gemm(gemm, _NO_TRANS, _NO_TRANS, m, o, h, H, h, W2, o, Z, o)
     softmax_shift(Z, b2, mx)
     zy = _dot(fns[DOT], m * o, Z, Y)  # sum of the true classes' shifted logits
@@ -221,7 +208,7 @@ def _region(ws, at, size, rows, cols):
 
 
 @jit
-def softmax_mlp_run(X_all, Y_all, idx, flat, grad, prev, ws, rows, lut, fns, limit):
+def softmax_mlp_run(X_all, Y_all, idx, flat, grad, prev, ws, rows, fns, limit):
     """A Run's step up to its update (engine/run.py `_advance`) in one call, for SoftmaxMLP:
     the batch's rows `idx` of the training set (X_all, Y_all) gathered (`EpochBatches`),
     `softmax_mlp` on them with the parameters and gradients as the views of the flat buffers
@@ -255,8 +242,7 @@ def softmax_mlp_run(X_all, Y_all, idx, flat, grad, prev, ws, rows, lut, fns, lim
     W2, b2 = flat[b:c].reshape((h, o)), flat[c:]
     gW1, gb1 = grad[:a].reshape((n_in, h)), grad[a:b]
     gW2, gb2 = grad[b:c].reshape((h, o)), grad[c:]
-    loss = softmax_mlp(X, Y, W1, b1, W2, b2, H, Z, dH, mx, s, logs, ones, gW1, gb1, gW2, gb2,
-                       lut, fns)  # fmt: skip
+    loss = softmax_mlp(X, Y, W1, b1, W2, b2, H, Z, dH, mx, s, logs, ones, gW1, gb1, gW2, gb2, fns)
     gsq = _dot(fns[DOT], grad.size, grad, grad)
     if np.isfinite(loss) and np.isfinite(gsq) and not loss > limit:
         for i in range(flat.size):
@@ -279,7 +265,32 @@ def difference_sum_sq(a, b, out, fns):
     return _dot(fns[DOT], out.size, out, out)
 
 
-KERNELS = ("softmax_mlp", "softmax_mlp_run", "sum_sq", "difference_sum_sq")
+@jit
+def adam_norm(
+    p, g, m, v, vmax, has_vmax, decay, has_decay, wd, grad_mode,
+    w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step, prev, out, fns,
+):  # fmt: skip
+    """The Adam family's step (`_kernels.adam`, the same arguments) and, in the same loop,
+    out ← p − prev; then float(np.dot(out, out)), returned: a Run's step and its update's
+    squared norm (`difference_sum_sq` after the step) in one call, prev holding θ before it."""
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    decay, wd, w1, b2, one_minus_b2, bc2_sqrt, eps, neg_step = (
+        f(decay), f(wd), f(w1), f(b2), f(one_minus_b2), f(bc2_sqrt), f(eps), f(neg_step),
+    )  # fmt: skip
+    if has_vmax:
+        _adam(
+            p, g, m, v, vmax, True, decay, has_decay, wd, grad_mode,
+            w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step, prev, out, True,
+        )  # fmt: skip
+    else:
+        _adam(
+            p, g, m, v, vmax, False, decay, has_decay, wd, grad_mode,
+            w1, low1, b2, one_minus_b2, bc2_sqrt, divide_bc2, eps, neg_step, prev, out, True,
+        )  # fmt: skip
+    return _dot(fns[DOT], out.size, out, out)
+
+
+KERNELS = ("softmax_mlp", "softmax_mlp_run", "sum_sq", "difference_sum_sq", "adam_norm")
 
 # -- the functions' addresses ----------------------------------------------------------------
 
@@ -340,13 +351,13 @@ def blas_functions(dtype: np.dtype) -> np.ndarray | None:
             ctypes.cast(getattr(lib, f"scipy_cblas_{code}{name}64_"), ctypes.c_void_p).value
             for name in ("gemm", "gemv", "dot")
         ]
-        for ufunc in (np.exp, np.log):
+        for ufunc in (np.exp, np.log, np.tanh):
             loop = _ufunc_loop(ufunc, np.dtype(dtype))
             if loop is None:
                 return None
             table.extend(loop)
     except (AttributeError, OSError, ValueError):
         return None
-    if not all(table[: DOT + 1]) or not table[EXP] or not table[LOG]:
+    if not all(table[: DOT + 1]) or not (table[EXP] and table[LOG] and table[TANH]):
         return None
     return np.array(table, np.int64)

@@ -8,7 +8,7 @@ are means over the batch and are computed from the logits (stable for any logit 
 The forward and backward passes write into activation buffers preallocated per batch size,
 and into the caller's gradient arrays when given, so a training step allocates almost
 nothing; that step is the hot path of the speed benchmarks. On the compiled path a softmax
-MLP's whole pass is one kernel making NumPy's own BLAS and exp/log calls (`_build_fused`,
+MLP's whole pass is one kernel making NumPy's own BLAS and exp/log/tanh calls (`_build_fused`,
 engine/tasks/_mlp_kernels.py), with the same numbers.
 """
 
@@ -51,9 +51,9 @@ def _import_rnn() -> Any:
     return rnn
 
 
-#: Per dtype, (kernel, BLAS and ufunc-loop addresses, tanh table) of the whole softmax-MLP pass
+#: Per dtype, (kernel, BLAS and ufunc-loop addresses) of the whole softmax-MLP pass
 #: (`_mlp_kernels.softmax_mlp`) once the build has checked it; absent: the passes one by one.
-_fused: dict[np.dtype, tuple[Any, np.ndarray, np.ndarray]] = {}
+_fused: dict[np.dtype, tuple[Any, np.ndarray]] = {}
 #: Why the whole pass is not used, when the build found it unusable (for `fused_status`).
 _fused_error: str | None = None
 #: Per dtype, the entry point of a Run's step up to its update in one call
@@ -64,35 +64,32 @@ _run_kernels: dict[np.dtype, Any] = {}
 def _build_fused(kernels: dict[str, Any]) -> None:
     """The compiled path's build step for the whole softmax-MLP pass (`compiled.extra_builds`,
     run in its thread): compile it, check it against the NumPy passes bit for bit on both
-    dtypes, and install it when NumPy's BLAS and loops were found and it passes. Needs the
-    tanh ports' tables: builds the recurrences first if they have not been built."""
+    dtypes, and install it when NumPy's BLAS and loops were found and it passes."""
     global _fused_error
-    rnn = _rnn or _import_rnn()
-    if not rnn._built.is_set():
-        rnn._build_recurrences(kernels)
     try:
         from engine.tasks import _mlp_kernels
 
         found = {}
-        for dtype, table in (
-            (np.dtype(np.float64), rnn.compiled_tanh_table),
-            (np.dtype(np.float32), rnn.compiled_tanh_table_f32),
-        ):
+        for dtype in (np.dtype(np.float64), np.dtype(np.float32)):
             fns = _mlp_kernels.blas_functions(dtype)
             if fns is None:
-                _fused_error = "NumPy's BLAS (scipy-openblas, 64-bit) or its exp/log not found"
+                _fused_error = "NumPy's BLAS (scipy-openblas, 64-bit) or its exp/log/tanh not found"
                 continue
-            if table is None:
-                _fused_error = f"no ported tanh for {dtype}"
-                continue
-            if not _check_fused(_mlp_kernels.softmax_mlp, fns, table, dtype):
+            if not _check_fused(_mlp_kernels.softmax_mlp, fns, dtype):
                 _fused_error = f"the whole pass differs from NumPy's in {dtype}"
                 continue
-            found[dtype] = (fns, table)
-        norms = all(_check_norms(_mlp_kernels, fns, dtype) for dtype, (fns, _) in found.items())
+            found[dtype] = fns
+        norms = all(_check_norms(_mlp_kernels, fns, dtype) for dtype, fns in found.items())
+        adam = kernels.get("adam")  # the optimizers' build put it there
+        adam_norm = (
+            norms
+            and adam is not None
+            and all(
+                _check_adam_norm(_mlp_kernels, adam, fns, dtype) for dtype, fns in found.items()
+            )
+        )
         run_pass = norms and all(
-            _check_run_pass(_mlp_kernels, fns, table, dtype)
-            for dtype, (fns, table) in found.items()
+            _check_run_pass(_mlp_kernels, fns, dtype) for dtype, fns in found.items()
         )
     except Exception as exc:  # an unexpected NumPy or numba: the passes one by one run
         _fused_error = f"{type(exc).__name__}: {exc}"
@@ -102,9 +99,11 @@ def _build_fused(kernels: dict[str, Any]) -> None:
         if norms:
             kernels["sum_sq"] = _mlp_kernels.sum_sq
             kernels["difference_sum_sq"] = _mlp_kernels.difference_sum_sq
-            compiled.blas_tables.update((dtype, fns) for dtype, (fns, _) in found.items())
-    for dtype, (fns, table) in found.items():
-        _fused[dtype] = (_entry_point(_mlp_kernels.softmax_mlp, dtype), fns, table)
+            if adam_norm:
+                kernels["adam_norm"] = _mlp_kernels.adam_norm
+            compiled.blas_tables.update(found)
+    for dtype, fns in found.items():
+        _fused[dtype] = (_entry_point(_mlp_kernels.softmax_mlp, dtype), fns)
         if run_pass:
             _run_kernels[dtype] = _entry_point(_mlp_kernels.softmax_mlp_run, dtype)
 
@@ -149,7 +148,42 @@ def _check_norms(module: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
     return True
 
 
-def _check_run_pass(module: Any, fns: np.ndarray, table: np.ndarray, dtype: np.dtype) -> bool:
+def _check_adam_norm(module: Any, adam: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether the Adam step with its update's squared norm (`adam_norm`) gives what the
+    Adam kernel `adam` and `difference_sum_sq` after it give, bit for bit, with and without
+    AMSGrad's max, decoupled decay, L2 decay and maximize (compiling it for dtype with the
+    argument types `compiled.adam_flat` passes)."""
+    rng = np.random.default_rng(20260304)
+    for n in (2, 3, 9738):
+        for has_vmax, has_decay, wd, grad_mode in (
+            (False, False, 0.0, 0), (True, False, 0.0, 1), (False, True, 0.0, 0),
+            (True, False, 0.01, 2), (False, False, 0.01, 3),
+        ):  # fmt: skip
+            state = [rng.standard_normal(n).astype(dtype) for _ in range(2)]
+            state.append(np.abs(rng.standard_normal(n)).astype(dtype))
+            state.append(np.abs(rng.standard_normal(n)).astype(dtype))
+            g = rng.standard_normal(n).astype(dtype)
+            runs = []
+            for fused in (False, True):
+                p, m, v, vmax = (a.copy() for a in state)
+                prev, out = p.copy(), np.empty_like(p)
+                args = (
+                    p, g, m, v, vmax if has_vmax else v, has_vmax, 0.999 if has_decay else 1.0,
+                    has_decay, wd, grad_mode, 0.1, True, 0.999, 1.0 - 0.999, 0.3, True, 1e-8,
+                    -1e-3,
+                )  # fmt: skip
+                if fused:
+                    usq = module.adam_norm(*args, prev, out, fns)
+                else:
+                    adam(*args)
+                    usq = module.difference_sum_sq(p, prev, out, fns)
+                runs.append((usq, b"".join(a.tobytes() for a in (p, m, v, vmax, out))))
+            if runs[0] != runs[1]:
+                return False
+    return True
+
+
+def _check_run_pass(module: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
     """Whether a Run's step pass (`softmax_mlp_run`) gives what the steps it fuses give, bit
     for bit: the gathered batch's loss and gradients (`softmax_mlp`, itself checked against
     NumPy's passes), NumPy's squared norm of the gradient and the copy of the parameters,
@@ -174,14 +208,14 @@ def _check_run_pass(module: Any, fns: np.ndarray, table: np.ndarray, dtype: np.d
         want = module.softmax_mlp(
             X, Y, params["W1"], params["b1"], params["W2"], params["b2"], buf.H, buf.Z,
             buf.dH, buf.mx, buf.s, buf.logs, buf.ones, expected["W1"], expected["b1"],
-            expected["W2"], expected["b2"], table, fns,
+            expected["W2"], expected["b2"], fns,
         )  # fmt: skip
         grad_want = np.concatenate([v.reshape(-1) for v in expected.values()])
         ws = _workspace(module, rows, n_in, hidden, n_out, dtype)
         for limit, copied in ((np.inf, True), (want - 1.0, False)):
             grad, prev = np.full(size, np.nan, dtype), np.zeros(size, dtype)
             loss, gsq = module.softmax_mlp_run(X_all, Y_all, idx, flat, grad, prev, ws, rows,
-                                               table, fns, limit)  # fmt: skip
+                                               fns, limit)  # fmt: skip
             if np.float64(loss).tobytes() != np.float64(want).tobytes():
                 return False
             if gsq != float(np.dot(grad_want, grad_want)) or grad.tobytes() != grad_want.tobytes():
@@ -204,7 +238,7 @@ def _workspace(
 _CHECK_SHAPES = ((2, 2, 2, 2), (5, 7, 9, 3), (17, 64, 128, 10), (32, 64, 128, 10))
 
 
-def _check_fused(kernel: Any, fns: np.ndarray, table: np.ndarray, dtype: np.dtype) -> bool:
+def _check_fused(kernel: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
     """Whether `kernel` gives the NumPy passes' loss and gradients bit for bit on random
     batches of a few shapes (compiling it for dtype on the way)."""
     rng = np.random.default_rng(20260301)
@@ -228,7 +262,7 @@ def _check_fused(kernel: Any, fns: np.ndarray, table: np.ndarray, dtype: np.dtyp
         got_loss = kernel(
             X, Y, params["W1"], params["b1"], params["W2"], params["b2"], buf.H, buf.Z,
             buf.dH, buf.mx, buf.s, buf.logs, buf.ones, got["W1"], got["b1"], got["W2"],
-            got["b2"], table, fns,
+            got["b2"], fns,
         )  # fmt: skip
         if np.float64(got_loss).tobytes() != np.float64(loss).tobytes():
             return False
@@ -641,10 +675,10 @@ class SoftmaxMLP(MLPClassifier):
                 if buf is None:
                     buf = self._buffers[m] = _Buffers(m, self.hidden, self.n_out, dtype)
                 W1, b1, W2, b2, gW1, gb1, gW2, gb2 = self._fused_for[2]
-                kernel, fns, table = fused
+                kernel, fns = fused
                 loss = kernel(
                     X, Y, W1, b1, W2, b2, buf.H, buf.Z, buf.dH, buf.mx, buf.s, buf.logs,
-                    buf.ones, gW1, gb1, gW2, gb2, table, fns,
+                    buf.ones, gW1, gb1, gW2, gb2, fns,
                 )  # fmt: skip
                 return loss, grads
         return super().loss_and_grads(params, batch, grads)
@@ -706,13 +740,13 @@ class SoftmaxMLP(MLPClassifier):
                 _mlp_kernels, rows, self.n_in, self.hidden, self.n_out, dtype
             )
         X, Y = self.X, self.Y
-        _, fns, table = fused
+        _, fns = fused
         loss_and_grads, isfinite, dot = self.loss_and_grads, np.isfinite, np.dot
 
         def step(limit: float) -> tuple[float, float]:
             idx = next_indices()
             if len(idx) >= 2:
-                return kernel(X, Y, idx, flat, grad_flat, prev, ws, rows, table, fns, limit)
+                return kernel(X, Y, idx, flat, grad_flat, prev, ws, rows, fns, limit)
             # A last batch of one row: NumPy's products take another path (gemv, not gemm).
             loss = float(loss_and_grads(params, (X.take(idx, 0), Y.take(idx, 0)), grads)[0])
             gsq = float(dot(grad_flat, grad_flat))

@@ -31,13 +31,13 @@ def fused():
 def _spied(monkeypatch, dtype: np.dtype) -> list:
     """Count the calls of the whole pass for dtype."""
     calls = []
-    kernel, fns, table = mlp._fused[dtype]
+    kernel, fns = mlp._fused[dtype]
 
     def spy(*args):
         calls.append(len(args[0]))
         return kernel(*args)
 
-    monkeypatch.setitem(mlp._fused, dtype, (spy, fns, table))
+    monkeypatch.setitem(mlp._fused, dtype, (spy, fns))
     return calls
 
 
@@ -237,11 +237,57 @@ def test_a_pass_that_differs_from_numpy_is_refused(monkeypatch, fused):
 
 
 def test_the_function_table_names_numpys_own_loops(fused):
-    """The exp and log loops read out of the ufunc objects compute what the ufuncs do."""
+    """The exp, log and tanh loops read out of the ufunc objects compute what the ufuncs do."""
     from engine.tasks import _mlp_kernels
 
     for dtype in DTYPES:
         assert _mlp_kernels.blas_functions(dtype).tobytes() == fused[dtype][1].tobytes()
-        for ufunc in (np.exp, np.log):
+        for ufunc in (np.exp, np.log, np.tanh):
             assert _mlp_kernels._ufunc_loop(ufunc, dtype) is not None
     assert _mlp_kernels._ufunc_loop(np.add, DTYPES[0]) is None  # two inputs: not a unary loop
+
+
+def _spied_adam_norm(monkeypatch, dtype: np.dtype) -> list:
+    """Count the calls of the Adam family's step with its update's squared norm."""
+    calls = []
+    entries = compiled.kernels_for(dtype)
+    kernel = entries["adam_norm"]
+
+    def spy(*args):
+        calls.append(args[0].size)
+        return kernel(*args)
+
+    monkeypatch.setitem(entries, "adam_norm", spy)
+    return calls
+
+
+ADAM_FAMILY = [
+    ("adam", {}),
+    ("adam", {"beta1": 0.3, "maximize": True, "weight_decay": 0.1}),
+    ("amsgrad", {}),
+    ("adamw", {"lr": 0.01}),
+    ("adaptive-adam", {"beta1_schedule": "decay"}),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_adam_family_steps_a_run_with_its_update_norm_in_one_call(monkeypatch, fused, dtype):
+    """A Run's Adam step leaves the update and its squared norm too (`adam_norm`, one call
+    for what `adam` and `difference_sum_sq` did): the same histories, parameters, state
+    summaries and divergence as the NumPy path, with AMSGrad, decoupled and L2 decay,
+    maximize and a scheduled β₁; a rate that overflows float32's update diverges at the same
+    step with the last kept parameters."""
+    calls = _spied_adam_norm(monkeypatch, dtype)
+    for name, knobs in ADAM_FAMILY:
+        cfg = RunConfig(task="digits-mlp", optimizer=name, seed=5, dtype=dtype.name,
+                        optimizer_hypers=knobs, eval_every=9, state_every=4)  # fmt: skip
+        _same_runs(_run(cfg, False, 60), _run(cfg, True, 60))
+    assert len(calls) == 60 * len(ADAM_FAMILY) and set(calls) == {9610}  # 64·128 + ... + 10
+    calls.clear()
+    blow_up = RunConfig(task="digits-mlp", optimizer="adam", seed=1, dtype=dtype.name,
+                        eval_every=0, optimizer_hypers={"lr": 1e300})  # fmt: skip
+    numpy_run, compiled_run = _run(blow_up, False, 50), _run(blow_up, True, 50)
+    _same_runs(numpy_run, compiled_run)
+    assert numpy_run._prev.tobytes() == compiled_run._prev.tobytes()
+    assert numpy_run.steps_done == compiled_run.steps_done
+    assert compiled_run.diverged_at is not None and calls

@@ -13,7 +13,7 @@ single-tensor and fused=True), batches of 32 drawn the same way (epoch permutati
 from the same training set, and `loss.item()` each step as the engine reports the loss.
 The engine runs on whichever optimizer path is active (the compiled numba kernels when numba
 is installed: engine/optimizers/compiled.py; OPTPLAY_COMPILED=0 for NumPy); on the compiled
-path the step's loss_and_grads is one kernel calling NumPy's own BLAS and exp/log loops
+path the step's loss_and_grads is one kernel calling NumPy's own BLAS and exp/log/tanh loops
 (engine/tasks/_mlp_kernels.py), where NumPy ships scipy-openblas.
 Figures are the best of the repeats (the machine is shared; the best is the least disturbed),
 in CPU time of this thread (time.thread_time: time spent descheduled by other processes' load
