@@ -689,6 +689,15 @@ class Run(Stepper[Progress]):
         self._notify()
         return self.metrics()
 
+    def advance(self, n: int) -> int:
+        """`step(n)` without building the metrics it returns (a job's chunk of steps: the
+        metrics are read once at its end); returns the steps done so far."""
+        if not _is_int(n) or n < 0:
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        self._step_now(int(n))
+        self._notify()
+        return self._step
+
     def _step_now(self, n: int) -> None:
         """`step` without its checks and metrics (a Race steps its racers in slices)."""
         with self._lock:
