@@ -506,7 +506,8 @@ class Run(Stepper[Progress]):
             sum_sq, difference_sum_sq = fast["sum_sq"], fast["difference_sum_sq"]
         # On the compiled path, one flat buffer's step (an elementwise rule) as a function of
         # the rate alone; its kernel may also give the update and its squared norm by that
-        # BLAS dot (the same numbers as `difference_sum_sq` after it: `adam_norm`).
+        # BLAS dot (the same numbers as `difference_sum_sq` after it: `adam_norm`, `sgd_norm`,
+        # `rmsprop_norm`).
         flat_step = None
         if unchecked and opt_params is not self._params:
             norm = (prev, scratch, blas) if difference_sum_sq is not None else None

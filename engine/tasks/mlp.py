@@ -9,7 +9,9 @@ The forward and backward passes write into activation buffers preallocated per b
 and into the caller's gradient arrays when given, so a training step allocates almost
 nothing; that step is the hot path of the speed benchmarks. On the compiled path a softmax
 MLP's whole pass is one kernel making NumPy's own BLAS and exp/log/tanh calls (`_build_fused`,
-engine/tasks/_mlp_kernels.py), with the same numbers.
+engine/tasks/_mlp_kernels.py), with the same numbers; so is its evaluation of a block of
+held-out rows (`SoftmaxMLP._compiled_block`). Evaluation computes the loss alone (`_loss`),
+without the output gradient the training pass needs.
 """
 
 from __future__ import annotations
