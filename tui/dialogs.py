@@ -176,13 +176,16 @@ class Dialog(ModalScreen[ResultType]):
         before = self.focused
         super().set_focus(widget, scroll_visible, from_app_focus)
         if self.focused is not before:
-            # Textual tells a footer about the new focus's keys from the footer's own queue,
-            # often after the next frame: the footer's escape ("Leave form" / "Cancel") came a
-            # frame after the focus. Told now, they are drawn together (Textual's own call
-            # finds nothing new).
-            for footer in self.query_children(SteadyFooter):
-                footer.relabel_now(self)
-            self.refresh_bindings()
+            self.relabel_footer()
+
+    def relabel_footer(self) -> None:
+        """The footer's keys follow the bindings now (the focus moved, a drop-down opened).
+        Textual tells a footer about new keys from the footer's own queue, often after the
+        next frame: the footer's escape ("Leave form" / "Cancel") came a frame after the
+        focus. Told now, they are drawn together (Textual's own call finds nothing new)."""
+        for footer in self.query_children(SteadyFooter):
+            footer.relabel_now(self)
+        self.refresh_bindings()
 
     def _update_focus_styles(
         self, focused: Widget | None = None, blurred: Widget | None = None

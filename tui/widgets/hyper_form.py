@@ -33,7 +33,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine.hyper import Hyper
-from tui.widgets.pickers import QuietSelect
+from tui.widgets.choice import Choice
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class HyperField(VerticalGroup):
             if spec.kind == "bool":
                 yield HyperCheckbox("", bool(self.value), compact=True, id=ident)
             elif spec.kind == "choice":
-                yield QuietSelect(
+                yield Choice(
                     [(c, c) for c in spec.choices],
                     value=self.value,
                     allow_blank=False,

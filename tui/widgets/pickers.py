@@ -20,6 +20,8 @@ from textual.widget import Widget
 from textual.widgets import Label, Select, Static
 from textual.widgets._select import SelectCurrent, SelectOverlay
 
+from tui.widgets.choice import Choice
+
 
 class QuietSelect(Select):
     """Textual's `Select`, restyled on a focus move only where its focus can change a style.
@@ -129,7 +131,7 @@ class Picker(VerticalGroup):
     def compose(self) -> ComposeResult:
         with HorizontalGroup(classes="picker-row"):
             yield Label(self.kind, classes="picker-label")
-            yield QuietSelect(
+            yield Choice(
                 self._options(),
                 value=self._value,
                 allow_blank=False,
