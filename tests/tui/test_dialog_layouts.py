@@ -213,7 +213,7 @@ async def test_the_footer_keeps_escape_in_place_and_the_help_line_its_room():
         assert room.height >= 1 and help_line.render_str("").plain == ""  # blank, there
         await pilot.press("tab")  # into the task's first knob field
         await wait_for(lambda: footer_row().endswith("esc Leave form"))
-        field = screen.focused.parent.parent
+        field = screen.focused.parent
         await wait_for(lambda: field.help_text.split()[0] in screen_text(app))
         assert help_line.region == room  # the same cells
         keys = list(footer.children)
@@ -457,3 +457,26 @@ async def test_a_drop_down_closes_with_the_footer_and_the_focus_in_one_frame(mon
                                and select.expanded == want)  # fmt: skip
                 await pilot.pause()
         assert True in seen and wrong == []
+
+
+async def test_a_schedule_knobs_help_shows_under_the_schedule_not_the_optimizer():
+    """A racer's form has two sections (optimizer, schedule), each with its own help line:
+    the focused schedule knob's help shows under the schedule's knobs, and the optimizer's
+    line stays blank. Before: every field of the racer's form wrote into the form's first
+    help line (the optimizer's), the schedule's stayed blank."""
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(pilot, "c", RaceSetupScreen)
+        screen.query_one("#r1-schedule-select").focus()
+        await pilot.press("enter", *"cosine", "enter")
+        await wait_for(lambda: screen.query("#r1-schedule-min_lr"))
+        await pilot.pause()
+        field = screen.query_one("#r1-schedule-min_lr")
+        screen.set_focus(field)
+        await wait_for(lambda: screen.focused is field)
+        await pilot.pause()
+        spec = next(a for a in field.ancestors if isinstance(a, HyperField))
+        schedule_help = screen.query_one("#section-r1-schedule .hyper-help", HelpLine)
+        optimizer_help = screen.query_one("#section-r1-optimizer .hyper-help", HelpLine)
+        assert str(schedule_help.render()) == spec.help_text
+        assert str(optimizer_help.render()) == ""
