@@ -36,8 +36,8 @@ from engine.run import RunConfig
 from engine.session import carried_knobs, next_optimizer
 from engine.sweep import MAX_AXES, MAX_RUNS, SweepError, SweepSpec
 from tui.screens.race_setup import registry_section
-from tui.widgets.hyper_form import FormSection, HyperForm
 from tui.widgets.choice import Choice
+from tui.widgets.hyper_form import FormSection, HyperForm
 from tui.widgets.pickers import Picker
 
 #: The sweep's own knobs (shared by every run).
