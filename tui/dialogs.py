@@ -54,7 +54,7 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widget import Widget
 
-from tui.textual_fixes import source_digest
+from tui.textual_fixes import RegionCompositor, source_digest
 from tui.widgets.footer import SteadyFooter
 
 #: sha256 (first 16 hex digits) of the `Screen._update_focus_styles` that `Dialog` narrows.
@@ -82,6 +82,12 @@ class Dialog(ModalScreen[ResultType]):
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     _backdrop_due: set[Region] | None = None  # areas changed behind, not repainted yet
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A frame's changes drawn region by region (tui/textual_fixes.py): a Tab's few
+        # changed cells, far apart, no longer render every widget between them.
+        self._compositor = RegionCompositor()
 
     def refresh(
         self,

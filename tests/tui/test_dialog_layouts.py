@@ -21,14 +21,17 @@ from typing import Any
 
 import pytest
 from conftest import screen_text, wait_for
+from rich.console import Console
 from textual._compositor import Compositor
 from textual.screen import Screen
+from textual.widget import Widget
 
 from engine.config import Experiment
 from engine.run import RunConfig
 from tui.app import create_app
 from tui.screens.race_setup import RaceSetupScreen
 from tui.screens.sweep import SweepScreen
+from tui.textual_fixes import NARROW_PARTIAL_UPDATES, RegionCompositor
 from tui.widgets.footer import SteadyFooter
 from tui.widgets.hyper_form import FORM_HINT, HelpLine, HyperField, HyperForm, HyperSection
 
@@ -480,3 +483,55 @@ async def test_a_schedule_knobs_help_shows_under_the_schedule_not_the_optimizer(
         optimizer_help = screen.query_one("#section-r1-optimizer .hyper-help", HelpLine)
         assert str(schedule_help.render()) == spec.help_text
         assert str(optimizer_help.render()) == ""
+
+
+async def test_a_dialog_frame_renders_only_what_changed_and_sends_what_textual_would(
+    monkeypatch,
+):
+    """A dialog draws a frame's changes by rendering only the widgets over a changed region
+    (`RegionCompositor`), not every widget in a rectangle around all of them: a Tab in the
+    race setup renders a handful of widgets (before: ~55 per key, as the rectangle from the
+    focused field to the footer's escape spans most of the screen). Every frame of the walk
+    sends the terminal the same text as Textual's own compositor would."""
+    assert NARROW_PARTIAL_UPDATES  # written for this Textual (tui/textual_fixes.py)
+    renders = [0]
+    differ: list[str] = []
+    narrow = RegionCompositor.render_partial_update
+    render_lines = Widget.render_lines
+
+    def counted(widget: Widget, crop: Any) -> Any:
+        renders[0] += 1
+        return render_lines(widget, crop)
+
+    def both(compositor: RegionCompositor) -> Any:
+        dirty = set(compositor._dirty_regions)
+        ours = narrow(compositor)
+        compositor._dirty_regions.update(dirty)
+        calls = renders[0]
+        theirs = Compositor.render_partial_update(compositor)
+        renders[0] = calls  # Textual's renders are not counted
+        console = Console(
+            width=compositor.size.width, force_terminal=True, color_system="truecolor"
+        )
+        with console.capture() as mine:
+            console.print(ours, end="")
+        with console.capture() as textual:
+            console.print(theirs, end="")
+        if mine.get() != textual.get():
+            differ.append(f"{sorted(dirty)}")
+        return ours
+
+    monkeypatch.setattr(RegionCompositor, "render_partial_update", both)
+    monkeypatch.setattr(Widget, "render_lines", counted)
+    counter = LayoutCounter(monkeypatch)
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_screen(pilot, "c", RaceSetupScreen)
+        renders[0] = 0
+        await focus_moves(pilot, counter, "race-task-select")
+        per_key = renders[0] / len(KEYS)
+        for key in ("enter", "down", "up", "enter"):  # a drop-down, opened and closed
+            await pilot.press(key)
+            await pilot.pause()
+    assert differ == []
+    assert per_key < 25, f"{per_key:.0f} widgets rendered per Tab"

@@ -34,10 +34,14 @@ from textual.style import Style
 from textual.widgets import Select
 from textual.widgets._select import NoSelection, SelectOverlay
 
+from tui.widgets.steady import SteadyOptionList
 
-class ChoiceList(SelectOverlay, can_focus=False):
+
+class ChoiceList(SelectOverlay, SteadyOptionList, can_focus=False):
     """A `Choice`'s list: shown over the screen below its `Choice`; the keys stay with the
-    `Choice` (the list never has the focus), so its highlight is drawn as a focused list's."""
+    `Choice` (the list never has the focus), so its highlight is drawn as a focused list's.
+    Up/down repaint the two options whose highlight changed, not the whole list and what
+    lies under it (`SteadyOptionList`)."""
 
     DEFAULT_CSS = """
     ChoiceList > .option-list--option-highlighted {
