@@ -477,12 +477,15 @@ class Run(Stepper[Progress]):
         # rate is still checked): the unchecked step unless the optimizer has its own `step`
         # (closures, wrappers), ~0.5 us less a step.
         optimizer = self.optimizer
-        if type(optimizer).step is optimizers.Optimizer.step:
-            opt_step = optimizer._step_checked
-        else:
-            opt_step = optimizer.step
         opt_params, opt_grads = self._opt_params, self._opt_grads
         closure_grads = self._closure_grads
+        flat_step = None  # on the compiled path, that step as a function of the rate alone
+        if type(optimizer).step is optimizers.Optimizer.step:
+            opt_step = optimizer._step_checked
+            if opt_params is not self._params:  # one flat buffer (an elementwise rule)
+                flat_step = optimizer._compiled_flat_step("flat", self._flat, self._grad_flat)
+        else:
+            opt_step = optimizer.step
         flat, gflat, prev, scratch = self._flat, self._grad_flat, self._prev, self._scratch
         schedule = self.schedule
         lr_of = schedule._lr if schedule is not None else None  # `lr` without the step's check
@@ -506,6 +509,14 @@ class Run(Stepper[Progress]):
         sum_sq = difference_sum_sq = None
         if blas is not None and "sum_sq" in fast and 2 <= flat.size < 1 << 30:
             sum_sq, difference_sum_sq = fast["sum_sq"], fast["difference_sum_sq"]
+        # The task's compiled step up to the update, in one call where it has one (the batch
+        # drawn, loss, gradients, their norm, prev ← flat: `SoftmaxMLP._run_pass`), when
+        # no closure and no sharpness needs the batch itself.
+        run_pass = None
+        if sum_sq is not None and closure_grads is None and not sharpness_every:
+            make_pass = getattr(self.task, "_run_pass", None)
+            if make_pass is not None:
+                run_pass = make_pass(batches, params, grads, flat, gflat, prev)
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
         step = self._step
         done = 0
@@ -522,21 +533,27 @@ class Run(Stepper[Progress]):
                 if lr is not None and not isfinite(lr):  # e.g. exponential with gamma > 1
                     self._diverge(step + 1, f"the learning rate is not finite ({lr})")
                     break
-                batch = next(batches)
-                loss, g = task_step(params, batch, grads)
-                if g is not grads:
-                    for key, arr in g.items():  # a task that ignored `grads`: copy in
-                        copyto(grads[key], arr)
-                loss = float(loss)
-                gsq = float(dot(gflat, gflat)) if sum_sq is None else sum_sq(gflat, blas)
+                if run_pass is not None:
+                    loss, gsq = run_pass(limit)  # prev ← flat already when the step is kept
+                else:
+                    batch = next(batches)
+                    loss, g = task_step(params, batch, grads)
+                    if g is not grads:
+                        for key, arr in g.items():  # a task that ignored `grads`: copy in
+                            copyto(grads[key], arr)
+                    loss = float(loss)
+                    gsq = float(dot(gflat, gflat)) if sum_sq is None else sum_sq(gflat, blas)
                 if not (isfinite(loss) and isfinite(gsq)) or loss > limit:
                     self._diverge(step + 1, self._why(loss, gsq, limit))
                     break
                 if step == 0:
                     factor = self.config.divergence_factor
                     limit = self._loss_limit = loss + factor * max(abs(loss), 1.0)
-                copy_into(prev, flat)
-                if closure_grads is None:
+                if run_pass is None:
+                    copy_into(prev, flat)
+                if flat_step is not None:
+                    flat_step(lr)
+                elif closure_grads is None:
                     opt_step(opt_params, opt_grads, lr)
                 else:
                     opt_step(opt_params, opt_grads, lr=lr, closure=self._closure(batch), loss=loss)

@@ -30,6 +30,7 @@ from tui.commands.common import (
     load_source,
     refuse_source,
 )
+from tui.commands.running import single_threaded_blas
 
 
 def version() -> str:
@@ -149,6 +150,13 @@ def load_named_optimizer_file(path: str | None) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: parse `argv` (default: the process's arguments) and dispatch
     (without a subcommand, the app opens)."""
+    # NumPy on one BLAS thread (a user's own setting wins), set before anything loads it
+    # (the parser does: `optplay code` lists engine.codegen's frameworks). OpenBLAS's extra
+    # threads spin as it loads (~90 ms of CPU taken from the app's first screen on a 2-core
+    # machine) and then contend with the UI and training threads; optplay's matrices are
+    # small, so they never made a run faster, and a run's numbers are the same either way.
+    # Sweeps and benches wanted this already for their workers' sake (tui/commands/running.py).
+    single_threaded_blas()
     return dispatch(build_parser(), argv, default=cmd_app)
 
 

@@ -59,25 +59,25 @@ from tui.charts.base import LANE_ROLES
 from tui.charts.loss import predicted_run
 from tui.charts.measured import measured_steps
 from tui.charts.path import PathChart
-from tui.dialogs import Dialog
 from tui.messages import RunFailed, RunFinished, RunProgress
 from tui.settings import Settings
 from tui.terminal import output_is_ascii
 from tui.textual_fixes import OnceCommandPalette, fix_timer_catch_up, guard_option_list_paging
-from tui.widgets.hyper_form import FORM_HINT, FormSection, HelpLine, HyperField, HyperForm
 from tui.widgets.keybar import KeyBar
 from tui.widgets.lesson_line import LessonLine
-from tui.widgets.pickers import Picker
 from tui.widgets.race_panel import RacePanel
 from tui.widgets.status import StatusLine
 
-# The screens, the lessons, the presets and the sweep machinery load when first used: the
-# first screen needs none of them (tests/tui/test_launch_imports.py keeps it so).
+# The screens, the lessons, the presets and the sweep machinery load when first used, and the
+# sidebar's widgets (pickers, form) and the dialogs' base when the sidebar is built: the first
+# screen needs none of them (tests/tui/test_launch_imports.py keeps it so).
 if TYPE_CHECKING:
     from engine.lessons import Lesson
     from tui.screens.confirm import QuitChoice
     from tui.screens.race_setup import RaceSetup
     from tui.screens.sweep import SweepPick, SweepScreen
+    from tui.widgets.hyper_form import FormSection, HyperForm
+    from tui.widgets.pickers import Picker
 
 guard_option_list_paging()  # see tui/textual_fixes.py
 fix_timer_catch_up()
@@ -108,6 +108,8 @@ def pool_executor(runs: int) -> Any:
 
 def form_section(section: Any) -> FormSection:
     """The form's description of a session `SectionView`."""
+    from tui.widgets.hyper_form import FormSection
+
     return FormSection(
         section.key, section.title, section.specs, section.values, section.check, section.note
     )
@@ -248,6 +250,9 @@ class OptplayApp(App[int]):
 
     def _sidebar_widgets(self) -> ComposeResult:
         """The sidebar's content: the pickers, the pending note and the knobs' form."""
+        from tui.widgets.hyper_form import FORM_HINT, HelpLine, HyperForm
+        from tui.widgets.pickers import Picker
+
         view = self.session.view()
         for kind in KINDS:
             registry = registry_of(kind)
@@ -392,6 +397,9 @@ class OptplayApp(App[int]):
             if view.racing:
                 self.set_focus(None)  # the form is hidden
         if self.sidebar_built:  # else it is built from the session as it is then
+            from tui.widgets.hyper_form import HyperForm
+            from tui.widgets.pickers import Picker
+
             for kind in KINDS:
                 picker = self.main.query_one(f"#{kind}-picker", Picker)
                 if picker.value != view.picks[kind]:
@@ -616,13 +624,14 @@ class OptplayApp(App[int]):
 
     # -- edits from the widgets -------------------------------------------------------------
 
-    @on(Picker.Changed)
-    def _picked(self, message: Picker.Changed) -> None:
+    # Handlers by name rather than `@on(Picker.Changed)`: the pickers and the form load with
+    # the sidebar, after the first frame.
+    def on_picker_changed(self, message: Picker.Changed) -> None:
         self.do(self.session.pick(message.kind, message.name))
 
-    @on(Picker.More, "#optimizer-picker")
-    def _optimizer_file_entry(self, message: Picker.More) -> None:
-        self.action_optimizer_file()
+    def on_picker_more(self, message: Picker.More) -> None:
+        if message.control.id == "optimizer-picker":
+            self.action_optimizer_file()
 
     @on(TabbedContent.TabActivated, "#chart-tabs")
     def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
@@ -632,8 +641,7 @@ class OptplayApp(App[int]):
         if tab is not None and tab.watches_sharpness:
             self.do(self.session.watch_sharpness())
 
-    @on(HyperForm.Changed)
-    def _edited(self, message: HyperForm.Changed) -> None:
+    def on_hyper_form_changed(self, message: HyperForm.Changed) -> None:
         self.do(self.session.edit(message.section, message.values))
 
     @on(Input.Submitted, "#form Input")
@@ -655,6 +663,8 @@ class OptplayApp(App[int]):
         focused = self.main.focused
         field = None
         if isinstance(focused, Input):
+            from tui.widgets.hyper_form import HyperField
+
             field = next((a for a in focused.ancestors if isinstance(a, HyperField)), None)
         try:
             keybar = self.main.query_one(KeyBar)
@@ -667,6 +677,8 @@ class OptplayApp(App[int]):
         when an invalid field blocks training or saving."""
         if self.session.racing or not self.sidebar_built:
             return True  # the race was checked in its setup; the hidden form is not used
+        from tui.widgets.hyper_form import HyperForm
+
         form = self.main.query_one(HyperForm)
         for section, values in form.commit():
             self.do(self.session.edit(section, values))
@@ -1063,6 +1075,8 @@ class OptplayApp(App[int]):
         folder = str(Path(path).parent)
         self.remember(optimizer_folder="" if folder == "." else folder)
         if self.sidebar_built:  # else the picker is built with it
+            from tui.widgets.pickers import Picker
+
             self.main.query_one("#optimizer-picker", Picker).add(name)
         self.do(self.session.pick("optimizer", name))
 
@@ -1291,7 +1305,8 @@ class OptplayApp(App[int]):
         declared = BY_NAME.get(action)
         if declared is None:
             return True
-        if action == "toggle_run" and isinstance(self.screen, Dialog) and self.screen.takes_space:
+        # `takes_space`: a dialog's (tui/dialogs.py, loaded with the first one).
+        if action == "toggle_run" and getattr(self.screen, "takes_space", False):
             return False
         if declared.when is not None:
             # p, t and v say why where they do not apply (issue 25): never silence.

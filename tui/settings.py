@@ -7,7 +7,7 @@ engine/optimizers/compiled.py) and the folder whose .py files "optimizer from fi
 
 Kept as a small TOML file in the platform's config folder (`platformdirs.user_config_dir`,
 e.g. ~/.config/optplay/settings.toml on Linux; `OPTPLAY_CONFIG_DIR` overrides the folder, as
-the tests do). Written atomically (engine.history.write_text_atomic), so a crash never leaves
+the tests do). Written atomically (engine.files.write_text_atomic), so a crash never leaves
 half a file. A file that cannot be read or holds bad values is ignored with a one-line
 warning naming the file and the field, and the defaults are used (the file is left as it is
 until a setting changes): settings never stop the app from starting. It is read as
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import specfile
-from engine.history import write_text_atomic
+from engine.files import write_text_atomic  # not engine.history's: that one loads NumPy
 from engine.specfile import ConfigError, kind_of
 
 FILE_NAME = "settings.toml"

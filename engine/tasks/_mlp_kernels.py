@@ -201,6 +201,69 @@ def softmax_mlp(X, Y, W1, b1, W2, b2, H, Z, dH, mx, s, logs, ones, gW1, gb1, gW2
     return (np.float64(total) - zy) / m
 
 
+#: Elements each region of a Run's workspace (`softmax_mlp_run`) is rounded up to: 64 bytes
+#: of float32, so every region starts on a cache line of a 64-byte aligned workspace.
+ALIGN = 16
+
+
+def workspace_size(rows: int, n_in: int, hidden: int, n_out: int) -> int:
+    """Elements of `softmax_mlp_run`'s workspace for batches of at most `rows` rows: its
+    regions in order (`_region`), each rounded up to ALIGN elements."""
+    sizes = (rows * n_in, rows * n_out, rows * hidden, rows * n_out, rows * hidden) + (rows,) * 4
+    return sum(-(-size // ALIGN) * ALIGN for size in sizes)
+
+
+@jit
+def _region(ws, at, size, rows, cols):
+    """The (rows, cols) array at element `at` of the workspace, and where the next region
+    (of `size` elements) starts."""
+    return ws[at : at + rows * cols].reshape((rows, cols)), at + -(-size // ALIGN) * ALIGN
+
+
+@jit
+def softmax_mlp_run(X_all, Y_all, idx, flat, grad, prev, ws, rows, lut, fns, limit):
+    """A Run's step up to its update (engine/run.py `_advance`) in one call, for SoftmaxMLP:
+    the batch's rows `idx` of the training set (X_all, Y_all) gathered (`EpochBatches`),
+    `softmax_mlp` on them with the parameters and gradients as the views of the flat buffers
+    `flat` and `grad` (W1, b1, W2, b2 packed in that order), the gradient's squared norm
+    (`sum_sq`), and, when the step is kept (loss and norm finite, the loss at most `limit`),
+    prev ← flat. Returns (loss, squared norm). The activations live in the workspace `ws`
+    (`workspace_size(rows, ...)`, 2 <= idx.size <= rows <= 128)."""
+    m = idx.size
+    n_in = X_all.shape[1]
+    o = Y_all.shape[1]
+    h = (flat.size - o) // (n_in + 1 + o)
+    X, at = _region(ws, 0, rows * n_in, m, n_in)
+    Y, at = _region(ws, at, rows * o, m, o)
+    H, at = _region(ws, at, rows * h, m, h)
+    Z, at = _region(ws, at, rows * o, m, o)
+    dH, at = _region(ws, at, rows * h, m, h)
+    mx, at = _region(ws, at, rows, m, 1)
+    s, at = _region(ws, at, rows, m, 1)
+    logs, at = _region(ws, at, rows, m, 1)
+    ones = ws[at : at + m]
+    for r in range(m):  # X_all.take(idx, 0), Y_all.take(idx, 0)
+        i = idx[r]
+        for j in range(n_in):
+            X[r, j] = X_all[i, j]
+        for j in range(o):
+            Y[r, j] = Y_all[i, j]
+        ones[r] = 1.0
+    a, b = n_in * h, n_in * h + h
+    c = b + h * o
+    W1, b1 = flat[:a].reshape((n_in, h)), flat[a:b]
+    W2, b2 = flat[b:c].reshape((h, o)), flat[c:]
+    gW1, gb1 = grad[:a].reshape((n_in, h)), grad[a:b]
+    gW2, gb2 = grad[b:c].reshape((h, o)), grad[c:]
+    loss = softmax_mlp(X, Y, W1, b1, W2, b2, H, Z, dH, mx, s, logs, ones, gW1, gb1, gW2, gb2,
+                       lut, fns)  # fmt: skip
+    gsq = _dot(fns[DOT], grad.size, grad, grad)
+    if np.isfinite(loss) and np.isfinite(gsq) and not loss > limit:
+        for i in range(flat.size):
+            prev[i] = flat[i]
+    return loss, gsq
+
+
 @jit
 def sum_sq(x, fns):
     """float(np.dot(x, x)) of a flat array of at least 2 elements (run: the gradient's
@@ -216,7 +279,7 @@ def difference_sum_sq(a, b, out, fns):
     return _dot(fns[DOT], out.size, out, out)
 
 
-KERNELS = ("softmax_mlp", "sum_sq", "difference_sum_sq")
+KERNELS = ("softmax_mlp", "softmax_mlp_run", "sum_sq", "difference_sum_sq")
 
 # -- the functions' addresses ----------------------------------------------------------------
 

@@ -41,6 +41,19 @@ def _spied(monkeypatch, dtype: np.dtype) -> list:
     return calls
 
 
+def _spied_run_pass(monkeypatch, dtype: np.dtype) -> list:
+    """Count the calls of a Run's step pass (`softmax_mlp_run`) for dtype, by batch rows."""
+    calls = []
+    kernel = mlp._run_kernels[dtype]
+
+    def spy(*args):
+        calls.append(len(args[2]))
+        return kernel(*args)
+
+    monkeypatch.setitem(mlp._run_kernels, dtype, spy)
+    return calls
+
+
 def _loss_and_grads(task, params, batch, use: bool) -> tuple:
     compiled.ready = use
     grads = task.new_grads()
@@ -71,8 +84,10 @@ def test_the_whole_pass_matches_numpy_bit_for_bit(monkeypatch, fused, dtype, see
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_runs_through_the_whole_pass_are_bit_identical(monkeypatch, fused, dtype):
     """digits-mlp at batch 100 (1,438 = 14 × 100 + 38: every epoch ends on a partial batch)
-    and at 32, Adam and SGD, with evaluations and state summaries."""
-    calls = _spied(monkeypatch, np.dtype(dtype))
+    and at 32, Adam and SGD, with evaluations and state summaries: a Run's steps go through
+    its step pass (the batch gathered, the pass, the norm, prev ← flat in one call)."""
+    whole = _spied(monkeypatch, np.dtype(dtype))
+    calls = _spied_run_pass(monkeypatch, np.dtype(dtype))
     for batch_size in (100, 32):
         for name in ("adam", "sgd"):
             cfg = RunConfig(
@@ -81,6 +96,41 @@ def test_runs_through_the_whole_pass_are_bit_identical(monkeypatch, fused, dtype
             )  # fmt: skip
             _same_runs(_run(cfg, False, 50), _run(cfg, True, 50))
     assert 38 in calls and 100 in calls and 32 in calls
+    assert whole == []
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_one_row_batch_and_sharpness_leave_the_step_pass(monkeypatch, fused, dtype):
+    """batch 3 (1,438 = 479 × 3 + 1: every epoch ends on one row, which NumPy multiplies
+    with gemv, not gemm) steps that row through the passes; with sharpness on, the step
+    needs the batch itself: the whole pass, not the step pass. Bit-identical either way."""
+    whole = _spied(monkeypatch, np.dtype(dtype))
+    calls = _spied_run_pass(monkeypatch, np.dtype(dtype))
+    cfg = RunConfig(task="digits-mlp", optimizer="adam", seed=4, dtype=dtype, eval_every=0,
+                    task_hypers={"batch_size": 3})  # fmt: skip
+    _same_runs(_run(cfg, False, 500), _run(cfg, True, 500))
+    assert len(calls) == 499 and set(calls) == {3} and whole == []
+    calls.clear()
+    sharp = cfg.replace(sharpness_every=10, task_hypers={"batch_size": 32})
+    _same_runs(_run(sharp, False, 30), _run(sharp, True, 30))
+    assert calls == [] and whole.count(32) >= 30
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_run_diverging_in_the_step_pass_keeps_its_last_step(monkeypatch, fused, dtype):
+    """A rate that blows the loss up: the same diverging step and reason, the parameters and
+    the previous step's parameters (what inspect() differences) those of the last kept step."""
+    calls = _spied_run_pass(monkeypatch, np.dtype(dtype))
+    # The loss passing the limit; gradients or updates that overflow.
+    for lr, factor in ((10.0, 1e-3), (1e300, float("inf"))):
+        cfg = RunConfig(task="digits-mlp", optimizer="sgd", seed=1, dtype=dtype, eval_every=0,
+                        optimizer_hypers={"lr": lr}, divergence_factor=factor)  # fmt: skip
+        numpy_run, compiled_run = _run(cfg, False, 300), _run(cfg, True, 300)
+        _same_runs(numpy_run, compiled_run)
+        assert compiled_run.diverged_at is not None
+        assert numpy_run._prev.tobytes() == compiled_run._prev.tobytes()
+        assert numpy_run.steps_done == compiled_run.steps_done
+    assert calls
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -54,6 +54,9 @@ LATER_CHARTS = (
     "tui.charts.state_data",
     "tui.charts.sharpness",
 )
+#: The sidebar's widgets (pickers, the knobs' form) and the dialogs' base: loaded when the
+#: sidebar is built, after the first frame when launched from a terminal.
+SIDEBAR = ("tui.widgets.pickers", "tui.widgets.hyper_form", "tui.dialogs", "tui.widgets.footer")
 #: Textual and what only the app draws with: not loaded by commands that print text.
 APP_ONLY = ("textual", "textual_plotext", "plotext", "tui.app", "tui.charts.base")
 
@@ -160,7 +163,42 @@ def test_optplay_draws_its_first_screen_with_only_the_chart_it_shows_loaded(tmp_
     assert "tui.charts.path" in at_first_frame  # it drew the default run's chart
     assert loaded(at_first_frame, NOT_AT_LAUNCH) == []
     assert loaded(at_first_frame, LATER_CHARTS) == []
+    assert loaded(at_first_frame, SIDEBAR) == []
     assert set(LATER_CHARTS) <= at_end  # built after the first frame
+    assert {"tui.widgets.pickers", "tui.widgets.hyper_form"} <= at_end
+
+
+@pytest.mark.parametrize("own", [None, "2"], ids=["default", "user's own"])
+def test_optplay_loads_numpy_on_one_blas_thread_unless_told_otherwise(tmp_path, own) -> None:
+    """`optplay` sets OPENBLAS_NUM_THREADS=1 (and OMP_, MKL_) before anything loads NumPy (the
+    parser and the settings did, so the app's and `sweep`'s threads were OpenBLAS's default):
+    its extra threads would spin while the first screen is drawn; a user's own setting wins."""
+    code = """
+        import os, sys
+        import tui.__main__ as launcher
+
+        assert "numpy" not in sys.modules
+
+        def open_app(args):  # the environment NumPy loaded with (the app is not opened)
+            print([os.environ.get(name) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")])
+            return 0
+
+        launcher.open_app = open_app
+        assert launcher.main([]) == 0
+    """
+    env = child_env(tmp_path)
+    if own is not None:
+        env["OPENBLAS_NUM_THREADS"] = own
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == str([own or "1", "1"])
 
 
 def test_opening_an_experiment_file_loads_no_bench_nor_sweep(tmp_path) -> None:
