@@ -1,6 +1,7 @@
-"""The optimizer and task tables (`FAMILIES`): each family module is imported when one of its
-entries is first used, and `names()` lists the table's order without importing anything.
-Each check runs a fresh interpreter, where nothing has imported the families yet."""
+"""What loads when first used: the optimizer and task tables (`FAMILIES`), whose family
+modules are imported when one of their entries is first used while `names()` lists the table's
+order without importing anything, and a run's generators (`seeded_rngs`). The checks of what
+is imported run a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +91,28 @@ def test_a_class_named_like_an_unloaded_entry_is_refused() -> None:
     Impostor.__module__ = "somewhere.else"
     with pytest.raises(TypeError, match="registered twice"):
         base.register(Impostor)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**40])
+def test_a_runs_generators_are_the_children_of_its_seed_sequence(seed: int) -> None:
+    from engine.tasks.base import seeded_rngs
+
+    lazy = seeded_rngs(seed)
+    eager = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2)]
+    for made, expected in zip(lazy, eager, strict=True):
+        assert made.standard_normal(4).tolist() == expected.standard_normal(4).tolist()
+        assert made.permutation(9).tolist() == expected.permutation(9).tolist()
+        assert made.integers(0, 10**6, 3).tolist() == expected.integers(0, 10**6, 3).tolist()
+
+
+def test_a_run_that_draws_nothing_loads_no_numpy_random() -> None:
+    assert (
+        run_fresh("""
+        import json, sys
+        from engine.run import Run, RunConfig
+        run = Run(RunConfig(task="rosenbrock", optimizer="adam"))
+        run.step(5)
+        print(json.dumps("numpy.random" in sys.modules))
+    """)
+        is False
+    )

@@ -54,6 +54,7 @@ NOT_AT_LAUNCH = (
     "engine.tasks.mlp",
     "engine.tasks.rnn",
     "engine.tasks.sparse",
+    "numpy.random",  # the default run draws nothing (engine.tasks.base.SpawnedGenerator)
 )
 #: The charts of the tabs the default run's first screen does not show (it opens on Path):
 #: built, and loaded, after its first frame when launched from a terminal.
