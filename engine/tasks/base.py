@@ -15,16 +15,13 @@ import numpy as np
 
 from engine.hyper import Hyper
 from engine.registry import Registered, Registry
+from engine.tasks.view_size import DEFAULT_HEIGHT, DEFAULT_WIDTH
 
 if TYPE_CHECKING:  # the views load with the first task that draws one (not with Rosenbrock)
     from engine.tasks.views import ModelView, ViewKind
 
 DTYPES = ("float64", "float32")
 
-#: A model view's default pixel grid (engine/tasks/views.py): a 120 x 40 cell chart at two
-#: pixels per cell.
-DEFAULT_WIDTH = 120
-DEFAULT_HEIGHT = 80
 
 Params = dict[str, np.ndarray]
 

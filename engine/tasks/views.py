@@ -57,8 +57,8 @@ from typing import Literal
 
 import numpy as np
 
-from engine.tasks.base import DEFAULT_HEIGHT as DEFAULT_HEIGHT  # the default pixel grid
-from engine.tasks.base import DEFAULT_WIDTH as DEFAULT_WIDTH
+from engine.tasks.view_size import DEFAULT_HEIGHT as DEFAULT_HEIGHT  # the default pixel grid
+from engine.tasks.view_size import DEFAULT_WIDTH as DEFAULT_WIDTH
 
 Params = dict[str, np.ndarray]  # as in engine.tasks.base
 
