@@ -66,7 +66,12 @@ def test_names_import_no_family_and_one_entry_imports_its_own() -> None:
         print(json.dumps([named, used]))
     """)
     named, used = loaded
-    assert named == ["engine.optimizers.base", "engine.optimizers.compiled", "engine.tasks.base"]
+    assert named == [
+        "engine.optimizers.base",
+        "engine.optimizers.compiled",
+        "engine.tasks.base",
+        "engine.tasks.view_size",
+    ]
     assert set(used) - set(named) == {"engine.optimizers.adam", "engine.tasks.landscapes"}
 
 
