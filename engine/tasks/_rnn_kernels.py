@@ -210,8 +210,8 @@ def workspace_size(rows: int, window: int, hidden: int) -> int:
     """Elements of the workspace of `rnn_loss_grads`, `rnn_sse` and `rnn_run` for batches of
     at most `rows` windows: its regions in order (`_regions`), each rounded up to ALIGN."""
     step = rows * hidden
-    sizes = (rows * window, (window + 1) * step, window * step, window * step, step, rows,
-             rows * window, rows * window, rows)  # fmt: skip
+    sizes = (rows * window, (window + 1) * step, window * step, step, rows, rows * window,
+             rows * window, rows)  # fmt: skip
     return sum(-(-size // ALIGN) * ALIGN for size in sizes)
 
 
@@ -223,15 +223,13 @@ def _skip(at, size):
 @_inline
 def _regions(ws, rows, m, T, h):
     """The workspace's regions for m windows (m <= rows): xt (T·m inputs, time-major), H
-    (h_0 .. h_T, m·h each), D (T·m·h), dA (T·m·h), dH (m·h), e (m), ones (T·m, all 1), and
-    the batch's inputs (m, T) and targets (m) of `rnn_run`."""
+    (h_0 .. h_T, m·h each), dA (T·m·h), dH (m·h), e (m), ones (T·m, all 1), and the batch's
+    inputs (m, T) and targets (m) of `rnn_run`."""
     step = rows * h
     xt = ws[: T * m]
     at = _skip(0, rows * T)
     H = ws[at : at + (T + 1) * m * h]
     at = _skip(at, (T + 1) * step)
-    D = ws[at : at + T * m * h]
-    at = _skip(at, T * step)
     dA = ws[at : at + T * m * h]
     at = _skip(at, T * step)
     dH = ws[at : at + m * h]
@@ -243,37 +241,49 @@ def _regions(ws, rows, m, T, h):
     Xb = ws[at : at + m * T].reshape((m, T))
     at = _skip(at, rows * T)
     yb = ws[at : at + m]
-    return xt, H, D, dA, dH, e, ones, Xb, yb
+    return xt, H, dA, dH, e, ones, Xb, yb
 
 
 @_inline
-def _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, D, e, fns):
-    """`SineRNN._forward`: xt ← Xᵀ; D ← x_t·W_xh, then + b_h; h_1 = tanh(D_0) (h_0 = 0);
-    h_{t+1} ← h_t·W_hh, + D_t, tanh; e ← h_T·W_hy, + b_y."""
+def _add_input(out, xt, t, m, W_xh, b_h):
+    """out ← out + (x_t·W_xh + b_h) for the m windows' step t (out: m·h values): NumPy's
+    input terms (x_t·W_xh, then + b_h, each rounded), added as `h[t + 1] += A[t]` adds them."""
+    h = b_h.size
+    for i in range(m):
+        x = xt[t * m + i]
+        o = i * h
+        for j in range(h):
+            a = x * W_xh[0, j]
+            out[o + j] = out[o + j] + (a + b_h[j])
+
+
+@_inline
+def _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, e, fns):
+    """`SineRNN._forward`: xt ← Xᵀ; h_1 = tanh(x_1·W_xh + b_h) (h_0 = 0); h_{t+1} ←
+    h_t·W_hh, + (x_t·W_xh + b_h), tanh; e ← h_T·W_hy, + b_y. The input terms are computed
+    where they are added (NumPy keeps them in D first: the same numbers)."""
     m, T = X.shape
     h = W_hh.shape[0]
     step = m * h
     for t in range(T):
         for i in range(m):
             xt[t * m + i] = X[i, t]
-    for t in range(T):
-        for i in range(m):
-            x = xt[t * m + i]
-            o = t * step + i * h
-            for j in range(h):
-                D[o + j] = x * W_xh[0, j]
-            for j in range(h):
-                D[o + j] = D[o + j] + b_h[j]
+    zero = X.dtype.type(0.0)
     for q in range(step):
-        H[q] = 0.0
+        H[q] = zero
     tanh, tanh_data, gemm = fns[TANH], fns[TANH_DATA], fns[GEMM]
-    _unary_loop(tanh, tanh_data, D[:step], H[step : 2 * step])
+    first = H[step : 2 * step]
+    for i in range(m):  # x_0·W_xh + b_h: h_0·W_hh is not computed (h_0 = 0)
+        x = xt[i]
+        for j in range(h):
+            a = x * W_xh[0, j]
+            first[i * h + j] = a + b_h[j]
+    _unary_loop(tanh, tanh_data, first, first)
     for t in range(1, T):
-        o = t * step  # h_t and D_t; h_{t+1} at o + step
+        o = t * step  # h_t; h_{t+1} at o + step
         out = H[o + step : o + 2 * step]
         _gemm(gemm, _NO_TRANS, _NO_TRANS, m, h, h, H[o : o + step], h, W_hh, h, out, h)
-        for q in range(step):
-            out[q] = out[q] + D[o + q]
+        _add_input(out, xt, t, m, W_xh, b_h)
         _unary_loop(tanh, tanh_data, out, out)
     _gemv(fns[GEMV], _COL_MAJOR, _TRANS, h, m, H[T * step :], h, W_hy, e)
     for i in range(m):
@@ -288,8 +298,8 @@ def _loss_grads(X, y, W_xh, W_hh, b_h, W_hy, b_y, gW_xh, gW_hh, gb_h, gW_hy, gb_
     h = W_hh.shape[0]
     step = m * h
     f = X.dtype.type
-    xt, H, D, dA, dH, e, ones, _, _ = _regions(ws, rows, m, T, h)
-    _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, D, e, fns)
+    xt, H, dA, dH, e, ones, _, _ = _regions(ws, rows, m, T, h)
+    _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, e, fns)
     for i in range(m):
         e[i] = e[i] - y[i]
     dot = fns[DOT]
@@ -305,20 +315,15 @@ def _loss_grads(X, y, W_xh, W_hh, b_h, W_hy, b_y, gW_xh, gW_hh, gb_h, gW_hy, gb_
     for i in range(m):  # e·W_hyᵀ: an inner dimension of 1, no BLAS
         for j in range(h):
             dH[i * h + j] = zero + e[i] * W_hy[j, 0]
-    for q in range(T * step):  # 1 − h_t² for every step
-        hq = H[step + q]
-        D[q] = hq * hq
-    for q in range(T * step):
-        D[q] = one - D[q]
     gemm = fns[GEMM]
-    for t in range(T - 1, 0, -1):
-        o = t * step
-        dAt = dA[o : o + step]
+    for t in range(T - 1, -1, -1):
+        o = t * step  # dA_t; h_{t+1} at o + step
         for q in range(step):
-            dAt[q] = dH[q] * D[o + q]
-        _gemm(gemm, _NO_TRANS, _TRANS, m, h, h, dAt, h, W_hh, h, dH, h)  # dA_t·W_hhᵀ
-    for q in range(step):
-        dA[q] = dH[q] * D[q]
+            hq = H[o + step + q]
+            d = hq * hq
+            dA[o + q] = dH[q] * (one - d)  # dH ⊙ (1 − h²), each rounded
+        if t > 0:
+            _gemm(gemm, _NO_TRANS, _TRANS, m, h, h, dA[o : o + step], h, W_hh, h, dH, h)
     # the weights' gradients summed over the steps: H2ᵀ·dA, ones·dA, x·dA
     _gemm(gemm, _TRANS, _NO_TRANS, h, h, T * m, H[: T * step], h, dA, h, gW_hh, h)
     _gemv(gemv, _ROW_MAJOR, _TRANS, T * m, h, dA, h, ones, gb_h)
@@ -342,8 +347,8 @@ def rnn_sse(X, y, W_xh, W_hh, b_h, W_hy, b_y, ws, fns):
     `SineRNN.evaluate` sums over its row blocks (the same requirements as `rnn_loss_grads`)."""
     m, T = X.shape
     h = W_hh.shape[0]
-    xt, H, D, _, _, e, _, _, _ = _regions(ws, m, m, T, h)
-    _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, D, e, fns)
+    xt, H, _, _, e, _, _, _ = _regions(ws, m, m, T, h)
+    _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, e, fns)
     for i in range(m):
         e[i] = e[i] - y[i, 0]
     return 0.0 + _dot(fns[DOT], m, e, e)
@@ -361,7 +366,7 @@ def rnn_run(X_all, y_all, idx, flat, grad, prev, ws, rows, fns, limit):
     m = idx.size
     T = X_all.shape[1]
     h = (int(np.sqrt(4 * flat.size + 5)) - 3) // 2  # flat.size = h² + 3h + 1
-    _, _, _, _, _, _, _, X, y = _regions(ws, rows, m, T, h)
+    _, _, _, _, _, _, X, y = _regions(ws, rows, m, T, h)
     for r in range(m):  # X_all.take(idx, 0), y_all.take(idx, 0)
         i = idx[r]
         for t in range(T):
