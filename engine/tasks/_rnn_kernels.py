@@ -245,16 +245,18 @@ def _regions(ws, rows, m, T, h):
 
 
 @_inline
-def _add_input(out, xt, t, m, W_xh, b_h):
-    """out ← out + (x_t·W_xh + b_h) for the m windows' step t (out: m·h values): NumPy's
-    input terms (x_t·W_xh, then + b_h, each rounded), added as `h[t + 1] += A[t]` adds them."""
+def _add_input(out, xt, m, W_xh, b_h):
+    """out ← out + (x·W_xh + b_h) for the m windows' inputs xt of one step (out: m·h
+    values): NumPy's input terms (x·W_xh, then + b_h, each rounded), added as
+    `h[t + 1] += A[t]` adds them."""
     h = b_h.size
+    w = W_xh[0]
     for i in range(m):
-        x = xt[t * m + i]
-        o = i * h
+        x = xt[i]
+        row = out[i * h : (i + 1) * h]
         for j in range(h):
-            a = x * W_xh[0, j]
-            out[o + j] = out[o + j] + (a + b_h[j])
+            a = x * w[j]
+            row[j] = row[j] + (a + b_h[j])
 
 
 @_inline
@@ -266,24 +268,27 @@ def _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, e, fns):
     h = W_hh.shape[0]
     step = m * h
     for t in range(T):
+        column = xt[t * m : (t + 1) * m]
         for i in range(m):
-            xt[t * m + i] = X[i, t]
+            column[i] = X[i, t]
     zero = X.dtype.type(0.0)
     for q in range(step):
         H[q] = zero
     tanh, tanh_data, gemm = fns[TANH], fns[TANH_DATA], fns[GEMM]
     first = H[step : 2 * step]
+    w = W_xh[0]
     for i in range(m):  # x_0·W_xh + b_h: h_0·W_hh is not computed (h_0 = 0)
         x = xt[i]
+        row = first[i * h : (i + 1) * h]
         for j in range(h):
-            a = x * W_xh[0, j]
-            first[i * h + j] = a + b_h[j]
+            a = x * w[j]
+            row[j] = a + b_h[j]
     _unary_loop(tanh, tanh_data, first, first)
     for t in range(1, T):
         o = t * step  # h_t; h_{t+1} at o + step
         out = H[o + step : o + 2 * step]
         _gemm(gemm, _NO_TRANS, _NO_TRANS, m, h, h, H[o : o + step], h, W_hh, h, out, h)
-        _add_input(out, xt, t, m, W_xh, b_h)
+        _add_input(out, xt[t * m : (t + 1) * m], m, W_xh, b_h)
         _unary_loop(tanh, tanh_data, out, out)
     _gemv(fns[GEMV], _COL_MAJOR, _TRANS, h, m, H[T * step :], h, W_hy, e)
     for i in range(m):
@@ -312,18 +317,20 @@ def _loss_grads(X, y, W_xh, W_hh, b_h, W_hy, b_y, gW_xh, gW_hh, gb_h, gW_hy, gb_
     gemv = fns[GEMV]
     _gemv(gemv, _ROW_MAJOR, _TRANS, m, h, H[T * step :], h, e, gW_hy)  # h_Tᵀ·e
     gb_y[0] = f(0.0 + _dot(dot, m, ones, e))  # ones·e
+    w = W_hy.reshape(h)
     for i in range(m):  # e·W_hyᵀ: an inner dimension of 1, no BLAS
+        row = dH[i * h : (i + 1) * h]
         for j in range(h):
-            dH[i * h + j] = zero + e[i] * W_hy[j, 0]
+            row[j] = zero + e[i] * w[j]
     gemm = fns[GEMM]
     for t in range(T - 1, -1, -1):
         o = t * step  # dA_t; h_{t+1} at o + step
+        dAt, ht = dA[o : o + step], H[o + step : o + 2 * step]
         for q in range(step):
-            hq = H[o + step + q]
-            d = hq * hq
-            dA[o + q] = dH[q] * (one - d)  # dH ⊙ (1 − h²), each rounded
+            d = ht[q] * ht[q]
+            dAt[q] = dH[q] * (one - d)  # dH ⊙ (1 − h²), each rounded
         if t > 0:
-            _gemm(gemm, _NO_TRANS, _TRANS, m, h, h, dA[o : o + step], h, W_hh, h, dH, h)
+            _gemm(gemm, _NO_TRANS, _TRANS, m, h, h, dAt, h, W_hh, h, dH, h)
     # the weights' gradients summed over the steps: H2ᵀ·dA, ones·dA, x·dA
     _gemm(gemm, _TRANS, _NO_TRANS, h, h, T * m, H[: T * step], h, dA, h, gW_hh, h)
     _gemv(gemv, _ROW_MAJOR, _TRANS, T * m, h, dA, h, ones, gb_h)
