@@ -405,24 +405,28 @@ class SineRNN(Task):
         return self._forward(params, X, self._buffers_for(X.shape[0])).copy()
 
     def _takes(self, X: np.ndarray, y: np.ndarray, *arrays: np.ndarray) -> bool:
-        """Whether the compiled passes take these windows, targets and parameters (and
-        gradients) as they are: C-contiguous arrays of the task's dtype (what their entry
-        points read), the task's shapes, at least 2 windows and 2 hidden units (NumPy's
-        products take other BLAS calls, or none, on a single row or unit)."""
-        dtype, h = self.dtype, self.hidden
+        """Whether the compiled passes take these windows, targets and parameters (then
+        gradients, in `_KEYS` order) as they are: C-contiguous arrays of the task's dtype
+        (what their entry points read), the task's shapes, at least 2 windows and 2 hidden
+        units (NumPy's products take other BLAS calls, or none, on a single row or unit)."""
+        dtype = self.dtype
         m = X.shape[0] if X.ndim == 2 else 0
-        if m < 2 or h < 2 or X.shape != (m, self.window) or y.shape != (m, 1):
+        if m < 2 or self.hidden < 2 or X.shape != (m, self.window) or y.shape != (m, 1):
             return False
-        shapes = self._shapes
-        for a in (X, y, *arrays):
-            if a.dtype != dtype or not a.flags.c_contiguous:
+        if len(arrays) > 10:
+            return False
+        shapes = ((m, self.window), (m, 1), *self._shapes)
+        for a, shape in zip((X, y, *arrays), shapes, strict=False):  # shapes may be more
+            # `is`: an equal dtype of another byte order takes NumPy's passes
+            if a.shape != shape or a.dtype is not dtype or not a.flags.c_contiguous:
                 return False
-        return all(a.shape == shapes[i % 5] for i, a in enumerate(arrays))
+        return True
 
     @functools.cached_property
     def _shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The parameters' shapes in `_KEYS` order, twice (parameters, then gradients)."""
         shapes = self.param_shapes()
-        return tuple(shapes[k] for k in _KEYS)
+        return tuple(shapes[k] for k in _KEYS) * 2
 
     def _workspace_for(self, m: int) -> np.ndarray:
         """The compiled passes' workspace for batches of m windows (kept per m)."""
