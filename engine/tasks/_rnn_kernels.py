@@ -295,10 +295,11 @@ def _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, e, fns):
         e[i] = e[i] + b_y[0]
 
 
-@_inline
+@jit
 def _loss_grads(X, y, W_xh, W_hh, b_h, W_hy, b_y, gW_xh, gW_hh, gb_h, gW_hy, gb_y, ws, rows, fns):
     """`SineRNN.loss_and_grads` on the windows X (m, T) with targets y (m), in the workspace
-    ws (`_regions` for batches of at most `rows`): the loss, its gradients into g*."""
+    ws (`_regions` for batches of at most `rows`): the loss, its gradients into g*. One
+    compiled function per dtype that `rnn_loss_grads` and `rnn_run` both call."""
     m, T = X.shape
     h = W_hh.shape[0]
     step = m * h
