@@ -220,7 +220,7 @@ def _skip(at, size):
     return at + -(-size // ALIGN) * ALIGN
 
 
-@_inline
+@jit
 def _regions(ws, rows, m, T, h):
     """The workspace's regions for m windows (m <= rows): xt (T·m inputs, time-major), H
     (h_0 .. h_T, m·h each), dA (T·m·h), dH (m·h), e (m), ones (T·m, all 1), and the batch's
@@ -259,11 +259,12 @@ def _add_input(out, xt, m, W_xh, b_h):
             row[j] = row[j] + (a + b_h[j])
 
 
-@_inline
+@jit
 def _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, e, fns):
     """`SineRNN._forward`: xt ← Xᵀ; h_1 = tanh(x_1·W_xh + b_h) (h_0 = 0); h_{t+1} ←
     h_t·W_hh, + (x_t·W_xh + b_h), tanh; e ← h_T·W_hy, + b_y. The input terms are computed
-    where they are added (NumPy keeps them in D first: the same numbers)."""
+    where they are added (NumPy keeps them in D first: the same numbers). One compiled
+    function per dtype that `_loss_grads` and `rnn_sse` both call."""
     m, T = X.shape
     h = W_hh.shape[0]
     step = m * h
