@@ -54,7 +54,7 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widget import Widget
 
-from tui.textual_fixes import source_digest
+from tui.textual_fixes import RegionCompositor, source_digest
 from tui.widgets.footer import SteadyFooter
 
 #: sha256 (first 16 hex digits) of the `Screen._update_focus_styles` that `Dialog` narrows.
@@ -82,6 +82,12 @@ class Dialog(ModalScreen[ResultType]):
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     _backdrop_due: set[Region] | None = None  # areas changed behind, not repainted yet
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A frame's changes drawn region by region (tui/textual_fixes.py): a Tab's few
+        # changed cells, far apart, no longer render every widget between them.
+        self._compositor = RegionCompositor()
 
     def refresh(
         self,
@@ -176,13 +182,16 @@ class Dialog(ModalScreen[ResultType]):
         before = self.focused
         super().set_focus(widget, scroll_visible, from_app_focus)
         if self.focused is not before:
-            # Textual tells a footer about the new focus's keys from the footer's own queue,
-            # often after the next frame: the footer's escape ("Leave form" / "Cancel") came a
-            # frame after the focus. Told now, they are drawn together (Textual's own call
-            # finds nothing new).
-            for footer in self.query_children(SteadyFooter):
-                footer.relabel_now(self)
-            self.refresh_bindings()
+            self.relabel_footer()
+
+    def relabel_footer(self) -> None:
+        """The footer's keys follow the bindings now (the focus moved, a drop-down opened).
+        Textual tells a footer about new keys from the footer's own queue, often after the
+        next frame: the footer's escape ("Leave form" / "Cancel") came a frame after the
+        focus. Told now, they are drawn together (Textual's own call finds nothing new)."""
+        for footer in self.query_children(SteadyFooter):
+            footer.relabel_now(self)
+        self.refresh_bindings()
 
     def _update_focus_styles(
         self, focused: Widget | None = None, blurred: Widget | None = None

@@ -32,12 +32,16 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Iterable
 from typing import Any
 
 from textual import on
 from textual import timer as textual_timer
+from textual._compositor import ChopsUpdate, Compositor
 from textual.command import CommandPalette
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import Button, Input, OptionList
 
 #: sha256 (first 16 hex digits) of the source of the `OptionList._move_page` the guard is for.
@@ -145,3 +149,60 @@ class OnceCommandPalette(CommandPalette):
         if self.app.screen is not self:
             return
         super()._select_or_command(event)
+
+
+#: sha256 (first 16 hex digits) of the `Compositor.render_partial_update` and
+#: `Compositor._get_renders` that `RegionCompositor` narrows (Textual 8.2.8).
+PARTIAL_UPDATE_SOURCE = ("888dccc892d8ecc2", "8ac93299aa5d3bef")
+#: Whether Textual's methods are those ones (else a `RegionCompositor` is Textual's own).
+NARROW_PARTIAL_UPDATES = (
+    source_digest(Compositor.render_partial_update),
+    source_digest(Compositor._get_renders),
+) == PARTIAL_UPDATE_SOURCE
+
+
+class RegionCompositor(Compositor):
+    """A screen's compositor whose frames render only the widgets over a changed region.
+
+    Textual (8.2) draws a frame's changes through one rectangle around all of them: every
+    widget that overlaps the rectangle renders its lines, and the changed cells are cut out
+    of those. A Tab in a setup screen changes a few cells here and there (the field left, the
+    field entered, its section's help line, the footer's escape at the bottom): the
+    rectangle around them spans most of the screen, and most of the screen's widgets
+    rendered for ~300 cells. Here a widget renders only if it lies over a changed region
+    (those are the widgets whose cells are sent: the topmost widget over a changed cell lies
+    over its region), each once, and the cells sent to the terminal are the same
+    (tests/tui/test_dialog_layouts.py compares every frame with Textual's). Used by our
+    dialogs (`tui.dialogs.Dialog`) while Textual's methods are the ones this was written
+    for; else it is Textual's compositor."""
+
+    _changed: tuple[Region, ...] | None = None  # the frame's changed regions, while drawn
+
+    def render_partial_update(self) -> ChopsUpdate | None:
+        if not NARROW_PARTIAL_UPDATES:
+            return super().render_partial_update()
+        self._changed = tuple(self._dirty_regions)
+        try:
+            return super().render_partial_update()
+        finally:
+            self._changed = None
+
+    def _get_renders(
+        self, crop: Region | None = None
+    ) -> Iterable[tuple[Region, Region, list[Strip]]]:
+        changed = self._changed
+        if changed is None or crop is None:
+            yield from super()._get_renders(crop)
+            return
+        for widget, (region, clip) in self.visible_widgets.items():
+            shown = region.intersection(clip)
+            if not shown or not any(shown.overlaps(area) for area in changed):
+                continue
+            # As Textual's: the widget's lines inside its clip.
+            yield (
+                region,
+                clip,
+                widget.render_lines(
+                    Region(shown.x - region.x, shown.y - region.y, shown.width, shown.height)
+                ),
+            )

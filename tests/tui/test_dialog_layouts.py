@@ -21,14 +21,18 @@ from typing import Any
 
 import pytest
 from conftest import screen_text, wait_for
+from rich.console import Console
 from textual._compositor import Compositor
+from textual.css.stylesheet import Stylesheet
 from textual.screen import Screen
+from textual.widget import Widget
 
 from engine.config import Experiment
 from engine.run import RunConfig
 from tui.app import create_app
 from tui.screens.race_setup import RaceSetupScreen
 from tui.screens.sweep import SweepScreen
+from tui.textual_fixes import NARROW_PARTIAL_UPDATES, RegionCompositor
 from tui.widgets.footer import SteadyFooter
 from tui.widgets.hyper_form import FORM_HINT, HelpLine, HyperField, HyperForm, HyperSection
 
@@ -213,7 +217,7 @@ async def test_the_footer_keeps_escape_in_place_and_the_help_line_its_room():
         assert room.height >= 1 and help_line.render_str("").plain == ""  # blank, there
         await pilot.press("tab")  # into the task's first knob field
         await wait_for(lambda: footer_row().endswith("esc Leave form"))
-        field = screen.focused.parent.parent
+        field = screen.focused.parent
         await wait_for(lambda: field.help_text.split()[0] in screen_text(app))
         assert help_line.region == room  # the same cells
         keys = list(footer.children)
@@ -457,3 +461,114 @@ async def test_a_drop_down_closes_with_the_footer_and_the_focus_in_one_frame(mon
                                and select.expanded == want)  # fmt: skip
                 await pilot.pause()
         assert True in seen and wrong == []
+
+
+async def test_a_schedule_knobs_help_shows_under_the_schedule_not_the_optimizer():
+    """A racer's form has two sections (optimizer, schedule), each with its own help line:
+    the focused schedule knob's help shows under the schedule's knobs, and the optimizer's
+    line stays blank. Before: every field of the racer's form wrote into the form's first
+    help line (the optimizer's), the schedule's stayed blank."""
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(pilot, "c", RaceSetupScreen)
+        screen.query_one("#r1-schedule-select").focus()
+        await pilot.press("enter", *"cosine", "enter")
+        await wait_for(lambda: screen.query("#r1-schedule-min_lr"))
+        await pilot.pause()
+        field = screen.query_one("#r1-schedule-min_lr")
+        screen.set_focus(field)
+        await wait_for(lambda: screen.focused is field)
+        await pilot.pause()
+        spec = next(a for a in field.ancestors if isinstance(a, HyperField))
+        schedule_help = screen.query_one("#section-r1-schedule .hyper-help", HelpLine)
+        optimizer_help = screen.query_one("#section-r1-optimizer .hyper-help", HelpLine)
+        assert str(schedule_help.render()) == spec.help_text
+        assert str(optimizer_help.render()) == ""
+
+
+async def test_a_dialog_frame_renders_only_what_changed_and_sends_what_textual_would(
+    monkeypatch,
+):
+    """A dialog draws a frame's changes by rendering only the widgets over a changed region
+    (`RegionCompositor`), not every widget in a rectangle around all of them: a Tab in the
+    race setup renders a handful of widgets (before: ~55 per key, as the rectangle from the
+    focused field to the footer's escape spans most of the screen). Every frame of the walk
+    sends the terminal the same text as Textual's own compositor would."""
+    assert NARROW_PARTIAL_UPDATES  # written for this Textual (tui/textual_fixes.py)
+    renders = [0]
+    differ: list[str] = []
+    narrow = RegionCompositor.render_partial_update
+    render_lines = Widget.render_lines
+
+    def counted(widget: Widget, crop: Any) -> Any:
+        renders[0] += 1
+        return render_lines(widget, crop)
+
+    def both(compositor: RegionCompositor) -> Any:
+        dirty = set(compositor._dirty_regions)
+        ours = narrow(compositor)
+        compositor._dirty_regions.update(dirty)
+        calls = renders[0]
+        theirs = Compositor.render_partial_update(compositor)
+        renders[0] = calls  # Textual's renders are not counted
+        console = Console(
+            width=compositor.size.width, force_terminal=True, color_system="truecolor"
+        )
+        with console.capture() as mine:
+            console.print(ours, end="")
+        with console.capture() as textual:
+            console.print(theirs, end="")
+        if mine.get() != textual.get():
+            differ.append(f"{sorted(dirty)}")
+        return ours
+
+    monkeypatch.setattr(RegionCompositor, "render_partial_update", both)
+    monkeypatch.setattr(Widget, "render_lines", counted)
+    counter = LayoutCounter(monkeypatch)
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_screen(pilot, "c", RaceSetupScreen)
+        renders[0] = 0
+        await focus_moves(pilot, counter, "race-task-select")
+        per_key = renders[0] / len(KEYS)
+        for key in ("enter", "down", "up", "enter"):  # a drop-down, opened and closed
+            await pilot.press(key)
+            await pilot.pause()
+    assert differ == []
+    assert per_key < 25, f"{per_key:.0f} widgets rendered per Tab"
+
+
+async def test_a_drop_down_opens_and_closes_with_one_layout_and_no_restyle(monkeypatch):
+    """Enter opens a picker's list, up/down move in it, enter closes it: one layout of the
+    screen to show the list and one to hide it (it is an overlay: nothing else moves), no
+    style applied to any widget (the list never takes the focus), and up/down lay out
+    nothing. Before (Textual's Select): the same layouts, and 165 style applications for
+    these three (the Select's parts, the list's focus and its five component styles)."""
+    applies = [0]
+    apply = Stylesheet.apply
+
+    def counted(stylesheet: Stylesheet, node: Any, **kwargs: Any) -> None:
+        applies[0] += 1
+        apply(stylesheet, node, **kwargs)
+
+    monkeypatch.setattr(Stylesheet, "apply", counted)
+    counter = LayoutCounter(monkeypatch)
+    app = app_of_digits()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(pilot, "c", RaceSetupScreen)
+        select = screen.query_one("#race-task-select")
+        await wait_for(lambda: screen.focused is select)
+        await pilot.press("enter", "escape")  # the list's first showing sizes it
+        await wait_for(lambda: not select.expanded)
+        await pilot.pause()
+        counter.screen, counter.count, applies[0] = screen, 0, 0
+        layouts = []
+        for key, want in (("enter", True), ("down", True), ("up", True), ("enter", False)) * 3:
+            before = counter.count
+            await pilot.press(key)
+            await wait_for(lambda want=want: select.expanded == want)
+            await pilot.pause()
+            layouts.append(counter.count - before)
+        assert layouts == [1, 0, 0, 1] * 3
+        assert applies[0] == 0
+        assert screen.focused is select

@@ -119,13 +119,13 @@ async def test_the_sidebar_help_line_follows_the_focus_in_place() -> None:
         room = help_line.region
         app.query_one("#optimizer-lr", Input).focus()
         await pilot.pause()
-        lr_spec = app.query_one("#optimizer-lr").parent.parent.spec
+        lr_spec = app.query_one("#optimizer-lr").parent.spec
         assert lr_spec.help in str(help_line.render())
         assert app.query_one("#optimizer-lr").parent.query_one(".hyper-name").has_class("-focused")
         await pilot.press("tab")
         await pilot.pause()
         assert app.focused.id == "optimizer-beta1"
-        beta1_help = app.focused.parent.parent.help_text
+        beta1_help = app.focused.parent.help_text
         assert str(help_line.render()) == beta1_help != lr_spec.help
         assert (
             not app.query_one("#optimizer-lr").parent.query_one(".hyper-name").has_class("-focused")

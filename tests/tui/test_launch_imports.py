@@ -56,7 +56,13 @@ LATER_CHARTS = (
 )
 #: The sidebar's widgets (pickers, the knobs' form) and the dialogs' base: loaded when the
 #: sidebar is built, after the first frame when launched from a terminal.
-SIDEBAR = ("tui.widgets.pickers", "tui.widgets.hyper_form", "tui.dialogs", "tui.widgets.footer")
+SIDEBAR = (
+    "tui.widgets.pickers",
+    "tui.widgets.hyper_form",
+    "tui.widgets.choice",
+    "tui.dialogs",
+    "tui.widgets.footer",
+)
 #: Textual and what only the app draws with: not loaded by commands that print text.
 APP_ONLY = ("textual", "textual_plotext", "plotext", "tui.app", "tui.charts.base")
 

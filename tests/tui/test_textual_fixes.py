@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from textual._compositor import Compositor
 from textual.app import App
 from textual.timer import Timer
 from textual.widgets import OptionList
@@ -13,6 +14,8 @@ from tui.app import create_app
 from tui.screens.prompt import PromptScreen
 from tui.textual_fixes import (
     MOVE_PAGE_SOURCE,
+    NARROW_PARTIAL_UPDATES,
+    PARTIAL_UPDATE_SOURCE,
     TIMER_RUN_SOURCE,
     _original_move_page,
     _original_timer_run,
@@ -29,6 +32,19 @@ def test_the_page_key_guard_is_for_this_textuals_option_list():
     assert source_digest(_original_move_page) == MOVE_PAGE_SOURCE
     assert guard_option_list_paging()
     assert OptionList._move_page is not _original_move_page
+
+
+def test_the_dialogs_compositor_is_for_this_textuals_compositor():
+    """Fails when Textual changes how a frame's changes are rendered: re-check whether it
+    still renders every widget in a rectangle around them (tests/tui/test_dialog_layouts.py
+    counts the widgets a Tab renders), then update PARTIAL_UPDATE_SOURCE or drop
+    `RegionCompositor`."""
+    digests = (
+        source_digest(Compositor.render_partial_update),
+        source_digest(Compositor._get_renders),
+    )
+    assert digests == PARTIAL_UPDATE_SOURCE
+    assert NARROW_PARTIAL_UPDATES
 
 
 def test_the_timer_fix_is_for_this_textuals_timer():

@@ -36,8 +36,9 @@ from engine.run import RunConfig
 from engine.session import carried_knobs, next_optimizer
 from engine.sweep import MAX_AXES, MAX_RUNS, SweepError, SweepSpec
 from tui.screens.race_setup import registry_section
+from tui.widgets.choice import Choice
 from tui.widgets.hyper_form import FormSection, HyperForm
-from tui.widgets.pickers import Picker, QuietSelect
+from tui.widgets.pickers import Picker
 
 #: The sweep's own knobs (shared by every run).
 SWEEP_HYPERS: tuple[Hyper, ...] = (
@@ -191,7 +192,7 @@ class GridRow(HorizontalGroup):
         options = [(name, name) for name in self._options]
         if self._knob is not None and self._knob not in self._options:
             options.insert(0, (self._knob, self._knob))
-        yield QuietSelect(
+        yield Choice(
             options,
             value=self._knob if self._knob is not None else Select.NULL,
             allow_blank=self.index > 1,

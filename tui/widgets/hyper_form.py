@@ -33,7 +33,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine.hyper import Hyper
-from tui.widgets.pickers import QuietSelect
+from tui.widgets.choice import Choice
 
 
 @dataclass(frozen=True)
@@ -124,13 +124,17 @@ class HyperCheckbox(Checkbox):
         return Content.assemble(("[", style), ("x" if self.value else " ", style), ("]", style))
 
 
-class HyperField(VerticalGroup):
-    """One knob: name, control, inline error (its help shows under its section while it is
-    focused). The focused field's name is drawn reversed: it reads without colour, at a
-    glance. (A class on the name itself, not `:focus-within`: Textual caches a label's style
-    without its ancestors' focus, so one label of many could keep the look of another; and
-    not on the field, whose whole subtree a class change restyles, the Select's parts
-    included, on every Tab.)"""
+class HyperField(HorizontalGroup):
+    """One knob's line: name and control (its help shows under its section while it is
+    focused; its error, `error`, under it: the section places that line). The focused
+    field's name is drawn reversed: it reads without colour, at a glance. (A class on the
+    name itself, not `:focus-within`: Textual caches a label's style without its ancestors'
+    focus, so one label of many could keep the look of another; and not on the field, whose
+    whole subtree a class change restyles on every Tab.)
+
+    The field is the row itself, one widget: a field in a box of its own (name and control
+    in a row, the error under it) was one more widget per knob for the screen to lay out and
+    for every repaint over it to draw (in the race setup ~30 of ~180)."""
 
     DEFAULT_CSS = """
     HyperField .hyper-name.-focused {
@@ -139,36 +143,36 @@ class HyperField(VerticalGroup):
     """
 
     def __init__(self, section: str, spec: Hyper, value: Any) -> None:
-        super().__init__(classes="hyper-field")
+        super().__init__(classes="hyper-field hyper-row")
         self.section = section
         self.spec = spec
         self.value = value
         self.parse_error: str | None = None
         self._error_shown: str | None = None  # the message under the field now
+        #: The line under the field for its error (hidden while there is none).
+        self.error = Static("", classes="hyper-error", markup=False)
 
     def compose(self) -> ComposeResult:
         spec, ident = self.spec, control_id(self.section, self.spec.name)
-        with HorizontalGroup(classes="hyper-row"):
-            yield Label(spec.name, classes="hyper-name")
-            if spec.kind == "bool":
-                yield HyperCheckbox("", bool(self.value), compact=True, id=ident)
-            elif spec.kind == "choice":
-                yield QuietSelect(
-                    [(c, c) for c in spec.choices],
-                    value=self.value,
-                    allow_blank=False,
-                    compact=True,
-                    id=ident,
-                )
-            else:
-                yield HyperInput(
-                    spec.format(self.value),
-                    compact=True,
-                    id=ident,
-                    select_on_focus=False,
-                    allowed=typeable(spec),
-                )
-        yield Static("", classes="hyper-error", markup=False)
+        yield Label(spec.name, classes="hyper-name")
+        if spec.kind == "bool":
+            yield HyperCheckbox("", bool(self.value), compact=True, id=ident)
+        elif spec.kind == "choice":
+            yield Choice(
+                [(c, c) for c in spec.choices],
+                value=self.value,
+                allow_blank=False,
+                compact=True,
+                id=ident,
+            )
+        else:
+            yield HyperInput(
+                spec.format(self.value),
+                compact=True,
+                id=ident,
+                select_on_focus=False,
+                allowed=typeable(spec),
+            )
 
     @property
     def help_text(self) -> str:
@@ -204,7 +208,8 @@ class HyperField(VerticalGroup):
         self.set_class(message is not None, "-invalid")
         if message != self._error_shown:  # every field is re-checked on each commit: an
             self._error_shown = message  # unchanged message costs no layout of the screen
-            self.query_one(".hyper-error", Static).update(message or "")
+            self.error.update(message or "")
+            self.error.set_class(message is not None, "-shown")
 
 
 class HelpLine(Static):
@@ -269,7 +274,9 @@ class HyperSection(VerticalGroup):
         if self.section.note:
             yield Static(self.section.note, classes="section-note", markup=False)
         for spec in self.section.specs:
-            yield HyperField(self.section.key, spec, self.values[spec.name])
+            field = HyperField(self.section.key, spec, self.values[spec.name])
+            yield field
+            yield field.error
         # One help line per section, under its fields, for the field in focus: a line per
         # field shown on focus made every Tab a layout of the whole screen (~2/3 of a key's
         # time in a setup screen). Reserved (the setup screens), it is never laid out again.
@@ -433,13 +440,17 @@ class HyperForm(VerticalGroup):
             else:
                 line.show(after.help_text)
             return
-        section_before = before.parent.parent if before is not None else None  # type: ignore[union-attr]
-        section_after = after.parent.parent if after is not None else None  # type: ignore[union-attr]
-        if section_before is not None and section_before is not section_after:
+        # Each field's own section: a form may have several, each with its help line.
+        # Each field's own section: a form may have several, each with its help line (the
+        # line of the form's first section showed every field's help before).
+        section_before = before.parent if before is not None else None
+        section_after = after.parent if after is not None else None
+        if isinstance(section_before, HyperSection) and section_before is not section_after:
             if section_before.is_attached and section_before.reserve_help is not None:
                 section_before.query_one(HelpLine).hide()
-        if after is not None and section_after.reserve_help is not None:
-            section_after.query_one(HelpLine).show(after.help_text)
+        if after is not None and isinstance(section_after, HyperSection):
+            if section_after.reserve_help is not None:
+                section_after.query_one(HelpLine).show(after.help_text)
 
     def section(self, key: str) -> HyperSection:
         return self.query_one(f"#section-{key}", HyperSection)

@@ -1,10 +1,10 @@
 """Pickers: choose a task, an optimizer or a schedule by name, with its one-line summary.
 
-A picker is a compact `Select` (one line, keyboard friendly: enter/up/down open it, typing
-searches) with a label in front and the chosen item's summary below. It reports a choice with
-`Picker.Changed`; the app decides whether the choice applies now or needs a reset. A picker
-may end with one more entry that is an action, not a name (the optimizer picker's "optimizer
-from file…"): choosing it keeps the name shown and reports `Picker.More`.
+A picker is a compact drop-down (a `Choice`: one line, keyboard friendly: enter/up/down open
+it, typing searches) with a label in front and the chosen item's summary below. It reports a
+choice with `Picker.Changed`; the app decides whether the choice applies now or needs a
+reset. A picker may end with one more entry that is an action, not a name (the optimizer
+picker's "optimizer from file…"): choosing it keeps the name shown and reports `Picker.More`.
 """
 
 from __future__ import annotations
@@ -14,57 +14,10 @@ from collections.abc import Callable, Sequence
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup, VerticalGroup
-from textual.dom import DOMNode
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import Label, Select, Static
-from textual.widgets._select import SelectCurrent, SelectOverlay
 
-
-class QuietSelect(Select):
-    """Textual's `Select`, restyled on a focus move only where its focus can change a style.
-
-    Textual restyles a widget's whole subtree when it gains or loses the focus: for a Select,
-    its current value's box and three labels, and the drop-down list with its five component
-    styles (11 style applications, 6 of them the list's), on every Tab onto or off one. Only
-    the value's box has a rule that looks at the Select's focus (`Select:focus >
-    SelectCurrent`); its labels take their background from it, so they are restyled too
-    (cheap). The list, hidden until the Select opens, has no such rule: it is restyled only
-    while open.
-
-    The restyled parts are drawn by the Select's own repaint in the same frame (they lie
-    inside it): Textual had each of them ask the screen for a repaint of its own from its own
-    message queue, which came after the screen's frame, so a Tab onto or off a Select drew a
-    second frame with the same cells."""
-
-    def _watch_expanded(self, expanded: bool) -> None:
-        overlay = next((c for c in self.children if isinstance(c, SelectOverlay)), None)
-        if not expanded and overlay is not None and self.screen.focused is overlay:
-            # Closed with a choice or escape: the focus comes back to the Select now, so the
-            # footer's keys ("Dismiss menu" again "Cancel") are drawn with the closed list.
-            # Textual's `focus()` moved it after the next frame, a frame of its own.
-            self.screen.set_focus(self, scroll_visible=False)
-        super()._watch_expanded(expanded)
-        # The value shown (a new choice: its label's new width) is laid out and drawn with
-        # the list's opening or closing, not after it from the label's own queue.
-        for child in self.children:
-            if isinstance(child, SelectCurrent):
-                for node in child.walk_children(with_self=True):
-                    if isinstance(node, Widget):
-                        node._check_refresh()
-
-    def watch_has_focus(self, _has_focus: bool) -> None:
-        current = [n for c in self.children if isinstance(c, SelectCurrent)
-                   for n in c.walk_children(with_self=True)]  # fmt: skip
-        nodes: list[DOMNode] = [self, *current]
-        if self.expanded:
-            nodes.extend(n for c in self.children if not isinstance(c, SelectCurrent)
-                         for n in c.walk_children(with_self=True))  # fmt: skip
-        self.app.stylesheet.update_nodes(nodes, animate=True)
-        self.refresh()
-        for node in current:  # drawn by the Select's repaint (see above)
-            if isinstance(node, Widget):
-                node._repaint_required = False
+from tui.widgets.choice import Choice
 
 
 class Picker(VerticalGroup):
@@ -129,7 +82,7 @@ class Picker(VerticalGroup):
     def compose(self) -> ComposeResult:
         with HorizontalGroup(classes="picker-row"):
             yield Label(self.kind, classes="picker-label")
-            yield QuietSelect(
+            yield Choice(
                 self._options(),
                 value=self._value,
                 allow_blank=False,
