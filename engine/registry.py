@@ -10,6 +10,12 @@ created and named in experiment files like any other, but `names()` leaves it ou
 listings and "expected one of" messages don't offer it) unless `include_hidden=True`. The
 modules that register hidden entries (HIDDEN_MODULES) are imported the first time a name is
 not found, so a file naming one works without anyone importing those modules first.
+
+A registry may be told which module registers each shipped entry (`expect`, in the order
+`names()` lists them): the module is imported when the entry is first used (`get`, `specs`,
+`create`, ...), so naming the entries (`names()`) and using one of them (the app's first run)
+do not import every family. `tests/engine/test_registry_order.py` checks every table
+against what its modules register.
 """
 
 from __future__ import annotations
@@ -68,11 +74,30 @@ class Registry(Generic[T]):
         self.kind = kind
         self._classes: dict[str, T] = {}
         self._hidden_loaded = False
+        #: name -> module that registers it, for the entries not imported yet (`expect`).
+        self._modules: dict[str, str] = {}
+
+    def expect(self, modules: Mapping[str, str]) -> None:
+        """Entries registered by importing a module, each imported when first used: name ->
+        module, in the order `names()` lists them (before entries registered otherwise)."""
+        self._modules.update(modules)
+
+    def _load(self, name: str) -> None:
+        """Import the module registering `name` if it is expected and not registered yet."""
+        module = self._modules.get(name)
+        if module is not None and name not in self._classes:
+            importlib.import_module(module)
+
+    def load_all(self) -> None:
+        """Import every expected module (what iterating over all the classes needs)."""
+        for module in dict.fromkeys(self._modules.values()):
+            importlib.import_module(module)
 
     def register(self, cls: T) -> T:
         if not cls.name:
             raise TypeError(f"{cls.__name__} has no name")
-        if cls.name in self._classes:
+        expected = self._modules.get(cls.name, cls.__module__)
+        if cls.name in self._classes or expected != cls.__module__:
             raise TypeError(f"{self.kind} {cls.name!r} is registered twice")
         self._classes[cls.name] = cls
         return cls
@@ -87,15 +112,24 @@ class Registry(Generic[T]):
         return True
 
     def names(self, include_hidden: bool = False) -> list[str]:
-        """Registered names in registration order; hidden entries only with `include_hidden`."""
+        """The expected names (`expect`, never hidden), then the other registered ones in
+        registration order; hidden entries only with `include_hidden`. Imports nothing else."""
         if include_hidden:
             self._load_hidden()
-        return [n for n, c in self._classes.items() if include_hidden or not c.hidden]
+        others = [
+            n
+            for n, c in self._classes.items()
+            if n not in self._modules and (include_hidden or not c.hidden)
+        ]
+        return [*self._modules, *others]
 
     def get(self, name: str) -> T:
         try:
             return self._classes[name]
         except (KeyError, TypeError):  # TypeError: an unhashable "name" (a list, a dict)
+            if isinstance(name, str) and name in self._modules:
+                self._load(name)
+                return self._classes[name]
             if isinstance(name, str) and self._load_hidden() and name in self._classes:
                 return self._classes[name]
             allowed = ", ".join(self.names())

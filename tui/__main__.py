@@ -21,16 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tui.cli import add_commands, dispatch
-from tui.commands.common import (
-    PROG,
-    HelpFormatter,
-    UsageError,
-    emit,
-    load_source,
-    refuse_source,
-)
-from tui.commands.running import single_threaded_blas
+# The commands (tui.cli and what it imports) load in `main`, with the cyclic GC off.
 
 
 def version() -> str:
@@ -63,6 +54,9 @@ class VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tui.cli import add_commands
+    from tui.commands.common import PROG, HelpFormatter
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="A terminal playground for gradient-based optimizers: "
@@ -112,6 +106,8 @@ def cmd_app(args: argparse.Namespace) -> int:
 def open_app(args: argparse.Namespace) -> int:
     """The app of `--config` / `--preset` (or the default run), run until the user quits;
     2 with a message when the source is not a run."""
+    from tui.commands.common import PROG, UsageError, emit, load_source, refuse_source
+
     try:
         loaded = load_named_optimizer_file(args.app_optimizer_file)
         source = load_source(args.config, args.preset)
@@ -140,6 +136,7 @@ def load_named_optimizer_file(path: str | None) -> str | None:
     if path is None:
         return None
     from engine.optimizer_file import OptimizerFileError, load_optimizer_file
+    from tui.commands.common import UsageError
 
     try:
         return load_optimizer_file(path)
@@ -156,8 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # machine) and then contend with the UI and training threads; optplay's matrices are
     # small, so they never made a run faster, and a run's numbers are the same either way.
     # Sweeps and benches wanted this already for their workers' sake (tui/commands/running.py).
-    single_threaded_blas()
-    return dispatch(build_parser(), argv, default=cmd_app)
+    # The cyclic GC stays off while the commands load and the parser is built (some 40
+    # collections, finding nothing to free); the app keeps it off to its first frame (cmd_app),
+    # every other command runs with it on.
+    gc.disable()
+    try:
+        from tui.cli import dispatch
+        from tui.commands.running import single_threaded_blas
+
+        single_threaded_blas()
+        parser = build_parser()
+    finally:
+        gc.enable()
+    return dispatch(parser, argv, default=cmd_app)
 
 
 if __name__ == "__main__":

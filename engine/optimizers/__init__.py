@@ -36,13 +36,17 @@ wrapped.py). The large-array tuning constants live in base.py (`BLOCK_BYTES`,
 Adding an optimizer: write one module here with a `@register`-ed subclass of `Optimizer`
 (its docstring gives the update rule and the reference; declare `name`, `summary`, `specs`,
 `equations`, `reference`, `state_doc`, and `_buffers`/`_kernel` for an elementwise update,
-see `Optimizer`), then import it below. The import order is the registration order, which is
-the order of `names()` (the app's picker, `optplay list`): append, don't insert.
+see `Optimizer`), then name it in `FAMILIES` below (imported when first used). The table's
+order is the order of `names()` (the app's picker, `optplay list`): append, don't insert.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from engine.optimizers.base import (
+    _REGISTRY,
     BLOCK_BYTES,
     BLOCKED_MIN_BLOCKS,
     Optimizer,
@@ -57,29 +61,38 @@ from engine.optimizers.base import (
     validate,
 )
 
-# Importing the families registers them, in this order (the order of `names()`).
-# isort: off
-from engine.optimizers.sgd import SGD, Momentum, Nesterov, SGDScalars
-from engine.optimizers.adagrad import Adagrad, AdagradScalars
-from engine.optimizers.rmsprop import RMSprop
-from engine.optimizers.adadelta import Adadelta
-from engine.optimizers.adam import AMSGrad, Adam, AdamScalars, AdamW
-from engine.optimizers.nadam import NAdam, NAdamScalars
-from engine.optimizers.radam import RAdam, RAdamScalars
-from engine.optimizers.adamax import Adamax, AdamaxScalars
-from engine.optimizers.adafactor import Adafactor, AdafactorScalars
-from engine.optimizers.lion import Lion
-from engine.optimizers.adaptive_adam import AdaptiveAdam
-from engine.optimizers.rprop import Rprop
-from engine.optimizers.asgd import ASGD
-from engine.optimizers.muon import Muon
-from engine.optimizers.lbfgs import LBFGS, LBFGSWolfe
-from engine.optimizers.adabound import AdaBound
-from engine.optimizers.schedulefree import ScheduleFreeAdamW, ScheduleFreeSGD
-from engine.optimizers.prodigy import Prodigy
-from engine.optimizers.sam import SAM
-from engine.optimizers.lookahead import Lookahead
-# isort: on
+# Each family's module registers its optimizers when one of them is first used (or a class
+# is read from this package): a run of Adam imports adam.py only. The order of this table is
+# the order of `names()` (the app's picker, `optplay list`): append, don't insert.
+FAMILIES: dict[str, str] = {
+    "sgd": "engine.optimizers.sgd",
+    "momentum": "engine.optimizers.sgd",
+    "nesterov": "engine.optimizers.sgd",
+    "adagrad": "engine.optimizers.adagrad",
+    "rmsprop": "engine.optimizers.rmsprop",
+    "adadelta": "engine.optimizers.adadelta",
+    "adam": "engine.optimizers.adam",
+    "amsgrad": "engine.optimizers.adam",
+    "adamw": "engine.optimizers.adam",
+    "nadam": "engine.optimizers.nadam",
+    "radam": "engine.optimizers.radam",
+    "adamax": "engine.optimizers.adamax",
+    "adafactor": "engine.optimizers.adafactor",
+    "lion": "engine.optimizers.lion",
+    "adaptive-adam": "engine.optimizers.adaptive_adam",
+    "rprop": "engine.optimizers.rprop",
+    "asgd": "engine.optimizers.asgd",
+    "muon": "engine.optimizers.muon",
+    "lbfgs": "engine.optimizers.lbfgs",
+    "lbfgs-wolfe": "engine.optimizers.lbfgs",
+    "adabound": "engine.optimizers.adabound",
+    "schedulefree-adamw": "engine.optimizers.schedulefree",
+    "schedulefree-sgd": "engine.optimizers.schedulefree",
+    "prodigy": "engine.optimizers.prodigy",
+    "sam": "engine.optimizers.sam",
+    "lookahead": "engine.optimizers.lookahead",
+}
+_REGISTRY.expect(FAMILIES)
 
 __all__ = [
     "ASGD",
@@ -128,3 +141,15 @@ __all__ = [
     "summary",
     "validate",
 ]
+
+
+def __getattr__(attribute: str) -> Any:
+    """A family's class (`optimizers.Adam`, `from engine.optimizers import Lion`): its
+    module imported on first use."""
+    if attribute in __all__:
+        for module in dict.fromkeys(FAMILIES.values()):
+            found = getattr(importlib.import_module(module), attribute, None)
+            if found is not None:
+                globals()[attribute] = found
+                return found
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")

@@ -54,7 +54,9 @@ class Lookahead(Wrapper):
     source = "reference package pytorch-optimizer"
     specs = (
         _lr(1e-3),
-        inner_knob("adam", "the optimizer taking the fast steps (its own defaults, rate η)"),
+        inner_knob(
+            "adam", "the optimizer taking the fast steps (its own defaults, rate η)", "lookahead"
+        ),
         Hyper("k", 5, kind="int", low=1, high=100_000, help="fast steps between slow updates"),
         Hyper("alpha", 0.5, low=0.0, high=1.0, help="fraction α of the way the slow weights move"),
     )

@@ -60,7 +60,9 @@ class SAM(Wrapper):
     needs_closure = True
     specs = (
         _lr(1e-2),
-        inner_knob("momentum", "the optimizer that takes the step (its own defaults, rate η)"),
+        inner_knob(
+            "momentum", "the optimizer that takes the step (its own defaults, rate η)", "sam"
+        ),
         Hyper("rho", 0.05, low=0.0, help="radius ρ of the neighbourhood searched"),
         Hyper("adaptive", False, kind="bool", help="ASAM: scale ε by θ² (scale-invariant)"),
         Hyper("perturb_eps", 1e-12, low=0.0, log=True, help="added to ‖g‖ for stability"),

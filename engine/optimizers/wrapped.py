@@ -16,9 +16,11 @@ from engine.hyper import Hyper
 from engine.optimizers.base import Optimizer, _Arr, _Arrays, _KeyState, _Want, _wants, get, names
 
 
-def inner_knob(default: str, help: str) -> Hyper:
-    """The `inner` knob: one of the optimizers registered so far that need no closure."""
-    choices = tuple(n for n in names() if not get(n).needs_closure)
+def inner_knob(default: str, help: str, wrapper: str) -> Hyper:
+    """The `inner` knob of the optimizer named `wrapper`: one of the optimizers listed before
+    it (`names()`) that need no closure."""
+    listed = names()
+    choices = tuple(n for n in listed[: listed.index(wrapper)] if not get(n).needs_closure)
     return Hyper("inner", default, kind="choice", choices=choices, help=help)
 
 

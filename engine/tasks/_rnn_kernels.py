@@ -1,29 +1,27 @@
-"""numba kernels of the sine RNN's recurrences (engine/tasks/rnn.py), bit-identical with its
-NumPy passes in float64. Imported by the compiled path's build thread (`_build_recurrences` in
-engine/tasks/rnn.py), never at start-up: importing numba takes a while.
+"""numba kernels of the sine RNN (engine/tasks/rnn.py): its whole passes, bit-identical with
+its NumPy passes in float64 and float32, and ports of NumPy's tanh (the MLPs' hidden layer).
+Imported by the compiled path's build thread (`_build_recurrences` in engine/tasks/rnn.py),
+never at start-up: importing numba takes a while.
 
-What makes them identical, and why only these parts:
-- `np.tanh` here is NumPy's own SIMD tanh (a table of 16 subintervals, each a degree-16
-  polynomial evaluated by fused multiply-adds), not the C library's, which differs in about a
-  quarter of the results by one unit in the last place. `tanh` below follows it operation for
-  operation, with NumPy's own coefficients, read out of the installed NumPy (`numpy_tanh_table`)
-  so the port follows the NumPy that runs; `check` refuses the kernels unless they reproduce
-  `np.tanh` bit for bit on a probe of inputs over every subinterval.
-- The recurrences' products h_t·W_hh and dA_t·W_hhᵀ have an inner dimension of `hidden`:
-  OpenBLAS's gemm sums each element over it in order, one fused multiply-add a term, which a
-  loop reproduces (`check` compares it with `np.matmul` on the run's shapes too).
-- The products summed over the batch and the window (the weight gradients, the output layer,
-  the loss) go through OpenBLAS's gemv and dot kernels, whose split accumulators a loop does
-  not reproduce: they stay NumPy calls (engine/tasks/rnn.py).
-float32 recurrences stay on NumPy: OpenBLAS's sgemm does not sum in that order. NumPy's
-float32 tanh is ported too (`tanh_array_f32`, for the MLPs' float32 hidden layer): 32
-subintervals, a degree-6 polynomial each, by fused multiply-adds, eight numbers at a time;
-`check_f32` refuses it unless it reproduces `np.tanh` bit for bit.
+The whole passes (`rnn_loss_grads`, `rnn_sse`, `rnn_run`) make the calls NumPy's passes make:
+its BLAS's gemm, gemv and dot and its own SIMD tanh loop, through their addresses (see the
+section below and engine/tasks/_mlp_kernels.py), and the elementwise passes between them one
+rounded operation each. NumPy's tanh loop is 4-5x faster than the port on a few hundred
+values and more, and a call of OpenBLAS's gemm beats the loop the port of the products was.
+
+The ports of NumPy's tanh: `np.tanh` is NumPy's own SIMD tanh (float64: a table of 16
+subintervals, each a degree-16 polynomial evaluated by fused multiply-adds), not the C
+library's, which differs in about a quarter of the results by one unit in the last place.
+`tanh` below follows it operation for operation, with NumPy's own coefficients, read out of
+the installed NumPy (`numpy_tanh_tables`) so the port follows the NumPy that runs; `check`
+refuses it unless it reproduces `np.tanh` bit for bit on a probe of inputs over every
+subinterval. The float32 port (`tanh_array_f32`): 32 subintervals, a degree-6 polynomial
+each, by fused multiply-adds, eight numbers at a time; `check_f32` refuses it unless it
+reproduces `np.tanh` bit for bit.
 """
 
 import glob
 import os
-from typing import Any
 
 import numba
 import numpy as np
@@ -31,6 +29,21 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from engine.tasks._mlp_kernels import (
+    _NO_TRANS,
+    _ROW_MAJOR,
+    _TRANS,
+    DOT,
+    GEMM,
+    GEMV,
+    TANH,
+    TANH_DATA,
+    _data,
+    _dot,
+    _gemm,
+    _unary_loop,
+)
 
 jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 _inline = numba.njit(inline="always", fastmath=False, error_model="numpy")
@@ -149,117 +162,238 @@ def tanh_array(x, out, lut):
     _tanh_into(x, out, x.size, lut)
 
 
-@_inline
-def _row_times(a, a0, w, n_in, n_out, acc):
-    """acc[:n_out] ← a[a0 : a0 + n_in] @ w (w flat, n_in × n_out row-major): each element
-    summed over k in order with one fused multiply-add a term from +0, as OpenBLAS's gemm
-    does on a small inner dimension."""
-    for j in range(n_out):
-        acc[j] = 0.0
-    for k in range(n_in):
-        ak = a[a0 + k]
-        w0 = k * n_out
-        for j in range(n_out):
-            acc[j] = fma(ak, w[w0 + j], acc[j])
+# -- the whole pass through NumPy's own BLAS and tanh loop -------------------------------------
+# `SineRNN.loss_and_grads`' NumPy passes make these calls (numpy/_core/src/umath/matmul.c.src,
+# for C-contiguous arrays of at least 2 rows and 2 hidden units): h_t·W_hh and dA_t·W_hhᵀ one
+# gemm each (RowMajor, the transposed view as a Trans flag), the weight gradient H2ᵀ·dA one
+# gemm; h_T·W_hy one gemv (ColMajor, Trans: a matrix times a vector), Hᵀ·e and ones·dA, x·dA
+# one gemv each (RowMajor, Trans: a vector times a matrix, or a transposed matrix times a
+# vector); ones·e and the loss's vdot one dot each, summed from +0 into a double; e·W_hyᵀ (an
+# inner dimension of 1) no BLAS: +0 plus each product; np.tanh its SIMD loop. The kernels
+# below make the same calls with the same arguments through their addresses (`fns`,
+# engine/tasks/_mlp_kernels.py `blas_functions`), and the elementwise passes between them one
+# rounded operation each, in the array's dtype, so both dtypes give NumPy's numbers.
+
+_COL_MAJOR = 102
+
+
+@intrinsic
+def _gemv(typingctx, fn, order, trans, m, n, A, lda, x, y):
+    """cblas_?gemv(order, trans, m, n, 1, A, lda, x, 1, 0, y, 1) at address fn."""
+    if not isinstance(y, types.Array) or y.dtype not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn, order, trans, m, n, A, lda, x, y = args
+        f = context.get_value_type(signature.args[8].dtype)
+        p = f.as_pointer()
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        params = [i32, i32, i64, i64, f, p, i64, p, i64, f, p, i64]
+        target = builder.inttoptr(fn, ir.FunctionType(ir.VoidType(), params).as_pointer())
+        a = _data(context, builder, signature.args[5], A, p)
+        xs = _data(context, builder, signature.args[7], x, p)
+        ys = _data(context, builder, signature.args[8], y, p)
+        one, zero, inc = ir.Constant(f, 1.0), ir.Constant(f, 0.0), ir.Constant(i64, 1)
+        order, trans = builder.trunc(order, i32), builder.trunc(trans, i32)
+        builder.call(target, [order, trans, m, n, one, a, lda, xs, inc, zero, ys, inc])
+        return context.get_dummy_value()
+
+    return types.none(fn, order, trans, m, n, A, lda, x, y), codegen
+
+
+#: Elements each region of a pass's workspace (`workspace_size`) is rounded up to: 64 bytes of
+#: float32, so every region of a 64-byte aligned workspace starts on a cache line.
+ALIGN = 16
+
+
+def workspace_size(rows: int, window: int, hidden: int) -> int:
+    """Elements of the workspace of `rnn_loss_grads`, `rnn_sse` and `rnn_run` for batches of
+    at most `rows` windows: its regions in order (`_regions`), each rounded up to ALIGN."""
+    step = rows * hidden
+    sizes = (rows * window, (window + 1) * step, window * step, step, rows, rows * window,
+             rows * window, rows)  # fmt: skip
+    return sum(-(-size // ALIGN) * ALIGN for size in sizes)
 
 
 @_inline
-def _two_rows_times(a, a0, a1, w, n_in, n_out, acc0, acc1):
-    """`_row_times` of the rows at a0 and a1 together: twice the independent chains, which
-    the CPU overlaps (each element still summed in order from +0)."""
-    for j in range(n_out):
-        acc0[j] = 0.0
-        acc1[j] = 0.0
-    for k in range(n_in):
-        x0 = a[a0 + k]
-        x1 = a[a1 + k]
-        w0 = k * n_out
-        for j in range(n_out):
-            wj = w[w0 + j]
-            acc0[j] = fma(x0, wj, acc0[j])
-            acc1[j] = fma(x1, wj, acc1[j])
+def _skip(at, size):
+    return at + -(-size // ALIGN) * ALIGN
+
+
+@jit
+def _regions(ws, rows, m, T, h):
+    """The workspace's regions for m windows (m <= rows): xt (T·m inputs, time-major), H
+    (h_0 .. h_T, m·h each), dA (T·m·h), dH (m·h), e (m), ones (T·m, all 1), and the batch's
+    inputs (m, T) and targets (m) of `rnn_run`."""
+    step = rows * h
+    xt = ws[: T * m]
+    at = _skip(0, rows * T)
+    H = ws[at : at + (T + 1) * m * h]
+    at = _skip(at, (T + 1) * step)
+    dA = ws[at : at + T * m * h]
+    at = _skip(at, T * step)
+    dH = ws[at : at + m * h]
+    at = _skip(at, step)
+    e = ws[at : at + m]
+    at = _skip(at, rows)
+    ones = ws[at : at + T * m]
+    at = _skip(at, rows * T)
+    Xb = ws[at : at + m * T].reshape((m, T))
+    at = _skip(at, rows * T)
+    yb = ws[at : at + m]
+    return xt, H, dA, dH, e, ones, Xb, yb
 
 
 @_inline
-def _rows_times(a, a_start, w, rows, n_in, n_out, out, o_start, acc0, acc1):
-    """out[o_start:] rows ← a[a_start:] rows @ w, two rows at a time (flat arrays, rows of
-    n_in and n_out values)."""
-    for i in range(0, rows - 1, 2):
-        a0 = a_start + i * n_in
-        _two_rows_times(a, a0, a0 + n_in, w, n_in, n_out, acc0, acc1)
-        o = o_start + i * n_out
-        for j in range(n_out):
-            out[o + j] = acc0[j]
-            out[o + n_out + j] = acc1[j]
-    if rows % 2:
-        _row_times(a, a_start + (rows - 1) * n_in, w, n_in, n_out, acc0)
-        o = o_start + (rows - 1) * n_out
-        for j in range(n_out):
-            out[o + j] = acc0[j]
-
-
-@jit
-def matmul_small(a, b, out):
-    """out ← a @ b for 2-D C-contiguous float64 arrays (`_rows_times`)."""
-    m, inner = a.shape
-    n = b.shape[1]
-    af, bf, of = a.reshape(a.size), b.reshape(b.size), out.reshape(out.size)
-    _rows_times(af, 0, bf, m, inner, n, of, 0, np.empty(n), np.empty(n))
-
-
-@jit
-def rnn_forward(X, W_xh, b_h, W_hh, xt, Hs, D, lut):
-    """The recurrence of `SineRNN._forward` up to h_T, in its buffers: xt ← Xᵀ; D ← input
-    terms x_t·W_xh + b_h; Hs[t + 1] ← tanh(Hs[t]·W_hh + D[t]) (Hs[0] = 0 is not written)."""
-    m, T = X.shape
-    hidden = W_hh.shape[0]
-    step = m * hidden  # values per time step in Hs and D
-    W = W_hh.reshape(hidden * hidden)
-    H = Hs.reshape(Hs.size)
-    Df = D.reshape(D.size)
-    for t in range(T):
-        for i in range(m):
-            x = X[i, t]
-            xt[t, i] = x
-            o = t * step + i * hidden
-            for j in range(hidden):
-                Df[o + j] = x * W_xh[0, j] + b_h[j]
-    _tanh_into(Df, H[step:], step, lut)  # h_1 = tanh(D[0]): h_0 = 0
-    acc0, acc1 = np.empty(hidden), np.empty(hidden)
-    for t in range(1, T):
-        o = t * step  # Hs[t] and D[t]; Hs[t + 1] at o + step
-        _rows_times(H, o, W, m, hidden, hidden, H, o + step, acc0, acc1)
-        for q in range(step):
-            H[o + step + q] = H[o + step + q] + Df[o + q]
-        _tanh_into(H[o + step :], H[o + step :], step, lut)
-
-
-@jit
-def rnn_backward(e, W_hy, W_hh, Hs, D, dA, dH):
-    """The backward recurrence of `SineRNN.loss_and_grads`, in its buffers: dH ← e·W_hyᵀ;
-    D ← 1 − h_t² for every step; dA[t] ← dH ⊙ D[t], dH ← dA[t]·W_hhᵀ for t = T−1 .. 1;
-    dA[0] ← dH ⊙ D[0]."""
-    T, m, hidden = D.shape
-    step = m * hidden
-    Wt = np.ascontiguousarray(W_hh.T).reshape(hidden * hidden)  # dA·W_hhᵀ as a row product
-    H = Hs.reshape(Hs.size)
-    Df = D.reshape(D.size)
-    dAf = dA.reshape(dA.size)
-    dHf = dH.reshape(dH.size)
+def _add_input(out, xt, m, W_xh, b_h):
+    """out ← out + (x·W_xh + b_h) for the m windows' inputs xt of one step (out: m·h
+    values): NumPy's input terms (x·W_xh, then + b_h, each rounded), added as
+    `h[t + 1] += A[t]` adds them."""
+    h = b_h.size
+    w = W_xh[0]
     for i in range(m):
-        for j in range(hidden):
-            dHf[i * hidden + j] = fma(e[i, 0], W_hy[j, 0], 0.0)  # gemm from +0: -0 gives +0
-    for q in range(T * step):
-        h = H[step + q]
-        Df[q] = 1.0 - h * h
-    acc0, acc1 = np.empty(hidden), np.empty(hidden)
-    for t in range(T - 1, 0, -1):
-        o = t * step
-        for q in range(step):
-            dAf[o + q] = dHf[q] * Df[o + q]
-        _rows_times(dAf, o, Wt, m, hidden, hidden, dHf, 0, acc0, acc1)
+        x = xt[i]
+        row = out[i * h : (i + 1) * h]
+        for j in range(h):
+            a = x * w[j]
+            row[j] = row[j] + (a + b_h[j])
+
+
+@jit
+def _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, e, fns):
+    """`SineRNN._forward`: xt ← Xᵀ; h_1 = tanh(x_1·W_xh + b_h) (h_0 = 0); h_{t+1} ←
+    h_t·W_hh, + (x_t·W_xh + b_h), tanh; e ← h_T·W_hy, + b_y. The input terms are computed
+    where they are added (NumPy keeps them in D first: the same numbers). One compiled
+    function per dtype that `_loss_grads` and `rnn_sse` both call."""
+    m, T = X.shape
+    h = W_hh.shape[0]
+    step = m * h
+    for t in range(T):
+        column = xt[t * m : (t + 1) * m]
+        for i in range(m):
+            column[i] = X[i, t]
+    zero = X.dtype.type(0.0)
     for q in range(step):
-        dAf[q] = dHf[q] * Df[q]
+        H[q] = zero
+    tanh, tanh_data, gemm = fns[TANH], fns[TANH_DATA], fns[GEMM]
+    first = H[step : 2 * step]
+    w = W_xh[0]
+    for i in range(m):  # x_0·W_xh + b_h: h_0·W_hh is not computed (h_0 = 0)
+        x = xt[i]
+        row = first[i * h : (i + 1) * h]
+        for j in range(h):
+            a = x * w[j]
+            row[j] = a + b_h[j]
+    _unary_loop(tanh, tanh_data, first, first)
+    for t in range(1, T):
+        o = t * step  # h_t; h_{t+1} at o + step
+        out = H[o + step : o + 2 * step]
+        _gemm(gemm, _NO_TRANS, _NO_TRANS, m, h, h, H[o : o + step], h, W_hh, h, out, h)
+        _add_input(out, xt[t * m : (t + 1) * m], m, W_xh, b_h)
+        _unary_loop(tanh, tanh_data, out, out)
+    _gemv(fns[GEMV], _COL_MAJOR, _TRANS, h, m, H[T * step :], h, W_hy, e)
+    for i in range(m):
+        e[i] = e[i] + b_y[0]
+
+
+@jit
+def _loss_grads(X, y, W_xh, W_hh, b_h, W_hy, b_y, gW_xh, gW_hh, gb_h, gW_hy, gb_y, ws, rows, fns):
+    """`SineRNN.loss_and_grads` on the windows X (m, T) with targets y (m), in the workspace
+    ws (`_regions` for batches of at most `rows`): the loss, its gradients into g*. One
+    compiled function per dtype that `rnn_loss_grads` and `rnn_run` both call."""
+    m, T = X.shape
+    h = W_hh.shape[0]
+    step = m * h
+    f = X.dtype.type
+    xt, H, dA, dH, e, ones, _, _ = _regions(ws, rows, m, T, h)
+    _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, e, fns)
+    for i in range(m):
+        e[i] = e[i] - y[i]
+    dot = fns[DOT]
+    loss = (0.0 + _dot(dot, m, e, e)) / m  # float(np.vdot(e, e)) / m
+    scale, zero, one = f(2.0 / m), f(0.0), f(1.0)
+    for i in range(m):
+        e[i] = e[i] * scale
+    for q in range(T * m):
+        ones[q] = one
+    gemv = fns[GEMV]
+    _gemv(gemv, _ROW_MAJOR, _TRANS, m, h, H[T * step :], h, e, gW_hy)  # h_Tᵀ·e
+    gb_y[0] = f(0.0 + _dot(dot, m, ones, e))  # ones·e
+    w = W_hy.reshape(h)
+    for i in range(m):  # e·W_hyᵀ: an inner dimension of 1, no BLAS
+        row = dH[i * h : (i + 1) * h]
+        for j in range(h):
+            row[j] = zero + e[i] * w[j]
+    gemm = fns[GEMM]
+    for t in range(T - 1, -1, -1):
+        o = t * step  # dA_t; h_{t+1} at o + step
+        dAt, ht = dA[o : o + step], H[o + step : o + 2 * step]
+        for q in range(step):
+            d = ht[q] * ht[q]
+            dAt[q] = dH[q] * (one - d)  # dH ⊙ (1 − h²), each rounded
+        if t > 0:
+            _gemm(gemm, _NO_TRANS, _TRANS, m, h, h, dAt, h, W_hh, h, dH, h)
+    # the weights' gradients summed over the steps: H2ᵀ·dA, ones·dA, x·dA
+    _gemm(gemm, _TRANS, _NO_TRANS, h, h, T * m, H[: T * step], h, dA, h, gW_hh, h)
+    _gemv(gemv, _ROW_MAJOR, _TRANS, T * m, h, dA, h, ones, gb_h)
+    _gemv(gemv, _ROW_MAJOR, _TRANS, T * m, h, dA, h, xt, gW_xh)
+    return loss
+
+
+@jit
+def rnn_loss_grads(X, y, W_xh, W_hh, b_h, W_hy, b_y, gW_xh, gW_hh, gb_h, gW_hy, gb_y, ws, fns):
+    """`SineRNN.loss_and_grads` in one call: the loss on the windows X (m, T) and targets
+    y (m, 1), its gradients into gW_xh .. gb_y; ws: a workspace for batches of m windows
+    (`workspace_size`). Every array C-contiguous of one dtype, m and hidden at least 2."""
+    m = X.shape[0]
+    return _loss_grads(X, y.reshape(m), W_xh, W_hh, b_h, W_hy, b_y, gW_xh, gW_hh, gb_h,
+                       gW_hy, gb_y, ws, m, fns)  # fmt: skip
+
+
+@jit
+def rnn_sse(X, y, W_xh, W_hh, b_h, W_hy, b_y, ws, fns):
+    """float(np.vdot(err, err)) of the predictions' errors err = `_forward`(X) − y: what
+    `SineRNN.evaluate` sums over its row blocks (the same requirements as `rnn_loss_grads`)."""
+    m, T = X.shape
+    h = W_hh.shape[0]
+    xt, H, _, _, e, _, _, _ = _regions(ws, m, m, T, h)
+    _forward(X, W_xh, b_h, W_hh, W_hy, b_y, xt, H, e, fns)
+    for i in range(m):
+        e[i] = e[i] - y[i, 0]
+    return 0.0 + _dot(fns[DOT], m, e, e)
+
+
+@jit
+def rnn_run(X_all, y_all, idx, flat, grad, prev, ws, rows, fns, limit):
+    """A Run's step up to its update (engine/run.py `_advance`) in one call, for SineRNN:
+    the batch's rows `idx` of the training windows (X_all, y_all) gathered (`EpochBatches`),
+    `rnn_loss_grads` on them with the parameters and gradients as views of the flat buffers
+    `flat` and `grad` (W_xh, W_hh, b_h, W_hy, b_y packed in that order), the gradient's
+    squared norm (`_mlp_kernels.sum_sq`), and, when the step is kept (loss and norm finite,
+    the loss at most `limit`), prev ← flat. Returns (loss, squared norm). ws: a workspace
+    for `rows` windows (`workspace_size`), 2 <= idx.size <= rows."""
+    m = idx.size
+    T = X_all.shape[1]
+    h = (int(np.sqrt(4 * flat.size + 5)) - 3) // 2  # flat.size = h² + 3h + 1
+    _, _, _, _, _, _, X, y = _regions(ws, rows, m, T, h)
+    for r in range(m):  # X_all.take(idx, 0), y_all.take(idx, 0)
+        i = idx[r]
+        for t in range(T):
+            X[r, t] = X_all[i, t]
+        y[r] = y_all[i, 0]
+    a, b = h, h + h * h
+    c, d = b + h, b + 2 * h
+    loss = _loss_grads(
+        X, y, flat[:a].reshape((1, h)), flat[a:b].reshape((h, h)), flat[b:c],
+        flat[c:d].reshape((h, 1)), flat[d:], grad[:a].reshape((1, h)),
+        grad[a:b].reshape((h, h)), grad[b:c], grad[c:d].reshape((h, 1)), grad[d:], ws, rows,
+        fns,
+    )  # fmt: skip
+    gsq = _dot(fns[DOT], grad.size, grad, grad)
+    if np.isfinite(loss) and np.isfinite(gsq) and not loss > limit:
+        for q in range(flat.size):
+            prev[q] = flat[q]
+    return loss, gsq
 
 
 # -- NumPy's float32 tanh ----------------------------------------------------------------------
@@ -408,9 +542,12 @@ def tanh_array_f32(x, out, lut):
         out[i] = tanh32(x[i], lut)
 
 
-KERNELS = ("tanh_array", "matmul_small", "rnn_forward", "rnn_backward")
-#: The float32 tanh: checked apart (`check_f32`), so either port runs without the other.
+#: The float64 tanh port (`check`) and the float32 one (`check_f32`), checked apart: either
+#: runs without the other (the MLPs' hidden layer, engine/tasks/mlp.py).
+KERNELS = ("tanh_array",)
 KERNELS_F32 = ("tanh_array_f32",)
+#: The sine RNN's whole passes (engine/tasks/rnn.py `_build_passes` checks them).
+PASSES = ("rnn_loss_grads", "rnn_sse", "rnn_run")
 
 # -- NumPy's tanh table ----------------------------------------------------------------------
 
@@ -455,52 +592,15 @@ def _probe() -> np.ndarray:
 
 def check(kernels: dict) -> np.ndarray | None:
     """NumPy's tanh table when `tanh_array` with it reproduces `np.tanh` bit for bit on the
-    probe and `matmul_small` reproduces `np.matmul` on a lesson's shape (each run's shapes are
-    probed again: `shape_ok`); else None (then the RNN steps on NumPy). Warms the
-    recurrences up when it returns a table."""
+    probe; else None (then the MLPs' float64 tanh is NumPy's)."""
     x = _probe()
     expected = np.tanh(x).view(np.int64)
     got = np.empty_like(x)
-    table = None
     for candidate in numpy_tanh_tables():
         kernels["tanh_array"](x, got, candidate)
         if np.array_equal(got.view(np.int64), expected):
-            table = candidate
-            break
-    if table is None or not shape_ok(kernels["matmul_small"], 32, 16):
-        return None
-    warm(kernels, table)
-    return table
-
-
-def shape_ok(matmul_small: Any, rows: int, hidden: int) -> bool:
-    """Whether `matmul_small` reproduces `np.matmul` for (rows, hidden) @ (hidden, hidden)
-    and its transpose: OpenBLAS's gemm sums in order on these shapes, but not on all (an odd
-    row count or a large inner dimension takes other kernels), so each shape is probed once
-    before its recurrences run compiled."""
-    rng = np.random.default_rng(rows * 4099 + hidden)
-    for _ in range(3):
-        a = rng.standard_normal((rows, hidden))
-        b = rng.standard_normal((hidden, hidden))
-        for right in (b, b.T):
-            out = np.empty((rows, hidden))
-            matmul_small(a, np.ascontiguousarray(right), out)
-            if not np.array_equal(out.view(np.int64), np.matmul(a, right).view(np.int64)):
-                return False
-    return True
-
-
-def warm(kernels: dict, table: np.ndarray) -> None:
-    """Compile (or load) the recurrences for float64 on tiny buffers (the build thread)."""
-    m, T, hidden = 2, 3, 2
-    X = np.full((m, T), 0.5)
-    W = np.full((hidden, hidden), 0.25)
-    Hs = np.zeros((T + 1, m, hidden))
-    D = np.empty((T, m, hidden))
-    kernels["rnn_forward"](X, W[:1].copy(), W[0].copy(), W, np.empty((T, m)), Hs, D, table)
-    kernels["rnn_backward"](
-        np.ones((m, 1)), np.ones((hidden, 1)), W, Hs, D, np.empty_like(D), np.empty((m, hidden))
-    )
+            return candidate
+    return None
 
 
 # -- NumPy's float32 tanh table --------------------------------------------------------------

@@ -14,9 +14,10 @@ through time: gradients flow through every step of a window and stop at its star
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,25 +38,37 @@ from engine.tasks.base import (
 
 TRAIN_FRACTION = 0.8
 
-#: NumPy's float64 tanh table once the compiled recurrences (engine/tasks/_rnn_kernels.py)
-#: proved bit-identical with np.tanh and np.matmul in the compiled path's build; None: the
-#: recurrences step on NumPy.
+#: NumPy's float64 tanh table once its port (`_rnn_kernels.tanh_array`) proved bit-identical
+#: with np.tanh in the compiled path's build (the MLPs' hidden layer); None: NumPy's tanh runs.
 compiled_tanh_table: np.ndarray | None = None
 #: NumPy's float32 tanh table once its port (`_rnn_kernels.tanh_array_f32`) proved bit-identical
 #: with np.tanh in the same build (the MLPs' float32 hidden layer); None: NumPy's tanh runs.
 compiled_tanh_table_f32: np.ndarray | None = None
-#: (rows, hidden) -> whether the compiled recurrences reproduce NumPy's on that shape
-#: (`_rnn_kernels.shape_ok`), probed once per process.
-_SHAPES_OK: dict[tuple[int, int], bool] = {}
+#: Per dtype, the whole passes of `_rnn_kernels` (`_Passes`) once the build has checked them
+#: against NumPy's passes bit for bit; absent: NumPy's passes run.
+_passes: dict[np.dtype, _Passes] = {}
+#: Why the whole passes are not used, when the build found them unusable (`passes_note`).
+_passes_error: str | None = None
 #: Set once `_build_recurrences` has run (in the compiled path's build, or late: `_late_build`).
 _built = threading.Event()
 _late_lock = threading.Lock()
 _late_started = False
 
 
+class _Passes(NamedTuple):
+    """The compiled entry points of one dtype (`_rnn_kernels.rnn_loss_grads`, `rnn_sse`,
+    `rnn_run`) and the addresses of NumPy's BLAS and tanh loop they call."""
+
+    loss_grads: Any
+    sse: Any
+    run: Any
+    fns: np.ndarray
+
+
 def _build_recurrences(kernels: dict[str, Any]) -> None:
-    """The compiled path's build step for the recurrences (`compiled.extra_builds`, run in its
-    thread): compile, check and warm them up, and add them to `kernels` when they pass."""
+    """The compiled path's build step for the RNN (`compiled.extra_builds`, run in its
+    thread): compile, check and warm up the tanh ports (for the MLPs) and the whole passes,
+    and install what passes its checks."""
     global compiled_tanh_table, compiled_tanh_table_f32
     if _built.is_set():  # already built (the MLPs' whole pass builds it first: it needs tanh)
         return
@@ -64,7 +77,7 @@ def _build_recurrences(kernels: dict[str, Any]) -> None:
 
         own = {name: getattr(_rnn_kernels, name) for name in _rnn_kernels.KERNELS}
         table = _rnn_kernels.check(own)
-    except Exception:  # no NumPy table found, an unexpected build: NumPy's passes run
+    except Exception:  # no NumPy table found, an unexpected build: NumPy's tanh runs
         table = None
     if table is not None:
         kernels.update(own)
@@ -77,16 +90,139 @@ def _build_recurrences(kernels: dict[str, Any]) -> None:
         kernels.update(own_f32)
     compiled_tanh_table = table
     compiled_tanh_table_f32 = table_f32
+    _build_passes()
     _built.set()
 
 
+def _build_passes() -> None:
+    """Compile the whole passes for both dtypes and install each dtype's when NumPy's BLAS
+    and tanh loop were found and the passes give NumPy's numbers on every probed shape."""
+    global _passes_error
+    try:
+        from engine.tasks import _mlp_kernels, _rnn_kernels
+
+        found = {}
+        for dtype in (np.dtype(np.float64), np.dtype(np.float32)):
+            fns = _mlp_kernels.blas_functions(dtype)
+            if fns is None:
+                _passes_error = "NumPy's BLAS (scipy-openblas, 64-bit) or its tanh not found"
+                continue
+            if not _check_passes(_rnn_kernels, fns, dtype):
+                _passes_error = f"the whole pass differs from NumPy's in {dtype}"
+                continue
+            entries = (_entry_point(getattr(_rnn_kernels, n), dtype) for n in _rnn_kernels.PASSES)
+            found[dtype] = _Passes(*entries, fns)
+    except Exception as exc:  # an unexpected NumPy or numba: NumPy's passes run
+        _passes_error = f"{type(exc).__name__}: {exc}"
+        return
+    _passes.update(found)
+
+
+def _entry_point(dispatcher: Any, dtype: np.dtype) -> Any:
+    """The dispatcher's compiled entry point for arrays of dtype (a call skips its type
+    matching; callers pass C-contiguous arrays of the checked shapes), else the dispatcher."""
+    points = [
+        result.entry_point
+        for signature, result in dispatcher.overloads.items()
+        if np.dtype(str(signature[0].dtype)) == dtype
+    ]
+    return points[0] if len(points) == 1 else dispatcher
+
+
+def passes_note() -> str | None:
+    """None when the RNN steps as whole compiled passes in both dtypes, else why not (for
+    `compiled.describe`, once the build has run)."""
+    if len(_passes) == 2 or _passes_error is None:
+        return None
+    return f"RNN passes on NumPy: {_passes_error}"
+
+
 compiled.extra_builds.append(_build_recurrences)
+compiled.build_notes.append(passes_note)
+
+
+#: (hidden, window, batch rows, n_points) the build checks the whole passes on: the least
+#: sizes, odd ones, the lessons' (rmsprop-sine, adam-rnn-gradients, edge-of-stability).
+_CHECK_SHAPES = ((2, 1, 2, 40), (3, 4, 5, 60), (5, 7, 33, 400), (16, 20, 32, 1000),
+                 (16, 40, 32, 1000), (8, 20, 0, 200))  # fmt: skip
+
+
+def _check_passes(module: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether `rnn_loss_grads`, `rnn_sse` and `rnn_run` give what `SineRNN`'s NumPy passes
+    give, bit for bit (compiling them for dtype): the loss and gradients of a batch, the
+    evaluation's sum of squared errors, and a Run's step (the gathered batch, the gradient's
+    squared norm by np.dot, the copy of the parameters, left alone past the loss limit)."""
+    rng = np.random.default_rng(20260305)
+    for hidden, window, rows, n_points in _CHECK_SHAPES:
+        task = SineRNN(dtype, hidden=hidden, window=window, batch_size=rows, n_points=n_points)
+        m = rows or len(task.X)
+        flat = np.empty(hidden * hidden + 3 * hidden + 1, dtype)
+        params, offset = {}, 0
+        for key, shape in task.param_shapes().items():
+            size = int(np.prod(shape))
+            params[key] = flat[offset : offset + size].reshape(shape)
+            offset += size
+        for key, value in task.init_params(rng).items():
+            params[key][...] = value * 3.0  # some units saturate
+        params["b_y"][...] = -0.0
+        idx = rng.permutation(len(task.X))[:m]
+        X, y = task.X.take(idx, 0), task.y.take(idx, 0)
+        want = task._numpy_loss_and_grads(params, X, y, task.new_grads())
+        grads = task.new_grads()
+        ws = _workspace(m, window, hidden, dtype)
+        loss = module.rnn_loss_grads(
+            X, y, *(params[k] for k in _KEYS), *(grads[k] for k in _KEYS), ws, fns
+        )
+        if not _same(want, (loss, grads)):
+            return False
+        n = len(task.X_test)
+        e = task._forward(params, task.X_test, _Buffers(n, window, hidden, task.dtype))
+        err = e - task.y_test
+        ws = _workspace(n, window, hidden, dtype)
+        sse = module.rnn_sse(task.X_test, task.y_test, *(params[k] for k in _KEYS), ws, fns)
+        if np.float64(sse).tobytes() != np.float64(float(np.vdot(err, err))).tobytes():
+            return False
+        grad_want = np.concatenate([want[1][k].reshape(-1) for k in _KEYS])
+        gsq_want = float(np.dot(grad_want, grad_want))
+        ws = _workspace(m, window, hidden, dtype)
+        for limit, copied in ((np.inf, True), (want[0] - 1.0, False)):
+            grad, prev = np.full(flat.size, np.nan, dtype), np.zeros(flat.size, dtype)
+            loss, gsq = module.rnn_run(task.X, task.y, idx, flat, grad, prev, ws, m, fns, limit)
+            if np.float64(loss).tobytes() != np.float64(want[0]).tobytes():
+                return False
+            if np.float64(gsq).tobytes() != np.float64(gsq_want).tobytes():
+                return False
+            if grad.tobytes() != grad_want.tobytes():
+                return False
+            if prev.tobytes() != (flat if copied else np.zeros_like(flat)).tobytes():
+                return False
+    return True
+
+
+def _same(a: tuple[float, Params], b: tuple[float, Params]) -> bool:
+    """Whether two (loss, gradients) are the same bits."""
+    if np.float64(a[0]).tobytes() != np.float64(b[0]).tobytes():
+        return False
+    return all(a[1][k].tobytes() == b[1][k].tobytes() for k in _KEYS)
+
+
+#: The parameters in the order of `param_shapes` (and of a Run's flat buffer).
+_KEYS = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
+
+
+def _workspace(rows: int, window: int, hidden: int, dtype: np.dtype) -> np.ndarray:
+    """A workspace of the whole passes for batches of at most `rows` windows, 64-byte aligned
+    (its regions start on cache lines)."""
+    from engine.optimizers.base import _aligned_empty
+    from engine.tasks import _rnn_kernels
+
+    return _aligned_empty(_rnn_kernels.workspace_size(rows, window, hidden), dtype)
 
 
 def _late_build() -> None:
-    """Build the recurrences in a thread of their own when the compiled path was built before
-    this module was imported (so without them); NumPy's passes run meanwhile, with the same
-    numbers."""
+    """Build the RNN's kernels in a thread of their own when the compiled path was built
+    before this module was imported (so without them); NumPy's passes run meanwhile, with the
+    same numbers."""
     global _late_started
     with _late_lock:
         if _late_started or _built.is_set():
@@ -100,9 +236,9 @@ def _late_build() -> None:
 
 def compiled_tanh(dtype: np.dtype) -> tuple | None:
     """(tanh, table): the port of NumPy's tanh for float64 or float32 (`tanh(x, out, table)`
-    writes tanh(x) into out, flat C-contiguous arrays of the dtype; bit for bit `np.tanh`,
-    about twice as fast on a few thousand values) when the compiled path is ready and that
-    port passed its check; else None. The MLPs use it too."""
+    writes tanh(x) into out, flat C-contiguous arrays of the dtype; bit for bit `np.tanh`)
+    when the compiled path is ready and that port passed its check; else None. The MLPs'
+    hidden layer uses it."""
     if dtype == np.float64:
         table, name = compiled_tanh_table, "tanh_array"
     elif dtype == np.float32:
@@ -118,31 +254,15 @@ def compiled_tanh(dtype: np.dtype) -> tuple | None:
     return kernel or compiled.kernel(name), table
 
 
-def _takes(X: np.ndarray, params: Params) -> bool:
-    """Whether the compiled recurrences take these arrays as they are (C-contiguous: what they
-    were compiled for; other layouts go through NumPy's passes rather than a new compile)."""
-    return X.flags.c_contiguous and all(
-        params[k].flags.c_contiguous for k in ("W_xh", "b_h", "W_hh", "W_hy")
-    )
-
-
-def _compiled_recurrences(dtype: np.dtype, rows: int, hidden: int) -> tuple | None:
-    """(forward, backward, tanh table) of the compiled path when it runs the recurrences of
-    `rows` windows bit for bit as NumPy does (float64, a probed shape), else None."""
-    table = compiled_tanh_table
-    if not compiled.ready or table is None or dtype != np.float64:
-        if compiled.ready and not _built.is_set():
-            _late_build()
+def _compiled_passes(dtype: np.dtype) -> _Passes | None:
+    """The whole compiled passes of dtype when the compiled path is ready and the build
+    installed them, else None (then NumPy's passes run)."""
+    if not compiled.ready:
         return None
-    ok = _SHAPES_OK.get((rows, hidden))
-    if ok is None:
-        from engine.tasks import _rnn_kernels
-
-        matmul = compiled.kernel("matmul_small")
-        ok = _SHAPES_OK[(rows, hidden)] = _rnn_kernels.shape_ok(matmul, rows, hidden)
-    if not ok:
-        return None
-    return compiled.kernel("rnn_forward"), compiled.kernel("rnn_backward"), table
+    found = _passes.get(dtype)
+    if found is None and not _built.is_set():
+        _late_build()
+    return found
 
 
 class _Buffers:
@@ -226,6 +346,7 @@ class SineRNN(Task):
         self.X, self.y = self._windows(self.series[:n_train])
         self.X_test, self.y_test = self._windows(self.series[n_train:])
         self._buffers: dict[int, _Buffers] = {}
+        self._workspaces: dict[int, np.ndarray] = {}
 
     def noise_floor(self) -> float:
         """The mean squared error of predicting the clean sine exactly: the noise's variance
@@ -260,19 +381,11 @@ class SineRNN(Task):
             buf = self._buffers[m] = _Buffers(m, self.window, self.hidden, self.dtype)
         return buf
 
-    def _forward(
-        self, params: Params, X: np.ndarray, buf: _Buffers, fast: tuple | None = None
-    ) -> np.ndarray:
-        """Run the RNN over the windows X (m, T); return the predictions in buf.e. `fast`:
-        the compiled recurrences (`_compiled_recurrences`), or None for NumPy's passes."""
+    def _forward(self, params: Params, X: np.ndarray, buf: _Buffers) -> np.ndarray:
+        """Run the RNN over the windows X (m, T) by NumPy's passes; return the predictions in
+        buf.e."""
         W_hh = params["W_hh"]
         h = buf.h_t
-        if fast is not None:
-            forward, _, table = fast
-            forward(X, params["W_xh"], params["b_h"], W_hh, buf.xt, buf.Hs, buf.D, table)
-            np.matmul(h[self.window], params["W_hy"], out=buf.e)
-            buf.e += params["b_y"]
-            return buf.e
         # Input terms x_t W_xh + b_h for all t at once, kept in D (free until backward).
         np.copyto(buf.xt, X.T)
         np.multiply(buf.xt[:, :, None], params["W_xh"], out=buf.D)
@@ -291,26 +404,67 @@ class SineRNN(Task):
         """Predictions (m, 1) for windows X (m, window); a fresh array."""
         return self._forward(params, X, self._buffers_for(X.shape[0])).copy()
 
+    def _takes(self, X: np.ndarray, y: np.ndarray, *arrays: np.ndarray) -> bool:
+        """Whether the compiled passes take these windows, targets and parameters (then
+        gradients, in `_KEYS` order) as they are: C-contiguous arrays of the task's dtype
+        (what their entry points read), the task's shapes, at least 2 windows and 2 hidden
+        units (NumPy's products take other BLAS calls, or none, on a single row or unit)."""
+        dtype = self.dtype
+        m = X.shape[0] if X.ndim == 2 else 0
+        if m < 2 or self.hidden < 2 or X.shape != (m, self.window) or y.shape != (m, 1):
+            return False
+        if len(arrays) > 10:
+            return False
+        shapes = ((m, self.window), (m, 1), *self._shapes)
+        for a, shape in zip((X, y, *arrays), shapes, strict=False):  # shapes may be more
+            # `is`: an equal dtype of another byte order takes NumPy's passes
+            if a.shape != shape or a.dtype is not dtype or not a.flags.c_contiguous:
+                return False
+        return True
+
+    @functools.cached_property
+    def _shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The parameters' shapes in `_KEYS` order, twice (parameters, then gradients)."""
+        shapes = self.param_shapes()
+        return tuple(shapes[k] for k in _KEYS) * 2
+
+    def _workspace_for(self, m: int) -> np.ndarray:
+        """The compiled passes' workspace for batches of m windows (kept per m)."""
+        ws = self._workspaces.get(m)
+        if ws is None:
+            ws = self._workspaces[m] = _workspace(m, self.window, self.hidden, self.dtype)
+        return ws
+
     def loss_and_grads(
         self, params: Params, batch: tuple[np.ndarray, np.ndarray], grads: Params | None = None
     ) -> tuple[float, Params]:
         X, y = batch
-        m, T = X.shape
-        buf = self._buffers_for(m)
         if grads is None:
             grads = self.new_grads()
-        fast = _compiled_recurrences(self.dtype, m, self.hidden) if _takes(X, params) else None
-        e = self._forward(params, X, buf, fast)
+        fast = _compiled_passes(self.dtype) if compiled.ready else None
+        if fast is not None:
+            arrays = [params[k] for k in _KEYS]
+            arrays += [grads[k] for k in _KEYS]
+            if self._takes(X, y, *arrays):
+                ws = self._workspace_for(X.shape[0])
+                return fast.loss_grads(X, y, *arrays, ws, fast.fns), grads
+        return self._numpy_loss_and_grads(params, X, y, grads)
+
+    def _numpy_loss_and_grads(
+        self, params: Params, X: np.ndarray, y: np.ndarray, grads: Params
+    ) -> tuple[float, Params]:
+        """`loss_and_grads` by NumPy's passes (the compiled `rnn_loss_grads` makes the same
+        calls, bit for bit)."""
+        m, T = X.shape
+        buf = self._buffers_for(m)
+        e = self._forward(params, X, buf)
         e -= y
         loss = float(np.vdot(e, e)) / m
         e *= 2.0 / m  # dLoss/dy
         Hs = buf.Hs
         np.matmul(Hs[T].T, e, out=grads["W_hy"])
         np.matmul(buf.ones[:m], e, out=grads["b_y"])
-        if fast is not None:
-            fast[1](e, params["W_hy"], params["W_hh"], Hs, buf.D, buf.dA, buf.dH)
-        else:
-            self._backward_numpy(params, buf, T)
+        self._backward_numpy(params, buf, T)
         # Weight gradients summed over all steps with one matmul each.
         np.matmul(buf.H2.T, buf.dA2, out=grads["W_hh"])
         np.matmul(buf.ones, buf.dA2, out=grads["b_h"])
@@ -318,8 +472,7 @@ class SineRNN(Task):
         return loss, grads
 
     def _backward_numpy(self, params: Params, buf: _Buffers, T: int) -> None:
-        """dH, D = 1 − h², dA of every step by NumPy's passes (the compiled path's
-        `rnn_backward` does the same, bit for bit)."""
+        """dH, D = 1 − h², dA of every step by NumPy's passes."""
         Hs, D, dH, dA, e = buf.Hs, buf.D_t, buf.dH, buf.dA_t, buf.e
         np.matmul(e, params["W_hy"].T, out=dH)
         # tanh' = 1 - h^2 for every step at once
@@ -335,15 +488,80 @@ class SineRNN(Task):
         # In row blocks (the activations of every step of every window add up fast).
         n = len(self.X_test)
         total = 0.0
+        fast = _compiled_passes(self.dtype) if compiled.ready else None
+        arrays = [params[k] for k in _KEYS]
         for rows in eval_chunks(n, (3 * self.window + 1) * self.hidden):
-            X = self.X_test[rows]
-            fast = None
-            if _takes(X, params):
-                fast = _compiled_recurrences(self.dtype, len(X), self.hidden)
-            e = self._forward(params, X, self._buffers_for(len(X)), fast)
-            err = e - self.y_test[rows]
+            X, y = self.X_test[rows], self.y_test[rows]
+            if fast is not None and self._takes(X, y, *arrays):
+                total += fast.sse(X, y, *arrays, self._workspace_for(len(X)), fast.fns)
+                continue
+            err = self._forward(params, X, self._buffers_for(len(X))) - y
             total += float(np.vdot(err, err))
         return {"loss": total / n}
+
+    def _run_pass(
+        self,
+        batches: Any,
+        params: Params,
+        grads: Params,
+        flat: np.ndarray,
+        grad_flat: np.ndarray,
+        prev: np.ndarray,
+    ) -> Any:
+        """A Run's step up to its update as one function of the loss limit, or None where
+        it cannot be one compiled call (engine/run.py `_advance` asks for each chunk of
+        steps): draw the next batch's rows from `batches` (`EpochBatches.next_indices`),
+        loss and gradients into `grads` (views of `grad_flat`, as `params` are of `flat`, in
+        the order of `param_shapes`), the gradient's squared norm, and prev ← flat when the
+        step is kept (the loss and norm finite, the loss at most the limit). Returns (loss,
+        squared norm): the numbers of `next(batches)`, `loss_and_grads`,
+        `float(np.dot(grad_flat, grad_flat))` and `np.copyto(prev, flat)`, in one call."""
+        dtype = self.dtype
+        fast = _compiled_passes(dtype) if compiled.ready else None
+        next_indices = getattr(batches, "next_indices", None)
+        rows = self.batch_size
+        if (
+            fast is None
+            or next_indices is None
+            or batches.inputs is not self.X
+            or batches.targets is not self.y
+            or not 2 <= rows < len(self.X)
+            or not self._takes(self.X[:rows], self.y[:rows], *(params[k] for k in _KEYS))
+            or not all(
+                a.dtype == dtype and a.ndim == 1 and a.flags.c_contiguous and a.flags.writeable
+                for a in (flat, grad_flat, prev)
+            )
+            or not flat.size == grad_flat.size == prev.size
+        ):
+            return None
+        offset = 0
+        for key in _KEYS:  # the views of the flat buffers, in this order
+            at = offset * flat.itemsize
+            if (
+                params[key].ctypes.data != flat.ctypes.data + at
+                or grads[key].ctypes.data != grad_flat.ctypes.data + at
+                or not grads[key].flags.c_contiguous
+            ):
+                return None
+            offset += params[key].size
+        if offset != flat.size:
+            return None
+        ws = self._workspace_for(rows)
+        X, y, run, fns = self.X, self.y, fast.run, fast.fns
+        loss_and_grads, isfinite, dot = self.loss_and_grads, np.isfinite, np.dot
+
+        def step(limit: float) -> tuple[float, float]:
+            idx = next_indices()
+            if len(idx) >= 2:
+                return run(X, y, idx, flat, grad_flat, prev, ws, rows, fns, limit)
+            # A last batch of one window: NumPy's products take other calls (gemv, dot).
+            loss = float(loss_and_grads(params, (X.take(idx, 0), y.take(idx, 0)), grads)[0])
+            gsq = float(dot(grad_flat, grad_flat))
+            if isfinite(loss) and isfinite(gsq) and not loss > limit:
+                np.copyto(prev, flat)
+            return loss, gsq
+
+        return step
 
     # -- what the model learned --------------------------------------------------------------
 

@@ -57,13 +57,13 @@ from typing import Literal
 
 import numpy as np
 
-Params = dict[str, np.ndarray]  # as in engine.tasks.base (which imports this module)
+from engine.tasks.view_size import DEFAULT_HEIGHT as DEFAULT_HEIGHT  # the default pixel grid
+from engine.tasks.view_size import DEFAULT_WIDTH as DEFAULT_WIDTH
+
+Params = dict[str, np.ndarray]  # as in engine.tasks.base
 
 ViewKind = Literal["regions", "line", "weights", "parabola", "confusion", "sequence"]
 
-#: The default pixel grid: a 120 x 40 cell chart at two pixels per cell.
-DEFAULT_WIDTH = 120
-DEFAULT_HEIGHT = 80
 #: The largest pixel grid a view computes (a 4K terminal has fewer cells than this).
 MAX_PIXELS = 2048
 #: Points drawn per set (training, test); larger sets are shown by a fixed subset.

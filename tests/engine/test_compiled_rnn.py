@@ -1,10 +1,9 @@
-"""The compiled recurrences of the sine RNN (engine/tasks/_rnn_kernels.py) against NumPy's
+"""The compiled passes of the sine RNN (engine/tasks/_rnn_kernels.py) against NumPy's
 passes, bit for bit: the ports of NumPy's float64 and float32 tanh on every subinterval and
-its edges (float32: every number from 2⁻¹⁵ to 11 as well), the small products on the shapes
-they run and refuse, and whole runs (histories, evaluations, sharpness, state summaries,
-parameters, divergence) in float64 and float32 (whose recurrences stay on NumPy), at batch
-sizes the kernels take and at ones that fall back to NumPy; the MLPs' hidden layer through
-the ported tanh in both dtypes."""
+its edges (float32: every number from 2⁻¹⁵ to 11 as well), the whole passes on tiny, odd and
+the lessons' shapes, and whole runs (histories, evaluations, sharpness, state summaries,
+parameters, divergence) in float64 and float32, at batch sizes the kernels take and at ones
+that fall back to NumPy; the MLPs' hidden layer through the ported tanh in both dtypes."""
 
 import numpy as np
 import pytest
@@ -146,27 +145,6 @@ def test_tanh_matches_numpy_bit_for_bit(port):
     assert got.tobytes() == np.tanh(x).tobytes()
 
 
-@pytest.mark.parametrize(("rows", "inner"), [(2, 1), (32, 16), (140, 8), (180, 16), (64, 3)])
-def test_small_products_match_numpy_on_even_row_counts(rows, inner, port):
-    rng = np.random.default_rng(rows + inner)
-    a = rng.standard_normal((rows, inner))
-    a[rng.random(a.shape) < 0.1] = -0.0
-    b = rng.standard_normal((inner, inner))
-    for right in (b, b.T):
-        out = np.empty((rows, inner))
-        compiled.kernel("matmul_small")(a, np.ascontiguousarray(right), out)
-        assert out.tobytes() == np.matmul(a, right).tobytes()
-    assert _kernels().shape_ok(compiled.kernel("matmul_small"), rows, inner)
-
-
-def test_shapes_numpy_sums_differently_are_refused(port):
-    """OpenBLAS takes other kernels for a single row and for an odd row count: the probe
-    says no, so those batches step on NumPy (the runs below check the numbers)."""
-    matmul = compiled.kernel("matmul_small")
-    assert not _kernels().shape_ok(matmul, 1, 16)
-    assert not _kernels().shape_ok(matmul, 33, 16)
-
-
 def _grads(task, params, batch, use: bool) -> tuple:
     compiled.ready = use
     loss, grads = task.loss_and_grads(params, batch)
@@ -183,20 +161,73 @@ def test_gradients_with_zero_weights_keep_the_sign_of_zero(zero):
     assert _grads(task, params, batch, True) == _grads(task, params, batch, False)
 
 
-def test_a_step_runs_the_compiled_recurrences(monkeypatch, port):
-    """The runs below compare the kernels, not NumPy with itself."""
-    called = []
-    real = rnn._compiled_recurrences
+def _counting(monkeypatch, dtype: str) -> dict[str, int]:
+    """Count the calls of each compiled pass of dtype (`rnn._passes`)."""
+    found = rnn._passes.get(np.dtype(dtype))
+    if found is None:
+        pytest.skip("NumPy's BLAS or tanh loop is not where the build looks: NumPy's passes")
+    calls = {"loss_grads": 0, "sse": 0, "run": 0}
 
-    def spy(*args):
-        found = real(*args)
-        called.append(found is not None)
-        return found
+    def counted(name, kernel):
+        def call(*args):
+            calls[name] += 1
+            return kernel(*args)
 
-    monkeypatch.setattr(rnn, "_compiled_recurrences", spy)
-    cfg = RunConfig(task="sine-rnn", optimizer="adam", eval_every=2)
-    _run(cfg, True, 3)
-    assert called and all(called)
+        return call
+
+    spied = found._replace(**{name: counted(name, getattr(found, name)) for name in calls})
+    monkeypatch.setitem(rnn._passes, np.dtype(dtype), spied)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_run_steps_and_evaluates_through_the_compiled_passes(monkeypatch, dtype):
+    """One call a step (`rnn_run`: batch, loss, gradients, norm), one an evaluation
+    (`rnn_sse`), one a full-batch step (`rnn_loss_grads`): the runs below compare the kernels,
+    not NumPy with itself."""
+    calls = _counting(monkeypatch, dtype)
+    cfg = RunConfig(task="sine-rnn", optimizer="adam", eval_every=2, dtype=dtype)
+    _run(cfg, True, 6)
+    assert calls == {"loss_grads": 0, "sse": 4, "run": 6}  # evaluations at 0, 2, 4, 6
+    full = cfg.replace(task_hypers={"hidden": 8, "window": 20, "batch_size": 0, "n_points": 200})
+    _run(full, True, 4)
+    assert calls["loss_grads"] == 4
+
+
+def test_a_pass_that_does_not_reproduce_numpy_is_refused():
+    """The build's check: NumPy's exp loop in place of its tanh loop (what a wrong address
+    would call) and the passes are refused, so the RNN steps on NumPy."""
+    from engine.tasks import _mlp_kernels, _rnn_kernels
+
+    dtype = np.dtype(np.float64)
+    fns = _mlp_kernels.blas_functions(dtype)
+    if fns is None:
+        pytest.skip("NumPy's BLAS is not where the build looks")
+    assert rnn._check_passes(_rnn_kernels, fns, dtype)
+    k = _mlp_kernels
+    wrong = fns.copy()
+    wrong[[k.TANH, k.TANH_DATA]] = fns[[k.EXP, k.EXP_DATA]]
+    assert not rnn._check_passes(_rnn_kernels, wrong, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    ("hidden", "window", "rows"), [(2, 1, 2), (2, 3, 3), (7, 5, 9), (16, 20, 32), (33, 4, 65)]
+)
+def test_the_compiled_pass_gives_numpys_loss_and_gradients(hidden, window, rows, dtype):
+    """Odd and tiny shapes, weights that saturate tanh, signed zeros, and the evaluation."""
+    task = tasks.create("sine-rnn", hidden=hidden, window=window, batch_size=rows, dtype=dtype)
+    rng = np.random.default_rng(hidden * window + rows)
+    for scale in (1.0, 30.0):
+        params = {k: v * scale for k, v in task.init_params(rng).items()}
+        params["b_h"][::2] = -0.0
+        batch = next(task.batches(rng))
+        assert _grads(task, params, batch, True) == _grads(task, params, batch, False)
+        losses = []
+        for use in (True, False):
+            compiled.ready = use
+            losses.append(np.float64(task.evaluate(params)["loss"]).tobytes())
+        assert losses[0] == losses[1]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -206,8 +237,9 @@ def test_a_step_runs_the_compiled_recurrences(monkeypatch, port):
         {"hidden": 16, "window": 20, "batch_size": 32},  # rmsprop-sine
         {"hidden": 16, "window": 40, "batch_size": 32},  # adam-rnn-gradients
         {"hidden": 8, "window": 20, "batch_size": 0, "n_points": 200},  # full batch
-        {"hidden": 5, "window": 7, "batch_size": 33},  # odd rows: NumPy's passes
+        {"hidden": 5, "window": 7, "batch_size": 33},  # odd rows, a last batch of one
         {"hidden": 3, "window": 4, "batch_size": 1},  # one row: NumPy's passes
+        {"hidden": 1, "window": 4, "batch_size": 8},  # one unit: NumPy's passes
     ],
     ids=str,
 )
@@ -242,15 +274,17 @@ def test_diverging_rnn_stops_at_the_same_step(dtype):
     _same_runs(a, b)
 
 
-def test_a_build_that_ran_before_the_task_was_imported_catches_up(monkeypatch, port):
+def test_a_build_that_ran_before_the_task_was_imported_catches_up(monkeypatch):
     """A process that built the compiled path before importing the RNN task: its first
-    steps run NumPy's passes while the recurrences build in a thread, then compiled ones."""
-    monkeypatch.setattr(rnn, "compiled_tanh_table", None)
+    steps run NumPy's passes while the RNN's kernels build in a thread, then compiled ones."""
+    if not rnn._passes:
+        pytest.skip("NumPy's BLAS or tanh loop is not where the build looks: NumPy's passes")
+    monkeypatch.setattr(rnn, "_passes", {})
     monkeypatch.setattr(rnn, "_built", rnn.threading.Event())
     monkeypatch.setattr(rnn, "_late_started", False)
-    assert rnn._compiled_recurrences(np.dtype(np.float64), 32, 16) is None
+    assert rnn._compiled_passes(np.dtype(np.float64)) is None
     assert rnn._built.wait(600)
-    assert rnn._compiled_recurrences(np.dtype(np.float64), 32, 16) is not None
+    assert rnn._compiled_passes(np.dtype(np.float64)) is not None
 
 
 def test_mlp_steps_use_the_ported_tanh_with_the_same_numbers(monkeypatch, port):
@@ -298,6 +332,7 @@ def test_strided_parameters_take_numpys_passes_with_the_same_numbers():
     wide = np.zeros((8, 16))
     wide[:, ::2] = params["W_hh"]
     params["W_hh"] = wide[:, ::2]  # strided
-    assert not rnn._takes(np.zeros((16, 6)), params)
+    X, y = np.zeros((16, 6)), np.zeros((16, 1))
+    assert not task._takes(X, y, *(params[k] for k in rnn._KEYS))
     batch = next(task.batches(np.random.default_rng(9)))
     assert _grads(task, params, batch, True) == _grads(task, params, batch, False)

@@ -42,6 +42,19 @@ NOT_AT_LAUNCH = (
     "textual_serve",
     "tui.serve.server",
     "importlib.metadata",
+    # The optimizer and task families other than the default run's (Adam on Rosenbrock):
+    # each loads when first used (engine/registry.py `expect`).
+    *(
+        f"engine.optimizers.{family}"
+        for family in """sgd adagrad rmsprop adadelta nadam radam adamax adafactor lion
+        adaptive_adam rprop asgd muon lbfgs adabound schedulefree prodigy wrapped sam
+        lookahead""".split()
+    ),
+    "engine.tasks.regression",
+    "engine.tasks.mlp",
+    "engine.tasks.rnn",
+    "engine.tasks.sparse",
+    "numpy.random",  # the default run draws nothing (engine.tasks.base.SpawnedGenerator)
 )
 #: The charts of the tabs the default run's first screen does not show (it opens on Path):
 #: built, and loaded, after its first frame when launched from a terminal.
@@ -53,6 +66,7 @@ LATER_CHARTS = (
     "tui.charts.state_rows",
     "tui.charts.state_data",
     "tui.charts.sharpness",
+    "engine.tasks.views",  # the Model tab's pictures
 )
 #: The sidebar's widgets (pickers, the knobs' form) and the dialogs' base: loaded when the
 #: sidebar is built, after the first frame when launched from a terminal.
@@ -319,3 +333,27 @@ def test_the_launcher_leaves_the_gc_on_however_the_app_ends(monkeypatch, tmp_pat
     (tmp_path / "sweep.toml").write_text('[sweep]\ntask = "rosenbrock"\n')
     assert cli_main.main(["--config", str(tmp_path / "sweep.toml")]) == 2  # refused early
     assert gc.isenabled()
+
+
+def test_the_commands_load_with_the_gc_off(tmp_path) -> None:
+    """`optplay` imports its commands and builds its parser with the cyclic GC off (it would
+    run some 40 times there, finding nothing); importing tui.__main__ loads no command."""
+    lines = printed_lines(
+        """
+        import argparse, gc, sys
+        import tui.__main__ as launcher
+        print("tui.cli" in sys.modules)
+        seen = []
+        add_subparsers = argparse.ArgumentParser.add_subparsers
+
+        def watched(self, **kwargs):
+            seen.append(gc.isenabled())
+            return add_subparsers(self, **kwargs)
+
+        argparse.ArgumentParser.add_subparsers = watched
+        assert launcher.main(["--help"]) == 0
+        print(bool(seen) and not any(seen), gc.isenabled())
+        """,
+        tmp_path,
+    )
+    assert (lines[0], lines[-2]) == ("False", "True True")
