@@ -103,7 +103,7 @@ def train(job: TrainJob, report: Callable[[int], None] | None = None) -> TrainRe
     while run.steps_done < job.steps and run.diverged_at is None:
         if stop_requested():
             raise Stopped
-        run.step(min(every, job.steps - run.steps_done))
+        run.advance(min(every, job.steps - run.steps_done))
         if report is not None:
             report(run.steps_done)
     if job.evaluate_at_end:

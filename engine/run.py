@@ -506,7 +506,8 @@ class Run(Stepper[Progress]):
             sum_sq, difference_sum_sq = fast["sum_sq"], fast["difference_sum_sq"]
         # On the compiled path, one flat buffer's step (an elementwise rule) as a function of
         # the rate alone; its kernel may also give the update and its squared norm by that
-        # BLAS dot (the same numbers as `difference_sum_sq` after it: `adam_norm`).
+        # BLAS dot (the same numbers as `difference_sum_sq` after it: `adam_norm`, `sgd_norm`,
+        # `rmsprop_norm`).
         flat_step = None
         if unchecked and opt_params is not self._params:
             norm = (prev, scratch, blas) if difference_sum_sq is not None else None
@@ -688,6 +689,15 @@ class Run(Stepper[Progress]):
         self._step_now(int(n))
         self._notify()
         return self.metrics()
+
+    def advance(self, n: int) -> int:
+        """`step(n)` without building the metrics it returns (a job's chunk of steps: the
+        metrics are read once at its end); returns the steps done so far."""
+        if not _is_int(n) or n < 0:
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        self._step_now(int(n))
+        self._notify()
+        return self._step
 
     def _step_now(self, n: int) -> None:
         """`step` without its checks and metrics (a Race steps its racers in slices)."""

@@ -201,30 +201,31 @@ def rmsprop(
     if centered and momentum:
         _rmsprop(
             p, g, sq, gavg, buf, True, True, wd, grad_mode,
-            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr,
+            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, p, p, False,
         )  # fmt: skip
     elif centered:
         _rmsprop(
             p, g, sq, gavg, buf, True, False, wd, grad_mode,
-            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr,
+            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, p, p, False,
         )  # fmt: skip
     elif momentum:
         _rmsprop(
             p, g, sq, gavg, buf, False, True, wd, grad_mode,
-            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr,
+            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, p, p, False,
         )  # fmt: skip
     else:
         _rmsprop(
             p, g, sq, gavg, buf, False, False, wd, grad_mode,
-            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr,
+            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, p, p, False,
         )  # fmt: skip
 
 
 @_inline
 def _rmsprop(
     p, g, sq, gavg, buf, centered, momentum, wd, grad_mode,
-    alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr,
+    alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, prev, out, with_diff,
 ):  # fmt: skip
+    # with_diff (a constant): out ← p − prev as well, as in `_adam`.
     for i in range(p.size):
         pi = p[i]
         d = used_grad(pi, g[i], wd, grad_mode)
@@ -240,9 +241,12 @@ def _rmsprop(
         if momentum:
             b = buf[i] * mu + d / avg
             buf[i] = b
-            p[i] = pi + b * neg_lr
+            pn = pi + b * neg_lr
         else:
-            p[i] = pi + d * neg_lr / avg
+            pn = pi + d * neg_lr / avg
+        p[i] = pn
+        if with_diff:
+            out[i] = pn - prev[i]
 
 
 @jit
@@ -283,20 +287,21 @@ def sgd(
     if momentum:
         _sgd(
             p, g, buf, True, fresh, dampen, nesterov, wd, grad_mode,
-            mu, one_minus_dampening, neg_lr,
+            mu, one_minus_dampening, neg_lr, p, p, False,
         )  # fmt: skip
     else:
         _sgd(
             p, g, buf, False, fresh, dampen, nesterov, wd, grad_mode,
-            mu, one_minus_dampening, neg_lr,
+            mu, one_minus_dampening, neg_lr, p, p, False,
         )  # fmt: skip
 
 
 @_inline
 def _sgd(
     p, g, buf, momentum, fresh, dampen, nesterov, wd, grad_mode,
-    mu, one_minus_dampening, neg_lr,
+    mu, one_minus_dampening, neg_lr, prev, out, with_diff,
 ):  # fmt: skip
+    # with_diff (a constant): out ← p − prev as well, as in `_adam`.
     for i in range(p.size):
         pi = p[i]
         d = used_grad(pi, g[i], wd, grad_mode)
@@ -309,7 +314,10 @@ def _sgd(
                 b = buf[i] * mu + d
             buf[i] = b
             d = d + b * mu if nesterov else b
-        p[i] = pi + d * neg_lr
+        pn = pi + d * neg_lr
+        p[i] = pn
+        if with_diff:
+            out[i] = pn - prev[i]
 
 
 @jit

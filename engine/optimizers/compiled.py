@@ -578,9 +578,62 @@ def lion_step(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, c: Any, k: Any
     (k or _entries[p.dtype])["lion"](p, g, bufs[0], *_knob_args(opt, _lion_knobs), c.lr)
 
 
+def _norm_kernel(name: str, p: np.ndarray, norm: tuple | None) -> tuple:
+    """(the kernel `name` with the update's squared norm, prev, out, fns) for a flat step given
+    `norm`, when the build installed that kernel; else (None, None, None, None)."""
+    fused = _entries[p.dtype].get(name) if norm is not None else None
+    if fused is None:
+        return None, None, None, None
+    return (fused, *norm)
+
+
+def sgd_flat(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, norm: tuple | None) -> Any:
+    """`sgd_step` on these buffers as a function of the step's scalars alone (`adam_flat`'s
+    rules; with `norm`, `_mlp_kernels.sgd_norm`)."""
+    momentum, dampen, nesterov, wd, grad_mode, mu, one_minus_dampening = _sgd_knobs(opt)
+    buf = p if bufs[0] is None else bufs[0]
+    kernel = _entries[p.dtype]["sgd"]
+    fused, prev, out, fns = _norm_kernel("sgd_norm", p, norm)
+
+    def step(c: Any) -> float | None:
+        lr, fresh = c  # SGDScalars
+        fresh = bool(fresh)
+        if fused is not None:
+            return fused(
+                p, g, buf, momentum, fresh, dampen, nesterov, wd, grad_mode, mu,
+                one_minus_dampening, -lr, prev, out, fns,
+            )  # fmt: skip
+        kernel(
+            p, g, buf, momentum, fresh, dampen, nesterov, wd, grad_mode, mu,
+            one_minus_dampening, -lr,
+        )  # fmt: skip
+        return None
+
+    return step
+
+
+def rmsprop_flat(opt: Any, p: np.ndarray, g: np.ndarray, bufs: list, norm: tuple | None) -> Any:
+    """`rmsprop_step` on these buffers as a function of the step's scalars alone
+    (`adam_flat`'s rules; with `norm`, `_mlp_kernels.rmsprop_norm`)."""
+    sq, gavg, buf = bufs
+    gavg = sq if gavg is None else gavg
+    buf = sq if buf is None else buf
+    knobs = _rmsprop_knobs(opt)
+    kernel = _entries[p.dtype]["rmsprop"]
+    fused, prev, out, fns = _norm_kernel("rmsprop_norm", p, norm)
+
+    def step(c: Any) -> float | None:
+        if fused is not None:
+            return fused(p, g, sq, gavg, buf, *knobs, -c.lr, prev, out, fns)
+        kernel(p, g, sq, gavg, buf, *knobs, -c.lr)
+        return None
+
+    return step
+
+
 #: Each family's flat step (`Optimizer._compiled_flat_step`) by its `compiled_step`, where it
 #: has one: flat(opt, p, g, bufs, norm) gives the kernel's call as a function of the scalars.
-flat_steps: dict[Any, Any] = {adam_step: adam_flat}
+flat_steps: dict[Any, Any] = {adam_step: adam_flat, sgd_step: sgd_flat, rmsprop_step: rmsprop_flat}
 
 #: A registered optimizer of each kernel, for warming the kernels up.
 _STEPPERS = {

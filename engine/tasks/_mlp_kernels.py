@@ -33,7 +33,10 @@ from numba.extending import intrinsic
 
 from engine.optimizers._kernels import (
     _adam,
+    _rmsprop,
+    _sgd,
     bias_add,
+    pairwise_sum,
     row_sums,
     softmax_finish,
     softmax_shift,
@@ -290,7 +293,183 @@ def adam_norm(
     return _dot(fns[DOT], out.size, out, out)
 
 
-KERNELS = ("softmax_mlp", "softmax_mlp_run", "sum_sq", "difference_sum_sq", "adam_norm")
+@jit
+def sgd_norm(
+    p, g, buf, momentum, fresh, dampen, nesterov, wd, grad_mode,
+    mu, one_minus_dampening, neg_lr, prev, out, fns,
+):  # fmt: skip
+    """The SGD family's step (`_kernels.sgd`, the same arguments) with out ← p − prev in the
+    same loop, then float(np.dot(out, out)), returned (as `adam_norm`)."""
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    wd, mu, one_minus_dampening, neg_lr = (f(wd), f(mu), f(one_minus_dampening), f(neg_lr))
+    if momentum:
+        _sgd(
+            p, g, buf, True, fresh, dampen, nesterov, wd, grad_mode,
+            mu, one_minus_dampening, neg_lr, prev, out, True,
+        )  # fmt: skip
+    else:
+        _sgd(
+            p, g, buf, False, fresh, dampen, nesterov, wd, grad_mode,
+            mu, one_minus_dampening, neg_lr, prev, out, True,
+        )  # fmt: skip
+    return _dot(fns[DOT], out.size, out, out)
+
+
+@jit
+def rmsprop_norm(
+    p, g, sq, gavg, buf, centered, momentum, wd, grad_mode,
+    alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, prev, out, fns,
+):  # fmt: skip
+    """RMSprop's step (`_kernels.rmsprop`, the same arguments) with out ← p − prev in the
+    same loop, then float(np.dot(out, out)), returned (as `adam_norm`)."""
+    f = p.dtype.type  # Python floats, rounded to the dtype as NumPy rounds them
+    wd, alpha, one_minus_alpha, wg, eps, mu, neg_lr = (
+        f(wd), f(alpha), f(one_minus_alpha), f(wg), f(eps), f(mu), f(neg_lr),
+    )  # fmt: skip
+    if centered and momentum:
+        _rmsprop(
+            p, g, sq, gavg, buf, True, True, wd, grad_mode,
+            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, prev, out, True,
+        )  # fmt: skip
+    elif centered:
+        _rmsprop(
+            p, g, sq, gavg, buf, True, False, wd, grad_mode,
+            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, prev, out, True,
+        )  # fmt: skip
+    elif momentum:
+        _rmsprop(
+            p, g, sq, gavg, buf, False, True, wd, grad_mode,
+            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, prev, out, True,
+        )  # fmt: skip
+    else:
+        _rmsprop(
+            p, g, sq, gavg, buf, False, False, wd, grad_mode,
+            alpha, one_minus_alpha, wg, lowg, eps, mu, neg_lr, prev, out, True,
+        )  # fmt: skip
+    return _dot(fns[DOT], out.size, out, out)
+
+
+_inline = numba.njit(inline="always", fastmath=False, error_model="numpy")
+
+
+@_inline
+def _block_sum(a, start, n):
+    """NumPy's pairwise sum of one block, a[start : start + n] with 8 <= n <= 128: eight
+    running sums combined as a tree, then the rest in order (no zero start)."""
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = start + 8
+    whole = start + n - n % 8
+    while i < whole:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    block = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < start + n:
+        block += a[i]
+        i += 1
+    return block
+
+
+@jit
+def _pairwise_tree(a, n):
+    """NumPy's pairwise summation of a[:n], n > 128, without the zero start
+    (numpy/_core/src/umath/loops_utils.h.src `pairwise_sum`): a block of at most 128
+    elements is `_block_sum`; a longer range is its two halves' sums added, the first half
+    n // 2 rounded down to a multiple of eight. NumPy recurses; this walks the same tree
+    with a stack (numba's on-disk cache does not load recursive functions)."""
+    starts = np.empty(64, np.int64)  # the ranges being summed, outermost first
+    sizes = np.empty(64, np.int64)
+    stage = np.empty(64, np.int64)  # 0: neither half summed, 1: the first, 2: both
+    sums = np.empty(64, a.dtype)  # finished sums waiting for their sibling
+    starts[0], sizes[0], stage[0] = 0, n, 0
+    top, done = 0, 0
+    while top >= 0:
+        at, size = starts[top], sizes[top]
+        if size <= 128:
+            sums[done] = _block_sum(a, at, size)
+            done += 1
+            top -= 1
+            continue
+        half = size // 2
+        half -= half % 8
+        if stage[top] == 2:
+            sums[done - 2] = sums[done - 2] + sums[done - 1]
+            done -= 1
+            top -= 1
+            continue
+        if stage[top] == 0:
+            stage[top] = 1
+            starts[top + 1], sizes[top + 1] = at, half
+        else:
+            stage[top] = 2
+            starts[top + 1], sizes[top + 1] = at + half, size - half
+        stage[top + 1] = 0
+        top += 1
+    return sums[0]
+
+
+@jit
+def reduce_sum(a):
+    """np.add.reduce(a, None) of a contiguous array, in NumPy's pairwise order over the whole
+    array (added to a zero start), as NumPy sums a contiguous array of one dtype: in one
+    inner-loop call, without buffering."""
+    flat = a.reshape(-1)
+    n = flat.size
+    if n <= 128:
+        return pairwise_sum(flat, 0, n)
+    return flat.dtype.type(0.0) + _pairwise_tree(flat, n)
+
+
+@jit
+def softmax_mlp_eval(X, Y, labels, W1, b1, W2, b2, H, Z, mx, s, logs, fns):
+    """(loss, correct) of SoftmaxMLP on a held-out block (X, one-hot Y, class labels):
+    `MLPClassifier.evaluate`'s block, call for call: `logits` (X @ W1 + b1, tanh, @ W2 + b2:
+    the gemm calls matmul makes), argmax's first maximal class (the first NaN when a row has
+    one) against the labels, and `SoftmaxMLP._loss` (no gradient). Every array C-contiguous,
+    each dimension (rows too) at least 2, at most 128 classes."""
+    m, n_in = X.shape
+    h = W1.shape[1]
+    o = W2.shape[1]
+    gemm = fns[GEMM]
+    _gemm(gemm, _NO_TRANS, _NO_TRANS, m, h, n_in, X, n_in, W1, h, H, h)
+    bias_add(H, b1)
+    _unary_loop(fns[TANH], fns[TANH_DATA], H, H)
+    _gemm(gemm, _NO_TRANS, _NO_TRANS, m, o, h, H, h, W2, o, Z, o)
+    correct = 0
+    for i in range(m):  # Z + b2; argmax; the row maximum, subtracted (`softmax_shift`)
+        top = Z[i, 0] + b2[0]
+        Z[i, 0] = top
+        best = 0
+        for j in range(1, o):
+            z = Z[i, j] + b2[j]
+            Z[i, j] = z
+            if top == top and not (top >= z):  # z is larger, or NaN: argmax's rule too
+                top = z
+                best = j
+        mx[i, 0] = top
+        for j in range(o):
+            Z[i, j] = Z[i, j] - top
+        if best == labels[i]:
+            correct += 1
+    zy = _dot(fns[DOT], m * o, Z, Y)  # sum of the true classes' shifted logits
+    _unary_loop(fns[EXP], fns[EXP_DATA], Z, Z)
+    row_sums(Z, s)
+    _unary_loop(fns[LOG], fns[LOG_DATA], s, logs)
+    total = reduce_sum(logs)
+    return (np.float64(total) - zy) / m, correct
+
+
+KERNELS = (
+    "softmax_mlp", "softmax_mlp_run", "sum_sq", "difference_sum_sq", "adam_norm", "sgd_norm",
+    "rmsprop_norm", "softmax_mlp_eval",
+)  # fmt: skip
 
 # -- the functions' addresses ----------------------------------------------------------------
 

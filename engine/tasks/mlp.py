@@ -9,7 +9,9 @@ The forward and backward passes write into activation buffers preallocated per b
 and into the caller's gradient arrays when given, so a training step allocates almost
 nothing; that step is the hot path of the speed benchmarks. On the compiled path a softmax
 MLP's whole pass is one kernel making NumPy's own BLAS and exp/log/tanh calls (`_build_fused`,
-engine/tasks/_mlp_kernels.py), with the same numbers.
+engine/tasks/_mlp_kernels.py), with the same numbers; so is its evaluation of a block of
+held-out rows (`SoftmaxMLP._compiled_block`). Evaluation computes the loss alone (`_loss`),
+without the output gradient the training pass needs.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ _fused_error: str | None = None
 #: Per dtype, the entry point of a Run's step up to its update in one call
 #: (`_mlp_kernels.softmax_mlp_run`: `SoftmaxMLP._run_pass`), once the build has checked it.
 _run_kernels: dict[np.dtype, Any] = {}
+#: Per dtype, the entry point of a held-out block's evaluation in one call
+#: (`_mlp_kernels.softmax_mlp_eval`: `SoftmaxMLP._compiled_block`), once the build has
+#: checked it.
+_eval_kernels: dict[np.dtype, Any] = {}
 
 
 def _build_fused(kernels: dict[str, Any]) -> None:
@@ -88,9 +94,19 @@ def _build_fused(kernels: dict[str, Any]) -> None:
                 _check_adam_norm(_mlp_kernels, adam, fns, dtype) for dtype, fns in found.items()
             )
         )
+        flat_norms = {  # the other families' steps with their update's norm, as adam_norm
+            name: norms
+            and kernels.get(family) is not None
+            and all(
+                _check_flat_norm(_mlp_kernels, name, kernels[family], fns, dtype)
+                for dtype, fns in found.items()
+            )
+            for name, family in (("sgd_norm", "sgd"), ("rmsprop_norm", "rmsprop"))
+        }
         run_pass = norms and all(
             _check_run_pass(_mlp_kernels, fns, dtype) for dtype, fns in found.items()
         )
+        evaluation = all(_check_eval(_mlp_kernels, fns, dtype) for dtype, fns in found.items())
     except Exception as exc:  # an unexpected NumPy or numba: the passes one by one run
         _fused_error = f"{type(exc).__name__}: {exc}"
         return
@@ -101,11 +117,16 @@ def _build_fused(kernels: dict[str, Any]) -> None:
             kernels["difference_sum_sq"] = _mlp_kernels.difference_sum_sq
             if adam_norm:
                 kernels["adam_norm"] = _mlp_kernels.adam_norm
+            for name, usable in flat_norms.items():
+                if usable:
+                    kernels[name] = getattr(_mlp_kernels, name)
             compiled.blas_tables.update(found)
     for dtype, fns in found.items():
         _fused[dtype] = (_entry_point(_mlp_kernels.softmax_mlp, dtype), fns)
         if run_pass:
             _run_kernels[dtype] = _entry_point(_mlp_kernels.softmax_mlp_run, dtype)
+        if evaluation:
+            _eval_kernels[dtype] = _entry_point(_mlp_kernels.softmax_mlp_eval, dtype)
 
 
 def _entry_point(dispatcher: Any, dtype: np.dtype) -> Any:
@@ -183,6 +204,55 @@ def _check_adam_norm(module: Any, adam: Any, fns: np.ndarray, dtype: np.dtype) -
     return True
 
 
+def _flat_norm_cases(name: str) -> list[tuple]:
+    """Knob arguments the build checks a family's step with its update's norm on (after the
+    arrays of `_check_flat_norm`), in the argument types its flat step passes
+    (`compiled.sgd_flat`, `compiled.rmsprop_flat`): every branch of the kernel."""
+    if name == "sgd_norm":  # momentum, fresh, dampen, nesterov, wd, grad_mode, mu, 1 − τ, −η
+        return [
+            (False, False, False, False, 0.0, 0, 0.0, 1.0, -0.1),
+            (True, True, False, False, 0.0, 1, 0.9, 1.0, -0.1),
+            (True, False, False, False, 0.0, 0, 0.9, 1.0, -0.1),
+            (True, False, True, False, 0.01, 2, 0.9, 0.9, -0.1),
+            (True, False, False, True, 0.01, 3, 0.9, 1.0, -0.1),
+        ]
+    # centered, momentum, wd, grad_mode, α, 1 − α, w, low, ε, μ, −η
+    return [
+        (centered, momentum, wd, mode, 0.99, 1.0 - 0.99, 1.0 - 0.99, True, 1e-8, mu, -0.01)
+        for centered in (False, True)
+        for momentum, mu in ((False, 0.0), (True, 0.9))
+        for wd, mode in ((0.0, 0), (0.01, 3))
+    ]
+
+
+def _check_flat_norm(module: Any, name: str, family: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether the step with its update's squared norm `name` (`sgd_norm`, `rmsprop_norm`)
+    gives what the family's kernel and `difference_sum_sq` after it give, bit for bit, in
+    every branch (`_flat_norm_cases`; compiling it for dtype)."""
+    fused = getattr(module, name)
+    states = 1 if name == "sgd_norm" else 3
+    rng = np.random.default_rng(20260306)
+    for n in (2, 3, 9738):
+        for knobs in _flat_norm_cases(name):
+            p0, g = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+            bufs0 = [np.abs(rng.standard_normal(n)).astype(dtype) for _ in range(states)]
+            runs = []
+            for with_norm in (False, True):
+                p, bufs = p0.copy(), [b.copy() for b in bufs0]
+                prev, out = p.copy(), np.empty_like(p)
+                if with_norm:
+                    usq = fused(p, g, *bufs, *knobs, prev, out, fns)
+                else:
+                    family(p, g, *bufs, *knobs)
+                    usq = module.difference_sum_sq(p, prev, out, fns)
+                runs.append(
+                    np.float64(usq).tobytes() + b"".join(a.tobytes() for a in (p, out, *bufs))
+                )
+            if runs[0] != runs[1]:
+                return False
+    return True
+
+
 def _check_run_pass(module: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
     """Whether a Run's step pass (`softmax_mlp_run`) gives what the steps it fuses give, bit
     for bit: the gathered batch's loss and gradients (`softmax_mlp`, itself checked against
@@ -223,6 +293,56 @@ def _check_run_pass(module: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
             if prev.tobytes() != (flat if copied else np.zeros(size, dtype)).tobytes():
                 return False
     return True
+
+
+#: (held-out rows, inputs, hidden, classes) the build checks the compiled evaluation on: rows
+#: past 128 sum the losses in NumPy's pairwise blocks (two, three and more).
+_EVAL_SHAPES = ((2, 2, 2, 2), (9, 5, 7, 3), (129, 8, 16, 10), (359, 64, 128, 10), (1000, 3, 4, 5))
+
+
+def _check_eval(module: Any, fns: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether the compiled evaluation of a held-out block (`softmax_mlp_eval`) gives the
+    NumPy passes' loss and count of right answers bit for bit on random blocks of a few
+    shapes, one with a NaN logit and one with tied logits (compiling it for dtype)."""
+    rng = np.random.default_rng(20260305)
+    for rows, n_in, hidden, n_out in _EVAL_SHAPES:
+        for case in ("plain", "nan", "ties"):
+            X = rng.standard_normal((rows, n_in)).astype(dtype)
+            labels = rng.integers(0, n_out, rows).astype(np.intp)
+            Y = np.eye(n_out, dtype=dtype)[labels]
+            params = {
+                "W1": rng.standard_normal((n_in, hidden)).astype(dtype),
+                "b1": rng.standard_normal(hidden).astype(dtype),
+                "W2": rng.standard_normal((hidden, n_out)).astype(dtype),
+                "b2": rng.standard_normal(n_out).astype(dtype),
+            }
+            if case == "nan":
+                X[rows // 2, 0] = np.nan
+            elif case == "ties":
+                params["W2"][:, 1] = params["W2"][:, 0]
+                params["b2"][1] = params["b2"][0]
+            with np.errstate(all="ignore"):
+                want = _numpy_block(params, X, Y, labels, n_out, dtype)
+            small = np.empty((3, rows, 1), dtype)
+            got = module.softmax_mlp_eval(
+                X, Y, labels, params["W1"], params["b1"], params["W2"], params["b2"],
+                np.empty((rows, hidden), dtype), np.empty((rows, n_out), dtype), small[0],
+                small[1], small[2], fns,
+            )  # fmt: skip
+            if np.float64(got[0]).tobytes() != np.float64(want[0]).tobytes() or got[1] != want[1]:
+                return False
+    return True
+
+
+def _numpy_block(
+    params: Params, X: np.ndarray, Y: np.ndarray, labels: np.ndarray, n_out: int, dtype: Any
+) -> tuple[float, int]:
+    """(loss, correct) of the NumPy passes of `MLPClassifier.evaluate` on one block."""
+    task = SoftmaxMLP.__new__(SoftmaxMLP)
+    task.n_out = n_out
+    Z = task.logits(params, X)
+    correct = int(np.count_nonzero(task._classes_of(Z) == labels))
+    return task._loss(Z, Y, len(X), _Buffers(len(X), 1, n_out, np.dtype(dtype))), correct
 
 
 def _workspace(
@@ -433,6 +553,11 @@ class MLPClassifier(Task):
         """Loss from logits Z; overwrite Z with the gradient of the loss with respect to Z."""
         raise NotImplementedError
 
+    def _loss(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
+        """`_output`'s loss alone (Z may be overwritten): what evaluation needs. `_output`
+        computes it first, so both give the same number."""
+        raise NotImplementedError
+
     def _compiled_output(
         self,
         Z: np.ndarray,
@@ -457,17 +582,28 @@ class MLPClassifier(Task):
         chunks = eval_chunks(n, self.hidden + self.n_out)
         correct = 0
         loss_sum = 0.0
+        block = self._compiled_block(params)
         for rows in chunks:
+            if block is not None and rows.stop - rows.start >= 2:
+                loss, right = block(rows)
+                correct += right
+                loss_sum += loss * (rows.stop - rows.start)
+                continue
             Z = self.logits(params, self.X_test[rows])
             m = len(Z)
             buf = _Buffers(m, 1, self.n_out, self.dtype)
             predicted = self._classes_of(Z)
             correct += int(np.count_nonzero(predicted == self.labels_test[rows]))
-            loss = self._output(Z, self.Y_test[rows], m, buf)
+            loss = self._loss(Z, self.Y_test[rows], m, buf)
             loss_sum += loss * m
         if len(chunks) > 1:
             loss = loss_sum / n  # a mean of the blocks' means, weighted by their rows
         return {"loss": loss, "accuracy": correct / n}
+
+    def _compiled_block(self, params: Params) -> Any:
+        """`evaluate`'s work on one block of held-out rows (a slice) as one compiled call
+        giving (loss, correct), or None where there is none (then the NumPy passes run)."""
+        return None
 
     def _classes_of(self, Z: np.ndarray) -> np.ndarray:
         """The predicted class of each row of logits Z (what `evaluate` scores)."""
@@ -645,11 +781,17 @@ def _points_text(points: views.PointSet, what: str) -> str:
     return f"{n:,} of {points.total:,} {what} points (evenly spaced)"
 
 
+#: The network's parameters in the order of its flat buffers.
+_PARAM_KEYS = ("W1", "b1", "W2", "b2")
+
+
 class SoftmaxMLP(MLPClassifier):
     """Multi-class: softmax over C logits, mean cross-entropy against one-hot targets."""
 
     #: (params, grads, their arrays) the whole compiled pass was last found to take.
     _fused_for: tuple | None = None
+    #: (the arguments, `_run_pass`'s step for them): the step it last built, and what for.
+    _run_memo: tuple | None = None
 
     def loss_and_grads(
         self, params: Params, batch: tuple[np.ndarray, np.ndarray], grads: Params | None = None
@@ -703,6 +845,32 @@ class SoftmaxMLP(MLPClassifier):
         less of calls and argument unpacking a step (digits-mlp at batch 32)."""
         dtype = self.dtype
         kernel = _run_kernels.get(dtype) if compiled.ready else None
+        # The same run asks again for each chunk of steps: its step, unless anything changed.
+        arrays = (
+            kernel, batches, flat, grad_flat, prev,
+            *(params.get(key) for key in _PARAM_KEYS), *(grads.get(key) for key in _PARAM_KEYS),
+        )  # fmt: skip
+        memo = self._run_memo
+        if memo is not None and len(params) == len(grads) == 4:
+            known, step = memo
+            if all(a is b for a, b in zip(arrays, known, strict=True)):
+                return step
+        step = self._new_run_pass(kernel, batches, params, grads, flat, grad_flat, prev)
+        self._run_memo = None if step is None else (arrays, step)
+        return step
+
+    def _new_run_pass(
+        self,
+        kernel: Any,
+        batches: Any,
+        params: Params,
+        grads: Params,
+        flat: np.ndarray,
+        grad_flat: np.ndarray,
+        prev: np.ndarray,
+    ) -> Any:
+        """`_run_pass`, built anew (with the whole compiled step `kernel`, or None)."""
+        dtype = self.dtype
         next_indices = getattr(batches, "next_indices", None)
         rows = self.batch_size
         fused = _fused.get(dtype)
@@ -756,6 +924,46 @@ class SoftmaxMLP(MLPClassifier):
 
         return step
 
+    def _compiled_block(self, params: Params) -> Any:
+        # One call (`_mlp_kernels.softmax_mlp_eval`: NumPy's own gemm, tanh, exp and log, its
+        # reductions' order) per block when it was built and takes these parameters.
+        dtype = self.dtype
+        kernel = _eval_kernels.get(dtype) if compiled.ready else None
+        fused = _fused.get(dtype)
+        if (
+            kernel is None
+            or fused is None
+            or self.n_out > 128
+            or min(self.n_in, self.hidden, self.n_out) < 2
+        ):
+            return None
+        shapes = self.param_shapes()
+        arrays = []
+        for key in ("W1", "b1", "W2", "b2"):
+            a = params.get(key)
+            if not (
+                isinstance(a, np.ndarray)
+                and a.dtype is dtype
+                and a.flags.c_contiguous
+                and a.shape == shapes[key]
+            ):
+                return None
+            arrays.append(a)
+        W1, b1, W2, b2 = arrays
+        X_all, Y_all, labels_all = self.X_test, self.Y_test, self.labels_test
+        fns = fused[1]
+        hidden, n_out = self.hidden, self.n_out
+
+        def block(rows: slice) -> tuple[float, int]:
+            X, Y, labels = X_all[rows], Y_all[rows], labels_all[rows]
+            m = len(X)
+            H = np.empty((m, hidden), dtype)
+            Z = np.empty((m, n_out), dtype)
+            small = np.empty((3, m, 1), dtype)  # row maxima, sums of exp, their logs
+            return kernel(X, Y, labels, W1, b1, W2, b2, H, Z, small[0], small[1], small[2], fns)
+
+        return block
+
     def _fused_takes(self, params: Params, grads: Params) -> bool:
         """Whether the whole compiled pass takes these parameters and gradients: C-contiguous
         arrays of the task's dtype and shapes, each dimension at least 2 and at most 128
@@ -795,25 +1003,28 @@ class SoftmaxMLP(MLPClassifier):
         return True
 
     def _output(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
-        # Shift by the row max so exp never overflows; softmax and the loss are unchanged.
-        mx, s, logs = buf.mx, buf.s, buf.logs
-        subtract = np.subtract
-        np.maximum.reduce(Z, 1, None, mx, True)  # (array, axis, dtype, out, keepdims)
-        subtract(Z, mx, Z)
-        zy = float(np.vdot(Z, Y))  # sum of the true classes' shifted logits
-        np.exp(Z, Z)
-        np.add.reduce(Z, 1, None, s, True)
-        np.log(s, logs)
-        loss = (float(np.add.reduce(logs, None)) - zy) / m
+        loss = self._loss(Z, Y, m, buf)  # Z now holds the shifted logits' exponentials
         # dLoss/dZ = (softmax - onehot) / m
+        s = buf.s
         fused = compiled.kernel("softmax_grad")
         if fused is not None and Z.flags.c_contiguous and Y.flags.c_contiguous:
             fused(Z, s, Y, 1.0 / m)  # the same three passes in one loop, bit for bit
         else:
             np.divide(Z, s, Z)
-            subtract(Z, Y, Z)
+            np.subtract(Z, Y, Z)
             np.multiply(Z, 1.0 / m, Z)
         return loss
+
+    def _loss(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
+        # Shift by the row max so exp never overflows; softmax and the loss are unchanged.
+        mx, s, logs = buf.mx, buf.s, buf.logs
+        np.maximum.reduce(Z, 1, None, mx, True)  # (array, axis, dtype, out, keepdims)
+        np.subtract(Z, mx, Z)
+        zy = float(np.vdot(Z, Y))  # sum of the true classes' shifted logits
+        np.exp(Z, Z)
+        np.add.reduce(Z, 1, None, s, True)
+        np.log(s, logs)
+        return (float(np.add.reduce(logs, None)) - zy) / m
 
     def _compiled_output(
         self,
@@ -842,8 +1053,7 @@ class BinaryMLP(MLPClassifier):
     """Binary: one logit z, p = sigmoid(z), mean binary cross-entropy against 0/1 targets."""
 
     def _output(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
-        # BCE(z, y) = softplus(z) - y z, with softplus(z) = log(1 + e^z) computed stably.
-        loss = (float(np.logaddexp(0.0, Z).sum()) - float(np.vdot(Z, Y))) / m
+        loss = self._loss(Z, Y, m, buf)
         # dLoss/dz = (sigmoid(z) - y) / m; sigmoid(z) = (1 + tanh(z/2)) / 2 never overflows.
         Z *= 0.5
         np.tanh(Z, out=Z)
@@ -852,6 +1062,10 @@ class BinaryMLP(MLPClassifier):
         Z -= Y
         Z *= 1.0 / m
         return loss
+
+    def _loss(self, Z: np.ndarray, Y: np.ndarray, m: int, buf: _Buffers) -> float:
+        # BCE(z, y) = softplus(z) - y z, with softplus(z) = log(1 + e^z) computed stably.
+        return (float(np.logaddexp(0.0, Z).sum()) - float(np.vdot(Z, Y))) / m
 
 
 def _check_activations(values: dict[str, Any], n_train: int) -> None:

@@ -184,6 +184,8 @@ def _build_without(monkeypatch, **patches) -> dict:
     for name, value in patches.items():
         monkeypatch.setattr(_mlp_kernels, name, value)
     monkeypatch.setattr(mlp, "_fused", {})
+    monkeypatch.setattr(mlp, "_run_kernels", {})
+    monkeypatch.setattr(mlp, "_eval_kernels", {})
     monkeypatch.setattr(mlp, "_fused_error", None)
     monkeypatch.setattr(compiled, "blas_tables", {})
     kernels: dict = {}

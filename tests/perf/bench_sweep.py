@@ -5,7 +5,8 @@ executor, and checks that every executor gives the same losses.
 Run from the repository root (prints figures; asserts nothing but equal results):
     python tests/perf/bench_sweep.py                 # 4 optimizers x 12 rates, 1000 steps
     python tests/perf/bench_sweep.py --steps 300 --repeats 1
-    python tests/perf/bench_sweep.py --paths         # serial only: NumPy vs compiled path
+    python tests/perf/bench_sweep.py --paths         # serial only: NumPy vs compiled path,
+                                                     # taking turns, best of --repeats
 
 Targets on 2 cores: pool >= 1.7x serial, Dask >= 1.5x serial.
 
@@ -108,7 +109,8 @@ def main() -> None:
         from compiled_paths import compare
 
         work = lambda: numbers(Sweep(spec, SerialExecutor()).run())  # noqa: E731
-        if not compare(f"{spec.total_runs}-run sweep, {args.steps} steps, serial", work):
+        label = f"{spec.total_runs}-run sweep, {args.steps} steps, serial"
+        if not compare(label, work, args.repeats):
             raise SystemExit(1)
         return
     print(
