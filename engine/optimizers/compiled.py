@@ -66,6 +66,8 @@ warm_up: Callable[[dict[str, Any]], None] | None = None
 #: engine/tasks/rnn.py), so that this module imports no task: each adds its compiled and
 #: warmed-up kernels to the build's dict (or none, when they fail its own checks).
 extra_builds: list[Callable[[dict[str, Any]], None]] = []
+#: One event per build step added after the build had run (`add_build`), set when it ends.
+_late_builds: list[threading.Event] = []
 #: Notes on parts of a build that fell back to NumPy's passes (the MLPs' whole pass when
 #: NumPy's BLAS is not found: engine/tasks/mlp.py), each a function giving a phrase or None;
 #: `describe` adds them once the path is ready.
@@ -178,6 +180,8 @@ def wait(timeout: float | None = None) -> bool:
     request()
     if _started:
         _done.wait(timeout)
+        for finished in list(_late_builds):  # steps added after the build (`add_build`)
+            finished.wait(timeout)
     if _kernels and available():
         ready = True
     return ready
@@ -217,17 +221,60 @@ def _build() -> None:
         kernels = _compile()
         if warm_up is not None:
             warm_up(kernels)
-        for build in extra_builds:
+        done = 0
+        while True:  # a build step added meanwhile (`add_build`) runs here too
+            with _lock:
+                if done == len(extra_builds):
+                    break
+                build = extra_builds[done]
             build(kernels)
+            done += 1
     except Exception as exc:  # numba too old for this NumPy, no compiler, ...: NumPy runs
         error = f"{type(exc).__name__}: {exc}"
     else:
-        _entries.update(_entry_points(kernels))
-        _kernels.update(kernels)
+        with _lock:  # from here, `add_build` runs a new step in a thread of its own
+            _entries.update(_entry_points(kernels))
+            _kernels.update(kernels)
         compile_seconds = time.perf_counter() - started
         ready = _enabled and not switched_off()
     finally:
         _done.set()
+
+
+def add_build(build: Callable[[dict[str, Any]], None]) -> None:
+    """Add a build step for kernels of a module loaded on demand (a task family): run by the
+    build with the others, or, when the build has already installed its kernels (the module
+    was imported later, e.g. digits-mlp picked after a Rosenbrock run), in a thread of its
+    own whose new kernels are installed when it ends (`wait` waits for it too). Steps run
+    NumPy's passes until then, with the same numbers."""
+    with _lock:
+        extra_builds.append(build)
+        late = _done.is_set() and bool(_kernels)
+        if late:
+            finished = threading.Event()
+            _late_builds.append(finished)
+    if late:
+        threading.Thread(
+            target=_late_build, args=(build, finished), name="optplay-compile-late",
+            daemon=True,
+        ).start()  # fmt: skip
+
+
+def _late_build(build: Callable[[dict[str, Any]], None], finished: threading.Event) -> None:
+    try:
+        with _lock:
+            kernels = dict(_kernels)
+        build(kernels)  # adds what it compiled and checked to `kernels`
+        added = {name: k for name, k in kernels.items() if name not in _kernels}
+        entries = _entry_points(added)
+        with _lock:
+            for dtype, table in entries.items():
+                _entries.setdefault(dtype, {}).update(table)
+            _kernels.update(added)
+    except Exception:  # a build step keeps its own notes: its module's NumPy passes run
+        pass
+    finally:
+        finished.set()
 
 
 def _compile() -> dict[str, Any]:

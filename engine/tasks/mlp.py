@@ -148,7 +148,7 @@ def fused_note() -> str | None:
     return f"MLP passes one by one: {_fused_error}"
 
 
-compiled.extra_builds.append(_build_fused)
+compiled.add_build(_build_fused)
 compiled.build_notes.append(fused_note)
 
 

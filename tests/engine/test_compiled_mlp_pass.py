@@ -293,3 +293,30 @@ def test_the_adam_family_steps_a_run_with_its_update_norm_in_one_call(monkeypatc
     assert numpy_run._prev.tobytes() == compiled_run._prev.tobytes()
     assert numpy_run.steps_done == compiled_run.steps_done
     assert compiled_run.diverged_at is not None and calls
+
+
+def test_a_build_that_ran_before_the_mlp_module_was_imported_catches_up(monkeypatch, fused):
+    """The app's first run (Rosenbrock) builds the compiled path before the MLP module is
+    imported (task families load when first used): picking digits-mlp then builds the MLP's
+    kernels in a thread of their own, the first runs step through the passes one by one,
+    and a Run made once it ends goes through its one-call step pass, with the same numbers."""
+    monkeypatch.setattr(mlp, "_fused", {})
+    monkeypatch.setattr(mlp, "_run_kernels", {})
+    monkeypatch.setattr(mlp, "_eval_kernels", {})
+    monkeypatch.setattr(compiled, "extra_builds", [b for b in compiled.extra_builds
+                                                   if b is not mlp._build_fused])  # fmt: skip
+    monkeypatch.setattr(compiled, "_late_builds", [])
+    for name in ("adam_norm", "sgd_norm", "rmsprop_norm", "sum_sq", "difference_sum_sq"):
+        monkeypatch.delitem(compiled._kernels, name, raising=False)
+    cfg = RunConfig(task="digits-mlp", optimizer="adam", seed=1, eval_every=5)
+    before = _run(cfg, True, 20)  # nothing of the MLP's compiled yet: the passes one by one
+    assert mlp._run_kernels == {}
+
+    compiled.add_build(mlp._build_fused)  # as the module's import does, after the build
+    assert compiled.wait(600)
+    assert set(mlp._run_kernels) == set(DTYPES) and set(mlp._eval_kernels) == set(DTYPES)
+    assert "adam_norm" in compiled._kernels
+    calls = _spied_run_pass(monkeypatch, np.dtype(np.float64))
+    _same_runs(before, _run(cfg, True, 20))
+    _same_runs(before, _run(cfg, False, 20))
+    assert calls  # the Run made after the late build stepped through the one-call pass

@@ -64,6 +64,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from engine import tasks  # noqa: E402
 from engine.optimizers import compiled  # noqa: E402
 from engine.run import Run, RunConfig  # noqa: E402
 from engine.session import STATE_EVERY  # noqa: E402
@@ -384,6 +385,7 @@ def on_path(run: Run, use_compiled: bool) -> object:
 
 
 def anchors(torch: object) -> None:
+    tasks.get("digits-mlp")  # its module's kernels build with the optimizers' (not late)
     has_compiled = compiled.wait()
     try:
         import jax  # noqa: F401
@@ -428,7 +430,9 @@ def compile_times() -> None:
     root = str(Path(__file__).resolve().parents[2])
     code = (
         "import time; t = time.perf_counter()\n"
+        "from engine import tasks\n"
         "from engine.optimizers import compiled\n"
+        "for name in tasks.names(): tasks.get(name)  # every family's kernels build too\n"
         "assert compiled.wait()\n"
         "print(f'{compiled.compile_seconds:.2f} {time.perf_counter() - t:.2f}')\n"
     )

@@ -18,8 +18,11 @@ def compare(label: str, work: Callable[[], Any], rounds: int = 1) -> bool:
     speedups and the load average.
     Returns whether both gave equal results in every round (True when the compiled path is
     unavailable)."""
-    import engine.tasks  # noqa: F401  (the sine RNN adds its kernels to the build: first)
+    from engine import tasks
     from engine.optimizers import compiled
+
+    for name in tasks.names():  # every family's module first: their kernels build with the rest
+        tasks.get(name)
 
     if not compiled.wait():
         print(f"{label}: compiled path unavailable ({compiled.describe()}): nothing to compare")
