@@ -315,6 +315,58 @@ class EpochBatches:
         return self.inputs.take(idx, 0), self.targets.take(idx, 0)
 
 
+def packs_in_order(
+    keys: tuple[str, ...], params: Params, grads: Params, flat: np.ndarray, grad_flat: np.ndarray
+) -> bool:
+    """Whether params[key] and grads[key], key by key in this order, are the C-contiguous
+    views that fill `flat` and `grad_flat` end to end (a Run's packed buffers): what a
+    compiled step taking the flat buffers alone needs."""
+    offset = 0
+    for key in keys:
+        at = offset * flat.itemsize
+        if (
+            params[key].ctypes.data != flat.ctypes.data + at
+            or grads[key].ctypes.data != grad_flat.ctypes.data + at
+            or not grads[key].flags.c_contiguous
+        ):
+            return False
+        offset += params[key].size
+    return offset == flat.size
+
+
+def one_call_step(
+    kernel: Any,
+    next_indices: Any,
+    data: tuple[np.ndarray, np.ndarray],
+    buffers: tuple[np.ndarray, np.ndarray, np.ndarray],
+    workspace: tuple[np.ndarray, int, np.ndarray],
+    loss_and_grads: Any,
+    params: Params,
+    grads: Params,
+) -> Any:
+    """A Run's step up to its update as one function of the loss limit (a task's `_run_pass`):
+    `kernel(X, Y, rows drawn, flat, grad_flat, prev, ws, batch rows, fns, limit)` draws
+    nothing itself; a last batch of one row goes through `loss_and_grads` (NumPy's products
+    take other calls there: gemv, not gemm), with the same (loss, squared gradient norm)
+    and prev ← flat when the step is kept."""
+    X, Y = data
+    flat, grad_flat, prev = buffers
+    ws, rows, fns = workspace
+    isfinite, dot = np.isfinite, np.dot
+
+    def step(limit: float) -> tuple[float, float]:
+        idx = next_indices()
+        if len(idx) >= 2:
+            return kernel(X, Y, idx, flat, grad_flat, prev, ws, rows, fns, limit)
+        loss = float(loss_and_grads(params, (X.take(idx, 0), Y.take(idx, 0)), grads)[0])
+        gsq = float(dot(grad_flat, grad_flat))
+        if isfinite(loss) and isfinite(gsq) and not loss > limit:
+            np.copyto(prev, flat)
+        return loss, gsq
+
+    return step
+
+
 def glorot_uniform(
     rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dtype
 ) -> np.ndarray:

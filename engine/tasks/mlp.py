@@ -38,6 +38,8 @@ from engine.tasks.base import (
     epoch_batches,
     eval_chunks,
     glorot_uniform,
+    one_call_step,
+    packs_in_order,
 )
 
 #: engine/tasks/rnn.py, whose `compiled_tanh` the hidden layer uses, once imported (by
@@ -889,16 +891,7 @@ class SoftmaxMLP(MLPClassifier):
             or not flat.size == grad_flat.size == prev.size
         ):
             return None
-        offset = 0
-        for key in ("W1", "b1", "W2", "b2"):  # the views of the flat buffers, in this order
-            at = offset * flat.itemsize
-            if (
-                params[key].ctypes.data != flat.ctypes.data + at
-                or grads[key].ctypes.data != grad_flat.ctypes.data + at
-            ):
-                return None
-            offset += params[key].size
-        if offset != flat.size:
+        if not packs_in_order(_PARAM_KEYS, params, grads, flat, grad_flat):
             return None
         from engine.tasks import _mlp_kernels
 
@@ -907,22 +900,10 @@ class SoftmaxMLP(MLPClassifier):
             ws = self._run_workspace = _workspace(
                 _mlp_kernels, rows, self.n_in, self.hidden, self.n_out, dtype
             )
-        X, Y = self.X, self.Y
-        _, fns = fused
-        loss_and_grads, isfinite, dot = self.loss_and_grads, np.isfinite, np.dot
-
-        def step(limit: float) -> tuple[float, float]:
-            idx = next_indices()
-            if len(idx) >= 2:
-                return kernel(X, Y, idx, flat, grad_flat, prev, ws, rows, fns, limit)
-            # A last batch of one row: NumPy's products take another path (gemv, not gemm).
-            loss = float(loss_and_grads(params, (X.take(idx, 0), Y.take(idx, 0)), grads)[0])
-            gsq = float(dot(grad_flat, grad_flat))
-            if isfinite(loss) and isfinite(gsq) and not loss > limit:
-                np.copyto(prev, flat)
-            return loss, gsq
-
-        return step
+        return one_call_step(
+            kernel, next_indices, (self.X, self.Y), (flat, grad_flat, prev),
+            (ws, rows, fused[1]), self.loss_and_grads, params, grads,
+        )  # fmt: skip
 
     def _compiled_block(self, params: Params) -> Any:
         # One call (`_mlp_kernels.softmax_mlp_eval`: NumPy's own gemm, tanh, exp and log, its

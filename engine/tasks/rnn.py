@@ -34,6 +34,8 @@ from engine.tasks.base import (
     check_elements,
     epoch_batches,
     eval_chunks,
+    one_call_step,
+    packs_in_order,
 )
 
 TRAIN_FRACTION = 0.8
@@ -534,34 +536,13 @@ class SineRNN(Task):
             or not flat.size == grad_flat.size == prev.size
         ):
             return None
-        offset = 0
-        for key in _KEYS:  # the views of the flat buffers, in this order
-            at = offset * flat.itemsize
-            if (
-                params[key].ctypes.data != flat.ctypes.data + at
-                or grads[key].ctypes.data != grad_flat.ctypes.data + at
-                or not grads[key].flags.c_contiguous
-            ):
-                return None
-            offset += params[key].size
-        if offset != flat.size:
+        if not packs_in_order(_KEYS, params, grads, flat, grad_flat):
             return None
         ws = self._workspace_for(rows)
-        X, y, run, fns = self.X, self.y, fast.run, fast.fns
-        loss_and_grads, isfinite, dot = self.loss_and_grads, np.isfinite, np.dot
-
-        def step(limit: float) -> tuple[float, float]:
-            idx = next_indices()
-            if len(idx) >= 2:
-                return run(X, y, idx, flat, grad_flat, prev, ws, rows, fns, limit)
-            # A last batch of one window: NumPy's products take other calls (gemv, dot).
-            loss = float(loss_and_grads(params, (X.take(idx, 0), y.take(idx, 0)), grads)[0])
-            gsq = float(dot(grad_flat, grad_flat))
-            if isfinite(loss) and isfinite(gsq) and not loss > limit:
-                np.copyto(prev, flat)
-            return loss, gsq
-
-        return step
+        return one_call_step(
+            fast.run, next_indices, (self.X, self.y), (flat, grad_flat, prev),
+            (ws, rows, fast.fns), self.loss_and_grads, params, grads,
+        )  # fmt: skip
 
     # -- what the model learned --------------------------------------------------------------
 
