@@ -513,13 +513,11 @@ class Run(Stepper[Progress]):
             norm = (prev, scratch, blas) if difference_sum_sq is not None else None
             flat_step = optimizer._compiled_flat_step("flat", flat, gflat, norm)
         # The task's compiled step up to the update, in one call where it has one (the batch
-        # drawn, loss, gradients, their norm, prev ← flat: `SoftmaxMLP._run_pass`), when
-        # no closure and no sharpness needs the batch itself.
+        # drawn, loss, gradients, their norm, prev ← flat: `Task._run_pass`), when no
+        # closure and no sharpness needs the batch itself.
         run_pass = None
         if sum_sq is not None and closure_grads is None and not sharpness_every:
-            make_pass = getattr(self.task, "_run_pass", None)
-            if make_pass is not None:
-                run_pass = make_pass(batches, params, grads, flat, gflat, prev)
+            run_pass = self.task._run_pass(batches, params, grads, flat, gflat, prev)
         isfinite, sqrt, nan = math.isfinite, math.sqrt, math.nan
         step = self._step
         done = 0

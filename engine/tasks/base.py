@@ -184,6 +184,26 @@ class Task(Registered):
 
     # -- conveniences -----------------------------------------------------------------------
 
+    def _run_pass(
+        self,
+        batches: Any,
+        params: Params,
+        grads: Params,
+        flat: np.ndarray,
+        grad_flat: np.ndarray,
+        prev: np.ndarray,
+    ) -> Any:
+        """A Run's step up to its update as one function of the loss limit, or None where
+        it cannot be one compiled call (engine/run.py `_advance` asks for each chunk of
+        steps): draw the next batch's rows from `batches` (`EpochBatches.next_indices`),
+        loss and gradients into `grads` (views of `grad_flat`, as `params` are of `flat`, in
+        the order of `param_shapes`), the gradient's squared norm, and prev ← flat when the
+        step is kept (the loss and norm finite, the loss at most the limit). Returns (loss,
+        squared norm): the numbers of `next(batches)`, `loss_and_grads`,
+        `float(np.dot(grad_flat, grad_flat))` and `np.copyto(prev, flat)`, in one call
+        (`one_call_step`). None here: a task without such a call."""
+        return None
+
     def new_grads(self) -> Params:
         """Zeroed gradient arrays of the right shapes and dtype (e.g. to preallocate once)."""
         return {k: np.zeros(s, dtype=self.dtype) for k, s in self.param_shapes().items()}

@@ -836,15 +836,9 @@ class SoftmaxMLP(MLPClassifier):
         grad_flat: np.ndarray,
         prev: np.ndarray,
     ) -> Any:
-        """A Run's step up to its update as one function of the loss limit, or None where
-        it cannot be one compiled call (engine/run.py `_advance` asks for each chunk of
-        steps): draw the next batch's rows from `batches` (`EpochBatches.next_indices`),
-        loss and gradients into `grads` (views of `grad_flat`, as `params` are of `flat`:
-        W1, b1, W2, b2 packed in that order), the gradient's squared norm, and prev ← flat
-        when the step is kept (the loss and norm finite, the loss at most the limit).
-        Returns (loss, squared norm): the numbers of `next(batches)`, `loss_and_grads`,
-        `float(np.dot(grad_flat, grad_flat))` and `np.copyto(prev, flat)`, with ~4 us
-        less of calls and argument unpacking a step (digits-mlp at batch 32)."""
+        """`Task._run_pass` through `_mlp_kernels.softmax_mlp_run` (W1, b1, W2, b2 packed
+        in that order), ~4 us less of calls and argument unpacking a step (digits-mlp at
+        batch 32); the step built once per run (asked again each chunk: memoized)."""
         dtype = self.dtype
         kernel = _run_kernels.get(dtype) if compiled.ready else None
         # The same run asks again for each chunk of steps: its step, unless anything changed.

@@ -510,14 +510,7 @@ class SineRNN(Task):
         grad_flat: np.ndarray,
         prev: np.ndarray,
     ) -> Any:
-        """A Run's step up to its update as one function of the loss limit, or None where
-        it cannot be one compiled call (engine/run.py `_advance` asks for each chunk of
-        steps): draw the next batch's rows from `batches` (`EpochBatches.next_indices`),
-        loss and gradients into `grads` (views of `grad_flat`, as `params` are of `flat`, in
-        the order of `param_shapes`), the gradient's squared norm, and prev ← flat when the
-        step is kept (the loss and norm finite, the loss at most the limit). Returns (loss,
-        squared norm): the numbers of `next(batches)`, `loss_and_grads`,
-        `float(np.dot(grad_flat, grad_flat))` and `np.copyto(prev, flat)`, in one call."""
+        """`Task._run_pass` through `_rnn_kernels.rnn_run`."""
         dtype = self.dtype
         fast = _compiled_passes(dtype) if compiled.ready else None
         next_indices = getattr(batches, "next_indices", None)
